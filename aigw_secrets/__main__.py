@@ -1,0 +1,3 @@
+from aigw_secrets.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""Command line: click maps options to arguments, ``commands.*`` do the work, ``main`` maps errors to exit codes.
+
+Command modules are imported inside each command so that ``aigw-secrets --help`` and the scanner
+hook never import kubernetes, gnupg or the sops machinery.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from aigw_secrets import __version__, output
+from aigw_secrets.errors import AigwError, ExitCode
+
+_REPO = click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Repository root (where cluster.yaml / cluster.toml and .sops.yaml live).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="aigw-secrets")
+def cli() -> None:
+    """Envoy AI Gateway provider credentials as SOPS-encrypted GitOps manifests."""
+
+
+@cli.command()
+@_REPO
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).")
+def init(repo: Path, key_file: Path | None) -> int:
+    """Create an age key (mode 0600, git-ignored) and a .sops.yaml, if absent."""
+    from aigw_secrets.commands.init import init as run  # noqa: PLC0415
+    from aigw_secrets.config import CONFIG_NAMES, read_flat  # noqa: PLC0415
+
+    output_dir = None
+    for name in CONFIG_NAMES:
+        if (repo / name).is_file():
+            try:
+                output_dir = read_flat(repo / name)[0].get("ai_gateway_output_dir")
+            except AigwError:
+                pass  # generate reports a malformed config; init does not need it
+    return run(repo, key_file=key_file, output_dir=str(output_dir) if output_dir else None)
+
+
+@cli.command()
+@_REPO
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Config file (default: <repo>/cluster.yaml or cluster.toml).")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="PROVIDER=SPEC",
+    help="Where a provider's credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt. Repeatable.",
+)
+@click.option("--no-input", is_flag=True, help="Never prompt, even on a terminal.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_input: bool, check: bool) -> int:
+    """Write SOPS-encrypted Secrets and the AI Gateway manifests for every enabled provider."""
+    from aigw_secrets.commands.generate import generate as run  # noqa: PLC0415
+
+    parsed = {}
+    for item in sources:
+        provider, sep, spec = item.partition("=")
+        if not sep or not provider or not spec:
+            raise click.BadParameter(f"{item!r} is not PROVIDER=SPEC", param_hint="--source")
+        parsed[provider.strip()] = spec.strip()
+    return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: the one place that turns exceptions into messages and exit codes."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="aigw-secrets", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        output.error("interrupted")
+        return ExitCode.INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
+    except AigwError as exc:
+        output.error(str(exc))
+        return int(exc.code)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - last resort; never echo the message (it may hold a value)
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        output.error(f"internal error {type(exc).__name__}{where}; this is a bug in aigw-secrets")
+        if os.environ.get("AIGW_SECRETS_DEBUG") == "1":
+            traceback.print_exc(file=sys.stderr)
+        return ExitCode.INTERNAL
+    return int(rv) if isinstance(rv, int) else ExitCode.OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,264 @@
+"""Reading the repository's ``cluster.yaml`` / ``cluster.toml`` (cluster-template's flat keys).
+
+Only ``ai_gateway_*`` keys are ours; everything else in the file belongs to other templates and is
+ignored. An unknown ``ai_gateway_*`` key is an error with a did-you-mean, so a typo never silently
+disables a provider. Every error names the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import yaml
+
+from aigw_secrets.errors import ConfigError
+from aigw_secrets.providers import GLOBAL_SETTINGS, PROVIDERS, AuthMode, Provider, Setting, all_keys, setting_specs
+
+CONFIG_NAMES = ("cluster.yaml", "cluster.toml")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$")
+
+
+class ProviderConfig(NamedTuple):
+    provider: Provider
+    settings: dict[str, Any]  # every setting, defaults filled in
+    auth: AuthMode
+    name: str
+    host: str
+    port: int
+    tls: bool
+    prefix: str | None
+    models: dict[str, list[str]]  # BackendSpec.suffix -> models (only backends with models)
+
+    @property
+    def key(self) -> str:
+        return self.provider.key
+
+
+class Config(NamedTuple):
+    path: Path
+    root: Path
+    namespace: str
+    gateway_name: str
+    gateway_namespace: str
+    route_name: str
+    output_dir: Path
+    providers: list[ProviderConfig]
+    raw: dict[str, Any]
+
+
+def find_config(root: Path) -> Path:
+    found = [root / n for n in CONFIG_NAMES if (root / n).is_file()]
+    if not found:
+        raise ConfigError(
+            f"{root}: no cluster.yaml or cluster.toml here; run in the repository root, or pass --repo / --config"
+        )
+    if len(found) > 1:
+        raise ConfigError(f"{root}: both cluster.yaml and cluster.toml exist; pass --config to choose one")
+    return found[0]
+
+
+def _where(path: Path, line: int | None) -> str:
+    return f"{path}:{line}" if line else str(path)
+
+
+def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The top-level mapping of the file and the line of each key."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    if path.suffix == ".toml":
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        lines = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            m = re.match(r"\s*([A-Za-z0-9_\-]+)\s*=", line)
+            if m and m.group(1) not in lines:
+                lines[m.group(1)] = number
+        return data, lines
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"{_where(path, line)}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return data, lines
+
+
+def _coerce(value: Any, spec: Setting, where: str, key: str) -> Any:
+    if value is None:
+        return spec.default
+    if spec.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes")
+        raise ConfigError(f"{where}: {key}: expected true or false, got {value!r}")
+    if spec.kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        raise ConfigError(f"{where}: {key}: expected a whole number, got {value!r}")
+    if spec.kind == "list":
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",")]
+        elif isinstance(value, list):
+            items = [str(v).strip() if isinstance(v, str | int | float) else None for v in value]
+        else:
+            raise ConfigError(f"{where}: {key}: expected a list or a comma-separated string")
+        if any(not item for item in items):
+            raise ConfigError(f"{where}: {key}: every entry must be a non-empty string")
+        return items
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{where}: {key}: expected a string, got {value!r}")
+    return str(value)
+
+
+def load(root: Path, config_path: Path | None = None) -> Config:
+    """Read, validate and resolve the configuration of the repository at ``root``."""
+    path = config_path or find_config(root)
+    raw, lines = read_flat(path)
+    valid = all_keys()
+
+    def where(key: str) -> str:
+        return _where(path, lines.get(key))
+
+    for key in raw:
+        if isinstance(key, str) and key.startswith("ai_gateway_") and key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{where(key)}: unknown key {key}{hint}")
+
+    values = {k: _coerce(raw.get(k), spec, where(k), k) for k, spec in GLOBAL_SETTINGS.items()}
+    namespace = values["ai_gateway_namespace"]
+    for key in ("ai_gateway_namespace", "ai_gateway_gateway_namespace", "ai_gateway_route_name"):
+        if values[key] is not None and not _DNS_LABEL.match(values[key]):
+            raise ConfigError(f"{where(key)}: {key}: {values[key]!r} is not a valid Kubernetes name")
+    resolved = (_provider_config(p, raw, where) for p in PROVIDERS.values())
+    providers = [pc for pc in resolved if pc is not None]
+    _check_unique(providers, where)
+    output_dir = Path(values["ai_gateway_output_dir"])
+    if output_dir.is_absolute() or ".." in output_dir.parts:
+        raise ConfigError(f"{where('ai_gateway_output_dir')}: ai_gateway_output_dir must be a path inside the repository")
+    return Config(
+        path=path,
+        root=root,
+        namespace=namespace,
+        gateway_name=values["ai_gateway_gateway_name"],
+        gateway_namespace=values["ai_gateway_gateway_namespace"] or namespace,
+        route_name=values["ai_gateway_route_name"],
+        output_dir=root / output_dir,
+        providers=providers,
+        raw=raw,
+    )
+
+
+def _provider_config(p: Provider, raw: dict[str, Any], where: Any) -> ProviderConfig | None:
+    specs = setting_specs(p)
+    key = lambda name: f"ai_gateway_{p.key}_{name}"  # noqa: E731
+    s = {name: _coerce(raw.get(key(name)), spec, where(key(name)), key(name)) for name, spec in specs.items()}
+    if not s["enabled"]:
+        return None
+    # GCP Anthropic usually lives in the same project as Vertex: fall back to it.
+    if p.key == "gcp_anthropic" and not s.get("project") and raw.get("ai_gateway_vertex_project"):
+        s["project"] = str(raw["ai_gateway_vertex_project"])
+    modes = [m.name for m in p.auth_modes]
+    s["auth"] = s["auth"] or p.default_auth
+    if s["auth"] not in modes:
+        raise ConfigError(f"{where(key('auth'))}: {key('auth')}: {s['auth']!r} is not one of {', '.join(modes)}")
+    auth = p.auth(s["auth"])
+    for name in (*p.required, *auth.required):
+        if name == "models" and raw.get(key("models")) is None:
+            raise ConfigError(f"{where(key('enabled'))}: {p.title} is enabled but {key('models')} is not set")
+        if name != "models" and not s.get(name) and not (name == "resource" and raw.get(key("host"))):
+            why = f" (needed for auth {auth.name})" if name in auth.required else ""
+            raise ConfigError(f"{where(key('enabled'))}: {p.title} is enabled but {key(name)} is not set{why}")
+    name = s["name"] or p.name
+    if not _DNS_LABEL.match(name) or len(name) > 40:
+        raise ConfigError(f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters")
+
+    host, port, tls, prefix = s["host"], s["port"], s["tls"], s["prefix"] or p.prefix
+    if p.key == "vllm":
+        host, port, tls, url_prefix = _parse_url(s["url"], where(key("url")), key("url"))
+        prefix = s["prefix"] or url_prefix
+    elif not host:
+        host = (p.host or "").format(**{k: v for k, v in s.items() if isinstance(v, str)})
+    host = host.lower()
+    if not (is_ip(host) or _HOSTNAME.match(host)) or len(host) > 253:
+        raise ConfigError(f"{where(key('host'))}: {key('host')}: {host!r} is not a valid host name or IP address")
+    if not 0 < port < 65536:
+        raise ConfigError(f"{where(key('port'))}: {key('port')}: {port} is not a valid port")
+
+    models: dict[str, list[str]] = {}
+    for backend in p.backends:
+        default = list(p.default_models) if backend.models_setting == "models" else []
+        chosen = s.get(backend.models_setting)
+        listed = chosen if chosen is not None else default
+        if listed:
+            models[backend.suffix] = listed
+    if not models:
+        raise ConfigError(f"{where(key('models'))}: {key('models')}: {p.title} needs at least one model")
+    return ProviderConfig(p, s, auth, name, host, port, tls, prefix, models)
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_url(url: str, where: str, key: str) -> tuple[str, int, bool, str | None]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: {key}: {url!r} must be an http:// or https:// URL with a host")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(f"{where}: {key}: the URL must not carry credentials, a query or a fragment")
+    tls = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if tls else 80)
+    except ValueError:
+        raise ConfigError(f"{where}: {key}: {url!r} has an invalid port") from None
+    path = parts.path.rstrip("/")
+    prefix = path if path not in ("", "/v1") else None
+    return parts.hostname, port, tls, prefix
+
+
+def _check_unique(providers: list[ProviderConfig], where: Any) -> None:
+    names: dict[str, str] = {}
+    models: dict[str, str] = {}
+    for pc in providers:
+        key = f"ai_gateway_{pc.key}_name"
+        if pc.name in names:
+            raise ConfigError(f"{where(key)}: {key}: name {pc.name!r} is already used by {names[pc.name]}")
+        names[pc.name] = pc.provider.title
+        for suffix, listed in pc.models.items():
+            setting = next(b.models_setting for b in pc.provider.backends if b.suffix == suffix)
+            mkey = f"ai_gateway_{pc.key}_{setting}"
+            for model in listed:
+                if model in models:
+                    raise ConfigError(
+                        f"{where(mkey)}: {mkey}: model {model!r} is also routed by {models[model]}; "
+                        "each x-ai-eg-model value can go to one provider"
+                    )
+                models[model] = mkey

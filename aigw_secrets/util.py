@@ -1,0 +1,111 @@
+# WARNING! BE CAREFUL UPDATING THIS FILE
+# This is the subprocess chokepoint. The stdout of `sops decrypt` is a secret, and sops's stderr can
+# quote a plaintext value (e.g. "Input string <value> does not match sops' data format"), so neither
+# stream may ever end up in an exception message, a log line or a repr.
+"""Running external programs, and atomic file writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from aigw_secrets.errors import OutputError, ToolMissingError
+
+
+class Result(NamedTuple):
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    def __repr__(self) -> str:  # never show the streams, whatever prints this object
+        return f"Result(returncode={self.returncode}, stdout=<{len(self.stdout)} bytes>, stderr=<{len(self.stderr)} bytes>)"
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = 120,
+) -> Result:
+    """Run ``argv`` and capture both streams as bytes; never raises on a non-zero exit."""
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv is built by us, never by a shell
+            list(argv),
+            input=stdin if stdin is not None else b"",
+            capture_output=True,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ToolMissingError(f"{argv[0]}: executable not found") from None
+    except PermissionError:
+        raise ToolMissingError(f"{argv[0]}: not executable") from None
+    except subprocess.TimeoutExpired:
+        raise ToolMissingError(f"{Path(argv[0]).name} did not finish within {timeout:.0f}s") from None
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def which(name: str) -> str | None:
+    return shutil.which(name)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename, fsync dir.
+
+    A reader sees the old content or the new one, never a mix; a crash leaves at most a stray
+    ``.aigw-*.tmp`` file, never a truncated target. The existing file's mode is kept unless
+    ``mode`` is given.
+    """
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if mode is None:
+            try:
+                mode = path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                mode = 0o644
+        fd, tmp = tempfile.mkstemp(prefix=".aigw-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def create_private_file(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600; refuse to overwrite an existing file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise OutputError(f"{path}: already exists; refusing to overwrite a key file") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
