@@ -84,6 +84,7 @@ def generate(
         raise ConfigError("--source: only one provider can read its credential from stdin")
 
     out = cfg.output_dir
+    _check_writable(out, root)
     plan: list[Planned] = []
     jobs: list[_SecretJob] = []
     rel_out = out.relative_to(root)
@@ -134,6 +135,17 @@ def generate(
         output.status("removed", rel_out / name, "provider no longer enabled")
     output.info(f"{len(cfg.providers)} provider(s), {changed} file(s) changed in {rel_out}")
     return 0
+
+
+def _check_writable(out: Path, root: Path) -> None:
+    """Fail before any work when the output directory cannot be created or written."""
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{probe.relative_to(root)}: cannot write {out.relative_to(root)} (a file is in the way)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{probe}: cannot write (permission denied)")
 
 
 def _plan_secret(
@@ -203,7 +215,7 @@ def _encrypt_all(jobs: list[_SecretJob], root: Path, rel_out: Path) -> dict[str,
 def _read_documents(path: Path) -> list[Any]:
     try:
         text = path.read_text("utf-8")
-    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         return []
     try:
         return [d for d in yaml.safe_load_all(text) if d is not None]

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aigw_secrets.cli import main
+from testing import crds
+from testing.helpers import git
+
+PROVIDER_ENV = (
+    "OPENAI_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_CLIENT_SECRET",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "ANTHROPIC_API_KEY",
+    "GROQ_API_KEY",
+    "VLLM_API_KEY",
+    "OPENAI_COMPATIBLE_API_KEY",
+    "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_KEY",
+    "SOPS_AGE_KEY_CMD",
+    "SOPS_AGE_RECIPIENTS",
+    "SOPS_CONFIG",
+    "SOPS_BINARY",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No real HOME, keys or credentials leak in; git and gpg work in throwaway places."""
+    home = tmp_path_factory.mktemp("home")
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GNUPGHOME", str(home / ".gnupg"))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.invalid")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    return home
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A git repository with an age key (age.key) and a .sops.yaml made by `aigw-secrets init`."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    assert main(["init", "--repo", str(root)]) == 0
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(root / "age.key"))
+    monkeypatch.chdir(root)
+    yield root
+
+
+@pytest.fixture
+def shared_crds() -> None:
+    if not crds.CRD_DIR.is_dir():
+        pytest.skip(f"reference CRDs not available: {crds.CRD_DIR} is absent (a fresh clone has no ../shared)")

@@ -1,0 +1,93 @@
+"""cluster.yaml / cluster.toml: defaults, types, required keys, did-you-mean, line numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aigw_secrets import config
+from aigw_secrets.errors import ConfigError
+from testing.repos import provider_settings, write_cluster
+
+
+def load_text(tmp_path: Path, text: str, name: str = "cluster.yaml") -> config.Config:
+    (tmp_path / name).write_text(text)
+    return config.load(tmp_path)
+
+
+def error_of(tmp_path: Path, text: str, name: str = "cluster.yaml") -> str:
+    with pytest.raises(ConfigError) as exc:
+        load_text(tmp_path, text, name)
+    message = str(exc.value)
+    assert "\n" not in message
+    return message
+
+
+def test_toggle_alone_is_enough(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, "unrelated_key: 1\nai_gateway_openai_enabled: true\n")
+    (pc,) = cfg.providers
+    assert (pc.name, pc.host, pc.port, pc.tls, pc.auth.name) == ("openai", "api.openai.com", 443, True, "api-key")
+    assert pc.models == {"": ["gpt-4o-mini"]}
+    assert cfg.namespace == "ai-gateway" and cfg.gateway_namespace == "ai-gateway"
+    assert cfg.output_dir == tmp_path / "kubernetes/apps/ai-gateway/providers"
+
+
+def test_unknown_key_did_you_mean(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, "a: 1\n\nai_gateway_opneai_enabled: true\n")
+    assert msg.startswith(f"{tmp_path / 'cluster.yaml'}:3:")
+    assert "did you mean ai_gateway_openai_enabled?" in msg
+
+
+def test_missing_required_setting_names_the_key(tmp_path: Path) -> None:
+    assert "ai_gateway_azure_resource is not set" in error_of(tmp_path, "ai_gateway_azure_enabled: true\n")
+    msg = error_of(tmp_path, "ai_gateway_azure_enabled: true\nai_gateway_azure_resource: r\nai_gateway_azure_auth: entra\n")
+    assert "ai_gateway_azure_tenant_id is not set (needed for auth entra)" in msg
+    assert "ai_gateway_vllm_url" in error_of(tmp_path, "ai_gateway_vllm_enabled: true\nai_gateway_vllm_models: [m]\n")
+    assert "ai_gateway_vertex_project" in error_of(tmp_path, "ai_gateway_vertex_enabled: true\n")
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, "ai_gateway_openai_enabled: true\nfoo: [unclosed\nbar: 2\n")
+    assert "cluster.yaml:" in msg and "invalid YAML" in msg
+
+
+def test_malformed_toml(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, "ai_gateway_openai_enabled = true\nbroken = \n", "cluster.toml")
+    assert "invalid TOML" in msg and "line 2" in msg
+
+
+def test_wrong_types(tmp_path: Path) -> None:
+    assert "expected true or false" in error_of(tmp_path, "ai_gateway_openai_enabled: maybe\n")
+    assert "expected a whole number" in error_of(tmp_path, "ai_gateway_openai_enabled: true\nai_gateway_openai_port: high\n")
+    assert "is not one of api-key, entra" in error_of(tmp_path, "ai_gateway_azure_enabled: true\nai_gateway_azure_resource: r\nai_gateway_azure_auth: msi\n")
+    assert "not a valid Kubernetes name" in error_of(tmp_path, "ai_gateway_namespace: Bad_NS\n")
+    assert "must be an http:// or https:// URL" in error_of(tmp_path, "ai_gateway_vllm_enabled: true\nai_gateway_vllm_url: vllm:8000\nai_gateway_vllm_models: m\n")
+
+
+def test_duplicate_model_across_providers(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, "ai_gateway_openai_enabled: true\nai_gateway_groq_enabled: true\nai_gateway_groq_models: gpt-4o-mini\n")
+    assert "gpt-4o-mini" in msg and "ai_gateway_openai_models" in msg
+
+
+def test_output_dir_must_stay_inside(tmp_path: Path) -> None:
+    assert "inside the repository" in error_of(tmp_path, "ai_gateway_output_dir: ../elsewhere\n")
+
+
+def test_comma_lists_and_toml(tmp_path: Path) -> None:
+    write_cluster(tmp_path, {**provider_settings("groq"), "ai_gateway_groq_models": "a, b,c"}, fmt="toml")
+    (pc,) = config.load(tmp_path).providers
+    assert pc.models == {"": ["a", "b", "c"]}
+
+
+def test_both_config_files_is_ambiguous(tmp_path: Path) -> None:
+    (tmp_path / "cluster.toml").write_text("")
+    assert "both cluster.yaml and cluster.toml" in error_of(tmp_path, "")
+
+
+def test_vllm_url_forms(tmp_path: Path) -> None:
+    base = "ai_gateway_vllm_enabled: true\nai_gateway_vllm_models: m\nai_gateway_vllm_url: "
+    (pc,) = load_text(tmp_path, base + "http://vllm.ns.svc:8000/v1\n").providers
+    assert (pc.host, pc.port, pc.tls, pc.prefix) == ("vllm.ns.svc", 8000, False, None)
+    (pc,) = load_text(tmp_path, base + "https://10.1.2.3\n").providers
+    assert (pc.host, pc.port, pc.tls) == ("10.1.2.3", 443, True)
