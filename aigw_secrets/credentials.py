@@ -95,7 +95,7 @@ def obtain(
     if src is None or src.kind == "env":
         return _from_environment(pc, src, label)
     if src.kind == "prompt":
-        return _prompt(pc, label) if interactive else None
+        return prompt(pc) if interactive else None
     raw = _read_source(src, label, stdin_text=stdin_text)
     return check(pc, raw or "", src.describe())
 
@@ -127,9 +127,11 @@ def _from_environment(pc: ProviderConfig, src: Source | None, label: str) -> Cre
     return None if value is None else check(pc, value, env[0])
 
 
-def _prompt(pc: ProviderConfig, label: str) -> Credential:
+def prompt(pc: ProviderConfig) -> Credential:
+    """Ask on the terminal, input hidden."""
     import click  # noqa: PLC0415
 
+    label = f"{pc.provider.title} ({pc.name})"
     kind = pc.auth.credential
     if kind == "aws":
         key_id = click.prompt(f"{label} AWS access key id", hide_input=True)

@@ -272,3 +272,23 @@ def test_toml_config(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert doc is None or doc.get("metadata", {}).get("namespace") in (None, "llm")
     docs = [d for d in yaml.safe_load_all((repo / OUT / "anthropic.yaml").read_text()) if d]
     assert {d["metadata"]["namespace"] for d in docs} == {"llm"}
+
+
+def test_hidden_prompt_on_a_terminal(repo: Path) -> None:
+    """No credential in the environment, on a TTY: a hidden prompt asks for it (no echo)."""
+    import shutil
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    write_cluster(repo, provider_settings("groq"))
+    value = fakes.groq_key()
+    exe = shutil.which("aigw-secrets", path=str(Path(sys.executable).parent)) or "aigw-secrets"
+    child = pexpect.spawn(exe, ["generate"], cwd=str(repo), env=dict(os.environ), encoding="utf-8", timeout=30)
+    child.expect("Groq \\(groq\\) API key: ")
+    child.sendline(value)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert value not in (child.before or "")  # hidden: not echoed
+    doc = yaml.safe_load(sops_decrypt(repo / OUT / "groq.secret.sops.yaml", repo / "age.key").stdout)
+    assert doc["stringData"]["apiKey"] == value

@@ -161,10 +161,12 @@ def _plan_secret(
         expected = manifests.secret(pc, cfg, "-", salt=b"")
         if current_doc and is_ours(target) and _same_shape(current_doc, expected):
             return Planned(rel, None, "kept; no new credential given"), None
-        needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
-        raise CredentialError(
-            f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
-        )
+        if not interactive:
+            needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
+            raise CredentialError(
+                f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
+            )
+        cred = credentials.prompt(pc)
     stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
     stored_hash = stored.get(manifests.HASH_ANNOTATION)
     if current_doc and is_ours(target) and manifests.hash_matches(stored_hash, {pc.auth.secret_key: cred.value}):
