@@ -124,24 +124,18 @@ class Sops:
 
     def encrypt(self, plaintext: bytes, filename: Path | str, *, input_type: str = "yaml") -> bytes:
         """Encrypt ``plaintext`` (stdin) as if it were ``filename``; returns the ciphertext."""
-        rel = self.relative(filename)
-        res = self._run(
-            ["encrypt", "--filename-override", rel, "--input-type", input_type, "--output-type", input_type],
-            stdin=plaintext,
-        )
-        if res.returncode != 0:
-            raise self._failure(res, "encrypt", rel)
-        return res.stdout
+        return self._pipe("encrypt", plaintext, filename, input_type)
 
     def decrypt(self, ciphertext: bytes, filename: Path | str, *, input_type: str = "yaml") -> bytes:
         """Decrypt ``ciphertext`` (stdin) in memory; the caller must never print the result."""
+        return self._pipe("decrypt", ciphertext, filename, input_type)
+
+    def _pipe(self, action: str, data: bytes, filename: Path | str, input_type: str) -> bytes:
         rel = self.relative(filename)
-        res = self._run(
-            ["decrypt", "--filename-override", rel, "--input-type", input_type, "--output-type", input_type],
-            stdin=ciphertext,
-        )
+        args = [action, "--filename-override", rel, "--input-type", input_type, "--output-type", input_type]
+        res = self._run(args, stdin=data)
         if res.returncode != 0:
-            raise self._failure(res, "decrypt", rel)
+            raise self._failure(res, action, rel)
         return res.stdout
 
     def decrypt_file(self, path: Path) -> bytes:
