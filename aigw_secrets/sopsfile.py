@@ -1,0 +1,272 @@
+"""Formatting-preserving sops operations on whole files (see yamlsplice for the method).
+
+Every function returns new file content and writes nothing; each result has been checked to decrypt
+with the real sops to the expected values and, our way, to the expected text. Callers write it with
+``util.atomic_write``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aigw_secrets import yamlsplice as ys
+from aigw_secrets.errors import DataError, NoInputError, NoKeyError
+from aigw_secrets.sops import Sops
+
+
+class Text:
+    """File bytes as LF text, remembering CRLF line endings so they can be restored."""
+
+    def __init__(self, data: bytes, where: str) -> None:
+        if b"\x00" in data:
+            raise DataError(f"{where}: binary content (NUL bytes); not a YAML file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+        if text.startswith("\ufeff"):
+            raise DataError(f"{where}: starts with a byte-order mark; save it as UTF-8 without BOM")
+        self.crlf = "\r\n" in text
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            raise DataError(f"{where}: mixed or old-Mac (CR) line endings")
+        if re.search(r"(?m)^%", text):
+            raise DataError(f"{where}: YAML directives (%YAML, %TAG) are not supported by sops")
+        self.text = text
+
+    def encode(self, text: str) -> bytes:
+        return (text.replace("\n", "\r\n") if self.crlf else text).encode("utf-8")
+
+
+def read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NoInputError(f"{path}: file does not exist") from None
+    except IsADirectoryError:
+        raise NoInputError(f"{path}: is a directory") from None
+
+
+def _enc_comments(p: ys.Parsed) -> list[tuple[int, int]]:
+    return [c for c in ys.comments(p.text, ys._all_spans(p)) if p.text.startswith("#ENC[", c[0])]
+
+
+def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
+    """Encrypt a plaintext YAML file, keeping its formatting. ``rel`` picks the .sops.yaml rule."""
+    src = Text(data, rel)
+    plain = ys.parse(src.text, rel)
+    for i, doc in enumerate(plain.docs):
+        if isinstance(doc, dict) and "sops" in doc:
+            raise DataError(f"{rel}: already encrypted (document {i + 1} has a sops block)")
+        if not isinstance(doc, dict):
+            raise DataError(f"{rel}: document {i + 1} is not a mapping; sops cannot encrypt it")
+    first = ys.parse(sops.encrypt(src.text.encode(), rel).decode(), rel)
+    targets = ys.encrypted_scalars(plain, first.docs, rel)
+    if not targets:
+        raise DataError(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
+    if _enc_comments(first):
+        line = _comment_line_in_section(plain, targets)
+        raise DataError(
+            f"{rel}{line}: a comment inside an encrypted section would have to be encrypted; "
+            "move it above the section or remove it"
+        )
+    need = [s for s in targets if ys.needs_layout(plain, s)]
+    flow = next((s for s in need if s.flow), None)
+    if flow is not None:
+        raise DataError(f"{rel}: {ys._fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
+    enc, layouts = first, {}
+    if need:
+        inserts = [ys.layout_comment(plain, s) for s in need]
+        marked = ys.apply(src.text, [ys.Replacement(p, p, c) for p, c in inserts])
+        enc = ys.parse(sops.encrypt(marked.encode(), rel).decode(), rel)
+        found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
+        if len(found) != len(need):
+            raise DataError(f"{rel}: sops returned {len(found)} encrypted layout comments for {len(need)}")
+        index = {s.path: i for i, s in enumerate(targets)}
+        layouts = {index[s.path]: c for s, c in zip(need, found, strict=True)}
+    result = ys.splice_encrypted(plain, enc.text, enc, targets, layouts, rel)
+    if verify:
+        check(sops, result, src.text, plain.docs, rel)
+    return src.encode(result)
+
+
+def decrypt(sops: Sops, data: bytes, rel: str) -> bytes:
+    """The plaintext of an encrypted file, in the author's formatting. Never print it by accident."""
+    src = Text(data, rel)
+    enc = ys.parse(src.text, rel)
+    if not any(enc.sops_spans):
+        raise DataError(f"{rel}: not sops-encrypted (no sops block)")
+    dec = sops.decrypt(src.text.encode(), rel).decode("utf-8")
+    return src.encode(ys.splice_decrypted(enc, dec, rel))
+
+
+def check(sops: Sops, result: str, expected: str, expected_docs: list[Any], rel: str) -> None:
+    """The new content decrypts with the real sops to the expected values, and our way to the expected text."""
+    dec = sops.decrypt(result.encode(), rel).decode("utf-8")
+    values = [d for d in yaml.safe_load_all(dec)]
+    if values != expected_docs:
+        raise DataError(f"{rel}: sops would change some values (dates, numbers or tags in encrypted sections?); nothing written")
+    back = ys.splice_decrypted(ys.parse(result, rel), dec, rel)
+    if back != expected:
+        raise DataError(f"{rel}: formatting could not be kept exactly; nothing written")
+
+
+def reapply(current: str, canonical: str, rel: str) -> str:
+    """After a sops operation: new ENC values, comments and sops blocks into the current layout."""
+    cur = ys.parse(current, rel)
+    new = ys.parse(canonical, rel)
+    reps: list[ys.Replacement] = []
+    for s in cur.scalars:
+        if s.start < 0 or not ys.is_enc(s.value) or s.path[:1] == ("sops",):
+            continue
+        value = ys.value_at(new.docs, s.doc, s.path)
+        if not ys.is_enc(value):
+            raise DataError(f"{rel}: {ys._fmt_path(s.path)} is no longer encrypted after the sops operation")
+        span = current[s.start : s.end]
+        m = re.search(r"(?:ENC|\\x45NC)\[AES256_GCM,[^\]]*\]", span)
+        if m is None:  # pragma: no cover - parse() found an ENC value here
+            raise DataError(f"{rel}: {ys._fmt_path(s.path)}: cannot find its ENC string")
+        text = value if m.group(0).startswith("ENC") else "\\x45" + value[1:]
+        reps.append(ys.Replacement(s.start + m.start(), s.start + m.end(), text))
+    old_c, new_c = _enc_comments(cur), _enc_comments(new)
+    if len(old_c) != len(new_c):
+        raise DataError(f"{rel}: sops returned {len(new_c)} encrypted comments for {len(old_c)}")
+    reps += [ys.Replacement(o[0], o[1], new.text[n[0] : n[1]]) for o, n in zip(old_c, new_c, strict=True)]
+    for old, fresh in zip(cur.sops_spans, new.sops_spans, strict=True):
+        if old is None or fresh is None:
+            raise DataError(f"{rel}: a document lost its sops block")
+        block = new.text[fresh[0] : fresh[1]]
+        if old[1] == len(current) and not current.endswith("\n"):
+            block = block.rstrip("\n")
+        reps.append(ys.Replacement(old[0], old[1], block))
+    return ys.apply(current, reps)
+
+
+def run_on_copy(sops: Sops, data: bytes, args: list[str], rel: str, *, stdin: bytes | None = None) -> str:
+    """Run a sops subcommand that edits a file in place, on a scratch copy (ciphertext only)."""
+    with tempfile.TemporaryDirectory(prefix="aigw-") as tmp:
+        copy = Path(tmp) / "file.yaml"
+        copy.write_bytes(data)
+        res = sops._run([*args, str(copy)], stdin=stdin)
+        if res.returncode != 0:
+            raise sops._failure(res, args[0], rel)
+        return Text(copy.read_bytes(), rel).text
+
+
+def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str]) -> bytes:
+    """updatekeys / rotate: same plaintext, new sops block (and, for rotate, new ciphertext)."""
+    src = Text(data, rel)
+    before = ys.parse(src.text, rel)
+    if not any(before.sops_spans):
+        raise DataError(f"{rel}: not sops-encrypted (no sops block)")
+    canonical = run_on_copy(sops, data, args, rel)
+    result = reapply(src.text, canonical, rel)
+    expected = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
+    dec = sops.decrypt(result.encode(), rel).decode("utf-8")
+    if ys.splice_decrypted(ys.parse(result, rel), dec, rel) != expected:
+        raise DataError(f"{rel}: formatting could not be kept exactly; nothing written")
+    return src.encode(result)
+
+
+def updatekeys(sops: Sops, data: bytes, rel: str) -> bytes:
+    """Re-wrap the data key for the recipients .sops.yaml lists now (``sops updatekeys -y``)."""
+    return _reencrypt(sops, data, rel, ["updatekeys", "-y"])
+
+
+def rotate(sops: Sops, data: bytes, rel: str, *, add_age: str | None = None, rm_age: str | None = None) -> bytes:
+    """A new data key (``sops rotate -i``); optionally add or remove an age recipient."""
+    args = ["rotate", "-i"]
+    if add_age:
+        args += ["--add-age", add_age]
+    if rm_age:
+        args += ["--rm-age", rm_age]
+    return _reencrypt(sops, data, rel, args)
+
+
+def parse_keypath(text: str) -> tuple[Any, ...]:
+    """``stringData.apiKey``, ``data.list[0]`` or sops's own ``["stringData"]["apiKey"]``."""
+    if text.startswith("["):
+        parts = re.findall(r'\[(?:"((?:[^"\\]|\\.)*)"|(\d+))\]', text)
+        if "".join(f'["{a}"]' if not b else f"[{b}]" for a, b in parts) != text:
+            raise DataError(f"{text}: not a sops path like [\"stringData\"][\"apiKey\"]")
+        return tuple(json.loads(f'"{a}"') if not b else int(b) for a, b in parts)
+    out: list[Any] = []
+    for part in text.split("."):
+        m = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", part)
+        if not m:
+            raise DataError(f"{text}: not a key path like stringData.apiKey")
+        out.append(m.group(1))
+        out += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    return tuple(out)
+
+
+def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value: str) -> bytes:
+    """Change one encrypted value with ``sops set``: only that value, ``mac`` and ``lastmodified`` change."""
+    src = Text(data, rel)
+    cur = ys.parse(src.text, rel)
+    target = next((s for s in cur.scalars if s.path == keypath and s.start >= 0), None)
+    if target is None or not ys.is_enc(target.value):
+        what = "is not an encrypted value" if target else "does not exist"
+        raise DataError(f"{rel}: {ys._fmt_path(keypath)} {what}; set changes existing encrypted values only")
+    before = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
+    plain_before = ys.parse(before, rel)
+    old = next(s for s in plain_before.scalars if s.path == keypath)
+    # The new value keeps the old style when that style can hold it exactly; otherwise double quotes
+    # (or a literal block for multi-line text), which can hold anything.
+    style = old.style
+    indent = ys._indent_of_block(before, old.start, old.end) if style in ("|", ">") else 0
+    rendered = ys.render(value, style, indent)
+    if rendered is None:
+        style = "|" if "\n" in value and not target.flow else '"'
+        indent = indent or 2
+        rendered = ys.render(value, style, indent)
+    assert rendered is not None
+    tail = ys._block_tail(before[old.start : old.end]) if old.style in ("|", ">") else ""
+    expected = ys.apply(before, [ys.Replacement(old.start, old.end, rendered + tail)])
+
+    canonical = run_on_copy(sops, data, ["set", "--value-stdin"], rel, stdin=json.dumps(value).encode())
+    # Re-emit the target's stand-in in the new style, without a layout comment, then take sops's ENC
+    # strings, comments and metadata.
+    stand_in = ys.Scalar(target.doc, target.path, target.start, target.end, style, target.flow, value, False)
+    old_end = target.end
+    if target.style in ("|", ">"):
+        old_end = src.text.index("\n", src.text.index("\n", target.start) + 1) + 1
+    reps = [ys.Replacement(target.start, old_end, ys._enc_text(target.value, stand_in, indent or 2, None))]
+    line = ys._line_start(src.text, target.start)
+    for cs, ce in _enc_comments(cur):
+        if ys._line_start(src.text, cs) == line:  # the old value's layout comment
+            reps.append(ys.Replacement(cs - 1 if src.text[cs - 1] == " " else cs, ce, ""))
+    # sops set writes the whole path, so its stand-in must be found again at the same key path.
+    staged = ys.apply(src.text, reps)
+    result = reapply(staged, _drop_comments(canonical, _enc_comments(cur), reps, src.text), rel)
+    check(sops, result, expected, list(yaml.safe_load_all(expected)), rel)
+    return src.encode(result)
+
+
+def _drop_comments(canonical: str, old_comments: list[tuple[int, int]], reps: list[ys.Replacement], text: str) -> str:
+    """Remove from sops's output the encrypted comments we removed from the file (same order)."""
+    removed = {i for i, (cs, _ce) in enumerate(old_comments) if any(r.start <= cs < r.end or r.start == cs - 1 for r in reps[1:])}
+    if not removed:
+        return canonical
+    can = ys.parse(canonical, "sops output")
+    cuts = [c for i, c in enumerate(_enc_comments(can)) if i in removed]
+    return ys.apply(canonical, [ys.Replacement(ys._line_start(canonical, cs), ys._line_after(canonical, ce), "") for cs, ce in cuts])
+
+
+def _comment_line_in_section(plain: ys.Parsed, targets: list[ys.Scalar]) -> str:
+    """':LINE' of the first comment that lies among the encrypted values (for the error message)."""
+    lo = min(s.start for s in targets)
+    hi = max(s.end for s in targets)
+    for cs, _ce in ys.comments(plain.text, ys._all_spans(plain)):
+        if lo <= cs <= hi or (plain.text.rfind("\n", 0, lo) < cs < lo and plain.text[ys._line_start(plain.text, lo) : lo].strip()):
+            return f":{plain.text.count(chr(10), 0, cs) + 1}"
+    return ""
+
+
+__all__ = ["NoKeyError", "decrypt", "encrypt", "rotate", "set_value", "updatekeys"]

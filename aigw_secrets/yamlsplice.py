@@ -1,0 +1,434 @@
+"""Keeping the author's YAML formatting around sops (which re-emits every file in its own style).
+
+sops's MAC covers values only, so an encrypted file may be laid out any way YAML allows. We let sops
+do all the cryptography and then *splice*: the author's text stays byte for byte, each value sops
+encrypted is replaced in place by its ``ENC[...]`` string, and sops's metadata block is inserted
+after each document's content. Decryption splices the other way.
+
+How the original style of an encrypted value is remembered (the plaintext is gone from the file):
+
+* the quoting of the ``ENC[...]`` string says how to write the value back: plain ``ENC[...]`` →
+  plain, ``'ENC[...]'`` → single-quoted, ``"ENC[...]"`` → double-quoted; inside a flow collection
+  (where ``ENC[...]`` cannot be plain) ``"ENC[...]"`` means plain and ``"\\x45NC[...]"`` (the same
+  string, first letter escaped) means double-quoted;
+* a block scalar becomes ``|-`` or ``>-`` with the ``ENC[...]`` line at the original content
+  indentation; chomping follows from the value's trailing newlines;
+* when that is not enough to give back the exact text (folded lines, escapes, ``1.50``…), the
+  original text is kept in an *encrypted* comment after the value, ``#ENC[...,type:comment]``,
+  encrypted by sops with the file's data key like any comment in an encrypted section.
+
+Every result is checked before it is used: the spliced file must decrypt with the real sops to the
+same values, and decrypting it our way must give back the original bytes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import yaml
+
+from aigw_secrets.errors import DataError
+
+LAYOUT = "aigw-fmt:"
+_ENC = re.compile(r"ENC\[AES256_GCM,data:[^\]]*\]")
+_PROPS = re.compile(r"(?:[&!][^\s]*\s+)+")  # anchors and tags in front of a scalar
+
+
+def is_enc(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("ENC[AES256_GCM,") and value.endswith("]")
+
+
+class Scalar(NamedTuple):
+    doc: int
+    path: tuple[Any, ...]
+    start: int  # the scalar's own text (after anchor/tag)
+    end: int
+    style: str  # "" plain, "'", '"', "|", ">"
+    flow: bool  # inside a flow collection
+    value: Any
+    alias: bool  # the node is reached more than once (anchor + alias)
+
+
+class Parsed(NamedTuple):
+    text: str
+    scalars: list[Scalar]  # value scalars, document order
+    key_spans: list[tuple[int, int]]
+    docs: list[Any]  # constructed documents
+    content_end: list[int]  # per document: where its content ends (insertion point for sops)
+    sops_spans: list[tuple[int, int] | None]  # per document: the `sops:` entry, if any
+
+
+def parse(text: str, where: str) -> Parsed:
+    try:
+        nodes = list(yaml.compose_all(text))
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise DataError(f"{where}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    scalars: list[Scalar] = []
+    keys: list[tuple[int, int]] = []
+    ends: list[int] = []
+    sops_spans: list[tuple[int, int] | None] = []
+    for i, (node, doc) in enumerate(zip(nodes, docs, strict=True)):
+        if node is None:
+            raise DataError(f"{where}: document {i + 1} is empty; sops would turn it into a metadata-only document")
+        seen: set[int] = set()
+        counts: dict[int, int] = {}
+        _count(node, counts)
+        doc_scalars: list[Scalar] = []
+        sops_span = None
+        if isinstance(node, yaml.MappingNode) and isinstance(doc, dict):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == "sops":
+                    sops_span = (_line_start(text, key_node.start_mark.index), _subtree_end(text, value_node))
+        _walk(node, doc, (), False, i, doc_scalars, keys, counts, seen)
+        scalars += doc_scalars
+        content = [s.end for s in doc_scalars if sops_span is None or not (sops_span[0] <= s.start < sops_span[1])]
+        content += [e for s, e in keys if node.start_mark.index <= s <= node.end_mark.index and (sops_span is None or not (sops_span[0] <= s < sops_span[1]))]
+        ends.append(_line_after(text, max(content, default=node.start_mark.index)))
+        sops_spans.append(sops_span)
+    return Parsed(text, scalars, sorted(keys), docs, ends, sops_spans)
+
+
+def _count(node: yaml.Node, counts: dict[int, int]) -> None:
+    counts[id(node)] = counts.get(id(node), 0) + 1
+    if counts[id(node)] > 1:
+        return
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            _count(k, counts)
+            _count(v, counts)
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            _count(v, counts)
+
+
+def _walk(
+    node: yaml.Node,
+    value: Any,
+    path: tuple[Any, ...],
+    flow: bool,
+    doc: int,
+    out: list[Scalar],
+    keys: list[tuple[int, int]],
+    counts: dict[int, int],
+    seen: set[int],
+) -> None:
+    alias = counts.get(id(node), 0) > 1
+    if id(node) in seen:
+        if isinstance(node, yaml.ScalarNode):  # an alias: same node, no text of its own here
+            out.append(Scalar(doc, path, -1, -1, node.style or "", flow, value, True))
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        start = node.start_mark.index
+        raw = _PROPS.match(node.start_mark.buffer, start) if node.start_mark.buffer else None
+        if raw:
+            start = raw.end()
+        out.append(Scalar(doc, path, start, node.end_mark.index, node.style or "", flow, value, alias))
+    elif isinstance(node, yaml.MappingNode):
+        inner = flow or bool(node.flow_style)
+        items = list(value.items()) if isinstance(value, dict) else []
+        if len(items) != len(node.value):
+            raise DataError(f"line {node.start_mark.line + 1}: merge keys (<<) or duplicate keys are not supported")
+        for (key_node, value_node), (key, sub) in zip(node.value, items, strict=True):
+            keys.append((key_node.start_mark.index, key_node.end_mark.index))
+            _walk(value_node, sub, (*path, key), inner, doc, out, keys, counts, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        inner = flow or bool(node.flow_style)
+        for i, (item_node, item) in enumerate(zip(node.value, value or [], strict=True)):
+            _walk(item_node, item, (*path, i), inner, doc, out, keys, counts, seen)
+
+
+def _subtree_end(text: str, node: yaml.Node) -> int:
+    """End of the last line that holds any part of ``node`` (not the trailing comments after it)."""
+    end = node.start_mark.index
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.ScalarNode):
+            end = max(end, n.end_mark.index)
+        elif isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                stack += [k, v]
+        elif isinstance(n, yaml.SequenceNode):
+            if n.flow_style:
+                end = max(end, n.end_mark.index)
+            stack += n.value
+    return _line_after(text, end)
+
+
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def _line_after(text: str, index: int) -> int:
+    """``index`` if it is at a line start, else just after the end of its line."""
+    if index > 0 and text[index - 1] == "\n":
+        return index
+    nl = text.find("\n", index)
+    return len(text) if nl < 0 else nl + 1
+
+
+def comments(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """(start, end) of every comment: a ``#`` outside any scalar, at a line start or after blanks."""
+    starts = [s for s, _ in spans]
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        for m in re.finditer("#", line):
+            p = pos + m.start()
+            if m.start() > 0 and line[m.start() - 1] not in " \t":
+                continue
+            i = bisect.bisect_right(starts, p) - 1
+            if i >= 0 and spans[i][0] <= p < spans[i][1]:
+                continue
+            yield p, pos + len(line.rstrip("\r\n"))
+            break
+        pos += len(line)
+
+
+# --- writing a value back in a given style -------------------------------------------------------
+
+
+def render(value: Any, style: str, indent: int) -> str | None:
+    """The text of ``value`` in ``style`` (block styles: header + lines); None if it cannot be."""
+    if style == "":
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif value is None:
+            text = "null"
+        elif isinstance(value, int | float):
+            text = str(value)
+        elif isinstance(value, str):
+            text = value
+        else:
+            return None
+        return text if _reparses(text, value) else None
+    if not isinstance(value, str):
+        return None
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'" if "\n" not in value else None
+    if style == '"':
+        return json.dumps(value, ensure_ascii=False)
+    if style in "|>":
+        if style == ">" and "\n" in value.rstrip("\n"):
+            return None
+        body = value.rstrip("\n")
+        trailing = len(value) - len(body)
+        chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+        lines = body.split("\n")
+        indicator = str(indent) if lines[0].startswith(" ") else ""
+        out = style + indicator + chomp + "\n"
+        out += "".join((" " * indent + line if line else "") + "\n" for line in lines)
+        out += "\n" * max(0, trailing - 1)
+        return out
+    return None
+
+
+def _reparses(text: str, value: Any) -> bool:
+    if not text or text != text.strip() or "\n" in text:
+        return False
+    try:
+        return bool(yaml.safe_load("k: " + text) == {"k": value})
+    except yaml.YAMLError:
+        return False
+
+
+def _indent_of_block(text: str, start: int, end: int) -> int:
+    for line in text[start:end].split("\n")[1:]:
+        if line.strip():
+            return len(line) - len(line.lstrip(" "))
+    return 2
+
+
+def _enc_text(enc: str, s: Scalar, indent: int, layout: str | None) -> str:
+    """How an ``ENC[...]`` string stands in for the scalar ``s``."""
+    tail = f" #{layout}" if layout else ""
+    if s.style in "|>" and s.style:
+        return f"{s.style}-{tail}\n{' ' * indent}{enc}\n"
+    if s.flow:
+        if s.style == "'":
+            return f"'{enc}'"
+        return f'"{enc}"' if s.style == "" else f'"\\x45{enc[1:]}"'
+    quote = s.style
+    return f"{quote}{enc}{quote}{tail}"
+
+
+def _hint_of(text: str, s: Scalar) -> tuple[str, int]:
+    """Read back, from how the ``ENC[...]`` stands in the file, the style of the original value."""
+    raw = text[s.start : s.end]
+    if s.style in ("|", ">"):
+        return s.style, _indent_of_block(text, s.start, s.end)
+    if s.flow:
+        if s.style == "'":
+            return "'", 0
+        return ('"', 0) if raw.startswith('"\\x45') else ("", 0)
+    return s.style, 0
+
+
+# --- the two directions -------------------------------------------------------------------------
+
+
+class Replacement(NamedTuple):
+    start: int
+    end: int
+    text: str
+
+
+def apply(text: str, replacements: list[Replacement]) -> str:
+    out = []
+    pos = 0
+    for r in sorted(replacements):
+        if r.start < pos:
+            raise DataError("internal: overlapping edits")  # pragma: no cover
+        out.append(text[pos : r.start])
+        out.append(r.text)
+        pos = r.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def value_at(docs: list[Any], doc: int, path: tuple[Any, ...]) -> Any:
+    node = docs[doc]
+    for key in path:
+        node = node[key]
+    return node
+
+
+def encrypted_scalars(plain: Parsed, enc_docs: list[Any], where: str) -> list[Scalar]:
+    """The scalars of ``plain`` that sops encrypted (their value in ``enc_docs`` is ``ENC[...]``)."""
+    if len(enc_docs) != len(plain.docs):
+        raise DataError(f"{where}: sops returned {len(enc_docs)} documents for {len(plain.docs)}")
+    out = []
+    for s in plain.scalars:
+        try:
+            new = value_at(enc_docs, s.doc, s.path)
+        except (KeyError, IndexError, TypeError):
+            raise DataError(f"{where}: sops changed the document structure at {_fmt_path(s.path)}") from None
+        if is_enc(new) and not is_enc(s.value):
+            if s.alias:
+                raise DataError(f"{where}: {_fmt_path(s.path)}: anchors/aliases on encrypted values are not supported")
+            out.append(s)
+    return out
+
+
+def needs_layout(plain: Parsed, s: Scalar) -> bool:
+    """True when style hints alone would not give back the author's exact text."""
+    original = plain.text[s.start : s.end]
+    if s.style in ("|", ">"):
+        indent = _indent_of_block(plain.text, s.start, s.end)
+        rendered = render(s.value, s.style, indent)
+        tail = _block_tail(original)
+        return rendered is None or rendered + tail != original
+    return render(s.value, s.style, 0) != original
+
+
+def _block_tail(original: str) -> str:
+    """Blank lines after a clip/strip block scalar belong to the layout, not to the value."""
+    body = original.rstrip("\n")
+    return original[len(body) + 1 :] if body != original else ""
+
+
+def layout_comment(plain: Parsed, s: Scalar) -> tuple[int, str]:
+    """Where to put the plaintext ``# aigw-fmt:...`` comment that sops will encrypt, and the comment."""
+    original = plain.text[s.start : s.end]
+    comment = f" # {LAYOUT}{json.dumps(original, ensure_ascii=False)}"
+    if s.style in ("|", ">"):
+        return plain.text.index("\n", s.start), comment
+    return s.end, comment
+
+
+def splice_encrypted(plain: Parsed, enc_text: str, enc: Parsed, targets: list[Scalar], layouts: dict[int, str], where: str) -> str:
+    """The author's text with every target replaced by its ENC string and sops's blocks inserted."""
+    sops_text = [enc.text[span[0] : span[1]] if span else None for span in enc.sops_spans]
+    if any(t is None for t in sops_text):
+        raise DataError(f"{where}: sops output has no metadata block")
+    reps = []
+    for i, s in enumerate(targets):
+        new = value_at(enc.docs, s.doc, s.path)
+        if s.style in ("|", ">"):
+            indent = _indent_of_block(plain.text, s.start, s.end)
+            text = _enc_text(new, s, indent, layouts.get(i)) + _block_tail(plain.text[s.start : s.end])
+        else:
+            text = _enc_text(new, s, 0, layouts.get(i))
+        reps.append(Replacement(s.start, s.end, text))
+    for doc, point in enumerate(plain.content_end):
+        block = sops_text[doc] or ""
+        if point == len(plain.text) and not plain.text.endswith("\n"):
+            block = "\n" + block.rstrip("\n")
+        reps.append(Replacement(point, point, block))
+    return apply(plain.text, reps)
+
+
+def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
+    """The encrypted file's text with ENC values and comments replaced by plaintext, sops blocks removed."""
+    dec = parse(dec_text, where)
+    in_sops = lambda p: any(sp and sp[0] <= p < sp[1] for sp in enc.sops_spans)  # noqa: E731
+    enc_comments = [c for c in comments(enc.text, _all_spans(enc)) if not in_sops(c[0])]
+    dec_comments = list(comments(dec.text, _all_spans(dec)))
+    if len(enc_comments) != len(dec_comments):
+        raise DataError(f"{where}: sops returned {len(dec_comments)} comments for {len(enc_comments)}")
+    layouts: dict[int, tuple[str, int, int]] = {}  # line start -> (original text, comment span)
+    reps: list[Replacement] = []
+    for (cs, ce), (ds, de) in zip(enc_comments, dec_comments, strict=True):
+        if not enc.text.startswith("#ENC[", cs):
+            continue
+        dtext = dec.text[ds:de]
+        body = dtext[1:].lstrip(" ")
+        if body.startswith(LAYOUT):
+            gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
+            layouts[_line_start(enc.text, cs)] = (json.loads(body[len(LAYOUT) :]), gap, ce)
+        else:  # an author's comment that sops encrypted
+            reps.append(Replacement(cs, ce, dtext))
+    for s in enc.scalars:
+        if s.start < 0 or not is_enc(s.value) or s.path[:1] == ("sops",):
+            continue
+        block = s.style in ("|", ">")
+        # A block stand-in is "|-\n<indent>ENC[...]\n" followed by the original's blank tail.
+        end = enc.text.index("\n", enc.text.index("\n", s.start) + 1) + 1 if block else s.end
+        layout = layouts.pop(_line_start(enc.text, s.start), None)
+        if layout is not None:
+            original, gap, ce = layout
+            if block:
+                reps.append(Replacement(s.start, end, original[: len(original) - len(_block_tail(original))]))
+            else:
+                reps += [Replacement(s.start, s.end, original), Replacement(gap, ce, "")]
+            continue
+        value = value_at(dec.docs, s.doc, s.path)
+        style, indent = _hint_of(enc.text, s)
+        text = render(value, style, indent)
+        if text is None:  # e.g. a file written by plain sops: pick a style that is always valid
+            if isinstance(value, str) and "\n" in value:
+                text = render(value, "|", indent or 2)
+            else:
+                text = json.dumps(value, ensure_ascii=False)
+        reps.append(Replacement(s.start, end, text or ""))
+    for _original, gap, ce in layouts.values():  # layout comments whose value was not found
+        reps.append(Replacement(gap, ce, ""))
+    for span in enc.sops_spans:
+        if span:
+            start, stop = span
+            if stop == len(enc.text) and not enc.text.endswith("\n") and start > 0:
+                start -= 1
+            reps.append(Replacement(start, stop, ""))
+    return apply(enc.text, reps)
+
+
+def _all_spans(p: Parsed) -> list[tuple[int, int]]:
+    """Scalar and key spans; a block scalar's starts on its first content line, so that a comment
+    after its ``|``/``>`` header counts as a comment."""
+    spans = [
+        (p.text.find("\n", s.start, s.end) + 1 or s.start, s.end) if s.style in ("|", ">") else (s.start, s.end)
+        for s in p.scalars
+        if s.start >= 0
+    ] + p.key_spans
+    return sorted(spans)
+
+
+def _fmt_path(path: tuple[Any, ...]) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path).lstrip(".") or "(root)"
