@@ -75,6 +75,75 @@ def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_
     return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check)
 
 
+_FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@cli.command()
+@_REPO
+@click.option("--no-verify", is_flag=True, help="Write even when no private key is available to check the result.")
+@_FILES
+def encrypt(repo: Path, no_verify: bool, files: tuple[Path, ...]) -> int:
+    """Encrypt FILES in place with sops, keeping their YAML formatting.
+
+    Without FILES: every unencrypted file a .sops.yaml creation rule matches.
+    """
+    from aigw_secrets.commands.crypt import encrypt as run  # noqa: PLC0415
+
+    return run(repo, files, verify=not no_verify)
+
+
+@cli.command()
+@_REPO
+@_FILE
+def decrypt(repo: Path, file: Path) -> int:
+    """Print the plaintext of FILE in its author's formatting."""
+    from aigw_secrets.commands.crypt import decrypt as run  # noqa: PLC0415
+
+    return run(repo, file)
+
+
+@cli.command()
+@_REPO
+@_FILE
+def edit(repo: Path, file: Path) -> int:
+    """Edit FILE's plaintext in $EDITOR (private tmpfs directory); re-encrypt keeping formatting."""
+    from aigw_secrets.commands.crypt import edit as run  # noqa: PLC0415
+
+    return run(repo, file)
+
+
+@cli.command(name="set")
+@_REPO
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from standard input.")
+@click.option("--from-env", metavar="VAR", help="Read the value from environment variable VAR.")
+@click.option("--from-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the value from a file.")
+@_FILE
+@click.argument("keypath")
+def set_cmd(repo: Path, from_stdin: bool, from_env: str | None, from_file: Path | None, file: Path, keypath: str) -> int:
+    """Change one encrypted value of FILE at KEYPATH (e.g. stringData.apiKey).
+
+    The value never comes from the command line: --stdin, --from-env, --from-file, or a hidden prompt.
+    """
+    from aigw_secrets.commands.crypt import read_value, set_value  # noqa: PLC0415
+
+    value = read_value(from_stdin=from_stdin, from_env=from_env, from_file=from_file, label=keypath)
+    return set_value(repo, file, keypath, value)
+
+
+@cli.command()
+@_REPO
+@_FILES
+def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
+    """Re-wrap data keys for the recipients .sops.yaml lists now, keeping formatting.
+
+    Without FILES: every encrypted file a creation rule matches.
+    """
+    from aigw_secrets.commands.crypt import updatekeys as run  # noqa: PLC0415
+
+    return run(repo, files)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the one place that turns exceptions into messages and exit codes."""
     try:

@@ -129,7 +129,8 @@ def reapply(current: str, canonical: str, rel: str) -> str:
         if not ys.is_enc(value):
             raise DataError(f"{rel}: {ys._fmt_path(s.path)} is no longer encrypted after the sops operation")
         span = current[s.start : s.end]
-        m = re.search(r"(?:ENC|\\x45NC)\[AES256_GCM,[^\]]*\]", span)
+        skip = span.index("\n") + 1 if s.style in ("|", ">") else 0  # past a block header and its comment
+        m = re.compile(r"(?:ENC|\\x45NC)\[AES256_GCM,[^\]]*\]").search(span, skip)
         if m is None:  # pragma: no cover - parse() found an ENC value here
             raise DataError(f"{rel}: {ys._fmt_path(s.path)}: cannot find its ENC string")
         text = value if m.group(0).startswith("ENC") else "\\x45" + value[1:]
@@ -148,24 +149,63 @@ def reapply(current: str, canonical: str, rel: str) -> str:
     return ys.apply(current, reps)
 
 
-def run_on_copy(sops: Sops, data: bytes, args: list[str], rel: str, *, stdin: bytes | None = None) -> str:
-    """Run a sops subcommand that edits a file in place, on a scratch copy (ciphertext only)."""
+def run_on_copy(
+    sops: Sops,
+    data: bytes,
+    args: list[str],
+    rel: str,
+    *,
+    after: list[str] | None = None,
+    stdin: bytes | None = None,
+    with_rule: bool = False,
+) -> str:
+    """Run a sops subcommand that edits a file in place on a scratch copy (ciphertext only).
+
+    ``with_rule``: sops picks the creation rule from the file's path, which a scratch copy does not
+    have, so sops gets a config holding just the rule that matches the real path.
+    """
     with tempfile.TemporaryDirectory(prefix="aigw-") as tmp:
         copy = Path(tmp) / "file.yaml"
         copy.write_bytes(data)
-        res = sops._run([*args, str(copy)], stdin=stdin)
+        argv = [*args, str(copy), *(after or [])]
+        if with_rule:
+            argv = ["--config", str(_rule_config(sops, rel, Path(tmp))), *argv]
+        res = sops._run(argv, stdin=stdin)
         if res.returncode != 0:
             raise sops._failure(res, args[0], rel)
         return Text(copy.read_bytes(), rel).text
 
 
-def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str]) -> bytes:
+def _rule_config(sops: Sops, rel: str, tmp: Path) -> Path:
+    from aigw_secrets import sopsconfig  # noqa: PLC0415
+    from aigw_secrets.errors import ConfigError  # noqa: PLC0415
+    from aigw_secrets.sops import find_config  # noqa: PLC0415
+
+    found = find_config(sops.root)
+    if found is None:
+        raise ConfigError(f"{rel}: no .sops.yaml; updatekeys takes the recipients from it")
+    cfg = sopsconfig.load(found)
+    base = found.parent.resolve()
+    try:
+        key = str((sops.root / rel).resolve().relative_to(base))
+    except ValueError:
+        key = rel
+    rule = cfg.rule_for(key)
+    if rule is None:
+        raise ConfigError(f"{rel}: no creation rule in {found} matches this file")
+    data = {k: v for k, v in rule.data.items() if k != "path_regex"}
+    out = tmp / "sops.yaml"
+    out.write_text(yaml.safe_dump({"creation_rules": [data], **({"stores": cfg.raw["stores"]} if "stores" in cfg.raw else {})}))
+    return out
+
+
+def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str], *, with_rule: bool = False) -> bytes:
     """updatekeys / rotate: same plaintext, new sops block (and, for rotate, new ciphertext)."""
     src = Text(data, rel)
     before = ys.parse(src.text, rel)
     if not any(before.sops_spans):
         raise DataError(f"{rel}: not sops-encrypted (no sops block)")
-    canonical = run_on_copy(sops, data, args, rel)
+    canonical = run_on_copy(sops, data, args, rel, with_rule=with_rule)
     result = reapply(src.text, canonical, rel)
     expected = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
     dec = sops.decrypt(result.encode(), rel).decode("utf-8")
@@ -176,7 +216,7 @@ def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str]) -> bytes:
 
 def updatekeys(sops: Sops, data: bytes, rel: str) -> bytes:
     """Re-wrap the data key for the recipients .sops.yaml lists now (``sops updatekeys -y``)."""
-    return _reencrypt(sops, data, rel, ["updatekeys", "-y"])
+    return _reencrypt(sops, data, rel, ["updatekeys", "-y"], with_rule=True)
 
 
 def rotate(sops: Sops, data: bytes, rel: str, *, add_age: str | None = None, rm_age: str | None = None) -> bytes:
@@ -230,7 +270,8 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     tail = ys._block_tail(before[old.start : old.end]) if old.style in ("|", ">") else ""
     expected = ys.apply(before, [ys.Replacement(old.start, old.end, rendered + tail)])
 
-    canonical = run_on_copy(sops, data, ["set", "--value-stdin"], rel, stdin=json.dumps(value).encode())
+    sops_path = "".join(f"[{k}]" if isinstance(k, int) else f"[{json.dumps(k)}]" for k in keypath)
+    canonical = run_on_copy(sops, data, ["set", "--value-stdin"], rel, after=[sops_path], stdin=json.dumps(value).encode())
     # Re-emit the target's stand-in in the new style, without a layout comment, then take sops's ENC
     # strings, comments and metadata.
     stand_in = ys.Scalar(target.doc, target.path, target.start, target.end, style, target.flow, value, False)
