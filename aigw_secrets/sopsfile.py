@@ -279,34 +279,39 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     if target.style in ("|", ">"):
         old_end = src.text.index("\n", src.text.index("\n", target.start) + 1) + 1
     reps = [ys.Replacement(target.start, old_end, ys._enc_text(target.value, stand_in, indent or 2, None))]
+    # The old value's layout comment (if any) described the old text: drop it here and in sops's
+    # output. A block scalar's comment sits on its header line, inside the replaced stand-in.
     line = ys._line_start(src.text, target.start)
-    for cs, ce in _enc_comments(cur):
-        if ys._line_start(src.text, cs) == line:  # the old value's layout comment
-            reps.append(ys.Replacement(cs - 1 if src.text[cs - 1] == " " else cs, ce, ""))
-    # sops set writes the whole path, so its stand-in must be found again at the same key path.
+    dropped = [i for i, (cs, _ce) in enumerate(_enc_comments(cur)) if ys._line_start(src.text, cs) == line]
+    if dropped and target.style not in ("|", ">"):
+        cs, ce = _enc_comments(cur)[dropped[0]]
+        reps.append(ys.Replacement(cs - 1 if src.text[cs - 1] == " " else cs, ce, ""))
     staged = ys.apply(src.text, reps)
-    result = reapply(staged, _drop_comments(canonical, _enc_comments(cur), reps, src.text), rel)
+    result = reapply(staged, _drop_comments(canonical, dropped), rel)
     check(sops, result, expected, list(yaml.safe_load_all(expected)), rel)
     return src.encode(result)
 
 
-def _drop_comments(canonical: str, old_comments: list[tuple[int, int]], reps: list[ys.Replacement], text: str) -> str:
-    """Remove from sops's output the encrypted comments we removed from the file (same order)."""
-    removed = {i for i, (cs, _ce) in enumerate(old_comments) if any(r.start <= cs < r.end or r.start == cs - 1 for r in reps[1:])}
-    if not removed:
+def _drop_comments(canonical: str, indices: list[int]) -> str:
+    """Remove the encrypted comments with these indices (document order) from sops's output."""
+    if not indices:
         return canonical
     can = ys.parse(canonical, "sops output")
-    cuts = [c for i, c in enumerate(_enc_comments(can)) if i in removed]
+    cuts = [c for i, c in enumerate(_enc_comments(can)) if i in indices]
     return ys.apply(canonical, [ys.Replacement(ys._line_start(canonical, cs), ys._line_after(canonical, ce), "") for cs, ce in cuts])
 
 
 def _comment_line_in_section(plain: ys.Parsed, targets: list[ys.Scalar]) -> str:
-    """':LINE' of the first comment that lies among the encrypted values (for the error message)."""
-    lo = min(s.start for s in targets)
-    hi = max(s.end for s in targets)
-    for cs, _ce in ys.comments(plain.text, ys._all_spans(plain)):
-        if lo <= cs <= hi or (plain.text.rfind("\n", 0, lo) < cs < lo and plain.text[ys._line_start(plain.text, lo) : lo].strip()):
-            return f":{plain.text.count(chr(10), 0, cs) + 1}"
+    """':LINE' of the first comment inside a top-level section that holds encrypted values."""
+    text = plain.text
+    top = [m.start() for m in re.finditer(r"(?m)^[^\s#-]", text)] + [len(text)]
+    sections = set()
+    for t in targets:
+        head = max((p for p in top if p <= t.start), default=0)
+        sections.add((ys._line_after(text, head), min(p for p in top if p > t.start)))
+    for cs, _ce in ys.comments(text, ys._all_spans(plain)):
+        if any(lo <= cs < hi for lo, hi in sections):
+            return f":{text.count(chr(10), 0, cs) + 1}"
     return ""
 
 
