@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from aigw_secrets.errors import (
     ConfigError,
@@ -102,6 +104,15 @@ class Sops:
         if "SOPS_AGE_KEY_FILE" not in base and "SOPS_AGE_KEY" not in base and key_file.is_file():
             base["SOPS_AGE_KEY_FILE"] = str(key_file)
         self.env = base
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, name: str, make: Callable[[], Any]) -> Any:
+        """A value computed once per Sops object (e.g. the parsed .sops.yaml); thread-safe."""
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = make()
+            return self._cache[name]
 
     def relative(self, path: Path | str) -> str:
         p = Path(path)

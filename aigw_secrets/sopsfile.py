@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from aigw_secrets import sopscrypto
 from aigw_secrets import yamlsplice as ys
 from aigw_secrets.errors import DataError, NoInputError, NoKeyError
 from aigw_secrets.sops import Sops
@@ -66,34 +67,61 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
             raise DataError(f"{rel}: already encrypted (document {i + 1} has a sops block)")
         if not isinstance(doc, dict):
             raise DataError(f"{rel}: document {i + 1} is not a mapping; sops cannot encrypt it")
-    first = ys.parse(sops.encrypt(src.text.encode(), rel).decode(), rel)
-    targets = ys.encrypted_scalars(plain, first.docs, rel)
+    predicted = _predict(sops, plain, rel)
+    guess = [s for s in predicted if ys.needs_layout(plain, s)] if predicted is not None else []
+    enc = ys.parse(sops.encrypt(_mark(src.text, plain, guess).encode(), rel).decode(), rel)
+    targets = ys.encrypted_scalars(plain, enc.docs, rel)
     if not targets:
         raise DataError(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
-    if _enc_comments(first):
+    need = [s for s in targets if ys.needs_layout(plain, s)]
+    flow = next((s for s in need if s.flow), None)
+    if flow is not None:
+        raise DataError(f"{rel}: {ys._fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
+    found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
+    if [s.path for s in need] != [s.path for s in guess]:
+        # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
+        enc = ys.parse(sops.encrypt(_mark(src.text, plain, need).encode(), rel).decode(), rel)
+        found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
+    if len(found) != len(need):  # more encrypted comments than ours: the author's, in a section
         line = _comment_line_in_section(plain, targets)
         raise DataError(
             f"{rel}{line}: a comment inside an encrypted section would have to be encrypted; "
             "move it above the section or remove it"
         )
-    need = [s for s in targets if ys.needs_layout(plain, s)]
-    flow = next((s for s in need if s.flow), None)
-    if flow is not None:
-        raise DataError(f"{rel}: {ys._fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
-    enc, layouts = first, {}
-    if need:
-        inserts = [ys.layout_comment(plain, s) for s in need]
-        marked = ys.apply(src.text, [ys.Replacement(p, p, c) for p, c in inserts])
-        enc = ys.parse(sops.encrypt(marked.encode(), rel).decode(), rel)
-        found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
-        if len(found) != len(need):
-            raise DataError(f"{rel}: sops returned {len(found)} encrypted layout comments for {len(need)}")
-        index = {s.path: i for i, s in enumerate(targets)}
-        layouts = {index[s.path]: c for s, c in zip(need, found, strict=True)}
+    index = {s.path: i for i, s in enumerate(targets)}
+    layouts = {index[s.path]: c for s, c in zip(need, found, strict=True)}
     result = ys.splice_encrypted(plain, enc.text, enc, targets, layouts, rel)
     if verify:
         check(sops, result, src.text, plain.docs, rel)
     return src.encode(result)
+
+
+def _mark(text: str, plain: ys.Parsed, need: list[ys.Scalar]) -> str:
+    """The plaintext with a ``# aigw-fmt:`` comment after each value whose layout must be stored."""
+    inserts = [ys.layout_comment(plain, s) for s in need if not s.flow]
+    return ys.apply(text, [ys.Replacement(p, p, c) for p, c in inserts])
+
+
+def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
+    """The scalars sops will encrypt, from the matching rule's encrypted_regex (sops matches it
+    against every key on the path); None when the rule uses another selector."""
+    from aigw_secrets import sopsconfig  # noqa: PLC0415
+    from aigw_secrets.sops import find_config  # noqa: PLC0415
+
+    cfg_path = find_config(sops.root)
+    if cfg_path is None:
+        return None
+    rule = sops.cached("rules", lambda: sopsconfig.load(cfg_path)).rule_for(rel)
+    if rule is None or any(k in rule.data for k in sopsconfig.SELECTORS if k != "encrypted_regex"):
+        return None
+    regex = rule.data.get("encrypted_regex")
+    if not isinstance(regex, str):
+        return None
+    try:
+        pattern = re.compile(regex)
+    except re.error:
+        return None
+    return [s for s in plain.scalars if s.start >= 0 and any(isinstance(k, str) and pattern.search(k) for k in s.path)]
 
 
 def decrypt(sops: Sops, data: bytes, rel: str) -> bytes:
@@ -102,12 +130,40 @@ def decrypt(sops: Sops, data: bytes, rel: str) -> bytes:
     enc = ys.parse(src.text, rel)
     if not any(enc.sops_spans):
         raise DataError(f"{rel}: not sops-encrypted (no sops block)")
+    try:
+        return src.encode(_fast_plain(sops, enc, rel)[1])
+    except sopscrypto.Unsupported:
+        pass  # sops decides, and gives the authoritative error if there is one
     dec = sops.decrypt(src.text.encode(), rel).decode("utf-8")
     return src.encode(ys.splice_decrypted(enc, dec, rel))
 
 
+def _fast_plain(sops: Sops, enc: ys.Parsed, rel: str) -> tuple[list[Any], str]:
+    """Decrypt in process (see sopscrypto); raises Unsupported when sops has to do it."""
+    docs, key = sopscrypto.decrypt_docs(enc.docs, sops.env)
+    parents = list(dict.fromkeys([(), *(s.path[:i] for s in enc.scalars for i in range(len(s.path)))]))
+    texts = []
+    for cs, ce in ys.file_comments(enc):
+        raw = enc.text[cs:ce]
+        if raw.startswith("#ENC["):
+            line = ys._line_start(enc.text, cs)
+            near = [sc.path[:-1] for sc in enc.scalars if sc.start >= 0 and ys._line_start(enc.text, sc.start) == line]
+            raw = "#" + sopscrypto.decrypt_comment(raw[1:], near + parents, key)
+        texts.append(raw)
+    return docs, ys.splice_plain(enc, docs, texts, rel)
+
+
 def check(sops: Sops, result: str, expected: str, expected_docs: list[Any], rel: str) -> None:
-    """The new content decrypts with the real sops to the expected values, and our way to the expected text."""
+    """The new content decrypts to the expected values (MAC intact), and our way to the expected text.
+
+    Checked in process when it can be (sopscrypto); otherwise, or on any doubt, by the real sops.
+    """
+    try:
+        docs, back = _fast_plain(sops, ys.parse(result, rel), rel)
+        if docs == expected_docs and back == expected:
+            return
+    except sopscrypto.Unsupported:
+        pass
     dec = sops.decrypt(result.encode(), rel).decode("utf-8")
     values = [d for d in yaml.safe_load_all(dec)]
     if values != expected_docs:
@@ -288,7 +344,7 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
         reps.append(ys.Replacement(cs - 1 if src.text[cs - 1] == " " else cs, ce, ""))
     staged = ys.apply(src.text, reps)
     result = reapply(staged, _drop_comments(canonical, dropped), rel)
-    check(sops, result, expected, list(yaml.safe_load_all(expected)), rel)
+    check(sops, result, expected, ys.load_all(expected), rel)
     return src.encode(result)
 
 

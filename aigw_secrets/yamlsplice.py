@@ -36,6 +36,12 @@ from aigw_secrets.errors import DataError
 LAYOUT = "aigw-fmt:"
 _ENC = re.compile(r"ENC\[AES256_GCM,data:[^\]]*\]")
 _PROPS = re.compile(r"(?:[&!][^\s]*\s+)+")  # anchors and tags in front of a scalar
+# libyaml when PyYAML was built with it (marks are character indices either way), else pure Python.
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_all(text: str) -> list[Any]:
+    return list(yaml.load_all(text, Loader=LOADER))
 
 
 def is_enc(value: Any) -> bool:
@@ -64,8 +70,9 @@ class Parsed(NamedTuple):
 
 def parse(text: str, where: str) -> Parsed:
     try:
-        nodes = list(yaml.compose_all(text))
-        docs = list(yaml.safe_load_all(text))
+        nodes = list(yaml.compose_all(text, Loader=LOADER))
+        builder = LOADER("")
+        docs = [builder.construct_document(n) if n is not None else None for n in nodes]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -86,7 +93,7 @@ def parse(text: str, where: str) -> Parsed:
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == "sops":
                     sops_span = (_line_start(text, key_node.start_mark.index), _subtree_end(text, value_node))
-        _walk(node, doc, (), False, i, doc_scalars, keys, counts, seen)
+        _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen)
         scalars += doc_scalars
         content = [s.end for s in doc_scalars if sops_span is None or not (sops_span[0] <= s.start < sops_span[1])]
         content += [e for s, e in keys if node.start_mark.index <= s <= node.end_mark.index and (sops_span is None or not (sops_span[0] <= s < sops_span[1]))]
@@ -109,6 +116,7 @@ def _count(node: yaml.Node, counts: dict[int, int]) -> None:
 
 
 def _walk(
+    text: str,
     node: yaml.Node,
     value: Any,
     path: tuple[Any, ...],
@@ -127,9 +135,9 @@ def _walk(
     seen.add(id(node))
     if isinstance(node, yaml.ScalarNode):
         start = node.start_mark.index
-        raw = _PROPS.match(node.start_mark.buffer, start) if node.start_mark.buffer else None
-        if raw:
-            start = raw.end()
+        if text[start : start + 1] in ("&", "!"):
+            raw = _PROPS.match(text, start)
+            start = raw.end() if raw else start
         out.append(Scalar(doc, path, start, node.end_mark.index, node.style or "", flow, value, alias))
     elif isinstance(node, yaml.MappingNode):
         inner = flow or bool(node.flow_style)
@@ -138,11 +146,11 @@ def _walk(
             raise DataError(f"line {node.start_mark.line + 1}: merge keys (<<) or duplicate keys are not supported")
         for (key_node, value_node), (key, sub) in zip(node.value, items, strict=True):
             keys.append((key_node.start_mark.index, key_node.end_mark.index))
-            _walk(value_node, sub, (*path, key), inner, doc, out, keys, counts, seen)
+            _walk(text, value_node, sub, (*path, key), inner, doc, out, keys, counts, seen)
     elif isinstance(node, yaml.SequenceNode):
         inner = flow or bool(node.flow_style)
         for i, (item_node, item) in enumerate(zip(node.value, value or [], strict=True)):
-            _walk(item_node, item, (*path, i), inner, doc, out, keys, counts, seen)
+            _walk(text, item_node, item, (*path, i), inner, doc, out, keys, counts, seen)
 
 
 def _subtree_end(text: str, node: yaml.Node) -> int:
@@ -234,7 +242,7 @@ def _reparses(text: str, value: Any) -> bool:
     if not text or text != text.strip() or "\n" in text:
         return False
     try:
-        return bool(yaml.safe_load("k: " + text) == {"k": value})
+        return bool(yaml.load("k: " + text, Loader=LOADER) == {"k": value})
     except yaml.YAMLError:
         return False
 
@@ -365,20 +373,30 @@ def splice_encrypted(plain: Parsed, enc_text: str, enc: Parsed, targets: list[Sc
     return apply(plain.text, reps)
 
 
-def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
-    """The encrypted file's text with ENC values and comments replaced by plaintext, sops blocks removed."""
-    dec = parse(dec_text, where)
+def file_comments(enc: Parsed) -> list[tuple[int, int]]:
+    """The comments of an encrypted file outside its sops blocks, in document order."""
     in_sops = lambda p: any(sp and sp[0] <= p < sp[1] for sp in enc.sops_spans)  # noqa: E731
-    enc_comments = [c for c in comments(enc.text, _all_spans(enc)) if not in_sops(c[0])]
-    dec_comments = list(comments(dec.text, _all_spans(dec)))
-    if len(enc_comments) != len(dec_comments):
-        raise DataError(f"{where}: sops returned {len(dec_comments)} comments for {len(enc_comments)}")
+    return [c for c in comments(enc.text, _all_spans(enc)) if not in_sops(c[0])]
+
+
+def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
+    """The encrypted file's text with ENC values and comments replaced by plaintext, sops blocks
+    removed, taking the plaintext from sops's decrypted output ``dec_text``."""
+    dec = parse(dec_text, where)
+    texts = [dec.text[s:e] for s, e in comments(dec.text, _all_spans(dec))]
+    return splice_plain(enc, dec.docs, texts, where)
+
+
+def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: str) -> str:
+    """As splice_decrypted, from decrypted documents and the text of every comment (in order)."""
+    enc_comments = file_comments(enc)
+    if len(enc_comments) != len(comment_texts):
+        raise DataError(f"{where}: sops returned {len(comment_texts)} comments for {len(enc_comments)}")
     layouts: dict[int, tuple[str, int, int]] = {}  # line start -> (original text, comment span)
     reps: list[Replacement] = []
-    for (cs, ce), (ds, de) in zip(enc_comments, dec_comments, strict=True):
+    for (cs, ce), dtext in zip(enc_comments, comment_texts, strict=True):
         if not enc.text.startswith("#ENC[", cs):
             continue
-        dtext = dec.text[ds:de]
         body = dtext[1:].lstrip(" ")
         if body.startswith(LAYOUT):
             gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
@@ -399,7 +417,7 @@ def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
             else:
                 reps += [Replacement(s.start, s.end, original), Replacement(gap, ce, "")]
             continue
-        value = value_at(dec.docs, s.doc, s.path)
+        value = value_at(docs, s.doc, s.path)
         style, indent = _hint_of(enc.text, s)
         text = render(value, style, indent)
         if text is None:  # e.g. a file written by plain sops: pick a style that is always valid
