@@ -144,6 +144,80 @@ def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
     return run(repo, files)
 
 
+@cli.command()
+@_REPO
+def doctor(repo: Path) -> int:
+    """Lint .sops.yaml and the key set-up for what sops silently accepts."""
+    from aigw_secrets.commands.doctor import doctor as run  # noqa: PLC0415
+
+    return run(repo)
+
+
+@cli.group()
+def keys() -> None:
+    """age and PGP keys, and the recipients in .sops.yaml."""
+
+
+_GNUPGHOME = click.option("--gnupghome", type=click.Path(file_okay=False, path_type=Path), help="GnuPG home (default: $GNUPGHOME or ~/.gnupg).")
+
+
+@keys.command(name="generate-age")
+@click.option("--output", "-o", "path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Key file to create (mode 0600).")
+def keys_generate_age(path: Path) -> int:
+    """Create an age identity (age-keygen when installed); print its recipient."""
+    from aigw_secrets.commands.keys import generate_age  # noqa: PLC0415
+
+    return generate_age(path)
+
+
+@keys.command(name="generate-pgp")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--expire", default="2y", show_default=True, help="gpg expiry (e.g. 2y, 0 for never).")
+@_GNUPGHOME
+def keys_generate_pgp(name: str, email: str, expire: str, gnupghome: Path | None) -> int:
+    """Create a passphrase-less PGP key for sops; print its fingerprint."""
+    from aigw_secrets.commands.keys import generate_pgp  # noqa: PLC0415
+
+    return generate_pgp(name, email, gnupghome, expire)
+
+
+@keys.command(name="import-pgp")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_GNUPGHOME
+def keys_import_pgp(file: Path, gnupghome: Path | None) -> int:
+    """Import a PGP key; print its fingerprint(s)."""
+    from aigw_secrets.commands.keys import import_pgp  # noqa: PLC0415
+
+    return import_pgp(file, gnupghome)
+
+
+@keys.command(name="list")
+@_REPO
+@_GNUPGHOME
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(repo: Path, gnupghome: Path | None, as_json: bool) -> int:
+    """Recipients in .sops.yaml and whether their private keys are available here."""
+    from aigw_secrets.commands.keys import list_keys  # noqa: PLC0415
+
+    return list_keys(repo, gnupghome, as_json)
+
+
+@keys.command(name="add-recipient")
+@_REPO
+@click.option("--age", "age_recipient", metavar="AGE1...", help="age recipient to add.")
+@click.option("--pgp", "pgp_fingerprint", metavar="FINGERPRINT", help="PGP fingerprint to add.")
+@click.option("--rule", "rules", type=int, multiple=True, help="Creation rule number (default: all).")
+def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: str | None, rules: tuple[int, ...]) -> int:
+    """Add a recipient to .sops.yaml creation rules, keeping its layout; then run updatekeys."""
+    from aigw_secrets.commands.keys import add_recipient  # noqa: PLC0415
+
+    if bool(age_recipient) == bool(pgp_fingerprint):
+        raise click.UsageError("give exactly one of --age or --pgp")
+    kind, value = ("age", age_recipient) if age_recipient else ("pgp", pgp_fingerprint)
+    return add_recipient(repo, kind, value or "", rules)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the one place that turns exceptions into messages and exit codes."""
     try:

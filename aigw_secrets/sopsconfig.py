@@ -79,11 +79,18 @@ class SopsConfig(NamedTuple):
 def load(path: Path) -> SopsConfig:
     try:
         text = path.read_text("utf-8")
-        raw = yaml.safe_load(text) or {}
-        node = yaml.compose(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file does not exist") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path) -> SopsConfig:
+    try:
+        raw = yaml.safe_load(text) or {}
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML") from None
     if not isinstance(raw, dict):
