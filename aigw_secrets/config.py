@@ -68,14 +68,21 @@ def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """The top-level mapping of the file and the line of each key."""
+def read_text(path: Path) -> str:
+    """A configuration file's text, or a ConfigError naming it."""
     try:
-        text = path.read_text("utf-8")
+        return path.read_text("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file does not exist") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The top-level mapping of the file and the line of each key."""
+    text = read_text(path)
     if path.suffix == ".toml":
         try:
             data: Any = tomllib.loads(text)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from aigw_secrets.config import read_text
 from aigw_secrets.errors import ConfigError
 
 TOP_KEYS = ("creation_rules", "destination_rules", "stores")
@@ -77,13 +78,7 @@ class SopsConfig(NamedTuple):
 
 
 def load(path: Path) -> SopsConfig:
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file does not exist") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    return load_text(text, path)
+    return load_text(read_text(path), path)
 
 
 def load_text(text: str, path: Path) -> SopsConfig:

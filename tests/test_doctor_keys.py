@@ -139,3 +139,13 @@ def test_import_pgp(gnupghome: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     finally:
         subprocess.run(["gpgconf", "--kill", "all"], env={"GNUPGHOME": str(other), "PATH": "/usr/bin:/bin"}, capture_output=True)
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_doctor_old_sops(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An old sops cannot be provoked with the real binary: a stand-in that reports 3.7.3."""
+    fake = tmp_path / "sops"
+    fake.write_text("#!/bin/sh\necho 'sops 3.7.3 (latest)'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("SOPS_BINARY", str(fake))
+    assert main(["doctor"]) == 1
+    assert "sops 3.7.3 is older than 3.9.0" in capsys.readouterr().out
