@@ -1,3 +1,3 @@
-from aigw_secrets.cli import main
+from aigw_secrets.entry import main
 
 raise SystemExit(main())

@@ -218,6 +218,24 @@ def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: s
     return add_recipient(repo, kind, value or "", rules)
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def scan(args: tuple[str, ...]) -> int:
+    """Find plaintext credentials (pre-commit hook / CI); `aigw-secrets scan --help`."""
+    from aigw_secrets.scanner.hook import main as run  # noqa: PLC0415
+
+    return run(args)
+
+
+@cli.command(name="install-hook")
+@_REPO
+def install_hook(repo: Path) -> int:
+    """Install a git pre-commit hook running `scan --staged` (keeps and chains an existing hook)."""
+    from aigw_secrets.scanner.hook import install_hook as run  # noqa: PLC0415
+
+    return run(repo)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the one place that turns exceptions into messages and exit codes."""
     try:

@@ -55,7 +55,8 @@ def aws_secret_access_key() -> str:
 
 
 def azure_openai_key() -> str:
-    return rand(84)
+    # 84 characters, JQQJ99 at offset 52 and the ACOG signature near the end
+    return rand(52) + "JQQJ99" + rand(3) + "ACOG" + rand(19)
 
 
 def azure_legacy_key() -> str:

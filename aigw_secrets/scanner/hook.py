@@ -1,0 +1,165 @@
+"""``aigw-secrets scan``: the pre-commit hook and CI check. Exit 0 clean, 1 findings, 2 usage/config.
+
+Kept off click and every heavy import: a pre-commit call on a few files must start, scan and exit
+well within 150 ms. YAML is imported only when a file needs the structural rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import stat
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from aigw_secrets.errors import AigwError
+from aigw_secrets.scanner import report, sources
+from aigw_secrets.scanner.scan import Finding, Skipped, scan_file
+
+FINDINGS, USAGE = 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aigw-secrets scan",
+        description="Find plaintext LLM credentials, unencrypted Kubernetes Secrets and age private keys.",
+    )
+    p.add_argument("paths", nargs="*", help="files or directories (default: the repository's tracked files)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--staged", action="store_true", help="scan what the next commit contains (the git index)")
+    mode.add_argument("--all", action="store_true", help="scan every tracked file")
+    mode.add_argument("--history", nargs="?", const="", metavar="RANGE", help="scan every blob reachable in RANGE (default: all refs)")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument("--output", "-o", type=Path, help="write the report to a file instead of stdout")
+    p.add_argument("--baseline", type=Path, help="JSON file of accepted findings (SHA-256 only)")
+    p.add_argument("--update-baseline", action="store_true", help="record the current findings in --baseline and exit 0")
+    p.add_argument("--repo", type=Path, default=None, help="repository root (default: found from the current directory)")
+    return p
+
+
+def _root(repo: Path | None) -> Path | None:
+    if repo is not None:
+        return repo.resolve()
+    try:
+        return sources.toplevel(Path.cwd())
+    except AigwError:
+        return None
+
+
+def _must_encrypt(root: Path | None) -> object:
+    """A predicate: does a .sops.yaml creation rule cover this (root-relative) path?"""
+    from aigw_secrets.sops import find_config  # noqa: PLC0415
+
+    cfg_path = find_config(root or Path.cwd())
+    if cfg_path is None:
+        return lambda rel: False
+    from aigw_secrets import sopsconfig  # noqa: PLC0415
+
+    cfg = sopsconfig.load(cfg_path)
+    base = cfg_path.parent.resolve()
+
+    def covered(rel: str) -> bool:
+        full = (root or Path.cwd()) / rel
+        try:
+            key = str(full.resolve().relative_to(base))
+        except ValueError:
+            return False
+        rule = cfg.rule_for(key)
+        return rule is not None and bool(rule.path_regex)
+
+    return covered
+
+
+def run(args: argparse.Namespace) -> int:
+    root = _root(args.repo)
+    if (args.staged or args.all or args.history is not None) and root is None:
+        raise AigwError("not inside a git repository; pass paths or --repo")
+    if args.staged:
+        items: Iterable[sources.Item] = sources.staged(root)  # type: ignore[arg-type]
+    elif args.history is not None:
+        items = sources.history(root, args.history or None)  # type: ignore[arg-type]
+    elif args.all or not args.paths:
+        items = sources.tracked(root) if root else sources.from_paths(["."])
+    else:
+        items = sources.from_paths(args.paths)
+    covered = _must_encrypt(root) if args.history is None else (lambda rel: False)
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    for item in items:
+        if item.data is None:
+            skipped.append(Skipped(item.path, item.note))
+            continue
+        rel = sources.relative(item.path, root) if root and not args.staged else item.path
+        found, skip = scan_file(rel, item.data, must_encrypt=covered(rel))  # type: ignore[operator]
+        findings += found
+        if skip:
+            skipped.append(skip)
+    if args.baseline:
+        if args.update_baseline:
+            report.write_baseline(args.baseline, findings)
+            print(f"aigw-secrets: recorded {len(findings)} finding(s) in {args.baseline}", file=sys.stderr)
+            return 0
+        accepted = report.load_baseline(args.baseline)
+        findings = [f for f in findings if not report.in_baseline(f, accepted)]
+    elif args.update_baseline:
+        raise AigwError("--update-baseline needs --baseline FILE")
+    body = {"text": lambda: report.text(findings, skipped), "json": lambda: report.as_json(findings, skipped), "sarif": lambda: report.sarif(findings)}[args.format]()
+    if args.output:
+        args.output.write_text(body + "\n")
+    elif body:
+        print(body, file=sys.stderr if args.format == "text" and findings else sys.stdout)
+    return FINDINGS if findings else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    try:
+        return run(args)
+    except AigwError as exc:
+        print(f"aigw-secrets scan: error: {exc}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+HOOK_MARKER = "# aigw-secrets pre-commit hook"
+CHAINED = "pre-commit.aigw-chained"
+
+
+def install_hook(repo: Path) -> int:
+    """A plain git pre-commit hook running ``scan --staged``; an existing hook is kept and run first."""
+    from aigw_secrets import output  # noqa: PLC0415
+    from aigw_secrets.errors import ConfigError  # noqa: PLC0415
+    from aigw_secrets.util import atomic_write  # noqa: PLC0415
+
+    root = sources.toplevel(repo)
+    hooks = Path(sources._git(root, "rev-parse", "--git-path", "hooks").decode().strip())
+    hooks = hooks if hooks.is_absolute() else root / hooks
+    hooks.mkdir(parents=True, exist_ok=True)
+    hook = hooks / "pre-commit"
+    if hook.exists() and HOOK_MARKER not in hook.read_text("utf-8", "replace"):
+        if (hooks / CHAINED).exists():
+            raise ConfigError(f"{hook} is not ours and {hooks / CHAINED} exists already; merge them by hand")
+        hook.rename(hooks / CHAINED)
+        output.status("kept", hooks / CHAINED, "your existing hook; it runs first")
+    exe = shutil.which("aigw-secrets") or str(Path(sys.executable).with_name("aigw-secrets"))
+    script = f"""#!/bin/sh
+{HOOK_MARKER} (installed by `aigw-secrets install-hook`; remove this file to uninstall)
+here=$(dirname "$0")
+if [ -x "$here/{CHAINED}" ]; then "$here/{CHAINED}" "$@" || exit $?; fi
+aigw=${{AIGW_SECRETS:-{exe}}}
+command -v "$aigw" >/dev/null 2>&1 || aigw=aigw-secrets
+exec "$aigw" scan --staged
+"""
+    atomic_write(hook, script.encode(), mode=0o755)
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    output.status("installed", hook, "runs `aigw-secrets scan --staged` before every commit")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
+
+__all__ = ["install_hook", "main"]

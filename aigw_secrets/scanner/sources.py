@@ -1,0 +1,153 @@
+"""Where the scanner's bytes come from: files on disk, the git index, tracked files, git history.
+
+All git calls are NUL-separated (file names with spaces or newlines are fine) and read blobs in bulk
+through one ``git cat-file --batch`` process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from aigw_secrets.errors import ConfigError
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+class Item(NamedTuple):
+    path: str  # as reported (relative to the repository root for git sources)
+    data: bytes | None  # None: skipped, see note
+    note: str = ""
+
+
+def _git(root: Path, *args: str) -> bytes:
+    try:
+        res = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git not found") from None
+    if res.returncode != 0:
+        first = res.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise ConfigError(f"git {args[0]} failed: {first[0] if first else res.returncode}")
+    return res.stdout
+
+
+def toplevel(start: Path) -> Path:
+    return Path(_git(start, "rev-parse", "--show-toplevel").decode().strip())
+
+
+def from_paths(paths: Iterable[str]) -> Iterator[Item]:
+    for name in paths:
+        p = Path(name)
+        if p.is_symlink():
+            yield Item(name, None, "symlink (the target is scanned where it lives)")
+            continue
+        if p.is_dir():
+            for sub in sorted(x for x in p.rglob("*") if x.is_file() and ".git" not in x.parts):
+                yield from from_paths([str(sub)])
+            continue
+        try:
+            size = p.stat().st_size
+            if size > MAX_BYTES:
+                yield Item(name, None, f"larger than {MAX_BYTES // 1048576} MB; not scanned")
+                continue
+            yield Item(name, p.read_bytes())
+        except FileNotFoundError:
+            continue  # deleted: nothing left to leak
+        except OSError as exc:
+            yield Item(name, None, f"unreadable ({exc.strerror})")
+
+
+def _cat_file(root: Path, specs: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
+    """(spec, content or None, note) for each object spec, read through one cat-file process."""
+    if not specs:
+        return
+    proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    import threading  # noqa: PLC0415
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        for spec in specs:
+            proc.stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
+        proc.stdin.close()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    for spec in specs:
+        header = proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
+        parts = header.split(" ")
+        if len(parts) != 3 or parts[1] == "missing":
+            yield spec, None, "missing"
+            continue
+        size = int(parts[2])
+        content = proc.stdout.read(size)
+        proc.stdout.read(1)  # the newline after each object
+        if parts[1] != "blob":
+            yield spec, None, parts[1]
+        elif size > MAX_BYTES:
+            yield spec, None, f"larger than {MAX_BYTES // 1048576} MB; not scanned"
+        else:
+            yield spec, content, ""
+    writer.join()
+    proc.wait()
+
+
+def staged(root: Path) -> Iterator[Item]:
+    """What the next commit would contain: added, copied, modified, renamed files, read from the index."""
+    names = [n for n in _git(root, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames").decode("utf-8", "surrogateescape").split("\0") if n]
+    modes = _index_modes(root, names)
+    wanted = [n for n in names if modes.get(n) != "120000"]  # a symlink's blob is only its target path
+    for spec, content, note in _cat_file(root, [f":{n}" for n in wanted]):
+        yield Item(spec[1:], content, note)
+
+
+def _index_modes(root: Path, names: list[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    out = _git(root, "ls-files", "-s", "-z", "--", *names).decode("utf-8", "surrogateescape")
+    modes = {}
+    for entry in out.split("\0"):
+        if "\t" in entry:
+            meta, name = entry.split("\t", 1)
+            modes[name] = meta.split(" ")[0]
+    return modes
+
+
+def tracked(root: Path) -> Iterator[Item]:
+    names = [n for n in _git(root, "ls-files", "-z").decode("utf-8", "surrogateescape").split("\0") if n]
+    for name in names:
+        full = root / name
+        if full.is_symlink():
+            continue
+        yield from (i._replace(path=name) for i in from_paths([str(full)]))
+
+
+def history(root: Path, revisions: str | None) -> Iterator[Item]:
+    """Every blob reachable in the range (default: all refs), once each, named by a path it had."""
+    args = ["rev-list", "--objects", *(revisions.split() if revisions else ["--all"])]
+    seen: dict[str, str] = {}
+    for line in _git(root, *args).decode("utf-8", "surrogateescape").splitlines():
+        sha, _, name = line.partition(" ")
+        if name and sha not in seen:
+            seen[sha] = name
+    shas = list(seen)
+    checked = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        cwd=root,
+        input="\n".join(shas).encode(),
+        capture_output=True,
+        check=False,
+    ).stdout.decode()
+    blobs = [line.split(" ")[0] for line in checked.splitlines() if line.endswith(" blob")]
+    for sha, content, note in _cat_file(root, blobs):
+        yield Item(f"{seen[sha]} (blob {sha[:12]})", content, note)
+
+
+def relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(os.path.abspath(path)).relative_to(root))
+    except ValueError:
+        return path
