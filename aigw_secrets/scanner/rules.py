@@ -40,7 +40,7 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "aws-secret-access-key",
         "AWS secret access key (found by its name: aws_secret_access_key, AWS_SECRET_ACCESS_KEY, secretAccessKey)",
-        r"(?i:(?:aws_?)?secret_?access_?key)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+        r"(?i:(?:aws_?)?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
         group=1,
     ),
     Rule(

@@ -42,7 +42,7 @@ class Finding(NamedTuple):
 
     @property
     def preview(self) -> str:
-        return f"{self.secret[:4]}… ({len(self.secret)} chars)"
+        return f"{self.secret[:4]}… ({len(self.secret)} chars)" if self.secret else "no value"
 
     def __repr__(self) -> str:
         return f"Finding({self.path}:{self.line} {self.rule} {self.preview})"
@@ -194,7 +194,7 @@ def _scan_yaml(path: str, text: str, lines: _Lines, must_encrypt: bool) -> list[
         if isinstance(generators, yaml.SequenceNode):
             out += _scan_generators(path, generators, lines)
     if must_encrypt and not encrypted_file:
-        out.append(Finding(path, 1, 1, "sops-rule-unencrypted", path, "run `aigw-secrets encrypt` on it"))
+        out.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "run `aigw-secrets encrypt` on it"))
     return out
 
 
@@ -259,7 +259,7 @@ def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> 
 
     if scalar("mac") is None:
         line, col = lines.at(doc.start_mark.index)
-        yield Finding(path, line, col, "sops-missing-mac", path, "the sops block has no mac")
+        yield Finding(path, line, col, "sops-missing-mac", "", "the sops block has no mac")
     selectors = {k: scalar(k) for k in ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unencrypted_suffix")}
 
     def should_encrypt(keys: list[str]) -> bool:  # sops.go shouldBeEncrypted

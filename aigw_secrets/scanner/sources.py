@@ -96,24 +96,31 @@ def _cat_file(root: Path, specs: list[str]) -> Iterator[tuple[str, bytes | None,
 
 
 def staged(root: Path) -> Iterator[Item]:
-    """What the next commit would contain: added, copied, modified, renamed files, read from the index."""
+    """What the next commit would contain: added, copied, modified, renamed files, read from the index.
+
+    Blobs are read by SHA (from ``ls-files -s -z``), never by path: ``cat-file --batch`` takes one
+    spec per line, and a file name may contain a newline.
+    """
     names = [n for n in _git(root, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames").decode("utf-8", "surrogateescape").split("\0") if n]
-    modes = _index_modes(root, names)
-    wanted = [n for n in names if modes.get(n) != "120000"]  # a symlink's blob is only its target path
-    for spec, content, note in _cat_file(root, [f":{n}" for n in wanted]):
-        yield Item(spec[1:], content, note)
+    entries = _index_entries(root, names)
+    wanted = [(name, sha) for name, (mode, sha) in entries.items() if mode != "120000"]  # a symlink's blob is its target path
+    by_sha = {sha: name for name, sha in wanted}
+    for sha, content, note in _cat_file(root, [sha for _name, sha in wanted]):
+        yield Item(by_sha[sha], content, note)
 
 
-def _index_modes(root: Path, names: list[str]) -> dict[str, str]:
+def _index_entries(root: Path, names: list[str]) -> dict[str, tuple[str, str]]:
+    """name -> (mode, blob sha) for these index entries."""
     if not names:
         return {}
     out = _git(root, "ls-files", "-s", "-z", "--", *names).decode("utf-8", "surrogateescape")
-    modes = {}
+    entries = {}
     for entry in out.split("\0"):
         if "\t" in entry:
             meta, name = entry.split("\t", 1)
-            modes[name] = meta.split(" ")[0]
-    return modes
+            mode, sha, _stage = meta.split(" ")
+            entries[name] = (mode, sha)
+    return entries
 
 
 def tracked(root: Path) -> Iterator[Item]:
