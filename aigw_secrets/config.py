@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from aigw_secrets.errors import ConfigError
+from aigw_secrets.sopsconfig import read_text
 from aigw_secrets.providers import GLOBAL_SETTINGS, PROVIDERS, AuthMode, Provider, Setting, all_keys, setting_specs
 
 CONFIG_NAMES = ("cluster.yaml", "cluster.toml")
@@ -66,18 +67,6 @@ def find_config(root: Path) -> Path:
 
 def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
-
-
-def read_text(path: Path) -> str:
-    """A configuration file's text, or a ConfigError naming it."""
-    try:
-        return path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file does not exist") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from aigw_secrets.locate import find_sops_config
 from aigw_secrets.errors import (
     ConfigError,
     DataError,
@@ -75,16 +76,7 @@ def find_binary() -> str:
     raise ToolMissingError(f"sops not found; {INSTALL_HINT}")
 
 
-def find_config(root: Path) -> Path | None:
-    """The ``.sops.yaml`` sops will use from ``root`` (it walks up from its working directory)."""
-    explicit = os.environ.get("SOPS_CONFIG")
-    if explicit:
-        return Path(explicit) if Path(explicit).is_file() else None
-    for directory in (root, *root.parents):
-        candidate = directory / ".sops.yaml"
-        if candidate.is_file():
-            return candidate
-    return None
+find_config = find_sops_config
 
 
 def default_key_file(root: Path) -> Path:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets.config import read_text
 from aigw_secrets.errors import ConfigError
 
 TOP_KEYS = ("creation_rules", "destination_rules", "stores")
@@ -77,6 +75,18 @@ class SopsConfig(NamedTuple):
         return next((r for r in self.rules if r.matches(rel)), None)
 
 
+def read_text(path: Path) -> str:
+    """A configuration file's text, or a ConfigError naming it."""
+    try:
+        return path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
 def load(path: Path) -> SopsConfig:
     return load_text(read_text(path), path)
 
@@ -109,6 +119,8 @@ def load_text(text: str, path: Path) -> SopsConfig:
 
 def yaml_files(root: Path) -> list[Path]:
     """YAML files of the repository: tracked and untracked-but-not-ignored in git, else all."""
+    import subprocess  # noqa: PLC0415
+
     try:
         out = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.yaml", "*.yml"],

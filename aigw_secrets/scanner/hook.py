@@ -7,8 +7,7 @@ well within 150 ms. YAML is imported only when a file needs the structural rules
 from __future__ import annotations
 
 import argparse
-import shutil
-import stat
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -49,21 +48,21 @@ def _root(repo: Path | None) -> Path | None:
 
 def _must_encrypt(root: Path | None) -> object:
     """A predicate: does a .sops.yaml creation rule cover this (root-relative) path?"""
-    from aigw_secrets.sops import find_config  # noqa: PLC0415
+    from aigw_secrets.locate import find_sops_config  # noqa: PLC0415
 
-    cfg_path = find_config(root or Path.cwd())
+    cfg_path = find_sops_config(root or Path.cwd())
     if cfg_path is None:
         return lambda rel: False
     from aigw_secrets import sopsconfig  # noqa: PLC0415
 
     cfg = sopsconfig.load(cfg_path)
-    base = cfg_path.parent.resolve()
+    base = os.path.abspath(cfg_path.parent)
+    here = os.path.abspath(root or Path.cwd())
 
     def covered(rel: str) -> bool:
-        full = (root or Path.cwd()) / rel
-        try:
-            key = str(full.resolve().relative_to(base))
-        except ValueError:
+        # string arithmetic only: this runs once per scanned file
+        key = os.path.relpath(os.path.join(here, rel), base) if here != base else os.path.normpath(rel)
+        if key.startswith(".."):
             return False
         rule = cfg.rule_for(key)
         return rule is not None and bool(rule.path_regex)
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         if item.data is None:
             skipped.append(Skipped(item.path, item.note))
             continue
-        rel = sources.relative(item.path, root) if root and not args.staged else item.path
+        rel = sources.relative(item.path, root) if root and not (args.staged or args.all or args.history is not None or not args.paths) else item.path
         found, skip = scan_file(rel, item.data, must_encrypt=covered(rel))  # type: ignore[operator]
         findings += found
         if skip:
@@ -129,6 +128,9 @@ CHAINED = "pre-commit.aigw-chained"
 
 def install_hook(repo: Path) -> int:
     """A plain git pre-commit hook running ``scan --staged``; an existing hook is kept and run first."""
+    import shutil  # noqa: PLC0415
+    import stat  # noqa: PLC0415
+
     from aigw_secrets import output  # noqa: PLC0415
     from aigw_secrets.errors import ConfigError  # noqa: PLC0415
     from aigw_secrets.util import atomic_write  # noqa: PLC0415

@@ -3,7 +3,6 @@ and the length for people, a SHA-256 for machines."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,14 @@ from aigw_secrets import __version__
 from aigw_secrets.errors import ConfigError
 from aigw_secrets.scanner.rules import RULES
 from aigw_secrets.scanner.scan import Finding, Skipped
-from aigw_secrets.util import atomic_write
 
 BASELINE_VERSION = 1
 
 
 def load_baseline(path: Path) -> set[tuple[str, str, str]]:
     """(path, rule, sha256) of accepted findings."""
+    import json  # noqa: PLC0415
+
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
@@ -31,6 +31,10 @@ def load_baseline(path: Path) -> set[tuple[str, str, str]]:
 
 
 def write_baseline(path: Path, findings: Sequence[Finding]) -> None:
+    import json  # noqa: PLC0415
+
+    from aigw_secrets.util import atomic_write  # noqa: PLC0415 - not on the hook's start-up path
+
     entries = sorted({(f.path, f.rule, f.fingerprint) for f in findings})
     body = {
         "version": BASELINE_VERSION,
@@ -63,6 +67,8 @@ def text(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
 
 
 def as_json(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
+    import json  # noqa: PLC0415
+
     return json.dumps(
         {
             "findings": [
@@ -77,6 +83,8 @@ def as_json(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
 
 def sarif(findings: Sequence[Finding]) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it."""
+    import json  # noqa: PLC0415
+
     rules = [
         {
             "id": r.id,

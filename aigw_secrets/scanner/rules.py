@@ -1,13 +1,13 @@
 """The scanner's rule table: data, one row per kind of credential (CREDENTIAL-FORMATS.md shapes).
 
-Line rules are regular expressions run over whole files at once (one combined pattern); the
-structural rules (Kubernetes Secrets, SOPS files, kustomize secretGenerator, .sops.yaml coverage)
-are implemented in ``scan.py`` and listed here so that every rule has an id and a description in
-one place (SARIF reads them from here).
+Line rules are regular expressions run over whole files; the structural rules (Kubernetes Secrets,
+SOPS files, kustomize secretGenerator, .sops.yaml coverage) are implemented in ``scan.py`` and listed
+here so that every rule has an id and a description in one place (SARIF reads them from here).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -16,8 +16,8 @@ class Rule(NamedTuple):
     id: str
     description: str
     pattern: str | None = None  # None: a structural rule (see scan.py)
-    group: int = 0  # the capture group that holds the secret (0 = whole match)
-    ref: str = ""  # where the shape comes from
+    group: int = 0  # the group that holds the secret (0, or a group that did not match: the whole match)
+    triggers: tuple[str, ...] = ()  # lower-case literals, one of which every match contains
 
 
 _B = r"(?<![A-Za-z0-9_\-])"  # not preceded by a key character
@@ -27,49 +27,68 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "openai-api-key",
         "OpenAI API key (project, service-account, admin or legacy user key)",
+        # T3BlbkFJ is base64 of "OpenAI"; project/service-account/admin keys carry their prefix
         _B + r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}" + _E + "|" + _B + r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}" + _E,
-        ref="T3BlbkFJ is base64 of 'OpenAI'; prefixes from platform.openai.com key formats",
+        triggers=("sk-",),
     ),
     Rule(
         "anthropic-api-key",
         "Anthropic API or admin key",
         _B + r"sk-ant-(?:api03|admin01)-[A-Za-z0-9_\-]{80,100}AA" + _E,
+        triggers=("sk-ant-",),
     ),
-    Rule("groq-api-key", "Groq API key", _B + r"gsk_[A-Za-z0-9]{52}" + _E),
-    Rule("aws-access-key-id", "AWS access key id (long-term AKIA or temporary ASIA)", r"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b"),
+    Rule("groq-api-key", "Groq API key", _B + r"gsk_[A-Za-z0-9]{52}" + _E, triggers=("gsk_",)),
+    Rule(
+        "aws-access-key-id",
+        "AWS access key id (long-term AKIA or temporary ASIA)",
+        r"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b",
+        triggers=("akia", "asia"),
+    ),
     Rule(
         "aws-secret-access-key",
-        "AWS secret access key (found by its name: aws_secret_access_key, AWS_SECRET_ACCESS_KEY, secretAccessKey)",
+        "AWS secret access key (found by its name: aws_secret_access_key, AWS_SECRET_ACCESS_KEY, secret_key)",
         r"(?i:(?:aws_?)?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
         group=1,
+        triggers=("secret",),
     ),
     Rule(
         "azure-entra-client-secret",
         "Azure Entra ID (Azure AD) application client secret",
         r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])",
+        triggers=("q~",),
     ),
     Rule(
         "azure-openai-key",
         "Azure OpenAI / AI services key (84-character key, or a 32-hex key named as an Azure key)",
         r"\b[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{3}ACOG[A-Za-z0-9]{19}\b"
         r"|(?i:azure[_\-]?openai[_\-]?(?:api[_\-]?)?key|api-key)[\"']?\s*[:=]\s*[\"']?([a-f0-9]{32})\b",
+        group=1,
+        triggers=("jqqj99", "api-key", "api_key", "apikey"),
     ),
     Rule(
         "gcp-service-account-key",
         "GCP service-account key (JSON with a private key)",
         r"\"private_key\"\s*:\s*\"(-----BEGIN (?:RSA )?PRIVATE KEY-----\\n[A-Za-z0-9+/=\\n]{64,})",
         group=1,
+        triggers=("private_key",),
     ),
     Rule(
         "private-key",
         "PEM private key",
         r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----(?:\r?\n|\\n)[A-Za-z0-9+/=]{40,}",
+        triggers=("private key-----",),
     ),
-    Rule("pgp-private-key", "PGP private key block", r"-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\r?\n[^\n]*){0,3}\r?\n[A-Za-z0-9+/=]{40,}"),
+    Rule(
+        "pgp-private-key",
+        "PGP private key block",
+        r"-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\r?\n[^\n]*){0,3}\r?\n[A-Za-z0-9+/=]{40,}",
+        triggers=("pgp private key",),
+    ),
     Rule(
         "age-secret-key",
         "age private key (AGE-SECRET-KEY-1...): it decrypts every SOPS secret of the repository",
         r"AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{58,}",
+        triggers=("age-secret-key-",),
     ),
 )
 
@@ -83,17 +102,21 @@ STRUCTURAL_RULES: tuple[Rule, ...] = (
 
 RULES: dict[str, Rule] = {r.id: r for r in (*LINE_RULES, *STRUCTURAL_RULES)}
 
-# One pass per file: all line rules as named alternatives of a single pattern.
-COMBINED = re.compile("|".join(f"(?P<r{i}>{r.pattern})" for i, r in enumerate(LINE_RULES)))
+@functools.cache
+def _compiled(rule: Rule) -> re.Pattern[str]:
+    return re.compile(rule.pattern or "")
 
 
-def rule_of(match: re.Match[str]) -> tuple[Rule, str]:
-    """The rule a combined-pattern match belongs to, and the secret text it found."""
-    name = match.lastgroup or ""
-    rule = LINE_RULES[int(name[1:])]
-    secret = match.group(name)
-    if rule.group or rule.id == "azure-openai-key":  # re-match alone to read the rule's own group
-        inner = re.match(rule.pattern or "", secret)
-        if inner and inner.lastindex:
-            secret = inner.group(inner.lastindex) or secret
-    return rule, secret
+def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
+    """(rule, match, secret) for every line-rule match in ``text``.
+
+    A rule's pattern runs (and is compiled) only for text containing one of its trigger literals:
+    most files contain none, and a substring search costs a fraction of a regex pass.
+    """
+    lower = text.lower()
+    out = []
+    for rule in LINE_RULES:
+        if any(t in lower for t in rule.triggers):
+            for m in _compiled(rule).finditer(text):
+                out.append((rule, m, (m.group(rule.group) if rule.group else None) or m.group(0)))
+    return out

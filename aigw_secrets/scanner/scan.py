@@ -9,10 +9,7 @@ decoded and scanned again. A finding keeps the secret in memory only to hash and
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
-import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -38,6 +35,8 @@ class Finding(NamedTuple):
     @property
     def fingerprint(self) -> str:
         """What a baseline stores: a SHA-256 of rule and value, never the value."""
+        import hashlib  # noqa: PLC0415 - only when something was found
+
         return hashlib.sha256(f"{self.rule}:{self.secret}".encode()).hexdigest()
 
     @property
@@ -83,8 +82,7 @@ def _inside_enc(text: str, offset: int) -> bool:
 
 
 def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
-    for m in rules.COMBINED.finditer(text):
-        rule, secret = rules.rule_of(m)
+    for rule, m, secret in rules.matches(text):
         if is_placeholder(secret) or _inside_enc(text, m.start()):
             continue
         if decoded_from is not None:
@@ -98,6 +96,9 @@ def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[
 
 
 def _decode_b64(token: str) -> str | None:
+    import base64  # noqa: PLC0415
+    import binascii  # noqa: PLC0415
+
     if len(token) % 4:
         return None
     try:

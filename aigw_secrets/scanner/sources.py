@@ -7,7 +7,6 @@ through one ``git cat-file --batch`` process.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +23,8 @@ class Item(NamedTuple):
 
 
 def _git(root: Path, *args: str) -> bytes:
+    import subprocess  # noqa: PLC0415 - not needed when pre-commit passes file names
+
     try:
         res = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
     except FileNotFoundError:
@@ -35,7 +36,12 @@ def _git(root: Path, *args: str) -> bytes:
 
 
 def toplevel(start: Path) -> Path:
-    return Path(_git(start, "rev-parse", "--show-toplevel").decode().strip())
+    from aigw_secrets.locate import git_root  # noqa: PLC0415
+
+    found = git_root(start)
+    if found is None:
+        raise ConfigError(f"{start}: not inside a git repository")
+    return found
 
 
 def from_paths(paths: Iterable[str]) -> Iterator[Item]:
@@ -62,6 +68,8 @@ def from_paths(paths: Iterable[str]) -> Iterator[Item]:
 
 def _cat_file(root: Path, specs: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
     """(spec, content or None, note) for each object spec, read through one cat-file process."""
+    import subprocess  # noqa: PLC0415
+
     if not specs:
         return
     proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -124,12 +132,27 @@ def _index_entries(root: Path, names: list[str]) -> dict[str, tuple[str, str]]:
 
 
 def tracked(root: Path) -> Iterator[Item]:
-    names = [n for n in _git(root, "ls-files", "-z").decode("utf-8", "surrogateescape").split("\0") if n]
-    for name in names:
-        full = root / name
-        if full.is_symlink():
+    """Every tracked file as it is in the work tree (symlinks and submodules skipped)."""
+    out = _git(root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape")
+    for entry in out.split("\0"):
+        if "\t" not in entry:
             continue
-        yield from (i._replace(path=name) for i in from_paths([str(full)]))
+        meta, name = entry.split("\t", 1)
+        if not meta.startswith("100"):  # 120000 symlink, 160000 submodule
+            continue
+        yield _read(root / name, name)
+
+
+def _read(path: Path, name: str) -> Item:
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size > MAX_BYTES:
+                return Item(name, None, f"larger than {MAX_BYTES // 1048576} MB; not scanned")
+            return Item(name, fh.read())
+    except FileNotFoundError:
+        return Item(name, b"")  # deleted in the work tree: nothing left to leak
+    except OSError as exc:
+        return Item(name, None, f"unreadable ({exc.strerror})")
 
 
 def history(root: Path, revisions: str | None) -> Iterator[Item]:
@@ -141,6 +164,8 @@ def history(root: Path, revisions: str | None) -> Iterator[Item]:
         if name and sha not in seen:
             seen[sha] = name
     shas = list(seen)
+    import subprocess  # noqa: PLC0415
+
     checked = subprocess.run(
         ["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
         cwd=root,
