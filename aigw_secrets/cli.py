@@ -146,6 +146,32 @@ def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
 
 @cli.command()
 @_REPO
+@click.option("--provider", metavar="NAME", help="Rotate this provider's credential (staged; validated first).")
+@click.option("--data-key", is_flag=True, help="Rotate SOPS data keys (sops rotate), formatting kept.")
+@click.option("--due", is_flag=True, help="Rotate everything past its period that can be rotated unattended.")
+@click.option("--source", metavar="SPEC", help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.")
+@click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def rotate(repo: Path, provider: str | None, data_key: bool, due: bool, source: str | None, no_verify: bool, fmt: str, files: tuple[Path, ...]) -> int:
+    """Rotate a provider credential, SOPS data keys, or everything due (cron)."""
+    from aigw_secrets.commands.rotate import run  # noqa: PLC0415
+
+    return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt)
+
+
+@cli.command()
+@_REPO
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status(repo: Path, fmt: str) -> int:
+    """Every managed Secret: age, next due date, rotation state, what is safe to revoke. Exit 1 if overdue."""
+    from aigw_secrets.commands.rotate import status as run  # noqa: PLC0415
+
+    return run(repo, fmt=fmt)
+
+
+@cli.command()
+@_REPO
 def doctor(repo: Path) -> int:
     """Lint .sops.yaml and the key set-up for what sops silently accepts."""
     from aigw_secrets.commands.doctor import doctor as run  # noqa: PLC0415

@@ -52,6 +52,8 @@ class Config(NamedTuple):
     output_dir: Path
     providers: list[ProviderConfig]
     raw: dict[str, Any]
+    data_key_days: int = 30
+    grace_hours: int = 2
 
 
 def find_config(root: Path) -> Path:
@@ -165,6 +167,8 @@ def load(root: Path, config_path: Path | None = None) -> Config:
         output_dir=root / output_dir,
         providers=providers,
         raw=raw,
+        data_key_days=values["ai_gateway_data_key_rotation_days"],
+        grace_hours=values["ai_gateway_rotation_grace_hours"],
     )
 
 

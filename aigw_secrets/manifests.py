@@ -75,11 +75,20 @@ def hash_matches(stored: str | None, data: Mapping[str, str]) -> bool:
     return hmac.compare_digest(stored, content_hash(data, salt))
 
 
-def secret(pc: ProviderConfig, cfg: Config, value: str, *, salt: bytes | None = None) -> dict[str, Any]:
+# Annotations that record rotation state rather than the Secret's shape (see commands/rotate.py).
+STATE_ANNOTATIONS = frozenset(
+    f"{ANNOTATION}/{n}"
+    for n in ("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after")
+)
+
+
+def secret(
+    pc: ProviderConfig, cfg: Config, value: str, *, salt: bytes | None = None, rotation: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     key = pc.auth.secret_key
     assert key is not None
     data = {key: value}
-    annotations = {f"{ANNOTATION}/auth": pc.auth.name, HASH_ANNOTATION: content_hash(data, salt)}
+    annotations = {f"{ANNOTATION}/auth": pc.auth.name, HASH_ANNOTATION: content_hash(data, salt), **(rotation or {})}
     return {
         "apiVersion": "v1",
         "kind": "Secret",

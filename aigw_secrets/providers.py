@@ -73,6 +73,8 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "port": Setting("int", 443, "upstream port"),
     "tls": Setting("bool", True, "upstream speaks TLS (adds a BackendTLSPolicy)"),
     "prefix": Setting("str", None, "API path prefix for OpenAI/Anthropic schemas (default /v1)"),
+    "rotation_period_days": Setting("int", 90, "rotate the credential after this many days"),
+    "validation_url": Setting("str", None, "URL used to check a new credential (private endpoints, tests)"),
 }
 
 
@@ -253,6 +255,8 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     "ai_gateway_output_dir": Setting(
         "str", "kubernetes/apps/ai-gateway/providers", "kustomize directory the manifests go to"
     ),
+    "ai_gateway_data_key_rotation_days": Setting("int", 30, "rotate each Secret's SOPS data key after this many days"),
+    "ai_gateway_rotation_grace_hours": Setting("int", 2, "hours after a rotation before the old credential is safe to revoke"),
 }
 
 

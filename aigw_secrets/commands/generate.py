@@ -23,6 +23,7 @@ from aigw_secrets import credentials, manifests, output
 from aigw_secrets import sops as sops_mod
 from aigw_secrets.config import Config, ProviderConfig
 from aigw_secrets.errors import ConfigError, CredentialError, DataError, NoKeyError, OutputError
+from aigw_secrets.state import stamp
 from aigw_secrets.util import atomic_write
 
 ROUTES_FILE = "routes.yaml"
@@ -173,7 +174,14 @@ def _plan_secret(
         expected = manifests.secret(pc, cfg, cred.value, salt=b"")
         if _same_shape(current_doc, expected):
             return Planned(rel, None, f"credential unchanged ({cred.source})"), None
-    doc = manifests.secret(pc, cfg, cred.value)
+    # A new or changed credential starts a new generation (the rotation history of this Secret).
+    previous = int(str(stored.get(f"{manifests.ANNOTATION}/generation", "0")) or 0) if current_doc else 0
+    rotation = {
+        f"{manifests.ANNOTATION}/generation": str(previous + 1),
+        f"{manifests.ANNOTATION}/rotated-at": stamp(),
+        f"{manifests.ANNOTATION}/rotation-period-days": str(pc.settings["rotation_period_days"]),
+    }
+    doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
     text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
     return Planned(rel, None, f"from {cred.source}"), _SecretJob(pc, rel, text, doc)
 
@@ -183,7 +191,7 @@ def _same_shape(current: dict[str, Any], expected: dict[str, Any]) -> bool:
 
     def strip(doc: dict[str, Any]) -> tuple[Any, ...]:
         meta = dict(doc.get("metadata") or {})
-        ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k != manifests.HASH_ANNOTATION}
+        ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in manifests.STATE_ANNOTATIONS}
         meta["annotations"] = ann
         data = doc.get("stringData") or doc.get("data") or {}
         return doc.get("apiVersion"), doc.get("kind"), doc.get("type"), meta, sorted(data)

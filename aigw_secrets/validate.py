@@ -1,0 +1,169 @@
+"""Checking a new credential against its provider before it lands (ROTATION.md §2.2).
+
+The cheapest authenticated call per provider: ``GET /models`` for OpenAI-compatible servers and
+Anthropic, a client-credentials token request for Azure Entra, a SigV4-signed STS
+GetCallerIdentity for AWS, a signed-JWT token exchange for GCP. Every endpoint can be overridden
+(``ai_gateway_<provider>_validation_url``) for private endpoints, vLLM and tests.
+
+200 → valid; 401/403 (and GCP's 400 invalid_grant) → rejected; 404 → configuration error;
+429 → valid but throttled (accepted with a warning); 5xx, 529 and timeouts → retried with backoff,
+then inconclusive. Nothing here ever puts the credential in a message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import NamedTuple
+
+from aigw_secrets.config import ProviderConfig
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+
+
+class Rejected(AigwError):
+    code = ExitCode.ROTATION_REJECTED
+
+
+class Unavailable(AigwError):
+    code = ExitCode.UNAVAILABLE
+
+
+class Outcome(NamedTuple):
+    status: int
+    warning: str = ""
+
+
+class _Request(NamedTuple):
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+def _base(pc: ProviderConfig) -> str:
+    scheme = "https" if pc.tls else "http"
+    port = "" if (pc.tls and pc.port == 443) or (not pc.tls and pc.port == 80) else f":{pc.port}"
+    return f"{scheme}://{pc.host}{port}{(pc.prefix or '/v1').rstrip('/')}"
+
+
+def request_for(pc: ProviderConfig, value: str) -> _Request:
+    """The validation request for this provider and credential value (built, not sent)."""
+    override = pc.settings.get("validation_url")
+    key = pc.provider.key
+    if pc.auth.bsp_type == "AnthropicAPIKey":
+        url = override or "https://api.anthropic.com/v1/models"
+        return _Request("GET", url, {"x-api-key": value, "anthropic-version": "2023-06-01"})
+    if pc.auth.bsp_type == "AzureAPIKey":
+        url = override or f"https://{pc.host}/openai/models?api-version={pc.settings['api_version']}"
+        return _Request("GET", url, {"api-key": value})
+    if pc.auth.bsp_type == "APIKey":
+        url = override or (_base(pc) + "/models")
+        return _Request("GET", url, {"Authorization": f"Bearer {value}"})
+    if pc.auth.bsp_type == "AzureCredentials":
+        tenant = pc.settings["tenant_id"]
+        url = override or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+        form = {"grant_type": "client_credentials", "client_id": pc.settings["client_id"], "client_secret": value, "scope": "https://cognitiveservices.azure.com/.default"}
+        return _Request("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode())
+    if pc.auth.bsp_type == "AWSCredentials":
+        return _sts_request(pc, value, override)
+    if pc.auth.bsp_type == "GCPCredentials":
+        return _gcp_request(value, override)
+    raise ConfigError(f"{key}: no validation for auth {pc.auth.name}")  # pragma: no cover
+
+
+def _sts_request(pc: ProviderConfig, ini: str, override: str | None) -> _Request:
+    import configparser  # noqa: PLC0415
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(ini)
+    prof = parser["default"]
+    region = pc.settings.get("region") or "us-east-1"
+    url = override or f"https://sts.{region}.amazonaws.com/"
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    headers = sigv4("POST", url, region, "sts", body, prof["aws_access_key_id"], prof["aws_secret_access_key"], prof.get("aws_session_token"))
+    headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    return _Request("POST", url, headers, body)
+
+
+def sigv4(method: str, url: str, region: str, service: str, body: bytes, key_id: str, secret: str, token: str | None, when: dt.datetime | None = None) -> dict[str, str]:
+    """AWS Signature Version 4 headers for one request."""
+    parts = urllib.parse.urlsplit(url)
+    when = when or dt.datetime.now(dt.UTC)
+    amz_date, day = when.strftime("%Y%m%dT%H%M%SZ"), when.strftime("%Y%m%d")
+    payload_hash = hashlib.sha256(body).hexdigest()
+    headers = {"host": parts.netloc, "x-amz-date": amz_date, "x-amz-content-sha256": payload_hash}
+    if token:
+        headers["x-amz-security-token"] = token
+    signed = ";".join(sorted(headers))
+    canonical = "\n".join([method, parts.path or "/", parts.query, *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed, payload_hash])
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = hmac.new(("AWS4" + secret).encode(), day.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    out = {k2: v for k2, v in headers.items() if k2 != "host"}
+    out["Authorization"] = f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={signed}, Signature={signature}"
+    return out
+
+
+def _gcp_request(sa_json: str, override: str | None) -> _Request:
+    import base64  # noqa: PLC0415
+
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import padding  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: PLC0415
+
+    sa = json.loads(sa_json)
+    url = override or sa.get("token_uri") or "https://oauth2.googleapis.com/token"
+    issued = int(time.time())
+    claims = {"iss": sa["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform", "aud": url, "iat": issued, "exp": issued + 600}
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=")  # noqa: E731
+    head = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": sa.get("private_key_id", "")}).encode())
+    body = b64(json.dumps(claims).encode())
+    key = load_pem_private_key(sa["private_key"].encode(), password=None)
+    sig = key.sign(head + b"." + body, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    assertion = (head + b"." + body + b"." + b64(sig)).decode()
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+    return _Request("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode())
+
+
+def check(pc: ProviderConfig, value: str, *, attempts: int | None = None, timeout: float = 10.0) -> Outcome:
+    """Validate ``value`` for ``pc``; raises Rejected, ConfigError or Unavailable."""
+    req = request_for(pc, value)
+    label = f"{pc.provider.title} ({pc.name})"
+    tries = attempts or int(os.environ.get("AIGW_SECRETS_VALIDATE_ATTEMPTS", "4"))
+    delay = float(os.environ.get("AIGW_SECRETS_VALIDATE_BACKOFF", "1.0"))
+    last = ""
+    for attempt in range(tries):
+        status, body = _send(req, timeout)
+        if status == 200:
+            return Outcome(200)
+        if status in (401, 403) or (status == 400 and b"invalid_grant" in body):
+            raise Rejected(f"{label}: the provider rejected the new credential (HTTP {status}); nothing was changed")
+        if status == 404:
+            raise ConfigError(f"{label}: validation endpoint {req.url} answered 404: check the host, prefix or validation_url")
+        if status == 429:
+            return Outcome(429, f"{label}: the provider throttled the check (HTTP 429); the credential authenticated, accepted")
+        last = f"HTTP {status}" if status else "no answer (timeout or connection refused)"
+        if attempt + 1 < tries:
+            time.sleep(delay * (2**attempt))
+    raise Unavailable(f"{label}: could not validate the new credential after {tries} attempts ({last}); nothing was changed")
+
+
+def _send(req: _Request, timeout: float) -> tuple[int, bytes]:
+    request = urllib.request.Request(req.url, data=req.body, headers=req.headers, method=req.method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as res:  # noqa: S310 - provider endpoints
+            return res.status, res.read(4096)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(4096) if exc.fp else b""
+    except (urllib.error.URLError, TimeoutError, OSError):
+        return 0, b""
