@@ -1,0 +1,78 @@
+"""A stand-in LLM provider on 127.0.0.1 for tests: answers each credential with a chosen status.
+
+It understands the validation calls of every provider: Bearer / x-api-key / api-key headers, an
+Entra client-credentials form, an AWS SigV4 Authorization header (by access key id), and a GCP
+JWT-bearer assertion (by the service account's e-mail). Unknown credentials get 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Provider:
+    def __init__(self) -> None:
+        self.status: dict[str, int] = {}  # credential (or key id / e-mail) -> HTTP status
+        self.calls: list[str] = []  # which credential each request used (for assertions)
+        self.url = ""
+
+    def identify(self, handler: BaseHTTPRequestHandler, body: bytes) -> str:
+        h = handler.headers
+        auth = h.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[7:]
+        if auth.startswith("AWS4-HMAC-SHA256 Credential="):
+            return auth.split("Credential=")[1].split("/")[0]
+        if h.get("x-api-key"):
+            return h["x-api-key"]
+        if h.get("api-key"):
+            return h["api-key"]
+        form = urllib.parse.parse_qs(body.decode())
+        if "client_secret" in form:
+            return form["client_secret"][0]
+        if "assertion" in form:
+            payload = form["assertion"][0].split(".")[1]
+            return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iss"]
+        return ""
+
+
+@contextmanager
+def serve() -> Iterator[Provider]:
+    provider = Provider()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            who = provider.identify(self, body)
+            provider.calls.append(who)
+            code = provider.status.get(who, 401)
+            payload = {"object": "list", "data": []} if code == 200 else {"error": {"code": code}}
+            if code == 200 and self.command == "POST":
+                payload = {"access_token": "t", "expires_in": 3600}
+            data = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    provider.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        server.shutdown()
+        server.server_close()

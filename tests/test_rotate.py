@@ -1,0 +1,263 @@
+"""Rotation: staged and validated against a stand-in provider on 127.0.0.1, resumable after kills,
+one run per repository, cron-ready."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aigw_secrets import sopsfile
+from aigw_secrets.cli import main
+from aigw_secrets.errors import ExitCode
+from aigw_secrets.sops import Sops
+from testing import fakes, standin
+from testing.helpers import git
+from testing.repos import provider_settings, write_cluster
+
+OUT = Path("kubernetes/apps/ai-gateway/providers")
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
+    monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
+    with standin.serve() as p:
+        yield p
+
+
+def value_in(repo: Path, name: str) -> str:
+    rel = OUT / f"{name}.secret.sops.yaml"
+    doc = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
+    return str(next(iter(doc["stringData"].values())))
+
+
+def annotations(repo: Path, name: str) -> dict[str, str]:
+    return yaml.safe_load((repo / OUT / f"{name}.secret.sops.yaml").read_text())["metadata"]["annotations"]
+
+
+def setup_groq(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> str:
+    old = fakes.groq_key()
+    provider.status[old] = 200
+    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"})
+    monkeypatch.setenv("GROQ_API_KEY", old)
+    assert main(["generate", "--no-input"]) == 0
+    return old
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(200, 0), (429, 0), (401, ExitCode.ROTATION_REJECTED), (403, ExitCode.ROTATION_REJECTED), (404, ExitCode.CONFIG), (500, ExitCode.UNAVAILABLE)],
+)
+def test_provider_answers(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: int, code: int) -> None:
+    old = setup_groq(repo, provider, monkeypatch)
+    before = (repo / OUT / "groq.secret.sops.yaml").read_bytes()
+    new = fakes.groq_key()
+    provider.status[new] = status
+    monkeypatch.setenv("GROQ_API_KEY", new)
+    capsys.readouterr()
+    assert main(["rotate", "--provider", "groq"]) == code
+    err = capsys.readouterr().err
+    assert new not in err and old not in err
+    if code == 0:
+        assert value_in(repo, "groq") == new
+        ann = annotations(repo, "groq")
+        assert ann["aigw-secrets.io/generation"] == "2"
+        assert ann["aigw-secrets.io/previous-credential-ref"].startswith("sha256:")
+        assert ("throttled" in err) == (status == 429)
+    else:
+        assert (repo / OUT / "groq.secret.sops.yaml").read_bytes() == before
+    if status == 500:
+        assert provider.calls.count(new) == 4  # bounded retries with backoff
+
+
+def test_unreachable_endpoint(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup_groq(repo, provider, monkeypatch)
+    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": "http://127.0.0.1:9/v1/models"})
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    assert main(["rotate", "--provider", "groq"]) == ExitCode.UNAVAILABLE
+
+
+def test_no_verify_says_so(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    setup_groq(repo, provider, monkeypatch)
+    new = fakes.groq_key()
+    monkeypatch.setenv("GROQ_API_KEY", new)
+    assert main(["rotate", "--provider", "groq", "--no-verify"]) == 0
+    assert "NOT checked" in capsys.readouterr().err
+    assert new not in provider.calls and value_in(repo, "groq") == new
+
+
+CASES = {
+    ("openai", "api-key"): (fakes.openai_project_key, lambda v: v),
+    ("azure", "api-key"): (fakes.azure_openai_key, lambda v: v),
+    ("azure", "entra"): (fakes.entra_client_secret, lambda v: v),
+    ("anthropic", "api-key"): (fakes.anthropic_key, lambda v: v),
+    ("vllm", "api-key"): (fakes.generic_key, lambda v: v),
+    ("bedrock", "static"): (fakes.aws_credentials_file, lambda v: v.split("aws_access_key_id = ")[1].split("\n")[0]),
+    ("vertex", "service-account"): (fakes.gcp_service_account_json, lambda v: json.loads(v)["client_email"]),
+}
+
+
+@pytest.mark.parametrize(("key", "auth"), sorted(CASES))
+def test_every_provider_validates_its_own_way(repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, auth: str) -> None:
+    make, ident = CASES[(key, auth)]
+    settings = {**provider_settings(key, auth), f"ai_gateway_{key}_validation_url": f"{provider.url}/check"}
+    write_cluster(repo, settings)
+    first, second = make(), make()
+    for value in (first, second):
+        provider.status[ident(value)] = 200
+    src = tmp_path / "cred"
+    src.write_text(first)
+    assert main(["generate", "--no-input", "--source", f"{key}=file:{src}"]) == 0
+    src.write_text(second)
+    assert main(["rotate", "--provider", key, "--source", f"file:{src}"]) == 0
+    assert provider.calls[-1] == ident(second)
+    provider.status[ident(second)] = 401
+    third = make()
+    src.write_text(third)
+    provider.status[ident(third)] = 401
+    assert main(["rotate", "--provider", key, "--source", f"file:{src}"]) == ExitCode.ROTATION_REJECTED
+
+
+def test_bad_input(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["rotate", "--provider", "openai"]) == ExitCode.CONFIG  # no cluster.yaml yet
+    setup_groq(repo, provider, monkeypatch)
+    assert main(["rotate", "--provider", "nosuch"]) == ExitCode.CONFIG
+    assert main(["rotate"]) == ExitCode.CONFIG
+    (repo / OUT / "groq.secret.sops.yaml").unlink()
+    assert main(["rotate", "--provider", "groq"]) == ExitCode.NO_INPUT
+
+
+@pytest.mark.parametrize("step", ["planned", "obtained", "validated", "encrypted", "written"])
+def test_resume_after_kill_at_each_step(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    setup_groq(repo, provider, monkeypatch)
+    new = fakes.groq_key()
+    provider.status[new] = 200
+    env = {**os.environ, "GROQ_API_KEY": new, "AIGW_SECRETS_CRASH_AT": step}
+    res = subprocess.run([sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "groq"], cwd=repo, env=env, capture_output=True)
+    assert res.returncode == 137
+    value_in(repo, "groq")  # still decrypts, old or new
+    del env["AIGW_SECRETS_CRASH_AT"]
+    res = subprocess.run([sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "groq"], cwd=repo, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "resuming rotation" in res.stderr
+    assert value_in(repo, "groq") == new
+    assert annotations(repo, "groq")["aigw-secrets.io/generation"] == "2"
+
+
+def _data_key_repo(repo: Path, n: int) -> dict[Path, bytes]:
+    from testing.corpus import corpus
+
+    styles = [v for k, v in sorted(corpus().items()) if k != "crlf"]
+    files = []
+    for i in range(n):
+        p = repo / f"kubernetes/bulk/s{i:03d}.sops.yaml"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(styles[i % len(styles)])
+        files.append(p)
+    assert main(["encrypt"]) == 0
+    return {p: sopsfile.decrypt(Sops(repo), p.read_bytes(), str(p.relative_to(repo))) for p in files}
+
+
+def _all_decrypt(repo: Path, plain: dict[Path, bytes]) -> None:
+    sops = Sops(repo)
+    for p, text in plain.items():
+        assert sopsfile.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text, p
+
+
+def test_kill_loop_during_data_key_rotation(repo: Path) -> None:
+    plain = _data_key_repo(repo, 200)
+    before = {p: p.read_bytes() for p in plain}
+    rng = random.Random(1234)
+    argv = [sys.executable, "-m", "aigw_secrets", "rotate", "--data-key"]
+    for _ in range(50):
+        proc = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        _all_decrypt(repo, plain)  # after every kill: every file decrypts, to the same plaintext
+    res = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    _all_decrypt(repo, plain)
+    journal = json.loads((repo / ".aigw/data-key.json").read_text())
+    assert journal["state"] == "complete" and len(journal["done"]) == 200
+    assert all(p.read_bytes() != before[p] for p in plain)  # every data key was rotated
+
+
+def test_concurrent_runs(repo: Path) -> None:
+    plain = _data_key_repo(repo, 120)
+    argv = [sys.executable, "-m", "aigw_secrets", "rotate", "--data-key"]
+    first = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.8)
+    t0 = time.monotonic()
+    second = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
+    assert second.returncode == ExitCode.LOCKED and "holds the lock" in second.stderr
+    assert time.monotonic() - t0 < 5  # at once, not after waiting
+    assert first.wait() == 0
+    _all_decrypt(repo, plain)
+
+
+def test_status_and_due(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    old = setup_groq(repo, provider, monkeypatch)
+    capsys.readouterr()
+    assert main(["status", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["provider"] == "groq" and row["generation"] == 1 and not row["overdue"]
+
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")  # far in the future: everything due
+    assert main(["status"]) == 1
+    assert "OVERDUE" in capsys.readouterr().out
+    # due, but the environment still holds the current key: an operator must provide a new one
+    assert main(["rotate", "--due", "--format", "json"]) == ExitCode.MANUAL_ACTION
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["needs_operator"][0]["provider"] == "groq" and summary["data_keys_rotated"] == 1
+    new = fakes.groq_key()
+    provider.status[new] = 200
+    monkeypatch.setenv("GROQ_API_KEY", new)
+    assert main(["rotate", "--due", "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rotated"][0]["provider"] == "groq" and old not in json.dumps(summary)
+    assert value_in(repo, "groq") == new
+
+
+def test_cron_script_end_to_end(repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = setup_groq(repo, provider, monkeypatch)
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "initial")
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "HEAD")
+    new = fakes.groq_key()
+    provider.status[new] = 200
+    prom = tmp_path / "aigw.prom"
+    env = {
+        **os.environ,
+        "GROQ_API_KEY": new,
+        "AIGW_SECRETS_NOW": "2099-01-01T00:00:00Z",
+        "AIGW_PUSH": "1",
+        "AIGW_TEXTFILE": str(prom),
+        "AIGW_SECRETS": str(Path(sys.executable).with_name("aigw-secrets")),
+    }
+    res = subprocess.run([str(PROJECT / "scripts/aigw-rotate-cron")], cwd=repo, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr + res.stdout
+    summary = json.loads(res.stdout)
+    assert summary["committed"] and summary["rotated"][0]["provider"] == "groq"
+    assert new not in res.stdout + res.stderr and old not in res.stdout + res.stderr
+    log = git(bare, "log", "-1", "--format=%s%n%b")
+    assert "aigw-secrets: rotate due credentials" in log and "Rotation-Id:" in log
+    metrics = prom.read_text()
+    assert "aigw_secrets_last_exit_code 0" in metrics and "aigw_secrets_credentials_rotated 1" in metrics
+    # a second run has nothing left to do and commits nothing
+    env.pop("AIGW_SECRETS_NOW")
+    res = subprocess.run([str(PROJECT / "scripts/aigw-rotate-cron")], cwd=repo, env=env, capture_output=True, text=True)
+    assert res.returncode == 0 and json.loads(res.stdout)["committed"] is False
