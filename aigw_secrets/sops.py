@@ -103,6 +103,13 @@ class Sops:
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
 
+    def __del__(self) -> None:
+        scratch = getattr(self, "_cache", {}).get("scratch")
+        if scratch is not None:
+            import shutil  # noqa: PLC0415
+
+            shutil.rmtree(scratch, ignore_errors=True)
+
     def cached(self, name: str, make: Callable[[], Any]) -> Any:
         """A value computed once per Sops object (e.g. the parsed .sops.yaml); thread-safe."""
         with self._lock:

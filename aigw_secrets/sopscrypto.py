@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import decimal
+import functools
 import hashlib
 import hmac
 import os
@@ -33,20 +34,37 @@ class Unsupported(Exception):
     """Not decidable in process: use sops."""
 
 
-def identities(env: Mapping[str, str]) -> list[str]:
-    """age identities sops would find: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, the default keys.txt."""
-    texts = [env.get("SOPS_AGE_KEY", "")]
+def identities(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(identity, recipient) for the age identities sops would find: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
+    the default keys.txt. Cached per file modification time: bulk operations ask once per file."""
     files = [env.get("SOPS_AGE_KEY_FILE")]
     config = env.get("XDG_CONFIG_HOME") or (str(Path(env["HOME"]) / ".config") if env.get("HOME") else None)
     if config:
         files.append(str(Path(config) / "sops" / "age" / "keys.txt"))
+    stamps = []
     for name in files:
-        if name:
-            try:
-                texts.append(Path(name).read_text("utf-8"))
-            except (OSError, UnicodeDecodeError):
-                pass
-    return [m.group(0) for text in texts for m in IDENTITY_RE.finditer(text)]
+        try:
+            stamps.append((name, os.stat(name).st_mtime_ns) if name else None)
+        except OSError:
+            stamps.append(None)
+    key = (env.get("SOPS_AGE_KEY", ""), tuple(stamps))
+    if key not in _IDENTITIES:
+        texts = [key[0]]
+        for entry in stamps:
+            if entry:
+                try:
+                    texts.append(Path(entry[0]).read_text("utf-8"))
+                except (OSError, UnicodeDecodeError):
+                    pass
+        from aigw_secrets.keys import recipient_of
+
+        found = [m.group(0) for text in texts for m in IDENTITY_RE.finditer(text)]
+        _IDENTITIES.clear()
+        _IDENTITIES[key] = [(i, recipient_of(i)) for i in found]
+    return _IDENTITIES[key]
+
+
+_IDENTITIES: dict[Any, list[tuple[str, str]]] = {}
 
 
 def _b64(text: str) -> bytes:
@@ -54,11 +72,10 @@ def _b64(text: str) -> bytes:
 
 
 def _age_decrypt(armored: str, identity: str) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
     from cryptography.hazmat.primitives.hashes import SHA256
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     body = re.sub(r"-----(BEGIN|END) AGE ENCRYPTED FILE-----|\s", "", armored)
     data = base64.b64decode(body)
@@ -67,9 +84,7 @@ def _age_decrypt(armored: str, identity: str) -> bytes:
     payload = data[data.index(b"\n", header_end + 1) + 1 :]
     if header[0] != "age-encryption.org/v1":
         raise Unsupported("not age v1")
-    _hrp, raw = bech32_decode(identity)
-    key = X25519PrivateKey.from_private_bytes(raw)
-    ours = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key, ours = _x25519(identity)
     file_key = None
     i = 1
     while i < len(header):
@@ -100,15 +115,23 @@ def _age_decrypt(armored: str, identity: str) -> bytes:
     return ChaCha20Poly1305(payload_key).decrypt(b"\0" * 11 + b"\x01", stream, None)
 
 
+@functools.lru_cache(maxsize=16)
+def _x25519(identity: str) -> tuple[Any, bytes]:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    _hrp, raw = bech32_decode(identity)
+    key = X25519PrivateKey.from_private_bytes(raw)
+    return key, key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
 def data_key(metadata: Mapping[str, Any], env: Mapping[str, str]) -> bytes:
     """The file's data key, unwrapped with an age identity from the environment."""
     if metadata.get("mac_only_encrypted") or len(metadata.get("key_groups") or []) > 1:
         raise Unsupported("key groups / mac_only_encrypted")
     stanzas = {s.get("recipient"): s.get("enc") for s in metadata.get("age") or [] if isinstance(s, dict)}
-    from aigw_secrets.keys import recipient_of
-
-    for identity in identities(env):
-        enc = stanzas.get(recipient_of(identity))
+    for identity, recipient in identities(env):
+        enc = stanzas.get(recipient)
         if enc:
             try:
                 key = _age_decrypt(enc, identity)

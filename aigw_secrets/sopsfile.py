@@ -8,10 +8,11 @@ with the real sops to the expected values and, our way, to the expected text. Ca
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -142,8 +143,8 @@ def _fast_plain(sops: Sops, enc: ys.Parsed, rel: str) -> tuple[list[Any], str]:
     """Decrypt in process (see sopscrypto); raises Unsupported when sops has to do it."""
     docs, key = sopscrypto.decrypt_docs(enc.docs, sops.env)
     parents = list(dict.fromkeys([(), *(s.path[:i] for s in enc.scalars for i in range(len(s.path)))]))
-    texts = []
-    for cs, ce in ys.file_comments(enc):
+    texts: list[str] = []
+    for cs, ce in ys.file_comments(enc) if "#ENC[" in enc.text else []:
         raw = enc.text[cs:ce]
         if raw.startswith("#ENC["):
             line = ys._line_start(enc.text, cs)
@@ -173,10 +174,10 @@ def check(sops: Sops, result: str, expected: str, expected_docs: list[Any], rel:
         raise DataError(f"{rel}: formatting could not be kept exactly; nothing written")
 
 
-def reapply(current: str, canonical: str, rel: str) -> str:
+def reapply(current: str, canonical: str, rel: str, *, parsed: ys.Parsed | None = None) -> str:
     """After a sops operation: new ENC values, comments and sops blocks into the current layout."""
-    cur = ys.parse(current, rel)
-    new = ys.parse(canonical, rel)
+    cur = parsed or ys.parse(current, rel)
+    new = _canonical(canonical, rel)
     reps: list[ys.Replacement] = []
     for s in cur.scalars:
         if s.start < 0 or not ys.is_enc(s.value) or s.path[:1] == ("sops",):
@@ -191,18 +192,39 @@ def reapply(current: str, canonical: str, rel: str) -> str:
             raise DataError(f"{rel}: {ys._fmt_path(s.path)}: cannot find its ENC string")
         text = value if m.group(0).startswith("ENC") else "\\x45" + value[1:]
         reps.append(ys.Replacement(s.start + m.start(), s.start + m.end(), text))
-    old_c, new_c = _enc_comments(cur), _enc_comments(new)
-    if len(old_c) != len(new_c):
-        raise DataError(f"{rel}: sops returned {len(new_c)} encrypted comments for {len(old_c)}")
-    reps += [ys.Replacement(o[0], o[1], new.text[n[0] : n[1]]) for o, n in zip(old_c, new_c, strict=True)]
-    for old, fresh in zip(cur.sops_spans, new.sops_spans, strict=True):
-        if old is None or fresh is None:
-            raise DataError(f"{rel}: a document lost its sops block")
-        block = new.text[fresh[0] : fresh[1]]
+    old_c = _enc_comments(cur) if "#ENC[" in current else []
+    if len(old_c) != len(new.comments):
+        raise DataError(f"{rel}: sops returned {len(new.comments)} encrypted comments for {len(old_c)}")
+    reps += [ys.Replacement(o[0], o[1], n) for o, n in zip(old_c, new.comments, strict=True)]
+    if len(cur.sops_spans) != len(new.sops_blocks):
+        raise DataError(f"{rel}: sops returned {len(new.sops_blocks)} metadata blocks for {len(cur.sops_spans)} documents")
+    for old, block in zip(cur.sops_spans, new.sops_blocks, strict=True):
+        if old is None:
+            raise DataError(f"{rel}: a document has no sops block")
         if old[1] == len(current) and not current.endswith("\n"):
             block = block.rstrip("\n")
         reps.append(ys.Replacement(old[0], old[1], block))
     return ys.apply(current, reps)
+
+
+class _Canonical(NamedTuple):
+    docs: list[Any]
+    comments: list[str]  # encrypted comments, in order
+    sops_blocks: list[str]  # the text of each document's sops block
+
+
+_SOPS_BLOCK = re.compile(r"(?ms)^sops:\n.*?(?=^---\n|\Z)")
+_ENC_COMMENT = re.compile(r"(?m)^[ \t]*(#ENC\[AES256_GCM,[^\]\n]*type:comment\])[ \t]*$")
+
+
+def _canonical(text: str, rel: str) -> _Canonical:
+    """What reapply needs from sops's own output, whose layout is fixed: `sops:` at column 0 at the
+    end of each document, comments on lines of their own. Cheaper than a positional parse."""
+    try:
+        docs = ys.load_all(text)
+    except Exception as exc:  # noqa: BLE001 - yaml errors of either loader
+        raise DataError(f"{rel}: sops returned YAML that does not parse ({type(exc).__name__})") from None
+    return _Canonical(docs, _ENC_COMMENT.findall(text), _SOPS_BLOCK.findall(text))
 
 
 def run_on_copy(
@@ -220,19 +242,28 @@ def run_on_copy(
     ``with_rule``: sops picks the creation rule from the file's path, which a scratch copy does not
     have, so sops gets a config holding just the rule that matches the real path.
     """
-    with tempfile.TemporaryDirectory(prefix="aigw-") as tmp:
-        copy = Path(tmp) / "file.yaml"
-        copy.write_bytes(data)
+    scratch = sops.cached("scratch", lambda: Path(tempfile.mkdtemp(prefix="aigw-")))
+    fd, name = tempfile.mkstemp(suffix=".yaml", dir=scratch)  # one private directory per run
+    copy = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         argv = [*args, str(copy), *(after or [])]
         if with_rule:
-            argv = ["--config", str(_rule_config(sops, rel, Path(tmp))), *argv]
+            argv = ["--config", str(_rule_config(sops, rel, scratch, copy.stem)), *argv]
         res = sops._run(argv, stdin=stdin)
         if res.returncode != 0:
             raise sops._failure(res, args[0], rel)
         return Text(copy.read_bytes(), rel).text
+    finally:
+        for leftover in (copy, scratch / f"{copy.stem}.sops.yaml"):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
 
 
-def _rule_config(sops: Sops, rel: str, tmp: Path) -> Path:
+def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
     from aigw_secrets import sopsconfig  # noqa: PLC0415
     from aigw_secrets.errors import ConfigError  # noqa: PLC0415
     from aigw_secrets.sops import find_config  # noqa: PLC0415
@@ -250,7 +281,7 @@ def _rule_config(sops: Sops, rel: str, tmp: Path) -> Path:
     if rule is None:
         raise ConfigError(f"{rel}: no creation rule in {found} matches this file")
     data = {k: v for k, v in rule.data.items() if k != "path_regex"}
-    out = tmp / "sops.yaml"
+    out = tmp / f"{stem}.sops.yaml"
     out.write_text(yaml.safe_dump({"creation_rules": [data], **({"stores": cfg.raw["stores"]} if "stores" in cfg.raw else {})}))
     return out
 
@@ -261,12 +292,14 @@ def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str], *, with_rule:
     before = ys.parse(src.text, rel)
     if not any(before.sops_spans):
         raise DataError(f"{rel}: not sops-encrypted (no sops block)")
+    try:
+        expected_docs, expected = _fast_plain(sops, before, rel)
+    except sopscrypto.Unsupported:
+        expected = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
+        expected_docs = ys.load_all(expected)
     canonical = run_on_copy(sops, data, args, rel, with_rule=with_rule)
-    result = reapply(src.text, canonical, rel)
-    expected = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
-    dec = sops.decrypt(result.encode(), rel).decode("utf-8")
-    if ys.splice_decrypted(ys.parse(result, rel), dec, rel) != expected:
-        raise DataError(f"{rel}: formatting could not be kept exactly; nothing written")
+    result = reapply(src.text, canonical, rel, parsed=before)
+    check(sops, result, expected, expected_docs, rel)
     return src.encode(result)
 
 
@@ -352,9 +385,8 @@ def _drop_comments(canonical: str, indices: list[int]) -> str:
     """Remove the encrypted comments with these indices (document order) from sops's output."""
     if not indices:
         return canonical
-    can = ys.parse(canonical, "sops output")
-    cuts = [c for i, c in enumerate(_enc_comments(can)) if i in indices]
-    return ys.apply(canonical, [ys.Replacement(ys._line_start(canonical, cs), ys._line_after(canonical, ce), "") for cs, ce in cuts])
+    cuts = [m.span() for i, m in enumerate(_ENC_COMMENT.finditer(canonical)) if i in indices]
+    return ys.apply(canonical, [ys.Replacement(s, ys._line_after(canonical, e), "") for s, e in cuts])
 
 
 def _comment_line_in_section(plain: ys.Parsed, targets: list[ys.Scalar]) -> str:

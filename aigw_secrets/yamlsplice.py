@@ -86,7 +86,8 @@ def parse(text: str, where: str) -> Parsed:
             raise DataError(f"{where}: document {i + 1} is empty; sops would turn it into a metadata-only document")
         seen: set[int] = set()
         counts: dict[int, int] = {}
-        _count(node, counts)
+        if "*" in text:  # an alias needs a '*'; without one no node is reached twice
+            _count(node, counts)
         doc_scalars: list[Scalar] = []
         sops_span = None
         if isinstance(node, yaml.MappingNode) and isinstance(doc, dict):
@@ -389,7 +390,7 @@ def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
 
 def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: str) -> str:
     """As splice_decrypted, from decrypted documents and the text of every comment (in order)."""
-    enc_comments = file_comments(enc)
+    enc_comments = file_comments(enc) if comment_texts or "#ENC[" in enc.text else []
     if len(enc_comments) != len(comment_texts):
         raise DataError(f"{where}: sops returned {len(comment_texts)} comments for {len(enc_comments)}")
     layouts: dict[int, tuple[str, int, int]] = {}  # line start -> (original text, comment span)
