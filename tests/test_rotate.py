@@ -261,3 +261,37 @@ def test_cron_script_end_to_end(repo: Path, provider: standin.Provider, tmp_path
     env.pop("AIGW_SECRETS_NOW")
     res = subprocess.run([str(PROJECT / "scripts/aigw-rotate-cron")], cwd=repo, env=env, capture_output=True, text=True)
     assert res.returncode == 0 and json.loads(res.stdout)["committed"] is False
+
+
+def test_missing_key_for_data_key_rotation(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = _data_key_repo(repo, 3)
+    before = {p: p.read_bytes() for p in plain}
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    (repo / "age.key").rename(repo.parent / "moved.key")
+    assert main(["rotate", "--data-key"]) == ExitCode.NO_KEY
+    err = capsys.readouterr().err
+    assert "no private key" in err and all(len(line) < 300 for line in err.splitlines())
+    assert all(p.read_bytes() == before[p] for p in plain)
+
+
+def test_progress_bar_on_a_terminal_only(repo: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    _data_key_repo(repo, 6)
+    exe = str(Path(sys.executable).with_name("aigw-secrets"))
+    child = pexpect.spawn(exe, ["rotate", "--data-key"], cwd=str(repo), env=dict(os.environ), encoding="utf-8", timeout=60)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and "rotating data keys [" in (child.before or "")
+    quiet = subprocess.run([exe, "rotate", "--data-key"], cwd=repo, capture_output=True, text=True)
+    assert quiet.returncode == 0 and "rotating data keys [" not in quiet.stderr
+
+
+def test_cronjob_manifest() -> None:
+    docs = [d for d in yaml.safe_load_all((PROJECT / "scripts/k8s/cronjob.yaml").read_text()) if d]
+    cron = next(d for d in docs if d["kind"] == "CronJob")
+    sa = next(d for d in docs if d["kind"] == "ServiceAccount")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["startingDeadlineSeconds"] > 0 and cron["spec"]["jobTemplate"]["spec"]["backoffLimit"] >= 1
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == sa["metadata"]["name"] and sa["automountServiceAccountToken"] is False
+    assert not [d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]  # needs no API access

@@ -68,15 +68,15 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
         journal.step("planned", rotation_id=str(uuid.uuid4()), files=rels, done=[])
     remaining = [p for p in todo if str(p.relative_to(root)) not in done]
     progress = output.Progress(len(todo), "rotating data keys", start=len(todo) - len(remaining))
-    errors: list[str] = []
+    errors: list[dict[str, Any]] = []
 
-    def one(path: Path) -> tuple[str, str | None]:
+    def one(path: Path) -> tuple[str, dict[str, Any] | None]:
         rel = str(path.relative_to(root))
         try:
             atomic_write(path, sopsfile.rotate(sops, sopsfile.read(path), rel))
             return rel, None
         except AigwError as exc:
-            return rel, str(exc)
+            return rel, {"error": str(exc), "exit_code": int(exc.code)}
 
     with ThreadPoolExecutor(max_workers=max(2, 2 * (os.cpu_count() or 1))) as pool:
         for n, (rel, err) in enumerate(pool.map(one, remaining), 1):
@@ -89,8 +89,6 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
                 journal.save(done=sorted(done))
     progress.close()
     journal.step("complete" if not errors else "failed", done=sorted(done), errors=len(errors))
-    for err in errors:
-        output.error(err)
     return {"data_keys_rotated": len(remaining) - len(errors), "data_key_errors": errors}
 
 
@@ -307,7 +305,7 @@ def rotate_due(root: Path, *, verify: bool = True) -> dict[str, Any]:
         if dk_files or Journal(root, "data-key").active:
             result = rotate_data_keys(root, dk_files, locked=True)
             summary["data_keys_rotated"] = result["data_keys_rotated"]
-            summary["errors"] += [{"error": e} for e in result["data_key_errors"]]
+            summary["errors"] += result["data_key_errors"]
     return summary
 
 
@@ -324,7 +322,7 @@ def run(root: Path, *, provider: str | None, data_key: bool, due: bool, files: S
         raise ConfigError("choose one of --provider NAME, --data-key or --due")
     if data_key:
         summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], **rotate_data_keys(root, files)}
-        summary["errors"] = [{"error": e} for e in summary.pop("data_key_errors")]
+        summary["errors"] = summary.pop("data_key_errors")
     elif due:
         summary = rotate_due(root, verify=verify)
     else:
