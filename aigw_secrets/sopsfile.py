@@ -18,7 +18,7 @@ import yaml
 
 from aigw_secrets import sopscrypto
 from aigw_secrets import yamlsplice as ys
-from aigw_secrets.errors import DataError, NoInputError, NoKeyError
+from aigw_secrets.errors import DataError, NoInputError
 from aigw_secrets.sops import Sops
 
 
@@ -403,4 +403,3 @@ def _comment_line_in_section(plain: ys.Parsed, targets: list[ys.Scalar]) -> str:
     return ""
 
 
-__all__ = ["NoKeyError", "decrypt", "encrypt", "rotate", "set_value", "updatekeys"]

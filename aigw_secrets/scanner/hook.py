@@ -164,4 +164,3 @@ if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
 
 
-__all__ = ["install_hook", "main"]
