@@ -1,0 +1,148 @@
+"""The only module that talks to Kubernetes (the ``kubernetes`` client, imported on first use).
+
+Errors become one-line reasons with their exit codes: 403 names the verb and resource that is
+missing from the RBAC, 409 (someone else changed the object) is re-read and retried, an unreachable
+API server is ``UNAVAILABLE`` (69) and an unknown kubeconfig context a configuration error (78).
+Secret values are never logged; the client's debug logging stays off.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+
+FIELD_MANAGER = "aigw-secrets"
+
+
+class Forbidden(AigwError):
+    code = ExitCode.PERMISSION
+
+
+class Unreachable(AigwError):
+    code = ExitCode.UNAVAILABLE
+
+
+class Cluster:
+    def __init__(self, kubeconfig: Path | None = None, context: str | None = None) -> None:
+        try:
+            from kubernetes import client, config  # noqa: PLC0415 - heavy: never on the start-up path
+            from kubernetes.config.config_exception import ConfigException  # noqa: PLC0415
+        except ImportError:
+            raise ConfigError("the kubernetes Python client is not installed (pip install kubernetes)") from None
+        cfg = client.Configuration()
+        try:
+            if kubeconfig is None and context is None and _in_cluster():
+                config.load_incluster_config(client_configuration=cfg)
+            else:
+                config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=cfg)
+        except ConfigException as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid kubeconfig"
+            raise ConfigError(f"kubeconfig: {first}") from None
+        except FileNotFoundError:
+            raise ConfigError(f"kubeconfig {kubeconfig or '~/.kube/config'} does not exist") from None
+        cfg.retries = 1
+        self._api = client.ApiClient(cfg)
+        self.core = client.CoreV1Api(self._api)
+        self.custom = client.CustomObjectsApi(self._api)
+        self.server = cfg.host
+
+    def _call(self, verb: str, resource: str, namespace: str, fn: Callable[[], Any]) -> Any:
+        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
+        from urllib3.exceptions import HTTPError  # noqa: PLC0415
+
+        try:
+            return fn()
+        except ApiException as exc:
+            if exc.status == 403:
+                raise Forbidden(f"forbidden: the ServiceAccount/user may not {verb} {resource} in namespace {namespace} (add that verb to its Role)") from None
+            if exc.status == 404:
+                return None
+            if exc.status == 409:
+                raise _Conflict() from None
+            raise AigwError(f"Kubernetes API: {verb} {resource} in {namespace} failed with HTTP {exc.status}", code=ExitCode.UNAVAILABLE) from None
+        except (HTTPError, OSError) as exc:
+            raise Unreachable(f"Kubernetes API at {self.server} is unreachable ({type(exc).__name__})") from None
+
+    # --- Secrets ---------------------------------------------------------------------------------
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        obj = self._call("get", "secrets", namespace, lambda: self.core.read_namespaced_secret(name, namespace))
+        return None if obj is None else self._api.sanitize_for_serialization(obj)
+
+    def secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        obj = self.read_secret(namespace, name)
+        if obj is None:
+            return None
+        return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+
+    def update_secret_data(self, namespace: str, name: str, change: Callable[[dict[str, bytes]], dict[str, bytes]]) -> dict[str, bytes]:
+        """Read, change the data, write back with the read resourceVersion; on 409 re-read and retry."""
+        for _attempt in range(5):
+            obj = self.read_secret(namespace, name)
+            current = {k: base64.b64decode(v) for k, v in ((obj or {}).get("data") or {}).items()}
+            new = change(dict(current))
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name, "namespace": namespace},
+                "type": (obj or {}).get("type", "Opaque"),
+                "data": {k: base64.b64encode(v).decode() for k, v in new.items()},
+            }
+            try:
+                if obj is None:
+                    self._call("create", "secrets", namespace, lambda: self.core.create_namespaced_secret(namespace, body))
+                else:
+                    body["metadata"] = {**(obj.get("metadata") or {}), "name": name, "namespace": namespace}
+                    self._call("update", "secrets", namespace, lambda: self.core.replace_namespaced_secret(name, namespace, body))
+                return new
+            except _Conflict:
+                continue
+        raise AigwError(f"secret {namespace}/{name} kept changing under us (409 five times); try again", code=ExitCode.LOCKED)
+
+    def apply_secret(self, body: dict[str, Any]) -> None:
+        """Server-side apply (field manager aigw-secrets)."""
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        self._call(
+            "patch",
+            "secrets",
+            ns,
+            lambda: self.core.patch_namespaced_secret(name, ns, body, field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml"),
+        )
+
+    # --- Flux ------------------------------------------------------------------------------------
+
+    def kustomization(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._call(
+            "get",
+            "kustomizations.kustomize.toolkit.fluxcd.io",
+            namespace,
+            lambda: self.custom.get_namespaced_custom_object("kustomize.toolkit.fluxcd.io", "v1", namespace, "kustomizations", name),
+        )
+
+
+class _Conflict(Exception):
+    pass
+
+
+def _in_cluster() -> bool:
+    import os  # noqa: PLC0415
+
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+
+
+def flux_applied(ks: dict[str, Any] | None, commit: str) -> tuple[bool, str]:
+    """Whether a Flux Kustomization is Ready and has applied ``commit`` (its lastAppliedRevision)."""
+    if ks is None:
+        return False, "Kustomization not found"
+    status = ks.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    revision = str(status.get("lastAppliedRevision") or "")
+    if not ready:
+        return False, f"not Ready (last applied {revision or 'nothing'})"
+    if commit not in revision:
+        return False, f"Ready, but last applied {revision or 'nothing'}, not {commit[:12]}"
+    return True, revision
