@@ -229,6 +229,60 @@ def keys_list(repo: Path, gnupghome: Path | None, as_json: bool) -> int:
     return list_keys(repo, gnupghome, as_json)
 
 
+_KUBE = [
+    click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)."),
+    click.option("--context", help="kubeconfig context."),
+]
+
+
+def _kube(f):  # type: ignore[no-untyped-def]
+    for option in reversed(_KUBE):
+        f = option(f)
+    return f
+
+
+@keys.command(name="rotate-age")
+@_REPO
+@_kube
+@click.option("--secret", default="flux-system/sops-age", show_default=True, help="Flux decryption Secret, NAMESPACE/NAME.")
+@click.option("--kustomization", default="flux-system/flux-system", show_default=True, help="Flux Kustomization that applies the files, NAMESPACE/NAME.")
+@click.option("--grace-hours", type=float, default=24.0, show_default=True, help="Keep the old key in the cluster this long after Flux applied the re-keyed files.")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="The current age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).")
+@click.option("--dry-run", is_flag=True, help="Print the plan and where the rotation stands; change nothing.")
+def keys_rotate_age(repo: Path, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None, dry_run: bool) -> int:
+    """Rotate the age key in the order that never leaves Flux unable to decrypt (resumable)."""
+    from aigw_secrets.commands.agerotate import rotate_age  # noqa: PLC0415
+
+    return rotate_age(repo, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file, dry_run=dry_run)
+
+
+@cli.group()
+def cluster() -> None:
+    """Compare with, or apply to, a cluster (the kubernetes client is loaded only here)."""
+
+
+@cluster.command(name="status")
+@_REPO
+@_kube
+@click.option("--secret", default="flux-system/sops-age", show_default=True, help="Flux decryption Secret, NAMESPACE/NAME.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def cluster_status(repo: Path, kubeconfig: Path | None, context: str | None, secret: str, fmt: str) -> int:
+    """Does the cluster hold the repository's current Secrets, the keys the policies read, every recipient's key?"""
+    from aigw_secrets.commands.cluster_cmd import status  # noqa: PLC0415
+
+    return status(repo, kubeconfig=kubeconfig, context=context, secret=secret, fmt=fmt)
+
+
+@cluster.command(name="apply")
+@_REPO
+@_kube
+def cluster_apply(repo: Path, kubeconfig: Path | None, context: str | None) -> int:
+    """For clusters without Flux: decrypt in memory and server-side apply the Secrets."""
+    from aigw_secrets.commands.cluster_cmd import apply  # noqa: PLC0415
+
+    return apply(repo, kubeconfig=kubeconfig, context=context)
+
+
 @keys.command(name="add-recipient")
 @_REPO
 @click.option("--age", "age_recipient", metavar="AGE1...", help="age recipient to add.")

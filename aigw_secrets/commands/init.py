@@ -73,14 +73,14 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
     return 0
 
 
-def _ignore(root: Path, key: Path) -> None:
-    """Add the key file to the repository's .gitignore when it lives inside the repository."""
+def _ignore(root: Path, key: Path, *, entry: str | None = None) -> None:
+    """Add the key file (or ``entry``, a pattern) to .gitignore when it lives inside the repository."""
     try:
         rel = key.resolve().relative_to(root)
     except ValueError:
         return
     gitignore = root / ".gitignore"
-    entry = "/" + rel.as_posix()
+    entry = entry or "/" + rel.as_posix()
     lines = gitignore.read_text("utf-8").splitlines() if gitignore.exists() else []
     if entry in lines or rel.as_posix() in lines:
         return

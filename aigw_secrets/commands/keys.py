@@ -182,3 +182,37 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
     atomic_write(path, new.encode("utf-8"))
     output.status("updated", path, f"added {kind} recipient to {len(reps)} rule(s); run `aigw-secrets updatekeys` next")
     return 0
+
+
+def remove_recipient(root: Path, recipients: list[str]) -> int:
+    """Remove age recipients from every creation rule of .sops.yaml, keeping the layout.
+
+    Files keep them until `aigw-secrets updatekeys` re-wraps their data keys.
+    """
+    root = root.resolve()
+    path = sops_mod.find_config(root)
+    if path is None:
+        raise ConfigError(f"{root}: no .sops.yaml")
+    text = path.read_text("utf-8")
+    parsed = ys.parse(text, str(path))
+    reps = []
+    for s in parsed.scalars:
+        if len(s.path) >= 3 and s.path[0] == "creation_rules" and s.path[2] == "age" and isinstance(s.value, str):
+            if len(s.path) == 3:  # "a,b,c"
+                kept = [r.strip() for r in s.value.split(",") if r.strip() and r.strip() not in recipients]
+                if len(kept) != len([r for r in s.value.split(",") if r.strip()]):
+                    if not kept:
+                        raise ConfigError(f"{path}: removing would leave creation rule {s.path[1] + 1} without an age recipient")
+                    joined = ",".join(kept)
+                    reps.append(ys.Replacement(s.start, s.end, json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined)))
+            elif s.value.strip() in recipients:  # a list item: drop its line
+                reps.append(ys.Replacement(ys._line_start(text, s.start), ys._line_after(text, s.end), ""))
+    if not reps:
+        return 0
+    new = ys.apply(text, reps)
+    check = sopsconfig.load_text(new, path)
+    if any(r in rule.recipients("age") for rule in check.rules for r in recipients):
+        raise DataError(f"{path}: could not remove the recipient safely; nothing written")
+    atomic_write(path, new.encode("utf-8"))
+    output.status("updated", path, f"removed {len(recipients)} age recipient(s)")
+    return 0

@@ -1,0 +1,95 @@
+"""``aigw-secrets cluster status`` and ``cluster apply`` (for clusters without Flux)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aigw_secrets import config as config_mod
+from aigw_secrets import manifests, output, sopsconfig, sopsfile
+from aigw_secrets import sops as sops_mod
+from aigw_secrets.cluster import Cluster
+from aigw_secrets.commands.agerotate import recipients_in
+from aigw_secrets.commands.generate import secret_file
+
+
+def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: str, fmt: str) -> int:
+    """Is the repository's state what the cluster runs? Exit 1 on any problem."""
+    root = root.resolve()
+    cfg = config_mod.load(root)
+    cluster = Cluster(kubeconfig, context)
+    rows: list[dict[str, Any]] = []
+    for pc in cfg.providers:
+        if not pc.auth.secret_key:
+            continue
+        name = manifests.secret_name(pc)
+        repo_doc = yaml.safe_load((cfg.output_dir / secret_file(pc)).read_text("utf-8")) or {}
+        repo_ann = (repo_doc.get("metadata") or {}).get("annotations") or {}
+        live = cluster.read_secret(cfg.namespace, name)
+        live_ann = ((live or {}).get("metadata") or {}).get("annotations") or {}
+        keys_live = set(((live or {}).get("data") or {}).keys())
+        row = {
+            "secret": f"{cfg.namespace}/{name}",
+            "provider": pc.key,
+            "in_cluster": live is not None,
+            # the content hash annotation tells generations apart without reading any value
+            "current_generation": live is not None and live_ann.get(manifests.HASH_ANNOTATION) == repo_ann.get(manifests.HASH_ANNOTATION),
+            "policy_key_present": pc.auth.secret_key in keys_live,
+            "policy_reads": pc.auth.secret_key,
+        }
+        row["ok"] = row["in_cluster"] and row["current_generation"] and row["policy_key_present"]
+        rows.append(row)
+    ns, _, name = secret.partition("/")
+    held = recipients_in(cluster.secret_data(ns, name) or {})
+    cfg_path = sops_mod.find_config(root)
+    wanted = sorted({r for rule in sopsconfig.load(cfg_path).rules for r in rule.recipients("age")}) if cfg_path else []
+    decryption = {"secret": secret, "recipients": [{"recipient": r, "held": r in held} for r in wanted]}
+    problems = [r for r in rows if not r["ok"]] + [r for r in decryption["recipients"] if not r["held"]]
+    if fmt == "json":
+        output.result(json.dumps({"secrets": rows, "decryption": decryption}, indent=2))
+    else:
+        for r in rows:
+            problems = ["missing"] if not r["in_cluster"] else []
+            if r["in_cluster"] and not r["current_generation"]:
+                problems.append("stale generation")
+            if r["in_cluster"] and not r["policy_key_present"]:
+                problems.append(f"lacks key {r['policy_reads']}: the controller drops the backend")
+            state = "; ".join(problems) or "ok"
+            output.result(f"{r['secret']:45} {r['provider']:18} {state}")
+        for r in decryption["recipients"]:
+            output.result(f"{secret:45} {r['recipient'][:20]}...  {'held' if r['held'] else 'MISSING: Flux cannot decrypt files for it'}")
+    return 1 if problems else 0
+
+
+def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
+    """Decrypt each managed Secret in memory and server-side apply it."""
+    root = root.resolve()
+    cfg = config_mod.load(root)
+    cluster = Cluster(kubeconfig, context)
+    sops = sops_mod.Sops(root)
+    applied = 0
+    for pc in cfg.providers:
+        if not pc.auth.secret_key:
+            continue
+        path = cfg.output_dir / secret_file(pc)
+        rel = str(path.relative_to(root))
+        doc = yaml.safe_load(sopsfile.decrypt(sops, sopsfile.read(path), rel))
+        data = {k: base64.b64encode(str(v).encode()).decode() for k, v in (doc.get("stringData") or {}).items()}
+        data.update(doc.get("data") or {})
+        meta = doc["metadata"]
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta},
+            "type": doc.get("type", "Opaque"),
+            "data": data,
+        }
+        cluster.apply_secret(body)
+        applied += 1
+        output.status("applied", f"{meta['namespace']}/{meta['name']}", "server-side apply")
+    output.info(f"{applied} Secret(s) applied")
+    return 0
