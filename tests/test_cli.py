@@ -51,3 +51,14 @@ def test_internal_errors_do_not_echo_the_message(monkeypatch: pytest.MonkeyPatch
 def test_console_script_runs() -> None:
     res = subprocess.run([sys.executable, "-m", "aigw_secrets", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "Envoy AI Gateway" in res.stdout
+
+
+def test_hook_path_imports_nothing_heavy(tmp_path: Path) -> None:
+    target = tmp_path / "app.py"
+    target.write_text("x = 1\n")
+    code = (
+        "import sys; from aigw_secrets.entry import main; rc = main(['scan', sys.argv[1]]); "
+        "print([m for m in ('kubernetes', 'gnupg', 'click', 'cryptography', 'aigw_secrets.sops') if m in sys.modules]); raise SystemExit(rc)"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
