@@ -39,9 +39,14 @@ def cluster(repo: Path, tmp_path: Path) -> Iterator[tuple[kubeapi.FakeCluster, P
         yield fake, fake.kubeconfig(tmp_path / "kubeconfig")
 
 
-def managed_repo(repo: Path) -> dict[Path, bytes]:
+def managed_repo(repo: Path, *, bootstrap: bool = False) -> dict[Path, bytes]:
     texts = corpus()
     files = {}
+    if bootstrap:  # cluster-template keeps the decryption Secret itself, encrypted, for bootstrapping
+        boot = repo / "bootstrap/sops-age.sops.yaml"
+        boot.parent.mkdir()
+        identity = (repo / "age.key").read_text().strip().splitlines()[-1]
+        boot.write_text(f"---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\nstringData:\n  age.agekey: \"{identity}\"\n")
     for name in FILES:
         path = repo / f"kubernetes/apps/{name}.sops.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +84,12 @@ def invariant(repo: Path, files: dict[Path, bytes], fake: kubeapi.FakeCluster) -
     assert decrypts_with(repo, files, operator_identities(repo)), "the operator could not decrypt a file"
 
 
+def bootstrap_recipients(repo: Path, boot: Path) -> set[str]:
+    text = sopsfile.decrypt(Sops(repo, env={**os.environ, "SOPS_AGE_KEY": operator_identities(repo)}), boot.read_bytes(), str(boot.relative_to(repo)))
+    held = yaml.safe_load(text)["stringData"]["age.agekey"]
+    return {keys.recipient_of(m.group(0)) for m in keys.IDENTITY_RE.finditer(held)}
+
+
 def rotate_age(repo: Path, kubeconfig: Path, *extra: str, crash: str | None = None, when: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if crash:
@@ -91,7 +102,8 @@ def rotate_age(repo: Path, kubeconfig: Path, *extra: str, crash: str | None = No
 
 def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]) -> None:
     fake, kc = cluster
-    files = managed_repo(repo)
+    files = managed_repo(repo, bootstrap=True)
+    boot = repo / "bootstrap/sops-age.sops.yaml"
     old_identity = (repo / "age.key").read_text()
     old_recipient = keys.read_key_file(repo / "age.key")[0].recipient
     invariant(repo, files, fake)
@@ -103,6 +115,7 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
     journal = json.loads((repo / ".aigw/age-rotation.json").read_text())
     new_recipient = journal["new_recipient"]
     assert new_recipient in (repo / ".sops.yaml").read_text() and old_recipient in (repo / ".sops.yaml").read_text()
+    assert bootstrap_recipients(repo, boot) == {old_recipient, new_recipient}  # a new cluster gets both keys
 
     res = rotate_age(repo, kc)  # Flux has not applied the re-keyed commit: wait, change nothing
     assert res.returncode == ExitCode.LOCKED and "waiting for Flux" in res.stderr
@@ -114,6 +127,8 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
     assert res.returncode == 137, res.stderr
     invariant(repo, files, fake)
     assert old_recipient not in (repo / ".sops.yaml").read_text()
+    assert bootstrap_recipients(repo, boot) == {new_recipient}
+    assert "stringData:\n  age.agekey: \"ENC[" in boot.read_text()  # formatting kept
     assert not decrypts_with(repo, files, old_identity)  # new data keys: the old key reads nothing new
 
     journal = json.loads((repo / ".aigw/age-rotation.json").read_text())

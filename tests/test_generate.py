@@ -292,3 +292,24 @@ def test_hidden_prompt_on_a_terminal(repo: Path) -> None:
     assert value not in (child.before or "")  # hidden: not echoed
     doc = yaml.safe_load(sops_decrypt(repo / OUT / "groq.secret.sops.yaml", repo / "age.key").stdout)
     assert doc["stringData"]["apiKey"] == value
+
+
+def test_every_secret_auth_mode_round_trips_through_real_sops(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aigw_secrets.providers import PROVIDERS
+    from testing.repos import AUTH_MATRIX
+
+    secrets = set_credentials(monkeypatch, tmp_path)
+    for key, auth in AUTH_MATRIX:
+        mode = PROVIDERS[key].auth(auth)
+        if not mode.secret_key:
+            continue
+        settings = provider_settings(key, auth)
+        write_cluster(repo, settings)
+        assert main(["generate", "--no-input"]) == 0, (key, auth)
+        name = settings.get(f"ai_gateway_{key}_name") or PROVIDERS[key].name
+        res = sops_decrypt(repo / OUT / f"{name}.secret.sops.yaml", repo / "age.key")
+        assert res.returncode == 0, (key, auth)
+        doc = yaml.safe_load(res.stdout)
+        assert list(doc["stringData"]) == [mode.secret_key]
+        assert doc["metadata"]["annotations"]["aigw-secrets.io/auth"] == auth
+    assert files_containing(repo, needles(secrets)) == []

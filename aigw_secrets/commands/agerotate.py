@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets import keys, output, sopsconfig
+from aigw_secrets import keys, output, sopsconfig, sopsfile
 from aigw_secrets import sops as sops_mod
 from aigw_secrets.cluster import Cluster, Unreachable, flux_applied
 from aigw_secrets.commands import crypt
@@ -33,6 +33,7 @@ from aigw_secrets.commands.init import _ignore, key_path
 from aigw_secrets.commands.rotate import rotate_data_keys
 from aigw_secrets.errors import AigwError, ConfigError, DataError, ExitCode
 from aigw_secrets.state import Journal, Locked, now, parse_stamp, repo_lock, stamp
+from aigw_secrets.util import atomic_write
 
 PHASES = ("generated", "cluster-has-both", "recipient-added", "old-removed", "retired")
 
@@ -112,6 +113,45 @@ class AgeRotation:
         if not files:
             raise ConfigError(f"{self.root}: no encrypted file matches a creation rule; nothing to re-key")
         return files
+
+    def bootstrap_files(self, files: list[Path]) -> list[tuple[Path, tuple[str, ...]]]:
+        """Encrypted copies of the decryption Secret itself (cluster-template's
+        bootstrap/sops-age.sops.yaml): (file, key path of each *.agekey entry)."""
+        import yaml  # noqa: PLC0415
+
+        found = []
+        for path in files:
+            try:
+                doc = yaml.safe_load(path.read_text("utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            meta = (doc or {}).get("metadata") or {} if isinstance(doc, dict) else {}
+            if not isinstance(doc, dict) or doc.get("kind") != "Secret" or meta.get("name") != self.secret_name or meta.get("namespace", self.secret_ns) != self.secret_ns:
+                continue
+            entries = [(section, key) for section in ("stringData", "data") for key in (doc.get(section) or {}) if str(key).endswith(".agekey")]
+            if entries:
+                found.append((path, tuple(f"{s}.{k}" for s, k in entries)))
+        return found
+
+    def _update_bootstrap(self, files: list[Path], identities: str) -> list[Path]:
+        """Bootstrapping a new cluster installs this file: it must carry the keys the files need now."""
+        import base64  # noqa: PLC0415
+
+        sops = sops_mod.Sops(self.root)
+        changed = []
+        for path, entries in self.bootstrap_files(files):
+            rel = str(path.relative_to(self.root))
+            data = path.read_bytes()
+            for i, entry in enumerate(entries):  # every key in the first entry; others emptied
+                section, key = entry.split(".", 1)
+                value = identities if i == 0 else ""
+                if section == "data":
+                    value = base64.b64encode(value.encode()).decode()
+                data = sopsfile.set_value(sops, data, rel, (section, key), value)
+            atomic_write(path, data)
+            changed.append(path)
+            output.status("updated", rel, "the bootstrap copy of the decryption Secret")
+        return changed
 
     def _operator_keys(self) -> None:
         """sops and the in-process reader see old and new identities for the rest of this run."""
@@ -193,6 +233,8 @@ class AgeRotation:
         rules = tuple(r.index + 1 for r in sopsconfig.load(cfg_path).rules if set(r.recipients("age")) & set(self.j["old_recipients"]))
         keys_cmd.add_recipient(self.root, "age", self.j["new_recipient"], rules)
         files = self.managed()
+        old_text = Path(self.j["old_key_file"]).read_text("utf-8").strip()
+        self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
         if crypt.updatekeys(self.root, files):
             raise DataError("updatekeys failed for some files (see above); fix them and run again")
         sha = _commit(self.root, f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
@@ -212,6 +254,7 @@ class AgeRotation:
         assert cfg_path is not None
         keys_cmd.remove_recipient(self.root, list(self.j["old_recipients"]))
         files = self.managed()
+        self._update_bootstrap(files, self._check_new_key_file().strip() + "\n")
         if crypt.updatekeys(self.root, files):
             raise DataError("updatekeys failed for some files (see above); fix them and run again")
         result = rotate_data_keys(self.root, files, locked=True)
