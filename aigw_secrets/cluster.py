@@ -94,10 +94,10 @@ class Cluster:
             }
             try:
                 if obj is None:
-                    self._call("create", "secrets", namespace, lambda: self.core.create_namespaced_secret(namespace, body))
+                    self._call("create", "secrets", namespace, lambda body=body: self.core.create_namespaced_secret(namespace, body))
                 else:
                     body["metadata"] = {**(obj.get("metadata") or {}), "name": name, "namespace": namespace}
-                    self._call("update", "secrets", namespace, lambda: self.core.replace_namespaced_secret(name, namespace, body))
+                    self._call("update", "secrets", namespace, lambda body=body: self.core.replace_namespaced_secret(name, namespace, body))
                 return new
             except _Conflict:
                 continue

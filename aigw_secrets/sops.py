@@ -152,13 +152,6 @@ class Sops:
             raise self._failure(res, action, rel)
         return res.stdout
 
-    def decrypt_file(self, path: Path) -> bytes:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NoInputError(f"{path}: file does not exist") from None
-        return self.decrypt(data, path)
-
     @staticmethod
     def _failure(res: Result, action: str, rel: str) -> Exception:
         """Turn a failed run into a one-line error. Only value-free stderr fragments are recognised."""

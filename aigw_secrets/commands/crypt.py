@@ -212,10 +212,7 @@ def _minimal_reencrypt(sops: sops_mod.Sops, data: bytes, plain: bytes, edited: b
     from aigw_secrets import yamlsplice as ys  # noqa: PLC0415
 
     before = ys.parse(sopsfile.Text(plain, rel).text, rel)
-    try:
-        after = ys.parse(sopsfile.Text(edited, rel).text, rel)
-    except AigwError:
-        raise
+    after = ys.parse(sopsfile.Text(edited, rel).text, rel)
     same_shape = [s.path for s in before.scalars] == [s.path for s in after.scalars]
     enc = ys.parse(sopsfile.Text(data, rel).text, rel)
     encrypted = {s.path for s in enc.scalars if ys.is_enc(s.value) and s.path[:1] != ("sops",)}
