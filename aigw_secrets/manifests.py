@@ -83,12 +83,22 @@ STATE_ANNOTATIONS = frozenset(
 
 
 def secret(
-    pc: ProviderConfig, cfg: Config, value: str, *, salt: bytes | None = None, rotation: Mapping[str, str] | None = None
+    pc: ProviderConfig,
+    cfg: Config,
+    value: str,
+    *,
+    salt: bytes | None = None,
+    rotation: Mapping[str, str] | None = None,
+    fingerprint: bool = True,
 ) -> dict[str, Any]:
+    """The Secret; ``fingerprint=False`` leaves out the (deliberately slow) content hash, for
+    comparisons that ignore it anyway."""
     key = pc.auth.secret_key
     assert key is not None
     data = {key: value}
-    annotations = {f"{ANNOTATION}/auth": pc.auth.name, HASH_ANNOTATION: content_hash(data, salt), **(rotation or {})}
+    annotations = {f"{ANNOTATION}/auth": pc.auth.name, **(rotation or {})}
+    if fingerprint:
+        annotations[HASH_ANNOTATION] = content_hash(data, salt)
     return {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -74,6 +74,10 @@ class SopsConfig(NamedTuple):
     def rule_for(self, rel: str) -> Rule | None:
         return next((r for r in self.rules if r.matches(rel)), None)
 
+    def age_recipients(self) -> set[str]:
+        """Every age recipient any creation rule lists."""
+        return {r for rule in self.rules for r in rule.recipients("age")}
+
 
 def read_text(path: Path) -> str:
     """A configuration file's text, or a ConfigError naming it."""
@@ -158,3 +162,13 @@ def governed(root: Path, cfg: SopsConfig) -> list[tuple[Path, Rule]]:
         if rule is not None and rule.path_regex:
             out.append((path, rule))
     return out
+
+
+def managed(root: Path, *, encrypted: bool = True) -> list[Path]:
+    """The governed files that are (or, with ``encrypted=False``, are not yet) sops-encrypted."""
+    from aigw_secrets.locate import find_sops_config  # noqa: PLC0415
+
+    cfg_path = find_sops_config(root)
+    if cfg_path is None:
+        raise ConfigError(f"{root}: no .sops.yaml; run `aigw-secrets init` or copy .sops.yaml.example")
+    return [p for p, _rule in governed(root, load(cfg_path)) if is_encrypted(p) == encrypted]

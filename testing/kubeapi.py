@@ -5,7 +5,6 @@ client talks to it through a generated kubeconfig."""
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from testing.httpserve import send_json, start
 
 
 class FakeCluster:
@@ -73,12 +74,7 @@ def serve() -> Iterator[FakeCluster]:
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, code: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, body)
 
         def _status(self, code: int, reason: str) -> None:
             self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code})
@@ -150,10 +146,7 @@ def serve() -> Iterator[FakeCluster]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake._server = server
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fake._server, fake.url = start(Handler)
     try:
         yield fake
     finally:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from testing.httpserve import send_json, start
 
 
 class Provider:
@@ -55,22 +56,14 @@ def serve() -> Iterator[Provider]:
             payload = {"object": "list", "data": []} if code == 200 else {"error": {"code": code}}
             if code == 200 and self.command == "POST":
                 payload = {"access_token": "t", "expires_in": 3600}
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, payload)
 
         do_GET = do_POST = _answer
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    provider.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, provider.url = start(Handler)
     try:
         yield provider
     finally:

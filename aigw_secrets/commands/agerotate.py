@@ -21,6 +21,8 @@ import datetime as dt
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +108,7 @@ class AgeRotation:
         return recipients_in(data)
 
     def managed(self) -> list[Path]:
-        cfg = sops_mod.find_config(self.root)
-        if cfg is None:
-            raise ConfigError(f"{self.root}: no .sops.yaml")
-        files = [p for p, _r in sopsconfig.governed(self.root, sopsconfig.load(cfg)) if sopsconfig.is_encrypted(p)]
+        files = sopsconfig.managed(self.root)
         if not files:
             raise ConfigError(f"{self.root}: no encrypted file matches a creation rule; nothing to re-key")
         return files
@@ -153,14 +152,24 @@ class AgeRotation:
             output.status("updated", rel, "the bootstrap copy of the decryption Secret")
         return changed
 
-    def _operator_keys(self) -> None:
-        """sops and the in-process reader see old and new identities for the rest of this run."""
+    @contextmanager
+    def operator_keys(self) -> Iterator[None]:
+        """sops and the in-process reader see old and new identities inside this block only: the
+        git commit that follows (and every hook it runs) must not inherit private keys."""
         texts = [self.old_key_file.read_text("utf-8") if self.old_key_file.is_file() else ""]
         new_file = self.root / self.j.get("new_key_file", "")
         if self.j.get("new_key_file") and new_file.is_file():
             texts.append(new_file.read_text("utf-8"))
         identities = [m.group(0) for t in texts for m in keys.IDENTITY_RE.finditer(t)]
+        saved = os.environ.get("SOPS_AGE_KEY")
         os.environ["SOPS_AGE_KEY"] = "\n".join(identities)
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.environ.pop("SOPS_AGE_KEY", None)
+            else:
+                os.environ["SOPS_AGE_KEY"] = saved
 
     # --- the plan --------------------------------------------------------------------------------
 
@@ -179,7 +188,7 @@ class AgeRotation:
         if not self.journal.active:
             old = keys.read_key_file(self.old_key_file)
             cfg_path = sops_mod.find_config(self.root)
-            listed = {r for rule in sopsconfig.load(cfg_path).rules for r in rule.recipients("age")} if cfg_path else set()
+            listed = sopsconfig.load(cfg_path).age_recipients() if cfg_path else set()
             rotating = sorted(k.recipient for k in old if k.recipient in listed)
             if not rotating:
                 raise ConfigError(f"{self.old_key_file}: none of its recipients is listed in .sops.yaml; nothing to rotate")
@@ -227,16 +236,16 @@ class AgeRotation:
     def _recipient_added(self) -> None:
         if self.j["new_recipient"] not in self.cluster_recipients():  # phase 2 really happened
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files")
-        self._operator_keys()
         cfg_path = sops_mod.find_config(self.root)
         assert cfg_path is not None
         rules = tuple(r.index + 1 for r in sopsconfig.load(cfg_path).rules if set(r.recipients("age")) & set(self.j["old_recipients"]))
         keys_cmd.add_recipient(self.root, "age", self.j["new_recipient"], rules)
         files = self.managed()
         old_text = Path(self.j["old_key_file"]).read_text("utf-8").strip()
-        self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
-        if crypt.updatekeys(self.root, files):
-            raise DataError("updatekeys failed for some files (see above); fix them and run again")
+        with self.operator_keys():
+            self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
+            if crypt.updatekeys(self.root, files):
+                raise DataError("updatekeys failed for some files (see above); fix them and run again")
         sha = _commit(self.root, f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
         self.journal.step("recipient-added", commit_added=sha)
 
@@ -249,15 +258,15 @@ class AgeRotation:
         self._wait_for_flux(self.j["commit_added"])
         if self.j["new_recipient"] not in self.cluster_recipients():
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient")
-        self._operator_keys()
         cfg_path = sops_mod.find_config(self.root)
         assert cfg_path is not None
         keys_cmd.remove_recipient(self.root, list(self.j["old_recipients"]))
         files = self.managed()
-        self._update_bootstrap(files, self._check_new_key_file().strip() + "\n")
-        if crypt.updatekeys(self.root, files):
-            raise DataError("updatekeys failed for some files (see above); fix them and run again")
-        result = rotate_data_keys(self.root, files, locked=True)
+        with self.operator_keys():
+            self._update_bootstrap(files, self._check_new_key_file().strip() + "\n")
+            if crypt.updatekeys(self.root, files):
+                raise DataError("updatekeys failed for some files (see above); fix them and run again")
+            result = rotate_data_keys(self.root, files, locked=True)
         if result["data_key_errors"]:
             raise DataError(result["data_key_errors"][0]["error"])
         sha = _commit(self.root, f"aigw-secrets: remove old age recipient, new data keys (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])

@@ -46,7 +46,7 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
     ns, _, name = secret.partition("/")
     held = recipients_in(cluster.secret_data(ns, name) or {})
     cfg_path = sops_mod.find_config(root)
-    wanted = sorted({r for rule in sopsconfig.load(cfg_path).rules for r in rule.recipients("age")}) if cfg_path else []
+    wanted = sorted(sopsconfig.load(cfg_path).age_recipients()) if cfg_path else []
     decryption = {"secret": secret, "recipients": [{"recipient": r, "held": r in held} for r in wanted]}
     problems = [r for r in rows if not r["ok"]] + [r for r in decryption["recipients"] if not r["held"]]
     if fmt == "json":

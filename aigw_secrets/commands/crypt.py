@@ -56,14 +56,10 @@ def _each(paths: Sequence[Path], work: Callable[[Path], str]) -> int:
 
 
 def _default_files(root: Path, *, encrypted: bool) -> list[Path]:
-    cfg_path = sops_mod.find_config(root)
-    if cfg_path is None:
-        raise ConfigError(f"{root}: no .sops.yaml; run `aigw-secrets init` or copy .sops.yaml.example")
-    cfg = sopsconfig.load(cfg_path)
-    files = [p for p, _rule in sopsconfig.governed(root, cfg) if sopsconfig.is_encrypted(p) == encrypted]
+    files = sopsconfig.managed(root, encrypted=encrypted)
     if not files:
         state = "encrypted" if encrypted else "unencrypted"
-        raise ConfigError(f"{cfg_path}: no {state} file matches a creation rule; name the files to work on")
+        raise ConfigError(f"{root}: no {state} file matches a .sops.yaml creation rule; name the files to work on")
     return files
 
 

@@ -157,10 +157,11 @@ def _plan_secret(
     cred = credentials.obtain(pc, source, interactive=interactive)
     current = _read_documents(target)
     current_doc = current[0] if len(current) == 1 and isinstance(current[0], dict) else None
+    # What the Secret must look like apart from its value (the value is encrypted; the shape is not).
+    shape = manifests.secret(pc, cfg, "", fingerprint=False)
     if cred is None:
         # No new value offered: keep the existing encrypted Secret if it still describes this provider.
-        expected = manifests.secret(pc, cfg, "-", salt=b"")
-        if current_doc and is_ours(target) and _same_shape(current_doc, expected):
+        if current_doc and is_ours(target) and _same_shape(current_doc, shape):
             return Planned(rel, None, "kept; no new credential given"), None
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
@@ -170,9 +171,8 @@ def _plan_secret(
         cred = credentials.prompt(pc)
     stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
     stored_hash = stored.get(manifests.HASH_ANNOTATION)
-    if current_doc and is_ours(target) and manifests.hash_matches(stored_hash, {pc.auth.secret_key: cred.value}):
-        expected = manifests.secret(pc, cfg, cred.value, salt=b"")
-        if _same_shape(current_doc, expected):
+    if current_doc and is_ours(target) and _same_shape(current_doc, shape):
+        if manifests.hash_matches(stored_hash, {pc.auth.secret_key: cred.value}):
             return Planned(rel, None, f"credential unchanged ({cred.source})"), None
     # A new or changed credential starts a new generation (the rotation history of this Secret).
     previous = int(str(stored.get(f"{manifests.ANNOTATION}/generation", "0")) or 0) if current_doc else 0

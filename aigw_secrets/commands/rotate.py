@@ -38,11 +38,8 @@ A = manifests.ANNOTATION
 # --- data keys ------------------------------------------------------------------------------------
 
 
-def _managed_files(root: Path, cfg_path: Path | None) -> list[Path]:
-    if cfg_path is None:
-        raise ConfigError(f"{root}: no .sops.yaml; nothing is managed here")
-    cfg = sopsconfig.load(cfg_path)
-    files = [p for p, _rule in sopsconfig.governed(root, cfg) if sopsconfig.is_encrypted(p)]
+def _managed_files(root: Path) -> list[Path]:
+    files = sopsconfig.managed(root)
     if not files:
         raise NoInputError(f"{root}: no encrypted file matches a .sops.yaml creation rule; nothing to rotate")
     return files
@@ -61,7 +58,7 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
         done = set(journal.data.get("done", []))
         output.info(f"resuming data-key rotation {journal.data['rotation_id']} ({len(done)}/{len(todo)} done)")
     else:
-        todo = [p.resolve() for p in files] or _managed_files(root, sops_mod.find_config(root))
+        todo = [p.resolve() for p in files] or _managed_files(root)
         done = set()
         rels = [str(p.relative_to(root)) for p in todo]
         journal.data = {}

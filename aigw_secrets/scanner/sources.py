@@ -54,16 +54,8 @@ def from_paths(paths: Iterable[str]) -> Iterator[Item]:
             for sub in sorted(x for x in p.rglob("*") if x.is_file() and ".git" not in x.parts):
                 yield from from_paths([str(sub)])
             continue
-        try:
-            size = p.stat().st_size
-            if size > MAX_BYTES:
-                yield Item(name, None, f"larger than {MAX_BYTES // 1048576} MB; not scanned")
-                continue
-            yield Item(name, p.read_bytes())
-        except FileNotFoundError:
-            continue  # deleted: nothing left to leak
-        except OSError as exc:
-            yield Item(name, None, f"unreadable ({exc.strerror})")
+        if p.exists():  # a path deleted since it was named has nothing left to leak
+            yield _read(p, name)
 
 
 def _cat_file(root: Path, specs: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
