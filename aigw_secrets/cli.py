@@ -6,16 +6,14 @@ hook never import kubernetes, gnupg or the sops machinery.
 
 from __future__ import annotations
 
-import os
-import sys
-import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from aigw_secrets import __version__, output
-from aigw_secrets.errors import AigwError, ExitCode
+from aigw_secrets.errors import ExitCode
 
 _REPO = click.option(
     "--repo",
@@ -37,17 +35,10 @@ def cli() -> None:
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).")
 def init(repo: Path, key_file: Path | None) -> int:
     """Create an age key (mode 0600, git-ignored) and a .sops.yaml, if absent."""
-    from aigw_secrets.commands.init import init as run  # noqa: PLC0415
-    from aigw_secrets.config import CONFIG_NAMES, read_flat  # noqa: PLC0415
+    from aigw_secrets.commands.init import init as run
+    from aigw_secrets.gateway.config import output_dir_setting
 
-    output_dir = None
-    for name in CONFIG_NAMES:
-        if (repo / name).is_file():
-            try:
-                output_dir = read_flat(repo / name)[0].get("ai_gateway_output_dir")
-            except AigwError:
-                pass  # generate reports a malformed config; init does not need it
-    return run(repo, key_file=key_file, output_dir=str(output_dir) if output_dir else None)
+    return run(repo, key_file=key_file, output_dir=output_dir_setting(repo))
 
 
 @cli.command()
@@ -64,7 +55,7 @@ def init(repo: Path, key_file: Path | None) -> int:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_input: bool, check: bool) -> int:
     """Write SOPS-encrypted Secrets and the AI Gateway manifests for every enabled provider."""
-    from aigw_secrets.commands.generate import generate as run  # noqa: PLC0415
+    from aigw_secrets.commands.generate import generate as run
 
     parsed = {}
     for item in sources:
@@ -88,7 +79,7 @@ def encrypt(repo: Path, no_verify: bool, files: tuple[Path, ...]) -> int:
 
     Without FILES: every unencrypted file a .sops.yaml creation rule matches.
     """
-    from aigw_secrets.commands.crypt import encrypt as run  # noqa: PLC0415
+    from aigw_secrets.commands.crypt import encrypt as run
 
     return run(repo, files, verify=not no_verify)
 
@@ -98,7 +89,7 @@ def encrypt(repo: Path, no_verify: bool, files: tuple[Path, ...]) -> int:
 @_FILE
 def decrypt(repo: Path, file: Path) -> int:
     """Print the plaintext of FILE in its author's formatting."""
-    from aigw_secrets.commands.crypt import decrypt as run  # noqa: PLC0415
+    from aigw_secrets.commands.crypt import decrypt as run
 
     return run(repo, file)
 
@@ -108,7 +99,7 @@ def decrypt(repo: Path, file: Path) -> int:
 @_FILE
 def edit(repo: Path, file: Path) -> int:
     """Edit FILE's plaintext in $EDITOR (private tmpfs directory); re-encrypt keeping formatting."""
-    from aigw_secrets.commands.crypt import edit as run  # noqa: PLC0415
+    from aigw_secrets.commands.crypt import edit as run
 
     return run(repo, file)
 
@@ -125,7 +116,7 @@ def set_cmd(repo: Path, from_stdin: bool, from_env: str | None, from_file: Path 
 
     The value never comes from the command line: --stdin, --from-env, --from-file, or a hidden prompt.
     """
-    from aigw_secrets.commands.crypt import read_value, set_value  # noqa: PLC0415
+    from aigw_secrets.commands.crypt import read_value, set_value
 
     value = read_value(from_stdin=from_stdin, from_env=from_env, from_file=from_file, label=keypath)
     return set_value(repo, file, keypath, value)
@@ -139,7 +130,7 @@ def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
 
     Without FILES: every encrypted file a creation rule matches.
     """
-    from aigw_secrets.commands.crypt import updatekeys as run  # noqa: PLC0415
+    from aigw_secrets.commands.crypt import updatekeys as run
 
     return run(repo, files)
 
@@ -155,7 +146,7 @@ def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 def rotate(repo: Path, provider: str | None, data_key: bool, due: bool, source: str | None, no_verify: bool, fmt: str, files: tuple[Path, ...]) -> int:
     """Rotate a provider credential, SOPS data keys, or everything due (cron)."""
-    from aigw_secrets.commands.rotate import run  # noqa: PLC0415
+    from aigw_secrets.commands.rotate import run
 
     return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt)
 
@@ -165,7 +156,7 @@ def rotate(repo: Path, provider: str | None, data_key: bool, due: bool, source: 
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def status(repo: Path, fmt: str) -> int:
     """Every managed Secret: age, next due date, rotation state, what is safe to revoke. Exit 1 if overdue."""
-    from aigw_secrets.commands.rotate import status as run  # noqa: PLC0415
+    from aigw_secrets.commands.rotate import status as run
 
     return run(repo, fmt=fmt)
 
@@ -174,7 +165,7 @@ def status(repo: Path, fmt: str) -> int:
 @_REPO
 def doctor(repo: Path) -> int:
     """Lint .sops.yaml and the key set-up for what sops silently accepts."""
-    from aigw_secrets.commands.doctor import doctor as run  # noqa: PLC0415
+    from aigw_secrets.commands.doctor import doctor as run
 
     return run(repo)
 
@@ -191,7 +182,7 @@ _GNUPGHOME = click.option("--gnupghome", type=click.Path(file_okay=False, path_t
 @click.option("--output", "-o", "path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Key file to create (mode 0600).")
 def keys_generate_age(path: Path) -> int:
     """Create an age identity (age-keygen when installed); print its recipient."""
-    from aigw_secrets.commands.keys import generate_age  # noqa: PLC0415
+    from aigw_secrets.commands.keys import generate_age
 
     return generate_age(path)
 
@@ -203,7 +194,7 @@ def keys_generate_age(path: Path) -> int:
 @_GNUPGHOME
 def keys_generate_pgp(name: str, email: str, expire: str, gnupghome: Path | None) -> int:
     """Create a passphrase-less PGP key for sops; print its fingerprint."""
-    from aigw_secrets.commands.keys import generate_pgp  # noqa: PLC0415
+    from aigw_secrets.commands.keys import generate_pgp
 
     return generate_pgp(name, email, gnupghome, expire)
 
@@ -213,7 +204,7 @@ def keys_generate_pgp(name: str, email: str, expire: str, gnupghome: Path | None
 @_GNUPGHOME
 def keys_import_pgp(file: Path, gnupghome: Path | None) -> int:
     """Import a PGP key; print its fingerprint(s)."""
-    from aigw_secrets.commands.keys import import_pgp  # noqa: PLC0415
+    from aigw_secrets.commands.keys import import_pgp
 
     return import_pgp(file, gnupghome)
 
@@ -224,7 +215,7 @@ def keys_import_pgp(file: Path, gnupghome: Path | None) -> int:
 @click.option("--json", "as_json", is_flag=True)
 def keys_list(repo: Path, gnupghome: Path | None, as_json: bool) -> int:
     """Recipients in .sops.yaml and whether their private keys are available here."""
-    from aigw_secrets.commands.keys import list_keys  # noqa: PLC0415
+    from aigw_secrets.commands.keys import list_keys
 
     return list_keys(repo, gnupghome, as_json)
 
@@ -235,7 +226,10 @@ _KUBE = [
 ]
 
 
-def _kube(f):  # type: ignore[no-untyped-def]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _kube(f: _F) -> _F:
     for option in reversed(_KUBE):
         f = option(f)
     return f
@@ -251,7 +245,7 @@ def _kube(f):  # type: ignore[no-untyped-def]
 @click.option("--dry-run", is_flag=True, help="Print the plan and where the rotation stands; change nothing.")
 def keys_rotate_age(repo: Path, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None, dry_run: bool) -> int:
     """Rotate the age key in the order that never leaves Flux unable to decrypt (resumable)."""
-    from aigw_secrets.commands.agerotate import rotate_age  # noqa: PLC0415
+    from aigw_secrets.commands.keys import rotate_age
 
     return rotate_age(repo, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file, dry_run=dry_run)
 
@@ -268,7 +262,7 @@ def cluster() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def cluster_status(repo: Path, kubeconfig: Path | None, context: str | None, secret: str, fmt: str) -> int:
     """Does the cluster hold the repository's current Secrets, the keys the policies read, every recipient's key?"""
-    from aigw_secrets.commands.cluster_cmd import status  # noqa: PLC0415
+    from aigw_secrets.commands.cluster import status
 
     return status(repo, kubeconfig=kubeconfig, context=context, secret=secret, fmt=fmt)
 
@@ -278,7 +272,7 @@ def cluster_status(repo: Path, kubeconfig: Path | None, context: str | None, sec
 @_kube
 def cluster_apply(repo: Path, kubeconfig: Path | None, context: str | None) -> int:
     """For clusters without Flux: decrypt in memory and server-side apply the Secrets."""
-    from aigw_secrets.commands.cluster_cmd import apply  # noqa: PLC0415
+    from aigw_secrets.commands.cluster import apply
 
     return apply(repo, kubeconfig=kubeconfig, context=context)
 
@@ -290,7 +284,7 @@ def cluster_apply(repo: Path, kubeconfig: Path | None, context: str | None) -> i
 @click.option("--rule", "rules", type=int, multiple=True, help="Creation rule number (default: all).")
 def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: str | None, rules: tuple[int, ...]) -> int:
     """Add a recipient to .sops.yaml creation rules, keeping its layout; then run updatekeys."""
-    from aigw_secrets.commands.keys import add_recipient  # noqa: PLC0415
+    from aigw_secrets.commands.keys import add_recipient
 
     if bool(age_recipient) == bool(pgp_fingerprint):
         raise click.UsageError("give exactly one of --age or --pgp")
@@ -302,7 +296,7 @@ def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: s
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def scan(args: tuple[str, ...]) -> int:
     """Find plaintext credentials (pre-commit hook / CI); `aigw-secrets scan --help`."""
-    from aigw_secrets.scanner.hook import main as run  # noqa: PLC0415
+    from aigw_secrets.scanner.hook import main as run
 
     return run(args)
 
@@ -311,13 +305,13 @@ def scan(args: tuple[str, ...]) -> int:
 @_REPO
 def install_hook(repo: Path) -> int:
     """Install a git pre-commit hook running `scan --staged` (keeps and chains an existing hook)."""
-    from aigw_secrets.scanner.hook import install_hook as run  # noqa: PLC0415
+    from aigw_secrets.scanner.hook import install_hook as run
 
     return run(repo)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: the one place that turns exceptions into messages and exit codes."""
+def _click_main(argv: Sequence[str] | None) -> int:
+    """click's own exceptions become exit codes here; everything else goes to ``entry.guarded``."""
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="aigw-secrets", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -328,22 +322,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
-    except AigwError as exc:
-        output.error(str(exc))
-        return int(exc.code)
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        return ExitCode.OK
-    except Exception as exc:  # noqa: BLE001 - last resort; never echo the message (it may hold a value)
-        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
-        output.error(f"internal error {type(exc).__name__}{where}; this is a bug in aigw-secrets")
-        if os.environ.get("AIGW_SECRETS_DEBUG") == "1":
-            traceback.print_exc(file=sys.stderr)
-        return ExitCode.INTERNAL
     return int(rv) if isinstance(rv, int) else ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the click command line inside the one error boundary (``entry.guarded``)."""
+    from aigw_secrets.entry import guarded
+
+    return guarded(lambda: _click_main(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

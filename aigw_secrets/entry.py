@@ -1,10 +1,52 @@
-"""The `aigw-secrets` console script. `scan` is dispatched before click is imported, so the
-pre-commit hook starts fast; everything else goes through cli.main."""
+"""The `aigw-secrets` console script and the one error boundary of every entry point.
+
+`scan` is dispatched before click is imported, so the pre-commit hook starts fast; everything else
+goes through ``cli.main``. Whatever escapes either becomes one line and an exit code here: an
+unexpected exception is "internal error" (70) with its type and place, never a traceback, because
+the scanner's and sops's data (plaintext) may sit in an exception's message or locals.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+
+def guarded(run: Callable[[], int]) -> int:
+    """Run an entry point; map whatever it raises to one line on stderr and an exit code."""
+    from aigw_secrets.errors import AigwError, ExitCode
+
+    try:
+        return run()
+    except AigwError as exc:
+        _error(str(exc))
+        return int(exc.code)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return ExitCode.OK
+    except RecursionError:
+        _error("input nested too deeply to process")
+        return ExitCode.DATA
+    except MemoryError:
+        _error("out of memory")
+        return ExitCode.INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the last resort; the message may hold a value, so it is never shown
+        import traceback
+        from pathlib import Path
+
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        _error(f"internal error {type(exc).__name__}{where}; this is a bug in aigw-secrets")
+        if os.environ.get("AIGW_SECRETS_DEBUG") == "1":
+            traceback.print_exc(file=sys.stderr)
+        return ExitCode.INTERNAL
+
+
+def _error(message: str) -> None:
+    print(f"aigw-secrets: error: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -12,10 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["scan"]:
         from aigw_secrets.scanner.hook import main as scan
 
-        return scan(args[1:])
+        return guarded(lambda: scan(args[1:]))
     from aigw_secrets.cli import main as cli_main
 
-    return cli_main(args)
+    return guarded(lambda: cli_main(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

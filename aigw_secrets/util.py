@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from aigw_secrets.errors import OutputError, ToolMissingError
 
@@ -36,7 +37,7 @@ def run(
 ) -> Result:
     """Run ``argv`` and capture both streams as bytes; never raises on a non-zero exit."""
     try:
-        proc = subprocess.run(  # noqa: S603 - argv is built by us, never by a shell
+        proc = subprocess.run(
             list(argv),
             input=stdin if stdin is not None else b"",
             capture_output=True,
@@ -56,6 +57,44 @@ def run(
 
 def which(name: str) -> str | None:
     return shutil.which(name)
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def workers() -> int:
+    """Threads for work that is mostly short sops processes: a few more than cores keeps the cores
+    busy while processes start."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+def parallel_map(fn: Callable[[_T], _R], items: Iterable[_T], *, max_workers: int | None = None) -> Iterator[_R]:
+    """``map`` over a thread pool, results in input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max_workers or workers()) as pool:
+        yield from pool.map(fn, items)
+
+
+def private_dir() -> Path:
+    """A 0700 directory for plaintext, on tmpfs (/dev/shm) where there is one."""
+    shm = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private 0700 directory inside it
+    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+    return Path(tempfile.mkdtemp(prefix="aigw-edit-", dir=base))
+
+
+def wipe(directory: Path) -> None:
+    """Overwrite every file in ``directory`` with zeros, then remove the directory."""
+    for path in directory.glob("*"):
+        try:
+            with path.open("r+b") as fh:
+                fh.write(b"\0" * path.stat().st_size)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            pass
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -109,3 +148,24 @@ def create_private_file(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+# --- time (AIGW_SECRETS_NOW lets tests and dry runs pretend it is another time) ---------------------
+
+
+def now() -> dt.datetime:
+    fake = os.environ.get("AIGW_SECRETS_NOW")  # tests and dry runs: pretend it is this time
+    return dt.datetime.fromisoformat(fake.replace("Z", "+00:00")) if fake else dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def stamp(when: dt.datetime | None = None) -> str:
+    return (when or now()).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None

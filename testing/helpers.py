@@ -15,7 +15,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def sops_bin() -> str:
-    from aigw_secrets.sops import find_binary
+    from aigw_secrets.sops.binary import find_binary
 
     return find_binary()
 

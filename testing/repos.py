@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from aigw_secrets.providers import PROVIDERS
+from aigw_secrets.gateway.providers import PROVIDERS
 from testing import fakes
 
 # Settings each provider needs beyond its toggle.

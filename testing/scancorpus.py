@@ -29,7 +29,7 @@ def _sops_block(mac: bool = True) -> str:
 
 
 def age_identity() -> str:
-    from aigw_secrets.keys import generate_in_process
+    from aigw_secrets.sops.agekeys import generate_in_process
 
     return generate_in_process().identity
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets import config
+from aigw_secrets.gateway import config
 from aigw_secrets.errors import ConfigError
 from testing.repos import provider_settings, write_cluster
 

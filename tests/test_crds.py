@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets import config, manifests
+from aigw_secrets.gateway import config
+from aigw_secrets.gateway import manifests
 from testing import crds, fakes
 from testing.repos import AUTH_MATRIX, all_providers, provider_settings, write_cluster
 
@@ -127,7 +128,7 @@ def test_secret_value_shapes_round_trip(tmp_path: Path) -> None:
     """The AWS file has a [default] profile; the GCP key is the JSON the controller parses."""
     import json
 
-    from aigw_secrets import credentials
+    from aigw_secrets.gateway import credentials
 
     cfg = _load(tmp_path, {**provider_settings("bedrock"), **provider_settings("vertex")})
     bedrock, vertex = cfg.providers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aigw_secrets.providers import COMMON_SETTINGS, PROVIDERS, all_keys
+from aigw_secrets.gateway.providers import COMMON_SETTINGS, PROVIDERS, all_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

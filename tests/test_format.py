@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aigw_secrets import sopsfile
+from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import Sops
+from aigw_secrets.sops.binary import Sops
 from testing.corpus import corpus
 from testing.helpers import git, sops_bin
 
@@ -123,7 +123,7 @@ def test_set_other_sources_and_refusals(repo: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_updatekeys_adds_a_recipient_keeping_formatting(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aigw_secrets import keys
+    from aigw_secrets.sops import agekeys as keys
 
     path = write(repo, CORPUS["blank-lines"])
     assert main(["encrypt", str(path)]) == 0

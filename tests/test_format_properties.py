@@ -10,9 +10,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_secrets import sopsfile
-from aigw_secrets import yamlsplice as ys
-from aigw_secrets.sops import Sops
+from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import splice as ys
+from aigw_secrets.sops.binary import Sops
 
 REL = "kubernetes/prop/secret.sops.yaml"
 

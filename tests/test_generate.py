@@ -295,7 +295,7 @@ def test_hidden_prompt_on_a_terminal(repo: Path) -> None:
 
 
 def test_every_secret_auth_mode_round_trips_through_real_sops(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aigw_secrets.providers import PROVIDERS
+    from aigw_secrets.gateway.providers import PROVIDERS
     from testing.repos import AUTH_MATRIX
 
     secrets = set_credentials(monkeypatch, tmp_path)

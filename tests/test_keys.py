@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets import keys
+from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
 from testing.helpers import needs_age_keygen

@@ -229,9 +229,7 @@ def test_install_hook_chains_and_blocks(gitrepo: Path, capsys: pytest.CaptureFix
 def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["scan", "--staged"]) == 2
-    with pytest.raises(SystemExit) as exc:
-        main(["scan", "--format", "xml"])
-    assert exc.value.code == 2
+    assert main(["scan", "--format", "xml"]) == 2
     (tmp_path / "b.json").write_text("{not json")
     assert main(["scan", "--baseline", str(tmp_path / "b.json"), str(tmp_path)]) == 2
     capsys.readouterr()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets import sops as sops_mod
+from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.errors import ConfigError, DataError, NoKeyError, SopsError
 from testing import fakes
 

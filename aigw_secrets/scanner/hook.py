@@ -12,11 +12,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from aigw_secrets.errors import AigwError
+from aigw_secrets.errors import AigwError, ExitCode
 from aigw_secrets.scanner import report, sources
 from aigw_secrets.scanner.scan import Finding, Skipped, scan_file
-
-FINDINGS, USAGE = 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,12 +46,11 @@ def _root(repo: Path | None) -> Path | None:
 
 def _must_encrypt(root: Path | None) -> object:
     """A predicate: does a .sops.yaml creation rule cover this (root-relative) path?"""
-    from aigw_secrets.locate import find_sops_config  # noqa: PLC0415
+    from aigw_secrets.sops import config as sopsconfig
 
-    cfg_path = find_sops_config(root or Path.cwd())
+    cfg_path = sopsconfig.find(root or Path.cwd())
     if cfg_path is None:
         return lambda rel: False
-    from aigw_secrets import sopsconfig  # noqa: PLC0415
 
     cfg = sopsconfig.load(cfg_path)
     base = os.path.abspath(cfg_path.parent)
@@ -108,18 +105,22 @@ def run(args: argparse.Namespace) -> int:
         args.output.write_text(body + "\n")
     elif body:
         print(body, file=sys.stderr if args.format == "text" and findings else sys.stdout)
-    return FINDINGS if findings else 0
+    return ExitCode.FINDINGS if findings else ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(list(argv) if argv is not None else None)
+    """The hook's entry point; ``entry.main`` wraps it in the one error boundary."""
+    try:
+        args = _parser().parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0) if isinstance(exc.code, int) else ExitCode.USAGE
     try:
         return run(args)
     except AigwError as exc:
+        # exit 1 means "findings" to pre-commit and CI; anything else that stops a scan is a usage
+        # or configuration problem (2), whatever its code elsewhere.
         print(f"aigw-secrets scan: error: {exc}", file=sys.stderr)
-        return USAGE
-    except KeyboardInterrupt:
-        return 130
+        return ExitCode.USAGE
 
 
 HOOK_MARKER = "# aigw-secrets pre-commit hook"
@@ -128,16 +129,15 @@ CHAINED = "pre-commit.aigw-chained"
 
 def install_hook(repo: Path) -> int:
     """A plain git pre-commit hook running ``scan --staged``; an existing hook is kept and run first."""
-    import shutil  # noqa: PLC0415
-    import stat  # noqa: PLC0415
+    import shutil
+    import stat
 
-    from aigw_secrets import output  # noqa: PLC0415
-    from aigw_secrets.errors import ConfigError  # noqa: PLC0415
-    from aigw_secrets.util import atomic_write  # noqa: PLC0415
+    from aigw_secrets import git, output
+    from aigw_secrets.errors import ConfigError
+    from aigw_secrets.util import atomic_write
 
     root = sources.toplevel(repo)
-    hooks = Path(sources._git(root, "rev-parse", "--git-path", "hooks").decode().strip())
-    hooks = hooks if hooks.is_absolute() else root / hooks
+    hooks = git.hooks_dir(root)
     hooks.mkdir(parents=True, exist_ok=True)
     hook = hooks / "pre-commit"
     if hook.exists() and HOOK_MARKER not in hook.read_text("utf-8", "replace"):
@@ -158,9 +158,3 @@ exec "$aigw" scan --staged
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     output.status("installed", hook, "runs `aigw-secrets scan --staged` before every commit")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
-
-

@@ -17,7 +17,7 @@ BASELINE_VERSION = 1
 
 def load_baseline(path: Path) -> set[tuple[str, str, str]]:
     """(path, rule, sha256) of accepted findings."""
-    import json  # noqa: PLC0415
+    import json
 
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -31,9 +31,9 @@ def load_baseline(path: Path) -> set[tuple[str, str, str]]:
 
 
 def write_baseline(path: Path, findings: Sequence[Finding]) -> None:
-    import json  # noqa: PLC0415
+    import json
 
-    from aigw_secrets.util import atomic_write  # noqa: PLC0415 - not on the hook's start-up path
+    from aigw_secrets.util import atomic_write
 
     entries = sorted({(f.path, f.rule, f.fingerprint) for f in findings})
     body = {
@@ -67,7 +67,7 @@ def text(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
 
 
 def as_json(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
-    import json  # noqa: PLC0415
+    import json
 
     return json.dumps(
         {
@@ -83,7 +83,7 @@ def as_json(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
 
 def sarif(findings: Sequence[Finding]) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it."""
-    import json  # noqa: PLC0415
+    import json
 
     rules = [
         {

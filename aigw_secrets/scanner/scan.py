@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from aigw_secrets.placeholders import is_placeholder
 from aigw_secrets.scanner import rules
+from aigw_secrets.shapes import is_placeholder
 
 MAX_BYTES = 10 * 1024 * 1024
 ALLOW = "aigw-secrets: allow"
@@ -35,7 +35,7 @@ class Finding(NamedTuple):
     @property
     def fingerprint(self) -> str:
         """What a baseline stores: a SHA-256 of rule and value, never the value."""
-        import hashlib  # noqa: PLC0415 - only when something was found
+        import hashlib
 
         return hashlib.sha256(f"{self.rule}:{self.secret}".encode()).hexdigest()
 
@@ -96,8 +96,8 @@ def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[
 
 
 def _decode_b64(token: str) -> str | None:
-    import base64  # noqa: PLC0415
-    import binascii  # noqa: PLC0415
+    import base64
+    import binascii
 
     if len(token) % 4:
         return None
@@ -152,7 +152,7 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
 
 
 def _compose(text: str) -> list[Any] | None:
-    import yaml  # noqa: PLC0415 - only for the YAML files that need it
+    import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
@@ -162,7 +162,7 @@ def _compose(text: str) -> list[Any] | None:
 
 
 def _value(node: Any) -> Any:
-    import yaml  # noqa: PLC0415
+    import yaml
 
     if isinstance(node, yaml.MappingNode):
         return {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
@@ -172,7 +172,7 @@ def _value(node: Any) -> Any:
 
 
 def _scan_yaml(path: str, text: str, lines: _Lines, must_encrypt: bool) -> list[Finding]:
-    import yaml  # noqa: PLC0415
+    import yaml
 
     docs = _compose(text)
     if docs is None:
@@ -204,7 +204,7 @@ def _allowed(lines: _Lines, node: Any) -> bool:
 
 
 def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
-    import yaml  # noqa: PLC0415
+    import yaml
 
     for section in ("data", "stringData"):
         entries = top.get(section)
@@ -233,7 +233,7 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
 
 
 def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Finding]:
-    import yaml  # noqa: PLC0415
+    import yaml
 
     for gen in generators.value:
         if not isinstance(gen, yaml.MappingNode):
@@ -252,7 +252,7 @@ def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Find
 
 def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
     """A SOPS document: MAC present, and every value sops would encrypt is an ENC[...] string."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     def scalar(name: str) -> str | None:
         node = meta.get(name)
@@ -289,9 +289,15 @@ def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> 
         elif isinstance(node, yaml.SequenceNode):
             for v in node.value:
                 yield from walk(v, keys)
-        elif isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null" and node.value != "":
-            if should_encrypt(keys) and not str(node.value).startswith(_ENC_START) and not _allowed(lines, node):
-                line, col = lines.at(node.start_mark.index)
-                yield Finding(path, line, col, "sops-plaintext-value", str(node.value), f"{'.'.join(keys)} is in an encrypted section")
+        elif (
+            isinstance(node, yaml.ScalarNode)
+            and node.tag != "tag:yaml.org,2002:null"
+            and node.value != ""
+            and should_encrypt(keys)
+            and not str(node.value).startswith(_ENC_START)
+            and not _allowed(lines, node)
+        ):
+            line, col = lines.at(node.start_mark.index)
+            yield Finding(path, line, col, "sops-plaintext-value", str(node.value), f"{'.'.join(keys)} is in an encrypted section")
 
     yield from walk(doc, [])

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets.keys import IDENTITY_RE, bech32_decode
+from aigw_secrets.sops.agekeys import IDENTITY_RE, bech32_decode
 
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:([^,]*),iv:([^,]*),tag:([^,]*),type:([a-z]+)\]$")
 
@@ -56,7 +56,7 @@ def identities(env: Mapping[str, str]) -> list[tuple[str, str]]:
                     texts.append(Path(entry[0]).read_text("utf-8"))
                 except (OSError, UnicodeDecodeError):
                     pass
-        from aigw_secrets.keys import recipient_of
+        from aigw_secrets.sops.agekeys import recipient_of
 
         found = [m.group(0) for text in texts for m in IDENTITY_RE.finditer(text)]
         _IDENTITIES.clear()
@@ -104,7 +104,7 @@ def _age_decrypt(armored: str, identity: str) -> bytes:
         try:
             file_key = ChaCha20Poly1305(wrap).decrypt(b"\0" * 12, _b64("".join(lines)), None)
             break
-        except Exception:  # noqa: BLE001 - not our stanza
+        except Exception:  # noqa: BLE001, S112 - a stanza for another identity does not decrypt: try the next
             continue
     if file_key is None:
         raise Unsupported("no stanza for this identity")
@@ -150,7 +150,8 @@ def _aes(enc: str, key: bytes, aad: str) -> tuple[bytes, str]:
     m = _ENC.match(enc)
     if not m:
         raise Unsupported("not an ENC value")
-    data, iv, tag, kind = (base64.b64decode(m.group(n)) if n < 4 else m.group(n) for n in (1, 2, 3, 4))
+    data, iv, tag = (base64.b64decode(m.group(n)) for n in (1, 2, 3))
+    kind = m.group(4)
     try:
         return AESGCM(key).decrypt(iv, data + tag, aad.encode("utf-8")), str(kind)
     except Exception:  # noqa: BLE001

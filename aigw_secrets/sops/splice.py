@@ -243,7 +243,7 @@ def _reparses(text: str, value: Any) -> bool:
     if not text or text != text.strip() or "\n" in text:
         return False
     try:
-        return bool(yaml.load("k: " + text, Loader=LOADER) == {"k": value})
+        return bool(yaml.load("k: " + text, Loader=LOADER) == {"k": value})  # noqa: S506 - LOADER is a SafeLoader
     except yaml.YAMLError:
         return False
 
@@ -376,8 +376,7 @@ def splice_encrypted(plain: Parsed, enc_text: str, enc: Parsed, targets: list[Sc
 
 def file_comments(enc: Parsed) -> list[tuple[int, int]]:
     """The comments of an encrypted file outside its sops blocks, in document order."""
-    in_sops = lambda p: any(sp and sp[0] <= p < sp[1] for sp in enc.sops_spans)  # noqa: E731
-    return [c for c in comments(enc.text, _all_spans(enc)) if not in_sops(c[0])]
+    return [c for c in comments(enc.text, _all_spans(enc)) if not any(sp and sp[0] <= c[0] < sp[1] for sp in enc.sops_spans)]
 
 
 def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
@@ -422,10 +421,8 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
         style, indent = _hint_of(enc.text, s)
         text = render(value, style, indent)
         if text is None:  # e.g. a file written by plain sops: pick a style that is always valid
-            if isinstance(value, str) and "\n" in value:
-                text = render(value, "|", indent or 2)
-            else:
-                text = json.dumps(value, ensure_ascii=False)
+            multiline = isinstance(value, str) and "\n" in value
+            text = render(value, "|", indent or 2) if multiline else json.dumps(value, ensure_ascii=False)
         reps.append(Replacement(s.start, end, text or ""))
     for _original, gap, ce in layouts.values():  # layout comments whose value was not found
         reps.append(Replacement(gap, ce, ""))

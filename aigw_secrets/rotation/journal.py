@@ -6,7 +6,6 @@ a fingerprint of it, and re-reads the source when it resumes. Every write is ato
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import fcntl
 import json
@@ -17,27 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from aigw_secrets.errors import AigwError, ExitCode
-from aigw_secrets.util import atomic_write
+from aigw_secrets.util import atomic_write, now, parse_stamp, stamp
+
+__all__ = ["Journal", "Locked", "now", "parse_stamp", "repo_lock", "stamp", "state_dir"]
 
 STATE_DIR = ".aigw"
-
-
-def now() -> dt.datetime:
-    fake = os.environ.get("AIGW_SECRETS_NOW")  # tests and dry runs: pretend it is this time
-    return dt.datetime.fromisoformat(fake.replace("Z", "+00:00")) if fake else dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def stamp(when: dt.datetime | None = None) -> str:
-    return (when or now()).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_stamp(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def state_dir(root: Path) -> Path:
@@ -78,11 +61,26 @@ def crash_point(step: str) -> None:
         os._exit(137)
 
 
+# Each kind of journal has a table: state -> the states that may follow it ("" = a new journal).
+# A step outside the table is a bug, never something to write down.
+CREDENTIAL: dict[str, tuple[str, ...]] = {
+    "": ("planned",),
+    "planned": ("obtained", "aborted"),
+    "obtained": ("obtained", "validated", "aborted"),  # obtained again: the source changed since a crash
+    "validated": ("obtained", "encrypted", "complete", "aborted"),
+    "encrypted": ("obtained", "encrypted", "written", "complete"),
+    "written": ("obtained", "complete"),
+}
+DATA_KEY: dict[str, tuple[str, ...]] = {"": ("planned",), "planned": ("complete", "failed")}
+FINAL = ("complete", "aborted")
+
+
 class Journal:
     """A JSON record of one operation; each step is written before it is taken."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, transitions: dict[str, tuple[str, ...]]) -> None:
         self.path = state_dir(root) / f"{name}.json"
+        self.transitions = transitions
         self.data: dict[str, Any] = {}
         if self.path.exists():
             try:
@@ -92,7 +90,7 @@ class Journal:
 
     @property
     def active(self) -> bool:
-        return bool(self.data) and self.data.get("state") not in ("complete", "aborted")
+        return bool(self.data) and self.data.get("state") not in FINAL
 
     def save(self, **changes: Any) -> None:
         self.data.update(changes)
@@ -100,6 +98,9 @@ class Journal:
         atomic_write(self.path, (json.dumps(self.data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
 
     def step(self, state: str, **changes: Any) -> None:
+        current = str(self.data.get("state") or "") if self.active else ""
+        if state not in self.transitions.get(current, ()) and state != "aborted":
+            raise AigwError(f"internal: journal {self.path.name} cannot go from {current or 'new'} to {state}")
         history = list(self.data.get("history", []))
         history.append({"state": state, "at": stamp()})
         self.save(state=state, history=history, **changes)

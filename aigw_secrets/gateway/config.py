@@ -11,6 +11,7 @@ import difflib
 import ipaddress
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -18,8 +19,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.sopsconfig import read_text
-from aigw_secrets.providers import GLOBAL_SETTINGS, PROVIDERS, AuthMode, Provider, Setting, all_keys, setting_specs
+from aigw_secrets.gateway.providers import GLOBAL_SETTINGS, PROVIDERS, AuthMode, Provider, Setting, all_keys, setting_specs
+from aigw_secrets.sops.config import read_text
 
 CONFIG_NAMES = ("cluster.yaml", "cluster.toml")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -67,6 +68,19 @@ def find_config(root: Path) -> Path:
     return found[0]
 
 
+def output_dir_setting(root: Path) -> str | None:
+    """``ai_gateway_output_dir`` if a config file sets it; None when there is none or it is malformed
+    (``generate`` reports a malformed config; ``init`` does not need it)."""
+    for name in CONFIG_NAMES:
+        if (root / name).is_file():
+            try:
+                value = read_flat(root / name)[0].get("ai_gateway_output_dir")
+            except ConfigError:
+                return None
+            return str(value) if value else None
+    return None
+
+
 def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
@@ -91,8 +105,7 @@ def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        line = mark.line + 1 if mark else None
-        raise ConfigError(f"{_where(path, line)}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{_where(path, mark.line + 1 if mark else None)}: invalid YAML: {problem}") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
@@ -120,7 +133,7 @@ def _coerce(value: Any, spec: Setting, where: str, key: str) -> Any:
         if isinstance(value, str):
             items = [v.strip() for v in value.split(",")]
         elif isinstance(value, list):
-            items = [str(v).strip() if isinstance(v, str | int | float) else None for v in value]
+            items = [str(v).strip() if isinstance(v, str | int | float) else "" for v in value]
         else:
             raise ConfigError(f"{where}: {key}: expected a list or a comma-separated string")
         if any(not item for item in items):
@@ -172,9 +185,12 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     )
 
 
-def _provider_config(p: Provider, raw: dict[str, Any], where: Any) -> ProviderConfig | None:
+def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], str]) -> ProviderConfig | None:
     specs = setting_specs(p)
-    key = lambda name: f"ai_gateway_{p.key}_{name}"  # noqa: E731
+
+    def key(name: str) -> str:
+        return f"ai_gateway_{p.key}_{name}"
+
     s = {name: _coerce(raw.get(key(name)), spec, where(key(name)), key(name)) for name, spec in specs.items()}
     if not s["enabled"]:
         return None
@@ -244,7 +260,7 @@ def _parse_url(url: str, where: str, key: str) -> tuple[str, int, bool, str | No
     return parts.hostname, port, tls, prefix
 
 
-def _check_unique(providers: list[ProviderConfig], where: Any) -> None:
+def _check_unique(providers: list[ProviderConfig], where: Callable[[str], str]) -> None:
     names: dict[str, str] = {}
     models: dict[str, str] = {}
     for pc in providers:

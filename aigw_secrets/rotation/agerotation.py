@@ -17,55 +17,56 @@ Without cluster access it stops before phase 2, never after phase 3.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import enum
 import os
-import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from aigw_secrets import keys, output, sopsconfig, sopsfile
-from aigw_secrets import sops as sops_mod
-from aigw_secrets.cluster import Cluster, Unreachable, flux_applied
-from aigw_secrets.commands import crypt
-from aigw_secrets.commands import keys as keys_cmd
-from aigw_secrets.commands.init import _ignore, key_path
-from aigw_secrets.commands.rotate import rotate_data_keys
-from aigw_secrets.errors import AigwError, ConfigError, DataError, ExitCode
-from aigw_secrets.state import Journal, Locked, now, parse_stamp, repo_lock, stamp
+import yaml
+
+from aigw_secrets import git, output
+from aigw_secrets.errors import AigwError, ConfigError, DataError
+from aigw_secrets.kube import Cluster, Unreachable, flux_applied
+from aigw_secrets.rotation.datakeys import rotate_data_keys
+from aigw_secrets.rotation.journal import Journal, Locked, now, parse_stamp, stamp
+from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.util import atomic_write
 
-PHASES = ("generated", "cluster-has-both", "recipient-added", "old-removed", "retired")
+
+class Phase(enum.StrEnum):
+    """Where an age rotation stands (the journal's ``state``)."""
+
+    PLANNED = "planned"
+    GENERATED = "generated"
+    CLUSTER_HAS_BOTH = "cluster-has-both"
+    RECIPIENT_ADDED = "recipient-added"
+    OLD_REMOVED = "old-removed"
+    RETIRED = "retired"
+    COMPLETE = "complete"
+
+
+# state -> the phase that comes next; each phase first checks that the previous one really happened.
+NEXT: dict[Phase, Phase] = {
+    Phase.PLANNED: Phase.GENERATED,
+    Phase.GENERATED: Phase.CLUSTER_HAS_BOTH,
+    Phase.CLUSTER_HAS_BOTH: Phase.RECIPIENT_ADDED,
+    Phase.RECIPIENT_ADDED: Phase.OLD_REMOVED,
+    Phase.OLD_REMOVED: Phase.RETIRED,
+    Phase.RETIRED: Phase.COMPLETE,
+}
+TRANSITIONS: dict[str, tuple[str, ...]] = {"": (Phase.PLANNED,), **{a: (b,) for a, b in NEXT.items()}}
 
 
 class Waiting(Locked):
     """Not an error: the next phase waits for Flux or for the grace period (exit 75, run again later)."""
-
-
-def recipients_in(data: dict[str, bytes]) -> set[str]:
-    """The age recipients whose identities a decryption Secret holds (Flux reads entries *.agekey)."""
-    found = set()
-    for name, value in data.items():
-        if name.endswith(".agekey"):
-            for m in keys.IDENTITY_RE.finditer(value.decode("utf-8", "replace")):
-                found.add(keys.recipient_of(m.group(0)))
-    return found
-
-
-def _git(root: Path, *args: str) -> str:
-    res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise ConfigError(f"git {args[0]} failed in {root}: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}")
-    return res.stdout.strip()
-
-
-def _commit(root: Path, message: str, files: list[Path]) -> str:
-    _git(root, "add", "--", *(str(f) for f in files))
-    env_id = ["-c", f"user.name={os.environ.get('GIT_AUTHOR_NAME', 'aigw-secrets')}", "-c", f"user.email={os.environ.get('GIT_AUTHOR_EMAIL', 'aigw-secrets@localhost')}"]
-    _git(root, *env_id, "commit", "--quiet", "--allow-empty", "-m", message)
-    return _git(root, "rev-parse", "HEAD")
 
 
 class AgeRotation:
@@ -77,8 +78,8 @@ class AgeRotation:
         if not self.secret_name or not self.ks_name:
             raise ConfigError("--secret and --kustomization take NAMESPACE/NAME")
         self.grace = dt.timedelta(hours=grace_hours)
-        self.old_key_file = key_path(self.root, key_file)
-        self.journal = Journal(self.root, "age-rotation")
+        self.old_key_file = keys.key_file_for(self.root, key_file)
+        self.journal = Journal(self.root, "age-rotation", TRANSITIONS)
         self._cluster: Cluster | None = None
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class AgeRotation:
 
     def cluster_recipients(self) -> set[str]:
         data = self.cluster().secret_data(self.secret_ns, self.secret_name) or {}
-        return recipients_in(data)
+        return keys.recipients_in(data)
 
     def managed(self) -> list[Path]:
         files = sopsconfig.managed(self.root)
@@ -116,8 +117,6 @@ class AgeRotation:
     def bootstrap_files(self, files: list[Path]) -> list[tuple[Path, tuple[str, ...]]]:
         """Encrypted copies of the decryption Secret itself (cluster-template's
         bootstrap/sops-age.sops.yaml): (file, key path of each *.agekey entry)."""
-        import yaml  # noqa: PLC0415
-
         found = []
         for path in files:
             try:
@@ -134,8 +133,6 @@ class AgeRotation:
 
     def _update_bootstrap(self, files: list[Path], identities: str) -> list[Path]:
         """Bootstrapping a new cluster installs this file: it must carry the keys the files need now."""
-        import base64  # noqa: PLC0415
-
         sops = sops_mod.Sops(self.root)
         changed = []
         for path, entries in self.bootstrap_files(files):
@@ -174,7 +171,9 @@ class AgeRotation:
     # --- the plan --------------------------------------------------------------------------------
 
     def plan(self) -> list[str]:
-        done = PHASES.index(self.j["state"]) + 1 if self.journal.active and self.j.get("state") in PHASES else 0
+        order = list(NEXT)[1:]
+        state = self.j.get("state") if self.journal.active else None
+        done = order.index(Phase(state)) + 1 if state in order else 0
         steps = [
             f"1. generate a new age key (0600, git-ignored) next to {self.old_key_file.name}",
             f"2. add it to Secret {self.secret_ns}/{self.secret_name} (entry *.agekey) next to the old key; check both are there",
@@ -187,17 +186,17 @@ class AgeRotation:
     def run(self) -> int:
         if not self.journal.active:
             old = keys.read_key_file(self.old_key_file)
-            cfg_path = sops_mod.find_config(self.root)
+            cfg_path = sopsconfig.find(self.root)
             listed = sopsconfig.load(cfg_path).age_recipients() if cfg_path else set()
             rotating = sorted(k.recipient for k in old if k.recipient in listed)
             if not rotating:
                 raise ConfigError(f"{self.old_key_file}: none of its recipients is listed in .sops.yaml; nothing to rotate")
             self.journal.data = {}
-            self.journal.step("planned", rotation_id=str(uuid.uuid4()), old_recipients=rotating, old_key_file=str(self.old_key_file))
-        for phase in PHASES[PHASES.index(self.j["state"]) + 1 if self.j["state"] in PHASES else 0 :]:
-            getattr(self, "_" + phase.replace("-", "_"))()
-        self.journal.step("complete")
-        output.info("age key rotation complete")
+            self.journal.step(Phase.PLANNED, rotation_id=str(uuid.uuid4()), old_recipients=rotating, old_key_file=str(self.old_key_file))
+        state = Phase(self.j["state"])
+        while state in NEXT:
+            state = NEXT[state]
+            self.STEPS[state](self)
         return 0
 
     # --- phases ----------------------------------------------------------------------------------
@@ -206,12 +205,12 @@ class AgeRotation:
         key = keys.generate()
         path = self.root / f"age-{now().strftime('%Y%m%dT%H%M%S')}-{self.j['rotation_id'][:8]}.agekey"
         keys.write_key_file(path, key)
-        _ignore(self.root, path, entry="*.agekey")
-        self.journal.step("generated", new_key_file=path.name, new_recipient=key.recipient)
+        git.ignore(self.root, path, entry="*.agekey")
+        self.journal.step(Phase.GENERATED, new_key_file=path.name, new_recipient=key.recipient)
         output.status("created", path, f"new age key {key.recipient}")
 
     def _check_new_key_file(self) -> str:
-        path = self.root / self.j["new_key_file"]
+        path = self.root / str(self.j["new_key_file"])
         held = [k.recipient for k in keys.read_key_file(path)]
         if self.j["new_recipient"] not in held:
             raise DataError(f"{path}: does not hold the new identity the journal recorded")
@@ -230,24 +229,23 @@ class AgeRotation:
         missing_old = [r for r in self.j["old_recipients"] if r not in held]
         if missing_old:
             output.warn(f"{self.secret_ns}/{self.secret_name} does not hold the old key ({missing_old[0][:16]}...): Flux cannot decrypt the current files today")
-        self.journal.step("cluster-has-both", cluster_entry=entry)
+        self.journal.step(Phase.CLUSTER_HAS_BOTH, cluster_entry=entry)
         output.status("updated", f"{self.secret_ns}/{self.secret_name}", "holds the old and the new key")
 
     def _recipient_added(self) -> None:
         if self.j["new_recipient"] not in self.cluster_recipients():  # phase 2 really happened
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files")
-        cfg_path = sops_mod.find_config(self.root)
-        assert cfg_path is not None
-        rules = tuple(r.index + 1 for r in sopsconfig.load(cfg_path).rules if set(r.recipients("age")) & set(self.j["old_recipients"]))
-        keys_cmd.add_recipient(self.root, "age", self.j["new_recipient"], rules)
+        cfg_path = sopsconfig.require(self.root)
+        rules = tuple(r.position + 1 for r in sopsconfig.load(cfg_path).rules if set(r.recipients("age")) & set(self.j["old_recipients"]))
+        if sopsconfig.add_recipient(self.root, "age", self.j["new_recipient"], rules)[1]:
+            output.status("updated", cfg_path, "added the new age recipient")
         files = self.managed()
         old_text = Path(self.j["old_key_file"]).read_text("utf-8").strip()
         with self.operator_keys():
             self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
-            if crypt.updatekeys(self.root, files):
-                raise DataError("updatekeys failed for some files (see above); fix them and run again")
-        sha = _commit(self.root, f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
-        self.journal.step("recipient-added", commit_added=sha)
+            self._updatekeys(files)
+        sha = git.commit(self.root, f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
+        self.journal.step(Phase.RECIPIENT_ADDED, commit_added=sha)
 
     def _wait_for_flux(self, commit: str) -> None:
         ok, why = flux_applied(self.cluster().kustomization(self.ks_ns, self.ks_name), commit)
@@ -258,19 +256,18 @@ class AgeRotation:
         self._wait_for_flux(self.j["commit_added"])
         if self.j["new_recipient"] not in self.cluster_recipients():
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient")
-        cfg_path = sops_mod.find_config(self.root)
-        assert cfg_path is not None
-        keys_cmd.remove_recipient(self.root, list(self.j["old_recipients"]))
+        cfg_path = sopsconfig.require(self.root)
+        if sopsconfig.remove_recipients(self.root, list(self.j["old_recipients"])):
+            output.status("updated", cfg_path, "removed the old age recipient")
         files = self.managed()
         with self.operator_keys():
             self._update_bootstrap(files, self._check_new_key_file().strip() + "\n")
-            if crypt.updatekeys(self.root, files):
-                raise DataError("updatekeys failed for some files (see above); fix them and run again")
+            self._updatekeys(files)
             result = rotate_data_keys(self.root, files, locked=True)
         if result["data_key_errors"]:
             raise DataError(result["data_key_errors"][0]["error"])
-        sha = _commit(self.root, f"aigw-secrets: remove old age recipient, new data keys (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
-        self.journal.step("old-removed", commit_removed=sha, removed_at=stamp())
+        sha = git.commit(self.root, f"aigw-secrets: remove old age recipient, new data keys (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
+        self.journal.step(Phase.OLD_REMOVED, commit_removed=sha, removed_at=stamp())
 
     def _retired(self) -> None:
         self._wait_for_flux(self.j["commit_removed"])
@@ -280,7 +277,7 @@ class AgeRotation:
         old = set(self.j["old_recipients"])
 
         def drop_old(data: dict[str, bytes]) -> dict[str, bytes]:
-            return {k: v for k, v in data.items() if not (k.endswith(".agekey") and recipients_in({k: v}) <= old)}
+            return {k: v for k, v in data.items() if not (k.endswith(".agekey") and keys.recipients_in({k: v}) <= old)}
 
         self.cluster().update_secret_data(self.secret_ns, self.secret_name, drop_old)
         held = self.cluster_recipients()
@@ -292,18 +289,27 @@ class AgeRotation:
             if old_file.exists():
                 old_file.rename(old_file.with_name(f"{old_file.name}.retired-{now().strftime('%Y%m%dT%H%M%S')}"))
             new_file.rename(old_file)  # SOPS_AGE_KEY_FILE keeps working, now with the new key
-        self.journal.step("retired")
+        self.journal.step(Phase.RETIRED)
         output.status("retired", old_file, "old age key removed from the cluster and retired locally")
 
 
-def rotate_age(root: Path, *, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None, dry_run: bool) -> int:
-    rotation = AgeRotation(root, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file)
-    if dry_run:
-        output.result("\n".join(rotation.plan()))
-        return 0
-    with repo_lock(rotation.root):
-        try:
-            return rotation.run()
-        except Waiting as exc:
-            output.info(str(exc))
-            return int(ExitCode.LOCKED)
+    def _updatekeys(self, files: list[Path]) -> None:
+        failed = [(path, res) for path, res in sopsfile.rewrite_each(self.root, files, sopsfile.updatekeys) if isinstance(res, AigwError)]
+        for path, err in failed:
+            output.error(f"{path}: {err}")
+        if failed:
+            raise DataError("updatekeys failed for some files (see above); fix them and run again")
+
+    STEPS: ClassVar[dict[Phase, Callable[[AgeRotation], None]]] = {
+        Phase.GENERATED: _generated,
+        Phase.CLUSTER_HAS_BOTH: _cluster_has_both,
+        Phase.RECIPIENT_ADDED: _recipient_added,
+        Phase.OLD_REMOVED: _old_removed,
+        Phase.RETIRED: _retired,
+        Phase.COMPLETE: lambda self: self._complete(),
+    }
+
+    def _complete(self) -> None:
+        self.journal.step(Phase.COMPLETE)
+        output.info("age key rotation complete")
+

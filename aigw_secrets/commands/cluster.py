@@ -9,12 +9,15 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets import config as config_mod
-from aigw_secrets import manifests, output, sopsconfig, sopsfile
-from aigw_secrets import sops as sops_mod
-from aigw_secrets.cluster import Cluster
-from aigw_secrets.commands.agerotate import recipients_in
-from aigw_secrets.commands.generate import secret_file
+from aigw_secrets import output
+from aigw_secrets.errors import ExitCode
+from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import manifests
+from aigw_secrets.kube import Cluster
+from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import files as sopsfile
 
 
 def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: str, fmt: str) -> int:
@@ -27,7 +30,7 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
         if not pc.auth.secret_key:
             continue
         name = manifests.secret_name(pc)
-        repo_doc = yaml.safe_load((cfg.output_dir / secret_file(pc)).read_text("utf-8")) or {}
+        repo_doc = yaml.safe_load((cfg.output_dir / manifests.secret_file(pc)).read_text("utf-8")) or {}
         repo_ann = (repo_doc.get("metadata") or {}).get("annotations") or {}
         live = cluster.read_secret(cfg.namespace, name)
         live_ann = ((live or {}).get("metadata") or {}).get("annotations") or {}
@@ -44,25 +47,24 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
         row["ok"] = row["in_cluster"] and row["current_generation"] and row["policy_key_present"]
         rows.append(row)
     ns, _, name = secret.partition("/")
-    held = recipients_in(cluster.secret_data(ns, name) or {})
-    cfg_path = sops_mod.find_config(root)
+    held = keys.recipients_in(cluster.secret_data(ns, name) or {})
+    cfg_path = sopsconfig.find(root)
     wanted = sorted(sopsconfig.load(cfg_path).age_recipients()) if cfg_path else []
-    decryption = {"secret": secret, "recipients": [{"recipient": r, "held": r in held} for r in wanted]}
-    problems = [r for r in rows if not r["ok"]] + [r for r in decryption["recipients"] if not r["held"]]
+    recipients = [{"recipient": r, "held": r in held} for r in wanted]
+    bad = any(not r["ok"] for r in rows) or any(not r["held"] for r in recipients)
     if fmt == "json":
-        output.result(json.dumps({"secrets": rows, "decryption": decryption}, indent=2))
+        output.result(json.dumps({"secrets": rows, "decryption": {"secret": secret, "recipients": recipients}}, indent=2))
     else:
         for r in rows:
-            problems = ["missing"] if not r["in_cluster"] else []
+            wrong = ["missing"] if not r["in_cluster"] else []
             if r["in_cluster"] and not r["current_generation"]:
-                problems.append("stale generation")
+                wrong.append("stale generation")
             if r["in_cluster"] and not r["policy_key_present"]:
-                problems.append(f"lacks key {r['policy_reads']}: the controller drops the backend")
-            state = "; ".join(problems) or "ok"
-            output.result(f"{r['secret']:45} {r['provider']:18} {state}")
-        for r in decryption["recipients"]:
-            output.result(f"{secret:45} {r['recipient'][:20]}...  {'held' if r['held'] else 'MISSING: Flux cannot decrypt files for it'}")
-    return 1 if problems else 0
+                wrong.append(f"lacks key {r['policy_reads']}: the controller drops the backend")
+            output.result(f"{r['secret']:45} {r['provider']:18} {'; '.join(wrong) or 'ok'}")
+        for rec in recipients:
+            output.result(f"{secret:45} {str(rec['recipient'])[:20]}...  {'held' if rec['held'] else 'MISSING: Flux cannot decrypt files for it'}")
+    return int(ExitCode.FINDINGS) if bad else 0
 
 
 def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
@@ -75,7 +77,7 @@ def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
     for pc in cfg.providers:
         if not pc.auth.secret_key:
             continue
-        path = cfg.output_dir / secret_file(pc)
+        path = cfg.output_dir / manifests.secret_file(pc)
         rel = str(path.relative_to(root))
         doc = yaml.safe_load(sopsfile.decrypt(sops, sopsfile.read(path), rel))
         data = {k: base64.b64encode(str(v).encode()).decode() for k, v in (doc.get("stringData") or {}).items()}

@@ -11,15 +11,18 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets import sopscrypto
-from aigw_secrets import yamlsplice as ys
-from aigw_secrets.errors import DataError, NoInputError
-from aigw_secrets.sops import Sops
+from aigw_secrets.errors import AigwError, ConfigError, DataError, NoInputError
+from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import reader as sopscrypto
+from aigw_secrets.sops import splice as ys
+from aigw_secrets.sops.binary import Sops
+from aigw_secrets.util import atomic_write, parallel_map
 
 
 class Text:
@@ -106,10 +109,7 @@ def _mark(text: str, plain: ys.Parsed, need: list[ys.Scalar]) -> str:
 def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
     """The scalars sops will encrypt, from the matching rule's encrypted_regex (sops matches it
     against every key on the path); None when the rule uses another selector."""
-    from aigw_secrets import sopsconfig  # noqa: PLC0415
-    from aigw_secrets.sops import find_config  # noqa: PLC0415
-
-    cfg_path = find_config(sops.root)
+    cfg_path = sopsconfig.find(sops.root)
     if cfg_path is None:
         return None
     rule = sops.cached("rules", lambda: sopsconfig.load(cfg_path)).rule_for(rel)
@@ -264,13 +264,7 @@ def run_on_copy(
 
 
 def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
-    from aigw_secrets import sopsconfig  # noqa: PLC0415
-    from aigw_secrets.errors import ConfigError  # noqa: PLC0415
-    from aigw_secrets.sops import find_config  # noqa: PLC0415
-
-    found = find_config(sops.root)
-    if found is None:
-        raise ConfigError(f"{rel}: no .sops.yaml; updatekeys takes the recipients from it")
+    found = sopsconfig.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
     cfg = sopsconfig.load(found)
     base = found.parent.resolve()
     try:
@@ -355,7 +349,8 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
         style = "|" if "\n" in value and not target.flow else '"'
         indent = indent or 2
         rendered = ys.render(value, style, indent)
-    assert rendered is not None
+    if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
+        raise DataError(f"{rel}: {ys._fmt_path(keypath)}: cannot write this value")
     tail = ys._block_tail(before[old.start : old.end]) if old.style in ("|", ">") else ""
     expected = ys.apply(before, [ys.Replacement(old.start, old.end, rendered + tail)])
 
@@ -403,3 +398,47 @@ def _comment_line_in_section(plain: ys.Parsed, targets: list[ys.Scalar]) -> str:
     return ""
 
 
+
+
+def relative(root: Path, path: Path) -> str:
+    """``path`` relative to the repository root (sops picks the creation rule from it)."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        raise ConfigError(f"{path}: outside the repository {root}; pass --repo") from None
+
+
+def rewrite_each(root: Path, paths: Sequence[Path], op: Callable[[Sops, bytes, str], bytes]) -> list[tuple[Path, str | AigwError]]:
+    """Apply a whole-file sops operation (updatekeys, rotate) to every file in parallel and write the
+    files that changed; per file: "unchanged", "changed" or the error."""
+    sops = Sops(root)
+
+    def one(path: Path) -> tuple[Path, str | AigwError]:
+        try:
+            data = read(path)
+            new = op(sops, data, relative(root, path))
+            if new == data:
+                return path, "unchanged"
+            atomic_write(path, new)
+            return path, "changed"
+        except AigwError as exc:
+            return path, exc
+
+    return list(parallel_map(one, paths))
+
+
+def minimal_reencrypt(sops: Sops, data: bytes, plain: bytes, edited: bytes, rel: str) -> bytes:
+    """Only changed values get new ciphertext when only values changed; otherwise a fresh encryption."""
+    before = ys.parse(Text(plain, rel).text, rel)
+    after = ys.parse(Text(edited, rel).text, rel)
+    same_shape = [s.path for s in before.scalars] == [s.path for s in after.scalars]
+    enc = ys.parse(Text(data, rel).text, rel)
+    encrypted = {s.path for s in enc.scalars if ys.is_enc(s.value) and s.path[:1] != ("sops",)}
+    changed = [a for b, a in zip(before.scalars, after.scalars, strict=False) if b.value != a.value]
+    if same_shape and changed and all(s.path in encrypted and isinstance(s.value, str) for s in changed):
+        current = data
+        for s in changed:
+            current = set_value(sops, current, rel, s.path, s.value)
+        if decrypt(sops, current, rel) == edited:
+            return current
+    return encrypt(sops, edited, rel)

@@ -9,6 +9,8 @@ keys are supported (``AzureAPIKey``), and GCP reads the Secret key ``service_acc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 
@@ -50,7 +52,7 @@ class Provider(NamedTuple):
     host: str | None  # default upstream host; may use {setting} placeholders
     prefix: str | None = None  # OpenAI/Anthropic schema path prefix (unset = v1)
     default_models: tuple[str, ...] = ()
-    settings: dict[str, Setting] = {}  # provider-specific settings beyond COMMON_SETTINGS
+    settings: Mapping[str, Setting] = MappingProxyType({})  # provider-specific settings beyond COMMON_SETTINGS
     required: tuple[str, ...] = ()  # settings that must be set
     key_prefixes: tuple[str, ...] = ()  # expected API-key prefixes (input shape check)
 

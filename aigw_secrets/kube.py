@@ -29,16 +29,16 @@ class Unreachable(AigwError):
 class Cluster:
     def __init__(self, kubeconfig: Path | None = None, context: str | None = None) -> None:
         try:
-            from kubernetes import client, config  # noqa: PLC0415 - heavy: never on the start-up path
-            from kubernetes.config.config_exception import ConfigException  # noqa: PLC0415
+            from kubernetes import client, config
+            from kubernetes.config.config_exception import ConfigException
         except ImportError:
             raise ConfigError("the kubernetes Python client is not installed (pip install kubernetes)") from None
         cfg = client.Configuration()
         try:
             if kubeconfig is None and context is None and _in_cluster():
-                config.load_incluster_config(client_configuration=cfg)
+                config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]  # untyped library
             else:
-                config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=cfg)
+                config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
         except ConfigException as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid kubeconfig"
             raise ConfigError(f"kubeconfig: {first}") from None
@@ -51,8 +51,8 @@ class Cluster:
         self.server = cfg.host
 
     def _call(self, verb: str, resource: str, namespace: str, fn: Callable[[], Any]) -> Any:
-        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
-        from urllib3.exceptions import HTTPError  # noqa: PLC0415
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
 
         try:
             return fn()
@@ -71,7 +71,10 @@ class Cluster:
 
     def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         obj = self._call("get", "secrets", namespace, lambda: self.core.read_namespaced_secret(name, namespace))
-        return None if obj is None else self._api.sanitize_for_serialization(obj)
+        if obj is None:
+            return None
+        out: dict[str, Any] = self._api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]  # untyped library
+        return out
 
     def secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
         obj = self.read_secret(namespace, name)
@@ -93,15 +96,19 @@ class Cluster:
                 "data": {k: base64.b64encode(v).decode() for k, v in new.items()},
             }
             try:
-                if obj is None:
-                    self._call("create", "secrets", namespace, lambda body=body: self.core.create_namespaced_secret(namespace, body))
-                else:
+                if obj is not None:
                     body["metadata"] = {**(obj.get("metadata") or {}), "name": name, "namespace": namespace}
-                    self._call("update", "secrets", namespace, lambda body=body: self.core.replace_namespaced_secret(name, namespace, body))
+                self._write_secret(namespace, name, body, create=obj is None)
                 return new
             except _Conflict:
                 continue
         raise AigwError(f"secret {namespace}/{name} kept changing under us (409 five times); try again", code=ExitCode.LOCKED)
+
+    def _write_secret(self, namespace: str, name: str, body: Any, *, create: bool) -> None:
+        if create:
+            self._call("create", "secrets", namespace, lambda: self.core.create_namespaced_secret(namespace, body))
+        else:
+            self._call("update", "secrets", namespace, lambda: self.core.replace_namespaced_secret(name, namespace, body))
 
     def apply_secret(self, body: dict[str, Any]) -> None:
         """Server-side apply (field manager aigw-secrets)."""
@@ -116,12 +123,13 @@ class Cluster:
     # --- Flux ------------------------------------------------------------------------------------
 
     def kustomization(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._call(
+        found: dict[str, Any] | None = self._call(
             "get",
             "kustomizations.kustomize.toolkit.fluxcd.io",
             namespace,
             lambda: self.custom.get_namespaced_custom_object("kustomize.toolkit.fluxcd.io", "v1", namespace, "kustomizations", name),
         )
+        return found
 
 
 class _Conflict(Exception):
@@ -129,7 +137,7 @@ class _Conflict(Exception):
 
 
 def _in_cluster() -> bool:
-    import os  # noqa: PLC0415
+    import os
 
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
 

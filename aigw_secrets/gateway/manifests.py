@@ -16,11 +16,12 @@ import hmac
 import json
 import secrets
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from aigw_secrets.config import Config, ProviderConfig, is_ip
+from aigw_secrets.gateway.config import Config, ProviderConfig, is_ip
 
 AIGW = "aigateway.envoyproxy.io/v1beta1"
 EG = "gateway.envoyproxy.io/v1alpha1"
@@ -53,6 +54,20 @@ def secret_name(pc: ProviderConfig) -> str:
     return f"{pc.name}-{pc.auth.secret_suffix}"
 
 
+def secret_file(pc: ProviderConfig) -> str:
+    # `<name>.secret.sops.yaml` matches both cluster-template's `.*\.sops\.ya?ml` and the common
+    # `.+\.secret(\.sops)?\.ya?ml` creation rules.
+    return f"{pc.name}.secret.sops.yaml"
+
+
+def is_ours(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(MARKER)).decode("utf-8", "replace") == MARKER
+    except OSError:
+        return False
+
+
 def backend_names(pc: ProviderConfig) -> list[str]:
     """Names of this provider's AIServiceBackends, one per backend spec that has models."""
     return [pc.name + b.suffix for b in pc.provider.backends if b.suffix in pc.models]
@@ -82,6 +97,27 @@ STATE_ANNOTATIONS = frozenset(
 )
 
 
+def rotation_annotations(
+    generation: int,
+    period_days: int,
+    *,
+    rotated_at: str,
+    previous_ref: str | None = None,
+    revoke_after: str | None = None,
+) -> dict[str, str]:
+    """The rotation state a Secret carries (plaintext, covered by the sops MAC); the one place it is built."""
+    out = {
+        f"{ANNOTATION}/generation": str(generation),
+        f"{ANNOTATION}/rotated-at": rotated_at,
+        f"{ANNOTATION}/rotation-period-days": str(period_days),
+    }
+    if previous_ref is not None:
+        out[f"{ANNOTATION}/previous-credential-ref"] = previous_ref
+    if revoke_after is not None:
+        out[f"{ANNOTATION}/previous-revoke-after"] = revoke_after
+    return out
+
+
 def secret(
     pc: ProviderConfig,
     cfg: Config,
@@ -94,7 +130,8 @@ def secret(
     """The Secret; ``fingerprint=False`` leaves out the (deliberately slow) content hash, for
     comparisons that ignore it anyway."""
     key = pc.auth.secret_key
-    assert key is not None
+    if key is None:  # pragma: no cover - callers only build Secrets for modes that have one
+        raise ValueError(f"auth {pc.auth.name} has no Secret")
     data = {key: value}
     annotations = {f"{ANNOTATION}/auth": pc.auth.name, **(rotation or {})}
     if fingerprint:

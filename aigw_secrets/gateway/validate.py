@@ -23,8 +23,8 @@ import urllib.parse
 import urllib.request
 from typing import NamedTuple
 
-from aigw_secrets.config import ProviderConfig
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+from aigw_secrets.gateway.config import ProviderConfig
 
 
 class Rejected(AigwError):
@@ -79,7 +79,7 @@ def request_for(pc: ProviderConfig, value: str) -> _Request:
 
 
 def _sts_request(pc: ProviderConfig, ini: str, override: str | None) -> _Request:
-    import configparser  # noqa: PLC0415
+    import configparser
 
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(ini)
@@ -115,21 +115,27 @@ def sigv4(method: str, url: str, region: str, service: str, body: bytes, key_id:
 
 
 def _gcp_request(sa_json: str, override: str | None) -> _Request:
-    import base64  # noqa: PLC0415
+    import base64
 
-    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import padding  # noqa: PLC0415
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     sa = json.loads(sa_json)
     url = override or sa.get("token_uri") or "https://oauth2.googleapis.com/token"
     issued = int(time.time())
     claims = {"iss": sa["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform", "aud": url, "iat": issued, "exp": issued + 600}
-    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=")  # noqa: E731
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    def b64(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
     head = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": sa.get("private_key_id", "")}).encode())
     body = b64(json.dumps(claims).encode())
     key = load_pem_private_key(sa["private_key"].encode(), password=None)
-    sig = key.sign(head + b"." + body, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    if not isinstance(key, RSAPrivateKey):
+        raise ConfigError("the service-account key is not an RSA key")
+    sig = key.sign(head + b"." + body, padding.PKCS1v15(), hashes.SHA256())
     assertion = (head + b"." + body + b"." + b64(sig)).decode()
     form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
     return _Request("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode())
@@ -159,9 +165,11 @@ def check(pc: ProviderConfig, value: str, *, attempts: int | None = None, timeou
 
 
 def _send(req: _Request, timeout: float) -> tuple[int, bytes]:
-    request = urllib.request.Request(req.url, data=req.body, headers=req.headers, method=req.method)
+    if not req.url.startswith(("https://", "http://")):
+        raise ConfigError(f"validation URL {req.url!r} is not http(s)")
+    request = urllib.request.Request(req.url, data=req.body, headers=req.headers, method=req.method)  # noqa: S310 - http(s) only, checked above
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as res:  # noqa: S310 - provider endpoints
+        with urllib.request.urlopen(request, timeout=timeout) as res:  # noqa: S310 - http(s) only, checked above
             return res.status, res.read(4096)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(4096) if exc.fp else b""

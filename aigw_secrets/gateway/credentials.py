@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from aigw_secrets.config import ProviderConfig
 from aigw_secrets.errors import ConfigError, CredentialError
-from aigw_secrets.placeholders import is_placeholder
+from aigw_secrets.gateway.config import ProviderConfig
+from aigw_secrets.shapes import is_placeholder
 from aigw_secrets.util import run
 
 AWS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z2-7]{16}$")
@@ -129,7 +129,7 @@ def _from_environment(pc: ProviderConfig, src: Source | None, label: str) -> Cre
 
 def prompt(pc: ProviderConfig) -> Credential:
     """Ask on the terminal, input hidden."""
-    import click  # noqa: PLC0415
+    import click
 
     label = f"{pc.provider.title} ({pc.name})"
     kind = pc.auth.credential
@@ -215,7 +215,7 @@ def _gcp_from_text(raw: str, where: str) -> str:
     for field in ("private_key", "client_email", "project_id"):
         if not isinstance(data.get(field), str) or not data[field]:
             raise CredentialError(f"{where}: service-account key lacks {field}")
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
         load_pem_private_key(data["private_key"].encode("utf-8"), password=None)

@@ -7,7 +7,9 @@ constant 1, not bech32m), which is what age uses for ``AGE-SECRET-KEY-1…`` and
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -98,8 +100,8 @@ def bech32_decode(text: str) -> tuple[str, bytes]:
 
 def recipient_of(identity: str) -> str:
     """The ``age1…`` recipient for an ``AGE-SECRET-KEY-1…`` identity."""
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: PLC0415
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     try:
         hrp, raw = bech32_decode(identity.strip())
@@ -112,8 +114,8 @@ def recipient_of(identity: str) -> str:
 
 
 def generate_in_process() -> AgeKey:
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: PLC0415
-    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
         Encoding,
         NoEncryption,
         PrivateFormat,
@@ -136,6 +138,29 @@ def generate(*, prefer_age_keygen: bool = True) -> AgeKey:
             identity = match.group(0)
             return AgeKey(identity, recipient_of(identity))
     return generate_in_process()
+
+
+def default_key_file(root: Path) -> Path:
+    """cluster-template keeps the age identity in ``<repo>/age.key`` (git-ignored)."""
+    return root / "age.key"
+
+
+def key_file_for(root: Path, key_file: Path | None) -> Path:
+    """The operator's age key file: ``--key-file``, else ``$SOPS_AGE_KEY_FILE``, else ``<repo>/age.key``."""
+    if key_file:
+        return key_file
+    env = os.environ.get("SOPS_AGE_KEY_FILE")
+    return Path(env) if env else default_key_file(root)
+
+
+def recipients_in(data: Mapping[str, bytes]) -> set[str]:
+    """The age recipients whose identities a decryption Secret holds (Flux reads entries ``*.agekey``)."""
+    found = set()
+    for name, value in data.items():
+        if name.endswith(".agekey"):
+            for m in IDENTITY_RE.finditer(value.decode("utf-8", "replace")):
+                found.add(recipient_of(m.group(0)))
+    return found
 
 
 def read_key_file(path: Path) -> list[AgeKey]:

@@ -1,0 +1,125 @@
+"""What ``generate`` writes, computed in memory: every output file, and every Secret encrypted and
+verified, before the first file is replaced. Unchanged inputs change no file: a Secret whose credential
+still matches its stored fingerprint is not re-encrypted, and routes keep their ``modelsCreatedAt``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from aigw_secrets.errors import CredentialError, DataError, NoKeyError, OutputError
+from aigw_secrets.gateway import credentials, manifests
+from aigw_secrets.gateway.config import Config, ProviderConfig
+from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.util import parallel_map, stamp
+
+ROUTES_FILE = "routes.yaml"
+KUSTOMIZATION = "kustomization.yaml"
+
+
+class Planned(NamedTuple):
+    rel: str  # file name inside the output directory
+    content: bytes | None  # None = keep the existing file as it is
+    note: str = ""
+
+
+class SecretJob(NamedTuple):
+    pc: ProviderConfig
+    rel: str
+    plaintext: str
+    document: dict[str, Any]
+
+
+def check_writable(out: Path, root: Path) -> None:
+    """Fail before any work when the output directory cannot be created or written."""
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{probe.relative_to(root)}: cannot write {out.relative_to(root)} (a file is in the way)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{probe}: cannot write (permission denied)")
+
+
+def plan_secret(
+    pc: ProviderConfig, cfg: Config, out: Path, source: str | None, interactive: bool
+) -> tuple[Planned, SecretJob | None]:
+    rel = manifests.secret_file(pc)
+    target = out / rel
+    cred = credentials.obtain(pc, source, interactive=interactive)
+    current = read_documents(target)
+    current_doc = current[0] if len(current) == 1 and isinstance(current[0], dict) else None
+    # What the Secret must look like apart from its value (the value is encrypted; the shape is not).
+    shape = manifests.secret(pc, cfg, "", fingerprint=False)
+    if cred is None:
+        # No new value offered: keep the existing encrypted Secret if it still describes this provider.
+        if current_doc and manifests.is_ours(target) and _same_shape(current_doc, shape):
+            return Planned(rel, None, "kept; no new credential given"), None
+        if not interactive:
+            needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
+            raise CredentialError(
+                f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
+            )
+        cred = credentials.prompt(pc)
+    key = pc.auth.secret_key or ""
+    stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
+    stored_hash = stored.get(manifests.HASH_ANNOTATION)
+    kept = current_doc and manifests.is_ours(target) and _same_shape(current_doc, shape)
+    if kept and manifests.hash_matches(stored_hash, {key: cred.value}):  # scrypt: only when needed
+        return Planned(rel, None, f"credential unchanged ({cred.source})"), None
+    # A new or changed credential starts a new generation (the rotation history of this Secret).
+    previous = int(str(stored.get(f"{manifests.ANNOTATION}/generation", "0")) or 0) if current_doc else 0
+    rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=stamp())
+    doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
+    text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
+    return Planned(rel, None, f"from {cred.source}"), SecretJob(pc, rel, text, doc)
+
+
+def _same_shape(current: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Same kind, metadata (but the fingerprint) and Secret keys: the ciphertext can stay."""
+
+    def strip(doc: dict[str, Any]) -> tuple[Any, ...]:
+        meta = dict(doc.get("metadata") or {})
+        ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in manifests.STATE_ANNOTATIONS}
+        meta["annotations"] = ann
+        data = doc.get("stringData") or doc.get("data") or {}
+        return doc.get("apiVersion"), doc.get("kind"), doc.get("type"), meta, sorted(data)
+
+    return strip(current) == strip(expected)
+
+
+def encrypt_all(jobs: list[SecretJob], root: Path, rel_out: Path) -> dict[str, tuple[bytes, str]]:
+    """Encrypt (and verify) every Secret in parallel sops processes; nothing is written here."""
+    if not jobs:
+        return {}
+    sops = sops_mod.Sops(root)
+
+    def one(job: SecretJob) -> tuple[str, tuple[bytes, str]]:
+        rel_path = rel_out / job.rel
+        ciphertext = sops.encrypt(job.plaintext.encode("utf-8"), rel_path)
+        if not ciphertext.startswith(manifests.MARKER.encode()):
+            raise DataError(f"{rel_path}: sops output lost the header comment; refusing to write it")
+        try:
+            back = yaml.safe_load(sops.decrypt(ciphertext, rel_path))
+        except NoKeyError:
+            return job.rel, (ciphertext, "encrypted; not verified: no private key to decrypt it here")
+        if back != job.document:
+            raise DataError(f"{rel_path}: the encrypted Secret does not decrypt to what was generated; nothing written")
+        return job.rel, (ciphertext, "encrypted and verified")
+
+    return dict(parallel_map(one, jobs, max_workers=max(1, min(len(jobs), os.cpu_count() or 1))))
+
+
+def read_documents(path: Path) -> list[Any]:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    try:
+        return [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError:
+        return []

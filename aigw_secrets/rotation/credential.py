@@ -1,0 +1,227 @@
+"""Credential rotation (after AWS Secrets Manager's create/set/test/finish) and due-ness.
+
+Obtain the new value from its source → validate it against the provider → write the re-encrypted
+Secret (new generation, ``previous-credential-ref`` = the old credential's identity, never its value,
+and the time after which it is safe to revoke) → complete. Each step is journaled before it is taken
+and is idempotent, so a killed run resumes where it stopped. One rotation per repository at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aigw_secrets import output
+from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, NoKeyError
+from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import credentials, manifests, validate
+from aigw_secrets.gateway.config import Config, ProviderConfig
+from aigw_secrets.rotation.datakeys import rotate_data_keys
+from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
+from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.util import atomic_write
+
+A = manifests.ANNOTATION
+
+
+def identity(pc: ProviderConfig, value: str) -> str:
+    """Which credential this is, without its value: the AWS key id, the GCP key id, else a short hash."""
+    if pc.auth.credential == "aws":
+        for line in value.splitlines():
+            if line.startswith("aws_access_key_id"):
+                return line.split("=", 1)[1].strip()
+    if pc.auth.credential == "gcp-sa":
+        try:
+            return "gcp-key:" + str(json.loads(value).get("private_key_id", ""))[:12]
+        except ValueError:
+            pass
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(("aigw-journal:" + value).encode()).hexdigest()
+
+
+def find_provider(cfg: Config, name: str) -> ProviderConfig:
+    for pc in cfg.providers:
+        if name in (pc.key, pc.name, pc.key.replace("_", "-")):
+            return pc
+    known = ", ".join(pc.key for pc in cfg.providers) or "none"
+    raise ConfigError(f"unknown or disabled provider {name!r} (enabled: {known})")
+
+
+def _current(path: Path, rel: str) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        raise NoInputError(f"{rel}: missing or unreadable; run `aigw-secrets generate` first") from None
+    if not isinstance(doc, dict) or "sops" not in doc:
+        raise ConfigError(f"{rel}: not a SOPS-encrypted Secret")
+    return doc
+
+
+def rotate_credential(
+    root: Path,
+    cfg: Config,
+    pc: ProviderConfig,
+    *,
+    source: str | None = None,
+    verify: bool = True,
+    interactive: bool = False,
+    locked: bool = False,
+) -> dict[str, Any]:
+    """Staged rotation of one provider's credential; see the module docstring."""
+    if not locked:
+        with repo_lock(root):
+            return rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True)
+    if not pc.auth.secret_key:
+        raise ConfigError(f"{pc.provider.title}: auth {pc.auth.name} is keyless; there is no credential to rotate")
+    path = cfg.output_dir / manifests.secret_file(pc)
+    rel = str(path.relative_to(root))
+    current = _current(path, rel)
+    journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
+    if not journal.active:
+        journal.data = {}
+        journal.step("planned", rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=source or pc.settings.get("credential_source") or "env")
+    else:
+        output.info(f"resuming rotation {journal.data['rotation_id']} of {pc.key} at step {journal.data['state']}")
+    cred = credentials.obtain(pc, source, interactive=interactive)
+    if cred is None:
+        if not interactive:
+            needed = " + ".join(pc.auth.env[:2]) or "a credential"
+            raise CredentialError(f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin")
+        cred = credentials.prompt(pc)
+    fp = fingerprint(cred.value)
+    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    new_hash_matches = manifests.hash_matches(annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value})
+    if new_hash_matches and journal.data.get("fingerprint") != fp:
+        journal.step("aborted", error="unchanged")
+        raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one already in {rel}")
+    if journal.data.get("fingerprint") != fp:  # a new value (or the source changed since a crash)
+        old_ref = _old_identity(root, pc, path, rel)
+        journal.step("obtained", fingerprint=fp, old_ref=old_ref, validated=None)
+    warning = ""
+    if journal.data.get("validated") != fp:
+        if verify:
+            try:
+                outcome = validate.check(pc, cred.value)
+            except AigwError as exc:
+                journal.step("aborted", error=type(exc).__name__)
+                raise
+            warning = outcome.warning
+            if warning:
+                output.warn(warning)
+            journal.step("validated", validated=fp, http_status=outcome.status)
+        else:
+            output.warn(f"{pc.provider.title}: --no-verify: the new credential was NOT checked against the provider")
+            journal.step("validated", validated=fp, http_status=None)
+    revoke_after = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
+    if not new_hash_matches:  # not written yet (a resumed run may find it already written)
+        generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
+        rotation = manifests.rotation_annotations(
+            generation,
+            pc.settings["rotation_period_days"],
+            rotated_at=stamp(),
+            previous_ref=journal.data.get("old_ref") or "unknown",
+            revoke_after=revoke_after,
+        )
+        doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
+        text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
+        sops = sops_mod.Sops(root)
+        try:
+            new = sopsfile.encrypt(sops, text.encode(), rel)
+            verified = True
+        except NoKeyError:  # a rotation bot may hold only the public recipients
+            new = sopsfile.encrypt(sops, text.encode(), rel, verify=False)
+            verified = False
+        journal.step("encrypted")
+        atomic_write(path, new)
+        journal.step("written", verified=verified)
+    journal.step("complete", completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
+    output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")
+    return {"provider": pc.key, "file": rel, "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
+
+
+def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str | None:
+    try:
+        plain = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), path.read_bytes(), rel))
+        return identity(pc, str(plain["stringData"][pc.auth.secret_key]))
+    except (AigwError, KeyError, TypeError, yaml.YAMLError):
+        return None  # no key here to read it: recorded as unknown
+
+
+def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
+    path = cfg.output_dir / manifests.secret_file(pc)
+    rel = str(path.relative_to(root))
+    row: dict[str, Any] = {"provider": pc.key, "auth": pc.auth.name, "file": rel}
+    try:
+        doc = _current(path, rel)
+    except AigwError as exc:
+        return {**row, "state": "missing", "error": str(exc), "overdue": True}
+    meta = doc.get("metadata") or {}
+    ann = meta.get("annotations") or {}
+    sops_meta = doc.get("sops") or {}
+    rotated = parse_stamp(ann.get(f"{A}/rotated-at")) or parse_stamp(sops_meta.get("lastmodified"))
+    modified = parse_stamp(sops_meta.get("lastmodified"))
+    period = dt.timedelta(days=int(pc.settings["rotation_period_days"]))
+    dk_period = dt.timedelta(days=cfg.data_key_days)
+    t = now()
+    due = rotated + period if rotated else t
+    dk_due = modified + dk_period if modified else t
+    journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
+    revoke_after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
+    previous = ann.get(f"{A}/previous-credential-ref")
+    return {
+        **row,
+        "generation": int(str(ann.get(f"{A}/generation", "1"))),
+        "rotated_at": stamp(rotated) if rotated else None,
+        "age_days": (t - rotated).days if rotated else None,
+        "next_due": stamp(due),
+        "data_key_next_due": stamp(dk_due),
+        "state": f"in progress ({journal.data.get('state')})" if journal.active else "idle",
+        "previous_credential": previous,
+        "previous_revoke_after": stamp(revoke_after) if revoke_after else None,
+        "safe_to_revoke_now": bool(previous and revoke_after and t >= revoke_after),
+        "overdue": t >= due,
+        "data_key_overdue": t >= dk_due,
+    }
+
+
+def rotate_due(root: Path, *, verify: bool = True) -> dict[str, Any]:
+    """Everything past its period that can be rotated unattended; the rest needs an operator."""
+    cfg = config_mod.load(root)
+    summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
+    with repo_lock(root):
+        dk_files = []
+        for pc in (p for p in cfg.providers if p.auth.secret_key):
+            row = secret_status(root, cfg, pc)
+            journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
+            if row.get("overdue") or journal.active:
+                try:
+                    summary["rotated"].append(rotate_credential(root, cfg, pc, verify=verify, locked=True))
+                    continue
+                except CredentialError as exc:
+                    summary["needs_operator"].append({"provider": pc.key, "reason": str(exc)})
+                except AigwError as exc:
+                    summary["errors"].append({"provider": pc.key, "error": str(exc), "exit_code": int(exc.code)})
+            if row.get("data_key_overdue") and row.get("state") != "missing":
+                dk_files.append(root / row["file"])
+        if dk_files or Journal(root, "data-key", DATA_KEY).active:
+            result = rotate_data_keys(root, dk_files, locked=True)
+            summary["data_keys_rotated"] = result["data_keys_rotated"]
+            summary["errors"] += result["data_key_errors"]
+    return summary
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    codes = [e.get("exit_code", int(ExitCode.SOPS_FAILED)) for e in summary["errors"]]
+    if codes:
+        return int(codes[0])
+    return int(ExitCode.MANUAL_ACTION) if summary["needs_operator"] else 0

@@ -1,0 +1,67 @@
+"""SOPS data-key rotation: ``sops rotate`` on every file, formatting kept, journaled per file so a
+killed batch leaves every file decryptable and the next run finishes it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aigw_secrets import output
+from aigw_secrets.errors import AigwError, NoInputError
+from aigw_secrets.rotation.journal import DATA_KEY, Journal, repo_lock
+from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.util import atomic_write, parallel_map
+
+
+def _managed_files(root: Path) -> list[Path]:
+    files = sopsconfig.managed(root)
+    if not files:
+        raise NoInputError(f"{root}: no encrypted file matches a .sops.yaml creation rule; nothing to rotate")
+    return files
+
+
+def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False) -> dict[str, Any]:
+    """A new data key for each file (``sops rotate``), formatting kept; resumes an interrupted batch."""
+    root = root.resolve()
+    if not locked:
+        with repo_lock(root):
+            return rotate_data_keys(root, files, locked=True)
+    sops = sops_mod.Sops(root)
+    journal = Journal(root, "data-key", DATA_KEY)
+    if journal.active and not files:
+        todo = [root / f for f in journal.data["files"]]
+        done = set(journal.data.get("done", []))
+        output.info(f"resuming data-key rotation {journal.data['rotation_id']} ({len(done)}/{len(todo)} done)")
+    else:
+        todo = [p.resolve() for p in files] or _managed_files(root)
+        done = set()
+        rels = [str(p.relative_to(root)) for p in todo]
+        journal.data = {}
+        journal.step("planned", rotation_id=str(uuid.uuid4()), files=rels, done=[])
+    remaining = [p for p in todo if str(p.relative_to(root)) not in done]
+    progress = output.Progress(len(todo), "rotating data keys", start=len(todo) - len(remaining))
+    errors: list[dict[str, Any]] = []
+
+    def one(path: Path) -> tuple[str, dict[str, Any] | None]:
+        rel = str(path.relative_to(root))
+        try:
+            atomic_write(path, sopsfile.rotate(sops, sopsfile.read(path), rel))
+            return rel, None
+        except AigwError as exc:
+            return rel, {"error": str(exc), "exit_code": int(exc.code)}
+
+    for n, (rel, err) in enumerate(parallel_map(one, remaining), 1):
+        if err:
+            errors.append(err)
+        else:
+            done.add(rel)
+        progress.advance()
+        if n % 25 == 0:  # a crash re-rotates at most these few files: harmless
+            journal.save(done=sorted(done))
+    progress.close()
+    journal.step("complete" if not errors else "failed", done=sorted(done), errors=len(errors))
+    return {"data_keys_rotated": len(remaining) - len(errors), "data_key_errors": errors}
