@@ -14,7 +14,7 @@ import pytest
 from testing import fakes
 from testing.helpers import git
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def snapshot(dest: Path) -> str:

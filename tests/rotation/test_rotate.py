@@ -25,7 +25,7 @@ from testing.helpers import git
 from testing.repos import provider_settings, write_cluster
 
 OUT = Path("kubernetes/apps/ai-gateway/providers")
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
