@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aigw_secrets.sops.binary import find_binary  # noqa: E402
-from testing.corpus import corpus  # noqa: E402
+from aigw_secrets.sops.binary import find_binary
+from testing.corpus import corpus
 
 
 def setup(base: Path, files: int) -> tuple[Path, list[Path], list[Path]]:

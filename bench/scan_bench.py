@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from testing import fakes  # noqa: E402
-from testing.scancorpus import negatives, positives  # noqa: E402
+from testing import fakes
+from testing.scancorpus import negatives, positives
 
 BIN = Path(sys.executable).parent
 

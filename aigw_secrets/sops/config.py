@@ -52,10 +52,12 @@ class Rule(NamedTuple):
         regex = self.path_regex
         if not regex:
             return True
+        from aigw_secrets.sops import regex as goregex
+
         try:
-            return re.search(regex, rel) is not None
-        except re.error:
-            return False
+            return goregex.search(regex, rel)
+        except goregex.GoRegexError:
+            return False  # sops refuses the whole config; `doctor` says why
 
     def recipients(self, kind: str) -> list[str]:
         found: list[str] = []

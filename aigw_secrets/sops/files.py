@@ -118,9 +118,11 @@ def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
     regex = rule.data.get("encrypted_regex")
     if not isinstance(regex, str):
         return None
+    from aigw_secrets.sops import regex as goregex
+
     try:
-        pattern = re.compile(regex)
-    except re.error:
+        pattern = goregex.compile_go(regex)
+    except goregex.GoRegexError:
         return None
     return [s for s in plain.scalars if s.start >= 0 and any(isinstance(k, str) and pattern.search(k) for k in s.path)]
 

@@ -18,6 +18,7 @@ from aigw_secrets.errors import AigwError
 from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import regex as goregex
 
 
 class Finding(NamedTuple):
@@ -61,10 +62,9 @@ def check_config(root: Path) -> list[Finding]:
         for key in ("path_regex", *selectors[:1]):
             value = rule.data.get(key)
             if isinstance(value, str) and key.endswith("regex"):
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    out.append(Finding("error", where, f"{name}: {key} is not a valid regular expression ({exc.msg})", "fix the expression"))
+                why = goregex.problem(value)
+                if why:
+                    out.append(Finding("error", where, f"{name}: {key} is not a valid Go (RE2) regular expression, as sops reads it ({why})", "fix the expression"))
         ages, pgps = rule.recipients("age"), rule.recipients("pgp")
         if not (ages or pgps or any(k in rule.data for k in ("kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms"))):
             out.append(Finding("error", where, f"{name}: no recipients", "add an age recipient (aigw-secrets keys add-recipient --age ...)"))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
+from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing.corpus import corpus
 

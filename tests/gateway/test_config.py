@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.gateway import config
 from aigw_secrets.errors import ConfigError
+from aigw_secrets.gateway import config
 from testing.repos import provider_settings, write_cluster
 
 

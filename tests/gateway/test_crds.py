@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.gateway import config
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import config, manifests
 from testing import crds, fakes
 from testing.repos import AUTH_MATRIX, all_providers, provider_settings, write_cluster
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.cli import main
 from aigw_secrets.errors import AigwError, ExitCode
+from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, kubeapi
 from testing.corpus import corpus

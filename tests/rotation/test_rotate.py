@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
+from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.helpers import git

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
+from aigw_secrets.sops import agekeys as keys
 from testing.helpers import needs_age_keygen
 
 

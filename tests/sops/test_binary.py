@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.errors import ConfigError, DataError, NoKeyError, SopsError
+from aigw_secrets.sops import binary as sops_mod
 from testing import fakes
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  apiKey: {value}\n"

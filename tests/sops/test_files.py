@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
+from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing.corpus import corpus
 from testing.helpers import git, sops_bin
