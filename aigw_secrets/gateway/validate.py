@@ -18,9 +18,7 @@ import hmac
 import json
 import os
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import NamedTuple
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
@@ -165,13 +163,7 @@ def check(pc: ProviderConfig, value: str, *, attempts: int | None = None, timeou
 
 
 def _send(req: _Request, timeout: float) -> tuple[int, bytes]:
-    if not req.url.startswith(("https://", "http://")):
-        raise ConfigError(f"validation URL {req.url!r} is not http(s)")
-    request = urllib.request.Request(req.url, data=req.body, headers=req.headers, method=req.method)  # noqa: S310 - http(s) only, checked above
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as res:  # noqa: S310 - http(s) only, checked above
-            return res.status, res.read(4096)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(4096) if exc.fp else b""
-    except (urllib.error.URLError, TimeoutError, OSError):
-        return 0, b""
+    from aigw_secrets import http
+
+    res = http.request(req.method, req.url, headers=req.headers, body=req.body, deadline=timeout, max_bytes=4096)
+    return res.status, res.body
