@@ -85,7 +85,8 @@ def serve() -> Iterator[FakeCluster]:
 
         def _handle(self) -> None:
             verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch"}[self.command]
-            fake.requests.append(f"{verb} {self.path}")
+            kind = f" {self.headers.get('Content-Type', '')}" if verb == "patch" else ""
+            fake.requests.append(f"{verb} {self.path}{kind}")
             m, k = _SECRET.match(self.path), _KS.match(self.path)
             resource = "secrets" if m else "kustomizations" if k else ""
             if (verb, resource) in fake.forbidden:

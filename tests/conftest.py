@@ -63,4 +63,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def shared_crds() -> None:
     if not crds.CRD_DIR.is_dir():
-        pytest.skip(f"reference CRDs not available: {crds.CRD_DIR} is absent (a fresh clone has no ../shared)")
+        pytest.skip(
+            f"reference CRDs not available: {crds.CRD_DIR} is absent. They come from ../shared/crds beside the project "
+            "(AI Gateway v1.1.0, Envoy Gateway Backend, Gateway API BackendTLSPolicy/ReferenceGrant); CI has them, a fresh clone does not"
+        )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aigw_secrets import output
-from aigw_secrets.errors import ConfigError, OutputError
+from aigw_secrets.errors import ConfigError, ExitCode, OutputError
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import manifests
 from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_secret, read_documents
@@ -108,4 +108,4 @@ def _report_check(plan: list[Planned], jobs: list[SecretJob], out: Path, rel_out
             differs += 1
             output.status("would change", rel_out / p.rel, "")
     output.info(f"{differs} file(s) would change")
-    return 1 if differs else 0
+    return int(ExitCode.FINDINGS) if differs else 0

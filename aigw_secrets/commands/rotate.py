@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aigw_secrets import output
-from aigw_secrets.errors import ConfigError
+from aigw_secrets.errors import ConfigError, ExitCode
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.rotation.credential import exit_code, find_provider, rotate_credential, rotate_due, secret_status
 from aigw_secrets.rotation.datakeys import rotate_data_keys
@@ -34,7 +34,7 @@ def status(root: Path, *, fmt: str = "table") -> int:
                 prev = f"{r['previous_credential']} (revoke {when})"
             lines.append(f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}")
         output.result("\n".join(lines))
-    return 1 if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
+    return int(ExitCode.FINDINGS) if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
 
 
 def run(root: Path, *, provider: str | None, data_key: bool, due: bool, files: Sequence[Path], source: str | None, verify: bool, fmt: str) -> int:

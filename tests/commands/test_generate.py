@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -234,13 +237,29 @@ def test_no_matching_creation_rule(repo: Path, monkeypatch: pytest.MonkeyPatch, 
     assert not (repo / "clusters").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
-def test_unwritable_output(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # pragma: no cover - CI runs as root
+@contextlib.contextmanager
+def _unwritable(directory: Path) -> Iterator[None]:
+    """A directory nobody can write to, root included: the immutable attribute (ext4/xfs/btrfs), else mode 0500."""
+    if subprocess.run(["chattr", "+i", str(directory)], capture_output=True).returncode == 0:
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+        return
+    if os.geteuid() == 0:
+        pytest.skip("chattr +i not supported on this file system, and root ignores mode bits")
+    directory.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    yield
+
+
+def test_unwritable_output(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
     write_cluster(repo, provider_settings("openai"))
     (repo / OUT).mkdir(parents=True)
-    (repo / OUT).chmod(stat.S_IRUSR | stat.S_IXUSR)
-    assert main(["generate", "--no-input"]) == ExitCode.CANT_WRITE
+    with _unwritable(repo / OUT):
+        assert main(["generate", "--no-input"]) == ExitCode.CANT_WRITE
+    assert "cannot write" in capsys.readouterr().err
+    assert list((repo / OUT).iterdir()) == []
 
 
 def test_output_path_is_a_file(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

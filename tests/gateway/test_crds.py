@@ -8,20 +8,11 @@ from pathlib import Path
 import pytest
 
 from aigw_secrets.gateway import config, manifests
-from testing import crds, fakes
+from testing import crds, crossref, fakes
 from testing.repos import AUTH_MATRIX, all_providers, provider_settings, write_cluster
 
-pytestmark = pytest.mark.usefixtures("shared_crds")
-
-# The Secret key each BackendSecurityPolicy type reads (AIGW-API.md §0).
-CONTROLLER_KEYS = {
-    "APIKey": "apiKey",
-    "AzureAPIKey": "apiKey",
-    "AnthropicAPIKey": "apiKey",
-    "AWSCredentials": "credentials",
-    "AzureCredentials": "client-secret",
-    "GCPCredentials": "service_account.json",
-}
+CONTROLLER_KEYS = crossref.CONTROLLER_KEYS
+shared = pytest.mark.usefixtures("shared_crds")
 
 
 def _load(tmp_path: Path, settings: dict[str, object]) -> config.Config:
@@ -36,6 +27,7 @@ def assert_valid(obj: dict[str, object]) -> None:
     assert report.cel_evaluated > 0, f"no CEL rule evaluated for {obj['kind']}"
 
 
+@shared
 @pytest.mark.parametrize(("provider", "auth"), AUTH_MATRIX)
 def test_every_provider_and_auth_mode_validates(tmp_path: Path, provider: str, auth: str) -> None:
     cfg = _load(tmp_path, provider_settings(provider, auth))
@@ -63,6 +55,7 @@ def test_every_provider_and_auth_mode_validates(tmp_path: Path, provider: str, a
         assert "host" not in ab["spec"] and "backendSecurityPolicyRef" not in ab["spec"]
 
 
+@shared
 def test_all_providers_together(tmp_path: Path) -> None:
     cfg = _load(tmp_path, all_providers())
     objects = [o for pc in cfg.providers for o in manifests.provider_objects(pc, cfg)]
@@ -77,6 +70,7 @@ def test_all_providers_together(tmp_path: Path) -> None:
     assert groq["spec"]["schema"] == {"name": "OpenAI", "prefix": "/openai/v1"}
 
 
+@shared
 def test_ip_endpoint_and_split_routes_validate(tmp_path: Path) -> None:
     settings = provider_settings("vllm")
     settings["ai_gateway_vllm_url"] = "https://10.0.0.5:8443/custom/v1"
@@ -92,6 +86,7 @@ def test_ip_endpoint_and_split_routes_validate(tmp_path: Path) -> None:
         assert_valid(obj)
 
 
+@shared
 def test_validator_rejects_what_the_api_server_would(tmp_path: Path) -> None:
     """Negative controls: the checks above would catch the classic mistakes."""
     cfg = _load(tmp_path, provider_settings("openai"))

@@ -215,7 +215,9 @@ def test_cluster_status_and_apply(repo: Path, cluster: tuple[kubeapi.FakeCluster
     assert main(["cluster", "apply", "--kubeconfig", str(kc)]) == 0
     live = fake.secrets[("ai-gateway", "openai-apikey")]
     assert base64.b64decode(live["data"]["apiKey"]).decode() == os.environ["OPENAI_API_KEY"]
-    assert any("apply-patch" in r or "patch" in r for r in fake.requests)
+    # server-side apply: a PATCH with the apply content type and our field manager, nothing else
+    patches = [r for r in fake.requests if r.startswith("patch ")]
+    assert patches and all("application/apply-patch+yaml" in r and "fieldManager=aigw-secrets" in r for r in patches)
     capsys.readouterr()
     assert main(["cluster", "status", "--kubeconfig", str(kc)]) == 0
     assert "ok" in capsys.readouterr().out

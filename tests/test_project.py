@@ -1,0 +1,29 @@
+"""The project holds itself to its own rules: its hook and ruff pass on its own tracked files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aigw_secrets.entry import main
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_own_tracked_files_scan_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    if not (PROJECT / ".git").exists():
+        pytest.skip("not a git work tree: the scan covers tracked files")
+    assert main(["scan", "--all", "--repo", str(PROJECT)]) == 0, capsys.readouterr().err
+
+
+def test_own_pre_commit_config_passes(tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent  # .venv/bin: pre-commit, ruff and aigw-secrets
+    if not (PROJECT / ".git").exists() or not (bin_dir / "pre-commit").exists():
+        pytest.skip("needs a git work tree and pre-commit (installed by ./scripts/test)")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    res = subprocess.run(["pre-commit", "run", "--all-files", "--config", ".pre-commit-config.yaml"], cwd=PROJECT, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:]
