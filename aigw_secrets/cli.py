@@ -243,11 +243,14 @@ def _kube(f: _F) -> _F:
 @click.option("--grace-hours", type=float, default=24.0, show_default=True, help="Keep the old key in the cluster this long after Flux applied the re-keyed files.")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="The current age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and where the rotation stands; change nothing.")
-def keys_rotate_age(repo: Path, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None, dry_run: bool) -> int:
+@click.option("--confirm-phase", type=click.IntRange(2, 2), help="Phase 2 was done by hand (the printed kubectl commands): continue from there.")
+def keys_rotate_age(
+    repo: Path, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None, dry_run: bool, confirm_phase: int | None
+) -> int:
     """Rotate the age key in the order that never leaves Flux unable to decrypt (resumable)."""
     from aigw_secrets.commands.keys import rotate_age
 
-    return rotate_age(repo, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file, dry_run=dry_run)
+    return rotate_age(repo, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file, dry_run=dry_run, confirm_phase=confirm_phase)
 
 
 @cli.group()

@@ -141,7 +141,7 @@ def is_tracked(root: Path, rel: str) -> bool:
 
 
 def is_ignored(root: Path, rel: str) -> bool:
-    return succeeds(root, "check-ignore", "-q", "--", rel)
+    return succeeds(root, "check-ignore", "-q", "--no-index", "--", rel)
 
 
 def hooks_dir(root: Path) -> Path:
@@ -150,9 +150,10 @@ def hooks_dir(root: Path) -> Path:
 
 
 def ignore(root: Path, key: Path, *, entry: str | None = None) -> None:
-    """Add the key file (or ``entry``, a pattern) to .gitignore when it lives inside the repository."""
+    """Add the key file (or ``entry``, a pattern) to .gitignore when it lives inside the repository
+    and git does not ignore it already. Call it BEFORE the private key is written."""
     try:
-        rel = key.resolve().relative_to(root)
+        rel = key.resolve().relative_to(root.resolve())
     except ValueError:
         return
     gitignore = root / ".gitignore"
@@ -160,7 +161,9 @@ def ignore(root: Path, key: Path, *, entry: str | None = None) -> None:
     lines = gitignore.read_text("utf-8").splitlines() if gitignore.exists() else []
     if entry in lines or rel.as_posix() in lines:
         return
-    body = "\n".join([*lines, "# age private key (aigw-secrets init): never commit it", entry]) + "\n"
+    if entry.startswith("/") and (root / ".git").exists() and is_ignored(root, rel.as_posix()):
+        return
+    body = "\n".join([*lines, "# age private key (aigw-secrets): never commit it", entry]) + "\n"
     from aigw_secrets import output
     from aigw_secrets.util import atomic_write
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode, ToolMissingError
 
 FIELD_MANAGER = "aigw-secrets"
 
@@ -32,7 +32,7 @@ class Cluster:
             from kubernetes import client, config
             from kubernetes.config.config_exception import ConfigException
         except ImportError:
-            raise ConfigError("the kubernetes Python client is not installed (pip install kubernetes)") from None
+            raise ToolMissingError("the kubernetes Python client is not installed: pip install 'aigw-secrets[cluster]'") from None
         cfg = client.Configuration()
         try:
             if kubeconfig is None and context is None and _in_cluster():

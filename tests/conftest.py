@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,8 +34,12 @@ PROVIDER_ENV = (
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No real HOME, keys or credentials leak in; git and gpg work in throwaway places."""
+    """No real HOME, keys or credentials leak in; git and gpg work in throwaway places; scratch files
+    (ours and sops's) go to a per-test TMPDIR that pytest removes."""
     home = tmp_path_factory.mktemp("home")
+    scratch = tmp_path_factory.mktemp("tmp")
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))

@@ -27,3 +27,17 @@ def test_own_pre_commit_config_passes(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PRE_COMMIT_HOME": str(tmp_path / "cache")}
     res = subprocess.run(["pre-commit", "run", "--all-files", "--config", ".pre-commit-config.yaml"], cwd=PROJECT, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-2000:]
+
+
+def test_commands_leave_no_scratch_behind(repo: Path, tmp_path: Path) -> None:
+    """A bulk sops operation (scratch copies of ciphertext) leaves nothing in TMPDIR when it ends."""
+    scratch = tmp_path / "scratch-tmp"
+    scratch.mkdir()
+    secret = repo / "kubernetes" / "a.sops.yaml"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: v\n")
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    for argv in (["encrypt", str(secret)], ["updatekeys", str(secret)], ["rotate", "--data-key", str(secret)]):
+        res = subprocess.run([sys.executable, "-m", "aigw_secrets", *argv], cwd=repo, env=env, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+    assert list(scratch.iterdir()) == []

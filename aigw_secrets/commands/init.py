@@ -25,6 +25,7 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
         if mode:
             output.warn(f"{path}: readable by group/others; run `chmod 600 {path}`")
     else:
+        git.ignore(root, path)  # ignored before the private key exists
         key = keys.generate()
         keys.write_key_file(path, key)
         recipient = key.recipient

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets import output
+from aigw_secrets import git, output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode, ToolMissingError
-from aigw_secrets.rotation.agerotation import AgeRotation, Waiting
+from aigw_secrets.rotation.agerotation import AgeRotation, NoClusterAccess, Waiting
 from aigw_secrets.rotation.journal import repo_lock
 from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import config as sopsconfig
@@ -23,6 +23,12 @@ from aigw_secrets.sops.pgp import gpg as _gpg
 def generate_age(path: Path) -> int:
     """A new age identity in PATH (mode 0600, never overwritten); prints the recipient."""
     key = keys.generate()
+    parent = path.resolve().parent
+    while not parent.exists():  # the directory is created with the key: look from where it will hang
+        parent = parent.parent
+    root = git.toplevel(parent)
+    if root is not None:
+        git.ignore(root, path)  # ignored before the private key exists
     keys.write_key_file(path, key)
     output.result(key.recipient)
     output.status("created", path, "age key, mode 0600")
@@ -125,9 +131,22 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
     return 0
 
 
-def rotate_age(root: Path, *, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None, dry_run: bool) -> int:
+def rotate_age(
+    root: Path,
+    *,
+    kubeconfig: Path | None,
+    context: str | None,
+    secret: str,
+    kustomization: str,
+    grace_hours: float,
+    key_file: Path | None,
+    dry_run: bool,
+    confirm_phase: int | None = None,
+) -> int:
     """Rotate the age key in the order that never leaves Flux unable to decrypt (resumable)."""
-    rotation = AgeRotation(root, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file)
+    rotation = AgeRotation(
+        root, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file, confirmed_phase=confirm_phase
+    )
     if dry_run:
         output.result("\n".join(rotation.plan()))
         return 0
@@ -137,3 +156,8 @@ def rotate_age(root: Path, *, kubeconfig: Path | None, context: str | None, secr
         except Waiting as exc:
             output.info(str(exc))
             return int(ExitCode.LOCKED)
+        except NoClusterAccess:
+            if rotation.j.get("state") == "generated":  # phase 2 is next: say exactly how to do it by hand
+                output.info("phase 2 by hand (bash), then continue:")
+                output.result("\n".join(rotation.phase2_commands()))
+            raise

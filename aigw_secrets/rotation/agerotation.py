@@ -33,7 +33,7 @@ from aigw_secrets import git, output
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.kube import Cluster, Unreachable, flux_applied
 from aigw_secrets.rotation.datakeys import rotate_data_keys
-from aigw_secrets.rotation.journal import Journal, Locked, now, parse_stamp, stamp
+from aigw_secrets.rotation.journal import Journal, Locked, now, parse_stamp, stamp, state_dir
 from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
@@ -65,13 +65,29 @@ NEXT: dict[Phase, Phase] = {
 TRANSITIONS: dict[str, tuple[str, ...]] = {"": (Phase.PLANNED,), **{a: (b,) for a, b in NEXT.items()}}
 
 
+class NoClusterAccess(AigwError):
+    """The Kubernetes API cannot be used (no kubeconfig, no client, unreachable) where a phase needs it."""
+
+
 class Waiting(Locked):
     """Not an error: the next phase waits for Flux or for the grace period (exit 75, run again later)."""
 
 
 class AgeRotation:
-    def __init__(self, root: Path, *, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        kubeconfig: Path | None,
+        context: str | None,
+        secret: str,
+        kustomization: str,
+        grace_hours: float,
+        key_file: Path | None,
+        confirmed_phase: int | None = None,
+    ) -> None:
         self.root = root.resolve()
+        self.confirmed_phase = confirmed_phase
         self.kubeconfig, self.context = kubeconfig, context
         self.secret_ns, _, self.secret_name = secret.partition("/")
         self.ks_ns, _, self.ks_name = kustomization.partition("/")
@@ -93,16 +109,23 @@ class AgeRotation:
             try:
                 self._cluster = Cluster(self.kubeconfig, self.context)
             except AigwError as exc:
-                raise type(exc)(f"{exc}; {self._instructions()}") from None
+                raise NoClusterAccess(f"{exc}; {self._instructions()}", code=exc.code) from None
         return self._cluster
 
     def _instructions(self) -> str:
-        new = self.j.get("new_key_file", "<new key file>")
-        return (
-            f"no cluster access: stopped before the cluster learns the new key. Add it yourself "
-            f"(kubectl -n {self.secret_ns} patch secret {self.secret_name} with an entry NAME.agekey holding {new}) "
-            f"or re-run with --kubeconfig/--context"
-        )
+        return "no cluster access: stopped before the cluster learns the new key; see the commands above, or re-run with --kubeconfig/--context"
+
+    def phase2_commands(self) -> list[str]:
+        """What phase 2 does, as kubectl commands an operator can run by hand (bash: the key never
+        appears in a command line), then ``--confirm-phase 2``."""
+        new = self.root / str(self.j.get("new_key_file", "NEW.agekey"))
+        entry = f"aigw-{str(self.j.get('rotation_id', 'xxxxxxxx'))[:8]}.agekey"
+        ns, name = self.secret_ns, self.secret_name
+        return [
+            f"kubectl -n {ns} patch secret {name} --type merge --patch-file <(printf '{{\"data\":{{\"{entry}\":\"%s\"}}}}' \"$(base64 -w0 < {new})\")",
+            f"kubectl -n {ns} get secret {name} -o go-template='{{{{range $k, $v := .data}}}}{{{{$k}}}}{{{{\"\\n\"}}}}{{{{end}}}}'   # lists {entry} next to the old entry",
+            "aigw-secrets keys rotate-age --confirm-phase 2",
+        ]
 
     def cluster_recipients(self) -> set[str]:
         data = self.cluster().secret_data(self.secret_ns, self.secret_name) or {}
@@ -204,8 +227,8 @@ class AgeRotation:
     def _generated(self) -> None:
         key = keys.generate()
         path = self.root / f"age-{now().strftime('%Y%m%dT%H%M%S')}-{self.j['rotation_id'][:8]}.agekey"
+        git.ignore(self.root, path, entry="*.agekey")  # ignored before the private key exists
         keys.write_key_file(path, key)
-        git.ignore(self.root, path, entry="*.agekey")
         self.journal.step(Phase.GENERATED, new_key_file=path.name, new_recipient=key.recipient)
         output.status("created", path, f"new age key {key.recipient}")
 
@@ -219,10 +242,13 @@ class AgeRotation:
     def _cluster_has_both(self) -> None:
         new_text = self._check_new_key_file()
         entry = f"aigw-{self.j['rotation_id'][:8]}.agekey"
+        if self.confirmed_phase == 2:
+            self._confirm_phase2(entry)
+            return
         try:
             self.cluster().update_secret_data(self.secret_ns, self.secret_name, lambda d: {**d, entry: new_text.encode()})
         except Unreachable as exc:
-            raise Unreachable(f"{exc}; {self._instructions()}") from None
+            raise NoClusterAccess(f"{exc}; {self._instructions()}", code=exc.code) from None
         held = self.cluster_recipients()
         if self.j["new_recipient"] not in held:
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is not there after writing it")
@@ -232,8 +258,22 @@ class AgeRotation:
         self.journal.step(Phase.CLUSTER_HAS_BOTH, cluster_entry=entry)
         output.status("updated", f"{self.secret_ns}/{self.secret_name}", "holds the old and the new key")
 
+    def _confirm_phase2(self, entry: str) -> None:
+        """The operator added the key by hand: check what can be checked without cluster access."""
+        try:
+            held = self.cluster_recipients()
+        except AigwError:
+            output.warn(f"cannot read {self.secret_ns}/{self.secret_name} to check it; going on with the operator's word")
+        else:
+            if self.j["new_recipient"] not in held:
+                raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is not there; run the phase 2 commands first")
+        self.journal.step(Phase.CLUSTER_HAS_BOTH, cluster_entry=entry, confirmed_by_operator=True)
+        output.status("confirmed", f"{self.secret_ns}/{self.secret_name}", "the operator added the new key")
+
     def _recipient_added(self) -> None:
-        if self.j["new_recipient"] not in self.cluster_recipients():  # phase 2 really happened
+        if self.j.get("confirmed_by_operator") and self.confirmed_phase == 2:
+            pass  # just confirmed by hand (and checked above when the cluster could be read)
+        elif self.j["new_recipient"] not in self.cluster_recipients():  # phase 2 really happened
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files")
         cfg_path = sopsconfig.require(self.root)
         rules = tuple(r.position + 1 for r in sopsconfig.load(cfg_path).rules if set(r.recipients("age")) & set(self.j["old_recipients"]))
@@ -244,7 +284,7 @@ class AgeRotation:
         with self.operator_keys():
             self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
             self._updatekeys(files)
-        sha = git.commit(self.root, f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
+        sha = git.commit(self.root, f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files, *self._gitignore()])
         self.journal.step(Phase.RECIPIENT_ADDED, commit_added=sha)
 
     def _wait_for_flux(self, commit: str) -> None:
@@ -287,11 +327,26 @@ class AgeRotation:
         new_file = self.root / self.j["new_key_file"]
         if new_file.exists():
             if old_file.exists():
-                old_file.rename(old_file.with_name(f"{old_file.name}.retired-{now().strftime('%Y%m%dT%H%M%S')}"))
+                old_file.rename(self._retired_path(old_file))
             new_file.rename(old_file)  # SOPS_AGE_KEY_FILE keeps working, now with the new key
         self.journal.step(Phase.RETIRED)
         output.status("retired", old_file, "old age key removed from the cluster and retired locally")
 
+
+    def _retired_path(self, old_file: Path) -> Path:
+        """Where the old key goes: inside the work tree only under .aigw/ (never committed), so a later
+        `git add -A` cannot pick up the one key that decrypts the whole history."""
+        name = f"{old_file.name}.retired-{now().strftime('%Y%m%dT%H%M%S')}"
+        if not old_file.resolve().is_relative_to(self.root):
+            return old_file.with_name(name)
+        retired = state_dir(self.root) / "retired"
+        retired.mkdir(mode=0o700, exist_ok=True)
+        return retired / name
+
+    def _gitignore(self) -> list[Path]:
+        """.gitignore goes into the tool's commit when the tool changed it (it ignores the new key)."""
+        path = self.root / ".gitignore"
+        return [path] if path.is_file() and not git.succeeds(self.root, "diff", "--quiet", "HEAD", "--", ".gitignore") else []
 
     def _updatekeys(self, files: list[Path]) -> None:
         failed = [(path, res) for path, res in sopsfile.rewrite_each(self.root, files, sopsfile.updatekeys) if isinstance(res, AigwError)]

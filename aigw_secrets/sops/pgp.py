@@ -13,7 +13,7 @@ def gpg(gnupghome: Path | None) -> Any:
     try:
         import gnupg
     except ImportError:
-        raise ToolMissingError("python-gnupg is not installed (pip install python-gnupg)") from None
+        raise ToolMissingError("python-gnupg is not installed: pip install 'aigw-secrets[pgp]'") from None
     home = gnupghome or (Path(os.environ["GNUPGHOME"]) if os.environ.get("GNUPGHOME") else None)
     if home is not None:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)

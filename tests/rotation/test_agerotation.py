@@ -146,8 +146,12 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
     held = cluster_identities(fake)
     assert old_identity.strip().splitlines()[-1] not in held
     assert keys.read_key_file(repo / "age.key")[0].recipient == new_recipient  # SOPS_AGE_KEY_FILE keeps working
-    assert list(repo.glob("age.key.retired-*"))
+    assert list((repo / ".aigw/retired").glob("age.key.retired-*"))  # kept, but under the never-committed .aigw/
+    assert not list(repo.glob("age.key.retired-*"))
     assert "age-" not in git(repo, "ls-files")  # no key file was committed
+    untracked = git(repo, "ls-files", "--others", "--exclude-standard").split()
+    assert not [f for f in untracked if "AGE-SECRET-KEY" in (repo / f).read_text(errors="replace")]  # `git add -A` picks up no key
+    assert git(repo, "status", "--porcelain", "--", ".gitignore") == ""  # the tool's .gitignore change is committed
     log = git(repo, "log", "--format=%s")
     assert "add age recipient" in log and "remove old age recipient" in log
 
@@ -171,6 +175,29 @@ def test_no_cluster_access_stops_before_phase_two(repo: Path, cluster: tuple[kub
     assert len([line for line in res.stderr.splitlines() if "error:" in line]) == 1
     assert json.loads((repo / ".aigw/age-rotation.json").read_text())["state"] == "generated"
     assert (repo / ".sops.yaml").read_text() == sops_yaml and all(p.read_bytes() == before[p] for p in files)
+
+
+def test_phase_two_by_hand(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path], tmp_path: Path) -> None:
+    """Without cluster access: the exact kubectl commands, then --confirm-phase 2 goes on, checking what it can."""
+    fake, kc = cluster
+    files = managed_repo(repo)
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(kc.read_text().replace(fake.url, "https://127.0.0.1:9"))
+    res = rotate_age(repo, dead)
+    assert res.returncode == ExitCode.UNAVAILABLE
+    journal = json.loads((repo / ".aigw/age-rotation.json").read_text())
+    entry = f"aigw-{journal['rotation_id'][:8]}.agekey"
+    assert "kubectl -n flux-system patch secret sops-age --type merge --patch-file" in res.stdout and entry in res.stdout
+    assert "--confirm-phase 2" in res.stdout and "AGE-SECRET-KEY" not in res.stdout + res.stderr
+
+    res = rotate_age(repo, kc, "--confirm-phase", "2")  # claimed, but the key is not there: refused
+    assert res.returncode == ExitCode.DATA and "run the phase 2 commands first" in res.stderr
+    new_key = (repo / journal["new_key_file"]).read_bytes()
+    fake.secrets[("flux-system", "sops-age")]["data"][entry] = base64.b64encode(new_key).decode()  # the operator's kubectl patch
+    res = rotate_age(repo, kc, "--confirm-phase", "2")
+    assert res.returncode == ExitCode.LOCKED and "waiting for Flux" in res.stderr  # phases 2 and 3 done
+    assert json.loads((repo / ".aigw/age-rotation.json").read_text())["state"] == "recipient-added"
+    invariant(repo, files, fake)
 
 
 def test_api_lost_mid_rotation_keeps_the_old_recipient(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]) -> None:
