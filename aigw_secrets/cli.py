@@ -24,10 +24,24 @@ _REPO = click.option(
 )
 
 
+def _provider_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion for provider names (from the provider table, not from a file)."""
+    from aigw_secrets.gateway.providers import PROVIDERS
+
+    return [k for k in PROVIDERS if k.startswith(incomplete)]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="aigw-secrets")
-def cli() -> None:
-    """Envoy AI Gateway provider credentials as SOPS-encrypted GitOps manifests."""
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="More detail on stderr.")
+@click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set; colour is only ever used on a terminal).")
+def cli(quiet: bool, verbose: bool, no_color: bool) -> None:
+    """Envoy AI Gateway provider credentials as SOPS-encrypted GitOps manifests.
+
+    Shell completion: eval "$(_AIGW_SECRETS_COMPLETE=bash_source aigw-secrets)" (zsh_source, fish_source).
+    """
+    output.configure(quiet=quiet, verbose=verbose, color=False if no_color else None)
 
 
 @cli.command()
@@ -66,6 +80,9 @@ def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_
     return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check)
 
 
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="text for people, json (on stdout) for programs."
+)
 _FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 
@@ -137,15 +154,17 @@ def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
 
 @cli.command()
 @_REPO
-@click.option("--provider", metavar="NAME", help="Rotate this provider's credential (staged; validated first).")
+@click.option("--provider", metavar="NAME", shell_complete=_provider_names, help="Rotate this provider's credential (staged; validated first).")
 @click.option("--data-key", is_flag=True, help="Rotate SOPS data keys (sops rotate), formatting kept.")
 @click.option("--due", is_flag=True, help="Rotate everything past its period that can be rotated unattended.")
 @click.option("--source", metavar="SPEC", help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.")
 @click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_FORMAT
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 def rotate(repo: Path, provider: str | None, data_key: bool, due: bool, source: str | None, no_verify: bool, fmt: str, files: tuple[Path, ...]) -> int:
     """Rotate a provider credential, SOPS data keys, or everything due (cron)."""
+    if sum(bool(x) for x in (provider, data_key, due)) != 1:
+        raise click.UsageError("choose one of --provider NAME, --data-key or --due")
     from aigw_secrets.commands.rotate import run
 
     return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt)
@@ -153,12 +172,12 @@ def rotate(repo: Path, provider: str | None, data_key: bool, due: bool, source: 
 
 @cli.command()
 @_REPO
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_FORMAT
 def status(repo: Path, fmt: str) -> int:
     """Every managed Secret: age, next due date, rotation state, what is safe to revoke. Exit 1 if overdue."""
     from aigw_secrets.commands.rotate import status as run
 
-    return run(repo, fmt=fmt)
+    return run(repo, fmt="table" if fmt == "text" else fmt)
 
 
 @cli.command()
@@ -212,12 +231,13 @@ def keys_import_pgp(file: Path, gnupghome: Path | None) -> int:
 @keys.command(name="list")
 @_REPO
 @_GNUPGHOME
-@click.option("--json", "as_json", is_flag=True)
-def keys_list(repo: Path, gnupghome: Path | None, as_json: bool) -> int:
+@_FORMAT
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json (kept for old scripts).")
+def keys_list(repo: Path, gnupghome: Path | None, fmt: str, as_json: bool) -> int:
     """Recipients in .sops.yaml and whether their private keys are available here."""
     from aigw_secrets.commands.keys import list_keys
 
-    return list_keys(repo, gnupghome, as_json)
+    return list_keys(repo, gnupghome, as_json or fmt == "json")
 
 
 _KUBE = [
@@ -262,12 +282,12 @@ def cluster() -> None:
 @_REPO
 @_kube
 @click.option("--secret", default="flux-system/sops-age", show_default=True, help="Flux decryption Secret, NAMESPACE/NAME.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_FORMAT
 def cluster_status(repo: Path, kubeconfig: Path | None, context: str | None, secret: str, fmt: str) -> int:
     """Does the cluster hold the repository's current Secrets, the keys the policies read, every recipient's key?"""
     from aigw_secrets.commands.cluster import status
 
-    return status(repo, kubeconfig=kubeconfig, context=context, secret=secret, fmt=fmt)
+    return status(repo, kubeconfig=kubeconfig, context=context, secret=secret, fmt="table" if fmt == "text" else fmt)
 
 
 @cluster.command(name="apply")

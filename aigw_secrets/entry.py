@@ -46,7 +46,9 @@ def guarded(run: Callable[[], int]) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"aigw-secrets: error: {message}", file=sys.stderr)
+    from aigw_secrets import output
+
+    output.error(message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

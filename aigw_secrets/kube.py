@@ -34,16 +34,15 @@ class Cluster:
         except ImportError:
             raise ToolMissingError("the kubernetes Python client is not installed: pip install 'aigw-secrets[cluster]'") from None
         cfg = client.Configuration()
+        in_cluster = kubeconfig is None and context is None and _in_cluster()
+        path = None if in_cluster else _check_kubeconfig(kubeconfig, context)
         try:
-            if kubeconfig is None and context is None and _in_cluster():
+            if in_cluster:
                 config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]  # untyped library
             else:
-                config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
-        except ConfigException as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid kubeconfig"
-            raise ConfigError(f"kubeconfig: {first}") from None
-        except FileNotFoundError:
-            raise ConfigError(f"kubeconfig {kubeconfig or '~/.kube/config'} does not exist") from None
+                config.load_kube_config(config_file=str(path), context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError, ValueError, TypeError, KeyError):
+            raise ConfigError(f"kubeconfig {path or '(in-cluster)'}: not a usable kubeconfig (cluster, user or context entry incomplete)") from None
         cfg.retries = 1
         self._api = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self._api)
@@ -134,6 +133,31 @@ class Cluster:
 
 class _Conflict(Exception):
     pass
+
+
+def _check_kubeconfig(kubeconfig: Path | None, context: str | None) -> Path:
+    """The kubeconfig file, checked in our words before the client library reads it."""
+    import os
+
+    import yaml
+
+    env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    path = kubeconfig or (Path(env) if env else Path.home() / ".kube" / "config")
+    where = "--kubeconfig" if kubeconfig else ("$KUBECONFIG" if env else "the default")
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no kubeconfig: {path} ({where}) does not exist; pass --kubeconfig, set KUBECONFIG, or run in a pod") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raise ConfigError(f"kubeconfig {path}: cannot be read as YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"kubeconfig {path}: not a kubeconfig (no contexts)")
+    names = [c.get("name") for c in data.get("contexts") or [] if isinstance(c, dict)]
+    if context is not None and context not in names:
+        raise ConfigError(f"kubeconfig {path}: no context named {context!r} (it has: {', '.join(map(str, names)) or 'none'})")
+    if context is None and not data.get("current-context"):
+        raise ConfigError(f"kubeconfig {path}: no current-context; pass --context (it has: {', '.join(map(str, names)) or 'none'})")
+    return path
 
 
 def _in_cluster() -> bool:

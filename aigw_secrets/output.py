@@ -1,34 +1,92 @@
-"""The only code that writes messages for people. Results go to stdout, diagnostics to stderr."""
+"""The only code that writes messages for people. Results go to stdout, diagnostics to stderr.
+
+One grammar for every command: ``-q/--quiet`` keeps only warnings and errors, ``-v/--verbose`` adds
+detail, colour only on a terminal and never with ``--no-color`` or ``NO_COLOR`` (no-color.org), and
+``--format json`` makes stdout one JSON document (diagnostics stay on stderr).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
+
+
+class _Settings:
+    quiet = False
+    verbose = False
+    color: bool | None = None  # None: decide from the terminal and NO_COLOR
+
+
+SETTINGS = _Settings()
+_CODES = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "dim": "2"}
+
+
+def configure(*, quiet: bool = False, verbose: bool = False, color: bool | None = None) -> None:
+    SETTINGS.quiet, SETTINGS.verbose, SETTINGS.color = quiet, verbose and not quiet, color
+
+
+def _colored(stream: Any) -> bool:
+    if SETTINGS.color is not None:
+        return SETTINGS.color
+    return "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb" and bool(getattr(stream, "isatty", lambda: False)())
+
+
+def paint(text: str, style: str, stream: Any = None) -> str:
+    """``text`` in a colour when ``stream`` (default stderr) is a terminal that wants colour."""
+    return f"\033[{_CODES[style]}m{text}\033[0m" if _colored(stream or sys.stderr) else text
 
 
 def info(message: str) -> None:
-    print(message, file=sys.stderr)
+    if not SETTINGS.quiet:
+        print(message, file=sys.stderr)
+
+
+def detail(message: str) -> None:
+    """Only with --verbose."""
+    if SETTINGS.verbose:
+        print(paint(message, "dim"), file=sys.stderr)
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"{paint('warning', 'yellow')}: {message}", file=sys.stderr)
 
 
 def error(message: str) -> None:
-    print(f"aigw-secrets: error: {message}", file=sys.stderr)
+    print(f"aigw-secrets: {paint('error', 'red')}: {message}", file=sys.stderr)
+
+
+_STATUS_STYLE = {"wrote": "green", "created": "green", "encrypted": "green", "rotated": "green", "updated": "green", "removed": "yellow"}
 
 
 def status(verb: str, path: Path | str, note: str = "") -> None:
+    if SETTINGS.quiet:
+        return
     suffix = f"  ({note})" if note else ""
-    print(f"{verb:>12}  {path}{suffix}", file=sys.stderr)
+    label = f"{verb:>12}"
+    style = _STATUS_STYLE.get(verb)
+    print(f"{paint(label, style) if style else label}  {path}{suffix}", file=sys.stderr)
+
+
+def summary(message: str) -> None:
+    """The one line every successful command ends with."""
+    if not SETTINGS.quiet:
+        print(paint(message, "bold"), file=sys.stderr)
+
+
+def hint(message: str) -> None:
+    """The next step, where it is not obvious."""
+    if not SETTINGS.quiet:
+        print(f"{paint('next', 'dim')}: {message}", file=sys.stderr)
 
 
 class Progress:
-    """A one-line progress bar on a terminal; silent otherwise (cron, CI, pipes)."""
+    """A one-line progress bar on a terminal; silent otherwise (cron, CI, pipes) and with --quiet."""
 
     def __init__(self, total: int, label: str, *, start: int = 0) -> None:
         self.total, self.label, self.done = total, label, start
-        self.enabled = sys.stderr.isatty() and total > 1
+        self.enabled = sys.stderr.isatty() and total > 1 and not SETTINGS.quiet
 
     def advance(self, n: int = 1) -> None:
         self.done += n
@@ -46,3 +104,10 @@ class Progress:
 def result(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
+def json_result(data: Any) -> None:
+    """The whole stdout of a command run with --format json."""
+    import json
+
+    result(json.dumps(data, indent=2, default=str))

@@ -132,7 +132,7 @@ def test_bad_input(repo: Path, provider: standin.Provider, monkeypatch: pytest.M
     assert main(["rotate", "--provider", "openai"]) == ExitCode.CONFIG  # no cluster.yaml yet
     setup_groq(repo, provider, monkeypatch)
     assert main(["rotate", "--provider", "nosuch"]) == ExitCode.CONFIG
-    assert main(["rotate"]) == ExitCode.CONFIG
+    assert main(["rotate"]) == ExitCode.USAGE  # no mode: a usage error, like every other command line mistake
     (repo / OUT / "groq.secret.sops.yaml").unlink()
     assert main(["rotate", "--provider", "groq"]) == ExitCode.NO_INPUT
 
