@@ -42,7 +42,8 @@ def check_writable(out: Path, root: Path) -> None:
     if not probe.is_dir():
         raise OutputError(f"{probe.relative_to(root)}: cannot write {out.relative_to(root)} (a file is in the way)")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{probe}: cannot write (permission denied)")
+        why = "Read-only file system" if os.statvfs(probe).f_flag & os.ST_RDONLY else "permission denied"
+        raise OutputError(f"{probe}: cannot write ({why})")
 
 
 def plan_secret(

@@ -299,3 +299,28 @@ def test_cronjob_manifest() -> None:
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == sa["metadata"]["name"] and sa["automountServiceAccountToken"] is False
     assert not [d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]  # needs no API access
+
+
+def test_previous_credential_ref_is_what_the_console_shows(tmp_path: Path) -> None:
+    """Issue 10 item 12: never a hash a dictionary reverses; only what each provider's console shows."""
+    from aigw_secrets.gateway import config as config_mod
+    from aigw_secrets.rotation.credential import fingerprint, identity
+
+    def pc(key: str, auth: str | None = None) -> config_mod.ProviderConfig:
+        root = tmp_path / f"{key}-{auth}"
+        root.mkdir()
+        write_cluster(root, provider_settings(key, auth))
+        return config_mod.load(root).providers[0]
+
+    openai, anthropic, groq = fakes.openai_project_key(), fakes.anthropic_key(), fakes.groq_key()
+    assert identity(pc("openai"), openai) == f"sk-...{openai[-4:]}"
+    assert identity(pc("anthropic"), anthropic) == f"sk-ant-...{anthropic[-4:]}"
+    assert identity(pc("groq"), groq) == f"gsk_...{groq[-4:]}"
+    key_id = fakes.aws_access_key_id()
+    assert identity(pc("bedrock"), fakes.aws_credentials_file(key_id=key_id)) == key_id
+    sa = fakes.gcp_service_account()
+    assert identity(pc("vertex"), json.dumps(sa)) == f"gcp-key:{sa['private_key_id']}"
+    secret = fakes.entra_client_secret()
+    assert identity(pc("azure", "entra"), secret) == f"hint:{secret[:3]}"
+    # the journal's record is salted scrypt: two runs never store the same string for one value
+    assert fingerprint(groq) != fingerprint(groq) and fingerprint(groq).startswith("scrypt:")
