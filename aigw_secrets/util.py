@@ -109,10 +109,52 @@ def parallel_map(fn: Callable[[_T], _R], items: Iterable[_T], *, max_workers: in
 
 
 def private_dir() -> Path:
-    """A 0700 directory for plaintext, on tmpfs (/dev/shm) where there is one."""
+    """A 0700 directory for plaintext, on tmpfs (/dev/shm) where there is one.
+
+    Its name carries the creating process id, so a later run wipes what a killed one left
+    (``sweep_stale``): a ``kill -9`` runs no cleanup handler.
+    """
     shm = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private 0700 directory inside it
-    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
-    return Path(tempfile.mkdtemp(prefix="aigw-edit-", dir=base))
+    base = Path(str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else tempfile.gettempdir())
+    sweep_stale(base, "aigw-edit-")
+    return Path(tempfile.mkdtemp(prefix=f"aigw-edit-{os.getpid()}-", dir=base))
+
+
+def sweep_stale(directory: Path, prefix: str) -> int:
+    """Remove ``<prefix><pid>-*`` entries (files or scratch directories) whose process is gone.
+
+    Only our own (same owner) and only of dead processes: a live run's files are never touched.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid = entry.name[len(prefix) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or entry.stat(follow_symlinks=False).st_uid != os.getuid() or _alive(int(pid)):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                wipe(Path(entry.path))
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def wipe(directory: Path) -> None:
@@ -152,6 +194,9 @@ def require_regular(path: Path) -> os.stat_result | None:
     return st
 
 
+TMP_PREFIX = ".aigw-"  # staged files: .aigw-<pid>-<random>.tmp beside their target
+
+
 def stage(path: Path, data: bytes, *, mode: int | None = None) -> Path:
     """Write ``data`` to a fsynced temp file beside ``path`` (``.aigw-*.tmp``); ``commit`` puts it in place."""
     directory = path.parent
@@ -160,7 +205,7 @@ def stage(path: Path, data: bytes, *, mode: int | None = None) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         if mode is None:
             mode = current.st_mode & 0o7777 if current else 0o644
-        fd, tmp = tempfile.mkstemp(prefix=".aigw-", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:

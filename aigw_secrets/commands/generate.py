@@ -20,7 +20,7 @@ from aigw_secrets.gateway import manifests, operator
 from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_secret, read_documents
 from aigw_secrets.rotation.journal import STATE_DIR, commit_files, recover_files, repo_lock
 from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.util import require_regular, stamp
+from aigw_secrets.util import TMP_PREFIX, require_regular, stamp, sweep_stale
 
 JOURNAL = "generate"  # .aigw/generate.json: an interrupted commit is finished or rolled back
 
@@ -62,6 +62,7 @@ def generate(
         done = recover_files(root, JOURNAL)
         if done:
             output.info(f"an interrupted generate was {done} ({STATE_DIR}/{JOURNAL}.json)")
+        sweep_stale(out, TMP_PREFIX)  # temp files of killed runs (after recovery: it may still need its own)
         plan, jobs = _plan(cfg, root, sources, interactive, run_commands=True)
         return _write(cfg, root, plan, jobs)
 

@@ -157,8 +157,11 @@ def documented_host(pc: ProviderConfig) -> str | None:
     if bsp == "AWSCredentials":
         region = str(pc.settings.get("region") or "us-east-1")
         return f"sts.{region}.amazonaws.com" if _REGION.match(region) else None
-    if pc.provider.host and not pc.settings.get("host"):
-        return pc.host  # the table's host (Azure: <resource>.openai.azure.com), not one the config chose
+    if pc.provider.host:  # the table's host (Azure: <resource>.openai.azure.com), never ai_gateway_<p>_host
+        try:
+            return pc.provider.host.format(**{k: v for k, v in pc.settings.items() if isinstance(v, str)}).lower()
+        except (KeyError, IndexError, ValueError):
+            return None
     return None
 
 
