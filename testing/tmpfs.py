@@ -42,3 +42,12 @@ def fill(path: Path, leave_pages: int = 0) -> Path:
     size = filler.stat().st_size
     os.truncate(filler, max(0, size - leave_pages * 4096))
     return filler
+
+
+@contextmanager
+def repo_on_tmpfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: str = "2m") -> Iterator[tuple[Path, Path]]:
+    """(mount point, repository): a git repository after `aigw-secrets init` on a small tmpfs, as cwd."""
+    from testing.repos import init_repo
+
+    with small_tmpfs(tmp_path / "disk", size) as disk:
+        yield disk, init_repo(disk / "repo", monkeypatch)

@@ -148,15 +148,9 @@ def test_gitignore_directory_during_init(tmp_path: Path, capsys: pytest.CaptureF
 def test_read_only_repository_and_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Disk full during `rotate --data-key`, then a read-only repository: one-line reasons, every file intact."""
     from testing import tmpfs
-    from testing.helpers import git, sops_decrypt
+    from testing.helpers import sops_decrypt
 
-    with tmpfs.small_tmpfs(tmp_path / "disk") as disk:
-        repo = disk / "repo"
-        repo.mkdir()
-        git(repo, "init", "-q")
-        assert main(["init", "--repo", str(repo)]) == 0
-        monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo / "age.key"))
-        monkeypatch.chdir(repo)
+    with tmpfs.repo_on_tmpfs(tmp_path, monkeypatch) as (disk, repo):
         _groq(repo, monkeypatch)
         secret = next(repo.rglob("groq.secret.sops.yaml"))
         before = secret.read_bytes()

@@ -66,7 +66,7 @@ _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _SHOWN_ENV = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")  # conventional names; a pasted key is rarely all upper case
 
 
-def _allowed(src: Source, label: str, run_commands: bool, policy: operator.Policy) -> bool:
+def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, policy: operator.Policy) -> bool:
     """May this source be used? False: treat it as "no credential given" (``--check``)."""
     if src.kind == "cmd" and not run_commands:
         return False
@@ -84,9 +84,17 @@ def _allowed(src: Source, label: str, run_commands: bool, policy: operator.Polic
             "unless the operator allows it (AIGW_SECRETS_ALLOW_FILES=1 or allow_files in operator.toml)",
             code=ExitCode.CONFIG,
         )
-    if src.kind == "env" and src.arg.upper().startswith(("AIGW_SECRETS_", "SOPS_")):
-        raise CredentialError(f"{label}: {src.where}: the tool's own variables cannot be a credential source", code=ExitCode.CONFIG)
+    if src.kind == "env" and (src.arg.upper().startswith(("AIGW_SECRETS_", "SOPS_")) or src.arg in _others_variables(pc)):
+        # the repository may pick a variable, but not the tool's own nor another provider's credential
+        raise CredentialError(f"{label}: {src.where} names a variable that belongs to the tool or to another provider", code=ExitCode.CONFIG)
     return True
+
+
+def _others_variables(pc: ProviderConfig) -> set[str]:
+    from aigw_secrets.gateway.providers import PROVIDERS
+
+    every = {v for p in PROVIDERS.values() for mode in p.auth_modes for v in mode.env}
+    return every - set(pc.auth.env)
 
 
 def _read_source(src: Source, label: str, *, stdin_text: str | None = None, timeout: float = 60.0) -> str | None:
@@ -158,7 +166,7 @@ def obtain(
     label = f"{pc.provider.title} ({pc.name})"
     src = source_for(pc, explicit)
     policy = policy if policy is not None else operator.load()
-    if src is not None and not _allowed(src, label, run_commands, policy):
+    if src is not None and not _allowed(pc, src, label, run_commands, policy):
         return None
     if src is None or src.kind == "env":
         return _from_environment(pc, src, label)

@@ -386,15 +386,9 @@ def test_generate_killed_mid_commit_is_finished_or_rolled_back(repo: Path, monke
 
 def test_full_disk_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Item 9: ENOSPC part-way through generate leaves every file as it was (exit 73)."""
-    from testing.tmpfs import fill, small_tmpfs
+    from testing.tmpfs import fill, repo_on_tmpfs
 
-    with small_tmpfs(tmp_path / "disk") as disk:
-        repo = disk / "repo"
-        repo.mkdir()
-        git(repo, "init", "-q")
-        assert main(["init", "--repo", str(repo)]) == 0
-        monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo / "age.key"))
-        monkeypatch.chdir(repo)
+    with repo_on_tmpfs(tmp_path, monkeypatch) as (disk, repo):
         before = _three_providers(repo, monkeypatch)
         _new_credentials(monkeypatch)
         filler = fill(disk, leave_pages=1)  # room for one staged Secret, not three

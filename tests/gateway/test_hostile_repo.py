@@ -343,3 +343,11 @@ def test_control_character_gives_one_line(repo: Path, capsys: pytest.CaptureFixt
     assert main(["generate", "--no-input"]) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err
+
+
+def test_repository_cannot_pick_another_providers_variable(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", fakes.aws_secret_access_key())
+    for variable in ("AWS_SECRET_ACCESS_KEY", "SOPS_AGE_KEY", "AIGW_SECRETS_ALLOW_HOSTS"):
+        write_cluster(repo, {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_credential_source": f"env:{variable}"})
+        assert main(["generate", "--no-input"]) == ExitCode.CONFIG
+        assert "belongs to the tool or to another provider" in capsys.readouterr().err
