@@ -18,11 +18,9 @@ from aigw_secrets.errors import ConfigError, OutputError
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import manifests, operator
 from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_secret, read_documents
-from aigw_secrets.rotation.journal import STATE_DIR, commit_files, recover_files, repo_lock
+from aigw_secrets.rotation.journal import COMMIT_JOURNAL, commit_files, repo_lock
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.util import TMP_PREFIX, require_regular, stamp, sweep_stale
-
-JOURNAL = "generate"  # .aigw/generate.json: an interrupted commit is finished or rolled back
 
 
 def generate(
@@ -58,10 +56,7 @@ def generate(
     if check_only:  # writes nothing, runs no command, takes no lock (CI may have a read-only checkout)
         plan, jobs = _plan(cfg, root, sources, interactive, run_commands=False)
         return _report_check(plan, jobs, out, out.relative_to(root))
-    with repo_lock(root):
-        done = recover_files(root, JOURNAL)
-        if done:
-            output.info(f"an interrupted generate was {done} ({STATE_DIR}/{JOURNAL}.json)")
+    with repo_lock(root):  # settles a commit an earlier run left half-done (rotation/journal.py)
         sweep_stale(out, TMP_PREFIX)  # temp files of killed runs (after recovery: it may still need its own)
         plan, jobs = _plan(cfg, root, sources, interactive, run_commands=True)
         return _write(cfg, root, plan, jobs)
@@ -118,7 +113,7 @@ def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[S
     keep = {p.rel for p in plan}
     stale = sorted(f for f in out.glob("*.yaml") if f.name not in keep and not f.is_symlink() and f.is_file() and manifests.is_ours(f)) if out.is_dir() else []
     writes = {out / p.rel: p.content for p in plan if p.content is not None and not _holds(out / p.rel, p.content)}
-    commit_files(root, JOURNAL, writes, stale)
+    commit_files(root, COMMIT_JOURNAL, writes, stale)
     for p in plan:  # reported once everything is in place
         output.status("wrote" if out / p.rel in writes else "unchanged", rel_out / p.rel, p.note)
     for path in stale:

@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aigw_secrets import output
 from aigw_secrets.errors import AigwError, DataError, ExitCode, OutputError
 from aigw_secrets.util import atomic_write, commit, discard, now, parse_stamp, require_regular, stage, stamp
 
-__all__ = ["Journal", "Locked", "commit_files", "now", "parse_stamp", "recover_files", "repo_lock", "stamp", "state_dir"]
+__all__ = ["COMMIT_JOURNAL", "Journal", "Locked", "commit_files", "now", "parse_stamp", "recover_files", "repo_lock", "stamp", "state_dir"]
 
 STATE_DIR = ".aigw"
 
@@ -59,6 +60,11 @@ def repo_lock(root: Path) -> Iterator[None]:
             raise
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        # A multi-file commit a killed run left half-done is settled first, by whoever holds the lock
+        # next: otherwise a later recovery could rename an old staged file over this run's update.
+        done = recover_files(root, COMMIT_JOURNAL)
+        if done:
+            output.info(f"an interrupted generate was {done} ({STATE_DIR}/{COMMIT_JOURNAL}.json)")
         yield
     finally:
         os.close(fd)  # closing releases the flock, also when the process is killed
@@ -134,6 +140,7 @@ class Journal:
 
 # --- all-or-nothing writes of several files (generate) ----------------------------------------------
 
+COMMIT_JOURNAL = "generate"  # the one multi-file commit journal (generate's)
 FILES: dict[str, tuple[str, ...]] = {"": ("staged",), "staged": ("committing", "aborted"), "committing": ("complete",)}
 
 
@@ -144,8 +151,8 @@ def commit_files(root: Path, name: str, writes: Mapping[Path, bytes], removals: 
     a full disk included, discards what was staged. Then the journal records "committing" and the
     renames and removals follow; they need no new space, and if the run dies among them the next
     run (``recover_files``) finishes them. A journal still at "staged" is rolled back instead.
+    The caller holds ``repo_lock``, which settles an earlier run's commit before anything else.
     """
-    recover_files(root, name)
     staged: dict[Path, Path] = {}
     journal = Journal(root, name, FILES)
     try:

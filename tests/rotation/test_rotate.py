@@ -324,3 +324,18 @@ def test_previous_credential_ref_is_what_the_console_shows(tmp_path: Path) -> No
     assert identity(pc("azure", "entra"), secret) == f"hint:{secret[:3]}"
     # the journal's record is salted scrypt: two runs never store the same string for one value
     assert fingerprint(groq) != fingerprint(groq) and fingerprint(groq).startswith("scrypt:")
+
+
+def test_rotation_settles_a_half_done_generate_first(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10 item 5: a generate killed mid-commit can never later rename its staged Secret over a rotation."""
+    setup_groq(repo, provider, monkeypatch)
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    killed = subprocess.run([sys.executable, "-m", "aigw_secrets", "generate", "--no-input"], cwd=repo, env={**os.environ, "AIGW_SECRETS_CRASH_AT": "committing"}, capture_output=True, check=False)
+    assert killed.returncode == 137
+    rotated = fakes.groq_key()
+    provider.status[rotated] = 200
+    monkeypatch.setenv("GROQ_API_KEY", rotated)
+    assert main(["rotate", "--provider", "groq"]) == 0
+    monkeypatch.delenv("GROQ_API_KEY")  # no credential given: generate keeps the Secret
+    assert main(["generate", "--no-input"]) == 0
+    assert value_in(repo, "groq") == rotated
