@@ -3,7 +3,8 @@
 Sources, in order: an explicit source (``--source PROVIDER=SPEC`` or ``ai_gateway_<p>_credential_source``),
 the provider SDK's conventional environment variable, and (on a TTY) a hidden prompt. A SPEC is
 ``env:VAR``, ``file:PATH``, ``cmd:COMMAND`` (run without a shell; for password managers), ``stdin``
-or ``prompt``. Error messages name the source, never the value.
+or ``prompt``. A ``cmd:`` or ``file:`` named by the repository's config is used only when the operator
+allows it (``gateway/operator.py``). Error messages name the flag or field, never the value given.
 """
 
 from __future__ import annotations
