@@ -167,3 +167,17 @@ def test_read_only_repository_and_full_disk(tmp_path: Path, monkeypatch: pytest.
             err = capsys.readouterr().err
             assert code == ExitCode.CANT_WRITE and "Read-only file system" in err and err.count("\n") == 1, (argv, err)
         assert sops_decrypt(secret, repo / "age.key").returncode == 0
+
+
+def test_data_key_rotation_of_a_file_outside_the_repository(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _groq(repo, monkeypatch)
+    secret = next(repo.rglob("groq.secret.sops.yaml"))
+    outside = tmp_path / "outside.sops.yaml"
+    outside.write_bytes(secret.read_bytes())
+    (repo / "link.sops.yaml").symlink_to(outside)
+    capsys.readouterr()
+    for target in (str(outside), "link.sops.yaml"):
+        assert main(["rotate", "--data-key", target]) == ExitCode.NO_INPUT
+        err = capsys.readouterr().err
+        assert "is outside the repository" in err and err.count("\n") == 1
+    assert outside.read_bytes() == secret.read_bytes()
