@@ -75,7 +75,8 @@ def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_
     for item in sources:
         provider, sep, spec = item.partition("=")
         if not sep or not provider or not spec:
-            raise click.BadParameter(f"{item!r} is not PROVIDER=SPEC", param_hint="--source")
+            # never repeat the value: a key is sometimes typed here instead of a source spec
+            raise click.BadParameter("expected PROVIDER=SPEC (the value given is not shown)", param_hint="--source")
         parsed[provider.strip()] = spec.strip()
     return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check)
 

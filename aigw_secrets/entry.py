@@ -30,6 +30,13 @@ def guarded(run: Callable[[], int]) -> int:
     except RecursionError:
         _error("input nested too deeply to process")
         return ExitCode.DATA
+    except OverflowError:
+        _error("a number in the input is too large")
+        return ExitCode.DATA
+    except OSError as exc:
+        message, code = os_error(exc)
+        _error(message)
+        return code
     except MemoryError:
         _error("out of memory")
         return ExitCode.INTERNAL
@@ -45,10 +52,34 @@ def guarded(run: Callable[[], int]) -> int:
         return ExitCode.INTERNAL
 
 
+def os_error(exc: OSError) -> tuple[str, int]:
+    """One line and an exit code for an operating-system error nobody caught closer to its cause."""
+    import errno
+
+    from aigw_secrets.errors import ExitCode
+
+    codes = {
+        errno.EACCES: ExitCode.PERMISSION,
+        errno.EPERM: ExitCode.PERMISSION,
+        errno.EROFS: ExitCode.CANT_WRITE,
+        errno.ENOSPC: ExitCode.CANT_WRITE,
+        errno.EDQUOT: ExitCode.CANT_WRITE,
+        errno.EISDIR: ExitCode.CANT_WRITE,
+        errno.ENOTDIR: ExitCode.CANT_WRITE,
+        errno.EEXIST: ExitCode.CANT_WRITE,
+        errno.ENOENT: ExitCode.NO_INPUT,
+        errno.ELOOP: ExitCode.DATA,
+    }
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    return f"{where}{exc.strerror or type(exc).__name__}", int(codes.get(exc.errno or 0, ExitCode.CANT_WRITE))
+
+
 def _error(message: str) -> None:
+    # One line whatever the message holds: control characters (a newline in a path or a value
+    # quoted by a message) are shown escaped.
     from aigw_secrets import output
 
-    output.error(message)
+    output.error("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 Every user-facing failure is an ``AigwError`` whose message is a single line that names the file,
 field or variable at fault. Messages never contain a secret value or anything sops printed on
-stdout; ``error_handler`` in ``cli.py`` is the only place that turns them into exit codes.
+stdout; ``entry.guarded`` is the only place that turns them (and OS errors) into exit codes.
 """
 
 from __future__ import annotations

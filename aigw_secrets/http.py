@@ -69,14 +69,18 @@ def request(
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         conn.request(method, target, body=body, headers=dict(headers or {}))
-        if conn.sock is not None:
-            conn.sock.settimeout(remaining())
+        # Kept here: getresponse() drops conn.sock when the server closes after the answer
+        # (HTTP/1.0), but the body is still read from this socket and must stay under the deadline.
+        sock = conn.sock
+        if sock is not None:
+            sock.settimeout(remaining())
         res = conn.getresponse()
         chunks: list[bytes] = []
         size = 0
         while size < max_bytes:
-            if conn.sock is not None:
-                conn.sock.settimeout(remaining())
+            left = remaining()  # checked before every read: a byte every few seconds still ends here
+            if sock is not None:
+                sock.settimeout(left)
             chunk = res.read1(min(65536, max_bytes - size))
             if not chunk:
                 break

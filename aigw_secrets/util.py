@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -34,25 +35,55 @@ def run(
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float | None = 120,
+    own_group: bool = False,
 ) -> Result:
-    """Run ``argv`` and capture both streams as bytes; never raises on a non-zero exit."""
+    """Run ``argv`` and capture both streams as bytes; never raises on a non-zero exit.
+
+    ``own_group`` starts the program in a new process group and, when it times out or the run is
+    interrupted, kills the whole group: a user's command (a password manager wrapper) may fork
+    children that would otherwise outlive it and keep the pipes open.
+    """
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             list(argv),
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            timeout=timeout,
-            check=False,
+            start_new_session=own_group,
         )
     except FileNotFoundError:
         raise ToolMissingError(f"{argv[0]}: executable not found") from None
     except PermissionError:
         raise ToolMissingError(f"{argv[0]}: not executable") from None
+    except OSError as exc:
+        raise ToolMissingError(f"{argv[0]}: cannot run ({exc.strerror or type(exc).__name__})") from None
+    try:
+        stdout, stderr = proc.communicate(stdin if stdin is not None else b"", timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill(proc, own_group)
         raise ToolMissingError(f"{Path(argv[0]).name} did not finish within {timeout:.0f}s") from None
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    except BaseException:
+        _kill(proc, own_group)
+        raise
+    return Result(proc.returncode, stdout, stderr)
+
+
+def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
+    import signal
+
+    try:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()  # not communicate(): a grandchild outside the group may still hold the pipes
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def which(name: str) -> str | None:
@@ -78,10 +109,52 @@ def parallel_map(fn: Callable[[_T], _R], items: Iterable[_T], *, max_workers: in
 
 
 def private_dir() -> Path:
-    """A 0700 directory for plaintext, on tmpfs (/dev/shm) where there is one."""
+    """A 0700 directory for plaintext, on tmpfs (/dev/shm) where there is one.
+
+    Its name carries the creating process id, so a later run wipes what a killed one left
+    (``sweep_stale``): a ``kill -9`` runs no cleanup handler.
+    """
     shm = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private 0700 directory inside it
-    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
-    return Path(tempfile.mkdtemp(prefix="aigw-edit-", dir=base))
+    base = Path(str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else tempfile.gettempdir())
+    sweep_stale(base, "aigw-edit-")
+    return Path(tempfile.mkdtemp(prefix=f"aigw-edit-{os.getpid()}-", dir=base))
+
+
+def sweep_stale(directory: Path, prefix: str) -> int:
+    """Remove ``<prefix><pid>-*`` entries (files or scratch directories) whose process is gone.
+
+    Only our own (same owner) and only of dead processes: a live run's files are never touched.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid = entry.name[len(prefix) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or entry.stat(follow_symlinks=False).st_uid != os.getuid() or _alive(int(pid)):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                wipe(Path(entry.path))
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def wipe(directory: Path) -> None:
@@ -97,22 +170,42 @@ def wipe(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename, fsync dir.
+def file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+        if test(mode):
+            return name
+    return "regular file" if stat.S_ISREG(mode) else "special file"
 
-    A reader sees the old content or the new one, never a mix; a crash leaves at most a stray
-    ``.aigw-*.tmp`` file, never a truncated target. The existing file's mode is kept unless
-    ``mode`` is given.
+
+def require_regular(path: Path) -> os.stat_result | None:
+    """The ``lstat`` of ``path`` (None when absent); refuses anything but a regular file.
+
+    Every writer goes through here, so a symlink planted where a file is expected (pointing out of
+    the repository, or at a device or a pipe) is never written through or replaced.
     """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(f"{path}: is a {file_kind(st.st_mode)}, not a regular file; refusing to write it")
+    return st
+
+
+TMP_PREFIX = ".aigw-"  # staged files: .aigw-<pid>-<random>.tmp beside their target
+
+
+def stage(path: Path, data: bytes, *, mode: int | None = None) -> Path:
+    """Write ``data`` to a fsynced temp file beside ``path`` (``.aigw-*.tmp``); ``commit`` puts it in place."""
     directory = path.parent
     try:
+        current = require_regular(path)
         directory.mkdir(parents=True, exist_ok=True)
         if mode is None:
-            try:
-                mode = path.stat().st_mode & 0o7777
-            except FileNotFoundError:
-                mode = 0o644
-        fd, tmp = tempfile.mkstemp(prefix=".aigw-", suffix=".tmp", dir=directory)
+            mode = current.st_mode & 0o7777 if current else 0o644
+        fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
@@ -121,18 +214,46 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except OSError as exc:
+        discard(Path(tmp))
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return Path(tmp)
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Rename a staged file over ``path`` and make the rename durable."""
+    try:
+        require_regular(path)
         os.replace(tmp, path)
-        dir_fd = os.open(directory, os.O_RDONLY)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def discard(tmp: Path) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename, fsync dir.
+
+    A reader sees the old content or the new one, never a mix; a crash leaves at most a stray
+    ``.aigw-*.tmp`` file, never a truncated target. The existing file's mode is kept unless
+    ``mode`` is given. Anything but a regular file at ``path`` is refused (``require_regular``).
+    """
+    tmp = stage(path, data, mode=mode)
+    try:
+        commit(tmp, path)
+    except BaseException:
+        discard(tmp)
+        raise
 
 
 def create_private_file(path: Path, data: bytes) -> None:

@@ -98,3 +98,16 @@ def set_credentials(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> dict[str, str
     secrets = dict(values)
     secrets["GCP_PRIVATE_KEY"] = json.loads(sa)["private_key"]
     return secrets
+
+
+def init_repo(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``root`` made a git repository with an age key (age.key) and a .sops.yaml by `aigw-secrets init`; cwd."""
+    from aigw_secrets.cli import main
+    from testing.helpers import git
+
+    root.mkdir()
+    git(root, "init", "-q")
+    assert main(["init", "--repo", str(root)]) == 0
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(root / "age.key"))
+    monkeypatch.chdir(root)
+    return root

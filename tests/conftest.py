@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.cli import main
 from testing import crds
-from testing.helpers import git
+from testing.repos import init_repo
 
 PROVIDER_ENV = (
     "OPENAI_API_KEY",
@@ -56,13 +55,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A git repository with an age key (age.key) and a .sops.yaml made by `aigw-secrets init`."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    assert main(["init", "--repo", str(root)]) == 0
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(root / "age.key"))
-    monkeypatch.chdir(root)
-    yield root
+    yield init_repo(tmp_path / "repo", monkeypatch)
 
 
 @pytest.fixture

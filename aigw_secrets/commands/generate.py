@@ -1,12 +1,14 @@
 """``aigw-secrets generate``: cluster.yaml / cluster.toml + credentials → encrypted GitOps manifests.
 
-Everything is computed first (``gateway/plan.py``), then each file is replaced atomically; a failure
-leaves the output directory as it was. Only files carrying the aigw-secrets header are overwritten or pruned.
+Everything is computed first (``gateway/plan.py``), then every file is staged and the whole set is
+committed under the repository lock with a journal (``rotation/journal.commit_files``): a failure, a
+full disk included, leaves the output directory as it was, and a run killed while committing is
+finished by the next one. Only files carrying the aigw-secrets header are overwritten or pruned, and
+never through a symlink. ``--check`` writes nothing and runs no credential command.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,10 +16,11 @@ from pathlib import Path
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, ExitCode, OutputError
 from aigw_secrets.gateway import config as config_mod
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import manifests, operator
 from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_secret, read_documents
+from aigw_secrets.rotation.journal import COMMIT_JOURNAL, commit_files, repo_lock
 from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.util import atomic_write
+from aigw_secrets.util import TMP_PREFIX, require_regular, stamp, sweep_stale
 
 
 def generate(
@@ -31,6 +34,9 @@ def generate(
     """Write the manifests for every enabled provider; returns an exit code."""
     root = root.resolve()
     cfg = config_mod.load(root, config_path)
+    if not any(isinstance(k, str) and k.startswith("ai_gateway_") for k in cfg.raw):
+        # An empty, comments-only or foreign file is far more likely a mistake than "remove everything".
+        raise ConfigError(f"{cfg.path}: no ai_gateway_* settings (empty or comments only?); nothing generated, nothing removed")
     sources = dict(sources or {})
     unknown = sorted(set(sources) - {pc.key for pc in cfg.providers})
     if unknown:
@@ -43,58 +49,76 @@ def generate(
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if sum(1 for spec in sources.values() if spec.strip() == "stdin") > 1:
         raise ConfigError("--source: only one provider can read its credential from stdin")
-
     out = cfg.output_dir
+    if not out.resolve().is_relative_to(root):
+        raise OutputError(f"{out.relative_to(root)}: leads out of the repository (a symlink?); refusing to write there")
     check_writable(out, root)
+    if check_only:  # writes nothing, runs no command, takes no lock (CI may have a read-only checkout)
+        plan, jobs = _plan(cfg, root, sources, interactive, run_commands=False)
+        return _report_check(plan, jobs, out, out.relative_to(root))
+    with repo_lock(root):  # settles a commit an earlier run left half-done (rotation/journal.py)
+        sweep_stale(out, TMP_PREFIX)  # temp files of killed runs (after recovery: it may still need its own)
+        plan, jobs = _plan(cfg, root, sources, interactive, run_commands=True)
+        return _write(cfg, root, plan, jobs)
+
+
+def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], interactive: bool, *, run_commands: bool) -> tuple[list[Planned], list[SecretJob]]:
+    out = cfg.output_dir
+    rel_out = out.relative_to(root)
+    header = manifests.HEADER.format(config=cfg.path.name)
+    names = [n for pc in cfg.providers for n in (f"{pc.name}.yaml", manifests.secret_file(pc) if pc.auth.secret_key else None) if n]
+    for name in (*names, ROUTES_FILE, KUSTOMIZATION):  # never overwrite what someone else wrote
+        _refuse_foreign(out / name, rel_out / name)
+    policy = operator.load(root)
     plan: list[Planned] = []
     jobs: list[SecretJob] = []
-    rel_out = out.relative_to(root)
     for pc in cfg.providers:
-        header = manifests.HEADER.format(config=cfg.path.name)
         plan.append(Planned(f"{pc.name}.yaml", manifests.dump(manifests.provider_objects(pc, cfg), header).encode()))
         if pc.auth.secret_key:
-            planned, job = plan_secret(pc, cfg, out, sources.get(pc.key), interactive)
+            planned, job = plan_secret(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy)
             plan.append(planned)
             if job:
                 jobs.append(job)
-
     existing_routes = read_documents(out / ROUTES_FILE)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-    routes = manifests.routes(cfg, manifests.models_created_at(existing_routes), now)
+    routes = manifests.routes(cfg, manifests.models_created_at(existing_routes), stamp())
     if routes:
-        header = manifests.HEADER.format(config=cfg.path.name)
         plan.append(Planned(ROUTES_FILE, manifests.dump(routes, header).encode()))
     resources = [p.rel for p in plan]
-    header = manifests.HEADER.format(config=cfg.path.name)
     plan.append(Planned(KUSTOMIZATION, manifests.dump([manifests.kustomization(resources)], header).encode()))
+    return plan, jobs
 
-    for p in plan:  # never overwrite what someone else wrote
-        target = out / p.rel
-        if target.exists() and not manifests.is_ours(target):
-            raise OutputError(f"{rel_out / p.rel}: exists and was not generated by aigw-secrets; move it away or choose another ai_gateway_output_dir")
 
-    if check_only:
-        return _report_check(plan, jobs, out, rel_out)
+def _holds(path: Path, content: bytes) -> bool:
+    return path.is_file() and path.read_bytes() == content
 
+
+def _refuse_foreign(target: Path, rel: Path) -> None:
+    if require_regular(target) is None:  # a symlink, directory, pipe or device is refused here
+        return
+    try:
+        with target.open("rb") as fh:
+            head = fh.read(len(manifests.MARKER))
+    except OSError as exc:
+        raise OutputError(f"{rel}: cannot be read ({exc.strerror or exc}); not touching it") from None
+    if head != manifests.MARKER.encode():
+        raise OutputError(f"{rel}: exists and was not generated by aigw-secrets; move it away or choose another ai_gateway_output_dir")
+
+
+def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[SecretJob]) -> int:
+    """Encrypt, then replace every changed file and prune stale ones in one journaled step."""
+    out = cfg.output_dir
+    rel_out = out.relative_to(root)
     encrypted = encrypt_all(jobs, root, rel_out)
     plan = [Planned(p.rel, *encrypted[p.rel]) if p.rel in encrypted else p for p in plan]
-
     keep = {p.rel for p in plan}
-    stale = sorted(f.name for f in out.glob("*.yaml") if f.name not in keep and manifests.is_ours(f)) if out.is_dir() else []
-    changed = 0
-    for p in plan:
-        target = out / p.rel
-        if p.content is None or (target.exists() and target.read_bytes() == p.content):
-            output.status("unchanged", rel_out / p.rel, p.note)
-            continue
-        atomic_write(target, p.content)
-        changed += 1
-        output.status("wrote", rel_out / p.rel, p.note)
-    for name in stale:
-        (out / name).unlink()
-        changed += 1
-        output.status("removed", rel_out / name, "provider no longer enabled")
-    output.info(f"{len(cfg.providers)} provider(s), {changed} file(s) changed in {rel_out}")
+    stale = sorted(f for f in out.glob("*.yaml") if f.name not in keep and not f.is_symlink() and f.is_file() and manifests.is_ours(f)) if out.is_dir() else []
+    writes = {out / p.rel: p.content for p in plan if p.content is not None and not _holds(out / p.rel, p.content)}
+    commit_files(root, COMMIT_JOURNAL, writes, stale)
+    for p in plan:  # reported once everything is in place
+        output.status("wrote" if out / p.rel in writes else "unchanged", rel_out / p.rel, p.note)
+    for path in stale:
+        output.status("removed", path.relative_to(root), "provider no longer enabled")
+    output.info(f"{len(cfg.providers)} provider(s), {len(writes) + len(stale)} file(s) changed in {rel_out}")
     return 0
 
 

@@ -85,23 +85,37 @@ def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
+MAX_DEPTH = 64  # cluster.yaml is flat; this is generous
+MAX_NODES = 100_000  # after alias expansion: a "billion laughs" file stops here at once
+
+
 def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """The top-level mapping of the file and the line of each key."""
+    """The top-level mapping of the file and the line of each key.
+
+    Bounded work on any input: nesting deeper than ``MAX_DEPTH`` or more than ``MAX_NODES`` nodes
+    once aliases are expanded is refused in one line before anything is built, and a key given twice
+    is refused (sops refuses it too; silently keeping the last one hides a mistake).
+    """
     text = read_text(path)
     if path.suffix == ".toml":
         try:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        lines = {}
+        except RecursionError:
+            raise ConfigError(f"{path}: nested too deeply") from None
+        lines: dict[str, int] = {}
         for number, line in enumerate(text.splitlines(), 1):
             m = re.match(r"\s*([A-Za-z0-9_\-]+)\s*=", line)
             if m and m.group(1) not in lines:
                 lines[m.group(1)] = number
         return data, lines
     try:
+        _check_shape(path, text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _check_size(path, node)
         data = yaml.safe_load(text)
-        node = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "invalid YAML"
@@ -110,8 +124,49 @@ def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
-    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    lines = {}
+    for k, _ in node.value:
+        if isinstance(k, yaml.ScalarNode):
+            if k.value in lines:
+                raise ConfigError(f"{path}:{k.start_mark.line + 1}: duplicate key {k.value} (first at line {lines[k.value]})")
+            lines[k.value] = k.start_mark.line + 1
     return data, lines
+
+
+def _check_shape(path: Path, text: str) -> None:
+    """Depth limit from the event stream (the parser is iterative; the composer is not)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise ConfigError(f"{_where(path, line)}: nested more than {MAX_DEPTH} levels deep; refusing to read it")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_size(path: Path, root: yaml.Node) -> None:
+    """Count nodes as if every alias were expanded, in time linear in the file (memoized per node)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        kids: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            kids = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            kids = [n for pair in node.value for n in pair]
+        if not children_done and any(id(k) not in sizes for k in kids):
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+            continue
+        total = 1 + sum(sizes.get(id(k), 1) for k in kids)
+        if total > MAX_NODES:
+            raise ConfigError(f"{_where(path, node.start_mark.line + 1)}: more than {MAX_NODES} values once aliases are expanded; refusing to read it")
+        sizes[id(node)] = total
 
 
 def _coerce(value: Any, spec: Setting, where: str, key: str) -> Any:
@@ -124,11 +179,14 @@ def _coerce(value: Any, spec: Setting, where: str, key: str) -> Any:
             return value.lower() in ("true", "yes")
         raise ConfigError(f"{where}: {key}: expected true or false, got {value!r}")
     if spec.kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        raise ConfigError(f"{where}: {key}: expected a whole number, got {value!r}")
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{where}: {key}: expected a whole number, got {value!r}")
+        low, high = spec.bounds or (-(2**31), 2**31)
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: {key}: {value} is out of range (expected {low} to {high})")
+        return value
     if spec.kind == "list":
         if isinstance(value, str):
             items = [v.strip() for v in value.split(",")]

@@ -3,7 +3,8 @@
 Sources, in order: an explicit source (``--source PROVIDER=SPEC`` or ``ai_gateway_<p>_credential_source``),
 the provider SDK's conventional environment variable, and (on a TTY) a hidden prompt. A SPEC is
 ``env:VAR``, ``file:PATH``, ``cmd:COMMAND`` (run without a shell; for password managers), ``stdin``
-or ``prompt``. Error messages name the source, never the value.
+or ``prompt``. A ``cmd:`` or ``file:`` named by the repository's config is used only when the operator
+allows it (``gateway/operator.py``). Error messages name the flag or field, never the value given.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from aigw_secrets.errors import ConfigError, CredentialError
+from aigw_secrets.errors import ConfigError, CredentialError, ExitCode, ToolMissingError
+from aigw_secrets.gateway import operator
 from aigw_secrets.gateway.config import ProviderConfig
 from aigw_secrets.shapes import is_placeholder
 from aigw_secrets.util import run
@@ -36,45 +38,113 @@ class Credential(NamedTuple):
 
 
 class Source(NamedTuple):
+    """A parsed source spec. ``where`` names the flag or field it came from: messages and journals
+    use ``describe()``, which never repeats a command line or a path (a key is sometimes typed
+    where a spec is expected, and a command line may carry one)."""
+
     kind: str
     arg: str
+    where: str = ""
+    from_repo: bool = False  # named in cluster.yaml/.toml, which every contributor can change
 
     @classmethod
-    def parse(cls, spec: str, where: str) -> Source:
+    def parse(cls, spec: str, where: str, *, from_repo: bool = False) -> Source:
         kind, _, arg = spec.partition(":")
         kind = kind.strip()
         if kind not in SOURCE_KINDS or (kind in ("env", "file", "cmd") and not arg.strip()):
-            raise ConfigError(f"{where}: credential source {spec!r} must be env:VAR, file:PATH, cmd:COMMAND, stdin or prompt")
-        return cls(kind, arg.strip())
+            raise ConfigError(f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or prompt; the value given is not shown)")
+        if kind == "env" and not _ENV_VAR.match(arg.strip()):
+            raise ConfigError(f"{where}: env: must name an environment variable (letters, digits, _; the value given is not shown)")
+        return cls(kind, arg.strip(), where, from_repo)
 
     def describe(self) -> str:
-        return f"{self.kind}:{self.arg}" if self.arg else self.kind
+        if self.kind == "env" and _SHOWN_ENV.match(self.arg):
+            return f"env:{self.arg}"
+        return f"{self.kind} ({self.where})" if self.where else self.kind
 
 
-def _read_source(src: Source, label: str, *, stdin_text: str | None = None) -> str | None:
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_SHOWN_ENV = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")  # conventional names; a pasted key is rarely all upper case
+
+
+def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, policy: operator.Policy) -> bool:
+    """May this source be used? False: treat it as "no credential given" (``--check``)."""
+    if src.kind == "cmd" and not run_commands:
+        return False
+    if not src.from_repo:
+        return True  # the operator typed it on the command line
+    if src.kind == "cmd" and not policy.allow_commands:
+        raise CredentialError(
+            f"{label}: {src.where} names a command, and commands from the repository's config are not run "
+            "unless the operator allows it (AIGW_SECRETS_ALLOW_COMMANDS=1 or allow_commands in operator.toml)",
+            code=ExitCode.CONFIG,
+        )
+    if src.kind == "file" and not policy.allow_files:
+        raise CredentialError(
+            f"{label}: {src.where} names a file, and files named by the repository's config are not read "
+            "unless the operator allows it (AIGW_SECRETS_ALLOW_FILES=1 or allow_files in operator.toml)",
+            code=ExitCode.CONFIG,
+        )
+    if src.kind == "env" and (src.arg.upper().startswith(("AIGW_SECRETS_", "SOPS_")) or src.arg in _others_variables(pc)):
+        # the repository may pick a variable, but not the tool's own nor another provider's credential
+        raise CredentialError(f"{label}: {src.where} names a variable that belongs to the tool or to another provider", code=ExitCode.CONFIG)
+    return True
+
+
+def _others_variables(pc: ProviderConfig) -> set[str]:
+    from aigw_secrets.gateway.providers import PROVIDERS
+
+    every = {v for p in PROVIDERS.values() for mode in p.auth_modes for v in mode.env}
+    return every - set(pc.auth.env)
+
+
+def _read_source(src: Source, label: str, *, stdin_text: str | None = None, timeout: float = 60.0) -> str | None:
     """The raw text of a source (None when an env variable is unset)."""
     if src.kind == "env":
         return os.environ.get(src.arg)
     if src.kind == "file":
+        path = Path(src.arg).expanduser()
         try:
-            return Path(src.arg).expanduser().read_text("utf-8")
-        except FileNotFoundError:
-            raise CredentialError(f"{label}: credential file {src.arg} does not exist") from None
+            if not path.is_file():  # a FIFO or a device would block or never end
+                raise CredentialError(f"{label}: the credential file named by {src.where} does not exist or is not a regular file")
+            with path.open("rb") as fh:
+                return fh.read(_MAX_CREDENTIAL).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise CredentialError(f"{label}: cannot read credential file {src.arg} ({type(exc).__name__})") from None
+            raise CredentialError(f"{label}: cannot read the credential file named by {src.where} ({type(exc).__name__})") from None
     if src.kind == "cmd":
-        argv = shlex.split(src.arg)
-        res = run(argv, timeout=60)
+        try:
+            argv = shlex.split(src.arg)
+        except ValueError:
+            raise CredentialError(f"{label}: {src.where}: the command line is not valid shell quoting (e.g. an unbalanced quote)", code=ExitCode.CONFIG) from None
+        if not argv:
+            raise CredentialError(f"{label}: {src.where}: the command is empty", code=ExitCode.CONFIG)
+        name = Path(argv[0]).name
+        try:
+            res = run(argv, timeout=timeout, own_group=True)
+        except ToolMissingError as exc:
+            why = "did not finish in time" if "did not finish" in str(exc) else "could not be run (not found or not executable)"
+            raise CredentialError(f"{label}: credential command {name!r} ({src.where}) {why}") from None
         if res.returncode != 0:
             # never repeat the command's output: it may be the secret or part of it
-            raise CredentialError(f"{label}: credential command {argv[0]!r} exited with code {res.returncode}")
+            raise CredentialError(f"{label}: credential command {name!r} ({src.where}) exited with code {res.returncode}")
         try:
             return res.stdout.decode("utf-8")
         except UnicodeDecodeError:
-            raise CredentialError(f"{label}: credential command {argv[0]!r} printed non-UTF-8 output") from None
+            raise CredentialError(f"{label}: credential command {name!r} ({src.where}) printed non-UTF-8 output") from None
     if src.kind == "stdin":
-        return stdin_text if stdin_text is not None else sys.stdin.read()
+        return stdin_text if stdin_text is not None else sys.stdin.read(_MAX_CREDENTIAL)
     return None  # prompt: handled by the caller
+
+
+_MAX_CREDENTIAL = 1024 * 1024
+
+
+def source_for(pc: ProviderConfig, explicit: str | None) -> Source | None:
+    """The parsed source of ``pc``'s credential: ``--source`` first, then the config's credential_source."""
+    if explicit:
+        return Source.parse(explicit, f"--source {pc.key}")
+    spec = pc.settings.get("credential_source")
+    return Source.parse(spec, f"ai_gateway_{pc.key}_credential_source", from_repo=True) if spec else None
 
 
 def obtain(
@@ -83,20 +153,27 @@ def obtain(
     *,
     interactive: bool,
     stdin_text: str | None = None,
+    run_commands: bool = True,
+    policy: operator.Policy | None = None,
 ) -> Credential | None:
-    """The credential for ``pc``, or None when no source has one (and prompting is not possible)."""
+    """The credential for ``pc``, or None when no source has one (and prompting is not possible).
+
+    ``run_commands=False`` (``generate --check``, CI) treats a ``cmd:`` source as "nothing given".
+    Sources from the repository's config obey the operator's ``policy`` (module ``operator``).
+    """
     auth = pc.auth
     if auth.credential is None:
         return None
     label = f"{pc.provider.title} ({pc.name})"
-    spec = explicit or pc.settings.get("credential_source")
-    where = f"ai_gateway_{pc.key}_credential_source" if not explicit else f"--source {pc.key}"
-    src = Source.parse(spec, where) if spec else None
+    src = source_for(pc, explicit)
+    policy = policy if policy is not None else operator.load()
+    if src is not None and not _allowed(pc, src, label, run_commands, policy):
+        return None
     if src is None or src.kind == "env":
         return _from_environment(pc, src, label)
     if src.kind == "prompt":
         return prompt(pc) if interactive else None
-    raw = _read_source(src, label, stdin_text=stdin_text)
+    raw = _read_source(src, label, stdin_text=stdin_text, timeout=policy.command_timeout)
     return check(pc, raw or "", src.describe())
 
 
@@ -104,7 +181,7 @@ def _from_environment(pc: ProviderConfig, src: Source | None, label: str) -> Cre
     kind = pc.auth.credential
     if src is not None:  # env:VAR holds the whole credential in that variable
         value = os.environ.get(src.arg)
-        return None if value is None else check(pc, value, f"env:{src.arg}")
+        return None if value is None else check(pc, value, src.describe())
     env = pc.auth.env
     if kind == "aws":
         key_id, secret, token = (os.environ.get(v) for v in env)

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from aigw_secrets.errors import CredentialError, DataError, NoKeyError, OutputError
-from aigw_secrets.gateway import credentials, manifests
+from aigw_secrets.gateway import credentials, manifests, operator
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.util import parallel_map, stamp
@@ -42,15 +42,23 @@ def check_writable(out: Path, root: Path) -> None:
     if not probe.is_dir():
         raise OutputError(f"{probe.relative_to(root)}: cannot write {out.relative_to(root)} (a file is in the way)")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{probe}: cannot write (permission denied)")
+        why = "Read-only file system" if os.statvfs(probe).f_flag & os.ST_RDONLY else "permission denied"
+        raise OutputError(f"{probe}: cannot write ({why})")
 
 
 def plan_secret(
-    pc: ProviderConfig, cfg: Config, out: Path, source: str | None, interactive: bool
+    pc: ProviderConfig,
+    cfg: Config,
+    out: Path,
+    source: str | None,
+    interactive: bool,
+    *,
+    run_commands: bool = True,
+    policy: operator.Policy | None = None,
 ) -> tuple[Planned, SecretJob | None]:
     rel = manifests.secret_file(pc)
     target = out / rel
-    cred = credentials.obtain(pc, source, interactive=interactive)
+    cred = credentials.obtain(pc, source, interactive=interactive, run_commands=run_commands, policy=policy)
     current = read_documents(target)
     current_doc = current[0] if len(current) == 1 and isinstance(current[0], dict) else None
     # What the Secret must look like apart from its value (the value is encrypted; the shape is not).
@@ -72,7 +80,8 @@ def plan_secret(
     if kept and manifests.hash_matches(stored_hash, {key: cred.value}):  # scrypt: only when needed
         return Planned(rel, None, f"credential unchanged ({cred.source})"), None
     # A new or changed credential starts a new generation (the rotation history of this Secret).
-    previous = int(str(stored.get(f"{manifests.ANNOTATION}/generation", "0")) or 0) if current_doc else 0
+    generation = str(stored.get(f"{manifests.ANNOTATION}/generation", "0")).strip()
+    previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
     rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=stamp())
     doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
     text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)

@@ -20,6 +20,7 @@ class Setting(NamedTuple):
     kind: str  # bool | str | int | list
     default: object = None
     help: str = ""
+    bounds: tuple[int, int] | None = None  # int: the accepted range (inclusive)
 
 
 class AuthMode(NamedTuple):
@@ -72,10 +73,10 @@ COMMON_SETTINGS: dict[str, Setting] = {
         "str", None, "where the credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt"
     ),
     "host": Setting("str", None, "upstream host name or IP"),
-    "port": Setting("int", 443, "upstream port"),
+    "port": Setting("int", 443, "upstream port", (1, 65535)),
     "tls": Setting("bool", True, "upstream speaks TLS (adds a BackendTLSPolicy)"),
     "prefix": Setting("str", None, "API path prefix for OpenAI/Anthropic schemas (default /v1)"),
-    "rotation_period_days": Setting("int", 90, "rotate the credential after this many days"),
+    "rotation_period_days": Setting("int", 90, "rotate the credential after this many days", (1, 3650)),
     "validation_url": Setting("str", None, "URL used to check a new credential (private endpoints, tests)"),
 }
 
@@ -257,8 +258,8 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     "ai_gateway_output_dir": Setting(
         "str", "kubernetes/apps/ai-gateway/providers", "kustomize directory the manifests go to"
     ),
-    "ai_gateway_data_key_rotation_days": Setting("int", 30, "rotate each Secret's SOPS data key after this many days"),
-    "ai_gateway_rotation_grace_hours": Setting("int", 2, "hours after a rotation before the old credential is safe to revoke"),
+    "ai_gateway_data_key_rotation_days": Setting("int", 30, "rotate each Secret's SOPS data key after this many days", (1, 3650)),
+    "ai_gateway_rotation_grace_hours": Setting("int", 2, "hours after a rotation before the old credential is safe to revoke", (0, 8760)),
 }
 
 

@@ -2,12 +2,15 @@
 
 The cheapest authenticated call per provider: ``GET /models`` for OpenAI-compatible servers and
 Anthropic, a client-credentials token request for Azure Entra, a SigV4-signed STS
-GetCallerIdentity for AWS, a signed-JWT token exchange for GCP. Every endpoint can be overridden
-(``ai_gateway_<provider>_validation_url``) for private endpoints, vLLM and tests.
+GetCallerIdentity for AWS, a signed-JWT token exchange for GCP. An endpoint can be overridden
+(``ai_gateway_<provider>_validation_url``) for private endpoints, vLLM and tests, but a credential is
+only ever sent to the provider's documented host over https, or to a host the operator allowed from
+outside the repository (``gateway/operator.py``); redirects are never followed (``http.py``) and the
+whole check, retries included, has one deadline.
 
 200 → valid; 401/403 (and GCP's 400 invalid_grant) → rejected; 404 → configuration error;
-429 → valid but throttled (accepted with a warning); 5xx, 529 and timeouts → retried with backoff,
-then inconclusive. Nothing here ever puts the credential in a message.
+429 → valid but throttled (accepted with a warning); 3xx → inconclusive at once; 5xx, 529 and
+timeouts → retried with backoff within the deadline, then inconclusive. Nothing here ever puts the credential in a message.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 import urllib.parse
 from typing import NamedTuple
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+from aigw_secrets.gateway import operator
 from aigw_secrets.gateway.config import ProviderConfig
 
 
@@ -139,15 +144,78 @@ def _gcp_request(sa_json: str, override: str | None) -> _Request:
     return _Request("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode())
 
 
-def check(pc: ProviderConfig, value: str, *, attempts: int | None = None, timeout: float = 10.0) -> Outcome:
-    """Validate ``value`` for ``pc``; raises Rejected, ConfigError or Unavailable."""
+def documented_host(pc: ProviderConfig) -> str | None:
+    """The host the provider's documentation names for the validation call (None: there is none,
+    e.g. a vLLM server: the operator has to allow its host)."""
+    bsp = pc.auth.bsp_type
+    if bsp == "AnthropicAPIKey":
+        return "api.anthropic.com"
+    if bsp == "AzureCredentials":
+        return "login.microsoftonline.com"
+    if bsp == "GCPCredentials":
+        return "oauth2.googleapis.com"
+    if bsp == "AWSCredentials":
+        region = str(pc.settings.get("region") or "us-east-1")
+        return f"sts.{region}.amazonaws.com" if _REGION.match(region) else None
+    if pc.provider.host:  # the table's host (Azure: <resource>.openai.azure.com), never ai_gateway_<p>_host
+        try:
+            return pc.provider.host.format(**{k: v for k, v in pc.settings.items() if isinstance(v, str)}).lower()
+        except (KeyError, IndexError, ValueError):
+            return None
+    return None
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d$")
+
+
+def allowed(pc: ProviderConfig, url: str, policy: operator.Policy) -> None:
+    """Refuse to send a credential anywhere but the provider's documented host over https, unless
+    the operator allowed that host from outside the repository."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ConfigError(f"{pc.provider.title} ({pc.name}): the validation URL has an invalid port") from None
+    if policy.allows_host(host, port):
+        return
+    if parts.scheme == "https" and port == 443 and host == documented_host(pc):
+        return
+    documented = documented_host(pc)
+    expected = f"{pc.provider.title}'s documented host {documented} (https, port 443)" if documented else f"a documented host ({pc.provider.title} has none)"
+    raise ConfigError(
+        f"{pc.provider.title} ({pc.name}): validation would send the credential to {parts.scheme}://{host}:{port}, not {expected}; "
+        f"if that is intended, allow it from outside the repository: AIGW_SECRETS_ALLOW_HOSTS={host}:{port} (or allow_hosts in operator.toml)"
+    )
+
+
+def check(
+    pc: ProviderConfig,
+    value: str,
+    *,
+    attempts: int | None = None,
+    timeout: float | None = None,
+    policy: operator.Policy | None = None,
+) -> Outcome:
+    """Validate ``value`` for ``pc``; raises Rejected, ConfigError or Unavailable.
+
+    ``timeout`` (default: the operator's ``http_deadline``) bounds the whole check, retries included.
+    """
+    policy = policy if policy is not None else operator.load()
     req = request_for(pc, value)
+    allowed(pc, req.url, policy)
     label = f"{pc.provider.title} ({pc.name})"
     tries = attempts or int(os.environ.get("AIGW_SECRETS_VALIDATE_ATTEMPTS", "4"))
     delay = float(os.environ.get("AIGW_SECRETS_VALIDATE_BACKOFF", "1.0"))
+    deadline = timeout if timeout is not None else policy.http_deadline
+    end = time.monotonic() + deadline
     last = ""
     for attempt in range(tries):
-        status, body = _send(req, timeout)
+        left = end - time.monotonic()
+        if left <= 0:
+            last = f"no complete answer within {deadline:g}s"
+            break
+        status, body = _send(req, left)
         if status == 200:
             return Outcome(200)
         if status in (401, 403) or (status == 400 and b"invalid_grant" in body):
@@ -156,10 +224,12 @@ def check(pc: ProviderConfig, value: str, *, attempts: int | None = None, timeou
             raise ConfigError(f"{label}: validation endpoint {req.url} answered 404: check the host, prefix or validation_url")
         if status == 429:
             return Outcome(429, f"{label}: the provider throttled the check (HTTP 429); the credential authenticated, accepted")
-        last = f"HTTP {status}" if status else "no answer (timeout or connection refused)"
+        if 300 <= status < 400:
+            raise Unavailable(f"{label}: the validation endpoint answered with a redirect (HTTP {status}); redirects are never followed, nothing was changed")
+        last = f"HTTP {status}" if status else f"no answer in time (deadline {deadline:g}s) or connection refused"
         if attempt + 1 < tries:
-            time.sleep(delay * (2**attempt))
-    raise Unavailable(f"{label}: could not validate the new credential after {tries} attempts ({last}); nothing was changed")
+            time.sleep(max(0.0, min(delay * (2**attempt), end - time.monotonic())))
+    raise Unavailable(f"{label}: could not validate the new credential ({last}); nothing was changed")
 
 
 def _send(req: _Request, timeout: float) -> tuple[int, bytes]:

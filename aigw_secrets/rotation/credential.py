@@ -9,7 +9,6 @@ and is idempotent, so a killed run resumes where it stopped. One rotation per re
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -20,7 +19,7 @@ import yaml
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, NoKeyError
 from aigw_secrets.gateway import config as config_mod
-from aigw_secrets.gateway import credentials, manifests, validate
+from aigw_secrets.gateway import credentials, manifests, operator, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
@@ -32,21 +31,39 @@ A = manifests.ANNOTATION
 
 
 def identity(pc: ProviderConfig, value: str) -> str:
-    """Which credential this is, without its value: the AWS key id, the GCP key id, else a short hash."""
-    if pc.auth.credential == "aws":
+    """Which credential this is, as the provider's console shows it and never more: the AWS access
+    key id, the GCP private_key_id, the first 3 characters of an Azure client secret (the portal's
+    "hint"), else the key's public prefix and its last 4 characters (OpenAI's and Anthropic's
+    ``sk-...abcd``). Never a hash: an unsalted hash of a weak key falls to a dictionary."""
+    kind = pc.auth.credential
+    if kind == "aws":
         for line in value.splitlines():
             if line.startswith("aws_access_key_id"):
                 return line.split("=", 1)[1].strip()
-    if pc.auth.credential == "gcp-sa":
+        return "unknown"
+    if kind == "gcp-sa":
         try:
-            return "gcp-key:" + str(json.loads(value).get("private_key_id", ""))[:12]
-        except ValueError:
-            pass
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+            key_id = json.loads(value).get("private_key_id")
+        except (ValueError, AttributeError):
+            key_id = None
+        return f"gcp-key:{key_id}" if isinstance(key_id, str) and key_id.isalnum() else "unknown"
+    value = value.strip()
+    if len(value) < 16:
+        return "unknown"
+    if kind == "client-secret":
+        return f"hint:{value[:3]}"
+    prefix = max((p for p in pc.provider.key_prefixes if value.startswith(p)), key=len, default="")
+    return f"{prefix}...{value[-4:]}"
 
 
 def fingerprint(value: str) -> str:
-    return hashlib.sha256(("aigw-journal:" + value).encode()).hexdigest()
+    """The journal's record of which value a run obtained: salted scrypt (``manifests.content_hash``),
+    so even the untracked journal holds nothing a dictionary can reverse."""
+    return manifests.content_hash({"journal": value})
+
+
+def _same_value(stored: object, value: str) -> bool:
+    return isinstance(stored, str) and manifests.hash_matches(stored, {"journal": value})
 
 
 def find_provider(cfg: Config, name: str) -> ProviderConfig:
@@ -76,42 +93,51 @@ def rotate_credential(
     verify: bool = True,
     interactive: bool = False,
     locked: bool = False,
+    policy: operator.Policy | None = None,
 ) -> dict[str, Any]:
-    """Staged rotation of one provider's credential; see the module docstring."""
+    """Staged rotation of one provider's credential; see the module docstring.
+
+    ``policy`` is the operator's (``gateway/operator.py``); by default it is read from the
+    environment and the untracked operator config.
+    """
     if not locked:
         with repo_lock(root):
-            return rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True)
+            return rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True, policy=policy)
     if not pc.auth.secret_key:
         raise ConfigError(f"{pc.provider.title}: auth {pc.auth.name} is keyless; there is no credential to rotate")
+    policy = policy if policy is not None else operator.load(root)
     path = cfg.output_dir / manifests.secret_file(pc)
     rel = str(path.relative_to(root))
     current = _current(path, rel)
+    src = credentials.source_for(pc, source)  # parsed first: a malformed spec is never journaled
     journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
     if not journal.active:
         journal.data = {}
-        journal.step("planned", rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=source or pc.settings.get("credential_source") or "env")
+        journal.step("planned", rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=src.describe() if src else "environment")
     else:
-        output.info(f"resuming rotation {journal.data['rotation_id']} of {pc.key} at step {journal.data['state']}")
-    cred = credentials.obtain(pc, source, interactive=interactive)
+        output.info(f"resuming rotation {journal.field('rotation_id', str)} of {pc.key} at step {journal.field('state', str)}")
+    cred = credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) or "a credential"
             raise CredentialError(f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin")
         cred = credentials.prompt(pc)
-    fp = fingerprint(cred.value)
     annotations = (current.get("metadata") or {}).get("annotations") or {}
     new_hash_matches = manifests.hash_matches(annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value})
-    if new_hash_matches and journal.data.get("fingerprint") != fp:
+    same_as_journal = _same_value(journal.data.get("fingerprint"), cred.value)
+    if new_hash_matches and not same_as_journal:
         journal.step("aborted", error="unchanged")
         raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one already in {rel}")
-    if journal.data.get("fingerprint") != fp:  # a new value (or the source changed since a crash)
+    if not same_as_journal:  # a new value (or the source changed since a crash)
         old_ref = _old_identity(root, pc, path, rel)
+        fp = fingerprint(cred.value)
         journal.step("obtained", fingerprint=fp, old_ref=old_ref, validated=None)
+    fp = str(journal.data["fingerprint"])
     warning = ""
     if journal.data.get("validated") != fp:
         if verify:
             try:
-                outcome = validate.check(pc, cred.value)
+                outcome = validate.check(pc, cred.value, policy=policy)
             except AigwError as exc:
                 journal.step("aborted", error=type(exc).__name__)
                 raise
@@ -124,7 +150,7 @@ def rotate_credential(
             journal.step("validated", validated=fp, http_status=None)
     revoke_after = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
     if not new_hash_matches:  # not written yet (a resumed run may find it already written)
-        generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
+        generation = _generation(annotations, rel) + 1
         rotation = manifests.rotation_annotations(
             generation,
             pc.settings["rotation_period_days"],
@@ -147,6 +173,13 @@ def rotate_credential(
     journal.step("complete", completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
     output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")
     return {"provider": pc.key, "file": rel, "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
+
+
+def _generation(annotations: dict[str, Any], rel: str) -> int:
+    text = str(annotations.get(f"{A}/generation", "1")).strip()
+    if not text.isdigit() or len(text) > 9:
+        raise ConfigError(f"{rel}: annotation {A}/generation is not a whole number")
+    return int(text)
 
 
 def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str | None:
@@ -180,7 +213,7 @@ def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]
     previous = ann.get(f"{A}/previous-credential-ref")
     return {
         **row,
-        "generation": int(str(ann.get(f"{A}/generation", "1"))),
+        "generation": _generation(ann, rel),
         "rotated_at": stamp(rotated) if rotated else None,
         "age_days": (t - rotated).days if rotated else None,
         "next_due": stamp(due),

@@ -24,6 +24,14 @@ def _managed_files(root: Path) -> list[Path]:
     return files
 
 
+def _inside(root: Path, path: Path) -> Path:
+    """``path`` resolved, refused when it (or a symlink on the way) leads out of the repository."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise NoInputError(f"{path}: is outside the repository {root} (or a symlink out of it); only the repository's files are rotated")
+    return resolved
+
+
 def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False) -> dict[str, Any]:
     """A new data key for each file (``sops rotate``), formatting kept; resumes an interrupted batch."""
     root = root.resolve()
@@ -33,11 +41,11 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
     sops = sops_mod.Sops(root)
     journal = Journal(root, "data-key", DATA_KEY)
     if journal.active and not files:
-        todo = [root / f for f in journal.data["files"]]
-        done = set(journal.data.get("done", []))
-        output.info(f"resuming data-key rotation {journal.data['rotation_id']} ({len(done)}/{len(todo)} done)")
+        todo = [_inside(root, root / f) for f in journal.field("files", list)]
+        done = set(journal.field("done", list, []))
+        output.info(f"resuming data-key rotation {journal.field('rotation_id', str)} ({len(done)}/{len(todo)} done)")
     else:
-        todo = [p.resolve() for p in files] or _managed_files(root)
+        todo = [_inside(root, p) for p in files] or _managed_files(root)
         done = set()
         rels = [str(p.relative_to(root)) for p in todo]
         journal.data = {}

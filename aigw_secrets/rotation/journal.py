@@ -10,25 +10,31 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets.errors import AigwError, ExitCode
-from aigw_secrets.util import atomic_write, now, parse_stamp, stamp
+from aigw_secrets import output
+from aigw_secrets.errors import AigwError, DataError, ExitCode, OutputError
+from aigw_secrets.util import atomic_write, commit, discard, now, parse_stamp, require_regular, stage, stamp
 
-__all__ = ["Journal", "Locked", "now", "parse_stamp", "repo_lock", "stamp", "state_dir"]
+__all__ = ["COMMIT_JOURNAL", "Journal", "Locked", "commit_files", "now", "parse_stamp", "recover_files", "repo_lock", "stamp", "state_dir"]
 
 STATE_DIR = ".aigw"
 
 
 def state_dir(root: Path) -> Path:
     d = root / STATE_DIR
-    d.mkdir(mode=0o700, exist_ok=True)
+    try:
+        d.mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{d}: is not a directory; aigw-secrets keeps its lock and journals there") from None
+    if d.is_symlink() or not d.is_dir():
+        raise OutputError(f"{d}: is not a directory (or is a symlink); aigw-secrets keeps its lock and journals there")
     ignore = d / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("*\n")  # never committed, whatever the repository's .gitignore says
+        atomic_write(ignore, b"*\n")  # never committed, whatever the repository's .gitignore says
     return d
 
 
@@ -38,18 +44,27 @@ class Locked(AigwError):
 
 @contextmanager
 def repo_lock(root: Path) -> Iterator[None]:
-    """One rotation per repository at a time; a second run fails at once (exit 75)."""
+    """One writer per repository at a time (rotations, ``generate``); a second run fails at once (exit 75)."""
     path = state_dir(root) / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    require_regular(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot open the repository lock ({exc.strerror or exc})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise Locked(f"{root}: another aigw-secrets rotation holds the lock ({path}); try again later") from None
+                raise Locked(f"{root}: another aigw-secrets run holds the repository lock ({path}); try again later") from None
             raise
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        # A multi-file commit a killed run left half-done is settled first, by whoever holds the lock
+        # next: otherwise a later recovery could rename an old staged file over this run's update.
+        done = recover_files(root, COMMIT_JOURNAL)
+        if done:
+            output.info(f"an interrupted generate was {done} ({STATE_DIR}/{COMMIT_JOURNAL}.json)")
         yield
     finally:
         os.close(fd)  # closing releases the flock, also when the process is killed
@@ -83,10 +98,26 @@ class Journal:
         self.transitions = transitions
         self.data: dict[str, Any] = {}
         if self.path.exists():
-            try:
-                self.data = json.loads(self.path.read_text("utf-8"))
-            except (OSError, ValueError):
-                self.data = {}  # unreadable journal: start over (every step is idempotent)
+            self.data = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        """The journal's content; a malformed one is a one-line error (resuming from a guess could
+        redo or skip a step), never a crash."""
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{self.path}: unreadable journal ({type(exc).__name__}); move it away to start over") from None
+        known = {*self.transitions, *(s for nxt in self.transitions.values() for s in nxt)}
+        if not isinstance(data, dict) or not isinstance(data.get("state", ""), str) or data.get("state", "") not in known:
+            raise DataError(f"{self.path}: malformed journal (not an object with a known state); move it away to start over")
+        return data
+
+    def field(self, name: str, kind: type, default: Any = None) -> Any:
+        """A journal field of the expected type, or a one-line error naming the journal."""
+        value = self.data.get(name, default)
+        if not isinstance(value, kind) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+            raise DataError(f"{self.path}: malformed journal ({name} is missing or of the wrong type); move it away to start over")
+        return value
 
     @property
     def active(self) -> bool:
@@ -105,3 +136,76 @@ class Journal:
         history.append({"state": state, "at": stamp()})
         self.save(state=state, history=history, **changes)
         crash_point(state)
+
+
+# --- all-or-nothing writes of several files (generate) ----------------------------------------------
+
+COMMIT_JOURNAL = "generate"  # the one multi-file commit journal (generate's)
+FILES: dict[str, tuple[str, ...]] = {"": ("staged",), "staged": ("committing", "aborted"), "committing": ("complete",)}
+
+
+def commit_files(root: Path, name: str, writes: Mapping[Path, bytes], removals: Sequence[Path]) -> None:
+    """Replace every file in ``writes`` and remove every file in ``removals``, or change nothing.
+
+    Every new content is first staged beside its target (fsynced ``.aigw-*.tmp``); a failure there,
+    a full disk included, discards what was staged. Then the journal records "committing" and the
+    renames and removals follow; they need no new space, and if the run dies among them the next
+    run (``recover_files``) finishes them. A journal still at "staged" is rolled back instead.
+    The caller holds ``repo_lock``, which settles an earlier run's commit before anything else.
+    """
+    staged: dict[Path, Path] = {}
+    journal = Journal(root, name, FILES)
+    try:
+        for path, data in writes.items():
+            staged[path] = stage(path, data)
+        journal.data = {}
+        rel = _rel(root)
+        journal.step("staged", files={rel(p): rel(t) for p, t in staged.items()}, remove=[rel(p) for p in removals])
+        journal.step("committing")
+    except BaseException:
+        for tmp in staged.values():
+            discard(tmp)
+        if journal.active:
+            try:
+                journal.step("aborted")
+            except AigwError:
+                pass  # still "staged" on disk: the next run rolls it back (nothing is left to undo)
+        raise
+    _finish(root, journal)
+
+
+def recover_files(root: Path, name: str) -> str | None:
+    """Complete or roll back what an interrupted ``commit_files`` left; returns what it did."""
+    journal = Journal(root, name, FILES)
+    if not journal.active:
+        return None
+    if journal.data.get("state") == "committing":
+        _finish(root, journal)
+        return "completed"
+    for tmp in journal.field("files", dict).values():
+        discard(_under(root, tmp))
+    journal.step("aborted")
+    return "rolled back"
+
+
+def _finish(root: Path, journal: Journal) -> None:
+    for target, tmp in journal.field("files", dict).items():
+        staged = _under(root, tmp)
+        if staged.exists():  # renamed already when a resumed run finds it gone
+            commit(staged, _under(root, target))
+    for target in journal.field("remove", list):
+        path = _under(root, target)
+        if require_regular(path) is not None:  # never unlinks a symlink or what it points to
+            path.unlink()
+    journal.step("complete")
+
+
+def _rel(root: Path) -> Callable[[Path], str]:
+    return lambda p: str(p.relative_to(root))
+
+
+def _under(root: Path, rel: object) -> Path:
+    path = root / str(rel)
+    if not isinstance(rel, str) or ".." in Path(rel).parts or Path(rel).is_absolute():
+        raise DataError(f"{root / STATE_DIR}: malformed journal (a path leads out of the repository); move it away to start over")
+    return path

@@ -156,6 +156,7 @@ def test_sources_file_cmd_stdin(repo: Path, tmp_path: Path, monkeypatch: pytest.
     settings = {**provider_settings("openai"), **provider_settings("groq"), **provider_settings("bedrock")}
     settings["ai_gateway_groq_credential_source"] = f"cmd:printf {groq}"
     write_cluster(repo, settings)
+    monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")  # the operator's opt-in, from outside the repository
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(creds.read_text()))
     rc = main(["generate", "--no-input", "--source", f"openai=file:{key_file}", "--source", "bedrock=stdin"])
     assert rc == 0
@@ -166,7 +167,8 @@ def test_sources_file_cmd_stdin(repo: Path, tmp_path: Path, monkeypatch: pytest.
     assert got("aws-bedrock")["credentials"].startswith("[default]\naws_access_key_id = AKIA")
 
 
-def test_failing_credential_command_does_not_echo_output(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failing_credential_command_does_not_echo_output(repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")
     settings = provider_settings("groq")
     settings["ai_gateway_groq_credential_source"] = "cmd:sh -c 'echo gsk_LEAKED_VALUE_0123456789; exit 3'"
     write_cluster(repo, settings)
@@ -332,3 +334,142 @@ def test_every_secret_auth_mode_round_trips_through_real_sops(repo: Path, tmp_pa
         assert list(doc["stringData"]) == [mode.secret_key]
         assert doc["metadata"]["annotations"]["aigw-secrets.io/auth"] == auth
     assert files_containing(repo, needles(secrets)) == []
+
+
+# --- hardening (issue 10) ---------------------------------------------------------------------------
+
+
+def _three_providers(repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Path, bytes]:
+    monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fakes.anthropic_key())
+    write_cluster(repo, {**provider_settings("openai"), **provider_settings("groq"), **provider_settings("anthropic")})
+    assert main(["generate", "--no-input"]) == 0
+    return {p: p.read_bytes() for p in (repo / OUT).iterdir()}
+
+
+def _new_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fakes.anthropic_key())
+
+
+def _snapshot(repo: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in (repo / OUT).iterdir()}
+
+
+def test_generate_waits_for_nobody_and_loses_no_update(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Item 5: while another writer (a rotation) holds the repository lock, generate changes nothing."""
+    import subprocess
+    import sys
+
+    before = _three_providers(repo, monkeypatch)
+    _new_credentials(monkeypatch)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time; from pathlib import Path; from aigw_secrets.rotation.journal import repo_lock\n"
+         "with repo_lock(Path(sys.argv[1])):\n print('locked', flush=True); time.sleep(60)", str(repo)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert main(["generate", "--no-input"]) == ExitCode.LOCKED
+        assert "holds the repository lock" in capsys.readouterr().err
+        assert _snapshot(repo) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["generate", "--no-input"]) == 0
+    assert _snapshot(repo) != before
+
+
+@pytest.mark.parametrize(("crash_at", "outcome"), [("staged", "rolled back"), ("committing", "completed")])
+def test_generate_killed_mid_commit_is_finished_or_rolled_back(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], crash_at: str, outcome: str) -> None:
+    """Item 9: a rerun completes a commit that had begun, or rolls back one that had not."""
+    import subprocess
+    import sys
+
+    before = _three_providers(repo, monkeypatch)
+    _new_credentials(monkeypatch)
+    killed = subprocess.run([sys.executable, "-m", "aigw_secrets", "generate", "--no-input"], cwd=repo, env={**os.environ, "AIGW_SECRETS_CRASH_AT": crash_at}, capture_output=True, check=False)
+    assert killed.returncode == 137
+    if crash_at == "staged":
+        assert _snapshot(repo) != before  # staged files sit beside the targets, targets unchanged
+        assert {p: b for p, b in _snapshot(repo).items() if not p.name.startswith(".aigw-")} == before
+    capsys.readouterr()
+    assert main(["generate", "--no-input"]) == 0
+    assert f"an interrupted generate was {outcome}" in capsys.readouterr().err
+    assert not list((repo / OUT).glob(".aigw-*.tmp"))
+    got = yaml.safe_load(sops_decrypt(repo / OUT / "groq.secret.sops.yaml", repo / "age.key").stdout)["stringData"]["apiKey"]
+    assert got == os.environ["GROQ_API_KEY"]
+
+
+def test_full_disk_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Item 9: ENOSPC part-way through generate leaves every file as it was (exit 73)."""
+    from testing.tmpfs import fill, repo_on_tmpfs
+
+    with repo_on_tmpfs(tmp_path, monkeypatch) as (disk, repo):
+        before = _three_providers(repo, monkeypatch)
+        _new_credentials(monkeypatch)
+        filler = fill(disk, leave_pages=1)  # room for one staged Secret, not three
+        capsys.readouterr()
+        assert main(["generate", "--no-input"]) == ExitCode.CANT_WRITE
+        err = capsys.readouterr().err
+        assert "No space left on device" in err and err.count("\n") == 1
+        assert _snapshot(repo) == before  # no file replaced, no temp file left
+        filler.unlink()
+        assert main(["generate", "--no-input"]) == 0
+        assert _snapshot(repo) != before
+
+
+def test_output_dir_symlinked_out_of_the_repository_is_refused(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Item 15: nothing is written through a symlink, and pruning never deletes through one."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    write_cluster(repo, provider_settings("groq"))
+    (repo / OUT).parent.mkdir(parents=True)
+    (repo / OUT).symlink_to(outside)
+    assert main(["generate", "--no-input"]) == ExitCode.CANT_WRITE
+    assert "leads out of the repository" in capsys.readouterr().err
+    assert list(outside.iterdir()) == []
+
+    (repo / OUT).unlink()
+    assert main(["generate", "--no-input"]) == 0
+    victim = outside / "victim.yaml"
+    victim.write_text("# Generated by aigw-secrets (not really: someone else's file)\n")
+    (repo / OUT / "old.yaml").symlink_to(victim)  # looks like a stale generated file
+    (repo / OUT / "groq.yaml").unlink()
+    (repo / OUT / "groq.yaml").symlink_to(outside / "groq.yaml")
+    assert main(["generate", "--no-input"]) == ExitCode.CANT_WRITE
+    assert "groq.yaml: is a symlink, not a regular file" in capsys.readouterr().err
+    (repo / OUT / "groq.yaml").unlink()
+    assert main(["generate", "--no-input"]) == 0
+    assert victim.exists() and (repo / OUT / "old.yaml").is_symlink()
+    assert not (outside / "groq.yaml").exists()
+
+
+def test_atomic_write_never_replaces_a_symlink_device_or_pipe(tmp_path: Path) -> None:
+    """Item 15: the one writer every command uses refuses anything but a regular file."""
+    from aigw_secrets.errors import OutputError
+    from aigw_secrets.util import atomic_write
+
+    target = tmp_path / "target"
+    target.write_text("keep\n")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, kind in ((link, "symlink"), (fifo, "named pipe"), (Path("/dev/null"), "device"), (tmp_path, "directory")):
+        with pytest.raises(OutputError, match=f"is a {kind}, not a regular file"):
+            atomic_write(path, b"x")
+    assert target.read_text() == "keep\n" and link.is_symlink() and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_unreadable_secret_is_not_called_foreign(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Item 16: a file that cannot be read is reported as unreadable (works as root too: a directory)."""
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    write_cluster(repo, provider_settings("groq"))
+    (repo / OUT / "groq.secret.sops.yaml").mkdir(parents=True)
+    assert main(["generate", "--no-input"]) == ExitCode.CANT_WRITE
+    err = capsys.readouterr().err
+    assert "is a directory, not a regular file" in err and "not generated by aigw-secrets" not in err

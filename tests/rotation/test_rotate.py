@@ -32,6 +32,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
     monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
     with standin.serve() as p:
+        # The operator (here: the test's environment, never the repository) allows the stand-in.
+        monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", p.url.split("//", 1)[1])
         yield p
 
 
@@ -72,7 +74,8 @@ def test_provider_answers(repo: Path, provider: standin.Provider, monkeypatch: p
         assert value_in(repo, "groq") == new
         ann = annotations(repo, "groq")
         assert ann["aigw-secrets.io/generation"] == "2"
-        assert ann["aigw-secrets.io/previous-credential-ref"].startswith("sha256:")
+        # what Groq's console shows of the old key (its last 4 characters), never a hash or more
+        assert ann["aigw-secrets.io/previous-credential-ref"] == f"gsk_...{old[-4:]}"
         assert ("throttled" in err) == (status == 429)
     else:
         assert (repo / OUT / "groq.secret.sops.yaml").read_bytes() == before
@@ -83,6 +86,7 @@ def test_provider_answers(repo: Path, provider: standin.Provider, monkeypatch: p
 def test_unreachable_endpoint(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
     setup_groq(repo, provider, monkeypatch)
     write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": "http://127.0.0.1:9/v1/models"})
+    monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", "127.0.0.1:9")
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     assert main(["rotate", "--provider", "groq"]) == ExitCode.UNAVAILABLE
 
@@ -200,7 +204,7 @@ def test_concurrent_runs(repo: Path) -> None:
     time.sleep(0.8)
     t0 = time.monotonic()
     second = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
-    assert second.returncode == ExitCode.LOCKED and "holds the lock" in second.stderr
+    assert second.returncode == ExitCode.LOCKED and "holds the repository lock" in second.stderr
     assert time.monotonic() - t0 < 5  # at once, not after waiting
     assert first.wait() == 0
     _all_decrypt(repo, plain)
@@ -295,3 +299,43 @@ def test_cronjob_manifest() -> None:
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == sa["metadata"]["name"] and sa["automountServiceAccountToken"] is False
     assert not [d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]  # needs no API access
+
+
+def test_previous_credential_ref_is_what_the_console_shows(tmp_path: Path) -> None:
+    """Issue 10 item 12: never a hash a dictionary reverses; only what each provider's console shows."""
+    from aigw_secrets.gateway import config as config_mod
+    from aigw_secrets.rotation.credential import fingerprint, identity
+
+    def pc(key: str, auth: str | None = None) -> config_mod.ProviderConfig:
+        root = tmp_path / f"{key}-{auth}"
+        root.mkdir()
+        write_cluster(root, provider_settings(key, auth))
+        return config_mod.load(root).providers[0]
+
+    openai, anthropic, groq = fakes.openai_project_key(), fakes.anthropic_key(), fakes.groq_key()
+    assert identity(pc("openai"), openai) == f"sk-...{openai[-4:]}"
+    assert identity(pc("anthropic"), anthropic) == f"sk-ant-...{anthropic[-4:]}"
+    assert identity(pc("groq"), groq) == f"gsk_...{groq[-4:]}"
+    key_id = fakes.aws_access_key_id()
+    assert identity(pc("bedrock"), fakes.aws_credentials_file(key_id=key_id)) == key_id
+    sa = fakes.gcp_service_account()
+    assert identity(pc("vertex"), json.dumps(sa)) == f"gcp-key:{sa['private_key_id']}"
+    secret = fakes.entra_client_secret()
+    assert identity(pc("azure", "entra"), secret) == f"hint:{secret[:3]}"
+    # the journal's record is salted scrypt: two runs never store the same string for one value
+    assert fingerprint(groq) != fingerprint(groq) and fingerprint(groq).startswith("scrypt:")
+
+
+def test_rotation_settles_a_half_done_generate_first(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10 item 5: a generate killed mid-commit can never later rename its staged Secret over a rotation."""
+    setup_groq(repo, provider, monkeypatch)
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    killed = subprocess.run([sys.executable, "-m", "aigw_secrets", "generate", "--no-input"], cwd=repo, env={**os.environ, "AIGW_SECRETS_CRASH_AT": "committing"}, capture_output=True, check=False)
+    assert killed.returncode == 137
+    rotated = fakes.groq_key()
+    provider.status[rotated] = 200
+    monkeypatch.setenv("GROQ_API_KEY", rotated)
+    assert main(["rotate", "--provider", "groq"]) == 0
+    monkeypatch.delenv("GROQ_API_KEY")  # no credential given: generate keeps the Secret
+    assert main(["generate", "--no-input"]) == 0
+    assert value_in(repo, "groq") == rotated
