@@ -142,7 +142,9 @@ def test_gitignore_directory_during_init(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert code == ExitCode.CANT_WRITE and "internal error" not in err
     assert err.count("aigw-secrets: error:") == 1 and ".gitignore" in err
-    assert (tmp_path / "age.key").stat().st_size > 0  # created before, and kept: nothing lost
+    # The key is ignored before it is created: with .gitignore unusable no key is written at all, so
+    # nothing is lost and no private key lies in the work tree unignored.
+    assert not (tmp_path / "age.key").exists()
 
 
 def test_read_only_repository_and_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
