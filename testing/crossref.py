@@ -60,8 +60,12 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
             grants = [
                 g for g in by_kind.get("ReferenceGrant", {}).values()
                 if g["metadata"].get("namespace") == secret_ns
-                and any(f.get("kind") == "BackendSecurityPolicy" and f.get("namespace") == ns for f in g["spec"].get("from") or [])
-                and any(t.get("kind") == "Secret" and t.get("name") in (None, ref["name"]) for t in g["spec"].get("to") or [])
+                and any(
+                    f.get("group") == "aigateway.envoyproxy.io" and f.get("kind") == "BackendSecurityPolicy" and f.get("namespace") == ns
+                    for f in g["spec"].get("from") or []
+                )
+                # v1.2 enforces to.name exactly when set (release notes v1.2.0); the core group is ""
+                and any(t.get("group") == "" and t.get("kind") == "Secret" and t.get("name") in (None, ref["name"]) for t in g["spec"].get("to") or [])
             ]  # fmt: skip
             if not grants:
                 out.append(f"BackendSecurityPolicy {name}: Secret in namespace {secret_ns} without a ReferenceGrant there")

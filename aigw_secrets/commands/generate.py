@@ -15,7 +15,7 @@ from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, ExitCode, OutputError
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import manifests
-from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_secret, read_documents
+from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_mcp_seed, plan_secret, read_documents
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.util import atomic_write
 
@@ -32,12 +32,12 @@ def generate(
     root = root.resolve()
     cfg = config_mod.load(root, config_path)
     sources = dict(sources or {})
-    unknown = sorted(set(sources) - {pc.key for pc in cfg.providers})
+    unknown = sorted(set(sources) - {pc.key for pc in (*cfg.providers, *cfg.mcp_backends)})
     if unknown:
         raise ConfigError(f"--source {unknown[0]}: no enabled provider with that key (enabled: {', '.join(pc.key for pc in cfg.providers) or 'none'})")
     if not cfg.providers:
         output.warn(f"{cfg.path}: no provider is enabled (set e.g. ai_gateway_openai_enabled: true)")
-    if any(pc.auth.secret_key for pc in cfg.providers):
+    if any(pc.auth.secret_key for pc in cfg.providers) or cfg.mcp_backends or cfg.mcp_seed:
         sopsconfig.require(root, "the Secrets are encrypted with its creation rules")
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
@@ -58,13 +58,27 @@ def generate(
             if job:
                 jobs.append(job)
 
+    # --- issue 14: MCP servers' API keys + MCPRoute, and the controller's MCP session seed
+    if cfg.mcp_backends:
+        header = manifests.HEADER.format(config=cfg.path.name)
+        plan.append(Planned(manifests.MCP_ROUTE_FILE, manifests.dump(manifests.mcp_objects(cfg), header).encode()))
+        for pc in cfg.mcp_backends:
+            planned, job = plan_secret(pc, cfg, out, sources.get(pc.key), interactive)
+            plan.append(planned)
+            jobs += [job] if job else []
+    if cfg.mcp_seed:
+        planned, job = plan_mcp_seed(cfg, out)
+        plan.append(planned)
+        jobs += [job] if job else []
+        plan.append(Planned(manifests.MCP_VALUES_FILE, manifests.mcp_values(cfg).encode()))
+
     existing_routes = read_documents(out / ROUTES_FILE)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     routes = manifests.routes(cfg, manifests.models_created_at(existing_routes), now)
     if routes:
         header = manifests.HEADER.format(config=cfg.path.name)
         plan.append(Planned(ROUTES_FILE, manifests.dump(routes, header).encode()))
-    resources = [p.rel for p in plan]
+    resources = [p.rel for p in plan if p.rel != manifests.MCP_VALUES_FILE]  # Helm values, not an object
     header = manifests.HEADER.format(config=cfg.path.name)
     plan.append(Planned(KUSTOMIZATION, manifests.dump([manifests.kustomization(resources)], header).encode()))
 
