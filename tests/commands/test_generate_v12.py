@@ -49,7 +49,7 @@ def test_mcp_backend_key_and_session_seed(repo: Path, monkeypatch: pytest.Monkey
     assert main(["generate", "--no-input"]) == 0
     out = repo / OUT
     assert decrypted(repo, "mcp-github.secret.sops.yaml")["stringData"] == {"apiKey": token}
-    route = [d for d in yaml.safe_load_all((out / "mcp.yaml").read_text()) if d and d["kind"] == "MCPRoute"][0]
+    route = next(d for d in yaml.safe_load_all((out / "mcp.yaml").read_text()) if d and d["kind"] == "MCPRoute")
     assert route["spec"]["backendRefs"][0]["securityPolicy"]["apiKey"]["secretRef"]["name"] == "mcp-github-apikey"
 
     seed_doc = decrypted(repo, manifests.MCP_SEED_FILE)
