@@ -308,3 +308,18 @@ def test_new_provider_backends(tmp_path: Path) -> None:
     assert schemas["bedrock_openai"] == ("bedrock-runtime.us-east-1.amazonaws.com", {"name": "AWSOpenAI"})
     for key in ("mistral", "xai", "deepseek", "together"):
         assert schemas[key][1] == {"name": "OpenAI"}  # /v1
+
+
+def test_key_shapes_are_re2_and_match_the_fakes() -> None:
+    """shapes.KEY_SHAPES (data for the scanner's rules) compile under RE2 and match well-formed keys;
+    the distinctive ones do not match another provider's key."""
+    import re2
+
+    from aigw_secrets.shapes import KEY_SHAPES
+
+    makers = {**KEYS, "bedrock_api_key_short": lambda: "bedrock-api-key-" + fakes.rand(120, fakes.ALNUM + "+/")}
+    for name, shape in KEY_SHAPES.items():
+        assert re2.fullmatch(shape.pattern, makers[name]()), name
+        if shape.distinctive:
+            others = [m() for n, m in makers.items() if n != name and not n.startswith(name[:7])]
+            assert not any(re2.search(shape.pattern, o) for o in others), name
