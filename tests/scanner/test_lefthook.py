@@ -1,0 +1,73 @@
+"""The README's lefthook snippet with the real lefthook (npm package `lefthook`): a commit with a
+plaintext key is refused, the same file encrypted passes. Skipped when lefthook cannot be had here."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testing import fakes
+from testing.helpers import git
+
+PROJECT = Path(__file__).resolve().parents[2]
+NPM_CACHE = Path.home() / ".npm"  # the real one: read before the tests isolate HOME
+
+
+def lefthook(tmp_path: Path) -> str:
+    found = os.environ.get("AIGW_SECRETS_LEFTHOOK") or shutil.which("lefthook")
+    if found:
+        return found
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("lefthook is not installed and npm is not available to install it (npm install lefthook)")
+    prefix = tmp_path / "lefthook-npm"
+    res = subprocess.run(
+        [npm, "install", "--prefer-offline", "--no-audit", "--no-fund", "--cache", str(NPM_CACHE), "--prefix", str(prefix), "lefthook"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    binary = prefix / "node_modules" / ".bin" / "lefthook"
+    if res.returncode != 0 or not binary.exists():
+        pytest.skip(f"could not install lefthook with npm (exit {res.returncode}); set AIGW_SECRETS_LEFTHOOK to a lefthook binary")
+    return str(binary)
+
+
+def test_lefthook_snippet_from_the_readme(tmp_path: Path) -> None:
+    binary = lefthook(tmp_path)
+    readme = (PROJECT / "README.md").read_text()
+    snippet = re.search(r"<!-- lefthook-snippet -->\n```yaml\n(.*?)```\n<!-- /lefthook-snippet -->", readme, re.S)
+    assert snippet, "README.md lost its lefthook snippet"
+    repo = tmp_path / "gitops"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "lefthook.yml").write_text(snippet.group(1))
+    bindir = Path(sys.executable).parent  # aigw-secrets of this checkout
+    env = {**os.environ, "PATH": f"{bindir}:{Path(binary).parent}:{os.environ['PATH']}"}
+    subprocess.run([binary, "install"], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "aigw_secrets", "init"], cwd=repo, env=env, check=True, capture_output=True)
+    env["SOPS_AGE_KEY_FILE"] = str(repo / "age.key")
+
+    secret = repo / "kubernetes/apps/ai/openai.sops.yaml"
+    secret.parent.mkdir(parents=True)
+    key = fakes.openai_project_key()
+    secret.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: openai\nstringData:\n  apiKey: {key}\n")
+    git(repo, "add", "-A")
+    refused = subprocess.run(["git", "commit", "-m", "add openai key"], cwd=repo, env=env, capture_output=True, text=True)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert "openai-api-key" in output and "aigw-secrets-scan" in output
+    assert key not in output
+
+    subprocess.run([sys.executable, "-m", "aigw_secrets", "encrypt", str(secret)], cwd=repo, env=env, check=True, capture_output=True)
+    git(repo, "add", "-A")
+    accepted = subprocess.run(["git", "commit", "-m", "add openai key, encrypted"], cwd=repo, env=env, capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert git(repo, "log", "--format=%s", "-1").strip() == "add openai key, encrypted"
