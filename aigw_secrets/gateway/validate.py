@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 import urllib.parse
 from typing import NamedTuple
@@ -63,7 +64,11 @@ def documented_url(pc: ProviderConfig) -> str | None:
         return None
     if spec.startswith("/"):
         return _origin(pc) + spec
-    return spec.format(**{k: v for k, v in pc.settings.items() if isinstance(v, str)})
+    fill = {k: v for k, v in pc.settings.items() if isinstance(v, str)}
+    for name in re.findall(r"\{(\w+)\}", spec):  # a value from the repository must not move the host
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", fill.get(name, "")):
+            raise ConfigError(f"ai_gateway_{pc.key}_{name}: {fill.get(name, '')!r} is not a valid DNS label")
+    return spec.format(**fill)
 
 
 def request_for(pc: ProviderConfig, value: str) -> _Request:

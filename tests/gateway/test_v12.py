@@ -32,13 +32,7 @@ def _error(tmp_path: Path, settings: dict[str, Any]) -> str:
     return str(exc.value)
 
 
-def _objects(cfg: config.Config) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for pc in cfg.providers:
-        out += manifests.provider_objects(pc, cfg)
-        if pc.auth.secret_key:
-            out.append(manifests.secret(pc, cfg, "value-not-checked-here", fingerprint=False))
-    return out + manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")
+_objects = crossref.generated
 
 
 # --- ai_gateway_version
@@ -323,3 +317,15 @@ def test_key_shapes_are_re2_and_match_the_fakes() -> None:
         if shape.distinctive:
             others = [m() for n, m in makers.items() if n != name and not n.startswith(name[:7])]
             assert not any(re2.search(shape.pattern, o) for o in others), name
+
+
+def test_a_repository_value_cannot_move_the_validation_host(tmp_path: Path) -> None:
+    settings = {**provider_settings("bedrock_api_key"), "ai_gateway_bedrock_api_key_region": "evil.example/x?"}
+    write_cluster(tmp_path, settings)
+    with pytest.raises(ConfigError):  # the upstream host check refuses it first
+        config.load(tmp_path)
+    cfg = _load(tmp_path, provider_settings("bedrock_api_key"))
+    (pc,) = cfg.providers
+    pc.settings["region"] = "evil.example/x?"
+    with pytest.raises(ConfigError, match="ai_gateway_bedrock_api_key_region"):
+        validate.request_for(pc, fakes.bedrock_api_key())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testing import fakes
+from testing import hooks
 from testing.helpers import git
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -52,22 +52,10 @@ def test_lefthook_snippet_from_the_readme(tmp_path: Path) -> None:
     bindir = Path(sys.executable).parent  # aigw-secrets of this checkout
     env = {**os.environ, "PATH": f"{bindir}:{Path(binary).parent}:{os.environ['PATH']}"}
     subprocess.run([binary, "install"], cwd=repo, env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "aigw_secrets", "init"], cwd=repo, env=env, check=True, capture_output=True)
-    env["SOPS_AGE_KEY_FILE"] = str(repo / "age.key")
-
-    secret = repo / "kubernetes/apps/ai/openai.sops.yaml"
-    secret.parent.mkdir(parents=True)
-    key = fakes.openai_project_key()
-    secret.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: openai\nstringData:\n  apiKey: {key}\n")
-    git(repo, "add", "-A")
-    refused = subprocess.run(["git", "commit", "-m", "add openai key"], cwd=repo, env=env, capture_output=True, text=True)
+    refused, accepted, key = hooks.plaintext_then_encrypted(repo, env)
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0, output
     assert "openai-api-key" in output and "aigw-secrets-scan" in output
     assert key not in output
-
-    subprocess.run([sys.executable, "-m", "aigw_secrets", "encrypt", str(secret)], cwd=repo, env=env, check=True, capture_output=True)
-    git(repo, "add", "-A")
-    accepted = subprocess.run(["git", "commit", "-m", "add openai key, encrypted"], cwd=repo, env=env, capture_output=True, text=True)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert git(repo, "log", "--format=%s", "-1").strip() == "add openai key, encrypted"
