@@ -27,8 +27,13 @@ def lefthook(tmp_path: Path) -> str:
     if npm is None:
         pytest.skip("lefthook is not installed and npm is not available to install it (npm install lefthook)")
     prefix = tmp_path / "lefthook-npm"
+    prefix.mkdir()
+    # --ignore-scripts and a cwd outside any git repository: the package's postinstall runs
+    # `lefthook install`, which would otherwise put hooks into whatever repository npm was started in.
     res = subprocess.run(
-        [npm, "install", "--prefer-offline", "--no-audit", "--no-fund", "--cache", str(NPM_CACHE), "--prefix", str(prefix), "lefthook"],
+        [npm, "install", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund", "--cache", str(NPM_CACHE), "--prefix", str(prefix), "lefthook"],
+        cwd=prefix,
+        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path), "LEFTHOOK": "0"},
         capture_output=True,
         text=True,
         timeout=300,
@@ -52,6 +57,7 @@ def test_lefthook_snippet_from_the_readme(tmp_path: Path) -> None:
     bindir = Path(sys.executable).parent  # aigw-secrets of this checkout
     env = {**os.environ, "PATH": f"{bindir}:{Path(binary).parent}:{os.environ['PATH']}"}
     subprocess.run([binary, "install"], cwd=repo, env=env, check=True, capture_output=True)
+    assert (repo / ".git/hooks/pre-commit").is_file()  # into the test's repository, nowhere else
     refused, accepted, key = hooks.plaintext_then_encrypted(repo, env)
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0, output
