@@ -66,7 +66,9 @@ class Config(NamedTuple):
 VERSIONS = ("v1.1", "v1.2")
 # Policy types whose secretRef.namespace v1.1 ignored (it read the policy's own namespace): AIGW-API.md §2.6/§7.
 V11_LOCAL_SECRET_TYPES = frozenset({"APIKey", "AzureAPIKey", "AnthropicAPIKey", "AWSCredentials"})
-HELM_CHART = "ai-gateway-helm"  # .Chart.Name of manifests/charts/ai-gateway-helm
+# .Chart.Name of manifests/charts/ai-gateway-helm: its template helpers are named after it; Chart.yaml itself
+# was not readable here (the chart's default fullnameOverride, ai-gateway-controller, makes it moot).
+HELM_CHART = "ai-gateway-helm"
 
 
 class MCPSeed(NamedTuple):
