@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# ../shared beside the project; AIGW_SECRETS_SHARED points elsewhere (worktrees live deeper than main).
+SHARED = Path(os.environ.get("AIGW_SECRETS_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 CRD_DIR = SHARED / "crds"
 
 
@@ -32,6 +34,58 @@ def schemas() -> dict[tuple[str, str], dict[str, Any]]:
             if version.get("served"):
                 out[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]
     return out
+
+
+# Agent Router v1.2 additions to the v1beta1 API, from the Go types in theagentrouter/agent-router
+# (read with the `search` tools; the v1.1.0 CRDs in ../shared reject them):
+# - api/v1beta1/shared_types.go @509c7eb4: VersionedAPISchema.name enum gains `AWSOpenAI`.
+# - api/v1beta1/ai_service_backend.go @2738c62f: spec.headerValueFilters, MaxItems=16, listMapKey=name,
+#   items {name (required), mode enum Denylist|Allowlist default Denylist, values (MaxItems=64)}, and the
+#   spec rule "!has(self.headerValueFilters) || self.schema.name == 'GCPAnthropic' || self.schema.name == 'AWSAnthropic'".
+# - release-notes/v1.2.0.md "API Updates": AIGatewayRouteRule.excludeFromModelsEndpoint, optional boolean, default false.
+# Exactly these, nothing else: what we emit beyond them still fails like on a v1.1.0 server.
+V12_SCHEMA_NAMES = ["AWSOpenAI"]
+_HEADER_VALUE_FILTERS = {
+    "type": "array",
+    "maxItems": 16,
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["name"],
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 256},
+            "mode": {"type": "string", "enum": ["Denylist", "Allowlist"], "default": "Denylist"},
+            "values": {"type": "array", "maxItems": 64, "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+        },
+    },
+}
+_HVF_RULE = {
+    "rule": "!has(self.headerValueFilters) || self.schema.name == 'GCPAnthropic' || self.schema.name == 'AWSAnthropic'",
+    "message": "headerValueFilters is only honored by GCPAnthropic and AWSAnthropic backends",
+}
+
+
+def _patch_v12(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
+    schema = copy.deepcopy(schema)
+    spec = schema["properties"]["spec"]
+    if kind == "AIServiceBackend":
+        spec["properties"]["schema"]["properties"]["name"]["enum"] += V12_SCHEMA_NAMES
+        spec["properties"]["headerValueFilters"] = copy.deepcopy(_HEADER_VALUE_FILTERS)
+        spec.setdefault("x-kubernetes-validations", []).append(dict(_HVF_RULE))
+    elif kind == "AIGatewayRoute":
+        rule = spec["properties"]["rules"]["items"]
+        rule["properties"]["excludeFromModelsEndpoint"] = {"type": "boolean", "default": False}
+    return schema
+
+
+@functools.cache
+def schemas_v12() -> dict[tuple[str, str], dict[str, Any]]:
+    """The served schemas with the v1.2 additions above patched into the v1beta1 AI Gateway kinds."""
+    return {
+        key: _patch_v12(key[1], schema) if key[0] == "aigateway.envoyproxy.io/v1beta1" else schema
+        for key, schema in schemas().items()
+    }
 
 
 def _strict(schema: Any) -> Any:
@@ -93,11 +147,12 @@ def _cel(schema: dict[str, Any], obj: Any, path: str, report: Report, counts: li
             _cel(schema["items"], item, f"{path}[{i}]", report, counts)
 
 
-def validate(obj: dict[str, Any]) -> Report:
+def validate(obj: dict[str, Any], version: str = "v1.1") -> Report:
+    """``version="v1.2"`` validates against the v1.1.0 CRDs plus exactly the v1.2 additions (``_patch_v12``)."""
     import jsonschema
 
     key = (obj["apiVersion"], obj["kind"])
-    schema = schemas().get(key)
+    schema = (schemas_v12() if version == "v1.2" else schemas()).get(key)
     if schema is None:
         return Report([f"no served CRD version for {key}"], [], 0, 0)
     data = _defaults(schema, copy.deepcopy(obj))

@@ -25,6 +25,18 @@ _TYPE_FIELD = {
 }
 
 
+def generated(cfg: Any) -> list[dict[str, Any]]:
+    """What `generate` emits for ``cfg`` (a gateway.config.Config), Secrets with a stand-in value."""
+    from aigw_secrets.gateway import manifests
+
+    out: list[dict[str, Any]] = []
+    for pc in cfg.providers:
+        out += manifests.provider_objects(pc, cfg)
+        if pc.auth.secret_key:
+            out.append(manifests.secret(pc, cfg, "value-not-checked-here", fingerprint=False))
+    return out + manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")
+
+
 def _secret_ref(policy: dict[str, Any]) -> dict[str, Any] | None:
     block = policy["spec"].get(_TYPE_FIELD.get(policy["spec"].get("type", ""), ""), {}) or {}
     return block.get("secretRef") or block.get("clientSecretRef") or (block.get("credentialsFile") or {}).get("secretRef")
@@ -60,8 +72,12 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
             grants = [
                 g for g in by_kind.get("ReferenceGrant", {}).values()
                 if g["metadata"].get("namespace") == secret_ns
-                and any(f.get("kind") == "BackendSecurityPolicy" and f.get("namespace") == ns for f in g["spec"].get("from") or [])
-                and any(t.get("kind") == "Secret" and t.get("name") in (None, ref["name"]) for t in g["spec"].get("to") or [])
+                and any(
+                    f.get("group") == "aigateway.envoyproxy.io" and f.get("kind") == "BackendSecurityPolicy" and f.get("namespace") == ns
+                    for f in g["spec"].get("from") or []
+                )
+                # v1.2 enforces to.name exactly when set (release notes v1.2.0); the core group is ""
+                and any(t.get("group") == "" and t.get("kind") == "Secret" and t.get("name") in (None, ref["name"]) for t in g["spec"].get("to") or [])
             ]  # fmt: skip
             if not grants:
                 out.append(f"BackendSecurityPolicy {name}: Secret in namespace {secret_ns} without a ReferenceGrant there")

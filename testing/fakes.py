@@ -67,6 +67,49 @@ def entra_client_secret() -> str:
     return rand(3, ALNUM) + secrets.choice("78") + "Q~" + rand(34, ALNUM + "_~.-")
 
 
+HEX = "0123456789abcdef"
+
+
+def gemini_key() -> str:
+    return "AIza" + rand(35, URLSAFE)
+
+
+def mistral_key() -> str:
+    return rand(32)
+
+
+def xai_key() -> str:
+    return "xai-" + rand(80)
+
+
+def openrouter_key() -> str:
+    return "sk-or-v1-" + rand(64, HEX)
+
+
+def deepseek_key() -> str:
+    return "sk-" + rand(32, HEX)
+
+
+def together_key() -> str:
+    return rand(64, HEX)
+
+
+def deepinfra_key() -> str:
+    return rand(32)
+
+
+def cohere_key() -> str:
+    return rand(40)
+
+
+def bedrock_api_key() -> str:
+    # long-term key: "ABSK" + base64("BedrockAPIKey-" + id + ":" + secret)
+    import base64
+
+    raw = f"BedrockAPIKey-{rand(24)}-at-{rand(12, string.digits)}:{rand(40, ALNUM + '/+')}"
+    return "ABSK" + base64.b64encode(raw.encode()).decode()
+
+
 def generic_key() -> str:
     return "tok-" + rand(40)
 

@@ -17,7 +17,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "vertex": {"project": "demo-project"},
     "gcp_anthropic": {"project": "demo-project"},
     "vllm": {"url": "http://vllm.vllm.svc.cluster.local:8000", "models": ["Qwen/Qwen2.5-0.5B-Instruct"]},
-    "openai_compatible": {"host": "api.together.xyz", "models": ["meta-llama/Llama-3.3-70B-Instruct-Turbo"]},
+    "openai_compatible": {"host": "llm.example.internal", "models": ["my-org/my-model"]},
 }
 EXTRA_FOR_AUTH: dict[tuple[str, str], dict[str, Any]] = {
     ("azure", "entra"): {
@@ -74,6 +74,20 @@ def write_cluster(root: Path, settings: dict[str, Any], *, fmt: str = "yaml") ->
     return path
 
 
+# Issue 14 providers: SDK environment variable → fake key of the provider's shape.
+NEW_KEYS = {
+    "GEMINI_API_KEY": fakes.gemini_key,
+    "MISTRAL_API_KEY": fakes.mistral_key,
+    "XAI_API_KEY": fakes.xai_key,
+    "OPENROUTER_API_KEY": fakes.openrouter_key,
+    "DEEPSEEK_API_KEY": fakes.deepseek_key,
+    "TOGETHER_API_KEY": fakes.together_key,
+    "DEEPINFRA_API_KEY": fakes.deepinfra_key,
+    "CO_API_KEY": fakes.cohere_key,
+    "AWS_BEARER_TOKEN_BEDROCK": fakes.bedrock_api_key,
+}
+
+
 def set_credentials(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> dict[str, str]:
     """Fresh fake credentials for every provider in the environment; returns every secret string."""
     sa = fakes.gcp_service_account_json()
@@ -89,6 +103,7 @@ def set_credentials(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> dict[str, str
         "GROQ_API_KEY": fakes.groq_key(),
         "VLLM_API_KEY": fakes.generic_key(),
         "OPENAI_COMPATIBLE_API_KEY": fakes.generic_key(),
+        **{env: make() for env, make in NEW_KEYS.items()},
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

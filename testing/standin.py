@@ -21,6 +21,8 @@ class Provider:
     def __init__(self) -> None:
         self.status: dict[str, int] = {}  # credential (or key id / e-mail) -> HTTP status
         self.calls: list[str] = []  # which credential each request used (for assertions)
+        self.paths: list[str] = []  # the request line's path of each request
+        self.bodies: dict[str, object] = {}  # path -> the JSON a 200 answers there (default: an OpenAI model list)
         self.url = ""
 
     def identify(self, handler: BaseHTTPRequestHandler, body: bytes) -> str:
@@ -52,9 +54,12 @@ def serve() -> Iterator[Provider]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             who = provider.identify(self, body)
             provider.calls.append(who)
+            provider.paths.append(self.path)
             code = provider.status.get(who, 401)
-            payload = {"object": "list", "data": []} if code == 200 else {"error": {"code": code}}
-            if code == 200 and self.command == "POST":
+            payload: object = {"object": "list", "data": []} if code == 200 else {"error": {"code": code}}
+            if code == 200 and self.path in provider.bodies:
+                payload = provider.bodies[self.path]
+            elif code == 200 and self.command == "POST":
                 payload = {"access_token": "t", "expires_in": 3600}
             send_json(self, code, payload)
 

@@ -22,6 +22,15 @@ PROVIDER_ENV = (
     "GROQ_API_KEY",
     "VLLM_API_KEY",
     "OPENAI_COMPATIBLE_API_KEY",
+    "GEMINI_API_KEY",
+    "MISTRAL_API_KEY",
+    "XAI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "TOGETHER_API_KEY",
+    "DEEPINFRA_API_KEY",
+    "CO_API_KEY",
+    "AWS_BEARER_TOKEN_BEDROCK",
     "SOPS_AGE_KEY_FILE",
     "SOPS_AGE_KEY",
     "SOPS_AGE_KEY_CMD",
@@ -63,5 +72,5 @@ def shared_crds() -> None:
     if not crds.CRD_DIR.is_dir():
         pytest.skip(
             f"reference CRDs not available: {crds.CRD_DIR} is absent. They come from ../shared/crds beside the project "
-            "(AI Gateway v1.1.0, Envoy Gateway Backend, Gateway API BackendTLSPolicy/ReferenceGrant); CI has them, a fresh clone does not"
+            "(AI Gateway v1.1.0, Envoy Gateway Backend, Gateway API BackendTLSPolicy/ReferenceGrant), or from AIGW_SECRETS_SHARED; CI has them, a fresh clone does not"
         )

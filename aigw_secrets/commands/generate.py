@@ -17,7 +17,7 @@ from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, ExitCode, OutputError
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import manifests, operator
-from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_secret, read_documents
+from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_mcp_seed, plan_secret, read_documents
 from aigw_secrets.rotation.journal import COMMIT_JOURNAL, commit_files, repo_lock
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.util import TMP_PREFIX, require_regular, stamp, sweep_stale
@@ -38,12 +38,12 @@ def generate(
         # An empty, comments-only or foreign file is far more likely a mistake than "remove everything".
         raise ConfigError(f"{cfg.path}: no ai_gateway_* settings (empty or comments only?); nothing generated, nothing removed")
     sources = dict(sources or {})
-    unknown = sorted(set(sources) - {pc.key for pc in cfg.providers})
+    unknown = sorted(set(sources) - {pc.key for pc in (*cfg.providers, *cfg.mcp_backends)})
     if unknown:
         raise ConfigError(f"--source {unknown[0]}: no enabled provider with that key (enabled: {', '.join(pc.key for pc in cfg.providers) or 'none'})")
     if not cfg.providers:
         output.warn(f"{cfg.path}: no provider is enabled (set e.g. ai_gateway_openai_enabled: true)")
-    if any(pc.auth.secret_key for pc in cfg.providers):
+    if any(pc.auth.secret_key for pc in cfg.providers) or cfg.mcp_backends or cfg.mcp_seed:
         sopsconfig.require(root, "the Secrets are encrypted with its creation rules")
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
@@ -79,11 +79,28 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
             plan.append(planned)
             if job:
                 jobs.append(job)
+
+    # MCP servers' API keys + MCPRoute, and the controller's MCP session seed (v1.2)
+    if cfg.mcp_backends:
+        plan.append(Planned(manifests.MCP_ROUTE_FILE, manifests.dump(manifests.mcp_objects(cfg), header).encode()))
+        for pc in cfg.mcp_backends:
+            planned, job = plan_secret(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy)
+            plan.append(planned)
+            jobs += [job] if job else []
+    if cfg.mcp_seed:
+        planned, job = plan_mcp_seed(cfg, out)
+        plan.append(planned)
+        jobs += [job] if job else []
+        plan.append(Planned(manifests.MCP_VALUES_FILE, manifests.mcp_values(cfg).encode()))
+    for p in plan:  # the MCP files too: never overwrite what someone else wrote
+        if p.rel not in names:
+            _refuse_foreign(out / p.rel, rel_out / p.rel)
+
     existing_routes = read_documents(out / ROUTES_FILE)
     routes = manifests.routes(cfg, manifests.models_created_at(existing_routes), stamp())
     if routes:
         plan.append(Planned(ROUTES_FILE, manifests.dump(routes, header).encode()))
-    resources = [p.rel for p in plan]
+    resources = [p.rel for p in plan if p.rel != manifests.MCP_VALUES_FILE]  # Helm values, not an object
     plan.append(Planned(KUSTOMIZATION, manifests.dump([manifests.kustomization(resources)], header).encode()))
     return plan, jobs
 

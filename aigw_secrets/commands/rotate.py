@@ -13,6 +13,8 @@ from aigw_secrets.errors import ConfigError, ExitCode
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.rotation.credential import exit_code, find_provider, rotate_credential, rotate_due, secret_status
 from aigw_secrets.rotation.datakeys import rotate_data_keys
+from aigw_secrets.rotation.mcpseed import NAMES as MCP_SEED_NAMES
+from aigw_secrets.rotation.mcpseed import rotate_mcp_seed, seed_status
 
 
 def status(root: Path, *, fmt: str = "table") -> int:
@@ -20,6 +22,8 @@ def status(root: Path, *, fmt: str = "table") -> int:
     root = root.resolve()
     cfg = config_mod.load(root)
     rows = [secret_status(root, cfg, pc) for pc in cfg.providers if pc.auth.secret_key]
+    seed_row = seed_status(root, cfg)  # issue 14: the MCP session seed's age
+    rows += [seed_row] if seed_row else []
     if fmt == "json":
         output.result(json.dumps(rows, indent=2))
     else:
@@ -46,6 +50,9 @@ def run(root: Path, *, provider: str | None, data_key: bool, due: bool, files: S
         summary["errors"] = summary.pop("data_key_errors")
     elif due:
         summary = rotate_due(root, verify=verify)
+    elif provider in MCP_SEED_NAMES:  # issue 14: the controller's MCP session seed
+        rotated = rotate_mcp_seed(root, config_mod.load(root))
+        summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     else:
         cfg = config_mod.load(root)
         pc = find_provider(cfg, provider or "")

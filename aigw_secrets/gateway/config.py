@@ -55,6 +55,37 @@ class Config(NamedTuple):
     raw: dict[str, Any]
     data_key_days: int = 30
     grace_hours: int = 2
+    # --- issue 14 (Agent Router v1.2)
+    version: str = "v1.2"  # ai_gateway_version
+    secret_namespace: str = ""  # namespace of the policies' Secrets; "" = namespace
+    mcp_seed: MCPSeed | None = None  # ai_gateway_mcp_session_seed
+    mcp_backends: tuple[ProviderConfig, ...] = ()  # ai_gateway_mcp_backends, one pseudo-provider each
+    mcp_route_name: str = "mcp"
+
+
+VERSIONS = ("v1.1", "v1.2")
+# Policy types whose secretRef.namespace v1.1 ignored (it read the policy's own namespace): AIGW-API.md §2.6/§7.
+V11_LOCAL_SECRET_TYPES = frozenset({"APIKey", "AzureAPIKey", "AnthropicAPIKey", "AWSCredentials"})
+# .Chart.Name of manifests/charts/ai-gateway-helm: its template helpers are named after it; Chart.yaml itself
+# was not readable here (the chart's default fullnameOverride, ai-gateway-controller, makes it moot).
+HELM_CHART = "ai-gateway-helm"
+
+
+class MCPSeed(NamedTuple):
+    """Where the controller chart expects its MCP session-encryption seed Secret."""
+
+    secret_name: str
+    namespace: str
+
+
+def controller_fullname(release: str, override: str) -> str:
+    """The chart's ``ai-gateway-helm.controller.fullname`` (templates/_helpers.tpl, agent-router):
+    fullnameOverride, else the release name when it contains the chart name, else <release>-<chart>;
+    truncated to 63 characters without a trailing dash."""
+    if override:
+        return override[:63].rstrip("-")
+    name = release if HELM_CHART in release else f"{release}-{HELM_CHART}"
+    return name[:63].rstrip("-")
 
 
 def find_config(root: Path) -> Path:
@@ -224,7 +255,34 @@ def load(root: Path, config_path: Path | None = None) -> Config:
             raise ConfigError(f"{where(key)}: {key}: {values[key]!r} is not a valid Kubernetes name")
     resolved = (_provider_config(p, raw, where) for p in PROVIDERS.values())
     providers = [pc for pc in resolved if pc is not None]
-    _check_unique(providers, where)
+    version = values["ai_gateway_version"]
+    if version not in VERSIONS:
+        raise ConfigError(f"{where('ai_gateway_version')}: ai_gateway_version: {version!r} is not one of {', '.join(VERSIONS)}")
+    for pc in providers:
+        if VERSIONS.index(version) < VERSIONS.index(pc.provider.min_version):
+            key = f"ai_gateway_{pc.key}_enabled"
+            raise ConfigError(f"{where(key)}: {key}: {pc.provider.title} needs ai_gateway_version {pc.provider.min_version} or later")
+    secret_ns = values["ai_gateway_secret_namespace"] or ""
+    if secret_ns and not _DNS_LABEL.match(secret_ns):
+        raise ConfigError(f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: {secret_ns!r} is not a valid Kubernetes name")
+    if secret_ns == namespace:
+        secret_ns = ""
+    if secret_ns and version == "v1.1":
+        ignored = sorted({pc.auth.bsp_type for pc in providers if pc.auth.secret_key and pc.auth.bsp_type in V11_LOCAL_SECRET_TYPES})
+        if ignored:
+            raise ConfigError(
+                f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: v1.1 reads {', '.join(t for t in ignored if t)} "
+                "Secrets from the policy's namespace; set ai_gateway_version: v1.2 or drop the key"
+            )
+    seed = None
+    if values["ai_gateway_mcp_session_seed"]:
+        release_ns = values["ai_gateway_mcp_release_namespace"]
+        if not _DNS_LABEL.match(release_ns):
+            raise ConfigError(f"{where('ai_gateway_mcp_release_namespace')}: ai_gateway_mcp_release_namespace: {release_ns!r} is not a valid Kubernetes name")
+        fullname = controller_fullname(values["ai_gateway_mcp_release_name"], values["ai_gateway_mcp_fullname_override"] or "")
+        seed = MCPSeed(f"{fullname}-mcp-session-encryption"[:63].rstrip("-"), release_ns)
+    mcp = tuple(_mcp_backend(entry, where("ai_gateway_mcp_backends")) for entry in values["ai_gateway_mcp_backends"])
+    _check_unique([*providers, *mcp], where)
     output_dir = Path(values["ai_gateway_output_dir"])
     if output_dir.is_absolute() or ".." in output_dir.parts:
         raise ConfigError(f"{where('ai_gateway_output_dir')}: ai_gateway_output_dir must be a path inside the repository")
@@ -240,7 +298,29 @@ def load(root: Path, config_path: Path | None = None) -> Config:
         raw=raw,
         data_key_days=values["ai_gateway_data_key_rotation_days"],
         grace_hours=values["ai_gateway_rotation_grace_hours"],
+        version=version,
+        secret_namespace=secret_ns,
+        mcp_seed=seed,
+        mcp_backends=mcp,
+        mcp_route_name=values["ai_gateway_mcp_route_name"],
     )
+
+
+def _mcp_backend(entry: str, where: str) -> ProviderConfig:
+    """``NAME=https://host[:port]/path`` → a pseudo-provider: its Secret (key ``apiKey``, which
+    MCPBackendAPIKey.secretRef reads) goes through the same sources, shape checks and encryption."""
+    key = "ai_gateway_mcp_backends"
+    name, sep, url = entry.partition("=")
+    name = name.strip()
+    if not sep or not _DNS_LABEL.match(name) or len(name) > 40:
+        raise ConfigError(f"{where}: {key}: {entry!r} must be NAME=URL with NAME a lowercase DNS label")
+    host, port, tls, _ = _parse_url(url.strip(), where, key)
+    path = urlsplit(url.strip()).path.rstrip("/") or "/mcp"
+    env = "MCP_" + name.upper().replace("-", "_") + "_API_KEY"
+    auth = AuthMode("api-key", None, "apiKey", "api-key", (env,), "apikey", help="MCP server API key")
+    provider = Provider(f"mcp_{name.replace('-', '_')}", f"mcp-{name}", f"MCP server {name}", (), (auth,), "api-key", host)
+    settings: dict[str, Any] = {"rotation_period_days": 90, "credential_source": None, "url": url.strip(), "path": path}
+    return ProviderConfig(provider, settings, auth, f"mcp-{name}", host.lower(), port, tls, path, {})
 
 
 def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], str]) -> ProviderConfig | None:

@@ -28,7 +28,7 @@ class Planned(NamedTuple):
 
 
 class SecretJob(NamedTuple):
-    pc: ProviderConfig
+    pc: ProviderConfig | None  # None: the MCP session seed
     rel: str
     plaintext: str
     document: dict[str, Any]
@@ -86,6 +86,23 @@ def plan_secret(
     doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
     text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
     return Planned(rel, None, f"from {cred.source}"), SecretJob(pc, rel, text, doc)
+
+
+def plan_mcp_seed(cfg: Config, out: Path) -> tuple[Planned, SecretJob | None]:
+    """The controller's MCP session seed: made once, then kept (a new seed ends every live MCP
+    session; ``rotate`` changes it with the fallback procedure)."""
+    rel = manifests.MCP_SEED_FILE
+    target = out / rel
+    current = read_documents(target)
+    if len(current) == 1 and isinstance(current[0], dict) and manifests.is_ours(target):
+        data = current[0].get("stringData") or current[0].get("data") or {}
+        fallback = "-" if manifests.MCP_FALLBACK_KEY in data else None
+        if _same_shape(current[0], manifests.mcp_seed_secret(cfg, "-", fallback, fingerprint=False)):
+            return Planned(rel, None, "kept; the seed changes only with rotate"), None
+    rotation = manifests.rotation_annotations(1, 90, rotated_at=stamp())
+    doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), rotation=rotation)
+    text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
+    return Planned(rel, None, "new random seed"), SecretJob(None, rel, text, doc)
 
 
 def _same_shape(current: dict[str, Any], expected: dict[str, Any]) -> bool:

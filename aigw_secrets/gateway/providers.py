@@ -56,6 +56,11 @@ class Provider(NamedTuple):
     settings: Mapping[str, Setting] = MappingProxyType({})  # provider-specific settings beyond COMMON_SETTINGS
     required: tuple[str, ...] = ()  # settings that must be set
     key_prefixes: tuple[str, ...] = ()  # expected API-key prefixes (input shape check)
+    # The cheapest authenticated call, for rotate's provider check: a path on the upstream origin
+    # ("/v1beta/openai/models") or a whole URL template ("https://bedrock.{region}.amazonaws.com/...").
+    # None = <prefix or /v1>/models on the upstream host (OpenAI convention).
+    validation: str | None = None
+    min_version: str = "v1.1"  # oldest ai_gateway_version that has every value this row emits
 
     def auth(self, name: str) -> AuthMode:
         for mode in self.auth_modes:
@@ -97,6 +102,20 @@ _GCP_MODES = (
     ),
     AuthMode("adc", "GCPCredentials", None, None, help="keyless: Application Default Credentials in the data plane"),
     AuthMode("workload-identity", "GCPCredentials", None, None, help="keyless: GKE Workload Identity (through ADC)"),
+)
+
+_AWS_MODES = (
+    AuthMode(
+        "static",
+        "AWSCredentials",
+        "credentials",
+        "aws",
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+        "credentials",
+        help="access key in a credentials file with a [default] profile",
+    ),
+    AuthMode("irsa", "AWSCredentials", None, None, help="keyless: IAM Roles for Service Accounts"),
+    AuthMode("pod-identity", "AWSCredentials", None, None, help="keyless: EKS Pod Identity"),
 )
 
 _GCP_SETTINGS = {
@@ -155,19 +174,7 @@ PROVIDERS: dict[str, Provider] = {
                 BackendSpec("", "AWSBedrock"),
                 BackendSpec("-anthropic", "AWSAnthropic", "bedrock-2023-05-31", "anthropic_models"),
             ),
-            auth_modes=(
-                AuthMode(
-                    "static",
-                    "AWSCredentials",
-                    "credentials",
-                    "aws",
-                    ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
-                    "credentials",
-                    help="access key in a credentials file with a [default] profile",
-                ),
-                AuthMode("irsa", "AWSCredentials", None, None, help="keyless: IAM Roles for Service Accounts"),
-                AuthMode("pod-identity", "AWSCredentials", None, None, help="keyless: EKS Pod Identity"),
-            ),
+            auth_modes=_AWS_MODES,
             default_auth="static",
             host="bedrock-runtime.{region}.amazonaws.com",
             default_models=("us.amazon.nova-micro-v1:0",),
@@ -223,6 +230,167 @@ PROVIDERS: dict[str, Provider] = {
             default_models=("llama-3.3-70b-versatile",),
             key_prefixes=("gsk_",),
         ),
+        # --- Providers people route to (issue 14). Paths per the Agent Router supported-providers page
+        # (AIGW-API.md §7); base URLs, key formats and validation calls from each provider's docs.
+        Provider(
+            # https://ai.google.dev/gemini-api/docs/openai: base_url
+            # https://generativelanguage.googleapis.com/v1beta/openai/, `client.models.list()` works
+            # there with the AI Studio key as Bearer. Key: "AIza" + 35 [0-9A-Za-z_-] (Google API key).
+            key="gemini",
+            name="gemini",
+            title="Gemini API",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("GEMINI_API_KEY", help="Gemini API (AI Studio) key"),),
+            default_auth="api-key",
+            host="generativelanguage.googleapis.com",
+            prefix="/v1beta/openai",
+            default_models=("gemini-2.5-flash-lite",),
+            key_prefixes=("AIza",),
+            validation="/v1beta/openai/models",
+        ),
+        Provider(
+            # https://docs.mistral.ai/api/#tag/models: GET https://api.mistral.ai/v1/models, Bearer.
+            # Keys are 32 alphanumerics without a prefix.
+            key="mistral",
+            name="mistral",
+            title="Mistral",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("MISTRAL_API_KEY"),),
+            default_auth="api-key",
+            host="api.mistral.ai",
+            default_models=("mistral-small-latest",),
+        ),
+        Provider(
+            # https://docs.x.ai/docs/api-reference: base https://api.x.ai/v1, GET /v1/models, Bearer.
+            # Keys: "xai-" + 80 alphanumerics (gitleaks xai-api-key rule).
+            key="xai",
+            name="xai",
+            title="xAI",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("XAI_API_KEY"),),
+            default_auth="api-key",
+            host="api.x.ai",
+            default_models=("grok-3-mini",),
+            key_prefixes=("xai-",),
+        ),
+        Provider(
+            # https://openrouter.ai/docs/api-reference/authentication: base https://openrouter.ai/api/v1,
+            # keys "sk-or-v1-" + 64 hex. GET /api/v1/models answers without a key, so the check is
+            # GET /api/v1/key ("get current API key", https://openrouter.ai/docs/api-reference/get-current-key).
+            key="openrouter",
+            name="openrouter",
+            title="OpenRouter",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("OPENROUTER_API_KEY"),),
+            default_auth="api-key",
+            host="openrouter.ai",
+            prefix="/api/v1",
+            default_models=("openai/gpt-4o-mini",),
+            key_prefixes=("sk-or-v1-",),
+            validation="/api/v1/key",
+        ),
+        Provider(
+            # https://api-docs.deepseek.com/api/list-models: GET https://api.deepseek.com/models, Bearer;
+            # https://api.deepseek.com/v1 is kept as an OpenAI-compatible base (so the default prefix works).
+            # Keys: "sk-" + 32 lowercase hex.
+            key="deepseek",
+            name="deepseek",
+            title="DeepSeek",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("DEEPSEEK_API_KEY"),),
+            default_auth="api-key",
+            host="api.deepseek.com",
+            default_models=("deepseek-chat",),
+            key_prefixes=("sk-",),
+            validation="/models",
+        ),
+        Provider(
+            # https://docs.together.ai/docs/openai-api-compatibility: base https://api.together.xyz/v1,
+            # GET /v1/models, Bearer. Key format undocumented (64 hex, newer keys "tgp_v1_"): no prefix check.
+            key="together",
+            name="together",
+            title="Together AI",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("TOGETHER_API_KEY"),),
+            default_auth="api-key",
+            host="api.together.xyz",
+            default_models=("meta-llama/Llama-3.3-70B-Instruct-Turbo",),
+        ),
+        Provider(
+            # https://deepinfra.com/docs/advanced/openai_api: api_base https://api.deepinfra.com/v1/openai,
+            # GET /v1/openai/models, Bearer. Keys have no documented prefix.
+            key="deepinfra",
+            name="deepinfra",
+            title="DeepInfra",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("DEEPINFRA_API_KEY"),),
+            default_auth="api-key",
+            host="api.deepinfra.com",
+            prefix="/v1/openai",
+            default_models=("meta-llama/Llama-3.3-70B-Instruct",),
+        ),
+        Provider(
+            # Native Cohere schema (v2 chat API, https://docs.cohere.com/v2). Check:
+            # GET https://api.cohere.com/v1/models (https://docs.cohere.com/reference/list-models), Bearer.
+            # Keys: 40 alphanumerics, no prefix; the SDK reads CO_API_KEY.
+            key="cohere",
+            name="cohere",
+            title="Cohere",
+            backends=(BackendSpec("", "Cohere", "v2"),),
+            auth_modes=(_api_key("CO_API_KEY"),),
+            default_auth="api-key",
+            host="api.cohere.com",
+            default_models=("command-a-03-2025",),
+            validation="/v1/models",
+        ),
+        Provider(
+            # Cohere's OpenAI compatibility API (https://docs.cohere.com/docs/compatibility-api):
+            # base https://api.cohere.ai/compatibility/v1 (api.cohere.com serves the same API); the key check is the native list-models call.
+            key="cohere_openai",
+            name="cohere-openai",
+            title="Cohere (OpenAI compatibility)",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("CO_API_KEY"),),
+            default_auth="api-key",
+            host="api.cohere.com",
+            prefix="/compatibility/v1",
+            default_models=("command-r7b-12-2024",),
+            validation="/v1/models",
+        ),
+        Provider(
+            # Amazon Bedrock API keys (https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys-use.html):
+            # `Authorization: Bearer <key>`, env AWS_BEARER_TOKEN_BEDROCK; Bedrock Runtime's
+            # OpenAI-compatible endpoint is https://bedrock-runtime.<region>.amazonaws.com/openai/v1.
+            # Long-term keys start "ABSK" (base64 of "BedrockAPIKey-"), short-term ones "bedrock-api-key-".
+            # Check: ListFoundationModels (GET https://bedrock.<region>.amazonaws.com/foundation-models),
+            # a Bedrock action the keys' AmazonBedrockLimitedAccess policy allows.
+            key="bedrock_api_key",
+            name="bedrock-api-key",
+            title="AWS Bedrock (API key)",
+            backends=(BackendSpec("", "OpenAI"),),
+            auth_modes=(_api_key("AWS_BEARER_TOKEN_BEDROCK", help="Amazon Bedrock API key"),),
+            default_auth="api-key",
+            host="bedrock-runtime.{region}.amazonaws.com",
+            prefix="/openai/v1",
+            default_models=("openai.gpt-oss-20b-1:0",),
+            settings={"region": Setting("str", "us-east-1", "AWS region")},
+            key_prefixes=("ABSK", "bedrock-api-key-"),
+            validation="https://bedrock.{region}.amazonaws.com/foundation-models",
+        ),
+        Provider(
+            # v1.2 `AWSOpenAI` schema: Bedrock Runtime's OpenAI-compatible /openai/v1 (the controller's
+            # default prefix), signed with SigV4 through an AWSCredentials policy (release notes v1.2.0).
+            key="bedrock_openai",
+            name="aws-bedrock-openai",
+            title="AWS Bedrock (OpenAI-compatible, SigV4)",
+            backends=(BackendSpec("", "AWSOpenAI"),),
+            auth_modes=_AWS_MODES,
+            default_auth="static",
+            host="bedrock-runtime.{region}.amazonaws.com",
+            default_models=("openai.gpt-oss-120b-1:0",),
+            settings={"region": Setting("str", "us-east-1", "AWS region")},
+            min_version="v1.2",
+        ),
         Provider(
             key="vllm",
             name="vllm",
@@ -260,6 +428,21 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     ),
     "ai_gateway_data_key_rotation_days": Setting("int", 30, "rotate each Secret's SOPS data key after this many days", (1, 3650)),
     "ai_gateway_rotation_grace_hours": Setting("int", 2, "hours after a rotation before the old credential is safe to revoke", (0, 8760)),
+    # --- Envoy AI Gateway v1.2 / Agent Router (issue 14)
+    "ai_gateway_version": Setting("str", "v1.2", "AI Gateway (Agent Router) version the output targets: v1.2 or v1.1"),
+    "ai_gateway_secret_namespace": Setting(
+        "str", None, "namespace of the credential Secrets when not the policies' (adds a ReferenceGrant; v1.2)"
+    ),
+    "ai_gateway_mcp_session_seed": Setting("bool", False, "generate the controller's MCP session-encryption seed Secret"),
+    "ai_gateway_mcp_release_name": Setting("str", "aieg", "Helm release name of the ai-gateway-helm controller chart"),
+    "ai_gateway_mcp_release_namespace": Setting("str", "envoy-ai-gateway-system", "namespace of that Helm release"),
+    "ai_gateway_mcp_fullname_override": Setting(
+        "str", "ai-gateway-controller", "the chart's controller.fullnameOverride (its default; empty if you cleared it)"
+    ),
+    "ai_gateway_mcp_backends": Setting(
+        "list", [], "MCP servers with an API key, each NAME=https://host[:port]/path (MCPRoute backendRefs)"
+    ),
+    "ai_gateway_mcp_route_name": Setting("str", "mcp", "MCPRoute name"),
 }
 
 

@@ -50,10 +50,29 @@ class _Request(NamedTuple):
     body: bytes | None = None
 
 
-def _base(pc: ProviderConfig) -> str:
+def _origin(pc: ProviderConfig) -> str:
     scheme = "https" if pc.tls else "http"
     port = "" if (pc.tls and pc.port == 443) or (not pc.tls and pc.port == 80) else f":{pc.port}"
-    return f"{scheme}://{pc.host}{port}{(pc.prefix or '/v1').rstrip('/')}"
+    return f"{scheme}://{pc.host}{port}"
+
+
+def _base(pc: ProviderConfig) -> str:
+    return _origin(pc) + (pc.prefix or "/v1").rstrip("/")
+
+
+def documented_url(pc: ProviderConfig) -> str | None:
+    """The provider row's documented check (``Provider.validation``): a path on the upstream origin, or
+    a whole URL template filled from the provider's settings."""
+    spec = pc.provider.validation
+    if spec is None:
+        return None
+    if spec.startswith("/"):
+        return _origin(pc) + spec
+    fill = {k: v for k, v in pc.settings.items() if isinstance(v, str)}
+    for name in re.findall(r"\{(\w+)\}", spec):  # a value from the repository must not move the host
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", fill.get(name, "")):
+            raise ConfigError(f"ai_gateway_{pc.key}_{name}: {fill.get(name, '')!r} is not a valid DNS label")
+    return spec.format(**fill)
 
 
 def request_for(pc: ProviderConfig, value: str) -> _Request:
@@ -67,7 +86,7 @@ def request_for(pc: ProviderConfig, value: str) -> _Request:
         url = override or f"https://{pc.host}/openai/models?api-version={pc.settings['api_version']}"
         return _Request("GET", url, {"api-key": value})
     if pc.auth.bsp_type == "APIKey":
-        url = override or (_base(pc) + "/models")
+        url = override or documented_url(pc) or (_base(pc) + "/models")
         return _Request("GET", url, {"Authorization": f"Bearer {value}"})
     if pc.auth.bsp_type == "AzureCredentials":
         tenant = pc.settings["tenant_id"]

@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.gateway import config, manifests
+from aigw_secrets.gateway import config
 from testing import crossref
 from testing.repos import AUTH_MATRIX, all_providers, provider_settings, write_cluster
 
 
 def _objects(tmp_path: Path, settings: dict[str, object]) -> list[dict[str, object]]:
     write_cluster(tmp_path, settings)
-    cfg = config.load(tmp_path)
-    out: list[dict[str, object]] = []
-    for pc in cfg.providers:
-        out += manifests.provider_objects(pc, cfg)
-        if pc.auth.secret_key:
-            out.append(manifests.secret(pc, cfg, "value-not-checked-here", fingerprint=False))
-    return out + manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")
+    return crossref.generated(config.load(tmp_path))
 
 
 @pytest.mark.parametrize(("provider", "auth"), AUTH_MATRIX)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testing import fakes
+from testing import hooks
 from testing.helpers import git
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -44,23 +44,11 @@ def test_pre_commit_framework(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (repo / ".pre-commit-config.yaml").write_text(f"repos:\n  - repo: {src}\n    rev: {rev}\n    hooks:\n      - id: aigw-secrets-scan\n")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     subprocess.run([pre_commit, "install"], cwd=repo, env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "aigw_secrets", "init"], cwd=repo, env=env, check=True, capture_output=True)
-    env["SOPS_AGE_KEY_FILE"] = str(repo / "age.key")
-
-    secret = repo / "kubernetes/apps/ai/openai.sops.yaml"
-    secret.parent.mkdir(parents=True)
-    key = fakes.openai_project_key()
-    secret.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: openai\nstringData:\n  apiKey: {key}\n")
-    git(repo, "add", "-A")
-    refused = subprocess.run(["git", "commit", "-m", "add openai key"], cwd=repo, env=env, capture_output=True, text=True)
+    refused, accepted, key = hooks.plaintext_then_encrypted(repo, env)
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0, output
     assert "aigw-secrets scan" in output and "Failed" in output
-    assert "kubernetes/apps/ai/openai.sops.yaml:6:11: openai-api-key" in output
+    assert f"{hooks.SECRET}:6:11: openai-api-key" in output
     assert key not in output
-
-    subprocess.run([sys.executable, "-m", "aigw_secrets", "encrypt", str(secret)], cwd=repo, env=env, check=True, capture_output=True)
-    git(repo, "add", "-A")
-    accepted = subprocess.run(["git", "commit", "-m", "add openai key, encrypted"], cwd=repo, env=env, capture_output=True, text=True)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert "Passed" in accepted.stdout + accepted.stderr

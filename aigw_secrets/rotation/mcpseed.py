@@ -1,0 +1,86 @@
+"""Rotating the controller's MCP session-encryption seed with the chart's fallback procedure.
+
+The chart derives the session key from `controller.mcp.sessionEncryption.seed` and, when set, also
+accepts sessions sealed with `fallback.seed` (values.yaml of manifests/charts/ai-gateway-helm). So a
+rotation writes a new random ``seed`` and moves the old one to ``fallbackSeed``, which the HelmRelease
+feeds to ``fallback.seed`` (see ``manifests.mcp_values``): sessions opened before the rotation survive
+it, and the seed before that is dropped. Needs the private key (the old seed must be read), never
+writes a seed anywhere but the encrypted file, and is idempotent: the journal keeps only a fingerprint
+of the old seed, so a run killed after the write completes instead of rotating twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aigw_secrets import output
+from aigw_secrets.errors import ConfigError, NoInputError
+from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway.config import Config
+from aigw_secrets.rotation.journal import DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
+from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.util import atomic_write
+
+NAMES = ("mcp-session-seed", "mcp_session_seed", "mcp-seed")  # what --provider accepts
+A = manifests.ANNOTATION
+
+
+def _fp(value: str) -> str:
+    return hashlib.sha256(("aigw-mcp-seed:" + value).encode()).hexdigest()
+
+
+def _paths(root: Path, cfg: Config) -> tuple[Path, str]:
+    if cfg.mcp_seed is None:
+        raise ConfigError(f"{cfg.path}: ai_gateway_mcp_session_seed is not enabled; there is no MCP seed to rotate")
+    path = cfg.output_dir / manifests.MCP_SEED_FILE
+    return path, str(path.relative_to(root))
+
+
+def rotate_mcp_seed(root: Path, cfg: Config) -> dict[str, Any]:
+    path, rel = _paths(root, cfg)
+    with repo_lock(root):
+        if not path.is_file():
+            raise NoInputError(f"{rel}: missing; run `aigw-secrets generate` first")
+        sops = sops_mod.Sops(root)
+        current = yaml.safe_load(sopsfile.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
+        data = (current or {}).get("stringData") or {}
+        seed = data.get(manifests.MCP_SEED_KEY)
+        if not isinstance(seed, str) or not seed:
+            raise ConfigError(f"{rel}: no {manifests.MCP_SEED_KEY!r} key; not an MCP seed Secret")
+        journal = Journal(root, "rotate-mcp-seed", DATA_KEY)
+        if journal.active and journal.data.get("old") == _fp(str(data.get(manifests.MCP_FALLBACK_KEY, ""))):
+            output.info("resuming: the seed was already rotated before the interruption")
+        else:
+            journal.data = {}
+            journal.step("planned", old=_fp(seed), file=rel)
+            annotations = (current.get("metadata") or {}).get("annotations") or {}
+            generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
+            rotation = manifests.rotation_annotations(generation, 90, rotated_at=stamp(), previous_ref="sha256:" + _fp(seed)[:12])
+            doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), seed, rotation=rotation)
+            text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
+            atomic_write(path, sopsfile.encrypt(sops, text.encode(), rel))
+        journal.step("complete", completed_at=stamp())
+    output.status("rotated", rel, "MCP session seed; the previous one is now the fallback seed (sessions survive this rotation)")
+    return {"provider": NAMES[0], "file": rel, "previous": None, "revoke_after": None, "warning": ""}
+
+
+def seed_status(root: Path, cfg: Config) -> dict[str, Any] | None:
+    """The seed's row for `status` (age from the plaintext rotated-at annotation; no key needed)."""
+    if cfg.mcp_seed is None:
+        return None
+    path, rel = _paths(root, cfg)
+    row: dict[str, Any] = {"provider": NAMES[0], "auth": "mcp-session-seed", "file": rel}
+    try:
+        doc = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {**row, "state": "missing", "overdue": True}
+    ann = ((doc or {}).get("metadata") or {}).get("annotations") or {}
+    rotated = parse_stamp(ann.get(f"{A}/rotated-at")) or parse_stamp(((doc or {}).get("sops") or {}).get("lastmodified"))
+    age = (now() - rotated).days if rotated else None
+    # No due date: a seed change ends sessions older than one rotation, so it is rotated on demand.
+    return {**row, "state": "idle", "age_days": age, "rotated_at": stamp(rotated) if rotated else None, "next_due": "on demand", "overdue": False}
