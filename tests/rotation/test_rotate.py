@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,6 @@ OUT = Path("kubernetes/apps/ai-gateway/providers")
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
-    monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
-    with standin.serve() as p:
-        # The operator (here: the test's environment, never the repository) allows the stand-in.
-        monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", p.url.split("//", 1)[1])
-        yield p
 
 
 def value_in(repo: Path, name: str) -> str:

@@ -3,7 +3,7 @@ against a stand-in on 127.0.0.1 that answers like that provider's endpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,11 +29,6 @@ CASES: dict[str, tuple[Callable[[], str], str, object]] = {
 }
 
 
-@pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
-    monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
-    with standin.serve() as p:
-        yield p
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
