@@ -62,8 +62,16 @@ def _enc_comments(p: ys.Parsed) -> list[tuple[int, int]]:
     return [c for c in ys.comments(p.text, ys._all_spans(p)) if p.text.startswith("#ENC[", c[0])]
 
 
+class NothingToEncrypt(DataError):
+    """No value of the file matches the creation rule's selector (sops would write a MAC only)."""
+
+
 def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
-    """Encrypt a plaintext YAML file, keeping its formatting. ``rel`` picks the .sops.yaml rule."""
+    """Encrypt a plaintext YAML file, keeping its formatting. ``rel`` picks the .sops.yaml rule.
+
+    Comments inside encrypted sections are encrypted as sops encrypts them (``#ENC[...]``), in
+    place; ``decrypt`` gives them back.
+    """
     src = Text(data, rel)
     plain = ys.parse(src.text, rel)
     for i, doc in enumerate(plain.docs):
@@ -73,37 +81,69 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
             raise DataError(f"{rel}: document {i + 1} is not a mapping; sops cannot encrypt it")
     predicted = _predict(sops, plain, rel)
     guess = [s for s in predicted if ys.needs_layout(plain, s)] if predicted is not None else []
-    enc = ys.parse(sops.encrypt(_mark(src.text, plain, guess).encode(), rel).decode(), rel)
+    marks = _marks(plain, guess)
+    enc = ys.parse(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode(), rel)
     targets = ys.encrypted_scalars(plain, enc.docs, rel)
     if not targets:
-        raise DataError(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
+        raise NothingToEncrypt(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
     need = [s for s in targets if ys.needs_layout(plain, s)]
     flow = next((s for s in need if s.flow), None)
     if flow is not None:
         raise DataError(f"{rel}: {ys._fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
-    found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
     if [s.path for s in need] != [s.path for s in guess]:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
-        enc = ys.parse(sops.encrypt(_mark(src.text, plain, need).encode(), rel).decode(), rel)
-        found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
-    if len(found) != len(need):  # more encrypted comments than ours: the author's, in a section
-        line = _comment_line_in_section(plain, targets)
-        raise DataError(
-            f"{rel}{line}: a comment inside an encrypted section would have to be encrypted; "
-            "move it above the section or remove it"
-        )
+        marks = _marks(plain, need)
+        enc = ys.parse(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode(), rel)
+    found, comments = _match_comments(plain, marks, enc, rel)
     index = {s.path: i for i, s in enumerate(targets)}
-    layouts = {index[s.path]: c for s, c in zip(need, found, strict=True)}
-    result = ys.splice_encrypted(plain, enc.text, enc, targets, layouts, rel)
+    layouts = {index[s.path]: (c, m.end) for s, c, m in zip(need, found, marks, strict=True)}
+    result = ys.splice_encrypted(plain, enc, targets, layouts, comments, rel)
     if verify:
         check(sops, result, src.text, plain.docs, rel)
     return src.encode(result)
 
 
-def _mark(text: str, plain: ys.Parsed, need: list[ys.Scalar]) -> str:
-    """The plaintext with a ``# aigw-fmt:`` comment after each value whose layout must be stored."""
-    inserts = [ys.layout_comment(plain, s) for s in need if not s.flow]
-    return ys.apply(text, [ys.Replacement(p, p, c) for p, c in inserts])
+def _marks(plain: ys.Parsed, need: list[ys.Scalar]) -> list[ys.Replacement]:
+    """Edits that put a ``# aigw-fmt:`` comment after each value whose layout must be stored."""
+    return [ys.layout_mark(plain, s) for s in need]
+
+
+def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parsed, rel: str) -> tuple[list[str], list[ys.Replacement]]:
+    """Pair the comments of the marked plaintext with sops's output, in order (sops keeps every
+    comment, in order, and moves inline ones onto their own line).
+
+    Returns the encrypted layout comments (one per mark) and the edits that replace each author's
+    comment sops encrypted by sops's ``#ENC[...]``. A layout comment must come back encrypted, an
+    author's comment either encrypted or as it was; anything else is refused.
+    """
+    authors = [c for c in ys.comments(plain.text, ys._all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)]
+    order = sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)])
+    out = ys.file_comments(enc)
+    if len(out) != len(order):
+        raise DataError(
+            f"{rel}: sops returned {len(out)} comments for {len(order)}; a comment in an unusual place "
+            "(inside a flow collection, or under an alias?) cannot be kept: move or remove it"
+        )
+    layouts: list[str] = [""] * len(marks)
+    edits: list[ys.Replacement] = []
+    for (pos, is_author, i), (cs, ce) in zip(order, out, strict=True):
+        text = enc.text[cs:ce]
+        encrypted = text.startswith("#ENC[")
+        if not is_author:
+            if not encrypted:  # pragma: no cover - sops encrypts every comment next to an encrypted value
+                raise DataError(f"{rel}:{_line(plain.text, pos)}: sops did not encrypt the layout of this value; nothing written")
+            layouts[i] = text[1:]
+            continue
+        a_start, a_end = authors[i]
+        if encrypted:
+            edits.append(ys.Replacement(a_start, a_end, text))
+        elif text.rstrip() != plain.text[a_start:a_end].rstrip():
+            raise DataError(f"{rel}:{_line(plain.text, a_start)}: sops reordered the comments around this line; move or remove it")
+    return layouts, edits
+
+
+def _line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
 
 
 def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
@@ -349,7 +389,7 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     rendered = ys.render(value, style, indent)
     if rendered is None:
         style = "|" if "\n" in value and not target.flow else '"'
-        indent = indent or 2
+        indent = indent or ys.block_indent(before, old.start)
         rendered = ys.render(value, style, indent)
     if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
         raise DataError(f"{rel}: {ys._fmt_path(keypath)}: cannot write this value")
@@ -364,7 +404,9 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     old_end = target.end
     if target.style in ("|", ">"):
         old_end = src.text.index("\n", src.text.index("\n", target.start) + 1) + 1
-    reps = [ys.Replacement(target.start, old_end, ys._enc_text(target.value, stand_in, indent or 2, None))]
+    elif style in ("|", ">"):  # a block now stands where a one-line value was: it takes the line end
+        old_end = ys._line_after(src.text, target.end)
+    reps = [ys.Replacement(target.start, old_end, ys._enc_text(target.value, stand_in, indent or ys.block_indent(src.text, target.start), None))]
     # The old value's layout comment (if any) described the old text: drop it here and in sops's
     # output. A block scalar's comment sits on its header line, inside the replaced stand-in.
     line = ys._line_start(src.text, target.start)
@@ -384,22 +426,6 @@ def _drop_comments(canonical: str, indices: list[int]) -> str:
         return canonical
     cuts = [m.span() for i, m in enumerate(_ENC_COMMENT.finditer(canonical)) if i in indices]
     return ys.apply(canonical, [ys.Replacement(s, ys._line_after(canonical, e), "") for s, e in cuts])
-
-
-def _comment_line_in_section(plain: ys.Parsed, targets: list[ys.Scalar]) -> str:
-    """':LINE' of the first comment inside a top-level section that holds encrypted values."""
-    text = plain.text
-    top = [m.start() for m in re.finditer(r"(?m)^[^\s#-]", text)] + [len(text)]
-    sections = set()
-    for t in targets:
-        head = max((p for p in top if p <= t.start), default=0)
-        sections.add((ys._line_after(text, head), min(p for p in top if p > t.start)))
-    for cs, _ce in ys.comments(text, ys._all_spans(plain)):
-        if any(lo <= cs < hi for lo, hi in sections):
-            return f":{text.count(chr(10), 0, cs) + 1}"
-    return ""
-
-
 
 
 def relative(root: Path, path: Path) -> str:
