@@ -149,10 +149,11 @@ def _line(text: str, pos: int) -> int:
 def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
     """The scalars sops will encrypt, from the matching rule's encrypted_regex (sops matches it
     against every key on the path); None when the rule uses another selector."""
-    cfg_path = sopsconfig.find(sops.root)
+    cfg_path = sops.config_for(rel)
     if cfg_path is None:
         return None
-    rule = sops.cached("rules", lambda: sopsconfig.load(cfg_path)).rule_for(rel)
+    cfg = sops.cached(f"rules:{cfg_path}", lambda: sopsconfig.load(cfg_path))
+    rule = cfg.rule_for(cfg.rel(sops.root / rel))
     if rule is None or any(k in rule.data for k in sopsconfig.SELECTORS if k != "encrypted_regex"):
         return None
     regex = rule.data.get("encrypted_regex")
@@ -306,14 +307,9 @@ def run_on_copy(
 
 
 def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
-    found = sopsconfig.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
+    found = sops.config_for(rel) or sopsconfig.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
     cfg = sopsconfig.load(found)
-    base = found.parent.resolve()
-    try:
-        key = str((sops.root / rel).resolve().relative_to(base))
-    except ValueError:
-        key = rel
-    rule = cfg.rule_for(key)
+    rule = cfg.rule_for(cfg.rel(sops.root / rel))
     if rule is None:
         raise ConfigError(f"{rel}: no creation rule in {found} matches this file")
     data = {k: v for k, v in rule.data.items() if k != "path_regex"}

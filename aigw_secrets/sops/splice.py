@@ -80,7 +80,9 @@ def check_depth(text: str, where: str) -> None:
                     raise DataError(f"{where}:{line}: nested more than {MAX_DEPTH} levels deep; refusing to read it")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "nest" in str(exc) or "depth" in str(exc):  # libyaml's own limit
+            raise DataError(f"{where}: nested more than {MAX_DEPTH} levels deep; refusing to read it") from None
         return  # the real parse reports it with its line
 
 
@@ -263,7 +265,7 @@ def comments(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int
 # --- writing a value back in a given style -------------------------------------------------------
 
 
-def render(value: Any, style: str, indent: int) -> str | None:
+def render(value: Any, style: str, indent: int, *, parent: int | None = None) -> str | None:
     """The text of ``value`` in ``style`` (block styles: header + lines); None if it cannot be."""
     if style == "":
         if isinstance(value, bool):
@@ -290,7 +292,8 @@ def render(value: Any, style: str, indent: int) -> str | None:
         trailing = len(value) - len(body)
         chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
         lines = body.split("\n")
-        indicator = str(indent) if lines[0].startswith(" ") else ""
+        # YAML counts the indentation indicator from the parent's column (when given)
+        indicator = str(indent - (parent or 0)) if lines[0].startswith(" ") else ""
         out = style + indicator + chomp + "\n"
         out += "".join((" " * indent + line if line else "") + "\n" for line in lines)
         out += "\n" * max(0, trailing - 1)
@@ -540,8 +543,9 @@ def _fallback(text: str, s: Scalar, value: Any, end: int) -> tuple[str, int]:
     under its key, when that is exact and the value ends its line; else JSON (always valid YAML)."""
     line_end = _line_after(text, s.end)
     if isinstance(value, str) and "\n" in value.rstrip("\n") and not s.flow and not text[s.end : line_end].strip():
-        block = render(value, "|", block_indent(text, s.start))
-        probe = render(value, "|", 2)
+        parent = _parent_column(text, s.start)
+        block = render(value, "|", block_indent(text, s.start), parent=parent)
+        probe = render(value, "|", 2, parent=0)
         if block is not None and probe is not None and _loads_as(f"k: {probe}", value):
             return block, line_end
     return json.dumps(value, ensure_ascii=False), end
@@ -560,6 +564,15 @@ def block_indent(text: str, pos: int) -> int:
     line = text[_line_start(text, pos) : pos]
     m = re.match(r" *(?:- +)*", line)
     return (m.end() if m else 0) + _indent_step(text)
+
+
+def _parent_column(text: str, pos: int) -> int:
+    """The column of the key (``key: value``) or dash (``- value``) that a value at ``pos`` belongs to."""
+    line = text[_line_start(text, pos) : pos]
+    if not line.strip(" -"):  # a sequence item: the last dash
+        return line.rstrip(" ").rfind("-")
+    m = re.match(r" *(?:- +)*", line)
+    return m.end() if m else 0
 
 
 def _indent_step(text: str) -> int:
