@@ -50,7 +50,6 @@ _BY_CODE: dict[int, tuple[type[Exception], str]] = {
     51: (DataError, "MAC mismatch: the file was modified outside sops"),
     92: (DataError, "the file has no YAML document"),
     100: (NoInputError, "file does not exist"),
-    128: (NoKeyError, "no private key available that can decrypt it (set SOPS_AGE_KEY_FILE)"),
     203: (DataError, "file is already encrypted"),
 }
 
@@ -92,6 +91,9 @@ class Sops:
         if "SOPS_AGE_KEY_FILE" not in base and "SOPS_AGE_KEY" not in base and key_file.is_file():
             base["SOPS_AGE_KEY_FILE"] = str(key_file)
         self.env = base
+        from aigw_secrets.sops import scratch
+
+        scratch.sweep_at_start()  # what killed runs left in $TMPDIR and /dev/shm
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -117,6 +119,16 @@ class Sops:
             return str(p.resolve().relative_to(self.root))
         except ValueError:
             return str(p.resolve())
+
+    def _no_key_reason(self) -> str:
+        """Why no private key could decrypt, from where sops looks for one."""
+        key_file = self.env.get("SOPS_AGE_KEY_FILE")
+        if key_file and not Path(key_file).is_file():
+            return f"SOPS_AGE_KEY_FILE={key_file} does not exist"
+        if key_file or self.env.get("SOPS_AGE_KEY") or self.env.get("SOPS_AGE_KEY_CMD"):
+            where = f"SOPS_AGE_KEY_FILE={key_file}" if key_file else ("SOPS_AGE_KEY" if self.env.get("SOPS_AGE_KEY") else "SOPS_AGE_KEY_CMD")
+            return f"the age key in {where} is not a recipient of this file (nor is any other key sops found)"
+        return "no private key available that can decrypt it (set SOPS_AGE_KEY_FILE)"
 
     def _run(self, args: Sequence[str], *, stdin: bytes | None = None) -> Result:
         return run([self.binary, *args], stdin=stdin, cwd=self.root, env=self.env)
@@ -162,10 +174,16 @@ class Sops:
             raise self._failure(res, action, rel)
         return res.stdout
 
-    @staticmethod
-    def _failure(res: Result, action: str, rel: str) -> Exception:
+    def _failure(self, res: Result, action: str, rel: str) -> Exception:
         """Turn a failed run into a one-line error. Only value-free stderr fragments are recognised."""
         stderr = res.stderr.decode("utf-8", "replace")
+        pgp = re.search(r"key with fingerprint '([0-9A-Fa-f]{16,40})' is not available", stderr) or re.search(r"gpg: ([0-9A-Fa-f]{16,40}): skipped: No public key", stderr)
+        if pgp:
+            return NoKeyError(f"{rel}: sops {action} failed: the PGP public key {pgp[1]} is not in the gpg keyring (GNUPGHOME); import it with `aigw-secrets keys import-pgp` (sops exit {res.returncode})")
+        if "can not compile regexp" in stderr:
+            return ConfigError(f"{rel}: sops {action} failed: a path_regex in .sops.yaml is not a valid Go regular expression; run `aigw-secrets doctor` (sops exit {res.returncode})")
+        if res.returncode == 128:
+            return NoKeyError(f"{rel}: sops {action} failed: {self._no_key_reason()} (sops exit 128)")
         for fragment, cls, reason in _KNOWN_STDERR:
             if fragment in stderr:
                 return cls(f"{rel}: sops {action} failed: {reason} (sops exit {res.returncode})")

@@ -285,7 +285,9 @@ def run_on_copy(
     ``with_rule``: sops picks the creation rule from the file's path, which a scratch copy does not
     have, so sops gets a config holding just the rule that matches the real path.
     """
-    scratch = sops.cached("scratch", lambda: Path(tempfile.mkdtemp(prefix="aigw-")))
+    from aigw_secrets.sops import scratch as scratch_dirs
+
+    scratch = sops.cached("scratch", scratch_dirs.make_dir)
     fd, name = tempfile.mkstemp(suffix=".yaml", dir=scratch)  # one private directory per run
     copy = Path(name)
     try:
@@ -432,6 +434,24 @@ def relative(root: Path, path: Path) -> str:
         raise ConfigError(f"{path}: outside the repository {root}; pass --repo") from None
 
 
+def target(root: Path, path: Path) -> str:
+    """``relative`` for a file about to be rewritten: a regular file inside the repository, not a
+    symbolic link (rewriting would replace the link, or write outside the repository)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise NoInputError(f"{path}: file does not exist") from None
+    except OSError as exc:
+        raise NoInputError(f"{path}: cannot read ({exc.strerror})") from None
+    if stat.S_ISLNK(mode):
+        raise DataError(f"{path}: is a symbolic link; name the file it points to (aigw-secrets rewrites regular files only)")
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: not a regular file")
+    return relative(root, path)
+
+
 def rewrite_each(root: Path, paths: Sequence[Path], op: Callable[[Sops, bytes, str], bytes]) -> list[tuple[Path, str | AigwError]]:
     """Apply a whole-file sops operation (updatekeys, rotate) to every file in parallel and write the
     files that changed; per file: "unchanged", "changed" or the error."""
@@ -439,8 +459,9 @@ def rewrite_each(root: Path, paths: Sequence[Path], op: Callable[[Sops, bytes, s
 
     def one(path: Path) -> tuple[Path, str | AigwError]:
         try:
+            rel = target(root, path)
             data = read(path)
-            new = op(sops, data, relative(root, path))
+            new = op(sops, data, rel)
             if new == data:
                 return path, "unchanged"
             atomic_write(path, new)
