@@ -37,7 +37,9 @@ def _report(results: Sequence[tuple[Path, str | AigwError]], verbs: dict[str, st
             output.status(verb, shown)
             counts[verb] = counts.get(verb, 0) + 1
     if len(results) > 1:
-        output.info(", ".join(f"{n} {verb}" for verb, n in counts.items()) + f" ({len(results)} files)")
+        failed = counts.pop("failed", 0)
+        parts = [f"{n} {verb}" for verb, n in sorted(counts.items())] + ([f"{failed} failed"] if failed else [])
+        output.info(", ".join(parts) + f" ({len(results)} files)")
     return code
 
 
