@@ -323,8 +323,9 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
     from aigw_secrets.sops import splice as ys
     from aigw_secrets.util import atomic_write
 
-    if kind == "age" and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", recipient):
-        raise ConfigError(f"{recipient[:12]}...: not an age recipient (age1 + 58 characters)")
+    # X25519 (age1 + 58 characters) or hybrid post-quantum (age1pq1..., sops >= 3.12)
+    if kind == "age" and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}|age1pq1[02-9ac-hj-np-z]{100,}", recipient):
+        raise ConfigError(f"{recipient[:12]}...: not an age recipient (age1 + 58 characters, or age1pq1...)")
     if kind == "pgp":
         recipient = recipient.replace(" ", "").upper()
         if not re.fullmatch(r"[0-9A-F]{40}", recipient):

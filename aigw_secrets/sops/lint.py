@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,6 +30,7 @@ from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import regex as goregex
+from aigw_secrets.sops import scratch
 from aigw_secrets.util import run
 
 
@@ -78,11 +79,14 @@ class Judge:
         self._loads: dict[str, str | None] = {}
 
     def _sops(self, config_text: str, filename: str) -> tuple[int, str, str]:
-        with tempfile.TemporaryDirectory(prefix="aigw-doctor-") as tmp:
-            cfg = Path(tmp) / ".sops.yaml"
+        tmp = scratch.make_dir("doctor")  # named with our pid: a killed run's copy is removed later
+        try:
+            cfg = tmp / ".sops.yaml"
             cfg.write_text(config_text, "utf-8")
-            argv = [self.binary, "--config", str(cfg), "encrypt", "--filename-override", str(Path(tmp) / filename), "--input-type", "yaml", "--output-type", "yaml"]
+            argv = [self.binary, "--config", str(cfg), "encrypt", "--filename-override", str(tmp / filename), "--input-type", "yaml", "--output-type", "yaml"]
             res = run(argv, stdin=_PROBE, cwd=tmp, env=self.env, timeout=30)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return res.returncode, res.stdout.decode("utf-8", "replace"), res.stderr.decode("utf-8", "replace")
 
     def loads(self, config_text: str) -> str | None:

@@ -220,6 +220,9 @@ def test_add_recipient_keeps_layout_and_is_idempotent(repo: Path) -> None:
     assert main(["keys", "add-recipient", "--age", new]) == 0
     assert (repo / ".sops.yaml").read_text() == after
     assert main(["keys", "add-recipient", "--age", "age1short"]) == ExitCode.CONFIG
+    pq = "age1pq1" + "q" * 1900  # hybrid post-quantum recipients stay valid
+    assert main(["keys", "add-recipient", "--age", pq]) == 0
+    assert pq in (repo / ".sops.yaml").read_text()
 
 
 @pytest.fixture
