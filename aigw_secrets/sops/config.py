@@ -76,15 +76,15 @@ class SopsConfig(NamedTuple):
     rules: list[Rule]
     lines: dict[str, int]
 
-    def rule_for(self, rel: str) -> Rule | None:
+    def rule_for(self, rel: str, *, strict: bool = False) -> Rule | None:
         """The first rule whose path_regex matches ``rel`` (relative to this file's directory), as
-        sops picks it; a path_regex sops cannot compile before the match stops sops, so it is a
-        ConfigError naming the rule here too."""
+        sops picks it. A path_regex sops cannot compile before the match stops sops: ``strict``
+        makes that a ConfigError naming the rule, otherwise such a rule just matches nothing."""
         from aigw_secrets.sops import regex as goregex
 
         for rule in self.rules:
             regex = rule.path_regex
-            why = goregex.problem(regex) if regex else None
+            why = goregex.problem(regex) if regex and strict else None
             if why:
                 raise ConfigError(f"{self.path}:{rule.line}: creation rule {rule.position + 1}: path_regex is not a valid Go regular expression ({why}); sops refuses the config")
             if rule.matches(rel):
@@ -293,7 +293,7 @@ def governed(root: Path, cfg: SopsConfig | None = None, *, all_formats: bool = F
             configs[found] = cfg or load(found)
         here = configs[found]
         try:
-            rule = here.rule_for(here.rel(path))
+            rule = here.rule_for(here.rel(path), strict=True)
         except ConfigError:
             if strict:
                 raise

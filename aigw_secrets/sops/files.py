@@ -153,7 +153,7 @@ def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
     if cfg_path is None:
         return None
     cfg = sops.cached(f"rules:{cfg_path}", lambda: sopsconfig.load(cfg_path))
-    rule = cfg.rule_for(cfg.rel(sops.root / rel))
+    rule = cfg.rule_for(cfg.rel(sops.root / rel), strict=True)
     if rule is None or any(k in rule.data for k in sopsconfig.SELECTORS if k != "encrypted_regex"):
         return None
     regex = rule.data.get("encrypted_regex")
@@ -311,7 +311,7 @@ def run_on_copy(
 def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
     found = sops.config_for(rel) or sopsconfig.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
     cfg = sopsconfig.load(found)
-    rule = cfg.rule_for(cfg.rel(sops.root / rel))
+    rule = cfg.rule_for(cfg.rel(sops.root / rel), strict=True)
     if rule is None:
         raise ConfigError(f"{rel}: no creation rule in {found} matches this file")
     data = {k: v for k, v in rule.data.items() if k != "path_regex"}

@@ -427,7 +427,7 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
     for path in managed:
         if sopsconfig.is_encrypted(path) and path not in rule_of:
             try:
-                unmatched = cfg.rule_for(cfg.rel(path)) is None
+                unmatched = cfg.rule_for(cfg.rel(path), strict=True) is None
             except AigwError:
                 continue
             if unmatched:
