@@ -340,7 +340,9 @@ def _check_rule(path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, t
             advice = _verified(judge, Fix(f"rename it to {close}", fixed, rule.position)) if fixed else f"rename it to {close}"
             out.append(Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); {why}", advice))
         else:
-            out.append(Finding("warning", where, f"{name}: unknown key {key}; sops ignores it", "remove it if nothing uses it"))
+            fixed = tree.delete(node, str(key))
+            advice = _verified(judge, Fix("remove it if nothing uses it", fixed, rule.position)) if fixed else "remove it if nothing uses it"
+            out.append(Finding("warning", where, f"{name}: unknown key {key}; sops ignores it", advice))
     if not selectors:
         out += _selector_advice(where, name, rule, tree, node, judge, files)
     elif len(selectors) > 1:
