@@ -37,7 +37,7 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
         done = set(journal.data.get("done", []))
         output.info(f"resuming data-key rotation {journal.data['rotation_id']} ({len(done)}/{len(todo)} done)")
     else:
-        todo = [root / sopsfile.target(root, p) for p in files] or _managed_files(root)  # one-line errors: a symlink, a file outside
+        todo = [p.resolve() for p in files] or _managed_files(root)
         done = set()
         rels = [str(p.relative_to(root)) for p in todo]
         journal.data = {}
