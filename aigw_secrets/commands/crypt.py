@@ -151,43 +151,57 @@ class _Interrupted(AigwError):
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-@contextmanager
-def _plaintext_guard(directory: Path) -> Iterator[None]:
+class _Guard:
     """While the plaintext exists: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the command through the
-    cleanup below (the directory is wiped) instead of killing the process where it stands. A signal
-    that arrives during the cleanup is acted on after it."""
-    state: dict[str, int | bool] = {"armed": True, "pending": 0}
+    cleanup (the directory is wiped) instead of killing the process where it stands. While
+    ``armed`` is off (starting the editor, cleaning up) a signal is remembered and acted on after."""
 
-    def handler(signum: int, _frame: object) -> None:
-        if state["armed"]:
-            state["armed"] = False
-            raise _Interrupted(f"interrupted by {signal.Signals(signum).name}; the plaintext copy was removed, the file is unchanged")
-        state["pending"] = signum
+    def __init__(self) -> None:
+        self.armed = True
+        self.pending = 0
 
-    previous = {s: signal.signal(s, handler) for s in _SIGNALS}
+    def handler(self, signum: int, _frame: object) -> None:
+        if self.armed:
+            self.armed = False
+            raise self.error(signum)
+        self.pending = self.pending or signum
+
+    @staticmethod
+    def error(signum: int) -> _Interrupted:
+        return _Interrupted(f"interrupted by {signal.Signals(signum).name}; the plaintext copy was removed, the file is unchanged")
+
+    def run_editor(self, argv: list[str]) -> int:
+        self.armed = False  # a signal while the editor starts must not lose track of it
+        proc = subprocess.Popen(argv)
+        try:
+            self.armed = not self.pending
+            if self.pending:
+                raise self.error(self.pending)
+            return proc.wait()
+        except BaseException:
+            self.armed = False
+            proc.terminate()  # the editor must not write the plaintext back after we removed it
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+
+
+@contextmanager
+def _plaintext_guard(directory: Path) -> Iterator[_Guard]:
+    guard = _Guard()
+    previous = {s: signal.signal(s, guard.handler) for s in _SIGNALS}
     try:
-        yield
+        yield guard
     finally:
-        state["armed"] = False
+        guard.armed = False
         wipe(directory)
         for s, h in previous.items():
             signal.signal(s, h)
-        if state["pending"]:
-            raise _Interrupted(f"interrupted by {signal.Signals(int(state['pending'])).name}; the plaintext copy was removed, the file is unchanged")
-
-
-def _run_editor(argv: list[str]) -> int:
-    proc = subprocess.Popen(argv)
-    try:
-        return proc.wait()
-    except BaseException:
-        proc.terminate()  # the editor must not write the plaintext back after we removed it
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        raise
+        if guard.pending:
+            raise guard.error(guard.pending)
 
 
 def edit(root: Path, file: Path) -> int:
@@ -204,13 +218,13 @@ def edit(root: Path, file: Path) -> int:
     data = sopsfile.read(file)
     plain = sopsfile.decrypt(sops, data, rel)
     directory = scratch.plaintext_dir()
-    with _plaintext_guard(directory):
+    with _plaintext_guard(directory) as guard:
         path = directory / file.name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(plain)
         editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-        rc = _run_editor([*editor, str(path)])
+        rc = guard.run_editor([*editor, str(path)])
         if rc != 0:
             output.error(f"{rel}: editor exited with code {rc}; file left unchanged")
             return int(ExitCode.DATA)
