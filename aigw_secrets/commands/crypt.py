@@ -4,29 +4,50 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from aigw_secrets import output
-from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoKeyError
+from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, ExitCode, NoKeyError
+from aigw_secrets.rotation.journal import repo_lock
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import scratch
 from aigw_secrets.sops.binary import Sops
-from aigw_secrets.util import atomic_write, parallel_map, private_dir, wipe
+from aigw_secrets.util import atomic_write, parallel_map, wipe
 
 
-def _report(results: Sequence[tuple[Path, str | AigwError]], verbs: dict[str, str]) -> int:
-    """One line per file; the first failure's exit code."""
+def _report(results: Sequence[tuple[Path, str | AigwError]], verbs: dict[str, str], root: Path) -> int:
+    """One line per file (path relative to the repository), then a summary when there were
+    several; the first failure's exit code."""
     code = 0
+    counts: dict[str, int] = {}
     for path, res in results:
+        shown = _shown(root, path)
         if isinstance(res, AigwError):
-            output.error(str(res))
+            output.error(str(res) if shown in str(res) else f"{shown}: {res}")
             code = code or int(res.code)
+            counts["failed"] = counts.get("failed", 0) + 1
         elif res:
-            output.status(verbs.get(res, res), path)
+            verb = verbs.get(res, res)
+            output.status(verb, shown)
+            counts[verb] = counts.get(verb, 0) + 1
+    if len(results) > 1:
+        failed = counts.pop("failed", 0)
+        parts = [f"{n} {verb}" for verb, n in sorted(counts.items())] + ([f"{failed} failed"] if failed else [])
+        output.info(", ".join(parts) + f" ({len(results)} files)")
     return code
+
+
+def _shown(root: Path, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _default_files(root: Path, *, encrypted: bool) -> list[Path]:
@@ -38,25 +59,31 @@ def _default_files(root: Path, *, encrypted: bool) -> list[Path]:
 
 
 def encrypt(root: Path, files: Sequence[Path], *, verify: bool = True) -> int:
-    """Encrypt files in place, keeping their formatting; default: every unencrypted governed file."""
+    """Encrypt files in place, keeping their formatting; default: every unencrypted governed file
+    (those with nothing the rule would encrypt are skipped with a note)."""
     root = root.resolve()
-    sops = Sops(root)
-    paths = list(files) or _default_files(root, encrypted=False)
+    bulk = not files
+    with repo_lock(root):  # a concurrent rotation never sees, or reverts, a half-done batch
+        sops = Sops(root)
+        paths = list(files) or _default_files(root, encrypted=False)
+        scratch.sweep_at_start(paths)
 
-    def work(path: Path) -> tuple[Path, str | AigwError]:
-        try:
-            rel = sopsfile.relative(root, path)
-            data = sopsfile.read(path)
+        def work(path: Path) -> tuple[Path, str | AigwError]:
             try:
-                new = sopsfile.encrypt(sops, data, rel, verify=verify)
-            except NoKeyError as exc:
-                raise NoKeyError(f"{exc}; cannot verify the result, so {rel} was left as it is (--no-verify skips the check)") from None
-            atomic_write(path, new)
-            return path, "encrypted" if verify else "encrypted (not verified)"
-        except AigwError as exc:
-            return path, exc
+                rel = sopsfile.target(root, path)
+                data = sopsfile.read(path)
+                try:
+                    new = sopsfile.encrypt(sops, data, rel, verify=verify)
+                except NoKeyError as exc:
+                    raise NoKeyError(f"{exc}; cannot verify the result, so {rel} was left as it is (--no-verify skips the check)") from None
+                atomic_write(path, new)
+                return path, "encrypted" if verify else "encrypted (not verified)"
+            except sopsfile.NothingToEncrypt as exc:
+                return path, "skipped (nothing the creation rule would encrypt)" if bulk else exc
+            except AigwError as exc:
+                return path, exc
 
-    return _report(list(parallel_map(work, paths)), {})
+        return _report(list(parallel_map(work, paths)), {}, root)
 
 
 def decrypt(root: Path, file: Path) -> int:
@@ -70,8 +97,10 @@ def decrypt(root: Path, file: Path) -> int:
 
 def _rewrite(root: Path, files: Sequence[Path], op: Callable[[Sops, bytes, str], bytes], verb: str) -> int:
     root = root.resolve()
-    paths = list(files) or _default_files(root, encrypted=True)
-    return _report(sopsfile.rewrite_each(root, paths, op), {"changed": verb})
+    with repo_lock(root):
+        paths = list(files) or _default_files(root, encrypted=True)
+        scratch.sweep_at_start(paths)
+        return _report(sopsfile.rewrite_each(root, paths, op), {"changed": verb}, root)
 
 
 def updatekeys(root: Path, files: Sequence[Path]) -> int:
@@ -104,43 +133,112 @@ def read_value(*, from_stdin: bool, from_env: str | None, from_file: Path | None
 def set_value(root: Path, file: Path, keypath: str, value: str) -> int:
     """Change one encrypted value (``sops set``): the diff shows that value, ``mac`` and ``lastmodified``."""
     root = root.resolve()
-    rel = sopsfile.relative(root, file)
-    data = sopsfile.read(file)
-    new = sopsfile.set_value(Sops(root), data, rel, sopsfile.parse_keypath(keypath), value)
-    if new != data:
-        atomic_write(file, new)
+    rel = sopsfile.target(root, file)
+    with repo_lock(root):  # read, change and write as one step: a rotation cannot revert it
+        scratch.sweep_at_start([file])
+        data = sopsfile.read(file)
+        new = sopsfile.set_value(Sops(root), data, rel, sopsfile.parse_keypath(keypath), value)
+        if new != data:
+            atomic_write(file, new)
     output.status("set" if new != data else "unchanged", file, keypath)
     return 0
+
+
+class _Interrupted(AigwError):
+    code = ExitCode.INTERRUPTED
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+class _Guard:
+    """While the plaintext exists: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the command through the
+    cleanup (the directory is wiped) instead of killing the process where it stands. While
+    ``armed`` is off (starting the editor, cleaning up) a signal is remembered and acted on after."""
+
+    def __init__(self) -> None:
+        self.armed = True
+        self.pending = 0
+
+    def handler(self, signum: int, _frame: object) -> None:
+        if self.armed:
+            self.armed = False
+            raise self.error(signum)
+        self.pending = self.pending or signum
+
+    @staticmethod
+    def error(signum: int) -> _Interrupted:
+        return _Interrupted(f"interrupted by {signal.Signals(signum).name}; the plaintext copy was removed, the file is unchanged")
+
+    def run_editor(self, argv: list[str]) -> int:
+        self.armed = False  # a signal while the editor starts must not lose track of it
+        proc = subprocess.Popen(argv)
+        try:
+            self.armed = not self.pending
+            if self.pending:
+                raise self.error(self.pending)
+            return proc.wait()
+        except BaseException:
+            self.armed = False
+            proc.terminate()  # the editor must not write the plaintext back after we removed it
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+
+
+@contextmanager
+def _plaintext_guard(directory: Path) -> Iterator[_Guard]:
+    guard = _Guard()
+    previous = {s: signal.signal(s, guard.handler) for s in _SIGNALS}
+    try:
+        yield guard
+    finally:
+        guard.armed = False
+        wipe(directory)
+        for s, h in previous.items():
+            signal.signal(s, h)
+        if guard.pending:
+            raise guard.error(guard.pending)
 
 
 def edit(root: Path, file: Path) -> int:
     """Open $VISUAL/$EDITOR on the plaintext in a private directory; re-encrypt keeping formatting.
 
-    The plaintext file is removed whatever happens: editor failure, an error, or Ctrl-C.
+    The plaintext file is removed whatever happens: editor failure, an error, Ctrl-C, SIGTERM,
+    SIGHUP or SIGQUIT (a ``kill -9`` leaves it for the next run to remove). The repository lock is
+    taken only to write: if the file changed meanwhile (a data-key rotation), the edit is applied
+    to the new version when its plaintext is the one that was edited, and refused otherwise.
     """
     root = root.resolve()
-    rel = sopsfile.relative(root, file)
+    rel = sopsfile.target(root, file)
     sops = Sops(root)
     data = sopsfile.read(file)
     plain = sopsfile.decrypt(sops, data, rel)
-    directory = private_dir()
-    try:
-        scratch = directory / file.name
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    directory = scratch.plaintext_dir()
+    with _plaintext_guard(directory) as guard:
+        path = directory / file.name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(plain)
         editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-        rc = subprocess.call([*editor, str(scratch)])
+        rc = guard.run_editor([*editor, str(path)])
         if rc != 0:
             output.error(f"{rel}: editor exited with code {rc}; file left unchanged")
             return int(ExitCode.DATA)
-        edited = scratch.read_bytes()
-    finally:
-        wipe(directory)
+        edited = path.read_bytes()
     if edited == plain:
         output.status("unchanged", file, "no changes")
         return 0
-    new = sopsfile.minimal_reencrypt(sops, data, plain, edited, rel)
-    atomic_write(file, new)
+    with repo_lock(root):
+        current = sopsfile.read(file)
+        if current != data:
+            if sopsfile.decrypt(sops, current, rel) != plain:
+                raise DataError(f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)")
+            data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
+        new = sopsfile.minimal_reencrypt(sops, data, plain, edited, rel)
+        atomic_write(file, new)
     output.status("encrypted", file, "edited")
     return 0

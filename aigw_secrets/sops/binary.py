@@ -50,7 +50,6 @@ _BY_CODE: dict[int, tuple[type[Exception], str]] = {
     51: (DataError, "MAC mismatch: the file was modified outside sops"),
     92: (DataError, "the file has no YAML document"),
     100: (NoInputError, "file does not exist"),
-    128: (NoKeyError, "no private key available that can decrypt it (set SOPS_AGE_KEY_FILE)"),
     203: (DataError, "file is already encrypted"),
 }
 
@@ -92,6 +91,9 @@ class Sops:
         if "SOPS_AGE_KEY_FILE" not in base and "SOPS_AGE_KEY" not in base and key_file.is_file():
             base["SOPS_AGE_KEY_FILE"] = str(key_file)
         self.env = base
+        from aigw_secrets.sops import scratch
+
+        scratch.sweep_at_start()  # what killed runs left in $TMPDIR and /dev/shm
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -118,6 +120,16 @@ class Sops:
         except ValueError:
             return str(p.resolve())
 
+    def _no_key_reason(self) -> str:
+        """Why no private key could decrypt, from where sops looks for one."""
+        key_file = self.env.get("SOPS_AGE_KEY_FILE")
+        if key_file and not Path(key_file).is_file():
+            return f"SOPS_AGE_KEY_FILE={key_file} does not exist"
+        if key_file or self.env.get("SOPS_AGE_KEY") or self.env.get("SOPS_AGE_KEY_CMD"):
+            where = f"SOPS_AGE_KEY_FILE={key_file}" if key_file else ("SOPS_AGE_KEY" if self.env.get("SOPS_AGE_KEY") else "SOPS_AGE_KEY_CMD")
+            return f"the age key in {where} is not a recipient of this file (nor is any other key sops found)"
+        return "no private key available that can decrypt it (set SOPS_AGE_KEY_FILE)"
+
     def _run(self, args: Sequence[str], *, stdin: bytes | None = None) -> Result:
         return run([self.binary, *args], stdin=stdin, cwd=self.root, env=self.env)
 
@@ -136,18 +148,42 @@ class Sops:
         """Decrypt ``ciphertext`` (stdin) in memory; the caller must never print the result."""
         return self._pipe("decrypt", ciphertext, filename, input_type)
 
+    def config_for(self, filename: Path | str) -> Path | None:
+        """The ``.sops.yaml`` that governs ``filename``: the nearest one (see sops.config.nearest)."""
+        from aigw_secrets.sops import config as sopsconfig
+
+        directory = (self.root / filename).parent
+        return self.cached(f"config:{directory}", lambda: sopsconfig.nearest(self.root / filename))  # type: ignore[no-any-return] # cached() is untyped
+
+    def _config_args(self, filename: Path | str) -> list[str]:
+        """``--config`` when the file's nearest ``.sops.yaml`` is not the one sops would find
+        from the repository root (a nested config)."""
+        from aigw_secrets.sops import config as sopsconfig
+
+        own = self.config_for(filename)
+        if own is None or os.environ.get("SOPS_CONFIG") or self.env.get("SOPS_CONFIG"):
+            return []
+        default = self.cached("config:root", lambda: sopsconfig.find(self.root))
+        return [] if default is not None and Path(default).resolve() == own.resolve() else ["--config", str(own)]
+
     def _pipe(self, action: str, data: bytes, filename: Path | str, input_type: str) -> bytes:
         rel = self.relative(filename)
-        args = [action, "--filename-override", rel, "--input-type", input_type, "--output-type", input_type]
+        args = [*self._config_args(rel), action, "--filename-override", rel, "--input-type", input_type, "--output-type", input_type]
         res = self._run(args, stdin=data)
         if res.returncode != 0:
             raise self._failure(res, action, rel)
         return res.stdout
 
-    @staticmethod
-    def _failure(res: Result, action: str, rel: str) -> Exception:
+    def _failure(self, res: Result, action: str, rel: str) -> Exception:
         """Turn a failed run into a one-line error. Only value-free stderr fragments are recognised."""
         stderr = res.stderr.decode("utf-8", "replace")
+        pgp = re.search(r"key with fingerprint '([0-9A-Fa-f]{16,40})' is not available", stderr) or re.search(r"gpg: ([0-9A-Fa-f]{16,40}): skipped: No public key", stderr)
+        if pgp:
+            return NoKeyError(f"{rel}: sops {action} failed: the PGP public key {pgp[1]} is not in the gpg keyring (GNUPGHOME); import it with `aigw-secrets keys import-pgp` (sops exit {res.returncode})")
+        if "can not compile regexp" in stderr:
+            return ConfigError(f"{rel}: sops {action} failed: a path_regex in .sops.yaml is not a valid Go regular expression; run `aigw-secrets doctor` (sops exit {res.returncode})")
+        if res.returncode == 128:
+            return NoKeyError(f"{rel}: sops {action} failed: {self._no_key_reason()} (sops exit 128)")
         for fragment, cls, reason in _KNOWN_STDERR:
             if fragment in stderr:
                 return cls(f"{rel}: sops {action} failed: {reason} (sops exit {res.returncode})")

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets.errors import ConfigError, DataError
+from aigw_secrets.errors import AigwError, ConfigError, DataError
 
 NO_CONFIG_HINT = "run `aigw-secrets init`, or copy .sops.yaml.example"
 
@@ -76,8 +76,33 @@ class SopsConfig(NamedTuple):
     rules: list[Rule]
     lines: dict[str, int]
 
-    def rule_for(self, rel: str) -> Rule | None:
-        return next((r for r in self.rules if r.matches(rel)), None)
+    def rule_for(self, rel: str, *, strict: bool = False) -> Rule | None:
+        """The first rule whose path_regex matches ``rel`` (relative to this file's directory), as
+        sops picks it. A path_regex sops cannot compile before the match stops sops: ``strict``
+        makes that a ConfigError naming the rule, otherwise such a rule just matches nothing."""
+        from aigw_secrets.sops import regex as goregex
+
+        for rule in self.rules:
+            regex = rule.path_regex
+            why = goregex.problem(regex) if regex and strict else None
+            if why:
+                raise ConfigError(f"{self.path}:{rule.line}: creation rule {rule.position + 1}: path_regex is not a valid Go regular expression ({why}); sops refuses the config")
+            if rule.matches(rel):
+                return rule
+        return None
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent.resolve()
+
+    def rel(self, path: Path) -> str:
+        """``path`` as sops matches it against path_regex: relative to this file's directory, or
+        absolute when it lies elsewhere."""
+        resolved = path.resolve()
+        try:
+            return str(resolved.relative_to(self.directory))
+        except ValueError:
+            return str(resolved)
 
     def age_recipients(self) -> set[str]:
         """Every age recipient any creation rule lists."""
@@ -111,6 +136,20 @@ def initial_text(recipient: str, output_dir: str | None) -> str:
         regex = re.escape(output_dir.strip("/")) + r"/.*\.sops\.ya?ml"
         rules = _RULE.format(regex=regex, recipient=recipient) + rules
     return _INITIAL.format(rules=rules)
+
+
+CONFIG_NAME = ".sops.yaml"
+
+
+def nearest(path: Path) -> Path | None:
+    """The ``.sops.yaml`` that governs ``path``: ``$SOPS_CONFIG``, else the nearest one in its
+    directory or above (what sops uses when run from the file's directory; a nested config wins
+    over the repository's)."""
+    explicit = os.environ.get("SOPS_CONFIG")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    start = path if path.is_dir() else path.parent
+    return find(start.resolve())
 
 
 def find(root: Path) -> Path | None:
@@ -153,12 +192,19 @@ def load(path: Path) -> SopsConfig:
 
 
 def load_text(text: str, path: Path) -> SopsConfig:
+    from aigw_secrets.sops import splice
+
     try:
+        splice.check_depth(text, str(path))
         raw = yaml.safe_load(text) or {}
         node = yaml.compose(text)
+    except AigwError as exc:
+        raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML") from None
+        line, reason = splice.yaml_problem(exc, text)
+        raise ConfigError(f"{path}{f':{line}' if line else ''}: invalid YAML: {reason}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply; refusing to read it") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     lines: dict[str, int] = {}
@@ -178,46 +224,89 @@ def load_text(text: str, path: Path) -> SopsConfig:
     return SopsConfig(path, raw, rules, lines)
 
 
-def yaml_files(root: Path) -> list[Path]:
-    """YAML files of the repository: tracked and untracked-but-not-ignored in git, else all."""
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def store_of(path: Path | str) -> str:
+    """The sops store a file name picks (sops decides by extension): yaml, json, dotenv, ini, binary."""
+    name = str(path).lower()
+    if name.endswith(YAML_SUFFIXES):
+        return "yaml"
+    return {".json": "json", ".env": "dotenv", ".ini": "ini"}.get(Path(name).suffix, "binary")
+
+
+def repo_files(root: Path, *patterns: str) -> list[Path]:
+    """Files of the repository: tracked and untracked-but-not-ignored in git, else all."""
     from aigw_secrets import git
 
     try:
-        files = [root / p for p in git.ls_files(root, "*.yaml", "*.yml", others=True)]
+        files = [root / p for p in git.ls_files(root, *patterns, others=True)]
     except git.GitError:
-        files = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and ".git" not in p.parts]
-    return sorted(p for p in files if p.is_file())
+        files = [p for p in root.rglob("*") if ".git" not in p.parts and (not patterns or p.suffix in (".yaml", ".yml"))]
+    return sorted(p for p in files if p.is_file() and not p.is_symlink())
+
+
+def yaml_files(root: Path) -> list[Path]:
+    """YAML files of the repository: tracked and untracked-but-not-ignored in git, else all."""
+    return repo_files(root, "*.yaml", "*.yml")
 
 
 def is_encrypted(path: Path) -> bool:
-    """A top-level ``sops:`` block with a ``mac`` (what ``sops filestatus`` checks)."""
+    """The file carries sops metadata with a MAC (what ``sops filestatus`` checks), in its format:
+    a top-level ``sops`` block (YAML; JSON, also for binary files), ``sops_mac=`` (dotenv) or a
+    ``[sops]`` section (INI)."""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
+        with path.open("rb") as fh:
+            text = fh.read(4 << 20).decode("utf-8", "replace")
+    except OSError:
         return False
-    return bool(re.search(r"(?m)^sops:\s*$", text)) and bool(re.search(r"(?m)^\s+mac: ", text))
+    store = store_of(path)
+    if store == "yaml":
+        return bool(re.search(r"(?m)^sops:\s*$", text)) and bool(re.search(r"(?m)^\s+mac: ", text))
+    if store == "dotenv":
+        return bool(re.search(r"(?m)^sops_mac=", text))
+    if store == "ini":
+        return bool(re.search(r"(?m)^\[sops\]", text)) and bool(re.search(r"(?m)^mac\s*=", text))
+    return bool(re.search(r'"sops"\s*:\s*\{', text)) and '"mac"' in text
 
 
-def governed(root: Path, cfg: SopsConfig) -> list[tuple[Path, Rule]]:
-    """Files that a creation rule with a path_regex matches (the files sops manages here)."""
-    base = cfg.path.parent
+def governed(root: Path, cfg: SopsConfig | None = None, *, all_formats: bool = False, strict: bool = True) -> list[tuple[Path, Rule]]:
+    """Files that a creation rule with a path_regex matches, each judged by its nearest
+    ``.sops.yaml`` (only ``cfg``'s files when given). YAML only unless ``all_formats``: the
+    formatting-preserving engine edits YAML; sops governs JSON, dotenv, INI and binary files too.
+    Not ``strict``: a file whose rule lookup fails (an invalid path_regex before its rule) is left out."""
     out = []
-    for path in yaml_files(root):
-        if path.name == ".sops.yaml":
+    configs: dict[Path, SopsConfig] = {}
+    near: dict[Path, Path | None] = {}
+    files = repo_files(root) if all_formats else yaml_files(root)
+    for path in files:
+        if path.name == CONFIG_NAME:
             continue
+        if path.parent not in near:
+            near[path.parent] = nearest(path)
+        found = near[path.parent]
+        if found is None:
+            continue
+        if cfg is not None and found.resolve() != cfg.path.resolve():
+            continue
+        if found not in configs:
+            configs[found] = cfg or load(found)
+        here = configs[found]
         try:
-            rel = str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-        rule = cfg.rule_for(rel)
+            rule = here.rule_for(here.rel(path), strict=True)
+        except ConfigError:
+            if strict:
+                raise
+            continue  # not strict: sops fails on this file, the caller reports the rule
         if rule is not None and rule.path_regex:
             out.append((path, rule))
     return out
 
 
 def managed(root: Path, *, encrypted: bool = True) -> list[Path]:
-    """The governed files that are (or, with ``encrypted=False``, are not yet) sops-encrypted."""
-    return [p for p, _rule in governed(root, load(require(root))) if is_encrypted(p) == encrypted]
+    """The governed YAML files that are (or, with ``encrypted=False``, are not yet) sops-encrypted."""
+    load(require(root))  # a broken root config is reported even when no file is governed
+    return [p for p, _rule in governed(root) if is_encrypted(p) == encrypted]
 
 
 # --- editing .sops.yaml in place (its comments and layout stay) -------------------------------------
@@ -234,8 +323,9 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
     from aigw_secrets.sops import splice as ys
     from aigw_secrets.util import atomic_write
 
-    if kind == "age" and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", recipient):
-        raise ConfigError(f"{recipient[:12]}...: not an age recipient (age1 + 58 characters)")
+    # X25519 (age1 + 58 characters) or hybrid post-quantum (age1pq1..., sops >= 3.12)
+    if kind == "age" and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}|age1pq1[02-9ac-hj-np-z]{100,}", recipient):
+        raise ConfigError(f"{recipient[:12]}...: not an age recipient (age1 + 58 characters, or age1pq1...)")
     if kind == "pgp":
         recipient = recipient.replace(" ", "").upper()
         if not re.fullmatch(r"[0-9A-F]{40}", recipient):

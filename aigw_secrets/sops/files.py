@@ -62,8 +62,16 @@ def _enc_comments(p: ys.Parsed) -> list[tuple[int, int]]:
     return [c for c in ys.comments(p.text, ys._all_spans(p)) if p.text.startswith("#ENC[", c[0])]
 
 
+class NothingToEncrypt(DataError):
+    """No value of the file matches the creation rule's selector (sops would write a MAC only)."""
+
+
 def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
-    """Encrypt a plaintext YAML file, keeping its formatting. ``rel`` picks the .sops.yaml rule."""
+    """Encrypt a plaintext YAML file, keeping its formatting. ``rel`` picks the .sops.yaml rule.
+
+    Comments inside encrypted sections are encrypted as sops encrypts them (``#ENC[...]``), in
+    place; ``decrypt`` gives them back.
+    """
     src = Text(data, rel)
     plain = ys.parse(src.text, rel)
     for i, doc in enumerate(plain.docs):
@@ -73,46 +81,79 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
             raise DataError(f"{rel}: document {i + 1} is not a mapping; sops cannot encrypt it")
     predicted = _predict(sops, plain, rel)
     guess = [s for s in predicted if ys.needs_layout(plain, s)] if predicted is not None else []
-    enc = ys.parse(sops.encrypt(_mark(src.text, plain, guess).encode(), rel).decode(), rel)
+    marks = _marks(plain, guess)
+    enc = ys.parse(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode(), rel)
     targets = ys.encrypted_scalars(plain, enc.docs, rel)
     if not targets:
-        raise DataError(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
+        raise NothingToEncrypt(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
     need = [s for s in targets if ys.needs_layout(plain, s)]
     flow = next((s for s in need if s.flow), None)
     if flow is not None:
         raise DataError(f"{rel}: {ys._fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
-    found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
     if [s.path for s in need] != [s.path for s in guess]:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
-        enc = ys.parse(sops.encrypt(_mark(src.text, plain, need).encode(), rel).decode(), rel)
-        found = [enc.text[cs + 1 : ce] for cs, ce in _enc_comments(enc)]
-    if len(found) != len(need):  # more encrypted comments than ours: the author's, in a section
-        line = _comment_line_in_section(plain, targets)
-        raise DataError(
-            f"{rel}{line}: a comment inside an encrypted section would have to be encrypted; "
-            "move it above the section or remove it"
-        )
+        marks = _marks(plain, need)
+        enc = ys.parse(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode(), rel)
+    found, comments = _match_comments(plain, marks, enc, rel)
     index = {s.path: i for i, s in enumerate(targets)}
-    layouts = {index[s.path]: c for s, c in zip(need, found, strict=True)}
-    result = ys.splice_encrypted(plain, enc.text, enc, targets, layouts, rel)
+    layouts = {index[s.path]: (c, m.end) for s, c, m in zip(need, found, marks, strict=True)}
+    result = ys.splice_encrypted(plain, enc, targets, layouts, comments, rel)
     if verify:
         check(sops, result, src.text, plain.docs, rel)
     return src.encode(result)
 
 
-def _mark(text: str, plain: ys.Parsed, need: list[ys.Scalar]) -> str:
-    """The plaintext with a ``# aigw-fmt:`` comment after each value whose layout must be stored."""
-    inserts = [ys.layout_comment(plain, s) for s in need if not s.flow]
-    return ys.apply(text, [ys.Replacement(p, p, c) for p, c in inserts])
+def _marks(plain: ys.Parsed, need: list[ys.Scalar]) -> list[ys.Replacement]:
+    """Edits that put a ``# aigw-fmt:`` comment after each value whose layout must be stored."""
+    return [ys.layout_mark(plain, s) for s in need]
+
+
+def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parsed, rel: str) -> tuple[list[str], list[ys.Replacement]]:
+    """Pair the comments of the marked plaintext with sops's output, in order (sops keeps every
+    comment, in order, and moves inline ones onto their own line).
+
+    Returns the encrypted layout comments (one per mark) and the edits that replace each author's
+    comment sops encrypted by sops's ``#ENC[...]``. A layout comment must come back encrypted, an
+    author's comment either encrypted or as it was; anything else is refused.
+    """
+    authors = [c for c in ys.comments(plain.text, ys._all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)]
+    order = sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)])
+    out = ys.file_comments(enc)
+    if len(out) != len(order):
+        raise DataError(
+            f"{rel}: sops returned {len(out)} comments for {len(order)}; a comment in an unusual place "
+            "(inside a flow collection, or under an alias?) cannot be kept: move or remove it"
+        )
+    layouts: list[str] = [""] * len(marks)
+    edits: list[ys.Replacement] = []
+    for (pos, is_author, i), (cs, ce) in zip(order, out, strict=True):
+        text = enc.text[cs:ce]
+        encrypted = text.startswith("#ENC[")
+        if not is_author:
+            if not encrypted:  # pragma: no cover - sops encrypts every comment next to an encrypted value
+                raise DataError(f"{rel}:{_line(plain.text, pos)}: sops did not encrypt the layout of this value; nothing written")
+            layouts[i] = text[1:]
+            continue
+        a_start, a_end = authors[i]
+        if encrypted:
+            edits.append(ys.Replacement(a_start, a_end, text))
+        elif text.rstrip() != plain.text[a_start:a_end].rstrip():
+            raise DataError(f"{rel}:{_line(plain.text, a_start)}: sops reordered the comments around this line; move or remove it")
+    return layouts, edits
+
+
+def _line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
 
 
 def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
     """The scalars sops will encrypt, from the matching rule's encrypted_regex (sops matches it
     against every key on the path); None when the rule uses another selector."""
-    cfg_path = sopsconfig.find(sops.root)
+    cfg_path = sops.config_for(rel)
     if cfg_path is None:
         return None
-    rule = sops.cached("rules", lambda: sopsconfig.load(cfg_path)).rule_for(rel)
+    cfg = sops.cached(f"rules:{cfg_path}", lambda: sopsconfig.load(cfg_path))
+    rule = cfg.rule_for(cfg.rel(sops.root / rel), strict=True)
     if rule is None or any(k in rule.data for k in sopsconfig.SELECTORS if k != "encrypted_regex"):
         return None
     regex = rule.data.get("encrypted_regex")
@@ -244,7 +285,9 @@ def run_on_copy(
     ``with_rule``: sops picks the creation rule from the file's path, which a scratch copy does not
     have, so sops gets a config holding just the rule that matches the real path.
     """
-    scratch = sops.cached("scratch", lambda: Path(tempfile.mkdtemp(prefix="aigw-")))
+    from aigw_secrets.sops import scratch as scratch_dirs
+
+    scratch = sops.cached("scratch", scratch_dirs.make_dir)
     fd, name = tempfile.mkstemp(suffix=".yaml", dir=scratch)  # one private directory per run
     copy = Path(name)
     try:
@@ -266,14 +309,9 @@ def run_on_copy(
 
 
 def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
-    found = sopsconfig.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
+    found = sops.config_for(rel) or sopsconfig.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
     cfg = sopsconfig.load(found)
-    base = found.parent.resolve()
-    try:
-        key = str((sops.root / rel).resolve().relative_to(base))
-    except ValueError:
-        key = rel
-    rule = cfg.rule_for(key)
+    rule = cfg.rule_for(cfg.rel(sops.root / rel), strict=True)
     if rule is None:
         raise ConfigError(f"{rel}: no creation rule in {found} matches this file")
     data = {k: v for k, v in rule.data.items() if k != "path_regex"}
@@ -349,7 +387,7 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     rendered = ys.render(value, style, indent)
     if rendered is None:
         style = "|" if "\n" in value and not target.flow else '"'
-        indent = indent or 2
+        indent = indent or ys.block_indent(before, old.start)
         rendered = ys.render(value, style, indent)
     if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
         raise DataError(f"{rel}: {ys._fmt_path(keypath)}: cannot write this value")
@@ -364,7 +402,9 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     old_end = target.end
     if target.style in ("|", ">"):
         old_end = src.text.index("\n", src.text.index("\n", target.start) + 1) + 1
-    reps = [ys.Replacement(target.start, old_end, ys._enc_text(target.value, stand_in, indent or 2, None))]
+    elif style in ("|", ">"):  # a block now stands where a one-line value was: it takes the line end
+        old_end = ys._line_after(src.text, target.end)
+    reps = [ys.Replacement(target.start, old_end, ys._enc_text(target.value, stand_in, indent or ys.block_indent(src.text, target.start), None))]
     # The old value's layout comment (if any) described the old text: drop it here and in sops's
     # output. A block scalar's comment sits on its header line, inside the replaced stand-in.
     line = ys._line_start(src.text, target.start)
@@ -386,28 +426,30 @@ def _drop_comments(canonical: str, indices: list[int]) -> str:
     return ys.apply(canonical, [ys.Replacement(s, ys._line_after(canonical, e), "") for s, e in cuts])
 
 
-def _comment_line_in_section(plain: ys.Parsed, targets: list[ys.Scalar]) -> str:
-    """':LINE' of the first comment inside a top-level section that holds encrypted values."""
-    text = plain.text
-    top = [m.start() for m in re.finditer(r"(?m)^[^\s#-]", text)] + [len(text)]
-    sections = set()
-    for t in targets:
-        head = max((p for p in top if p <= t.start), default=0)
-        sections.add((ys._line_after(text, head), min(p for p in top if p > t.start)))
-    for cs, _ce in ys.comments(text, ys._all_spans(plain)):
-        if any(lo <= cs < hi for lo, hi in sections):
-            return f":{text.count(chr(10), 0, cs) + 1}"
-    return ""
-
-
-
-
 def relative(root: Path, path: Path) -> str:
     """``path`` relative to the repository root (sops picks the creation rule from it)."""
     try:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         raise ConfigError(f"{path}: outside the repository {root}; pass --repo") from None
+
+
+def target(root: Path, path: Path) -> str:
+    """``relative`` for a file about to be rewritten: a regular file inside the repository, not a
+    symbolic link (rewriting would replace the link, or write outside the repository)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise NoInputError(f"{path}: file does not exist") from None
+    except OSError as exc:
+        raise NoInputError(f"{path}: cannot read ({exc.strerror})") from None
+    if stat.S_ISLNK(mode):
+        raise DataError(f"{path}: is a symbolic link; name the file it points to (aigw-secrets rewrites regular files only)")
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: not a regular file")
+    return relative(root, path)
 
 
 def rewrite_each(root: Path, paths: Sequence[Path], op: Callable[[Sops, bytes, str], bytes]) -> list[tuple[Path, str | AigwError]]:
@@ -417,8 +459,9 @@ def rewrite_each(root: Path, paths: Sequence[Path], op: Callable[[Sops, bytes, s
 
     def one(path: Path) -> tuple[Path, str | AigwError]:
         try:
+            rel = target(root, path)
             data = read(path)
-            new = op(sops, data, relative(root, path))
+            new = op(sops, data, rel)
             if new == data:
                 return path, "unchanged"
             atomic_write(path, new)

@@ -3,6 +3,13 @@
 sops ignores unknown keys (a typo such as ``encrypted_regexp`` makes it encrypt ``metadata`` too,
 which breaks kustomize), accepts rules that match nothing, and never looks at how the private key
 is stored. Each finding says how to fix it. Exit 1 when there is an error, 0 otherwise.
+
+What sops does is the measure: every ``.sops.yaml`` of the repository is judged for the files it
+governs (the nearest one above each file), in every format sops reads; regexes are Go's (RE2);
+whole-file encryption (talos, ansible, terraform, dotenv ...) is normal, a selector is only asked
+for where Kubernetes manifests are encrypted. Every change to ``.sops.yaml`` that a finding
+suggests has first been applied to a copy and run through the real sops, which must load it and
+encrypt a probe file with it; advice sops would refuse is never given.
 """
 
 from __future__ import annotations
@@ -10,8 +17,12 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import yaml
 
 from aigw_secrets import git
 from aigw_secrets.errors import AigwError
@@ -19,6 +30,8 @@ from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import regex as goregex
+from aigw_secrets.sops import scratch
+from aigw_secrets.util import run
 
 
 class Finding(NamedTuple):
@@ -28,54 +41,362 @@ class Finding(NamedTuple):
     fix: str
 
 
-def _did_you_mean(word: str, options: tuple[str, ...]) -> str:
+KEY_SOURCES = ("age", "pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms", "key_groups", "shamir_threshold")
+K8S_SELECTOR = "encrypted_regex: ^(data|stringData)$"
+_PROBE = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: aigw-doctor-probe\nstringData:\n  probe: value\n"
+# A path no creation rule of a real repository is written for: sops then only loads the config
+# and compiles the path regexes (a catch-all rule may still match it, which is fine).
+_NO_MATCH = "aigw-doctor-probe/nothing-matches-this.bin"
+_KUBE_HINT = re.compile(r"(?i)kube|k8s|flux|manifests|clusters")
+
+
+def _did_you_mean(word: str, options: tuple[str, ...]) -> str | None:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return close[0] if close else None
+
+
+# --- the real sops as the judge of every suggested change -----------------------------------------
+
+# Value-free fragments of sops's config errors, and how we say them.
+_CONFIG_ERRORS = (
+    ("Could not unmarshal config file", "sops cannot read it as its config"),
+    ("can not compile regexp", "a path_regex is not a valid Go regular expression"),
+    ("cannot use more than one of", "a rule has more than one selector"),
+    ("key configuration", "a key list has the wrong type"),
+    ("error loading config", "sops cannot load it"),
+)
+
+
+class Judge:
+    """Runs sops on a copy of a ``.sops.yaml`` in a private scratch directory."""
+
+    def __init__(self) -> None:
+        self.binary = sops_mod.find_binary()
+        self.recipient = keys.generate_in_process().recipient  # throwaway: probes are never decrypted
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+        self.env.update(SOPS_DISABLE_VERSION_CHECK="1", GOMAXPROCS="1")
+        self.original = ""  # the config being checked, as it is
+        self._loads: dict[str, str | None] = {}
+
+    def _sops(self, config_text: str, filename: str) -> tuple[int, str, str]:
+        tmp = scratch.make_dir("doctor")  # named with our pid: a killed run's copy is removed later
+        try:
+            cfg = tmp / ".sops.yaml"
+            cfg.write_text(config_text, "utf-8")
+            argv = [self.binary, "--config", str(cfg), "encrypt", "--filename-override", str(tmp / filename), "--input-type", "yaml", "--output-type", "yaml"]
+            res = run(argv, stdin=_PROBE, cwd=tmp, env=self.env, timeout=30)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return res.returncode, res.stdout.decode("utf-8", "replace"), res.stderr.decode("utf-8", "replace")
+
+    def loads(self, config_text: str) -> str | None:
+        """None when sops loads the config (all of it: YAML, anchors, every path_regex up to a
+        match); else why not."""
+        if config_text not in self._loads:
+            code, _out, err = self._sops(config_text, _NO_MATCH)
+            ok = code == 0 or "no matching creation rules found" in err
+            self._loads[config_text] = None if ok else next((reason for fragment, reason in _CONFIG_ERRORS if fragment in err), None)
+        return self._loads[config_text]
+
+    def rule(self, config_text: str, position: int) -> tuple[str | None, str]:
+        """Whether sops accepts rule ``position`` of the config (its selectors and their regexes)
+        when it encrypts a probe Secret; recipients are replaced by a throwaway age key, path_regex
+        is dropped so that the probe matches. Returns (why not | None, sops's output)."""
+        try:
+            data = yaml.safe_load(config_text)
+            rule = dict(data["creation_rules"][position])
+        except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError):
+            return "the rule cannot be read", ""
+        for key in ("path_regex", *KEY_SOURCES):
+            rule.pop(key, None)
+        rule["age"] = self.recipient
+        probe = {"creation_rules": [rule], **({"stores": data["stores"]} if isinstance(data.get("stores"), dict) else {})}
+        code, out, err = self._sops(yaml.safe_dump(probe), "probe.yaml")
+        if code == 0:
+            return None, out
+        return next((reason for fragment, reason in _CONFIG_ERRORS if fragment in err), f"sops exit {code}"), ""
+
+
+class Fix(NamedTuple):
+    advice: str
+    text: str  # the whole .sops.yaml after the change
+    rule: int | None = None  # the rule whose behaviour sops must accept
+    keeps_metadata: bool = False  # the probe Secret's apiVersion must stay plain, its stringData encrypted
+
+
+def _verified(judge: Judge | None, fix: Fix) -> str:
+    """The advice, when sops accepts the changed config; otherwise advice that sops cannot refuse."""
+    if judge is None:
+        return fix.advice
+    why = judge.loads(fix.text)
+    if why is not None and why == judge.loads(judge.original):
+        why = None  # refused as the unchanged config is, for another finding's reason
+    if why is None and fix.rule is not None:
+        why, out = judge.rule(fix.text, fix.rule)
+        if why is None and fix.keeps_metadata and not (re.search(r"(?m)^apiVersion: v1$", out) and re.search(r"(?m)^\s+probe: ENC\[", out)):
+            why = "it would not keep apiVersion in clear"
+    if why is None:
+        return fix.advice + " (checked with sops)"
+    return f"edit it by hand (the obvious change was tried with sops and refused: {why})"
+
+
+# --- text edits on .sops.yaml (layout and comments stay) --------------------------------------------
+
+
+class _Text:
+    """A ``.sops.yaml`` with its node tree, for making the suggested edits."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.root = yaml.compose(text)
+
+    def rule_node(self, position: int) -> yaml.MappingNode | None:
+        for k, v in self.root.value if isinstance(self.root, yaml.MappingNode) else []:
+            if k.value == "creation_rules" and isinstance(v, yaml.SequenceNode) and position < len(v.value):
+                node = v.value[position]
+                return node if isinstance(node, yaml.MappingNode) else None
+        return None
+
+    def delete(self, mapping: yaml.MappingNode | None, key: str) -> str | None:
+        """The text without ``key`` (and its value) in ``mapping``; None when that is not a plain edit."""
+        if mapping is None:
+            return None
+        items = mapping.value
+        for i, (k, v) in enumerate(items):
+            if k.value != key:
+                continue
+            if i + 1 < len(items):  # up to the next key: `- key: v\n  next:` becomes `- next:`
+                return self.text[: k.start_mark.index] + self.text[items[i + 1][0].start_mark.index :]
+            start = self.text.rfind("\n", 0, k.start_mark.index) + 1
+            if self.text[start : k.start_mark.index].strip() or i == 0:
+                return None  # the only key of a `- key:` item
+            end = _line_end(self.text, max(_node_end(v), k.end_mark.index))
+            return self.text[:start] + self.text[end:]
+        return None
+
+    def delete_rule(self, position: int) -> str | None:
+        """The text without creation rule ``position`` (its lines, from its dash)."""
+        node = self.rule_node(position)
+        if node is None or node.flow_style:
+            return None
+        start = self.text.rfind("\n", 0, node.start_mark.index) + 1
+        if self.text[start : node.start_mark.index].strip() != "-":
+            return None
+        return self.text[:start] + self.text[_line_end(self.text, _node_end(node)) :]
+
+    def rename(self, mapping: yaml.MappingNode | None, key: str, new: str) -> str | None:
+        for k, _v in mapping.value if mapping is not None else []:
+            if k.value == key and k.style is None:
+                return self.text[: k.start_mark.index] + new + self.text[k.end_mark.index :]
+        return None
+
+    def add(self, mapping: yaml.MappingNode | None, line: str) -> str | None:
+        """``line`` as a new key of ``mapping``, after its first entry."""
+        if mapping is None or not mapping.value or mapping.flow_style:
+            return None
+        k, v = mapping.value[0]
+        column = k.start_mark.column
+        at = _line_end(self.text, max(_node_end(v), k.end_mark.index))
+        sep = "" if self.text[:at].endswith("\n") else "\n"
+        return str(self.text[:at] + sep + " " * column + line + "\n" + self.text[at:])
+
+
+def _node_end(node: yaml.Node) -> int:
+    end = node.end_mark.index
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        end = max(end, n.end_mark.index)
+        if isinstance(n, yaml.MappingNode):
+            stack += [x for kv in n.value for x in kv]
+        elif isinstance(n, yaml.SequenceNode):
+            stack += n.value
+    return end
+
+
+def _line_end(text: str, index: int) -> int:
+    if index > 0 and text[index - 1] == "\n":
+        return index
+    nl = text.find("\n", index)
+    return len(text) if nl < 0 else nl + 1
+
+
+def _anchor_holders(text: str) -> set[str]:
+    """Top-level keys whose value defines anchors that are used elsewhere (``keys:`` with
+    ``&age_key`` entries, a common way to list recipients once): sops ignores the key, but the
+    aliases need it."""
+    defined: dict[str, set[str]] = {}
+    aliases: set[str] = set()
+    depth, is_key, key = 0, True, ""
+    for event in yaml.parse(text):
+        if isinstance(event, yaml.AliasEvent):
+            aliases.add(str(event.anchor))
+        elif getattr(event, "anchor", None) and (depth >= 2 or (depth == 1 and not is_key)):
+            defined.setdefault(key, set()).add(str(event.anchor))  # type: ignore[attr-defined] # checked by getattr
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            is_key = True if depth == 1 else is_key
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            is_key = not is_key if depth == 1 else is_key
+        elif depth == 1 and isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            key = str(getattr(event, "value", "")) if is_key else key
+            is_key = not is_key
+    return {k for k, anchors in defined.items() if anchors & aliases}
+
+
+# --- the checks ---------------------------------------------------------------------------------------
+
+
+def configs(root: Path) -> list[Path]:
+    """Every ``.sops.yaml`` that governs files of the repository: ``$SOPS_CONFIG``, else the one
+    sops finds from the root and every nested one."""
+    explicit = os.environ.get("SOPS_CONFIG")
+    if explicit:
+        return [Path(explicit)] if Path(explicit).is_file() else []
+    found = [p for p in (sopsconfig.find(root),) if p is not None]
+    found += [p for p in sopsconfig.repo_files(root, f"*{sopsconfig.CONFIG_NAME}", sopsconfig.CONFIG_NAME) if p.name == sopsconfig.CONFIG_NAME]
+    return list(dict.fromkeys(p.resolve() for p in found))
 
 
 def check_config(root: Path) -> list[Finding]:
-    path = sopsconfig.find(root)
-    if path is None:
-        return [Finding("error", str(root), "no .sops.yaml", sopsconfig.NO_CONFIG_HINT)]
+    paths = configs(root)
+    out = [Finding("warning", str(p), "sops ignores .sops.yml (it reads only .sops.yaml)", f"rename it to {p.with_name(sopsconfig.CONFIG_NAME).name}") for p in sopsconfig.repo_files(root, "*.sops.yml", ".sops.yml") if p.name == ".sops.yml"]
+    if not paths:
+        uses_sops = any(".sops." in p.name for p in sopsconfig.repo_files(root))
+        level = "error" if uses_sops else "warning"
+        return [*out, Finding(level, str(root), "no .sops.yaml" + (" but the repository has sops files" if uses_sops else ""), sopsconfig.NO_CONFIG_HINT)]
+    try:
+        judge: Judge | None = Judge()
+    except AigwError:
+        judge = None  # check_sops reports it; no advice on .sops.yaml is verified then
+    for path in paths:
+        out += _check_one(root, path, judge)
+    return out
+
+
+def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
     try:
         cfg = sopsconfig.load(path)
-    except AigwError as exc:
-        return [Finding("error", str(path), str(exc), "fix the YAML")]
+        text = sopsconfig.read_text(path)
+        tree = _Text(text)
+        holders = _anchor_holders(text)
+    except (AigwError, yaml.YAMLError, RecursionError) as exc:
+        where, reason = str(path), str(exc) if isinstance(exc, AigwError) else "cannot be read as YAML"
+        m = re.match(re.escape(str(path)) + r"(:\d+)?: (.*)", reason)
+        if m:
+            where, reason = where + (m.group(1) or ""), m.group(2)
+        return [Finding("error", where, reason, "fix it: sops cannot use it either")]
     out: list[Finding] = []
+    if judge is not None:
+        judge.original = text
+        why = judge.loads(text)
+        if why:
+            out.append(Finding("error", str(path), f"sops refuses this config: {why}", "see the findings below, or run `sops encrypt` on a file it governs"))
     for key in cfg.raw:
-        if key not in sopsconfig.TOP_KEYS:
-            out.append(Finding("error", f"{path}:{cfg.lines.get(key, 0)}", f"unknown top-level key {key}{_did_you_mean(key, sopsconfig.TOP_KEYS)}; sops ignores it", "rename or remove it"))
+        if key in sopsconfig.TOP_KEYS or key in holders:
+            continue
+        where = f"{path}:{cfg.lines.get(key, 0)}"
+        close = _did_you_mean(str(key), sopsconfig.TOP_KEYS)
+        if close and close not in cfg.raw:
+            fixed = tree.rename(tree.root, str(key), close) if isinstance(tree.root, yaml.MappingNode) else None
+            advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed else f"rename it to {close}"
+            out.append(Finding("error", where, f"unknown top-level key {key} (did you mean {close}?); sops ignores it", advice))
+        else:
+            fixed = tree.delete(tree.root if isinstance(tree.root, yaml.MappingNode) else None, str(key))
+            advice = _verified(judge, Fix("remove it", fixed)) if fixed else "remove it if nothing uses it"
+            out.append(Finding("warning", where, f"unknown top-level key {key}; sops ignores it", advice))
     if not cfg.rules:
         out.append(Finding("error", str(path), "no creation_rules", "add a rule (see .sops.yaml.example)"))
+    files = _files(root, cfg)
     for rule in cfg.rules:
-        where = f"{path}:{rule.line}"
-        name = f"creation rule {rule.position + 1}"
-        for key in rule.data:
-            if key not in sopsconfig.RULE_KEYS:
-                hint = _did_you_mean(key, sopsconfig.RULE_KEYS)
-                out.append(Finding("error", where, f"{name}: unknown key {key}{hint}; sops ignores it silently", "rename it: a misspelt selector makes sops encrypt every value, metadata included"))
-        selectors = [k for k in sopsconfig.SELECTORS if k in rule.data]
-        if not selectors:
-            out.append(Finding("error", where, f"{name}: no encrypted_regex (or other selector): sops encrypts apiVersion, kind and metadata too, which Flux and kustomize cannot read", "add  encrypted_regex: ^(data|stringData)$"))
-        elif len(selectors) > 1:
-            out.append(Finding("error", where, f"{name}: more than one selector ({', '.join(selectors)}); sops refuses that", "keep one"))
-        for key in ("path_regex", *selectors[:1]):
-            value = rule.data.get(key)
-            if isinstance(value, str) and key.endswith("regex"):
-                why = goregex.problem(value)
-                if why:
-                    out.append(Finding("error", where, f"{name}: {key} is not a valid Go (RE2) regular expression, as sops reads it ({why})", "fix the expression"))
-        ages, pgps = rule.recipients("age"), rule.recipients("pgp")
-        if not (ages or pgps or any(k in rule.data for k in ("kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms"))):
-            out.append(Finding("error", where, f"{name}: no recipients", "add an age recipient (aigw-secrets keys add-recipient --age ...)"))
-        for recipient in ages:
-            if not _valid_age_recipient(recipient):
-                out.append(Finding("error", where, f"{name}: {recipient[:16]}... is not an age recipient", "use the `# public key: age1...` line of the key file"))
-        for fpr in pgps:
-            if not re.fullmatch(r"[0-9A-Fa-f]{40}", fpr.replace(" ", "")):
-                out.append(Finding("error", where, f"{name}: PGP recipient {fpr!r} is not a 40-hex-digit fingerprint", "use `aigw-secrets keys list` to see fingerprints"))
-    out += _check_files(root, cfg)
+        out += _check_rule(path, cfg, rule, tree, judge, [p for p, r in files if r is rule])
+    out += _check_files(root, cfg, files, judge)
     return out
+
+
+def _files(root: Path, cfg: sopsconfig.SopsConfig) -> list[tuple[Path, sopsconfig.Rule]]:
+    return sopsconfig.governed(root, cfg, all_formats=True, strict=False)  # an invalid path_regex: reported with its rule
+
+
+def _check_rule(path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, tree: _Text, judge: Judge | None, files: list[Path]) -> list[Finding]:
+    where = f"{path}:{rule.line}"
+    name = f"creation rule {rule.position + 1}"
+    node = tree.rule_node(rule.position)
+    out: list[Finding] = []
+    selectors = [k for k in sopsconfig.SELECTORS if k in rule.data]
+    for key in rule.data:
+        if key in sopsconfig.RULE_KEYS:
+            continue
+        close = _did_you_mean(str(key), sopsconfig.RULE_KEYS)
+        if close in sopsconfig.SELECTORS and selectors:
+            # renaming would make two selectors, which sops refuses: the dead key has to go
+            fixed = tree.delete(node, str(key))
+            advice = _verified(judge, Fix(f"delete it (this rule already has {selectors[0]}; renaming it would give two selectors, which sops refuses)", fixed, rule.position)) if fixed else "delete it"
+            out.append(Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); sops ignores it", advice))
+        elif close:
+            fixed = tree.rename(node, str(key), close)
+            why = "a misspelt selector makes sops encrypt every value, metadata included" if close in sopsconfig.SELECTORS else "sops ignores it silently"
+            advice = _verified(judge, Fix(f"rename it to {close}", fixed, rule.position)) if fixed else f"rename it to {close}"
+            out.append(Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); {why}", advice))
+        else:
+            fixed = tree.delete(node, str(key))
+            advice = _verified(judge, Fix("remove it if nothing uses it", fixed, rule.position)) if fixed else "remove it if nothing uses it"
+            out.append(Finding("warning", where, f"{name}: unknown key {key}; sops ignores it", advice))
+    if not selectors:
+        out += _selector_advice(where, name, rule, tree, node, judge, files)
+    elif len(selectors) > 1:
+        keep = "encrypted_regex" if "encrypted_regex" in selectors else selectors[0]
+        trimmed: str | None = tree.text
+        for extra in (s for s in selectors if s != keep):
+            trimmed = _Text(trimmed).delete(_Text(trimmed).rule_node(rule.position), extra) if trimmed else None
+        advice = f"keep only {keep}: delete {', '.join(s for s in selectors if s != keep)}"
+        out.append(Finding("error", where, f"{name}: more than one selector ({', '.join(selectors)}); sops refuses that", _verified(judge, Fix(advice, trimmed, rule.position)) if trimmed else advice))
+    for key in ("path_regex", *selectors):
+        value = rule.data.get(key)
+        if isinstance(value, str):
+            problem = goregex.problem(value)
+            if problem:
+                out.append(Finding("error", where, f"{name}: {key} is not a valid Go (RE2) regular expression, as sops reads it ({problem})", "fix the expression (sops uses Go's regexp syntax)"))
+    ages, pgps = rule.recipients("age"), rule.recipients("pgp")
+    if not (ages or pgps or any(k in rule.data for k in KEY_SOURCES[2:7])):
+        out.append(Finding("error", where, f"{name}: no recipients", "add an age recipient (aigw-secrets keys add-recipient --age ...)"))
+    for recipient in ages:
+        if not _valid_age_recipient(recipient):
+            out.append(Finding("error", where, f"{name}: {recipient[:16]}... is not an age recipient", "use the `# public key: age1...` line of the key file"))
+    for fpr in pgps:
+        if not re.fullmatch(r"[0-9A-Fa-f]{40}", fpr.replace(" ", "")):
+            out.append(Finding("error", where, f"{name}: PGP recipient {fpr!r} is not a 40-hex-digit fingerprint", "use `aigw-secrets keys list` to see fingerprints"))
+    return out
+
+
+def _selector_advice(where: str, name: str, rule: sopsconfig.Rule, tree: _Text, node: yaml.MappingNode | None, judge: Judge | None, files: list[Path]) -> list[Finding]:
+    """A rule without a selector encrypts whole files: right for Talos, Ansible, Terraform, dotenv
+    and other non-Kubernetes files; wrong for Kubernetes manifests (Flux needs apiVersion, kind
+    and metadata in clear). Advice only where Kubernetes manifests are (or look to be) governed."""
+    manifests = [p for p in files if _is_manifest(p)]
+    if not manifests and (files or not _KUBE_HINT.search(rule.path_regex or "")):
+        return []
+    fixed = tree.add(node, K8S_SELECTOR)
+    advice = f"add  {K8S_SELECTOR}"
+    if fixed:
+        advice = _verified(judge, Fix(advice, fixed, rule.position, keeps_metadata=True))
+    if manifests:
+        return [Finding("error", where, f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name}, which Flux and kustomize cannot read", advice)]
+    message = f"{name}: no encrypted_regex; if this rule is for Kubernetes manifests, sops will encrypt their apiVersion, kind and metadata too"
+    return [Finding("warning", where, message, advice + " (only for Kubernetes manifests; whole-file encryption is right for Talos, Ansible or Terraform files)")]
+
+
+def _is_manifest(path: Path) -> bool:
+    """A YAML file whose documents carry apiVersion and kind (in clear or encrypted)."""
+    if sopsconfig.store_of(path) != "yaml":
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return bool(re.search(r"(?m)^apiVersion:", head) and re.search(r"(?m)^kind:", head))
 
 
 def _valid_age_recipient(text: str) -> bool:
@@ -88,27 +409,78 @@ def _valid_age_recipient(text: str) -> bool:
     return hrp == "age" and len(raw) == 32
 
 
-def _check_files(root: Path, cfg: sopsconfig.SopsConfig) -> list[Finding]:
+def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Path, sopsconfig.Rule]], judge: Judge | None) -> list[Finding]:
     out: list[Finding] = []
-    base = cfg.path.parent.resolve()
-    governed = sopsconfig.governed(root, cfg)
-    managed = [p for p in sopsconfig.yaml_files(root) if sopsconfig.is_encrypted(p) or p.name.endswith((".sops.yaml", ".sops.yml"))]
-    rels = []
-    for p in managed:
-        try:
-            rels.append(str(p.resolve().relative_to(base)))
-        except ValueError:
-            continue
+    mine = [p for p in _under(root, cfg) if p.name != sopsconfig.CONFIG_NAME]
+    managed = [p for p in mine if sopsconfig.is_encrypted(p) or ".sops." in p.name]
+    rule_of = {p: r for p, r in governed}
     for rule in cfg.rules:
-        if rule.path_regex and rels and not any(cfg.rule_for(rel) is rule for rel in rels):
-            out.append(Finding("warning", f"{cfg.path}:{rule.line}", f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(rels)} managed files", "fix the path_regex or remove the rule"))
+        if rule.path_regex and managed and not any(rule_of.get(p) is rule for p in managed):
+            message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {cfg.path.parent}"
+            fixed = _Text(sopsconfig.read_text(cfg.path)).delete_rule(rule.position) if len(cfg.rules) > 1 else None
+            advice = "fix its path_regex, or remove the rule if no file is meant to use it"
+            out.append(Finding("warning", f"{cfg.path}:{rule.line}", message, _verified(judge, Fix(advice, fixed)) if fixed else advice))
     for path, rule in governed:
-        if not sopsconfig.is_encrypted(path):
-            out.append(Finding("error", str(path.relative_to(root) if path.is_relative_to(root) else path), f"matches creation rule {rule.position + 1} but is not encrypted", "run `aigw-secrets encrypt` before committing it"))
+        if sopsconfig.is_encrypted(path) or not _must_encrypt(path, rule):
+            continue
+        shown = _shown(root, path)
+        fix = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
+        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted", f"run `{fix}` before committing it"))
     for path in managed:
-        if sopsconfig.is_encrypted(path) and cfg.rule_for(str(path.resolve().relative_to(base))) is None:
-            out.append(Finding("warning", str(path), "encrypted, but no creation rule matches it: `updatekeys` will fail on it", "extend a path_regex to cover it"))
+        if sopsconfig.is_encrypted(path) and path not in rule_of:
+            try:
+                unmatched = cfg.rule_for(cfg.rel(path), strict=True) is None
+            except AigwError:
+                continue
+            if unmatched:
+                out.append(Finding("warning", _shown(root, path), f"encrypted, but no creation rule of {_shown(root, cfg.path)} matches it: `updatekeys` will fail on it", "extend a path_regex to cover it"))
     return out
+
+
+def _must_encrypt(path: Path, rule: sopsconfig.Rule) -> bool:
+    """A plaintext file a rule matches needs encrypting when it is named as a sops file, or when
+    the rule's encrypted_regex selects one of its keys (a catch-all rule over every manifest only
+    says how to encrypt, not that every kustomization must be)."""
+    regex = rule.data.get("encrypted_regex")
+    if ".sops." in path.name or sopsconfig.store_of(path) != "yaml" or not isinstance(regex, str):
+        return True
+    try:
+        docs = yaml.safe_load_all(path.read_text("utf-8"))
+        return any(goregex.search(regex, str(k)) for doc in docs for k in _keys(doc))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError, goregex.GoRegexError, RecursionError):
+        return True
+
+
+def _keys(node: Any) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            yield from n.keys()
+            stack += n.values()
+        elif isinstance(n, list):
+            stack += n
+
+
+def _under(root: Path, cfg: sopsconfig.SopsConfig) -> list[Path]:
+    """The repository's files whose nearest .sops.yaml is ``cfg``."""
+    own = cfg.path.resolve()
+    near: dict[Path, bool] = {}
+    out = []
+    for p in sopsconfig.repo_files(root):
+        if p.parent not in near:
+            found = sopsconfig.nearest(p)
+            near[p.parent] = found is not None and found.resolve() == own
+        if near[p.parent]:
+            out.append(p)
+    return out
+
+
+def _shown(root: Path, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def check_keys(root: Path) -> list[Finding]:

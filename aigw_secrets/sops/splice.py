@@ -40,8 +40,50 @@ _PROPS = re.compile(r"(?:[&!][^\s]*\s+)+")  # anchors and tags in front of a sca
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _RedefiningLoader(yaml.SafeLoader):
+    """A SafeLoader that lets an anchor be defined again, as YAML 1.2, go-yaml and so sops do
+    (an alias refers to the latest definition); PyYAML alone refuses it."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call] # PyYAML has no annotations here
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None and not isinstance(event, yaml.AliasEvent):
+            self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
+
+
+def _loader(text: str) -> Any:
+    """libyaml's loader, or the redefining one when the text defines an anchor twice."""
+    anchors = re.findall(r"&([^\s,\[\]{}]+)", text) if "&" in text else []
+    return _RedefiningLoader if len(anchors) != len(set(anchors)) else LOADER
+
+
 def load_all(text: str) -> list[Any]:
-    return list(yaml.load_all(text, Loader=LOADER))
+    return list(yaml.load_all(text, Loader=_loader(text)))
+
+
+MAX_DEPTH = 200  # deeper nesting is refused with one line, before any recursive code sees it
+
+
+def check_depth(text: str, where: str) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH (an iterative pass over the events; the recursive
+    composers would otherwise fail with RecursionError)."""
+    if text.count("[") + text.count("{") + text.count(":") + text.count("-") < MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark else 0
+                    raise DataError(f"{where}:{line}: nested more than {MAX_DEPTH} levels deep; refusing to read it")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        if "nest" in str(exc) or "depth" in str(exc):  # libyaml's own limit
+            raise DataError(f"{where}: nested more than {MAX_DEPTH} levels deep; refusing to read it") from None
+        return  # the real parse reports it with its line
 
 
 def is_enc(value: Any) -> bool:
@@ -68,15 +110,34 @@ class Parsed(NamedTuple):
     sops_spans: list[tuple[int, int] | None]  # per document: the `sops:` entry, if any
 
 
+def yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
+    """(line, reason) of a YAML error; a problem found at the end of the text is reported where
+    the construct that was left open starts (e.g. an unclosed ``[``)."""
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+    if mark is None:
+        return 0, problem
+    at_end = not text[mark.index :].strip()
+    if at_end and context is not None:
+        what = getattr(exc, "context", None) or "a construct"
+        return context.line + 1, f"{problem} before the end of the file ({what} started on this line)"
+    line = min(mark.line + 1, text.count("\n") + 1)
+    if context is not None and context.line + 1 != line and getattr(exc, "context", None):
+        problem += f" ({exc.context} started on line {context.line + 1})"  # type: ignore[attr-defined] # checked by getattr
+    return line, problem
+
+
 def parse(text: str, where: str) -> Parsed:
+    check_depth(text, where)
+    loader = _loader(text)
     try:
-        nodes = list(yaml.compose_all(text, Loader=LOADER))
-        builder = LOADER("")
+        nodes = list(yaml.compose_all(text, Loader=loader))
+        builder = loader("")
         docs = [builder.construct_document(n) if n is not None else None for n in nodes]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise DataError(f"{where}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        line, reason = yaml_problem(exc, text)
+        raise DataError(f"{where}{f':{line}' if line else ''}: invalid YAML: {reason}") from None
     scalars: list[Scalar] = []
     keys: list[tuple[int, int]] = []
     ends: list[int] = []
@@ -204,7 +265,7 @@ def comments(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int
 # --- writing a value back in a given style -------------------------------------------------------
 
 
-def render(value: Any, style: str, indent: int) -> str | None:
+def render(value: Any, style: str, indent: int, *, parent: int | None = None) -> str | None:
     """The text of ``value`` in ``style`` (block styles: header + lines); None if it cannot be."""
     if style == "":
         if isinstance(value, bool):
@@ -231,7 +292,8 @@ def render(value: Any, style: str, indent: int) -> str | None:
         trailing = len(value) - len(body)
         chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
         lines = body.split("\n")
-        indicator = str(indent) if lines[0].startswith(" ") else ""
+        # YAML counts the indentation indicator from the parent's column (when given)
+        indicator = str(indent - (parent or 0)) if lines[0].startswith(" ") else ""
         out = style + indicator + chomp + "\n"
         out += "".join((" " * indent + line if line else "") + "\n" for line in lines)
         out += "\n" * max(0, trailing - 1)
@@ -343,35 +405,74 @@ def _block_tail(original: str) -> str:
     return original[len(body) + 1 :] if body != original else ""
 
 
-def layout_comment(plain: Parsed, s: Scalar) -> tuple[int, str]:
-    """Where to put the plaintext ``# aigw-fmt:...`` comment that sops will encrypt, and the comment."""
+def layout_mark(plain: Parsed, s: Scalar) -> Replacement:
+    """The edit that puts a plaintext ``# aigw-fmt:...`` comment (which sops will encrypt) after a
+    value whose layout must be stored.
+
+    An author's comment already on that line cannot stay a comment of its own (YAML would read
+    both as one): a block header's comment is part of the stored original anyway, and an inline
+    comment after a value is stored after the JSON and put back after the value.
+    """
     original = plain.text[s.start : s.end]
     comment = f" # {LAYOUT}{json.dumps(original, ensure_ascii=False)}"
     if s.style in ("|", ">"):
-        return plain.text.index("\n", s.start), comment
-    return s.end, comment
+        eol = plain.text.index("\n", s.start)
+        header = re.match(r"[|>][-+0-9]*", plain.text[s.start : eol])
+        start = s.start + (header.end() if header else 1)
+        return Replacement(start, eol, comment)
+    eol = _line_after(plain.text, s.end)
+    eol -= plain.text[eol - 1 : eol] == "\n"
+    tail = plain.text[s.end : eol]
+    if "#" in tail:
+        return Replacement(s.end, eol, comment + tail)
+    return Replacement(s.end, s.end, comment)
 
 
-def splice_encrypted(plain: Parsed, enc_text: str, enc: Parsed, targets: list[Scalar], layouts: dict[int, str], where: str) -> str:
-    """The author's text with every target replaced by its ENC string and sops's blocks inserted."""
+def splice_encrypted(
+    plain: Parsed,
+    enc: Parsed,
+    targets: list[Scalar],
+    layouts: dict[int, tuple[str, int]],
+    comments: list[Replacement],
+    where: str,
+) -> str:
+    """The author's text with every target replaced by its ENC string (``layouts``: target index ->
+    its encrypted layout comment and where the value's own text ends), the author's comments that
+    sops encrypted replaced by sops's ``#ENC[...]`` (``comments``), and sops's blocks inserted."""
     sops_text = [enc.text[span[0] : span[1]] if span else None for span in enc.sops_spans]
     if any(t is None for t in sops_text):
         raise DataError(f"{where}: sops output has no metadata block")
-    reps = []
+    reps = list(comments)
     for i, s in enumerate(targets):
         new = value_at(enc.docs, s.doc, s.path)
+        layout, end = layouts.get(i, (None, s.end))
         if s.style in ("|", ">"):
             indent = _indent_of_block(plain.text, s.start, s.end)
-            text = _enc_text(new, s, indent, layouts.get(i)) + _block_tail(plain.text[s.start : s.end])
+            text = _enc_text(new, s, indent, layout) + _block_tail(plain.text[s.start : s.end])
         else:
-            text = _enc_text(new, s, 0, layouts.get(i))
-        reps.append(Replacement(s.start, s.end, text))
+            text = _enc_text(new, s, 0, layout)
+        reps.append(Replacement(s.start, max(end, s.end), text))
     for doc, point in enumerate(plain.content_end):
         block = sops_text[doc] or ""
+        point = _past_indented_comments(plain.text, point)
         if point == len(plain.text) and not plain.text.endswith("\n"):
             block = "\n" + block.rstrip("\n")
         reps.append(Replacement(point, point, block))
     return apply(plain.text, reps)
+
+
+def _past_indented_comments(text: str, point: int) -> int:
+    """Past the indented comment lines (and blank lines between them) that follow a document's
+    content: they belong to its last section (e.g. a commented-out value at the end of
+    ``stringData``), so sops's block goes after them and sops reads them where they are."""
+    end = pos = point
+    for line in text[point:].splitlines(keepends=True):
+        pos += len(line)
+        if re.match(r"[ \t]+#", line):
+            end = pos
+        elif line.strip():
+            break
+    return end
 
 
 def file_comments(enc: Parsed) -> list[tuple[int, int]]:
@@ -392,7 +493,8 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
     enc_comments = file_comments(enc) if comment_texts or "#ENC[" in enc.text else []
     if len(enc_comments) != len(comment_texts):
         raise DataError(f"{where}: sops returned {len(comment_texts)} comments for {len(enc_comments)}")
-    layouts: dict[int, tuple[str, int, int]] = {}  # line start -> (original text, comment span)
+    # line start -> (original text, the author's inline comment after it, layout comment span)
+    layouts: dict[int, tuple[str, str, int, int]] = {}
     reps: list[Replacement] = []
     for (cs, ce), dtext in zip(enc_comments, comment_texts, strict=True):
         if not enc.text.startswith("#ENC[", cs):
@@ -400,7 +502,8 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
         body = dtext[1:].lstrip(" ")
         if body.startswith(LAYOUT):
             gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
-            layouts[_line_start(enc.text, cs)] = (json.loads(body[len(LAYOUT) :]), gap, ce)
+            original, stop = json.JSONDecoder().raw_decode(body, len(LAYOUT))
+            layouts[_line_start(enc.text, cs)] = (original, body[stop:], gap, ce)
         else:  # an author's comment that sops encrypted
             reps.append(Replacement(cs, ce, dtext))
     for s in enc.scalars:
@@ -411,20 +514,19 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
         end = enc.text.index("\n", enc.text.index("\n", s.start) + 1) + 1 if block else s.end
         layout = layouts.pop(_line_start(enc.text, s.start), None)
         if layout is not None:
-            original, gap, ce = layout
+            original, after, gap, ce = layout
             if block:
                 reps.append(Replacement(s.start, end, original[: len(original) - len(_block_tail(original))]))
             else:
-                reps += [Replacement(s.start, s.end, original), Replacement(gap, ce, "")]
+                reps += [Replacement(s.start, s.end, original), Replacement(gap, ce, after)]
             continue
         value = value_at(docs, s.doc, s.path)
         style, indent = _hint_of(enc.text, s)
         text = render(value, style, indent)
-        if text is None:  # e.g. a file written by plain sops: pick a style that is always valid
-            multiline = isinstance(value, str) and "\n" in value
-            text = render(value, "|", indent or 2) if multiline else json.dumps(value, ensure_ascii=False)
-        reps.append(Replacement(s.start, end, text or ""))
-    for _original, gap, ce in layouts.values():  # layout comments whose value was not found
+        if text is None:  # e.g. a file written by plain sops: a literal block, else double quotes
+            text, end = _fallback(enc.text, s, value, end)
+        reps.append(Replacement(s.start, end, text))
+    for _original, _after, gap, ce in layouts.values():  # layout comments whose value was not found
         reps.append(Replacement(gap, ce, ""))
     for span in enc.sops_spans:
         if span:
@@ -433,6 +535,49 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
                 start -= 1
             reps.append(Replacement(start, stop, ""))
     return apply(enc.text, reps)
+
+
+def _fallback(text: str, s: Scalar, value: Any, end: int) -> tuple[str, int]:
+    """How to write a decrypted value whose stand-in gives no usable style (files plain sops wrote
+    hold every value as a plain ``ENC[...]``): a multi-line string as a literal block indented
+    under its key, when that is exact and the value ends its line; else JSON (always valid YAML)."""
+    line_end = _line_after(text, s.end)
+    if isinstance(value, str) and "\n" in value.rstrip("\n") and not s.flow and not text[s.end : line_end].strip():
+        parent = _parent_column(text, s.start)
+        block = render(value, "|", block_indent(text, s.start), parent=parent)
+        probe = render(value, "|", 2, parent=0)
+        if block is not None and probe is not None and _loads_as(f"k: {probe}", value):
+            return block, line_end
+    return json.dumps(value, ensure_ascii=False), end
+
+
+def _loads_as(text: str, value: Any) -> bool:
+    try:
+        return bool(yaml.load(text, Loader=LOADER) == {"k": value})  # noqa: S506 - LOADER is a SafeLoader
+    except yaml.YAMLError:
+        return False
+
+
+def block_indent(text: str, pos: int) -> int:
+    """The content indentation for a block scalar whose value starts at ``pos``: one indentation
+    step (the file's own, 2 or 4 ...) deeper than the key or sequence item it belongs to."""
+    line = text[_line_start(text, pos) : pos]
+    m = re.match(r" *(?:- +)*", line)
+    return (m.end() if m else 0) + _indent_step(text)
+
+
+def _parent_column(text: str, pos: int) -> int:
+    """The column of the key (``key: value``) or dash (``- value``) that a value at ``pos`` belongs to."""
+    line = text[_line_start(text, pos) : pos]
+    if not line.strip(" -"):  # a sequence item: the last dash
+        return line.rstrip(" ").rfind("-")
+    m = re.match(r" *(?:- +)*", line)
+    return m.end() if m else 0
+
+
+def _indent_step(text: str) -> int:
+    steps = [len(m.group(1)) for m in re.finditer(r"(?m)^( +)[^ \n#-]", text[:20000])]
+    return max(2, min(steps, default=2))
 
 
 def _all_spans(p: Parsed) -> list[tuple[int, int]]:

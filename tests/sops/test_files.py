@@ -173,7 +173,6 @@ BAD: dict[str, str | bytes | None] = {
     "yaml-directive": "%YAML 1.2\n---\napiVersion: v1\nkind: Secret\nstringData:\n  a: b\n",
     "not-utf8": b"apiVersion: v1\nstringData:\n  a: \xff\xfe\n",
     "binary": b"\x00\x01\x02sops\x00",
-    "comment-in-encrypted-section": "apiVersion: v1\nkind: Secret\nstringData:\n  # who to call\n  a: b123456789\n",
     "invalid-yaml": "apiVersion: v1\nstringData: [unclosed\n",
     "empty-document": "---\n---\napiVersion: v1\nstringData:\n  a: b\n",
     # YAML 1.1 (PyYAML) reads 0o17 as a string, sops (YAML 1.2) as 15: refused, not silently changed
@@ -198,10 +197,76 @@ def test_bad_input_writes_nothing(repo: Path, case: str, capsys: pytest.CaptureF
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".aigw-")]
 
 
-def test_comment_in_section_names_the_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(repo, BAD["comment-in-encrypted-section"] or "")
+# Shapes of real Secret manifests (our own text): comments inside stringData/data, commented-out
+# values, a comment after the section's last value, inline comments, a block header comment.
+COMMENTED = {
+    "postgres-init": (
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata:\n"
+        "  name: app-secret\n"
+        "  namespace: default\n"
+        "stringData:\n"
+        "  # Postgres Init\n"
+        "  INIT_POSTGRES_DBNAME: app\n"
+        "  INIT_POSTGRES_HOST: postgres-rw.database.svc.cluster.local\n"
+        "  INIT_POSTGRES_PASS: fake-Pw-1234\n"
+        "  # INIT_POSTGRES_SUPER_PASS: old-fake-pw\n"
+        "  #   more commented-out text\n"
+        "\n"
+        "  # Redis\n"
+        "  REDIS_PASSWORD: \"fake redis\"  # rotated by hand\n"
+        "  # OLD_TOKEN: fake-token\n"
+    ),
+    "data-and-layout": (
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata:\n"
+        "  name: x  # plain comment stays plain\n"
+        "data:\n"
+        "  # base64 below\n"
+        "  a: ZmFrZQ==\n"
+        "  b: \"needs layout\\u0041\"   # inline after a value whose layout is stored\n"
+        "  c: |  # header comment\n"
+        "    line one\n"
+        "    line two\n"
+        "# footer\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMMENTED))
+def test_comments_in_encrypted_sections_are_encrypted_and_round_trip(repo: Path, case: str) -> None:
+    text = COMMENTED[case]
+    path = write(repo, text)
+    assert main(["encrypt", str(path)]) == 0
+    enc = path.read_text()
+    section = text[re.search(r"(?m)^(stringData|data):", text).start() :]  # type: ignore[union-attr] # both cases have one
+    for line in section.splitlines():  # no comment of an encrypted section is left in clear
+        if line.startswith("  ") and "#" in line:
+            assert line.split("#", 1)[1] not in enc, line
+    assert "# plain comment stays plain" in enc or case != "data-and-layout"
+    assert "#ENC[AES256_GCM," in enc and "type:comment]" in enc
+    assert sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == text
+    # the real sops reads the file, values and comments
+    dec = Sops(repo).decrypt(path.read_bytes(), str(FILE)).decode()
+    assert yaml.safe_load(dec) == yaml.safe_load(text)
+    assert "Postgres Init" in dec or case != "postgres-init"
+
+
+def test_duplicate_anchor_is_accepted(repo: Path) -> None:
+    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  labels: {a: &v one, b: &v two, c: *v}\nstringData:\n  pw: fake-pw\n"
+    path = write(repo, text)
+    assert main(["encrypt", str(path)]) == 0
+    assert sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == text
+
+
+def test_invalid_yaml_names_the_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(repo, "apiVersion: v1\nkind: Secret\nstringData:\n  a: [1, 2\n")
     assert main(["encrypt", str(path)]) == ExitCode.DATA
-    assert f"{FILE}:4:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{FILE}:4: invalid YAML" in err and "flow sequence" in err
 
 
 def test_tampered_and_missing_key(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
