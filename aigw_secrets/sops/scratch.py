@@ -2,22 +2,19 @@
 
 Every name carries the id of the process that made it (``aigw-<pid>-...``, ``aigw-edit-<pid>-...``,
 ``.aigw-<pid>-....tmp``), so that a later run can tell what a killed run left behind (``kill -9``
-runs no cleanup) and remove exactly that: entries whose process no longer exists.
+runs no cleanup) and remove exactly that: entries whose process no longer exists (``util.sweep_stale``).
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from aigw_secrets.util import wipe
+from aigw_secrets.util import TMP_PREFIX, private_dir, sweep_stale
 
-_OWNED = re.compile(r"^\.?aigw-(?:[a-z]+-)?(\d+)-")
-_SHM = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private 0700 directory inside it
+_KINDS = ("aigw-", "aigw-edit-", "aigw-doctor-")
 _swept = False
 
 
@@ -28,55 +25,19 @@ def make_dir(kind: str = "", base: Path | None = None) -> Path:
 
 def plaintext_dir() -> Path:
     """A private directory for plaintext, on tmpfs (/dev/shm) where there is one."""
-    shm = _SHM if _SHM.is_dir() and os.access(_SHM, os.W_OK | os.X_OK) else None
-    return make_dir("edit", shm)
+    return private_dir()
 
 
-def _dead(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # exists, owned by someone else
-    return False
-
-
-def sweep(directories: Iterable[Path]) -> list[Path]:
-    """Remove what dead runs left in these directories; returns what was removed."""
-    removed = []
-    for directory in dict.fromkeys(directories):
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
-            m = _OWNED.match(entry.name)
-            if not m or not _dead(int(m[1])):
-                continue
-            path = Path(entry.path)
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                        continue
-                    wipe(path) if entry.name.startswith("aigw-edit-") else shutil.rmtree(path, ignore_errors=True)
-                elif entry.name.startswith(".aigw-") and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
-                    path.unlink()
-                else:
-                    continue
-            except OSError:
-                continue
-            removed.append(path)
-    return removed
+def sweep(directories: Iterable[Path]) -> int:
+    """Remove what dead runs left in these directories; returns how many entries went."""
+    return sum(sweep_stale(Path(d), prefix) for d in dict.fromkeys(directories) for prefix in (*_KINDS, TMP_PREFIX))
 
 
 def sweep_at_start(near: Iterable[Path] = ()) -> None:
-    """Once per process: $TMPDIR, /dev/shm and the directories of the files about to be written."""
+    """Once per process: $TMPDIR and /dev/shm; every time: the directories of the files about to be written."""
     global _swept
     places = [Path(p).parent for p in near]
     if not _swept:
         _swept = True
-        places += [Path(tempfile.gettempdir()), _SHM]
+        places += [Path(tempfile.gettempdir()), Path("/dev/shm")]  # noqa: S108 - only our own pid-named entries are removed
     sweep(places)

@@ -117,7 +117,7 @@ def test_leftovers_of_dead_runs_are_removed(repo: Path, tmp_path: Path) -> None:
     assert not any(p.exists() for p in [*stale, stale_tmp])
     assert all(p.exists() for p in [*kept, live_tmp])
     live_tmp.unlink()
-    assert scratch.sweep([scratch_root]) == []
+    assert scratch.sweep([scratch_root]) == 0
 
 
 def test_symlinks_and_files_outside_the_repository(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
