@@ -93,7 +93,10 @@ def hash_matches(stored: str | None, data: Mapping[str, str]) -> bool:
 # Annotations that record rotation state rather than the Secret's shape (see commands/rotate.py).
 STATE_ANNOTATIONS = frozenset(
     f"{ANNOTATION}/{n}"
-    for n in ("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after")
+    for n in (
+        *("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after"),
+        *("issuer", "credential-ref", "previous-issued-ref"),  # issue 13: rotation/pending.py
+    )
 )
 
 

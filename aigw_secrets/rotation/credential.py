@@ -22,6 +22,7 @@ from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCod
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import credentials, manifests, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
+from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.sops import binary as sops_mod
@@ -92,7 +93,9 @@ def rotate_credential(
         journal.step("planned", rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=source or pc.settings.get("credential_source") or "env")
     else:
         output.info(f"resuming rotation {journal.data['rotation_id']} of {pc.key} at step {journal.data['state']}")
-    cred = credentials.obtain(pc, source, interactive=interactive)
+    # --- issue 13: a configured issuer mints the new value (held sops-encrypted until written) ---
+    cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == "planned") if source is None else None
+    cred = cred or credentials.obtain(pc, source, interactive=interactive)
     if cred is None:
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) or "a credential"
@@ -114,6 +117,7 @@ def rotate_credential(
                 outcome = validate.check(pc, cred.value)
             except AigwError as exc:
                 journal.step("aborted", error=type(exc).__name__)
+                pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})")  # issue 13
                 raise
             warning = outcome.warning
             if warning:
@@ -132,6 +136,7 @@ def rotate_credential(
             previous_ref=journal.data.get("old_ref") or "unknown",
             revoke_after=revoke_after,
         )
+        rotation.update(pending.new_annotations(root, pc))  # issue 13: issuer, credential-ref, previous-issued-ref
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
         text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
         sops = sops_mod.Sops(root)
@@ -144,9 +149,11 @@ def rotate_credential(
         journal.step("encrypted")
         atomic_write(path, new)
         journal.step("written", verified=verified)
+    companions = pending.landed(root, cfg, pc)  # issue 13: the model server's Secret, same change
     journal.step("complete", completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
+    pending.finish(root, pc)  # issue 13: wipe the pending entry
     output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")
-    return {"provider": pc.key, "file": rel, "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
+    return {"provider": pc.key, "file": rel, "files": [rel, *companions], "issuer": pc.settings.get("issuer") or "operator", "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
 
 
 def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str | None:

@@ -1,0 +1,161 @@
+"""Stand-ins on 127.0.0.1 for the providers' admin APIs, written from their API references
+(ROTATION.md §2.1): paths, methods, bodies, status codes and the value shown only once. Each also
+serves the provider's validation call for the keys it made, and answers the errors that matter on
+demand (``fail``: the next requests get these statuses: 401/403 admin key, 429, 5xx)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from testing import fakes
+from testing.httpserve import send_json, start
+
+
+class Base:
+    def __init__(self) -> None:
+        self.admin_key = ""
+        self.fail: list[int] = []  # statuses for the next requests, in order
+        self.requests: list[str] = []
+        self.url = ""
+
+
+class OpenAI(Base):
+    """``/v1/organization/projects/{project}/service_accounts`` (+ ``/v1/models`` for validation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.admin_key = fakes.openai_admin_key()
+        self.project = "proj_" + fakes.rand(24)
+        self.accounts: dict[str, dict[str, Any]] = {}  # id -> account (+ "_key": the value)
+        self.max_accounts = 100
+
+    def add(self, name: str) -> tuple[str, str]:
+        """A service account made by someone else (the operator's): returns (id, key value)."""
+        sid, value = "svc_acct_" + fakes.rand(24), fakes.openai_service_account_key()
+        self.accounts[sid] = {"object": "organization.project.service_account", "id": sid, "name": name, "role": "member", "created_at": 0, "_key": value}
+        return sid, value
+
+    def handle(self, method: str, path: str, headers: Any, body: Any) -> tuple[int, Any]:
+        auth = headers.get("Authorization", "")
+        if path == "/v1/models":
+            ok = any(a["_key"] == auth.removeprefix("Bearer ") for a in self.accounts.values())
+            return (200, {"object": "list", "data": []}) if ok else (401, _oai_error("invalid_api_key", "Incorrect API key provided"))
+        if auth != f"Bearer {self.admin_key}":
+            return 401, _oai_error("invalid_api_key", "Incorrect API key provided")
+        m = re.match(r"^/v1/organization/projects/([^/?]+)/service_accounts(?:/([^/?]+))?(?:\?(.*))?$", path)
+        if not m or m.group(1) != self.project:
+            return 404, _oai_error(None, "not found")
+        sa_id, query = m.group(2), dict(p.split("=", 1) for p in (m.group(3) or "").split("&") if "=" in p)
+        if method == "POST" and not sa_id:
+            if not isinstance(body, dict) or not body.get("name"):
+                return 400, _oai_error(None, "name is required")
+            if len(self.accounts) >= self.max_accounts:
+                return 400, _oai_error("limit_exceeded", "too many service accounts in this project")
+            sid = "svc_acct_" + fakes.rand(24)
+            value = fakes.openai_service_account_key()
+            now = int(time.time())
+            self.accounts[sid] = {"object": "organization.project.service_account", "id": sid, "name": body["name"], "role": "member", "created_at": now, "_key": value}
+            api_key = {"object": "organization.project.service_account.api_key", "value": value, "name": "Secret Key", "created_at": now, "id": "key_" + fakes.rand(16)}
+            return 200, {**_public(self.accounts[sid]), "api_key": api_key}  # the only time the value is shown
+        if method == "GET" and not sa_id:
+            ids = sorted(self.accounts, key=lambda i: self.accounts[i]["created_at"])
+            start_at = ids.index(query["after"]) + 1 if query.get("after") in ids else 0
+            limit = int(query.get("limit", 20))
+            page = ids[start_at : start_at + limit]
+            return 200, {"object": "list", "data": [_public(self.accounts[i]) for i in page], "first_id": page[0] if page else None, "last_id": page[-1] if page else None, "has_more": start_at + limit < len(ids)}
+        if method == "DELETE" and sa_id:
+            if sa_id not in self.accounts:
+                return 404, _oai_error(None, "No such service account")
+            del self.accounts[sa_id]
+            return 200, {"object": "organization.project.service_account.deleted", "id": sa_id, "deleted": True}
+        return 405, _oai_error(None, "method not allowed")
+
+
+def _oai_error(code: str | None, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+
+
+def _public(account: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in account.items() if not k.startswith("_")}
+
+
+class Anthropic(Base):
+    """``/v1/organizations/api_keys`` (list, update status) (+ ``/v1/models`` for validation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.admin_key = fakes.anthropic_admin_key()
+        self.keys: dict[str, dict[str, Any]] = {}  # id -> key record (+ "_value")
+
+    def add(self, name: str) -> tuple[str, str]:
+        """A key made in the Console (the only place keys are made): returns (id, value)."""
+        kid = "apikey_" + fakes.rand(24)
+        value = fakes.anthropic_key()
+        self.keys[kid] = {"type": "api_key", "id": kid, "name": name, "status": "active", "partial_key_hint": value[:7] + "..." + value[-4:], "created_at": "2026-01-01T00:00:00Z", "workspace_id": None, "_value": value}
+        return kid, value
+
+    def handle(self, method: str, path: str, headers: Any, body: Any) -> tuple[int, Any]:
+        if headers.get("anthropic-version") != "2023-06-01":
+            return 400, _ant_error("invalid_request_error", "anthropic-version header is required")
+        key = headers.get("x-api-key", "")
+        if path == "/v1/models":
+            ok = any(k["_value"] == key and k["status"] == "active" for k in self.keys.values())
+            return (200, {"data": [], "has_more": False}) if ok else (401, _ant_error("authentication_error", "invalid x-api-key"))
+        if key != self.admin_key:
+            return 401, _ant_error("authentication_error", "invalid x-api-key")
+        if method == "GET" and path.startswith("/v1/organizations/api_keys"):
+            data = [_public(k) for k in self.keys.values()]
+            return 200, {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+        m = re.match(r"^/v1/organizations/api_keys/([^/?]+)$", path)
+        if method == "POST" and m:
+            k = self.keys.get(m.group(1))
+            if k is None:
+                return 404, _ant_error("not_found_error", "api key not found")
+            status = (body or {}).get("status")
+            if status not in (None, "active", "inactive", "archived") or (k["status"] == "archived" and status != "archived"):
+                return 400, _ant_error("invalid_request_error", "invalid status transition")
+            if status:
+                k["status"] = status
+            return 200, _public(k)
+        return 404, _ant_error("not_found_error", "not found")
+
+
+def _ant_error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+@contextmanager
+def serve(api: Base) -> Iterator[Base]:
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            api.requests.append(f"{self.command} {self.path}")
+            if api.fail:
+                code = api.fail.pop(0)
+                return send_json(self, code, {"error": {"message": f"injected {code}", "code": code}})
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                return send_json(self, 400, {"error": {"message": "body is not JSON"}})
+            code, payload = api.handle(self.command, self.path, self.headers, body)
+            send_json(self, code, payload)
+
+        do_GET = do_POST = do_DELETE = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server, api.url = start(Handler)
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
