@@ -125,21 +125,36 @@ def gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], access
 
 
 def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], rel: str, access: ClusterAccess) -> list[Gate]:
-    if not git.succeeds(root, "diff", "--quiet", "HEAD", "--", rel):
-        return [Gate("applied", False, f"{rel} is not committed yet"), Gate("in-cluster", False, "waits for the commit")]
-    commit = git.run(root, "log", "-1", "--format=%H", "--", rel).decode().strip()
     try:
         cluster = access.get()
-        ok, why = flux_applied(cluster.kustomization(access.ks_ns, access.ks_name), commit)
-        applied = Gate("applied", ok, f"Kustomization {access.ks_ns}/{access.ks_name}: {why}" if not ok else f"applied at {why}")
+        ready, revision = flux_applied(cluster.kustomization(access.ks_ns, access.ks_name), "")
         live = cluster.read_secret(cfg.namespace, manifests.secret_name(pc))
     except AigwError as exc:
         reason = f"no cluster access ({exc}); re-run with cluster access or --assume-applied"
         return [Gate("applied", False, reason), Gate("in-cluster", False, reason)]
+    ks = f"Kustomization {access.ks_ns}/{access.ks_name}"
+    if not ready:
+        applied = Gate("applied", False, f"{ks}: {revision}")
+    else:
+        # the applied revision must carry this generation (a later commit, e.g. new data keys, may too)
+        sha = revision.rpartition(":")[2]
+        carried = _hash_at(root, sha, rel)
+        applied = Gate("applied", carried == t.get("content_hash"), f"{ks} applied {revision}" + ("" if carried == t.get("content_hash") else f", which does not carry generation {t.get('generation')} of {rel} yet"))
     live_hash = (((live or {}).get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
     fresh = live is not None and live_hash == t.get("content_hash")
     where = f"{cfg.namespace}/{manifests.secret_name(pc)}"
     return [applied, Gate("in-cluster", fresh, f"Secret {where} " + ("carries generation " + str(t.get("generation")) if fresh else "is missing or on an older generation"))]
+
+
+def _hash_at(root: Path, sha: str, rel: str) -> str | None:
+    """The content-hash annotation of ``rel`` at commit ``sha`` (None: not there, or not fetched)."""
+    if not sha or not git.succeeds(root, "cat-file", "-e", f"{sha}:{rel}"):
+        return None
+    try:
+        doc = yaml.safe_load(git.run(root, "show", f"{sha}:{rel}")) or {}
+    except (AigwError, yaml.YAMLError):
+        return None
+    return ((doc.get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
 
 
 def _validates(root: Path, pc: ProviderConfig, rel: str, t: dict[str, Any], issuer: Issuer | None) -> Gate:

@@ -141,14 +141,14 @@ def test_revocation_gates(repo: Path, provider: standin.Provider, cluster: kubea
     assert main(["rotate", "--provider", "vllm"]) == 0
     revoke = ["rotate", "--revoke", "vllm"]
     capsys.readouterr()
-    assert main(revoke) == ExitCode.LOCKED
-    assert "not committed yet" in capsys.readouterr().err
+    assert main(revoke) == ExitCode.LOCKED  # grace not over; Flux applied the commit of generation 2
+    assert "does not carry generation 3" in capsys.readouterr().err
     git(repo, "commit", "-qam", "g3")
     second = git(repo, "rev-parse", "HEAD").strip()
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")  # grace over
     assert main(revoke) == ExitCode.LOCKED
     err = capsys.readouterr().err
-    assert f"not {second[:12]}" in err  # Flux still on the first commit
+    assert f"applied main@sha1:{first}, which does not carry generation 3" in err  # Flux still on the first commit
     cluster.flux_applies("flux-system", "flux-system", f"main@sha1:{second}")
     assert main(revoke) == ExitCode.LOCKED
     assert "older generation" in capsys.readouterr().err
