@@ -131,7 +131,7 @@ def _ant_error(kind: str, message: str) -> dict[str, Any]:
 
 
 @contextmanager
-def serve(api: Base) -> Iterator[Base]:
+def serve(api: Any) -> Iterator[Any]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -139,6 +139,8 @@ def serve(api: Base) -> Iterator[Base]:
             if api.fail:
                 code = api.fail.pop(0)
                 return send_json(self, code, {"error": {"message": f"injected {code}", "code": code}})
+            if isinstance(api, Gcp):  # form-encoded token grants as well as JSON
+                return send_json(self, *api.handle_raw(self.command, self.path, self.headers, raw))
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
@@ -159,3 +161,80 @@ def serve(api: Base) -> Iterator[Base]:
         server.server_close()
 
 
+
+
+class Gcp(Base):
+    """IAM ``/v1/projects/-/serviceAccounts/{email}/keys`` (create, list, ``:disable``, delete) and the
+    OAuth token endpoint (``/token``: JWT-bearer grants of the admin key and of the keys made here)."""
+
+    def __init__(self, email: str = "gateway@demo-project.iam.gserviceaccount.com") -> None:
+        super().__init__()
+        self.email = email
+        self.admin = fakes.gcp_service_account()
+        self.keys: dict[str, dict[str, Any]] = {}  # key id -> record (+ "_info": the key file)
+        self.tokens: set[str] = set()
+        self.max_keys = 10
+
+    def add_key(self) -> dict[str, str]:
+        """A key made outside this tool (the operator's first one): returns the key file."""
+        info = {**fakes.gcp_service_account(), "client_email": self.email, "token_uri": f"{self.url}/token"}
+        self.keys[info["private_key_id"]] = {"name": f"projects/demo-project/serviceAccounts/{self.email}/keys/{info['private_key_id']}", "disabled": False, "keyType": "USER_MANAGED", "_info": info}
+        return info
+
+    def admin_file(self) -> dict[str, str]:
+        return {**self.admin, "token_uri": f"{self.url}/token"}
+
+    def _grant(self, body: str) -> tuple[int, Any]:
+        import base64
+        import urllib.parse
+
+        form = urllib.parse.parse_qs(body)
+        try:
+            head, payload, _sig = form["assertion"][0].split(".")
+            header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (KeyError, ValueError):
+            return 400, {"error": "invalid_request"}
+        kid, iss = header.get("kid"), claims.get("iss")
+        admin = iss == self.admin["client_email"] and kid == self.admin["private_key_id"]
+        key = self.keys.get(str(kid))
+        if not admin and not (key and not key["disabled"] and iss == self.email):
+            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+        token = "ya29." + fakes.rand(40)
+        if admin:
+            self.tokens.add(token)
+        return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+
+    def handle(self, method: str, path: str, headers: Any, body: Any) -> tuple[int, Any]:
+        raise AssertionError("Gcp answers raw bodies: see handle_raw")
+
+    def handle_raw(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
+        import base64
+
+        if path == "/token" and method == "POST":
+            return self._grant(raw.decode())
+        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return 401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}}
+        m = re.match(r"^/v1/projects/-/serviceAccounts/([^/?]+)/keys(?:/([^/?:]+))?(:disable)?(?:\?.*)?$", path)
+        if not m or m.group(1) != self.email:
+            return 404, {"error": {"code": 404, "message": "Service account not found", "status": "NOT_FOUND"}}
+        kid, disable = m.group(2), m.group(3)
+        if method == "GET" and not kid:
+            return 200, {"keys": [_public(k) for k in self.keys.values()]}
+        if method == "POST" and not kid:
+            if len(self.keys) >= self.max_keys:
+                return 400, {"error": {"code": 400, "message": "Precondition check failed.", "status": "FAILED_PRECONDITION"}}
+            info = {**fakes.gcp_service_account(), "client_email": self.email, "token_uri": f"{self.url}/token"}
+            rec = {"name": f"projects/demo-project/serviceAccounts/{self.email}/keys/{info['private_key_id']}", "disabled": False, "keyType": "USER_MANAGED", "_info": info}
+            self.keys[info["private_key_id"]] = rec
+            data = base64.b64encode(json.dumps(info).encode()).decode()
+            return 200, {**_public(rec), "privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE", "privateKeyData": data, "keyAlgorithm": "KEY_ALG_RSA_2048", "keyOrigin": "GOOGLE_PROVIDED"}
+        if kid not in self.keys:
+            return 404, {"error": {"code": 404, "message": "key not found", "status": "NOT_FOUND"}}
+        if method == "POST" and disable:
+            self.keys[kid]["disabled"] = True
+            return 200, {}
+        if method == "DELETE":
+            del self.keys[kid]
+            return 200, {}
+        return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}

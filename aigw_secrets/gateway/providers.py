@@ -78,7 +78,7 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "rotation_period_days": Setting("int", 90, "rotate the credential after this many days"),
     "validation_url": Setting("str", None, "URL used to check a new credential (private endpoints, tests)"),
     # --- issuers (rotation/issuers/): who mints new credentials; the admin credential never lives here
-    "issuer": Setting("str", None, "who makes new credentials: operator (default), self, openai-admin, aws-iam, anthropic-admin"),
+    "issuer": Setting("str", None, "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, anthropic-admin"),
 }
 
 
@@ -102,6 +102,7 @@ _GCP_MODES = (
 
 _GCP_SETTINGS = {
     "project": Setting("str", None, "GCP project id"),
+    "service_account": Setting("str", None, "service-account e-mail whose keys the gcp-iam issuer manages"),
     "region": Setting("str", None, "GCP region"),
 }
 

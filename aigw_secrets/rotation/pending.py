@@ -42,6 +42,7 @@ ISSUERS: dict[str, str] = {
     "aws-iam": "aws_iam:AwsIam",
     "openai-admin": "openai_admin:OpenAIAdmin",
     "anthropic-admin": "anthropic_admin:AnthropicAdmin",
+    "gcp-iam": "gcp_iam:GcpIam",
 }
 
 MINT: dict[str, tuple[str, ...]] = {

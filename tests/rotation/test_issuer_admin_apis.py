@@ -4,6 +4,7 @@ the previous key, and the errors that matter (401/403 admin key -> 77, 429/5xx -
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -148,3 +149,62 @@ def test_anthropic_revocation_of_a_named_key(repo: Path, monkeypatch: pytest.Mon
         assert api.keys[new_id]["status"] == "active"
         monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", fakes.anthropic_admin_key())  # a revoked admin key
         assert main(["rotate", "--revoke", "anthropic", "--ref", new_id, "--assume-applied"]) == ExitCode.PERMISSION
+
+
+@pytest.fixture
+def gcp(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[adminapis.Gcp]:
+    api = adminapis.Gcp()
+    with adminapis.serve(api):
+        admin = tmp_path / "admin-sa.json"  # outside the repository
+        admin.write_text(json.dumps(api.admin_file()))
+        monkeypatch.setenv("AIGW_SECRETS_GCP_ADMIN_CREDENTIALS", str(admin))
+        monkeypatch.setenv("AIGW_SECRETS_GCP_ADMIN_URL", f"{api.url}/v1")
+        monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
+        first = tmp_path / "first.json"
+        first.write_text(json.dumps(api.add_key()))
+        settings = {"ai_gateway_vertex_issuer": "gcp-iam", "ai_gateway_vertex_service_account": api.email, "ai_gateway_vertex_validation_url": f"{api.url}/token"}
+        write_cluster(repo, {**provider_settings("vertex"), **settings, "ai_gateway_vertex_credential_source": f"file:{first}"})
+        assert main(["generate", "--no-input"]) == 0
+        first.unlink()
+        yield api
+
+
+def test_gcp_cycle(repo: Path, gcp: adminapis.Gcp, monkeypatch: pytest.MonkeyPatch) -> None:
+    (operator,) = gcp.keys
+    assert main(["rotate", "--provider", "vertex"]) == 0
+    g2 = json.loads(value(repo, "gcp-vertex"))["private_key_id"]
+    assert set(gcp.keys) == {operator, g2}
+    assert main(["rotate", "--provider", "vertex"]) == 0
+    g3 = json.loads(value(repo, "gcp-vertex"))["private_key_id"]
+    assert ann(repo, "gcp-vertex")["aigw-secrets.io/previous-issued-ref"] == g2
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g3")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
+    assert main(["rotate", "--revoke", "vertex", "--assume-applied"]) == ExitCode.LOCKED  # disabled, soaking
+    assert gcp.keys[g2]["disabled"] and not gcp.keys[g3]["disabled"]
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-02T00:00:00Z")
+    assert main(["rotate", "--revoke", "vertex", "--assume-applied"]) == 0
+    assert set(gcp.keys) == {operator, g3}
+
+
+@pytest.mark.parametrize("step", ["minting", "minted"])
+def test_gcp_kill(repo: Path, gcp: adminapis.Gcp, step: str) -> None:
+    env = {**os.environ, "AIGW_SECRETS_CRASH_AT": step}
+    cmd = [sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "vertex"]
+    assert subprocess.run(cmd, cwd=repo, env=env, capture_output=True).returncode == 137
+    del env["AIGW_SECRETS_CRASH_AT"]
+    res = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert len(gcp.keys) == 2 and json.loads(value(repo, "gcp-vertex"))["private_key_id"] in gcp.keys
+
+
+def test_gcp_errors(repo: Path, gcp: adminapis.Gcp, monkeypatch: pytest.MonkeyPatch) -> None:
+    gcp.max_keys = 1
+    assert main(["rotate", "--provider", "vertex"]) == ExitCode.UNAVAILABLE  # FAILED_PRECONDITION: key quota
+    gcp.max_keys = 10
+    gcp.fail = [503] * 10  # the token endpoint keeps failing (google-auth retries it)
+    assert main(["rotate", "--provider", "vertex"]) == ExitCode.UNAVAILABLE
+    gcp.fail = []
+    gcp.admin["private_key_id"] = "revoked"  # the admin key no longer grants tokens
+    assert main(["rotate", "--provider", "vertex"]) == ExitCode.PERMISSION
+    assert len(gcp.keys) == 1
