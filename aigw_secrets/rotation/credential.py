@@ -149,7 +149,7 @@ def rotate_credential(
         journal.step("encrypted")
         atomic_write(path, new)
         journal.step("written", verified=verified)
-    companions = pending.landed(root, cfg, pc)  # issue 13: the model server's Secret, same change
+    companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)  # issue 13: model server's Secret; BSP reconcile
     journal.step("complete", completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
     pending.finish(root, pc)  # issue 13: wipe the pending entry
     output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")

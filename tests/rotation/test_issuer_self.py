@@ -85,6 +85,8 @@ def test_mints_writes_both_secrets(repo: Path, provider: standin.Provider, monke
     a = ann(repo)
     assert a["aigw-secrets.io/issuer"] == "self" and a["aigw-secrets.io/credential-ref"] == "self:aigw-vllm-g2"
     assert "aigw-secrets.io/previous-issued-ref" not in a  # the operator's key: not ours to revoke
+    policy = next(d for d in yaml.safe_load_all((repo / OUT / "vllm.yaml").read_text()) if d and d["kind"] == "BackendSecurityPolicy")
+    assert policy["metadata"]["annotations"]["aigw-secrets.io/secret-generation"] == "2"  # v1.1.0 reconciles (#2603)
     assert not (repo / ".aigw/pending-vllm.sops.yaml").exists()
     out = capsys.readouterr()
     assert new not in out.out + out.err
