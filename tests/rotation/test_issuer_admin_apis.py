@@ -5,9 +5,6 @@ the previous key, and the errors that matter (401/403 admin key -> 77, 429/5xx -
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, standin
-from testing.helpers import git
+from testing.helpers import git, kill_then_resume
 from testing.repos import provider_settings, write_cluster
 
 OUT = Path("kubernetes/apps/ai-gateway/providers")
@@ -110,11 +107,7 @@ def test_openai_rejected_new_key_is_revoked(repo: Path, openai: adminapis.OpenAI
 
 @pytest.mark.parametrize("step", ["minting", "minted", "validated", "written"])
 def test_openai_kill(repo: Path, openai: adminapis.OpenAI, step: str) -> None:
-    env = {**os.environ, "AIGW_SECRETS_CRASH_AT": step}
-    cmd = [sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "openai"]
-    assert subprocess.run(cmd, cwd=repo, env=env, capture_output=True).returncode == 137
-    del env["AIGW_SECRETS_CRASH_AT"]
-    res = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    res = kill_then_resume(repo, ["rotate", "--provider", "openai"], step)
     assert res.returncode == 0, res.stderr
     assert names(openai) == ["aigw-openai-g2", "operator-made"]
     assert value(repo, "openai") == next(a["_key"] for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
@@ -189,11 +182,7 @@ def test_gcp_cycle(repo: Path, gcp: adminapis.Gcp, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize("step", ["minting", "minted"])
 def test_gcp_kill(repo: Path, gcp: adminapis.Gcp, step: str) -> None:
-    env = {**os.environ, "AIGW_SECRETS_CRASH_AT": step}
-    cmd = [sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "vertex"]
-    assert subprocess.run(cmd, cwd=repo, env=env, capture_output=True).returncode == 137
-    del env["AIGW_SECRETS_CRASH_AT"]
-    res = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    res = kill_then_resume(repo, ["rotate", "--provider", "vertex"], step)
     assert res.returncode == 0, res.stderr
     assert len(gcp.keys) == 2 and json.loads(value(repo, "gcp-vertex"))["private_key_id"] in gcp.keys
 

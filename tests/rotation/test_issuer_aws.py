@@ -4,10 +4,7 @@ validate with STS, write, gates, deactivate, delete; the 2-key limit; kill -9 at
 from __future__ import annotations
 
 import configparser
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import kubeapi
-from testing.helpers import git
+from testing.helpers import git, kill_then_resume
 from testing.repos import provider_settings, write_cluster
 
 boto3 = pytest.importorskip("boto3")
@@ -175,11 +172,7 @@ def test_two_key_limit_deletes_our_inactive_key(repo: Path, iam: Any, moto_url: 
 @pytest.mark.parametrize("step", ["planned", "minting", "aws-created", "minted", "obtained", "validated", "encrypted", "written"])
 def test_kill_at_every_step(repo: Path, iam: Any, moto_url: str, tmp_path: Path, step: str) -> None:
     k1 = setup_bedrock(repo, iam, moto_url, tmp_path)
-    env = {**os.environ, "AIGW_SECRETS_CRASH_AT": step}
-    cmd = [sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "bedrock"]
-    assert subprocess.run(cmd, cwd=repo, env=env, capture_output=True).returncode == 137
-    del env["AIGW_SECRETS_CRASH_AT"]
-    res = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    res = kill_then_resume(repo, ["rotate", "--provider", "bedrock"], step)
     assert res.returncode == 0, res.stderr
     new = secret_key_id(repo)
     assert keys(iam) == {k1: "Active", new: "Active"}  # no orphan left behind, none lost

@@ -19,7 +19,7 @@ from aigw_secrets.cli import main
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, kubeapi, standin
-from testing.helpers import git
+from testing.helpers import bare_remote, git
 from testing.repos import provider_settings, write_cluster
 
 boto3 = pytest.importorskip("boto3")
@@ -60,6 +60,10 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     port.close()
     moto = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
+    import urllib.request
+
+    # moto keeps its state per process: start from an empty account whatever ran before
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{moto_port}/moto-api/reset", method="POST"), timeout=10).close()
     openai = adminapis.OpenAI()
     try:
         with adminapis.serve(openai), standin.serve() as vllm, kubeapi.serve() as cluster:
@@ -98,12 +102,7 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             monkeypatch.setenv("VLLM_API_KEY", vllm_first)
             assert main(["generate", "--no-input"]) == 0
             ini.unlink()
-            bare = tmp_path / "remote.git"
-            git(tmp_path, "init", "-q", "--bare", str(bare))
-            git(repo, "add", "-A")
-            git(repo, "commit", "-qm", "initial")
-            git(repo, "remote", "add", "origin", str(bare))
-            git(repo, "push", "-q", "origin", "HEAD")
+            bare = bare_remote(repo, tmp_path)
             flux_applies(cluster, repo, bare)
             env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "VLLM_API_KEY")}
             env.update(
