@@ -139,7 +139,7 @@ def serve(api: Any) -> Iterator[Any]:
             if api.fail:
                 code = api.fail.pop(0)
                 return send_json(self, code, {"error": {"message": f"injected {code}", "code": code}})
-            if isinstance(api, Gcp):  # form-encoded token grants as well as JSON
+            if isinstance(api, Gcp | Entra):  # form-encoded token grants as well as JSON
                 return send_json(self, *api.handle_raw(self.command, self.path, self.headers, raw))
             try:
                 body = json.loads(raw) if raw else None
@@ -154,6 +154,7 @@ def serve(api: Any) -> Iterator[Any]:
             pass
 
     server, api.url = start(Handler)
+    api._server = server
     try:
         yield api
     finally:
@@ -238,3 +239,112 @@ class Gcp(Base):
             del self.keys[kid]
             return 200, {}
         return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}
+
+
+class Entra(Base):
+    """Microsoft Graph ``/v1.0/applications/{id}`` (``addPassword``, ``removePassword``, the
+    ``passwordCredentials`` list) and the Entra login endpoints msal uses (OIDC discovery,
+    client-credentials token); the token endpoint also validates the client secrets made here.
+    Served over TLS (msal insists on an https authority): see ``tls_serve``."""
+
+    def __init__(self, tenant: str = "00000000-0000-0000-0000-000000000001") -> None:
+        super().__init__()
+        self.tenant = tenant
+        self.app_object_id = "11111111-2222-3333-4444-" + fakes.rand(12, "0123456789abcdef")
+        self.admin_client_id = "bot-" + fakes.rand(8)
+        self.admin_key = fakes.entra_client_secret()
+        self.passwords: dict[str, dict[str, Any]] = {}  # keyId -> credential (+ "_secret")
+        self.tokens: set[str] = set()
+
+    def add(self, name: str) -> tuple[str, str]:
+        kid, secret = _uuid(), fakes.entra_client_secret()
+        self.passwords[kid] = {"keyId": kid, "displayName": name, "endDateTime": "2099-01-01T00:00:00Z", "hint": secret[:3], "secretText": None, "_secret": secret}
+        return kid, secret
+
+    def handle_raw(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
+        import urllib.parse
+
+        base = f"/{self.tenant}"
+        if path.startswith(f"{base}/v2.0/.well-known/openid-configuration"):
+            return 200, {"authorization_endpoint": f"{self.url}{base}/oauth2/v2.0/authorize", "token_endpoint": f"{self.url}{base}/oauth2/v2.0/token", "issuer": f"{self.url}{base}/v2.0"}
+        if path == f"{base}/oauth2/v2.0/token" and method == "POST":
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+            if form.get("client_id") == self.admin_client_id and form.get("client_secret") == self.admin_key:
+                token = "eyJ" + fakes.rand(40)
+                self.tokens.add(token)
+                return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+            if any(p["_secret"] == form.get("client_secret") for p in self.passwords.values()):
+                return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ" + fakes.rand(40)}
+            return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}
+        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}}
+        m = re.match(r"^/v1\.0/applications/([^/?]+)(/addPassword|/removePassword)?(?:\?.*)?$", path)
+        if not m or m.group(1) != self.app_object_id:
+            return 404, {"error": {"code": "Request_ResourceNotFound", "message": "Resource does not exist"}}
+        body = json.loads(raw) if raw else {}
+        if method == "GET" and not m.group(2):
+            return 200, {"id": self.app_object_id, "passwordCredentials": [{k: v for k, v in p.items() if not k.startswith("_")} for p in self.passwords.values()]}
+        if method == "POST" and m.group(2) == "/addPassword":
+            cred = body.get("passwordCredential") or {}
+            kid, secret = _uuid(), fakes.entra_client_secret()
+            self.passwords[kid] = {"keyId": kid, "displayName": cred.get("displayName"), "endDateTime": cred.get("endDateTime"), "hint": secret[:3], "secretText": None, "_secret": secret}
+            return 200, {"customKeyIdentifier": None, "displayName": cred.get("displayName"), "endDateTime": cred.get("endDateTime"), "hint": secret[:3], "keyId": kid, "secretText": secret, "startDateTime": "2026-01-01T00:00:00Z"}
+        if method == "POST" and m.group(2) == "/removePassword":
+            if body.get("keyId") not in self.passwords:
+                return 400, {"error": {"code": "Request_BadRequest", "message": "No password credential found with keyId"}}
+            del self.passwords[body["keyId"]]
+            return 204, None
+        return 405, {"error": {"code": "Request_BadRequest"}}
+
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def self_signed(directory: Any) -> tuple[Any, Any]:
+    """A certificate for 127.0.0.1 and its key, made now (PEM files in ``directory``)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "standin.crt", directory / "standin.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@contextmanager
+def tls_serve(api: Any, directory: Any) -> Iterator[Any]:
+    """``serve`` over TLS with a fresh self-signed certificate; the caller trusts it (SSL_CERT_FILE)."""
+    import ssl
+
+    cert, key = self_signed(directory)
+    with serve(api) as running:
+        server = running._server
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        running.url = running.url.replace("http://", "https://")
+        running.cert = cert
+        yield running

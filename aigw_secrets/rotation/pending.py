@@ -43,6 +43,7 @@ ISSUERS: dict[str, str] = {
     "openai-admin": "openai_admin:OpenAIAdmin",
     "anthropic-admin": "anthropic_admin:AnthropicAdmin",
     "gcp-iam": "gcp_iam:GcpIam",
+    "entra-graph": "entra_graph:EntraGraph",
 }
 
 MINT: dict[str, tuple[str, ...]] = {

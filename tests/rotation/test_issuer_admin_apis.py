@@ -197,3 +197,44 @@ def test_gcp_errors(repo: Path, gcp: adminapis.Gcp, monkeypatch: pytest.MonkeyPa
     gcp.admin["private_key_id"] = "revoked"  # the admin key no longer grants tokens
     assert main(["rotate", "--provider", "vertex"]) == ExitCode.PERMISSION
     assert len(gcp.keys) == 1
+
+
+@pytest.fixture
+def entra(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[adminapis.Entra]:
+    api = adminapis.Entra()
+    with adminapis.tls_serve(api, tmp_path) as running:
+        monkeypatch.setenv("SSL_CERT_FILE", str(running.cert))  # trust the stand-in's fresh certificate
+        monkeypatch.setenv("AIGW_SECRETS_ENTRA_ADMIN_URL", api.url)
+        monkeypatch.setenv("AIGW_SECRETS_GRAPH_ADMIN_URL", f"{api.url}/v1.0")
+        monkeypatch.setenv("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID", api.admin_client_id)
+        monkeypatch.setenv("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", api.admin_key)
+        monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
+        _, first = api.add("operator-made")
+        settings = {"ai_gateway_azure_issuer": "entra-graph", "ai_gateway_azure_application_object_id": api.app_object_id, "ai_gateway_azure_validation_url": f"{api.url}/{api.tenant}/oauth2/v2.0/token"}
+        write_cluster(repo, {**provider_settings("azure", "entra"), **settings})
+        monkeypatch.setenv("AZURE_CLIENT_SECRET", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("AZURE_CLIENT_SECRET")
+        yield api
+
+
+def test_entra_cycle(repo: Path, entra: adminapis.Entra, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["rotate", "--provider", "azure"]) == 0
+    by_name = {p["displayName"]: p for p in entra.passwords.values()}
+    g2 = by_name["aigw-azure-openai-g2"]
+    assert value(repo, "azure-openai") == g2["_secret"]
+    assert g2["endDateTime"] > "2027"  # period (90 days) + 7 days from now
+    assert main(["rotate", "--provider", "azure"]) == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g3")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
+    assert main(["rotate", "--revoke", "azure", "--assume-applied"]) == 0  # removePassword: no soft revoke
+    assert sorted(p["displayName"] for p in entra.passwords.values()) == ["aigw-azure-openai-g3", "operator-made"]
+
+
+def test_entra_errors(repo: Path, entra: adminapis.Entra, monkeypatch: pytest.MonkeyPatch) -> None:
+    entra.fail = [503]  # OIDC discovery
+    assert main(["rotate", "--provider", "azure"]) == ExitCode.UNAVAILABLE
+    monkeypatch.setenv("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", fakes.entra_client_secret())
+    assert main(["rotate", "--provider", "azure"]) == ExitCode.PERMISSION
+    assert len(entra.passwords) == 1
