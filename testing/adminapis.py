@@ -255,6 +255,8 @@ class Entra(Base):
         self.admin_key = fakes.entra_client_secret()
         self.passwords: dict[str, dict[str, Any]] = {}  # keyId -> credential (+ "_secret")
         self.tokens: set[str] = set()
+        self.resource_id = "subscriptions/" + _uuid() + "/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/my-openai"
+        self.resource_keys = {"key1": fakes.azure_openai_key(), "key2": fakes.azure_openai_key()}
 
     def add(self, name: str) -> tuple[str, str]:
         kid, secret = _uuid(), fakes.entra_client_secret()
@@ -276,8 +278,21 @@ class Entra(Base):
             if any(p["_secret"] == form.get("client_secret") for p in self.passwords.values()):
                 return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ" + fakes.rand(40)}
             return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}
+        if path.startswith("/openai/models"):  # Azure OpenAI data plane: validation of a resource key
+            ok = headers.get("api-key") in self.resource_keys.values()
+            return (200, {"data": []}) if ok else (401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key"}})
         if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
             return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}}
+        arm = re.match(r"^/(subscriptions/[^?]+/providers/Microsoft\.CognitiveServices/accounts/[^/?]+)/(listKeys|regenerateKey)\?api-version=\d{4}-\d{2}-\d{2}", path)
+        if arm and method == "POST":
+            if arm.group(1) != self.resource_id:
+                return 404, {"error": {"code": "ResourceNotFound", "message": "The Resource was not found."}}
+            if arm.group(2) == "regenerateKey":
+                name = (json.loads(raw) if raw else {}).get("keyName")
+                if name not in ("Key1", "Key2"):
+                    return 400, {"error": {"code": "InvalidRequestContent", "message": "keyName must be Key1 or Key2"}}
+                self.resource_keys[name.lower()] = fakes.azure_openai_key()
+            return 200, dict(self.resource_keys)
         m = re.match(r"^/v1\.0/applications/([^/?]+)(/addPassword|/removePassword)?(?:\?.*)?$", path)
         if not m or m.group(1) != self.app_object_id:
             return 404, {"error": {"code": "Request_ResourceNotFound", "message": "Resource does not exist"}}

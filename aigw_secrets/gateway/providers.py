@@ -78,7 +78,7 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "rotation_period_days": Setting("int", 90, "rotate the credential after this many days"),
     "validation_url": Setting("str", None, "URL used to check a new credential (private endpoints, tests)"),
     # --- issuers (rotation/issuers/): who mints new credentials; the admin credential never lives here
-    "issuer": Setting("str", None, "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, anthropic-admin"),
+    "issuer": Setting("str", None, "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, azure-arm, anthropic-admin"),
 }
 
 
@@ -147,6 +147,7 @@ PROVIDERS: dict[str, Provider] = {
                 "api_version": Setting("str", "2025-01-01-preview", "Azure OpenAI api-version"),
                 "tenant_id": Setting("str", None, "Entra tenant id (auth: entra)"),
                 "client_id": Setting("str", None, "Entra application (client) id (auth: entra)"),
+                "resource_id": Setting("str", None, "ARM id of the Azure OpenAI account whose key1/key2 the azure-arm issuer regenerates"),
                 "application_object_id": Setting("str", None, "Entra application object id whose client secrets the entra-graph issuer manages"),
             },
             required=("resource",),

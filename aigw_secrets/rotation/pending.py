@@ -44,6 +44,7 @@ ISSUERS: dict[str, str] = {
     "anthropic-admin": "anthropic_admin:AnthropicAdmin",
     "gcp-iam": "gcp_iam:GcpIam",
     "entra-graph": "entra_graph:EntraGraph",
+    "azure-arm": "azure_arm:AzureArm",
 }
 
 MINT: dict[str, tuple[str, ...]] = {
@@ -105,6 +106,7 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
     generation = int(str(ann.get(f"{A}/generation", "1")) or 1) + 1
     name = issuer.name_for(generation)
     previous = ann.get(REF_ANNOTATION) if ann.get(ISSUER_ANNOTATION) == issuer.kind else None
+    issuer.prepare(ann)
     issuer.make_room(force=force, keep=previous)
     journal.data = {}
     journal.step("minting", name=name, generation=generation, before=[k.ref for k in issuer.listed()], previous_ref=previous, previous_kind=ann.get(ISSUER_ANNOTATION))

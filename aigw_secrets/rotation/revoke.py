@@ -95,7 +95,9 @@ def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) 
     if not prev:
         return None
     journal = Journal(root, f"revoke-{pc.key}", REVOKE)
-    if journal.data.get("ref") == prev and journal.data.get("state") == "complete":
+    generation = ann.get(f"{A}/generation")
+    done = journal.data.get("state") == "complete" and journal.data.get("ref") == prev
+    if done and str(journal.data.get("generation")) == str(generation):  # refs repeat (Azure key1/key2)
         return None
     return {
         "provider": pc.key,
@@ -103,7 +105,7 @@ def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) 
         "ref": prev,
         "named": bool(ref),
         "new_ref": ann.get(pending_mod.REF_ANNOTATION),
-        "generation": ann.get(f"{A}/generation"),
+        "generation": generation,
         "content_hash": ann.get(manifests.HASH_ANNOTATION),
         "revoke_after": ann.get(f"{A}/previous-revoke-after"),
         "state": journal.data.get("state") if journal.data.get("ref") == prev else "waiting",
@@ -194,7 +196,7 @@ def revoke(
     if issuer is None:
         raise ConfigError(f"{pc.key}: no issuer configured (ai_gateway_{pc.key}_issuer); revoke {t['ref']} at the provider yourself")
     journal = Journal(root, f"revoke-{pc.key}", REVOKE)
-    if journal.data.get("ref") != t["ref"] or not journal.active:
+    if journal.data.get("ref") != t["ref"] or str(journal.data.get("generation")) != str(t["generation"]) or not journal.active:
         journal.data = {}
         journal.step("waiting", ref=t["ref"], new_ref=t["new_ref"], generation=t["generation"], named=t["named"])
     results = gates(root, cfg, pc, t, access, assume_applied=assume_applied, issuer=issuer)

@@ -238,3 +238,32 @@ def test_entra_errors(repo: Path, entra: adminapis.Entra, monkeypatch: pytest.Mo
     monkeypatch.setenv("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", fakes.entra_client_secret())
     assert main(["rotate", "--provider", "azure"]) == ExitCode.PERMISSION
     assert len(entra.passwords) == 1
+
+
+def test_azure_arm_dual_key(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = adminapis.Entra()
+    with adminapis.tls_serve(api, tmp_path) as running:
+        env = {"SSL_CERT_FILE": str(running.cert), "AIGW_SECRETS_ENTRA_ADMIN_URL": api.url, "AIGW_SECRETS_ARM_ADMIN_URL": api.url}
+        env.update(AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID=api.admin_client_id, AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET=api.admin_key, AIGW_SECRETS_VALIDATE_BACKOFF="0.01")
+        for name, setting in env.items():
+            monkeypatch.setenv(name, setting)
+        settings = {"ai_gateway_azure_issuer": "azure-arm", "ai_gateway_azure_resource_id": "/" + api.resource_id, "ai_gateway_azure_tenant_id": api.tenant, "ai_gateway_azure_validation_url": f"{api.url}/openai/models"}
+        write_cluster(repo, {**provider_settings("azure"), **settings})
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", api.resource_keys["key1"])  # the gateway serves with key1
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+        key1 = api.resource_keys["key1"]
+        assert main(["rotate", "--provider", "azure"]) == 0  # key2 regenerated and switched to; key1 untouched
+        assert api.resource_keys["key1"] == key1 and value(repo, "azure-openai") == api.resource_keys["key2"]
+        assert ann(repo, "azure-openai")["aigw-secrets.io/credential-ref"] == "key2"
+        assert main(["rotate", "--provider", "azure"]) == 0  # back to key1 (regenerated), key2 still serves
+        key2 = api.resource_keys["key2"]
+        assert value(repo, "azure-openai") == api.resource_keys["key1"] != key1
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "key1 again")
+        monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
+        assert main(["rotate", "--revoke", "azure", "--assume-applied"]) == 0  # revoking key2 = regenerating it
+        assert api.resource_keys["key2"] != key2 and value(repo, "azure-openai") == api.resource_keys["key1"]
+        # a Secret that holds neither key: never regenerate blindly
+        api.resource_keys["key1"] = fakes.azure_openai_key()
+        assert main(["rotate", "--provider", "azure"]) == ExitCode.CONFIG

@@ -34,20 +34,7 @@ class EntraGraph(Issuer):
 
     def token(self) -> str:
         if self._token is None:
-            msal = lazy("msal", "azure")
-            client_id = os.environ.get("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID")
-            if not client_id:
-                raise AdminRejected("Azure Entra: set $AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID (the rotation bot's app registration)")
-            secret = admin_secret("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", "Azure Entra")
-            authority = f"{admin_url('entra', LOGIN)}/{quote(self.tenant, safe='')}"
-            try:
-                app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=_MsalHttp(), instance_discovery=False)
-                result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
-            except (ValueError, RuntimeError, msal.exceptions.MsalServiceError) as exc:  # discovery failed: tenant, host, 5xx
-                raise IssuerError(f"Azure Entra login failed ({type(exc).__name__}); the next run retries") from None
-            if "access_token" not in result:
-                raise AdminRejected(f"Azure Entra: the bot's app could not get a Graph token ({result.get('error', 'error')})")
-            self._token = str(result["access_token"])
+            self._token = bot_token(self.tenant, "https://graph.microsoft.com/.default")
         return self._token
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
@@ -75,6 +62,24 @@ class EntraGraph(Issuer):
         except IssuerError as exc:
             if "HTTP 400" not in str(exc):  # Graph: 400 for a keyId that no longer exists
                 raise
+
+
+def bot_token(tenant: str, scope: str) -> str:
+    """A token for the rotation bot's own app registration (client credentials, through msal)."""
+    msal = lazy("msal", "azure")
+    client_id = os.environ.get("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID")
+    if not client_id:
+        raise AdminRejected("Azure Entra: set $AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID (the rotation bot's app registration)")
+    secret = admin_secret("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", "Azure Entra")
+    authority = f"{admin_url('entra', LOGIN)}/{quote(tenant, safe='')}"
+    try:
+        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=_MsalHttp(), instance_discovery=False)
+        result = app.acquire_token_for_client(scopes=[scope])
+    except (ValueError, RuntimeError, msal.exceptions.MsalServiceError) as exc:  # discovery failed: tenant, host, 5xx
+        raise IssuerError(f"Azure Entra login failed ({type(exc).__name__}); the next run retries") from None
+    if "access_token" not in result:
+        raise AdminRejected(f"Azure Entra: the bot's app could not get a token for {scope} ({result.get('error', 'error')})")
+    return str(result["access_token"])
 
 
 class _MsalResponse:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -85,6 +86,9 @@ class Issuer(abc.ABC):
 
     def find(self, name: str) -> Key | None:
         return next((k for k in self.listed() if k.name == name), None)
+
+    def prepare(self, annotations: Mapping[str, str]) -> None:  # noqa: B027 - optional hook
+        """What the current Secret records (plaintext annotations), before minting (Azure: which key is in use)."""
 
     def make_room(self, *, force: bool = False, keep: str | None = None) -> None:  # noqa: B027 - optional hook: only AWS has a hard 2-key limit
         """Free a slot before minting when the provider's limit is reached (never ``keep``, the current key)."""
