@@ -161,14 +161,37 @@ def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
 @click.option("--source", metavar="SPEC", help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.")
 @click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
 @_FORMAT
+# --- issue 13: revocation gated on the cluster
+@click.option("--revoke", "revoke", metavar="NAME", help="Revoke this provider's previous credential once every gate holds (exit 75 while one does not).")
+@click.option("--ref", metavar="ID", help="With --revoke: the provider's id of a key this tool did not create (the operator names it).")
+@click.option("--assume-applied", is_flag=True, help="Without cluster access: take the Flux and in-cluster gates as passed.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="kubeconfig for the revocation gates (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
+@click.option("--context", help="kubeconfig context.")
+@click.option("--kustomization", default="flux-system/flux-system", show_default=True, help="Flux Kustomization that applies the Secrets, NAMESPACE/NAME.")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-def rotate(repo: Path, provider: str | None, data_key: bool, due: bool, source: str | None, no_verify: bool, fmt: str, files: tuple[Path, ...]) -> int:
-    """Rotate a provider credential, SOPS data keys, or everything due (cron)."""
-    if sum(bool(x) for x in (provider, data_key, due)) != 1:
-        raise click.UsageError("choose one of --provider NAME, --data-key or --due")
+def rotate(
+    repo: Path,
+    provider: str | None,
+    data_key: bool,
+    due: bool,
+    source: str | None,
+    no_verify: bool,
+    fmt: str,
+    revoke: str | None,
+    ref: str | None,
+    assume_applied: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+    kustomization: str,
+    files: tuple[Path, ...],
+) -> int:
+    """Rotate a provider credential, SOPS data keys, or everything due (cron); revoke previous credentials."""
+    if sum(bool(x) for x in (provider, data_key, due, revoke)) != 1:
+        raise click.UsageError("choose one of --provider NAME, --data-key, --due or --revoke NAME")
     from aigw_secrets.commands.rotate import run
 
-    return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt)
+    opts = {"ref": ref, "assume_applied": assume_applied, "kubeconfig": kubeconfig, "context": context, "kustomization": kustomization}
+    return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt, revoke=revoke, revoke_opts=opts)
 
 
 @cli.command()

@@ -21,7 +21,9 @@ def status(root: Path, *, fmt: str = "table") -> int:
     """Every managed Secret; exit 1 when anything is overdue (for monitoring)."""
     root = root.resolve()
     cfg = config_mod.load(root)
-    rows = [secret_status(root, cfg, pc) for pc in cfg.providers if pc.auth.secret_key]
+    from aigw_secrets.rotation import revoke
+
+    rows = [{**secret_status(root, cfg, pc), **revoke.status(root, cfg, pc)} for pc in cfg.providers if pc.auth.secret_key]  # issue 13: revocation columns
     seed_row = seed_status(root, cfg)  # issue 14: the MCP session seed's age
     rows += [seed_row] if seed_row else []
     if fmt == "json":
@@ -37,19 +39,37 @@ def status(root: Path, *, fmt: str = "table") -> int:
                 when = "now" if r["safe_to_revoke_now"] else f"after {r['previous_revoke_after']}"
                 prev = f"{r['previous_credential']} (revoke {when})"
             lines.append(f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}")
+            if r.get("pending_revocation"):  # issue 13
+                gates = ", ".join(f"{name} {'ok' if ok else 'WAITING'}" for name, ok, _why in r["gates"]) or "not checked yet"
+                lines.append(f"{'':18} revoke {r['pending_revocation']} ({r['revocation_state']}): {gates}")
         output.result("\n".join(lines))
     return int(ExitCode.FINDINGS) if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
 
 
-def run(root: Path, *, provider: str | None, data_key: bool, due: bool, files: Sequence[Path], source: str | None, verify: bool, fmt: str) -> int:
+def run(
+    root: Path,
+    *,
+    provider: str | None,
+    data_key: bool,
+    due: bool,
+    files: Sequence[Path],
+    source: str | None,
+    verify: bool,
+    fmt: str,
+    revoke: str | None = None,
+    revoke_opts: dict[str, Any] | None = None,
+) -> int:
     root = root.resolve()
-    if sum(bool(x) for x in (provider, data_key, due)) != 1:
-        raise ConfigError("choose one of --provider NAME, --data-key or --due")
+    if sum(bool(x) for x in (provider, data_key, due, revoke)) != 1:
+        raise ConfigError("choose one of --provider NAME, --data-key, --due or --revoke NAME")
+    if revoke:  # issue 13
+        return _revoke(root, revoke, fmt, **(revoke_opts or {}))
     if data_key:
         summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], **rotate_data_keys(root, files)}
         summary["errors"] = summary.pop("data_key_errors")
     elif due:
         summary = rotate_due(root, verify=verify)
+        summary.update(_revoke_due(root, **(revoke_opts or {})))  # issue 13
     elif provider in MCP_SEED_NAMES:  # issue 14: the controller's MCP session seed
         rotated = rotate_mcp_seed(root, config_mod.load(root))
         summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
@@ -65,5 +85,48 @@ def run(root: Path, *, provider: str | None, data_key: bool, due: bool, files: S
             output.warn(f"needs an operator: {item['reason']}")
         for item in summary["errors"]:
             output.error(item["error"])
+        for item in summary.get("waiting", []):
+            output.info(f"waiting: {item['reason']}")
         output.info(f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated")
-    return exit_code(summary)
+    return _with_revocations(summary, exit_code(summary))
+
+
+# --- issue 13: revoking the previous credential once the cluster serves its successor ----------
+
+
+def _access(kubeconfig: Path | None = None, context: str | None = None, kustomization: str = "flux-system/flux-system", **_: Any) -> Any:
+    from aigw_secrets.rotation.revoke import ClusterAccess
+
+    return ClusterAccess(kubeconfig, context, kustomization)
+
+
+def _revoke(root: Path, name: str, fmt: str, *, ref: str | None = None, assume_applied: bool = False, **opts: Any) -> int:
+    from aigw_secrets.rotation.journal import repo_lock
+    from aigw_secrets.rotation.revoke import revoke
+
+    cfg = config_mod.load(root)
+    pc = find_provider(cfg, name)
+    with repo_lock(root):
+        result = revoke(root, cfg, pc, _access(**opts), ref=ref, assume_applied=assume_applied)
+    if fmt == "json":
+        output.result(json.dumps(result, indent=2))
+    elif result["state"] != "revoked":
+        output.info(f"{pc.key}: {result['state']}")
+    return 0
+
+
+def _revoke_due(root: Path, *, assume_applied: bool = False, **opts: Any) -> dict[str, Any]:
+    from aigw_secrets.rotation.revoke import revoke_due
+
+    return revoke_due(root, config_mod.load(root), _access(**opts), assume_applied=assume_applied)
+
+
+def _with_revocations(summary: dict[str, Any], code: int) -> int:
+    """Revocation errors count like rotation errors; a gate that needs the cluster and cannot reach it is 75."""
+    if code:
+        return code
+    if summary.get("revoke_errors"):
+        return int(summary["revoke_errors"][0]["exit_code"])
+    if any(w.get("no_cluster_access") for w in summary.get("waiting", [])):
+        return int(ExitCode.LOCKED)
+    return 0

@@ -100,7 +100,10 @@ def hash_matches(stored: str | None, data: Mapping[str, str]) -> bool:
 # the Flux opt-out depends on the (encrypted) value, so it is not part of the shape either.
 STATE_ANNOTATIONS = frozenset(
     f"{ANNOTATION}/{n}"
-    for n in ("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after")
+    for n in (
+        *("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after"),
+        *("issuer", "credential-ref", "previous-issued-ref"),  # issue 13: rotation/pending.py
+    )
 ) | {FLUX_SUBSTITUTE}
 
 

@@ -83,6 +83,8 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "prefix": Setting("str", None, "API path prefix for OpenAI/Anthropic schemas (default /v1)"),
     "rotation_period_days": Setting("int", 90, "rotate the credential after this many days", (1, 3650)),
     "validation_url": Setting("str", None, "URL used to check a new credential (private endpoints, tests)"),
+    # --- issuers (rotation/issuers/): who mints new credentials; the admin credential never lives here
+    "issuer": Setting("str", None, "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, azure-arm, anthropic-admin"),
 }
 
 
@@ -120,6 +122,7 @@ _AWS_MODES = (
 
 _GCP_SETTINGS = {
     "project": Setting("str", None, "GCP project id"),
+    "service_account": Setting("str", None, "service-account e-mail whose keys the gcp-iam issuer manages"),
     "region": Setting("str", None, "GCP region"),
 }
 
@@ -135,6 +138,7 @@ PROVIDERS: dict[str, Provider] = {
             default_auth="api-key",
             host="api.openai.com",
             default_models=("gpt-4o-mini",),
+            settings={"project_id": Setting("str", None, "OpenAI project whose service accounts the openai-admin issuer manages")},
             key_prefixes=("sk-",),
         ),
         Provider(
@@ -163,6 +167,8 @@ PROVIDERS: dict[str, Provider] = {
                 "api_version": Setting("str", "2025-01-01-preview", "Azure OpenAI api-version"),
                 "tenant_id": Setting("str", None, "Entra tenant id (auth: entra)"),
                 "client_id": Setting("str", None, "Entra application (client) id (auth: entra)"),
+                "resource_id": Setting("str", None, "ARM id of the Azure OpenAI account whose key1/key2 the azure-arm issuer regenerates"),
+                "application_object_id": Setting("str", None, "Entra application object id whose client secrets the entra-graph issuer manages"),
             },
             required=("resource",),
         ),
@@ -181,6 +187,7 @@ PROVIDERS: dict[str, Provider] = {
             settings={
                 "region": Setting("str", "us-east-1", "AWS region"),
                 "anthropic_models": Setting("list", [], "Anthropic models served through the Messages API"),
+                "iam_user": Setting("str", None, "IAM user whose access keys the aws-iam issuer manages"),
             },
         ),
         Provider(
@@ -402,7 +409,11 @@ PROVIDERS: dict[str, Provider] = {
             ),
             default_auth="none",
             host=None,
-            settings={"url": Setting("str", None, "server URL, e.g. http://vllm.vllm.svc.cluster.local:8000")},
+            settings={
+                "url": Setting("str", None, "server URL, e.g. http://vllm.vllm.svc.cluster.local:8000"),
+                "server_secret": Setting("str", None, "issuer self: the model server's Secret NAMESPACE/NAME that gets the same key"),
+                "server_secret_key": Setting("str", "VLLM_API_KEY", "issuer self: the key in that Secret"),
+            },
             required=("url", "models"),
         ),
         Provider(

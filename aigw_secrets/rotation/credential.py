@@ -21,6 +21,7 @@ from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCod
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import credentials, manifests, operator, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
+from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.sops import binary as sops_mod
@@ -116,7 +117,9 @@ def rotate_credential(
         journal.step("planned", rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=src.describe() if src else "environment")
     else:
         output.info(f"resuming rotation {journal.field('rotation_id', str)} of {pc.key} at step {journal.field('state', str)}")
-    cred = credentials.obtain(pc, source, interactive=interactive, policy=policy)
+    # --- issue 13: a configured issuer mints the new value (held sops-encrypted until written) ---
+    cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == "planned") if source is None else None
+    cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) or "a credential"
@@ -140,6 +143,7 @@ def rotate_credential(
                 outcome = validate.check(pc, cred.value, policy=policy)
             except AigwError as exc:
                 journal.step("aborted", error=type(exc).__name__)
+                pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})")  # issue 13
                 raise
             warning = outcome.warning
             if warning:
@@ -158,6 +162,7 @@ def rotate_credential(
             previous_ref=journal.data.get("old_ref") or "unknown",
             revoke_after=revoke_after,
         )
+        rotation.update(pending.new_annotations(root, pc))  # issue 13: issuer, credential-ref, previous-issued-ref
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
         text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
         sops = sops_mod.Sops(root)
@@ -170,9 +175,11 @@ def rotate_credential(
         journal.step("encrypted")
         atomic_write(path, new)
         journal.step("written", verified=verified)
+    companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)  # issue 13: model server's Secret; BSP reconcile
     journal.step("complete", completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
+    pending.finish(root, pc)  # issue 13: wipe the pending entry
     output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")
-    return {"provider": pc.key, "file": rel, "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
+    return {"provider": pc.key, "file": rel, "files": [rel, *companions], "issuer": pc.settings.get("issuer") or "operator", "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
 
 
 def _generation(annotations: dict[str, Any], rel: str) -> int:

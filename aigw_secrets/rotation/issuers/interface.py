@@ -1,0 +1,188 @@
+"""What every credential issuer implements, and what crosses the boundary (pip-audit's shape).
+
+An issuer mints a new credential at the provider (or, for self-run servers, makes one), finds a
+credential again by the deterministic name it gave it (crash recovery), lists the keys it can see,
+and revokes: ``disable`` (soft, where the provider has it) then ``delete``. The admin credential an
+issuer uses comes only from the bot's environment or an untracked file named there, never from
+cluster.yaml or argv, and admin API base URLs are the providers' documented hosts unless the
+operator overrides them from the environment (``AIGW_SECRETS_<ISSUER>_ADMIN_URL``).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+from aigw_secrets.gateway.config import ProviderConfig
+
+
+class IssuerError(AigwError):
+    """The provider's admin API failed or was inconclusive (5xx, 429, no answer)."""
+
+    code = ExitCode.UNAVAILABLE
+
+
+class AdminRejected(IssuerError):
+    """The admin credential was refused (401/403): a person has to fix its permissions."""
+
+    code = ExitCode.PERMISSION
+
+
+class KeyLimit(IssuerError):
+    """The provider's key quota is full with keys this tool may not remove on its own."""
+
+    code = ExitCode.MANUAL_ACTION
+
+
+class MissingExtra(ConfigError):
+    pass
+
+
+@dataclass(frozen=True)
+class Minted:
+    """A credential just created; ``value`` is exactly what goes into the Secret key."""
+
+    ref: str  # the provider's id for it (never the value)
+    name: str  # the deterministic name it was created under
+    value: str = field(repr=False)
+    companions: dict[str, str] = field(default_factory=dict, repr=False)  # other Secrets that get the same value
+
+
+@dataclass(frozen=True)
+class Key:
+    """A credential the provider lists."""
+
+    ref: str
+    name: str
+    active: bool
+
+
+class Issuer(abc.ABC):
+    """One provider's admin API. ``mints`` is False where the provider cannot create keys (Anthropic)."""
+
+    kind: ClassVar[str]
+    mints: ClassVar[bool] = True
+    soft_revoke: ClassVar[bool] = False  # disable first, delete after a further wait
+
+    def __init__(self, pc: ProviderConfig) -> None:
+        self.pc = pc
+
+    def name_for(self, generation: int) -> str:
+        """The deterministic name of generation N: a resumed run finds what it created by it."""
+        return f"aigw-{self.pc.name}-g{generation}"
+
+    @abc.abstractmethod
+    def mint(self, name: str) -> Minted: ...
+
+    @abc.abstractmethod
+    def listed(self) -> list[Key]: ...
+
+    def find(self, name: str) -> Key | None:
+        return next((k for k in self.listed() if k.name == name), None)
+
+    def prepare(self, annotations: Mapping[str, str]) -> None:  # noqa: B027 - optional hook
+        """What the current Secret records (plaintext annotations), before minting (Azure: which key is in use)."""
+
+    def make_room(self, *, force: bool = False, keep: str | None = None) -> None:  # noqa: B027 - optional hook: only AWS has a hard 2-key limit
+        """Free a slot before minting when the provider's limit is reached (never ``keep``, the current key)."""
+
+    def disable(self, ref: str) -> None:  # noqa: B027 - optional hook: a no-op where there is no soft revoke
+        """Soft revoke (reversible)."""
+
+    @abc.abstractmethod
+    def delete(self, ref: str) -> None:
+        """Hard revoke; a credential already gone counts as deleted."""
+
+
+def setting(pc: ProviderConfig, name: str) -> str:
+    value = pc.settings.get(name)
+    if not value:
+        raise ConfigError(f"cluster.yaml: ai_gateway_{pc.key}_{name} is required by issuer {pc.settings.get('issuer')}")
+    return str(value)
+
+
+def admin_secret(env: str, label: str) -> str:
+    """The admin credential: ``$ENV``, or the untracked file named by ``$ENV_FILE``; never the repo."""
+    value = os.environ.get(env)
+    path = os.environ.get(f"{env}_FILE")
+    if not value and path:
+        p = Path(path).expanduser()
+        if _tracked(p):
+            raise ConfigError(f"${env}_FILE names {p}, a file tracked in git; keep the {label} admin credential outside the repository")
+        try:
+            value = p.read_text("utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"${env}_FILE: cannot read {p} ({type(exc).__name__})") from None
+    if not value:
+        raise AdminRejected(f"{label}: no admin credential: set ${env} (or ${env}_FILE) in the rotation bot's environment")
+    return value
+
+
+def _tracked(path: Path) -> bool:
+    from aigw_secrets import git
+
+    top = git.toplevel(path.parent) if path.parent.is_dir() else None
+    if top is None:
+        return False
+    try:
+        return git.is_tracked(top, str(path.resolve().relative_to(top)))
+    except ValueError:
+        return False
+
+
+def admin_url(kind: str, default: str) -> str:
+    """The documented host, or ``$AIGW_SECRETS_<KIND>_ADMIN_URL`` (https, or http on loopback only)."""
+    env = f"AIGW_SECRETS_{kind.upper().replace('-', '_')}_ADMIN_URL"
+    url = os.environ.get(env) or default
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ConfigError(f"${env}: {url!r} must be https (plain http only on 127.0.0.1)")
+    return url.rstrip("/")
+
+
+def lazy(module: str, extra: str) -> Any:
+    """Import an optional client library, or fail in one line naming the extra that brings it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(f"{module} is not installed: pip install 'aigw-secrets[{extra}]'") from None
+
+
+def http_json(method: str, url: str, headers: dict[str, str], label: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201)) -> Any:
+    """One admin-API call through the project's only provider-HTTP door; errors by status class."""
+    from aigw_secrets import http
+
+    data = json.dumps(body).encode() if body is not None else None
+    hdrs = {**headers, "Accept": "application/json"}
+    if data is not None:
+        hdrs["Content-Type"] = "application/json"
+    res = http.request(method, url, headers=hdrs, body=data)
+    where = f"{label}: {method} {urlsplit(url).path}"
+    if res.status in ok:
+        try:
+            return json.loads(res.body) if res.body.strip() else {}
+        except ValueError:
+            raise IssuerError(f"{where} answered {res.status} with a body that is not JSON") from None
+    if res.status in (401, 403):
+        raise AdminRejected(f"{where}: the admin credential was rejected (HTTP {res.status}); check its permissions")
+    if res.status == 404:
+        raise NotFound(f"{where}: not found (HTTP 404)")
+    if res.status == 0:
+        raise IssuerError(f"{where}: no answer ({res.reason})")
+    if res.status == 429:
+        raise IssuerError(f"{where}: rate limited (HTTP 429); the next run retries")
+    raise IssuerError(f"{where}: HTTP {res.status}")
+
+
+class NotFound(IssuerError):
+    code = ExitCode.CONFIG

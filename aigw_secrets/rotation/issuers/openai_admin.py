@@ -1,0 +1,55 @@
+"""OpenAI: one project service account per generation, created and deleted with an admin key.
+
+``POST /v1/organization/projects/{project}/service_accounts {"name"}`` answers with the account and
+its API key, whose unredacted ``value`` is shown this once. The account's name is deterministic
+(``aigw-<name>-g<N>``) so an interrupted run finds it again. Revoking deletes the service account
+(its key goes with it; a service account's key cannot be deleted on its own). Admin key:
+``$OPENAI_ADMIN_KEY`` (or ``$OPENAI_ADMIN_KEY_FILE``); API base: ``$AIGW_SECRETS_OPENAI_ADMIN_URL``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aigw_secrets.rotation.issuers.interface import Issuer, IssuerError, Key, Minted, NotFound, admin_secret, admin_url, http_json, setting
+
+DEFAULT_URL = "https://api.openai.com/v1"
+MAX_PAGES = 50
+
+
+class OpenAIAdmin(Issuer):
+    kind = "openai-admin"
+
+    def __init__(self, pc: Any) -> None:
+        super().__init__(pc)
+        self.project = setting(pc, "project_id")
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        base = admin_url("openai", DEFAULT_URL)
+        headers = {"Authorization": f"Bearer {admin_secret('OPENAI_ADMIN_KEY', 'OpenAI')}"}
+        return http_json(method, f"{base}/organization/projects/{quote(self.project, safe='')}{path}", headers, "OpenAI admin API", body)
+
+    def mint(self, name: str) -> Minted:
+        made = self._call("POST", "/service_accounts", {"name": name})
+        value = ((made or {}).get("api_key") or {}).get("value")
+        if not made.get("id") or not value:
+            raise IssuerError("OpenAI admin API: the new service account came back without its API key value")
+        return Minted(ref=str(made["id"]), name=name, value=str(value))
+
+    def listed(self) -> list[Key]:
+        out: list[Key] = []
+        after = ""
+        for _page in range(MAX_PAGES):
+            page = self._call("GET", "/service_accounts?limit=100" + (f"&after={quote(after)}" if after else ""))
+            out += [Key(str(a["id"]), str(a.get("name", "")), True) for a in page.get("data", [])]
+            if not page.get("has_more") or not page.get("last_id"):
+                break
+            after = str(page["last_id"])
+        return out
+
+    def delete(self, ref: str) -> None:
+        try:
+            self._call("DELETE", f"/service_accounts/{quote(ref, safe='')}")
+        except NotFound:
+            pass  # already gone: revoked

@@ -1,0 +1,266 @@
+"""A minted credential between "created at the provider" and "written to the Secret".
+
+The value is never in plaintext on disk: it is held only in ``.aigw/pending-<provider>.sops.yaml``,
+encrypted by the real sops (over stdin) to the same recipients as the provider's Secret file.
+Each step is journaled *before* it is taken (``.aigw/mint-<provider>.json``):
+
+    minting  the deterministic name and the provider's keys before the call are recorded
+    minted   the provider answered and the encrypted pending entry is on disk
+    complete the Secret holds the value (pending entry wiped)   |   aborted: revoked, start over
+
+A kill -9 anywhere leaves either nothing at the provider, or a key found again by its name (or,
+for AWS before it is tagged, by being new since ``minting``) that, without a captured value, is an
+orphan and is revoked before minting again; or a pending entry that the resumed run finishes with.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aigw_secrets import output
+from aigw_secrets.errors import AigwError, ConfigError, DataError
+from aigw_secrets.gateway import credentials, manifests
+from aigw_secrets.gateway.config import Config, ProviderConfig
+from aigw_secrets.rotation.issuers.interface import Issuer, Minted
+from aigw_secrets.rotation.journal import Journal, state_dir
+from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.util import atomic_write
+
+A = manifests.ANNOTATION
+ISSUER_ANNOTATION = f"{A}/issuer"
+REF_ANNOTATION = f"{A}/credential-ref"
+PREVIOUS_ISSUED = f"{A}/previous-issued-ref"
+
+# ai_gateway_<p>_issuer value -> "module:Class" (imported only when used: boto3 & co. are extras).
+ISSUERS: dict[str, str] = {
+    "self": "self_issued:SelfIssued",
+    "aws-iam": "aws_iam:AwsIam",
+    "openai-admin": "openai_admin:OpenAIAdmin",
+    "anthropic-admin": "anthropic_admin:AnthropicAdmin",
+    "gcp-iam": "gcp_iam:GcpIam",
+    "entra-graph": "entra_graph:EntraGraph",
+    "azure-arm": "azure_arm:AzureArm",
+}
+
+MINT: dict[str, tuple[str, ...]] = {
+    "": ("minting",),
+    "minting": ("minting", "minted", "aborted"),
+    "minted": ("complete", "aborted"),
+}
+
+
+def issuer_for(pc: ProviderConfig) -> Issuer | None:
+    kind = pc.settings.get("issuer")
+    if not kind or kind == "operator":
+        return None
+    if kind not in ISSUERS:
+        raise ConfigError(f"cluster.yaml: ai_gateway_{pc.key}_issuer: unknown issuer {kind!r} (known: operator, {', '.join(ISSUERS)})")
+    module, cls = ISSUERS[str(kind)].split(":")
+    issuer: Issuer = getattr(importlib.import_module(f"aigw_secrets.rotation.issuers.{module}"), cls)(pc)
+    return issuer
+
+
+def _paths(root: Path, pc: ProviderConfig) -> tuple[Journal, Path]:
+    return Journal(root, f"mint-{pc.key}", MINT), state_dir(root) / f"pending-{pc.key}.sops.yaml"
+
+
+def _secret_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
+    return str((cfg.output_dir / manifests.secret_file(pc)).relative_to(root))
+
+
+def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
+    try:
+        doc = yaml.safe_load((root / _secret_rel(root, cfg, pc)).read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return dict((doc.get("metadata") or {}).get("annotations") or {})
+
+
+def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: bool = False) -> credentials.Credential | None:
+    """The new credential from the provider's issuer (minting or resuming), or None: operator-supplied.
+
+    ``fresh``: the credential rotation is just planned. A pending value the Secret already holds
+    then belongs to a finished rotation whose clean-up was interrupted.
+    """
+    issuer = issuer_for(pc)
+    if issuer is None or not issuer.mints:
+        return None
+    journal, pending = _paths(root, pc)
+    rel = _secret_rel(root, cfg, pc)
+    if fresh and journal.active and journal.data["state"] == "minted" and _annotations(root, cfg, pc).get(REF_ANNOTATION) == journal.data["ref"]:
+        finish(root, pc)
+    if journal.active and journal.data["state"] == "minted":
+        value = _read_pending(root, pending, rel)
+        if value is not None:
+            return credentials.Credential(value, f"issuer {issuer.kind} ({journal.data['ref']}, pending)")
+        output.warn(f"{pc.key}: the pending credential {journal.data['ref']} cannot be decrypted here; revoking it and minting again")
+        _revoke_new(issuer, journal, str(journal.data["ref"]))
+    if journal.active and journal.data["state"] == "minting":
+        _clean_orphans(issuer, journal)
+    ann = _annotations(root, cfg, pc)
+    generation = int(str(ann.get(f"{A}/generation", "1")) or 1) + 1
+    name = issuer.name_for(generation)
+    previous = ann.get(REF_ANNOTATION) if ann.get(ISSUER_ANNOTATION) == issuer.kind else None
+    issuer.prepare(ann)
+    issuer.make_room(force=force, keep=previous)
+    journal.data = {}
+    journal.step("minting", name=name, generation=generation, before=[k.ref for k in issuer.listed()], previous_ref=previous, previous_kind=ann.get(ISSUER_ANNOTATION))
+    minted = issuer.mint(name)
+    _write_pending(root, pending, rel, minted)
+    journal.step("minted", ref=minted.ref, companions=sorted(minted.companions))
+    output.status("minted", minted.ref, f"{pc.provider.title}: new credential {minted.name}, held sops-encrypted until written")
+    return credentials.Credential(minted.value, f"issuer {issuer.kind} ({minted.ref})")
+
+
+def _clean_orphans(issuer: Issuer, journal: Journal) -> None:
+    """A run killed between the provider call and the pending entry: what it made has no value here."""
+    before = set(journal.data.get("before") or [])
+    name = journal.data.get("name")
+    for key in issuer.listed():
+        if key.name == name or (not key.name and key.ref not in before):
+            output.warn(f"revoking orphan {key.ref} ({key.name or 'untagged'}): created by an interrupted run, its value was never captured")
+            if issuer.soft_revoke:
+                issuer.disable(key.ref)
+            issuer.delete(key.ref)
+    journal.step("aborted", error="orphan revoked")
+
+
+def _revoke_new(issuer: Issuer, journal: Journal, ref: str) -> None:
+    if issuer.soft_revoke:
+        issuer.disable(ref)
+    issuer.delete(ref)
+    journal.step("aborted", error="pending credential revoked")
+
+
+def abandon(root: Path, pc: ProviderConfig, why: str) -> None:
+    """The minted credential failed validation: revoke it at once; the current one is untouched."""
+    issuer = issuer_for(pc)
+    journal, pending = _paths(root, pc)
+    if issuer is None or not journal.active or journal.data.get("state") != "minted":
+        return
+    output.warn(f"{pc.key}: revoking the new credential {journal.data['ref']}: {why}")
+    _revoke_new(issuer, journal, str(journal.data["ref"]))
+    pending.unlink(missing_ok=True)
+
+
+def new_annotations(root: Path, pc: ProviderConfig) -> dict[str, str]:
+    """What the new Secret records about its issuer (ids only): written with the new generation."""
+    journal, _ = _paths(root, pc)
+    if not journal.active or journal.data.get("state") != "minted":
+        return {}
+    out = {ISSUER_ANNOTATION: str(pc.settings["issuer"]), REF_ANNOTATION: str(journal.data["ref"])}
+    if journal.data.get("previous_ref"):
+        out[PREVIOUS_ISSUED] = str(journal.data["previous_ref"])
+    return out
+
+
+def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
+    """After the Secret is written: the companion Secrets (model server), in the same change."""
+    journal, pending = _paths(root, pc)
+    if not journal.active or journal.data.get("state") != "minted":
+        return []
+    written: list[str] = []
+    if journal.data.get("companions"):
+        value = _read_pending(root, pending, _secret_rel(root, cfg, pc))
+        if value is None:
+            raise DataError(f"{pending}: cannot decrypt the pending credential to write the model server's Secret")
+        for target in journal.data["companions"]:
+            written.append(write_companion(root, cfg, pc, str(target), value))
+    return written
+
+
+def finish(root: Path, pc: ProviderConfig) -> None:
+    """The rotation is complete: close the mint journal and wipe the pending entry."""
+    journal, pending = _paths(root, pc)
+    if journal.active and journal.data.get("state") == "minted":
+        journal.step("complete")
+    pending.unlink(missing_ok=True)
+
+
+def companion_file(cfg: Config, pc: ProviderConfig, target: str) -> Path:
+    ns, _, name = target.partition("/")
+    return cfg.output_dir / f"{name}.{ns}.secret.sops.yaml"
+
+
+def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, value: str) -> str:
+    ns, _, name = target.partition("/")
+    if not ns or not name:
+        raise ConfigError(f"cluster.yaml: ai_gateway_{pc.key}_server_secret must be NAMESPACE/NAME, not {target!r}")
+    key = str(pc.settings.get("server_secret_key") or "VLLM_API_KEY")
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns, "labels": dict(manifests.LABELS), "annotations": {f"{A}/paired-with": f"{cfg.namespace}/{manifests.secret_name(pc)}"}},
+        "type": "Opaque",
+        "stringData": {key: value},
+    }
+    path = companion_file(cfg, pc, target)
+    rel = str(path.relative_to(root))
+    data = sopsfile.encrypt(sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False)
+    _refuse_plain(data, value, rel)
+    atomic_write(path, data, mode=0o600)
+    return rel
+
+
+def _refuse_plain(data: bytes, value: str, rel: str) -> None:
+    if value.encode() in data:  # a creation rule that leaves stringData in the clear must not get this far
+        raise DataError(f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing written")
+
+
+def _write_pending(root: Path, pending: Path, rel: str, minted: Minted) -> None:
+    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": minted.name, "annotations": {REF_ANNOTATION: minted.ref}}, "stringData": {"value": minted.value}}
+    text = yaml.safe_dump(doc, sort_keys=False)
+    try:
+        data = sops_mod.Sops(root).encrypt(text.encode(), rel)  # stdin; encrypted as the Secret file is
+    except AigwError:
+        raise
+    _refuse_plain(data, minted.value, rel)
+    atomic_write(pending, data, mode=0o600)
+
+
+def _read_pending(root: Path, pending: Path, rel: str) -> str | None:
+    try:
+        plain: Any = yaml.safe_load(sops_mod.Sops(root).decrypt(pending.read_bytes(), rel))
+        return str(plain["stringData"]["value"])
+    except (OSError, AigwError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def state(root: Path, pc: ProviderConfig) -> dict[str, Any]:
+    journal, pending = _paths(root, pc)
+    return {"mint_state": journal.data.get("state") if journal.active else None, "pending": pending.exists()}
+
+
+POLICY_ANNOTATION = f"{A}/secret-generation"
+
+
+def bump_policy(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
+    """Record the Secret's generation on the provider's BackendSecurityPolicy.
+
+    Envoy AI Gateway v1.1.0 can keep serving a credential it read (or a token it minted) before the
+    Secret changed until its next reconcile (#2603, fixed in v1.2.0); a changed policy is reconciled
+    at once. Returns the file it changed.
+    """
+    generation = _annotations(root, cfg, pc).get(f"{A}/generation")
+    path = cfg.output_dir / f"{pc.name}.yaml"
+    if not generation or not manifests.is_ours(path):
+        return []
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text("utf-8")) if d is not None]
+    except (OSError, yaml.YAMLError):
+        return []
+    changed = False
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "BackendSecurityPolicy":
+            ann = doc.setdefault("metadata", {}).setdefault("annotations", {})
+            changed |= ann.get(POLICY_ANNOTATION) != str(generation)
+            ann[POLICY_ANNOTATION] = str(generation)
+    if not changed:
+        return []
+    atomic_write(path, manifests.dump(docs, manifests.HEADER.format(config=cfg.path.name)).encode())
+    return [str(path.relative_to(root))]
