@@ -15,3 +15,9 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
     with standin.serve() as p:
         monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", p.url.split("//", 1)[1])
         yield p
+
+
+@pytest.fixture
+def operator_allows_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator (the test's environment) lets validation reach the 127.0.0.1 stand-ins, any port."""
+    monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", "127.0.0.1")

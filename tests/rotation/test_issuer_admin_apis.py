@@ -19,6 +19,8 @@ from testing import adminapis, fakes, standin
 from testing.helpers import git, kill_then_resume
 from testing.repos import provider_settings, write_cluster
 
+pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
+
 OUT = Path("kubernetes/apps/ai-gateway/providers")
 
 
@@ -156,8 +158,8 @@ def gcp(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         first = tmp_path / "first.json"
         first.write_text(json.dumps(api.add_key()))
         settings = {"ai_gateway_vertex_issuer": "gcp-iam", "ai_gateway_vertex_service_account": api.email, "ai_gateway_vertex_validation_url": f"{api.url}/token"}
-        write_cluster(repo, {**provider_settings("vertex"), **settings, "ai_gateway_vertex_credential_source": f"file:{first}"})
-        assert main(["generate", "--no-input"]) == 0
+        write_cluster(repo, {**provider_settings("vertex"), **settings})
+        assert main(["generate", "--no-input", "--source", f"vertex=file:{first}"]) == 0  # the operator names the file
         first.unlink()
         yield api
 

@@ -16,9 +16,11 @@ from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
-from testing import kubeapi
+from testing import fakes, kubeapi
 from testing.helpers import git, kill_then_resume
 from testing.repos import provider_settings, write_cluster
+
+pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
@@ -50,7 +52,7 @@ def iam(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     import urllib.request
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
-    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAADMINADMINADMIN2", "AWS_SECRET_ACCESS_KEY": "admin-secret", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": fakes.aws_access_key_id(), "AWS_SECRET_ACCESS_KEY": "admin-secret", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
     client = boto3.client("iam", region_name="us-east-1")
@@ -80,13 +82,12 @@ def setup_bedrock(repo: Path, iam: Any, moto_url: str, tmp_path: Path) -> str:
     ini.write_text(f"[default]\naws_access_key_id = {k['AccessKeyId']}\naws_secret_access_key = {k['SecretAccessKey']}\n")
     settings = {
         **provider_settings("bedrock"),
-        "ai_gateway_bedrock_credential_source": f"file:{ini}",
         "ai_gateway_bedrock_validation_url": f"{moto_url}/",
         "ai_gateway_bedrock_issuer": "aws-iam",
         "ai_gateway_bedrock_iam_user": USER,
     }
     write_cluster(repo, settings)
-    assert main(["generate", "--no-input"]) == 0
+    assert main(["generate", "--no-input", "--source", f"bedrock=file:{ini}"]) == 0  # the operator names the file
     ini.unlink()
     return str(k["AccessKeyId"])
 

@@ -22,6 +22,8 @@ from testing import adminapis, fakes, kubeapi, standin
 from testing.helpers import bare_remote, git
 from testing.repos import provider_settings, write_cluster
 
+pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
+
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
 
@@ -68,7 +70,7 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     try:
         with adminapis.serve(openai), standin.serve() as vllm, kubeapi.serve() as cluster:
             vllm.accept_prefix = "sk-aigw-"
-            aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_ACCESS_KEY_ID": "AKIAADMINADMINADMIN2", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+            aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_ACCESS_KEY_ID": fakes.aws_access_key_id(), "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
             for k, v in aws.items():
                 monkeypatch.setenv(k, v)
             iam = boto3.client("iam")
@@ -87,7 +89,6 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                     "ai_gateway_openai_project_id": openai.project,
                     "ai_gateway_openai_validation_url": f"{openai.url}/v1/models",
                     **provider_settings("bedrock"),
-                    "ai_gateway_bedrock_credential_source": f"file:{ini}",
                     "ai_gateway_bedrock_issuer": "aws-iam",
                     "ai_gateway_bedrock_iam_user": USER,
                     "ai_gateway_bedrock_validation_url": f"http://127.0.0.1:{moto_port}/",
@@ -100,7 +101,7 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             )
             monkeypatch.setenv("OPENAI_API_KEY", openai_first)
             monkeypatch.setenv("VLLM_API_KEY", vllm_first)
-            assert main(["generate", "--no-input"]) == 0
+            assert main(["generate", "--no-input", "--source", f"bedrock=file:{ini}"]) == 0  # the operator names the file
             ini.unlink()
             bare = bare_remote(repo, tmp_path)
             flux_applies(cluster, repo, bare)

@@ -21,6 +21,8 @@ from testing import fakes, kubeapi, standin
 from testing.helpers import git
 from testing.repos import provider_settings, write_cluster
 
+pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
+
 OUT = Path("kubernetes/apps/ai-gateway/providers")
 SECRET = OUT / "vllm.secret.sops.yaml"
 SERVER = OUT / "vllm-api-key.vllm.secret.sops.yaml"
