@@ -146,13 +146,14 @@ def test_fuzz_reports_never_hold_values_and_point_at_them(data: bytes) -> None:
                 assert _at(text, f.line, f.column).startswith(f.secret)
 
 
+YAML_SHAPES = ["kind: Secret", "sops:", "stringData:", "data:", "  a: b", "  - x", "---", "secretGenerator:", "  literals: [A=b]", "mac: x", "  k: ENC[AES256_GCM,data:x]"]
+YAML_SHAPES += [": :", "[", "{a: [b", "  password: &p pw-value", "  token: *p", "  ENC[AES256_GCM,"]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(
-            ["kind: Secret", "sops:", "stringData:", "data:", "  a: b", "  - x", "---", "secretGenerator:", "  literals: [A=b]", "mac: x", "  k: ENC[AES256_GCM,data:x]"]
-            + [": :", "[", "{a: [b", "  password: &p pw-value", "  token: *p", "  ENC[AES256_GCM,"]
-        ),
+        st.sampled_from(YAML_SHAPES),
         max_size=12,
     ),
     st.integers(min_value=0, max_value=12),
