@@ -103,6 +103,7 @@ STRUCTURAL_RULES: tuple[Rule, ...] = (
     Rule("sops-missing-metadata", "ENC[...] values without SOPS metadata: the file cannot be decrypted (truncated or hand-copied)"),
 )
 
+LINE_RULE_IDS = frozenset(r.id for r in LINE_RULES)
 RULES: dict[str, Rule] = {r.id: r for r in (*LINE_RULES, *STRUCTURAL_RULES)}
 
 @functools.cache

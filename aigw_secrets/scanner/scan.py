@@ -45,6 +45,7 @@ _PEM_B64 = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN": a PEM file stored base64-
 _SOPS_NAME = re.compile(r"\.sops\.[A-Za-z0-9]+$|\.sops$")
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
+_JUDGED = frozenset({"k8s-secret-plaintext", "sops-unselected-secret"})  # yield to any credential shape on their line
 
 
 class Finding(NamedTuple):
@@ -209,9 +210,10 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
     """One finding per value and line; a generic finding yields to a specific one on its line."""
     seen: set[tuple[int, str]] = set()
     specific = {f.line for f in found if f.rule not in _GENERIC and f.secret}
+    shaped = {f.line for f in found if f.rule in rules.LINE_RULE_IDS}
     out = []
     for f in sorted(found, key=lambda f: (f.line, f.column, f.rule)):
-        if f.secret and ((f.line, f.secret) in seen or (f.rule in _GENERIC and f.line in specific)):
+        if f.secret and ((f.line, f.secret) in seen or (f.rule in _GENERIC and f.line in specific) or (f.rule in _JUDGED and f.line in shaped)):
             continue
         seen.add((f.line, f.secret))
         out.append(f)
