@@ -66,8 +66,23 @@ def _writable(path: Path) -> None:
 
 
 def write_report(path: Path, body: str) -> None:
+    """A regular (or new) file is replaced atomically; an existing device, pipe or link to one
+    (``/dev/null``, ``/dev/stdout``) is written into, never replaced."""
+    import stat
+
     from aigw_secrets.util import atomic_write
 
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        special = False
+    if special:
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(body)
+        except OSError as exc:
+            raise OutputError(f"{_shown(path)}: cannot write ({exc.strerror})") from None
+        return
     _writable(path)
     atomic_write(path, body.encode())
 

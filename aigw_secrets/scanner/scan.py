@@ -37,9 +37,13 @@ ALLOW = "aigw-secrets: allow"
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _ENC_START = "ENC[AES256_GCM,"
 _ENC_TOKEN = re.compile(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]*,tag:[A-Za-z0-9+/=]*,type:[a-z]*\]")
-# Cheap test whether the structural pass can find anything: a Secret (any quoting or tag), a
-# secretGenerator, sops metadata or ciphertext.
-_STRUCTURAL_HINT = re.compile(r"Secret|secretGenerator|sops|ENC\[")
+# Cheap test whether the structural pass can find anything: a Secret or a List (any quoting, a
+# !!str tag, flow style), a secretGenerator, sops metadata or ciphertext.
+_STRUCTURAL_HINT = re.compile(
+    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|\w*List)["']"""
+    r"""|^[ \t]*["']?sops["']?[ \t]*:|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",
+    re.M,
+)
 _SOPS_META = re.compile(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")
 _PEM_B64 = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN": a PEM file stored base64-encoded
 _SOPS_NAME = re.compile(r"\.sops\.[A-Za-z0-9]+$|\.sops$")
@@ -191,7 +195,7 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[li
         found += scan_base64(path, text, lines)
     skipped = None
     sops_name = is_sops_name(name)
-    if kind in ("yaml", "json") and (must_encrypt or sops_name or _STRUCTURAL_HINT.search(text)):
+    if kind in ("yaml", "json") and (must_encrypt or sops_name or _structural(text)):
         more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, must_encrypt or sops_name)
         found += more
         skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem else None
@@ -199,11 +203,16 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[li
         found += _scan_env(path, text, lines, found, must_encrypt or sops_name)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
-    enc = _ENC_TOKEN.search(text) if kind else None
+    enc = _ENC_TOKEN.search(text) if kind and _ENC_START in text else None
     if enc and not _SOPS_META.search(text):
         line, col = lines.at(enc.start())
         found.append(Finding(path, line, col, "sops-missing-metadata", "", "ENC[...] values but no sops metadata"))
     return _dedupe(found), skipped
+
+
+def _structural(text: str) -> bool:
+    # substring tests first: the regex has no literal prefix and most manifests mention none of these
+    return any(word in text for word in ("Secret", "List", "sops", "secretGenerator", _ENC_START)) and bool(_STRUCTURAL_HINT.search(text))
 
 
 def _dedupe(found: list[Finding]) -> list[Finding]:
