@@ -112,17 +112,23 @@ _KEYS = frozenset({"age-secret-key", "private-key", "pgp-private-key", "gcp-serv
 
 def advice(f: Finding) -> str:
     """What to do about this finding: only advice that works for it."""
-    if f.blob or f.rule in _KEYS:
+    return rule_advice(f.rule, history=bool(f.blob), secret_doc="Secret " in f.note)
+
+
+def rule_advice(rule: str, *, history: bool = False, secret_doc: bool = False) -> str:
+    if history and rule in ("sops-missing-metadata", "sops-missing-mac"):
+        return "no value was exposed by this old version; fix the file if it is still like this"
+    if history or rule in _KEYS:
         return "remove it and rotate the key (it is compromised once committed; encrypting it now does not help)"
-    if f.rule == "k8s-secret-plaintext" or (f.rule == "sops-rule-unencrypted" and "Secret " in f.note):
+    if rule == "k8s-secret-plaintext" or (rule == "sops-rule-unencrypted" and secret_doc):
         return "encrypt the Secret (`aigw-secrets encrypt FILE`), or move the value out of the repository"
-    if f.rule == "sops-rule-unencrypted":
+    if rule == "sops-rule-unencrypted":
         return "encrypt the file with `sops encrypt --in-place FILE`, or narrow the .sops.yaml rule"
-    if f.rule in ("sops-plaintext-value", "sops-missing-mac"):
+    if rule in ("sops-plaintext-value", "sops-missing-mac"):
         return "re-encrypt it with `sops edit FILE` (a hand-edited value is not protected)"
-    if f.rule == "sops-unselected-secret":
+    if rule == "sops-unselected-secret":
         return "fix the creation rule's selector (or use whole-file encryption) and re-encrypt; rotate the value"
-    if f.rule == "sops-missing-metadata":
+    if rule == "sops-missing-metadata":
         return "restore the sops metadata from git history; without it nobody can decrypt the values"
     return "move the value to an encrypted Secret and rotate it if it was ever pushed"
 
@@ -179,7 +185,7 @@ def sarif(findings: Sequence[Finding]) -> str:
             "name": "".join(part.capitalize() for part in r.id.split("-")),
             "shortDescription": {"text": r.description},
             "fullDescription": {"text": r.description},
-            "help": {"text": "Encrypt the value with SOPS (aigw-secrets encrypt) or remove it; rotate it if it was ever pushed."},
+            "help": {"text": rule_advice(r.id)},
             "defaultConfiguration": {"level": "error"},
             "properties": {"tags": ["security", "secrets"], "precision": "high", "security-severity": "9.0"},
         }
