@@ -253,34 +253,49 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], must_e
     out: list[Finding] = []
     exposed: list[str] = []
     encrypted_file = False
-    leaves = 0
+    plain_docs = []  # neither sops nor Secret: judged as a whole *.sops.* file
     for doc in composed.docs:
         top = yamlread.mapping(doc)
-        if not top:
-            leaves += doc.id == "scalar" and bool(yamlread.scalar(doc))
-            continue
         if "sops" in top and top["sops"].id == "mapping":
             encrypted_file = True
             more, why = _scan_sops_doc(path, doc, yamlread.mapping(top["sops"]), lines)
             out += more
             problem = problem or why
             continue
-        leaves += len(top)
-        for name, secret in _secret_docs(doc):
+        secrets = list(_secret_docs(doc))
+        for name, secret in secrets:
             for f in _scan_secret(path, secret, lines):
                 out.append(f)
                 exposed.append(f"Secret {name} {f.note.split(' ')[0]}")
+        if not secrets:
+            plain_docs.append(doc)
         generators = top.get("secretGenerator")
         if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
     if must_encrypt and not encrypted_file and not _SOPS_META.search(text):
-        creds = [f.rule for f in found if f.secret]
-        what = exposed or creds or (["every value of this *.sops.* file"] if is_sops_name(path.rsplit("/", 1)[-1]) and leaves and not _ENC_TOKEN.search(text) else [])
+        what = exposed or [f.rule for f in found if f.secret]
+        if not what and is_sops_name(path.rsplit("/", 1)[-1]):
+            what = _material(plain_docs)
         if what:
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""
             out.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {', '.join(unique[:4])}{tail}"))
     return out, problem
+
+
+def _material(docs: list[Any]) -> list[str]:
+    """Key paths of values in a plaintext ``*.sops.*`` file that are not templates, references or
+    obvious non-secrets (a file of ``${VAR}`` templates exposes nothing)."""
+    from aigw_secrets.scanner import filters, yamlread
+
+    found = []
+    for doc in docs:
+        walk = yamlread.Walk(doc)
+        for keys, node in walk:
+            value = yamlread.scalar(node)
+            if value and len(value) >= 8 and not filters.is_non_secret(value):
+                found.append(".".join(keys) or "a value")
+    return found
 
 
 def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
