@@ -27,7 +27,7 @@ _URL = re.compile(r"^[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|:\d{1,5})?$|^[0-9a-f:]+:[0-9a-f:]*(?:/\d{1,3})?$", re.I)
 _SIMPLE = re.compile(r"^(?:\d+(?:\.\d+)*[a-z]{0,3}|true|false|yes|no|on|off|null|none|enabled?|disabled?)$", re.I)
 _EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
-_PATH = re.compile(r"^(?:/|\./|~/)[\w.\-/]*$")
+_PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
 _CREDENTIAL_WORDS = frozenset(
     {"password", "passwd", "pass", "pwd", "passphrase", "token", "secret", "key", "apikey", "credential", "credentials", "auth", "pat", "jwt", "salt", "seed", "privatekey", "secretkey", "accesskey", "pin", "cookie", "dsn", "agekey"}
 )

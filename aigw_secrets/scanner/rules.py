@@ -76,7 +76,7 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "private-key",
         "PEM private key",
-        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----(?:\r?\n|\\n)[A-Za-z0-9+/=]{40,}",
+        r"-----BEGIN (?:[A-Z0-9]{2,12} )?PRIVATE KEY-----(?:\r?\n|\\n)[A-Za-z0-9+/=]{40,}",  # RSA, EC, DSA, OPENSSH, ENCRYPTED, ED25519 (Talos)
         triggers=("private key-----",),
     ),
     Rule(

@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from aigw_secrets.scanner import filters, rules
+from aigw_secrets.scanner import rules
 from aigw_secrets.shapes import is_placeholder
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -293,8 +293,8 @@ def _material(docs: list[Any]) -> list[str]:
         walk = yamlread.Walk(doc)
         for keys, node in walk:
             value = yamlread.scalar(node)
-            if value and len(value) >= 8 and not filters.is_non_secret(value):
-                found.append(".".join(keys) or "a value")
+            if keys and value and len(value) >= 8 and not filters.is_non_secret(value):
+                found.append(".".join(keys))
     return found
 
 
@@ -326,6 +326,8 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
 
 def _is_plaintext_secret(key: str, value: str) -> bool:
     """The Secret half of the finding policy (see the module docstring)."""
+    from aigw_secrets.scanner import filters
+
     if filters.is_non_secret(value):
         return False
     if "\n" in value.strip():
@@ -334,7 +336,7 @@ def _is_plaintext_secret(key: str, value: str) -> bool:
 
 
 def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Finding]:
-    from aigw_secrets.scanner import yamlread
+    from aigw_secrets.scanner import filters, yamlread
 
     for gen in generators.value:
         literals: Any = yamlread.mapping(gen).get("literals")
@@ -396,6 +398,8 @@ def _case_hint(selectors: dict[str, str | None], key: str) -> str:
 
 
 def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines) -> Iterator[Finding]:
+    from aigw_secrets.scanner import filters
+
     should = _should_encrypt(selectors)
     for keys, value, offset in leaves:
         if not value or value.startswith(_ENC_START) or lines.allowed(offset):

@@ -170,6 +170,14 @@ def test_f9_base64_pem_in_kubeconfig_and_talos() -> None:
     assert rules_of("kubeconfig.yaml", kubeconfig) == {"private-key"}
 
 
+def test_f9_talos_machine_config_ed25519_key_and_symlink_blob() -> None:
+    ed = "-----BEGIN ED25519 PRIVATE KEY-----\n" + b64(fakes.rand(48)) + "\n-----END ED25519 PRIVATE KEY-----\n"
+    config = f"version: v1alpha1\nmachine:\n  ca:\n    crt: {b64('-----BEGIN CERTIFICATE-----')}\n    key: {b64(ed)}\n"
+    assert rules_of("k8s/talos/cluster-0/controlplane.yaml", config) == {"private-key"}
+    # a symlink's blob (its target path) named *.sops.yaml holds nothing secret
+    assert rules_of("a/secret.sops.yaml", "../../../main/secret.sops.yaml", must_encrypt=True) == set()
+
+
 def test_f11_sops_yaml_itself_is_scanned_for_private_keys() -> None:
     text = f"# {age_identity()}\ncreation_rules:\n  - path_regex: x\n    age: {AGE_RECIPIENT}\n"
     assert rules_of(".sops.yaml", text) == {"age-secret-key"}
