@@ -47,7 +47,24 @@ def _root(repo: Path | None) -> Path | None:
 
 
 def _must_encrypt(root: Path | None) -> Callable[[str], bool]:
-    """A predicate: does a .sops.yaml creation rule cover this (root-relative) path?"""
+    """A predicate: does a .sops.yaml creation rule cover this (root-relative) path? The config is
+    read on the first question, and only files the structural pass reads ask (a commit of code
+    files never loads YAML)."""
+    from aigw_secrets.scanner.scan import structured
+
+    loaded: list[Callable[[str], bool]] = []
+
+    def covered(rel: str) -> bool:
+        if not structured(rel):
+            return False
+        if not loaded:
+            loaded.append(_load_rules(root))
+        return loaded[0](rel)
+
+    return covered
+
+
+def _load_rules(root: Path | None) -> Callable[[str], bool]:
     from aigw_secrets.sops import config as sopsconfig
 
     cfg_path = sopsconfig.find(root or Path.cwd())

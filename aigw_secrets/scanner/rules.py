@@ -50,7 +50,7 @@ LINE_RULES: tuple[Rule, ...] = (
         "AWS secret access key (found by its name: aws_secret_access_key, AWS_SECRET_ACCESS_KEY, secret_key)",
         r"(?i:(?:aws_?)?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?(" + shapes.AWS_SECRET + ")(?![A-Za-z0-9/+=])",
         group=1,
-        triggers=("secret",),
+        triggers=("secretkey", "secret_key", "secretaccess", "secret_access"),  # not "secret": in most manifests
     ),
     Rule(
         "azure-entra-client-secret",
@@ -64,7 +64,7 @@ LINE_RULES: tuple[Rule, ...] = (
         rf"\b{shapes.AZURE_OPENAI_KEY}\b"
         r"|(?i:azure[_\-]?openai[_\-]?(?:api[_\-]?)?key|api-key)[\"']?\s*[:=]\s*[\"']?(" + shapes.AZURE_OPENAI_LEGACY_KEY + r")\b",
         group=1,
-        triggers=("jqqj99", "api-key", "api_key", "apikey"),
+        triggers=("jqqj99", "api-key", "openai"),
     ),
     Rule(
         "gcp-service-account-key",

@@ -177,6 +177,11 @@ def _kind(name: str) -> str:
     return ""
 
 
+def structured(path: str) -> bool:
+    """Whether the structural pass reads this kind of file (so .sops.yaml coverage matters)."""
+    return _kind(path.rsplit("/", 1)[-1]) in ("yaml", "json", "env")
+
+
 def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[list[Finding], Skipped | None]:
     """All findings for one file, and why (part of) it was not judged. ``path`` is the real path
     (also for history blobs); ``must_encrypt``: a .sops.yaml creation rule covers this path."""
