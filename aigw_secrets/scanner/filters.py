@@ -70,6 +70,8 @@ def key_says_credential(key: str) -> bool:
     """The key's last word names a credential: `password`, `DB_PASSWORD`, `apiKey`, `tls.key`,
     `secretboxEncryptionSecret`, `bootstraptoken`; not `secretName`, `SECRET_DOMAIN`, `publicKey`."""
     words = [w.lower() for w in _WORDS_OF.findall(key)]
+    while words and words[-1].isdigit():  # password2, token_1
+        words.pop()
     if not words:
         return False
     last = words[-1]

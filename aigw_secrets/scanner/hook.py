@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--output", "-o", help="write the report to a file instead of stdout")
     p.add_argument("--baseline", help=f"JSON file of accepted findings (SHA-256 only; default: {DEFAULT_BASELINE} at the repository root, when it exists)")
-    p.add_argument("--update-baseline", action="store_true", help="record the current findings in --baseline and exit 0")
+    p.add_argument("--update-baseline", action="store_true", help=f"record the current findings in the baseline (--baseline, default {DEFAULT_BASELINE}) and exit 0")
     p.add_argument("--repo", type=Path, default=None, help="repository root (default: found from the current directory)")
     return p
 
@@ -127,10 +127,9 @@ def run(args: argparse.Namespace) -> int:
         findings = [f._replace(commit=firsts.get(f.blob, "")) for f in findings]
     baseline = _baseline_path(args, root)
     if args.update_baseline:
-        if args.baseline is None:
-            raise ConfigError("--update-baseline needs --baseline FILE")
-        report.write_baseline(Path(args.baseline), findings)
-        print(f"aigw-secrets: recorded {len(findings)} finding(s) in {args.baseline}", file=sys.stderr)
+        target = Path(args.baseline) if args.baseline is not None else (root or Path.cwd()) / DEFAULT_BASELINE
+        report.write_baseline(target, findings)
+        print(f"aigw-secrets: recorded {len(findings)} finding(s) in {target}", file=sys.stderr)
         return ExitCode.OK
     if baseline is not None:
         accepted = report.load_baseline(baseline)

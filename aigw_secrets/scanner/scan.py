@@ -238,7 +238,8 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
 
 
 def _secret_docs(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(name, top-level mapping) of each Secret in a document, also inside ``kind: List`` items."""
+    """(name, top-level mapping) of each Secret in a document, also inside ``kind: List`` items
+    (each item node once: a list of a thousand aliases of one Secret is one Secret)."""
     from aigw_secrets.scanner import yamlread
 
     top = yamlread.mapping(doc)
@@ -246,8 +247,11 @@ def _secret_docs(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     if kind == "Secret":
         yield yamlread.scalar(yamlread.mapping(top.get("metadata")).get("name")) or "?", top
     elif kind is not None and kind.endswith("List") and getattr(top.get("items"), "id", None) == "sequence":
-        for item in top["items"].value:
-            yield from _secret_docs(item)
+        items = {id(item): item for item in top["items"].value}
+        for item in items.values():
+            inner = yamlread.mapping(item)
+            if yamlread.scalar(inner.get("kind")) == "Secret":
+                yield yamlread.scalar(yamlread.mapping(inner.get("metadata")).get("name")) or "?", inner
 
 
 def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], must_encrypt: bool) -> tuple[list[Finding], str | None]:

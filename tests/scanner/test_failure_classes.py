@@ -223,6 +223,13 @@ def test_item10_alias_bomb_and_long_line_finish() -> None:
     assert time.process_time() - started < 60  # a generous bound: unbounded expansion never finishes
 
 
+def test_item10_list_of_aliases_is_judged_once() -> None:
+    secret = "s: &s {kind: Secret, metadata: {name: a}, stringData: {" + ", ".join(f"password{i}: pw-{fakes.rand(10)}" for i in range(100)) + "}}\n"
+    text = secret + "kind: List\nitems: [" + ", ".join(["*s"] * 50000) + "]\n"
+    found, _ = scan_file("list.yaml", text.encode())
+    assert len(found) == 100
+
+
 def test_item10_deep_nesting_is_a_note() -> None:
     deep = "".join(" " * i + f"k{i}:\n" for i in range(3000)) + " " * 3000 + "v\n"
     found, skipped = scan_file("deep.yaml", ("kind: Secret\n" + deep).encode())
@@ -308,7 +315,8 @@ def test_default_baseline_is_honoured_and_symlinks_are_not_replaced(gitrepo: Pat
     (gitrepo / "k.env").write_text(f"GROQ_API_KEY={fakes.groq_key()}\n")
     git(gitrepo, "add", "-A")
     assert main(["scan", "--staged"]) == 1
-    assert main(["scan", "--staged", "--baseline", ".aigw-baseline.json", "--update-baseline"]) == 0
+    assert main(["scan", "--staged", "--update-baseline"]) == 0
+    assert (gitrepo / ".aigw-baseline.json").is_file()
     assert main(["scan", "--staged"]) == 0
     (gitrepo / "target.json").write_text("{}")
     (gitrepo / "link.json").symlink_to("target.json")
