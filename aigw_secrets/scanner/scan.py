@@ -46,6 +46,7 @@ _STRUCTURAL_HINT = re.compile(
 )
 _SOPS_META = re.compile(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")
 _PEM_B64 = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN": a PEM file stored base64-encoded
+_PEM_B64_B64 = "TFMwdExTMUNSVWRK"  # ... and base64 of that (of "LS0tLS1CRUdJ")
 _SOPS_NAME = re.compile(r"\.sops\.[A-Za-z0-9]+$|\.sops$")
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
@@ -155,13 +156,18 @@ def _decode_b64(token: str) -> str | None:
         return None
 
 
-def scan_base64(path: str, text: str, lines: _Lines) -> Iterator[Finding]:
+def scan_base64(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
+    """Line rules over base64 tokens, decoded; twice when the decoded text is a base64 PEM again
+    (Talos configs keep such doubly encoded keys)."""
     for m in _B64.finditer(text):
-        if lines.inside_enc(m.start()) or lines.allowed(m.start()):
+        if decoded_from is None and (lines.inside_enc(m.start()) or lines.allowed(m.start())):
             continue
         decoded = _decode_b64(m.group(0))
         if decoded:
-            yield from scan_line_rules(path, decoded, _Lines(decoded), decoded_from=lines.at(m.start()))
+            where = decoded_from or lines.at(m.start())
+            yield from scan_line_rules(path, decoded, _Lines(decoded), decoded_from=where)
+            if decoded_from is None and _PEM_B64 in decoded:
+                yield from scan_base64(path, decoded, _Lines(decoded), decoded_from=where)
 
 
 def _kind(name: str) -> str:
@@ -196,7 +202,7 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[li
     if name == ".sops.yaml":
         return _dedupe(found), None  # the config: line rules only (a pasted age identity)
     kind = _kind(name)
-    if kind in ("json", "ipynb", "env") or (kind == "yaml" and _PEM_B64 in text):
+    if kind in ("json", "ipynb", "env") or (kind == "yaml" and (_PEM_B64 in text or _PEM_B64_B64 in text)):
         found += scan_base64(path, text, lines)
     skipped = None
     sops_name = is_sops_name(name)

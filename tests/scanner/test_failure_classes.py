@@ -174,6 +174,7 @@ def test_f9_talos_machine_config_ed25519_key_and_symlink_blob() -> None:
     ed = "-----BEGIN ED25519 PRIVATE KEY-----\n" + b64(fakes.rand(48)) + "\n-----END ED25519 PRIVATE KEY-----\n"
     config = f"version: v1alpha1\nmachine:\n  ca:\n    crt: {b64('-----BEGIN CERTIFICATE-----')}\n    key: {b64(ed)}\n"
     assert rules_of("k8s/talos/cluster-0/controlplane.yaml", config) == {"private-key"}
+    assert rules_of("k8s/talos/cluster-0/worker.yaml", f"machine:\n  ca:\n    # key: {b64(b64(ed))}\n") == {"private-key"}
     # a symlink's blob (its target path) named *.sops.yaml holds nothing secret
     assert rules_of("a/secret.sops.yaml", "../../../main/secret.sops.yaml", must_encrypt=True) == set()
 
