@@ -102,29 +102,29 @@ def run(args: argparse.Namespace) -> int:
     git_mode = args.staged or args.all or args.history is not None
     if git_mode and root is None:
         raise ConfigError("not inside a git repository; pass paths or --repo")
-    if args.staged:
-        items: Iterable[sources.Item] = sources.staged(root)  # type: ignore[arg-type]  # root is set in git modes
-    elif args.history is not None:
-        items = sources.history(root, args.history or None)  # type: ignore[arg-type]  # root is set in git modes
+    covered = _must_encrypt(root)
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    if args.history is not None:
+        from aigw_secrets.scanner import history
+
+        findings, skipped = history.scan(root, args.history or None, covered)  # type: ignore[arg-type]  # root is set in git modes
+        items: Iterable[sources.Item] = ()
+    elif args.staged:
+        items = sources.staged(root)  # type: ignore[arg-type]  # root is set in git modes
     elif args.all or not args.paths:
         items = sources.tracked(root) if root else sources.from_paths(["."])
     else:
         items = sources.from_paths(args.paths)
-    covered = _must_encrypt(root)
-    findings: list[Finding] = []
-    skipped: list[Skipped] = []
     for item in items:
         if item.data is None:
             skipped.append(Skipped(item.path, item.note))
             continue
         rel = sources.relative(item.path, root) if root and not (git_mode or not args.paths) else item.path
         found, skip = scan_file(rel, item.data, must_encrypt=covered(rel))
-        findings += (f._replace(blob=item.blob) for f in found) if item.blob else found
+        findings += found
         if skip:
             skipped.append(skip)
-    if args.history is not None and findings:
-        firsts = sources.first_commits(root, args.history or None, {f.blob for f in findings})  # type: ignore[arg-type]  # root is set
-        findings = [f._replace(commit=firsts.get(f.blob, "")) for f in findings]
     baseline = _baseline_path(args, root)
     if args.update_baseline:
         target = Path(args.baseline) if args.baseline is not None else (root or Path.cwd()) / DEFAULT_BASELINE

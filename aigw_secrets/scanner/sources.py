@@ -140,9 +140,9 @@ def revision_args(revisions: str | None) -> list[str]:
     return ["--end-of-options", *words] if words else ["--all"]
 
 
-def history(root: Path, revisions: str | None) -> Iterator[Item]:
-    """Every blob reachable in the range (default: all refs), once each, named by a real path it
-    had; a blob missing from the object store (partial clone, pruned) is a skipped note."""
+def history_blobs(root: Path, revisions: str | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """(blob, a real path it had) for every blob reachable in the range (default: all refs), once
+    each; and the ids of objects missing from the store (partial clone, pruned)."""
     from aigw_secrets import git
 
     args = ["rev-list", "--objects", "--missing=print", *revision_args(revisions)]
@@ -156,20 +156,25 @@ def history(root: Path, revisions: str | None) -> Iterator[Item]:
         if name and sha not in seen:
             seen[sha] = name
     checked = git.run(root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(seen).encode()).decode()
-    blobs = [line.split(" ")[0] for line in checked.splitlines() if line.endswith(" blob")]
-    for sha in missing:
-        yield Item(f"(object {sha[:12]})", None, "missing from the object store; not scanned", sha)
-    for sha, content, note in _blobs(root, blobs):
-        yield Item(seen[sha], content, note, sha)
+    return [(sha, seen[sha]) for sha in (line.split(" ")[0] for line in checked.splitlines() if line.endswith(" blob"))], missing
 
 
-def first_commits(root: Path, revisions: str | None, blobs: set[str]) -> dict[str, str]:
-    """blob -> the oldest commit (in the range) whose diff adds or changes a path to that blob."""
+def history(root: Path, blobs: list[tuple[str, str]]) -> Iterator[Item]:
+    """The blobs' contents, named by their real paths (one cat-file process)."""
+    paths = dict(blobs)
+    for sha, content, note in _blobs(root, [sha for sha, _path in blobs]):
+        yield Item(paths[sha], content, note, sha)
+
+
+def first_commits(root: Path, revisions: str | None, blobs: dict[str, str]) -> dict[str, str]:
+    """blob -> the oldest commit (in the range) whose diff sets the blob's path to that blob
+    (``git log`` limited to those paths: fast even on long histories)."""
     from aigw_secrets import git
 
     if not blobs:
         return {}
-    out = git.run(root, "log", "--reverse", "--no-renames", "--raw", "--no-abbrev", "--format=%x01%H", *revision_args(revisions))
+    paths = sorted({f":(literal){path}" for path in blobs.values()})
+    out = git.run(root, "log", "--reverse", "--no-renames", "--raw", "--no-abbrev", "--format=%x01%H", *revision_args(revisions), "--", *paths)
     found: dict[str, str] = {}
     commit = ""
     for line in out.decode("utf-8", "surrogateescape").splitlines():

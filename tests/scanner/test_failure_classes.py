@@ -102,6 +102,20 @@ def test_f3_history_finds_base64_age_key_in_a_deleted_secret(gitrepo: Path, caps
     assert "rotate" in finding["advice"]
 
 
+def test_f3_history_in_parallel_workers_finds_the_same(gitrepo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from aigw_secrets.scanner import history
+
+    for n in range(6):
+        (gitrepo / f"f{n}.env").write_text(f"GROQ_API_KEY={fakes.groq_key()}\n" if n % 2 else "A=b\n")
+    commit_all(gitrepo, "six files")
+    assert main(["scan", "--history", "--format", "json"]) == 1
+    serial = sorted((f["path"], f["commit"], f["blob"]) for f in json.loads(capsys.readouterr().out)["findings"])
+    monkeypatch.setattr(history, "PARALLEL_FROM", 1)
+    assert main(["scan", "--history", "--format", "json"]) == 1
+    parallel = sorted((f["path"], f["commit"], f["blob"]) for f in json.loads(capsys.readouterr().out)["findings"])
+    assert serial == parallel and len(serial) == 3
+
+
 def test_f3_history_reports_a_plaintext_sops_file(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (gitrepo / "talos").mkdir()
     (gitrepo / "talos/talsecret.sops.yaml").write_text(f"cluster:\n  id: x\n  secret: {b64(fakes.rand(32))}\n")
