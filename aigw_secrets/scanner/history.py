@@ -38,7 +38,8 @@ def _scan_blobs(root: Path, covered: Callable[[str], bool], blobs: list[tuple[st
         if item.data is None:
             skipped.append(Skipped(item.path, item.note))
             continue
-        found, skip = scan_file(item.path, item.data, must_encrypt=covered(item.path))
+        path = item.path
+        found, skip = scan_file(path, item.data, must_encrypt=lambda: covered(path))  # noqa: B023 - called before the loop moves on
         findings += (f._replace(blob=item.blob) for f in found)
         if skip:
             skipped.append(skip)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from aigw_secrets.scanner import rules
@@ -188,9 +188,10 @@ def structured(path: str) -> bool:
     return _kind(path.rsplit("/", 1)[-1]) in ("yaml", "json", "env")
 
 
-def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[list[Finding], Skipped | None]:
+def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool] = False) -> tuple[list[Finding], Skipped | None]:
     """All findings for one file, and why (part of) it was not judged. ``path`` is the real path
-    (also for history blobs); ``must_encrypt``: a .sops.yaml creation rule covers this path."""
+    (also for history blobs); ``must_encrypt``: a .sops.yaml creation rule covers this path (a
+    callable is asked only when the file carries secret material: most files never load the config)."""
     name = path.rsplit("/", 1)[-1]
     if len(data) > MAX_BYTES:
         return [], Skipped(path, f"larger than {MAX_BYTES // (1024 * 1024)} MB; not scanned")
@@ -206,12 +207,16 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[li
         found += scan_base64(path, text, lines)
     skipped = None
     sops_name = is_sops_name(name)
-    if kind in ("yaml", "json") and (must_encrypt or sops_name or _structural(text)):
-        more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, must_encrypt or sops_name)
+
+    def covered() -> bool:
+        return sops_name or (must_encrypt() if callable(must_encrypt) else must_encrypt)
+
+    if kind in ("yaml", "json") and (sops_name or found or _structural(text)):
+        more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
         found += more
         skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem else None
-    elif kind == "env" and (must_encrypt or sops_name or "sops_" in text or _ENC_START in text):
-        found += _scan_env(path, text, lines, found, must_encrypt or sops_name)
+    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text):
+        found += _scan_env(path, text, lines, found, covered)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
     enc = _ENC_TOKEN.search(text) if kind and _ENC_START in text else None
@@ -260,7 +265,7 @@ def _secret_docs(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield yamlread.scalar(yamlread.mapping(inner.get("metadata")).get("name")) or "?", inner
 
 
-def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], must_encrypt: bool) -> tuple[list[Finding], str | None]:
+def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covered: Callable[[], bool]) -> tuple[list[Finding], str | None]:
     from aigw_secrets.scanner import yamlread
 
     composed = yamlread.compose(text)
@@ -287,11 +292,11 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], must_e
         generators = top.get("secretGenerator")
         if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
-    if must_encrypt and not encrypted_file and not _SOPS_META.search(text):
+    if not encrypted_file and not _SOPS_META.search(text):
         what = exposed or [f.rule for f in found if f.secret]
         if not what and is_sops_name(path.rsplit("/", 1)[-1]):
             what = _material(plain_docs)
-        if what:
+        if what and covered():
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""
             out.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {', '.join(unique[:4])}{tail}"))
@@ -449,7 +454,7 @@ def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> 
 _ENV_LINE = re.compile(r"(?m)^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
 
 
-def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], must_encrypt: bool) -> list[Finding]:
+def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], covered: Callable[[], bool]) -> list[Finding]:
     """A dotenv file: sops's dotenv format keeps its metadata in ``sops_*`` keys."""
     pairs = [(m.group(1), m.group(2).strip("'\""), m.start(2)) for m in _ENV_LINE.finditer(text)]
     meta = {k[len("sops_") :]: v for k, v, _o in pairs if k.startswith("sops_")}
@@ -460,9 +465,9 @@ def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], must_en
         if _regex_problem(selectors) is None:
             out += _judge_leaves(path, values, selectors, lines)
         return out
-    if must_encrypt and values:
+    if values:
         creds = [f.rule for f in found if f.secret]
-        if creds or is_sops_name(path.rsplit("/", 1)[-1]):
+        if (creds or is_sops_name(path.rsplit("/", 1)[-1])) and covered():
             keys = ", ".join(k[0] for k, _v, _o in values[:4])
             return [Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {keys}{' …' if len(values) > 4 else ''}")]
     return []

@@ -303,7 +303,7 @@ def test_item14_deep_sops_yaml_and_option_ranges(gitrepo: Path) -> None:
     bad = run_cli(f"--history=--output={gitrepo / 'made-by-git'}", cwd=gitrepo)
     assert bad.returncode == 2 and "not a revision range" in bad.stderr and not (gitrepo / "made-by-git").exists()
     (gitrepo / ".sops.yaml").write_text("a: " + "[" * 10000 + "]" * 10000 + "\n")
-    (gitrepo / "app.yaml").write_text("kind: ConfigMap\n")  # a file whose coverage needs the config
+    (gitrepo / "app.yaml").write_text("kind: Secret\nstringData:\n  password: hunter2-but-longer\n")  # its coverage needs the config
     git(gitrepo, "add", "app.yaml")
     res = run_cli("--all", cwd=gitrepo)
     assert res.returncode == 2 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
