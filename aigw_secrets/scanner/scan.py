@@ -41,7 +41,7 @@ _ENC_TOKEN = re.compile(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]
 # !!str tag, flow style), a secretGenerator, sops metadata or ciphertext.
 _STRUCTURAL_HINT = re.compile(
     r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|\w*List)["']"""
-    r"""|^[ \t]*["']?sops["']?[ \t]*:|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",
+    r"""|^["']?sops["']?[ \t]*:|"sops"[ \t]*:[ \t]*\{|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",  # sops metadata is top-level
     re.M,
 )
 _SOPS_META = re.compile(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")
