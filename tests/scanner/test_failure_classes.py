@@ -258,24 +258,34 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "aigw_secrets", "scan", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+DEEP_TREE = """
+import os, subprocess, sys
+top, depth = sys.argv[1], int(sys.argv[2])
+names = ["deep"] + ["d"] * depth  # deeper than PATH_MAX allows by name: built relative to each parent
+fds = [os.open(top, os.O_RDONLY)]
+for name in names:
+    os.mkdir(name, dir_fd=fds[-1])
+    fds.append(os.open(name, os.O_RDONLY, dir_fd=fds[-1]))
+try:
+    res = subprocess.run([sys.executable, "-m", "aigw_secrets", "scan", *sys.argv[3:]], capture_output=True, text=True, timeout=120)
+finally:  # pytest's own clean-up recurses and would fail on this depth
+    os.close(fds.pop())
+    for name in reversed(names):
+        parent = fds.pop()
+        os.rmdir(name, dir_fd=parent)
+        os.close(parent)
+print(res.returncode)
+print(res.stdout + res.stderr)
+"""
+
+
 def test_item14_deep_directory_fifo_and_devices(tmp_path: Path) -> None:
-    # 1,500 levels (deeper than PATH_MAX allows by name: built relative to each parent)
-    names = ["deep"] + ["d"] * 1500
-    fds = [os.open(tmp_path, os.O_RDONLY)]
-    for name in names:
-        os.mkdir(name, dir_fd=fds[-1])
-        fds.append(os.open(name, os.O_RDONLY, dir_fd=fds[-1]))
+    # in a child process: the 1,500 open directories never touch pytest's own process
     os.mkfifo(tmp_path / "pipe.env")
-    try:
-        res = run_cli(str(tmp_path), str(tmp_path / "pipe.env"), "/dev/zero", cwd=tmp_path)
-    finally:  # pytest's own clean-up recurses and would fail on this depth
-        os.close(fds.pop())
-        for name in reversed(names):
-            parent = fds.pop()
-            os.rmdir(name, dir_fd=parent)
-            os.close(parent)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0 and "Traceback" not in out, out
+    args = [str(tmp_path), str(tmp_path / "pipe.env"), "/dev/zero"]
+    res = subprocess.run([sys.executable, "-c", DEEP_TREE, str(tmp_path), "1500", *args], capture_output=True, text=True, timeout=300)
+    rc, _, out = res.stdout.partition("\n")
+    assert res.returncode == 0 and rc == "0" and "Traceback" not in out, res.stdout + res.stderr
     assert "pipe.env: skipped: not a regular file" in out and "/dev/zero: skipped: not a regular file" in out
 
 
