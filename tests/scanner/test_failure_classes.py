@@ -102,17 +102,19 @@ def test_f3_history_finds_base64_age_key_in_a_deleted_secret(gitrepo: Path, caps
     assert "rotate" in finding["advice"]
 
 
-def test_f3_history_in_parallel_workers_finds_the_same(gitrepo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from aigw_secrets.scanner import history
+PARALLEL = "from aigw_secrets.scanner import history, hook; history.PARALLEL_FROM = 1; raise SystemExit(hook.main(['--history', '--format', 'json']))"
 
+
+def test_f3_history_in_parallel_workers_finds_the_same(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for n in range(6):
         (gitrepo / f"f{n}.env").write_text(f"GROQ_API_KEY={fakes.groq_key()}\n" if n % 2 else "A=b\n")
     commit_all(gitrepo, "six files")
     assert main(["scan", "--history", "--format", "json"]) == 1
     serial = sorted((f["path"], f["commit"], f["blob"]) for f in json.loads(capsys.readouterr().out)["findings"])
-    monkeypatch.setattr(history, "PARALLEL_FROM", 1)
-    assert main(["scan", "--history", "--format", "json"]) == 1
-    parallel = sorted((f["path"], f["commit"], f["blob"]) for f in json.loads(capsys.readouterr().out)["findings"])
+    # forked workers in a child process: pytest's own process never forks
+    res = subprocess.run([sys.executable, "-c", PARALLEL], cwd=gitrepo, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    parallel = sorted((f["path"], f["commit"], f["blob"]) for f in json.loads(res.stdout)["findings"])
     assert serial == parallel and len(serial) == 3
 
 
