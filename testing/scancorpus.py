@@ -79,6 +79,14 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ("nomac.sops.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n{_sops_block(mac=False)}", {"sops-missing-mac"}),
         ("blob.env", f"CONFIG_B64={_b64('GROQ_API_KEY=' + fakes.groq_key())}\n", {"groq-api-key"}),
         ("blob.json", json.dumps({"payload": _b64(f"anthropic={fakes.anthropic_key()}")}), {"anthropic-api-key"}),
+        (
+            "talos/talsecret.sops.yaml",
+            f"cluster:\n  token: {_enc()}\n  secretboxEncryptionSecret: {_b64(rand(32))}\n{_sops_block().replace('^(data|stringData)$', '^(token|secretboxencryptionsecret)$')}",
+            {"sops-unselected-secret"},
+        ),
+        ("truncated.sops.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  PASSWORD: {_enc()}\n", {"sops-missing-metadata"}),
+        ("plain.sops.json", json.dumps({"password": "plain-fake-pw-" + rand(8)}), {"sops-rule-unencrypted"}),
+        ("talos/controlplane.yaml", f"machine:\n  ca:\n    crt: {_b64('-----BEGIN CERTIFICATE-----')}\n    key: {_b64(fakes.pem_private_key())}\n", {"private-key"}),
     ]
 
 
@@ -99,6 +107,15 @@ def negatives() -> list[tuple[str, str, set[str]]]:
         ("allowed.py", f'TEST_KEY = "{fakes.groq_key()}"  # aigw-secrets: allow\n', none),
         ("uuid.json", json.dumps({"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "hash": rand(64, "0123456789abcdef")}), none),
         ("generator.yaml", "secretGenerator:\n  - name: app\n    envs: [secret.env]\n    literals:\n      - API_KEY=${API_KEY}\n", none),
+        (
+            "flux-secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  URL: https://auth.${SECRET_DOMAIN}/callback\n  TOKEN: Bot ${TOKEN}\n"
+            "  DB_HOST: postgres-rw.database.svc.cluster.local\n  DB_PORT: \"5432\"\n  DB_USER: appuser\n  ENABLED: \"true\"\n  OP_PASSWORD: op://homelab/app/password\n"
+            "  config.yaml: |\n    password: '{{ .db_password }}'\n    url: http://x\n"
+            f"data:\n  tls.crt: {_b64('-----BEGIN CERTIFICATE-----' + chr(10) + _b64(rand(60)) + chr(10) + '-----END CERTIFICATE-----')}\n",
+            none,
+        ),
+        ("kubernetes/apps/web/helmrelease.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec:\n  values:\n    secretName: web-tls\n", none),
     ]
 
 

@@ -18,14 +18,15 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
+from aigw_secrets import shapes
 from aigw_secrets.errors import ConfigError, CredentialError, ExitCode, ToolMissingError
 from aigw_secrets.gateway import operator
 from aigw_secrets.gateway.config import ProviderConfig
 from aigw_secrets.shapes import is_placeholder
 from aigw_secrets.util import run
 
-AWS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z2-7]{16}$")
-AWS_SECRET = re.compile(r"^[A-Za-z0-9/+]{40}$")
+AWS_KEY_ID = re.compile(f"^{shapes.AWS_KEY_ID}$")
+AWS_SECRET = re.compile(f"^{shapes.AWS_SECRET}$")
 SOURCE_KINDS = ("env", "file", "cmd", "stdin", "prompt")
 
 
@@ -244,7 +245,7 @@ def check(pc: ProviderConfig, raw: str, source: str) -> Credential:
     prefixes = pc.provider.key_prefixes if pc.auth.name == "api-key" else ()
     if prefixes and not value.startswith(prefixes):
         raise CredentialError(f"{where} does not look like a {pc.provider.title} key (expected it to start with {' or '.join(prefixes)})")
-    if pc.provider.key == "openai" and value.startswith("sk-ant-"):
+    if pc.provider.key == "openai" and value.startswith(shapes.ANTHROPIC_PREFIX):
         raise CredentialError(f"{where} is an Anthropic key, not an OpenAI key")
     return Credential(value, source)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from aigw_secrets.errors import AigwError, ExitCode
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.scanner import report, sources
 from aigw_secrets.scanner.scan import Finding, Skipped, scan_file
+
+DEFAULT_BASELINE = ".aigw-baseline.json"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,9 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--all", action="store_true", help="scan every tracked file")
     mode.add_argument("--history", nargs="?", const="", metavar="RANGE", help="scan every blob reachable in RANGE (default: all refs)")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    p.add_argument("--output", "-o", type=Path, help="write the report to a file instead of stdout")
-    p.add_argument("--baseline", type=Path, help="JSON file of accepted findings (SHA-256 only)")
-    p.add_argument("--update-baseline", action="store_true", help="record the current findings in --baseline and exit 0")
+    p.add_argument("--output", "-o", help="write the report to a file instead of stdout")
+    p.add_argument("--baseline", help=f"JSON file of accepted findings (SHA-256 only; default: {DEFAULT_BASELINE} at the repository root, when it exists)")
+    p.add_argument("--update-baseline", action="store_true", help=f"record the current findings in the baseline (--baseline, default {DEFAULT_BASELINE}) and exit 0")
     p.add_argument("--repo", type=Path, default=None, help="repository root (default: found from the current directory)")
     return p
 
@@ -44,15 +46,34 @@ def _root(repo: Path | None) -> Path | None:
         return None
 
 
-def _must_encrypt(root: Path | None) -> object:
-    """A predicate: does a .sops.yaml creation rule cover this (root-relative) path?"""
+def _must_encrypt(root: Path | None) -> Callable[[str], bool]:
+    """A predicate: does a .sops.yaml creation rule cover this (root-relative) path? The config is
+    read on the first question, and only files the structural pass reads ask (a commit of code
+    files never loads YAML)."""
+    from aigw_secrets.scanner.scan import structured
+
+    loaded: list[Callable[[str], bool]] = []
+
+    def covered(rel: str) -> bool:
+        if not structured(rel):
+            return False
+        if not loaded:
+            loaded.append(_load_rules(root))
+        return loaded[0](rel)
+
+    return covered
+
+
+def _load_rules(root: Path | None) -> Callable[[str], bool]:
     from aigw_secrets.sops import config as sopsconfig
 
     cfg_path = sopsconfig.find(root or Path.cwd())
     if cfg_path is None:
         return lambda rel: False
-
-    cfg = sopsconfig.load(cfg_path)
+    try:
+        cfg = sopsconfig.load(cfg_path)
+    except RecursionError:
+        raise ConfigError(f"{cfg_path}: nested too deeply to read") from None
     base = os.path.abspath(cfg_path.parent)
     here = os.path.abspath(root or Path.cwd())
 
@@ -67,42 +88,55 @@ def _must_encrypt(root: Path | None) -> object:
     return covered
 
 
+def _baseline_path(args: argparse.Namespace, root: Path | None) -> Path | None:
+    """--baseline, else ``.aigw-baseline.json`` at the repository root when it exists (so the git
+    hook and the pre-commit hook honour what ``--update-baseline`` accepted)."""
+    if args.baseline is not None:
+        return Path(args.baseline)
+    default = (root or Path.cwd()) / DEFAULT_BASELINE
+    return default if os.path.lexists(default) else None
+
+
 def run(args: argparse.Namespace) -> int:
     root = _root(args.repo)
-    if (args.staged or args.all or args.history is not None) and root is None:
-        raise AigwError("not inside a git repository; pass paths or --repo")
-    if args.staged:
-        items: Iterable[sources.Item] = sources.staged(root)  # type: ignore[arg-type]
-    elif args.history is not None:
-        items = sources.history(root, args.history or None)  # type: ignore[arg-type]
+    git_mode = args.staged or args.all or args.history is not None
+    if git_mode and root is None:
+        raise ConfigError("not inside a git repository; pass paths or --repo")
+    covered = _must_encrypt(root)
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    if args.history is not None:
+        from aigw_secrets.scanner import history
+
+        findings, skipped = history.scan(root, args.history or None, covered)  # type: ignore[arg-type]  # root is set in git modes
+        items: Iterable[sources.Item] = ()
+    elif args.staged:
+        items = sources.staged(root)  # type: ignore[arg-type]  # root is set in git modes
     elif args.all or not args.paths:
         items = sources.tracked(root) if root else sources.from_paths(["."])
     else:
         items = sources.from_paths(args.paths)
-    covered = _must_encrypt(root) if args.history is None else (lambda rel: False)
-    findings: list[Finding] = []
-    skipped: list[Skipped] = []
     for item in items:
         if item.data is None:
             skipped.append(Skipped(item.path, item.note))
             continue
-        rel = sources.relative(item.path, root) if root and not (args.staged or args.all or args.history is not None or not args.paths) else item.path
-        found, skip = scan_file(rel, item.data, must_encrypt=covered(rel))  # type: ignore[operator]
+        rel = sources.relative(item.path, root) if root and not (git_mode or not args.paths) else item.path
+        found, skip = scan_file(rel, item.data, must_encrypt=lambda: covered(rel))  # noqa: B023 - called before the loop moves on
         findings += found
         if skip:
             skipped.append(skip)
-    if args.baseline:
-        if args.update_baseline:
-            report.write_baseline(args.baseline, findings)
-            print(f"aigw-secrets: recorded {len(findings)} finding(s) in {args.baseline}", file=sys.stderr)
-            return 0
-        accepted = report.load_baseline(args.baseline)
+    baseline = _baseline_path(args, root)
+    if args.update_baseline:
+        target = Path(args.baseline) if args.baseline is not None else (root or Path.cwd()) / DEFAULT_BASELINE
+        report.write_baseline(target, findings)
+        print(f"aigw-secrets: recorded {len(findings)} finding(s) in {target}", file=sys.stderr)
+        return ExitCode.OK
+    if baseline is not None:
+        accepted = report.load_baseline(baseline)
         findings = [f for f in findings if not report.in_baseline(f, accepted)]
-    elif args.update_baseline:
-        raise AigwError("--update-baseline needs --baseline FILE")
     body = {"text": lambda: report.text(findings, skipped), "json": lambda: report.as_json(findings, skipped), "sarif": lambda: report.sarif(findings)}[args.format]()
     if args.output:
-        args.output.write_text(body + "\n")
+        report.write_report(Path(args.output), body + "\n")
     elif body:
         print(body, file=sys.stderr if args.format == "text" and findings else sys.stdout)
     return ExitCode.FINDINGS if findings else ExitCode.OK
@@ -116,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0) if isinstance(exc.code, int) else ExitCode.USAGE
     try:
         return run(args)
+    except RecursionError:
+        print("aigw-secrets scan: error: input nested too deeply to process", file=sys.stderr)
+        return ExitCode.USAGE
     except AigwError as exc:
         # exit 1 means "findings" to pre-commit and CI; anything else that stops a scan is a usage
         # or configuration problem (2), whatever its code elsewhere.

@@ -3,12 +3,13 @@ and the length for people, a SHA-256 for machines."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from aigw_secrets import __version__
-from aigw_secrets.errors import ConfigError
+from aigw_secrets.errors import ConfigError, OutputError
 from aigw_secrets.scanner.rules import RULES
 from aigw_secrets.scanner.scan import Finding, Skipped
 
@@ -16,18 +17,74 @@ BASELINE_VERSION = 1
 
 
 def load_baseline(path: Path) -> set[tuple[str, str, str]]:
-    """(path, rule, sha256) of accepted findings."""
+    """(path, rule, sha256) of accepted findings; ConfigError (one line) for anything malformed."""
     import json
 
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(_read_regular(path).decode("utf-8"))
     except FileNotFoundError:
         return set()
     except (OSError, ValueError):
-        raise ConfigError(f"{path}: not a valid aigw-secrets baseline (JSON)") from None
+        raise ConfigError(f"{_shown(path)}: not a valid aigw-secrets baseline (JSON)") from None
     if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION:
-        raise ConfigError(f"{path}: unsupported baseline version {data.get('version') if isinstance(data, dict) else '?'}")
-    return {(e["path"], e["rule"], e["sha256"]) for e in data.get("findings", []) if isinstance(e, dict)}
+        version = data.get("version") if isinstance(data, dict) else "?"
+        raise ConfigError(f"{_shown(path)}: unsupported baseline version {str(version)[:20]}")
+    entries = data.get("findings", [])
+    fields = ("path", "rule", "sha256")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and all(isinstance(e.get(k), str) for k in fields) for e in entries):
+        raise ConfigError(f"{_shown(path)}: malformed baseline (each finding needs string path, rule and sha256)")
+    return {(e["path"], e["rule"], e["sha256"]) for e in entries}
+
+
+def _shown(path: Path) -> str:
+    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _read_regular(path: Path) -> bytes:
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        return fh.read(64 * 1024 * 1024)
+
+
+def _writable(path: Path) -> None:
+    """Writing replaces a regular file only: never a symlink, a directory, a device or a pipe."""
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"{_shown(path)}: cannot write ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a symlink" if stat.S_ISLNK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise OutputError(f"{_shown(path)}: is {what}; refusing to replace it")
+
+
+def write_report(path: Path, body: str) -> None:
+    """A regular (or new) file is replaced atomically; an existing device, pipe or link to one
+    (``/dev/null``, ``/dev/stdout``) is written into, never replaced."""
+    import stat
+
+    from aigw_secrets.util import atomic_write
+
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        special = False
+    if special:
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(body)
+        except OSError as exc:
+            raise OutputError(f"{_shown(path)}: cannot write ({exc.strerror})") from None
+        return
+    _writable(path)
+    atomic_write(path, body.encode())
 
 
 def write_baseline(path: Path, findings: Sequence[Finding]) -> None:
@@ -35,6 +92,7 @@ def write_baseline(path: Path, findings: Sequence[Finding]) -> None:
 
     from aigw_secrets.util import atomic_write
 
+    _writable(path)
     entries = sorted({(f.path, f.rule, f.fingerprint) for f in findings})
     body = {
         "version": BASELINE_VERSION,
@@ -49,20 +107,46 @@ def in_baseline(f: Finding, baseline: set[tuple[str, str, str]]) -> bool:
     return (f.path, f.rule, f.fingerprint) in baseline
 
 
+_KEYS = frozenset({"age-secret-key", "private-key", "pgp-private-key", "gcp-service-account-key"})
+
+
+def advice(f: Finding) -> str:
+    """What to do about this finding: only advice that works for it."""
+    return rule_advice(f.rule, history=bool(f.blob), secret_doc="Secret " in f.note)
+
+
+def rule_advice(rule: str, *, history: bool = False, secret_doc: bool = False) -> str:
+    if history and rule in ("sops-missing-metadata", "sops-missing-mac"):
+        return "no value was exposed by this old version; fix the file if it is still like this"
+    if history or rule in _KEYS:
+        return "remove it and rotate the key (it is compromised once committed; encrypting it now does not help)"
+    if rule == "k8s-secret-plaintext" or (rule == "sops-rule-unencrypted" and secret_doc):
+        return "encrypt the Secret (`aigw-secrets encrypt FILE`), or move the value out of the repository"
+    if rule == "sops-rule-unencrypted":
+        return "encrypt the file with `sops encrypt --in-place FILE`, or narrow the .sops.yaml rule"
+    if rule in ("sops-plaintext-value", "sops-missing-mac"):
+        return "re-encrypt it with `sops edit FILE` (a hand-edited value is not protected)"
+    if rule == "sops-unselected-secret":
+        return "fix the creation rule's selector (or use whole-file encryption) and re-encrypt; rotate the value"
+    if rule == "sops-missing-metadata":
+        return "restore the sops metadata from git history; without it nobody can decrypt the values"
+    return "move the value to an encrypted Secret and rotate it if it was ever pushed"
+
+
 def text(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
     lines = []
     for f in findings:
         note = f"; {f.note}" if f.note else ""
-        lines.append(f"{f.path}:{f.line}:{f.column}: {f.rule}: {RULES[f.rule].description} [{f.preview}{note}]")
+        where = f" (blob {f.blob[:12]}, first in commit {f.commit[:12] or 'unknown'})" if f.blob else ""
+        lines.append(f"{f.path}:{f.line}:{f.column}: {f.rule}: {RULES[f.rule].description} [{f.preview}{note}]{where}")
     for s in skipped:
         if s.reason != "binary":
             lines.append(f"{s.path}: skipped: {s.reason}")
     if findings:
-        lines.append(
-            f"\naigw-secrets: {len(findings)} plaintext credential(s) found. Encrypt the file "
-            "(`aigw-secrets encrypt FILE`), move the value to an encrypted Secret, or, for a false "
-            "alarm, add `# aigw-secrets: allow` to the line or record it with --update-baseline."
-        )
+        lines.append(f"\naigw-secrets: {len(findings)} finding(s). What to do:")
+        for rule, how in dict.fromkeys((f.rule, advice(f)) for f in findings):
+            lines.append(f"  {rule}: {how}")
+        lines.append("A false alarm: add `# aigw-secrets: allow` to the line, or accept it with --update-baseline (default baseline: .aigw-baseline.json).")
     return "\n".join(lines)
 
 
@@ -72,7 +156,17 @@ def as_json(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
     return json.dumps(
         {
             "findings": [
-                {"path": f.path, "line": f.line, "column": f.column, "rule": f.rule, "preview": f.preview, "sha256": f.fingerprint, "note": f.note}
+                {
+                    "path": f.path,
+                    "line": f.line,
+                    "column": f.column,
+                    "rule": f.rule,
+                    "preview": f.preview,
+                    "sha256": f.fingerprint,
+                    "note": f.note,
+                    "advice": advice(f),
+                    **({"commit": f.commit, "blob": f.blob} if f.blob else {}),
+                }
                 for f in findings
             ],
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
@@ -91,7 +185,7 @@ def sarif(findings: Sequence[Finding]) -> str:
             "name": "".join(part.capitalize() for part in r.id.split("-")),
             "shortDescription": {"text": r.description},
             "fullDescription": {"text": r.description},
-            "help": {"text": "Encrypt the value with SOPS (aigw-secrets encrypt) or remove it; rotate it if it was ever pushed."},
+            "help": {"text": rule_advice(r.id)},
             "defaultConfiguration": {"level": "error"},
             "properties": {"tags": ["security", "secrets"], "precision": "high", "security-severity": "9.0"},
         }
@@ -103,11 +197,11 @@ def sarif(findings: Sequence[Finding]) -> str:
             "ruleId": f.rule,
             "ruleIndex": index[f.rule],
             "level": "error",
-            "message": {"text": f"{RULES[f.rule].description} ({f.preview}){'; ' + f.note if f.note else ''}"},
+            "message": {"text": f"{RULES[f.rule].description} ({f.preview}){'; ' + f.note if f.note else ''}. {advice(f)}"},
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path.split(" (blob ")[0], "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": f.line, "startColumn": f.column},
                     }
                 }

@@ -11,6 +11,8 @@ import functools
 import re
 from typing import NamedTuple
 
+from aigw_secrets import shapes
+
 
 class Rule(NamedTuple):
     id: str
@@ -27,43 +29,42 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "openai-api-key",
         "OpenAI API key (project, service-account, admin or legacy user key)",
-        # T3BlbkFJ is base64 of "OpenAI"; project/service-account/admin keys carry their prefix
-        _B + r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}" + _E + "|" + _B + r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}" + _E,
+        _B + shapes.OPENAI_KEY + _E + "|" + _B + shapes.OPENAI_LEGACY_KEY + _E,
         triggers=("sk-",),
     ),
     Rule(
         "anthropic-api-key",
         "Anthropic API or admin key",
-        _B + r"sk-ant-(?:api03|admin01)-[A-Za-z0-9_\-]{80,100}AA" + _E,
+        _B + shapes.ANTHROPIC_KEY + _E,
         triggers=("sk-ant-",),
     ),
-    Rule("groq-api-key", "Groq API key", _B + r"gsk_[A-Za-z0-9]{52}" + _E, triggers=("gsk_",)),
+    Rule("groq-api-key", "Groq API key", _B + shapes.GROQ_KEY + _E, triggers=("gsk_",)),
     Rule(
         "aws-access-key-id",
         "AWS access key id (long-term AKIA or temporary ASIA)",
-        r"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b",
+        rf"\b{shapes.AWS_KEY_ID}\b",
         triggers=("akia", "asia"),
     ),
     Rule(
         "aws-secret-access-key",
         "AWS secret access key (found by its name: aws_secret_access_key, AWS_SECRET_ACCESS_KEY, secret_key)",
-        r"(?i:(?:aws_?)?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+        r"(?i:(?:aws_?)?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?(" + shapes.AWS_SECRET + ")(?![A-Za-z0-9/+=])",
         group=1,
-        triggers=("secret",),
+        triggers=("secretkey", "secret_key", "secretaccess", "secret_access"),  # not "secret": in most manifests
     ),
     Rule(
         "azure-entra-client-secret",
         "Azure Entra ID (Azure AD) application client secret",
-        r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])",
+        r"(?<![A-Za-z0-9_~.\-])" + shapes.ENTRA_SECRET + r"(?![A-Za-z0-9_~.\-])",
         triggers=("q~",),
     ),
     Rule(
         "azure-openai-key",
         "Azure OpenAI / AI services key (84-character key, or a 32-hex key named as an Azure key)",
-        r"\b[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{3}ACOG[A-Za-z0-9]{19}\b"
-        r"|(?i:azure[_\-]?openai[_\-]?(?:api[_\-]?)?key|api-key)[\"']?\s*[:=]\s*[\"']?([a-f0-9]{32})\b",
+        rf"\b{shapes.AZURE_OPENAI_KEY}\b"
+        r"|(?i:azure[_\-]?openai[_\-]?(?:api[_\-]?)?key|api-key)[\"']?\s*[:=]\s*[\"']?(" + shapes.AZURE_OPENAI_LEGACY_KEY + r")\b",
         group=1,
-        triggers=("jqqj99", "api-key", "api_key", "apikey"),
+        triggers=("jqqj99", "api-key", "openai"),
     ),
     Rule(
         "gcp-service-account-key",
@@ -75,7 +76,7 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "private-key",
         "PEM private key",
-        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----(?:\r?\n|\\n)[A-Za-z0-9+/=]{40,}",
+        r"-----BEGIN (?:[A-Z0-9]{2,12} )?PRIVATE KEY-----(?:\r?\n|\\n)[A-Za-z0-9+/=]{40,}",  # RSA, EC, DSA, OPENSSH, ENCRYPTED, ED25519 (Talos)
         triggers=("private key-----",),
     ),
     Rule(
@@ -87,7 +88,7 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "age-secret-key",
         "age private key (AGE-SECRET-KEY-1...): it decrypts every SOPS secret of the repository",
-        r"AGE-SECRET-KEY-(?:PQ-)?1[02-9AC-HJ-NP-Z]{58,}",
+        shapes.AGE_IDENTITY_ANY,
         triggers=("age-secret-key-",),
     ),
 )
@@ -97,9 +98,12 @@ STRUCTURAL_RULES: tuple[Rule, ...] = (
     Rule("kustomize-secret-literal", "kustomize secretGenerator literal with a real value"),
     Rule("sops-plaintext-value", "SOPS file with a plaintext value inside an encrypted section (hand-edited)"),
     Rule("sops-missing-mac", "SOPS metadata block without a MAC"),
-    Rule("sops-rule-unencrypted", "file that a .sops.yaml creation rule says must be encrypted, in plaintext"),
+    Rule("sops-rule-unencrypted", "secret material in plaintext in a file that must be encrypted (a .sops.yaml creation rule covers it, or it is named *.sops.*)"),
+    Rule("sops-unselected-secret", "SOPS file with a secret left in plaintext because the creation rule's selector did not pick its key"),
+    Rule("sops-missing-metadata", "ENC[...] values without SOPS metadata: the file cannot be decrypted (truncated or hand-copied)"),
 )
 
+LINE_RULE_IDS = frozenset(r.id for r in LINE_RULES)
 RULES: dict[str, Rule] = {r.id: r for r in (*LINE_RULES, *STRUCTURAL_RULES)}
 
 @functools.cache

@@ -1,17 +1,32 @@
 """The scanner proper: bytes of one file in, findings out. Pure and offline (no network, no git).
 
-Two passes over each readable file: the combined line-rule pattern over the whole text, and, only
-for YAML that mentions a Secret, a secretGenerator or a sops block, a structural pass that
-understands Kubernetes Secrets (``data`` is base64-decoded and judged on content) and SOPS files (a
-plaintext value inside an encrypted section). base64 blobs in Secrets, ``.env`` and JSON files are
-decoded and scanned again. A finding keeps the secret in memory only to hash and preview it.
+Finding policy. A credential-shaped value (a provider key, a private key, an age identity: the line
+rules, also run on base64-decoded values) is reported wherever it appears, except inside a complete
+``ENC[...]`` value. A plaintext value in an unencrypted Kubernetes Secret is reported when it is
+credential-shaped, when it looks like a generated token (one word of 20+ characters, letters and
+digits, high entropy), or when its key name says credential (password, token, secret, key, ...) and
+the value is not a template, a reference or an obvious non-secret; a ``${...}`` or ``{{ ... }}``
+reference anywhere in a value, a secret-manager reference (``op://``, ``vault:``, ``ref+``,
+``<path:...>``), a public certificate (``tls.crt``/``ca.crt`` holding only ``BEGIN CERTIFICATE``),
+host names, ports, booleans and placeholders are never findings. A SOPS file (its own ``sops``
+metadata, judged with sops's own RE2 rules) is reported for a plaintext value its selector says must
+be encrypted, for a credential its selector left in plaintext (even with a valid MAC), and for
+``ENC[...]`` values without any sops metadata. ``sops-rule-unencrypted`` is reported only for a
+file that carries secret material (a Secret with real data, a ``*.sops.*``-named file, a
+credential) and that a ``.sops.yaml`` rule covers or that is named ``*.sops.*``; the finding names
+what would be exposed. A file that cannot be judged (unparseable YAML, limits reached) is reported
+as skipped with the reason, never passed silently.
+
+Two passes over each readable file: the combined line-rule pattern over the whole text, and, for
+YAML/JSON/dotenv that may hold a Secret, a secretGenerator or sops data, a structural pass. A
+finding keeps the secret in memory only to hash and preview it.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from aigw_secrets.scanner import rules
@@ -21,7 +36,21 @@ MAX_BYTES = 10 * 1024 * 1024
 ALLOW = "aigw-secrets: allow"
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _ENC_START = "ENC[AES256_GCM,"
-_STRUCTURAL_HINT = re.compile(r"^\s*(?:kind:\s*[\"']?Secret|secretGenerator:|sops:\s*$)", re.M)
+_ENC_TOKEN = re.compile(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]*,tag:[A-Za-z0-9+/=]*,type:[a-z]*\]")
+# Cheap test whether the structural pass can find anything: a Secret or a List (any quoting, a
+# !!str tag, flow style), a secretGenerator, sops metadata or ciphertext.
+_STRUCTURAL_HINT = re.compile(
+    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|\w*List)["']"""
+    r"""|^["']?sops["']?[ \t]*:|"sops"[ \t]*:[ \t]*\{|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",  # sops metadata is top-level
+    re.M,
+)
+_SOPS_META = re.compile(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")
+_PEM_B64 = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN": a PEM file stored base64-encoded
+_PEM_B64_B64 = "TFMwdExTMUNSVWRK"  # ... and base64 of that (of "LS0tLS1CRUdJ")
+_SOPS_NAME = re.compile(r"\.sops\.[A-Za-z0-9]+$|\.sops$")
+_TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
+_GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
+_JUDGED = frozenset({"k8s-secret-plaintext", "sops-unselected-secret"})  # yield to any credential shape on their line
 
 
 class Finding(NamedTuple):
@@ -31,6 +60,8 @@ class Finding(NamedTuple):
     rule: str
     secret: str  # in memory only: hashed for baselines, previewed for people, never printed whole
     note: str = ""
+    commit: str = ""  # history: the first commit that introduced the blob
+    blob: str = ""  # history: the blob id
 
     @property
     def fingerprint(self) -> str:
@@ -56,42 +87,59 @@ def is_binary(data: bytes) -> bool:
     return b"\0" in data[:8192]
 
 
+def is_sops_name(name: str) -> bool:
+    """``app.sops.yaml``, ``secret.sops.json``, ``.sops.env``; not templates such as ``x.sops.yaml.j2``."""
+    return bool(_SOPS_NAME.search(name)) and name != ".sops.yaml" and not name.endswith(_TEMPLATE_EXT)
+
+
 class _Lines:
-    """Offsets → 1-based line and column, computed only when something is found."""
+    """Offsets -> 1-based line and column, and the allow-comment test, in O(log n) per lookup."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._starts: list[int] | None = None
+        self._allowed: dict[int, bool] = {}
+        self._enc: list[tuple[int, int]] | None = None
 
-    def at(self, offset: int) -> tuple[int, int]:
+    @property
+    def starts(self) -> list[int]:
         if self._starts is None:
             self._starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
-        i = bisect.bisect_right(self._starts, offset) - 1
-        return i + 1, offset - self._starts[i] + 1
+        return self._starts
 
-    def line_text(self, offset: int) -> str:
-        start = self.text.rfind("\n", 0, offset) + 1
-        end = self.text.find("\n", offset)
-        return self.text[start : end if end >= 0 else len(self.text)]
+    def at(self, offset: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self.starts, offset) - 1
+        return i + 1, offset - self.starts[i] + 1
 
+    def allowed(self, offset: int) -> bool:
+        """Whether the line holding ``offset`` carries ``# aigw-secrets: allow`` (cached per line)."""
+        starts = self.starts
+        i = bisect.bisect_right(starts, offset) - 1
+        if i not in self._allowed:
+            end = starts[i + 1] if i + 1 < len(starts) else len(self.text)
+            self._allowed[i] = self.text.find(ALLOW, starts[i], end) >= 0
+        return self._allowed[i]
 
-def _inside_enc(text: str, offset: int) -> bool:
-    """Within an ENC[AES256_GCM,...] string (ciphertext can look like anything)."""
-    start = text.rfind(_ENC_START, max(0, offset - 4096), offset)
-    return start >= 0 and "]" not in text[start:offset]
+    def inside_enc(self, offset: int) -> bool:
+        """Within a complete ENC[AES256_GCM,data:…,iv:…,tag:…,type:…] token (ciphertext looks like
+        anything); an unterminated ``ENC[`` hides nothing."""
+        if self._enc is None:
+            self._enc = [m.span() for m in _ENC_TOKEN.finditer(self.text)] if _ENC_START in self.text else []
+        i = bisect.bisect_right(self._enc, (offset, float("inf"))) - 1
+        return i >= 0 and self._enc[i][0] <= offset < self._enc[i][1]
 
 
 def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
     for rule, m, secret in rules.matches(text):
-        if is_placeholder(secret) or _inside_enc(text, m.start()):
+        if is_placeholder(secret) or lines.inside_enc(m.start()):
             continue
         if decoded_from is not None:
             line, col = decoded_from
             yield Finding(path, line, col, rule.id, secret, "base64-encoded")
             continue
-        line, col = lines.at(m.start())
-        if ALLOW in lines.line_text(m.start()):
+        if lines.allowed(m.start()):
             continue
+        line, col = lines.at(m.start())
         yield Finding(path, line, col, rule.id, secret)
 
 
@@ -108,18 +156,43 @@ def _decode_b64(token: str) -> str | None:
         return None
 
 
-def scan_base64(path: str, text: str, lines: _Lines) -> Iterator[Finding]:
+def scan_base64(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
+    """Line rules over base64 tokens, decoded; twice when the decoded text is a base64 PEM again
+    (Talos configs keep such doubly encoded keys)."""
     for m in _B64.finditer(text):
+        if decoded_from is None and (lines.inside_enc(m.start()) or lines.allowed(m.start())):
+            continue
         decoded = _decode_b64(m.group(0))
-        if decoded and not _inside_enc(text, m.start()) and ALLOW not in lines.line_text(m.start()):
-            yield from scan_line_rules(path, decoded, _Lines(decoded), decoded_from=lines.at(m.start()))
+        if decoded:
+            where = decoded_from or lines.at(m.start())
+            yield from scan_line_rules(path, decoded, _Lines(decoded), decoded_from=where)
+            if decoded_from is None and _PEM_B64 in decoded:
+                yield from scan_base64(path, decoded, _Lines(decoded), decoded_from=where)
 
 
-def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[list[Finding], Skipped | None]:
-    """All findings for one file. ``must_encrypt``: a .sops.yaml creation rule covers this path."""
+def _kind(name: str) -> str:
+    lower = name.lower()
+    if lower.endswith((".yaml", ".yml")):
+        return "yaml"
+    if lower.endswith(".json"):
+        return "json"
+    if lower.endswith(".ipynb"):
+        return "ipynb"
+    if lower == ".env" or lower.startswith(".env.") or lower.endswith(".env"):
+        return "env"
+    return ""
+
+
+def structured(path: str) -> bool:
+    """Whether the structural pass reads this kind of file (so .sops.yaml coverage matters)."""
+    return _kind(path.rsplit("/", 1)[-1]) in ("yaml", "json", "env")
+
+
+def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool] = False) -> tuple[list[Finding], Skipped | None]:
+    """All findings for one file, and why (part of) it was not judged. ``path`` is the real path
+    (also for history blobs); ``must_encrypt``: a .sops.yaml creation rule covers this path (a
+    callable is asked only when the file carries secret material: most files never load the config)."""
     name = path.rsplit("/", 1)[-1]
-    if name == ".sops.yaml":
-        return [], None
     if len(data) > MAX_BYTES:
         return [], Skipped(path, f"larger than {MAX_BYTES // (1024 * 1024)} MB; not scanned")
     if is_binary(data):
@@ -127,21 +200,45 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool = False) -> tuple[li
     text = data.decode("utf-8", "replace")
     lines = _Lines(text)
     found = list(scan_line_rules(path, text, lines))
-    lower = name.lower()
-    if lower.endswith((".json", ".ipynb")) or lower == ".env" or lower.startswith(".env.") or lower.endswith(".env"):
+    if name == ".sops.yaml":
+        return _dedupe(found), None  # the config: line rules only (a pasted age identity)
+    kind = _kind(name)
+    if kind in ("json", "ipynb", "env") or (kind == "yaml" and (_PEM_B64 in text or _PEM_B64_B64 in text)):
         found += scan_base64(path, text, lines)
-    if lower.endswith((".yaml", ".yml")) and (must_encrypt or _STRUCTURAL_HINT.search(text)):
-        found += _scan_yaml(path, text, lines, must_encrypt)
-    return _dedupe(found), None
+    skipped = None
+    sops_name = is_sops_name(name)
+
+    def covered() -> bool:
+        return sops_name or (must_encrypt() if callable(must_encrypt) else must_encrypt)
+
+    if kind in ("yaml", "json") and (sops_name or found or _structural(text)):
+        more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
+        found += more
+        skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem else None
+    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text):
+        found += _scan_env(path, text, lines, found, covered)
+    elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
+        found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
+    enc = _ENC_TOKEN.search(text) if kind and _ENC_START in text else None
+    if enc and not _SOPS_META.search(text):
+        line, col = lines.at(enc.start())
+        found.append(Finding(path, line, col, "sops-missing-metadata", "", "ENC[...] values but no sops metadata"))
+    return _dedupe(found), skipped
+
+
+def _structural(text: str) -> bool:
+    # substring tests first: the regex has no literal prefix and most manifests mention none of these
+    return any(word in text for word in ("Secret", "List", "sops", "secretGenerator", _ENC_START)) and bool(_STRUCTURAL_HINT.search(text))
 
 
 def _dedupe(found: list[Finding]) -> list[Finding]:
-    """One finding per value and line; a generic PEM finding yields to a more specific one."""
+    """One finding per value and line; a generic finding yields to a specific one on its line."""
     seen: set[tuple[int, str]] = set()
-    specific = {f.line for f in found if f.rule != "private-key"}
+    specific = {f.line for f in found if f.rule not in _GENERIC and f.secret}
+    shaped = {f.line for f in found if f.rule in rules.LINE_RULE_IDS}
     out = []
     for f in sorted(found, key=lambda f: (f.line, f.column, f.rule)):
-        if (f.line, f.secret) in seen or (f.rule == "private-key" and f.line in specific):
+        if f.secret and ((f.line, f.secret) in seen or (f.rule in _GENERIC and f.line in specific) or (f.rule in _JUDGED and f.line in shaped)):
             continue
         seen.add((f.line, f.secret))
         out.append(f)
@@ -151,70 +248,86 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
 # --- structural rules: Kubernetes Secrets, kustomize, SOPS ---------------------------------------
 
 
-def _compose(text: str) -> list[Any] | None:
-    import yaml
+def _secret_docs(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, top-level mapping) of each Secret in a document, also inside ``kind: List`` items
+    (each item node once: a list of a thousand aliases of one Secret is one Secret)."""
+    from aigw_secrets.scanner import yamlread
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return [n for n in yaml.compose_all(text, Loader=loader) if n is not None]
-    except yaml.YAMLError:
-        return None  # malformed: the line rules have run already
-
-
-def _value(node: Any) -> Any:
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
-        return {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return node.value
+    top = yamlread.mapping(doc)
+    kind = yamlread.scalar(top["kind"]) if "kind" in top else None
+    if kind == "Secret":
+        yield yamlread.scalar(yamlread.mapping(top.get("metadata")).get("name")) or "?", top
+    elif kind is not None and kind.endswith("List") and getattr(top.get("items"), "id", None) == "sequence":
+        items = {id(item): item for item in top["items"].value}
+        for item in items.values():
+            inner = yamlread.mapping(item)
+            if yamlread.scalar(inner.get("kind")) == "Secret":
+                yield yamlread.scalar(yamlread.mapping(inner.get("metadata")).get("name")) or "?", inner
 
 
-def _scan_yaml(path: str, text: str, lines: _Lines, must_encrypt: bool) -> list[Finding]:
-    import yaml
+def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covered: Callable[[], bool]) -> tuple[list[Finding], str | None]:
+    from aigw_secrets.scanner import yamlread
 
-    docs = _compose(text)
-    if docs is None:
-        return []
+    composed = yamlread.compose(text)
+    problem = composed.problem
     out: list[Finding] = []
+    exposed: list[str] = []
     encrypted_file = False
-    for doc in docs:
-        if not isinstance(doc, yaml.MappingNode):
-            continue
-        top = _value(doc)
-        sops = top.get("sops")
-        if isinstance(sops, yaml.MappingNode):
+    plain_docs = []  # neither sops nor Secret: judged as a whole *.sops.* file
+    for doc in composed.docs:
+        top = yamlread.mapping(doc)
+        if "sops" in top and top["sops"].id == "mapping":
             encrypted_file = True
-            out += _scan_sops_doc(path, doc, _value(sops), lines)
+            more, why = _scan_sops_doc(path, doc, yamlread.mapping(top["sops"]), lines)
+            out += more
+            problem = problem or why
             continue
-        kind = top.get("kind")
-        if isinstance(kind, yaml.ScalarNode) and kind.value == "Secret":
-            out += _scan_secret(path, top, lines)
+        secrets = list(_secret_docs(doc))
+        for name, secret in secrets:
+            for f in _scan_secret(path, secret, lines):
+                out.append(f)
+                exposed.append(f"Secret {name} {f.note.split(' ')[0]}")
+        if not secrets:
+            plain_docs.append(doc)
         generators = top.get("secretGenerator")
-        if isinstance(generators, yaml.SequenceNode):
+        if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
-    if must_encrypt and not encrypted_file:
-        out.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "run `aigw-secrets encrypt` on it"))
-    return out
+    if not encrypted_file and not _SOPS_META.search(text):
+        what = exposed or [f.rule for f in found if f.secret]
+        if not what and is_sops_name(path.rsplit("/", 1)[-1]):
+            what = _material(plain_docs)
+        if what and covered():
+            unique = list(dict.fromkeys(what))
+            tail = " …" if len(unique) > 4 else ""
+            out.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {', '.join(unique[:4])}{tail}"))
+    return out, problem
 
 
-def _allowed(lines: _Lines, node: Any) -> bool:
-    return ALLOW in lines.line_text(node.start_mark.index)
+def _material(docs: list[Any]) -> list[str]:
+    """Key paths of values in a plaintext ``*.sops.*`` file that are not templates, references or
+    obvious non-secrets (a file of ``${VAR}`` templates exposes nothing)."""
+    from aigw_secrets.scanner import filters, yamlread
+
+    found = []
+    for doc in docs:
+        walk = yamlread.Walk(doc)
+        for keys, node in walk:
+            value = yamlread.scalar(node)
+            if keys and value and len(value) >= 8 and not filters.is_non_secret(value):
+                found.append(".".join(keys))
+    return found
 
 
 def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
-    import yaml
+    from aigw_secrets.scanner import yamlread
 
     for section in ("data", "stringData"):
-        entries = top.get(section)
-        if not isinstance(entries, yaml.MappingNode):
+        entries: Any = top.get(section)
+        if getattr(entries, "id", None) != "mapping":
             continue
         for key, node in entries.value:
-            if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null" or _allowed(lines, node):
-                continue
-            value = str(node.value)
-            if not value.strip() or value.startswith(_ENC_START):
+            value = yamlread.scalar(node)
+            if value is None or not value.strip() or value.startswith(_ENC_START) or lines.allowed(node.start_mark.index):
                 continue
             line, col = lines.at(node.start_mark.index)
             content = value
@@ -223,81 +336,138 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
                 if decoded is None:
                     continue  # not base64 text: the API server would reject it; the line rules ran
                 content = decoded
-            if is_placeholder(content):
-                continue
+            where = f"{section}.{key.value}"
             specific = list(scan_line_rules(path, content, _Lines(content), decoded_from=(line, col)))
             if specific:
-                yield from (f._replace(note=f"in Secret {section}.{key.value}") for f in specific)
-            else:
-                yield Finding(path, line, col, "k8s-secret-plaintext", value, f"{section}.{key.value} is not encrypted")
+                yield from (f._replace(note=f"{where} in a Secret") for f in specific)
+            elif _is_plaintext_secret(str(key.value), content):
+                yield Finding(path, line, col, "k8s-secret-plaintext", value, f"{where} is not encrypted")
+
+
+def _is_plaintext_secret(key: str, value: str) -> bool:
+    """The Secret half of the finding policy (see the module docstring)."""
+    from aigw_secrets.scanner import filters
+
+    if filters.is_non_secret(value):
+        return False
+    if "\n" in value.strip():
+        return False  # a whole config file: only credential-shaped content in it counts
+    return filters.key_says_credential(key) or filters.is_token_like(value)
 
 
 def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Finding]:
-    import yaml
+    from aigw_secrets.scanner import filters, yamlread
 
     for gen in generators.value:
-        if not isinstance(gen, yaml.MappingNode):
-            continue
-        literals = _value(gen).get("literals")
-        if not isinstance(literals, yaml.SequenceNode):
+        literals: Any = yamlread.mapping(gen).get("literals")
+        if getattr(literals, "id", None) != "sequence":
             continue
         for node in literals.value:
-            if not isinstance(node, yaml.ScalarNode) or _allowed(lines, node):
+            text = yamlread.scalar(node)
+            if text is None or lines.allowed(node.start_mark.index):
                 continue
-            key, _, value = str(node.value).partition("=")
-            if value and not is_placeholder(value) and not value.startswith(_ENC_START):
+            key, _, value = text.partition("=")
+            if value and not filters.is_non_secret(value) and not value.startswith(_ENC_START):
                 line, col = lines.at(node.start_mark.index)
                 yield Finding(path, line, col, "kustomize-secret-literal", value, f"literal {key}")
 
 
-def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
-    """A SOPS document: MAC present, and every value sops would encrypt is an ENC[...] string."""
-    import yaml
+# --- SOPS: judged from the file's own metadata with sops's rules (RE2) ----------------------------
 
-    def scalar(name: str) -> str | None:
-        node = meta.get(name)
-        return str(node.value) if isinstance(node, yaml.ScalarNode) and node.value else None
+_SELECTORS = ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unencrypted_suffix")
 
-    if scalar("mac") is None:
-        line, col = lines.at(doc.start_mark.index)
-        yield Finding(path, line, col, "sops-missing-mac", "", "the sops block has no mac")
-    selectors = {k: scalar(k) for k in ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unencrypted_suffix")}
 
-    def should_encrypt(keys: list[str]) -> bool:  # sops.go shouldBeEncrypted
+def _should_encrypt(selectors: dict[str, str | None]) -> Any:
+    """sops's shouldBeEncrypted for a key path, with RE2 (the regexes are Go regexps)."""
+    from aigw_secrets.sops import regex as goregex
+
+    def should(keys: tuple[str, ...]) -> bool:
         enc = True
         if selectors["unencrypted_suffix"] and any(k.endswith(selectors["unencrypted_suffix"]) for k in keys):
             enc = False
         if selectors["encrypted_suffix"]:
             enc = any(k.endswith(selectors["encrypted_suffix"]) for k in keys)
-        try:
-            if selectors["unencrypted_regex"] and any(re.search(selectors["unencrypted_regex"], k) for k in keys):
-                enc = False
-            if selectors["encrypted_regex"]:
-                enc = any(re.search(selectors["encrypted_regex"], k) for k in keys)
-        except re.error:
-            return False
+        if selectors["unencrypted_regex"] and any(goregex.search(selectors["unencrypted_regex"], k) for k in keys):
+            enc = False
+        if selectors["encrypted_regex"]:
+            enc = any(goregex.search(selectors["encrypted_regex"], k) for k in keys)
         if not any(selectors.values()):
             enc = not any(k.endswith("_unencrypted") for k in keys)
         return enc
 
-    def walk(node: Any, keys: list[str]) -> Iterator[Finding]:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if not keys and k.value == "sops":
-                    continue
-                yield from walk(v, [*keys, str(k.value)])
-        elif isinstance(node, yaml.SequenceNode):
-            for v in node.value:
-                yield from walk(v, keys)
-        elif (
-            isinstance(node, yaml.ScalarNode)
-            and node.tag != "tag:yaml.org,2002:null"
-            and node.value != ""
-            and should_encrypt(keys)
-            and not str(node.value).startswith(_ENC_START)
-            and not _allowed(lines, node)
-        ):
-            line, col = lines.at(node.start_mark.index)
-            yield Finding(path, line, col, "sops-plaintext-value", str(node.value), f"{'.'.join(keys)} is in an encrypted section")
+    return should
 
-    yield from walk(doc, [])
+
+def _regex_problem(selectors: dict[str, str | None]) -> str | None:
+    from aigw_secrets.sops import regex as goregex
+
+    for name in ("encrypted_regex", "unencrypted_regex"):
+        pattern = selectors[name]
+        if pattern and goregex.problem(pattern):
+            return f"sops metadata {name} is not a valid Go regexp; sops checks not run"
+    return None
+
+
+def _case_hint(selectors: dict[str, str | None], key: str) -> str:
+    from aigw_secrets.sops import regex as goregex
+
+    pattern = selectors["encrypted_regex"]
+    if pattern and not goregex.search(pattern, key) and goregex.search(f"(?i){pattern}", key):
+        return f" (encrypted_regex is case-sensitive: {pattern} does not match {key})"
+    return ""
+
+
+def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines) -> Iterator[Finding]:
+    from aigw_secrets.scanner import filters
+
+    should = _should_encrypt(selectors)
+    for keys, value, offset in leaves:
+        if not value or value.startswith(_ENC_START) or lines.allowed(offset):
+            continue
+        line, col = lines.at(offset)
+        dotted = ".".join(keys)
+        if should(keys):
+            yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
+        elif keys and filters.key_says_credential(keys[-1]) and not filters.is_non_secret(value) and len(value) >= 8:
+            yield Finding(path, line, col, "sops-unselected-secret", value, f"{dotted} is plaintext{_case_hint(selectors, keys[-1])}")
+
+
+def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> tuple[list[Finding], str | None]:
+    """A SOPS document: MAC present; every value sops would encrypt is ENC[...]; no credential left
+    in plaintext by the selector."""
+    from aigw_secrets.scanner import yamlread
+
+    out: list[Finding] = []
+    if yamlread.scalar(meta.get("mac")) in (None, ""):
+        line, col = lines.at(doc.start_mark.index)
+        out.append(Finding(path, line, col, "sops-missing-mac", "", "the sops block has no mac"))
+    selectors = {k: yamlread.scalar(meta.get(k)) or None for k in _SELECTORS}
+    problem = _regex_problem(selectors)
+    if problem:
+        return out, problem
+    walk = yamlread.Walk(doc, skip_top=("sops",))
+    leaves = ((keys, yamlread.scalar(node) or "", node.start_mark.index) for keys, node in walk)
+    out += _judge_leaves(path, leaves, selectors, lines)
+    return out, walk.truncated
+
+
+_ENV_LINE = re.compile(r"(?m)^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
+
+
+def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], covered: Callable[[], bool]) -> list[Finding]:
+    """A dotenv file: sops's dotenv format keeps its metadata in ``sops_*`` keys."""
+    pairs = [(m.group(1), m.group(2).strip("'\""), m.start(2)) for m in _ENV_LINE.finditer(text)]
+    meta = {k[len("sops_") :]: v for k, v, _o in pairs if k.startswith("sops_")}
+    values = [((k,), v, o) for k, v, o in pairs if not k.startswith("sops_")]
+    if meta:
+        selectors = {k: meta.get(k) or None for k in _SELECTORS}
+        out = [] if meta.get("mac") else [Finding(path, 1, 1, "sops-missing-mac", "", "no sops_mac")]
+        if _regex_problem(selectors) is None:
+            out += _judge_leaves(path, values, selectors, lines)
+        return out
+    if values:
+        creds = [f.rule for f in found if f.secret]
+        if (creds or is_sops_name(path.rsplit("/", 1)[-1])) and covered():
+            keys = ", ".join(k[0] for k, _v, _o in values[:4])
+            return [Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {keys}{' …' if len(values) > 4 else ''}")]
+    return []

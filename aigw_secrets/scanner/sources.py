@@ -15,9 +15,10 @@ MAX_BYTES = 10 * 1024 * 1024
 
 
 class Item(NamedTuple):
-    path: str  # as reported (relative to the repository root for git sources)
+    path: str  # as reported (relative to the repository root for git sources; the real path in history)
     data: bytes | None  # None: skipped, see note
     note: str = ""
+    blob: str = ""  # history: the blob id
 
 
 def toplevel(start: Path) -> Path:
@@ -27,17 +28,37 @@ def toplevel(start: Path) -> Path:
 
 
 def from_paths(paths: Iterable[str]) -> Iterator[Item]:
+    """Named files, and the files under named directories (iteratively: any depth, symlinks not
+    followed, ``.git`` left out)."""
     for name in paths:
         p = Path(name)
         if p.is_symlink():
             yield Item(name, None, "symlink (the target is scanned where it lives)")
-            continue
-        if p.is_dir():
-            for sub in sorted(x for x in p.rglob("*") if x.is_file() and ".git" not in x.parts):
-                yield from from_paths([str(sub)])
-            continue
-        if p.exists():  # a path deleted since it was named has nothing left to leak
+        elif p.is_dir():
+            yield from _walk(name)
+        elif os.path.lexists(name):  # a path deleted since it was named has nothing left to leak
             yield _read(p, name)
+
+
+def _walk(top: str) -> Iterator[Item]:
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            yield Item(directory, None, f"unreadable directory ({exc.strerror})")
+            continue
+        files = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    stack.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                files.append(entry.path)
+        for path in reversed(files):
+            yield _read(Path(path), path)
 
 
 def _blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
@@ -82,31 +103,90 @@ def tracked(root: Path) -> Iterator[Item]:
 
 
 def _read(path: Path, name: str) -> Item:
+    """A regular file's bytes (at most MAX_BYTES); FIFOs, devices and sockets are never opened for
+    reading (O_NONBLOCK: opening a FIFO does not wait for a writer)."""
+    import stat
+
     try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size > MAX_BYTES:
-                return Item(name, None, f"larger than {MAX_BYTES // 1048576} MB; not scanned")
-            return Item(name, fh.read())
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         return Item(name, b"")  # deleted in the work tree: nothing left to leak
     except OSError as exc:
         return Item(name, None, f"unreadable ({exc.strerror})")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return Item(name, None, "not a regular file")
+            if st.st_size > MAX_BYTES:
+                return Item(name, None, f"larger than {MAX_BYTES // 1048576} MB; not scanned")
+            data = fh.read(MAX_BYTES + 1)
+        except OSError as exc:
+            return Item(name, None, f"unreadable ({exc.strerror})")
+    if len(data) > MAX_BYTES:
+        return Item(name, None, f"larger than {MAX_BYTES // 1048576} MB; not scanned")
+    return Item(name, data)
 
 
-def history(root: Path, revisions: str | None) -> Iterator[Item]:
-    """Every blob reachable in the range (default: all refs), once each, named by a path it had."""
+def revision_args(revisions: str | None) -> list[str]:
+    """git arguments for a ``--history`` range; never an option (``--output=…`` would make git
+    write a file), and ``--end-of-options`` so git cannot read one either."""
+    from aigw_secrets.errors import ConfigError
+
+    words = revisions.split() if revisions else []
+    for word in words:
+        if word.startswith("-"):
+            raise ConfigError(f"--history: {word!r} is not a revision range (ranges never start with '-')")
+    return ["--end-of-options", *words] if words else ["--all"]
+
+
+def history_blobs(root: Path, revisions: str | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """(blob, a real path it had) for every blob reachable in the range (default: all refs), once
+    each; and the ids of objects missing from the store (partial clone, pruned)."""
     from aigw_secrets import git
 
-    args = ["rev-list", "--objects", *(revisions.split() if revisions else ["--all"])]
+    args = ["rev-list", "--objects", "--missing=print", *revision_args(revisions)]
     seen: dict[str, str] = {}
+    missing: list[str] = []
     for line in git.run(root, *args).decode("utf-8", "surrogateescape").splitlines():
+        if line.startswith("?"):
+            missing.append(line[1:].strip())
+            continue
         sha, _, name = line.partition(" ")
         if name and sha not in seen:
             seen[sha] = name
     checked = git.run(root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(seen).encode()).decode()
-    blobs = [line.split(" ")[0] for line in checked.splitlines() if line.endswith(" blob")]
-    for sha, content, note in _blobs(root, blobs):
-        yield Item(f"{seen[sha]} (blob {sha[:12]})", content, note)
+    return [(sha, seen[sha]) for sha in (line.split(" ")[0] for line in checked.splitlines() if line.endswith(" blob"))], missing
+
+
+def history(root: Path, blobs: list[tuple[str, str]]) -> Iterator[Item]:
+    """The blobs' contents, named by their real paths (one cat-file process)."""
+    paths = dict(blobs)
+    for sha, content, note in _blobs(root, [sha for sha, _path in blobs]):
+        yield Item(paths[sha], content, note, sha)
+
+
+def first_commits(root: Path, revisions: str | None, blobs: dict[str, str]) -> dict[str, str]:
+    """blob -> the oldest commit (in the range) whose diff sets the blob's path to that blob
+    (``git log`` limited to those paths: fast even on long histories)."""
+    from aigw_secrets import git
+
+    if not blobs:
+        return {}
+    paths = sorted({f":(literal){path}" for path in blobs.values()})
+    out = git.run(root, "log", "--reverse", "--no-renames", "--raw", "--no-abbrev", "--format=%x01%H", *revision_args(revisions), "--", *paths)
+    found: dict[str, str] = {}
+    commit = ""
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        if line.startswith("\x01"):
+            commit = line[1:]
+        elif line.startswith(":"):
+            sha = line.split(" ", 4)[3]
+            if sha in blobs and sha not in found:
+                found[sha] = commit
+                if len(found) == len(blobs):
+                    break
+    return found
 
 
 def relative(path: str, root: Path) -> str:

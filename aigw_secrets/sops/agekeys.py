@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from aigw_secrets import shapes
 from aigw_secrets.errors import DataError, NoInputError
 from aigw_secrets.util import create_private_file, run, which
 
 _CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-RECIPIENT_RE = re.compile(r"\bage1[02-9ac-hj-np-z]{58}\b")
-IDENTITY_RE = re.compile(r"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}")
+RECIPIENT_RE = re.compile(rf"\b{shapes.AGE_RECIPIENT}\b")
+IDENTITY_RE = re.compile(shapes.AGE_IDENTITY)  # X25519 only: what the in-process reader handles
 
 
 class AgeKey(NamedTuple):

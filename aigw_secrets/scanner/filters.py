@@ -1,0 +1,100 @@
+"""Named false-positive predicates (in the style of detect-secrets' filters): each says why a value
+that sits where a secret could sit is *not* one. The scanner's finding policy (scan.py) is written
+in terms of these names, so a reviewer can check each exclusion on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from aigw_secrets.shapes import is_placeholder
+
+# ${VAR}, ${VAR:=default}, {{ .Values.x }}, {{ secret "x" }}: anywhere in the value (Flux postBuild
+# substitution, Helm, Go templates, external-secrets templates, cluster-template's #{ ... }#).
+_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>", re.S)
+# Secret-manager references: 1Password (op://), Vault (vault:…), vals (ref+…), argocd-vault-plugin
+# (<path:…>), AWS/GCP/Azure secret ids, Bitwarden, SOPS-inside-helm-secrets.
+_REFERENCE = re.compile(
+    r"^(?:op://|vault:|ref\+[a-z0-9]+://|<path:[^>]+>|arn:aws:secretsmanager:|projects/[^/\s]+/secrets/|"
+    r"https://[\w\-]+\.vault\.azure\.net/secrets/|bw://|secret://|akv://|awssm://|gcpsm://|sops://)",
+    re.I,
+)
+_CERT_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_PUBLIC_BLOCKS = frozenset({"CERTIFICATE", "X509 CRL", "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST", "TRUSTED CERTIFICATE", "PGP PUBLIC KEY BLOCK", "SSH2 PUBLIC KEY"})
+_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})(?::\d{1,5})?\.?$", re.I)
+_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
+_IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|:\d{1,5})?$|^[0-9a-f:]+:[0-9a-f:]*(?:/\d{1,3})?$", re.I)
+_SIMPLE = re.compile(r"^(?:\d+(?:\.\d+)*[a-z]{0,3}|true|false|yes|no|on|off|null|none|enabled?|disabled?)$", re.I)
+_EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
+_PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
+_CREDENTIAL_WORDS = frozenset(
+    {"password", "passwd", "pass", "pwd", "passphrase", "token", "secret", "key", "apikey", "credential", "credentials", "auth", "pat", "jwt", "salt", "seed", "privatekey", "secretkey", "accesskey", "pin", "cookie", "dsn", "agekey"}
+)
+_NOT_CREDENTIAL_BEFORE = frozenset({"public", "pub", "id", "name", "file", "path", "ref", "url"})
+_WORDS_OF = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def is_template(value: str) -> bool:
+    """A `${...}`, `{{ ... }}` (or cluster-template `#{ ... }#`) reference anywhere in the value:
+    the secret is filled in later (Flux substitution, Helm, external-secrets), not stored here."""
+    return bool(_TEMPLATE.search(value))
+
+
+def is_reference(value: str) -> bool:
+    """A pointer into a secret manager (`op://vault/item/field`, `vault:…`, `ref+…`, `<path:…>`)."""
+    return bool(_REFERENCE.match(value.strip()))
+
+
+def is_public_certificate(value: str) -> bool:
+    """PEM text holding only public material (certificates, public keys), no private key."""
+    blocks = _CERT_BLOCK.findall(value)
+    return bool(blocks) and all(b in _PUBLIC_BLOCKS for b in blocks)
+
+
+def is_obvious_non_secret(value: str) -> bool:
+    """Numbers, ports, booleans, host names, IPs, URLs without a password, e-mail addresses, paths."""
+    v = value.strip().strip("'\"")
+    if _SIMPLE.match(v) or _IP.match(v) or _EMAIL.match(v) or _PATH.match(v) or _HOST.match(v):
+        return True
+    url = _URL.match(v)
+    return bool(url and (not url.group("auth") or ":" not in url.group("auth")))
+
+
+def is_non_secret(value: str) -> bool:
+    """Any of the reasons above, or a placeholder (`changeme`, `<your-key>`, `sk-xxxx`)."""
+    return is_template(value) or is_reference(value) or is_public_certificate(value) or is_obvious_non_secret(value) or is_placeholder(value)
+
+
+def key_says_credential(key: str) -> bool:
+    """The key's last word names a credential: `password`, `DB_PASSWORD`, `apiKey`, `tls.key`,
+    `secretboxEncryptionSecret`, `bootstraptoken`; not `secretName`, `SECRET_DOMAIN`, `publicKey`."""
+    words = [w.lower() for w in _WORDS_OF.findall(key)]
+    while words and words[-1].isdigit():  # password2, token_1
+        words.pop()
+    if not words:
+        return False
+    last = words[-1]
+    if last in _CREDENTIAL_WORDS:
+        return len(words) < 2 or words[-2] not in _NOT_CREDENTIAL_BEFORE
+    return any(last.endswith(w) for w in ("password", "token", "secret", "passwd", "apikey", "privatekey"))
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values()) if n else 0.0
+
+
+def is_token_like(value: str) -> bool:
+    """A single word of at least 20 characters, mixed letters and digits, high entropy: the shape of a
+    generated token or password whatever its key is called."""
+    v = value.strip()
+    if len(v) < 20 or len(v) > 4096 or any(c.isspace() for c in v):
+        return False
+    if not (re.search(r"[0-9]", v) and re.search(r"[A-Za-z]", v)):
+        return False
+    return entropy(v) >= 3.5
