@@ -339,13 +339,31 @@ def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: s
     return add_recipient(repo, kind, value or "", rules)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def scan(args: tuple[str, ...]) -> int:
-    """Find plaintext credentials (pre-commit hook / CI); `aigw-secrets scan --help`."""
-    from aigw_secrets.scanner.hook import main as run
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--staged", is_flag=True, help="Scan what the next commit contains (the git index).")
+@click.option("--all", "all_", is_flag=True, help="Scan every tracked file.")
+@click.option("--history", is_flag=False, flag_value="", default=None, metavar="[RANGE]", help="Scan every blob reachable in RANGE (default: all refs).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True, help="sarif: SARIF 2.1.0 for code scanning.")
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@click.option("--baseline", metavar="FILE", help="Accepted findings (SHA-256 only); default .aigw-baseline.json at the repository root, when it exists.")
+@click.option("--update-baseline", is_flag=True, help="Record the current findings in the baseline and exit 0.")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), help="Repository root (default: found from the current directory).")
+def scan(paths: tuple[str, ...], staged: bool, all_: bool, history: str | None, fmt: str, output: str | None, baseline: str | None, update_baseline: bool, repo: Path | None) -> int:
+    """Find plaintext credentials, unencrypted Secrets and age keys (pre-commit hook / CI).
 
-    return run(args)
+    Default: the repository's tracked files. Exit 0 clean, 1 findings, 2 usage or configuration error.
+    """
+    import argparse
+
+    from aigw_secrets.scanner.hook import execute
+
+    if sum(bool(x) for x in (staged, all_, history is not None)) > 1:
+        raise click.UsageError("give at most one of --staged, --all, --history")
+    args = argparse.Namespace(
+        paths=list(paths), staged=staged, all=all_, history=history, format=fmt, output=output, baseline=baseline, update_baseline=update_baseline, repo=repo
+    )
+    return execute(args)
 
 
 @cli.command(name="install-hook")

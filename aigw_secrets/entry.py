@@ -85,9 +85,14 @@ def _error(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["scan"]:
-        from aigw_secrets.scanner.hook import main as scan
+        from aigw_secrets.scanner import hook
 
-        return guarded(lambda: scan(args[1:]))
+        try:
+            parsed = hook.parse(args[1:])
+        except hook.UsageProblem:
+            pass  # --help or a usage error: click gives both, in the words of every other command
+        else:
+            return guarded(lambda: hook.execute(parsed))
     from aigw_secrets.cli import main as cli_main
 
     return guarded(lambda: cli_main(args))

@@ -434,6 +434,35 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
                 continue
             if unmatched:
                 out.append(Finding("warning", _shown(root, path), f"encrypted, but no creation rule of {_shown(root, cfg.path)} matches it: `updatekeys` will fail on it", "extend a path_regex to cover it"))
+    out += [f for path in managed if sopsconfig.is_encrypted(path) for f in _flux_substitution(root, path)]
+    return out
+
+
+def _flux_substitution(root: Path, path: Path) -> list[Finding]:
+    """A Secret value Flux's post-build substitution would rewrite (or, strict since Flux 2.9, refuse):
+    a live ``${`` in a decrypted value of a Secret without ``kustomize.toolkit.fluxcd.io/substitute:
+    disabled``. Read in process with the operator's age key; without one there is nothing to judge."""
+    from aigw_secrets.gateway.manifests import FLUX_SUBSTITUTE, flux_substitution_hazard
+    from aigw_secrets.sops import reader
+
+    try:
+        text = path.read_text("utf-8")
+        if "Secret" not in text:
+            return []
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        plain, _key = reader.decrypt_docs(docs, os.environ)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, reader.Unsupported, ValueError):
+        return []
+    out: list[Finding] = []
+    for doc in plain:
+        if not isinstance(doc, dict) or doc.get("kind") != "Secret":
+            continue
+        annotations = (doc.get("metadata") or {}).get("annotations") or {}
+        if annotations.get(FLUX_SUBSTITUTE) == "disabled":
+            continue
+        hazards = [f"stringData.{k}" for k, v in (doc.get("stringData") or {}).items() if isinstance(v, str) and flux_substitution_hazard(v)]
+        if hazards:
+            out.append(Finding("warning", _shown(root, path), f"{hazards[0]} holds `${{` that Flux's post-build substitution would rewrite (strict mode: fail)", f"annotate the Secret {FLUX_SUBSTITUTE}: disabled, or escape it as $${{"))
     return out
 
 
