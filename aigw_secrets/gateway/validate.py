@@ -157,7 +157,7 @@ def _entra_send(req: _Request, entra: tuple[str, str, str], timeout: float) -> t
     discovery = {"issuer": f"{authority}/v2.0", "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize", "token_endpoint": token}
     client = MsalHttp(deadline=timeout, routes={token: req.url}, answers={f"{authority}/v2.0/.well-known/openid-configuration": discovery})
     # msal raises on answers it cannot parse (a 5xx page, a redirect); the status it got decides, below
-    with contextlib.suppress(ValueError, RuntimeError, KeyError, AigwError):
+    with contextlib.suppress(ValueError, RuntimeError, KeyError, AigwError, msal.exceptions.MsalError):
         app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=client, instance_discovery=False)
         app.acquire_token_for_client(scopes=["https://cognitiveservices.azure.com/.default"])
     return (client.last.status, client.last.body) if client.last is not None else (0, b"")
