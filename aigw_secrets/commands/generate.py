@@ -17,7 +17,7 @@ from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, ExitCode, OutputError
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import manifests, operator
-from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_mcp_seed, plan_secret, read_documents
+from aigw_secrets.gateway.plan import KUSTOMIZATION, ROUTES_FILE, Planned, SecretJob, check_writable, encrypt_all, plan_mcp_seed, plan_secret, read_documents, secret_generation
 from aigw_secrets.rotation.journal import COMMIT_JOURNAL, commit_files, repo_lock
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.util import TMP_PREFIX, require_regular, stamp, sweep_stale
@@ -73,12 +73,15 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
     plan: list[Planned] = []
     jobs: list[SecretJob] = []
     for pc in cfg.providers:
-        plan.append(Planned(f"{pc.name}.yaml", manifests.dump(manifests.provider_objects(pc, cfg), header).encode()))
+        objs, at = manifests.provider_objects(pc, cfg), len(plan)
+        job = None
         if pc.auth.secret_key:
             planned, job = plan_secret(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy)
             plan.append(planned)
             if job:
                 jobs.append(job)
+        manifests.mark_generation(objs, secret_generation(pc, out, job))  # as rotation's policy bump does
+        plan.insert(at, Planned(f"{pc.name}.yaml", manifests.dump(objs, header).encode()))
 
     # MCP servers' API keys + MCPRoute, and the controller's MCP session seed (v1.2)
     if cfg.mcp_backends:

@@ -280,6 +280,24 @@ def provider_objects(pc: ProviderConfig, cfg: Config) -> list[dict[str, Any]]:
     return [o for o in objs if o is not None]
 
 
+POLICY_ANNOTATION = f"{ANNOTATION}/secret-generation"
+
+
+def mark_generation(objs: list[Any], generation: str | None) -> bool:
+    """Record the Secret's generation on the BackendSecurityPolicy; True when that changed it.
+
+    Envoy AI Gateway v1.1.0 can keep serving a credential it read before the Secret changed until
+    its next reconcile (fixed in v1.2.0); a changed policy is reconciled at once. ``generate`` and
+    rotation both write it from the Secret's current generation, so they never undo each other."""
+    changed = False
+    for doc in objs:
+        if generation and isinstance(doc, dict) and doc.get("kind") == "BackendSecurityPolicy":
+            ann = doc.setdefault("metadata", {}).setdefault("annotations", {})
+            changed |= ann.get(POLICY_ANNOTATION) != generation
+            ann[POLICY_ANNOTATION] = generation
+    return changed
+
+
 # --- MCP (issue 14). Field names from api/v1beta1/mcp_route.go (agent-router): backendRefs[] inline a
 # BackendObjectReference plus `path` and `securityPolicy.apiKey.secretRef` (a SecretObjectReference whose
 # Secret key is "apiKey"); `apiKey.inline` (a plaintext key in the CR) is never generated.

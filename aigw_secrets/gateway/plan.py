@@ -149,3 +149,12 @@ def read_documents(path: Path) -> list[Any]:
         return [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError:
         return []
+
+
+def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | None) -> str | None:
+    """The generation ``pc``'s Secret carries after this run (the new one when ``job`` writes it),
+    for ``manifests.mark_generation``: generate emits what rotation's policy bump wrote."""
+    docs = [job.document] if job else read_documents(out / manifests.secret_file(pc))
+    meta = docs[0].get("metadata") if docs and isinstance(docs[0], dict) else None
+    generation = ((meta if isinstance(meta, dict) else {}).get("annotations") or {}).get(f"{manifests.ANNOTATION}/generation")
+    return str(generation) if generation else None

@@ -1,8 +1,9 @@
 """Checking a new credential against its provider before it lands (ROTATION.md §2.2).
 
 The cheapest authenticated call per provider: ``GET /models`` for OpenAI-compatible servers and
-Anthropic, a client-credentials token request for Azure Entra, a SigV4-signed STS
-GetCallerIdentity for AWS, a signed-JWT token exchange for GCP. An endpoint can be overridden
+Anthropic, a client-credentials token request for Azure Entra (msal), a SigV4-signed STS
+GetCallerIdentity for AWS (botocore), a signed-JWT token exchange for GCP (google-auth); the
+libraries are optional extras ([aws], [gcp], [azure]) imported only here. An endpoint can be overridden
 (``ai_gateway_<provider>_validation_url``) for private endpoints, vLLM and tests, but a credential is
 only ever sent to the provider's documented host over https, or to a host the operator allowed from
 outside the repository (``gateway/operator.py``); redirects are never followed (``http.py``) and the
@@ -15,9 +16,6 @@ timeouts → retried with backoff within the deadline, then inconclusive. Nothin
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -48,6 +46,10 @@ class _Request(NamedTuple):
     url: str
     headers: dict[str, str]
     body: bytes | None = None
+    entra: tuple[str, str, str] | None = None  # (tenant, client id, secret): msal makes the request
+
+    def __repr__(self) -> str:  # headers, body and entra may hold the credential
+        return f"_Request({self.method} {self.url})"
 
 
 def _origin(pc: ProviderConfig) -> str:
@@ -91,8 +93,7 @@ def request_for(pc: ProviderConfig, value: str) -> _Request:
     if pc.auth.bsp_type == "AzureCredentials":
         tenant = pc.settings["tenant_id"]
         url = override or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
-        form = {"grant_type": "client_credentials", "client_id": pc.settings["client_id"], "client_secret": value, "scope": "https://cognitiveservices.azure.com/.default"}
-        return _Request("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode())
+        return _Request("POST", url, {}, entra=(str(tenant), str(pc.settings["client_id"]), value))
     if pc.auth.bsp_type == "AWSCredentials":
         return _sts_request(pc, value, override)
     if pc.auth.bsp_type == "GCPCredentials":
@@ -101,66 +102,65 @@ def request_for(pc: ProviderConfig, value: str) -> _Request:
 
 
 def _sts_request(pc: ProviderConfig, ini: str, override: str | None) -> _Request:
+    """STS GetCallerIdentity signed by botocore's SigV4Auth with the new credential."""
     import configparser
 
+    from aigw_secrets.rotation.issuers.interface import lazy
+
+    auth, awsrequest, credentials = (lazy(f"botocore.{m}", "aws") for m in ("auth", "awsrequest", "credentials"))
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(ini)
     prof = parser["default"]
     region = pc.settings.get("region") or "us-east-1"
     url = override or f"https://sts.{region}.amazonaws.com/"
     body = b"Action=GetCallerIdentity&Version=2011-06-15"
-    headers = sigv4("POST", url, region, "sts", body, prof["aws_access_key_id"], prof["aws_secret_access_key"], prof.get("aws_session_token"))
-    headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
-    return _Request("POST", url, headers, body)
-
-
-def sigv4(method: str, url: str, region: str, service: str, body: bytes, key_id: str, secret: str, token: str | None, when: dt.datetime | None = None) -> dict[str, str]:
-    """AWS Signature Version 4 headers for one request."""
-    parts = urllib.parse.urlsplit(url)
-    when = when or dt.datetime.now(dt.UTC)
-    amz_date, day = when.strftime("%Y%m%dT%H%M%SZ"), when.strftime("%Y%m%d")
-    payload_hash = hashlib.sha256(body).hexdigest()
-    headers = {"host": parts.netloc, "x-amz-date": amz_date, "x-amz-content-sha256": payload_hash}
-    if token:
-        headers["x-amz-security-token"] = token
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join([method, parts.path or "/", parts.query, *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed, payload_hash])
-    scope = f"{day}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    k = hmac.new(("AWS4" + secret).encode(), day.encode(), hashlib.sha256).digest()
-    for part in (region, service, "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
-    out = {k2: v for k2, v in headers.items() if k2 != "host"}
-    out["Authorization"] = f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={signed}, Signature={signature}"
-    return out
+    signed = awsrequest.AWSRequest("POST", url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    creds = credentials.Credentials(prof["aws_access_key_id"], prof["aws_secret_access_key"], prof.get("aws_session_token"))
+    auth.SigV4Auth(creds, "sts", region).add_auth(signed)
+    return _Request("POST", url, dict(signed.headers.items()), body)
 
 
 def _gcp_request(sa_json: str, override: str | None) -> _Request:
-    import base64
+    """A JWT-bearer assertion signed by google-auth (``google.auth.crypt`` / ``google.auth.jwt``),
+    posted by ``check`` through http.py so the outcome rules and the one deadline stay ours."""
+    from aigw_secrets.rotation.issuers.interface import lazy
 
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
+    crypt, jwt = lazy("google.auth.crypt", "gcp"), lazy("google.auth.jwt", "gcp")
     sa = json.loads(sa_json)
     url = override or sa.get("token_uri") or "https://oauth2.googleapis.com/token"
+    try:
+        signer = crypt.RSASigner.from_service_account_info(sa)
+    except (ValueError, KeyError, TypeError):  # the message could quote the key: never passed on
+        raise ConfigError("the service-account key file has no usable RSA private_key") from None
     issued = int(time.time())
     claims = {"iss": sa["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform", "aud": url, "iat": issued, "exp": issued + 600}
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-
-    def b64(raw: bytes) -> bytes:
-        return base64.urlsafe_b64encode(raw).rstrip(b"=")
-
-    head = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": sa.get("private_key_id", "")}).encode())
-    body = b64(json.dumps(claims).encode())
-    key = load_pem_private_key(sa["private_key"].encode(), password=None)
-    if not isinstance(key, RSAPrivateKey):
-        raise ConfigError("the service-account key is not an RSA key")
-    sig = key.sign(head + b"." + body, padding.PKCS1v15(), hashes.SHA256())
-    assertion = (head + b"." + body + b"." + b64(sig)).decode()
-    form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": jwt.encode(signer, claims).decode()}
     return _Request("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode())
+
+
+def _entra_send(req: _Request, entra: tuple[str, str, str], timeout: float) -> tuple[int, bytes]:
+    """The client-credentials request made by msal's ConfidentialClientApplication.
+
+    msal insists on an https authority and discovers its token endpoint; the adapter answers that
+    discovery document itself (the documented shape: ``{authority}/oauth2/v2.0/token``) and carries
+    msal's token request to ``req.url``, the URL ``allowed`` already checked, so msal never chooses
+    where the credential goes. The outcome is the HTTP status of that one token request."""
+    import contextlib
+
+    from aigw_secrets.rotation.issuers.entra_graph import LOGIN, MsalHttp
+    from aigw_secrets.rotation.issuers.interface import lazy
+
+    msal = lazy("msal", "azure")
+    tenant, client_id, secret = entra
+    authority = f"{LOGIN}/{urllib.parse.quote(tenant, safe='')}"
+    token = f"{authority}/oauth2/v2.0/token"
+    discovery = {"issuer": f"{authority}/v2.0", "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize", "token_endpoint": token}
+    client = MsalHttp(deadline=timeout, routes={token: req.url}, answers={f"{authority}/v2.0/.well-known/openid-configuration": discovery})
+    # msal raises on answers it cannot parse (a 5xx page, a redirect); the status it got decides, below
+    with contextlib.suppress(ValueError, RuntimeError, KeyError, AigwError, msal.exceptions.MsalError):
+        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=client, instance_discovery=False)
+        app.acquire_token_for_client(scopes=["https://cognitiveservices.azure.com/.default"])
+    return (client.last.status, client.last.body) if client.last is not None else (0, b"")
 
 
 def documented_host(pc: ProviderConfig) -> str | None:
@@ -254,5 +254,7 @@ def check(
 def _send(req: _Request, timeout: float) -> tuple[int, bytes]:
     from aigw_secrets import http
 
+    if req.entra is not None:
+        return _entra_send(req, req.entra, timeout)
     res = http.request(req.method, req.url, headers=req.headers, body=req.body, deadline=timeout, max_bytes=4096)
     return res.status, res.body

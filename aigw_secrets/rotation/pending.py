@@ -236,16 +236,13 @@ def state(root: Path, pc: ProviderConfig) -> dict[str, Any]:
     return {"mint_state": journal.data.get("state") if journal.active else None, "pending": pending.exists()}
 
 
-POLICY_ANNOTATION = f"{A}/secret-generation"
+POLICY_ANNOTATION = manifests.POLICY_ANNOTATION
 
 
 def bump_policy(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
-    """Record the Secret's generation on the provider's BackendSecurityPolicy.
-
-    Envoy AI Gateway v1.1.0 can keep serving a credential it read (or a token it minted) before the
-    Secret changed until its next reconcile (#2603, fixed in v1.2.0); a changed policy is reconciled
-    at once. Returns the file it changed.
-    """
+    """Record the Secret's generation on the provider's BackendSecurityPolicy
+    (``manifests.mark_generation``: the Envoy AI Gateway v1.1.0 stale-credential mitigation).
+    Returns the file it changed."""
     generation = _annotations(root, cfg, pc).get(f"{A}/generation")
     path = cfg.output_dir / f"{pc.name}.yaml"
     if not generation or not manifests.is_ours(path):
@@ -254,13 +251,7 @@ def bump_policy(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
         docs = [d for d in yaml.safe_load_all(path.read_text("utf-8")) if d is not None]
     except (OSError, yaml.YAMLError):
         return []
-    changed = False
-    for doc in docs:
-        if isinstance(doc, dict) and doc.get("kind") == "BackendSecurityPolicy":
-            ann = doc.setdefault("metadata", {}).setdefault("annotations", {})
-            changed |= ann.get(POLICY_ANNOTATION) != str(generation)
-            ann[POLICY_ANNOTATION] = str(generation)
-    if not changed:
+    if not manifests.mark_generation(docs, str(generation)):
         return []
     atomic_write(path, manifests.dump(docs, manifests.HEADER.format(config=cfg.path.name)).encode())
     return [str(path.relative_to(root))]

@@ -106,12 +106,14 @@ def test_rerun_with_same_inputs_changes_nothing(repo: Path, tmp_path: Path, monk
     assert git(repo, "status", "--porcelain") == ""
     assert main(["generate", "--check"]) == 0
 
-    # A new credential for one provider rewrites that provider's Secret only.
+    # A new credential for one provider rewrites that provider's Secret, and its policy's
+    # secret-generation annotation (the v1.1.0 reconcile bump, as rotation writes it), nothing else.
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     assert main(["generate", "--check"]) == 1
     assert git(repo, "status", "--porcelain") == ""
     assert main(["generate", "--no-input"]) == 0
-    assert git(repo, "status", "--porcelain").split() == ["M", str(OUT / "groq.secret.sops.yaml")]
+    assert git(repo, "status", "--porcelain").split() == ["M", str(OUT / "groq.secret.sops.yaml"), "M", str(OUT / "groq.yaml")]
+    assert "aigw-secrets.io/secret-generation: '2'" in (repo / OUT / "groq.yaml").read_text()
 
 
 def test_existing_secret_kept_without_credential(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

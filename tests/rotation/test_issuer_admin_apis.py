@@ -71,6 +71,46 @@ def test_openai_cycle(repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.
     assert not any(r.startswith("DELETE") for r in openai.requests[seen:])
 
 
+def test_generate_and_rotation_agree_on_the_policy_annotation(repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """generate writes the Secret's generation on the BackendSecurityPolicy as rotation's bump does
+    (the v1.1.0 stale-credential mitigation), so generate after a rotation changes nothing."""
+    policy_file = repo / OUT / "openai.yaml"
+
+    def generation() -> str:
+        (policy,) = [d for d in yaml.safe_load_all(policy_file.read_text()) if d and d["kind"] == "BackendSecurityPolicy"]
+        return str(policy["metadata"]["annotations"]["aigw-secrets.io/secret-generation"])
+
+    assert generation() == ann(repo, "openai")["aigw-secrets.io/generation"] == "1"
+    assert main(["rotate", "--provider", "openai"]) == 0
+    assert generation() == "2"
+    before = {p: p.read_bytes() for p in (repo / OUT).iterdir()}
+    assert main(["generate", "--no-input"]) == 0
+    assert {p: p.read_bytes() for p in (repo / OUT).iterdir()} == before
+
+
+def test_cron_reports_a_rejected_admin_key(repo: Path, openai: adminapis.OpenAI, tmp_path: Path) -> None:
+    """scripts/aigw-rotate-cron: an admin key the provider rejects is exit 77 and counted in the textfile."""
+    import os
+    import subprocess
+    import sys
+
+    prom = tmp_path / "aigw.prom"
+    env = {
+        **os.environ,
+        "OPENAI_ADMIN_KEY": fakes.openai_admin_key(),
+        "AIGW_SECRETS_NOW": "2099-01-01T00:00:00Z",
+        "AIGW_TEXTFILE": str(prom),
+        "AIGW_SECRETS": str(Path(sys.executable).with_name("aigw-secrets")),
+    }
+    script = Path(__file__).resolve().parents[2] / "scripts/aigw-rotate-cron"
+    res = subprocess.run([str(script)], cwd=repo, env=env, capture_output=True, text=True)
+    assert res.returncode == ExitCode.PERMISSION, res.stderr + res.stdout
+    assert json.loads(res.stdout)["exit_code"] == ExitCode.PERMISSION
+    metrics = prom.read_text()
+    assert "aigw_secrets_admin_credential_rejected 1" in metrics and "aigw_secrets_last_exit_code 77" in metrics
+    assert "aigw_secrets_credentials_minted 0" in metrics and names(openai) == ["operator-made"]
+
+
 @pytest.mark.parametrize(("fail", "code"), [(401, ExitCode.PERMISSION), (403, ExitCode.PERMISSION), (429, ExitCode.UNAVAILABLE), (500, ExitCode.UNAVAILABLE), (503, ExitCode.UNAVAILABLE)])
 def test_openai_admin_errors(repo: Path, openai: adminapis.OpenAI, fail: int, code: int) -> None:
     before = (repo / OUT / "openai.secret.sops.yaml").read_bytes()

@@ -12,7 +12,9 @@ msal's HTTP goes through ``aigw_secrets.http`` (no redirects, one deadline).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -73,7 +75,7 @@ def bot_token(tenant: str, scope: str) -> str:
     secret = admin_secret("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", "Azure Entra")
     authority = f"{admin_url('entra', LOGIN)}/{quote(tenant, safe='')}"
     try:
-        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=_MsalHttp(), instance_discovery=False)
+        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=MsalHttp(), instance_discovery=False)
         result = app.acquire_token_for_client(scopes=[scope])
     except (ValueError, RuntimeError, msal.exceptions.MsalServiceError) as exc:  # discovery failed: tenant, host, 5xx
         raise IssuerError(f"Azure Entra login failed ({type(exc).__name__}); the next run retries") from None
@@ -91,19 +93,28 @@ class _MsalResponse:
             raise IssuerError(f"Azure Entra login: HTTP {self.status_code or 'no answer'}")
 
 
-class _MsalHttp:
-    """msal's HttpClient over aigw_secrets.http."""
+class MsalHttp:
+    """msal's HttpClient over aigw_secrets.http. ``routes`` carries a request for one URL to another
+    (one the caller has already checked), ``answers`` holds documents answered without a network
+    call, ``last`` is the last answer that came from the network."""
+
+    def __init__(self, deadline: float | None = None, routes: Mapping[str, str] | None = None, answers: Mapping[str, Any] | None = None) -> None:
+        self.deadline, self.routes, self.answers = deadline, dict(routes or {}), dict(answers or {})
+        self.last: Any = None
 
     def _send(self, method: str, url: str, params: Any, data: Any, headers: Any) -> _MsalResponse:
         from aigw_secrets import http
 
+        if method == "GET" and not params and url in self.answers:
+            return _MsalResponse(200, json.dumps(self.answers[url]).encode(), {"content-type": "application/json"})
+        url = self.routes.get(url, url)
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
         if isinstance(data, dict):
             data = urlencode(data)
             headers = {**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"}
         body = data.encode() if isinstance(data, str) else data
-        res = http.request(method, url, headers=headers or {}, body=body)
+        res = self.last = http.request(method, url, headers=headers or {}, body=body, deadline=self.deadline or http.DEFAULT_DEADLINE)
         return _MsalResponse(res.status, res.body, res.headers)
 
     def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any) -> _MsalResponse:
@@ -114,5 +125,3 @@ class _MsalHttp:
 
     def close(self) -> None:
         pass
-
-
