@@ -40,7 +40,7 @@ class Cluster:
             if in_cluster:
                 config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]  # untyped library
             else:
-                config.load_kube_config(config_file=str(path), context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+                config.load_kube_config(config_file=str(path), context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]  # untyped library
         except (ConfigException, OSError, ValueError, TypeError, KeyError):
             raise ConfigError(f"kubeconfig {path or '(in-cluster)'}: not a usable kubeconfig (cluster, user or context entry incomplete)") from None
         cfg.retries = 1

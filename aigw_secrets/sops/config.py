@@ -355,7 +355,7 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
         elif not spans:
             anchor = next(s for s in parsed.scalars if s.path[:2] == ("creation_rules", rule.position))
             line = ys._line_start(text, anchor.start)
-            indent = " " * len(re.match(r"[ -]*", text[line:]).group(0))  # type: ignore[union-attr]
+            indent = " " * (len(text[line:]) - len(text[line:].lstrip(" -")))
             end = ys._line_after(text, anchor.end)
             reps.append(ys.Replacement(end, end, f"{indent}{kind}: {recipient}\n"))
         else:

@@ -154,7 +154,7 @@ def _aes(enc: str, key: bytes, aad: str) -> tuple[bytes, str]:
     kind = m.group(4)
     try:
         return AESGCM(key).decrypt(iv, data + tag, aad.encode("utf-8")), str(kind)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - InvalidTag or a malformed value: either way sops decides
         raise Unsupported("value does not decrypt here") from None
 
 
