@@ -43,7 +43,8 @@ def _report(results: Sequence[tuple[Path, str | AigwError]], verbs: dict[str, st
     parts = [f"{n} {verb}" for verb, n in sorted(counts.items())] + ([f"{failed} failed"] if failed else [])
     message = ", ".join(parts or ["nothing to do"]) + f" ({len(results)} file{'s' if len(results) != 1 else ''})"
     if code and not output.SETTINGS.json:
-        output.info(message)  # the summary line is for success; a failure still gets its count
+        if len(results) > 1:  # the summary line is for success; a failed batch still gets its count
+            output.info(message)
     else:
         output.finish(message, errors=errors)
     return code
@@ -271,18 +272,24 @@ class _Refused(AigwError):
         super().__init__(message, code=cause.code)
 
 
+class _Conflict(DataError):
+    """The file's plaintext changed while it was being edited: reopening the editor cannot help."""
+
+
 def _save_edit(root: Path, sops: Sops, file: Path, rel: str, data: bytes, plain: bytes, edited: bytes) -> None:
-    with repo_lock(root):
-        current = sopsfile.read(file)
-        if current != data:
-            if sopsfile.decrypt(sops, current, rel) != plain:
-                raise DataError(f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)")
-            data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
-        try:
+    try:
+        with repo_lock(root):
+            current = sopsfile.read(file)
+            if current != data:
+                if sopsfile.decrypt(sops, current, rel) != plain:
+                    raise _Conflict(f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)")
+                data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
             new = sopsfile.minimal_reencrypt(sops, data, plain, edited, rel)
-        except AigwError as exc:
-            raise _Refused(str(exc) if rel in str(exc) else f"{rel}: {exc}", exc) from None
-        atomic_write(file, new)
+            atomic_write(file, new)
+    except _Conflict:
+        raise
+    except AigwError as exc:  # a YAML typo, a value sops refuses, the lock held by another run: fixable, retryable
+        raise _Refused(str(exc) if rel in str(exc) else f"{rel}: {exc}", exc) from None
 
 
 def _reopen(rel: str, refused: _Refused) -> bool:

@@ -97,6 +97,8 @@ def run(
         for item in summary.get("waiting", []):
             output.info(f"waiting: {item['reason']}")
         output.summary(f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated")
+        if summary["rotated"] or summary.get("data_keys_rotated"):
+            output.hint("commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked")
         for item in summary["needs_operator"]:
             output.hint(f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source ...`, or `aigw-secrets rotate --cancel {item['provider']}`")
         if summary.get("waiting"):
@@ -174,6 +176,10 @@ def _revoke(root: Path, name: str, fmt: str, *, ref: str | None = None, assume_a
         output.result(json.dumps(result, indent=2))
     elif result["state"] != "revoked":
         output.info(f"{pc.key}: {result['state']}")
+        if result["state"] != "nothing to revoke":
+            output.hint(f"run `aigw-secrets rotate --revoke {pc.key}` again once every gate holds (`aigw-secrets status` shows them)")
+    else:
+        output.summary(f"{pc.key}: previous credential {result.get('ref')} revoked")
     return 0
 
 

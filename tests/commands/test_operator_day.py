@@ -227,10 +227,9 @@ def test_add_recipient_offers_and_runs_updatekeys(repo: Path, capsys: pytest.Cap
 
 
 def _groq(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
-    old = fakes.groq_key()
-    provider.status[old] = 200
+    """A groq Secret generated from the environment; its rotations are validated by the stand-in."""
     write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"})
-    monkeypatch.setenv("GROQ_API_KEY", old)
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     assert main(["generate", "--no-input"]) == 0
 
 
@@ -268,3 +267,20 @@ def test_cancel_is_refused_once_the_secret_was_written(repo: Path, provider: sta
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot be cancelled" in lines[0] and "rotate --provider groq" in lines[0]
     assert run(repo, "rotate", "--provider", "groq", env={"GROQ_API_KEY": new}).returncode == 0  # finishing still works
+
+
+def test_edit_while_another_run_holds_the_lock_can_be_saved_after_it(repo: Path, tmp_path: Path) -> None:
+    from aigw_secrets.rotation.journal import repo_lock
+
+    pexpect = pytest.importorskip("pexpect")
+    path = encrypted(repo)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "aigw_secrets", "edit", str(path)], cwd=str(repo), env={**os.environ, "EDITOR": str(_editor(tmp_path, FIXED))}, encoding="utf-8", timeout=120
+    )
+    with repo_lock(repo):  # e.g. a cron rotation
+        child.expect("Re-open the editor")
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert "new-value-fixed-123" in plaintext(repo, path)
