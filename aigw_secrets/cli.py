@@ -31,6 +31,11 @@ def _provider_names(ctx: click.Context, param: click.Parameter, incomplete: str)
     return [k for k in PROVIDERS if k.startswith(incomplete)]
 
 
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="text for people, json (on stdout) for programs."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="aigw-secrets")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
@@ -47,12 +52,13 @@ def cli(quiet: bool, verbose: bool, no_color: bool) -> None:
 @cli.command()
 @_REPO
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).")
-def init(repo: Path, key_file: Path | None) -> int:
+@_FORMAT
+def init(repo: Path, key_file: Path | None, fmt: str) -> int:
     """Create an age key (mode 0600, git-ignored) and a .sops.yaml, if absent."""
     from aigw_secrets.commands.init import init as run
     from aigw_secrets.gateway.config import output_dir_setting
 
-    return run(repo, key_file=key_file, output_dir=output_dir_setting(repo))
+    return run(repo, key_file=key_file, output_dir=output_dir_setting(repo), fmt=fmt)
 
 
 @cli.command()
@@ -67,7 +73,8 @@ def init(repo: Path, key_file: Path | None) -> int:
 )
 @click.option("--no-input", is_flag=True, help="Never prompt, even on a terminal.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
-def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_input: bool, check: bool) -> int:
+@_FORMAT
+def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_input: bool, check: bool, fmt: str) -> int:
     """Write SOPS-encrypted Secrets and the AI Gateway manifests for every enabled provider."""
     from aigw_secrets.commands.generate import generate as run
 
@@ -78,12 +85,9 @@ def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_
             # never repeat the value: a key is sometimes typed here instead of a source spec
             raise click.BadParameter("expected PROVIDER=SPEC (the value given is not shown)", param_hint="--source")
         parsed[provider.strip()] = spec.strip()
-    return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check)
+    return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check, fmt=fmt)
 
 
-_FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="text for people, json (on stdout) for programs."
-)
 _FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 
@@ -91,15 +95,16 @@ _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @cli.command()
 @_REPO
 @click.option("--no-verify", is_flag=True, help="Write even when no private key is available to check the result.")
+@_FORMAT
 @_FILES
-def encrypt(repo: Path, no_verify: bool, files: tuple[Path, ...]) -> int:
+def encrypt(repo: Path, no_verify: bool, fmt: str, files: tuple[Path, ...]) -> int:
     """Encrypt FILES in place with sops, keeping their YAML formatting.
 
     Without FILES: every unencrypted file a .sops.yaml creation rule matches.
     """
     from aigw_secrets.commands.crypt import encrypt as run
 
-    return run(repo, files, verify=not no_verify)
+    return run(repo, files, verify=not no_verify, fmt=fmt)
 
 
 @cli.command()
@@ -142,15 +147,16 @@ def set_cmd(repo: Path, from_stdin: bool, from_env: str | None, from_file: Path 
 
 @cli.command()
 @_REPO
+@_FORMAT
 @_FILES
-def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
+def updatekeys(repo: Path, fmt: str, files: tuple[Path, ...]) -> int:
     """Re-wrap data keys for the recipients .sops.yaml lists now, keeping formatting.
 
     Without FILES: every encrypted file a creation rule matches.
     """
     from aigw_secrets.commands.crypt import updatekeys as run
 
-    return run(repo, files)
+    return run(repo, files, fmt=fmt)
 
 
 @cli.command()
@@ -158,6 +164,7 @@ def updatekeys(repo: Path, files: tuple[Path, ...]) -> int:
 @click.option("--provider", metavar="NAME", shell_complete=_provider_names, help="Rotate this provider's credential (staged; validated first).")
 @click.option("--data-key", is_flag=True, help="Rotate SOPS data keys (sops rotate), formatting kept.")
 @click.option("--due", is_flag=True, help="Rotate everything past its period that can be rotated unattended.")
+@click.option("--cancel", metavar="NAME", shell_complete=_provider_names, help="Abort this provider's journaled rotation that has not written the Secret yet.")
 @click.option("--source", metavar="SPEC", help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.")
 @click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
 @_FORMAT
@@ -174,6 +181,7 @@ def rotate(
     provider: str | None,
     data_key: bool,
     due: bool,
+    cancel: str | None,
     source: str | None,
     no_verify: bool,
     fmt: str,
@@ -186,12 +194,12 @@ def rotate(
     files: tuple[Path, ...],
 ) -> int:
     """Rotate a provider credential, SOPS data keys, or everything due (cron); revoke previous credentials."""
-    if sum(bool(x) for x in (provider, data_key, due, revoke)) != 1:
-        raise click.UsageError("choose one of --provider NAME, --data-key, --due or --revoke NAME")
+    if sum(bool(x) for x in (provider, data_key, due, revoke, cancel)) != 1:
+        raise click.UsageError("choose one of --provider NAME, --data-key, --due, --revoke NAME or --cancel NAME")
     from aigw_secrets.commands.rotate import run
 
     opts = {"ref": ref, "assume_applied": assume_applied, "kubeconfig": kubeconfig, "context": context, "kustomization": kustomization}
-    return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt, revoke=revoke, revoke_opts=opts)
+    return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt, revoke=revoke, revoke_opts=opts, cancel=cancel)
 
 
 @cli.command()
@@ -206,11 +214,12 @@ def status(repo: Path, fmt: str) -> int:
 
 @cli.command()
 @_REPO
-def doctor(repo: Path) -> int:
+@_FORMAT
+def doctor(repo: Path, fmt: str) -> int:
     """Lint .sops.yaml and the key set-up for what sops silently accepts."""
     from aigw_secrets.commands.doctor import doctor as run
 
-    return run(repo)
+    return run(repo, fmt=fmt)
 
 
 @cli.group()
@@ -329,14 +338,20 @@ def cluster_apply(repo: Path, kubeconfig: Path | None, context: str | None) -> i
 @click.option("--age", "age_recipient", metavar="AGE1...", help="age recipient to add.")
 @click.option("--pgp", "pgp_fingerprint", metavar="FINGERPRINT", help="PGP fingerprint to add.")
 @click.option("--rule", "rules", type=int, multiple=True, help="Creation rule number (default: all).")
-def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: str | None, rules: tuple[int, ...]) -> int:
+@click.option("--updatekeys", "then_updatekeys", is_flag=True, help="Then re-wrap every encrypted file for the new recipient (`aigw-secrets updatekeys`).")
+def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: str | None, rules: tuple[int, ...], then_updatekeys: bool) -> int:
     """Add a recipient to .sops.yaml creation rules, keeping its layout; then run updatekeys."""
     from aigw_secrets.commands.keys import add_recipient
 
     if bool(age_recipient) == bool(pgp_fingerprint):
         raise click.UsageError("give exactly one of --age or --pgp")
     kind, value = ("age", age_recipient) if age_recipient else ("pgp", pgp_fingerprint)
-    return add_recipient(repo, kind, value or "", rules)
+    code = add_recipient(repo, kind, value or "", rules, then_updatekeys=then_updatekeys)
+    if code or not then_updatekeys:
+        return code
+    from aigw_secrets.commands.crypt import updatekeys
+
+    return updatekeys(repo, ())
 
 
 @cli.command()

@@ -14,9 +14,12 @@ from typing import Any
 
 
 class _Settings:
-    quiet = False
-    verbose = False
-    color: bool | None = None  # None: decide from the terminal and NO_COLOR
+    def __init__(self) -> None:
+        self.quiet = False
+        self.verbose = False
+        self.color: bool | None = None  # None: decide from the terminal and NO_COLOR
+        self.json = False  # --format json: status lines are also collected for the one JSON document
+        self.files: list[dict[str, str]] = []
 
 
 SETTINGS = _Settings()
@@ -25,6 +28,7 @@ _CODES = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "dim": "2"}
 
 def configure(*, quiet: bool = False, verbose: bool = False, color: bool | None = None) -> None:
     SETTINGS.quiet, SETTINGS.verbose, SETTINGS.color = quiet, verbose and not quiet, color
+    begin("text")
 
 
 def _colored(stream: Any) -> bool:
@@ -61,6 +65,7 @@ _STATUS_STYLE = {"wrote": "green", "created": "green", "encrypted": "green", "ro
 
 
 def status(verb: str, path: Path | str, note: str = "") -> None:
+    SETTINGS.files.append({"path": str(path), "action": verb, **({"note": note} if note else {})})
     if SETTINGS.quiet:
         return
     suffix = f"  ({note})" if note else ""
@@ -111,3 +116,20 @@ def json_result(data: Any) -> None:
     import json
 
     result(json.dumps(data, indent=2, default=str))
+
+
+def begin(fmt: str) -> None:
+    """Start a command that reports in ``fmt`` (text or json): forget what an earlier one recorded."""
+    SETTINGS.json, SETTINGS.files = fmt == "json", []
+
+
+def finish(message: str, **fields: Any) -> None:
+    """End a command that succeeded: the summary line, or with --format json the one document on
+    stdout (every file and its action, counts, ``fields``, the summary)."""
+    if not SETTINGS.json:
+        summary(message)
+        return
+    counts: dict[str, int] = {}
+    for f in SETTINGS.files:
+        counts[f["action"]] = counts.get(f["action"], 0) + 1
+    json_result({"files": SETTINGS.files, "counts": counts, **fields, "summary": message})

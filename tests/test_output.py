@@ -56,7 +56,7 @@ def test_colour_on_a_real_terminal(tmp_path: Path) -> None:
 
 def test_rotate_without_a_mode_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rotate"]) == ExitCode.USAGE
-    assert "choose one of --provider NAME, --data-key, --due or --revoke NAME" in capsys.readouterr().err
+    assert "choose one of --provider NAME, --data-key, --due, --revoke NAME or --cancel NAME" in capsys.readouterr().err
 
 
 def test_one_format_option(capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,6 +64,7 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
             output.result(f"{r['secret']:45} {r['provider']:18} {'; '.join(wrong) or 'ok'}")
         for rec in recipients:
             output.result(f"{secret:45} {str(rec['recipient'])[:20]}...  {'held' if rec['held'] else 'MISSING: Flux cannot decrypt files for it'}")
+        output.summary(f"{len(rows)} Secret(s) compared, {'problems found' if bad else 'all match'}")
     return int(ExitCode.FINDINGS) if bad else 0
 
 
@@ -93,5 +94,5 @@ def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
         cluster.apply_secret(body)
         applied += 1
         output.status("applied", f"{meta['namespace']}/{meta['name']}", "server-side apply")
-    output.info(f"{applied} Secret(s) applied")
+    output.summary(f"{applied} Secret(s) applied")
     return 0

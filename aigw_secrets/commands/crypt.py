@@ -22,24 +22,31 @@ from aigw_secrets.util import atomic_write, parallel_map, wipe
 
 
 def _report(results: Sequence[tuple[Path, str | AigwError]], verbs: dict[str, str], root: Path) -> int:
-    """One line per file (path relative to the repository), then a summary when there were
-    several; the first failure's exit code."""
+    """One line per file (path relative to the repository), then a summary (with --format json:
+    the one document on stdout); the first failure's exit code."""
     code = 0
     counts: dict[str, int] = {}
+    errors: list[dict[str, str]] = []
     for path, res in results:
         shown = _shown(root, path)
         if isinstance(res, AigwError):
-            output.error(str(res) if shown in str(res) else f"{shown}: {res}")
+            message = str(res) if shown in str(res) else f"{shown}: {res}"
+            output.error(message)
+            errors.append({"path": shown, "error": message, "exit_code": str(int(res.code))})
             code = code or int(res.code)
             counts["failed"] = counts.get("failed", 0) + 1
         elif res:
             verb = verbs.get(res, res)
             output.status(verb, shown)
             counts[verb] = counts.get(verb, 0) + 1
-    if len(results) > 1:
-        failed = counts.pop("failed", 0)
-        parts = [f"{n} {verb}" for verb, n in sorted(counts.items())] + ([f"{failed} failed"] if failed else [])
-        output.info(", ".join(parts) + f" ({len(results)} files)")
+    failed = counts.pop("failed", 0)
+    parts = [f"{n} {verb}" for verb, n in sorted(counts.items())] + ([f"{failed} failed"] if failed else [])
+    message = ", ".join(parts or ["nothing to do"]) + f" ({len(results)} file{'s' if len(results) != 1 else ''})"
+    if code and not output.SETTINGS.json:
+        if len(results) > 1:  # the summary line is for success; a failed batch still gets its count
+            output.info(message)
+    else:
+        output.finish(message, errors=errors)
     return code
 
 
@@ -58,10 +65,11 @@ def _default_files(root: Path, *, encrypted: bool) -> list[Path]:
     return files
 
 
-def encrypt(root: Path, files: Sequence[Path], *, verify: bool = True) -> int:
+def encrypt(root: Path, files: Sequence[Path], *, verify: bool = True, fmt: str = "text") -> int:
     """Encrypt files in place, keeping their formatting; default: every unencrypted governed file
     (those with nothing the rule would encrypt are skipped with a note)."""
     root = root.resolve()
+    output.begin(fmt)
     bulk = not files
     with repo_lock(root):  # a concurrent rotation never sees, or reverts, a half-done batch
         sops = Sops(root)
@@ -92,6 +100,7 @@ def decrypt(root: Path, file: Path) -> int:
     data = sopsfile.decrypt(Sops(root), sopsfile.read(file), sopsfile.relative(root, file))
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
+    output.detail(f"decrypted {sopsfile.relative(root, file)}")  # stdout is the plaintext: no summary line unless asked for
     return 0
 
 
@@ -103,8 +112,9 @@ def _rewrite(root: Path, files: Sequence[Path], op: Callable[[Sops, bytes, str],
         return _report(sopsfile.rewrite_each(root, paths, op), {"changed": verb}, root)
 
 
-def updatekeys(root: Path, files: Sequence[Path]) -> int:
+def updatekeys(root: Path, files: Sequence[Path], *, fmt: str = "text") -> int:
     """``sops updatekeys -y`` keeping formatting; default: every encrypted governed file."""
+    output.begin(fmt)
     return _rewrite(root, files, sopsfile.updatekeys, "updated")
 
 
@@ -117,17 +127,25 @@ def read_value(*, from_stdin: bool, from_env: str | None, from_file: Path | None
         value = os.environ.get(from_env)
         if value is None:
             raise CredentialError(f"{from_env} is not set")
-        return value
+        return _nonempty(value, from_env)
     if from_file:
         try:
-            return from_file.read_text("utf-8").rstrip("\n")
+            return _nonempty(from_file.read_text("utf-8").rstrip("\n"), str(from_file))
         except (OSError, UnicodeDecodeError) as exc:
             raise CredentialError(f"{from_file}: cannot read ({type(exc).__name__})") from None
-    if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.read().rstrip("\n")
     import click
 
-    return str(click.prompt(f"new value for {label}", hide_input=True, confirmation_prompt=True))
+    if from_stdin:
+        return _nonempty(sys.stdin.read().rstrip("\n"), "standard input")
+    if not sys.stdin.isatty():  # piped text is never taken as a credential unless asked for
+        raise click.UsageError("no terminal to prompt on: give the value with --stdin, --from-env VAR or --from-file PATH")
+    return _nonempty(str(click.prompt(f"new value for {label}", hide_input=True, confirmation_prompt=True)), "the prompt")
+
+
+def _nonempty(value: str, where: str) -> str:
+    if not value:
+        raise CredentialError(f"empty value from {where}; nothing was changed")
+    return value
 
 
 def set_value(root: Path, file: Path, keypath: str, value: str) -> int:
@@ -141,6 +159,7 @@ def set_value(root: Path, file: Path, keypath: str, value: str) -> int:
         if new != data:
             atomic_write(file, new)
     output.status("set" if new != data else "unchanged", file, keypath)
+    output.summary(f"{keypath} {'changed' if new != data else 'already held that value'} in {rel}")
     return 0
 
 
@@ -224,21 +243,63 @@ def edit(root: Path, file: Path) -> int:
         with os.fdopen(fd, "wb") as fh:
             fh.write(plain)
         editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-        rc = guard.run_editor([*editor, str(path)])
-        if rc != 0:
-            output.error(f"{rel}: editor exited with code {rc}; file left unchanged")
-            return int(ExitCode.DATA)
-        edited = path.read_bytes()
-    if edited == plain:
-        output.status("unchanged", file, "no changes")
-        return 0
-    with repo_lock(root):
-        current = sopsfile.read(file)
-        if current != data:
-            if sopsfile.decrypt(sops, current, rel) != plain:
-                raise DataError(f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)")
-            data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
-        new = sopsfile.minimal_reencrypt(sops, data, plain, edited, rel)
-        atomic_write(file, new)
+        while True:  # until the edit is saved, unchanged, or given up
+            rc = guard.run_editor([*editor, str(path)])
+            if rc != 0:
+                output.error(f"{rel}: editor exited with code {rc}; file left unchanged")
+                return int(ExitCode.DATA)
+            edited = path.read_bytes()
+            if edited == plain:
+                output.status("unchanged", file, "no changes")
+                output.summary(f"{rel}: no changes")
+                return 0
+            guard.armed = False  # a signal while writing is acted on once the write is done (or failed)
+            try:
+                _save_edit(root, sops, file, rel, data, plain, edited)
+                break
+            except _Refused as exc:
+                if not _reopen(rel, exc):
+                    raise AigwError(f"{exc}; your edit was not saved and its plaintext copy was removed", code=exc.code) from None
     output.status("encrypted", file, "edited")
+    output.summary(f"{rel}: edit saved and encrypted")
     return 0
+
+
+class _Refused(AigwError):
+    """sops would not re-encrypt the edited text (a YAML typo, a bad value): the text can be fixed."""
+
+    def __init__(self, message: str, cause: AigwError) -> None:
+        super().__init__(message, code=cause.code)
+
+
+class _Conflict(DataError):
+    """The file's plaintext changed while it was being edited: reopening the editor cannot help."""
+
+
+def _save_edit(root: Path, sops: Sops, file: Path, rel: str, data: bytes, plain: bytes, edited: bytes) -> None:
+    try:
+        with repo_lock(root):
+            current = sopsfile.read(file)
+            if current != data:
+                if sopsfile.decrypt(sops, current, rel) != plain:
+                    raise _Conflict(f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)")
+                data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
+            new = sopsfile.minimal_reencrypt(sops, data, plain, edited, rel)
+            atomic_write(file, new)
+    except _Conflict:
+        raise
+    except AigwError as exc:  # a YAML typo, a value sops refuses, the lock held by another run: fixable, retryable
+        raise _Refused(str(exc) if rel in str(exc) else f"{rel}: {exc}", exc) from None
+
+
+def _reopen(rel: str, refused: _Refused) -> bool:
+    """On a terminal: say why and offer to reopen the editor on the user's own text (as sops does)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    import click
+
+    output.error(str(refused))
+    try:
+        return bool(click.confirm("Re-open the editor on your text to fix it?", default=True, err=True))
+    except click.exceptions.Abort:
+        return False

@@ -9,11 +9,18 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops.lint import check_config, check_keys, check_sops
 
 
-def doctor(root: Path) -> int:
+def doctor(root: Path, *, fmt: str = "text") -> int:
     root = root.resolve()
+    output.begin(fmt)
     findings = check_sops() + check_config(root) + check_keys(root)
-    for f in findings:
-        output.result(f"{f.level}: {f.where}: {f.message}\n    fix: {f.fix}")
+    if fmt != "json":
+        for f in findings:
+            output.result(f"{f.level}: {f.where}: {f.message}\n    fix: {f.fix}")
     errors = sum(f.level == "error" for f in findings)
-    output.info(f"{errors} error(s), {len(findings) - errors} warning(s)" if findings else "no problems found")
+    output.finish(
+        f"{errors} error(s), {len(findings) - errors} warning(s)" if findings else "no problems found",
+        findings=[{"level": f.level, "where": str(f.where), "message": f.message, "fix": f.fix} for f in findings],
+        errors=errors,
+        warnings=len(findings) - errors,
+    )
     return int(ExitCode.FINDINGS) if errors else 0

@@ -30,9 +30,11 @@ def generate(
     sources: Mapping[str, str] | None = None,
     interactive: bool | None = None,
     check_only: bool = False,
+    fmt: str = "text",
 ) -> int:
     """Write the manifests for every enabled provider; returns an exit code."""
     root = root.resolve()
+    output.begin(fmt)
     cfg = config_mod.load(root, config_path)
     if not any(isinstance(k, str) and k.startswith("ai_gateway_") for k in cfg.raw):
         # An empty, comments-only or foreign file is far more likely a mistake than "remove everything".
@@ -138,7 +140,10 @@ def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[S
         output.status("wrote" if out / p.rel in writes else "unchanged", rel_out / p.rel, p.note)
     for path in stale:
         output.status("removed", path.relative_to(root), "provider no longer enabled")
-    output.info(f"{len(cfg.providers)} provider(s), {len(writes) + len(stale)} file(s) changed in {rel_out}")
+    changed = len(writes) + len(stale)
+    output.finish(f"{len(cfg.providers)} provider(s), {changed} file(s) changed in {rel_out}", providers=len(cfg.providers), changed=changed, check=False)
+    if changed:
+        output.hint(f"review and commit the changes (git add {rel_out} && git commit), then push so Flux applies them")
     return 0
 
 
@@ -151,5 +156,5 @@ def _report_check(plan: list[Planned], jobs: list[SecretJob], out: Path, rel_out
         if p.rel in pending or (p.content is not None and (not target.exists() or target.read_bytes() != p.content)):
             differs += 1
             output.status("would change", rel_out / p.rel, "")
-    output.info(f"{differs} file(s) would change")
+    output.finish(f"{differs} file(s) would change", changed=differs, check=True)
     return int(ExitCode.FINDINGS) if differs else 0

@@ -12,9 +12,10 @@ from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.util import atomic_write
 
 
-def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = None) -> int:
+def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = None, fmt: str = "text") -> int:
     """Create what ``generate`` needs to encrypt; report what already exists."""
     root = root.resolve()
+    output.begin(fmt)
     if not root.is_dir():
         raise ConfigError(f"{root}: not a directory")
     path = keys.key_file_for(root, key_file)
@@ -40,6 +41,10 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
     else:
         atomic_write(sops_yaml, sopsconfig.initial_text(recipient, output_dir).encode(), mode=0o644)
         output.status("created", sops_yaml, "creation rules for *.sops.yaml")
-    if path.resolve().parent == root and "SOPS_AGE_KEY_FILE" not in os.environ:
-        output.info(f"sops finds the key through SOPS_AGE_KEY_FILE: export SOPS_AGE_KEY_FILE={path}")
+    created = sum(f["action"] == "created" for f in output.SETTINGS.files)
+    output.finish(f"ready to encrypt for {recipient}" + (f" ({created} file(s) created)" if created else " (nothing to create)"), recipient=recipient, key_file=str(path))
+    if "SOPS_AGE_KEY_FILE" not in os.environ:  # sops itself looks elsewhere (~/.config/sops/age/keys.txt)
+        output.hint(f"export SOPS_AGE_KEY_FILE={path}  (so sops finds the key), then write cluster.yaml and run `aigw-secrets generate`")
+    else:
+        output.hint("write cluster.yaml and run `aigw-secrets generate`")
     return 0

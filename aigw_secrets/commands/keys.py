@@ -32,6 +32,7 @@ def generate_age(path: Path) -> int:
     keys.write_key_file(path, key)
     output.result(key.recipient)
     output.status("created", path, "age key, mode 0600")
+    output.summary(f"age key created; its recipient is {key.recipient}")
     return 0
 
 
@@ -51,6 +52,7 @@ def generate_pgp(name: str, email: str, gnupghome: Path | None, expire: str) -> 
         raise DataError(f"gpg could not generate a key for {email} ({key.status or 'no status'})")
     output.result(str(key.fingerprint))
     output.status("created", f"PGP key {key.fingerprint}", email)
+    output.summary(f"PGP key {key.fingerprint} created")
     return 0
 
 
@@ -63,8 +65,10 @@ def import_pgp(path: Path, gnupghome: Path | None) -> int:
     result = gpg.import_keys(data)
     if not result.fingerprints:
         raise DataError(f"{path}: no PGP key imported")
-    for fpr in dict.fromkeys(result.fingerprints):
+    found = list(dict.fromkeys(result.fingerprints))
+    for fpr in found:
         output.result(fpr)
+    output.summary(f"{len(found)} PGP key(s) imported")
     return 0
 
 
@@ -103,6 +107,7 @@ def list_keys(root: Path, gnupghome: Path | None, as_json: bool) -> int:
             where = f"rule {row['rule']}" if row["rule"] else "not in .sops.yaml"
             held = f"private key: {row['private_key']}" if row["private_key"] else "no private key here"
             output.result(f"{row['type']:4} {row['recipient']}  ({where}; {held})")
+        output.summary(f"{len(rows)} recipient(s), {sum(bool(r['private_key']) for r in rows)} with a private key here")
     return 0
 
 
@@ -120,14 +125,18 @@ def _read(path: Path) -> list[keys.AgeKey]:
         return []
 
 
-def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int, ...]) -> int:
+def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int, ...], *, then_updatekeys: bool = False) -> int:
     """Add a recipient to creation rules, keeping the layout; the files keep their old recipients
-    until `aigw-secrets updatekeys` re-wraps their data keys."""
+    until `aigw-secrets updatekeys` re-wraps their data keys (``then_updatekeys``: the caller runs it next)."""
     path, changed = sopsconfig.add_recipient(root.resolve(), kind, recipient, rule_numbers)
     if not changed:
         output.status("unchanged", path, f"{recipient[:20]}... already listed")
+        output.summary(f"{kind} recipient already listed in {path.name}")
     else:
-        output.status("updated", path, f"added {kind} recipient to {changed} rule(s); run `aigw-secrets updatekeys` next")
+        output.status("updated", path, f"added {kind} recipient to {changed} rule(s)")
+        output.summary(f"added the {kind} recipient to {changed} creation rule(s)")
+        if not then_updatekeys:
+            output.hint("the encrypted files still open only for the old recipients: run `aigw-secrets updatekeys` (or add-recipient with --updatekeys next time)")
     return 0
 
 
@@ -155,6 +164,7 @@ def rotate_age(
             return rotation.run()
         except Waiting as exc:
             output.info(str(exc))
+            output.hint("run `aigw-secrets keys rotate-age` again once that has happened (it resumes where it stopped)")
             return int(ExitCode.LOCKED)
         except NoClusterAccess:
             if rotation.j.get("state") == "generated":  # phase 2 is next: say exactly how to do it by hand

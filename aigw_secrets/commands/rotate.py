@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aigw_secrets import output
-from aigw_secrets.errors import ConfigError, ExitCode
+from aigw_secrets.errors import ConfigError, DataError, ExitCode
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.rotation.credential import exit_code, find_provider, rotate_credential, rotate_due, secret_status
 from aigw_secrets.rotation.datakeys import rotate_data_keys
@@ -23,7 +23,7 @@ def status(root: Path, *, fmt: str = "table") -> int:
     cfg = config_mod.load(root)
     from aigw_secrets.rotation import revoke
 
-    rows = [{**secret_status(root, cfg, pc), **revoke.status(root, cfg, pc)} for pc in cfg.providers if pc.auth.secret_key]  # issue 13: revocation columns
+    rows = [{**_waiting_for_operator(root, pc.key, secret_status(root, cfg, pc)), **revoke.status(root, cfg, pc)} for pc in cfg.providers if pc.auth.secret_key]  # issue 13: revocation columns
     seed_row = seed_status(root, cfg)  # issue 14: the MCP session seed's age
     rows += [seed_row] if seed_row else []
     if fmt == "json":
@@ -39,10 +39,15 @@ def status(root: Path, *, fmt: str = "table") -> int:
                 when = "now" if r["safe_to_revoke_now"] else f"after {r['previous_revoke_after']}"
                 prev = f"{r['previous_credential']} (revoke {when})"
             lines.append(f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}")
+            if r.get("needs_operator"):
+                lines.append(f"{'':18} needs operator: {r['needs_operator']}")
             if r.get("pending_revocation"):  # issue 13
                 gates = ", ".join(f"{name} {'ok' if ok else 'WAITING'}" for name, ok, _why in r["gates"]) or "not checked yet"
                 lines.append(f"{'':18} revoke {r['pending_revocation']} ({r['revocation_state']}): {gates}")
         output.result("\n".join(lines))
+        overdue = sum(bool(r.get("overdue") or r.get("data_key_overdue")) for r in rows)
+        waiting = sum(r.get("state") == "needs operator" for r in rows)
+        output.summary(f"{len(rows)} Secret(s), {overdue} overdue" + (f", {waiting} waiting for an operator" if waiting else ""))
     return int(ExitCode.FINDINGS) if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
 
 
@@ -58,10 +63,13 @@ def run(
     fmt: str,
     revoke: str | None = None,
     revoke_opts: dict[str, Any] | None = None,
+    cancel: str | None = None,
 ) -> int:
     root = root.resolve()
-    if sum(bool(x) for x in (provider, data_key, due, revoke)) != 1:
-        raise ConfigError("choose one of --provider NAME, --data-key, --due or --revoke NAME")
+    if sum(bool(x) for x in (provider, data_key, due, revoke, cancel)) != 1:
+        raise ConfigError("choose one of --provider NAME, --data-key, --due, --revoke NAME or --cancel NAME")
+    if cancel:
+        return _cancel(root, cancel, fmt)
     if revoke:  # issue 13
         return _revoke(root, revoke, fmt, **(revoke_opts or {}))
     if data_key:
@@ -69,6 +77,7 @@ def run(
         summary["errors"] = summary.pop("data_key_errors")
     elif due:
         summary = rotate_due(root, verify=verify)
+        _note_needs_operator(root, summary["needs_operator"])
         summary.update(_revoke_due(root, **(revoke_opts or {})))  # issue 13
     elif provider in MCP_SEED_NAMES:  # issue 14: the controller's MCP session seed
         rotated = rotate_mcp_seed(root, config_mod.load(root))
@@ -87,8 +96,63 @@ def run(
             output.error(item["error"])
         for item in summary.get("waiting", []):
             output.info(f"waiting: {item['reason']}")
-        output.info(f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated")
+        output.summary(f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated")
+        if summary["rotated"] or summary.get("data_keys_rotated"):
+            output.hint("commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked")
+        for item in summary["needs_operator"]:
+            output.hint(f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source ...`, or `aigw-secrets rotate --cancel {item['provider']}`")
+        if summary.get("waiting"):
+            output.hint("nothing to do now: run the same command again once the gates above have passed (the cron job does)")
     return _with_revocations(summary, exit_code(summary))
+
+
+def _note_needs_operator(root: Path, items: list[dict[str, Any]]) -> None:
+    """A rotation --due could not obtain a value for: its journal records why, so ``status`` can say."""
+    from aigw_secrets.rotation.journal import CREDENTIAL, Journal, repo_lock
+
+    with repo_lock(root):
+        for item in items:
+            journal = Journal(root, f"rotate-{item['provider']}", CREDENTIAL)
+            if journal.active and journal.data.get("state") == "planned":
+                journal.save(needs_operator=item["reason"])
+
+
+def _waiting_for_operator(root: Path, key: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A journal that never got a value is not a rotation in progress: an operator has to provide one."""
+    from aigw_secrets.rotation.journal import CREDENTIAL, Journal
+
+    journal = Journal(root, f"rotate-{key}", CREDENTIAL)
+    if not (journal.active and journal.data.get("state") == "planned"):
+        return row
+    reason = str(journal.data.get("needs_operator") or "no new credential was obtained")
+    return {**row, "state": "needs operator", "needs_operator": reason}
+
+
+_WRITTEN = ("encrypted", "written")  # from here on the Secret may hold the new value: only finishing makes sense
+
+
+def _cancel(root: Path, name: str, fmt: str) -> int:
+    """Abort a journaled credential rotation that has not written the Secret yet."""
+    from aigw_secrets.rotation import pending
+    from aigw_secrets.rotation.journal import CREDENTIAL, Journal, repo_lock
+
+    cfg = config_mod.load(root)
+    pc = find_provider(cfg, name)
+    with repo_lock(root):
+        journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
+        state = str(journal.data.get("state") or "") if journal.active else ""
+        if not state:
+            raise ConfigError(f"{pc.key}: no credential rotation in progress; nothing to cancel")
+        if state in _WRITTEN:
+            raise DataError(f"{pc.key}: the rotation already wrote {journal.data.get('file')} (step {state}); it cannot be cancelled, finish it with `aigw-secrets rotate --provider {pc.key}`")
+        pending.abandon(root, pc, "the rotation was cancelled")  # issue 13: a minted key is revoked at once
+        journal.step("aborted", error="cancelled")
+    if fmt == "json":
+        output.json_result({"cancelled": pc.key, "at_step": state, "summary": f"rotation of {pc.key} cancelled"})
+    else:
+        output.status("cancelled", journal.path.name, f"rotation of {pc.key} at step {state}; the Secret was not changed")
+        output.summary(f"rotation of {pc.key} cancelled")
+    return 0
 
 
 # --- issue 13: revoking the previous credential once the cluster serves its successor ----------
@@ -112,6 +176,10 @@ def _revoke(root: Path, name: str, fmt: str, *, ref: str | None = None, assume_a
         output.result(json.dumps(result, indent=2))
     elif result["state"] != "revoked":
         output.info(f"{pc.key}: {result['state']}")
+        if result["state"] != "nothing to revoke":
+            output.hint(f"run `aigw-secrets rotate --revoke {pc.key}` again once every gate holds (`aigw-secrets status` shows them)")
+    else:
+        output.summary(f"{pc.key}: previous credential {result.get('ref')} revoked")
     return 0
 
 
