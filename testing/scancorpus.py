@@ -44,6 +44,16 @@ def positives() -> list[tuple[str, str, set[str]]]:
     key_id, secret = fakes.aws_access_key_id(), fakes.aws_secret_access_key()
     return [
         ("app/config.py", f'OPENAI_API_KEY = "{fakes.openai_project_key()}"\n', {"openai-api-key"}),
+        ("gemini.env", f"GEMINI_API_KEY={fakes.gemini_key()}\n", {"gemini-api-key"}),
+        ("xai.py", f'XAI_API_KEY = "{fakes.xai_key()}"\n', {"xai-api-key"}),
+        ("router.env", f"OPENROUTER_API_KEY={fakes.openrouter_key()}\n", {"openrouter-api-key"}),
+        ("bedrock.env", f"AWS_BEARER_TOKEN_BEDROCK={fakes.bedrock_api_key()}\n", {"bedrock-api-key"}),
+        (
+            "mcp/route.yaml",
+            "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: MCPRoute\nspec:\n  backendRefs:\n    - name: github\n"
+            f"      securityPolicy:\n        apiKey:\n          inline: {fakes.generic_key()}\n",
+            {"mcp-inline-api-key"},
+        ),
         ("app/svc.py", f"client = OpenAI(api_key='{fakes.openai_service_account_key()}')\n", {"openai-api-key"}),
         ("admin.sh", f"export OPENAI_ADMIN_KEY={fakes.openai_admin_key()}\n", {"openai-api-key"}),
         ("legacy.txt", f"old key: {fakes.openai_legacy_key()}\n", {"openai-api-key"}),
@@ -96,6 +106,7 @@ def negatives() -> list[tuple[str, str, set[str]]]:
         ("encrypted.sops.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n  other: {_enc()}\n{_sops_block()}", none),
         ("placeholders.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: <base64-encoded-api-key>\n  b: ${OPENAI_API_KEY}\n  c: changeme\n  d: sk-xxxx\n  e: ''\n  f:\n", none),
         ("placeholder-data.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\ndata:\n  apiKey: {_b64('changeme')}\n  empty: ''\n", none),
+        ("mcp-ref.yaml", "kind: MCPRoute\nspec:\n  backendRefs:\n    - securityPolicy:\n        apiKey:\n          secretRef: {name: github-mcp}\n    - securityPolicy:\n        apiKey:\n          inline: ${GITHUB_TOKEN}\n", none),
         ("refs.yaml", "env:\n  - name: OPENAI_API_KEY\n    valueFrom:\n      secretKeyRef: {name: openai, key: apiKey}\nspec:\n  apiKey:\n    secretRef: {name: openai-apikey, namespace: ai}\n", none),
         ("README.md", "Set `apiKey` in the Secret. Keys look like `sk-proj-...` or `gsk_...`.\naws_secret_access_key =\nUse AKIAIOSFODNN7EXAMPLE as in the AWS docs.\n", none),
         (".sops.yaml", f"creation_rules:\n  - path_regex: kubernetes/.*\n    encrypted_regex: ^(data|stringData)$\n    age: age1{rand(58, 'qpzry9x8gf2tvdw0s3jn54khce6mua7l')}\n", none),

@@ -93,6 +93,32 @@ LINE_RULES: tuple[Rule, ...] = (
     ),
 )
 
+# The v1.2 providers whose keys are distinctive on their own (shapes.KEY_SHAPES, `distinctive`); the
+# others (Mistral, DeepSeek, Together, DeepInfra, Cohere) are caught by name inside Secrets.
+_DISTINCTIVE_RULES = {
+    "gemini": ("gemini-api-key", "Google Gemini (AI Studio) / Google API key", ("aiza",)),
+    "xai": ("xai-api-key", "xAI API key", ("xai-",)),
+    "openrouter": ("openrouter-api-key", "OpenRouter API key", ("sk-or-v1-",)),
+    "bedrock_api_key": ("bedrock-api-key", "Amazon Bedrock API key (long-term)", ("absk",)),
+    "bedrock_api_key_short": ("bedrock-api-key", "Amazon Bedrock API key (short-term)", ("bedrock-api-key-",)),
+}
+_by_rule: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+for _provider, (_rule_id, _description, _triggers) in _DISTINCTIVE_RULES.items():
+    _by_rule.setdefault(_rule_id, []).append((_B + shapes.KEY_SHAPES[_provider].pattern + r"(?![A-Za-z0-9_\-+/=])", _triggers))
+LINE_RULES += tuple(
+    Rule(rule_id, next(d for r, d, _t in _DISTINCTIVE_RULES.values() if r == rule_id), "|".join(p for p, _t in parts), triggers=tuple(t for _p, ts in parts for t in ts))
+    for rule_id, parts in _by_rule.items()
+)
+LINE_RULES += (
+    Rule(
+        "mcp-inline-api-key",
+        "MCPRoute backend API key written inline (securityPolicy.apiKey.inline): a plaintext key in the resource; use a secretRef",
+        r"(?m)(?:^([ \t]*)apiKey:[ \t]*\r?\n\1[ \t]+inline:|apiKey:[ \t]*\{[ \t]*inline:)[ \t]*[\"']?(\$\{[^}\s]*\}|[^\s\"',}#]+)",
+        group=2,
+        triggers=("inline",),
+    ),
+)
+
 STRUCTURAL_RULES: tuple[Rule, ...] = (
     Rule("k8s-secret-plaintext", "Kubernetes Secret with a data/stringData value that is not SOPS-encrypted"),
     Rule("kustomize-secret-literal", "kustomize secretGenerator literal with a real value"),
