@@ -133,7 +133,7 @@ def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[S
     encrypted = encrypt_all(jobs, root, rel_out)
     plan = [Planned(p.rel, *encrypted[p.rel]) if p.rel in encrypted else p for p in plan]
     keep = {p.rel for p in plan}
-    stale = sorted(f for f in out.glob("*.yaml") if f.name not in keep and not f.is_symlink() and f.is_file() and manifests.is_ours(f)) if out.is_dir() else []
+    stale = _stale(out, keep)
     writes = {out / p.rel: p.content for p in plan if p.content is not None and not _holds(out / p.rel, p.content)}
     commit_files(root, COMMIT_JOURNAL, writes, stale)
     for p in plan:  # reported once everything is in place
@@ -147,8 +147,16 @@ def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[S
     return 0
 
 
+def _stale(out: Path, keep: set[str]) -> list[Path]:
+    """Our files of providers no longer enabled: what a run removes (and --check counts)."""
+    if not out.is_dir():
+        return []
+    return sorted(f for f in out.glob("*.yaml") if f.name not in keep and not f.is_symlink() and f.is_file() and manifests.is_ours(f))
+
+
 def _report_check(plan: list[Planned], jobs: list[SecretJob], out: Path, rel_out: Path) -> int:
-    """--check: say what would change, write nothing; exit 1 when something would."""
+    """--check: say what would change, write nothing; exit 1 when something would. Counts what a
+    run would write and remove, the same way the run does."""
     pending = {j.rel for j in jobs}
     differs = 0
     for p in plan:
@@ -156,5 +164,8 @@ def _report_check(plan: list[Planned], jobs: list[SecretJob], out: Path, rel_out
         if p.rel in pending or (p.content is not None and (not target.exists() or target.read_bytes() != p.content)):
             differs += 1
             output.status("would change", rel_out / p.rel, "")
+    for path in _stale(out, {p.rel for p in plan}):
+        differs += 1
+        output.status("would remove", rel_out / path.name, "provider no longer enabled")
     output.finish(f"{differs} file(s) would change", changed=differs, check=True)
     return int(ExitCode.FINDINGS) if differs else 0

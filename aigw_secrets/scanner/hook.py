@@ -131,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         items = sources.tracked(root) if root else sources.from_paths(["."])
     else:
         items = sources.from_paths(args.paths)
+    checked = 0
     for item in items:
+        checked += 1
         if item.data is None:
             skipped.append(Skipped(item.path, item.note))
             continue
@@ -154,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
         report.write_report(Path(args.output), body + "\n")
     elif body:
         print(body, file=sys.stderr if args.format == "text" and findings else sys.stdout)
+    if args.format == "text" and not findings:
+        from aigw_secrets import output
+
+        what = "history" if args.history is not None else f"{checked} file(s)"
+        output.summary(f"aigw-secrets scan: {what} checked, no plaintext credential found")  # one line, on stderr; -q hides it
     return ExitCode.FINDINGS if findings else ExitCode.OK
 
 

@@ -284,3 +284,21 @@ def test_edit_while_another_run_holds_the_lock_can_be_saved_after_it(repo: Path,
     child.close()
     assert child.exitstatus == 0, child.before
     assert "new-value-fixed-123" in plaintext(repo, path)
+
+
+def test_generate_check_counts_removals_like_generate(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--check saw nothing to do (exit 0) while generate then deleted the files of a disabled provider."""
+
+    monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
+    monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
+    write_cluster(repo, {**provider_settings("openai"), **provider_settings("groq")})
+    assert main(["generate", "--no-input"]) == 0
+    write_cluster(repo, provider_settings("openai"))  # groq disabled: its two files go
+    capsys.readouterr()
+    assert main(["generate", "--check", "--no-input"]) == ExitCode.FINDINGS
+    err = capsys.readouterr().err
+    assert err.count("would remove") == 2 and "groq" in err
+    assert main(["generate", "--no-input"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("removed") == 2
+    assert main(["generate", "--check", "--no-input"]) == 0

@@ -51,3 +51,12 @@ def test_hook_path_never_loads_click(tmp_path: object) -> None:
     res = subprocess.run([sys.executable, "-c", code, __file__], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "False", res.stderr
     assert click  # imported here only for the parity test
+
+
+def test_a_clean_scan_says_so_in_one_line(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """A clean scan printed nothing at all; now one line on stderr (and nothing with -q)."""
+    assert main(["scan", __file__]) == 0
+    err = capsys.readouterr().err
+    assert err.strip() == "aigw-secrets scan: 1 file(s) checked, no plaintext credential found"
+    assert main(["-q", "scan", __file__]) == 0
+    assert capsys.readouterr().err == ""
