@@ -45,6 +45,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """No real HOME, keys or credentials leak in; git and gpg work in throwaway places; scratch files
     (ours and sops's) go to a per-test TMPDIR that pytest removes."""
     home = tmp_path_factory.mktemp("home")
+    from aigw_secrets import output
+
+    output.configure()  # -q/-v/--no-color of one test never leak into the next
     scratch = tmp_path_factory.mktemp("tmp")
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
