@@ -149,12 +149,23 @@ def encrypt_secret(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], current: 
             new = None
         else:
             if new is not None:
+                _check_in_place(sops, rel, doc, new)
                 return new, True
     text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode()
     try:
         return sopsfile.encrypt(sops, text, rel), True
     except NoKeyError:
         return sopsfile.encrypt(sops, text, rel, verify=False), False
+
+
+def _check_in_place(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], new: bytes) -> None:
+    """The Secret changed in place holds ``doc``'s values and annotations (anyone else's annotations
+    and comments may be there too)."""
+    back = yaml.safe_load(sopsfile.decrypt(sops, new, rel))
+    ann = ((back.get("metadata") or {}).get("annotations") or {}) if isinstance(back, dict) else {}
+    wanted = doc["metadata"].get("annotations") or {}
+    if back.get("stringData") != doc["stringData"] or any(ann.get(k) != v for k, v in wanted.items()):
+        raise DataError(f"{rel}: the updated Secret does not decrypt to what was generated; nothing written")
 
 
 def read_documents(path: Path) -> list[Any]:

@@ -151,3 +151,17 @@ def test_set_and_edit_update_the_bookkeeping(
     assert main(["generate", "--no-input", "--check"]) == 1
     monkeypatch.setenv("GROQ_API_KEY", new)
     assert main(["generate", "--no-input", "--check"]) == 0
+
+
+def test_data_key_rotation_keeps_the_files_style(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_indent_setting(repo)
+    setup_groq(repo, provider, monkeypatch)
+    path = repo / SECRET
+    sops = Sops(repo)
+    raw = sops.encrypt(sopsfile.decrypt(sops, path.read_bytes(), str(SECRET)), str(SECRET)).decode()
+    before = raw.replace("metadata:\n", "metadata:\n    # reviewed\n", 1)
+    path.write_text(before)
+    assert main(["rotate", "--data-key", str(path)]) == 0
+    after = path.read_text()
+    assert after != before
+    assert [ln for ln in changed_lines(outside_sops(before), outside_sops(after)) if not ln.startswith("    apiKey: ENC[")] == []
