@@ -18,6 +18,7 @@ from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.repos import provider_settings, write_cluster
+from testing.standin import setup_groq
 
 OUT = Path("kubernetes/apps/ai-gateway/providers")
 SECRET = OUT / "groq.secret.sops.yaml"
@@ -27,15 +28,6 @@ def without_indent_setting(repo: Path) -> None:
     """A .sops.yaml without ``stores.yaml.indent: 2``: sops writes 4-space indentation."""
     cfg = repo / ".sops.yaml"
     cfg.write_text(re.sub(r"(?ms)^stores:\n.*", "", cfg.read_text()))
-
-
-def setup_groq(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> str:
-    old = fakes.groq_key()
-    provider.status[old] = 200
-    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"})
-    monkeypatch.setenv("GROQ_API_KEY", old)
-    assert main(["generate", "--no-input"]) == 0
-    return old
 
 
 def changed_lines(before: str, after: str) -> list[str]:
