@@ -13,6 +13,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 from testing.httpserve import send_json, start
 
@@ -75,3 +76,17 @@ def serve() -> Iterator[Provider]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def setup_groq(repo: Any, provider: Provider, monkeypatch: Any) -> str:
+    """A repository whose Groq Secret was generated from a key the stand-in accepts; that key."""
+    from aigw_secrets.cli import main
+    from testing import fakes
+    from testing.repos import provider_settings, write_cluster
+
+    old = fakes.groq_key()
+    provider.status[old] = 200
+    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"})
+    monkeypatch.setenv("GROQ_API_KEY", old)
+    assert main(["generate", "--no-input"]) == 0
+    return old

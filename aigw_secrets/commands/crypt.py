@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 import signal
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, ExitCode, NoKeyError
@@ -18,7 +20,7 @@ from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops import scratch
 from aigw_secrets.sops.binary import Sops
-from aigw_secrets.util import atomic_write, parallel_map, wipe
+from aigw_secrets.util import atomic_write, parallel_map, stamp, wipe
 
 
 def _report(results: Sequence[tuple[Path, str | AigwError]], verbs: dict[str, str], root: Path) -> int:
@@ -155,12 +157,53 @@ def set_value(root: Path, file: Path, keypath: str, value: str) -> int:
     with repo_lock(root):  # read, change and write as one step: a rotation cannot revert it
         scratch.sweep_at_start([file])
         data = sopsfile.read(file)
-        new = sopsfile.set_value(Sops(root), data, rel, sopsfile.parse_keypath(keypath), value)
+        sops, path = Sops(root), sopsfile.parse_keypath(keypath)
+        new = _set_with_bookkeeping(sops, data, rel, path, value) or sopsfile.set_value(sops, data, rel, path, value)
         if new != data:
             atomic_write(file, new)
     output.status("set" if new != data else "unchanged", file, keypath)
     output.summary(f"{keypath} {'changed' if new != data else 'already held that value'} in {rel}")
     return 0
+
+
+def _set_with_bookkeeping(sops: Sops, data: bytes, rel: str, path: tuple[Any, ...], value: str) -> bytes | None:
+    """A Secret aigw-secrets manages: the value and its rotation state (content hash, generation,
+    rotated-at) in one sops operation; None for any other file (plain ``sops set``)."""
+    from aigw_secrets.gateway import manifests  # yaml: kept off the CLI's start-up path
+    if manifests.HASH_ANNOTATION.encode() not in data:
+        return None
+
+    def edits(before: Any) -> dict[tuple[Any, ...], str | None] | None:
+        after = copy.deepcopy(before)
+        node = after
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            if not isinstance(node[path[-1]], str):
+                return None
+            node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            return None  # set_value names what is wrong
+        extra = manifests.bookkeeping(before, after, stamp())
+        return {path: value, **extra} if extra else None
+
+    return sopsfile.update(sops, data, rel, edits)
+
+
+def _edited_with_bookkeeping(plain: bytes, edited: bytes, rel: str) -> bytes:
+    """An edit that changed a managed Secret's values also records it (see ``manifests.bookkeeping``)."""
+    import yaml
+
+    from aigw_secrets.gateway import manifests
+    if manifests.HASH_ANNOTATION.encode() not in plain:
+        return edited
+    text = sopsfile.Text(edited, rel)
+    try:
+        before, after = (yaml.safe_load(t) for t in (plain, edited))
+    except yaml.YAMLError:
+        return edited  # the re-encryption reports it
+    extra = manifests.bookkeeping(before, after, stamp())
+    return text.encode(sopsfile.edit_text(text.text, rel, extra)) if extra else edited
 
 
 class _Interrupted(AigwError):
@@ -284,7 +327,7 @@ def _save_edit(root: Path, sops: Sops, file: Path, rel: str, data: bytes, plain:
                 if sopsfile.decrypt(sops, current, rel) != plain:
                     raise _Conflict(f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)")
                 data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
-            new = sopsfile.minimal_reencrypt(sops, data, plain, edited, rel)
+            new = sopsfile.minimal_reencrypt(sops, data, plain, _edited_with_bookkeeping(plain, edited, rel), rel)
             atomic_write(file, new)
     except _Conflict:
         raise

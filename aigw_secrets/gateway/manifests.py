@@ -185,6 +185,46 @@ def _secret_doc(
     }
 
 
+def secret_changes(current: Any, new: Mapping[str, Any]) -> dict[tuple[str, ...], str | None] | None:
+    """The edits (``sops/files.edit_text``) that turn the Secret ``current`` into ``new`` when only its
+    values and annotations differ; None when anything else does (the Secret is written anew).
+    Annotations of ours that ``new`` no longer has are removed; anyone else's are kept."""
+    if not isinstance(current, dict) or not isinstance(current.get("stringData"), dict) or "data" in current:
+        return None
+    cur_meta, new_meta = dict(current.get("metadata") or {}), dict(new.get("metadata") or {})
+    cur_ann, new_ann = cur_meta.pop("annotations", None) or {}, new_meta.pop("annotations", None) or {}
+    cur_data, new_data = current["stringData"], new.get("stringData") or {}
+    same = all(current.get(k) == new.get(k) for k in ("apiVersion", "kind", "type")) and cur_meta == new_meta
+    if not same or list(cur_data) != list(new_data) or not isinstance(cur_ann, dict):
+        return None
+    edits: dict[tuple[str, ...], str | None] = {("stringData", k): v for k, v in new_data.items() if cur_data[k] != v}
+    edits.update({("metadata", "annotations", k): v for k, v in new_ann.items() if cur_ann.get(k) != v})
+    ours = (f"{ANNOTATION}/", FLUX_SUBSTITUTE)
+    edits.update({("metadata", "annotations", k): None for k in cur_ann if k not in new_ann and str(k).startswith(ours)})
+    return edits
+
+
+def bookkeeping(before: Any, after: Any, rotated_at: str) -> dict[tuple[str, ...], str]:
+    """After a hand edit (``set``, ``edit``) of a Secret aigw-secrets manages: when its values
+    changed, the rotation state that says so (a new content hash, the next generation, the time),
+    so ``generate``, ``--check`` and ``status`` agree with the file. Nothing for any other file."""
+    ann = ((after.get("metadata") or {}).get("annotations") or {}) if isinstance(after, dict) else {}
+    data = after.get("stringData") if isinstance(after, dict) else None
+    if not isinstance(before, dict) or HASH_ANNOTATION not in ann or not isinstance(data, dict):
+        return {}
+    if before.get("stringData") == data or not all(isinstance(v, str) for v in data.values()):
+        return {}
+    generation = str(ann.get(f"{ANNOTATION}/generation", "0")).strip()
+    at = ("metadata", "annotations")
+    flux: dict[tuple[str, ...], str] = {(*at, FLUX_SUBSTITUTE): "disabled"} if any(flux_substitution_hazard(v) for v in data.values()) else {}
+    return {
+        **flux,
+        (*at, HASH_ANNOTATION): content_hash(data),
+        (*at, f"{ANNOTATION}/generation"): str(int(generation) + 1 if generation.isdigit() and len(generation) < 10 else 1),
+        (*at, f"{ANNOTATION}/rotated-at"): rotated_at,
+    }
+
+
 _KEY_FIELDS = {"APIKey": "apiKey", "AzureAPIKey": "azureAPIKey", "AnthropicAPIKey": "anthropicAPIKey"}
 
 

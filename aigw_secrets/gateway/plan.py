@@ -15,6 +15,7 @@ from aigw_secrets.errors import CredentialError, DataError, NoKeyError, OutputEr
 from aigw_secrets.gateway import credentials, manifests, operator
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.sops import binary as sops_mod
+from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.util import parallel_map, stamp
 
 ROUTES_FILE = "routes.yaml"
@@ -125,19 +126,46 @@ def encrypt_all(jobs: list[SecretJob], root: Path, rel_out: Path) -> dict[str, t
     sops = sops_mod.Sops(root)
 
     def one(job: SecretJob) -> tuple[str, tuple[bytes, str]]:
-        rel_path = rel_out / job.rel
-        ciphertext = sops.encrypt(job.plaintext.encode("utf-8"), rel_path)
-        if not ciphertext.startswith(manifests.MARKER.encode()):
+        rel_path = str(rel_out / job.rel)
+        current = root / rel_path
+        new, verified = encrypt_secret(sops, rel_path, job.document, current.read_bytes() if manifests.is_ours(current) else None)
+        if not new.startswith(manifests.MARKER.encode()):
             raise DataError(f"{rel_path}: sops output lost the header comment; refusing to write it")
-        try:
-            back = yaml.safe_load(sops.decrypt(ciphertext, rel_path))
-        except NoKeyError:
-            return job.rel, (ciphertext, "encrypted; not verified: no private key to decrypt it here")
-        if back != job.document:
-            raise DataError(f"{rel_path}: the encrypted Secret does not decrypt to what was generated; nothing written")
-        return job.rel, (ciphertext, "encrypted and verified")
+        return job.rel, (new, "encrypted and verified" if verified else "encrypted; not verified: no private key to decrypt it here")
 
     return dict(parallel_map(one, jobs, max_workers=max(1, min(len(jobs), os.cpu_count() or 1))))
+
+
+def encrypt_secret(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], current: bytes | None) -> tuple[bytes, bool]:
+    """The encrypted Secret ``doc`` and whether it was verified. An existing Secret (``current``) is
+    changed in place: values, annotations and the sops block only, in the file's own style. A new
+    one (or one whose shape changed) is our canonical text, encrypted keeping that layout, so it has
+    one house style whatever the .sops.yaml emitter settings. Without a private key (a rotation bot
+    holding only the recipients) the Secret is written anew, unverified."""
+    if current is not None:
+        try:
+            new = sopsfile.update(sops, current, rel, lambda before: manifests.secret_changes(before, doc))
+        except NoKeyError:
+            new = None
+        else:
+            if new is not None:
+                _check_in_place(sops, rel, doc, new)
+                return new, True
+    text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode()
+    try:
+        return sopsfile.encrypt(sops, text, rel), True
+    except NoKeyError:
+        return sopsfile.encrypt(sops, text, rel, verify=False), False
+
+
+def _check_in_place(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], new: bytes) -> None:
+    """The Secret changed in place holds ``doc``'s values and annotations (anyone else's annotations
+    and comments may be there too)."""
+    back = yaml.safe_load(sopsfile.decrypt(sops, new, rel))
+    ann = ((back.get("metadata") or {}).get("annotations") or {}) if isinstance(back, dict) else {}
+    wanted = doc["metadata"].get("annotations") or {}
+    if back.get("stringData") != doc["stringData"] or any(ann.get(k) != v for k, v in wanted.items()):
+        raise DataError(f"{rel}: the updated Secret does not decrypt to what was generated; nothing written")
 
 
 def read_documents(path: Path) -> list[Any]:

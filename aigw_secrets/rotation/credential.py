@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 from aigw_secrets import output
-from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, NoKeyError
+from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError
 from aigw_secrets.gateway import config as config_mod
-from aigw_secrets.gateway import credentials, manifests, operator, validate
+from aigw_secrets.gateway import credentials, manifests, operator, plan, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.datakeys import rotate_data_keys
@@ -164,14 +164,8 @@ def rotate_credential(
         )
         rotation.update(pending.new_annotations(root, pc))  # issue 13: issuer, credential-ref, previous-issued-ref
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
-        text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
-        sops = sops_mod.Sops(root)
-        try:
-            new = sopsfile.encrypt(sops, text.encode(), rel)
-            verified = True
-        except NoKeyError:  # a rotation bot may hold only the public recipients
-            new = sopsfile.encrypt(sops, text.encode(), rel, verify=False)
-            verified = False
+        # In place: the diff shows the value, the rotation annotations and the sops block only.
+        new, verified = plan.encrypt_secret(sops_mod.Sops(root), rel, doc, sopsfile.read(path))
         journal.step("encrypted")
         atomic_write(path, new)
         journal.step("written", verified=verified)

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -380,19 +380,8 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     before = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
     plain_before = ys.parse(before, rel)
     old = next(s for s in plain_before.scalars if s.path == keypath)
-    # The new value keeps the old style when that style can hold it exactly; otherwise double quotes
-    # (or a literal block for multi-line text), which can hold anything.
-    style = old.style
-    indent = ys._indent_of_block(before, old.start, old.end) if style in ("|", ">") else 0
-    rendered = ys.render(value, style, indent)
-    if rendered is None:
-        style = "|" if "\n" in value and not target.flow else '"'
-        indent = indent or ys.block_indent(before, old.start)
-        rendered = ys.render(value, style, indent)
-    if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
-        raise DataError(f"{rel}: {ys._fmt_path(keypath)}: cannot write this value")
-    tail = ys._block_tail(before[old.start : old.end]) if old.style in ("|", ">") else ""
-    expected = ys.apply(before, [ys.Replacement(old.start, old.end, rendered + tail)])
+    rep, style, indent = _restyle(before, old, value, rel)
+    expected = ys.apply(before, [rep])
 
     sops_path = "".join(f"[{k}]" if isinstance(k, int) else f"[{json.dumps(k)}]" for k in keypath)
     canonical = run_on_copy(sops, data, ["set", "--value-stdin"], rel, after=[sops_path], stdin=json.dumps(value).encode())
@@ -416,6 +405,82 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     result = reapply(staged, _drop_comments(canonical, dropped), rel)
     check(sops, result, expected, ys.load_all(expected), rel)
     return src.encode(result)
+
+
+def _restyle(text: str, old: ys.Scalar, value: str, rel: str) -> tuple[ys.Replacement, str, int]:
+    """The edit that writes ``value`` where ``old`` stands, with its style and indentation.
+
+    The new value keeps the old style when that style can hold it exactly; otherwise double quotes
+    (or a literal block for multi-line text), which can hold anything."""
+    style = old.style
+    indent = ys._indent_of_block(text, old.start, old.end) if style in ("|", ">") else 0
+    rendered = ys.render(value, style, indent)
+    if rendered is None:
+        style = "|" if "\n" in value and not old.flow else '"'
+        indent = indent or ys.block_indent(text, old.start)
+        rendered = ys.render(value, style, indent)
+    if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
+        raise DataError(f"{rel}: {ys._fmt_path(old.path)}: cannot write this value")
+    tail = ys._block_tail(text[old.start : old.end]) if old.style in ("|", ">") else ""
+    return ys.Replacement(old.start, old.end, rendered + tail), style, indent
+
+
+Changes = Mapping[tuple[Any, ...], "str | None"]
+
+
+def edit_text(text: str, rel: str, changes: Changes) -> str:
+    """Plaintext YAML with some string values of the first document changed, added (a new last entry
+    of an existing block mapping) or removed (None), everything else exactly as it was."""
+    p = ys.parse(text, rel)
+    here = {s.path: s for s in p.scalars if s.doc == 0 and s.start >= 0}
+    reps: list[ys.Replacement] = []
+    added: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+    for path, value in changes.items():
+        old = here.get(path)
+        if old is not None and old.flow:
+            raise DataError(f"{rel}: {ys._fmt_path(path)} is inside a flow collection; use block style")
+        if old is not None and value is not None:
+            if old.value != value:
+                reps.append(_restyle(text, old, value, rel)[0])
+        elif old is not None:  # the whole `key: value` line(s)
+            reps.append(ys.Replacement(ys._line_start(text, old.start), ys._line_after(text, old.end), ""))
+        elif value is not None:
+            key = path[-1]
+            added.setdefault(path[:-1], []).append((ys.render(key, "", 0) or json.dumps(key), ys.render(value, "", 0) or json.dumps(value, ensure_ascii=False)))
+    for parent, entries in added.items():
+        siblings = [s for s in here.values() if s.path[:-1] == parent and len(s.path) == len(parent) + 1]
+        if not siblings or any(s.style in ("|", ">") for s in siblings):
+            raise DataError(f"{rel}: {ys._fmt_path(parent)}: no block mapping to add {entries[0][0]} to")
+        first, last = min(siblings, key=lambda s: s.start), max(siblings, key=lambda s: s.end)
+        line = text[ys._line_start(text, first.start) : first.start]
+        column = len(line) - len(line.lstrip(" "))
+        at = ys._line_after(text, last.end)
+        reps.append(ys.Replacement(at, at, "".join(f"{' ' * column}{k}: {v}\n" for k, v in entries)))
+    return ys.apply(text, reps) if reps else text
+
+
+def update(sops: Sops, data: bytes, rel: str, changes: Callable[[Any], Changes | None]) -> bytes | None:
+    """Change values, encrypted or plaintext-but-MAC-covered (annotations), in one sops operation.
+
+    ``changes`` gets the decrypted first document and returns the edits (see ``edit_text``), or None
+    when the file cannot be changed in place (the caller renders it anew; also the answer for a
+    file that is not encrypted). The decrypted text is
+    edited in its own layout and encrypted with the formatting-preserving ``encrypt``, so the diff
+    shows the changed values, their ciphertext and the sops block, nothing else. Returns ``data``
+    when nothing changes.
+    """
+    src = Text(data, rel)
+    if not any(ys.parse(src.text, rel).sops_spans):
+        return None  # not encrypted: nothing to keep
+    before = Text(decrypt(sops, data, rel), rel).text
+    docs = ys.load_all(before)
+    edits = changes(docs[0] if docs else None)
+    if edits is None:
+        return None
+    after = edit_text(before, rel, edits)
+    if after == before:
+        return data
+    return encrypt(sops, src.encode(after), rel)
 
 
 def _drop_comments(canonical: str, indices: list[int]) -> str:

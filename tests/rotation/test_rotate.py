@@ -22,6 +22,7 @@ from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.helpers import git
 from testing.repos import provider_settings, write_cluster
+from testing.standin import setup_groq
 
 OUT = Path("kubernetes/apps/ai-gateway/providers")
 PROJECT = Path(__file__).resolve().parents[2]
@@ -37,15 +38,6 @@ def value_in(repo: Path, name: str) -> str:
 
 def annotations(repo: Path, name: str) -> dict[str, str]:
     return yaml.safe_load((repo / OUT / f"{name}.secret.sops.yaml").read_text())["metadata"]["annotations"]
-
-
-def setup_groq(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> str:
-    old = fakes.groq_key()
-    provider.status[old] = 200
-    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"})
-    monkeypatch.setenv("GROQ_API_KEY", old)
-    assert main(["generate", "--no-input"]) == 0
-    return old
 
 
 @pytest.mark.parametrize(
