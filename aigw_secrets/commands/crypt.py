@@ -161,9 +161,19 @@ def set_value(root: Path, file: Path, keypath: str, value: str) -> int:
         new = _set_with_bookkeeping(sops, data, rel, path, value) or sopsfile.set_value(sops, data, rel, path, value)
         if new != data:
             atomic_write(file, new)
+            _policy_follows(file, new)
     output.status("set" if new != data else "unchanged", file, keypath)
     output.summary(f"{keypath} {'changed' if new != data else 'already held that value'} in {rel}")
     return 0
+
+
+def _policy_follows(file: Path, new: bytes) -> None:
+    """A managed Secret got a new generation: its BackendSecurityPolicy records it too (as rotate does)."""
+    from aigw_secrets.gateway.plan import sync_policy_generation
+
+    changed = sync_policy_generation(file, new)
+    if changed is not None:
+        output.status("updated", changed, "the policy records the Secret's new generation")
 
 
 def _set_with_bookkeeping(sops: Sops, data: bytes, rel: str, path: tuple[Any, ...], value: str) -> bytes | None:
@@ -329,6 +339,7 @@ def _save_edit(root: Path, sops: Sops, file: Path, rel: str, data: bytes, plain:
                 data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
             new = sopsfile.minimal_reencrypt(sops, data, plain, _edited_with_bookkeeping(plain, edited, rel), rel)
             atomic_write(file, new)
+            _policy_follows(file, new)
     except _Conflict:
         raise
     except AigwError as exc:  # a YAML typo, a value sops refuses, the lock held by another run: fixable, retryable

@@ -179,6 +179,32 @@ def read_documents(path: Path) -> list[Any]:
         return []
 
 
+def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None:
+    """After ``set``/``edit`` changed a managed Secret's credential: carry its new generation to the
+    provider's BackendSecurityPolicy next to it (``<name>.yaml``, ``manifests.mark_generation``), as
+    ``rotate`` and ``generate`` do, so ``generate --check`` agrees with the files. Returns the file changed."""
+    from aigw_secrets.util import atomic_write
+
+    suffix = ".secret.sops.yaml"
+    if not secret_path.name.endswith(suffix):
+        return None
+    policy = secret_path.with_name(secret_path.name[: -len(suffix)] + ".yaml")
+    try:
+        doc = yaml.safe_load(secret_text)
+        generation = ((doc or {}).get("metadata") or {}).get("annotations", {}).get(f"{manifests.ANNOTATION}/generation")
+        if not generation or not manifests.is_ours(policy):
+            return None
+        text = policy.read_text("utf-8")
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return None
+    if not manifests.mark_generation(docs, str(generation)):
+        return None
+    header = text.split("\n", 1)[0] + "\n"  # our own header line, naming the config file
+    atomic_write(policy, manifests.dump(docs, header).encode())
+    return policy
+
+
 def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | None) -> str | None:
     """The generation ``pc``'s Secret carries after this run (the new one when ``job`` writes it),
     for ``manifests.mark_generation``: generate emits what rotation's policy bump wrote."""
