@@ -20,7 +20,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
-from testing.helpers import git
+from testing.helpers import bare_remote, git
 from testing.repos import provider_settings, write_cluster
 from testing.standin import setup_groq
 
@@ -219,12 +219,7 @@ def test_status_and_due(repo: Path, provider: standin.Provider, monkeypatch: pyt
 
 def test_cron_script_end_to_end(repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     old = setup_groq(repo, provider, monkeypatch)
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "initial")
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "HEAD")
+    bare = bare_remote(repo, tmp_path)
     new = fakes.groq_key()
     provider.status[new] = 200
     prom = tmp_path / "aigw.prom"
