@@ -241,17 +241,13 @@ POLICY_ANNOTATION = manifests.POLICY_ANNOTATION
 
 def bump_policy(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
     """Record the Secret's generation on the provider's BackendSecurityPolicy
-    (``manifests.mark_generation``: the Envoy AI Gateway v1.1.0 stale-credential mitigation).
-    Returns the file it changed."""
-    generation = _annotations(root, cfg, pc).get(f"{A}/generation")
-    path = cfg.output_dir / f"{pc.name}.yaml"
-    if not generation or not manifests.is_ours(path):
-        return []
+    (``manifests.mark_generation``: the Envoy AI Gateway v1.1.0 stale-credential mitigation), through
+    the same function ``set``/``edit`` use. Returns the file it changed."""
+    from aigw_secrets.gateway.plan import sync_policy_generation
+
+    secret = cfg.output_dir / manifests.secret_file(pc)
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text("utf-8")) if d is not None]
-    except (OSError, yaml.YAMLError):
+        changed = sync_policy_generation(secret, secret.read_bytes())
+    except OSError:
         return []
-    if not manifests.mark_generation(docs, str(generation)):
-        return []
-    atomic_write(path, manifests.dump(docs, manifests.HEADER.format(config=cfg.path.name)).encode())
-    return [str(path.relative_to(root))]
+    return [str(changed.relative_to(root))] if changed else []
