@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -28,16 +32,54 @@ def sops_decrypt(path: Path, key_file: Path) -> subprocess.CompletedProcess[str]
 needs_age_keygen = pytest.mark.skipif(shutil.which("age-keygen") is None, reason="age-keygen not installed (apt-get install age)")
 
 
-def kill_then_resume(repo: Path, argv: list[str], step: str) -> subprocess.CompletedProcess[str]:
-    """Run ``aigw-secrets ARGV`` killed (exit 137) right after journal step ``step``, then again to
-    the end; returns the resumed run."""
-    import sys
+def run_cli(repo: Path, argv: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``aigw-secrets ARGV`` in this process (no interpreter start-up), in ``repo`` with ``env`` added
+    to the environment; its exit code and output as a CompletedProcess. For runs nothing kills."""
+    from aigw_secrets import output
+    from aigw_secrets.cli import main
 
-    env = {**os.environ, "AIGW_SECRETS_CRASH_AT": step}
-    cmd = [sys.executable, "-m", "aigw_secrets", *argv]
-    assert subprocess.run(cmd, cwd=repo, env=env, capture_output=True).returncode == 137
-    del env["AIGW_SECRETS_CRASH_AT"]
-    return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(repo)
+        for name, value in (env or {}).items():
+            mp.setenv(name, value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    output.configure()  # -q/-v of this run never leak into the test's next call
+    return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out.getvalue(), err.getvalue())
+
+
+def run_killed(repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None) -> int:
+    """``aigw-secrets ARGV`` in a child forked from this (warm) process, killed (exit 137) right after
+    journal step ``step`` as ``AIGW_SECRETS_CRASH_AT`` does; returns the child's exit code. The
+    stand-ins keep serving in this process, so they see the child's calls."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
+            os.chdir(repo)
+            os.environ.update(env or {})
+            os.environ["AIGW_SECRETS_CRASH_AT"] = step
+            from aigw_secrets.cli import main
+
+            code = main(argv)
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not run pytest on
+            code = 70
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def kill_then_resume(repo: Path, argv: list[str], step: str) -> subprocess.CompletedProcess[str]:
+    """Run ``aigw-secrets ARGV`` killed (exit 137) right after journal step ``step`` (a forked
+    child), then again to the end in this process; returns the resumed run."""
+    assert run_killed(repo, argv, step) == 137
+    return run_cli(repo, argv)
 
 
 def bare_remote(repo: Path, where: Path) -> Path:

@@ -20,5 +20,6 @@ def send_json(handler: BaseHTTPRequestHandler, code: int, body: Any) -> None:
 def start(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     """A threaded server on a free loopback port (never another address); the caller shuts it down."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits for the loop to notice, and the default 0.5 s is paid by every stand-in.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +116,19 @@ def set_credentials(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> dict[str, str
     return secrets
 
 
-def init_repo(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``root`` made a git repository with an age key (age.key) and a .sops.yaml by `aigw-secrets init`; cwd."""
+def init_repo(root: Path, monkeypatch: pytest.MonkeyPatch, template: Path | None = None) -> Path:
+    """``root`` made a git repository with an age key (age.key) and a .sops.yaml by `aigw-secrets init`; cwd.
+    With ``template`` (a repository this function made before), a copy of it: the same files, git
+    history and age key, without paying for ``git init`` and a key again."""
     from aigw_secrets.cli import main
     from testing.helpers import git
 
-    root.mkdir()
-    git(root, "init", "-q")
-    assert main(["init", "--repo", str(root)]) == 0
+    if template is not None:
+        shutil.copytree(template, root, symlinks=True)
+    else:
+        root.mkdir()
+        git(root, "init", "-q")
+        assert main(["init", "--repo", str(root)]) == 0
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(root / "age.key"))
     monkeypatch.chdir(root)
     return root

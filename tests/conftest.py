@@ -40,15 +40,7 @@ PROVIDER_ENV = (
 )
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No real HOME, keys or credentials leak in; git and gpg work in throwaway places; scratch files
-    (ours and sops's) go to a per-test TMPDIR that pytest removes."""
-    home = tmp_path_factory.mktemp("home")
-    from aigw_secrets import output
-
-    output.configure()  # -q/-v/--no-color of one test never leak into the next
-    scratch = tmp_path_factory.mktemp("tmp")
+def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path, scratch: Path) -> None:
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     for name in PROVIDER_ENV:
@@ -61,13 +53,42 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_COMMITTER_NAME", "test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.invalid")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture(scope="session")
+def repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `git init` + `aigw-secrets init` per session (per xdist worker); `repo` copies it."""
+    from aigw_secrets import output
+
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, tmp_path_factory.mktemp("template-home"), tmp_path_factory.mktemp("template-tmp"))
+        path = init_repo(tmp_path_factory.mktemp("template") / "repo", mp)
+    output.configure()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No real HOME, keys or credentials leak in; git and gpg work in throwaway places; scratch files
+    (ours and sops's) go to a per-test TMPDIR that pytest removes."""
+    home = tmp_path_factory.mktemp("home")
+    from aigw_secrets import output
+
+    output.configure()  # -q/-v/--no-color of one test never leak into the next
+    # Fingerprints record their scrypt cost, so tests write cheap ones (production's is tested in
+    # tests/gateway/test_fingerprint.py); CLI subprocesses still use the production cost.
+    from aigw_secrets.gateway import manifests
+
+    monkeypatch.setattr(manifests, "SCRYPT_COST", (4, 1, 1))
+    _isolate(monkeypatch, home, tmp_path_factory.mktemp("tmp"))
     return home
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A git repository with an age key (age.key) and a .sops.yaml made by `aigw-secrets init`."""
-    yield init_repo(tmp_path / "repo", monkeypatch)
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo_template: Path) -> Iterator[Path]:
+    """A git repository with an age key (age.key) and a .sops.yaml made by `aigw-secrets init`
+    (a copy of the session's template)."""
+    yield init_repo(tmp_path / "repo", monkeypatch, repo_template)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -42,8 +43,20 @@ HASH_ANNOTATION = f"{ANNOTATION}/content-hash"
 LABELS = {"app.kubernetes.io/managed-by": "aigw-secrets"}
 
 # scrypt keeps the stored fingerprint of a credential expensive to brute-force even for a weak
-# (user-chosen) key; it exists only so that an unchanged credential is not re-encrypted.
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+# (user-chosen) key; it exists only so that an unchanged credential is not re-encrypted. The cost
+# is written into the fingerprint (``scrypt$ln=14,r=8,p=1$<salt>$<digest>``) and read back from
+# it, so a fingerprint verifies whatever cost wrote it; the older ``scrypt:<salt>:<digest>`` form
+# means the cost below. A cost read from a file is bounded (a committed fingerprint must not make
+# every run spend minutes or gigabytes).
+SCRYPT_COST = (14, 8, 1)  # (log2 n, r, p): what new fingerprints use
+_LEGACY_COST = (14, 8, 1)  # the cost of every ``scrypt:`` fingerprint
+_DKLEN = 32
+_MAXMEM = 64 * 1024 * 1024
+_COST_FORM = re.compile(r"ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})")
+
+
+def _cost_bounded(ln: int, r: int, p: int) -> bool:
+    return 1 <= ln <= 20 and 1 <= r <= 32 and 1 <= p <= 16 and 128 * r * (2**ln) * 2 <= _MAXMEM
 
 
 def _meta(name: str, namespace: str, provider: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -79,21 +92,49 @@ def backend_names(pc: ProviderConfig) -> list[str]:
     return [pc.name + b.suffix for b in pc.provider.backends if b.suffix in pc.models]
 
 
-def content_hash(data: Mapping[str, str], salt: bytes | None = None) -> str:
-    salt = salt if salt is not None else secrets.token_bytes(16)
+def _scrypt(data: Mapping[str, str], salt: bytes, cost: tuple[int, int, int]) -> bytes:
     payload = json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode("utf-8")
-    digest = hashlib.scrypt(payload, salt=salt, **_SCRYPT)
-    return "scrypt:" + base64.b64encode(salt).decode() + ":" + base64.b64encode(digest).decode()
+    ln, r, p = cost
+    return hashlib.scrypt(payload, salt=salt, n=2**ln, r=r, p=p, dklen=_DKLEN, maxmem=_MAXMEM)
+
+
+def content_hash(data: Mapping[str, str], salt: bytes | None = None) -> str:
+    """The salted scrypt fingerprint of ``data`` at ``SCRYPT_COST``, the cost written into it."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    ln, r, p = SCRYPT_COST
+    digest = _scrypt(data, salt, SCRYPT_COST)
+    return f"scrypt$ln={ln},r={r},p={p}$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
 def hash_matches(stored: str | None, data: Mapping[str, str]) -> bool:
-    if not stored or not stored.startswith("scrypt:"):
+    """Does ``stored`` (either fingerprint form) fingerprint ``data``? False for anything malformed
+    or with a cost outside the bounds."""
+    if not stored:
+        return False
+    if stored.startswith("scrypt:"):
+        parts = stored.split(":")
+        if len(parts) != 3:
+            return False
+        cost, salt_b64, digest_b64 = _LEGACY_COST, parts[1], parts[2]
+    elif stored.startswith("scrypt$"):
+        parts = stored.split("$")
+        form = _COST_FORM.fullmatch(parts[1]) if len(parts) == 4 else None
+        if form is None:
+            return False
+        ln, r, p = (int(g) for g in form.groups())
+        if not _cost_bounded(ln, r, p):
+            return False
+        cost, salt_b64, digest_b64 = (ln, r, p), parts[2], parts[3]
+    else:
         return False
     try:
-        salt = base64.b64decode(stored.split(":")[1], validate=True)
-    except (IndexError, ValueError):
+        salt = base64.b64decode(salt_b64, validate=True)
+        want = base64.b64decode(digest_b64, validate=True)
+    except ValueError:
         return False
-    return hmac.compare_digest(stored, content_hash(data, salt))
+    if len(want) != _DKLEN:
+        return False
+    return hmac.compare_digest(want, _scrypt(data, salt, cost))
 
 
 # Annotations that record rotation state rather than the Secret's shape (see commands/rotate.py);

@@ -4,9 +4,6 @@ Kubernetes API stand-in."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, kubeapi, standin
-from testing.helpers import git
+from testing.helpers import git, run_cli, run_killed
 from testing.repos import provider_settings, write_cluster
 
 pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
@@ -98,20 +95,19 @@ def test_mints_writes_both_secrets(repo: Path, provider: standin.Provider, monke
     assert ann(repo)["aigw-secrets.io/previous-issued-ref"] == "self:aigw-vllm-g2"
 
 
+# `self` is the cheapest minting issuer: it runs every step of the minting path (the pending entry
+# included); the other issuers run only the steps that are their own (tests/rotation/test_issuer_*.py).
 @pytest.mark.parametrize("step", ["planned", "minting", "minted", "obtained", "validated", "encrypted", "written"])
 def test_kill_at_every_step(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
     setup_vllm(repo, provider, monkeypatch)
-    env = {**os.environ, "AIGW_SECRETS_CRASH_AT": step}
-    cmd = [sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "vllm"]
-    res = subprocess.run(cmd, cwd=repo, env=env, capture_output=True)
-    assert res.returncode == 137
+    argv = ["rotate", "--provider", "vllm"]
+    assert run_killed(repo, argv, step) == 137
     if step == "minted":  # between minted and written: only the sops-encrypted pending entry holds it
         pend = repo / ".aigw/pending-vllm.sops.yaml"
         assert pend.exists() and b"ENC[AES256_GCM" in pend.read_bytes()
         held = yaml.safe_load(Sops(repo).decrypt(pend.read_bytes(), str(SECRET)))["stringData"]["value"]
         assert plaintext_anywhere(repo, [held]) == []
-    del env["AIGW_SECRETS_CRASH_AT"]
-    res = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    res = run_cli(repo, argv)
     assert res.returncode == 0, res.stderr
     new = decrypted(repo, SECRET)["apiKey"]
     assert decrypted(repo, SERVER)["VLLM_API_KEY"] == new

@@ -45,6 +45,7 @@ def lefthook(tmp_path: Path) -> str:
     return str(binary)
 
 
+@pytest.mark.slow
 def test_lefthook_snippet_from_the_readme(tmp_path: Path) -> None:
     binary = lefthook(tmp_path)
     readme = (PROJECT / "README.md").read_text()

@@ -31,6 +31,7 @@ def snapshot(dest: Path) -> str:
     return git(dest, "rev-parse", "HEAD").strip()
 
 
+@pytest.mark.slow
 def test_pre_commit_framework(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
     if pre_commit is None:
