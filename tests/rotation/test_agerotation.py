@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, kubeapi
 from testing.corpus import corpus
-from testing.helpers import git
+from testing.helpers import git, run_cli, run_killed
 from testing.repos import provider_settings, write_cluster
 
 FILES = ["basic-2-space", "literal-block", "multi-document", "flow-collections"]
@@ -92,13 +91,12 @@ def bootstrap_recipients(repo: Path, boot: Path) -> set[str]:
 
 
 def rotate_age(repo: Path, kubeconfig: Path, *extra: str, crash: str | None = None, when: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+    """`keys rotate-age` in this process; with ``crash``, in a child forked from it and killed after that phase."""
+    env = {"AIGW_SECRETS_NOW": when} if when else {}
+    argv = ["keys", "rotate-age", "--kubeconfig", str(kubeconfig), "--grace-hours", "1", *extra]
     if crash:
-        env["AIGW_SECRETS_CRASH_AT"] = crash
-    if when:
-        env["AIGW_SECRETS_NOW"] = when
-    argv = [sys.executable, "-m", "aigw_secrets", "keys", "rotate-age", "--kubeconfig", str(kubeconfig), "--grace-hours", "1", *extra]
-    return subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True)
+        return subprocess.CompletedProcess(argv, run_killed(repo, argv, crash, env), "", "")
+    return run_cli(repo, argv, env)
 
 
 def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]) -> None:
