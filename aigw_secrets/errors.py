@@ -74,3 +74,7 @@ class OutputError(AigwError):
 
 class SopsError(AigwError):
     code = ExitCode.SOPS_FAILED
+
+
+class MissingExtra(ConfigError):
+    """An optional client library (an extra: [aws], [gcp], [azure], ...) is not installed."""

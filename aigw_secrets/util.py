@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import shutil
 import stat
@@ -14,9 +15,9 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from aigw_secrets.errors import OutputError, ToolMissingError
+from aigw_secrets.errors import MissingExtra, OutputError, ToolMissingError
 
 
 class Result(NamedTuple):
@@ -290,3 +291,11 @@ def parse_stamp(text: str | None) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def lazy(module: str, extra: str) -> Any:
+    """Import an optional client library, or fail in one line naming the extra that brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(f"{module} is not installed: pip install 'aigw-secrets[{extra}]'") from None

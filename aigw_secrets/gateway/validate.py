@@ -26,6 +26,9 @@ from typing import NamedTuple
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway import operator
 from aigw_secrets.gateway.config import ProviderConfig
+from aigw_secrets.util import lazy
+
+ENTRA_LOGIN_HOST = "login.microsoftonline.com"
 
 
 class Rejected(AigwError):
@@ -105,8 +108,6 @@ def _sts_request(pc: ProviderConfig, ini: str, override: str | None) -> _Request
     """STS GetCallerIdentity signed by botocore's SigV4Auth with the new credential."""
     import configparser
 
-    from aigw_secrets.rotation.issuers.interface import lazy
-
     auth, awsrequest, credentials = (lazy(f"botocore.{m}", "aws") for m in ("auth", "awsrequest", "credentials"))
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(ini)
@@ -123,8 +124,6 @@ def _sts_request(pc: ProviderConfig, ini: str, override: str | None) -> _Request
 def _gcp_request(sa_json: str, override: str | None) -> _Request:
     """A JWT-bearer assertion signed by google-auth (``google.auth.crypt`` / ``google.auth.jwt``),
     posted by ``check`` through http.py so the outcome rules and the one deadline stay ours."""
-    from aigw_secrets.rotation.issuers.interface import lazy
-
     crypt, jwt = lazy("google.auth.crypt", "gcp"), lazy("google.auth.jwt", "gcp")
     sa = json.loads(sa_json)
     url = override or sa.get("token_uri") or "https://oauth2.googleapis.com/token"
@@ -147,12 +146,11 @@ def _entra_send(req: _Request, entra: tuple[str, str, str], timeout: float) -> t
     where the credential goes. The outcome is the HTTP status of that one token request."""
     import contextlib
 
-    from aigw_secrets.rotation.issuers.entra_graph import LOGIN, MsalHttp
-    from aigw_secrets.rotation.issuers.interface import lazy
+    from aigw_secrets.http import MsalHttp
 
     msal = lazy("msal", "azure")
     tenant, client_id, secret = entra
-    authority = f"{LOGIN}/{urllib.parse.quote(tenant, safe='')}"
+    authority = f"https://{ENTRA_LOGIN_HOST}/{urllib.parse.quote(tenant, safe='')}"
     token = f"{authority}/oauth2/v2.0/token"
     discovery = {"issuer": f"{authority}/v2.0", "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize", "token_endpoint": token}
     client = MsalHttp(deadline=timeout, routes={token: req.url}, answers={f"{authority}/v2.0/.well-known/openid-configuration": discovery})
@@ -170,7 +168,7 @@ def documented_host(pc: ProviderConfig) -> str | None:
     if bsp == "AnthropicAPIKey":
         return "api.anthropic.com"
     if bsp == "AzureCredentials":
-        return "login.microsoftonline.com"
+        return ENTRA_LOGIN_HOST
     if bsp == "GCPCredentials":
         return "oauth2.googleapis.com"
     if bsp == "AWSCredentials":

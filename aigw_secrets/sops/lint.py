@@ -442,7 +442,7 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
     """A Secret value Flux's post-build substitution would rewrite (or, strict since Flux 2.9, refuse):
     a live ``${`` in a decrypted value of a Secret without ``kustomize.toolkit.fluxcd.io/substitute:
     disabled``. Read in process with the operator's age key; without one there is nothing to judge."""
-    from aigw_secrets.gateway.manifests import FLUX_SUBSTITUTE, flux_substitution_hazard
+    from aigw_secrets.flux import FLUX_SUBSTITUTE, flux_substitution_hazard
     from aigw_secrets.sops import reader
 
     try:
