@@ -111,7 +111,7 @@ def admin_secret(env: str, label: str) -> str:
     path = os.environ.get(f"{env}_FILE")
     if not value and path:
         p = Path(path).expanduser()
-        if _tracked(p):
+        if git_tracked(p):
             raise ConfigError(f"${env}_FILE names {p}, a file tracked in git; keep the {label} admin credential outside the repository")
         try:
             value = p.read_text("utf-8").strip()
@@ -122,7 +122,8 @@ def admin_secret(env: str, label: str) -> str:
     return value
 
 
-def _tracked(path: Path) -> bool:
+def git_tracked(path: Path) -> bool:
+    """Whether ``path`` is tracked by the git repository it is in (an admin key file must not be)."""
     from aigw_secrets import git
 
     top = git.toplevel(path.parent) if path.parent.is_dir() else None
