@@ -87,6 +87,11 @@ def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
             stream.close()
 
 
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a program started with ``start_new_session=True`` and everything it started."""
+    _kill(proc, True)
+
+
 def which(name: str) -> str | None:
     return shutil.which(name)
 
