@@ -5,6 +5,8 @@ from its own layer or the layers below it. Every import counts, including the la
 functions (they keep ``--help`` and the scan hook fast, but they are real dependencies). Components
 of an *independent* layer (``gateway`` and ``scanner``; ``git``, ``http`` and ``kube``) do not import
 each other. No two modules may import each other, directly or through others (no module cycle).
+No module uses another module's private names (``from m import _x``, ``m._x``): a door's inside is
+its own.
 
 Run: ``python -m testing.layers [PACKAGE_DIR]``; exit 1 with one line per violation.
 """
@@ -89,6 +91,30 @@ def imports(package_dir: Path) -> Iterator[Import]:
                         yield Import(mod, target, node.lineno)
 
 
+def private_uses(package_dir: Path) -> Iterator[str]:
+    """``from aigw_secrets.m import _x`` and ``m._x`` (``m`` bound by an import of a package module)."""
+    known = modules(package_dir)
+    for mod, path in known.items():
+        tree = ast.parse(path.read_text("utf-8"), str(path))
+        rel = path.relative_to(package_dir.parent).as_posix()
+        bound: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGE)):
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        yield f"{rel}:{node.lineno}: {mod} imports the private name {a.name}"
+                    elif _resolve(f"{node.module}.{a.name}", known) == f"{node.module}.{a.name}":
+                        bound.add(a.asname or a.name)
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith(PACKAGE) and a.asname:
+                        bound.add(a.asname)
+        for node in ast.walk(tree):
+            private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+            if private and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
+                yield f"{rel}:{node.lineno}: {mod} uses {node.value.id}.{node.attr}, private to that module"
+
+
 def component(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
@@ -124,6 +150,7 @@ def violations(package_dir: Path) -> list[str]:
             out.append(f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: {src} and {dst} are independent")
     for cycle in _cycles(graph):
         out.append("module cycle: " + " → ".join([*cycle, cycle[0]]))
+    out += private_uses(package_dir)
     return out
 
 

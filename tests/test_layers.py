@@ -1,6 +1,7 @@
 """The layer contract (testing/layers.py, run by ./scripts/lint) holds for the package and fails on
 an upward import, a lazy one included, on an import between independent siblings, on a module cycle,
-and on a module in no layer: each injected into a copy of the package."""
+on a module in no layer and on a use of another module's private name: each injected into a copy of
+the package."""
 
 from __future__ import annotations
 
@@ -73,3 +74,12 @@ def test_the_command_exits_1_with_one_line_per_problem(copy: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "testing.layers", str(copy)], capture_output=True, text=True, cwd=root)
     assert res.returncode == 1
     assert res.stderr.splitlines() == [line for line in res.stderr.splitlines() if line.startswith("layers: ")] and "http and git are independent" in res.stderr
+
+
+def test_a_private_cross_module_use_fails(copy: Path) -> None:
+    _append(copy / "sops" / "files.py", "\n\ndef _late() -> int:\n    return ys._private_helper()  # noqa\n")
+    _append(copy / "commands" / "doctor.py", "\nfrom aigw_secrets.sops.lint import _did_you_mean  # noqa\n")
+    problems = layers.violations(copy)
+    assert len(problems) == 2
+    assert "aigw_secrets.sops.files uses ys._private_helper, private to that module" in problems[1]
+    assert "aigw_secrets.commands.doctor imports the private name _did_you_mean" in problems[0]
