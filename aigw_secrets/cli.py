@@ -168,7 +168,7 @@ def updatekeys(repo: Path, fmt: str, files: tuple[Path, ...]) -> int:
 @click.option("--source", metavar="SPEC", help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.")
 @click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
 @_FORMAT
-# --- issue 13: revocation gated on the cluster
+# --- revocation gated on the cluster
 @click.option("--revoke", "revoke", metavar="NAME", help="Revoke this provider's previous credential once every gate holds (exit 75 while one does not).")
 @click.option("--ref", metavar="ID", help="With --revoke: the provider's id of a key this tool did not create (the operator names it).")
 @click.option("--assume-applied", is_flag=True, help="Without cluster access: take the Flux and in-cluster gates as passed.")

@@ -1,8 +1,4 @@
-# WARNING! BE CAREFUL UPDATING THIS FILE
-# This is the subprocess chokepoint. The stdout of `sops decrypt` is a secret, and sops's stderr can
-# quote a plaintext value (e.g. "Input string <value> does not match sops' data format"), so neither
-# stream may ever end up in an exception message, a log line or a repr.
-"""Running external programs, and atomic file writes."""
+"""Running external programs (``run``), atomic file writes, optional libraries, time."""
 
 from __future__ import annotations
 
@@ -39,6 +35,10 @@ def run(
     own_group: bool = False,
 ) -> Result:
     """Run ``argv`` and capture both streams as bytes; never raises on a non-zero exit.
+
+    The subprocess choke point: the stdout of ``sops decrypt`` is a secret, and sops's stderr can
+    quote a plaintext value ("Input string <value> does not match sops' data format"), so neither
+    stream may ever end up in an exception message, a log line or a repr (``Result`` shows sizes).
 
     ``own_group`` starts the program in a new process group and, when it times out or the run is
     interrupted, kills the whole group: a user's command (a password manager wrapper) may fork

@@ -277,7 +277,7 @@ PROVIDERS: dict[str, Provider] = {
             default_models=("llama-3.3-70b-versatile",),
             key_prefixes=("gsk_",),
         ),
-        # --- Providers people route to (issue 14). Paths per the Agent Router supported-providers page
+        # --- Providers people route to. Paths per the Agent Router supported-providers page
         # (AIGW-API.md §7); base URLs, key formats and validation calls from each provider's docs.
         Provider(
             # https://ai.google.dev/gemini-api/docs/openai: base_url
@@ -481,7 +481,7 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     ),
     "ai_gateway_data_key_rotation_days": Setting("int", 30, "rotate each Secret's SOPS data key after this many days", (1, 3650)),
     "ai_gateway_rotation_grace_hours": Setting("int", 2, "hours after a rotation before the old credential is safe to revoke", (0, 8760)),
-    # --- Envoy AI Gateway v1.2 / Agent Router (issue 14)
+    # --- Envoy AI Gateway v1.2 / Agent Router
     "ai_gateway_version": Setting("str", "v1.2", "AI Gateway (Agent Router) version the output targets: v1.2 or v1.1"),
     "ai_gateway_secret_namespace": Setting(
         "str", None, "namespace of the credential Secrets when not the policies' (adds a ReferenceGrant; v1.2)"
