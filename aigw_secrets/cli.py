@@ -1,4 +1,4 @@
-"""Command line: click maps options to arguments, ``commands.*`` do the work, ``main`` maps errors to exit codes.
+"""Command line: click maps options to arguments, ``commands.*`` do the work, ``errors.guarded`` maps errors to exit codes.
 
 Command modules are imported inside each command so that ``aigw-secrets --help`` and the scanner
 hook never import kubernetes, gnupg or the sops machinery.
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from aigw_secrets import __version__, output
-from aigw_secrets.errors import ExitCode
+from aigw_secrets.errors import ExitCode, guarded
 
 _REPO = click.option(
     "--repo",
@@ -168,7 +168,7 @@ def updatekeys(repo: Path, fmt: str, files: tuple[Path, ...]) -> int:
 @click.option("--source", metavar="SPEC", help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.")
 @click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
 @_FORMAT
-# --- issue 13: revocation gated on the cluster
+# --- revocation gated on the cluster
 @click.option("--revoke", "revoke", metavar="NAME", help="Revoke this provider's previous credential once every gate holds (exit 75 while one does not).")
 @click.option("--ref", metavar="ID", help="With --revoke: the provider's id of a key this tool did not create (the operator names it).")
 @click.option("--assume-applied", is_flag=True, help="Without cluster access: take the Flux and in-cluster gates as passed.")
@@ -391,7 +391,7 @@ def install_hook(repo: Path) -> int:
 
 
 def _click_main(argv: Sequence[str] | None) -> int:
-    """click's own exceptions become exit codes here; everything else goes to ``entry.guarded``."""
+    """click's own exceptions become exit codes here; everything else goes to ``errors.guarded``."""
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="aigw-secrets", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -406,9 +406,7 @@ def _click_main(argv: Sequence[str] | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the click command line inside the one error boundary (``entry.guarded``)."""
-    from aigw_secrets.entry import guarded
-
+    """Run the click command line inside the one error boundary (``errors.guarded``)."""
     return guarded(lambda: _click_main(argv))
 
 

@@ -1,20 +1,29 @@
 """Every git call, with one error policy: a failing git command raises ``GitError`` naming the
 subcommand and git's first line of stderr. Only the standard library is imported (the hook's
 start-up path runs through here), and ``subprocess`` only when git is really run.
+
+No git call can wait for a person or hang a hook or a cron job: git never prompts (no terminal
+prompt, askpass programs that answer nothing, no editor), its standard input is empty, it runs in a
+session of its own without a controlling terminal (so a commit hook or a GPG passphrase prompt
+cannot read one), and every call has a deadline (``AIGW_SECRETS_GIT_TIMEOUT`` seconds, default
+600) after which git and whatever it started are killed and the run stops with a one-line error.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from aigw_secrets.errors import ConfigError
 
+DEFAULT_TIMEOUT = 600.0
+
 
 class GitError(ConfigError):
-    """git is missing, or a git command failed."""
+    """git is missing, or a git command failed or did not finish in time."""
 
 
 def toplevel(start: Path) -> Path | None:
@@ -34,24 +43,72 @@ def require_toplevel(start: Path) -> Path:
 
 
 def _env() -> dict[str, str]:
-    # Never let git ask for anything (credentials, an editor) in a hook or a cron job.
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    # Never let git, ssh or a credential helper ask for anything (credentials, an editor) in a hook
+    # or a cron job: an askpass program that answers nothing makes them fail at once instead.
+    return {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "false",
+        "SSH_ASKPASS": "false",
+        "SSH_ASKPASS_REQUIRE": "never",
+        "GCM_INTERACTIVE": "never",
+        "GIT_EDITOR": "false",
+    }
+
+
+def timeout() -> float:
+    """Seconds one git call may take: ``$AIGW_SECRETS_GIT_TIMEOUT``, default 600."""
+    raw = os.environ.get("AIGW_SECRETS_GIT_TIMEOUT", "")
+    try:
+        value = float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        raise ConfigError(f"AIGW_SECRETS_GIT_TIMEOUT={raw!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"AIGW_SECRETS_GIT_TIMEOUT={raw!r} must be a positive number of seconds")
+    return value
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    """``commit`` for ``-c user.name=x commit -m ...``: the word to name in a message."""
+    rest = list(args)
+    while len(rest) > 1 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "?"
+
+
+def _late(args: Sequence[str], root: Path, seconds: float) -> GitError:
+    sub = _subcommand(args)
+    hint = ": a commit hook still running, or a GPG passphrase prompt (commit.gpgsign)?" if sub == "commit" else ""
+    return GitError(f"git {sub} did not finish within {seconds:g}s in {root}{hint}; it was stopped (AIGW_SECRETS_GIT_TIMEOUT sets the limit)")
 
 
 def run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     """``git ARGS`` in ``root``; stdout, or GitError with git's first stderr line."""
     import subprocess
 
+    from aigw_secrets.util import kill_group
+
+    seconds = timeout()
     try:
-        res = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, check=False, env=_env())
+        proc = subprocess.Popen(
+            ["git", *args], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), start_new_session=True
+        )
     except FileNotFoundError:
         raise GitError("git not found; install git") from None
     except OSError as exc:
-        raise GitError(f"git {args[0]}: cannot run in {root} ({exc.strerror})") from None
-    if res.returncode != 0:
-        first = res.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        raise GitError(f"git {args[0]} failed in {root}: {first[0] if first else f'exit code {res.returncode}'}")
-    return res.stdout
+        raise GitError(f"git {_subcommand(args)}: cannot run in {root} ({exc.strerror})") from None
+    try:
+        stdout, stderr = proc.communicate(stdin if stdin is not None else b"", timeout=seconds)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        raise _late(args, root, seconds) from None
+    except BaseException:
+        kill_group(proc)
+        raise
+    if proc.returncode != 0:
+        first = stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise GitError(f"git {_subcommand(args)} failed in {root}: {first[0] if first else f'exit code {proc.returncode}'}")
+    return stdout
 
 
 def succeeds(root: Path, *args: str) -> bool:
@@ -91,10 +148,15 @@ def cat_file_batch(root: Path, specs: Sequence[str]) -> Iterator[tuple[str, str,
     """
     import subprocess
 
+    from aigw_secrets.util import kill_group
+
     if not specs:
         return
+    seconds = timeout()
     try:
-        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env())
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(), start_new_session=True
+        )
     except FileNotFoundError:
         raise GitError("git not found; install git") from None
     stdin, stdout = proc.stdin, proc.stdout
@@ -105,21 +167,57 @@ def cat_file_batch(root: Path, specs: Sequence[str]) -> Iterator[tuple[str, str,
         try:
             for spec in specs:
                 stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
+        except (BrokenPipeError, ValueError):
+            pass  # git was stopped: the reader reports it
         finally:
-            stdin.close()
+            try:
+                stdin.close()
+            except BrokenPipeError:
+                pass
+
+    # A deadline on silence, not on the whole read (a history holds any number of objects): when git
+    # answers nothing for ``seconds``, it is killed and the read ends with an error.
+    done = threading.Event()
+    progress = [time.monotonic()]
+    stalled = threading.Event()
+
+    def watch() -> None:
+        import signal
+
+        while not done.wait(max(0.0, progress[0] + seconds - time.monotonic())):
+            if time.monotonic() - progress[0] >= seconds:
+                stalled.set()
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the read below sees the end of the pipe
+                except (ProcessLookupError, PermissionError):
+                    pass
+                return
 
     writer = threading.Thread(target=feed, daemon=True)
+    watchdog = threading.Thread(target=watch, daemon=True)
     writer.start()
+    watchdog.start()
+    finished = False
     try:
         for spec in specs:
             parts = stdout.readline().decode("utf-8", "replace").rstrip("\n").split(" ")
+            progress[0] = time.monotonic()
+            if stalled.is_set():
+                raise _late(["cat-file"], root, seconds)
             if len(parts) != 3 or parts[1] == "missing":
                 yield spec, "missing", None
                 continue
             content = stdout.read(int(parts[2]))
             stdout.read(1)  # the newline after each object
+            progress[0] = time.monotonic()
+            if stalled.is_set():
+                raise _late(["cat-file"], root, seconds)
             yield spec, parts[1], content
+        finished = True
     finally:
+        done.set()
+        if not finished:
+            kill_group(proc)  # stopped early: git must not wait to write the rest
         writer.join()
         stdout.close()
         proc.wait()

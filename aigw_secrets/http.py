@@ -3,19 +3,20 @@
 It never follows a redirect (a 3xx is returned as it is, so a credential is never re-sent to another
 origin or over a downgraded scheme), bounds the whole exchange by one deadline (a server that drips a
 byte every few seconds cannot hold a run, or the repository lock, for longer), and reads at most
-``max_bytes`` of a body. Which hosts a credential may be sent to is the caller's policy
+``max_bytes`` of a body; msal's requests come through ``MsalHttp``. Which hosts a credential may be sent to is the caller's policy
 (``gateway/validate.py``); this module only carries the request out. Nothing here logs a header or
 a body: both may hold a credential.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
-from typing import NamedTuple
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import urlencode, urlsplit
 
-from aigw_secrets.errors import ConfigError
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 
 DEFAULT_DEADLINE = 20.0  # seconds, connect + send + whole response
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -93,3 +94,51 @@ def request(
         return Response(0, b"", {}, type(exc).__name__)
     finally:
         conn.close()
+
+
+class HttpError(AigwError):
+    """An HTTP answer a client library asked us to raise for (msal's ``raise_for_status``)."""
+
+    code = ExitCode.UNAVAILABLE
+
+
+class _MsalResponse:
+    def __init__(self, status: int, body: bytes, headers: Any) -> None:
+        self.status_code, self.text, self.headers = status, body.decode("utf-8", "replace"), dict(headers)
+
+    def raise_for_status(self) -> None:
+        if not 200 <= self.status_code < 300:
+            raise HttpError(f"Azure Entra login: HTTP {self.status_code or 'no answer'}")
+
+
+class MsalHttp:
+    """msal's HttpClient over ``request`` (no redirects, one deadline): msal's own HTTP never leaves
+    this door. ``routes`` carries a request for one URL to another (one the caller has already
+    checked), ``answers`` holds documents answered without a network call, ``last`` is the last
+    answer that came from the network."""
+
+    def __init__(self, deadline: float | None = None, routes: Mapping[str, str] | None = None, answers: Mapping[str, Any] | None = None) -> None:
+        self.deadline, self.routes, self.answers = deadline, dict(routes or {}), dict(answers or {})
+        self.last: Response | None = None
+
+    def _send(self, method: str, url: str, params: Any, data: Any, headers: Any) -> _MsalResponse:
+        if method == "GET" and not params and url in self.answers:
+            return _MsalResponse(200, json.dumps(self.answers[url]).encode(), {"content-type": "application/json"})
+        url = self.routes.get(url, url)
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        if isinstance(data, dict):
+            data = urlencode(data)
+            headers = {**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"}
+        body = data.encode() if isinstance(data, str) else data
+        res = self.last = request(method, url, headers=headers or {}, body=body, deadline=self.deadline or DEFAULT_DEADLINE)
+        return _MsalResponse(res.status, res.body, res.headers)
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any) -> _MsalResponse:
+        return self._send("POST", url, params, data, headers)
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **_: Any) -> _MsalResponse:
+        return self._send("GET", url, params, None, headers)
+
+    def close(self) -> None:
+        pass

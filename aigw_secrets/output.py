@@ -57,8 +57,8 @@ def warn(message: str) -> None:
     print(f"{paint('warning', 'yellow')}: {message}", file=sys.stderr)
 
 
-def error(message: str) -> None:
-    print(f"aigw-secrets: {paint('error', 'red')}: {message}", file=sys.stderr)
+def error(message: str, *, prog: str = "aigw-secrets") -> None:
+    print(f"{prog}: {paint('error', 'red')}: {message}", file=sys.stderr)
 
 
 _STATUS_STYLE = {"wrote": "green", "created": "green", "encrypted": "green", "rotated": "green", "updated": "green", "removed": "yellow"}

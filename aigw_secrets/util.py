@@ -1,12 +1,9 @@
-# WARNING! BE CAREFUL UPDATING THIS FILE
-# This is the subprocess chokepoint. The stdout of `sops decrypt` is a secret, and sops's stderr can
-# quote a plaintext value (e.g. "Input string <value> does not match sops' data format"), so neither
-# stream may ever end up in an exception message, a log line or a repr.
-"""Running external programs, and atomic file writes."""
+"""Running external programs (``run``), atomic file writes, optional libraries, time."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import shutil
 import stat
@@ -14,9 +11,9 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from aigw_secrets.errors import OutputError, ToolMissingError
+from aigw_secrets.errors import MissingExtra, OutputError, ToolMissingError
 
 
 class Result(NamedTuple):
@@ -38,6 +35,10 @@ def run(
     own_group: bool = False,
 ) -> Result:
     """Run ``argv`` and capture both streams as bytes; never raises on a non-zero exit.
+
+    The subprocess choke point: the stdout of ``sops decrypt`` is a secret, and sops's stderr can
+    quote a plaintext value ("Input string <value> does not match sops' data format"), so neither
+    stream may ever end up in an exception message, a log line or a repr (``Result`` shows sizes).
 
     ``own_group`` starts the program in a new process group and, when it times out or the run is
     interrupted, kills the whole group: a user's command (a password manager wrapper) may fork
@@ -84,6 +85,11 @@ def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a program started with ``start_new_session=True`` and everything it started."""
+    _kill(proc, True)
 
 
 def which(name: str) -> str | None:
@@ -290,3 +296,11 @@ def parse_stamp(text: str | None) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def lazy(module: str, extra: str) -> Any:
+    """Import an optional client library, or fail in one line naming the extra that brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(f"{module} is not installed: pip install 'aigw-secrets[{extra}]'") from None

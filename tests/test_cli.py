@@ -80,7 +80,7 @@ def test_hook_path_imports_nothing_heavy(tmp_path: Path) -> None:
     ],
 )
 def test_unexpected_os_errors_are_one_line(capsys: pytest.CaptureFixture[str], exc: BaseException, code: int) -> None:
-    from aigw_secrets.entry import guarded
+    from aigw_secrets.errors import guarded
 
     def run() -> int:
         raise exc
@@ -93,8 +93,7 @@ def test_unexpected_os_errors_are_one_line(capsys: pytest.CaptureFixture[str], e
 
 
 def test_control_characters_in_messages_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
-    from aigw_secrets.entry import guarded
-    from aigw_secrets.errors import ConfigError
+    from aigw_secrets.errors import ConfigError, guarded
 
     def run() -> int:
         raise ConfigError("bad\nname\x1b[2J")

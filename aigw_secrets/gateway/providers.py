@@ -23,6 +23,32 @@ class Setting(NamedTuple):
     bounds: tuple[int, int] | None = None  # int: the accepted range (inclusive)
 
 
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+AWS_REGION = r"[a-z]{2}(-[a-z0-9]+)+-\d"  # us-east-1, eu-west-3, us-gov-west-1: never "s3" or a dotted name
+
+
+class Validation(NamedTuple):
+    """How ``rotate`` checks a new credential before it lands: the cheapest authenticated call the
+    provider documents (``gateway/validate.py`` builds and sends it; the credential only ever goes
+    to this URL's host, unless the operator allows another from outside the repository).
+
+    ``url``: None = ``<prefix or /v1>/models`` on the upstream origin (the OpenAI convention); a path
+    (``/v1beta/openai/models``) = on the upstream origin; a whole URL (``https://bedrock.{region}...``)
+    = that URL. ``{setting}`` placeholders are filled from the provider's settings: in the host a value
+    must match its shape in ``shapes`` (default: one lowercase DNS label), so a repository cannot move
+    the host; in the path and query it is percent-encoded."""
+
+    url: str | None = None
+    header: str = "Authorization"  # the header that carries the credential
+    scheme: str = "Bearer "  # what precedes the credential in that header
+    headers: tuple[tuple[str, str], ...] = ()  # other headers the call needs
+    # "" = the credential goes in ``header``; otherwise a library signs or exchanges it:
+    # "sigv4-sts" (botocore, STS GetCallerIdentity), "gcp-jwt" (google-auth, a signed JWT for the
+    # key file's token_uri), "entra" (msal, client credentials)
+    signer: str = ""
+    shapes: tuple[tuple[str, str], ...] = ()  # placeholder -> the regular expression its value must match
+
+
 class AuthMode(NamedTuple):
     name: str  # value of ai_gateway_<provider>_auth
     bsp_type: str | None  # BackendSecurityPolicy spec.type; None = no policy at all
@@ -32,6 +58,7 @@ class AuthMode(NamedTuple):
     secret_suffix: str = ""  # Secret name = <name>-<suffix>
     required: tuple[str, ...] = ()  # settings this mode needs
     help: str = ""
+    validation: Validation | None = None  # how rotate checks a new credential (None: keyless, or not checked)
 
 
 class BackendSpec(NamedTuple):
@@ -56,10 +83,6 @@ class Provider(NamedTuple):
     settings: Mapping[str, Setting] = MappingProxyType({})  # provider-specific settings beyond COMMON_SETTINGS
     required: tuple[str, ...] = ()  # settings that must be set
     key_prefixes: tuple[str, ...] = ()  # expected API-key prefixes (input shape check)
-    # The cheapest authenticated call, for rotate's provider check: a path on the upstream origin
-    # ("/v1beta/openai/models") or a whole URL template ("https://bedrock.{region}.amazonaws.com/...").
-    # None = <prefix or /v1>/models on the upstream host (OpenAI convention).
-    validation: str | None = None
     min_version: str = "v1.1"  # oldest ai_gateway_version that has every value this row emits
 
     def auth(self, name: str) -> AuthMode:
@@ -88,8 +111,11 @@ COMMON_SETTINGS: dict[str, Setting] = {
 }
 
 
-def _api_key(env: str, bsp_type: str = "APIKey", help: str = "API key") -> AuthMode:
-    return AuthMode("api-key", bsp_type, "apiKey", "api-key", (env,), "apikey", help=help)
+_BEARER = Validation()  # GET <prefix or /v1>/models on the upstream, Authorization: Bearer <key>
+
+
+def _api_key(env: str, bsp_type: str = "APIKey", help: str = "API key", validation: Validation = _BEARER) -> AuthMode:
+    return AuthMode("api-key", bsp_type, "apiKey", "api-key", (env,), "apikey", help=help, validation=validation)
 
 
 _GCP_MODES = (
@@ -101,6 +127,7 @@ _GCP_MODES = (
         ("GOOGLE_APPLICATION_CREDENTIALS",),
         "service-account",
         help="service-account key JSON (GOOGLE_APPLICATION_CREDENTIALS is its path)",
+        validation=Validation("https://oauth2.googleapis.com/token", signer="gcp-jwt"),
     ),
     AuthMode("adc", "GCPCredentials", None, None, help="keyless: Application Default Credentials in the data plane"),
     AuthMode("workload-identity", "GCPCredentials", None, None, help="keyless: GKE Workload Identity (through ADC)"),
@@ -115,6 +142,7 @@ _AWS_MODES = (
         ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
         "credentials",
         help="access key in a credentials file with a [default] profile",
+        validation=Validation("https://sts.{region}.amazonaws.com/", signer="sigv4-sts", shapes=(("region", AWS_REGION),)),
     ),
     AuthMode("irsa", "AWSCredentials", None, None, help="keyless: IAM Roles for Service Accounts"),
     AuthMode("pod-identity", "AWSCredentials", None, None, help="keyless: EKS Pod Identity"),
@@ -147,7 +175,12 @@ PROVIDERS: dict[str, Provider] = {
             title="Azure OpenAI",
             backends=(BackendSpec("", "AzureOpenAI", "{api_version}"),),
             auth_modes=(
-                _api_key("AZURE_OPENAI_API_KEY", "AzureAPIKey", "Azure OpenAI resource key (api-key header)"),
+                _api_key(
+                    "AZURE_OPENAI_API_KEY",
+                    "AzureAPIKey",
+                    "Azure OpenAI resource key (api-key header)",
+                    Validation("/openai/models?api-version={api_version}", header="api-key", scheme=""),
+                ),
                 AuthMode(
                     "entra",
                     "AzureCredentials",
@@ -157,6 +190,7 @@ PROVIDERS: dict[str, Provider] = {
                     "client-secret",
                     required=("tenant_id", "client_id"),
                     help="Entra ID app registration with a client secret",
+                    validation=Validation("https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token", signer="entra"),
                 ),
             ),
             default_auth="api-key",
@@ -219,7 +253,13 @@ PROVIDERS: dict[str, Provider] = {
             name="anthropic",
             title="Anthropic",
             backends=(BackendSpec("", "Anthropic"),),
-            auth_modes=(_api_key("ANTHROPIC_API_KEY", "AnthropicAPIKey"),),
+            auth_modes=(
+                _api_key(
+                    "ANTHROPIC_API_KEY",
+                    "AnthropicAPIKey",
+                    validation=Validation("https://api.anthropic.com/v1/models", header="x-api-key", scheme="", headers=(("anthropic-version", "2023-06-01"),)),
+                ),
+            ),
             default_auth="api-key",
             host="api.anthropic.com",
             default_models=("claude-sonnet-4-5",),
@@ -237,7 +277,7 @@ PROVIDERS: dict[str, Provider] = {
             default_models=("llama-3.3-70b-versatile",),
             key_prefixes=("gsk_",),
         ),
-        # --- Providers people route to (issue 14). Paths per the Agent Router supported-providers page
+        # --- Providers people route to. Paths per the Agent Router supported-providers page
         # (AIGW-API.md §7); base URLs, key formats and validation calls from each provider's docs.
         Provider(
             # https://ai.google.dev/gemini-api/docs/openai: base_url
@@ -247,13 +287,12 @@ PROVIDERS: dict[str, Provider] = {
             name="gemini",
             title="Gemini API",
             backends=(BackendSpec("", "OpenAI"),),
-            auth_modes=(_api_key("GEMINI_API_KEY", help="Gemini API (AI Studio) key"),),
+            auth_modes=(_api_key("GEMINI_API_KEY", help="Gemini API (AI Studio) key", validation=Validation("/v1beta/openai/models")),),
             default_auth="api-key",
             host="generativelanguage.googleapis.com",
             prefix="/v1beta/openai",
             default_models=("gemini-2.5-flash-lite",),
             key_prefixes=("AIza",),
-            validation="/v1beta/openai/models",
         ),
         Provider(
             # https://docs.mistral.ai/api/#tag/models: GET https://api.mistral.ai/v1/models, Bearer.
@@ -288,13 +327,12 @@ PROVIDERS: dict[str, Provider] = {
             name="openrouter",
             title="OpenRouter",
             backends=(BackendSpec("", "OpenAI"),),
-            auth_modes=(_api_key("OPENROUTER_API_KEY"),),
+            auth_modes=(_api_key("OPENROUTER_API_KEY", validation=Validation("/api/v1/key")),),
             default_auth="api-key",
             host="openrouter.ai",
             prefix="/api/v1",
             default_models=("openai/gpt-4o-mini",),
             key_prefixes=("sk-or-v1-",),
-            validation="/api/v1/key",
         ),
         Provider(
             # https://api-docs.deepseek.com/api/list-models: GET https://api.deepseek.com/models, Bearer;
@@ -304,12 +342,11 @@ PROVIDERS: dict[str, Provider] = {
             name="deepseek",
             title="DeepSeek",
             backends=(BackendSpec("", "OpenAI"),),
-            auth_modes=(_api_key("DEEPSEEK_API_KEY"),),
+            auth_modes=(_api_key("DEEPSEEK_API_KEY", validation=Validation("/models")),),
             default_auth="api-key",
             host="api.deepseek.com",
             default_models=("deepseek-chat",),
             key_prefixes=("sk-",),
-            validation="/models",
         ),
         Provider(
             # https://docs.together.ai/docs/openai-api-compatibility: base https://api.together.xyz/v1,
@@ -344,11 +381,10 @@ PROVIDERS: dict[str, Provider] = {
             name="cohere",
             title="Cohere",
             backends=(BackendSpec("", "Cohere", "v2"),),
-            auth_modes=(_api_key("CO_API_KEY"),),
+            auth_modes=(_api_key("CO_API_KEY", validation=Validation("/v1/models")),),
             default_auth="api-key",
             host="api.cohere.com",
             default_models=("command-a-03-2025",),
-            validation="/v1/models",
         ),
         Provider(
             # Cohere's OpenAI compatibility API (https://docs.cohere.com/docs/compatibility-api):
@@ -357,12 +393,11 @@ PROVIDERS: dict[str, Provider] = {
             name="cohere-openai",
             title="Cohere (OpenAI compatibility)",
             backends=(BackendSpec("", "OpenAI"),),
-            auth_modes=(_api_key("CO_API_KEY"),),
+            auth_modes=(_api_key("CO_API_KEY", validation=Validation("/v1/models")),),
             default_auth="api-key",
             host="api.cohere.com",
             prefix="/compatibility/v1",
             default_models=("command-r7b-12-2024",),
-            validation="/v1/models",
         ),
         Provider(
             # Amazon Bedrock API keys (https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys-use.html):
@@ -370,19 +405,26 @@ PROVIDERS: dict[str, Provider] = {
             # OpenAI-compatible endpoint is https://bedrock-runtime.<region>.amazonaws.com/openai/v1.
             # Long-term keys start "ABSK" (base64 of "BedrockAPIKey-"), short-term ones "bedrock-api-key-".
             # Check: ListFoundationModels (GET https://bedrock.<region>.amazonaws.com/foundation-models),
-            # a Bedrock action the keys' AmazonBedrockLimitedAccess policy allows.
+            # a Bedrock action the keys' AmazonBedrockLimitedAccess policy allows (API keys work for
+            # "Amazon Bedrock and Amazon Bedrock Runtime actions"): the key goes to that control-plane
+            # host, not to the bedrock-runtime upstream.
             key="bedrock_api_key",
             name="bedrock-api-key",
             title="AWS Bedrock (API key)",
             backends=(BackendSpec("", "OpenAI"),),
-            auth_modes=(_api_key("AWS_BEARER_TOKEN_BEDROCK", help="Amazon Bedrock API key"),),
+            auth_modes=(
+                _api_key(
+                    "AWS_BEARER_TOKEN_BEDROCK",
+                    help="Amazon Bedrock API key",
+                    validation=Validation("https://bedrock.{region}.amazonaws.com/foundation-models", shapes=(("region", AWS_REGION),)),
+                ),
+            ),
             default_auth="api-key",
             host="bedrock-runtime.{region}.amazonaws.com",
             prefix="/openai/v1",
             default_models=("openai.gpt-oss-20b-1:0",),
             settings={"region": Setting("str", "us-east-1", "AWS region")},
             key_prefixes=("ABSK", "bedrock-api-key-"),
-            validation="https://bedrock.{region}.amazonaws.com/foundation-models",
         ),
         Provider(
             # v1.2 `AWSOpenAI` schema: Bedrock Runtime's OpenAI-compatible /openai/v1 (the controller's
@@ -439,7 +481,7 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     ),
     "ai_gateway_data_key_rotation_days": Setting("int", 30, "rotate each Secret's SOPS data key after this many days", (1, 3650)),
     "ai_gateway_rotation_grace_hours": Setting("int", 2, "hours after a rotation before the old credential is safe to revoke", (0, 8760)),
-    # --- Envoy AI Gateway v1.2 / Agent Router (issue 14)
+    # --- Envoy AI Gateway v1.2 / Agent Router
     "ai_gateway_version": Setting("str", "v1.2", "AI Gateway (Agent Router) version the output targets: v1.2 or v1.1"),
     "ai_gateway_secret_namespace": Setting(
         "str", None, "namespace of the credential Secrets when not the policies' (adds a ReferenceGrant; v1.2)"

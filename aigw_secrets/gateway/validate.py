@@ -1,9 +1,11 @@
 """Checking a new credential against its provider before it lands (ROTATION.md §2.2).
 
-The cheapest authenticated call per provider: ``GET /models`` for OpenAI-compatible servers and
+The cheapest authenticated call per provider, as its row in the provider table says
+(``providers.Validation``: URL, header, signer): ``GET /models`` for OpenAI-compatible servers and
 Anthropic, a client-credentials token request for Azure Entra (msal), a SigV4-signed STS
 GetCallerIdentity for AWS (botocore), a signed-JWT token exchange for GCP (google-auth); the
-libraries are optional extras ([aws], [gcp], [azure]) imported only here. An endpoint can be overridden
+libraries are optional extras ([aws], [gcp], [azure]) imported only here. This module is generic
+over the row: a new provider is a row. An endpoint can be overridden
 (``ai_gateway_<provider>_validation_url``) for private endpoints, vLLM and tests, but a credential is
 only ever sent to the provider's documented host over https, or to a host the operator allowed from
 outside the repository (``gateway/operator.py``); redirects are never followed (``http.py``) and the
@@ -26,6 +28,8 @@ from typing import NamedTuple
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway import operator
 from aigw_secrets.gateway.config import ProviderConfig
+from aigw_secrets.gateway.providers import DNS_LABEL
+from aigw_secrets.util import lazy
 
 
 class Rejected(AigwError):
@@ -62,57 +66,70 @@ def _base(pc: ProviderConfig) -> str:
     return _origin(pc) + (pc.prefix or "/v1").rstrip("/")
 
 
+def _fill(pc: ProviderConfig, template: str) -> str:
+    """``template`` with its ``{setting}`` placeholders filled from ``pc``'s settings: a value in the
+    host must match its shape (``Validation.shapes``, default one DNS label), so a value from the
+    repository cannot move the host; in the path and query it is percent-encoded."""
+    spec = pc.auth.validation
+    shapes = dict(spec.shapes) if spec is not None else {}
+    split = template.find("/", template.find("//") + 2) if "//" in template else 0
+    split = len(template) if split < 0 else split
+
+    def value(name: str, in_host: bool) -> str:
+        raw = pc.settings.get(name)
+        text = raw if isinstance(raw, str) else ""
+        if in_host:
+            if not re.fullmatch(shapes.get(name, DNS_LABEL), text):
+                raise ConfigError(f"ai_gateway_{pc.key}_{name}: {text!r} is not a valid {'DNS label' if name not in shapes else name}")
+            return text
+        if not text:
+            raise ConfigError(f"ai_gateway_{pc.key}_{name} is not set; the credential check needs it")
+        return urllib.parse.quote(text, safe="")
+
+    head = re.sub(r"\{(\w+)\}", lambda m: value(m[1], True), template[:split])
+    tail = re.sub(r"\{(\w+)\}", lambda m: value(m[1], False), template[split:])
+    return head + tail
+
+
 def documented_url(pc: ProviderConfig) -> str | None:
-    """The provider row's documented check (``Provider.validation``): a path on the upstream origin, or
-    a whole URL template filled from the provider's settings."""
-    spec = pc.provider.validation
+    """The URL of the provider row's documented check (``AuthMode.validation``); None when the mode
+    has none (keyless)."""
+    spec = pc.auth.validation
     if spec is None:
         return None
-    if spec.startswith("/"):
-        return _origin(pc) + spec
-    fill = {k: v for k, v in pc.settings.items() if isinstance(v, str)}
-    for name in re.findall(r"\{(\w+)\}", spec):  # a value from the repository must not move the host
-        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", fill.get(name, "")):
-            raise ConfigError(f"ai_gateway_{pc.key}_{name}: {fill.get(name, '')!r} is not a valid DNS label")
-    return spec.format(**fill)
+    if spec.url is None:
+        return _base(pc) + "/models"
+    if spec.url.startswith("/"):
+        return _origin(pc) + _fill(pc, spec.url)
+    return _fill(pc, spec.url)
 
 
 def request_for(pc: ProviderConfig, value: str) -> _Request:
-    """The validation request for this provider and credential value (built, not sent)."""
+    """The validation request for this provider and credential value (built, not sent), as the
+    provider row's ``Validation`` says; ``ai_gateway_<provider>_validation_url`` overrides the URL."""
+    spec = pc.auth.validation
+    if spec is None:
+        raise ConfigError(f"{pc.key}: no validation for auth {pc.auth.name}")
     override = pc.settings.get("validation_url")
-    key = pc.provider.key
-    if pc.auth.bsp_type == "AnthropicAPIKey":
-        url = override or "https://api.anthropic.com/v1/models"
-        return _Request("GET", url, {"x-api-key": value, "anthropic-version": "2023-06-01"})
-    if pc.auth.bsp_type == "AzureAPIKey":
-        url = override or f"https://{pc.host}/openai/models?api-version={pc.settings['api_version']}"
-        return _Request("GET", url, {"api-key": value})
-    if pc.auth.bsp_type == "APIKey":
-        url = override or documented_url(pc) or (_base(pc) + "/models")
-        return _Request("GET", url, {"Authorization": f"Bearer {value}"})
-    if pc.auth.bsp_type == "AzureCredentials":
-        tenant = pc.settings["tenant_id"]
-        url = override or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
-        return _Request("POST", url, {}, entra=(str(tenant), str(pc.settings["client_id"]), value))
-    if pc.auth.bsp_type == "AWSCredentials":
-        return _sts_request(pc, value, override)
-    if pc.auth.bsp_type == "GCPCredentials":
-        return _gcp_request(value, override)
-    raise ConfigError(f"{key}: no validation for auth {pc.auth.name}")  # pragma: no cover
+    url = override or documented_url(pc) or ""
+    if spec.signer == "sigv4-sts":
+        return _sts_request(pc, value, url)
+    if spec.signer == "gcp-jwt":
+        return _gcp_request(value, override, url)
+    if spec.signer == "entra":
+        return _Request("POST", url, {}, entra=(str(pc.settings["tenant_id"]), str(pc.settings["client_id"]), value))
+    return _Request("GET", url, {**dict(spec.headers), spec.header: spec.scheme + value})
 
 
-def _sts_request(pc: ProviderConfig, ini: str, override: str | None) -> _Request:
+def _sts_request(pc: ProviderConfig, ini: str, url: str) -> _Request:
     """STS GetCallerIdentity signed by botocore's SigV4Auth with the new credential."""
     import configparser
-
-    from aigw_secrets.rotation.issuers.interface import lazy
 
     auth, awsrequest, credentials = (lazy(f"botocore.{m}", "aws") for m in ("auth", "awsrequest", "credentials"))
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(ini)
     prof = parser["default"]
     region = pc.settings.get("region") or "us-east-1"
-    url = override or f"https://sts.{region}.amazonaws.com/"
     body = b"Action=GetCallerIdentity&Version=2011-06-15"
     signed = awsrequest.AWSRequest("POST", url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     creds = credentials.Credentials(prof["aws_access_key_id"], prof["aws_secret_access_key"], prof.get("aws_session_token"))
@@ -120,14 +137,12 @@ def _sts_request(pc: ProviderConfig, ini: str, override: str | None) -> _Request
     return _Request("POST", url, dict(signed.headers.items()), body)
 
 
-def _gcp_request(sa_json: str, override: str | None) -> _Request:
+def _gcp_request(sa_json: str, override: str | None, documented: str) -> _Request:
     """A JWT-bearer assertion signed by google-auth (``google.auth.crypt`` / ``google.auth.jwt``),
     posted by ``check`` through http.py so the outcome rules and the one deadline stay ours."""
-    from aigw_secrets.rotation.issuers.interface import lazy
-
     crypt, jwt = lazy("google.auth.crypt", "gcp"), lazy("google.auth.jwt", "gcp")
     sa = json.loads(sa_json)
-    url = override or sa.get("token_uri") or "https://oauth2.googleapis.com/token"
+    url = override or sa.get("token_uri") or documented
     try:
         signer = crypt.RSASigner.from_service_account_info(sa)
     except (ValueError, KeyError, TypeError):  # the message could quote the key: never passed on
@@ -147,12 +162,13 @@ def _entra_send(req: _Request, entra: tuple[str, str, str], timeout: float) -> t
     where the credential goes. The outcome is the HTTP status of that one token request."""
     import contextlib
 
-    from aigw_secrets.rotation.issuers.entra_graph import LOGIN, MsalHttp
-    from aigw_secrets.rotation.issuers.interface import lazy
+    from aigw_secrets.http import MsalHttp
 
     msal = lazy("msal", "azure")
     tenant, client_id, secret = entra
-    authority = f"{LOGIN}/{urllib.parse.quote(tenant, safe='')}"
+    # msal's authority only names the tenant: its discovery is answered here and its token request
+    # carried to req.url (the row's documented URL or the override, checked by ``allowed``)
+    authority = f"https://login.microsoftonline.com/{urllib.parse.quote(tenant, safe='')}"
     token = f"{authority}/oauth2/v2.0/token"
     discovery = {"issuer": f"{authority}/v2.0", "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize", "token_endpoint": token}
     client = MsalHttp(deadline=timeout, routes={token: req.url}, answers={f"{authority}/v2.0/.well-known/openid-configuration": discovery})
@@ -164,27 +180,22 @@ def _entra_send(req: _Request, entra: tuple[str, str, str], timeout: float) -> t
 
 
 def documented_host(pc: ProviderConfig) -> str | None:
-    """The host the provider's documentation names for the validation call (None: there is none,
-    e.g. a vLLM server: the operator has to allow its host)."""
-    bsp = pc.auth.bsp_type
-    if bsp == "AnthropicAPIKey":
-        return "api.anthropic.com"
-    if bsp == "AzureCredentials":
-        return "login.microsoftonline.com"
-    if bsp == "GCPCredentials":
-        return "oauth2.googleapis.com"
-    if bsp == "AWSCredentials":
-        region = str(pc.settings.get("region") or "us-east-1")
-        return f"sts.{region}.amazonaws.com" if _REGION.match(region) else None
-    if pc.provider.host:  # the table's host (Azure: <resource>.openai.azure.com), never ai_gateway_<p>_host
+    """The host the provider's documentation names for the validation call: the host of the row's
+    whole validation URL, else the table's upstream host (``Azure: <resource>.openai.azure.com``, never
+    ``ai_gateway_<p>_host``); None when there is none, e.g. a vLLM server: the operator has to allow
+    its host."""
+    spec = pc.auth.validation
+    if spec is not None and spec.url is not None and not spec.url.startswith("/"):
+        try:
+            return (urllib.parse.urlsplit(_fill(pc, spec.url)).hostname or "").lower() or None
+        except ConfigError:
+            return None
+    if pc.provider.host:
         try:
             return pc.provider.host.format(**{k: v for k, v in pc.settings.items() if isinstance(v, str)}).lower()
         except (KeyError, IndexError, ValueError):
             return None
     return None
-
-
-_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d$")
 
 
 def allowed(pc: ProviderConfig, url: str, policy: operator.Policy) -> None:

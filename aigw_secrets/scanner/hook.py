@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode, guarded
 from aigw_secrets.scanner import report, sources
 from aigw_secrets.scanner.scan import Finding, Skipped, scan_file
 
@@ -172,23 +172,16 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The hook's entry point for parsed-or-not arguments; ``entry.main`` wraps it in the one error
-    boundary and sends help and usage errors through click."""
+    """The hook's entry point for parsed-or-not arguments (``entry.main`` sends help and usage errors
+    through click instead); ``execute`` runs the scan inside the one error boundary."""
     return execute(parse(list(argv) if argv is not None else sys.argv[1:]))
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Run a scan; exit 0 clean, 1 findings, 2 usage or configuration problem."""
-    try:
-        return run(args)
-    except RecursionError:
-        print("aigw-secrets scan: error: input nested too deeply to process", file=sys.stderr)
-        return ExitCode.USAGE
-    except AigwError as exc:
-        # exit 1 means "findings" to pre-commit and CI; anything else that stops a scan is a usage
-        # or configuration problem (2), whatever its code elsewhere.
-        print(f"aigw-secrets scan: error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+    """Run a scan inside the one error boundary; exit 0 clean, 1 findings, 2 usage or configuration
+    problem: 1 means "findings" to pre-commit and CI, so anything else that stops a scan is 2,
+    whatever its code elsewhere."""
+    return guarded(lambda: run(args), prog="aigw-secrets scan", failure=ExitCode.USAGE)
 
 
 HOOK_MARKER = "# aigw-secrets pre-commit hook"

@@ -75,6 +75,24 @@ def find_binary() -> str:
     raise ToolMissingError(f"sops not found; {INSTALL_HINT}")
 
 
+def trial(config_text: str, filename: str, stdin: bytes, *, binary: str, env: Mapping[str, str]) -> Result:
+    """sops encrypting ``stdin`` as ``filename`` under a candidate ``.sops.yaml`` (given as text), in
+    a private scratch directory: how ``doctor`` asks sops itself whether it accepts a config. The
+    input is a throwaway probe; the caller only matches stderr against value-free fragments."""
+    import shutil
+
+    from aigw_secrets.sops import scratch
+
+    tmp = scratch.make_dir("doctor")  # named with our pid: a killed run's copy is removed later
+    try:
+        cfg = tmp / ".sops.yaml"
+        cfg.write_text(config_text, "utf-8")
+        argv = [binary, "--config", str(cfg), "encrypt", "--filename-override", str(tmp / filename), "--input-type", "yaml", "--output-type", "yaml"]
+        return run(argv, stdin=stdin, cwd=tmp, env=env, timeout=30)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Sops:
     """sops bound to one repository root."""
 
@@ -132,6 +150,13 @@ class Sops:
 
     def _run(self, args: Sequence[str], *, stdin: bytes | None = None) -> Result:
         return run([self.binary, *args], stdin=stdin, cwd=self.root, env=self.env)
+
+    def in_place(self, argv: Sequence[str], *, action: str, rel: str, stdin: bytes | None = None) -> None:
+        """Run a sops subcommand that changes a file in place (``argv`` names that file, a scratch
+        copy of ``rel``); a failure becomes the one-line error for ``rel``, as for ``encrypt``."""
+        res = self._run(argv, stdin=stdin)
+        if res.returncode != 0:
+            raise self._failure(res, action, rel)
 
     def version(self) -> tuple[int, int, int]:
         res = self._run(["--version", "--disable-version-check"])

@@ -348,15 +348,15 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
             reps.append(ys.Replacement(s.start, s.end, json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined)))
         elif spans and all(len(s.path) == 4 for s in spans) and not spans[-1].flow:
             last = spans[-1]
-            line = ys._line_start(text, last.start)
+            line = ys.line_start(text, last.start)
             indent = text[line : last.start]
-            end = ys._line_after(text, last.end)
+            end = ys.line_after(text, last.end)
             reps.append(ys.Replacement(end, end, f"{indent}{recipient}\n"))
         elif not spans:
             anchor = next(s for s in parsed.scalars if s.path[:2] == ("creation_rules", rule.position))
-            line = ys._line_start(text, anchor.start)
+            line = ys.line_start(text, anchor.start)
             indent = " " * (len(text[line:]) - len(text[line:].lstrip(" -")))
-            end = ys._line_after(text, anchor.end)
+            end = ys.line_after(text, anchor.end)
             reps.append(ys.Replacement(end, end, f"{indent}{kind}: {recipient}\n"))
         else:
             raise ConfigError(f"{path}:{rule.line}: rule {rule.position + 1} lists {kind} recipients in a form this command does not edit; add it by hand")
@@ -395,7 +395,7 @@ def remove_recipients(root: Path, recipients: list[str]) -> int:
                     joined = ",".join(kept)
                     reps.append(ys.Replacement(s.start, s.end, json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined)))
             elif s.value.strip() in recipients:  # a list item: drop its line
-                reps.append(ys.Replacement(ys._line_start(text, s.start), ys._line_after(text, s.end), ""))
+                reps.append(ys.Replacement(ys.line_start(text, s.start), ys.line_after(text, s.end), ""))
     if not reps:
         return 0
     new = ys.apply(text, reps)

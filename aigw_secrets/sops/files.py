@@ -59,7 +59,7 @@ def read(path: Path) -> bytes:
 
 
 def _enc_comments(p: ys.Parsed) -> list[tuple[int, int]]:
-    return [c for c in ys.comments(p.text, ys._all_spans(p)) if p.text.startswith("#ENC[", c[0])]
+    return [c for c in ys.comments(p.text, ys.all_spans(p)) if p.text.startswith("#ENC[", c[0])]
 
 
 class NothingToEncrypt(DataError):
@@ -89,7 +89,7 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
     need = [s for s in targets if ys.needs_layout(plain, s)]
     flow = next((s for s in need if s.flow), None)
     if flow is not None:
-        raise DataError(f"{rel}: {ys._fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
+        raise DataError(f"{rel}: {ys.fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
     if [s.path for s in need] != [s.path for s in guess]:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
         marks = _marks(plain, need)
@@ -116,7 +116,7 @@ def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parse
     comment sops encrypted by sops's ``#ENC[...]``. A layout comment must come back encrypted, an
     author's comment either encrypted or as it was; anything else is refused.
     """
-    authors = [c for c in ys.comments(plain.text, ys._all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)]
+    authors = [c for c in ys.comments(plain.text, ys.all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)]
     order = sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)])
     out = ys.file_comments(enc)
     if len(out) != len(order):
@@ -190,8 +190,8 @@ def _fast_plain(sops: Sops, enc: ys.Parsed, rel: str) -> tuple[list[Any], str]:
     for cs, ce in ys.file_comments(enc) if "#ENC[" in enc.text else []:
         raw = enc.text[cs:ce]
         if raw.startswith("#ENC["):
-            line = ys._line_start(enc.text, cs)
-            near = [sc.path[:-1] for sc in enc.scalars if sc.start >= 0 and ys._line_start(enc.text, sc.start) == line]
+            line = ys.line_start(enc.text, cs)
+            near = [sc.path[:-1] for sc in enc.scalars if sc.start >= 0 and ys.line_start(enc.text, sc.start) == line]
             raw = "#" + sopscrypto.decrypt_comment(raw[1:], near + parents, key)
         texts.append(raw)
     return docs, ys.splice_plain(enc, docs, texts, rel)
@@ -227,12 +227,12 @@ def reapply(current: str, canonical: str, rel: str, *, parsed: ys.Parsed | None 
             continue
         value = ys.value_at(new.docs, s.doc, s.path)
         if not ys.is_enc(value):
-            raise DataError(f"{rel}: {ys._fmt_path(s.path)} is no longer encrypted after the sops operation")
+            raise DataError(f"{rel}: {ys.fmt_path(s.path)} is no longer encrypted after the sops operation")
         span = current[s.start : s.end]
         skip = span.index("\n") + 1 if s.style in ("|", ">") else 0  # past a block header and its comment
         m = re.compile(r"(?:ENC|\\x45NC)\[AES256_GCM,[^\]]*\]").search(span, skip)
         if m is None:  # pragma: no cover - parse() found an ENC value here
-            raise DataError(f"{rel}: {ys._fmt_path(s.path)}: cannot find its ENC string")
+            raise DataError(f"{rel}: {ys.fmt_path(s.path)}: cannot find its ENC string")
         text = value if m.group(0).startswith("ENC") else "\\x45" + value[1:]
         reps.append(ys.Replacement(s.start + m.start(), s.start + m.end(), text))
     old_c = _enc_comments(cur) if "#ENC[" in current else []
@@ -296,9 +296,7 @@ def run_on_copy(
         argv = [*args, str(copy), *(after or [])]
         if with_rule:
             argv = ["--config", str(_rule_config(sops, rel, scratch, copy.stem)), *argv]
-        res = sops._run(argv, stdin=stdin)
-        if res.returncode != 0:
-            raise sops._failure(res, args[0], rel)
+        sops.in_place(argv, action=args[0], rel=rel, stdin=stdin)
         return Text(copy.read_bytes(), rel).text
     finally:
         for leftover in (copy, scratch / f"{copy.stem}.sops.yaml"):
@@ -376,7 +374,7 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     target = next((s for s in cur.scalars if s.path == keypath and s.start >= 0), None)
     if target is None or not ys.is_enc(target.value):
         what = "is not an encrypted value" if target else "does not exist"
-        raise DataError(f"{rel}: {ys._fmt_path(keypath)} {what}; set changes existing encrypted values only")
+        raise DataError(f"{rel}: {ys.fmt_path(keypath)} {what}; set changes existing encrypted values only")
     before = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
     plain_before = ys.parse(before, rel)
     old = next(s for s in plain_before.scalars if s.path == keypath)
@@ -392,12 +390,12 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     if target.style in ("|", ">"):
         old_end = src.text.index("\n", src.text.index("\n", target.start) + 1) + 1
     elif style in ("|", ">"):  # a block now stands where a one-line value was: it takes the line end
-        old_end = ys._line_after(src.text, target.end)
-    reps = [ys.Replacement(target.start, old_end, ys._enc_text(target.value, stand_in, indent or ys.block_indent(src.text, target.start), None))]
+        old_end = ys.line_after(src.text, target.end)
+    reps = [ys.Replacement(target.start, old_end, ys.enc_text(target.value, stand_in, indent or ys.block_indent(src.text, target.start), None))]
     # The old value's layout comment (if any) described the old text: drop it here and in sops's
     # output. A block scalar's comment sits on its header line, inside the replaced stand-in.
-    line = ys._line_start(src.text, target.start)
-    dropped = [i for i, (cs, _ce) in enumerate(_enc_comments(cur)) if ys._line_start(src.text, cs) == line]
+    line = ys.line_start(src.text, target.start)
+    dropped = [i for i, (cs, _ce) in enumerate(_enc_comments(cur)) if ys.line_start(src.text, cs) == line]
     if dropped and target.style not in ("|", ">"):
         cs, ce = _enc_comments(cur)[dropped[0]]
         reps.append(ys.Replacement(cs - 1 if src.text[cs - 1] == " " else cs, ce, ""))
@@ -413,15 +411,15 @@ def _restyle(text: str, old: ys.Scalar, value: str, rel: str) -> tuple[ys.Replac
     The new value keeps the old style when that style can hold it exactly; otherwise double quotes
     (or a literal block for multi-line text), which can hold anything."""
     style = old.style
-    indent = ys._indent_of_block(text, old.start, old.end) if style in ("|", ">") else 0
+    indent = ys.indent_of_block(text, old.start, old.end) if style in ("|", ">") else 0
     rendered = ys.render(value, style, indent)
     if rendered is None:
         style = "|" if "\n" in value and not old.flow else '"'
         indent = indent or ys.block_indent(text, old.start)
         rendered = ys.render(value, style, indent)
     if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
-        raise DataError(f"{rel}: {ys._fmt_path(old.path)}: cannot write this value")
-    tail = ys._block_tail(text[old.start : old.end]) if old.style in ("|", ">") else ""
+        raise DataError(f"{rel}: {ys.fmt_path(old.path)}: cannot write this value")
+    tail = ys.block_tail(text[old.start : old.end]) if old.style in ("|", ">") else ""
     return ys.Replacement(old.start, old.end, rendered + tail), style, indent
 
 
@@ -438,23 +436,23 @@ def edit_text(text: str, rel: str, changes: Changes) -> str:
     for path, value in changes.items():
         old = here.get(path)
         if old is not None and old.flow:
-            raise DataError(f"{rel}: {ys._fmt_path(path)} is inside a flow collection; use block style")
+            raise DataError(f"{rel}: {ys.fmt_path(path)} is inside a flow collection; use block style")
         if old is not None and value is not None:
             if old.value != value:
                 reps.append(_restyle(text, old, value, rel)[0])
         elif old is not None:  # the whole `key: value` line(s)
-            reps.append(ys.Replacement(ys._line_start(text, old.start), ys._line_after(text, old.end), ""))
+            reps.append(ys.Replacement(ys.line_start(text, old.start), ys.line_after(text, old.end), ""))
         elif value is not None:
             key = path[-1]
             added.setdefault(path[:-1], []).append((ys.render(key, "", 0) or json.dumps(key), ys.render(value, "", 0) or json.dumps(value, ensure_ascii=False)))
     for parent, entries in added.items():
         siblings = [s for s in here.values() if s.path[:-1] == parent and len(s.path) == len(parent) + 1]
         if not siblings or any(s.style in ("|", ">") for s in siblings):
-            raise DataError(f"{rel}: {ys._fmt_path(parent)}: no block mapping to add {entries[0][0]} to")
+            raise DataError(f"{rel}: {ys.fmt_path(parent)}: no block mapping to add {entries[0][0]} to")
         first, last = min(siblings, key=lambda s: s.start), max(siblings, key=lambda s: s.end)
-        line = text[ys._line_start(text, first.start) : first.start]
+        line = text[ys.line_start(text, first.start) : first.start]
         column = len(line) - len(line.lstrip(" "))
-        at = ys._line_after(text, last.end)
+        at = ys.line_after(text, last.end)
         reps.append(ys.Replacement(at, at, "".join(f"{' ' * column}{k}: {v}\n" for k, v in entries)))
     return ys.apply(text, reps) if reps else text
 
@@ -488,7 +486,7 @@ def _drop_comments(canonical: str, indices: list[int]) -> str:
     if not indices:
         return canonical
     cuts = [m.span() for i, m in enumerate(_ENC_COMMENT.finditer(canonical)) if i in indices]
-    return ys.apply(canonical, [ys.Replacement(s, ys._line_after(canonical, e), "") for s, e in cuts])
+    return ys.apply(canonical, [ys.Replacement(s, ys.line_after(canonical, e), "") for s, e in cuts])
 
 
 def relative(root: Path, path: Path) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,8 +29,6 @@ from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import regex as goregex
-from aigw_secrets.sops import scratch
-from aigw_secrets.util import run
 
 
 class Finding(NamedTuple):
@@ -68,7 +65,7 @@ _CONFIG_ERRORS = (
 
 
 class Judge:
-    """Runs sops on a copy of a ``.sops.yaml`` in a private scratch directory."""
+    """Asks sops (``binary.trial``) whether it accepts a copy of a ``.sops.yaml``."""
 
     def __init__(self) -> None:
         self.binary = sops_mod.find_binary()
@@ -79,14 +76,7 @@ class Judge:
         self._loads: dict[str, str | None] = {}
 
     def _sops(self, config_text: str, filename: str) -> tuple[int, str, str]:
-        tmp = scratch.make_dir("doctor")  # named with our pid: a killed run's copy is removed later
-        try:
-            cfg = tmp / ".sops.yaml"
-            cfg.write_text(config_text, "utf-8")
-            argv = [self.binary, "--config", str(cfg), "encrypt", "--filename-override", str(tmp / filename), "--input-type", "yaml", "--output-type", "yaml"]
-            res = run(argv, stdin=_PROBE, cwd=tmp, env=self.env, timeout=30)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        res = sops_mod.trial(config_text, filename, _PROBE, binary=self.binary, env=self.env)
         return res.returncode, res.stdout.decode("utf-8", "replace"), res.stderr.decode("utf-8", "replace")
 
     def loads(self, config_text: str) -> str | None:
@@ -442,7 +432,7 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
     """A Secret value Flux's post-build substitution would rewrite (or, strict since Flux 2.9, refuse):
     a live ``${`` in a decrypted value of a Secret without ``kustomize.toolkit.fluxcd.io/substitute:
     disabled``. Read in process with the operator's age key; without one there is nothing to judge."""
-    from aigw_secrets.gateway.manifests import FLUX_SUBSTITUTE, flux_substitution_hazard
+    from aigw_secrets.flux import FLUX_SUBSTITUTE, flux_substitution_hazard
     from aigw_secrets.sops import reader
 
     try:

@@ -154,12 +154,12 @@ def parse(text: str, where: str) -> Parsed:
         if isinstance(node, yaml.MappingNode) and isinstance(doc, dict):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == "sops":
-                    sops_span = (_line_start(text, key_node.start_mark.index), _subtree_end(text, value_node))
+                    sops_span = (line_start(text, key_node.start_mark.index), _subtree_end(text, value_node))
         _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen)
         scalars += doc_scalars
         content = [s.end for s in doc_scalars if sops_span is None or not (sops_span[0] <= s.start < sops_span[1])]
         content += [e for s, e in keys if node.start_mark.index <= s <= node.end_mark.index and (sops_span is None or not (sops_span[0] <= s < sops_span[1]))]
-        ends.append(_line_after(text, max(content, default=node.start_mark.index)))
+        ends.append(line_after(text, max(content, default=node.start_mark.index)))
         sops_spans.append(sops_span)
     return Parsed(text, scalars, sorted(keys), docs, ends, sops_spans)
 
@@ -230,14 +230,14 @@ def _subtree_end(text: str, node: yaml.Node) -> int:
             if n.flow_style:
                 end = max(end, n.end_mark.index)
             stack += n.value
-    return _line_after(text, end)
+    return line_after(text, end)
 
 
-def _line_start(text: str, index: int) -> int:
+def line_start(text: str, index: int) -> int:
     return text.rfind("\n", 0, index) + 1
 
 
-def _line_after(text: str, index: int) -> int:
+def line_after(text: str, index: int) -> int:
     """``index`` if it is at a line start, else just after the end of its line."""
     if index > 0 and text[index - 1] == "\n":
         return index
@@ -310,14 +310,14 @@ def _reparses(text: str, value: Any) -> bool:
         return False
 
 
-def _indent_of_block(text: str, start: int, end: int) -> int:
+def indent_of_block(text: str, start: int, end: int) -> int:
     for line in text[start:end].split("\n")[1:]:
         if line.strip():
             return len(line) - len(line.lstrip(" "))
     return 2
 
 
-def _enc_text(enc: str, s: Scalar, indent: int, layout: str | None) -> str:
+def enc_text(enc: str, s: Scalar, indent: int, layout: str | None) -> str:
     """How an ``ENC[...]`` string stands in for the scalar ``s``."""
     tail = f" #{layout}" if layout else ""
     if s.style in "|>" and s.style:
@@ -334,7 +334,7 @@ def _hint_of(text: str, s: Scalar) -> tuple[str, int]:
     """Read back, from how the ``ENC[...]`` stands in the file, the style of the original value."""
     raw = text[s.start : s.end]
     if s.style in ("|", ">"):
-        return s.style, _indent_of_block(text, s.start, s.end)
+        return s.style, indent_of_block(text, s.start, s.end)
     if s.flow:
         if s.style == "'":
             return "'", 0
@@ -380,10 +380,10 @@ def encrypted_scalars(plain: Parsed, enc_docs: list[Any], where: str) -> list[Sc
         try:
             new = value_at(enc_docs, s.doc, s.path)
         except (KeyError, IndexError, TypeError):
-            raise DataError(f"{where}: sops changed the document structure at {_fmt_path(s.path)}") from None
+            raise DataError(f"{where}: sops changed the document structure at {fmt_path(s.path)}") from None
         if is_enc(new) and not is_enc(s.value):
             if s.alias:
-                raise DataError(f"{where}: {_fmt_path(s.path)}: anchors/aliases on encrypted values are not supported")
+                raise DataError(f"{where}: {fmt_path(s.path)}: anchors/aliases on encrypted values are not supported")
             out.append(s)
     return out
 
@@ -392,14 +392,14 @@ def needs_layout(plain: Parsed, s: Scalar) -> bool:
     """True when style hints alone would not give back the author's exact text."""
     original = plain.text[s.start : s.end]
     if s.style in ("|", ">"):
-        indent = _indent_of_block(plain.text, s.start, s.end)
+        indent = indent_of_block(plain.text, s.start, s.end)
         rendered = render(s.value, s.style, indent)
-        tail = _block_tail(original)
+        tail = block_tail(original)
         return rendered is None or rendered + tail != original
     return render(s.value, s.style, 0) != original
 
 
-def _block_tail(original: str) -> str:
+def block_tail(original: str) -> str:
     """Blank lines after a clip/strip block scalar belong to the layout, not to the value."""
     body = original.rstrip("\n")
     return original[len(body) + 1 :] if body != original else ""
@@ -420,7 +420,7 @@ def layout_mark(plain: Parsed, s: Scalar) -> Replacement:
         header = re.match(r"[|>][-+0-9]*", plain.text[s.start : eol])
         start = s.start + (header.end() if header else 1)
         return Replacement(start, eol, comment)
-    eol = _line_after(plain.text, s.end)
+    eol = line_after(plain.text, s.end)
     eol -= plain.text[eol - 1 : eol] == "\n"
     tail = plain.text[s.end : eol]
     if "#" in tail:
@@ -447,10 +447,10 @@ def splice_encrypted(
         new = value_at(enc.docs, s.doc, s.path)
         layout, end = layouts.get(i, (None, s.end))
         if s.style in ("|", ">"):
-            indent = _indent_of_block(plain.text, s.start, s.end)
-            text = _enc_text(new, s, indent, layout) + _block_tail(plain.text[s.start : s.end])
+            indent = indent_of_block(plain.text, s.start, s.end)
+            text = enc_text(new, s, indent, layout) + block_tail(plain.text[s.start : s.end])
         else:
-            text = _enc_text(new, s, 0, layout)
+            text = enc_text(new, s, 0, layout)
         reps.append(Replacement(s.start, max(end, s.end), text))
     for doc, point in enumerate(plain.content_end):
         block = sops_text[doc] or ""
@@ -477,14 +477,14 @@ def _past_indented_comments(text: str, point: int) -> int:
 
 def file_comments(enc: Parsed) -> list[tuple[int, int]]:
     """The comments of an encrypted file outside its sops blocks, in document order."""
-    return [c for c in comments(enc.text, _all_spans(enc)) if not any(sp and sp[0] <= c[0] < sp[1] for sp in enc.sops_spans)]
+    return [c for c in comments(enc.text, all_spans(enc)) if not any(sp and sp[0] <= c[0] < sp[1] for sp in enc.sops_spans)]
 
 
 def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
     """The encrypted file's text with ENC values and comments replaced by plaintext, sops blocks
     removed, taking the plaintext from sops's decrypted output ``dec_text``."""
     dec = parse(dec_text, where)
-    texts = [dec.text[s:e] for s, e in comments(dec.text, _all_spans(dec))]
+    texts = [dec.text[s:e] for s, e in comments(dec.text, all_spans(dec))]
     return splice_plain(enc, dec.docs, texts, where)
 
 
@@ -503,7 +503,7 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
         if body.startswith(LAYOUT):
             gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
             original, stop = json.JSONDecoder().raw_decode(body, len(LAYOUT))
-            layouts[_line_start(enc.text, cs)] = (original, body[stop:], gap, ce)
+            layouts[line_start(enc.text, cs)] = (original, body[stop:], gap, ce)
         else:  # an author's comment that sops encrypted
             reps.append(Replacement(cs, ce, dtext))
     for s in enc.scalars:
@@ -512,11 +512,11 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
         block = s.style in ("|", ">")
         # A block stand-in is "|-\n<indent>ENC[...]\n" followed by the original's blank tail.
         end = enc.text.index("\n", enc.text.index("\n", s.start) + 1) + 1 if block else s.end
-        layout = layouts.pop(_line_start(enc.text, s.start), None)
+        layout = layouts.pop(line_start(enc.text, s.start), None)
         if layout is not None:
             original, after, gap, ce = layout
             if block:
-                reps.append(Replacement(s.start, end, original[: len(original) - len(_block_tail(original))]))
+                reps.append(Replacement(s.start, end, original[: len(original) - len(block_tail(original))]))
             else:
                 reps += [Replacement(s.start, s.end, original), Replacement(gap, ce, after)]
             continue
@@ -541,7 +541,7 @@ def _fallback(text: str, s: Scalar, value: Any, end: int) -> tuple[str, int]:
     """How to write a decrypted value whose stand-in gives no usable style (files plain sops wrote
     hold every value as a plain ``ENC[...]``): a multi-line string as a literal block indented
     under its key, when that is exact and the value ends its line; else JSON (always valid YAML)."""
-    line_end = _line_after(text, s.end)
+    line_end = line_after(text, s.end)
     if isinstance(value, str) and "\n" in value.rstrip("\n") and not s.flow and not text[s.end : line_end].strip():
         parent = _parent_column(text, s.start)
         block = render(value, "|", block_indent(text, s.start), parent=parent)
@@ -561,14 +561,14 @@ def _loads_as(text: str, value: Any) -> bool:
 def block_indent(text: str, pos: int) -> int:
     """The content indentation for a block scalar whose value starts at ``pos``: one indentation
     step (the file's own, 2 or 4 ...) deeper than the key or sequence item it belongs to."""
-    line = text[_line_start(text, pos) : pos]
+    line = text[line_start(text, pos) : pos]
     m = re.match(r" *(?:- +)*", line)
     return (m.end() if m else 0) + _indent_step(text)
 
 
 def _parent_column(text: str, pos: int) -> int:
     """The column of the key (``key: value``) or dash (``- value``) that a value at ``pos`` belongs to."""
-    line = text[_line_start(text, pos) : pos]
+    line = text[line_start(text, pos) : pos]
     if not line.strip(" -"):  # a sequence item: the last dash
         return line.rstrip(" ").rfind("-")
     m = re.match(r" *(?:- +)*", line)
@@ -580,7 +580,7 @@ def _indent_step(text: str) -> int:
     return max(2, min(steps, default=2))
 
 
-def _all_spans(p: Parsed) -> list[tuple[int, int]]:
+def all_spans(p: Parsed) -> list[tuple[int, int]]:
     """Scalar and key spans; a block scalar's starts on its first content line, so that a comment
     after its ``|``/``>`` header counts as a comment."""
     spans = [
@@ -591,5 +591,5 @@ def _all_spans(p: Parsed) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def _fmt_path(path: tuple[Any, ...]) -> str:
+def fmt_path(path: tuple[Any, ...]) -> str:
     return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path).lstrip(".") or "(root)"

@@ -93,4 +93,4 @@ def test_parser_and_comment_scanner_never_crash(text: str) -> None:
     except Exception as exc:  # noqa: BLE001
         assert type(exc).__name__ == "DataError", repr(exc)
         return
-    list(ys.comments(text, ys._all_spans(parsed)))
+    list(ys.comments(text, ys.all_spans(parsed)))

@@ -12,12 +12,11 @@ msal's HTTP goes through ``aigw_secrets.http`` (no redirects, one deadline).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
+from aigw_secrets.http import MsalHttp
 from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_secret, admin_url, http_json, lazy, setting
 from aigw_secrets.rotation.journal import now
 
@@ -82,46 +81,3 @@ def bot_token(tenant: str, scope: str) -> str:
     if "access_token" not in result:
         raise AdminRejected(f"Azure Entra: the bot's app could not get a token for {scope} ({result.get('error', 'error')})")
     return str(result["access_token"])
-
-
-class _MsalResponse:
-    def __init__(self, status: int, body: bytes, headers: Any) -> None:
-        self.status_code, self.text, self.headers = status, body.decode("utf-8", "replace"), dict(headers)
-
-    def raise_for_status(self) -> None:
-        if not 200 <= self.status_code < 300:
-            raise IssuerError(f"Azure Entra login: HTTP {self.status_code or 'no answer'}")
-
-
-class MsalHttp:
-    """msal's HttpClient over aigw_secrets.http. ``routes`` carries a request for one URL to another
-    (one the caller has already checked), ``answers`` holds documents answered without a network
-    call, ``last`` is the last answer that came from the network."""
-
-    def __init__(self, deadline: float | None = None, routes: Mapping[str, str] | None = None, answers: Mapping[str, Any] | None = None) -> None:
-        self.deadline, self.routes, self.answers = deadline, dict(routes or {}), dict(answers or {})
-        self.last: Any = None
-
-    def _send(self, method: str, url: str, params: Any, data: Any, headers: Any) -> _MsalResponse:
-        from aigw_secrets import http
-
-        if method == "GET" and not params and url in self.answers:
-            return _MsalResponse(200, json.dumps(self.answers[url]).encode(), {"content-type": "application/json"})
-        url = self.routes.get(url, url)
-        if params:
-            url += ("&" if "?" in url else "?") + urlencode(params)
-        if isinstance(data, dict):
-            data = urlencode(data)
-            headers = {**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"}
-        body = data.encode() if isinstance(data, str) else data
-        res = self.last = http.request(method, url, headers=headers or {}, body=body, deadline=self.deadline or http.DEFAULT_DEADLINE)
-        return _MsalResponse(res.status, res.body, res.headers)
-
-    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any) -> _MsalResponse:
-        return self._send("POST", url, params, data, headers)
-
-    def get(self, url: str, params: Any = None, headers: Any = None, **_: Any) -> _MsalResponse:
-        return self._send("GET", url, params, None, headers)
-
-    def close(self) -> None:
-        pass

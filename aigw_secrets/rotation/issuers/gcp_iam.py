@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, _tracked, admin_url, http_json, lazy, setting
+from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_url, git_tracked, http_json, lazy, setting
 
 DEFAULT_URL = "https://iam.googleapis.com/v1"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -88,7 +88,7 @@ def _admin_credentials() -> Any:
         creds, _project = google_auth.default(scopes=[SCOPE])
         return creds
     p = Path(path).expanduser()
-    if _tracked(p):
+    if git_tracked(p):
         raise ConfigError(f"$AIGW_SECRETS_GCP_ADMIN_CREDENTIALS names {p}, a file tracked in git; keep the admin key outside the repository")
     try:
         info = json.loads(p.read_text("utf-8"))

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway.config import ProviderConfig
+from aigw_secrets.util import lazy as lazy
 
 
 class IssuerError(AigwError):
@@ -39,10 +40,6 @@ class KeyLimit(IssuerError):
     """The provider's key quota is full with keys this tool may not remove on its own."""
 
     code = ExitCode.MANUAL_ACTION
-
-
-class MissingExtra(ConfigError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,7 @@ def admin_secret(env: str, label: str) -> str:
     path = os.environ.get(f"{env}_FILE")
     if not value and path:
         p = Path(path).expanduser()
-        if _tracked(p):
+        if git_tracked(p):
             raise ConfigError(f"${env}_FILE names {p}, a file tracked in git; keep the {label} admin credential outside the repository")
         try:
             value = p.read_text("utf-8").strip()
@@ -125,7 +122,8 @@ def admin_secret(env: str, label: str) -> str:
     return value
 
 
-def _tracked(path: Path) -> bool:
+def git_tracked(path: Path) -> bool:
+    """Whether ``path`` is tracked by the git repository it is in (an admin key file must not be)."""
     from aigw_secrets import git
 
     top = git.toplevel(path.parent) if path.parent.is_dir() else None
@@ -146,16 +144,6 @@ def admin_url(kind: str, default: str) -> str:
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
         raise ConfigError(f"${env}: {url!r} must be https (plain http only on 127.0.0.1)")
     return url.rstrip("/")
-
-
-def lazy(module: str, extra: str) -> Any:
-    """Import an optional client library, or fail in one line naming the extra that brings it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingExtra(f"{module} is not installed: pip install 'aigw-secrets[{extra}]'") from None
 
 
 def http_json(method: str, url: str, headers: dict[str, str], label: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201)) -> Any:
