@@ -42,22 +42,7 @@ def _provider(tmp_path: Path, key: str) -> ProviderConfig:
 
 # Each provider's check as a table over the pure request builder: method, documented path, auth
 # header, and a host the credential may go to without the operator allowing it.
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(
-            k,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bedrock_api_key validates on bedrock.<region>.amazonaws.com (ListFoundationModels), not its documented host "
-                "bedrock-runtime.<region>.amazonaws.com, so an unconfigured rotation is refused by the host check",
-            ),
-        )
-        if k == "bedrock_api_key"
-        else k
-        for k in sorted(CASES)
-    ],
-)
+@pytest.mark.parametrize("key", sorted(CASES))
 def test_validation_request_per_provider(tmp_path: Path, key: str) -> None:
     make, path, _ = CASES[key]
     pc = _provider(tmp_path, key)
