@@ -9,6 +9,14 @@ import json
 from testing import fakes
 from testing.fakes import rand
 
+_UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_LOWER_DIGITS = "abcdefghijklmnopqrstuvwxyz0123456789"
+_HEX = "0123456789abcdef"
+
+
+def _uuid() -> str:
+    return "-".join(rand(n, _HEX) for n in (8, 4, 4, 4, 12))
+
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
@@ -97,6 +105,16 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ("truncated.sops.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  PASSWORD: {_enc()}\n", {"sops-missing-metadata"}),
         ("plain.sops.json", json.dumps({"password": "plain-fake-pw-" + rand(8)}), {"sops-rule-unencrypted"}),
         ("talos/controlplane.yaml", f"machine:\n  ca:\n    crt: {_b64('-----BEGIN CERTIFICATE-----')}\n    key: {_b64(fakes.pem_private_key())}\n", {"private-key"}),
+        ("alertmanager.yaml", f"receivers:\n  - slack_configs:\n      - api_url: https://hooks.slack.com/services/T{rand(9, _UPPER_DIGITS)}/B{rand(10, _UPPER_DIGITS)}/{rand(24)}\n", {"slack-webhook-url"}),
+        ("notify.env", f"DISCORD_URL=https://discord.com/api/webhooks/{rand(18, '0123456789')}/{rand(68, fakes.URLSAFE)}\n", {"discord-webhook-url"}),
+        ("teams.yaml", f"url: https://acme.webhook.office.com/webhookb2/{_uuid()}@{_uuid()}/IncomingWebhook/{rand(32, _HEX)}/{_uuid()}\n", {"teams-webhook-url"}),
+        ("vault-init.txt", f"Unseal Key 1: {_b64(rand(33))}\nInitial Root Token: hvs.{rand(24)}\n", {"vault-unseal-key", "vault-token"}),
+        ("ci.yaml", f"# GITHUB_TOKEN: ghp_{rand(36)}\nGITLAB: glpat-{rand(20)}\n", {"github-token", "gitlab-token"}),
+        ("join.sh", f"kubeadm join 10.0.0.1:6443 --token {rand(6, _LOWER_DIGITS)}.{rand(16, _LOWER_DIGITS)}\n", {"kube-bootstrap-token"}),
+        ("wg0.conf", f"[Interface]\nPrivateKey = {base64.b64encode(bytes(rand(32), 'ascii')).decode()}\n", {"wireguard-private-key"}),
+        ("hass.yaml", f"homeassistant:\n  token: eyJ{rand(30, fakes.URLSAFE)}.eyJ{rand(60, fakes.URLSAFE)}.{rand(43, fakes.URLSAFE)}\n", {"jwt"}),
+        ("mosquitto/passwd", f"mqtt:$6${rand(16)}${rand(86)}\n", {"password-hash"}),
+        ("helmrelease.yaml", f"kind: HelmRelease\nspec:\n  values:\n    adminPassword: {rand(12)}-{rand(4, '0123456789')}!\n", {"credential-literal"}),
     ]
 
 
@@ -127,6 +145,14 @@ def negatives() -> list[tuple[str, str, set[str]]]:
             none,
         ),
         ("kubernetes/apps/web/helmrelease.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec:\n  values:\n    secretName: web-tls\n", none),
+        (
+            "kubernetes/apps/grafana/helmrelease.yaml",
+            "kind: HelmRelease\nspec:\n  values:\n    adminPassword: password\n    existingSecret: grafana-admin\n    token: ${TOKEN}\n    apiKey: '{{ .Values.key }}'\n"
+            "    env:\n      - valueFrom:\n          configMapKeyRef: {name: cfg, key: cni-chaining-mode}\n"
+            "    slack: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n    bootstrap: abcdef.0123456789abcdef\n",
+            none,
+        ),
+        ("aws-docs.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", none),
     ]
 
 

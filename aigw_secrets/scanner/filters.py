@@ -80,6 +80,46 @@ def key_says_credential(key: str) -> bool:
     return any(last.endswith(w) for w in ("password", "token", "secret", "passwd", "apikey", "privatekey"))
 
 
+# A Kubernetes object or Helm value name (`authelia-secrets`, `db-app-1`), a dotted code path
+# (`self.config.password`), an environment variable's name (`AWS_SECRET_ACCESS_KEY`): what a
+# credential-named key holds when it names where the secret is, not the secret.
+_RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
+_CODE_PATH = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^[A-Z][A-Z0-9_]*$|[()\[\]]")
+# Values people type when a chart wants *something*: `password: password`, `admin`, `changeme`.
+_DEFAULT_WORDS = frozenset(
+    {"password", "passw0rd", "p@ssw0rd", "secret", "changeme", "change-me", "admin", "administrator", "token", "test", "testing", "default"}
+    | {"pass", "root", "user", "username", "guest", "demo", "letmein", "none", "empty", "unset", "notset", "undefined", "dummy"}
+)
+
+
+def is_default_word(key: str, value: str) -> bool:
+    """`password: password`, `token: token`, `MYSQL_PASSWORD: mysql`: the value is a word of its own key
+    or a well-known default, a placeholder rather than a secret someone chose."""
+    v = value.strip().strip("'\"").lower()
+    return v in _DEFAULT_WORDS or v in {w.lower() for w in _WORDS_OF.findall(key)} or v == key.lower()
+
+
+def is_resource_name(value: str) -> bool:
+    """`authelia-secrets`, `db-app-1`: a Kubernetes object's name, what `existingSecret` holds."""
+    return bool(_RESOURCE_NAME.match(value.strip()))
+
+
+def looks_like_literal(value: str) -> bool:
+    """A literal that could be a chosen secret: one word of 8 to 256 characters, not a template,
+    reference, placeholder, name of a resource, code path or variable, with at least two kinds of
+    characters one of which is a digit or a symbol, and some spread (entropy >= 3 bits per char)."""
+    v = value.strip()
+    if not 8 <= len(v) <= 256 or any(c.isspace() for c in v):
+        return False
+    if is_non_secret(v) or _RESOURCE_NAME.match(v) or _CODE_PATH.search(v):
+        return False
+    lower, upper, digit = any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)
+    symbol = any(not c.isalnum() for c in v)
+    if not (digit or symbol) or lower + upper + digit + symbol < 2:
+        return False
+    return entropy(v) >= 3.0
+
+
 def entropy(value: str) -> float:
     """Shannon entropy in bits per character."""
     counts: dict[str, int] = {}

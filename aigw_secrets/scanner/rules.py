@@ -20,6 +20,8 @@ class Rule(NamedTuple):
     pattern: str | None = None  # None: a structural rule (see scan.py)
     group: int = 0  # the group that holds the secret (0, or a group that did not match: the whole match)
     triggers: tuple[str, ...] = ()  # lower-case literals, one of which every match contains
+    key_group: int = 0  # a group holding the key the value is assigned to: its name must say credential
+    literal: bool = False  # the secret must look like a chosen literal (filters.looks_like_literal)
 
 
 _B = r"(?<![A-Za-z0-9_\-])"  # not preceded by a key character
@@ -67,6 +69,13 @@ LINE_RULES: tuple[Rule, ...] = (
         triggers=("jqqj99", "api-key", "openai"),
     ),
     Rule(
+        "azure-openai-key",
+        "Azure OpenAI / AI services key (84-character key, or a 32-hex key named as an Azure key)",
+        r"AzureOpenAI\((?:[^()]|\([^()]*\)){0,600}?\bapi_key\s*=\s*[\"'](" + shapes.AZURE_OPENAI_LEGACY_KEY + r")[\"']",
+        group=1,
+        triggers=("azureopenai(",),
+    ),
+    Rule(
         "gcp-service-account-key",
         "GCP service-account key (JSON with a private key)",
         r"\"private_key\"\s*:\s*\"(-----BEGIN (?:RSA )?PRIVATE KEY-----\\n[A-Za-z0-9+/=\\n]{64,})",
@@ -76,7 +85,8 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "private-key",
         "PEM private key",
-        r"-----BEGIN (?:[A-Z0-9]{2,12} )?PRIVATE KEY-----(?:\r?\n|\\n)[A-Za-z0-9+/=]{40,}",  # RSA, EC, DSA, OPENSSH, ENCRYPTED, ED25519 (Talos)
+        # any label (RSA, EC, DSA, OPENSSH, ENCRYPTED, ED25519 (Talos), MATRIX (Dendrite)), headers allowed
+        r"-----BEGIN (?:[A-Z0-9]{2,16} ){0,3}PRIVATE KEY-----(?:(?:\r?\n|\\n)[A-Za-z][\w\-]*:[^\n\\]*){0,4}(?:\r?\n|\\n){1,2}[A-Za-z0-9+/=]{40,}",
         triggers=("private key-----",),
     ),
     Rule(
@@ -119,6 +129,115 @@ LINE_RULES += (
     ),
 )
 
+# Generic credentials: each needs a structural anchor (a distinctive prefix, a URL shape, or a
+# credential-named key and a value of the credential's shape).
+_CRED_KEY = r"[A-Za-z0-9_.\-]*?(?i:pass(?:word|wd|phrase)?|pwd|secret|token|key|jwt|auth|salt|seed|cookie|dsn|credentials?)"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_JWT = r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"
+LINE_RULES += (
+    Rule(
+        "slack-webhook-url",
+        "Slack incoming-webhook or workflow URL (anyone holding it posts to the channel)",
+        r"https://hooks\.slack\.com/(?:services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}|(?:workflows|triggers)/T[A-Z0-9]{6,12}/A?[A-Z0-9]{6,12}/\d{6,}/[A-Za-z0-9]{20,40})",
+        triggers=("hooks.slack.com/",),
+    ),
+    Rule(
+        "discord-webhook-url",
+        "Discord webhook URL (id and token)",
+        r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[A-Za-z0-9_\-]{60,68}",
+        triggers=("/api/webhooks/",),
+    ),
+    Rule(
+        "teams-webhook-url",
+        "Microsoft Teams incoming-webhook URL",
+        r"https://(?:[A-Za-z0-9\-]+\.webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/" + _UUID + "@" + _UUID + r"/IncomingWebhook/[0-9a-fA-F]{32}/" + _UUID + r"(?:/[A-Za-z0-9_\-]{20,})?",
+        triggers=("webhook.office.com/", "office.com/webhook/", "office365.com/webhook/"),
+    ),
+    Rule(
+        "vault-token",
+        "HashiCorp Vault token (hvs./hvb./hvr.; a legacy s. token under a token name)",
+        _B + r"hv[sbr]\.[A-Za-z0-9_\-]{24,}" + _E
+        + r"|(?i:vault[_\-]?token|x-vault-token|root[ _\-]?token|token)[\"']?\s*[:=]\s*[\"']?(s\.[A-Za-z0-9]{24})(?![A-Za-z0-9_\-.])",
+        group=1,
+        triggers=("hvs.", "hvb.", "hvr.", "s."),
+    ),
+    Rule(
+        "vault-unseal-key",
+        "HashiCorp Vault unseal key (from `vault operator init` output)",
+        r"Unseal Key \d+:\s*([A-Za-z0-9+/]{43,44}=?)(?![A-Za-z0-9+/=])|\"unseal_keys_(?:b64|hex)\"\s*:\s*\[\s*\"([A-Za-z0-9+/=]{40,})\"",
+        group=1,
+        triggers=("unseal key", "unseal_keys_"),
+    ),
+    Rule(
+        "github-token",
+        "GitHub token (personal, fine-grained, OAuth, app or refresh token)",
+        _B + r"(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})" + _E,
+        triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
+    Rule("gitlab-token", "GitLab personal, project or group access token", _B + r"glpat-[A-Za-z0-9_\-]{20,}" + _E, triggers=("glpat-",)),
+    Rule(
+        "kube-bootstrap-token",
+        "Kubernetes bootstrap token (kubeadm join, Talos machine/cluster token): joins a node to the cluster",
+        r"(?i:(?<![A-Za-z0-9])token[\"']?[ \t]*[:=][ \t]*[\"']?|--token[= ]+[\"']?)([a-z0-9]{6}\.[a-z0-9]{16})(?![A-Za-z0-9_.\-])",
+        group=1,
+        triggers=("token",),
+    ),
+    Rule(
+        "wireguard-private-key",
+        "WireGuard private key (32 bytes base64 under a PrivateKey name)",
+        r"(?i:private[_\-]?key)[\"']?[ \t]*[:=][ \t]*[\"']?([A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)(?![A-Za-z0-9+/=])",
+        group=1,
+        triggers=("private",),
+    ),
+    Rule(
+        "jwt",
+        "JSON Web Token under a credential name (a long-lived access token: Home Assistant, service accounts)",
+        r"(?m)(?:^|[\s\"'{,])(" + _CRED_KEY + r")[\"']?[ \t]*[:=][ \t]*[\"']?(?:Bearer[ \t]+)?(" + _JWT + r")|(?i:Bearer)[ \t]+(" + _JWT + ")",
+        group=2,
+        triggers=("eyj",),
+        key_group=1,
+    ),
+    Rule(
+        "password-hash",
+        "Password hash file line (htpasswd, mosquitto passwd, shadow): user:$6$... is crackable offline",
+        r"(?m)^[ \t]*(?:-[ \t]+)?[\"']?[A-Za-z0-9_.@\-]{1,64}:(\$(?:[1567]|2[aby]|apr1|y|argon2id?)\$[^\s:\"']{20,})",
+        group=1,
+        triggers=(":$",),
+    ),
+    Rule(
+        "credential-literal",
+        "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
+        r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?(" + _CRED_KEY + r")[\"']?[ \t]*[:=][ \t]*([\"']?)([^\s\"'`]{8,256})\2[ \t]*,?[ \t]*(?:[#;].*)?\r?$",
+        group=3,
+        triggers=("pass", "pwd", "secret", "token", "key", "jwt", "auth", "salt", "seed", "cookie", "dsn", "credential"),
+        key_group=1,
+        literal=True,
+    ),
+    Rule(
+        "credential-literal",
+        "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
+        r"--from-literal[= ][\"']?([A-Za-z0-9_.\-]+)=([^\s\"'\\]{8,256})",
+        group=2,
+        triggers=("--from-literal",),
+        key_group=1,
+        literal=True,
+    ),
+)
+
+# Documentation examples, known as facts (each provider's published sample credentials): never a finding.
+DOCUMENTATION_EXAMPLES = frozenset(
+    {
+        "AKIAIOSFODNN7EXAMPLE",  # AWS docs: access key id
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS docs: secret access key
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",  # AWS docs: second secret access key
+        "abcdef.0123456789abcdef",  # kubeadm docs: bootstrap token
+        "07401b.f395accd246ae52d",  # Kubernetes docs: bootstrap token
+        "783bde.3f89s0fje9f38fhf",  # Kubernetes docs: kubeadm join token
+        # jwt.io's sample token
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    }
+)
+
 STRUCTURAL_RULES: tuple[Rule, ...] = (
     Rule("k8s-secret-plaintext", "Kubernetes Secret with a data/stringData value that is not SOPS-encrypted"),
     Rule("kustomize-secret-literal", "kustomize secretGenerator literal with a real value"),
@@ -148,5 +267,21 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
     for rule in LINE_RULES:
         if any(t in lower for t in rule.triggers):
             for m in _compiled(rule).finditer(text):
-                out.append((rule, m, (m.group(rule.group) if rule.group else None) or m.group(0)))
+                secret = next((g for g in m.groups()[max(rule.group - 1, 0) :] if g), None) if rule.group else None
+                secret = secret or m.group(0)
+                if secret in DOCUMENTATION_EXAMPLES or not _judged(rule, m, secret):
+                    continue
+                out.append((rule, m, secret))
     return out
+
+
+def _judged(rule: Rule, m: re.Match[str], secret: str) -> bool:
+    """The key and literal conditions of a generic rule (filters imported only when one applies)."""
+    if not (rule.key_group or rule.literal):
+        return True
+    from aigw_secrets.scanner import filters
+
+    key = m.group(rule.key_group) if rule.key_group else None
+    if key is not None and (not filters.key_says_credential(key) or filters.is_default_word(key, secret)):
+        return False
+    return not rule.literal or filters.looks_like_literal(secret)

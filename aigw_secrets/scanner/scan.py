@@ -47,9 +47,12 @@ _STRUCTURAL_HINT = re.compile(
 _SOPS_META = re.compile(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")
 _PEM_B64 = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN": a PEM file stored base64-encoded
 _PEM_B64_B64 = "TFMwdExTMUNSVWRK"  # ... and base64 of that (of "LS0tLS1CRUdJ")
-_SOPS_NAME = re.compile(r"\.sops\.[A-Za-z0-9]+$|\.sops$")
+_SOPS_NAME = re.compile(r"\.(?:sops|enc)(?:\.age)?\.[A-Za-z0-9]+$|\.sops$")  # x.sops.yaml, x.enc.yaml, x.enc.age.yaml
+# A file of any name whose text starts as a Kubernetes object (a Secret in `master.key`, a kubeconfig)
+_K8S_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVersion|kind)[ \t]*:[ \t]*\S", re.S)
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
+_WEAKEST = frozenset({"credential-literal"})  # yields to any other finding on its line
 _JUDGED = frozenset({"k8s-secret-plaintext", "sops-unselected-secret"})  # yield to any credential shape on their line
 
 
@@ -88,7 +91,8 @@ def is_binary(data: bytes) -> bool:
 
 
 def is_sops_name(name: str) -> bool:
-    """``app.sops.yaml``, ``secret.sops.json``, ``.sops.env``; not templates such as ``x.sops.yaml.j2``."""
+    """``app.sops.yaml``, ``secret.sops.json``, ``.sops.env``, ``x.enc.yaml``, ``x.enc.age.yaml``; not
+    templates such as ``x.sops.yaml.j2``."""
     return bool(_SOPS_NAME.search(name)) and name != ".sops.yaml" and not name.endswith(_TEMPLATE_EXT)
 
 
@@ -100,6 +104,7 @@ class _Lines:
         self._starts: list[int] | None = None
         self._allowed: dict[int, bool] = {}
         self._enc: list[tuple[int, int]] | None = None
+        self.judged: set[int] = set()  # lines whose value a structural rule judged (Secret data, sops leaves)
 
     @property
     def starts(self) -> list[int]:
@@ -131,15 +136,18 @@ class _Lines:
 
 def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
     for rule, m, secret in rules.matches(text):
-        if is_placeholder(secret) or lines.inside_enc(m.start()):
+        start = m.start()
+        if "\n" in m.group(0):  # a match over several lines (a call's arguments): the secret's line
+            start = text.find(secret, start, m.end())
+        if is_placeholder(secret) or lines.inside_enc(start):
             continue
         if decoded_from is not None:
             line, col = decoded_from
             yield Finding(path, line, col, rule.id, secret, "base64-encoded")
             continue
-        if lines.allowed(m.start()):
+        if lines.allowed(start):
             continue
-        line, col = lines.at(m.start())
+        line, col = lines.at(start)
         yield Finding(path, line, col, rule.id, secret)
 
 
@@ -203,6 +211,9 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     if name == ".sops.yaml":
         return _dedupe(found), None  # the config: line rules only (a pasted age identity)
     kind = _kind(name)
+    guessed = not kind and "apiVersion" in text[:4096] and bool(_K8S_START.match(text))
+    if guessed:
+        kind = "yaml"
     if kind in ("json", "ipynb", "env") or (kind == "yaml" and (_PEM_B64 in text or _PEM_B64_B64 in text)):
         found += scan_base64(path, text, lines)
     skipped = None
@@ -214,16 +225,27 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     if kind in ("yaml", "json") and (sops_name or found or _structural(text)):
         more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
         found += more
-        skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem else None
+        skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem and not guessed else None
+        if lines.judged:  # the structural verdict on a value stands over the generic line rule's
+            found = [f for f in found if not (f.rule in _WEAKEST and f.line in lines.judged and not f.note)]
     elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text):
         found += _scan_env(path, text, lines, found, covered)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
-    enc = _ENC_TOKEN.search(text) if kind and _ENC_START in text else None
+    enc = _uncommented_enc(text, lines) if kind and _ENC_START in text else None
     if enc and not _SOPS_META.search(text):
         line, col = lines.at(enc.start())
         found.append(Finding(path, line, col, "sops-missing-metadata", "", "ENC[...] values but no sops metadata"))
     return _dedupe(found), skipped
+
+
+def _uncommented_enc(text: str, lines: _Lines) -> re.Match[str] | None:
+    """The first ENC[...] value outside a comment (a commented-out old value decrypts nothing)."""
+    for m in _ENC_TOKEN.finditer(text):
+        start = lines.starts[lines.at(m.start())[0] - 1]
+        if not text[start : m.start()].lstrip().startswith("#"):
+            return m
+    return None
 
 
 def _structural(text: str) -> bool:
@@ -234,11 +256,12 @@ def _structural(text: str) -> bool:
 def _dedupe(found: list[Finding]) -> list[Finding]:
     """One finding per value and line; a generic finding yields to a specific one on its line."""
     seen: set[tuple[int, str]] = set()
-    specific = {f.line for f in found if f.rule not in _GENERIC and f.secret}
-    shaped = {f.line for f in found if f.rule in rules.LINE_RULE_IDS}
+    specific = {f.line for f in found if f.rule not in _GENERIC and f.rule not in _WEAKEST and f.secret}
+    shaped = {f.line for f in found if f.rule in rules.LINE_RULE_IDS and f.rule not in _WEAKEST}
+    other = {f.line for f in found if f.rule not in _WEAKEST and f.secret}
     out = []
     for f in sorted(found, key=lambda f: (f.line, f.column, f.rule)):
-        if f.secret and ((f.line, f.secret) in seen or (f.rule in _GENERIC and f.line in specific) or (f.rule in _JUDGED and f.line in shaped)):
+        if f.secret and ((f.line, f.secret) in seen or (f.rule in _GENERIC and f.line in specific) or (f.rule in _JUDGED and f.line in shaped) or (f.rule in _WEAKEST and f.line in other)):
             continue
         seen.add((f.line, f.secret))
         out.append(f)
@@ -330,15 +353,20 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
             if value is None or not value.strip() or value.startswith(_ENC_START) or lines.allowed(node.start_mark.index):
                 continue
             line, col = lines.at(node.start_mark.index)
+            if "\n" not in value.strip():
+                lines.judged.add(line)
             content = value
+            where = f"{section}.{key.value}"
             if section == "data":
                 decoded = _decode_b64(re.sub(r"\s", "", value))
                 if decoded is None:
-                    continue  # not base64 text: the API server would reject it; the line rules ran
-                content = decoded
-            where = f"{section}.{key.value}"
+                    where += " (not base64)"  # the API server would reject it; judged as written
+                else:
+                    content = decoded
             specific = list(scan_line_rules(path, content, _Lines(content), decoded_from=(line, col)))
             if specific:
+                if content is value and "\n" in value.strip():
+                    continue  # a multi-line value as written: the file's line rules placed each finding on its line
                 yield from (f._replace(note=f"{where} in a Secret") for f in specific)
             elif _is_plaintext_secret(str(key.value), content):
                 yield Finding(path, line, col, "k8s-secret-plaintext", value, f"{where} is not encrypted")
@@ -418,18 +446,39 @@ def _case_hint(selectors: dict[str, str | None], key: str) -> str:
 
 
 def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines) -> Iterator[Finding]:
-    from aigw_secrets.scanner import filters
 
     should = _should_encrypt(selectors)
+    leaves = list(leaves)
+    # No selector recorded but some values encrypted: sops before 3.4 did not record --encrypted-regex,
+    # so plaintext apiVersion/kind/metadata beside ENC data is how such files look; judge only
+    # credentials there, as for an unselected key.
+    default = {**selectors, "unencrypted_suffix": None if selectors["unencrypted_suffix"] == "_unencrypted" else selectors["unencrypted_suffix"]}
+    unrecorded = not any(default.values()) and any(v.startswith(_ENC_START) for _k, v, _o in leaves) and any(
+        not v.startswith(_ENC_START) and k and k[0] in ("apiVersion", "kind") for k, v, _o in leaves
+    )
     for keys, value, offset in leaves:
         if not value or value.startswith(_ENC_START) or lines.allowed(offset):
             continue
         line, col = lines.at(offset)
+        if "\n" not in value.strip():
+            lines.judged.add(line)
         dotted = ".".join(keys)
-        if should(keys):
+        if should(keys) and not unrecorded:
             yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
-        elif keys and filters.key_says_credential(keys[-1]) and not filters.is_non_secret(value) and len(value) >= 8:
+        elif keys and _credential_leaf(keys, value):
             yield Finding(path, line, col, "sops-unselected-secret", value, f"{dotted} is plaintext{_case_hint(selectors, keys[-1])}")
+
+
+def _credential_leaf(keys: tuple[str, ...], value: str) -> bool:
+    """A plaintext value under a credential name that is not a reference (`configMapKeyRef.key`),
+    a resource name, a default word (`password: password`) or an obvious non-secret."""
+    from aigw_secrets.scanner import filters
+
+    if not filters.key_says_credential(keys[-1]) or len(value) < 8 or filters.is_non_secret(value):
+        return False
+    if len(keys) > 1 and keys[-2].lower().endswith(("ref", "refs", "selector")):
+        return False
+    return not (filters.is_default_word(keys[-1], value) or filters.is_resource_name(value))
 
 
 def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> tuple[list[Finding], str | None]:
@@ -438,6 +487,8 @@ def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> 
     from aigw_secrets.scanner import yamlread
 
     out: list[Finding] = []
+    if _skeleton(meta):
+        return out, None  # a template of a sops file: no recipients, no mac, no version
     if yamlread.scalar(meta.get("mac")) in (None, ""):
         line, col = lines.at(doc.start_mark.index)
         out.append(Finding(path, line, col, "sops-missing-mac", "", "the sops block has no mac"))
@@ -449,6 +500,14 @@ def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> 
     leaves = ((keys, yamlread.scalar(node) or "", node.start_mark.index) for keys, node in walk)
     out += _judge_leaves(path, leaves, selectors, lines)
     return out, walk.truncated
+
+
+def _skeleton(meta: dict[str, Any]) -> bool:
+    from aigw_secrets.scanner import yamlread
+
+    groups = ("age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups")
+    empty = all(getattr(meta.get(g), "value", None) in (None, [], "") for g in groups)
+    return empty and not yamlread.scalar(meta.get("mac")) and not yamlread.scalar(meta.get("version"))
 
 
 _ENV_LINE = re.compile(r"(?m)^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")

@@ -1,0 +1,230 @@
+"""Detection classes from the history triage of public home-ops repositories (issue 19): one small
+synthetic test per miss class and per false-positive class. Every value is generated here."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import string
+
+import pytest
+
+from aigw_secrets.scanner.scan import scan_file
+from testing import fakes
+from testing.scancorpus import _enc, _sops_block
+
+HEX = "0123456789abcdef"
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+def found_of(name: str, text: str, **kw: bool) -> list[tuple[int, str]]:
+    return [(f.line, f.rule) for f in scan_file(name, text.encode(), **kw)[0]]
+
+
+def rules_of(name: str, text: str, **kw: bool) -> set[str]:
+    return {f.rule for f in scan_file(name, text.encode(), **kw)[0]}
+
+
+def b64(text: str | bytes) -> str:
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def password() -> str:
+    return fakes.rand(6) + "-" + fakes.rand(6, string.digits) + "!" + fakes.rand(5)
+
+
+def jwt() -> str:
+    def part(obj: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'iss': fakes.rand(32, HEX), 'iat': 1700000000})}.{fakes.rand(43, fakes.URLSAFE)}"
+
+
+# --- credential-named literals outside kind: Secret ------------------------------------------------
+
+
+def test_helmrelease_values_literal_password() -> None:
+    text = f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec:\n  values:\n    auth:\n      adminPassword: {password()}\n      existingSecret: grafana-admin-secret\n"
+    assert found_of("kubernetes/apps/grafana/helmrelease.yaml", text) == [(6, "credential-literal")]
+
+
+def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
+    cm = f"kind: ConfigMap\ndata:\n  config.yml: |\n    server:\n      client_secret: {fakes.rand(40, HEX)}\n"
+    assert found_of("cm.yaml", cm) == [(5, "credential-literal")]
+    es = f"kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        API_TOKEN: {fakes.rand(32)}\n        URL: '{{{{ .url }}}}'\n"
+    assert found_of("es.yaml", es) == [(6, "credential-literal")]
+    issuer = f"kind: ClusterIssuer\nspec:\n  acme:\n    solvers:\n      - dns01:\n          cloudflare:\n            # apiKey: {fakes.rand(37, HEX)}\n"
+    assert found_of("issuer.yaml", issuer) == [(7, "credential-literal")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "password: password",
+        "password: changeme123",
+        "PASSWORD: ${DB_PASSWORD}",
+        "token: '{{ .Values.token }}'",
+        "apiKey: <your-api-key>",
+        "secret: REDACTED",
+        "client_secret: example-client-secret-1",
+        "existingSecret: authelia-secrets-2",
+        "passwordSecretName: db-app-1",
+        "key: cni-chaining-mode",
+        "tokenPath: /var/run/secrets/kubernetes.io/serviceaccount/token",
+        "secretKey: AWS_SECRET_ACCESS_KEY",
+        "password: self.config.password",
+        "api_key = os.environ['API_KEY']",
+        "token: true",
+        "password: hunter2",
+        "passwordFile: /run/secrets/password",
+        "secret: my-secret-name-1",
+    ],
+)
+def test_placeholders_templates_references_stay_quiet(line: str) -> None:
+    assert found_of("values.yaml", f"config:\n  {line}\n") == []
+
+
+def test_ini_toml_env_secret_key() -> None:
+    toml = f'[app]\nname = "x"\nsecret_key = "{fakes.rand(50, string.ascii_letters + string.digits + "!@#%^&*")}"\n'
+    assert found_of("config/app.toml", toml) == [(3, "credential-literal")]
+    ini = f"[server]\nSECRET_KEY={fakes.rand(48)}\n"
+    assert found_of("settings.ini", ini) == [(2, "credential-literal")]
+
+
+def test_kubectl_from_literal_in_readme() -> None:
+    text = f"Create it:\n\n    kubectl create secret generic db --from-literal=password={password()} --from-literal=user=admin\n"
+    assert found_of("README.md", text) == [(3, "credential-literal")]
+    assert found_of("README.md", "kubectl create secret generic db --from-literal=password=$DB_PASSWORD\n") == []
+
+
+# --- distinctive shapes --------------------------------------------------------------------------
+
+
+def test_jwt_in_credential_named_key() -> None:
+    text = f"homeassistant:\n  token: {jwt()}\n"
+    assert found_of("values.yaml", text) == [(2, "jwt")]
+    env = f"HASS_TOKEN={jwt()}\n"
+    assert found_of("app/.env", env) == [(1, "jwt")]
+    # a JWT under a name that says nothing stays quiet (ID-token samples, public anon keys)
+    assert found_of("values.yaml", f"sample: {jwt()}\n") == []
+
+
+def test_wireguard_private_key() -> None:
+    key = b64(secrets.token_bytes(32))
+    text = f"[Interface]\nPrivateKey = {key}\nAddress = 10.0.0.2/32\n\n[Peer]\nPublicKey = {b64(secrets.token_bytes(32))}\n"
+    assert found_of("wg0.conf", text) == [(2, "wireguard-private-key")]
+    yaml = f"kind: HelmRelease\nspec:\n  values:\n    env:\n      WIREGUARD_PRIVATE_KEY: {key}\n"
+    assert found_of("helmrelease.yaml", yaml) == [(5, "wireguard-private-key")]
+
+
+def test_webhook_urls() -> None:
+    slack = f"https://hooks.slack.com/services/T{fakes.rand(8, string.ascii_uppercase + string.digits)}/B{fakes.rand(10, string.ascii_uppercase + string.digits)}/{fakes.rand(24)}"
+    discord = f"https://discord.com/api/webhooks/{fakes.rand(18, string.digits)}/{fakes.rand(68, fakes.URLSAFE)}"
+    uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
+    teams = f"https://acme.webhook.office.com/webhookb2/{uuid}@{uuid}/IncomingWebhook/{fakes.rand(32, HEX)}/{uuid}"
+    text = f"alertmanager:\n  slack_api_url: {slack}\n  url: '{discord}'\n  teams: {teams}\n"
+    assert found_of("values.yaml", text) == [(2, "slack-webhook-url"), (3, "discord-webhook-url"), (4, "teams-webhook-url")]
+    # the same URL base64-encoded in a Secret's data
+    secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: am\ndata:\n  url: {b64(slack)}\n"
+    assert found_of("secret.yaml", secret) == [(6, "slack-webhook-url")]
+    assert found_of("values.yaml", "url: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n") == []
+
+
+def test_vault_tokens() -> None:
+    text = f"Unseal Key 1: {b64(secrets.token_bytes(33))}\nInitial Root Token: hvs.{fakes.rand(24)}\n"
+    assert found_of("vault-init.txt", text) == [(1, "vault-unseal-key"), (2, "vault-token")]
+    legacy = f"export VAULT_TOKEN=s.{fakes.rand(24)}\n"
+    assert found_of("notes.sh", legacy) == [(1, "vault-token")]
+    assert found_of("notes.sh", f"image: s.{fakes.rand(24)}\n") == []  # legacy s. only under a token name
+
+
+def test_github_gitlab_tokens_also_in_comments() -> None:
+    text = f"# token: ghp_{fakes.rand(36)}\nGITHUB_TOKEN=github_pat_{fakes.rand(22)}_{fakes.rand(59)}\ngitlab: glpat-{fakes.rand(20, fakes.URLSAFE)}\n"
+    assert found_of("flux/notes.yaml", text) == [(1, "github-token"), (2, "github-token"), (3, "gitlab-token")]
+    assert found_of("x.yaml", "token: ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n") == []
+
+
+def test_kubeadm_bootstrap_token() -> None:
+    tok = f"{fakes.rand(6, LOWER_ALNUM)}.{fakes.rand(16, LOWER_ALNUM)}"
+    assert found_of("talos/controlplane.yaml", f"cluster:\n  token: {tok}\n") == [(2, "kube-bootstrap-token")]
+    assert found_of("join.sh", f"kubeadm join 10.0.0.1:6443 --token {tok} --discovery-token-ca-cert-hash sha256:{fakes.rand(64, HEX)}\n") == [(1, "kube-bootstrap-token")]
+    assert found_of("x.yaml", "token: abcdef.0123456789abcdef\n") == []  # the kubeadm docs example
+
+
+def test_pem_any_private_key_label() -> None:
+    matrix = f"-----BEGIN MATRIX PRIVATE KEY-----\nKey-ID: ed25519:{fakes.rand(6)}\n\n{b64(secrets.token_bytes(32))}\n-----END MATRIX PRIVATE KEY-----\n"
+    assert found_of("matrix_key.pem", matrix) == [(1, "private-key")]
+    secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: dendrite\ndata:\n  matrix_key.pem: {b64(matrix)}\n"
+    assert found_of("secret.yaml", secret) == [(6, "private-key")]
+
+
+def test_aws_documentation_example_is_a_known_fact() -> None:
+    text = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    assert found_of("docs/aws.md", text) == []
+    real = fakes.aws_credentials_file()
+    assert found_of("aws.ini", real) == [(2, "aws-access-key-id"), (3, "aws-secret-access-key")]
+
+
+def test_azure_openai_32_hex_passed_to_client() -> None:
+    code = f'client = AzureOpenAI(\n    azure_endpoint="https://x.openai.azure.com",\n    api_key="{fakes.rand(32, HEX)}",\n    api_version="2024-02-01",\n)\n'
+    assert found_of("app.py", code) == [(3, "azure-openai-key")]
+
+
+def test_htpasswd_style_hash_file() -> None:
+    crypt = "$6$" + fakes.rand(16, string.ascii_letters + string.digits + "./") + "$" + fakes.rand(86, string.ascii_letters + string.digits + "./")
+    secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: mosquitto\nstringData:\n  passwd: |\n    mqtt:{crypt}\n    ha:{crypt}\n"
+    assert found_of("mosquitto-secret.yaml", secret) == [(7, "password-hash"), (8, "password-hash")]
+
+
+# --- Kubernetes Secrets: every value judged, wherever the document sits -------------------------
+
+
+def test_multiline_stringdata_judged_line_by_line() -> None:
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  config.yaml: |\n    database:\n      host: db.svc\n      password: {password()}\n"
+    assert found_of("secret.yaml", text) == [(9, "credential-literal")]
+
+
+def test_non_base64_data_is_judged_as_written() -> None:
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ndata:\n  PASSWORD: {password()}\n"
+    assert found_of("secret.yaml", text) == [(6, "k8s-secret-plaintext")]
+
+
+def test_secret_manifest_in_a_file_of_any_name() -> None:
+    key = fakes.pem_private_key()
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sealed-secrets-key\ntype: kubernetes.io/tls\ndata:\n  tls.key: {b64(key)}\n"
+    assert found_of("master.key", text) == [(7, "private-key")]
+    plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: " + fakes.rand(40) + "\n"
+    assert found_of("secret", plain) == [(6, "k8s-secret-plaintext")]
+
+
+def test_kubeconfig_without_extension() -> None:
+    text = f"apiVersion: v1\nkind: Config\nclusters: []\nusers:\n- name: admin\n  user:\n    username: admin\n    password: {fakes.rand(32)}\n"
+    assert found_of("kubeconfig", text) == [(8, "credential-literal")]
+
+
+@pytest.mark.parametrize("name", ["secret.enc.yaml", "values.enc.age.yaml"])
+def test_enc_names_are_sops_files(name: str) -> None:
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: {fakes.rand(40)}\n"
+    assert "sops-rule-unencrypted" in rules_of(name, text)
+
+
+# --- SOPS false positives ------------------------------------------------------------------------
+
+
+def test_sops_configmapkeyref_key_and_placeholder_password_stay_quiet() -> None:
+    block = _sops_block().replace("    encrypted_regex: ^(data|stringData)$\n", "    encrypted_regex: ^(data|stringData|token)$\n")
+    text = f"spec:\n  env:\n    - valueFrom:\n        configMapKeyRef:\n          name: cilium-config\n          key: cni-chaining-mode\n  rcon:\n    password: password\n  token: {_enc()}\n{block}"
+    assert found_of("app.enc.yaml", text) == []
+
+
+def test_old_sops_metadata_without_selectors_is_not_a_plaintext_value_everywhere() -> None:
+    # sops < 3.x files carry no selector and `unencrypted_suffix: _unencrypted`; their values are all ENC
+    block = _sops_block().replace("    encrypted_regex: ^(data|stringData)$\n", "    unencrypted_suffix: _unencrypted\n")
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\ntype: Opaque\nstringData:\n  token: {_enc()}\n{block}"
+    assert found_of("secret.sops.yaml", text) == []
+
+
+def test_enc_values_in_commented_blocks_stay_quiet() -> None:
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: {_enc()}\n  # old: {_enc()}\n{_sops_block()}"
+    assert found_of("secret.sops.yaml", text) == []
