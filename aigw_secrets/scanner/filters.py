@@ -12,7 +12,7 @@ from aigw_secrets.shapes import is_placeholder
 
 # ${VAR}, ${VAR:=default}, {{ .Values.x }}, {{ secret "x" }}: anywhere in the value (Flux postBuild
 # substitution, Helm, Go templates, external-secrets templates, cluster-template's #{ ... }#).
-_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>", re.S)
+_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>", re.S)
 # Secret-manager references: 1Password (op://), Vault (vault:…), vals (ref+…), argocd-vault-plugin
 # (<path:…>), AWS/GCP/Azure secret ids, Bitwarden, SOPS-inside-helm-secrets.
 _REFERENCE = re.compile(
@@ -84,6 +84,9 @@ def key_says_credential(key: str) -> bool:
 # (`self.config.password`), an environment variable's name (`AWS_SECRET_ACCESS_KEY`): what a
 # credential-named key holds when it names where the secret is, not the secret.
 _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
+# snake_case or Env__Style names (`restic_password`, `QBT_BitTorrent__Session__Port`), label keys and
+# relative paths (`node-role.kubernetes.io/control-plane`, `.secrets/master.yaml`), command-line flags
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+$|^[A-Za-z]+(?:_+[A-Za-z]+)+$|^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]+)+$|^--?[a-z]")
 _CODE_PATH = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^[A-Z][A-Z0-9_]*$|[()\[\]]")
 # Values people type when a chart wants *something*: `password: password`, `admin`, `changeme`.
 _DEFAULT_WORDS = frozenset(
@@ -111,13 +114,27 @@ def looks_like_literal(value: str) -> bool:
     v = value.strip()
     if not 8 <= len(v) <= 256 or any(c.isspace() for c in v):
         return False
-    if is_non_secret(v) or _RESOURCE_NAME.match(v) or _CODE_PATH.search(v):
+    if is_non_secret(v) or _IDENTIFIER.match(v) or _CODE_PATH.search(v) or _decodes_to_placeholder(v):
         return False
     lower, upper, digit = any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)
     symbol = any(not c.isalnum() for c in v)
     if not (digit or symbol) or lower + upper + digit + symbol < 2:
         return False
     return entropy(v) >= 3.0
+
+
+def _decodes_to_placeholder(value: str) -> bool:
+    """Base64 of a placeholder (`LS0tIEVYQU1QTEUgS0VZIC0tLQ==` is `--- EXAMPLE KEY ---`)."""
+    import base64
+    import binascii
+
+    if len(value) % 4 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        return False
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return decoded.isprintable() and is_placeholder(decoded.strip(" -"))
 
 
 def entropy(value: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from aigw_secrets import shapes
@@ -19,8 +20,11 @@ class Rule(NamedTuple):
     description: str
     pattern: str | None = None  # None: a structural rule (see scan.py)
     group: int = 0  # the group that holds the secret (0, or a group that did not match: the whole match)
-    triggers: tuple[str, ...] = ()  # lower-case literals, one of which every match contains
+    triggers: tuple[str, ...] = ()  # lower-case literals, one of which every match contains (none: the line anchor gates)
     key_group: int = 0  # a group holding the key the value is assigned to: its name must say credential
+    key_before: bool = False  # the key is found on the match's line before it (`name: <match>`): it must say credential
+    line_anchor: str = ""  # run on the lower-cased text: the pattern then runs only on lines holding an anchor (a cheap pre-pass)
+    refine: tuple[tuple[str, str], ...] = ()  # (rule id, shape): a secret of that shape is reported as that rule, unjudged
     literal: bool = False  # the secret must look like a chosen literal (filters.looks_like_literal)
 
 
@@ -131,7 +135,8 @@ LINE_RULES += (
 
 # Generic credentials: each needs a structural anchor (a distinctive prefix, a URL shape, or a
 # credential-named key and a value of the credential's shape).
-_CRED_KEY = r"[A-Za-z0-9_.\-]*?(?i:pass(?:word|wd|phrase)?|pwd|secret|token|key|jwt|auth|salt|seed|cookie|dsn|credentials?)"
+# the name just read ends in a credential word (fixed-width look-behinds: cheap after a greedy name)
+_NAMED = "(?:" + "|".join(f"(?<=(?i:{w}))" for w in ("pass", "passwd", "word", "phrase", "pwd", "secret", "token", "key", "jwt", "auth", "salt", "seed", "cookie", "dsn", "ential", "entials")) + ")"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _JWT = r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"
 LINE_RULES += (
@@ -151,22 +156,20 @@ LINE_RULES += (
         "teams-webhook-url",
         "Microsoft Teams incoming-webhook URL",
         r"https://(?:[A-Za-z0-9\-]+\.webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/" + _UUID + "@" + _UUID + r"/IncomingWebhook/[0-9a-fA-F]{32}/" + _UUID + r"(?:/[A-Za-z0-9_\-]{20,})?",
-        triggers=("webhook.office.com/", "office.com/webhook/", "office365.com/webhook/"),
+        triggers=("office.com/webhook", "office365.com/webhook"),
     ),
     Rule(
         "vault-token",
         "HashiCorp Vault token (hvs./hvb./hvr.; a legacy s. token under a token name)",
-        _B + r"hv[sbr]\.[A-Za-z0-9_\-]{24,}" + _E
-        + r"|(?i:vault[_\-]?token|x-vault-token|root[ _\-]?token|token)[\"']?\s*[:=]\s*[\"']?(s\.[A-Za-z0-9]{24})(?![A-Za-z0-9_\-.])",
-        group=1,
-        triggers=("hvs.", "hvb.", "hvr.", "s."),
+        _B + r"hv[sbr]\.[A-Za-z0-9_\-]{24,}" + _E,
+        triggers=("hvs.", "hvb.", "hvr."),
     ),
     Rule(
         "vault-unseal-key",
         "HashiCorp Vault unseal key (from `vault operator init` output)",
         r"Unseal Key \d+:\s*([A-Za-z0-9+/]{43,44}=?)(?![A-Za-z0-9+/=])|\"unseal_keys_(?:b64|hex)\"\s*:\s*\[\s*\"([A-Za-z0-9+/=]{40,})\"",
         group=1,
-        triggers=("unseal key", "unseal_keys_"),
+        triggers=("unseal",),
     ),
     Rule(
         "github-token",
@@ -178,9 +181,10 @@ LINE_RULES += (
     Rule(
         "kube-bootstrap-token",
         "Kubernetes bootstrap token (kubeadm join, Talos machine/cluster token): joins a node to the cluster",
-        r"(?i:(?<![A-Za-z0-9])token[\"']?[ \t]*[:=][ \t]*[\"']?|--token[= ]+[\"']?)([a-z0-9]{6}\.[a-z0-9]{16})(?![A-Za-z0-9_.\-])",
+        # under a token name: refined from credential-literal below (one pass over `name: value` lines)
+        r"--token[= ]+[\"']?([a-z0-9]{6}\.[a-z0-9]{16})(?![A-Za-z0-9_.\-])",
         group=1,
-        triggers=("token",),
+        triggers=("--token",),
     ),
     Rule(
         "wireguard-private-key",
@@ -192,10 +196,9 @@ LINE_RULES += (
     Rule(
         "jwt",
         "JSON Web Token under a credential name (a long-lived access token: Home Assistant, service accounts)",
-        r"(?m)(?:^|[\s\"'{,])(" + _CRED_KEY + r")[\"']?[ \t]*[:=][ \t]*[\"']?(?:Bearer[ \t]+)?(" + _JWT + r")|(?i:Bearer)[ \t]+(" + _JWT + ")",
-        group=2,
+        _B + _JWT + _E,
         triggers=("eyj",),
-        key_group=1,
+        key_before=True,
     ),
     Rule(
         "password-hash",
@@ -207,11 +210,13 @@ LINE_RULES += (
     Rule(
         "credential-literal",
         "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
-        r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?(" + _CRED_KEY + r")[\"']?[ \t]*[:=][ \t]*([\"']?)([^\s\"'`]{8,256})\2[ \t]*,?[ \t]*(?:[#;].*)?\r?$",
+        # any key (greedy: fast) whose last letters say credential, judged by name afterwards
+        r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-]++" + _NAMED + r")[\"']?[ \t]*[:=][ \t]*([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\2[ \t]*[,;]?[ \t]*(?:[#;].*)?\r?$",
         group=3,
-        triggers=("pass", "pwd", "secret", "token", "key", "jwt", "auth", "salt", "seed", "cookie", "dsn", "credential"),
         key_group=1,
         literal=True,
+        line_anchor=r"(?:pass|pwd|secret|token|key|jwt|auth|salt|seed|cookie|dsn|ential)(?:word|wd|phrase|s)?[\"']?[ \t]*[:=]",
+        refine=(("kube-bootstrap-token", r"[a-z0-9]{6}\.[a-z0-9]{16}"), ("vault-token", r"s\.[A-Za-z0-9]{24}")),
     ),
     Rule(
         "credential-literal",
@@ -231,6 +236,7 @@ DOCUMENTATION_EXAMPLES = frozenset(
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS docs: secret access key
         "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",  # AWS docs: second secret access key
         "abcdef.0123456789abcdef",  # kubeadm docs: bootstrap token
+        "z01mye6j16bspJYtTB/5SFX8j7Ph4JXxM2Xuu4vsBPM=",  # Talos generated config: commented example aescbcEncryptionSecret
         "07401b.f395accd246ae52d",  # Kubernetes docs: bootstrap token
         "783bde.3f89s0fje9f38fhf",  # Kubernetes docs: kubeadm join token
         # jwt.io's sample token
@@ -249,6 +255,10 @@ STRUCTURAL_RULES: tuple[Rule, ...] = (
 )
 
 LINE_RULE_IDS = frozenset(r.id for r in LINE_RULES)
+_TRIGGERS = tuple(sorted({t for r in LINE_RULES for t in r.triggers}))
+_FIRST: dict[str, Rule] = {}
+for _rule in LINE_RULES:
+    _FIRST.setdefault(_rule.id, _rule)
 RULES: dict[str, Rule] = {r.id: r for r in (*LINE_RULES, *STRUCTURAL_RULES)}
 
 @functools.cache
@@ -263,25 +273,65 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
     most files contain none, and a substring search costs a fraction of a regex pass.
     """
     lower = text.lower()
+    present = {t for t in _TRIGGERS if t in lower}
     out = []
     for rule in LINE_RULES:
-        if any(t in lower for t in rule.triggers):
-            for m in _compiled(rule).finditer(text):
+        if not present.isdisjoint(rule.triggers) or (rule.line_anchor and not rule.triggers):
+            for m in _finditer(rule, text, lower):
                 secret = next((g for g in m.groups()[max(rule.group - 1, 0) :] if g), None) if rule.group else None
                 secret = secret or m.group(0)
-                if secret in DOCUMENTATION_EXAMPLES or not _judged(rule, m, secret):
+                if secret in DOCUMENTATION_EXAMPLES:
                     continue
-                out.append((rule, m, secret))
+                refined = next((_FIRST[rid] for rid, shape in rule.refine if re.fullmatch(shape, secret)), None)
+                if refined is not None:
+                    if _judged(rule._replace(literal=False), m, secret):
+                        out.append((refined, m, secret))
+                elif _judged(rule, m, secret):
+                    out.append((rule, m, secret))
     return out
+
+
+# `key:` alone names a label, a toleration, a map entry far more often than a credential
+_BARE_KEYS = frozenset({"key", "keys", "_key"})
+_KEY_BEFORE = re.compile(r"([A-Za-z0-9_.\-]+)[\"']?[ \t]*[:=][ \t]*[\"']?(?:Bearer[ \t]+)?$")
+_BEARER = re.compile(r"(?i:bearer)[ \t]+$")
+
+
+def _finditer(rule: Rule, text: str, lower: str) -> Iterator[re.Match[str]]:
+    pattern = _compiled(rule)
+    if not rule.line_anchor or len(lower) != len(text):  # (lower-casing changed offsets: rare Unicode)
+        yield from pattern.finditer(text)
+        return
+    done = -1
+    for a in _compiled_anchor(rule.line_anchor).finditer(lower):
+        if a.start() <= done:
+            continue  # a second anchor on a line already run
+        start = text.rfind("\n", 0, a.start()) + 1
+        end = text.find("\n", a.end())
+        done = end = len(text) if end < 0 else end
+        yield from pattern.finditer(text, start, end)
+
+
+@functools.cache
+def _compiled_anchor(source: str) -> re.Pattern[str]:
+    return re.compile(source)
 
 
 def _judged(rule: Rule, m: re.Match[str], secret: str) -> bool:
     """The key and literal conditions of a generic rule (filters imported only when one applies)."""
-    if not (rule.key_group or rule.literal):
+    if not (rule.key_group or rule.literal or rule.key_before):
         return True
     from aigw_secrets.scanner import filters
 
     key = m.group(rule.key_group) if rule.key_group else None
-    if key is not None and (not filters.key_says_credential(key) or filters.is_default_word(key, secret)):
+    if rule.key_before:
+        before = m.string[m.string.rfind("\n", 0, m.start()) + 1 : m.start()]
+        if _BEARER.search(before):
+            return True
+        named = _KEY_BEFORE.search(before)
+        if named is None:
+            return False
+        key = named.group(1)
+    if key is not None and (key.lower() in _BARE_KEYS or not filters.key_says_credential(key) or filters.is_default_word(key, secret)):
         return False
     return not rule.literal or filters.looks_like_literal(secret)
