@@ -31,7 +31,7 @@ _PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
 _CREDENTIAL_WORDS = frozenset(
     {"password", "passwd", "pass", "pwd", "passphrase", "token", "secret", "key", "apikey", "credential", "credentials", "auth", "pat", "jwt", "salt", "seed", "privatekey", "secretkey", "accesskey", "pin", "cookie", "dsn", "agekey"}
 )
-_NOT_CREDENTIAL_BEFORE = frozenset({"public", "pub", "id", "name", "file", "path", "ref", "url"})
+_NOT_CREDENTIAL_BEFORE = frozenset({"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map"})
 _WORDS_OF = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -86,9 +86,26 @@ def key_says_credential(key: str) -> bool:
 _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 # snake_case or Env__Style names (`restic_password`, `QBT_BitTorrent__Session__Port`), label keys and
 # relative paths (`node-role.kubernetes.io/control-plane`, `.secrets/master.yaml`), command-line flags
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+$|^[A-Za-z]+(?:_+[A-Za-z]+)+$|^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]+)+$|^--?[a-z]")
+_IDENTIFIER = re.compile(
+    "|".join(
+        (
+            r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+$",  # restic_password, rb5009-user
+            r"^[A-Za-z]+(?:_+[A-Za-z]+)+$",  # QBT_BitTorrent__Session__Port
+            r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]+)+$",  # node-role.kubernetes.io/control-plane
+            r"^--?[a-z]",  # --token-auth-file
+            r"^[A-Za-z]+(?:-(?:[A-Za-z]+|\d+))+$",  # more-custom-CAs
+            r"^[a-z]+\d*(?:[A-Z][a-z0-9]+){2,}$",  # base64EncodedCredentials
+            r"^\{[A-Za-z_][A-Za-z0-9_]*\}$",  # {FRIGATE_MQTT_PASSWORD}
+            r"^\.?[\w.\-]+\.(?:json|ya?ml|txt|pem|key|crt|conf|cfg|env|toml|ini|xml|properties)$",  # .credentials.json
+        )
+    )
+)
 _CODE_PATH = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^[A-Z][A-Z0-9_]*$|[()\[\]]")
 # Values people type when a chart wants *something*: `password: password`, `admin`, `changeme`.
+# A digest in PHC / crypt notation (`$argon2id$v=19$...`, `$pbkdf2-sha512$...`, `$6$...`): what a
+# config holds *instead of* the secret (Authelia's hashed client secrets); htpasswd-style files of
+# them are the password-hash rule's business.
+_PASSWORD_DIGEST = re.compile(r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha(?:256|512)-crypt|[156y]|2[aby])\$")
 _DEFAULT_WORDS = frozenset(
     {"password", "passw0rd", "p@ssw0rd", "secret", "changeme", "change-me", "admin", "administrator", "token", "test", "testing", "default"}
     | {"pass", "root", "user", "username", "guest", "demo", "letmein", "none", "empty", "unset", "notset", "undefined", "dummy"}
@@ -112,9 +129,10 @@ def looks_like_literal(value: str) -> bool:
     reference, placeholder, name of a resource, code path or variable, with at least two kinds of
     characters one of which is a digit or a symbol, and some spread (entropy >= 3 bits per char)."""
     v = value.strip()
+    v = v.removeprefix("$plaintext$")  # Authelia's plaintext client-secret notation: judge what follows
     if not 8 <= len(v) <= 256 or any(c.isspace() for c in v):
         return False
-    if is_non_secret(v) or _IDENTIFIER.match(v) or _CODE_PATH.search(v) or _decodes_to_placeholder(v):
+    if is_non_secret(v) or _IDENTIFIER.match(v) or _CODE_PATH.search(v) or _PASSWORD_DIGEST.match(v) or _decodes_to_placeholder(v):
         return False
     lower, upper, digit = any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)
     symbol = any(not c.isalnum() for c in v)
@@ -134,7 +152,8 @@ def _decodes_to_placeholder(value: str) -> bool:
         decoded = base64.b64decode(value, validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return False
-    return decoded.isprintable() and is_placeholder(decoded.strip(" -"))
+    decoded = decoded.strip(" -\n")
+    return decoded.isprintable() and (is_placeholder(decoded) or bool(re.fullmatch(r"[a-z_\-]+", decoded)))
 
 
 def entropy(value: str) -> float:

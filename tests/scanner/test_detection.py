@@ -92,6 +92,14 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
         "RefreshToken:      refreshToken,",
         "#     key: LS0tIEVYQU1QTEUgS0VZIC0tLQ==",
         'key    = "pod_namespace"',
+        "password: '{FRIGATE_MQTT_PASSWORD}'",
+        'levelSeed: "walker20231022"',
+        "- secretKey: .credentials.json",
+        'CLIENT_SECRET: "$plaintext$this_is_a_secret"',
+        "client_secret: '$argon2id$v=19$m=65536,t=3,p=4$ghwUPb4pg8xFt6HRoR+Wcg$Aob+gT6YMASp+pRZKbLwm/CTcd2dgMh+lOsMEPzBBnw'",
+        "# basicAuth: base64EncodedCredentials",
+        "# - secret: more-custom-CAs",
+        'clientsecret: "dmlrdW5qYWNsaWVudHNlY3JldAo="',
     ],
 )
 def test_placeholders_templates_references_stay_quiet(line: str) -> None:

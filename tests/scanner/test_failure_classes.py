@@ -140,7 +140,7 @@ def test_f4_selector_left_secret_in_plaintext_even_with_mac() -> None:
 def test_f4_talos_file_encrypted_with_a_kubernetes_selector() -> None:
     text = f"cluster:\n  secret: {b64(fakes.rand(32))}\nsecrets:\n  bootstraptoken: {fakes.rand(6).lower()}.{fakes.rand(16).lower()}\ncerts:\n  os:\n    key: {b64(fakes.pem_private_key())}\n{_sops_block()}"
     found = {(f.line, f.rule) for f in scan_file("talos/talsecret.sops.yaml", text.encode())[0]}
-    assert found == {(2, "sops-unselected-secret"), (4, "sops-unselected-secret"), (7, "private-key")}
+    assert found == {(2, "sops-unselected-secret"), (4, "kube-bootstrap-token"), (7, "private-key")}
 
 
 def test_f4_re2_selector() -> None:
