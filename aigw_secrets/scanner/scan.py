@@ -368,15 +368,15 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
                 if content is value and "\n" in value.strip():
                     continue  # a multi-line value as written: the file's line rules placed each finding on its line
                 yield from (f._replace(note=f"{where} in a Secret") for f in specific)
-            elif _is_plaintext_secret(str(key.value), content):
+            elif _is_plaintext_secret(str(key.value), content, path):
                 yield Finding(path, line, col, "k8s-secret-plaintext", value, f"{where} is not encrypted")
 
 
-def _is_plaintext_secret(key: str, value: str) -> bool:
+def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
     """The Secret half of the finding policy (see the module docstring)."""
     from aigw_secrets.scanner import filters
 
-    if filters.is_non_secret(value):
+    if filters.is_non_secret(value) or filters.is_default_word(key, value) or _names_its_app(value, path):
         return False
     if "\n" in value.strip():
         return False  # a whole config file: only credential-shaped content in it counts
@@ -467,6 +467,13 @@ def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]],
             yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
         elif keys and _credential_leaf(keys, value):
             yield Finding(path, line, col, "sops-unselected-secret", value, f"{dotted} is plaintext{_case_hint(selectors, keys[-1])}")
+
+
+def _names_its_app(value: str, path: str) -> bool:
+    """`MYSQL_PASSWORD: kodi` in `apps/media/kodidb/secret.yaml`: a lower-case word that names the app
+    (a chart default or template stand-in), not a chosen secret."""
+    v = value.strip().strip("'\"").lower()
+    return v.isalpha() and len(v) <= 16 and v in path.lower()
 
 
 def _credential_leaf(keys: tuple[str, ...], value: str) -> bool:
