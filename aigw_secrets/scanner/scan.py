@@ -485,7 +485,9 @@ def _credential_leaf(keys: tuple[str, ...], value: str) -> bool:
         return False
     if len(keys) > 1 and keys[-2].lower().endswith(("ref", "refs", "selector")):
         return False
-    return not (filters.is_default_word(keys[-1], value) or filters.is_resource_name(value))
+    if filters.is_default_word(keys[-1], value):
+        return False
+    return filters.looks_like_literal(value) or filters.is_token_like(value)
 
 
 def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> tuple[list[Finding], str | None]:

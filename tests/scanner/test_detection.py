@@ -243,7 +243,8 @@ def test_default_words_and_the_apps_own_name_in_a_secret(value: str) -> None:
 
 def test_sops_configmapkeyref_key_and_placeholder_password_stay_quiet() -> None:
     block = _sops_block().replace("    encrypted_regex: ^(data|stringData)$\n", "    encrypted_regex: ^(data|stringData|token)$\n")
-    text = f"spec:\n  env:\n    - valueFrom:\n        configMapKeyRef:\n          name: cilium-config\n          key: cni-chaining-mode\n  rcon:\n    password: password\n  token: {_enc()}\n{block}"
+    text = "spec:\n  env:\n    - valueFrom:\n        configMapKeyRef:\n          name: cilium-config\n          key: cni-chaining-mode\n"
+    text += f"  affinity:\n    topologyKey: kubernetes.io/hostname\n  rcon:\n    password: password\n  token: {_enc()}\n{block}"
     assert found_of("app.enc.yaml", text) == []
 
 
