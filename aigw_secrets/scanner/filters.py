@@ -116,7 +116,29 @@ def is_default_word(key: str, value: str) -> bool:
     """`password: password`, `token: token`, `MYSQL_PASSWORD: mysql`: the value is a word of its own key
     or a well-known default, a placeholder rather than a secret someone chose."""
     v = value.strip().strip("'\"").lower()
-    return v in _DEFAULT_WORDS or v in {w.lower() for w in _WORDS_OF.findall(key)} or v == key.lower()
+    words = {w.lower() for w in _WORDS_OF.findall(key)}
+    if v in _DEFAULT_WORDS or v in words or v == key.lower():
+        return True
+    # `SECRET_MINIO_OAUTH_CLIENT_SECRET: minioclientsecret`: the key's own words run together
+    return made_of_words(v, words)
+
+
+def made_of_words(value: str, words: set[str]) -> bool:
+    """A lower-case value (letters, `-`, `_`) that is two or more of ``words`` or the default words run together."""
+    v = value.strip().strip("'\"")
+    letters = re.sub(r"[-_]", "", v)
+    return letters.isalpha() and letters.islower() and _segments(letters, words | _DEFAULT_WORDS)
+
+
+def _segments(text: str, words: set[str]) -> bool:
+    """Whether ``text`` is a concatenation of two or more of ``words``."""
+    reach = {0: 0}  # end offset -> fewest words to reach it
+    for i in range(len(text)):
+        if i in reach:
+            for w in words:
+                if w and text.startswith(w, i):
+                    reach[i + len(w)] = min(reach.get(i + len(w), 99), reach[i] + 1)
+    return reach.get(len(text), 0) >= 2
 
 
 def is_resource_name(value: str) -> bool:

@@ -376,7 +376,7 @@ def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
     """The Secret half of the finding policy (see the module docstring)."""
     from aigw_secrets.scanner import filters
 
-    if filters.is_non_secret(value) or filters.is_default_word(key, value) or _names_its_app(value, path):
+    if filters.is_non_secret(value) or filters.is_default_word(key, value) or _names_its_app(value, f"{path}/{key}"):
         return False
     if "\n" in value.strip():
         return False  # a whole config file: only credential-shaped content in it counts
@@ -472,8 +472,13 @@ def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]],
 def _names_its_app(value: str, path: str) -> bool:
     """`MYSQL_PASSWORD: kodi` in `apps/media/kodidb/secret.yaml`: a lower-case word that names the app
     (a chart default or template stand-in), not a chosen secret."""
+    from aigw_secrets.scanner import filters
+
     v = value.strip().strip("'\"").lower()
-    return v.isalpha() and len(v) <= 16 and v in path.lower()
+    if v.isalpha() and len(v) <= 16 and v in path.lower():
+        return True
+    words = {w for w in re.split(r"[^a-z0-9]+", path.lower()) if len(w) >= 3}
+    return filters.made_of_words(v, words | {w[: -len(s)] for w in words for s in ("db", "s") if w.endswith(s) and len(w) > len(s) + 2})
 
 
 def _credential_leaf(keys: tuple[str, ...], value: str) -> bool:

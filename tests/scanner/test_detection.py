@@ -230,7 +230,7 @@ def test_enc_names_are_sops_files(name: str) -> None:
     assert "sops-rule-unencrypted" in rules_of(name, text)
 
 
-@pytest.mark.parametrize("value", ["password", '"password"', "Password", "kodi"])
+@pytest.mark.parametrize("value", ["password", '"password"', "Password", "kodi", "kodi-mysql-password", "kodidbpassword"])
 def test_default_words_and_the_apps_own_name_in_a_secret(value: str) -> None:
     text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  MYSQL_PASSWORD: {value}\n  PGADMIN_DEFAULT_PASSWORD: password\n"
     assert found_of("kubernetes/apps/media/kodidb/secret.yaml", text) == []
