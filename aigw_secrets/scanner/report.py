@@ -107,7 +107,8 @@ def in_baseline(f: Finding, baseline: set[tuple[str, str, str]]) -> bool:
     return (f.path, f.rule, f.fingerprint) in baseline
 
 
-_KEYS = frozenset({"age-secret-key", "private-key", "pgp-private-key", "gcp-service-account-key"})
+_KEYS = frozenset({"age-secret-key", "private-key", "pgp-private-key", "gcp-service-account-key", "wireguard-private-key"})
+_TOKENS = frozenset({"github-token", "gitlab-token", "vault-token", "vault-unseal-key", "kube-bootstrap-token", "jwt"})
 
 
 def advice(f: Finding) -> str:
@@ -118,6 +119,12 @@ def advice(f: Finding) -> str:
 def rule_advice(rule: str, *, history: bool = False, secret_doc: bool = False) -> str:
     if history and rule in ("sops-missing-metadata", "sops-missing-mac"):
         return "no value was exposed by this old version; fix the file if it is still like this"
+    if rule.endswith("-webhook-url"):
+        return "regenerate the webhook (the URL is the credential: anyone holding it can post) and keep the new one in an encrypted Secret"
+    if rule in _TOKENS:
+        return "revoke it where it was issued and mint a new one (it is compromised once committed); keep the new one in an encrypted Secret"
+    if rule == "password-hash":
+        return "change those passwords (hashes in a public repository are cracked offline) and keep the file in an encrypted Secret"
     if history or rule in _KEYS:
         return "remove it and rotate the key (it is compromised once committed; encrypting it now does not help)"
     if rule == "k8s-secret-plaintext" or (rule == "sops-rule-unencrypted" and secret_doc):
