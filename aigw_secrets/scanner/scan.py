@@ -137,8 +137,8 @@ class _Lines:
 def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
     for rule, m, secret in rules.matches(text):
         start = m.start()
-        if "\n" in m.group(0):  # a match over several lines (a call's arguments): the secret's line
-            start = text.find(secret, start, m.end())
+        if rule.key_group or "\n" in m.group(0):  # `name: value` rules, calls over several lines: the value's place
+            start = max(text.find(secret, start, m.end()), start)
         if is_placeholder(secret) or lines.inside_enc(start):
             continue
         if decoded_from is not None:

@@ -47,6 +47,8 @@ def jwt() -> str:
 def test_helmrelease_values_literal_password() -> None:
     text = f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec:\n  values:\n    auth:\n      adminPassword: {password()}\n      existingSecret: grafana-admin-secret\n"
     assert found_of("kubernetes/apps/grafana/helmrelease.yaml", text) == [(6, "credential-literal")]
+    (finding,) = scan_file("helmrelease.yaml", text.encode())[0]
+    assert finding.column == len("      adminPassword: ") + 1  # the value's place, not the line's start
 
 
 def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
