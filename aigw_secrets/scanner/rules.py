@@ -144,19 +144,19 @@ LINE_RULES += (
         "slack-webhook-url",
         "Slack incoming-webhook or workflow URL (anyone holding it posts to the channel)",
         r"https://hooks\.slack\.com/(?:services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}|(?:workflows|triggers)/T[A-Z0-9]{6,12}/A?[A-Z0-9]{6,12}/\d{6,}/[A-Za-z0-9]{20,40})",
-        triggers=("hooks.slack.com/",),
+        triggers=("hook",),  # one trigger for the three webhook rules: each is one more scan of every file
     ),
     Rule(
         "discord-webhook-url",
         "Discord webhook URL (id and token)",
         r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[A-Za-z0-9_\-]{60,68}",
-        triggers=("/api/webhooks/",),
+        triggers=("hook",),
     ),
     Rule(
         "teams-webhook-url",
         "Microsoft Teams incoming-webhook URL",
         r"https://(?:[A-Za-z0-9\-]+\.webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/" + _UUID + "@" + _UUID + r"/IncomingWebhook/[0-9a-fA-F]{32}/" + _UUID + r"(?:/[A-Za-z0-9_\-]{20,})?",
-        triggers=("office.com/webhook", "office365.com/webhook"),
+        triggers=("hook",),
     ),
     Rule(
         "vault-token",
