@@ -89,7 +89,7 @@ _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 _IDENTIFIER = re.compile(
     "|".join(
         (
-            r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+$",  # restic_password, rb5009-user
+            r"^[a-z][a-z0-9]*(?:[-_]+[a-z0-9]+)+$",  # restic_password, rb5009-user, app--admin--password
             r"^[A-Za-z]+(?:_+[A-Za-z]+)+$",  # QBT_BitTorrent__Session__Port
             r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]+)+$",  # node-role.kubernetes.io/control-plane
             r"^--?[a-z]",  # --token-auth-file

@@ -239,6 +239,10 @@ DOCUMENTATION_EXAMPLES = frozenset(
         "z01mye6j16bspJYtTB/5SFX8j7Ph4JXxM2Xuu4vsBPM=",  # Talos generated config: commented example aescbcEncryptionSecret
         "07401b.f395accd246ae52d",  # Kubernetes docs: bootstrap token
         "783bde.3f89s0fje9f38fhf",  # Kubernetes docs: kubeadm join token
+        "1150bed3f45247b99f7db9696fffa17cbx9",  # Cloudflare cf-terraforming README: global API key
+        "1a8d6820be3543c1b84989670e2e5e8f88212",  # learn-secure-gitops template bootstrap.env: "e.g." global API key
+        "kpG6iyg3FS_du_8KRShdFuwfbwu3zMltbvmJV6cD",  # k8s-at-home cluster template README: Cloudflare token
+        "dsKq41iLAbXE37GV",  # k8s-at-home cluster template README (older): Cloudflare token
         # jwt.io's sample token
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     }

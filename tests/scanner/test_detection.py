@@ -98,6 +98,8 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
         'levelSeed: "walker20231022"',
         "- secretKey: .credentials.json",
         'CLIENT_SECRET: "$plaintext$this_is_a_secret"',
+        "- secretKey: home--manictime-init-admin--password",
+        "export BOOTSTRAP_CLOUDFLARE_TOKEN=kpG6iyg3FS_du_8KRShdFuwfbwu3zMltbvmJV6cD",
         "client_secret: '$argon2id$v=19$m=65536,t=3,p=4$ghwUPb4pg8xFt6HRoR+Wcg$Aob+gT6YMASp+pRZKbLwm/CTcd2dgMh+lOsMEPzBBnw'",
         "# basicAuth: base64EncodedCredentials",
         "# - secret: more-custom-CAs",
