@@ -31,7 +31,7 @@ _PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
 _CREDENTIAL_WORDS = frozenset(
     {"password", "passwd", "pass", "pwd", "passphrase", "token", "secret", "key", "apikey", "credential", "credentials", "auth", "pat", "jwt", "salt", "seed", "privatekey", "secretkey", "accesskey", "pin", "cookie", "dsn", "agekey"}
 )
-_NOT_CREDENTIAL_BEFORE = frozenset({"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map"})
+_NOT_CREDENTIAL_BEFORE = frozenset({"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map", "values", "handler", "tls"})
 _WORDS_OF = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -89,7 +89,11 @@ _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 _IDENTIFIER = re.compile(
     "|".join(
         (
-            r"^[a-z][a-z0-9]*(?:[-_]+[a-z0-9]+)+$",  # restic_password, rb5009-user, app--admin--password
+            r"^[a-z][a-z0-9]*(?:[-_]+[a-z0-9]+)+=*$",  # restic_password, rb5009-user, app--admin--password, auth_oidc_code=
+            r"^[A-Za-z0-9]{1,10}(?:_+[A-Za-z0-9]{1,10}){2,}$",  # radarr_4k_RADARR_API_KEY
+            r"^[a-z0-9]+(?:[-.][a-z0-9]+)*-[a-z0-9]+(?:[-.][a-z0-9]+)*$",  # ingress-nginx.wildcard-tls
+            r"^[+-]?\d+$",  # a (signed) number: a world seed
+            r"^[a-z]{4,}\d{0,2}$",  # threshold1
             r"^[A-Za-z]+(?:_+[A-Za-z]+)+$",  # QBT_BitTorrent__Session__Port
             r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]+)+$",  # node-role.kubernetes.io/control-plane
             r"^--?[a-z]",  # --token-auth-file
@@ -146,6 +150,19 @@ def is_resource_name(value: str) -> bool:
     return bool(_RESOURCE_NAME.match(value.strip()))
 
 
+_REPEAT = re.compile(r"(.{3,}?)\1\1")  # abc123abc123abc123
+_SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+# five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
+_SEQUENCE = re.compile("|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4)))
+
+
+def is_named_thing(value: str) -> bool:
+    """The name of something rather than a secret: an identifier, a resource or label name, a path,
+    a flag, a code expression (what a credential-named key holds when it says where the secret is)."""
+    v = value.strip()
+    return bool(_IDENTIFIER.match(v) or _CODE_PATH.search(v))
+
+
 def looks_like_literal(value: str) -> bool:
     """A literal that could be a chosen secret: one word of 8 to 256 characters, not a template,
     reference, placeholder, name of a resource, code path or variable, with at least two kinds of
@@ -154,8 +171,10 @@ def looks_like_literal(value: str) -> bool:
     v = v.removeprefix("$plaintext$")  # Authelia's plaintext client-secret notation: judge what follows
     if not 8 <= len(v) <= 256 or any(c.isspace() for c in v):
         return False
-    if is_non_secret(v) or _IDENTIFIER.match(v) or _CODE_PATH.search(v) or _PASSWORD_DIGEST.match(v) or _decodes_to_placeholder(v):
+    if is_non_secret(v) or is_named_thing(v) or _PASSWORD_DIGEST.match(v) or _decodes_to_placeholder(v):
         return False
+    if _SHELL_VAR.search(v) or _SEQUENCE.search(v.lower()) or _REPEAT.search(v.lower()):
+        return False  # `$HOME/.ssh/id`, `"$work_dir/ca-key.pem"`; `abcdefgh`, `12345bcdef`: expanded or typed, not chosen
     lower, upper, digit = any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)
     symbol = any(not c.isalnum() for c in v)
     if not (digit or symbol) or lower + upper + digit + symbol < 2:

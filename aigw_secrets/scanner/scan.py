@@ -134,8 +134,19 @@ class _Lines:
         return i >= 0 and self._enc[i][0] <= offset < self._enc[i][1]
 
 
+# Where a literal under a credential name is most often an example or a fixture, not a deployed
+# secret: source code (docstrings, tests) and vendored or test trees. The distinctive rules still run there.
+_NO_LITERALS = re.compile(
+    r"\.(?:py|pyi|go|js|mjs|ts|tsx|jsx|java|kt|scala|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|lua|pl|ex|exs|ipynb)$"
+    r"|(?:^|/)(?:tests?|testdata|fixtures?|examples?|vendor|node_modules|site-packages|ansible_collections|third_party)/"
+)
+
+
 def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
+    literals = not _NO_LITERALS.search(path)
     for rule, m, secret in rules.matches(text):
+        if rule.literal and not literals:
+            continue
         start = m.start()
         if rule.key_group or "\n" in m.group(0):  # `name: value` rules, calls over several lines: the value's place
             start = max(text.find(secret, start, m.end()), start)
@@ -490,9 +501,7 @@ def _credential_leaf(keys: tuple[str, ...], value: str) -> bool:
         return False
     if len(keys) > 1 and keys[-2].lower().endswith(("ref", "refs", "selector")):
         return False
-    if filters.is_default_word(keys[-1], value):
-        return False
-    return filters.looks_like_literal(value) or filters.is_token_like(value)
+    return not (filters.is_default_word(keys[-1], value) or filters.is_named_thing(value))
 
 
 def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> tuple[list[Finding], str | None]:

@@ -100,6 +100,15 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
         'CLIENT_SECRET: "$plaintext$this_is_a_secret"',
         "- secretKey: home--manictime-init-admin--password",
         "export BOOTSTRAP_CLOUDFLARE_TOKEN=kpG6iyg3FS_du_8KRShdFuwfbwu3zMltbvmJV6cD",
+        '"set-cookie": "auth_oidc_code="',
+        'SSH_KEY="$HOME/.ssh/id_ed25519"',
+        "- secretKey: radarr_4k_RADARR_API_KEY",
+        "tlsSecret: ingress-nginx.wildcard-example-tls",
+        'SEED: "-6044158275318307650"',
+        '"handlerKey": "threshold1"',
+        "# - VAULT_TOKEN=a.12345bcdefghijklm",
+        'api_key: "ABC123abc123ABC123abc123ABC12"',
+        "valuesKey: s3Secretkey",
         "client_secret: '$argon2id$v=19$m=65536,t=3,p=4$ghwUPb4pg8xFt6HRoR+Wcg$Aob+gT6YMASp+pRZKbLwm/CTcd2dgMh+lOsMEPzBBnw'",
         "# basicAuth: base64EncodedCredentials",
         "# - secret: more-custom-CAs",
@@ -121,6 +130,20 @@ def test_kubectl_from_literal_in_readme() -> None:
     text = f"Create it:\n\n    kubectl create secret generic db --from-literal=password={password()} --from-literal=user=admin\n"
     assert found_of("README.md", text) == [(3, "credential-literal")]
     assert found_of("README.md", "kubectl create secret generic db --from-literal=password=$DB_PASSWORD\n") == []
+
+
+def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
+    doc = f'EXAMPLES = """\n- datadog_monitor:\n    api_key: "{fakes.rand(32, HEX)}"\n"""\n'
+    assert found_of("plugins/modules/datadog_monitor.py", doc) == []
+    assert found_of("collections/ansible_collections/x/tests/vars.yml", f"api_key: {fakes.rand(32, HEX)}\n") == []
+    assert found_of("kubernetes/apps/x/values.yaml", f"api_key: {fakes.rand(32, HEX)}\n") == [(1, "credential-literal")]
+    assert found_of("app.py", f"token = 'ghp_{fakes.rand(36)}'\n") == [(1, "github-token")]  # distinctive shapes still count
+
+
+def test_unselected_sops_leaf_keeps_short_chosen_passwords() -> None:
+    text = f"pve_password: Sul4Sul4\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\n"
+    block = _sops_block().replace("^(data|stringData)$", "^(token)$")
+    assert found_of("terraform/secrets.sops.yaml", text + block) == [(1, "sops-unselected-secret")]
 
 
 # --- distinctive shapes --------------------------------------------------------------------------
