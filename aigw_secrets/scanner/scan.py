@@ -48,6 +48,9 @@ _SOPS_META = re.compile(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|v
 _PEM_B64 = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN": a PEM file stored base64-encoded
 _PEM_B64_B64 = "TFMwdExTMUNSVWRK"  # ... and base64 of that (of "LS0tLS1CRUdJ")
 _SOPS_NAME = re.compile(r"\.sops\.[A-Za-z0-9]+$|\.sops$")
+# A key that may name a credential (filters.key_says_credential decides): a cheap test before a
+# file a creation rule covers is parsed for its configuration values.
+_CREDENTIAL_KEY = re.compile(r"(?i)(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]")
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
 _JUDGED = frozenset({"k8s-secret-plaintext", "sops-unselected-secret"})  # yield to any credential shape on their line
@@ -137,9 +140,10 @@ def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[
             line, col = decoded_from
             yield Finding(path, line, col, rule.id, secret, "base64-encoded")
             continue
-        if lines.allowed(m.start()):
+        at = m.start(rule.group) if rule.group and m.start(rule.group) >= 0 else m.start()  # the value, not its key (an MCPRoute's `apiKey:` is a line above)
+        if lines.allowed(at):
             continue
-        line, col = lines.at(m.start())
+        line, col = lines.at(at)
         yield Finding(path, line, col, rule.id, secret)
 
 
@@ -211,11 +215,11 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     def covered() -> bool:
         return sops_name or (must_encrypt() if callable(must_encrypt) else must_encrypt)
 
-    if kind in ("yaml", "json") and (sops_name or found or _structural(text)):
+    if kind in ("yaml", "json") and (sops_name or found or _structural(text) or (_CREDENTIAL_KEY.search(text) and covered())):
         more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
         found += more
         skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem else None
-    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text):
+    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text or (_CREDENTIAL_KEY.search(text) and covered())):
         found += _scan_env(path, text, lines, found, covered)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
@@ -273,7 +277,7 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
     out: list[Finding] = []
     exposed: list[str] = []
     encrypted_file = False
-    plain_docs = []  # neither sops nor Secret: judged as a whole *.sops.* file
+    plain_docs = []  # not sops: judged as a whole *.sops.* file
     for doc in composed.docs:
         top = yamlread.mapping(doc)
         if "sops" in top and top["sops"].id == "mapping":
@@ -287,8 +291,7 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
             for f in _scan_secret(path, secret, lines):
                 out.append(f)
                 exposed.append(f"Secret {name} {f.note.split(' ')[0]}")
-        if not secrets:
-            plain_docs.append(doc)
+        plain_docs.append(doc)
         generators = top.get("secretGenerator")
         if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
@@ -296,6 +299,8 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
         what = exposed or [f.rule for f in found if f.secret]
         if not what and is_sops_name(path.rsplit("/", 1)[-1]):
             what = _material(plain_docs)
+        if not what:
+            what = _config_credentials(plain_docs)
         if what and covered():
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""
@@ -303,17 +308,42 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
     return out, problem
 
 
+def _kube_kind(doc: Any) -> str | None:
+    from aigw_secrets.scanner import policy, yamlread
+
+    top = yamlread.mapping(doc)
+    return (yamlread.scalar(top.get("kind")) or "") if policy.is_object(top.keys()) else None
+
+
 def _material(docs: list[Any]) -> list[str]:
-    """Key paths of values in a plaintext ``*.sops.*`` file that are not templates, references or
-    obvious non-secrets (a file of ``${VAR}`` templates exposes nothing)."""
-    from aigw_secrets.scanner import filters, yamlread
+    """Key paths of values in a plaintext ``*.sops.*`` file, where secrets live (policy.secret_place),
+    that are not templates, references or obvious non-secrets (a file of ``${VAR}`` templates
+    exposes nothing; a Secret's data counts whatever its length)."""
+    from aigw_secrets.scanner import filters, policy, yamlread
 
     found = []
     for doc in docs:
+        kube_kind = _kube_kind(doc)
         walk = yamlread.Walk(doc)
         for keys, node in walk:
             value = yamlread.scalar(node)
-            if keys and value and len(value) >= 8 and not filters.is_non_secret(value):
+            if keys and value and not value.startswith(_ENC_START) and (len(value) >= 8 or kube_kind == "Secret") and policy.secret_place(keys, kube_kind=kube_kind) and not filters.is_non_secret(value):
+                found.append(".".join(keys))
+    return found
+
+
+def _config_credentials(docs: list[Any]) -> list[str]:
+    """Key paths of credentials by name in configuration files that are not Kubernetes objects
+    (Ansible vars, Talos, Terraform values): what a whole-file creation rule is there to encrypt."""
+    from aigw_secrets.scanner import policy, yamlread
+
+    found = []
+    for doc in docs:
+        if _kube_kind(doc) is not None:
+            continue  # a manifest's spec names Secrets (existingSecret: x); its secrets are in Secrets
+        for keys, node in yamlread.Walk(doc):
+            value = yamlread.scalar(node)
+            if value and policy.credential_by_name(keys, value, kube_kind=None):
                 found.append(".".join(keys))
     return found
 
@@ -417,8 +447,11 @@ def _case_hint(selectors: dict[str, str | None], key: str) -> str:
     return ""
 
 
-def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines) -> Iterator[Finding]:
-    from aigw_secrets.scanner import filters
+def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines, *, kube_kind: str | None = None) -> Iterator[Finding]:
+    """sops-plaintext-value for what the selector says must be encrypted; sops-unselected-secret for
+    a credential by name that it left out, where secrets live (policy.credential_by_name: never an
+    object's metadata, so ``aigw-secrets.io/auth: service-account`` is no finding)."""
+    from aigw_secrets.scanner import policy
 
     should = _should_encrypt(selectors)
     for keys, value, offset in leaves:
@@ -428,7 +461,7 @@ def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]],
         dotted = ".".join(keys)
         if should(keys):
             yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
-        elif keys and filters.key_says_credential(keys[-1]) and not filters.is_non_secret(value) and len(value) >= 8:
+        elif policy.credential_by_name(keys, value, kube_kind=kube_kind):
             yield Finding(path, line, col, "sops-unselected-secret", value, f"{dotted} is plaintext{_case_hint(selectors, keys[-1])}")
 
 
@@ -447,7 +480,7 @@ def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> 
         return out, problem
     walk = yamlread.Walk(doc, skip_top=("sops",))
     leaves = ((keys, yamlread.scalar(node) or "", node.start_mark.index) for keys, node in walk)
-    out += _judge_leaves(path, leaves, selectors, lines)
+    out += _judge_leaves(path, leaves, selectors, lines, kube_kind=_kube_kind(doc))
     return out, walk.truncated
 
 
@@ -466,7 +499,9 @@ def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], covered
             out += _judge_leaves(path, values, selectors, lines)
         return out
     if values:
-        creds = [f.rule for f in found if f.secret]
+        from aigw_secrets.scanner import policy
+
+        creds = [f.rule for f in found if f.secret] + [k[0] for k, v, _o in values if policy.credential_by_name(k, v, kube_kind=None)]
         if (creds or is_sops_name(path.rsplit("/", 1)[-1])) and covered():
             keys = ", ".join(k[0] for k, _v, _o in values[:4])
             return [Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {keys}{' …' if len(values) > 4 else ''}")]

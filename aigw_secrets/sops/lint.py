@@ -17,9 +17,8 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import yaml
 
@@ -411,11 +410,14 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
             advice = "fix its path_regex, or remove the rule if no file is meant to use it"
             out.append(Finding("warning", f"{cfg.path}:{rule.line}", message, _verified(judge, Fix(advice, fixed)) if fixed else advice))
     for path, rule in governed:
-        if sopsconfig.is_encrypted(path) or not _must_encrypt(path, rule):
+        if sopsconfig.is_encrypted(path):
             continue
+        exposed = _exposure(root, path)
+        if exposed is None:
+            continue  # nothing secret in it: a rule says how to encrypt, not that every file it matches must be
         shown = _shown(root, path)
         fix = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
-        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted", f"run `{fix}` before committing it"))
+        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted ({exposed})", f"run `{fix}` before committing it"))
     for path in managed:
         if sopsconfig.is_encrypted(path) and path not in rule_of:
             try:
@@ -456,29 +458,18 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
     return out
 
 
-def _must_encrypt(path: Path, rule: sopsconfig.Rule) -> bool:
-    """A plaintext file a rule matches needs encrypting when it is named as a sops file, or when
-    the rule's encrypted_regex selects one of its keys (a catch-all rule over every manifest only
-    says how to encrypt, not that every kustomization must be)."""
-    regex = rule.data.get("encrypted_regex")
-    if ".sops." in path.name or sopsconfig.store_of(path) != "yaml" or not isinstance(regex, str):
-        return True
+def _exposure(root: Path, path: Path) -> str | None:
+    """What a plaintext file a rule matches would expose: the scanner's own verdict
+    (scanner/policy.py), so doctor and scan agree on which files must be encrypted."""
+    from aigw_secrets.scanner import policy
+    from aigw_secrets.scanner.scan import MAX_BYTES
+
     try:
-        docs = yaml.safe_load_all(path.read_text("utf-8"))
-        return any(goregex.search(regex, str(k)) for doc in docs for k in _keys(doc))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError, goregex.GoRegexError, RecursionError):
-        return True
-
-
-def _keys(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, dict):
-            yield from n.keys()
-            stack += n.values()
-        elif isinstance(n, list):
-            stack += n
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    return policy.exposure(_shown(root, path), data)
 
 
 def _under(root: Path, cfg: sopsconfig.SopsConfig) -> list[Path]:

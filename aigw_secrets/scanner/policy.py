@@ -1,0 +1,71 @@
+"""The finding policy ``scan`` and ``doctor`` share: where secrets live, and which plaintext files
+must be encrypted.
+
+Two questions, answered once:
+
+* **Where does a value count as a secret by its name?** A key named like a credential (``password``,
+  ``token``, ``...auth``) matters only where secrets are stored: the ``data``/``stringData`` of a
+  Kubernetes Secret, the body of any other Kubernetes object (``spec``, HelmRelease values ...), and
+  every value of a configuration file that is not a Kubernetes object (Talos, Ansible, Terraform,
+  dotenv). Never in an object's ``metadata`` (annotations and labels are read by controllers and by
+  people, and name things: ``aigw-secrets.io/auth: service-account`` says which kind of credential
+  the Secret holds, it is not one), nor in ``apiVersion``/``kind``. Credential *shapes* (an
+  ``sk-...`` key, a PEM private key, an age identity) count everywhere: the line rules see them
+  wherever they are.
+
+* **Which plaintext file must be encrypted?** One that carries secret material: a Secret with real
+  data, a credential shape, a kustomize secretGenerator literal, or a ``*.sops.*``-named file with
+  a value that is not a template, a reference or an obvious non-secret. A manifest that merely
+  matches a creation rule's ``path_regex`` (a ConfigMap, a HelmRelease, an ExternalSecret, a
+  ``*.j2`` template, an empty file under a catch-all ``.*\\.ya?ml`` rule) carries none: a rule says
+  how to encrypt, not that every file it matches must be. ``exposure`` answers with ``scan``'s own
+  verdict, so ``doctor`` can never call a file unencrypted that ``scan`` lets through, or the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+# Top-level keys of a Kubernetes object that hold no secret values, whatever they are called.
+_OBJECT_FRAME = frozenset({"apiVersion", "kind", "metadata"})
+SECRET_SECTIONS = ("data", "stringData")
+
+
+def is_object(top_keys: Collection[str]) -> bool:
+    """A Kubernetes object: a document with apiVersion and kind at its top."""
+    return "apiVersion" in top_keys and "kind" in top_keys
+
+
+def secret_place(keys: tuple[str, ...], *, kube_kind: str | None) -> bool:
+    """Whether a value at key path ``keys`` sits where secrets are stored (see the module
+    docstring). ``kube_kind``: the document's ``kind`` when it is a Kubernetes object, else None."""
+    if kube_kind is None:
+        return True
+    if not keys or keys[0] in _OBJECT_FRAME:
+        return False
+    if kube_kind == "Secret":
+        return keys[0] in SECRET_SECTIONS
+    return True
+
+
+def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | None) -> bool:
+    """A plaintext value whose key names a credential, in a place secrets live, that is not a
+    template, reference or obvious non-secret."""
+    from aigw_secrets.scanner import filters
+
+    return bool(keys) and secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)
+
+
+def exposure(path: str, data: bytes) -> str | None:
+    """What a plaintext file would expose if it were committed as it is, given that a creation rule
+    covers it: ``scan``'s ``sops-rule-unencrypted`` verdict (its note), or a credential shape found
+    in it; None when the file carries no secret material (or is encrypted already)."""
+    from aigw_secrets.scanner import rules
+    from aigw_secrets.scanner.scan import scan_file
+
+    found, _skipped = scan_file(path, data, must_encrypt=True)
+    for f in found:
+        if f.rule == "sops-rule-unencrypted":
+            return f.note or "secret material"
+    shapes = [f.rule for f in found if f.rule in rules.LINE_RULE_IDS]
+    return f"would expose {', '.join(dict.fromkeys(shapes))}" if shapes else None
