@@ -333,17 +333,20 @@ def _material(docs: list[Any]) -> list[str]:
 
 
 def _config_credentials(docs: list[Any]) -> list[str]:
-    """Key paths of credentials by name in configuration files that are not Kubernetes objects
-    (Ansible vars, Talos, Terraform values): what a whole-file creation rule is there to encrypt."""
-    from aigw_secrets.scanner import policy, yamlread
+    """Key paths of credentials by name in configuration: every such value of a file that is not a
+    Kubernetes object (Ansible vars, Talos, Terraform values), and in an object's body (a
+    HelmRelease's values) one that also looks generated (``token: wgXS…==``; ``existingSecret:
+    authelia`` names a Secret and is not one)."""
+    from aigw_secrets.scanner import filters, policy, yamlread
 
     found = []
     for doc in docs:
-        if _kube_kind(doc) is not None:
-            continue  # a manifest's spec names Secrets (existingSecret: x); its secrets are in Secrets
+        kube_kind = _kube_kind(doc)
+        if kube_kind == "Secret":
+            continue  # judged by _scan_secret
         for keys, node in yamlread.Walk(doc):
             value = yamlread.scalar(node)
-            if value and policy.credential_by_name(keys, value, kube_kind=None):
+            if value and policy.credential_by_name(keys, value, kube_kind=kube_kind) and (kube_kind is None or filters.is_token_like(value)):
                 found.append(".".join(keys))
     return found
 

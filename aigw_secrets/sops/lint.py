@@ -126,7 +126,7 @@ def _verified(judge: Judge | None, fix: Fix) -> str:
             why = "it would not keep apiVersion in clear"
     if why is None:
         return fix.advice + " (checked with sops)"
-    return f"edit it by hand (the obvious change was tried with sops and refused: {why})"
+    return f"{fix.advice}, by hand: the edit this tool would make was refused by sops ({why})"
 
 
 # --- text edits on .sops.yaml (layout and comments stay) --------------------------------------------
@@ -204,6 +204,9 @@ def _node_end(node: yaml.Node) -> int:
 
 
 def _line_end(text: str, index: int) -> int:
+    start = text.rfind("\n", 0, index) + 1
+    if index > 0 and not text[start:index].strip():
+        return start  # a block scalar (`age: >-`) ends at the next line's indentation: that line is not its
     if index > 0 and text[index - 1] == "\n":
         return index
     nl = text.find("\n", index)
@@ -260,7 +263,7 @@ def check_config(root: Path) -> list[Finding]:
     except AigwError:
         judge = None  # check_sops reports it; no advice on .sops.yaml is verified then
     for path in paths:
-        out += _check_one(root, path, judge)
+        out += [f._replace(where=_relative(root, f.where)) for f in _check_one(root, path, judge)]
     return out
 
 
@@ -276,6 +279,10 @@ def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
         if m:
             where, reason = where + (m.group(1) or ""), m.group(2)
         return [Finding("error", where, reason, "fix it: sops cannot use it either")]
+    templated = [r for rule in cfg.rules for r in (*rule.recipients("age"), *rule.recipients("pgp")) if _is_template(r)]
+    if templated:
+        # cluster-template's tmpl/.sops.yaml: rendered into another repository, never used as it is
+        return [Finding("warning", str(path), f"a template: its recipients are placeholders such as {templated[0][:40]}; not checked", "nothing, if it is rendered elsewhere (sops cannot use it as it is)")]
     out: list[Finding] = []
     if judge is not None:
         judge.original = text
@@ -388,6 +395,12 @@ def _is_manifest(path: Path) -> bool:
     return bool(re.search(r"(?m)^apiVersion:", head) and re.search(r"(?m)^kind:", head))
 
 
+def _is_template(text: str) -> bool:
+    from aigw_secrets.scanner import filters
+
+    return filters.is_template(text)
+
+
 def _valid_age_recipient(text: str) -> bool:
     if text.startswith("age1pq1"):
         return True  # hybrid post-quantum recipients (sops >= 3.12); too long for a BIP-173 check
@@ -405,7 +418,7 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
     rule_of = {p: r for p, r in governed}
     for rule in cfg.rules:
         if rule.path_regex and managed and not any(rule_of.get(p) is rule for p in managed):
-            message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {cfg.path.parent}"
+            message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {_shown(root, cfg.path.parent) if cfg.path.parent != root.resolve() else 'the repository'}"
             fixed = _Text(sopsconfig.read_text(cfg.path)).delete_rule(rule.position) if len(cfg.rules) > 1 else None
             advice = "fix its path_regex, or remove the rule if no file is meant to use it"
             out.append(Finding("warning", f"{cfg.path}:{rule.line}", message, _verified(judge, Fix(advice, fixed)) if fixed else advice))
@@ -416,8 +429,11 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
         if exposed is None:
             continue  # nothing secret in it: a rule says how to encrypt, not that every file it matches must be
         shown = _shown(root, path)
-        fix = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
-        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted ({exposed})", f"run `{fix}` before committing it"))
+        cmd = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
+        fix = f"run `{cmd}` before committing it"
+        if not _selected(rule, exposed):
+            fix = f"move the value into a SOPS-encrypted Secret and reference it (valuesFrom, existingSecret): the rule's {rule.data.get('encrypted_regex')} would leave it plaintext; rotate it if it was pushed"
+        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted ({exposed})", fix))
     for path in managed:
         if sopsconfig.is_encrypted(path) and path not in rule_of:
             try:
@@ -458,6 +474,19 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
     return out
 
 
+def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:
+    """Whether encrypting with the rule's encrypted_regex would cover the exposed key paths
+    (``would expose spec.values.token``); a rule without one encrypts every value."""
+    regex = rule.data.get("encrypted_regex")
+    paths = [p.strip() for p in exposed.removeprefix("would expose ").rstrip(" …").split(",")]
+    if not isinstance(regex, str) or not all(p.startswith("spec.") for p in paths):
+        return True
+    try:
+        return all(any(goregex.search(regex, key) for key in p.split(".")) for p in paths)
+    except goregex.GoRegexError:
+        return True
+
+
 def _exposure(root: Path, path: Path) -> str | None:
     """What a plaintext file a rule matches would expose: the scanner's own verdict
     (scanner/policy.py), so doctor and scan agree on which files must be encrypted."""
@@ -484,6 +513,12 @@ def _under(root: Path, cfg: sopsconfig.SopsConfig) -> list[Path]:
         if near[p.parent]:
             out.append(p)
     return out
+
+
+def _relative(root: Path, where: str) -> str:
+    """``/abs/repo/.sops.yaml:3`` as ``.sops.yaml:3`` (a config outside the repository stays absolute)."""
+    prefix = str(root.resolve()) + os.sep
+    return where[len(prefix) :] if where.startswith(prefix) else where
 
 
 def _shown(root: Path, path: Path) -> str:
