@@ -327,7 +327,7 @@ def _material(docs: list[Any]) -> list[str]:
         walk = yamlread.Walk(doc)
         for keys, node in walk:
             value = yamlread.scalar(node)
-            if keys and value and not value.startswith(_ENC_START) and (len(value) >= 8 or kube_kind == "Secret") and policy.secret_place(keys, kube_kind=kube_kind) and not filters.is_non_secret(value):
+            if keys and value and not value.startswith(_ENC_START) and len(value) >= 8 and policy.secret_place(keys, kube_kind=kube_kind) and not filters.is_non_secret(value):
                 found.append(".".join(keys))
     return found
 
@@ -336,7 +336,7 @@ def _config_credentials(docs: list[Any]) -> list[str]:
     """Key paths of credentials by name in configuration: every such value of a file that is not a
     Kubernetes object (Ansible vars, Talos, Terraform values), and in an object's body (a
     HelmRelease's values) one that also looks generated (``token: wgXS…==``; ``existingSecret:
-    authelia`` names a Secret and is not one)."""
+    authelia`` names a Secret and is not one; a bare ``key:`` is a selector's or a secretKeyRef's))."""
     from aigw_secrets.scanner import filters, policy, yamlread
 
     found = []
@@ -346,7 +346,7 @@ def _config_credentials(docs: list[Any]) -> list[str]:
             continue  # judged by _scan_secret
         for keys, node in yamlread.Walk(doc):
             value = yamlread.scalar(node)
-            if value and policy.credential_by_name(keys, value, kube_kind=kube_kind) and (kube_kind is None or filters.is_token_like(value)):
+            if value and policy.credential_by_name(keys, value, kube_kind=kube_kind) and (kube_kind is None or (keys[-1] != "key" and filters.is_token_like(value))):
                 found.append(".".join(keys))
     return found
 

@@ -302,6 +302,7 @@ def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
             fixed = tree.delete(tree.root if isinstance(tree.root, yaml.MappingNode) else None, str(key))
             advice = _verified(judge, Fix("remove it", fixed)) if fixed else "remove it if nothing uses it"
             out.append(Finding("warning", where, f"unknown top-level key {key}; sops ignores it", advice))
+    out += _check_stores(path, cfg, tree, judge)
     if not cfg.rules:
         out.append(Finding("error", str(path), "no creation_rules", "add a rule (see .sops.yaml.example)"))
     files = _files(root, cfg)
@@ -309,6 +310,47 @@ def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
         out += _check_rule(path, cfg, rule, tree, judge, [p for p, r in files if r is rule])
     out += _check_files(root, cfg, files, judge)
     return out
+
+
+# sops's storesConf (config/config.go): a store per format; indent where sops honours it.
+STORE_KEYS: dict[str, tuple[str, ...]] = {"yaml": ("indent",), "json": ("indent",), "json_binary": ("indent",), "dotenv": (), "ini": ()}
+
+
+def _check_stores(path: Path, cfg: sopsconfig.SopsConfig, tree: _Text, judge: Judge | None) -> list[Finding]:
+    """``stores:`` keys sops ignores silently (``stores.yaml.ident``: files keep sops's default
+    indentation, and every edit re-indents them)."""
+    stores = cfg.raw.get("stores")
+    where = f"{path}:{cfg.lines.get('stores', 0)}"
+    if stores is None:
+        return []
+    if not isinstance(stores, dict):
+        return [Finding("error", where, "stores must be a mapping (stores: {yaml: {indent: 2}})", "fix it: sops cannot load it")]
+    out: list[Finding] = []
+    node = _child(tree.root, "stores")
+    for store, options in stores.items():
+        close = _did_you_mean(str(store), tuple(STORE_KEYS))
+        if store not in STORE_KEYS:
+            hint = f" (did you mean {close}?)" if close else ""
+            fixed = tree.rename(node, str(store), close) if close else None
+            advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed and close else f"use one of {', '.join(STORE_KEYS)}"
+            out.append(Finding("error", where, f"unknown store stores.{store}{hint}; sops ignores it", advice))
+            continue
+        for option in options if isinstance(options, dict) else {}:
+            if option in STORE_KEYS[store]:
+                continue
+            close = _did_you_mean(str(option), STORE_KEYS[store]) if STORE_KEYS[store] else None
+            hint = f" (did you mean {close}?)" if close else ""
+            fixed = tree.rename(_child(node, str(store)), str(option), close) if close else None
+            advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed and close else "remove it"
+            out.append(Finding("error", where, f"unknown option stores.{store}.{option}{hint}; sops ignores it, so files get its default layout", advice))
+    return out
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.MappingNode | None:
+    for k, v in node.value if isinstance(node, yaml.MappingNode) else []:
+        if k.value == key and isinstance(v, yaml.MappingNode):
+            return v
+    return None
 
 
 def _files(root: Path, cfg: sopsconfig.SopsConfig) -> list[tuple[Path, sopsconfig.Rule]]:
@@ -354,6 +396,10 @@ def _check_rule(path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, t
             problem = goregex.problem(value)
             if problem:
                 out.append(Finding("error", where, f"{name}: {key} is not a valid Go (RE2) regular expression, as sops reads it ({problem})", "fix the expression (sops uses Go's regexp syntax)"))
+    if rule.data.get("mac_only_encrypted") is True and selectors:
+        message = f"{name}: mac_only_encrypted: the MAC covers only the encrypted values, so what the selector leaves in clear"
+        message += " (metadata: namespace, annotations such as kustomize.toolkit.fluxcd.io/substitute) can be changed in a commit without sops noticing"
+        out.append(Finding("warning", where, message, "review changes outside data/stringData in every pull request, or drop mac_only_encrypted"))
     ages, pgps = rule.recipients("age"), rule.recipients("pgp")
     if not (ages or pgps or any(k in rule.data for k in KEY_SOURCES[2:7])):
         out.append(Finding("error", where, f"{name}: no recipients", "add an age recipient (aigw-secrets keys add-recipient --age ...)"))
@@ -373,6 +419,12 @@ def _selector_advice(where: str, name: str, rule: sopsconfig.Rule, tree: _Text, 
     manifests = [p for p in files if _is_manifest(p)]
     if not manifests and (files or not _KUBE_HINT.search(rule.path_regex or "")):
         return []
+    others = [p for p in files if sopsconfig.store_of(p) == "yaml" and not _is_manifest(p) and p.stat().st_size > 0]
+    if manifests and others:
+        # a selector for the manifests would leave every value of the others (Ansible host_vars ...) in plaintext
+        message = f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name};"
+        message += f" the rule also covers files that are not manifests, such as {others[0].name}, which a selector would leave in plaintext"
+        return [Finding("error", where, message, "split it: a rule above it for the manifests' paths with  " + K8S_SELECTOR + ", and this one (whole-file) for the rest")]
     fixed = tree.add(node, K8S_SELECTOR)
     advice = f"add  {K8S_SELECTOR}"
     if fixed:
@@ -537,6 +589,7 @@ def check_keys(root: Path) -> list[Finding]:
     candidates.add(keys.default_key_file(root))
     candidates |= {p for p in root.rglob("*.agekey") if ".git" not in p.parts}
     candidates |= {p for p in root.rglob("keys.txt") if ".git" not in p.parts and "sops" in p.parts}
+    candidates |= _identity_files(root)
     for key_file in sorted(c for c in candidates if c.is_file()):
         mode = key_file.stat().st_mode & 0o777
         if mode & 0o077:
@@ -552,6 +605,25 @@ def check_keys(root: Path) -> list[Finding]:
         elif not ignored:
             out.append(Finding("error", str(key_file), "private key is inside the repository and not git-ignored", f"echo /{rel} >> .gitignore"))
     return out
+
+
+def _identity_files(root: Path) -> set[Path]:
+    """Files of the repository (tracked, or untracked and not ignored) holding an age private key
+    in plaintext, whatever they are called (AGE-SECRET-KEY-1... or AGE-SECRET-KEY-PQ-1...)."""
+    from aigw_secrets.shapes import AGE_IDENTITY_ANY
+
+    identity = re.compile(AGE_IDENTITY_ANY.encode())
+    found = set()
+    for p in sopsconfig.repo_files(root):
+        try:
+            if p.stat().st_size > (1 << 20):
+                continue
+            data = p.read_bytes()
+        except OSError:
+            continue
+        if b"AGE-SECRET-KEY-" in data and identity.search(data):
+            found.add(p)
+    return found
 
 
 def check_sops() -> list[Finding]:

@@ -100,6 +100,8 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
         ("secret.yaml.j2", "apiVersion: v1\nkind: Secret\nstringData:\n  password: {{ vault_password }}\n", False),
         ("secret.sops.yaml.tmpl", "apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2hunter2\n", False),
         ("empty.yaml", "", False),
+        ("affinity.yaml", "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      affinity:\n        - key: feature.node.kubernetes.io/usb-ff_10c4_ea60.present\n", False),
+        ("tmpl/admin.sops.yaml", "apiVersion: v1\nkind: Secret\nstringData:\n  admin-user: admin\n  admin-password: ${ADMIN_PASSWORD}\n", False),
         ("grafana.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    secureJsonData:\n      token: " + "wgXSk1pkhpbZXGEZvojQhwPH-l_bc1dipFksMbvVoePLzdZlKC" + "\n", True),
         ("flux.sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: ${FLUX_TOKEN}\n", False),
         ("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2hunter2\n", True),
