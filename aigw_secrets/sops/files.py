@@ -330,6 +330,8 @@ def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str], *, with_rule:
         expected = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
         expected_docs = ys.load_all(expected)
     canonical = run_on_copy(sops, data, args, rel, with_rule=with_rule)
+    if canonical == src.text:
+        return data  # sops left it as it was (updatekeys with the same recipients): nothing to re-apply
     result = reapply(src.text, canonical, rel, parsed=before)
     check(sops, result, expected, expected_docs, rel)
     return src.encode(result)
