@@ -68,11 +68,11 @@ def _default_files(root: Path, *, encrypted: bool) -> list[Path]:
     files = sopsconfig.managed(root, encrypted=encrypted)
     if encrypted:
         return files
-    from aigw_secrets.scanner import policy
+    from aigw_secrets.scanner.scan import exposure
 
     def wanted(path: Path) -> bool:
         try:
-            return ".sops." in path.name or policy.exposure(_shown(root, path), sopsfile.read(path)) is not None
+            return ".sops." in path.name or exposure(_shown(root, path), sopsfile.read(path)) is not None
         except AigwError:
             return True  # unreadable: encrypt reports why, for this file
 

@@ -18,8 +18,9 @@ Two questions, answered once:
   a value that is not a template, a reference or an obvious non-secret. A manifest that merely
   matches a creation rule's ``path_regex`` (a ConfigMap, a HelmRelease, an ExternalSecret, a
   ``*.j2`` template, an empty file under a catch-all ``.*\\.ya?ml`` rule) carries none: a rule says
-  how to encrypt, not that every file it matches must be. ``exposure`` answers with ``scan``'s own
-  verdict, so ``doctor`` can never call a file unencrypted that ``scan`` lets through, or the reverse.
+  how to encrypt, not that every file it matches must be. ``scan.exposure`` gives that verdict for
+  ``doctor`` and bulk ``encrypt``: it is ``scan``'s own, so ``doctor`` can never call a file
+  unencrypted that ``scan`` lets through, or the reverse.
 """
 
 from __future__ import annotations
@@ -54,18 +55,3 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     from aigw_secrets.scanner import filters
 
     return bool(keys) and secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)
-
-
-def exposure(path: str, data: bytes) -> str | None:
-    """What a plaintext file would expose if it were committed as it is, given that a creation rule
-    covers it: ``scan``'s ``sops-rule-unencrypted`` verdict (its note), or a credential shape found
-    in it; None when the file carries no secret material (or is encrypted already)."""
-    from aigw_secrets.scanner import rules
-    from aigw_secrets.scanner.scan import scan_file
-
-    found, _skipped = scan_file(path, data, must_encrypt=True)
-    for f in found:
-        if f.rule == "sops-rule-unencrypted":
-            return f.note or "secret material"
-    shapes = [f.rule for f in found if f.rule in rules.LINE_RULE_IDS]
-    return f"would expose {', '.join(dict.fromkeys(shapes))}" if shapes else None

@@ -230,6 +230,18 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     return _dedupe(found), skipped
 
 
+def exposure(path: str, data: bytes) -> str | None:
+    """What a plaintext file would expose if it were committed as it is, given that a creation rule
+    covers it: ``scan``'s ``sops-rule-unencrypted`` verdict (its note), or a credential shape found
+    in it; None when the file carries no secret material (or is encrypted already)."""
+    found, _skipped = scan_file(path, data, must_encrypt=True)
+    for f in found:
+        if f.rule == "sops-rule-unencrypted":
+            return f.note or "secret material"
+    shapes = [f.rule for f in found if f.rule in rules.LINE_RULE_IDS]
+    return f"would expose {', '.join(dict.fromkeys(shapes))}" if shapes else None
+
+
 def _structural(text: str) -> bool:
     # substring tests first: the regex has no literal prefix and most manifests mention none of these
     return any(word in text for word in ("Secret", "List", "sops", "secretGenerator", _ENC_START)) and bool(_STRUCTURAL_HINT.search(text))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,6 +29,11 @@ from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import regex as goregex
+
+# The finding policy's verdict on a plaintext file a rule covers (scanner.scan.exposure, injected by
+# ``doctor``: the scanner sits above this layer): what it would expose, or None.
+Exposure = Callable[[str, bytes], "str | None"]
+MAX_READ = 10 * 1024 * 1024  # the scanner's limit too
 
 
 class Finding(NamedTuple):
@@ -251,7 +257,7 @@ def configs(root: Path) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in found))
 
 
-def check_config(root: Path) -> list[Finding]:
+def check_config(root: Path, exposure: Exposure) -> list[Finding]:
     paths = configs(root)
     out = [Finding("warning", str(p), "sops ignores .sops.yml (it reads only .sops.yaml)", f"rename it to {p.with_name(sopsconfig.CONFIG_NAME).name}") for p in sopsconfig.repo_files(root, "*.sops.yml", ".sops.yml") if p.name == ".sops.yml"]
     if not paths:
@@ -263,11 +269,11 @@ def check_config(root: Path) -> list[Finding]:
     except AigwError:
         judge = None  # check_sops reports it; no advice on .sops.yaml is verified then
     for path in paths:
-        out += [f._replace(where=_relative(root, f.where)) for f in _check_one(root, path, judge)]
+        out += [f._replace(where=_relative(root, f.where)) for f in _check_one(root, path, judge, exposure)]
     return out
 
 
-def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
+def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) -> list[Finding]:
     try:
         cfg = sopsconfig.load(path)
         text = sopsconfig.read_text(path)
@@ -308,7 +314,7 @@ def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
     files = _files(root, cfg)
     for rule in cfg.rules:
         out += _check_rule(path, cfg, rule, tree, judge, [p for p, r in files if r is rule])
-    out += _check_files(root, cfg, files, judge)
+    out += _check_files(root, cfg, files, judge, exposure)
     return out
 
 
@@ -447,10 +453,11 @@ def _is_manifest(path: Path) -> bool:
     return bool(re.search(r"(?m)^apiVersion:", head) and re.search(r"(?m)^kind:", head))
 
 
-def _is_template(text: str) -> bool:
-    from aigw_secrets.scanner import filters
+_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#")  # ${VAR}, {{ .x }}, cluster-template's #{ x }#
 
-    return filters.is_template(text)
+
+def _is_template(text: str) -> bool:
+    return bool(_TEMPLATE.search(text))
 
 
 def _valid_age_recipient(text: str) -> bool:
@@ -463,7 +470,7 @@ def _valid_age_recipient(text: str) -> bool:
     return hrp == "age" and len(raw) == 32
 
 
-def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Path, sopsconfig.Rule]], judge: Judge | None) -> list[Finding]:
+def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Path, sopsconfig.Rule]], judge: Judge | None, exposure: Exposure) -> list[Finding]:
     out: list[Finding] = []
     mine = [p for p in _under(root, cfg) if p.name != sopsconfig.CONFIG_NAME]
     managed = [p for p in mine if sopsconfig.is_encrypted(p) or ".sops." in p.name]
@@ -477,7 +484,7 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
     for path, rule in governed:
         if sopsconfig.is_encrypted(path):
             continue
-        exposed = _exposure(root, path)
+        exposed = _exposure(root, path, exposure)
         if exposed is None:
             continue  # nothing secret in it: a rule says how to encrypt, not that every file it matches must be
         shown = _shown(root, path)
@@ -539,18 +546,15 @@ def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:
         return True
 
 
-def _exposure(root: Path, path: Path) -> str | None:
-    """What a plaintext file a rule matches would expose: the scanner's own verdict
-    (scanner/policy.py), so doctor and scan agree on which files must be encrypted."""
-    from aigw_secrets.scanner import policy
-    from aigw_secrets.scanner.scan import MAX_BYTES
-
+def _exposure(root: Path, path: Path, exposure: Exposure) -> str | None:
+    """What a plaintext file a rule matches would expose, by the scanner's own verdict (``doctor``
+    passes ``scanner.scan.exposure``): doctor and scan agree on which files must be encrypted."""
     try:
         with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+            data = fh.read(MAX_READ + 1)
     except OSError:
         return None
-    return policy.exposure(_shown(root, path), data)
+    return exposure(_shown(root, path), data) if len(data) <= MAX_READ else None
 
 
 def _under(root: Path, cfg: sopsconfig.SopsConfig) -> list[Path]:

@@ -12,8 +12,7 @@ import pytest
 
 from aigw_secrets.cli import main
 from aigw_secrets.gateway.providers import PROVIDERS
-from aigw_secrets.scanner import policy
-from aigw_secrets.scanner.scan import scan_file
+from aigw_secrets.scanner.scan import exposure, scan_file
 from testing import fakes
 from testing.helpers import git
 from testing.repos import provider_settings, set_credentials, write_cluster
@@ -113,7 +112,7 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
 )
 def test_exposure_is_scans_verdict(name: str, text: str, exposed: bool) -> None:
     """doctor's "matches a rule but is not encrypted" = scan's sops-rule-unencrypted (or a shape)."""
-    verdict = policy.exposure(name, text.encode())
+    verdict = exposure(name, text.encode())
     assert (verdict is not None) == exposed, verdict
     rules = {f.rule for f in scan_file(name, text.encode(), must_encrypt=True)[0]}
     assert ("sops-rule-unencrypted" in rules or bool(rules)) == exposed, rules
