@@ -25,11 +25,15 @@ Two questions, answered once:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 # Top-level keys of a Kubernetes object that hold no secret values, whatever they are called.
 _OBJECT_FRAME = frozenset({"apiVersion", "kind", "metadata"})
 SECRET_SECTIONS = ("data", "stringData")
+# A mapping that points at a secret elsewhere (secretKeyRef, existingSecretRef, valueFrom, remoteRef):
+# the values under it are names.
+_REFERENCE_KEY = re.compile(r"(?:Ref|_ref|ref|valueFrom|From)$")
 
 
 def is_object(top_keys: Collection[str]) -> bool:
@@ -54,4 +58,6 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     template, reference or obvious non-secret."""
     from aigw_secrets.scanner import filters
 
-    return bool(keys) and secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)
+    if not keys or keys[-1] == "key" or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
+        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom`, a selector's `key:` name things
+    return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)

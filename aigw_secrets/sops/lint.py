@@ -491,7 +491,11 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
         cmd = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
         fix = f"run `{cmd}` before committing it"
         if not _selected(rule, exposed):
-            fix = f"move the value into a SOPS-encrypted Secret and reference it (valuesFrom, existingSecret): the rule's {rule.data.get('encrypted_regex')} would leave it plaintext; rotate it if it was pushed"
+            regex = rule.data.get("encrypted_regex")
+            if "Secret " in exposed:
+                fix = f"widen the rule's encrypted_regex {regex} (e.g. ^(data|stringData)$), then `{cmd}`: as it is, encrypting leaves these values plaintext"
+            else:
+                fix = f"move the value into a SOPS-encrypted Secret and reference it (valuesFrom, existingSecret): the rule's {regex} would leave it plaintext; rotate it if it was pushed"
         out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted ({exposed})", fix))
     for path in managed:
         if sopsconfig.is_encrypted(path) and path not in rule_of:
@@ -535,16 +539,16 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
 
 def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:
     """Whether encrypting with the rule's encrypted_regex would cover the exposed key paths
-    (``would expose spec.values.token``); a rule without one encrypts every value."""
+    (``would expose spec.values.token, Secret x stringData.volumeHandle``); a rule without one
+    encrypts every value."""
     regex = rule.data.get("encrypted_regex")
-    paths = [p.strip() for p in exposed.removeprefix("would expose ").rstrip(" …").split(",")]
-    if not isinstance(regex, str) or not all(p.startswith("spec.") for p in paths):
+    if not isinstance(regex, str) or not exposed.startswith("would expose "):
         return True
+    paths = [item.strip().split(" ")[-1] for item in exposed.removeprefix("would expose ").rstrip(" …").split(",")]
     try:
-        return all(any(goregex.search(regex, key) for key in p.split(".")) for p in paths)
+        return all(any(goregex.search(regex, key) for key in p.split(".")) for p in paths if "." in p)
     except goregex.GoRegexError:
         return True
-
 
 def _exposure(root: Path, path: Path, exposure: Exposure) -> str | None:
     """What a plaintext file a rule matches would expose, by the scanner's own verdict (``doctor``

@@ -163,3 +163,13 @@ def test_age_identity_found_by_content(repo: Path, capsys: pytest.CaptureFixture
     assert code == 1
     assert "bootstrap/flux-key.txt: private key is tracked by git" in out
     assert identity not in out
+
+
+def test_a_narrow_selector_gets_advice_that_encrypts(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plaintext Secret under a rule whose encrypted_regex picks none of its keys: running
+    `encrypt` would change nothing, so the fix is to widen the selector."""
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: kubernetes/.*[-_]secret\\.ya?ml$\n    encrypted_regex: ^(adminKey|userKey)$\n    age: {_recipient(repo)}\n")
+    _write(repo, {"kubernetes/app/kopia-secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: k\nstringData:\n  password: hunter2hunter2\n"})
+    code, out = _doctor(capsys)
+    assert code == 1
+    assert "fix: widen the rule's encrypted_regex ^(adminKey|userKey)$" in out

@@ -107,6 +107,8 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
         ("app.sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: hunter2hunter2\n", True),
         ("host_vars/web.yml", "ansible_become_password: hunter2hunter2\nansible_host: 10.0.0.1\n", True),
         ("host_vars/db.yml", "ansible_host: 10.0.0.2\nansible_user: admin\n", False),
+        ("app/values.yaml", "env:\n  - name: API_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: api-credentials\n        key: API_PASSWORD_VALUE\n", False),
+        ("snmp/generator.yml", "modules:\n  nas:\n    auth:\n      priv_password: otherPass\n", True),
         ("app.env", "DB_PASSWORD=hunter2hunter2\nPORT=80\n", True),
     ],
 )
