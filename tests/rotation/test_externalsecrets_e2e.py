@@ -1,0 +1,211 @@
+"""Issue 21 end to end: the external-secrets backend against moto's Secrets Manager (server mode)
+and the Kubernetes API stand-in playing ESO's controller: generate, rotate an issuer-minted
+credential through the store, revoke only once ESO has synced it; no value in the work tree, git
+objects or temp files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from aigw_secrets.cli import main
+from aigw_secrets.errors import ExitCode
+from testing import adminapis, crds, kubeapi, motoserver
+from testing.helpers import git
+from testing.repos import provider_settings, write_cluster
+
+pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("moto.server")
+
+OUT = Path("kubernetes/apps/ai-gateway/providers")
+ES_FILE = OUT / "openai.externalsecret.yaml"
+KEY = "ai-gateway/ai-gateway/openai-apikey"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    with motoserver.serve() as url:
+        yield url
+
+
+@pytest.fixture
+def sm(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    motoserver.reset(moto_url)
+    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "store-admin", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    return boto3.client("secretsmanager", region_name="us-east-1")
+
+
+def eso_settings(**extra: Any) -> dict[str, Any]:
+    return {"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "aws-secrets-manager", **extra}
+
+
+@pytest.fixture
+def openai(repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[adminapis.OpenAI]:
+    api = adminapis.OpenAI()
+    with adminapis.serve(api):
+        monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
+        monkeypatch.setenv("AIGW_SECRETS_OPENAI_ADMIN_URL", f"{api.url}/v1")
+        monkeypatch.setenv("OPENAI_ADMIN_KEY", api.admin_key)
+        _, first = api.add("operator-made")
+        settings = {**provider_settings("openai"), **eso_settings(), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": api.project, "ai_gateway_openai_validation_url": f"{api.url}/v1/models"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("OPENAI_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("OPENAI_API_KEY")
+        yield api
+
+
+def es_doc(repo: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load((repo / ES_FILE).read_text()))
+
+
+def store_value(sm: Any, version: str | None = None) -> dict[str, str]:
+    args = {"SecretId": KEY, **({"VersionId": version} if version else {})}
+    return dict(json.loads(sm.get_secret_value(**args)["SecretString"]))
+
+
+def reader(sm: Any) -> Any:
+    def read(key: str, prop: str, version: str | None) -> str:
+        args: dict[str, Any] = {"SecretId": key}
+        if version:
+            args["VersionId" if version.startswith("uuid/") else "VersionStage"] = version.removeprefix("uuid/")
+        return str(json.loads(sm.get_secret_value(**args)["SecretString"])[prop])
+
+    return read
+
+
+def no_value_anywhere(repo: Path, values: list[str], tmp: Path) -> None:
+    """Neither the work tree, nor any git object (loose or packed), nor the temp dir holds a value."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "state", "--allow-empty")
+    objects = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True, check=True).stdout
+    assert len(objects) > 1000
+    for v in values:
+        assert v.encode() not in objects, "a credential value is in a git object"
+        hits = subprocess.run(["grep", "-rlF", "--", v, str(repo), os.environ["TMPDIR"], str(tmp)], capture_output=True, text=True).stdout
+        assert not hits, f"a credential value is in {hits}"
+
+
+@pytest.mark.shared
+def test_generate_writes_the_store_and_an_externalsecret(repo: Path, openai: adminapis.OpenAI, sm: Any, shared_crds: None, tmp_path: Path) -> None:
+    doc = es_doc(repo)
+    first = next(a for a in openai.accounts.values() if a["name"] == "operator-made")["_key"]
+    assert not (repo / OUT / "openai.secret.sops.yaml").exists()
+    assert doc["spec"]["target"]["name"] == "openai-apikey"  # what the BackendSecurityPolicy reads
+    (policy,) = [d for d in yaml.safe_load_all((repo / OUT / "openai.yaml").read_text()) if d and d["kind"] == "BackendSecurityPolicy"]
+    assert policy["spec"]["apiKey"]["secretRef"]["name"] == doc["spec"]["target"]["name"]
+    version = doc["metadata"]["annotations"]["aigw-secrets.io/store-version"]
+    assert doc["spec"]["data"][0]["remoteRef"] == {"key": KEY, "property": "apiKey", "version": f"uuid/{version}"}
+    assert store_value(sm, version) == {"apiKey": first}
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=KEY)["Tags"]}
+    assert tags["aigw-secrets.io/managed-by"] == "aigw-secrets"
+    report = crds.validate(doc)
+    assert not report.schema_errors and not report.cel_failures, report
+    kustomization = yaml.safe_load((repo / OUT / "kustomization.yaml").read_text().split("---\n", 1)[-1])
+    assert "openai.externalsecret.yaml" in kustomization["resources"]
+    # ESO makes exactly the Secret the SOPS backend would have
+    with kubeapi.serve() as cluster:
+        cluster.store_reader = reader(sm)
+        cluster.apply_external_secret(doc)
+        live = cluster.secrets[("ai-gateway", "openai-apikey")]
+        import base64
+
+        assert base64.b64decode(live["data"]["apiKey"]).decode() == first
+        assert live["metadata"]["annotations"]["aigw-secrets.io/content-hash"] == doc["metadata"]["annotations"]["aigw-secrets.io/content-hash"]
+    # unchanged input: no new store version, no file change
+    before = (repo / ES_FILE).read_bytes()
+    versions = len(sm.list_secret_version_ids(SecretId=KEY)["Versions"])
+    assert main(["generate", "--no-input"]) == 0
+    assert (repo / ES_FILE).read_bytes() == before
+    assert len(sm.list_secret_version_ids(SecretId=KEY)["Versions"]) == versions
+    no_value_anywhere(repo, [first], tmp_path)
+
+
+def test_rotate_through_the_store_with_gated_revocation(repo: Path, openai: adminapis.OpenAI, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = next(a for a in openai.accounts.values() if a["name"] == "operator-made")["_key"]
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g1")
+    v1 = es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/store-version"]
+    assert main(["rotate", "--provider", "openai"]) == 0  # g2: minted by openai-admin, validated, stored
+    assert main(["rotate", "--provider", "openai"]) == 0  # g3: g2 is the previous one, ours to revoke
+    g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
+    g3 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g3")
+    doc = es_doc(repo)
+    ann = doc["metadata"]["annotations"]
+    v3 = ann["aigw-secrets.io/store-version"]
+    assert store_value(sm, v3) == {"apiKey": g3["_key"]} and store_value(sm) == {"apiKey": g3["_key"]}
+    stages = {v["VersionId"]: v.get("VersionStages", []) for v in sm.list_secret_version_ids(SecretId=KEY, IncludeDeprecated=True)["Versions"]}
+    assert "AWSCURRENT" in stages[v3] and any("AWSPREVIOUS" in s for s in stages.values())
+    assert v1 in stages  # the first version is still there
+    assert ann["aigw-secrets.io/previous-issued-ref"] == g2["id"] and ann["force-sync"] == ann["aigw-secrets.io/rotated-at"]
+    assert doc["spec"]["data"][0]["remoteRef"]["version"] == f"uuid/{v3}"
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g3")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")  # past the grace period
+    with kubeapi.serve() as cluster:
+        kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        cluster.store_reader = reader(sm)
+        cluster.flux_applies("flux-system", "flux-system", f"main@sha1:{head}")
+        # ESO has not synced the new ExternalSecret yet (Flux applied, ESO slow): no revocation
+        cluster.eso_auto = False
+        cluster.apply_external_secret(doc)
+        assert main(["rotate", "--revoke", "openai"]) == ExitCode.LOCKED
+        assert g2["id"] in openai.accounts
+        # ESO synced, but a store error: Ready=False → still waiting
+        cluster.store_reader = lambda *a: (_ for _ in ()).throw(KeyError("boom"))
+        cluster.eso_sync("ai-gateway", "openai-apikey")
+        assert main(["rotate", "--revoke", "openai"]) == ExitCode.LOCKED
+        assert g2["id"] in openai.accounts
+        # a sync from before the store write does not count
+        cluster.store_reader = reader(sm)
+        import datetime as dt
+
+        cluster.now = lambda: dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        cluster.eso_sync("ai-gateway", "openai-apikey")
+        assert main(["rotate", "--revoke", "openai"]) == ExitCode.LOCKED
+        assert g2["id"] in openai.accounts
+        # ESO synced after the write; the Secret carries the new content hash: revoke exactly g2
+        cluster.now = lambda: dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+        cluster.eso_sync("ai-gateway", "openai-apikey")
+        assert main(["rotate", "--revoke", "openai"]) == 0
+    assert g2["id"] not in openai.accounts and g3["id"] in openai.accounts
+    assert sorted(a["name"] for a in openai.accounts.values()) == ["aigw-openai-g3", "operator-made"]
+    no_value_anywhere(repo, [first, g2["_key"], g3["_key"]], tmp_path)
+
+
+def test_status_shows_store_version(repo: Path, openai: adminapis.OpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["status", "--format", "json"]) in (0, 1)
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["backend"] == "external-secrets" and row["store_version"] == es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/store-version"]
+    assert row["remote_key"] == KEY and row["sync"] == "not checked"
+
+
+def test_refuses_a_store_entry_it_did_not_create(repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from testing import fakes
+
+    sm.create_secret(Name=KEY, SecretString=json.dumps({"apiKey": "someone-elses"}))
+    write_cluster(repo, {**provider_settings("openai"), **eso_settings()})
+    monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
+    assert main(["generate", "--no-input"]) == ExitCode.CONFIG
+    assert "not created by aigw-secrets" in capsys.readouterr().err
+    assert store_value(sm) == {"apiKey": "someone-elses"}
+    assert not (repo / ES_FILE).exists()
+
+
+@pytest.mark.parametrize("interval", ["0", "0s", "0h0m", "soon"])
+def test_refresh_interval_zero_is_refused(repo: Path, interval: str, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cluster(repo, {**provider_settings("openai"), **eso_settings(ai_gateway_external_secrets_refresh_interval=interval)})
+    assert main(["generate", "--no-input"]) == ExitCode.CONFIG
+    assert "refresh_interval" in capsys.readouterr().err
