@@ -176,9 +176,10 @@ def shape(doc: Any) -> Any:
     target = dict(spec.get("target") or {})
     tmpl = dict(target.get("template") or {})
     tmpl.pop("metadata", None)
+    tmpl["data"] = sorted(tmpl.get("data") or {})  # the keys the Secret gets; how they are assembled depends on the value (AWS session token)
     target["template"] = tmpl
     spec["target"] = target
-    spec["data"] = [{**d, "remoteRef": {k: v for k, v in (d.get("remoteRef") or {}).items() if k != "version"}} for d in spec.get("data") or [] if isinstance(d, dict)]
+    spec["data"] = sorted({str((d.get("remoteRef") or {}).get("key")) for d in spec.get("data") or [] if isinstance(d, dict)})
     return doc.get("apiVersion"), doc.get("kind"), meta, spec
 
 

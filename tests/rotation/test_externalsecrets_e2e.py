@@ -209,3 +209,90 @@ def test_refresh_interval_zero_is_refused(repo: Path, interval: str, capsys: pyt
     write_cluster(repo, {**provider_settings("openai"), **eso_settings(ai_gateway_external_secrets_refresh_interval=interval)})
     assert main(["generate", "--no-input"]) == ExitCode.CONFIG
     assert "refresh_interval" in capsys.readouterr().err
+
+
+def test_migrate_both_ways(repo: Path, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SOPS → store → SOPS: every managed value lands in the store and comes back identical; the
+    bootstrap Secret stays SOPS and untouched; generate --check agrees with what migrate wrote; no
+    value in the work tree, git objects or temp files."""
+    import base64
+
+    from aigw_secrets.sops import files as sopsfile
+    from aigw_secrets.sops.binary import Sops
+    from testing import fakes
+    from testing.repos import set_credentials
+
+    values = set_credentials(monkeypatch, tmp_path)
+    settings = {**provider_settings("openai"), **provider_settings("bedrock"), **provider_settings("vertex"), **provider_settings("azure", "entra")}
+    write_cluster(repo, {**settings, "ai_gateway_mcp_backends": ["search=https://mcp.example.com/mcp"]})
+    mcp_key = fakes.generic_key()
+    monkeypatch.setenv("MCP_SEARCH_API_KEY", mcp_key)
+    assert main(["generate", "--no-input"]) == 0
+    bootstrap = repo / "kubernetes/apps/external-secrets/store-token.secret.sops.yaml"
+    bootstrap.parent.mkdir(parents=True)
+    token = fakes.generic_key()
+    bootstrap.write_bytes(sopsfile.encrypt(Sops(repo), yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-token"}, "stringData": {"token": token}}).encode(), str(bootstrap.relative_to(repo))))
+    boot_bytes = bootstrap.read_bytes()
+    sops_files = sorted(p.name for p in (repo / OUT).glob("*.secret.sops.yaml"))
+    plain = {p: yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / OUT / p).read_bytes(), str(OUT / p)))["stringData"] for p in sops_files}
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "sops")
+    for name in [*values, "MCP_SEARCH_API_KEY"]:  # the migration needs no provider credential
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    (tmp_path / "sa.json").unlink()  # the test's own input file: gone, so any later copy is a leak
+    # the store's own credential: a profile, so Bedrock's AWS_ACCESS_KEY_ID never mixes with it
+    creds = tmp_path / "aws-credentials"
+    creds.write_text("[store]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = store-admin\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AIGW_SECRETS_STORE_AWS_PROFILE", "store")
+    # store settings first; the backend key is what migrate flips
+    (repo / "cluster.yaml").write_text((repo / "cluster.yaml").read_text() + "ai_gateway_external_secrets_store: aws-secrets-manager\n")
+    assert main(["migrate", "--to", "external-secrets"]) == 0
+    assert "ai_gateway_secret_backend: external-secrets" in (repo / "cluster.yaml").read_text()
+    assert sorted(p.name for p in (repo / OUT).glob("*.secret.sops.yaml")) == []
+    es_files = sorted(p.name for p in (repo / OUT).glob("*.externalsecret.yaml"))
+    assert es_files == sorted(f.replace(".secret.sops.yaml", ".externalsecret.yaml") for f in sops_files)
+    assert bootstrap.read_bytes() == boot_bytes
+    kustomization = yaml.safe_load((repo / OUT / "kustomization.yaml").read_text().split("---\n", 1)[-1])
+    assert set(es_files) <= set(kustomization["resources"])
+    capsys.readouterr()
+    assert main(["generate", "--check", "--no-input"]) == 0, capsys.readouterr()  # the seam: generate agrees
+    # ESO (the stand-in) makes exactly the Secrets the SOPS files held
+    with kubeapi.serve() as cluster:
+        cluster.store_reader = reader(sm)
+        for name in es_files:
+            doc = yaml.safe_load((repo / OUT / name).read_text())
+            cluster.apply_external_secret(doc)
+            live = cluster.secrets[(doc["metadata"]["namespace"], doc["spec"]["target"]["name"])]
+            made = {k: base64.b64decode(v).decode() for k, v in live["data"].items()}
+            assert made == plain[name.replace(".externalsecret.yaml", ".secret.sops.yaml")]
+            assert not crds.CRD_DIR.is_dir() or not crds.validate(doc).schema_errors
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "to external-secrets")
+    # and back
+    assert main(["migrate", "--to", "sops"]) == 0
+    assert "ai_gateway_secret_backend: sops" in (repo / "cluster.yaml").read_text()
+    assert sorted(p.name for p in (repo / OUT).glob("*.externalsecret.yaml")) == []
+    for name, data in plain.items():
+        back = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / OUT / name).read_bytes(), str(OUT / name)))
+        assert back["stringData"] == data
+    assert bootstrap.read_bytes() == boot_bytes
+    capsys.readouterr()
+    assert main(["generate", "--check", "--no-input"]) == 0, capsys.readouterr()
+    secrets_ = [*(v for k, v in values.items() if k != "GCP_PRIVATE_KEY"), values["GCP_PRIVATE_KEY"].splitlines()[1], mcp_key, token]
+    no_value_anywhere(repo, secrets_, tmp_path)
+
+
+def test_migrate_needs_store_settings(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from testing import fakes
+
+    write_cluster(repo, provider_settings("openai"))
+    monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
+    assert main(["generate", "--no-input"]) == 0
+    before = (repo / "cluster.yaml").read_text()
+    assert main(["migrate", "--to", "external-secrets"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "cluster.yaml" in err and "ai_gateway_external_secrets_store" in err and "aigw-migrate-" not in err
+    assert (repo / "cluster.yaml").read_text() == before
+    assert (repo / OUT / "openai.secret.sops.yaml").exists()
