@@ -296,3 +296,27 @@ def test_migrate_needs_store_settings(repo: Path, monkeypatch: pytest.MonkeyPatc
     assert "cluster.yaml" in err and "ai_gateway_external_secrets_store" in err and "aigw-migrate-" not in err
     assert (repo / "cluster.yaml").read_text() == before
     assert (repo / OUT / "openai.secret.sops.yaml").exists()
+
+
+def doctor_findings(capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
+    capsys.readouterr()
+    main(["doctor", "--format", "json"])
+    return [f for f in json.loads(capsys.readouterr().out)["findings"] if "ExternalSecret" in f["where"]]
+
+
+def test_doctor_checks_target_keys_and_store(repo: Path, openai: adminapis.OpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    assert doctor_findings(capsys) == []  # what generate wrote: the store is named in cluster.yaml
+    path = repo / ES_FILE
+    good = path.read_text()
+    path.write_text(good.replace("      data:\n        apiKey:", "      data:\n        api-key:"))
+    (finding,) = doctor_findings(capsys)
+    assert finding["level"] == "error" and "reads key apiKey" in finding["message"] and "BackendSecurityPolicy ai-gateway/openai" in finding["message"]
+    path.write_text(good.replace("name: aws-secrets-manager", "name: vault-backend"))
+    (finding,) = doctor_findings(capsys)
+    assert "ClusterSecretStore 'vault-backend'" in finding["message"]
+    store = repo / "kubernetes/apps/external-secrets/store.yaml"
+    store.parent.mkdir(parents=True)
+    store.write_text("apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata:\n  name: vault-backend\nspec:\n  provider:\n    vault: {server: 'https://vault.example.com', path: secret, version: v2, auth: {tokenSecretRef: {name: t, key: token, namespace: external-secrets}}}\n")
+    assert doctor_findings(capsys) == []
+    path.write_text(good.replace("  target:\n    name: openai-apikey", "  target:\n    name: openai-key"))
+    assert {f["level"] for f in doctor_findings(capsys)} == {"warning"}  # nobody reads openai-key
