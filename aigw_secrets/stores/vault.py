@@ -36,7 +36,8 @@ class VaultKV2(Store):
             token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN") or env_secret("VAULT_TOKEN", "Vault/OpenBao store")
             hvac = lazy("hvac", "vault")
             verify: bool | str = os.environ.get("VAULT_CACERT") or True
-            self._client = hvac.Client(url=url, token=token, verify=verify, namespace=os.environ.get("VAULT_NAMESPACE") or None, timeout=20)
+            # no redirects: a standby's 307 would carry X-Vault-Token to wherever it points (point VAULT_ADDR at the active node or the load balancer)
+            self._client = hvac.Client(url=url, token=token, verify=verify, namespace=os.environ.get("VAULT_NAMESPACE") or None, timeout=20, allow_redirects=False)
         return self._client
 
     @property

@@ -316,7 +316,35 @@ def test_doctor_checks_target_keys_and_store(repo: Path, openai: adminapis.OpenA
     assert "ClusterSecretStore 'vault-backend'" in finding["message"]
     store = repo / "kubernetes/apps/external-secrets/store.yaml"
     store.parent.mkdir(parents=True)
-    store.write_text("apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata:\n  name: vault-backend\nspec:\n  provider:\n    vault: {server: 'https://vault.example.com', path: secret, version: v2, auth: {tokenSecretRef: {name: t, key: token, namespace: external-secrets}}}\n")
+    vault = {"server": "https://vault.example.com", "path": "secret", "version": "v2", "auth": {"tokenSecretRef": {"name": "t", "key": "token", "namespace": "external-secrets"}}}
+    store.write_text(yaml.safe_dump({"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": "vault-backend"}, "spec": {"provider": {"vault": vault}}}))
     assert doctor_findings(capsys) == []
     path.write_text(good.replace("  target:\n    name: openai-apikey", "  target:\n    name: openai-key"))
     assert {f["level"] for f in doctor_findings(capsys)} == {"warning"}  # nobody reads openai-key
+
+
+def test_killed_after_the_store_write_resumes_without_a_second_version(repo: Path, openai: adminapis.OpenAI, sm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from testing.helpers import kill_then_resume
+
+    def versions() -> int:
+        return len(sm.list_secret_version_ids(SecretId=KEY, IncludeDeprecated=True)["Versions"])
+
+    before = versions()
+    res = kill_then_resume(repo, ["rotate", "--provider", "openai"], "stored")
+    assert res.returncode == 0, res.stderr
+    assert versions() == before + 1  # the resumed run reused the version the killed one wrote
+    g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
+    assert store_value(sm, es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/store-version"]) == {"apiKey": g2["_key"]}
+    assert sorted(a["name"] for a in openai.accounts.values()) == ["aigw-openai-g2", "operator-made"]  # no orphan
+    capsys.readouterr()
+    assert main(["rotate", "--cancel", "openai"]) == ExitCode.CONFIG  # nothing in progress any more
+    assert main(["status"]) in (0, 1)
+    assert f"store {KEY} version" in capsys.readouterr().out
+
+
+def test_cron_rotates_through_the_store(repo: Path, openai: adminapis.OpenAI, sm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")  # everything is due
+    assert main(["rotate", "--due", "--assume-applied"]) == 0
+    g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
+    assert store_value(sm) == {"apiKey": g2["_key"]}
+    assert es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/generation"] == "2"
