@@ -127,6 +127,7 @@ def test_generate_writes_the_store_and_an_externalsecret(repo: Path, openai: adm
     assert main(["generate", "--no-input"]) == 0
     assert (repo / ES_FILE).read_bytes() == before
     assert len(sm.list_secret_version_ids(SecretId=KEY)["Versions"]) == versions
+    assert main(["scan", str(repo / OUT)]) == 0  # the seam: what generate writes, scan accepts
     no_value_anywhere(repo, [first], tmp_path)
 
 
