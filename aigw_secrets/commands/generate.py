@@ -166,6 +166,10 @@ def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[S
     output.finish(f"{len(cfg.providers)} provider(s), {changed} file(s) changed in {rel_out}", providers=len(cfg.providers), changed=changed, check=False)
     if changed:
         output.hint(f"review and commit the changes (git add {rel_out} && git commit), then push so Flux applies them")
+    if any(isinstance(j, StoreJob) and j.document["metadata"]["annotations"].get(f"{manifests.ANNOTATION}/generation") == "1" for j in jobs):
+        from aigw_secrets.gateway.externalsecrets import FLUX_HINT
+
+        output.hint(FLUX_HINT)  # issue 21: first ExternalSecrets in this directory
     return 0
 
 

@@ -166,6 +166,23 @@ def for_provider(
     return doc, props
 
 
+def for_mcp_seed(cfg: Config, store: StoreSettings, seed: str, fallback: str | None, *, version_ref: str | None, rotation: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The controller chart's MCP session seed Secret (key ``seed``, and ``fallbackSeed`` after a
+    rotation) as an ExternalSecret. Not wired yet: ``generate`` keeps the seed SOPS-encrypted (it is
+    the controller's own bootstrap material, rotated by ``rotate --provider mcp-session-seed``)."""
+    if cfg.mcp_seed is None:  # pragma: no cover - callers check
+        raise ValueError("ai_gateway_mcp_session_seed is off")
+    data = {manifests.MCP_SEED_KEY: seed, **({manifests.MCP_FALLBACK_KEY: fallback} if fallback else {})}
+    props = {prop_name(k): v for k, v in data.items()}
+    template = {k: f"{{{{ .{prop_name(k)} }}}}" for k in data}
+    name, ns = cfg.mcp_seed.secret_name, cfg.mcp_seed.namespace
+    doc = external_secret(
+        name, ns, None, store, remote_key(store, ns, name), list(props), template,
+        version_ref=version_ref, content_hash=manifests.content_hash(data), annotations={f"{manifests.ANNOTATION}/auth": "mcp-session-seed", **rotation}, force_sync=None,
+    )
+    return doc, props
+
+
 def shape(doc: Any) -> Any:
     """What must match for an existing ExternalSecret to be kept: all but state annotations and version pins."""
     if not isinstance(doc, dict):
@@ -204,10 +221,7 @@ def store_version(version_ref: str | None) -> str | None:
     return version_ref.removeprefix("uuid/")
 
 
-FLUX_NOTE = """\
-# External Secrets Operator: apply ESO (its CRDs and the ClusterSecretStore) before these manifests.
-# In the Flux Kustomization that applies this directory:
-#   spec:
-#     dependsOn:
-#       - name: external-secrets-stores   # the Kustomization holding ESO's HelmRelease and your ClusterSecretStore
-"""
+FLUX_HINT = (
+    "ExternalSecrets need ESO's CRDs and your store first: give the Flux Kustomization that applies this directory "
+    "`spec.dependsOn: [{name: <the Kustomization with ESO and the ClusterSecretStore>}]` (README: External Secrets Operator backend)"
+)

@@ -89,3 +89,17 @@ def test_unpinned_and_secretstore(shared_crds: None) -> None:
     report = crds.validate(doc)
     assert not report.schema_errors, report
     assert "version" not in doc["spec"]["data"][0]["remoteRef"] and doc["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "aws-secrets-manager"}
+
+
+@pytest.mark.shared
+def test_mcp_seed_builder(tmp_path: object, shared_crds: None) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    write_cluster(root, {"ai_gateway_mcp_session_seed": True, "ai_gateway_openai_enabled": True})
+    cfg = config_mod.load(root)
+    seed, old = manifests.new_mcp_seed(), manifests.new_mcp_seed()
+    doc, props = es.for_mcp_seed(cfg, STORE, seed, old, version_ref="3", rotation={})
+    assert not crds.validate(doc).schema_errors
+    assert doc["spec"]["target"]["name"] == "ai-gateway-controller-mcp-session-encryption"
+    assert es.render(doc["spec"]["target"]["template"]["data"], props) == {"seed": seed, "fallbackSeed": old}
