@@ -349,3 +349,15 @@ def test_cron_rotates_through_the_store(repo: Path, openai: adminapis.OpenAI, sm
     g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
     assert store_value(sm) == {"apiKey": g2["_key"]}
     assert es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/generation"] == "2"
+
+
+def test_migrate_back_copies_only_our_own_entry(repo: Path, openai: adminapis.OpenAI, sm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """A merged commit that points the ExternalSecret at another store entry cannot make
+    `migrate --to sops` copy that entry into git."""
+    sm.create_secret(Name="prod/database", SecretString=json.dumps({"apiKey": "db-password-value"}))
+    path = repo / ES_FILE
+    path.write_text(path.read_text().replace(f"key: {KEY}", "key: prod/database").replace("version: uuid/", "version: AWSCURRENT #"))
+    before = sorted(p.name for p in (repo / OUT).iterdir())
+    assert main(["migrate", "--to", "sops"]) == ExitCode.DATA
+    assert "not copying" in capsys.readouterr().err
+    assert sorted(p.name for p in (repo / OUT).iterdir()) == before
