@@ -147,14 +147,7 @@ def _to_sops(root: Path, cfg: config_mod.Config, old: config_mod.ProviderConfig,
     doc = current(src, rel_src)
     if cfg.external_secrets is None:  # pragma: no cover - the source config uses the backend
         raise ConfigError("no ai_gateway_external_secrets_* settings")
-    store = open_store(cfg.external_secrets)
-    info = es.read(doc)
-    expected = es.remote_key(cfg.external_secrets, manifests.secret_namespace(old, cfg), manifests.secret_name(old))
-    if info is None or info[0] != expected:
-        raise DataError(f"{rel_src}: names store entry {info[0] if info else '?'}, not {expected}; not copying another entry into git")
-    if store.ours(expected) is not True:
-        raise DataError(f"{store.describe(expected)}: not created by aigw-secrets; not copying it into git")
-    value = value_of(store, doc, old)
+    value = value_of(open_store(cfg.external_secrets), doc, old, cfg)  # only our own entry, under its configured name
     if value is None:
         raise DataError(f"{rel_src}: the store has no entry at the version it pins; nothing changed")
     secret = manifests.secret(new, cfg, value, rotation=_carried(doc))

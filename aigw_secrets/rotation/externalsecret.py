@@ -58,12 +58,19 @@ def current(path: Path, rel: str) -> dict[str, Any]:
     return dict(doc)
 
 
-def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig) -> str | None:
-    """The credential the ExternalSecret ``doc`` makes, read from the store (None: not there)."""
+def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig, cfg: Config) -> str | None:
+    """The credential the ExternalSecret ``doc`` makes, read from the store (None: not there). Only
+    from the entry this tool made under the configured name: a merged commit that points the
+    ExternalSecret at another entry never gets that entry read (and sent for validation, or into git)."""
     info = es.read(doc)
-    if info is None:
+    if info is None or cfg.external_secrets is None:
         return None
     key, _props, version_ref, template = info
+    expected = es.remote_key(cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc))
+    if key != expected:
+        raise DataError(f"ExternalSecret {manifests.secret_name(pc)} names store entry {key}, not {expected}; not reading another entry")
+    if store.ours(key) is not True:
+        raise DataError(f"{store.describe(key)}: not created by aigw-secrets; not reading it")
     props = store.get(key, es.store_version(version_ref) if store.versioned else None)
     if props is None:
         return None
@@ -103,7 +110,7 @@ def rotate(root: Path, cfg: Config, pc: ProviderConfig, *, source: str | None, v
         raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one {rel} already names")
     if not same_as_journal:
         try:
-            old = value_of(store, doc, pc)
+            old = value_of(store, doc, pc, cfg)
         except AigwError:
             old = None
         journal.step("obtained", fingerprint=fingerprint(cred.value), old_ref=identity(pc, old) if old else None, validated=None, version=None)
@@ -246,7 +253,7 @@ def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: dict[str, 
 
 def current_value(root: Path, cfg: Config, pc: ProviderConfig, rel: str) -> str:
     """The credential the ExternalSecret names, from the store (revocation's re-validation)."""
-    value = value_of(store_for(cfg), current(root / rel, rel), pc)
+    value = value_of(store_for(cfg), current(root / rel, rel), pc, cfg)
     if value is None:
         raise DataError(f"{rel}: the store has no entry at the version it pins")
     return value

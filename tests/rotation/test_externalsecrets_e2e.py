@@ -359,5 +359,5 @@ def test_migrate_back_copies_only_our_own_entry(repo: Path, openai: adminapis.Op
     path.write_text(path.read_text().replace(f"key: {KEY}", "key: prod/database").replace("version: uuid/", "version: AWSCURRENT #"))
     before = sorted(p.name for p in (repo / OUT).iterdir())
     assert main(["migrate", "--to", "sops"]) == ExitCode.DATA
-    assert "not copying" in capsys.readouterr().err
+    assert "not reading another entry" in capsys.readouterr().err
     assert sorted(p.name for p in (repo / OUT).iterdir()) == before
