@@ -102,17 +102,17 @@ def external_secret(
     annotations: Mapping[str, str],
     force_sync: str | None,
 ) -> dict[str, Any]:
-    meta = manifests._meta(name, namespace, provider, {k: v for k, v in annotations.items() if k != manifests.HASH_ANNOTATION})
-    ann = meta.setdefault("annotations", {})
+    labels = dict(manifests.LABELS)
+    if provider:
+        labels[f"{manifests.ANNOTATION}/provider"] = provider
+    ann = {k: v for k, v in annotations.items() if k != manifests.HASH_ANNOTATION}
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels, "annotations": ann}
     if content_hash:
         ann[manifests.HASH_ANNOTATION] = content_hash
     ann[REMOTE_KEY] = key
     if force_sync:
         ann[FORCE_SYNC] = force_sync
     target_ann = {k: v for k, v in ((manifests.HASH_ANNOTATION, content_hash), (f"{manifests.ANNOTATION}/generation", annotations.get(f"{manifests.ANNOTATION}/generation"))) if v}
-    labels = dict(manifests.LABELS)
-    if provider:
-        labels[f"{manifests.ANNOTATION}/provider"] = provider
     data = []
     for prop in props:
         ref: dict[str, Any] = {"key": key, "property": prop}

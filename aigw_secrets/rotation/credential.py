@@ -109,7 +109,8 @@ def rotate_credential(
     if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21: through the secret store
         from aigw_secrets.rotation import externalsecret
 
-        return externalsecret.rotate(root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy)
+        helpers = externalsecret.Helpers(identity, fingerprint, _same_value)
+        return externalsecret.rotate(root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy, helpers=helpers)
     policy = policy if policy is not None else operator.load(root)
     path = cfg.output_dir / manifests.secret_file(pc)
     rel = str(path.relative_to(root))

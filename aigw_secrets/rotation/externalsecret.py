@@ -16,8 +16,9 @@ after the store write, and the Secret it made carrying the new content hash.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -77,9 +78,19 @@ def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig, cfg: Config)
     return es.render(template, props).get(pc.auth.secret_key or "")
 
 
-def rotate(root: Path, cfg: Config, pc: ProviderConfig, *, source: str | None, verify: bool, interactive: bool, policy: operator.Policy | None) -> dict[str, Any]:
+class Helpers(NamedTuple):
+    """What ``credential.py`` shares with this module (passed in: the two never import each other)."""
+
+    identity: Callable[[ProviderConfig, str], str]
+    fingerprint: Callable[[str], str]
+    same_value: Callable[[object, str], bool]
+
+
+def rotate(
+    root: Path, cfg: Config, pc: ProviderConfig, *, source: str | None, verify: bool, interactive: bool, policy: operator.Policy | None, helpers: Helpers
+) -> dict[str, Any]:
     """One rotation through the store; called by ``credential.rotate_credential`` under the repository lock."""
-    from aigw_secrets.rotation.credential import _same_value, fingerprint, identity
+    identity, fingerprint, _same_value = helpers
 
     policy = policy if policy is not None else operator.load(root)
     store = store_for(cfg)
@@ -216,9 +227,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
 
 def _last_sync(root: Path, pc: ProviderConfig) -> str:
     """ESO's sync state as the last revocation check saw it (``status`` makes no cluster call)."""
-    from aigw_secrets.rotation.revoke import REVOKE
-
-    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    journal = Journal(root, f"revoke-{pc.key}", {})  # read only (revoke.py owns its transitions)
     for name, ok, why in journal.data.get("gates") or []:
         if name == "in-cluster":
             return ("synced: " if ok else "not synced: ") + str(why)

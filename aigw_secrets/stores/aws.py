@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.stores import MARK_KEY, MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, lazy
+from aigw_secrets.stores.base import MARK_KEY, MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, lazy
 
 _DENIED = ("AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "ExpiredToken", "ExpiredTokenException")
 _QUIET = ("botocore", "boto3", "urllib3", "s3transfer")

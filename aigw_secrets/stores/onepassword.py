@@ -19,7 +19,7 @@ from typing import Any
 
 from aigw_secrets import http
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.stores import MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, env_secret
+from aigw_secrets.stores.base import MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, env_secret
 
 TAG = MARK_VALUE
 _VAULT_ID = re.compile(r"^[0-9a-z]{26}$")

@@ -15,8 +15,8 @@ import os
 from typing import Any
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.stores import MARK_KEY, MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, env_secret, lazy
 from aigw_secrets.stores.aws import quiet_logs
+from aigw_secrets.stores.base import MARK_KEY, MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, env_secret, lazy
 
 
 class VaultKV2(Store):

@@ -17,7 +17,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from testing import adminapis, crds, kubeapi, motoserver
+from testing import adminapis, crds, kubeapi
 from testing.helpers import git
 from testing.repos import provider_settings, write_cluster
 
@@ -30,15 +30,8 @@ ES_FILE = OUT / "openai.externalsecret.yaml"
 KEY = "ai-gateway/ai-gateway/openai-apikey"
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with motoserver.serve() as url:
-        yield url
-
-
 @pytest.fixture
 def sm(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    motoserver.reset(moto_url)
     for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "store-admin", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     return boto3.client("secretsmanager", region_name="us-east-1")

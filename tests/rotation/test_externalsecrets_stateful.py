@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from aigw_secrets.cli import main
-from testing import fakes, motoserver
+from testing import fakes
 from testing.repos import init_repo, provider_settings, write_cluster
 
 boto3 = pytest.importorskip("boto3")
@@ -25,12 +24,13 @@ pytest.importorskip("moto.server")
 OUT = Path("kubernetes/apps/ai-gateway/providers")
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Any:
-    with motoserver.serve() as url:
-        yield url
+def reset(url: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
 
 
+@pytest.mark.slow
 def test_generate_rotate_migrate_agree(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "store-admin", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
@@ -40,7 +40,7 @@ def test_generate_rotate_migrate_agree(moto_url: str, tmp_path: Path, monkeypatc
     class Seams(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            motoserver.reset(moto_url)
+            reset(moto_url)
             monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)  # init makes this repository's own key
             self.repo = init_repo(tmp_path / f"r{next(counter)}", monkeypatch)
             self.backend = "sops"

