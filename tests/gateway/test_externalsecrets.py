@@ -103,3 +103,40 @@ def test_mcp_seed_builder(tmp_path: object, shared_crds: None) -> None:
     assert not crds.validate(doc).schema_errors
     assert doc["spec"]["target"]["name"] == "ai-gateway-controller-mcp-session-encryption"
     assert es.render(doc["spec"]["target"]["template"]["data"], props) == {"seed": seed, "fallbackSeed": old}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"ai_gateway_secret_backend": "vault"}, "ai_gateway_secret_backend: 'vault' is not one of sops, external-secrets"),
+        ({"ai_gateway_openai_secret_backend": "eso"}, "ai_gateway_openai_secret_backend"),
+        ({"ai_gateway_secret_backend": "external-secrets"}, "ai_gateway_external_secrets_store"),
+        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_provider": "gcp"}, "ai_gateway_external_secrets_provider"),
+        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_store_kind": "Store"}, "store_kind"),
+        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_prefix": "../x/"}, "prefix"),
+        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_provider": "onepassword"}, "onepassword_vault"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: object, extra: dict[str, str], message: str) -> None:
+    from pathlib import Path
+
+    from aigw_secrets.errors import ConfigError
+
+    root = Path(str(tmp_path))
+    write_cluster(root, {"ai_gateway_openai_enabled": True, **extra})
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as exc:
+        config_mod.load(root)
+    assert "cluster.yaml" in str(exc.value)
+
+
+def test_per_provider_backend(tmp_path: object) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    write_cluster(root, {"ai_gateway_openai_enabled": True, "ai_gateway_groq_enabled": True, "ai_gateway_groq_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s"})
+    cfg = config_mod.load(root)
+    backends = {pc.key: pc.backend for pc in cfg.providers}
+    assert backends == {"openai": "sops", "groq": "external-secrets"} and cfg.external_secrets is not None
+    assert {pc.key: manifests.secret_file(pc) for pc in cfg.providers} == {"openai": "openai.secret.sops.yaml", "groq": "groq.externalsecret.yaml"}
+    write_cluster(root, {"ai_gateway_openai_enabled": True})
+    assert config_mod.load(root).external_secrets is None  # nobody uses the store: its settings are not needed
