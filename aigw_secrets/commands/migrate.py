@@ -50,6 +50,9 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
             journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
             if journal.active:
                 raise ConfigError(f"{pc.key}: a credential rotation is in progress (step {journal.data.get('state')}); finish or cancel it before migrating")
+        from aigw_secrets.gateway.plan import check_store_credentials
+
+        check_store_credentials(after if to == config_mod.EXTERNAL_SECRETS else before)
         out = before.output_dir
         writes: dict[Path, bytes] = {}
         removals: list[Path] = []

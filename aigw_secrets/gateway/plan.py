@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets.errors import CredentialError, DataError, NoKeyError, OutputError
+from aigw_secrets.errors import ConfigError, CredentialError, DataError, NoKeyError, OutputError
 from aigw_secrets.gateway import credentials, manifests, operator
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.sops import binary as sops_mod
@@ -281,6 +281,7 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
     from aigw_secrets.gateway import externalsecrets as es
 
     assert cfg.external_secrets is not None  # noqa: S101 - set whenever a StoreJob exists
+    check_store_credentials(cfg)
     store = stores.open_store(cfg.external_secrets)
     out: dict[str, tuple[bytes, str]] = {}
     for job in jobs:
@@ -313,3 +314,20 @@ def pin(doc: dict[str, Any], store: Any, version: str) -> dict[str, Any]:
             item["remoteRef"].pop("version", None)
     doc["metadata"].setdefault("annotations", {})[es.STORE_VERSION] = version
     return doc
+
+
+def check_store_credentials(cfg: Config) -> None:
+    """An AWS store takes boto3's default chain, which reads $AWS_ACCESS_KEY_ID first: where that holds
+    an AWS provider's (Bedrock's) own key, the store would be written with it. Then the store needs its
+    own profile ($AIGW_SECRETS_STORE_AWS_PROFILE)."""
+    import os
+
+    store = cfg.external_secrets
+    if store is None or store.provider != "aws" or os.environ.get("AIGW_SECRETS_STORE_AWS_PROFILE") or not os.environ.get("AWS_ACCESS_KEY_ID"):
+        return
+    aws = [pc.key for pc in cfg.providers if pc.backend == "external-secrets" and pc.auth.credential == "aws" and "AWS_ACCESS_KEY_ID" in pc.auth.env]
+    if aws:
+        raise ConfigError(
+            f"$AWS_ACCESS_KEY_ID is {aws[0]}'s credential, and the AWS Secrets Manager store would be written with it; "
+            "give the store its own profile: set $AIGW_SECRETS_STORE_AWS_PROFILE"
+        )

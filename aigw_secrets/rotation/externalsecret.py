@@ -92,7 +92,10 @@ def rotate(
     """One rotation through the store; called by ``credential.rotate_credential`` under the repository lock."""
     identity, fingerprint, _same_value = helpers
 
+    from aigw_secrets.gateway.plan import check_store_credentials
+
     policy = policy if policy is not None else operator.load(root)
+    check_store_credentials(cfg)
     store = store_for(cfg)
     assert cfg.external_secrets is not None  # noqa: S101 - store_for checked it
     path = cfg.output_dir / manifests.secret_file(pc)

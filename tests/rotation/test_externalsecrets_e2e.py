@@ -354,3 +354,16 @@ def test_migrate_back_copies_only_our_own_entry(repo: Path, openai: adminapis.Op
     assert main(["migrate", "--to", "sops"]) == ExitCode.DATA
     assert "not reading another entry" in capsys.readouterr().err
     assert sorted(p.name for p in (repo / OUT).iterdir()) == before
+
+
+def test_bedrock_key_is_never_the_store_credential(repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """With Bedrock on the store, $AWS_ACCESS_KEY_ID is Bedrock's key: boto3's default chain would
+    write the store with it. The store must have its own profile."""
+    from testing import fakes
+
+    write_cluster(repo, {**provider_settings("bedrock"), **eso_settings()})
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", fakes.aws_access_key_id())
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", fakes.aws_secret_access_key())
+    assert main(["generate", "--no-input"]) == ExitCode.CONFIG
+    assert "AIGW_SECRETS_STORE_AWS_PROFILE" in capsys.readouterr().err
+    assert sm.list_secrets()["SecretList"] == []
