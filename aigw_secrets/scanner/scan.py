@@ -40,7 +40,7 @@ _ENC_TOKEN = re.compile(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]
 # Cheap test whether the structural pass can find anything: a Secret or a List (any quoting, a
 # !!str tag, flow style), a secretGenerator, sops metadata or ciphertext.
 _STRUCTURAL_HINT = re.compile(
-    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|\w*List)["']"""
+    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|ExternalSecret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|ExternalSecret|\w*List)["']"""
     r"""|^["']?sops["']?[ \t]*:|"sops"[ \t]*:[ \t]*\{|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",  # sops metadata is top-level
     re.M,
 )
@@ -304,6 +304,8 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
                 out.append(f)
                 exposed.append(f"Secret {name} {f.note.split(' ')[0]}")
         plain_docs.append(doc)
+        if yamlread.scalar(top.get("kind")) == "ExternalSecret":  # the template is not a store
+            out += _scan_external_secret(path, top, lines)
         generators = top.get("secretGenerator")
         if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
@@ -387,6 +389,33 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
                 yield from (f._replace(note=f"{where} in a Secret") for f in specific)
             elif _is_plaintext_secret(str(key.value), content):
                 yield Finding(path, line, col, "k8s-secret-plaintext", value, f"{where} is not encrypted")
+
+
+_TEMPLATE_EXPR = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def _scan_external_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
+    """An ExternalSecret is not a finding; a literal credential in ``spec.target.template.data`` is
+    (what is left once the ``{{ ... }}`` expressions are taken out, judged as a Secret value)."""
+    from aigw_secrets.scanner import yamlread
+
+    target = yamlread.mapping(yamlread.mapping(top.get("spec")).get("target"))
+    entries: Any = yamlread.mapping(target.get("template")).get("data")
+    if getattr(entries, "id", None) != "mapping":
+        return
+    for key, node in entries.value:
+        value = yamlread.scalar(node)
+        if value is None or lines.allowed(node.start_mark.index):
+            continue
+        literal = _TEMPLATE_EXPR.sub(" ", value).strip()
+        line, col = lines.at(node.start_mark.index)
+        where = f"spec.target.template.data.{key.value}"
+        from aigw_secrets.scanner import filters
+
+        templated = literal != value.strip()  # around a {{ }}: only a token-like rest ("Bearer " is not)
+        judged = filters.is_token_like(literal) and not filters.is_non_secret(literal) if templated else _is_plaintext_secret(str(key.value), literal)
+        if literal and judged and not any(f.secret in value for f in scan_line_rules(path, value, _Lines(value))):
+            yield Finding(path, line, col, "externalsecret-template-literal", literal, f"{where} is a literal, not from the store")
 
 
 def _is_plaintext_secret(key: str, value: str) -> bool:
