@@ -214,6 +214,18 @@ def status(repo: Path, fmt: str) -> int:
 
 @cli.command()
 @_REPO
+@click.option("--to", "to", type=click.Choice(["external-secrets", "sops"]), required=True, help="Where the credentials go: the secret store (ExternalSecrets in git) or SOPS Secrets.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Config file (default: <repo>/cluster.yaml or cluster.toml).")
+@_FORMAT
+def migrate(repo: Path, to: str, config_path: Path | None, fmt: str) -> int:
+    """Move the managed credentials between SOPS Secrets and an External Secrets store (value checked on arrival)."""
+    from aigw_secrets.commands.migrate import migrate as run
+
+    return run(repo, to=to, config_path=config_path, fmt=fmt)
+
+
+@cli.command()
+@_REPO
 @_FORMAT
 def doctor(repo: Path, fmt: str) -> int:
     """Lint .sops.yaml and the key set-up for what sops silently accepts."""

@@ -119,6 +119,17 @@ class Cluster:
             lambda: self.core.patch_namespaced_secret(name, ns, body, field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml"),
         )
 
+    # --- External Secrets Operator (issue 21) ------------------------------------------------------
+
+    def external_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._call(
+            "get",
+            "externalsecrets.external-secrets.io",
+            namespace,
+            lambda: self.custom.get_namespaced_custom_object("external-secrets.io", "v1", namespace, "externalsecrets", name),
+        )
+        return found
+
     # --- Flux ------------------------------------------------------------------------------------
 
     def kustomization(self, namespace: str, name: str) -> dict[str, Any] | None:

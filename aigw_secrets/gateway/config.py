@@ -21,6 +21,8 @@ import yaml
 from aigw_secrets.errors import ConfigError
 from aigw_secrets.gateway.providers import GLOBAL_SETTINGS, PROVIDERS, AuthMode, Provider, Setting, all_keys, setting_specs
 from aigw_secrets.sops.config import read_text
+from aigw_secrets.stores import KINDS as STORE_KINDS
+from aigw_secrets.stores import StoreSettings
 
 CONFIG_NAMES = ("cluster.yaml", "cluster.toml")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -37,6 +39,7 @@ class ProviderConfig(NamedTuple):
     tls: bool
     prefix: str | None
     models: dict[str, list[str]]  # BackendSpec.suffix -> models (only backends with models)
+    backend: str = "sops"  # issue 21: sops | external-secrets
 
     @property
     def key(self) -> str:
@@ -61,6 +64,8 @@ class Config(NamedTuple):
     mcp_seed: MCPSeed | None = None  # ai_gateway_mcp_session_seed
     mcp_backends: tuple[ProviderConfig, ...] = ()  # ai_gateway_mcp_backends, one pseudo-provider each
     mcp_route_name: str = "mcp"
+    # --- issue 21 (External Secrets Operator backend)
+    external_secrets: StoreSettings | None = None  # ai_gateway_external_secrets_*, when any provider uses it
 
 
 VERSIONS = ("v1.1", "v1.2")
@@ -283,6 +288,12 @@ def load(root: Path, config_path: Path | None = None) -> Config:
         seed = MCPSeed(f"{fullname}-mcp-session-encryption"[:63].rstrip("-"), release_ns)
     mcp = tuple(_mcp_backend(entry, where("ai_gateway_mcp_backends")) for entry in values["ai_gateway_mcp_backends"])
     _check_unique([*providers, *mcp], where)
+    default_backend = _backend(values["ai_gateway_secret_backend"], "ai_gateway_secret_backend", where)
+    providers = [pc._replace(backend=_backend(pc.settings.get("secret_backend") or default_backend, f"ai_gateway_{pc.key}_secret_backend", where)) for pc in providers]
+    mcp = tuple(pc._replace(backend=default_backend) for pc in mcp)
+    store = None
+    if any(pc.backend == EXTERNAL_SECRETS and pc.auth.secret_key for pc in (*providers, *mcp)):
+        store = _store_settings(values, where)
     output_dir = Path(values["ai_gateway_output_dir"])
     if output_dir.is_absolute() or ".." in output_dir.parts:
         raise ConfigError(f"{where('ai_gateway_output_dir')}: ai_gateway_output_dir must be a path inside the repository")
@@ -303,7 +314,42 @@ def load(root: Path, config_path: Path | None = None) -> Config:
         mcp_seed=seed,
         mcp_backends=mcp,
         mcp_route_name=values["ai_gateway_mcp_route_name"],
+        external_secrets=store,
     )
+
+
+EXTERNAL_SECRETS = "external-secrets"
+BACKENDS = ("sops", EXTERNAL_SECRETS)
+_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$")
+
+
+def _backend(value: str, key: str, where: Callable[[str], str]) -> str:
+    if value not in BACKENDS:
+        raise ConfigError(f"{where(key)}: {key}: {value!r} is not one of {', '.join(BACKENDS)}")
+    return value
+
+
+def _store_settings(values: dict[str, Any], where: Callable[[str], str]) -> StoreSettings:
+    """``ai_gateway_external_secrets_*``: where the values go and what the ExternalSecrets name."""
+    k = "ai_gateway_external_secrets_"
+    provider = values[k + "provider"]
+    if provider not in STORE_KINDS:
+        raise ConfigError(f"{where(k + 'provider')}: {k}provider: {provider!r} is not one of {', '.join(STORE_KINDS)}")
+    name = values[k + "store"]
+    if not name or not _HOSTNAME.match(name) or len(name) > 253:
+        raise ConfigError(f"{where(k + 'store')}: {k}store: the ClusterSecretStore/SecretStore the ExternalSecrets use must be set to a Kubernetes name (got {name!r})")
+    kind = values[k + "store_kind"]
+    if kind not in ("ClusterSecretStore", "SecretStore"):
+        raise ConfigError(f"{where(k + 'store_kind')}: {k}store_kind: {kind!r} is not ClusterSecretStore or SecretStore")
+    interval = str(values[k + "refresh_interval"]).strip()
+    if not _DURATION.match(interval) or not re.search(r"[1-9]", interval):
+        raise ConfigError(f"{where(k + 'refresh_interval')}: {k}refresh_interval: {interval!r} must be a non-zero Go duration such as 1h or 15m (0 syncs once: a rotation would never reach the cluster)")
+    prefix = str(values[k + "prefix"] or "")
+    if not re.match(r"^[A-Za-z0-9/_+=.@-]*$", prefix) or ".." in prefix or prefix.startswith("/"):
+        raise ConfigError(f"{where(k + 'prefix')}: {k}prefix: {prefix!r} may hold letters, digits and / _ + = . @ - only, and not start with /")
+    if provider == "onepassword" and not values[k + "onepassword_vault"]:
+        raise ConfigError(f"{where(k + 'provider')}: {k}onepassword_vault must name the 1Password vault (its id) for provider onepassword")
+    return StoreSettings(provider, name, kind, prefix, interval, values[k + "aws_region"] or "", values[k + "vault_mount"] or "secret", values[k + "onepassword_vault"] or "")
 
 
 def _mcp_backend(entry: str, where: str) -> ProviderConfig:

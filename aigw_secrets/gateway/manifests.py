@@ -73,6 +73,13 @@ def secret_name(pc: ProviderConfig) -> str:
 
 
 def secret_file(pc: ProviderConfig) -> str:
+    """The file holding ``pc``'s credential: its ExternalSecret with the external-secrets backend (issue 21)."""
+    if pc.backend == "external-secrets":
+        return f"{pc.name}.externalsecret.yaml"
+    return sops_secret_file(pc)
+
+
+def sops_secret_file(pc: ProviderConfig) -> str:
     # `<name>.secret.sops.yaml` matches both cluster-template's `.*\.sops\.ya?ml` and the common
     # `.+\.secret(\.sops)?\.ya?ml` creation rules.
     return f"{pc.name}.secret.sops.yaml"

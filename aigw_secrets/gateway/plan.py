@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets.errors import CredentialError, DataError, NoKeyError, OutputError
+from aigw_secrets.errors import ConfigError, CredentialError, DataError, NoKeyError, OutputError
 from aigw_secrets.gateway import credentials, manifests, operator
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.sops import binary as sops_mod
@@ -185,8 +185,8 @@ def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None
     ``rotate`` and ``generate`` do, so ``generate --check`` agrees with the files. Returns the file changed."""
     from aigw_secrets.util import atomic_write
 
-    suffix = ".secret.sops.yaml"
-    if not secret_path.name.endswith(suffix):
+    suffix = next((x for x in (".secret.sops.yaml", ".externalsecret.yaml") if secret_path.name.endswith(x)), "")
+    if not suffix:
         return None
     policy = secret_path.with_name(secret_path.name[: -len(suffix)] + ".yaml")
     try:
@@ -205,10 +205,129 @@ def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None
     return policy
 
 
-def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | None) -> str | None:
+def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | StoreJob | None) -> str | None:
     """The generation ``pc``'s Secret carries after this run (the new one when ``job`` writes it),
     for ``manifests.mark_generation``: generate emits what rotation's policy bump wrote."""
     docs = [job.document] if job else read_documents(out / manifests.secret_file(pc))
     meta = docs[0].get("metadata") if docs and isinstance(docs[0], dict) else None
     generation = ((meta if isinstance(meta, dict) else {}).get("annotations") or {}).get(f"{manifests.ANNOTATION}/generation")
     return str(generation) if generation else None
+
+
+# --- issue 21: the External Secrets Operator backend -------------------------------------------
+
+
+class StoreJob(NamedTuple):
+    """A credential bound for the secret store; its ExternalSecret is finished once the store says
+    which version it wrote (``store_and_render``)."""
+
+    pc: ProviderConfig
+    rel: str
+    value: str
+    document: dict[str, Any]  # the ExternalSecret, version pin not yet filled in
+    props: dict[str, str]
+
+
+def plan_external_secret(
+    pc: ProviderConfig,
+    cfg: Config,
+    out: Path,
+    source: str | None,
+    interactive: bool,
+    *,
+    run_commands: bool = True,
+    policy: operator.Policy | None = None,
+) -> tuple[Planned, StoreJob | None]:
+    """As ``plan_secret``, for a provider whose value lives in the store: nothing is written to the
+    store here (``--check`` plans too); an unchanged credential (its content hash) writes nothing."""
+    from aigw_secrets.gateway import externalsecrets as es
+
+    store = cfg.external_secrets
+    if store is None:  # pragma: no cover - config.load sets it whenever a provider uses the backend
+        raise DataError(f"{pc.key}: external-secrets backend without store settings")
+    rel = manifests.secret_file(pc)
+    target = out / rel
+    cred = credentials.obtain(pc, source, interactive=interactive, run_commands=run_commands, policy=policy)
+    current = read_documents(target)
+    current_doc = current[0] if len(current) == 1 and isinstance(current[0], dict) else None
+    shape_doc, _ = es.for_provider(pc, cfg, store, "-", version_ref=None, content_hash=None, rotation={}, force_sync=None)
+    kept = bool(current_doc and manifests.is_ours(target) and es.shape(current_doc) == es.shape(shape_doc))
+    if cred is None:
+        if kept:
+            return Planned(rel, None, "kept; no new credential given"), None
+        if not interactive:
+            needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
+            raise CredentialError(f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin")
+        cred = credentials.prompt(pc)
+    key = pc.auth.secret_key or ""
+    stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
+    if kept and manifests.hash_matches(stored.get(manifests.HASH_ANNOTATION), {key: cred.value}):
+        return Planned(rel, None, f"credential unchanged ({cred.source})"), None
+    generation = str(stored.get(f"{manifests.ANNOTATION}/generation", "0")).strip()
+    previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
+    at = stamp()
+    rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=at)
+    doc, props = es.for_provider(pc, cfg, store, cred.value, version_ref=None, content_hash=manifests.content_hash({key: cred.value}), rotation=rotation, force_sync=at)
+    return Planned(rel, None, f"from {cred.source}, to the {store.provider} store"), StoreJob(pc, rel, cred.value, doc, props)
+
+
+def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes, str]]:
+    """Write each value as a new store version, read it back, and render its ExternalSecret pinned
+    to that version. Runs before any file is replaced: a failure leaves the files as they were (a
+    version written before it is simply not referenced; the cluster keeps reading the pinned one)."""
+    if not jobs:
+        return {}
+    from aigw_secrets import stores
+    from aigw_secrets.gateway import externalsecrets as es
+
+    assert cfg.external_secrets is not None  # noqa: S101 - set whenever a StoreJob exists
+    check_store_credentials(cfg)
+    store = stores.open_store(cfg.external_secrets)
+    out: dict[str, tuple[bytes, str]] = {}
+    for job in jobs:
+        doc = pin(job.document, store, store.put(remote_of(job.document), job.props))
+        at = stamp()  # after the write: the revocation gate wants a sync later than this
+        doc["metadata"]["annotations"].update({f"{manifests.ANNOTATION}/rotated-at": at, es.FORCE_SYNC: at})
+        version = doc["metadata"]["annotations"].get(es.STORE_VERSION)
+        if store.get(remote_of(doc), version if store.versioned else None) != job.props:
+            raise DataError(f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written")
+        out[job.rel] = (es.HEADER.encode() + manifests.dump([doc], markers=False).encode(), f"value in {store.describe(remote_of(doc))} version {version or '(unversioned)'}, verified")
+    return out
+
+
+def remote_of(doc: dict[str, Any]) -> str:
+    return str(doc["spec"]["data"][0]["remoteRef"]["key"])
+
+
+def pin(doc: dict[str, Any], store: Any, version: str) -> dict[str, Any]:
+    """``doc`` with every remoteRef pinned to ``version`` and the store-version annotation set."""
+    import copy
+
+    from aigw_secrets.gateway import externalsecrets as es
+
+    doc = copy.deepcopy(doc)
+    ref = store.version_ref(version) if store.versioned else None
+    for item in doc["spec"]["data"]:
+        if ref:
+            item["remoteRef"]["version"] = ref
+        else:
+            item["remoteRef"].pop("version", None)
+    doc["metadata"].setdefault("annotations", {})[es.STORE_VERSION] = version
+    return doc
+
+
+def check_store_credentials(cfg: Config) -> None:
+    """An AWS store takes boto3's default chain, which reads $AWS_ACCESS_KEY_ID first: where that holds
+    an AWS provider's (Bedrock's) own key, the store would be written with it. Then the store needs its
+    own profile ($AIGW_SECRETS_STORE_AWS_PROFILE)."""
+    import os
+
+    store = cfg.external_secrets
+    if store is None or store.provider != "aws" or os.environ.get("AIGW_SECRETS_STORE_AWS_PROFILE") or not os.environ.get("AWS_ACCESS_KEY_ID"):
+        return
+    aws = [pc.key for pc in cfg.providers if pc.backend == "external-secrets" and pc.auth.credential == "aws" and "AWS_ACCESS_KEY_ID" in pc.auth.env]
+    if aws:
+        raise ConfigError(
+            f"$AWS_ACCESS_KEY_ID is {aws[0]}'s credential, and the AWS Secrets Manager store would be written with it; "
+            "give the store its own profile: set $AIGW_SECRETS_STORE_AWS_PROFILE"
+        )

@@ -107,6 +107,7 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "rotation_period_days": Setting("int", 90, "rotate the credential after this many days", (1, 3650)),
     "validation_url": Setting("str", None, "URL used to check a new credential (private endpoints, tests)"),
     # --- issuers (rotation/issuers/): who mints new credentials; the admin credential never lives here
+    "secret_backend": Setting("str", None, "sops or external-secrets for this provider (default: ai_gateway_secret_backend)"),
     "issuer": Setting("str", None, "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, azure-arm, anthropic-admin"),
 }
 
@@ -496,6 +497,16 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
         "list", [], "MCP servers with an API key, each NAME=https://host[:port]/path (MCPRoute backendRefs)"
     ),
     "ai_gateway_mcp_route_name": Setting("str", "mcp", "MCPRoute name"),
+    # --- External Secrets Operator backend (issue 21): the value in a store, an ExternalSecret in git
+    "ai_gateway_secret_backend": Setting("str", "sops", "where credential values live: sops (encrypted in git) or external-secrets (a secret store read by ESO)"),
+    "ai_gateway_external_secrets_provider": Setting("str", "aws", "the store aigw-secrets writes values to: aws (Secrets Manager), vault (Vault/OpenBao KV v2), onepassword (Connect)"),
+    "ai_gateway_external_secrets_store": Setting("str", None, "name of the ClusterSecretStore / SecretStore the ExternalSecrets use"),
+    "ai_gateway_external_secrets_store_kind": Setting("str", "ClusterSecretStore", "ClusterSecretStore or SecretStore"),
+    "ai_gateway_external_secrets_prefix": Setting("str", "ai-gateway/", "remote keys are <prefix><namespace>/<secret name>"),
+    "ai_gateway_external_secrets_refresh_interval": Setting("str", "1h", "ESO refreshInterval (Go duration, not 0: 0 syncs once and never picks up a rotation)"),
+    "ai_gateway_external_secrets_aws_region": Setting("str", None, "AWS region of the Secrets Manager store (default $AWS_DEFAULT_REGION, else us-east-1)"),
+    "ai_gateway_external_secrets_vault_mount": Setting("str", "secret", "KV v2 mount of the Vault/OpenBao store"),
+    "ai_gateway_external_secrets_onepassword_vault": Setting("str", None, "1Password vault id the Connect store writes items to"),
 }
 
 

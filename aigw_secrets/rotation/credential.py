@@ -106,6 +106,11 @@ def rotate_credential(
             return rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True, policy=policy)
     if not pc.auth.secret_key:
         raise ConfigError(f"{pc.provider.title}: auth {pc.auth.name} is keyless; there is no credential to rotate")
+    if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21: through the secret store
+        from aigw_secrets.rotation import externalsecret
+
+        helpers = externalsecret.Helpers(identity, fingerprint, _same_value)
+        return externalsecret.rotate(root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy, helpers=helpers)
     policy = policy if policy is not None else operator.load(root)
     path = cfg.output_dir / manifests.secret_file(pc)
     rel = str(path.relative_to(root))
@@ -192,6 +197,10 @@ def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str |
 
 
 def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
+    if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21
+        from aigw_secrets.rotation import externalsecret
+
+        return externalsecret.status(root, cfg, pc)
     path = cfg.output_dir / manifests.secret_file(pc)
     rel = str(path.relative_to(root))
     row: dict[str, Any] = {"provider": pc.key, "auth": pc.auth.name, "file": rel}

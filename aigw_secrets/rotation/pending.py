@@ -73,6 +73,12 @@ def _secret_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
     return str((cfg.output_dir / manifests.secret_file(pc)).relative_to(root))
 
 
+def _sops_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
+    """The path whose .sops.yaml creation rule encrypts the pending entry: the SOPS Secret's, also
+    with the external-secrets backend (its ExternalSecret file is plain YAML, matched by no rule)."""
+    return str((cfg.output_dir / manifests.sops_secret_file(pc)).relative_to(root))
+
+
 def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
     try:
         doc = yaml.safe_load((root / _secret_rel(root, cfg, pc)).read_text("utf-8")) or {}
@@ -91,7 +97,7 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
     if issuer is None or not issuer.mints:
         return None
     journal, pending = _paths(root, pc)
-    rel = _secret_rel(root, cfg, pc)
+    rel = _sops_rel(root, cfg, pc)
     if fresh and journal.active and journal.data["state"] == "minted" and _annotations(root, cfg, pc).get(REF_ANNOTATION) == journal.data["ref"]:
         finish(root, pc)
     if journal.active and journal.data["state"] == "minted":
@@ -166,7 +172,7 @@ def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
         return []
     written: list[str] = []
     if journal.data.get("companions"):
-        value = _read_pending(root, pending, _secret_rel(root, cfg, pc))
+        value = _read_pending(root, pending, _sops_rel(root, cfg, pc))
         if value is None:
             raise DataError(f"{pending}: cannot decrypt the pending credential to write the model server's Secret")
         for target in journal.data["companions"]:

@@ -108,6 +108,7 @@ def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) 
         "generation": generation,
         "content_hash": ann.get(manifests.HASH_ANNOTATION),
         "revoke_after": ann.get(f"{A}/previous-revoke-after"),
+        "stored_at": ann.get(f"{A}/rotated-at"),  # issue 21: when the value went to the store
         "state": journal.data.get("state") if journal.data.get("ref") == prev else "waiting",
     }
 
@@ -122,7 +123,7 @@ def gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], access
         out.append(Gate("in-cluster", True, "assumed (--assume-applied)"))
     else:
         out.extend(_cluster_gates(root, cfg, pc, t, rel, access))
-    out.append(_validates(root, pc, rel, t, issuer))
+    out.append(_validates(root, pc, rel, t, issuer, cfg))
     return out
 
 
@@ -135,6 +136,14 @@ def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any
         reason = f"no cluster access ({exc}); re-run with cluster access or --assume-applied"
         return [Gate("applied", False, reason), Gate("in-cluster", False, reason)]
     ks = f"Kustomization {access.ks_ns}/{access.ks_name}"
+    if pc.backend == "external-secrets":  # issue 21: ESO's Ready + refreshTime, and the Secret it made
+        from aigw_secrets.rotation.externalsecret import in_cluster_gate
+
+        try:
+            synced, why = in_cluster_gate(cluster, cfg, pc, t)
+        except AigwError as exc:
+            synced, why = False, f"no cluster access ({exc})"
+        in_cluster = Gate("in-cluster", synced, why)
     if not ready:
         applied = Gate("applied", False, f"{ks}: {revision}")
     else:
@@ -142,6 +151,8 @@ def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any
         sha = revision.rpartition(":")[2]
         carried = _hash_at(root, sha, rel)
         applied = Gate("applied", carried == t.get("content_hash"), f"{ks} applied {revision}" + ("" if carried == t.get("content_hash") else f", which does not carry generation {t.get('generation')} of {rel} yet"))
+    if pc.backend == "external-secrets":
+        return [applied, in_cluster]
     live_hash = (((live or {}).get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
     fresh = live is not None and live_hash == t.get("content_hash")
     where = f"{cfg.namespace}/{manifests.secret_name(pc)}"
@@ -159,7 +170,19 @@ def _hash_at(root: Path, sha: str, rel: str) -> str | None:
     return ((doc.get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
 
 
-def _validates(root: Path, pc: ProviderConfig, rel: str, t: dict[str, Any], issuer: Issuer | None) -> Gate:
+def _validates(root: Path, pc: ProviderConfig, rel: str, t: dict[str, Any], issuer: Issuer | None, cfg: Config | None = None) -> Gate:
+    if cfg is not None and pc.backend == "external-secrets":  # issue 21: the value is in the store
+        from aigw_secrets.rotation.externalsecret import current_value
+
+        try:
+            value = current_value(root, cfg, pc, rel)
+        except AigwError as exc:
+            return Gate("validates", False, f"cannot read the new credential from the store ({exc})")
+        try:
+            outcome = validate.check(pc, value)
+        except AigwError as exc:
+            return Gate("validates", False, str(exc))
+        return Gate("validates", True, f"HTTP {outcome.status}")
     try:
         plain = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), (root / rel).read_bytes(), rel))
         value = str(plain["stringData"][pc.auth.secret_key])

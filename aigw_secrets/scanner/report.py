@@ -129,6 +129,8 @@ def rule_advice(rule: str, *, history: bool = False, secret_doc: bool = False) -
         return "remove it and rotate the key (it is compromised once committed; encrypting it now does not help)"
     if rule == "k8s-secret-plaintext" or (rule == "sops-rule-unencrypted" and secret_doc):
         return "encrypt the Secret (`aigw-secrets encrypt FILE`), or move the value out of the repository"
+    if rule == "externalsecret-template-literal":
+        return "put the value in the secret store, template it as {{ .property }} from spec.data, and rotate it if it was ever pushed"
     if rule == "sops-rule-unencrypted":
         return "encrypt the file with `sops encrypt --in-place FILE`, or narrow the .sops.yaml rule"
     if rule in ("sops-plaintext-value", "sops-missing-mac"):

@@ -251,6 +251,7 @@ DOCUMENTATION_EXAMPLES = frozenset(
 STRUCTURAL_RULES: tuple[Rule, ...] = (
     Rule("k8s-secret-plaintext", "Kubernetes Secret with a data/stringData value that is not SOPS-encrypted"),
     Rule("kustomize-secret-literal", "kustomize secretGenerator literal with a real value"),
+    Rule("externalsecret-template-literal", "ExternalSecret whose spec.target.template.data holds a literal credential instead of a {{ .property }} from the store"),
     Rule("sops-plaintext-value", "SOPS file with a plaintext value inside an encrypted section (hand-edited)"),
     Rule("sops-missing-mac", "SOPS metadata block without a MAC"),
     Rule("sops-rule-unencrypted", "secret material in plaintext in a file that must be encrypted (a .sops.yaml creation rule covers it, or it is named *.sops.*)"),

@@ -40,7 +40,7 @@ _ENC_TOKEN = re.compile(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]
 # Cheap test whether the structural pass can find anything: a Secret or a List (any quoting, a
 # !!str tag, flow style), a secretGenerator, sops metadata or ciphertext.
 _STRUCTURAL_HINT = re.compile(
-    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|\w*List)["']"""
+    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|ExternalSecret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|ExternalSecret|\w*List)["']"""
     r"""|^["']?sops["']?[ \t]*:|"sops"[ \t]*:[ \t]*\{|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",  # sops metadata is top-level
     re.M,
 )
@@ -50,6 +50,9 @@ _PEM_B64_B64 = "TFMwdExTMUNSVWRK"  # ... and base64 of that (of "LS0tLS1CRUdJ")
 _SOPS_NAME = re.compile(r"\.(?:sops|enc)(?:\.age)?\.[A-Za-z0-9]+$|\.sops$")  # x.sops.yaml, x.enc.yaml, x.enc.age.yaml
 # A file of any name whose text starts as a Kubernetes object (a Secret in `master.key`, a kubeconfig)
 _K8S_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVersion|kind)[ \t]*:[ \t]*\S", re.S)
+# A key that may name a credential (filters.key_says_credential decides): a cheap test before a
+# file a creation rule covers is parsed for its configuration values.
+_CREDENTIAL_KEY = re.compile(r"(?i)(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]")
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
 _WEAKEST = frozenset({"credential-literal"})  # yields to any other finding on its line
@@ -139,6 +142,7 @@ class _Lines:
 _NO_LITERALS = re.compile(
     r"\.(?:py|pyi|go|js|mjs|ts|tsx|jsx|java|kt|scala|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|lua|pl|ex|exs|ipynb)$"
     r"|(?:^|/)(?:tests?|testdata|fixtures?|examples?|vendor|node_modules|site-packages|ansible_collections|third_party)/"
+    r"|\.(?:j2|tmpl|tpl|example|sample|dist)$"  # templates: stand-in values by design
 )
 
 
@@ -148,7 +152,7 @@ def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[
         if rule.literal and not literals:
             continue
         start = m.start()
-        if rule.key_group or "\n" in m.group(0):  # `name: value` rules, calls over several lines: the value's place
+        if rule.group or rule.key_group or "\n" in m.group(0):  # the value (not its key), also over several lines
             start = max(text.find(secret, start, m.end()), start)
         if is_placeholder(secret) or lines.inside_enc(start):
             continue
@@ -156,7 +160,7 @@ def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[
             line, col = decoded_from
             yield Finding(path, line, col, rule.id, secret, "base64-encoded")
             continue
-        if lines.allowed(start):
+        if lines.allowed(start):  # the value's place, not its key's (an MCPRoute's `apiKey:` is a line above)
             continue
         line, col = lines.at(start)
         yield Finding(path, line, col, rule.id, secret)
@@ -222,7 +226,7 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     if name == ".sops.yaml":
         return _dedupe(found), None  # the config: line rules only (a pasted age identity)
     kind = _kind(name)
-    guessed = not kind and "apiVersion" in text[:4096] and bool(_K8S_START.match(text))
+    guessed = not kind and not name.endswith(_TEMPLATE_EXT) and "apiVersion" in text[:4096] and bool(_K8S_START.match(text))
     if guessed:
         kind = "yaml"
     if kind in ("json", "ipynb", "env") or (kind == "yaml" and (_PEM_B64 in text or _PEM_B64_B64 in text)):
@@ -233,13 +237,13 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     def covered() -> bool:
         return sops_name or (must_encrypt() if callable(must_encrypt) else must_encrypt)
 
-    if kind in ("yaml", "json") and (sops_name or found or _structural(text)):
+    if kind in ("yaml", "json") and (sops_name or found or _structural(text) or (_CREDENTIAL_KEY.search(text) and covered())):
         more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
         found += more
         skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem and not guessed else None
         if lines.judged:  # the structural verdict on a value stands over the generic line rule's
             found = [f for f in found if not (f.rule in _WEAKEST and f.line in lines.judged and not f.note)]
-    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text):
+    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text or (_CREDENTIAL_KEY.search(text) and covered())):
         found += _scan_env(path, text, lines, found, covered)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
@@ -257,6 +261,18 @@ def _uncommented_enc(text: str, lines: _Lines) -> re.Match[str] | None:
         if not text[start : m.start()].lstrip().startswith("#"):
             return m
     return None
+
+
+def exposure(path: str, data: bytes) -> str | None:
+    """What a plaintext file would expose if it were committed as it is, given that a creation rule
+    covers it: ``scan``'s ``sops-rule-unencrypted`` verdict (its note), or a credential shape found
+    in it; None when the file carries no secret material (or is encrypted already)."""
+    found, _skipped = scan_file(path, data, must_encrypt=True)
+    for f in found:
+        if f.rule == "sops-rule-unencrypted":
+            return f.note or "secret material"
+    shapes = [f.rule for f in found if f.rule in rules.LINE_RULE_IDS]
+    return f"would expose {', '.join(dict.fromkeys(shapes))}" if shapes else None
 
 
 def _structural(text: str) -> bool:
@@ -307,7 +323,7 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
     out: list[Finding] = []
     exposed: list[str] = []
     encrypted_file = False
-    plain_docs = []  # neither sops nor Secret: judged as a whole *.sops.* file
+    plain_docs = []  # not sops: judged as a whole *.sops.* file
     for doc in composed.docs:
         top = yamlread.mapping(doc)
         if "sops" in top and top["sops"].id == "mapping":
@@ -321,8 +337,9 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
             for f in _scan_secret(path, secret, lines):
                 out.append(f)
                 exposed.append(f"Secret {name} {f.note.split(' ')[0]}")
-        if not secrets:
-            plain_docs.append(doc)
+        plain_docs.append(doc)
+        if yamlread.scalar(top.get("kind")) == "ExternalSecret":  # the template is not a store
+            out += _scan_external_secret(path, top, lines)
         generators = top.get("secretGenerator")
         if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
@@ -330,6 +347,8 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
         what = exposed or [f.rule for f in found if f.secret]
         if not what and is_sops_name(path.rsplit("/", 1)[-1]):
             what = _material(plain_docs)
+        if not what:
+            what = _config_credentials(plain_docs)
         if what and covered():
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""
@@ -337,17 +356,45 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
     return out, problem
 
 
+def _kube_kind(doc: Any) -> str | None:
+    from aigw_secrets.scanner import policy, yamlread
+
+    top = yamlread.mapping(doc)
+    return (yamlread.scalar(top.get("kind")) or "") if policy.is_object(top.keys()) else None
+
+
 def _material(docs: list[Any]) -> list[str]:
-    """Key paths of values in a plaintext ``*.sops.*`` file that are not templates, references or
-    obvious non-secrets (a file of ``${VAR}`` templates exposes nothing)."""
-    from aigw_secrets.scanner import filters, yamlread
+    """Key paths of values in a plaintext ``*.sops.*`` file, where secrets live (policy.secret_place),
+    that are not templates, references or obvious non-secrets (a file of ``${VAR}`` templates
+    exposes nothing; a Secret's data counts whatever its length)."""
+    from aigw_secrets.scanner import filters, policy, yamlread
 
     found = []
     for doc in docs:
+        kube_kind = _kube_kind(doc)
         walk = yamlread.Walk(doc)
         for keys, node in walk:
             value = yamlread.scalar(node)
-            if keys and value and len(value) >= 8 and not filters.is_non_secret(value):
+            if keys and value and not value.startswith(_ENC_START) and len(value) >= 8 and policy.secret_place(keys, kube_kind=kube_kind) and not filters.is_non_secret(value):
+                found.append(".".join(keys))
+    return found
+
+
+def _config_credentials(docs: list[Any]) -> list[str]:
+    """Key paths of credentials by name in configuration: every such value of a file that is not a
+    Kubernetes object (Ansible vars, Talos, Terraform values), and in an object's body (a
+    HelmRelease's values) one that also looks generated (``token: wgXS…==``; ``existingSecret:
+    authelia`` names a Secret and is not one; a bare ``key:`` is a selector's or a secretKeyRef's))."""
+    from aigw_secrets.scanner import filters, policy, yamlread
+
+    found = []
+    for doc in docs:
+        kube_kind = _kube_kind(doc)
+        if kube_kind == "Secret":
+            continue  # judged by _scan_secret
+        for keys, node in yamlread.Walk(doc):
+            value = yamlread.scalar(node)
+            if value and policy.credential_by_name(keys, value, kube_kind=kube_kind) and (kube_kind is None or (keys[-1] != "key" and filters.is_token_like(value))):
                 found.append(".".join(keys))
     return found
 
@@ -381,6 +428,35 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
                 yield from (f._replace(note=f"{where} in a Secret") for f in specific)
             elif _is_plaintext_secret(str(key.value), content, path):
                 yield Finding(path, line, col, "k8s-secret-plaintext", value, f"{where} is not encrypted")
+
+
+_TEMPLATE_EXPR = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def _scan_external_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
+    """An ExternalSecret is not a finding; a literal credential in ``spec.target.template.data`` is
+    (what is left once the ``{{ ... }}`` expressions are taken out, judged as a Secret value)."""
+    from aigw_secrets.scanner import yamlread
+
+    target = yamlread.mapping(yamlread.mapping(top.get("spec")).get("target"))
+    entries: Any = yamlread.mapping(target.get("template")).get("data")
+    if getattr(entries, "id", None) != "mapping":
+        return
+    for key, node in entries.value:
+        value = yamlread.scalar(node)
+        if value is None or lines.allowed(node.start_mark.index):
+            continue
+        literal = _TEMPLATE_EXPR.sub(" ", value).strip()
+        line, col = lines.at(node.start_mark.index)
+        if "\n" not in value.strip():
+            lines.judged.add(line)
+        where = f"spec.target.template.data.{key.value}"
+        from aigw_secrets.scanner import filters
+
+        templated = literal != value.strip()  # around a {{ }}: only a token-like rest ("Bearer " is not)
+        judged = filters.is_token_like(literal) and not filters.is_non_secret(literal) if templated else _is_plaintext_secret(str(key.value), literal)
+        if literal and judged and not any(f.secret in value for f in scan_line_rules(path, value, _Lines(value))):
+            yield Finding(path, line, col, "externalsecret-template-literal", literal, f"{where} is a literal, not from the store")
 
 
 def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
@@ -456,7 +532,11 @@ def _case_hint(selectors: dict[str, str | None], key: str) -> str:
     return ""
 
 
-def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines) -> Iterator[Finding]:
+def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines, *, kube_kind: str | None = None) -> Iterator[Finding]:
+    """sops-plaintext-value for what the selector says must be encrypted; sops-unselected-secret for
+    a credential by name that it left out, where secrets live (policy.credential_by_name: never an
+    object's metadata, so ``aigw-secrets.io/auth: service-account`` is no finding)."""
+    from aigw_secrets.scanner import policy
 
     should = _should_encrypt(selectors)
     leaves = list(leaves)
@@ -476,7 +556,7 @@ def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]],
         dotted = ".".join(keys)
         if should(keys) and not unrecorded:
             yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
-        elif keys and _credential_leaf(keys, value):
+        elif policy.credential_by_name(keys, value, kube_kind=kube_kind) and _credential_leaf(keys, value):
             yield Finding(path, line, col, "sops-unselected-secret", value, f"{dotted} is plaintext{_case_hint(selectors, keys[-1])}")
 
 
@@ -521,7 +601,7 @@ def _scan_sops_doc(path: str, doc: Any, meta: dict[str, Any], lines: _Lines) -> 
         return out, problem
     walk = yamlread.Walk(doc, skip_top=("sops",))
     leaves = ((keys, yamlread.scalar(node) or "", node.start_mark.index) for keys, node in walk)
-    out += _judge_leaves(path, leaves, selectors, lines)
+    out += _judge_leaves(path, leaves, selectors, lines, kube_kind=_kube_kind(doc))
     return out, walk.truncated
 
 
@@ -548,7 +628,9 @@ def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], covered
             out += _judge_leaves(path, values, selectors, lines)
         return out
     if values:
-        creds = [f.rule for f in found if f.secret]
+        from aigw_secrets.scanner import policy
+
+        creds = [f.rule for f in found if f.secret] + [k[0] for k, v, _o in values if policy.credential_by_name(k, v, kube_kind=None)]
         if (creds or is_sops_name(path.rsplit("/", 1)[-1])) and covered():
             keys = ", ".join(k[0] for k, _v, _o in values[:4])
             return [Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {keys}{' …' if len(values) > 4 else ''}")]

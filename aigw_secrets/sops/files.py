@@ -82,10 +82,14 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
     predicted = _predict(sops, plain, rel)
     guess = [s for s in predicted if ys.needs_layout(plain, s)] if predicted is not None else []
     marks = _marks(plain, guess)
-    enc = ys.parse(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode(), rel)
+    enc = ys.parse(ys.comment_items_as_comments(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode()), rel)
     targets = ys.encrypted_scalars(plain, enc.docs, rel)
     if not targets:
         raise NothingToEncrypt(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
+    copies = ys.alias_copies(plain.text)
+    repeated = next((s for s in targets for _at, (a, b) in copies if a <= s.start < b), None)
+    if repeated is not None:
+        raise DataError(f"{rel}: {ys.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out")
     need = [s for s in targets if ys.needs_layout(plain, s)]
     flow = next((s for s in need if s.flow), None)
     if flow is not None:
@@ -93,7 +97,7 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
     if [s.path for s in need] != [s.path for s in guess]:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
         marks = _marks(plain, need)
-        enc = ys.parse(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode(), rel)
+        enc = ys.parse(ys.comment_items_as_comments(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode()), rel)
     found, comments = _match_comments(plain, marks, enc, rel)
     index = {s.path: i for i, s in enumerate(targets)}
     layouts = {index[s.path]: (c, m.end) for s, c, m in zip(need, found, marks, strict=True)}
@@ -117,7 +121,7 @@ def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parse
     author's comment either encrypted or as it was; anything else is refused.
     """
     authors = [c for c in ys.comments(plain.text, ys.all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)]
-    order = sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)])
+    order = _with_alias_copies(sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)]), plain.text, rel)
     out = ys.file_comments(enc)
     if len(out) != len(order):
         raise DataError(
@@ -129,6 +133,10 @@ def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parse
     for (pos, is_author, i), (cs, ce) in zip(order, out, strict=True):
         text = enc.text[cs:ce]
         encrypted = text.startswith("#ENC[")
+        if is_author == 2:  # sops's copy of a comment inside a collection an alias repeats: ours stays once
+            if encrypted or text.rstrip() != plain.text[authors[i][0] : authors[i][1]].rstrip():
+                raise DataError(f"{rel}:{_line(plain.text, pos)}: a comment inside a collection that an alias repeats came back changed; move or remove it")
+            continue
         if not is_author:
             if not encrypted:  # pragma: no cover - sops encrypts every comment next to an encrypted value
                 raise DataError(f"{rel}:{_line(plain.text, pos)}: sops did not encrypt the layout of this value; nothing written")
@@ -140,6 +148,35 @@ def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parse
         elif text.rstrip() != plain.text[a_start:a_end].rstrip():
             raise DataError(f"{rel}:{_line(plain.text, a_start)}: sops reordered the comments around this line; move or remove it")
     return layouts, edits
+
+
+MAX_COMMENTS = 100_000
+
+
+def _with_alias_copies(order: list[tuple[int, int, int]], text: str, rel: str) -> list[tuple[int, int, int]]:
+    """The comments in the order sops writes them: an alias of a collection is expanded, and every
+    comment inside that collection comes again where the alias stands (kind 2: a copy)."""
+    copies = ys.alias_copies(text)
+    if not copies:
+        return order
+    out: list[tuple[int, int, int]] = []
+
+    def walk(start: int, end: int, copy: bool) -> None:
+        entries = [(o[0], 0, n) for n, o in enumerate(order) if start <= o[0] < end]
+        entries += [(at, 1, n) for n, (at, _span) in enumerate(copies) if start <= at < end]
+        for _pos, kind, n in sorted(entries):
+            if kind == 1:
+                walk(*copies[n][1], True)
+                continue
+            pos, what, i = order[n]
+            if copy and what == 0:
+                raise DataError(f"{rel}:{_line(text, pos)}: a value inside a collection that an alias repeats cannot be kept encrypted; write the copies out")
+            out.append((pos, 2 if copy else what, i))
+            if len(out) > MAX_COMMENTS:
+                raise DataError(f"{rel}: aliases repeat comments more than {MAX_COMMENTS} times; refusing to expand them")
+
+    walk(0, len(text) + 1, False)
+    return out
 
 
 def _line(text: str, pos: int) -> int:
@@ -223,7 +260,7 @@ def reapply(current: str, canonical: str, rel: str, *, parsed: ys.Parsed | None 
     new = _canonical(canonical, rel)
     reps: list[ys.Replacement] = []
     for s in cur.scalars:
-        if s.start < 0 or not ys.is_enc(s.value) or s.path[:1] == ("sops",):
+        if s.start < 0 or s.style == "*" or not ys.is_enc(s.value) or s.path[:1] == ("sops",):
             continue
         value = ys.value_at(new.docs, s.doc, s.path)
         if not ys.is_enc(value):
@@ -297,7 +334,7 @@ def run_on_copy(
         if with_rule:
             argv = ["--config", str(_rule_config(sops, rel, scratch, copy.stem)), *argv]
         sops.in_place(argv, action=args[0], rel=rel, stdin=stdin)
-        return Text(copy.read_bytes(), rel).text
+        return ys.comment_items_as_comments(Text(copy.read_bytes(), rel).text)
     finally:
         for leftover in (copy, scratch / f"{copy.stem}.sops.yaml"):
             try:
@@ -330,6 +367,8 @@ def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str], *, with_rule:
         expected = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
         expected_docs = ys.load_all(expected)
     canonical = run_on_copy(sops, data, args, rel, with_rule=with_rule)
+    if canonical == src.text:
+        return data  # sops left it as it was (updatekeys with the same recipients): nothing to re-apply
     result = reapply(src.text, canonical, rel, parsed=before)
     check(sops, result, expected, expected_docs, rel)
     return src.encode(result)

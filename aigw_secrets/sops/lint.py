@@ -17,9 +17,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import yaml
 
@@ -29,6 +29,11 @@ from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import regex as goregex
+
+# The finding policy's verdict on a plaintext file a rule covers (scanner.scan.exposure, injected by
+# ``doctor``: the scanner sits above this layer): what it would expose, or None.
+Exposure = Callable[[str, bytes], "str | None"]
+MAX_READ = 10 * 1024 * 1024  # the scanner's limit too
 
 
 class Finding(NamedTuple):
@@ -127,7 +132,7 @@ def _verified(judge: Judge | None, fix: Fix) -> str:
             why = "it would not keep apiVersion in clear"
     if why is None:
         return fix.advice + " (checked with sops)"
-    return f"edit it by hand (the obvious change was tried with sops and refused: {why})"
+    return f"{fix.advice}, by hand: the edit this tool would make was refused by sops ({why})"
 
 
 # --- text edits on .sops.yaml (layout and comments stay) --------------------------------------------
@@ -205,6 +210,9 @@ def _node_end(node: yaml.Node) -> int:
 
 
 def _line_end(text: str, index: int) -> int:
+    start = text.rfind("\n", 0, index) + 1
+    if index > 0 and not text[start:index].strip():
+        return start  # a block scalar (`age: >-`) ends at the next line's indentation: that line is not its
     if index > 0 and text[index - 1] == "\n":
         return index
     nl = text.find("\n", index)
@@ -249,7 +257,7 @@ def configs(root: Path) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in found))
 
 
-def check_config(root: Path) -> list[Finding]:
+def check_config(root: Path, exposure: Exposure) -> list[Finding]:
     paths = configs(root)
     out = [Finding("warning", str(p), "sops ignores .sops.yml (it reads only .sops.yaml)", f"rename it to {p.with_name(sopsconfig.CONFIG_NAME).name}") for p in sopsconfig.repo_files(root, "*.sops.yml", ".sops.yml") if p.name == ".sops.yml"]
     if not paths:
@@ -261,11 +269,11 @@ def check_config(root: Path) -> list[Finding]:
     except AigwError:
         judge = None  # check_sops reports it; no advice on .sops.yaml is verified then
     for path in paths:
-        out += _check_one(root, path, judge)
+        out += [f._replace(where=_relative(root, f.where)) for f in _check_one(root, path, judge, exposure)]
     return out
 
 
-def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
+def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) -> list[Finding]:
     try:
         cfg = sopsconfig.load(path)
         text = sopsconfig.read_text(path)
@@ -277,6 +285,10 @@ def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
         if m:
             where, reason = where + (m.group(1) or ""), m.group(2)
         return [Finding("error", where, reason, "fix it: sops cannot use it either")]
+    templated = [r for rule in cfg.rules for r in (*rule.recipients("age"), *rule.recipients("pgp")) if _is_template(r)]
+    if templated:
+        # cluster-template's tmpl/.sops.yaml: rendered into another repository, never used as it is
+        return [Finding("warning", str(path), f"a template: its recipients are placeholders such as {templated[0][:40]}; not checked", "nothing, if it is rendered elsewhere (sops cannot use it as it is)")]
     out: list[Finding] = []
     if judge is not None:
         judge.original = text
@@ -296,13 +308,55 @@ def _check_one(root: Path, path: Path, judge: Judge | None) -> list[Finding]:
             fixed = tree.delete(tree.root if isinstance(tree.root, yaml.MappingNode) else None, str(key))
             advice = _verified(judge, Fix("remove it", fixed)) if fixed else "remove it if nothing uses it"
             out.append(Finding("warning", where, f"unknown top-level key {key}; sops ignores it", advice))
+    out += _check_stores(path, cfg, tree, judge)
     if not cfg.rules:
         out.append(Finding("error", str(path), "no creation_rules", "add a rule (see .sops.yaml.example)"))
     files = _files(root, cfg)
     for rule in cfg.rules:
         out += _check_rule(path, cfg, rule, tree, judge, [p for p, r in files if r is rule])
-    out += _check_files(root, cfg, files, judge)
+    out += _check_files(root, cfg, files, judge, exposure)
     return out
+
+
+# sops's storesConf (config/config.go): a store per format; indent where sops honours it.
+STORE_KEYS: dict[str, tuple[str, ...]] = {"yaml": ("indent",), "json": ("indent",), "json_binary": ("indent",), "dotenv": (), "ini": ()}
+
+
+def _check_stores(path: Path, cfg: sopsconfig.SopsConfig, tree: _Text, judge: Judge | None) -> list[Finding]:
+    """``stores:`` keys sops ignores silently (``stores.yaml.ident``: files keep sops's default
+    indentation, and every edit re-indents them)."""
+    stores = cfg.raw.get("stores")
+    where = f"{path}:{cfg.lines.get('stores', 0)}"
+    if stores is None:
+        return []
+    if not isinstance(stores, dict):
+        return [Finding("error", where, "stores must be a mapping (stores: {yaml: {indent: 2}})", "fix it: sops cannot load it")]
+    out: list[Finding] = []
+    node = _child(tree.root, "stores")
+    for store, options in stores.items():
+        close = _did_you_mean(str(store), tuple(STORE_KEYS))
+        if store not in STORE_KEYS:
+            hint = f" (did you mean {close}?)" if close else ""
+            fixed = tree.rename(node, str(store), close) if close else None
+            advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed and close else f"use one of {', '.join(STORE_KEYS)}"
+            out.append(Finding("error", where, f"unknown store stores.{store}{hint}; sops ignores it", advice))
+            continue
+        for option in options if isinstance(options, dict) else {}:
+            if option in STORE_KEYS[store]:
+                continue
+            close = _did_you_mean(str(option), STORE_KEYS[store]) if STORE_KEYS[store] else None
+            hint = f" (did you mean {close}?)" if close else ""
+            fixed = tree.rename(_child(node, str(store)), str(option), close) if close else None
+            advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed and close else "remove it"
+            out.append(Finding("error", where, f"unknown option stores.{store}.{option}{hint}; sops ignores it, so files get its default layout", advice))
+    return out
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.MappingNode | None:
+    for k, v in node.value if isinstance(node, yaml.MappingNode) else []:
+        if k.value == key and isinstance(v, yaml.MappingNode):
+            return v
+    return None
 
 
 def _files(root: Path, cfg: sopsconfig.SopsConfig) -> list[tuple[Path, sopsconfig.Rule]]:
@@ -348,6 +402,10 @@ def _check_rule(path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, t
             problem = goregex.problem(value)
             if problem:
                 out.append(Finding("error", where, f"{name}: {key} is not a valid Go (RE2) regular expression, as sops reads it ({problem})", "fix the expression (sops uses Go's regexp syntax)"))
+    if rule.data.get("mac_only_encrypted") is True and selectors:
+        message = f"{name}: mac_only_encrypted: the MAC covers only the encrypted values, so what the selector leaves in clear"
+        message += " (metadata: namespace, annotations such as kustomize.toolkit.fluxcd.io/substitute) can be changed in a commit without sops noticing"
+        out.append(Finding("warning", where, message, "review changes outside data/stringData in every pull request, or drop mac_only_encrypted"))
     ages, pgps = rule.recipients("age"), rule.recipients("pgp")
     if not (ages or pgps or any(k in rule.data for k in KEY_SOURCES[2:7])):
         out.append(Finding("error", where, f"{name}: no recipients", "add an age recipient (aigw-secrets keys add-recipient --age ...)"))
@@ -367,6 +425,12 @@ def _selector_advice(where: str, name: str, rule: sopsconfig.Rule, tree: _Text, 
     manifests = [p for p in files if _is_manifest(p)]
     if not manifests and (files or not _KUBE_HINT.search(rule.path_regex or "")):
         return []
+    others = [p for p in files if sopsconfig.store_of(p) == "yaml" and not _is_manifest(p) and p.stat().st_size > 0]
+    if manifests and others:
+        # a selector for the manifests would leave every value of the others (Ansible host_vars ...) in plaintext
+        message = f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name};"
+        message += f" the rule also covers files that are not manifests, such as {others[0].name}, which a selector would leave in plaintext"
+        return [Finding("error", where, message, "split it: a rule above it for the manifests' paths with  " + K8S_SELECTOR + ", and this one (whole-file) for the rest")]
     fixed = tree.add(node, K8S_SELECTOR)
     advice = f"add  {K8S_SELECTOR}"
     if fixed:
@@ -389,6 +453,13 @@ def _is_manifest(path: Path) -> bool:
     return bool(re.search(r"(?m)^apiVersion:", head) and re.search(r"(?m)^kind:", head))
 
 
+_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#")  # ${VAR}, {{ .x }}, cluster-template's #{ x }#
+
+
+def _is_template(text: str) -> bool:
+    return bool(_TEMPLATE.search(text))
+
+
 def _valid_age_recipient(text: str) -> bool:
     if text.startswith("age1pq1"):
         return True  # hybrid post-quantum recipients (sops >= 3.12); too long for a BIP-173 check
@@ -399,23 +470,33 @@ def _valid_age_recipient(text: str) -> bool:
     return hrp == "age" and len(raw) == 32
 
 
-def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Path, sopsconfig.Rule]], judge: Judge | None) -> list[Finding]:
+def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Path, sopsconfig.Rule]], judge: Judge | None, exposure: Exposure) -> list[Finding]:
     out: list[Finding] = []
     mine = [p for p in _under(root, cfg) if p.name != sopsconfig.CONFIG_NAME]
     managed = [p for p in mine if sopsconfig.is_encrypted(p) or ".sops." in p.name]
     rule_of = {p: r for p, r in governed}
     for rule in cfg.rules:
         if rule.path_regex and managed and not any(rule_of.get(p) is rule for p in managed):
-            message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {cfg.path.parent}"
+            message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {_shown(root, cfg.path.parent) if cfg.path.parent != root.resolve() else 'the repository'}"
             fixed = _Text(sopsconfig.read_text(cfg.path)).delete_rule(rule.position) if len(cfg.rules) > 1 else None
             advice = "fix its path_regex, or remove the rule if no file is meant to use it"
             out.append(Finding("warning", f"{cfg.path}:{rule.line}", message, _verified(judge, Fix(advice, fixed)) if fixed else advice))
     for path, rule in governed:
-        if sopsconfig.is_encrypted(path) or not _must_encrypt(path, rule):
+        if sopsconfig.is_encrypted(path):
             continue
+        exposed = _exposure(root, path, exposure)
+        if exposed is None:
+            continue  # nothing secret in it: a rule says how to encrypt, not that every file it matches must be
         shown = _shown(root, path)
-        fix = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
-        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted", f"run `{fix}` before committing it"))
+        cmd = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
+        fix = f"run `{cmd}` before committing it"
+        if not _selected(rule, exposed):
+            regex = rule.data.get("encrypted_regex")
+            if "Secret " in exposed:
+                fix = f"widen the rule's encrypted_regex {regex} (e.g. ^(data|stringData)$), then `{cmd}`: as it is, encrypting leaves these values plaintext"
+            else:
+                fix = f"move the value into a SOPS-encrypted Secret and reference it (valuesFrom, existingSecret): the rule's {regex} would leave it plaintext; rotate it if it was pushed"
+        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted ({exposed})", fix))
     for path in managed:
         if sopsconfig.is_encrypted(path) and path not in rule_of:
             try:
@@ -456,29 +537,28 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
     return out
 
 
-def _must_encrypt(path: Path, rule: sopsconfig.Rule) -> bool:
-    """A plaintext file a rule matches needs encrypting when it is named as a sops file, or when
-    the rule's encrypted_regex selects one of its keys (a catch-all rule over every manifest only
-    says how to encrypt, not that every kustomization must be)."""
+def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:
+    """Whether encrypting with the rule's encrypted_regex would cover the exposed key paths
+    (``would expose spec.values.token, Secret x stringData.volumeHandle``); a rule without one
+    encrypts every value."""
     regex = rule.data.get("encrypted_regex")
-    if ".sops." in path.name or sopsconfig.store_of(path) != "yaml" or not isinstance(regex, str):
+    if not isinstance(regex, str) or not exposed.startswith("would expose "):
         return True
+    paths = [item.strip().split(" ")[-1] for item in exposed.removeprefix("would expose ").rstrip(" …").split(",")]
     try:
-        docs = yaml.safe_load_all(path.read_text("utf-8"))
-        return any(goregex.search(regex, str(k)) for doc in docs for k in _keys(doc))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError, goregex.GoRegexError, RecursionError):
+        return all(any(goregex.search(regex, key) for key in p.split(".")) for p in paths if "." in p)
+    except goregex.GoRegexError:
         return True
 
-
-def _keys(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, dict):
-            yield from n.keys()
-            stack += n.values()
-        elif isinstance(n, list):
-            stack += n
+def _exposure(root: Path, path: Path, exposure: Exposure) -> str | None:
+    """What a plaintext file a rule matches would expose, by the scanner's own verdict (``doctor``
+    passes ``scanner.scan.exposure``): doctor and scan agree on which files must be encrypted."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_READ + 1)
+    except OSError:
+        return None
+    return exposure(_shown(root, path), data) if len(data) <= MAX_READ else None
 
 
 def _under(root: Path, cfg: sopsconfig.SopsConfig) -> list[Path]:
@@ -493,6 +573,12 @@ def _under(root: Path, cfg: sopsconfig.SopsConfig) -> list[Path]:
         if near[p.parent]:
             out.append(p)
     return out
+
+
+def _relative(root: Path, where: str) -> str:
+    """``/abs/repo/.sops.yaml:3`` as ``.sops.yaml:3`` (a config outside the repository stays absolute)."""
+    prefix = str(root.resolve()) + os.sep
+    return where[len(prefix) :] if where.startswith(prefix) else where
 
 
 def _shown(root: Path, path: Path) -> str:
@@ -511,6 +597,7 @@ def check_keys(root: Path) -> list[Finding]:
     candidates.add(keys.default_key_file(root))
     candidates |= {p for p in root.rglob("*.agekey") if ".git" not in p.parts}
     candidates |= {p for p in root.rglob("keys.txt") if ".git" not in p.parts and "sops" in p.parts}
+    candidates |= _identity_files(root)
     for key_file in sorted(c for c in candidates if c.is_file()):
         mode = key_file.stat().st_mode & 0o777
         if mode & 0o077:
@@ -526,6 +613,25 @@ def check_keys(root: Path) -> list[Finding]:
         elif not ignored:
             out.append(Finding("error", str(key_file), "private key is inside the repository and not git-ignored", f"echo /{rel} >> .gitignore"))
     return out
+
+
+def _identity_files(root: Path) -> set[Path]:
+    """Files of the repository (tracked, or untracked and not ignored) holding an age private key
+    in plaintext, whatever they are called (AGE-SECRET-KEY-1... or AGE-SECRET-KEY-PQ-1...)."""
+    from aigw_secrets.shapes import AGE_IDENTITY_ANY
+
+    identity = re.compile(AGE_IDENTITY_ANY.encode())
+    found = set()
+    for p in sopsconfig.repo_files(root):
+        try:
+            if p.stat().st_size > (1 << 20):
+                continue
+            data = p.read_bytes()
+        except OSError:
+            continue
+        if b"AGE-SECRET-KEY-" in data and identity.search(data):
+            found.add(p)
+    return found
 
 
 def check_sops() -> list[Finding]:

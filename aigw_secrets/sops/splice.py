@@ -24,6 +24,7 @@ same values, and decrypting it our way must give back the original bytes.
 from __future__ import annotations
 
 import bisect
+import collections
 import json
 import re
 from collections.abc import Iterator
@@ -86,6 +87,18 @@ def check_depth(text: str, where: str) -> None:
         return  # the real parse reports it with its line
 
 
+# sops writes a comment that stands between sequence items, once encrypted, as an item of its own
+# (`- ENC[...,type:comment]`); it reads the same comment back from a comment line too.
+_SEQ_COMMENT = re.compile(r"(?m)^([ \t]*)- (ENC\[AES256_GCM,data:[^\]\n]*,type:comment\])[ \t]*$")
+
+
+def comment_items_as_comments(sops_output: str) -> str:
+    """sops's output with each encrypted comment that it wrote as a sequence item written as the
+    comment line it is (sops decrypts both forms to the same file, under the same MAC): the
+    documents then have the author's structure, and the comment stands where the author put it."""
+    return _SEQ_COMMENT.sub(r"\1#\2", sops_output) if "type:comment]" in sops_output else sops_output
+
+
 def is_enc(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("ENC[AES256_GCM,") and value.endswith("]")
 
@@ -142,6 +155,7 @@ def parse(text: str, where: str) -> Parsed:
     keys: list[tuple[int, int]] = []
     ends: list[int] = []
     sops_spans: list[tuple[int, int] | None] = []
+    tokens = collections.deque(alias_tokens(text, loader)) if "*" in text else collections.deque()
     for i, (node, doc) in enumerate(zip(nodes, docs, strict=True)):
         if node is None:
             raise DataError(f"{where}: document {i + 1} is empty; sops would turn it into a metadata-only document")
@@ -155,7 +169,7 @@ def parse(text: str, where: str) -> Parsed:
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == "sops":
                     sops_span = (line_start(text, key_node.start_mark.index), _subtree_end(text, value_node))
-        _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen)
+        _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen, tokens)
         scalars += doc_scalars
         content = [s.end for s in doc_scalars if sops_span is None or not (sops_span[0] <= s.start < sops_span[1])]
         content += [e for s, e in keys if node.start_mark.index <= s <= node.end_mark.index and (sops_span is None or not (sops_span[0] <= s < sops_span[1]))]
@@ -188,11 +202,13 @@ def _walk(
     keys: list[tuple[int, int]],
     counts: dict[int, int],
     seen: set[int],
+    tokens: collections.deque[tuple[int, int]],
 ) -> None:
     alias = counts.get(id(node), 0) > 1
-    if id(node) in seen:
-        if isinstance(node, yaml.ScalarNode):  # an alias: same node, no text of its own here
-            out.append(Scalar(doc, path, -1, -1, node.style or "", flow, value, True))
+    if id(node) in seen:  # an alias (the same node again): its text is the `*name` token
+        start, end = tokens.popleft() if tokens else (-1, -1)
+        if isinstance(node, yaml.ScalarNode):
+            out.append(Scalar(doc, path, start, end, "*", flow, value, True))
         return
     seen.add(id(node))
     if isinstance(node, yaml.ScalarNode):
@@ -208,11 +224,53 @@ def _walk(
             raise DataError(f"line {node.start_mark.line + 1}: merge keys (<<) or duplicate keys are not supported")
         for (key_node, value_node), (key, sub) in zip(node.value, items, strict=True):
             keys.append((key_node.start_mark.index, key_node.end_mark.index))
-            _walk(text, value_node, sub, (*path, key), inner, doc, out, keys, counts, seen)
+            _walk(text, value_node, sub, (*path, key), inner, doc, out, keys, counts, seen, tokens)
     elif isinstance(node, yaml.SequenceNode):
         inner = flow or bool(node.flow_style)
         for i, (item_node, item) in enumerate(zip(node.value, value or [], strict=True)):
-            _walk(text, item_node, item, (*path, i), inner, doc, out, keys, counts, seen)
+            _walk(text, item_node, item, (*path, i), inner, doc, out, keys, counts, seen, tokens)
+
+
+def _at(mark: Any) -> int:
+    return int(mark.index) if mark is not None else 0
+
+
+def alias_tokens(text: str, loader: Any = LOADER) -> list[tuple[int, int]]:
+    """(start, end) of every ``*name`` alias token, in document order."""
+    return [(_at(e.start_mark), _at(e.end_mark)) for e in yaml.parse(text, Loader=loader) if isinstance(e, yaml.AliasEvent)]
+
+
+def alias_copies(text: str) -> list[tuple[int, tuple[int, int]]]:
+    """Where an alias of a collection stands, and the text span of the collection it repeats (from
+    its ``&anchor`` to the end of its last line): sops expands the alias, and with it every comment
+    inside that span, which then appears a second time in its output."""
+    if "*" not in text:
+        return []
+    defs: dict[str, tuple[int, int]] = {}
+    stack: list[tuple[str | None, int, bool]] = []  # anchor, start, flow
+    last: list[int] = []  # per open collection: where its last content ends
+    out: list[tuple[int, tuple[int, int]]] = []
+    for e in yaml.parse(text, Loader=_loader(text)):
+        anchor = getattr(e, "anchor", None)
+        if isinstance(e, yaml.CollectionStartEvent):
+            stack.append((anchor, _at(e.start_mark), bool(e.flow_style)))
+            last.append(_at(e.start_mark))
+            continue
+        if isinstance(e, yaml.CollectionEndEvent) and stack:
+            anchor, start, flow = stack.pop()
+            end = max(last.pop(), _at(e.end_mark)) if flow else last.pop()
+            if anchor is not None:
+                defs[anchor] = (start, line_after(text, end))
+            if last:
+                last[-1] = max(last[-1], end)
+            continue
+        if isinstance(e, yaml.AliasEvent) and anchor in defs:
+            out.append((_at(e.start_mark), defs[str(anchor)]))
+        elif isinstance(e, yaml.ScalarEvent) and anchor is not None:
+            defs.pop(str(anchor), None)  # redefined as a scalar: its aliases repeat no comment
+        if last and isinstance(e, (yaml.ScalarEvent, yaml.AliasEvent)):
+            last[-1] = max(last[-1], _at(e.end_mark))
+    return out
 
 
 def _subtree_end(text: str, node: yaml.Node) -> int:
@@ -326,7 +384,7 @@ def enc_text(enc: str, s: Scalar, indent: int, layout: str | None) -> str:
         if s.style == "'":
             return f"'{enc}'"
         return f'"{enc}"' if s.style == "" else f'"\\x45{enc[1:]}"'
-    quote = s.style
+    quote = "" if s.style == "*" else s.style  # an alias stands in plain; its layout comment keeps `*name`
     return f"{quote}{enc}{quote}{tail}"
 
 
@@ -382,8 +440,8 @@ def encrypted_scalars(plain: Parsed, enc_docs: list[Any], where: str) -> list[Sc
         except (KeyError, IndexError, TypeError):
             raise DataError(f"{where}: sops changed the document structure at {fmt_path(s.path)}") from None
         if is_enc(new) and not is_enc(s.value):
-            if s.alias:
-                raise DataError(f"{where}: {fmt_path(s.path)}: anchors/aliases on encrypted values are not supported")
+            if s.start < 0:  # pragma: no cover - every alias has its token
+                raise DataError(f"{where}: {fmt_path(s.path)}: an alias whose place in the text is unknown")
             out.append(s)
     return out
 
@@ -507,7 +565,7 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
         else:  # an author's comment that sops encrypted
             reps.append(Replacement(cs, ce, dtext))
     for s in enc.scalars:
-        if s.start < 0 or not is_enc(s.value) or s.path[:1] == ("sops",):
+        if s.start < 0 or s.style == "*" or not is_enc(s.value) or s.path[:1] == ("sops",):
             continue
         block = s.style in ("|", ">")
         # A block stand-in is "|-\n<indent>ENC[...]\n" followed by the original's blank tail.

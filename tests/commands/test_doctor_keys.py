@@ -52,7 +52,7 @@ def test_doctor_finds_what_sops_accepts(repo: Path, capsys: pytest.CaptureFixtur
         "stores: {yaml: {indent: 2}}\n"
         "input_type: yaml\n"
     )
-    (repo / "kubernetes/apps/x/plain.sops.yaml").write_text("apiVersion: v1\nkind: Secret\nstringData:\n  a: b\n")
+    (repo / "kubernetes/apps/x/plain.sops.yaml").write_text("apiVersion: v1\nkind: Secret\nstringData:\n  a: hunter2hunter2\n")
     (repo / "age.key").chmod(0o644)
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out

@@ -55,7 +55,7 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
     cm = f"kind: ConfigMap\ndata:\n  config.yml: |\n    server:\n      client_secret: {fakes.rand(40, HEX)}\n"
     assert found_of("cm.yaml", cm) == [(5, "credential-literal")]
     es = f"kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        API_TOKEN: {fakes.rand(32)}\n        URL: '{{{{ .url }}}}'\n"
-    assert found_of("es.yaml", es) == [(6, "credential-literal")]
+    assert found_of("es.yaml", es) == [(6, "externalsecret-template-literal")]  # the structural rule, more precise, wins
     issuer = f"kind: ClusterIssuer\nspec:\n  acme:\n    solvers:\n      - dns01:\n          cloudflare:\n            # apiKey: {fakes.rand(37, HEX)}\n"
     assert found_of("issuer.yaml", issuer) == [(7, "credential-literal")]
 

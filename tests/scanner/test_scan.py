@@ -214,12 +214,14 @@ def test_staged_odd_names_renames_and_deletions(gitrepo: Path, capsys: pytest.Ca
 def test_all_and_sops_rule_coverage(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (gitrepo / ".sops.yaml").write_text("creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.yaml\n    encrypted_regex: ^(data|stringData)$\n    age: age1" + "q" * 58 + "\n")
     (gitrepo / "kubernetes").mkdir()
-    (gitrepo / "kubernetes/app.sops.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+    (gitrepo / "kubernetes/app.sops.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  motd: hello-from-the-config\n")
+    (gitrepo / "kubernetes/meta-only.sops.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long-enough-name\n  annotations:\n    example.com/auth: service-account\n")
     (gitrepo / "kubernetes/other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n")
     git(gitrepo, "add", "-A")
     assert main(["scan", "--all"]) == 1
     err = capsys.readouterr().err
     assert "kubernetes/app.sops.yaml:1:1: sops-rule-unencrypted" in err and "other.yaml" not in err
+    assert "meta-only" not in err  # an object's metadata exposes nothing (policy.secret_place)
 
 
 def test_history_finds_a_key_committed_then_deleted(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:

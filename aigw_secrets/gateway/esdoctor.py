@@ -1,0 +1,117 @@
+"""``doctor`` for the External Secrets backend (issue 21): every ExternalSecret in the repository
+that makes a Secret a BackendSecurityPolicy or MCPRoute reads must produce the key that reader
+reads, and name a SecretStore / ClusterSecretStore that exists in the repository or in cluster.yaml
+(``ai_gateway_external_secrets_store``). Only plaintext YAML is read (never a sops file's values)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aigw_secrets.sops.lint import Finding
+
+# BackendSecurityPolicy type → (field holding the secretRef, the Secret key the controller reads)
+_READS = {
+    "APIKey": (("apiKey", "secretRef"), "apiKey"),
+    "AzureAPIKey": (("azureAPIKey", "secretRef"), "apiKey"),
+    "AnthropicAPIKey": (("anthropicAPIKey", "secretRef"), "apiKey"),
+    "AzureCredentials": (("azureCredentials", "clientSecretRef"), "client-secret"),
+    "AWSCredentials": (("awsCredentials", "credentialsFile", "secretRef"), "credentials"),
+    "GCPCredentials": (("gcpCredentials", "credentialsFile", "secretRef"), "service_account.json"),
+}
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def _docs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    from aigw_secrets.sops import config as sopsconfig
+
+    out = []
+    for path in sopsconfig.yaml_files(root):
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "external-secrets.io" not in text and "aigateway.envoyproxy.io" not in text:
+            continue  # cheap: only files that can matter are parsed
+        try:
+            docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+        except yaml.YAMLError:
+            continue
+        out += [(path, d) for d in docs if "sops" not in d]
+    return out
+
+
+def check(root: Path) -> list[Finding]:
+    from aigw_secrets.errors import AigwError
+    from aigw_secrets.gateway import config as config_mod
+
+    try:
+        cfg = config_mod.load(root)
+        configured = cfg.external_secrets
+    except AigwError:
+        cfg, configured = None, None
+    default_ns = cfg.namespace if cfg else "default"
+    docs = _docs(root)
+    readers: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (ns, secret) -> [(key read, who)]
+    stores: set[tuple[str, str]] = set()  # (kind, name) ; SecretStore names carry their namespace as "ns/name"
+    for _path, d in docs:
+        kind, meta = d.get("kind"), d.get("metadata") or {}
+        ns = str(meta.get("namespace") or default_ns)
+        if kind == "BackendSecurityPolicy" and str(d.get("apiVersion", "")).startswith("aigateway.envoyproxy.io/"):
+            spec = d.get("spec") or {}
+            field, key = _READS.get(str(spec.get("type")), ((), ""))
+            ref = _dig(spec, field) if field else None
+            if isinstance(ref, dict) and ref.get("name"):
+                readers.setdefault((str(ref.get("namespace") or ns), str(ref["name"])), []).append((key, f"BackendSecurityPolicy {ns}/{meta.get('name')}"))
+        elif kind == "MCPRoute":
+            for backend in (d.get("spec") or {}).get("backendRefs") or []:
+                ref = _dig(backend, ("securityPolicy", "apiKey", "secretRef"))
+                if isinstance(ref, dict) and ref.get("name"):
+                    readers.setdefault((str(ref.get("namespace") or ns), str(ref["name"])), []).append(("apiKey", f"MCPRoute {ns}/{meta.get('name')}"))
+        elif kind == "ClusterSecretStore":
+            stores.add(("ClusterSecretStore", str(meta.get("name"))))
+        elif kind == "SecretStore":
+            stores.add(("SecretStore", f"{ns}/{meta.get('name')}"))
+    if configured:
+        stores.add((configured.store_kind, configured.store_name if configured.store_kind == "ClusterSecretStore" else f"*/{configured.store_name}"))
+    out: list[Finding] = []
+    for path, d in docs:
+        if d.get("kind") != "ExternalSecret" or not str(d.get("apiVersion", "")).startswith("external-secrets.io/"):
+            continue
+        meta, spec = d.get("metadata") or {}, d.get("spec") or {}
+        ns = str(meta.get("namespace") or default_ns)
+        where = f"{path.relative_to(root)}: ExternalSecret {ns}/{meta.get('name')}"
+        target = spec.get("target") or {}
+        secret = str(target.get("name") or meta.get("name"))
+        template = target.get("template") or {}
+        if template.get("data") or template.get("templateFrom"):
+            made = set((template.get("data") or {}).keys())
+            if template.get("mergePolicy") == "Merge" or template.get("templateFrom"):
+                made |= {str(x.get("secretKey")) for x in spec.get("data") or [] if isinstance(x, dict)}
+        else:
+            made = {str(x.get("secretKey")) for x in spec.get("data") or [] if isinstance(x, dict)}
+        opaque = bool(spec.get("dataFrom")) or bool(template.get("templateFrom"))
+        for key, who in readers.get((ns, secret), []):
+            if key not in made and not opaque:
+                fix = f"template the key {key} (spec.target.template.data.{key}); `aigw-secrets generate` writes it right"
+                out.append(Finding("error", where, f"makes Secret {secret} with key(s) {', '.join(sorted(made)) or 'none'}, but {who} reads key {key}", fix))
+        managed = (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == "aigw-secrets"
+        if managed and (ns, secret) not in readers:
+            out.append(Finding("warning", where, f"makes Secret {ns}/{secret}, which no BackendSecurityPolicy or MCPRoute in the repository reads", "check spec.target.name against the policy's secretRef, or re-run `aigw-secrets generate`"))
+        ref = spec.get("secretStoreRef") or {}
+        kind, name = str(ref.get("kind") or "SecretStore"), str(ref.get("name") or "")
+        known = (kind, name) in stores if kind == "ClusterSecretStore" else ((kind, f"{ns}/{name}") in stores or (kind, f"*/{name}") in stores)
+        if not known and (managed or (ns, secret) in readers):  # someone else's ExternalSecret: its store is theirs to know
+            fix = f"add the {kind} manifest, or set ai_gateway_external_secrets_store (and _store_kind) in cluster.yaml"
+            out.append(Finding("error", where, f"names {kind} {name!r}, which is neither in the repository nor ai_gateway_external_secrets_store", fix))
+        interval = str(spec.get("refreshInterval", "1h"))
+        if spec.get("refreshPolicy", "Periodic") == "Periodic" and interval.strip("0smh.") == "" and managed:
+            out.append(Finding("error", where, f"refreshInterval {interval} syncs once: a rotated credential never reaches the cluster", "set a non-zero ai_gateway_external_secrets_refresh_interval and re-run `aigw-secrets generate`"))
+    return out

@@ -1,0 +1,63 @@
+"""The finding policy ``scan`` and ``doctor`` share: where secrets live, and which plaintext files
+must be encrypted.
+
+Two questions, answered once:
+
+* **Where does a value count as a secret by its name?** A key named like a credential (``password``,
+  ``token``, ``...auth``) matters only where secrets are stored: the ``data``/``stringData`` of a
+  Kubernetes Secret, the body of any other Kubernetes object (``spec``, HelmRelease values ...), and
+  every value of a configuration file that is not a Kubernetes object (Talos, Ansible, Terraform,
+  dotenv). Never in an object's ``metadata`` (annotations and labels are read by controllers and by
+  people, and name things: ``aigw-secrets.io/auth: service-account`` says which kind of credential
+  the Secret holds, it is not one), nor in ``apiVersion``/``kind``. Credential *shapes* (an
+  ``sk-...`` key, a PEM private key, an age identity) count everywhere: the line rules see them
+  wherever they are.
+
+* **Which plaintext file must be encrypted?** One that carries secret material: a Secret with real
+  data, a credential shape, a kustomize secretGenerator literal, or a ``*.sops.*``-named file with
+  a value that is not a template, a reference or an obvious non-secret. A manifest that merely
+  matches a creation rule's ``path_regex`` (a ConfigMap, a HelmRelease, an ExternalSecret, a
+  ``*.j2`` template, an empty file under a catch-all ``.*\\.ya?ml`` rule) carries none: a rule says
+  how to encrypt, not that every file it matches must be. ``scan.exposure`` gives that verdict for
+  ``doctor`` and bulk ``encrypt``: it is ``scan``'s own, so ``doctor`` can never call a file
+  unencrypted that ``scan`` lets through, or the reverse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+# Top-level keys of a Kubernetes object that hold no secret values, whatever they are called.
+_OBJECT_FRAME = frozenset({"apiVersion", "kind", "metadata"})
+SECRET_SECTIONS = ("data", "stringData")
+# A mapping that points at a secret elsewhere (secretKeyRef, existingSecretRef, valueFrom, remoteRef):
+# the values under it are names.
+_REFERENCE_KEY = re.compile(r"(?:Ref|_ref|ref|valueFrom|From)$")
+
+
+def is_object(top_keys: Collection[str]) -> bool:
+    """A Kubernetes object: a document with apiVersion and kind at its top."""
+    return "apiVersion" in top_keys and "kind" in top_keys
+
+
+def secret_place(keys: tuple[str, ...], *, kube_kind: str | None) -> bool:
+    """Whether a value at key path ``keys`` sits where secrets are stored (see the module
+    docstring). ``kube_kind``: the document's ``kind`` when it is a Kubernetes object, else None."""
+    if kube_kind is None:
+        return True
+    if not keys or keys[0] in _OBJECT_FRAME:
+        return False
+    if kube_kind == "Secret":
+        return keys[0] in SECRET_SECTIONS
+    return True
+
+
+def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | None) -> bool:
+    """A plaintext value whose key names a credential, in a place secrets live, that is not a
+    template, reference or obvious non-secret."""
+    from aigw_secrets.scanner import filters
+
+    if not keys or keys[-1] == "key" or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
+        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom`, a selector's `key:` name things
+    return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)

@@ -1,0 +1,175 @@
+"""`doctor` on the shapes of real GitOps repositories (issue 18, triaged in research/doctor/TABLE.md):
+catch-all creation rules over every manifest, template files, templated .sops.yaml, Ansible vars
+under a manifest rule, store typos, mac_only_encrypted, age identities in files of any name. Each
+case is a small synthetic file: no other project's file is copied here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from aigw_secrets.cli import main
+from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops.lint import _Text
+from testing.helpers import git
+
+
+def _doctor(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["doctor"])
+    return code, capsys.readouterr().out
+
+
+def _recipient(repo: Path) -> str:
+    return keys.read_key_file(repo / "age.key")[0].recipient
+
+
+def _write(repo: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+CATCH_ALL = """\
+creation_rules:
+  - path_regex: cluster/.*\\.ya?ml
+    encrypted_regex: "^(data|stringData)$"
+    age: >-
+      {r}
+"""
+
+HEALTHY = {
+    "cluster/apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  TIMEZONE: Europe/Paris\n  SECRET_DOMAIN: example.org\n",
+    "cluster/apps/hr.yaml": (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n  values:\n"
+        "    persistence:\n      data:\n        existingClaim: app-data\n    auth:\n      existingSecret: app-secret\n"
+        "    affinity:\n      - key: feature.node.kubernetes.io/usb-ff_10c4_ea60.present\n"
+    ),
+    "cluster/apps/es.yaml": "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: db\nspec:\n  data:\n    - secretKey: password\n      remoteRef:\n        key: database/admin\n",
+    "cluster/apps/ks.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n",
+    "cluster/apps/empty.yaml": "",
+    "cluster/apps/secret.yaml.j2": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: {{ vault_password }}\n",
+    "cluster/apps/secret.sops.yaml.tmpl": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: ${TOKEN}\n",
+}
+
+
+def test_catch_all_rule_over_healthy_manifests_is_clean(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: an error per ConfigMap, HelmRelease, ExternalSecret, template and empty file (exit 1);
+    scan was silent. Now doctor asks scan's policy, and both are quiet."""
+    (repo / ".sops.yaml").write_text(CATCH_ALL.format(r=_recipient(repo)))
+    _write(repo, HEALTHY)
+    code, out = _doctor(capsys)
+    assert code == 0, out
+    assert "not encrypted" not in out
+    assert main(["scan", "cluster"]) == 0
+
+
+def test_catch_all_rule_still_finds_what_scan_finds(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".sops.yaml").write_text(CATCH_ALL.format(r=_recipient(repo)))
+    _write(repo, HEALTHY)
+    token = "wgXSk1pkhpbZXGEZvojQhwPH" + "l_bc1dipFksMbvVoePLzdZ"
+    _write(
+        repo,
+        {
+            "cluster/apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2hunter2\n",
+            "cluster/apps/influx.yaml": f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    adminUser:\n      token: {token}\n",
+        },
+    )
+    code, out = _doctor(capsys)
+    assert code == 1
+    assert out.count("but is not encrypted") == 2, out
+    assert "cluster/apps/secret.yaml: matches creation rule 1 of .sops.yaml but is not encrypted (would expose Secret x stringData.password)" in out
+    # a value in a HelmRelease: encrypting with ^(data|stringData)$ would not cover it
+    assert "move the value into a SOPS-encrypted Secret" in out
+    assert main(["scan", "cluster"]) == 1
+
+
+def test_templated_sops_config_is_one_warning(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(
+        repo,
+        {
+            "tmpl/.sops.yaml": "creation_rules:\n  - path_regex: cluster/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      ${AGE_PUBLIC_KEY}\n",
+            "tmpl/cluster/cluster-secrets.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  DOMAIN: ${DOMAIN}\n",
+        },
+    )
+    code, out = _doctor(capsys)
+    assert code == 0, out
+    assert "tmpl/.sops.yaml: a template" in out and "is not an age recipient" not in out
+
+
+def test_unused_rule_advice_is_readable_and_keeps_the_next_rule(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r = _recipient(repo)
+    text = f"---\ncreation_rules:\n  - path_regex: provision/.*\\.sops\\.ya?ml\n    age: >-\n      {r}\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
+    assert _Text(text).delete_rule(0) == f"---\ncreation_rules:\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
+    (repo / ".sops.yaml").write_text(text)
+    _write(repo, {"cluster/a.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n"})
+    assert main(["encrypt", "cluster/a.sops.yaml"]) == 0
+    code, out = _doctor(capsys)
+    assert code == 0, out
+    assert "matches none of the 1 sops files under the repository\n    fix: fix its path_regex, or remove the rule if no file is meant to use it (checked with sops)" in out
+    assert str(repo) not in out  # paths relative to the repository
+
+
+def test_manifest_rule_over_ansible_vars_never_advises_a_selector(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A selector would leave host_vars values in plaintext: the advice is to split the rule."""
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml\n    age: {_recipient(repo)}\n")
+    _write(
+        repo,
+        {
+            "kubernetes/app.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n",
+            "ansible/host_vars/web.sops.yml": "ansible_become_password: hunter2hunter2\n",
+        },
+    )
+    for f in ("kubernetes/app.sops.yaml", "ansible/host_vars/web.sops.yml"):
+        assert main(["encrypt", f]) == 0
+    code, out = _doctor(capsys)
+    assert code == 1
+    assert "add  encrypted_regex" not in out
+    assert "split it: a rule above it for the manifests' paths" in out and "web.sops.yml" in out
+
+
+def test_store_option_typo_is_reported(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (repo / ".sops.yaml").read_text()
+    assert "stores:\n  yaml:\n    indent: 2\n" in text  # as init writes it
+    (repo / ".sops.yaml").write_text(text.replace("stores:\n  yaml:\n    indent: 2\n", "stores:\n  yaml:\n    ident: 2\n  yml:\n    indent: 2\n"))
+    code, out = _doctor(capsys)
+    assert code == 1, out
+    assert "unknown option stores.yaml.ident (did you mean indent?); sops ignores it" in out
+    assert "fix: rename it to indent (checked with sops)" in out
+    assert "unknown store stores.yml (did you mean yaml?)" in out
+
+
+def test_mac_only_encrypted_is_explained(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    mac_only_encrypted: true\n    age: {_recipient(repo)}\n")
+    code, out = _doctor(capsys)
+    assert code == 0
+    assert "mac_only_encrypted: the MAC covers only the encrypted values" in out and "annotations" in out
+
+
+@pytest.mark.parametrize("pq", [False, True])
+def test_age_identity_found_by_content(repo: Path, capsys: pytest.CaptureFixture[str], pq: bool) -> None:
+    identity = keys.generate_in_process().identity
+    if pq:  # the shape of a post-quantum identity (the file is only read, never used as a key)
+        identity = "AGE-SECRET-KEY-PQ-1" + identity[len("AGE-SECRET-KEY-1") :] * 2
+    (repo / "bootstrap").mkdir()
+    key_file = repo / "bootstrap" / "flux-key.txt"
+    key_file.write_text(f"# created: today\n{identity}\n")
+    os.chmod(key_file, 0o600)
+    git(repo, "add", "bootstrap/flux-key.txt")
+    code, out = _doctor(capsys)
+    assert code == 1
+    assert "bootstrap/flux-key.txt: private key is tracked by git" in out
+    assert identity not in out
+
+
+def test_a_narrow_selector_gets_advice_that_encrypts(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plaintext Secret under a rule whose encrypted_regex picks none of its keys: running
+    `encrypt` would change nothing, so the fix is to widen the selector."""
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: kubernetes/.*[-_]secret\\.ya?ml$\n    encrypted_regex: ^(adminKey|userKey)$\n    age: {_recipient(repo)}\n")
+    _write(repo, {"kubernetes/app/kopia-secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: k\nstringData:\n  password: hunter2hunter2\n"})
+    code, out = _doctor(capsys)
+    assert code == 1
+    assert "fix: widen the rule's encrypted_regex ^(adminKey|userKey)$" in out
