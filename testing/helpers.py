@@ -51,10 +51,15 @@ def run_cli(repo: Path, argv: list[str], env: Mapping[str, str] | None = None, s
     return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out.getvalue(), err.getvalue())
 
 
-def run_killed(repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None) -> int:
+def run_killed(repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None, warm: tuple[str, ...] = ()) -> int:
     """``aigw-secrets ARGV`` in a child forked from this (warm) process, killed (exit 137) right after
     journal step ``step`` as ``AIGW_SECRETS_CRASH_AT`` does; returns the child's exit code. The
-    stand-ins keep serving in this process, so they see the child's calls."""
+    stand-ins keep serving in this process, so they see the child's calls. ``warm``: modules to
+    import here first, so that every child does not import them again (the Kubernetes client)."""
+    import importlib
+
+    for name in ("aigw_secrets.entry", "aigw_secrets.cli", *warm):
+        importlib.import_module(name)
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 70
