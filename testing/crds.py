@@ -128,7 +128,7 @@ def _cel(schema: dict[str, Any], obj: Any, path: str, report: Report, counts: li
             continue
         try:
             env = celpy.Environment()
-            result = env.program(env.compile(expr)).evaluate({"self": celpy.json_to_cel(obj)})
+            result = env.program(env.compile(expr)).evaluate({"self": celpy.json_to_cel(obj)})  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 - cel-python lacks some Kubernetes CEL functions
             counts[1] += 1
             continue

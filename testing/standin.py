@@ -43,7 +43,7 @@ class Provider:
             return form["client_secret"][0]
         if "assertion" in form:
             payload = form["assertion"][0].split(".")[1]
-            return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iss"]
+            return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iss"])
         return ""
 
 
