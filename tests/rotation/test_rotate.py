@@ -309,8 +309,7 @@ def test_rotation_settles_a_half_done_generate_first(repo: Path, provider: stand
     """Issue 10 item 5: a generate killed mid-commit can never later rename its staged Secret over a rotation."""
     setup_groq(repo, provider, monkeypatch)
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
-    killed = subprocess.run([sys.executable, "-m", "aigw_secrets", "generate", "--no-input"], cwd=repo, env={**os.environ, "AIGW_SECRETS_CRASH_AT": "committing"}, capture_output=True, check=False)
-    assert killed.returncode == 137
+    assert run_killed(repo, ["generate", "--no-input"], "committing") == 137
     rotated = fakes.groq_key()
     provider.status[rotated] = 200
     monkeypatch.setenv("GROQ_API_KEY", rotated)
