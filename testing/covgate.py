@@ -5,6 +5,8 @@ with branch coverage) and the floors (module path -> {"branches": %, "total": %}
 is coverage.py's figure over statements and branches together), prints each figure below its
 floor, and exits 1 if there is any. ``--write`` replaces FLOOR.json with the report's figures
 rounded down to one decimal (after a change that raised coverage, to raise the floors with it).
+The committed floors are the level the suite reached less at most one point (Hypothesis examples
+and the random kill soak vary which branches run), and never above it.
 """
 
 from __future__ import annotations
