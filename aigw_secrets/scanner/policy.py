@@ -33,6 +33,10 @@ _OBJECT_FRAME = frozenset({"apiVersion", "kind", "metadata"})
 SECRET_SECTIONS = ("data", "stringData")
 # A mapping that points at a secret elsewhere (secretKeyRef, existingSecretRef, valueFrom, remoteRef):
 # the values under it are names.
+# A key whose last word is "secret" holding a Kubernetes resource name (lower-case words joined by "-"):
+# the name of a Secret, not its content.
+_SECRET_WORD = re.compile(r"(?:[Ss]ecret|_secret|-secret)$")
+_RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 _REFERENCE_KEY = re.compile(r"(?:Ref|_ref|ref|valueFrom|From)$")
 
 
@@ -60,4 +64,6 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
 
     if not keys or keys[-1] == "key" or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
         return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom`, a selector's `key:` name things
+    if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value):
+        return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret
     return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)
