@@ -6,16 +6,18 @@ well within 150 ms. YAML is imported only when a file needs the structural rules
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode, guarded
-from aigw_secrets.scanner import report, sources
+from aigw_secrets.scanner import sources
 from aigw_secrets.scanner.scan import Finding, Skipped, scan_file
+
+if TYPE_CHECKING:
+    import argparse
 
 DEFAULT_BASELINE = ".aigw-baseline.json"
 
@@ -25,14 +27,15 @@ class UsageProblem(Exception):
     the same words as every other command (and prints ``scan --help``)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageProblem(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    # The hook's fast path: argparse loads in a few milliseconds where click takes tens. `cli.scan`
-    # declares the same options for `--help` and usage errors; tests keep the two in step.
+    # argparse loads in a few milliseconds where click takes tens. `cli.scan` declares the same
+    # options for `--help` and usage errors; tests keep the two in step.
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise UsageProblem(message)
+
     p = _Parser(
         prog="aigw-secrets scan",
         add_help=False,
@@ -143,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
         if skip:
             skipped.append(skip)
     baseline = _baseline_path(args, root)
+    if not findings and all(s.reason == "binary" for s in skipped) and baseline is None and not args.update_baseline and args.format == "text" and not args.output:
+        return _clean(args, checked)  # the hook's common case: the report module is never loaded
+    from aigw_secrets.scanner import report
+
     if args.update_baseline:
         target = Path(args.baseline) if args.baseline is not None else (root or Path.cwd()) / DEFAULT_BASELINE
         report.write_baseline(target, findings)
@@ -157,18 +164,36 @@ def run(args: argparse.Namespace) -> int:
     elif body:
         print(body, file=sys.stderr if args.format == "text" and findings else sys.stdout)
     if args.format == "text" and not findings:
-        from aigw_secrets import output
-
-        what = "history" if args.history is not None else f"{checked} file(s)"
-        output.summary(f"aigw-secrets scan: {what} checked, no plaintext credential found")  # one line, on stderr; -q hides it
+        return _clean(args, checked)
     return ExitCode.FINDINGS if findings else ExitCode.OK
+
+
+def _clean(args: argparse.Namespace, checked: int) -> int:
+    from aigw_secrets import output
+
+    what = "history" if args.history is not None else f"{checked} file(s)"
+    output.summary(f"aigw-secrets scan: {what} checked, no plaintext credential found")  # one line, on stderr; -q hides it
+    return ExitCode.OK
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """The fast parse of ``scan``'s arguments; UsageProblem when click should handle them."""
     if any(a in ("-h", "--help") for a in argv):
         raise UsageProblem("help")
-    return _parser().parse_args(list(argv))
+    return _plain(argv) or _parser().parse_args(list(argv))
+
+
+def _plain(argv: Sequence[str]) -> argparse.Namespace | None:
+    """What a pre-commit hook passes (``--staged`` or ``--all`` alone, or file names), parsed without
+    building an argparse parser (a few milliseconds of a hook's budget); None for anything else.
+    Gives exactly the namespace argparse gives (tests compare the two)."""
+    from types import SimpleNamespace
+
+    mode = argv[0] if len(argv) == 1 and argv[0] in ("--staged", "--all") else None
+    if mode is None and any(a.startswith("-") for a in argv):
+        return None
+    ns = SimpleNamespace(paths=[] if mode else list(argv), staged=mode == "--staged", all=mode == "--all", history=None, format="text", output=None, baseline=None, update_baseline=False, repo=None)
+    return ns  # type: ignore[return-value]  # the same attributes as argparse.Namespace
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -79,18 +79,25 @@ def _blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str
 def staged(root: Path) -> Iterator[Item]:
     """What the next commit would contain: added, copied, modified, renamed files, read from the index.
 
-    Blobs are read by SHA (from ``ls-files -s -z``), never by path: ``cat-file --batch`` takes one
-    spec per line, and a file name may contain a newline.
+    One ``git diff --cached --raw`` names each file with its index mode and blob id; blobs are read
+    by id, never by path (``cat-file --batch`` takes one spec per line, and a file name may contain
+    a newline).
     """
     from aigw_secrets import git
 
-    out = git.run(root, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames")
-    names = [n for n in out.decode("utf-8", "surrogateescape").split("\0") if n]
-    entries = git.index_entries(root, names) if names else {}
-    wanted = [(name, sha) for name, (mode, sha) in entries.items() if mode != "120000"]  # a symlink's blob is its target path
-    by_sha = {sha: name for name, sha in wanted}
-    for sha, content, note in _blobs(root, [sha for _name, sha in wanted]):
-        yield Item(by_sha[sha], content, note)
+    out = git.run(root, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--diff-filter=ACMR", "--no-renames", "--no-ext-diff", "--ignore-submodules=none")
+    fields = out.decode("utf-8", "surrogateescape").split("\0")
+    wanted = []  # (name, blob) of regular files: a symlink's blob is its target path, a gitlink no blob
+    for meta, name in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.split(" ")
+        if len(parts) == 5 and parts[1].startswith("100"):
+            wanted.append((name, parts[3]))
+    by_sha: dict[str, list[str]] = {}
+    for name, sha in wanted:
+        by_sha.setdefault(sha, []).append(name)
+    for sha, content, note in _blobs(root, list(by_sha)):
+        for name in by_sha[sha]:
+            yield Item(name, content, note)
 
 
 def tracked(root: Path) -> Iterator[Item]:
