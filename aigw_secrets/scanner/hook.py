@@ -117,6 +117,8 @@ def _baseline_path(args: argparse.Namespace, root: Path | None) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     root = _root(args.repo)
+    if root is None and args.history is not None:
+        root = sources.git_dir(Path.cwd())  # a bare repository (a mirror, a pre-receive hook): history needs no work tree
     git_mode = args.staged or args.all or args.history is not None
     if git_mode and root is None:
         raise ConfigError("not inside a git repository; pass paths or --repo")
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.history is not None:
         from aigw_secrets.scanner import history
 
-        findings, skipped = history.scan(root, args.history or None, covered)  # type: ignore[arg-type]  # root is set in git modes
+        findings, skipped = history.scan(root, args.history or None)  # type: ignore[arg-type]  # root is set in git modes
         items: Iterable[sources.Item] = ()
     elif args.staged:
         items = sources.staged(root)  # type: ignore[arg-type]  # root is set in git modes

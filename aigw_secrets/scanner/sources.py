@@ -27,6 +27,19 @@ def toplevel(start: Path) -> Path:
     return git.require_toplevel(start)
 
 
+def git_dir(start: Path) -> Path | None:
+    """The repository ``start`` is in when it has no work tree (a bare repository, or a git
+    directory as in a server-side hook), else None."""
+    from aigw_secrets import git
+    from aigw_secrets.errors import AigwError
+
+    try:
+        out = git.run(start, "rev-parse", "--is-bare-repository", "--absolute-git-dir").decode("utf-8", "surrogateescape").splitlines()
+    except AigwError:
+        return None
+    return Path(out[1]) if len(out) == 2 else None
+
+
 def from_paths(paths: Iterable[str]) -> Iterator[Item]:
     """Named files, and the files under named directories (iteratively: any depth, symlinks not
     followed, ``.git`` left out)."""
@@ -61,7 +74,7 @@ def _walk(top: str) -> Iterator[Item]:
             yield _read(Path(path), path)
 
 
-def _blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
+def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
     """(sha, content or None, note) for each blob, read through one cat-file process."""
     from aigw_secrets import git
 
@@ -95,7 +108,7 @@ def staged(root: Path) -> Iterator[Item]:
     by_sha: dict[str, list[str]] = {}
     for name, sha in wanted:
         by_sha.setdefault(sha, []).append(name)
-    for sha, content, note in _blobs(root, list(by_sha)):
+    for sha, content, note in read_blobs(root, list(by_sha)):
         for name in by_sha[sha]:
             yield Item(name, content, note)
 
@@ -169,7 +182,7 @@ def history_blobs(root: Path, revisions: str | None) -> tuple[list[tuple[str, st
 def history(root: Path, blobs: list[tuple[str, str]]) -> Iterator[Item]:
     """The blobs' contents, named by their real paths (one cat-file process)."""
     paths = dict(blobs)
-    for sha, content, note in _blobs(root, [sha for sha, _path in blobs]):
+    for sha, content, note in read_blobs(root, [sha for sha, _path in blobs]):
         yield Item(paths[sha], content, note, sha)
 
 

@@ -33,3 +33,69 @@ def test_staged_reports_every_name_of_a_shared_blob(gitrepo: Path, capsys: pytes
     assert main(["scan", "--staged"]) == 1
     err = capsys.readouterr().err
     assert "a.env:1:14: groq-api-key" in err and "b.env:1:14: groq-api-key" in err
+
+
+def _commit(root: Path, files: dict[str, str], message: str) -> str:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def _secret(name: str) -> str:
+    return f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  password: {fakes.rand(28)}\n"
+
+
+def _rules(regex: str) -> str:
+    return f"creation_rules:\n  - path_regex: {regex}\n    encrypted_regex: ^(data|stringData)$\n    age: age1{'q' * 58}\n"
+
+
+def test_history_in_a_bare_repository(gitrepo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mirror or a pre-receive hook has no work tree: history is read from the object store."""
+    first = _commit(gitrepo, {"notes.md": f"temporary: {fakes.anthropic_key()}\n"}, "oops")
+    _commit(gitrepo, {"notes.md": "gone\n"}, "remove it")
+    bare = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "-q", "--mirror", str(gitrepo), str(bare))
+    monkeypatch.chdir(bare)
+    assert main(["scan", "--history"]) == 1
+    err = capsys.readouterr().err
+    assert "notes.md:1:12: anthropic-api-key" in err and f"first in commit {first[:12]}" in err
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan", "--history", "--repo", str(bare)]) == 1
+    assert "anthropic-api-key" in capsys.readouterr().err
+    monkeypatch.chdir(bare / "hooks")  # where a server-side hook may run
+    assert main(["scan", "--history", "HEAD~1..HEAD"]) == 0
+    monkeypatch.chdir(bare)
+    assert main(["scan", "--staged"]) == 2  # no index in a bare repository: a usage problem, not "clean"
+    capsys.readouterr()
+
+
+def test_history_judges_each_blob_by_the_sops_yaml_of_its_commit(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """secrets/a.yaml was committed in plaintext while .sops.yaml covered secrets/: reported, though
+    today's config no longer covers it; other/b.yaml was committed before any rule covered other/:
+    not a coverage finding, though today's config covers it."""
+    _commit(gitrepo, {".sops.yaml": _rules("secrets/.*\\.yaml"), "secrets/a.yaml": _secret("a"), "other/b.yaml": _secret("b")}, "one")
+    _commit(gitrepo, {".sops.yaml": _rules("other/.*\\.yaml")}, "rules move")
+    assert main(["scan", "--history", "--format", "json"]) == 1
+    import json
+
+    found = {(f["path"], f["rule"]) for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert ("secrets/a.yaml", "sops-rule-unencrypted") in found
+    assert ("other/b.yaml", "sops-rule-unencrypted") not in found
+    assert ("other/b.yaml", "k8s-secret-plaintext") in found  # still a plaintext Secret
+    # the tree scan judges today's files by today's config, as before
+    assert main(["scan", "--all", "--format", "json"]) == 1
+    today = {(f["path"], f["rule"]) for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert ("other/b.yaml", "sops-rule-unencrypted") in today and ("secrets/a.yaml", "sops-rule-unencrypted") not in today
+
+
+def test_history_without_any_sops_yaml_reports_no_coverage(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _commit(gitrepo, {"secrets/a.yaml": _secret("a")}, "one")
+    (gitrepo / ".sops.yaml").write_text(_rules("secrets/.*"))  # today's, uncommitted: not history's
+    assert main(["scan", "--history", "--format", "json"]) == 1
+    import json
+
+    rules = {f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert rules == {"k8s-secret-plaintext"}
