@@ -1,5 +1,6 @@
 """``scan --history``: every blob reachable in a range, scanned with exactly the tree scan's checks
-under the real path it had, split over the CPUs (forked workers, each with its own ``git cat-file``);
+under the real path it had, split over the CPUs from PARALLEL_FROM blobs (forked workers, each
+with its own ``git cat-file``, the serial order of findings kept);
 each finding names the blob and the first commit that brought it in.
 
 Works without a work tree (a bare mirror, a pre-receive hook): everything is read from the object
@@ -12,17 +13,15 @@ covers it (no config at that commit: not covered).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets.scanner import sources
+from aigw_secrets.scanner import sources, workers
 from aigw_secrets.scanner.scan import Finding, Skipped, is_sops_name, scan_file, structured
 
 PARALLEL_FROM = 2000  # blobs: below this a worker pool costs more than it saves
 CONFIG = ".sops.yaml"
-_STATE: list[tuple[Path, Callable[[str], bool]]] = []  # what forked workers inherit
 
 
 def scan(root: Path, revisions: str | None) -> tuple[list[Finding], list[Skipped]]:
@@ -31,12 +30,11 @@ def scan(root: Path, revisions: str | None) -> tuple[list[Finding], list[Skipped
     configs, bad = _configs(root, revisions)
     skipped += bad
     covered_any = _covered_by_any(configs)
-    n = min(os.cpu_count() or 1, 4) if len(blobs) >= PARALLEL_FROM else 1
-    if n > 1:
-        findings, more = _parallel(root, covered_any, [blobs[i::n] for i in range(n)])
-    else:
-        findings, more = _scan_blobs(root, covered_any, blobs)
-    skipped += more
+    processes = workers.cpus() if len(blobs) >= PARALLEL_FROM else 1
+    findings = []
+    for found, more in workers.fan_out(lambda chunk: _scan_blobs(root, covered_any, chunk), workers.chunked(blobs, processes), processes):
+        findings += found
+        skipped += more
     if findings:
         firsts = sources.first_commits(root, revisions, {f.blob: f.path for f in findings})
         findings = [f._replace(commit=firsts.get(f.blob, "")) for f in findings]
@@ -123,26 +121,4 @@ def _scan_blobs(root: Path, covered: Callable[[str], bool], blobs: list[tuple[st
         findings += (f._replace(blob=item.blob) for f in found)
         if skip:
             skipped.append(skip)
-    return findings, skipped
-
-
-def _worker(chunk: list[tuple[str, str]]) -> tuple[list[Finding], list[Skipped]]:
-    root, covered = _STATE[0]
-    return _scan_blobs(root, covered, chunk)
-
-
-def _parallel(root: Path, covered: Callable[[str], bool], chunks: list[list[tuple[str, str]]]) -> tuple[list[Finding], list[Skipped]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    _STATE[:] = [(root, covered)]
-    findings: list[Finding] = []
-    skipped: list[Skipped] = []
-    try:
-        with ProcessPoolExecutor(max_workers=len(chunks), mp_context=multiprocessing.get_context("fork")) as pool:
-            for found, skip in pool.map(_worker, chunks):
-                findings += found
-                skipped += skip
-    finally:
-        _STATE.clear()
     return findings, skipped

@@ -43,6 +43,20 @@ def git_dir(start: Path) -> Path | None:
 def from_paths(paths: Iterable[str]) -> Iterator[Item]:
     """Named files, and the files under named directories (iteratively: any depth, symlinks not
     followed, ``.git`` left out)."""
+    return read(plan_paths(paths))
+
+
+Planned = Item | tuple[str, Path]  # an Item already judged (a skip), or (name, path) still to read
+
+
+def read(plan: Iterable[Planned]) -> Iterator[Item]:
+    """The planned files, read (at most MAX_BYTES each)."""
+    for entry in plan:
+        yield entry if isinstance(entry, Item) else _read(entry[1], entry[0])
+
+
+def plan_paths(paths: Iterable[str]) -> Iterator[Planned]:
+    """What ``from_paths`` reads, named but not read (so that the reading can be shared out)."""
     for name in paths:
         p = Path(name)
         if p.is_symlink():
@@ -50,10 +64,10 @@ def from_paths(paths: Iterable[str]) -> Iterator[Item]:
         elif p.is_dir():
             yield from _walk(name)
         elif os.path.lexists(name):  # a path deleted since it was named has nothing left to leak
-            yield _read(p, name)
+            yield name, p
 
 
-def _walk(top: str) -> Iterator[Item]:
+def _walk(top: str) -> Iterator[Planned]:
     stack = [top]
     while stack:
         directory = stack.pop()
@@ -71,7 +85,7 @@ def _walk(top: str) -> Iterator[Item]:
             elif entry.is_file(follow_symlinks=False):
                 files.append(entry.path)
         for path in reversed(files):
-            yield _read(Path(path), path)
+            yield path, Path(path)
 
 
 def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
@@ -115,11 +129,14 @@ def staged(root: Path) -> Iterator[Item]:
 
 def tracked(root: Path) -> Iterator[Item]:
     """Every tracked file as it is in the work tree (symlinks and submodules skipped)."""
+    return read(plan_tracked(root))
+
+
+def plan_tracked(root: Path) -> list[Planned]:
     from aigw_secrets import git
 
-    for name, (mode, _sha) in git.index_entries(root).items():
-        if mode.startswith("100"):  # not 120000 symlink, 160000 submodule
-            yield _read(root / name, name)
+    # not 120000 symlink, 160000 submodule
+    return [(name, root / name) for name, (mode, _sha) in git.index_entries(root).items() if mode.startswith("100")]
 
 
 def _read(path: Path, name: str) -> Item:

@@ -99,3 +99,50 @@ def test_history_without_any_sops_yaml_reports_no_coverage(gitrepo: Path, capsys
 
     rules = {f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]}
     assert rules == {"k8s-secret-plaintext"}
+
+
+def _report(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    main(["scan", *argv, "--format", "json"])
+    return capsys.readouterr().out
+
+
+def test_parallel_scans_report_exactly_what_serial_scans_do(gitrepo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tree and history scans shared out over forked workers give the serial report, byte for byte
+    (same findings, same order, same skips), whatever the number of CPUs."""
+    from aigw_secrets.scanner import history, hook, workers
+    from testing.scancorpus import corpus
+
+    (gitrepo / ".sops.yaml").write_text(_rules("kubernetes/.*\\.yaml"))
+    for n, (name, text, _want) in enumerate(corpus() * 2):
+        folder = "kubernetes" if n % 3 == 0 else f"d{n % 5}"
+        (gitrepo / folder / f"{n:03d}-{name.replace('/', '-')}").parent.mkdir(exist_ok=True)
+        (gitrepo / folder / f"{n:03d}-{name.replace('/', '-')}").write_text(text)
+        if n % 10 == 9:
+            _commit(gitrepo, {}, f"batch {n}")
+    _commit(gitrepo, {"big.bin": "\0" * 10}, "last")
+    serial = {argv: _report(list(argv), capsys) for argv in (("--all",), ("--history",), (str(gitrepo),))}
+    assert '"rule"' in serial[("--all",)] and '"rule"' in serial[("--history",)]
+    calls: list[int] = []
+    fan_out = workers.fan_out
+
+    def spy(work: object, chunks: list[list[object]], processes: int) -> object:
+        calls.append(processes)
+        return fan_out(work, chunks, processes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "fan_out", spy)
+    monkeypatch.setattr(workers, "cpus", lambda: 2)
+    monkeypatch.setattr(hook, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(history, "PARALLEL_FROM", 1)
+    for argv, want in serial.items():
+        assert _report(list(argv), capsys) == want, argv
+    assert calls == [2, 2, 2]
+
+
+def test_chunks_cover_the_items_in_order() -> None:
+    from aigw_secrets.scanner import workers
+
+    for n in (0, 1, 2, 7, 8, 9, 100):
+        for processes in (1, 2, 3):
+            chunks = workers.chunked(list(range(n)), processes)
+            assert [x for c in chunks for x in c] == list(range(n)) and all(chunks)
+            assert len(chunks) <= max(1, processes * 4)
