@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets.scanner import sources, workers
-from aigw_secrets.scanner.scan import Finding, Skipped, is_sops_name, scan_file, structured
+from aigw_secrets.scanner import archives, sources, workers
+from aigw_secrets.scanner.scan import Finding, Skipped, is_sops_name, structured
 
 PARALLEL_FROM = 2000  # blobs: below this a worker pool costs more than it saves
 CONFIG = ".sops.yaml"
@@ -117,8 +117,7 @@ def _scan_blobs(root: Path, covered: Callable[[str], bool], blobs: list[tuple[st
             skipped.append(Skipped(item.path, item.note))
             continue
         path = item.path
-        found, skip = scan_file(path, item.data, must_encrypt=lambda: covered(path))  # noqa: B023 - called before the loop moves on
+        found, skips = archives.scan(path, item.data, must_encrypt=lambda: covered(path))  # noqa: B023 - called before the loop moves on
         findings += (f._replace(blob=item.blob) for f in found)
-        if skip:
-            skipped.append(skip)
+        skipped += skips
     return findings, skipped

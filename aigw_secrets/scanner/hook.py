@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode, guarded
-from aigw_secrets.scanner import sources
-from aigw_secrets.scanner.scan import Finding, Skipped, scan_file
+from aigw_secrets.scanner import archives, sources
+from aigw_secrets.scanner.scan import Finding, Skipped
 
 if TYPE_CHECKING:
     import argparse
@@ -194,10 +194,9 @@ def _scan_items(items: Iterable[sources.Item], root: Path | None, covered: Calla
             skipped.append(Skipped(item.path, item.note))
             continue
         rel = sources.relative(item.path, root) if root and relative else item.path
-        found, skip = scan_file(rel, item.data, must_encrypt=lambda: covered(rel))  # noqa: B023 - called before the loop moves on
+        found, skips = archives.scan(rel, item.data, must_encrypt=lambda: covered(rel))  # noqa: B023 - called before the loop moves on
         findings += found
-        if skip:
-            skipped.append(skip)
+        skipped += skips
     return findings, skipped, checked
 
 

@@ -146,3 +146,77 @@ def test_chunks_cover_the_items_in_order() -> None:
             chunks = workers.chunked(list(range(n)), processes)
             assert [x for c in chunks for x in c] == list(range(n)) and all(chunks)
             assert len(chunks) <= max(1, processes * 4)
+
+
+# --- archives --------------------------------------------------------------------------------------
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _targz(files: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_a_secret_inside_a_committed_zip_is_found(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A support bundle (.zip) holding a Kubernetes Secret, a backup (.tar.gz) holding a key, a zip
+    inside a tar.gz: all opened, in the tree scan, the hook and history."""
+    inner = _zip({"kube-system/bootstrap.yaml": _secret("bootstrap-token-abcdef").encode()})
+    (gitrepo / "support.zip").write_bytes(inner)
+    (gitrepo / "backup.tgz").write_bytes(_targz({"etc/app.env": f"GROQ_API_KEY={fakes.groq_key()}\n".encode(), "nested/bundle.zip": inner}))
+    git(gitrepo, "add", "-A")
+    assert main(["scan", "--staged"]) == 1
+    err = capsys.readouterr().err
+    assert "support.zip!kube-system/bootstrap.yaml:6:" in err and "k8s-secret-plaintext" in err
+    assert "backup.tgz!etc/app.env:1:14: groq-api-key" in err
+    assert "backup.tgz!nested/bundle.zip!kube-system/bootstrap.yaml:6:" in err
+    git(gitrepo, "commit", "-qm", "bundles")
+    git(gitrepo, "rm", "-q", "support.zip", "backup.tgz")
+    git(gitrepo, "commit", "-qm", "gone")
+    assert main(["scan", "--all"]) == 0
+    assert main(["scan", "--history"]) == 1
+    assert "support.zip!kube-system/bootstrap.yaml:6:" in capsys.readouterr().err
+
+
+def test_archives_are_opened_within_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bomb, a flood of members, deep nesting and a corrupt archive: each reported as skipped
+    with its reason, the scan goes on, nothing is read past the limits."""
+    from aigw_secrets.scanner import archives
+
+    monkeypatch.setattr(archives, "MAX_TOTAL", 64 * 1024)
+    monkeypatch.setattr(archives, "MAX_MEMBERS", 5)
+    key = f"GROQ_API_KEY={fakes.groq_key()}\n".encode()
+    (tmp_path / "bomb.zip").write_bytes(_zip({"a.env": key, "zeros.txt": b"\0" * (1024 * 1024), "z.env": key}))
+    (tmp_path / "flood.tar.gz").write_bytes(_targz({f"f{i}.env": key for i in range(9)}))
+    deep = _zip({"k.env": key})
+    for level in range(archives.MAX_DEPTH):
+        deep = _zip({f"level{level}.zip": deep})
+    (tmp_path / "deep.zip").write_bytes(deep)
+    (tmp_path / "corrupt.zip").write_bytes(b"PK\x03\x04" + b"\xff" * 100)
+    (tmp_path / "not-a-zip.zip").write_text(f"notes: {key.decode()}")  # a text file named .zip: scanned as text
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan", "."]) == 1
+    err = capsys.readouterr().err
+    assert "bomb.zip!a.env:1:14: groq-api-key" in err and "bomb.zip: skipped: archive decompresses to more than" in err
+    assert "bomb.zip!z.env" not in err  # past the limit: not read
+    assert err.count("flood.tar.gz!") == 5 and "flood.tar.gz: skipped: archive has more than 5 files" in err
+    assert "deep.zip!level2.zip!level1.zip!level0.zip: skipped: archive nested deeper than 3 levels" in err
+    assert "corrupt.zip: skipped: unreadable archive" in err
+    assert "not-a-zip.zip:1:21: groq-api-key" in err
