@@ -131,15 +131,27 @@ def check(argv: list[str], cwd: Path) -> None:
         raise SystemExit(f"{' '.join(argv[:3])} failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
 
 
+CPU: dict[str, float] = {}  # name -> median CPU seconds (user + system, children included) of the last race
+
+
 def race(cwd: Path, runs: int, **commands: list[str]) -> dict[str, float]:
     """Median wall time of each command, runs interleaved (a, b, a, b, ...) so that a load spike
-    on a shared machine hits every contender alike."""
+    on a shared machine hits every contender alike; the median CPU time goes to CPU (on a loaded
+    machine the scheduler shares CPU per thread, so wall time favours the program with more threads)."""
+    import resource
+
     for argv in commands.values():
         check(argv, cwd)
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, argv in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             times[name].append(timed(argv, cwd))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    CPU.clear()
+    CPU.update({name: statistics.median(c) for name, c in cpu.items()})
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -153,7 +165,7 @@ def with_history(tree: Path, written: list[Path], commits: int = 20) -> None:
         subprocess.run(["git", "commit", "-qam", f"change {n}"], cwd=tree, check=True, env=env)
 
 
-def ratios(label: str, tree: Path, staged: list[str], bl: str, gl: str, ours: list[str], config: Path, runs: int) -> None:
+def ratios(label: str, tree: Path, staged: list[str], bl: str, gl: str, ours: list[str], config: Path, runs: int, history: bool = True) -> None:
     """The three ratios on one repository (wall time, medians of interleaved runs)."""
     for path in staged:
         with open(tree / path, "a") as fh:
@@ -166,13 +178,22 @@ def ratios(label: str, tree: Path, staged: list[str], bl: str, gl: str, ours: li
     cfg = ["--config", str(config)]
     try:
         hook = race(tree, runs * 3, ours=[*ours, "--staged"], betterleaks=[bl, "git", "--staged", "--no-banner", *cfg, "."])
+        hook_cpu = dict(CPU)
         whole = race(tree, runs, ours=[*ours, "--all"], betterleaks=[bl, "fs", "--no-banner", *cfg, *top])
-        hist = race(tree, 1, ours=[*ours, "--history"], betterleaks=[bl, "git", "--no-banner", *cfg, "."], gitleaks=[gl, "git", "--no-banner", *cfg, "."])
+        whole_cpu = dict(CPU)
+        if history:
+            hist = race(tree, 1, ours=[*ours, "--history"], betterleaks=[bl, "git", "--no-banner", *cfg, "."], gitleaks=[gl, "git", "--no-banner", *cfg, "."])
+            hist_cpu = dict(CPU)
     finally:
         subprocess.run(["git", "reset", "-q", "--hard"], cwd=tree, check=False, capture_output=True)
-    print(f"{label}: hook (scan --staged, {len(staged)} files) {hook['ours'] * 1000:.0f} ms / betterleaks git --staged {hook['betterleaks'] * 1000:.0f} ms = {hook['ours'] / hook['betterleaks']:.2f}x (goal <= 0.5)")
-    print(f"{label}: tree (scan --all, {len(top)} top-level entries) {whole['ours']:.2f}s / betterleaks fs {whole['betterleaks']:.2f}s = {whole['ours'] / whole['betterleaks']:.2f}x (goal <= 1.0)")
-    print(f"{label}: history (scan --history) {hist['ours']:.2f}s / betterleaks git {hist['betterleaks']:.2f}s = {hist['ours'] / hist['betterleaks']:.2f}x; / gitleaks git {hist['gitleaks']:.2f}s = {hist['ours'] / hist['gitleaks']:.2f}x")
+
+    def cpu(c: dict[str, float], peer: str) -> str:
+        return f"[CPU {c['ours']:.2f}s / {c[peer]:.2f}s = {c['ours'] / c[peer]:.2f}x]"
+
+    print(f"{label}: hook (scan --staged, {len(staged)} files) {hook['ours'] * 1000:.0f} ms / betterleaks git --staged {hook['betterleaks'] * 1000:.0f} ms = {hook['ours'] / hook['betterleaks']:.2f}x (goal <= 0.5) {cpu(hook_cpu, 'betterleaks')}")
+    print(f"{label}: tree (scan --all, {len(top)} top-level entries) {whole['ours']:.2f}s / betterleaks fs {whole['betterleaks']:.2f}s = {whole['ours'] / whole['betterleaks']:.2f}x (goal <= 1.0) {cpu(whole_cpu, 'betterleaks')}")
+    if history:
+        print(f"{label}: history (scan --history) {hist['ours']:.2f}s / betterleaks git {hist['betterleaks']:.2f}s = {hist['ours'] / hist['betterleaks']:.2f}x {cpu(hist_cpu, 'betterleaks')}; / gitleaks git {hist['gitleaks']:.2f}s = {hist['ours'] / hist['gitleaks']:.2f}x {cpu(hist_cpu, 'gitleaks')}")
 
 
 def main() -> None:
@@ -180,6 +201,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--repo", type=Path, action="append", default=[], help="also measure the three ratios on this git repository (repeatable; a scratch clone is used: 10 files are touched and staged there)")
     ap.add_argument("--runs", type=int, default=5, help="interleaved runs per contender (the hook gets three times as many)")
+    ap.add_argument("--no-history", action="store_true", help="leave out the history ratios (minutes on a long history)")
     ap.add_argument("--no-synthetic", action="store_true", help="only the --repo ratios: skip the synthetic tree, detect-secrets and the labelled corpus")
     ap.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aigw-secrets-bench")
     args = ap.parse_args()
@@ -187,6 +209,9 @@ def main() -> None:
     if ds is None and not args.no_synthetic:
         print("detect-secrets is not installed (pip install -e .[bench]): its lines are left out")
     bl, gl = peer("betterleaks", args.cache_dir), peer("gitleaks", args.cache_dir)
+    # bytecode as an installed wheel has it (pip compiles at install; an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every run)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "aigw_secrets")], check=True, capture_output=True)
     ours = [str(BIN / "aigw-secrets"), "scan"]
     print(f"cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}; peers: {bl}, {gl} (native binaries, built-in default rules)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +224,7 @@ def main() -> None:
             names = subprocess.run(["git", "ls-files", "*.yaml"], cwd=clone, capture_output=True, text=True, check=True).stdout.split()
             label = repo.resolve().name if repo.resolve().name not in (".", "") else str(repo)
             print(f"{label}: {len(subprocess.run(['git', 'ls-files'], cwd=clone, capture_output=True, text=True, check=True).stdout.splitlines())} tracked files")
-            ratios(label, clone, names[:10], bl, gl, ours, config, args.runs)
+            ratios(label, clone, names[:10], bl, gl, ours, config, args.runs, not args.no_history)
         if args.no_synthetic:
             return
         tree, written = build(base, args.files)
