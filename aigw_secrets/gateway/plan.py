@@ -351,7 +351,7 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
         at = stamp()  # after the write: the revocation gate wants a sync later than this
         doc["metadata"]["annotations"].update({f"{manifests.ANNOTATION}/rotated-at": at, es.FORCE_SYNC: at})
         version = doc["metadata"]["annotations"].get(es.STORE_VERSION)
-        if store.get(remote_of(doc), version if store.versioned else None) != job.props:
+        if not stores.holds(store.get(remote_of(doc), version if store.versioned else None), job.props):
             raise DataError(f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written")
         out[job.rel] = (es.HEADER.encode() + manifests.dump([doc], markers=False).encode(), f"value in {store.describe(remote_of(doc))} version {version or '(unversioned)'}, verified")
     return out
