@@ -150,6 +150,7 @@ def is_resource_name(value: str) -> bool:
     return bool(_RESOURCE_NAME.match(value.strip()))
 
 
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REPEAT = re.compile(r"(.{3,}?)\1\1")  # abc123abc123abc123
 _SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
@@ -160,6 +161,8 @@ def is_named_thing(value: str) -> bool:
     """The name of something rather than a secret: an identifier, a resource or label name, a path,
     a flag, a code expression (what a credential-named key holds when it says where the secret is)."""
     v = value.strip()
+    if _UUID.match(v):
+        return False  # a UUID under a credential name is a token (Proxmox API token secrets, Consul ACLs)
     return bool(_IDENTIFIER.match(v) or _CODE_PATH.search(v))
 
 

@@ -141,9 +141,10 @@ def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
 
 
 def test_unselected_sops_leaf_keeps_short_chosen_passwords() -> None:
-    text = f"pve_password: Sul4Sul4\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\n"
+    uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
+    text = f"pve_password: Sul4Sul4\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\npve_api_token_secret: {uuid}\n"
     block = _sops_block().replace("^(data|stringData)$", "^(token)$")
-    assert found_of("terraform/secrets.sops.yaml", text + block) == [(1, "sops-unselected-secret")]
+    assert found_of("terraform/secrets.sops.yaml", text + block) == [(1, "sops-unselected-secret"), (5, "sops-unselected-secret")]
 
 
 # --- distinctive shapes --------------------------------------------------------------------------
