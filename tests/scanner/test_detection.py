@@ -56,6 +56,8 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
     assert found_of("cm.yaml", cm) == [(5, "credential-literal")]
     es = f"kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        API_TOKEN: {fakes.rand(32)}\n        URL: '{{{{ .url }}}}'\n"
     assert found_of("es.yaml", es) == [(6, "externalsecret-template-literal")]  # the structural rule, more precise, wins
+    stand_in = "kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        CLIENT_SECRET: $plaintext$this_is_a_secret\n"
+    assert found_of("es.yaml", stand_in) == []
     issuer = f"kind: ClusterIssuer\nspec:\n  acme:\n    solvers:\n      - dns01:\n          cloudflare:\n            # apiKey: {fakes.rand(37, HEX)}\n"
     assert found_of("issuer.yaml", issuer) == [(7, "credential-literal")]
 
