@@ -465,8 +465,8 @@ def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
 
     if filters.is_non_secret(value) or filters.is_default_word(key, value) or _names_its_app(value, f"{path}/{key}"):
         return False
-    if value.startswith("$plaintext$") and filters.is_named_thing(value.removeprefix("$plaintext$")):
-        return False  # Authelia's plaintext notation around a stand-in name ($plaintext$this_is_a_secret)
+    if value.startswith((".", "$plaintext$")) and filters.is_named_thing(value.removeprefix("$plaintext$")):
+        return False  # a template's leftover `.API_KEY`; Authelia's plaintext notation around a stand-in name
     if "\n" in value.strip():
         return False  # a whole config file: only credential-shaped content in it counts
     return filters.key_says_credential(key) or filters.is_token_like(value)
