@@ -344,11 +344,13 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
         if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
     if not encrypted_file and not _SOPS_META.search(text):
-        what = exposed or [f.rule for f in found if f.secret]
+        what = exposed or [f.rule for f in found if f.secret and f.rule not in _WEAKEST]
         if not what and is_sops_name(path.rsplit("/", 1)[-1]):
             what = _material(plain_docs)
         if not what:
-            what = _config_credentials(plain_docs)
+            what = _config_credentials(plain_docs)  # key paths (doctor checks them against the selector)
+        if not what:
+            what = [f.rule for f in found if f.secret]  # a literal under a credential name the walk did not judge
         if what and covered():
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""
