@@ -95,7 +95,7 @@ _IDENTIFIER = re.compile(
             r"^[+-]?\d+$",  # a (signed) number: a world seed
             r"^[a-z]{4,}\d{0,2}$",  # threshold1
             r"^[A-Za-z]+(?:_+[A-Za-z]+)+$",  # QBT_BitTorrent__Session__Port
-            r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]+)+$",  # node-role.kubernetes.io/control-plane
+            r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]*)+$",  # node-role.kubernetes.io/control-plane, external-dns.alpha.kubernetes.io/
             r"^--?[a-z]",  # --token-auth-file
             r"^[A-Za-z]+(?:-(?:[A-Za-z]+|\d+))+$",  # more-custom-CAs
             r"^[a-z]+\d*(?:[A-Z][a-z0-9]+){2,}$",  # base64EncodedCredentials
@@ -104,7 +104,9 @@ _IDENTIFIER = re.compile(
         )
     )
 )
-_CODE_PATH = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^[A-Z][A-Z0-9_]*$|[()\[\]]")
+_CODE_PATH = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^\.?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^\.?[A-Z]+$|[()\[\]]")
+# Public keys under a "key" name: an age recipient, an SSH public key
+_PUBLIC_KEY = re.compile(r"^(?:age1(?:pq1)?[02-9ac-hj-np-z]{58,}|ssh-(?:ed25519|rsa|dss)\b|ecdsa-sha2-|sk-ssh-)")
 # Values people type when a chart wants *something*: `password: password`, `admin`, `changeme`.
 # A digest in PHC / crypt notation (`$argon2id$v=19$...`, `$pbkdf2-sha512$...`, `$6$...`): what a
 # config holds *instead of* the secret (Authelia's hashed client secrets); htpasswd-style files of
@@ -150,6 +152,7 @@ def is_resource_name(value: str) -> bool:
     return bool(_RESOURCE_NAME.match(value.strip()))
 
 
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REPEAT = re.compile(r"(.{3,}?)\1\1")  # abc123abc123abc123
 _SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
@@ -160,6 +163,8 @@ def is_named_thing(value: str) -> bool:
     """The name of something rather than a secret: an identifier, a resource or label name, a path,
     a flag, a code expression (what a credential-named key holds when it says where the secret is)."""
     v = value.strip()
+    if _UUID.match(v):
+        return False  # a UUID under a credential name is a token (Proxmox API token secrets, Consul ACLs)
     return bool(_IDENTIFIER.match(v) or _CODE_PATH.search(v))
 
 
@@ -171,7 +176,7 @@ def looks_like_literal(value: str) -> bool:
     v = v.removeprefix("$plaintext$")  # Authelia's plaintext client-secret notation: judge what follows
     if not 8 <= len(v) <= 256 or any(c.isspace() for c in v):
         return False
-    if is_non_secret(v) or is_named_thing(v) or _PASSWORD_DIGEST.match(v) or _decodes_to_placeholder(v):
+    if is_non_secret(v) or is_named_thing(v) or _PASSWORD_DIGEST.match(v) or _PUBLIC_KEY.match(v) or _decodes_to_placeholder(v):
         return False
     if _SHELL_VAR.search(v) or _SEQUENCE.search(v.lower()) or _REPEAT.search(v.lower()):
         return False  # `$HOME/.ssh/id`, `"$work_dir/ca-key.pem"`; `abcdefgh`, `12345bcdef`: expanded or typed, not chosen

@@ -345,14 +345,17 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
             out += _scan_generators(path, generators, lines)
     if not encrypted_file and not _SOPS_META.search(text):
         # key paths first (doctor's fix depends on whether the rule's selector reaches them), then the
-        # rules that found credential shapes elsewhere in the file
-        shapes = [f.rule for f in found if f.secret]
+        # rules that found credential shapes elsewhere in the file; a literal under a credential name
+        # the walk did not judge comes last
+        weak = [f.rule for f in found if f.secret]
+        shapes = [r for r in weak if r not in _WEAKEST]
         sops_name = is_sops_name(path.rsplit("/", 1)[-1])
         what = []
-        if (exposed or shapes or sops_name or _CREDENTIAL_KEY.search(text)) and covered():  # only covered files are walked
+        if (exposed or weak or sops_name or _CREDENTIAL_KEY.search(text)) and covered():  # only covered files are walked
             what = exposed or _config_credentials(plain_docs) + shapes
             if not what and sops_name:
                 what = _material(plain_docs)
+            what = what or weak
         if what:
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""
@@ -469,6 +472,8 @@ def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
 
     if filters.is_non_secret(value) or filters.is_default_word(key, value) or _names_its_app(value, f"{path}/{key}"):
         return False
+    if value.startswith((".", "$plaintext$")) and filters.is_named_thing(value.removeprefix("$plaintext$")):
+        return False  # a template's leftover `.API_KEY`; Authelia's plaintext notation around a stand-in name
     if "\n" in value.strip():
         return False  # a whole config file: only credential-shaped content in it counts
     return filters.key_says_credential(key) or filters.is_token_like(value)

@@ -56,6 +56,8 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
     assert found_of("cm.yaml", cm) == [(5, "credential-literal")]
     es = f"kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        API_TOKEN: {fakes.rand(32)}\n        URL: '{{{{ .url }}}}'\n"
     assert found_of("es.yaml", es) == [(6, "externalsecret-template-literal")]  # the structural rule, more precise, wins
+    stand_in = "kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        CLIENT_SECRET: $plaintext$this_is_a_secret\n"
+    assert found_of("es.yaml", stand_in) == []
     issuer = f"kind: ClusterIssuer\nspec:\n  acme:\n    solvers:\n      - dns01:\n          cloudflare:\n            # apiKey: {fakes.rand(37, HEX)}\n"
     assert found_of("issuer.yaml", issuer) == [(7, "credential-literal")]
 
@@ -109,6 +111,9 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
         "# - VAULT_TOKEN=a.12345bcdefghijklm",
         'api_key: "ABC123abc123ABC123abc123ABC12"',
         "valuesKey: s3Secretkey",
+        "annotationKey: external-dns.alpha.kubernetes.io/",
+        'API_KEY: ".API_KEY"',
+        "age_key: age1k3sunyva3kc3jusxs3j93nyueqjgzcgg6s6qghn8aeqpuy7l35wss8gxvg",
         "client_secret: '$argon2id$v=19$m=65536,t=3,p=4$ghwUPb4pg8xFt6HRoR+Wcg$Aob+gT6YMASp+pRZKbLwm/CTcd2dgMh+lOsMEPzBBnw'",
         "# basicAuth: base64EncodedCredentials",
         "# - secret: more-custom-CAs",
@@ -141,9 +146,10 @@ def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
 
 
 def test_unselected_sops_leaf_keeps_short_chosen_passwords() -> None:
-    text = f"pve_password: Sul4Sul4\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\n"
+    uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
+    text = f"pve_password: Sul4Sul4\ns3_access_key: {fakes.rand(17, string.ascii_uppercase + string.digits)}7Q2\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\npve_api_token_secret: {uuid}\n"
     block = _sops_block().replace("^(data|stringData)$", "^(token)$")
-    assert found_of("terraform/secrets.sops.yaml", text + block) == [(1, "sops-unselected-secret")]
+    assert found_of("terraform/secrets.sops.yaml", text + block) == [(1, "sops-unselected-secret"), (2, "sops-unselected-secret"), (6, "sops-unselected-secret")]
 
 
 # --- distinctive shapes --------------------------------------------------------------------------
