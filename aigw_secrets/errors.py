@@ -37,6 +37,7 @@ class ExitCode(enum.IntEnum):
     LOCKED = 75  # another run holds the repository lock
     PERMISSION = 77  # permission denied (provider admin API, Kubernetes RBAC)
     CONFIG = 78  # configuration error (cluster.yaml / cluster.toml / .sops.yaml)
+    UNTRUSTED = 79  # the repository carries what no commit may (the tool's working state under .aigw/)
     INTERRUPTED = 130
 
 

@@ -10,7 +10,10 @@ a body: both may hold a credential.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -68,6 +71,21 @@ def request(
         else http.client.HTTPConnection(parts.hostname, port, timeout=remaining())
     )
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # A socket timeout bounds one read, not the exchange: a server that sends its status line and
+    # headers a byte at a time would never trip it. A watchdog shuts the socket down at the deadline,
+    # whatever phase (TLS handshake, headers, body) the exchange is in.
+    expired = threading.Event()
+
+    def _expire() -> None:
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(max(0.0, end - time.monotonic()), _expire)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request(method, target, body=body, headers=dict(headers or {}))
         # Kept here: getresponse() drops conn.sock when the server closes after the answer
@@ -87,12 +105,17 @@ def request(
                 break
             chunks.append(chunk)
             size += len(chunk)
+        if expired.is_set():  # cut off at the deadline: what was read is not the whole answer
+            raise TimeoutError("deadline")
         return Response(res.status, b"".join(chunks), {k.lower(): v for k, v in res.getheaders()})
     except TimeoutError:
-        return Response(0, b"", {}, f"no complete answer within {deadline:.0f}s")
+        return Response(0, b"", {}, f"no complete answer within {deadline:g}s")
     except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            return Response(0, b"", {}, f"no complete answer within {deadline:g}s")
         return Response(0, b"", {}, type(exc).__name__)
     finally:
+        watchdog.cancel()
         conn.close()
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from aigw_secrets import adminenv
 from aigw_secrets.errors import MissingExtra, OutputError, ToolMissingError
 
 
@@ -51,7 +52,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env=dict(env) if env is not None else None,
+            env=adminenv.scrubbed(env),  # issue 17: no child sees the bot's admin credentials
             start_new_session=own_group,
         )
     except FileNotFoundError:
@@ -304,3 +305,26 @@ def lazy(module: str, extra: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise MissingExtra(f"{module} is not installed: pip install 'aigw-secrets[{extra}]'") from None
+
+
+def confined(root: Path, path: Path) -> Path:
+    """``path`` if it stays inside the repository ``root`` once resolved: no ``..`` out of it and no
+    symlink on the way (a directory a commit replaced by a symlink). ConfigError otherwise."""
+    from aigw_secrets.errors import ConfigError
+
+    top = root.resolve()
+    full = path if path.is_absolute() else root / path
+    try:
+        rel = full.relative_to(root) if full.is_relative_to(root) else full.relative_to(top)
+    except ValueError:
+        raise ConfigError(f"{path}: outside the repository {top}; refusing to write there") from None
+    if ".." in rel.parts:
+        raise ConfigError(f"{rel}: leads out of the repository (..); refusing to write there")
+    walk = top
+    for part in rel.parts:
+        walk = walk / part
+        if walk.is_symlink():
+            raise ConfigError(f"{walk.relative_to(top)}: is a symlink; aigw-secrets writes only inside the repository, never through one")
+    if not full.resolve().is_relative_to(top):
+        raise ConfigError(f"{rel}: resolves outside the repository; refusing to write there")
+    return top / rel

@@ -48,6 +48,22 @@ class OpenAI(Base):
             return (200, {"object": "list", "data": []}) if ok else (401, _oai_error("invalid_api_key", "Incorrect API key provided"))
         if auth != f"Bearer {self.admin_key}":
             return 401, _oai_error("invalid_api_key", "Incorrect API key provided")
+        k = re.match(r"^/v1/organization/projects/([^/?]+)/api_keys(?:\?.*)?$", path)
+        if k and method == "GET":  # the project's API keys: redacted value and owner, never the value
+            if k.group(1) != self.project:
+                return 404, _oai_error(None, "not found")
+            data = [
+                {
+                    "object": "organization.project.api_key",
+                    "redacted_value": a["_key"][:6] + "..." + a["_key"][-4:],
+                    "name": "Secret Key",
+                    "created_at": a["created_at"],
+                    "id": "key_" + sid[-16:],
+                    "owner": {"type": "service_account", "service_account": _public(a)},
+                }
+                for sid, a in self.accounts.items()
+            ]
+            return 200, {"object": "list", "data": data, "first_id": None, "last_id": None, "has_more": False}
         m = re.match(r"^/v1/organization/projects/([^/?]+)/service_accounts(?:/([^/?]+))?(?:\?(.*))?$", path)
         if not m or m.group(1) != self.project:
             return 404, _oai_error(None, "not found")

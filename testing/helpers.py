@@ -98,3 +98,29 @@ def bare_remote(repo: Path, where: Path) -> Path:
     git(repo, "remote", "add", "origin", str(bare))
     git(repo, "push", "-q", "origin", "HEAD")
     return bare
+
+
+def at_a_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with its stdin and stderr on a pseudo-terminal (an operator typing it), stdout
+    captured; what it writes to the terminal is returned as stderr."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=follower, stdout=subprocess.PIPE, stderr=follower, text=True, check=False)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return subprocess.CompletedProcess(argv, proc.returncode, proc.stdout, b"".join(chunks).decode("utf-8", "replace"))
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)

@@ -113,19 +113,19 @@ def _groq(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_lock_that_is_a_directory(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     _groq(repo, monkeypatch)
-    (repo / ".aigw" / "lock").unlink()
-    (repo / ".aigw" / "lock").mkdir()
+    (repo / ".git/aigw-secrets" / "lock").unlink()
+    (repo / ".git/aigw-secrets" / "lock").mkdir()
     capsys.readouterr()
     for argv in (["generate", "--no-input"], ["rotate", "--data-key"]):
         assert main(argv) == ExitCode.CANT_WRITE
         err = capsys.readouterr().err
-        assert ".aigw/lock: is a directory, not a regular file" in err and err.count("\n") == 1
+        assert "aigw-secrets/lock: is a directory, not a regular file" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"state": "planned"}', '{"state": "planned", "files": [1]}', '{"state": "bogus"}'])
 def test_malformed_journal(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], content: str) -> None:
     _groq(repo, monkeypatch)
-    (repo / ".aigw" / "data-key.json").write_text(content)
+    (repo / ".git/aigw-secrets" / "data-key.json").write_text(content)
     capsys.readouterr()
     assert main(["rotate", "--data-key"]) == ExitCode.DATA
     err = capsys.readouterr().err

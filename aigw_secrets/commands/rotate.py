@@ -92,9 +92,13 @@ def run(
         summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], **rotate_data_keys(root, files)}
         summary["errors"] = summary.pop("data_key_errors")
     elif due:
+        if (revoke_opts or {}).get("assume_applied"):
+            # issue 17: the bot never takes the cluster gates on trust; an operator may, at a terminal
+            raise ConfigError("--assume-applied is for an operator revoking one provider (--revoke NAME), never with --due: the cron job checks the cluster")
         summary = rotate_due(root, verify=verify)
         _note_needs_operator(root, summary["needs_operator"])
-        summary.update(_revoke_due(root, **(revoke_opts or {})))  # issue 13
+        failed = {str(e.get("provider")) for e in summary["errors"]}  # its admin call just failed: not again
+        summary.update(_revoke_due(root, skip=failed, **(revoke_opts or {})))  # issue 13
     elif provider in MCP_SEED_NAMES:  # issue 14: the controller's MCP session seed
         rotated = rotate_mcp_seed(root, config_mod.load(root))
         summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
@@ -204,10 +208,10 @@ def _revoke(root: Path, name: str, fmt: str, *, ref: str | None = None, assume_a
     return 0
 
 
-def _revoke_due(root: Path, *, assume_applied: bool = False, **opts: Any) -> dict[str, Any]:
+def _revoke_due(root: Path, *, assume_applied: bool = False, skip: set[str] | None = None, **opts: Any) -> dict[str, Any]:
     from aigw_secrets.rotation.revoke import revoke_due
 
-    return revoke_due(root, config_mod.load(root), _access(**opts), assume_applied=assume_applied)
+    return revoke_due(root, config_mod.load(root), _access(**opts), assume_applied=assume_applied, skip=skip or set())
 
 
 def _with_revocations(summary: dict[str, Any], code: int) -> int:

@@ -26,6 +26,7 @@ from aigw_secrets.stores import StoreSettings
 
 CONFIG_NAMES = ("cluster.yaml", "cluster.toml")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$")
 
 
@@ -420,6 +421,12 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
     name = s["name"] or p.name
     if not _DNS_LABEL.match(name) or len(name) > 40:
         raise ConfigError(f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters")
+
+    target = s.get("server_secret")
+    if target:  # issue 17: a Kubernetes name, never a path
+        ns, sep, secret = str(target).partition("/")
+        if not sep or not _DNS_LABEL.match(ns) or len(ns) > 63 or not _DNS_SUBDOMAIN.match(secret) or len(secret) > 253:
+            raise ConfigError(f"{where(key('server_secret'))}: {key('server_secret')}: must be NAMESPACE/NAME, both valid Kubernetes names (the value given is not shown)")
 
     host, port, tls, prefix = s["host"], s["port"], s["tls"], s["prefix"] or p.prefix
     if p.key == "vllm":

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from aigw_secrets import shapes
+from aigw_secrets import adminenv, shapes
 from aigw_secrets.errors import ConfigError, CredentialError, ExitCode, ToolMissingError
 from aigw_secrets.gateway import operator
 from aigw_secrets.gateway.config import ProviderConfig
@@ -91,10 +91,22 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
             "unless the operator allows it (AIGW_SECRETS_ALLOW_FILES=1 or allow_files in operator.toml)",
             code=ExitCode.CONFIG,
         )
-    if src.kind == "env" and (src.arg.upper().startswith(("AIGW_SECRETS_", "SOPS_")) or src.arg in _others_variables(pc)):
-        # the repository may pick a variable, but not the tool's own nor another provider's credential
+    if src.kind == "env" and (src.arg.upper().startswith(("AIGW_SECRETS_", "SOPS_")) or src.arg in _others_variables(pc) or adminenv.is_admin(src.arg, aws=True)):
+        # never the tool's own variables, another provider's credential, or an admin credential
         raise CredentialError(f"{label}: {src.where} names a variable that belongs to the tool or to another provider", code=ExitCode.CONFIG)
+    if src.kind == "env" and src.arg not in pc.auth.env and not _prefix_allowed(src.arg):
+        # issue 17: the repository does not choose which of the bot's variables is read
+        raise CredentialError(
+            f"{label}: {src.where} names a variable that is not one of {pc.provider.title}'s documented ones ({', '.join(pc.auth.env) or 'none'}); "
+            "the operator can allow a prefix from outside the repository (AIGW_SECRETS_ALLOW_ENV_PREFIX)",
+            code=ExitCode.CONFIG,
+        )
     return True
+
+
+def _prefix_allowed(name: str) -> bool:
+    prefixes = [p.strip() for p in os.environ.get("AIGW_SECRETS_ALLOW_ENV_PREFIX", "").split(",") if len(p.strip()) >= 2]
+    return any(name.startswith(p) for p in prefixes)
 
 
 def _others_variables(pc: ProviderConfig) -> set[str]:
@@ -176,11 +188,16 @@ def obtain(
     if src is not None and not _allowed(pc, src, label, run_commands, policy):
         return None
     if src is None or src.kind == "env":
-        return _from_environment(pc, src, label)
-    if src.kind == "prompt":
-        return prompt(pc) if interactive else None
-    raw = _read_source(src, label, stdin_text=stdin_text, timeout=policy.command_timeout)
-    return check(pc, raw or "", src.describe())
+        cred = _from_environment(pc, src, label)
+    elif src.kind == "prompt":
+        cred = prompt(pc) if interactive else None
+    else:
+        raw = _read_source(src, label, stdin_text=stdin_text, timeout=policy.command_timeout)
+        cred = check(pc, raw or "", src.describe())
+    if cred is not None and adminenv.leaks(cred.value):
+        # issue 17: whatever the source, an admin credential never becomes a provider credential
+        raise CredentialError(f"{label}: the credential from {cred.source} is an admin credential of this environment; refused (nothing sent, nothing written)", code=ExitCode.CONFIG)
+    return cred
 
 
 def _from_environment(pc: ProviderConfig, src: Source | None, label: str) -> Credential | None:

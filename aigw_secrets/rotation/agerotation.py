@@ -334,7 +334,7 @@ class AgeRotation:
 
 
     def _retired_path(self, old_file: Path) -> Path:
-        """Where the old key goes: inside the work tree only under .aigw/ (never committed), so a later
+        """Where the old key goes: in the state directory (``.git/aigw-secrets/``, never committed), so a later
         `git add -A` cannot pick up the one key that decrypts the whole history."""
         name = f"{old_file.name}.retired-{now().strftime('%Y%m%dT%H%M%S')}"
         if not old_file.resolve().is_relative_to(self.root):

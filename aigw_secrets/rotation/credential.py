@@ -26,7 +26,7 @@ from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
-from aigw_secrets.util import atomic_write
+from aigw_secrets.util import atomic_write, confined
 
 A = manifests.ANNOTATION
 
@@ -86,7 +86,9 @@ def rotate_credential(
         helpers = externalsecret.Helpers(identity, fingerprint, _same_value)
         return externalsecret.rotate(root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy, helpers=helpers)
     policy = policy if policy is not None else operator.load(root)
-    path = cfg.output_dir / manifests.secret_file(pc)
+    path = confined(root, cfg.output_dir / manifests.secret_file(pc))  # issue 17: checked before any provider call
+    if pc.settings.get("server_secret"):
+        confined(root, pending.companion_file(cfg, pc, str(pc.settings["server_secret"])))
     rel = str(path.relative_to(root))
     current = _current(path, rel)
     src = credentials.source_for(pc, source)  # parsed first: a malformed spec is never journaled
@@ -125,7 +127,7 @@ def rotate_credential(
                 outcome = validate.check(pc, cred.value, policy=policy)
             except AigwError as exc:
                 journal.step("aborted", error=type(exc).__name__)
-                pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})")  # issue 13
+                pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})", cfg)  # issue 13
                 raise
             warning = outcome.warning
             if warning:
@@ -240,9 +242,11 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
 
 def rotate_due(root: Path, *, verify: bool = True) -> dict[str, Any]:
     """Everything past its period that can be rotated unattended; the rest needs an operator."""
+    from aigw_secrets import adminenv
+
     cfg = config_mod.load(root)
     summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
-    with repo_lock(root):
+    with repo_lock(root), adminenv.unattended():
         dk_files = []
         for pc in (p for p in (*cfg.providers, *cfg.mcp_backends) if p.auth.secret_key):
             superseded_journal(root, cfg, pc, close=True)  # issue 18: generate/set already gave it a new value

@@ -230,7 +230,8 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
 
 def _last_sync(root: Path, pc: ProviderConfig) -> str:
     """ESO's sync state as the last revocation check saw it (``status`` makes no cluster call)."""
-    journal = Journal(root, f"revoke-{pc.key}", {})  # read only (revoke.py owns its transitions)
+    states = {"": ("waiting",), "waiting": ("waiting", "disabled", "complete"), "disabled": ("disabled", "complete")}
+    journal = Journal(root, f"revoke-{pc.key}", states)  # read only (revoke.py owns its transitions)
     for name, ok, why in journal.data.get("gates") or []:
         if name == "in-cluster":
             return ("synced: " if ok else "not synced: ") + str(why)
@@ -269,3 +270,12 @@ def current_value(root: Path, cfg: Config, pc: ProviderConfig, rel: str) -> str:
     if value is None:
         raise DataError(f"{rel}: the store has no entry at the version it pins")
     return value
+
+
+def _register() -> None:
+    from aigw_secrets.rotation import trust
+
+    trust.VALUE_READERS["external-secrets"] = current_value  # issue 17: the bot's guards read the store's value
+
+
+_register()

@@ -1,4 +1,8 @@
-"""Rotation state on disk: the repository lock and the journals, under ``<repo>/.aigw/`` (git-ignored).
+"""Rotation state on disk: the repository lock and the journals, in the git directory
+(``<repo>/.git/aigw-secrets/``), which no commit can deliver: a contributor can write anything in the
+work tree, but the bot acts on its journals (issue 17), so they live where ``git pull`` never writes.
+A directory that is not a git work tree keeps them in ``<root>/.aigw/``. A repository that tracks
+anything under ``.aigw/`` (where older versions kept this state) is refused: exit 79.
 
 Journals never hold a credential: a credential rotation records where the new value comes from and
 a fingerprint of it, and re-reads the source when it resumes. Every write is atomic.
@@ -19,23 +23,72 @@ from aigw_secrets import output
 from aigw_secrets.errors import AigwError, DataError, ExitCode, OutputError
 from aigw_secrets.util import atomic_write, commit, discard, now, parse_stamp, require_regular, stage, stamp
 
-__all__ = ["COMMIT_JOURNAL", "Journal", "Locked", "commit_files", "now", "parse_stamp", "recover_files", "repo_lock", "stamp", "state_dir"]
+__all__ = ["COMMIT_JOURNAL", "Journal", "Locked", "Untrusted", "commit_files", "now", "parse_stamp", "recover_files", "refuse_committed_state", "repo_lock", "stamp", "state_dir"]
 
-STATE_DIR = ".aigw"
+STATE_DIR = ".aigw"  # where older versions kept the state, inside the work tree: refused when tracked
+GIT_STATE = "aigw-secrets"  # under the git directory
+
+
+def _git_dir(root: Path) -> Path | None:
+    """The git directory of the work tree whose top is ``root`` (``.git``, or a worktree's ``gitdir:``)."""
+    dot = root / ".git"
+    if dot.is_dir() and not dot.is_symlink():
+        return dot
+    if dot.is_file() and not dot.is_symlink():
+        try:
+            line = dot.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if line.startswith("gitdir:"):
+            target = Path(line.removeprefix("gitdir:").strip())
+            target = target if target.is_absolute() else root / target
+            return target if target.is_dir() else None
+    return None
 
 
 def state_dir(root: Path) -> Path:
-    d = root / STATE_DIR
+    """Where the lock and the journals live: in the git directory (never delivered by a commit)."""
+    root = root.resolve()
+    gitdir = _git_dir(root)
+    d = gitdir / GIT_STATE if gitdir is not None else root / STATE_DIR
     try:
         d.mkdir(mode=0o700, exist_ok=True)
     except FileExistsError:
         raise OutputError(f"{d}: is not a directory; aigw-secrets keeps its lock and journals there") from None
+    except OSError as exc:
+        raise OutputError(f"{d}: cannot create the state directory ({exc.strerror or exc})") from None
     if d.is_symlink() or not d.is_dir():
         raise OutputError(f"{d}: is not a directory (or is a symlink); aigw-secrets keeps its lock and journals there")
-    ignore = d / ".gitignore"
-    if not ignore.exists():
-        atomic_write(ignore, b"*\n")  # never committed, whatever the repository's .gitignore says
+    if gitdir is None:
+        ignore = d / ".gitignore"
+        if not ignore.exists():
+            atomic_write(ignore, b"*\n")  # never committed, whatever the repository's .gitignore says
     return d
+
+
+class Untrusted(AigwError):
+    code = ExitCode.UNTRUSTED
+
+
+def refuse_committed_state(root: Path) -> None:
+    """Exit 79 while anything under ``.aigw/`` is tracked or in HEAD: a commit delivered it, and an
+    older aigw-secrets would have acted on it as its own state."""
+    from aigw_secrets import git
+
+    root = root.resolve()
+    if _git_dir(root) is None:
+        return
+    try:
+        tracked = git.run(root, "ls-files", "-z", "--cached", "--", STATE_DIR).split(b"\0")
+        in_head = git.run(root, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", STATE_DIR).split(b"\0") if git.succeeds(root, "rev-parse", "-q", "--verify", "HEAD") else []
+    except git.GitError:
+        return
+    found = sorted({n.decode("utf-8", "replace") for n in [*tracked, *in_head] if n})
+    if found:
+        raise Untrusted(
+            f"{root}: {found[0]} is committed; {STATE_DIR}/ is working state no commit may carry (issue 17): "
+            f"remove it from git (git rm -r --cached {STATE_DIR}) and review the commit that added it"
+        )
 
 
 class Locked(AigwError):
@@ -44,7 +97,9 @@ class Locked(AigwError):
 
 @contextmanager
 def repo_lock(root: Path) -> Iterator[None]:
-    """One writer per repository at a time (rotations, ``generate``); a second run fails at once (exit 75)."""
+    """One writer per repository at a time (rotations, ``generate``); a second run fails at once (exit 75).
+    A repository that carries committed working state is refused first (exit 79)."""
+    refuse_committed_state(root)
     path = state_dir(root) / "lock"
     require_regular(path)
     try:
@@ -64,7 +119,7 @@ def repo_lock(root: Path) -> Iterator[None]:
         # next: otherwise a later recovery could rename an old staged file over this run's update.
         done = recover_files(root, COMMIT_JOURNAL)
         if done:
-            output.info(f"an interrupted generate was {done} ({STATE_DIR}/{COMMIT_JOURNAL}.json)")
+            output.info(f"an interrupted generate was {done} ({state_dir(root) / COMMIT_JOURNAL}.json)")
         yield
     finally:
         os.close(fd)  # closing releases the flock, also when the process is killed
@@ -153,6 +208,10 @@ def commit_files(root: Path, name: str, writes: Mapping[Path, bytes], removals: 
     run (``recover_files``) finishes them. A journal still at "staged" is rolled back instead.
     The caller holds ``repo_lock``, which settles an earlier run's commit before anything else.
     """
+    from aigw_secrets.util import confined
+
+    for path in [*writes, *removals]:
+        confined(root, path)  # issue 17: nothing outside the repository, nothing through a symlinked directory
     staged: dict[Path, Path] = {}
     journal = Journal(root, name, FILES)
     try:
@@ -207,5 +266,5 @@ def _rel(root: Path) -> Callable[[Path], str]:
 def _under(root: Path, rel: object) -> Path:
     path = root / str(rel)
     if not isinstance(rel, str) or ".." in Path(rel).parts or Path(rel).is_absolute():
-        raise DataError(f"{root / STATE_DIR}: malformed journal (a path leads out of the repository); move it away to start over")
+        raise DataError(f"{state_dir(root)}: malformed journal (a path leads out of the repository); move it away to start over")
     return path

@@ -1,8 +1,8 @@
 """A minted credential between "created at the provider" and "written to the Secret".
 
-The value is never in plaintext on disk: it is held only in ``.aigw/pending-<provider>.sops.yaml``,
+The value is never in plaintext on disk: it is held only in ``pending-<provider>.sops.yaml`` in the state directory (``.git/aigw-secrets/``),
 encrypted by the real sops (over stdin) to the same recipients as the provider's Secret file.
-Each step is journaled *before* it is taken (``.aigw/mint-<provider>.json``):
+Each step is journaled *before* it is taken (``mint-<provider>.json`` there):
 
     minting  the deterministic name and the provider's keys before the call are recorded
     minted   the provider answered and the encrypted pending entry is on disk
@@ -23,13 +23,14 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, DataError
+from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import credentials, manifests
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Minted
 from aigw_secrets.rotation.journal import Journal, state_dir
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
-from aigw_secrets.util import atomic_write
+from aigw_secrets.util import atomic_write, confined
 
 A = manifests.ANNOTATION
 ISSUER_ANNOTATION = f"{A}/issuer"
@@ -69,6 +70,9 @@ def _paths(root: Path, pc: ProviderConfig) -> tuple[Journal, Path]:
     return Journal(root, f"mint-{pc.key}", MINT), state_dir(root) / f"pending-{pc.key}.sops.yaml"
 
 
+journal_paths = _paths
+
+
 def _secret_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
     return str((cfg.output_dir / manifests.secret_file(pc)).relative_to(root))
 
@@ -105,52 +109,120 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
         if value is not None:
             return credentials.Credential(value, f"issuer {issuer.kind} ({journal.data['ref']}, pending)")
         output.warn(f"{pc.key}: the pending credential {journal.data['ref']} cannot be decrypted here; revoking it and minting again")
-        _revoke_new(issuer, journal, str(journal.data["ref"]))
+        _revoke_new(root, cfg, pc, issuer, journal, str(journal.data["ref"]))
     if journal.active and journal.data["state"] == "minting":
-        _clean_orphans(issuer, journal)
+        _clean_orphans(root, cfg, pc, issuer, journal)
     ann = _annotations(root, cfg, pc)
     generation = int(str(ann.get(f"{A}/generation", "1")) or 1) + 1
     name = issuer.name_for(generation)
-    previous = ann.get(REF_ANNOTATION) if ann.get(ISSUER_ANNOTATION) == issuer.kind else None
-    issuer.prepare(ann)
-    issuer.make_room(force=force, keep=previous)
+    current = _current_value(root, cfg, pc)
+    # the key the Secret holds, identified at the provider from the decrypted value (never the annotation)
+    previous = issued = None
+    if current is not None and issuer.records and issuer.generations:
+        from aigw_secrets.rotation import trust
+
+        listed = issuer.listed()
+        held = issuer.identify(current, listed)
+        previous = next(iter(held)) if len(held) == 1 else None
+        issued = previous if any(k.ref == previous and trust.minted_here(root, pc, issuer, k) for k in listed) else None
+    elif ann.get(ISSUER_ANNOTATION) == issuer.kind:
+        previous = issued = ann.get(REF_ANNOTATION)
+    issuer.prepare(ann, current)
+    issuer.make_room(force=force, keep=previous, revoke=lambda ref: _guarded_delete(root, cfg, pc, issuer, ref, operator_named=force))
     journal.data = {}
-    journal.step("minting", name=name, generation=generation, before=[k.ref for k in issuer.listed()], previous_ref=previous, previous_kind=ann.get(ISSUER_ANNOTATION))
+    journal.step("minting", name=name, generation=generation, before=[k.ref for k in issuer.listed()], previous_ref=issued, previous_kind=ann.get(ISSUER_ANNOTATION))
     minted = issuer.mint(name)
+    from aigw_secrets.rotation import trust
+
+    trust.record_minted(root, pc, minted.ref)
+    bad = _unusable(pc, minted.value)
+    if bad:  # never stored, never written: revoked at once, and the next run starts over
+        journal.step("minted", ref=minted.ref, companions=[])
+        output.warn(f"{pc.key}: the provider returned a new credential {minted.ref} with {bad}; revoking it")
+        _revoke_new(root, cfg, pc, issuer, journal, minted.ref)
+        from aigw_secrets.rotation.issuers.interface import IssuerError
+
+        raise IssuerError(f"{pc.key}: the provider returned a new credential with {bad}; it was revoked and nothing was written")
     _write_pending(root, pending, rel, minted)
     journal.step("minted", ref=minted.ref, companions=sorted(minted.companions))
     output.status("minted", minted.ref, f"{pc.provider.title}: new credential {minted.name}, held sops-encrypted until written")
     return credentials.Credential(minted.value, f"issuer {issuer.kind} ({minted.ref})")
 
 
-def _clean_orphans(issuer: Issuer, journal: Journal) -> None:
-    """A run killed between the provider call and the pending entry: what it made has no value here."""
-    before = set(journal.data.get("before") or [])
+def _clean_orphans(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, journal: Journal) -> None:
+    """A run killed between the provider call and the pending entry: what it made has no value here.
+    Only a key the provider shows under this rotation's name, or (AWS, killed before tagging) an
+    untagged key that appeared during this bot's own mint, and never the key the Secret holds."""
+    from aigw_secrets.rotation import trust
+
+    before = set(journal.field("before", list, []))
     name = journal.data.get("name")
     for key in issuer.listed():
-        if key.name == name or (not key.name and key.ref not in before):
-            output.warn(f"revoking orphan {key.ref} ({key.name or 'untagged'}): created by an interrupted run, its value was never captured")
-            if issuer.soft_revoke:
-                issuer.disable(key.ref)
-            issuer.delete(key.ref)
+        named = bool(key.name) and key.name == name and issuer.minted_for(key)
+        appeared = not key.name and key.ref not in before and issuer.records
+        if not (named or appeared):
+            continue
+        if trust.guard(root, cfg, pc, issuer, key.ref, ours=True) is None:
+            continue
+        output.warn(f"revoking orphan {key.ref} ({key.name or 'untagged'}): created by an interrupted run, its value was never captured")
+        if issuer.soft_revoke:
+            issuer.disable(key.ref)
+        issuer.delete(key.ref)
     journal.step("aborted", error="orphan revoked")
 
 
-def _revoke_new(issuer: Issuer, journal: Journal, ref: str) -> None:
-    if issuer.soft_revoke:
-        issuer.disable(ref)
-    issuer.delete(ref)
+def _revoke_new(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, journal: Journal, ref: str) -> None:
+    """The credential this bot just minted is revoked: only if the provider shows it under this
+    Secret's name (or the bot's ledger has it), and never the key the Secret holds."""
+    from aigw_secrets.rotation import trust
+
+    if trust.guard(root, cfg, pc, issuer, ref) is not None:  # minted under this Secret's name, never the held key
+        if issuer.soft_revoke:
+            issuer.disable(ref)
+        issuer.delete(ref)
     journal.step("aborted", error="pending credential revoked")
 
 
-def abandon(root: Path, pc: ProviderConfig, why: str) -> None:
+def _guarded_delete(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str, *, operator_named: bool = False) -> None:
+    from aigw_secrets.rotation import trust
+
+    if trust.guard(root, cfg, pc, issuer, ref, operator_named=operator_named) is not None:
+        issuer.delete(ref)
+
+
+_MAX_VALUE = 64 * 1024
+
+
+def _unusable(pc: ProviderConfig, value: str) -> str:
+    """Why a freshly minted value cannot go into a Secret ("" when it can): control characters (a CR/LF
+    would split a header or a credentials file) or an absurd size. Structured values (AWS credentials
+    file, GCP key JSON) may have line breaks; nothing else may."""
+    if not value or len(value) > _MAX_VALUE:
+        return "an absurd size"
+    structured = pc.auth.credential in ("aws", "gcp-sa")
+    allowed = "\n" if structured else ""
+    if any((ord(c) < 32 and c not in allowed) or 0x7F <= ord(c) < 0xA0 for c in value):
+        return "control characters"
+    return ""
+
+
+def _current_value(root: Path, cfg: Config, pc: ProviderConfig) -> str | None:
+    from aigw_secrets.rotation import trust
+
+    try:
+        return trust.current_value(root, cfg, pc)
+    except AigwError:
+        return None
+
+
+def abandon(root: Path, pc: ProviderConfig, why: str, cfg: Config | None = None) -> None:
     """The minted credential failed validation: revoke it at once; the current one is untouched."""
     issuer = issuer_for(pc)
     journal, pending = _paths(root, pc)
     if issuer is None or not journal.active or journal.data.get("state") != "minted":
         return
     output.warn(f"{pc.key}: revoking the new credential {journal.data['ref']}: {why}")
-    _revoke_new(issuer, journal, str(journal.data["ref"]))
+    _revoke_new(root, cfg or config_mod.load(root), pc, issuer, journal, str(journal.data["ref"]))
     pending.unlink(missing_ok=True)
 
 
@@ -205,7 +277,7 @@ def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, va
         "type": "Opaque",
         "stringData": {key: value},
     }
-    path = companion_file(cfg, pc, target)
+    path = confined(root, companion_file(cfg, pc, target))  # issue 17: never outside the repository
     rel = str(path.relative_to(root))
     data = sopsfile.encrypt(sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False)
     _refuse_plain(data, value, rel)

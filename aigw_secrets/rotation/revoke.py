@@ -1,26 +1,33 @@
-"""Revoking the previous credential, only once the cluster is proven to serve its successor.
+"""Revoking previous credentials, only once the cluster is proven to serve their successor.
 
-What is pending comes from git, not from local state: the Secret written by a minting rotation
-records its issuer, its own ref and ``previous-issued-ref`` (the key it replaced, which this tool
-created). The local journal (``.aigw/revoke-<provider>.json``) only records progress. Gates, all of
-which must hold (ROTATION.md §3.3):
+What to revoke is decided from facts the bot establishes itself (``trust.py``, issue 17), never from
+what a commit carries: every key the provider shows as minted by this tool for this Secret (the name
+its issuer set; GCP: the bot's own ledger) that the Secret does not hold, the Secret's value decrypted
+and identified at the provider. So a rotation during a pending revocation queues the older key too,
+and keys minted by interrupted runs are found again. Issuers whose keys carry no generation
+(self-issued, Azure's two slots) take the target from the Secret's ``previous-issued-ref``, guarded the
+same way. The local journal (``revoke-<provider>.json`` in the state directory) records progress only.
+Gates, all of which must hold (ROTATION.md §3.3):
 
-    grace       now >= previous-revoke-after
-    applied     the commit that last wrote the Secret file is pushed to the working tree's HEAD and
-                the Flux Kustomization is Ready at that revision
-    in-cluster  the cluster's Secret carries the new content-hash annotation (the new generation)
-    validates   the new credential still authenticates at the provider
+    grace       now >= the later of previous-revoke-after and the current key's creation at the
+                provider + the grace period (a commit can delay a revocation, never hasten it)
+    applied     the Flux Kustomization is Ready at a revision that carries the Secret file as it is
+    in-cluster  the cluster's Secret holds the value the Secret file decrypts to (its data, or its
+                salted content hash checked against that value)
+    validates   that value authenticates at the provider
 
 Without cluster access ``applied`` and ``in-cluster`` wait (never assumed) unless the operator says
-``--assume-applied``. Never the only active key; never a key this tool did not create unless the
-operator names it (``--ref``). Soft revoke first where the provider has one, delete after a further
-grace period.
+``--assume-applied``. Right before each call ``trust.guard`` re-reads the provider: never the key the
+Secret holds, never the only active key, never a key not minted by this tool for this Secret unless
+the operator names it with ``--ref`` at a terminal. Soft revoke first where the provider has one,
+delete after a further grace period.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,24 +35,22 @@ from typing import Any, NamedTuple
 import yaml
 
 from aigw_secrets import git, output
-from aigw_secrets.errors import AigwError, ConfigError, ExitCode, NoKeyError
+from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway import manifests, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.kube import Cluster, flux_applied
 from aigw_secrets.rotation import pending as pending_mod
+from aigw_secrets.rotation import trust
 from aigw_secrets.rotation.issuers.interface import Issuer
 from aigw_secrets.rotation.journal import Journal, now, parse_stamp, stamp
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import files as sopsfile
 
 A = manifests.ANNOTATION
 
 # state -> the states that may follow ("" = new). "complete" is final (journal.FINAL).
 REVOKE: dict[str, tuple[str, ...]] = {
     "": ("waiting",),
-    "waiting": ("waiting", "disabled", "complete"),
-    "disabled": ("disabled", "complete"),
-}
+    "waiting": ("waiting",),
+}  # one long-lived journal per provider: per-key progress in "keys", what was revoked in "completed"
 
 
 class Waiting(AigwError):
@@ -87,51 +92,93 @@ def _doc(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, An
     return rel, doc
 
 
-def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) -> dict[str, Any] | None:
-    """The previous credential waiting to be revoked (or ``ref``, named by the operator); None = none."""
+def at_terminal() -> bool:
+    """An operator at a terminal (never the cron job): only they may name a key this tool did not mint."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, Any]]:
     rel, doc = _doc(root, cfg, pc)
-    ann = (doc.get("metadata") or {}).get("annotations") or {}
+    return rel, dict((doc.get("metadata") or {}).get("annotations") or {}) if isinstance(doc, dict) else {}
+
+
+def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
+    """What the bot's own mint journal is about to land (never revoked under a resumed rotation)."""
+    journal, _ = pending_mod.journal_paths(root, pc)
+    if journal.active and journal.data.get("state") == "minted":
+        return {str(journal.data.get("ref"))}
+    return set()
+
+
+def candidates(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, facts: trust.Facts, ref: str | None) -> list[str]:
+    """What to revoke: ``ref`` (named by the operator), else every key the provider shows as minted by
+    this tool for this Secret that the Secret does not hold; for issuers whose keys carry no
+    generation (self-issued, Azure's slots), the previous key the Secret names, once per generation."""
+    if ref:
+        return [ref]
+    if issuer.generations:
+        skip = facts.current | _own_pending(root, pc)
+        return [k.ref for k in facts.keys if k.ref not in skip and trust.minted_here(root, pc, issuer, k)]
+    _rel, ann = _annotations(root, cfg, pc)
+    prev = ann.get(pending_mod.PREVIOUS_ISSUED)
+    if not prev or prev in facts.current:
+        return []
+    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    done = journal.data.get("completed") or {}
+    if isinstance(done, dict) and str(done.get(str(prev))) == str(ann.get(f"{A}/generation")):
+        return []  # refs repeat (Azure key1/key2): done for this generation
+    return [str(prev)]
+
+
+def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) -> dict[str, Any] | None:
+    """The pending revocation as the Secret describes it (for ``status`` only, never for a decision)."""
+    rel, ann = _annotations(root, cfg, pc)
     prev = ref or ann.get(pending_mod.PREVIOUS_ISSUED)
     if not prev:
         return None
-    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
-    generation = ann.get(f"{A}/generation")
-    done = journal.data.get("state") == "complete" and journal.data.get("ref") == prev
-    if done and str(journal.data.get("generation")) == str(generation):  # refs repeat (Azure key1/key2)
-        return None
-    return {
-        "provider": pc.key,
-        "file": rel,
-        "ref": prev,
-        "named": bool(ref),
-        "new_ref": ann.get(pending_mod.REF_ANNOTATION),
-        "generation": generation,
+    return {"provider": pc.key, "file": rel, "ref": prev, "generation": ann.get(f"{A}/generation")}
+
+
+def gates(root: Path, cfg: Config, pc: ProviderConfig, facts: trust.Facts, access: ClusterAccess, *, assume_applied: bool) -> list[Gate]:
+    rel, ann = _annotations(root, cfg, pc)
+    t = {
         "content_hash": ann.get(manifests.HASH_ANNOTATION),
+        "generation": ann.get(f"{A}/generation"),
         "revoke_after": ann.get(f"{A}/previous-revoke-after"),
         "stored_at": ann.get(f"{A}/rotated-at"),  # issue 21: when the value went to the store
-        "state": journal.data.get("state") if journal.data.get("ref") == prev else "waiting",
     }
-
-
-def gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], access: ClusterAccess, *, assume_applied: bool, issuer: Issuer | None) -> list[Gate]:
-    out: list[Gate] = []
-    after = parse_stamp(t.get("revoke_after"))
-    out.append(Gate("grace", bool(after and now() >= after), f"grace period ends {t.get('revoke_after') or '(unknown)'}"))
-    rel = t["file"]
+    out = [_grace(cfg, ann, facts)]
     if assume_applied:
         out.append(Gate("applied", True, "assumed (--assume-applied)"))
         out.append(Gate("in-cluster", True, "assumed (--assume-applied)"))
     else:
-        out.extend(_cluster_gates(root, cfg, pc, t, rel, access))
-    out.append(_validates(root, pc, rel, t, issuer, cfg))
+        out.extend(_cluster_gates(root, cfg, pc, t, rel, access, facts))
+    out.append(_validates(pc, facts))
     return out
 
 
-def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], rel: str, access: ClusterAccess) -> list[Gate]:
+def _grace(cfg: Config, ann: dict[str, Any], facts: trust.Facts) -> Gate:
+    """The later of the Secret's revoke-after and the provider's creation time of the key the Secret
+    holds plus the grace period: a commit can only delay a revocation, never bring it forward."""
+    ends = []
+    after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
+    if after:
+        ends.append(after)
+    created = [k.created for k in facts.keys if k.ref in facts.current and k.created is not None]
+    if created:
+        ends.append(dt.datetime.fromtimestamp(max(created), dt.UTC) + dt.timedelta(hours=cfg.grace_hours))
+    if not ends:
+        return Gate("grace", False, "grace period end unknown (no revoke-after and no creation time at the provider)")
+    end = max(ends)
+    return Gate("grace", now() >= end, f"grace period ends {stamp(end)}")
+
+
+def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], rel: str, access: ClusterAccess, facts: trust.Facts) -> list[Gate]:
+    namespace = manifests.secret_namespace(pc, cfg)
     try:
         cluster = access.get()
         ready, revision = flux_applied(cluster.kustomization(access.ks_ns, access.ks_name), "")
-        live = cluster.read_secret(cfg.namespace, manifests.secret_name(pc))
+        live = cluster.read_secret(namespace, manifests.secret_name(pc))
     except AigwError as exc:
         reason = f"no cluster access ({exc}); re-run with cluster access or --assume-applied"
         return [Gate("applied", False, reason), Gate("in-cluster", False, reason)]
@@ -151,12 +198,29 @@ def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any
         sha = revision.rpartition(":")[2]
         carried = _hash_at(root, sha, rel)
         applied = Gate("applied", carried == t.get("content_hash"), f"{ks} applied {revision}" + ("" if carried == t.get("content_hash") else f", which does not carry generation {t.get('generation')} of {rel} yet"))
-    if pc.backend == "external-secrets":
-        return [applied, in_cluster]
-    live_hash = (((live or {}).get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
-    fresh = live is not None and live_hash == t.get("content_hash")
-    where = f"{cfg.namespace}/{manifests.secret_name(pc)}"
-    return [applied, Gate("in-cluster", fresh, f"Secret {where} " + ("carries generation " + str(t.get("generation")) if fresh else "is missing or on an older generation"))]
+    fresh = _serves(live, pc, facts.value)
+    where = f"{namespace}/{manifests.secret_name(pc)}"
+    if pc.backend == "external-secrets":  # synced by ESO, and holding the value the store has at the pinned version
+        return [applied, in_cluster if not in_cluster.ok or fresh else Gate("in-cluster", False, f"Secret {where} serves another credential than the store's")]
+    return [applied, Gate("in-cluster", fresh, f"Secret {where} " + ("serves the credential the Secret file holds" if fresh else "is missing or serves another credential"))]
+
+
+def _serves(live: dict[str, Any] | None, pc: ProviderConfig, value: str) -> bool:
+    """Whether the cluster's Secret holds ``value`` (decrypted from the file): its data when readable,
+    else its salted content hash checked against that value (never the file's annotation alone)."""
+    import base64
+    import binascii
+
+    if not live:
+        return False
+    data = (live.get("data") or {}).get(pc.auth.secret_key)
+    if data:
+        try:
+            return base64.b64decode(data).decode("utf-8") == value
+        except (binascii.Error, ValueError):
+            return False
+    stored = ((live.get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
+    return manifests.hash_matches(stored, {str(pc.auth.secret_key): value})
 
 
 def _hash_at(root: Path, sha: str, rel: str) -> str | None:
@@ -170,81 +234,17 @@ def _hash_at(root: Path, sha: str, rel: str) -> str | None:
     return ((doc.get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
 
 
-def _validates(root: Path, pc: ProviderConfig, rel: str, t: dict[str, Any], issuer: Issuer | None, cfg: Config | None = None) -> Gate:
-    if cfg is not None and pc.backend == "external-secrets":  # issue 21: the value is in the store
-        from aigw_secrets.rotation.externalsecret import current_value
-
-        try:
-            value = current_value(root, cfg, pc, rel)
-        except AigwError as exc:
-            return Gate("validates", False, f"cannot read the new credential from the store ({exc})")
-        try:
-            outcome = validate.check(pc, value)
-        except AigwError as exc:
-            return Gate("validates", False, str(exc))
-        return Gate("validates", True, f"HTTP {outcome.status}")
+def _validates(pc: ProviderConfig, facts: trust.Facts) -> Gate:
     try:
-        plain = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), (root / rel).read_bytes(), rel))
-        value = str(plain["stringData"][pc.auth.secret_key])
-    except NoKeyError:
-        # a bot with only the public recipients: the provider's own record of the key must do
-        if issuer is not None and t.get("new_ref"):
-            found = [k for k in issuer.listed() if k.ref == t["new_ref"] and k.active]
-            return Gate("validates", bool(found), "the new key is active at the provider" if found else "the new key is not active at the provider")
-        return Gate("validates", False, "cannot decrypt the Secret here to check the new credential")
-    except (AigwError, KeyError, TypeError, yaml.YAMLError) as exc:
-        return Gate("validates", False, f"cannot read the new credential ({type(exc).__name__})")
-    try:
-        outcome = validate.check(pc, value)
+        outcome = validate.check(pc, facts.value)
     except AigwError as exc:
         return Gate("validates", False, str(exc))
     return Gate("validates", True, f"HTTP {outcome.status}")
 
 
-def revoke(
-    root: Path,
-    cfg: Config,
-    pc: ProviderConfig,
-    access: ClusterAccess,
-    *,
-    ref: str | None = None,
-    assume_applied: bool = False,
-    now_fn: Callable[[], dt.datetime] = now,
-) -> dict[str, Any]:
-    """Advance one revocation as far as the gates allow. Raises Waiting (75) while a gate is closed."""
-    issuer = pending_mod.issuer_for(pc)
-    by_hand = by_hand_target(root, cfg, pc)
-    if by_hand is not None and (ref is None or (issuer is None and ref == by_hand["ref"])):  # with an issuer, --ref revokes through it
-        return _by_hand(root, pc, by_hand, ref, now_fn)
-    t = target(root, cfg, pc, ref)
-    if t is None:
-        return {"provider": pc.key, "state": "nothing to revoke"}
-    if issuer is None:
-        raise ConfigError(f"{pc.key}: no issuer configured (ai_gateway_{pc.key}_issuer); revoke {t['ref']} at the provider yourself")
-    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
-    if journal.data.get("ref") != t["ref"] or str(journal.data.get("generation")) != str(t["generation"]) or not journal.active:
-        journal.data = {}
-        journal.step("waiting", ref=t["ref"], new_ref=t["new_ref"], generation=t["generation"], named=t["named"])
-    results = gates(root, cfg, pc, t, access, assume_applied=assume_applied, issuer=issuer)
-    journal.save(gates=[[g.name, g.ok, g.reason] for g in results])  # a list: the order is the checking order
-    closed = [g for g in results if not g.ok]
-    if closed and journal.data["state"] == "waiting":
-        raise Waiting(f"{pc.key}: not revoking {t['ref']} yet: " + "; ".join(f"{g.name}: {g.reason}" for g in closed))
-    if t["ref"] == t.get("new_ref"):
-        raise ConfigError(f"{pc.key}: {t['ref']} is the credential the Secret holds now; refusing to revoke it")
-    _never_the_only_key(issuer, t)
-    if journal.data["state"] == "waiting" and issuer.soft_revoke:
-        issuer.disable(t["ref"])
-        journal.step("disabled", disabled_at=stamp(now_fn()))
-        output.status("disabled", t["ref"], f"{pc.provider.title}: previous credential disabled; deleted after {cfg.grace_hours}h more")
-    if journal.data["state"] == "disabled":
-        soak_end = (parse_stamp(journal.data.get("disabled_at")) or now_fn()) + dt.timedelta(hours=cfg.grace_hours)
-        if now_fn() < soak_end:
-            raise Waiting(f"{pc.key}: {t['ref']} is disabled; it is deleted after {stamp(soak_end)}")
-    issuer.delete(t["ref"])
-    journal.step("complete", revoked_at=stamp(now_fn()))
-    output.status("revoked", t["ref"], f"{pc.provider.title}: previous credential deleted at the provider")
-    return {"provider": pc.key, "state": "revoked", "ref": t["ref"]}
+# A key an operator supplied is revoked in the provider's console; its own record (issue 18), kept
+# apart from the issuer's revocation journal.
+BY_HAND: dict[str, tuple[str, ...]] = {"": ("waiting",), "waiting": ("complete",)}
 
 
 def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any] | None:
@@ -255,7 +255,7 @@ def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any
     prev = ann.get(f"{A}/previous-credential-ref")
     if not prev or ann.get(pending_mod.PREVIOUS_ISSUED):
         return None  # nothing recorded, or a minted key: the issuer's revocation (``target``)
-    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    journal = Journal(root, f"revoke-by-hand-{pc.key}", BY_HAND)
     if journal.data.get("state") == "complete" and journal.data.get("ref") == prev and str(journal.data.get("generation")) == str(ann.get(f"{A}/generation")):
         return None
     after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
@@ -270,7 +270,7 @@ def _by_hand(root: Path, pc: ProviderConfig, t: dict[str, Any], ref: str | None,
     else:  # an issuer that can revoke, but never a key it did not create unless the operator names its id
         why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets, so revoke it in {where} or name its id: aigw-secrets rotate --revoke {pc.key} --ref KEY_ID"
     if ref == t["ref"]:
-        journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+        journal = Journal(root, f"revoke-by-hand-{pc.key}", BY_HAND)
         journal.data = {}
         journal.step("waiting", ref=t["ref"], generation=t["generation"], named=True, by_hand=True)
         journal.step("complete", revoked_at=stamp(now_fn()), by_hand=True)
@@ -280,40 +280,141 @@ def _by_hand(root: Path, pc: ProviderConfig, t: dict[str, Any], ref: str | None,
     return {**t, "state": "revoke by hand", "why": f"{why} {when}; then record it: aigw-secrets rotate --revoke {pc.key} --ref {t['ref']}"}
 
 
-def _never_the_only_key(issuer: Issuer, t: dict[str, Any]) -> None:
-    keys = issuer.listed()
-    if not keys:
-        return  # self-issued: nothing registered at a provider
-    others = [k for k in keys if k.active and k.ref != t["ref"]]
-    if not others:
-        raise ConfigError(f"{t['provider']}: {t['ref']} is the only active key at the provider; refusing to revoke it")
-    if t.get("new_ref") and not any(k.ref == t["new_ref"] for k in others):
-        raise ConfigError(f"{t['provider']}: the new credential {t['new_ref']} is not active at the provider; refusing to revoke {t['ref']}")
+def revoke(
+    root: Path,
+    cfg: Config,
+    pc: ProviderConfig,
+    access: ClusterAccess,
+    *,
+    ref: str | None = None,
+    assume_applied: bool = False,
+    now_fn: Callable[[], dt.datetime] = now,
+) -> dict[str, Any]:
+    """Advance the revocations of ``pc`` as far as the gates allow. Raises Waiting (75) while a gate
+    is closed or a disabled key soaks. Every decision comes from ``trust``: the provider's records and
+    the decrypted Secret, re-checked right before each call."""
+    issuer = pending_mod.issuer_for(pc)
+    by_hand = by_hand_target(root, cfg, pc)
+    if by_hand is not None and (issuer is None or not issuer.mints) and (ref is None or ref == by_hand["ref"]):
+        return _by_hand(root, pc, by_hand, ref, now_fn)  # nothing to decide at a provider: advice, or a record
+    if issuer is None:
+        if ref:
+            raise ConfigError(f"{pc.key}: no issuer configured (ai_gateway_{pc.key}_issuer); revoke {ref} at the provider yourself")
+        return {"provider": pc.key, "state": "nothing to revoke"}
+    if pc.backend == "external-secrets":
+        from aigw_secrets.rotation import externalsecret  # noqa: F401 - registers how the store's value is read
+    if ref and not at_terminal():
+        raise trust.Refused(f"{pc.key}: --ref names a key for an operator at a terminal; the rotation bot revokes only keys the provider shows as minted by aigw-secrets for this Secret")
+    facts = trust.establish(root, cfg, pc, issuer)
+    if issuer.records:
+        trust.require_current(pc, facts)
+    todo = candidates(root, cfg, pc, issuer, facts, ref)
+    if not todo:
+        if by_hand is not None and ref is None:  # the operator's own previous key: theirs to revoke
+            return _by_hand(root, pc, by_hand, ref, now_fn)
+        return {"provider": pc.key, "state": "nothing to revoke"}
+    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    if not journal.active:
+        journal.data = {}
+        journal.step("waiting")
+    results = gates(root, cfg, pc, facts, access, assume_applied=assume_applied)
+    journal.save(gates=[[g.name, g.ok, g.reason] for g in results], pending=todo)  # a list: the order is the checking order
+    closed = [g for g in results if not g.ok]
+    keys: dict[str, Any] = dict(journal.data.get("keys") or {})
+    started = [r for r in todo if r in keys]
+    if closed and not started:
+        raise Waiting(f"{pc.key}: not revoking {', '.join(todo)} yet: " + "; ".join(f"{g.name}: {g.reason}" for g in closed))
+    revoked: list[str] = []
+    soaking: list[str] = []
+    for victim in todo:
+        if closed and victim not in keys:
+            continue  # only a revocation already under way (disabled, soaking) goes on while a gate is closed
+        key = trust.guard(root, cfg, pc, issuer, victim, operator_named=bool(ref))  # re-checked at the provider now
+        if key is None:  # gone already
+            keys.pop(victim, None)
+            revoked.append(victim)
+            continue
+        if issuer.soft_revoke:
+            since = parse_stamp((keys.get(victim) or {}).get("disabled_at"))
+            if key.active or since is None:
+                if key.active:
+                    issuer.disable(victim)
+                    output.status("disabled", victim, f"{pc.provider.title}: previous credential disabled; deleted after {cfg.grace_hours}h more")
+                keys[victim] = {"disabled_at": stamp(now_fn())}
+                journal.save(keys=keys)
+                soaking.append(victim)
+                continue
+            if now_fn() < since + dt.timedelta(hours=cfg.grace_hours):
+                soaking.append(victim)
+                continue
+        issuer.delete(victim)
+        keys.pop(victim, None)
+        revoked.append(victim)
+        output.status("revoked", victim, f"{pc.provider.title}: previous credential deleted at the provider")
+    completed = dict(journal.data.get("completed") or {})
+    _rel, ann = _annotations(root, cfg, pc)
+    completed.update({r: str(ann.get(f"{A}/generation")) for r in revoked})
+    journal.save(keys=keys, completed=completed, revoked_at=stamp(now_fn()) if revoked else journal.data.get("revoked_at"))
+    if soaking and not revoked:
+        raise Waiting(f"{pc.key}: {', '.join(soaking)} disabled; deleted {cfg.grace_hours}h after that")
+    return {"provider": pc.key, "state": "revoked", "ref": revoked[0] if revoked else None, "refs": revoked, "disabled": soaking}
 
 
 def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
-    """For ``status``: the pending revocation and the gates as last checked (no cluster call)."""
-    t = target(root, cfg, pc)
-    if t is None:
-        hand = by_hand_target(root, cfg, pc)
-        return {"revoke_by_hand": hand["ref"]} if hand else {}
+    """For ``status``: every key the provider lists for the Secret's identity and what it is to this
+    tool (current, pending revocation, not minted by aigw-secrets), and the gates as last checked."""
+    issuer = pending_mod.issuer_for(pc)
     journal = Journal(root, f"revoke-{pc.key}", REVOKE)
-    last = journal.data.get("gates") if journal.data.get("ref") == t["ref"] else None
-    return {"pending_revocation": t["ref"], "revocation_state": t["state"], "gates": last or []}
+    if pc.backend == "external-secrets":
+        from aigw_secrets.rotation import externalsecret  # noqa: F401 - registers how the store's value is read
+    hand = by_hand_target(root, cfg, pc)
+    by_hand = {"revoke_by_hand": hand["ref"]} if hand else {}
+    if issuer is None or not issuer.records:
+        t = target(root, cfg, pc)
+        done = journal.data.get("completed") or {}
+        if not t or (isinstance(done, dict) and str(done.get(str(t["ref"]))) == str(t["generation"])):
+            return by_hand
+        return {"pending_revocation": t["ref"], "revocation_state": "waiting", "gates": journal.data.get("gates") or []}
+    try:
+        facts = trust.establish(root, cfg, pc, issuer)
+    except AigwError as exc:
+        return {"provider_keys_error": str(exc)}
+    pend = _own_pending(root, pc)
+    rows: list[dict[str, Any]] = []
+    for k in facts.keys:
+        if k.ref in facts.current:
+            role = "current"
+        elif k.ref in pend:
+            role = "being rotated in"
+        elif trust.minted_here(root, pc, issuer, k) and issuer.generations:
+            role = "pending revocation"
+        else:
+            role = "not minted by aigw-secrets"
+        rows.append({"ref": k.ref, "name": k.name, "active": k.active, "role": role})
+    waiting = [str(r["ref"]) for r in rows if r["role"] == "pending revocation"]
+    out: dict[str, Any] = {"provider_keys": rows, **by_hand}
+    if waiting:
+        out.update(pending_revocation=", ".join(waiting), revocation_state="waiting", gates=journal.data.get("gates") or [])
+    if not facts.current:
+        out["provider_keys_error"] = f"the credential in {facts.file} is none of these keys"
+    return out
 
 
-def revoke_due(root: Path, cfg: Config, access: ClusterAccess, *, assume_applied: bool = False) -> dict[str, Any]:
+def revoke_due(root: Path, cfg: Config, access: ClusterAccess, *, assume_applied: bool = False, skip: set[str] | None = None) -> dict[str, Any]:
     """Every pending revocation, as far as its gates allow (``rotate --due``); never raises Waiting."""
     from aigw_secrets.rotation.journal import repo_lock
 
     out: dict[str, Any] = {"revoked": [], "waiting": [], "revoke_errors": []}
     with repo_lock(root):
         for pc in cfg.providers:
-            if not pc.auth.secret_key or target(root, cfg, pc) is None:
+            issuer = pending_mod.issuer_for(pc) if pc.auth.secret_key else None
+            if issuer is None or not issuer.mints or pc.key in (skip or set()):
+                continue  # nothing minted here: an operator names what to revoke (--ref, at a terminal)
+            if not issuer.records and target(root, cfg, pc) is None:
                 continue
             try:
                 result = revoke(root, cfg, pc, access, assume_applied=assume_applied)
-                if result["state"] == "revoked":
+                if result["state"] == "revoked" and result.get("refs"):
                     out["revoked"].append(result)
             except Waiting as exc:
                 out["waiting"].append({"provider": pc.key, "reason": str(exc), "no_cluster_access": "no cluster access" in str(exc)})

@@ -133,7 +133,7 @@ def test_hostile_cluster_yaml_in_a_pull_request_does_nothing_harmful(
     assert thief.calls == [], "a credential went to a host the operator did not allow"
     assert new not in provider.calls
     assert value_in(repo) == old  # (its data key may be rotated: that is harmless and due)
-    journals = "".join(p.read_text() for p in (repo / ".aigw").glob("*.json"))
+    journals = "".join(p.read_text() for p in (repo / ".git/aigw-secrets").glob("*.json"))
     assert new not in journals and "AGE-SECRET-KEY" not in journals
 
 
@@ -245,7 +245,7 @@ def test_key_typed_as_a_source_is_never_echoed_nor_journaled(
     assert main(["rotate", "--provider", "groq"]) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert "ai_gateway_groq_credential_source" in err and key not in err
-    for path in (repo / ".aigw").iterdir():
+    for path in (repo / ".git/aigw-secrets").iterdir():
         assert key not in path.read_text(errors="replace")
 
 

@@ -21,3 +21,11 @@ def provider(monkeypatch: pytest.MonkeyPatch, provider_standin: standin.Provider
 def operator_allows_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """The operator (the test's environment) lets validation reach the 127.0.0.1 stand-ins, any port."""
     monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", "127.0.0.1")
+
+
+@pytest.fixture
+def at_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator at a terminal (issue 17: only they may name a key with ``--ref``, never cron)."""
+    from aigw_secrets.rotation import revoke
+
+    monkeypatch.setattr(revoke, "at_terminal", lambda: True)

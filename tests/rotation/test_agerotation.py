@@ -111,7 +111,7 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
         res = rotate_age(repo, kc, crash=phase)
         assert res.returncode == 137, res.stderr
         invariant(repo, files, fake)
-    journal = json.loads((repo / ".aigw/age-rotation.json").read_text())
+    journal = json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())
     new_recipient = journal["new_recipient"]
     assert new_recipient in (repo / ".sops.yaml").read_text() and old_recipient in (repo / ".sops.yaml").read_text()
     assert bootstrap_recipients(repo, boot) == {old_recipient, new_recipient}  # a new cluster gets both keys
@@ -130,7 +130,7 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
     assert "stringData:\n  age.agekey: \"ENC[" in boot.read_text()  # formatting kept
     assert not decrypts_with(repo, files, old_identity)  # new data keys: the old key reads nothing new
 
-    journal = json.loads((repo / ".aigw/age-rotation.json").read_text())
+    journal = json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())
     res = rotate_age(repo, kc)
     assert res.returncode == ExitCode.LOCKED and "waiting for Flux" in res.stderr
     fake.flux_applies("flux-system", "flux-system", f"main@sha1:{journal['commit_removed']}")
@@ -144,7 +144,7 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
     held = cluster_identities(fake)
     assert old_identity.strip().splitlines()[-1] not in held
     assert keys.read_key_file(repo / "age.key")[0].recipient == new_recipient  # SOPS_AGE_KEY_FILE keeps working
-    assert list((repo / ".aigw/retired").glob("age.key.retired-*"))  # kept, but under the never-committed .aigw/
+    assert list((repo / ".git/aigw-secrets/retired").glob("age.key.retired-*"))  # kept, in the state directory no commit reaches
     assert not list(repo.glob("age.key.retired-*"))
     assert "age-" not in git(repo, "ls-files")  # no key file was committed
     untracked = git(repo, "ls-files", "--others", "--exclude-standard").split()
@@ -171,7 +171,7 @@ def test_no_cluster_access_stops_before_phase_two(repo: Path, cluster: tuple[kub
     res = rotate_age(repo, kc)
     assert res.returncode == ExitCode.UNAVAILABLE and "no cluster access" in res.stderr
     assert len([line for line in res.stderr.splitlines() if "error:" in line]) == 1
-    assert json.loads((repo / ".aigw/age-rotation.json").read_text())["state"] == "generated"
+    assert json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())["state"] == "generated"
     assert (repo / ".sops.yaml").read_text() == sops_yaml and all(p.read_bytes() == before[p] for p in files)
 
 
@@ -183,7 +183,7 @@ def test_phase_two_by_hand(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]
     dead.write_text(kc.read_text().replace(fake.url, "https://127.0.0.1:9"))
     res = rotate_age(repo, dead)
     assert res.returncode == ExitCode.UNAVAILABLE
-    journal = json.loads((repo / ".aigw/age-rotation.json").read_text())
+    journal = json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())
     entry = f"aigw-{journal['rotation_id'][:8]}.agekey"
     assert "kubectl -n flux-system patch secret sops-age --type merge --patch-file" in res.stdout and entry in res.stdout
     assert "--confirm-phase 2" in res.stdout and "AGE-SECRET-KEY" not in res.stdout + res.stderr
@@ -194,7 +194,7 @@ def test_phase_two_by_hand(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]
     fake.secrets[("flux-system", "sops-age")]["data"][entry] = base64.b64encode(new_key).decode()  # the operator's kubectl patch
     res = rotate_age(repo, kc, "--confirm-phase", "2")
     assert res.returncode == ExitCode.LOCKED and "waiting for Flux" in res.stderr  # phases 2 and 3 done
-    assert json.loads((repo / ".aigw/age-rotation.json").read_text())["state"] == "recipient-added"
+    assert json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())["state"] == "recipient-added"
     invariant(repo, files, fake)
 
 
@@ -207,7 +207,7 @@ def test_api_lost_mid_rotation_keeps_the_old_recipient(repo: Path, cluster: tupl
     res = rotate_age(repo, kc)
     assert res.returncode == ExitCode.UNAVAILABLE
     assert old_recipient in (repo / ".sops.yaml").read_text()
-    assert json.loads((repo / ".aigw/age-rotation.json").read_text())["state"] == "recipient-added"
+    assert json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())["state"] == "recipient-added"
     assert decrypts_with(repo, files, (repo / "age.key").read_text())
 
 

@@ -145,7 +145,7 @@ def test_openai_rejected_new_key_is_revoked(repo: Path, openai: adminapis.OpenAI
         write_cluster(repo, {**provider_settings("openai"), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": openai.project, "ai_gateway_openai_validation_url": f"{refusing.url}/v1/models"})
         assert main(["rotate", "--provider", "openai"]) == ExitCode.ROTATION_REJECTED
     assert names(openai) == ["operator-made"]  # the minted account did not outlive the failed check
-    assert not (repo / ".aigw/pending-openai.sops.yaml").exists()
+    assert not (repo / ".git/aigw-secrets/pending-openai.sops.yaml").exists()
 
 
 # The issuer's own steps; the engine's generic ones (validated, written, ...) run once, in test_issuer_self.py.
@@ -157,6 +157,7 @@ def test_openai_kill(repo: Path, openai: adminapis.OpenAI, step: str) -> None:
     assert value(repo, "openai") == next(a["_key"] for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
 
 
+@pytest.mark.usefixtures("at_terminal")
 def test_anthropic_revocation_of_a_named_key(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     api = adminapis.Anthropic()
     with adminapis.serve(api):

@@ -69,6 +69,7 @@ def setup_bedrock(repo: Path, iam: Any, moto_url: str, tmp_path: Path) -> str:
     return str(k["AccessKeyId"])
 
 
+@pytest.mark.usefixtures("at_terminal")
 def test_full_cycle(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     k1 = setup_bedrock(repo, iam, moto_url, tmp_path)
     assert main(["rotate", "--provider", "bedrock"]) == 0
@@ -158,4 +159,55 @@ def test_kill_at_every_step(repo: Path, iam: Any, moto_url: str, tmp_path: Path,
     assert keys(iam) == {k1: "Active", new: "Active"}  # no orphan left behind, none lost
     if step == "aws-created":
         assert "revoking orphan" in res.stderr
-    assert not (repo / ".aigw/pending-bedrock.sops.yaml").exists()
+    assert not (repo / ".git/aigw-secrets/pending-bedrock.sops.yaml").exists()
+
+
+# --- issue 17: attacks a contributor can commit, against moto --------------------------------------
+
+
+def test_forged_secret_with_another_users_key(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Class 3 (AWS): a Secret encrypted to the public recipient only, holding another IAM user's
+    key (it authenticates at STS), whose annotations name the live key as the previous one. Neither
+    ``--revoke --assume-applied`` nor the cron run disables or deletes anything."""
+    import os
+
+    k1 = setup_bedrock(repo, iam, moto_url, tmp_path)
+    assert main(["rotate", "--provider", "bedrock"]) == 0
+    live = secret_key_id(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g2")
+    iam.create_user(UserName="someone-else")
+    other = iam.create_access_key(UserName="someone-else")["AccessKey"]
+    doc = yaml.safe_load((repo / SECRET).read_text())
+    meta = doc["metadata"]
+    meta["annotations"].update({"aigw-secrets.io/credential-ref": k1, "aigw-secrets.io/previous-issued-ref": live, "aigw-secrets.io/previous-revoke-after": "2020-01-01T00:00:00Z"})
+    ini = f"[default]\naws_access_key_id = {other['AccessKeyId']}\naws_secret_access_key = {other['SecretAccessKey']}\n"
+    plain = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "stringData": {"credentials": ini}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE_KEY")}
+    (repo / SECRET).write_bytes(Sops(repo, env={**env, "SOPS_AGE_KEY_FILE": "/nonexistent"}).encrypt(yaml.safe_dump(plain).encode(), str(SECRET)))
+    git(repo, "commit", "-qam", "tidy")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
+    assert main(["rotate", "--revoke", "bedrock", "--assume-applied"]) != 0
+    assert main(["rotate", "--due", "--assume-applied"]) == ExitCode.CONFIG  # never for the cron job
+    main(["rotate", "--due"])
+    assert keys(iam) == {k1: "Active", live: "Active"}
+
+
+def test_boto3_calls_have_one_deadline(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Class 7 (AWS): an IAM endpoint that sends its headers a byte at a time: the call ends at the
+    deadline (exit 69) and the repository lock is free again."""
+    from testing.slowhttp import SlowHeaders
+
+    setup_bedrock(repo, iam, moto_url, tmp_path)
+    slow = SlowHeaders()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", slow.url)
+        monkeypatch.setenv("AIGW_SECRETS_HTTP_DEADLINE", "0.2")
+        assert main(["rotate", "--provider", "bedrock"]) == ExitCode.UNAVAILABLE
+        assert slow.completed == 0
+    finally:
+        slow.close()
+    from aigw_secrets.rotation.journal import repo_lock
+
+    with repo_lock(repo):
+        pass

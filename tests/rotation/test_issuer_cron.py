@@ -19,7 +19,7 @@ from aigw_secrets.cli import main
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, kubeapi, standin
-from testing.helpers import bare_remote, git
+from testing.helpers import at_a_terminal, bare_remote, git
 from testing.repos import provider_settings, write_cluster
 
 pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
@@ -121,7 +121,7 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         # AWS allows two keys: the operator retires the first key (not made by this tool) by naming it
         revoke = [env["AIGW_SECRETS"], "rotate", "--revoke", "bedrock", "--ref", k1["AccessKeyId"]]
         for now, code in (("2027-06-02T00:00:00Z", 75), ("2027-06-03T00:00:00Z", 0)):
-            res = subprocess.run(revoke, cwd=repo, env={**env, "AIGW_SECRETS_NOW": now}, capture_output=True, text=True)
+            res = at_a_terminal(revoke, repo, {**env, "AIGW_SECRETS_NOW": now})  # an operator, not the cron job
             assert res.returncode == code, res.stderr
 
         # period 2: generation 3; generation 2 waits for the commit, then for nothing

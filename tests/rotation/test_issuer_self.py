@@ -86,7 +86,7 @@ def test_mints_writes_both_secrets(repo: Path, provider: standin.Provider, monke
     assert "aigw-secrets.io/previous-issued-ref" not in a  # the operator's key: not ours to revoke
     policy = next(d for d in yaml.safe_load_all((repo / OUT / "vllm.yaml").read_text()) if d and d["kind"] == "BackendSecurityPolicy")
     assert policy["metadata"]["annotations"]["aigw-secrets.io/secret-generation"] == "2"  # v1.1.0 reconciles (#2603)
-    assert not (repo / ".aigw/pending-vllm.sops.yaml").exists()
+    assert not (repo / ".git/aigw-secrets/pending-vllm.sops.yaml").exists()
     out = capsys.readouterr()
     assert new not in out.out + out.err
     assert plaintext_anywhere(repo, [new]) == []
@@ -103,7 +103,7 @@ def test_kill_at_every_step(repo: Path, provider: standin.Provider, monkeypatch:
     argv = ["rotate", "--provider", "vllm"]
     assert run_killed(repo, argv, step) == 137
     if step == "minted":  # between minted and written: only the sops-encrypted pending entry holds it
-        pend = repo / ".aigw/pending-vllm.sops.yaml"
+        pend = repo / ".git/aigw-secrets/pending-vllm.sops.yaml"
         assert pend.exists() and b"ENC[AES256_GCM" in pend.read_bytes()
         held = yaml.safe_load(Sops(repo).decrypt(pend.read_bytes(), str(SECRET)))["stringData"]["value"]
         assert plaintext_anywhere(repo, [held]) == []
@@ -114,7 +114,7 @@ def test_kill_at_every_step(repo: Path, provider: standin.Provider, monkeypatch:
     assert ann(repo)["aigw-secrets.io/generation"] == "2"
     if step == "minted":
         assert new == held  # finished with the pending value, not a second key
-    assert not (repo / ".aigw/pending-vllm.sops.yaml").exists()
+    assert not (repo / ".git/aigw-secrets/pending-vllm.sops.yaml").exists()
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_revocation_gates(repo: Path, provider: standin.Provider, cluster: kubea
     assert f"applied main@sha1:{first}, which does not carry generation 3" in err  # Flux still on the first commit
     cluster.flux_applies("flux-system", "flux-system", f"main@sha1:{second}")
     assert main(revoke) == ExitCode.LOCKED
-    assert "older generation" in capsys.readouterr().err
+    assert "serves another credential" in capsys.readouterr().err
     assert main(["status"]) in (0, 1)
     assert "revoke self:aigw-vllm-g2 (waiting): grace ok, applied ok, in-cluster WAITING" in capsys.readouterr().out
     in_cluster(cluster, repo)

@@ -175,7 +175,7 @@ def test_kill_loop_during_data_key_rotation(repo: Path) -> None:
     res = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     _all_decrypt(repo, plain)
-    journal = json.loads((repo / ".aigw/data-key.json").read_text())
+    journal = json.loads((repo / ".git/aigw-secrets/data-key.json").read_text())
     assert journal["state"] == "complete" and len(journal["done"]) == 200
     assert all(p.read_bytes() != before[p] for p in plain)  # every data key was rotated
 
@@ -184,7 +184,7 @@ def test_concurrent_runs(repo: Path) -> None:
     plain = _data_key_repo(repo, 120)
     argv = [sys.executable, "-m", "aigw_secrets", "rotate", "--data-key"]
     first = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    lock = repo / ".aigw/lock"
+    lock = repo / ".git/aigw-secrets/lock"
     while not (lock.is_file() and lock.read_text().strip() == str(first.pid)):  # the first run holds the lock
         assert first.poll() is None, "the first run ended before it was seen holding the lock"
         time.sleep(0.01)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from aigw_secrets.rotation.issuers.interface import Issuer, Key, Minted, NotFound, admin_secret, admin_url, http_json
+from aigw_secrets.rotation.issuers.interface import Issuer, Key, Minted, NotFound, admin_secret, admin_url, http_json, redacted_matches
 
 DEFAULT_URL = "https://api.anthropic.com/v1"
 MAX_PAGES = 50
@@ -33,11 +33,14 @@ class AnthropicAdmin(Issuer):
         after = ""
         for _page in range(MAX_PAGES):
             page = self._call("GET", "/organizations/api_keys?limit=100" + (f"&after_id={quote(after)}" if after else ""))
-            out += [Key(str(k["id"]), str(k.get("name", "")), k.get("status") == "active") for k in page.get("data", [])]
+            out += [Key(str(k["id"]), str(k.get("name", "")), k.get("status") == "active", hint=str(k.get("partial_key_hint") or "")) for k in page.get("data", [])]
             if not page.get("has_more") or not page.get("last_id"):
                 break
             after = str(page["last_id"])
         return out
+
+    def identify(self, value: str, keys: list[Key]) -> set[str]:
+        return {k.ref for k in keys if redacted_matches(k.hint, value)}
 
     def _set(self, ref: str, status: str) -> None:
         try:

@@ -11,10 +11,11 @@ IRSA/Pod Identity); endpoint: ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_IAM`` (b
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, KeyLimit, Minted, lazy, setting
+from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, KeyLimit, Minted, admin_deadline, lazy, setting
 from aigw_secrets.rotation.journal import crash_point
 
 _DENIED = ("AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "ExpiredToken")
@@ -32,8 +33,15 @@ class AwsIam(Issuer):
     def client(self) -> Any:
         if self._client is None:
             boto3 = lazy("boto3", "aws")
+            config = lazy("botocore.config", "aws")
+
+            deadline = admin_deadline()
             session = boto3.session.Session(profile_name=os.environ.get("AIGW_SECRETS_AWS_ADMIN_PROFILE") or None)
-            self._client = session.client("iam", region_name=self.pc.settings.get("region") or "us-east-1")
+            # One attempt per call, each exchange under one deadline: botocore's read timeout bounds a
+            # single read, so its requests are carried out by aigw_secrets.http instead (no redirects).
+            conf = config.Config(connect_timeout=deadline, read_timeout=deadline, retries={"total_max_attempts": 1, "mode": "standard"})
+            self._client = session.client("iam", region_name=self.pc.settings.get("region") or "us-east-1", config=conf)
+            self._client.meta.events.register("before-send", _send)
         return self._client
 
     def _call(self, op: str, **kwargs: Any) -> Any:
@@ -58,13 +66,25 @@ class AwsIam(Issuer):
     def listed(self) -> list[Key]:
         listed = self._call("list_access_keys", UserName=self.user)["AccessKeyMetadata"]
         tags = {t["Key"]: t["Value"] for t in self._call("list_user_tags", UserName=self.user).get("Tags", [])}
-        return [Key(k["AccessKeyId"], tags.get(k["AccessKeyId"], ""), k["Status"] == "Active") for k in listed]
+        return [Key(k["AccessKeyId"], tags.get(k["AccessKeyId"], ""), k["Status"] == "Active", _epoch(k.get("CreateDate"))) for k in listed]
 
-    def make_room(self, *, force: bool = False, keep: str | None = None) -> None:
+    def identify(self, value: str, keys: list[Key]) -> set[str]:
+        """The access key id in the credentials file, if it is one of this user's keys."""
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(value)
+            key_id = parser["default"]["aws_access_key_id"].strip()
+        except (configparser.Error, KeyError):
+            return set()
+        return {k.ref for k in keys if k.ref == key_id}
+
+    def make_room(self, *, force: bool = False, keep: str | None = None, revoke: Callable[[str], None] | None = None) -> None:
         keys = self.listed()
         if len(keys) < 2:
             return
-        ours_inactive = [k for k in keys if not k.active and k.name.startswith("aigw-") and k.ref != keep]
+        ours_inactive = [k for k in keys if not k.active and self.minted_for(k) and k.ref != keep]
         others_inactive = [k for k in keys if not k.active and k.ref != keep]
         victims = ours_inactive or (others_inactive if force else [])
         if not victims:
@@ -73,7 +93,7 @@ class AwsIam(Issuer):
                 f"AWS IAM user {self.user} already has 2 access keys and none is an inactive key this tool created; "
                 f"revoke the old one first: aigw-secrets rotate --revoke bedrock --ref {refs}"
             )
-        self.delete(victims[0].ref)
+        (revoke or self.delete)(victims[0].ref)
 
     def mint(self, name: str) -> Minted:
         key = self._call("create_access_key", UserName=self.user)["AccessKey"]
@@ -88,3 +108,38 @@ class AwsIam(Issuer):
     def delete(self, ref: str) -> None:
         self._call("delete_access_key", UserName=self.user, AccessKeyId=ref)
         self._call("untag_user", UserName=self.user, TagKeys=[ref])
+
+
+def _epoch(value: Any) -> float | None:
+    try:
+        return float(value.timestamp())
+    except (AttributeError, TypeError, ValueError, OSError):
+        return None
+
+
+class _Raw:
+    """What botocore reads an answer's body from (``AWSResponse.raw.stream()``)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def _send(request: Any, **_: Any) -> Any:
+    """botocore's ``before-send`` hook: the request goes out through aigw_secrets.http (one deadline
+    over connect, headers and body; redirects never followed); returning a response skips urllib3."""
+    from aigw_secrets import http
+
+    awsrequest = lazy("botocore.awsrequest", "aws")
+    exceptions = lazy("botocore.exceptions", "aws")
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if isinstance(body, str):
+        body = body.encode()
+    res = http.request(request.method, request.url, headers={k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()}, body=body or None, deadline=admin_deadline())
+    if res.status == 0:
+        raise exceptions.EndpointConnectionError(endpoint_url=request.url)
+    return awsrequest.AWSResponse(request.url, res.status, dict(res.headers), _Raw(res.body))

@@ -25,6 +25,7 @@ SLOTS = {"key1": "Key1", "key2": "Key2"}
 
 class AzureArm(Issuer):
     kind = "azure-arm"
+    generations = False  # two fixed slots: nothing says which generation each holds
 
     def __init__(self, pc: Any) -> None:
         super().__init__(pc)
@@ -32,9 +33,11 @@ class AzureArm(Issuer):
         self.tenant = setting(pc, "tenant_id")
         self._token: str | None = None
         self.current_hash: str | None = None
+        self.current_value: str | None = None
 
-    def prepare(self, annotations: Mapping[str, str]) -> None:
+    def prepare(self, annotations: Mapping[str, str], value: str | None = None) -> None:
         self.current_hash = annotations.get(manifests.HASH_ANNOTATION)
+        self.current_value = value  # decrypted from the Secret: what decides, never the annotation alone
 
     def _call(self, action: str, body: Any = None) -> Any:
         if self._token is None:
@@ -45,12 +48,18 @@ class AzureArm(Issuer):
     def listed(self) -> list[Key]:
         return [Key(slot, slot, True) for slot in SLOTS]  # both keys always work
 
+    def minted_for(self, key: Key) -> bool:
+        return key.ref in SLOTS
+
+    def identify(self, value: str, keys: list[Key]) -> set[str]:
+        listed = self._call("listKeys")
+        return {slot for slot in SLOTS if listed.get(slot) and str(listed[slot]) == value}
+
     def in_use(self) -> str | None:
-        keys = self._call("listKeys")
-        for slot in SLOTS:
-            if keys.get(slot) and manifests.hash_matches(self.current_hash, {"apiKey": str(keys[slot])}):
-                return slot
-        return None
+        if self.current_value is None:  # a Secret this bot cannot decrypt: which key is live is unknown
+            return None
+        found = self.identify(self.current_value, self.listed())
+        return next(iter(found)) if len(found) == 1 else None
 
     def mint(self, name: str) -> Minted:
         current = self.in_use()

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aigw_secrets.http import MsalHttp
-from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_secret, admin_url, http_json, lazy, setting
+from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_deadline, admin_secret, admin_url, http_json, lazy, setting
 from aigw_secrets.rotation.journal import now
 
 GRAPH = "https://graph.microsoft.com/v1.0"
@@ -53,7 +53,11 @@ class EntraGraph(Issuer):
 
     def listed(self) -> list[Key]:
         app = self._call("GET", "?$select=passwordCredentials")
-        return [Key(str(p["keyId"]), str(p.get("displayName") or ""), True) for p in app.get("passwordCredentials", [])]
+        return [Key(str(p["keyId"]), str(p.get("displayName") or ""), True, hint=str(p.get("hint") or "")) for p in app.get("passwordCredentials", [])]
+
+    def identify(self, value: str, keys: list[Key]) -> set[str]:
+        """Graph shows the first 3 characters of a client secret (``hint``): every key they fit is protected."""
+        return {k.ref for k in keys if len(k.hint) >= 3 and value.startswith(k.hint)}
 
     def delete(self, ref: str) -> None:
         try:
@@ -74,7 +78,7 @@ def bot_token(tenant: str, scope: str) -> str:
     secret = admin_secret("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", "Azure Entra")
     authority = f"{admin_url('entra', LOGIN)}/{quote(tenant, safe='')}"
     try:
-        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=MsalHttp(), instance_discovery=False)
+        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=MsalHttp(deadline=admin_deadline()), instance_discovery=False)
         result = app.acquire_token_for_client(scopes=[scope])
     except (ValueError, RuntimeError, msal.exceptions.MsalServiceError) as exc:  # discovery failed: tenant, host, 5xx
         raise IssuerError(f"Azure Entra login failed ({type(exc).__name__}); the next run retries") from None

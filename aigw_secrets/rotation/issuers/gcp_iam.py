@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_url, git_tracked, http_json, lazy, setting
+from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_deadline, admin_url, git_tracked, http_json, lazy, setting
 
 DEFAULT_URL = "https://iam.googleapis.com/v1"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -67,6 +67,16 @@ class GcpIam(Issuer):
     def listed(self) -> list[Key]:
         page = self._call("GET", "?keyTypes=USER_MANAGED")
         return [Key(str(k["name"]).rsplit("/", 1)[-1], "", not k.get("disabled", False)) for k in page.get("keys", [])]
+
+    def minted_for(self, key: Key) -> bool:
+        return False  # a GCP key carries no name: only the bot's own ledger says what it minted
+
+    def identify(self, value: str, keys: list[Key]) -> set[str]:
+        try:
+            key_id = json.loads(value).get("private_key_id")
+        except (ValueError, AttributeError):
+            return set()
+        return {k.ref for k in keys if k.ref == key_id}
 
     def disable(self, ref: str) -> None:
         try:
@@ -128,7 +138,7 @@ def _transport() -> Any:
     class Request(base_request):  # type: ignore[misc]  # subclassing Any
         def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None, timeout: Any = None, **_: Any) -> Any:
             data = body.encode() if isinstance(body, str) else body
-            res = http.request(method, url, headers=headers, body=data)
+            res = http.request(method, url, headers=headers, body=data, deadline=admin_deadline())
             if res.status == 0:
                 raise lazy("google.auth.exceptions", "gcp").TransportError(res.reason)
             return Response(res)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import abc
 import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -54,11 +55,25 @@ class Minted:
 
 @dataclass(frozen=True)
 class Key:
-    """A credential the provider lists."""
+    """A credential the provider lists: its id, the name/tag/description its issuer set, whether it
+    authenticates, when it was created (epoch seconds, when the provider says) and the provider's
+    redacted form of its value (``sk-abc...wxyz``, an Entra hint), never the value."""
 
     ref: str
     name: str
     active: bool
+    created: float | None = None
+    hint: str = ""
+
+
+def redacted_matches(hint: str, value: str) -> bool:
+    """Whether ``value`` fits the provider's redacted form of a key (``sk-abc...wxyz``, ``sk-ant-api03-AbC...wxyz``)."""
+    for sep in ("...", "\u2026", "****", "***"):
+        if sep in hint:
+            head, _, tail = hint.partition(sep)
+            head, tail = head.strip("*"), tail.strip("*")
+            return bool(head or tail) and len(value) > len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
+    return False
 
 
 class Issuer(abc.ABC):
@@ -67,13 +82,32 @@ class Issuer(abc.ABC):
     kind: ClassVar[str]
     mints: ClassVar[bool] = True
     soft_revoke: ClassVar[bool] = False  # disable first, delete after a further wait
+    # records: the provider lists the keys (False: self-issued, nothing is registered anywhere).
+    # generations: each generation is its own key at the provider, found again by the name this tool
+    # gave it (or, GCP, by the bot's own ledger): what to revoke is decided from those records. False
+    # (Azure's two fixed slots): nothing says which generation a slot holds; the Secret's annotations
+    # name the target, and the guards (never the key the Secret holds) still decide.
+    records: ClassVar[bool] = True
+    generations: ClassVar[bool] = True
 
     def __init__(self, pc: ProviderConfig) -> None:
         self.pc = pc
 
     def name_for(self, generation: int) -> str:
         """The deterministic name of generation N: a resumed run finds what it created by it."""
-        return f"aigw-{self.pc.name}-g{generation}"
+        return f"{mint_prefix()}-{self.pc.name}-g{generation}"
+
+    def minted_for(self, key: Key) -> bool:
+        """Whether the provider's record shows this key as minted by this tool for this Secret: the
+        name the issuer set (an OpenAI service account's name, the AWS tag, the Entra displayName)."""
+        return re.fullmatch(rf"{re.escape(mint_prefix())}-{re.escape(self.pc.name)}-g[0-9]{{1,9}}", key.name) is not None
+
+
+    def identify(self, value: str, keys: list[Key]) -> set[str]:
+        """The refs, among ``keys``, of the key whose value this is (established at the provider: the
+        AWS access key id, GCP private_key_id, the provider's redacted value); empty when it is none of
+        them. Several when the provider's redacted form cannot tell them apart (all then protected)."""
+        return set()
 
     @abc.abstractmethod
     def mint(self, name: str) -> Minted: ...
@@ -84,11 +118,12 @@ class Issuer(abc.ABC):
     def find(self, name: str) -> Key | None:
         return next((k for k in self.listed() if k.name == name), None)
 
-    def prepare(self, annotations: Mapping[str, str]) -> None:  # noqa: B027 - optional hook
-        """What the current Secret records (plaintext annotations), before minting (Azure: which key is in use)."""
+    def prepare(self, annotations: Mapping[str, str], value: str | None = None) -> None:  # noqa: B027 - optional hook
+        """What the current Secret records and holds (``value``, decrypted; None when it cannot be), before minting (Azure: which key is in use)."""
 
-    def make_room(self, *, force: bool = False, keep: str | None = None) -> None:  # noqa: B027 - optional hook: only AWS has a hard 2-key limit
-        """Free a slot before minting when the provider's limit is reached (never ``keep``, the current key)."""
+    def make_room(self, *, force: bool = False, keep: str | None = None, revoke: Callable[[str], None] | None = None) -> None:  # noqa: B027 - optional hook: only AWS has a hard 2-key limit
+        """Free a slot before minting when the provider's limit is reached (never ``keep``, the current
+        key), through ``revoke`` (the caller's guarded delete)."""
 
     def disable(self, ref: str) -> None:  # noqa: B027 - optional hook: a no-op where there is no soft revoke
         """Soft revoke (reversible)."""
@@ -97,6 +132,22 @@ class Issuer(abc.ABC):
     def delete(self, ref: str) -> None:
         """Hard revoke; a credential already gone counts as deleted."""
 
+
+def mint_prefix() -> str:
+    """``aigw``, or ``$AIGW_SECRETS_MINT_PREFIX`` (set by the operator, outside the repository): bots that
+    share a provider project or account each get their own, so one never takes another's keys for its own."""
+    value = os.environ.get("AIGW_SECRETS_MINT_PREFIX", "").strip() or "aigw"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", value):
+        raise ConfigError("$AIGW_SECRETS_MINT_PREFIX: lowercase letters, digits and '-', at most 31 characters")
+    return value
+
+
+def admin_deadline() -> float:
+    """The deadline of one admin-API exchange (connect, headers, body): the operator's
+    ``AIGW_SECRETS_HTTP_DEADLINE`` (default 20 s)."""
+    from aigw_secrets.gateway import operator
+
+    return operator.load().http_deadline
 
 def setting(pc: ProviderConfig, name: str) -> str:
     value = pc.settings.get(name)
@@ -123,16 +174,20 @@ def admin_secret(env: str, label: str) -> str:
 
 
 def git_tracked(path: Path) -> bool:
-    """Whether ``path`` is tracked by the git repository it is in (an admin key file must not be)."""
+    """Whether ``path``, or the file it leads to through symlinks, is tracked in a git repository (an admin key file must not be)."""
     from aigw_secrets import git
 
-    top = git.toplevel(path.parent) if path.parent.is_dir() else None
-    if top is None:
-        return False
-    try:
-        return git.is_tracked(top, str(path.resolve().relative_to(top)))
-    except ValueError:
-        return False
+    for candidate in (path.absolute(), path.resolve()):
+        top = git.toplevel(candidate.parent) if candidate.parent.is_dir() else None
+        if top is None:
+            continue
+        try:
+            rel = candidate.relative_to(top) if candidate.is_relative_to(top) else candidate.resolve().relative_to(top)
+        except ValueError:
+            continue
+        if git.is_tracked(top, str(rel)):
+            return True
+    return False
 
 
 def admin_url(kind: str, default: str) -> str:
@@ -154,7 +209,7 @@ def http_json(method: str, url: str, headers: dict[str, str], label: str, body: 
     hdrs = {**headers, "Accept": "application/json"}
     if data is not None:
         hdrs["Content-Type"] = "application/json"
-    res = http.request(method, url, headers=hdrs, body=data)
+    res = http.request(method, url, headers=hdrs, body=data, deadline=admin_deadline())
     where = f"{label}: {method} {urlsplit(url).path}"
     if res.status in ok:
         try:

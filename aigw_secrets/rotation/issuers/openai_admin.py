@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from aigw_secrets.rotation.issuers.interface import Issuer, IssuerError, Key, Minted, NotFound, admin_secret, admin_url, http_json, setting
+from aigw_secrets.rotation.issuers.interface import Issuer, IssuerError, Key, Minted, NotFound, admin_secret, admin_url, http_json, redacted_matches, setting
 
 DEFAULT_URL = "https://api.openai.com/v1"
 MAX_PAGES = 50
@@ -42,14 +42,35 @@ class OpenAIAdmin(Issuer):
         after = ""
         for _page in range(MAX_PAGES):
             page = self._call("GET", "/service_accounts?limit=100" + (f"&after={quote(after)}" if after else ""))
-            out += [Key(str(a["id"]), str(a.get("name", "")), True) for a in page.get("data", [])]
+            out += [Key(str(a["id"]), str(a.get("name", "")), True, _number(a.get("created_at"))) for a in page.get("data", [])]
             if not page.get("has_more") or not page.get("last_id"):
                 break
             after = str(page["last_id"])
         return out
+
+    def identify(self, value: str, keys: list[Key]) -> set[str]:
+        """The service account whose API key this is: the project's key list gives each key's
+        redacted value and its owner (``GET .../projects/{project}/api_keys``)."""
+        refs = {k.ref for k in keys}
+        found: set[str] = set()
+        after = ""
+        for _page in range(MAX_PAGES):
+            page = self._call("GET", "/api_keys?limit=100" + (f"&after={quote(after)}" if after else ""))
+            for k in page.get("data", []):
+                owner = (k.get("owner") or {}).get("service_account") or {}
+                if owner.get("id") in refs and redacted_matches(str(k.get("redacted_value") or ""), value):
+                    found.add(str(owner["id"]))
+            if not page.get("has_more") or not page.get("last_id"):
+                break
+            after = str(page["last_id"])
+        return found
 
     def delete(self, ref: str) -> None:
         try:
             self._call("DELETE", f"/service_accounts/{quote(ref, safe='')}")
         except NotFound:
             pass  # already gone: revoked
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -15,6 +15,8 @@ from aigw_secrets.rotation.issuers.interface import Issuer, Key, Minted
 
 class SelfIssued(Issuer):
     kind = "self"
+    records = False  # nothing registered at a provider
+    generations = False
 
     def mint(self, name: str) -> Minted:
         value = "sk-aigw-" + secrets.token_urlsafe(40)  # 320 bits of randomness

@@ -1,0 +1,81 @@
+"""The rotation bot's admin credentials: which environment variables hold them, and keeping them out
+of everything else (issue 17).
+
+The bot runs with organisation-level power in its environment (an OpenAI admin key, IAM rights, a
+Graph application secret, a GCP key-admin file, a git token). None of it may become a credential
+source named by the repository, end up in a Secret or a validation request, or reach a child process
+(``sops``, ``git``, the hooks git runs, credential commands): children get ``scrubbed()``.
+Standard library only: ``git.py`` (the hook's start-up path) uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+# Named explicitly; anything with an ADMIN word (OPENAI_ADMIN_KEY, *_ADMIN_KEY_FILE,
+# AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET, AIGW_SECRETS_GCP_ADMIN_CREDENTIALS, ...) counts too.
+TOKENS = frozenset({"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "BITBUCKET_TOKEN", "GIT_TOKEN"})
+# boto3's own credential chain: the bot's IAM rights when it rotates unattended or runs an aws-iam issuer.
+AWS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"})
+_ADMIN_WORD = re.compile(r"(^|_)ADMIN(_|$)")
+
+_unattended = False
+
+
+@contextmanager
+def unattended() -> Iterator[None]:
+    """The bot's own run (``rotate --due``): the AWS variables are its IAM rights, never a new key."""
+    global _unattended
+    before, _unattended = _unattended, True
+    try:
+        yield
+    finally:
+        _unattended = before
+
+
+def aws_is_admin() -> bool:
+    return _unattended or bool(os.environ.get("AIGW_SECRETS_AWS_ADMIN_PROFILE"))
+
+
+def is_admin(name: str, *, aws: bool | None = None) -> bool:
+    upper = name.upper()
+    if upper in TOKENS or _ADMIN_WORD.search(upper):
+        return True
+    if upper in AWS:
+        return aws_is_admin() if aws is None else aws
+    return False
+
+
+def scrubbed(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) without any admin credential, for a child process. The AWS
+    variables go too: a child (sops with KMS included) uses a profile or the pod's identity."""
+    base = os.environ if env is None else env
+    return {k: v for k, v in base.items() if not is_admin(k, aws=True)}
+
+
+def values(*, aws: bool | None = None) -> list[str]:
+    """The admin credential values present (the variables, and the files their ``_FILE`` names)."""
+    out: list[str] = []
+    for name, value in os.environ.items():
+        if not is_admin(name, aws=aws) or not value:
+            continue
+        if name.upper().endswith(("_FILE", "_CREDENTIALS")):
+            try:
+                with Path(value).expanduser().open("rb") as fh:
+                    text = fh.read(65536).decode("utf-8", "replace").strip()
+            except OSError:
+                text = ""
+            if len(text) >= 8:
+                out.append(text)
+        if len(value.strip()) >= 8:
+            out.append(value.strip())
+    return out
+
+
+def leaks(value: str) -> bool:
+    """Whether ``value`` is, or contains, one of the bot's admin credentials."""
+    return any(v in value for v in values())

@@ -1,0 +1,460 @@
+"""Issue 17: the rotation bot holds admin keys, so it acts only on what it verifies itself, never on
+what a contributor commits. Each test is one attack class, run as a contributor who can only merge a
+commit (the age *public* key is in .sops.yaml, so they can write a Secret sops decrypts), against
+the OpenAI admin stand-in, the Kubernetes API stand-in for the gates, and the cron script. The
+AWS (moto) variants are in test_issuer_aws.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aigw_secrets.cli import main
+from aigw_secrets.errors import ExitCode
+from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops.binary import Sops
+from testing import adminapis, fakes, kubeapi, standin
+from testing.helpers import git
+from testing.repos import provider_settings, write_cluster
+from testing.slowhttp import SlowHeaders
+
+pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
+
+PROJECT = Path(__file__).resolve().parents[2]
+OUT = Path("kubernetes/apps/ai-gateway/providers")
+SECRET = OUT / "openai.secret.sops.yaml"
+LATER = "2099-01-01T00:00:00Z"
+
+
+@dataclass
+class Bot:
+    repo: Path
+    api: adminapis.OpenAI
+    cluster: kubeapi.FakeCluster
+    operator_key: str  # the operator's own service account (never created by the tool)
+    live: str  # the service account whose key the cluster serves (generation 2, minted by the tool)
+    tmp: Path
+
+    def alive(self) -> set[str]:
+        return set(self.api.accounts)
+
+    def value(self) -> str:
+        plain = yaml.safe_load(sopsfile.decrypt(Sops(self.repo), (self.repo / SECRET).read_bytes(), str(SECRET)))
+        return str(plain["stringData"]["apiKey"])
+
+    def applies(self) -> None:
+        """Flux applies HEAD: the cluster serves what git holds (metadata and the decrypted data)."""
+        import base64
+
+        head = git(self.repo, "rev-parse", "HEAD").strip()
+        self.cluster.flux_applies("flux-system", "flux-system", f"main@sha1:{head}")
+        doc = yaml.safe_load((self.repo / SECRET).read_text())
+        data = {"apiKey": base64.b64encode(self.value().encode()).decode()}
+        self.cluster.secrets[(doc["metadata"]["namespace"], doc["metadata"]["name"])] = {"apiVersion": "v1", "kind": "Secret", "metadata": doc["metadata"], "data": data}
+
+    def commit(self, message: str, *paths: str) -> None:
+        git(self.repo, "add", "-f", *(paths or ("-A",)))
+        git(self.repo, "commit", "-qm", message)
+
+
+@pytest.fixture
+def bot(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    api = adminapis.OpenAI()
+    with adminapis.serve(api), kubeapi.serve() as cluster:
+        monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
+        monkeypatch.setenv("AIGW_SECRETS_OPENAI_ADMIN_URL", f"{api.url}/v1")
+        monkeypatch.setenv("OPENAI_ADMIN_KEY", api.admin_key)
+        monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig(tmp_path / "kubeconfig")))
+        operator_key, first = api.add("operator-made")
+        write_cluster(repo, {**provider_settings("openai"), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": api.project, "ai_gateway_openai_validation_url": f"{api.url}/v1/models"})
+        monkeypatch.setenv("OPENAI_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("OPENAI_API_KEY")
+        assert main(["rotate", "--provider", "openai"]) == 0
+        (live,) = (sid for sid, a in api.accounts.items() if a["name"] == "aigw-openai-g2")
+        b = Bot(repo, api, cluster, operator_key, live, tmp_path)
+        b.commit("generation 2")
+        b.applies()
+        yield b
+
+
+def attacker_secret(bot: Bot, value: str, **annotations: str) -> None:
+    """What a contributor can commit: a Secret encrypted to the public recipients only, with the
+    annotations they choose and a credential they know."""
+    doc = yaml.safe_load((bot.repo / SECRET).read_text())
+    meta = doc["metadata"]
+    meta["annotations"] = {**meta["annotations"], **{f"aigw-secrets.io/{k.replace('_', '-')}": v for k, v in annotations.items()}}
+    plain = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "stringData": {"apiKey": value}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE_KEY")}
+    sops = Sops(bot.repo, env={**env, "SOPS_AGE_KEY_FILE": "/nonexistent"})  # no private key: the public recipients suffice
+    (bot.repo / SECRET).write_bytes(sops.encrypt(yaml.safe_dump(plain).encode(), str(SECRET)))
+    bot.commit("innocent-looking change")
+
+
+def remote(repo: Path, where: Path) -> Path:
+    """A bare origin holding the repository's HEAD (everything is committed already)."""
+    bare = where / "remote.git"
+    git(where, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "HEAD")
+    return bare
+
+
+ORDINARY_RULE = "path_regex: .*\\.sops\\.ya?ml$\n    # was: "
+
+
+def state_file(repo: Path, name: str) -> Path:
+    from aigw_secrets.rotation.journal import state_dir
+
+    return state_dir(repo) / name
+
+
+# --- 1 and 2: working state delivered by a commit --------------------------------------------------
+
+
+@pytest.mark.parametrize("journal", ["minted-live", "minting-operator"])
+def test_committed_journal_is_refused(bot: Bot, journal: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Classes 1 and 2: a force-added .aigw/mint-openai.json claiming the live key is a pending mint,
+    or naming the operator's key as an orphan. The bot refuses to run at all (one line, exit 79)."""
+    content = {"state": "minted", "ref": bot.live} if journal == "minted-live" else {"state": "minting", "name": "operator-made", "before": []}
+    (bot.repo / ".aigw").mkdir(exist_ok=True)
+    (bot.repo / ".aigw/mint-openai.json").write_text(json.dumps(content))
+    bot.commit("add a file", ".aigw/mint-openai.json")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    capsys.readouterr()
+    assert main(["rotate", "--due"]) == ExitCode.UNTRUSTED
+    err = capsys.readouterr().err
+    assert ".aigw/" in err and err.strip().count("\n") == 0
+    assert {bot.live, bot.operator_key} <= bot.alive()
+
+
+def test_own_journal_cannot_name_a_foreign_key(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Class 2, second layer: even the bot's own (untracked) journal cannot get a key deleted that
+    the provider does not show as minted by this tool for this Secret, nor the key the Secret holds."""
+    state_file(bot.repo, "mint-openai.json").write_text(json.dumps({"state": "minting", "name": "operator-made", "before": [], "history": []}))
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--provider", "openai"]) == 0
+    assert {bot.live, bot.operator_key} <= bot.alive()
+    state_file(bot.repo, "mint-openai.json").write_text(json.dumps({"state": "minted", "ref": bot.operator_key, "history": []}))
+    main(["rotate", "--provider", "openai"])
+    assert {bot.live, bot.operator_key} <= bot.alive()
+
+
+def test_cron_never_commits_state(bot: Bot, tmp_path: Path) -> None:
+    """Class 1: the cron script's commit holds the Secret and policy files it wrote, never the bot's
+    working state, even when a run leaves some behind."""
+    remote(bot.repo, tmp_path)
+    res = cron(bot, {"AIGW_SECRETS_NOW": LATER})
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert json.loads(res.stdout)["committed"]
+    tracked = git(bot.repo, "ls-files").splitlines()
+    assert not [f for f in tracked if f.startswith(".aigw/") or "mint-" in f or "pending-" in f]
+
+
+# --- 3: a Secret written with the public key only, whose annotations point at the live key --------
+
+
+def test_forged_secret_cannot_get_the_live_key_revoked(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = adminapis.OpenAI()  # another organisation: its key authenticates, at its own endpoint
+    with adminapis.serve(other):
+        _, foreign_value = other.add("attacker")
+        write_cluster(bot.repo, {**provider_settings("openai"), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": bot.api.project, "ai_gateway_openai_validation_url": f"{other.url}/v1/models"})
+        attacker_secret(bot, foreign_value, credential_ref=bot.operator_key, previous_issued_ref=bot.live, previous_revoke_after="2020-01-01T00:00:00Z", issuer="openai-admin")
+        monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+        code = main(["rotate", "--revoke", "openai", "--assume-applied"])
+        assert code != 0
+        assert {bot.live, bot.operator_key} <= bot.alive()
+        bot.applies()  # even once Flux applied it: the cluster serves the attacker's value, not a key of ours
+        main(["rotate", "--revoke", "openai"])
+        main(["rotate", "--due"])
+        assert {bot.live, bot.operator_key} <= bot.alive()
+
+
+def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--ref names a key this tool did not mint: only an operator at a terminal may (never cron)."""
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--revoke", "openai", "--ref", bot.operator_key, "--assume-applied"]) == ExitCode.CONFIG
+    assert bot.operator_key in bot.alive()
+    assert main(["rotate", "--revoke", "openai", "--ref", bot.live, "--assume-applied"]) != 0  # the key the Secret holds
+    assert bot.live in bot.alive()
+    from aigw_secrets.rotation import revoke
+
+    monkeypatch.setattr(revoke, "at_terminal", lambda: True)
+    assert main(["rotate", "--revoke", "openai", "--ref", bot.live, "--assume-applied"]) != 0  # never, even at a terminal
+    assert bot.live in bot.alive()
+    assert main(["rotate", "--revoke", "openai", "--ref", bot.operator_key, "--assume-applied"]) == 0
+    assert bot.operator_key not in bot.alive()
+    assert bot.live in bot.alive()
+
+
+# --- 4 and 8: the repository chooses what the bot reads; admin values reach children ---------------
+
+
+@pytest.mark.parametrize("variable", ["OPENAI_ADMIN_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET"])
+def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    with standin.serve() as vllm:
+        admin = "sk-admin-" + fakes.rand(40)
+        vllm.accept_prefix = "sk-"
+        monkeypatch.setenv(variable, admin)
+        first = fakes.generic_key()
+        vllm.status[first] = 200
+        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("VLLM_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("VLLM_API_KEY")
+        write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": f"env:{variable}"})
+        monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+        assert main(["rotate", "--due"]) != 0
+        assert admin not in vllm.calls
+        assert admin.encode() not in sopsfile.decrypt(Sops(repo), (repo / OUT / "vllm.secret.sops.yaml").read_bytes(), str(OUT / "vllm.secret.sops.yaml"))
+
+
+def test_env_source_limited_to_documented_variables(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any other variable of the bot's environment is not the repository's to pick, unless the
+    operator allows a prefix from outside the repository."""
+    with standin.serve() as vllm:
+        first, second = fakes.generic_key(), fakes.generic_key()
+        vllm.status[first] = vllm.status[second] = 200
+        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("VLLM_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.setenv("SOME_DEPLOY_TOKEN", second)
+        write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": "env:SOME_DEPLOY_TOKEN"})
+        assert main(["rotate", "--provider", "vllm"]) == ExitCode.CONFIG
+        assert second not in vllm.calls
+        monkeypatch.setenv("AIGW_SECRETS_ALLOW_ENV_PREFIX", "SOME_")
+        assert main(["rotate", "--provider", "vllm"]) == 0
+
+
+def test_children_get_no_admin_credentials(bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Class 8: sops, git and the hooks git runs never see an admin credential."""
+    from aigw_secrets.sops.binary import find_binary
+
+    seen = tmp_path / "seen"
+    real = find_binary()
+    wrapper = tmp_path / "sops"
+    wrapper.write_text(f"#!/bin/sh\nenv >> {seen}\nexec {real} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("SOPS_BINARY", str(wrapper))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + fakes.rand(36))
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    hook = bot.repo / ".git/hooks/pre-commit"
+    hook.write_text(f"#!/bin/sh\nenv >> {seen}\n")
+    hook.chmod(0o755)
+    remote(bot.repo, tmp_path)
+    res = cron(bot, {"AIGW_SECRETS_NOW": LATER})
+    assert res.returncode == 0, res.stderr + res.stdout
+    text = seen.read_text()
+    assert "SOPS_AGE" in text or "sops" in text.lower() or text  # the wrapper and the hook ran
+    assert bot.api.admin_key not in text and os.environ["GITHUB_TOKEN"] not in text
+    assert not re.search(r"^(OPENAI_ADMIN_KEY|GITHUB_TOKEN)=", text, re.M)
+
+
+# --- 5: names and paths from config ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["vllm/../../../../../../x", "vllm/Not_A_Name", "../etc/x", "vllm/a/b"])
+def test_server_secret_must_be_a_kubernetes_name(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    with standin.serve() as vllm:
+        vllm.accept_prefix = "sk-"
+        first = fakes.generic_key()
+        vllm.status[first] = 200
+        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models", "ai_gateway_vllm_issuer": "self"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("VLLM_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("VLLM_API_KEY")
+        (repo / ".sops.yaml").write_text((repo / ".sops.yaml").read_text().replace("path_regex: ", ORDINARY_RULE, 1))
+        before = {p for p in tmp_path.rglob("*") if ".git" not in p.parts}
+        write_cluster(repo, {**settings, "ai_gateway_vllm_server_secret": target})
+        assert main(["rotate", "--provider", "vllm"]) == ExitCode.CONFIG
+        after = {p for p in tmp_path.rglob("*") if ".git" not in p.parts}
+        assert not [p for p in after - before if not p.is_relative_to(repo)]
+
+
+def test_output_dir_symlink_escape_is_refused(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with standin.serve() as vllm:
+        first, second = fakes.generic_key(), fakes.generic_key()
+        vllm.status[first] = vllm.status[second] = 200
+        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("VLLM_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        providers = repo / OUT
+        for p in providers.iterdir():
+            (outside / p.name).write_bytes(p.read_bytes())
+            p.unlink()
+        providers.rmdir()
+        providers.symlink_to(outside)  # committed as a symlink by a contributor
+        (repo / ".sops.yaml").write_text((repo / ".sops.yaml").read_text().replace("path_regex: ", ORDINARY_RULE, 1))
+        before = {p: p.read_bytes() for p in outside.iterdir()}
+        monkeypatch.setenv("VLLM_API_KEY", second)
+        assert main(["rotate", "--provider", "vllm"]) == ExitCode.CONFIG
+        assert {p: p.read_bytes() for p in outside.iterdir()} == before
+
+
+# --- 6: every minted key accounted for ------------------------------------------------------------
+
+
+def test_every_minted_key_is_queued_for_revocation(bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Three rotations, then one revocation: every earlier generation goes, the operator's key (not
+    minted by this tool) and the current one stay; status lists every key the provider has."""
+    for _ in range(3):
+        assert main(["rotate", "--provider", "openai"]) == 0
+    bot.commit("g3..g5")
+    bot.applies()
+    current = next(sid for sid, a in bot.api.accounts.items() if a["name"] == "aigw-openai-g5")
+    capsys.readouterr()
+    assert main(["status", "--format", "json"]) in (0, 1)
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "openai"]
+    listed = {k["ref"]: k["role"] for k in row["provider_keys"]}
+    assert set(listed) == bot.alive()
+    assert listed[current] == "current" and listed[bot.operator_key] == "not minted by aigw-secrets"
+    assert {listed[sid] for sid in bot.alive() - {current, bot.operator_key}} == {"pending revocation"}
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
+    assert main(["rotate", "--revoke", "openai"]) == 0
+    assert bot.alive() == {current, bot.operator_key}
+
+
+def test_interrupted_mints_are_revoked_not_forgotten(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs killed after the provider call and whose working state is lost (a fresh clone in a new
+    pod): the keys they minted are found from the provider's records and revoked once the cluster
+    serves the current one."""
+    import shutil
+
+    from aigw_secrets.rotation.journal import state_dir
+
+    for _ in range(3):
+        env = {**os.environ, "AIGW_SECRETS_CRASH_AT": "minted"}
+        res = subprocess.run([sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "openai"], cwd=bot.repo, env=env, capture_output=True)
+        assert res.returncode == 137
+        shutil.rmtree(state_dir(bot.repo))  # the pod's working state is gone
+    assert len(bot.alive()) == 5
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--revoke", "openai"]) == 0
+    assert bot.alive() == {bot.live, bot.operator_key}
+
+
+# --- 9: smaller ones ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["\r\nX-Injected: 1", "\x00", "A" * 70000])
+def test_minted_value_with_control_characters_is_refused_and_revoked(bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    real = fakes.openai_service_account_key
+    monkeypatch.setattr(fakes, "openai_service_account_key", lambda: real() + bad)
+    before = (bot.repo / SECRET).read_bytes()
+    capsys.readouterr()
+    code = main(["rotate", "--provider", "openai"])
+    assert code == ExitCode.UNAVAILABLE, capsys.readouterr().err
+    assert "control characters" in capsys.readouterr().err or code
+    assert bot.alive() == {bot.live, bot.operator_key}  # the new key revoked at once
+    assert (bot.repo / SECRET).read_bytes() == before
+    monkeypatch.setattr(fakes, "openai_service_account_key", real)
+    assert main(["rotate", "--provider", "openai"]) == 0  # not wedged
+
+
+def test_admin_key_file_through_symlink_to_tracked_file(bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (bot.repo / "notes.txt").write_text(bot.api.admin_key + "\n")
+    bot.commit("notes", "notes.txt")
+    link = tmp_path / "admin-key"
+    link.symlink_to(bot.repo / "notes.txt")
+    monkeypatch.delenv("OPENAI_ADMIN_KEY")
+    monkeypatch.setenv("OPENAI_ADMIN_KEY_FILE", str(link))
+    seen = len(bot.api.requests)
+    assert main(["rotate", "--provider", "openai"]) == ExitCode.CONFIG
+    assert len(bot.api.requests) == seen
+
+
+def cron(bot: Bot, extra: dict[str, str], script: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "AIGW_PUSH": "1",
+        "AIGW_TEXTFILE": str(bot.tmp / "aigw.prom"),
+        "AIGW_SECRETS": str(Path(sys.executable).with_name("aigw-secrets")),
+        **extra,
+    }
+    return subprocess.run([str(script or PROJECT / "scripts/aigw-rotate-cron")], cwd=bot.repo, env=env, capture_output=True, text=True)
+
+
+_SAMPLE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.eE+-]+$")
+
+
+def valid_textfile(text: str) -> bool:
+    return all(line.startswith("# ") or _SAMPLE.match(line) for line in text.splitlines()) and text.endswith("\n")
+
+
+def metric(text: str, name: str) -> str | None:
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    return m.group(1) if m else None
+
+
+def test_failed_pull_keeps_last_success(bot: Bot, tmp_path: Path) -> None:
+    bare = remote(bot.repo, tmp_path)
+    res = cron(bot, {})
+    assert res.returncode == 0, res.stderr
+    prom = (bot.tmp / "aigw.prom").read_text()
+    success = metric(prom, "aigw_secrets_last_success_timestamp_seconds")
+    assert success
+    git(bot.repo, "remote", "set-url", "origin", str(bare) + "-gone")
+    res = cron(bot, {})
+    assert res.returncode == ExitCode.LOCKED
+    prom = (bot.tmp / "aigw.prom").read_text()
+    assert valid_textfile(prom)
+    assert metric(prom, "aigw_secrets_last_exit_code") == "75"
+    assert metric(prom, "aigw_secrets_last_success_timestamp_seconds") == success
+
+
+def test_textfile_valid_whatever_the_tool_prints(bot: Bot, tmp_path: Path) -> None:
+    fake = tmp_path / "fake-aigw"
+    fake.write_text("#!/bin/sh\necho 'Traceback (most recent call last): not json'\nexit 1\n")
+    fake.chmod(0o755)
+    (bot.tmp / "aigw.prom").write_text("aigw_secrets_last_success_timestamp_seconds 1234\n")
+    res = cron(bot, {"AIGW_SECRETS": str(fake)})
+    assert res.returncode != 0
+    prom = (bot.tmp / "aigw.prom").read_text()
+    assert valid_textfile(prom), prom
+    assert metric(prom, "aigw_secrets_last_success_timestamp_seconds") == "1234"
+    json.loads(res.stdout)  # the summary on stdout stays JSON
+
+
+# --- 7: one deadline over the whole exchange ------------------------------------------------------
+
+
+def test_http_deadline_covers_slow_headers() -> None:
+    from aigw_secrets import http
+
+    slow = SlowHeaders()
+    try:
+        res = http.request("GET", slow.url + "/v1/models", deadline=0.2)
+        assert res.status == 0
+        assert slow.completed == 0
+    finally:
+        slow.close()
+
+
+def test_admin_call_with_slow_headers_releases_the_lock(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = SlowHeaders()
+    try:
+        monkeypatch.setenv("AIGW_SECRETS_OPENAI_ADMIN_URL", f"{slow.url}/v1")
+        monkeypatch.setenv("AIGW_SECRETS_HTTP_DEADLINE", "0.2")
+        assert main(["rotate", "--provider", "openai"]) == ExitCode.UNAVAILABLE
+        assert slow.completed == 0
+    finally:
+        slow.close()
+    from aigw_secrets.rotation.journal import repo_lock
+
+    with repo_lock(bot.repo):
+        pass  # not held
