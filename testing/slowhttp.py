@@ -1,6 +1,7 @@
-"""A stand-in that answers too slowly to ever finish: the status line, then one header byte at a time
-(issue 17: a per-read socket timeout never trips on it; only a deadline over the whole exchange does).
-It stops as soon as the client has gone, and records whether it ever sent a whole answer."""
+"""A stand-in that answers slowly: the status line, then one header byte at a time (issue 17: a
+per-read socket timeout never trips on it; only a deadline over the whole exchange does). ``completed``
+counts the answers it got to send whole: a client that keeps to its deadline leaves it at 0 (it is
+cut off, and ``close`` stops whatever is still dripping), one that waits for the headers does not."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class SlowHeaders:
         self.drip, self.count = drip, count
         self.completed = 0
         self.stopped = threading.Event()
+        self.handlers: list[threading.Thread] = []
         self.sock.settimeout(0.05)  # accept() wakes up to see ``stopped``: close() waits for it, so the
         self.thread = threading.Thread(target=self._serve, daemon=True)  # fd is never reused under it
         self.thread.start()
@@ -31,7 +33,9 @@ class SlowHeaders:
             except OSError:
                 return
             conn.settimeout(None)
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+            handler = threading.Thread(target=self._one, args=(conn,), daemon=True)
+            self.handlers.append(handler)
+            handler.start()
 
     def _one(self, conn: socket.socket) -> None:
         try:
@@ -49,6 +53,10 @@ class SlowHeaders:
             conn.close()
 
     def close(self) -> None:
+        """Stop: a connection still dripping ends where it is (not completed); ``completed`` is final
+        once this returns. A client that waited for the whole answer has made it complete already."""
         self.stopped.set()
         self.thread.join()
+        for handler in self.handlers:
+            handler.join()
         self.sock.close()

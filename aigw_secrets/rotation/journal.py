@@ -98,8 +98,7 @@ class Locked(AigwError):
 @contextmanager
 def repo_lock(root: Path) -> Iterator[None]:
     """One writer per repository at a time (rotations, ``generate``); a second run fails at once (exit 75).
-    A repository that carries committed working state is refused first (exit 79)."""
-    refuse_committed_state(root)
+    A repository that carries committed working state is refused once the lock is held (exit 79)."""
     path = state_dir(root) / "lock"
     require_regular(path)
     try:
@@ -115,6 +114,7 @@ def repo_lock(root: Path) -> Iterator[None]:
             raise
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        refuse_committed_state(root)  # before anything is read from the state or written
         # A multi-file commit a killed run left half-done is settled first, by whoever holds the lock
         # next: otherwise a later recovery could rename an old staged file over this run's update.
         done = recover_files(root, COMMIT_JOURNAL)

@@ -203,10 +203,11 @@ def test_boto3_calls_have_one_deadline(repo: Path, iam: Any, moto_url: str, tmp_
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL", slow.url)
         monkeypatch.setenv("AIGW_SECRETS_HTTP_DEADLINE", "0.2")
-        assert main(["rotate", "--provider", "bedrock"]) == ExitCode.UNAVAILABLE
-        assert slow.completed == 0
+        code = main(["rotate", "--provider", "bedrock"])
     finally:
         slow.close()
+    assert code == ExitCode.UNAVAILABLE
+    assert slow.completed == 0
     from aigw_secrets.rotation.journal import repo_lock
 
     with repo_lock(repo):
