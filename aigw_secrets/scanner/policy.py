@@ -58,6 +58,8 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     template, reference or obvious non-secret."""
     from aigw_secrets.scanner import filters
 
-    if not keys or keys[-1] == "key" or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
-        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom`, a selector's `key:` name things
+    if not keys or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
+        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things
+    if keys[-1] == "key" and not (len(keys) > 1 and filters.key_says_credential(keys[-2]) and filters.is_token_like(value)):
+        return False  # a selector's `key:` names a label; `apiKey: {key: <token>}` holds one (CurseForge keys in xunholy/k8s-gitops)
     return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)

@@ -145,6 +145,15 @@ def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
     assert found_of("app.py", f"token = 'ghp_{fakes.rand(36)}'\n") == [(1, "github-token")]  # distinctive shapes still count
 
 
+def test_unselected_sops_leaf_under_an_api_key_parent() -> None:
+    crt = "$2a$10$" + fakes.rand(53, string.ascii_letters + string.digits + "./")
+    text = f"minecraftServer:\n  autoCurseForge:\n    apiKey:\n      key: {crt}\n  rcon:\n    password: {_enc()}\n"
+    block = _sops_block().replace("^(data|stringData)$", "^(password)$")
+    assert found_of("values.enc.age.yaml", text + block) == [(4, "sops-unselected-secret")]
+    selector = f"spec:\n  selector:\n    key: app.kubernetes.io/name\n  password: {_enc()}\n"
+    assert found_of("values.enc.yaml", selector + block) == []
+
+
 def test_unselected_sops_leaf_keeps_short_chosen_passwords() -> None:
     uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
     text = f"pve_password: Sul4Sul4\ns3_access_key: {fakes.rand(17, string.ascii_uppercase + string.digits)}7Q2\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\npve_api_token_secret: {uuid}\n"
