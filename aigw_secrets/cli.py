@@ -15,12 +15,28 @@ import click
 from aigw_secrets import __version__, output
 from aigw_secrets.errors import ExitCode, guarded
 
+
+def _find_root(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """Without --repo: the current directory, or, run from inside a repository, the nearest directory
+    above it holding cluster.yaml / cluster.toml (no further than the git work tree's top)."""
+    if ctx.get_parameter_source(param.name or "repo") is not click.core.ParameterSource.DEFAULT:
+        return value
+    here = Path.cwd()
+    for d in (here, *here.parents):
+        if (d / "cluster.yaml").is_file() or (d / "cluster.toml").is_file():
+            return d if d != here else value
+        if (d / ".git").exists():
+            break
+    return value
+
+
 _REPO = click.option(
     "--repo",
     type=click.Path(file_okay=False, path_type=Path),
     default=".",
     show_default=True,
-    help="Repository root (where cluster.yaml / cluster.toml and .sops.yaml live).",
+    callback=_find_root,
+    help="Repository root (where cluster.yaml / cluster.toml and .sops.yaml live; default: found from the current directory).",
 )
 
 
@@ -73,8 +89,9 @@ def init(repo: Path, key_file: Path | None, fmt: str) -> int:
 )
 @click.option("--no-input", is_flag=True, help="Never prompt, even on a terminal.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--replace-rotated", is_flag=True, help="Write a credential even when a rotation already replaced it (exit 12 without this).")
 @_FORMAT
-def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_input: bool, check: bool, fmt: str) -> int:
+def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_input: bool, check: bool, replace_rotated: bool, fmt: str) -> int:
     """Write SOPS-encrypted Secrets and the AI Gateway manifests for every enabled provider."""
     from aigw_secrets.commands.generate import generate as run
 
@@ -85,7 +102,7 @@ def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_
             # never repeat the value: a key is sometimes typed here instead of a source spec
             raise click.BadParameter("expected PROVIDER=SPEC (the value given is not shown)", param_hint="--source")
         parsed[provider.strip()] = spec.strip()
-    return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check, fmt=fmt)
+    return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check, fmt=fmt, replace_rotated=replace_rotated)
 
 
 _FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))

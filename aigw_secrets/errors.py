@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad command line
     ROTATION_REJECTED = 10  # provider rejected the new credential; nothing changed
     MANUAL_ACTION = 11  # an operator has to act (no unattended credential source)
+    SUPERSEDED = 12  # the credential offered is one a later rotation replaced; nothing changed
     DATA = 65  # malformed, tampered or already-encrypted file
     NO_INPUT = 66  # an input file does not exist
     CREDENTIAL = 67  # credential missing or of the wrong shape
@@ -56,6 +57,12 @@ class ConfigError(AigwError):
 
 class CredentialError(AigwError):
     code = ExitCode.CREDENTIAL
+
+
+class SupersededError(CredentialError):
+    """The source holds a value the Secret held before and a later rotate/set/edit replaced."""
+
+    code = ExitCode.SUPERSEDED
 
 
 class DataError(AigwError):

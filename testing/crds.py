@@ -119,6 +119,19 @@ def _defaults(schema: dict[str, Any], obj: Any) -> Any:
     return obj
 
 
+@functools.cache
+def _program(expr: str) -> Any:
+    """The compiled CEL rule (compiling is the slow part, and the CRDs have a few dozen rules), or
+    None when cel-python cannot compile it."""
+    import celpy
+
+    try:
+        env = celpy.Environment()
+        return env.program(env.compile(expr))
+    except Exception:  # noqa: BLE001 - cel-python lacks some Kubernetes CEL functions
+        return None
+
+
 def _cel(schema: dict[str, Any], obj: Any, path: str, report: Report, counts: list[int]) -> None:
     import celpy
 
@@ -126,9 +139,11 @@ def _cel(schema: dict[str, Any], obj: Any, path: str, report: Report, counts: li
         expr = rule["rule"]
         if "oldSelf" in expr:  # transition rules need an old object
             continue
+        program = _program(expr)
         try:
-            env = celpy.Environment()
-            result = env.program(env.compile(expr)).evaluate({"self": celpy.json_to_cel(obj)})
+            if program is None:
+                raise ValueError(expr)
+            result = program.evaluate({"self": celpy.json_to_cel(obj)})  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 - cel-python lacks some Kubernetes CEL functions
             counts[1] += 1
             continue
@@ -147,16 +162,21 @@ def _cel(schema: dict[str, Any], obj: Any, path: str, report: Report, counts: li
             _cel(schema["items"], item, f"{path}[{i}]", report, counts)
 
 
-def validate(obj: dict[str, Any], version: str = "v1.1") -> Report:
-    """``version="v1.2"`` validates against the v1.1.0 CRDs plus exactly the v1.2 additions (``_patch_v12``)."""
+@functools.cache
+def _validator(version: str, key: tuple[str, str]) -> Any:
     import jsonschema
 
+    return jsonschema.Draft7Validator(_strict((schemas_v12() if version == "v1.2" else schemas())[key]))
+
+
+def validate(obj: dict[str, Any], version: str = "v1.1") -> Report:
+    """``version="v1.2"`` validates against the v1.1.0 CRDs plus exactly the v1.2 additions (``_patch_v12``)."""
     key = (obj["apiVersion"], obj["kind"])
     schema = (schemas_v12() if version == "v1.2" else schemas()).get(key)
     if schema is None:
         return Report([f"no served CRD version for {key}"], [], 0, 0)
     data = _defaults(schema, copy.deepcopy(obj))
-    validator = jsonschema.Draft7Validator(_strict(schema))
+    validator = _validator(version, key)
     errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)]
     report = Report(errors, [], 0, 0)
     counts = [0, 0]

@@ -32,27 +32,34 @@ def sops_decrypt(path: Path, key_file: Path) -> subprocess.CompletedProcess[str]
 needs_age_keygen = pytest.mark.skipif(shutil.which("age-keygen") is None, reason="age-keygen not installed (apt-get install age)")
 
 
-def run_cli(repo: Path, argv: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``aigw-secrets ARGV`` in this process (no interpreter start-up), in ``repo`` with ``env`` added
-    to the environment; its exit code and output as a CompletedProcess. For runs nothing kills."""
+def run_cli(repo: Path, argv: list[str], env: Mapping[str, str] | None = None, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+    """``aigw-secrets ARGV`` in this process (the console script's entry point, without an
+    interpreter start-up), in ``repo`` with ``env`` added to the environment and ``stdin`` as its
+    standard input; its exit code and output as a CompletedProcess. For runs nothing kills."""
     from aigw_secrets import output
-    from aigw_secrets.cli import main
+    from aigw_secrets.entry import main
 
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(repo)
         for name, value in (env or {}).items():
             mp.setenv(name, value)
+        mp.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(argv)
     output.configure()  # -q/-v of this run never leak into the test's next call
     return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out.getvalue(), err.getvalue())
 
 
-def run_killed(repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None) -> int:
+def run_killed(repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None, warm: tuple[str, ...] = ()) -> int:
     """``aigw-secrets ARGV`` in a child forked from this (warm) process, killed (exit 137) right after
     journal step ``step`` as ``AIGW_SECRETS_CRASH_AT`` does; returns the child's exit code. The
-    stand-ins keep serving in this process, so they see the child's calls."""
+    stand-ins keep serving in this process, so they see the child's calls. ``warm``: modules to
+    import here first, so that every child does not import them again (the Kubernetes client)."""
+    import importlib
+
+    for name in ("aigw_secrets.entry", "aigw_secrets.cli", *warm):
+        importlib.import_module(name)
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 70
@@ -64,7 +71,7 @@ def run_killed(repo: Path, argv: list[str], step: str, env: Mapping[str, str] | 
             os.chdir(repo)
             os.environ.update(env or {})
             os.environ["AIGW_SECRETS_CRASH_AT"] = step
-            from aigw_secrets.cli import main
+            from aigw_secrets.entry import main
 
             code = main(argv)
         except BaseException:  # noqa: BLE001 - whatever happens, the child must not run pytest on

@@ -189,7 +189,7 @@ def serve() -> Iterator[FakeCluster]:
                 if not m:
                     return self._status(404, "NotFound")
                 ns, name = m.group(1), m.group(2)
-                body = self._body() if verb != "get" else None
+                body: dict[str, Any] = self._body() if verb != "get" else {}
                 if verb in ("create", "update", "patch") and fake.conflicts:
                     fake.conflicts -= 1
                     fake._rv += 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,7 +35,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(("sops",)),
     Layer(("stores",)),  # issue 21: the secret stores' doors (over http, boto3, hvac)
     Layer(("git", "http", "kube"), independent=True),
-    Layer(("output", "errors", "shapes", "flux", "util", "")),
+    Layer(("output", "errors", "shapes", "flux", "util", "adminenv", "")),
 )
 
 PACKAGE = "aigw_secrets"
@@ -58,7 +58,12 @@ def modules(package_dir: Path) -> dict[str, Path]:
     return found
 
 
-def _resolve(name: str, known: dict[str, Path]) -> str | None:
+def _trees(package_dir: Path) -> dict[str, tuple[Path, ast.Module]]:
+    """Every module parsed once, with its file."""
+    return {mod: (path, ast.parse(path.read_text("utf-8"), str(path))) for mod, path in modules(package_dir).items()}
+
+
+def _resolve(name: str, known: Mapping[str, object]) -> str | None:
     """The package module ``name`` refers to (itself, or the module that defines the attribute)."""
     while name:
         if name in known:
@@ -67,13 +72,13 @@ def _resolve(name: str, known: dict[str, Path]) -> str | None:
     return None
 
 
-def imports(package_dir: Path) -> Iterator[Import]:
+def imports(package_dir: Path, trees: Mapping[str, tuple[Path, ast.Module]] | None = None) -> Iterator[Import]:
     """Every import of a package module by a package module, wherever it is written."""
-    known = modules(package_dir)
-    for mod, path in known.items():
+    known = trees if trees is not None else _trees(package_dir)
+    for mod, (path, tree) in known.items():
         is_pkg = path.name == "__init__.py"
         here = mod.split(".") if is_pkg else mod.split(".")[:-1]
-        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+        for node in ast.walk(tree):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -92,11 +97,10 @@ def imports(package_dir: Path) -> Iterator[Import]:
                         yield Import(mod, target, node.lineno)
 
 
-def private_uses(package_dir: Path) -> Iterator[str]:
+def private_uses(package_dir: Path, trees: Mapping[str, tuple[Path, ast.Module]] | None = None) -> Iterator[str]:
     """``from aigw_secrets.m import _x`` and ``m._x`` (``m`` bound by an import of a package module)."""
-    known = modules(package_dir)
-    for mod, path in known.items():
-        tree = ast.parse(path.read_text("utf-8"), str(path))
+    known = trees if trees is not None else _trees(package_dir)
+    for mod, (path, tree) in known.items():
         rel = path.relative_to(package_dir.parent).as_posix()
         bound: set[str] = set()
         for node in ast.walk(tree):
@@ -128,14 +132,14 @@ def _layer_of() -> dict[str, tuple[int, Layer]]:
 def violations(package_dir: Path) -> list[str]:
     """One line per broken rule; empty when the package keeps the contract."""
     where = _layer_of()
+    trees = _trees(package_dir)
     out: list[str] = []
-    for mod in modules(package_dir):
+    for mod in trees:
         if component(mod) not in where:
             out.append(f"{mod}: in no layer; add {component(mod)!r} to testing/layers.py LAYERS")
-    files = modules(package_dir)
-    graph: dict[str, set[str]] = {m: set() for m in files}
+    graph: dict[str, set[str]] = {m: set() for m in trees}
     seen: set[Import] = set()
-    for imp in imports(package_dir):
+    for imp in imports(package_dir, trees):
         if imp in seen:
             continue
         seen.add(imp)
@@ -144,14 +148,14 @@ def violations(package_dir: Path) -> list[str]:
         if src not in where or dst not in where:
             continue
         (i, layer), (j, _) = where[src], where[dst]
-        rel = files[imp.importer].relative_to(package_dir.parent).as_posix()
+        rel = trees[imp.importer][0].relative_to(package_dir.parent).as_posix()
         if j < i:
             out.append(f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: upward ({src or PACKAGE} is below {dst or PACKAGE})")
         elif i == j and src != dst and layer.independent:
             out.append(f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: {src} and {dst} are independent")
     for cycle in _cycles(graph):
         out.append("module cycle: " + " → ".join([*cycle, cycle[0]]))
-    out += private_uses(package_dir)
+    out += private_uses(package_dir, trees)
     return out
 
 

@@ -20,12 +20,16 @@ from testing.httpserve import send_json, start
 
 class Provider:
     def __init__(self) -> None:
+        self.url = ""
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every test's settings and calls (a session-wide stand-in serves each test afresh)."""
         self.status: dict[str, int] = {}  # credential (or key id / e-mail) -> HTTP status
         self.calls: list[str] = []  # which credential each request used (for assertions)
         self.paths: list[str] = []  # the request line's path of each request
         self.bodies: dict[str, object] = {}  # path -> the JSON a 200 answers there (default: an OpenAI model list)
         self.accept_prefix = ""  # credentials with this prefix get 200 (values minted during a test)
-        self.url = ""
 
     def identify(self, handler: BaseHTTPRequestHandler, body: bytes) -> str:
         h = handler.headers
@@ -43,7 +47,7 @@ class Provider:
             return form["client_secret"][0]
         if "assertion" in form:
             payload = form["assertion"][0].split(".")[1]
-            return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iss"]
+            return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iss"])
         return ""
 
 

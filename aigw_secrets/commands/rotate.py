@@ -11,7 +11,7 @@ from typing import Any
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode
 from aigw_secrets.gateway import config as config_mod
-from aigw_secrets.rotation.credential import exit_code, find_provider, rotate_credential, rotate_due, secret_status
+from aigw_secrets.rotation.credential import exit_code, find_provider, rotate_credential, rotate_due, secret_status, superseded_journal
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.mcpseed import NAMES as MCP_SEED_NAMES
 from aigw_secrets.rotation.mcpseed import rotate_mcp_seed, seed_status
@@ -23,7 +23,7 @@ def status(root: Path, *, fmt: str = "table") -> int:
     cfg = config_mod.load(root)
     from aigw_secrets.rotation import revoke
 
-    rows = [{**_waiting_for_operator(root, pc.key, secret_status(root, cfg, pc)), **revoke.status(root, cfg, pc)} for pc in cfg.providers if pc.auth.secret_key]  # issue 13: revocation columns
+    rows = [_revoked(_waiting_for_operator(root, cfg, pc, secret_status(root, cfg, pc)) | revoke.status(root, cfg, pc)) for pc in managed(cfg)]  # issue 13: revocation columns
     seed_row = seed_status(root, cfg)  # issue 14: the MCP session seed's age
     rows += [seed_row] if seed_row else []
     if fmt == "json":
@@ -35,9 +35,11 @@ def status(root: Path, *, fmt: str = "table") -> int:
             age = f"{r.get('age_days')}d" if r.get("age_days") is not None else "-"
             flag = " OVERDUE" if r.get("overdue") else (" data key due" if r.get("data_key_overdue") else "")
             prev = "-"
-            if r.get("previous_credential"):
+            if r.get("previous_revoked"):
+                prev = f"{r['previous_credential']} (revoked)"
+            elif r.get("previous_credential"):
                 when = "now" if r["safe_to_revoke_now"] else f"after {r['previous_revoke_after']}"
-                prev = f"{r['previous_credential']} (revoke {when})"
+                prev = f"{r['previous_credential']} (revoke {when}" + (", by hand in the provider's console)" if r.get("revoke_by_hand") else ")")
             lines.append(f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}")
             if r.get("needs_operator"):
                 lines.append(f"{'':18} needs operator: {r['needs_operator']}")
@@ -51,6 +53,18 @@ def status(root: Path, *, fmt: str = "table") -> int:
         waiting = sum(r.get("state") == "needs operator" for r in rows)
         output.summary(f"{len(rows)} Secret(s), {overdue} overdue" + (f", {waiting} waiting for an operator" if waiting else ""))
     return int(ExitCode.FINDINGS) if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
+
+
+def managed(cfg: config_mod.Config) -> list[Any]:
+    """Every credential Secret aigw-secrets manages: the providers' and the MCP servers' (issue 18)."""
+    return [pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.auth.secret_key]
+
+
+def _revoked(row: dict[str, Any]) -> dict[str, Any]:
+    """A previous credential neither an issuer nor an operator still has to revoke was revoked (recorded)."""
+    if row.get("previous_credential") and not row.get("pending_revocation") and not row.get("revoke_by_hand"):
+        return {**row, "previous_revoked": True, "safe_to_revoke_now": False}
+    return row
 
 
 def run(
@@ -102,7 +116,7 @@ def run(
         if summary["rotated"] or summary.get("data_keys_rotated"):
             output.hint("commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked")
         for item in summary["needs_operator"]:
-            output.hint(f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source ...`, or `aigw-secrets rotate --cancel {item['provider']}`")
+            output.hint(f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets rotate --cancel {item['provider']}`")
         if summary.get("waiting"):
             output.hint("nothing to do now: run the same command again once the gates above have passed (the cron job does)")
     return _with_revocations(summary, exit_code(summary))
@@ -119,13 +133,16 @@ def _note_needs_operator(root: Path, items: list[dict[str, Any]]) -> None:
                 journal.save(needs_operator=item["reason"])
 
 
-def _waiting_for_operator(root: Path, key: str, row: dict[str, Any]) -> dict[str, Any]:
+def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: Any, row: dict[str, Any]) -> dict[str, Any]:
     """A journal that never got a value is not a rotation in progress: an operator has to provide one."""
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal
 
+    key = pc.key
     journal = Journal(root, f"rotate-{key}", CREDENTIAL)
     if not (journal.active and journal.data.get("state") == "planned"):
         return row
+    if superseded_journal(root, cfg, pc):  # the next `rotate --due` closes it
+        return {**row, "state": "idle"}
     reason = str(journal.data.get("needs_operator") or "no new credential was obtained")
     return {**row, "state": "needs operator", "needs_operator": reason}
 
@@ -176,6 +193,8 @@ def _revoke(root: Path, name: str, fmt: str, *, ref: str | None = None, assume_a
         result = revoke(root, cfg, pc, _access(**opts), ref=ref, assume_applied=assume_applied)
     if fmt == "json":
         output.result(json.dumps(result, indent=2))
+    elif result["state"] in ("revoke by hand", "revoked by hand"):
+        output.info(f"{pc.key}: {result['state']}: {result['why']}")
     elif result["state"] != "revoked":
         output.info(f"{pc.key}: {result['state']}")
         if result["state"] != "nothing to revoke":

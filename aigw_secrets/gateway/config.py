@@ -125,6 +125,30 @@ MAX_DEPTH = 64  # cluster.yaml is flat; this is generous
 MAX_NODES = 100_000  # after alias expansion: a "billion laughs" file stops here at once
 
 
+def _refuse_tabled(path: Path, raw: dict[str, Any], lines: dict[str, int]) -> None:
+    """An ``ai_gateway_*`` key inside a TOML table: appended to cluster-template's cluster.toml it
+    lands in the last ``[table]`` above it and would be silently ignored."""
+
+    def find(node: Any, trail: tuple[str, ...]) -> tuple[str, str] | None:
+        items = node.items() if isinstance(node, dict) else ((None, v) for v in node) if isinstance(node, list) else ()
+        for k, v in items:
+            if trail and isinstance(k, str) and k.startswith("ai_gateway_"):
+                return k, ".".join(trail)
+            if isinstance(v, dict | list):
+                found = find(v, (*trail, str(k)) if k is not None else trail)
+                if found:
+                    return found
+        return None
+
+    hit = find(raw, ())
+    if hit:
+        key, table = hit
+        raise ConfigError(
+            f"{_where(path, lines.get(key))}: {key} is inside the [{table}] table (TOML puts every key after a [table] header into that table); "
+            "move the ai_gateway_* keys above the first [table] line"
+        )
+
+
 def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """The top-level mapping of the file and the line of each key.
 
@@ -242,6 +266,7 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     """Read, validate and resolve the configuration of the repository at ``root``."""
     path = config_path or find_config(root)
     raw, lines = read_flat(path)
+    _refuse_tabled(path, raw, lines)
     valid = all_keys()
 
     def where(key: str) -> str:
@@ -418,6 +443,16 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
     if not models:
         raise ConfigError(f"{where(key('models'))}: {key('models')}: {p.title} needs at least one model")
     return ProviderConfig(p, s, auth, name, host, port, tls, prefix, models)
+
+
+def local_host(host: str) -> bool:
+    """Loopback, a private or link-local address, or an in-cluster name (``svc``, ``cluster.local``,
+    a single label): where a plain-http URL does not cross the internet."""
+    host = host.lower().rstrip(".")
+    if is_ip(host):
+        ip = ipaddress.ip_address(host)
+        return ip.is_loopback or ip.is_private or ip.is_link_local
+    return host == "localhost" or "." not in host or host.endswith((".svc", ".cluster.local", ".localhost", ".internal", ".local"))
 
 
 def is_ip(host: str) -> bool:

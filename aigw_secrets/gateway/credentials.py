@@ -52,10 +52,15 @@ class Source(NamedTuple):
     def parse(cls, spec: str, where: str, *, from_repo: bool = False) -> Source:
         kind, _, arg = spec.partition(":")
         kind = kind.strip()
+        # typed on the command line: a usage error (2); from the repository's config: a config error (78)
+        code = ExitCode.CONFIG if from_repo else ExitCode.USAGE
         if kind not in SOURCE_KINDS or (kind in ("env", "file", "cmd") and not arg.strip()):
-            raise ConfigError(f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or prompt; the value given is not shown)")
+            provider, eq, rest = kind.partition("=")
+            if eq and not from_repo and rest.strip() in SOURCE_KINDS and _ENV_VAR.match(provider.strip()):  # generate's PROVIDER=SPEC given to rotate
+                raise ConfigError(f"{where}: rotate takes a bare SPEC (--source {rest.strip()}:...), not PROVIDER=SPEC; the provider is --provider's", code=code)
+            raise ConfigError(f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or prompt; the value given is not shown)", code=code)
         if kind == "env" and not _ENV_VAR.match(arg.strip()):
-            raise ConfigError(f"{where}: env: must name an environment variable (letters, digits, _; the value given is not shown)")
+            raise ConfigError(f"{where}: env: must name an environment variable (letters, digits, _; the value given is not shown)", code=code)
         return cls(kind, arg.strip(), where, from_repo)
 
     def describe(self) -> str:
@@ -301,3 +306,29 @@ def _gcp_from_text(raw: str, where: str) -> str:
         raise CredentialError(f"{where}: private_key is not a PEM private key that parses") from None
     # Canonical form: the same key always gives the same Secret (no churn from whitespace).
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def identity(pc: ProviderConfig, value: str) -> str:
+    """Which credential this is, as the provider's console shows it and never more: the AWS access
+    key id, the GCP private_key_id, the first 3 characters of an Azure client secret (the portal's
+    "hint"), else the key's public prefix and its last 4 characters (OpenAI's and Anthropic's
+    ``sk-...abcd``). Never a hash: an unsalted hash of a weak key falls to a dictionary."""
+    kind = pc.auth.credential
+    if kind == "aws":
+        for line in value.splitlines():
+            if line.startswith("aws_access_key_id"):
+                return line.split("=", 1)[1].strip()
+        return "unknown"
+    if kind == "gcp-sa":
+        try:
+            key_id = json.loads(value).get("private_key_id")
+        except (ValueError, AttributeError):
+            key_id = None
+        return f"gcp-key:{key_id}" if isinstance(key_id, str) and key_id.isalnum() else "unknown"
+    value = value.strip()
+    if len(value) < 16:
+        return "unknown"
+    if kind == "client-secret":
+        return f"hint:{value[:3]}"
+    prefix = max((p for p in pc.provider.key_prefixes if value.startswith(p)), key=len, default="")
+    return f"{prefix}...{value[-4:]}"

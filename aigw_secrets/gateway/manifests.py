@@ -149,9 +149,36 @@ STATE_ANNOTATIONS = frozenset(
     f"{ANNOTATION}/{n}"
     for n in (
         *("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after"),
+        "replaced-hashes",  # issue 18: which values this Secret held before (salted), so none comes back unasked
         *("issuer", "credential-ref", "previous-issued-ref"),  # issue 13: rotation/pending.py
     )
 ) | {FLUX_SUBSTITUTE}
+
+
+REPLACED_ANNOTATION = f"{ANNOTATION}/replaced-hashes"
+_REPLACED_KEPT = 4  # how many replaced values a Secret remembers (each check is one scrypt)
+
+
+def replaced_hashes(annotations: Mapping[str, Any]) -> list[str]:
+    """The salted fingerprints of the values the Secret held before its current one, newest first."""
+    text = annotations.get(REPLACED_ANNOTATION)
+    return [h for h in str(text).split() if h.startswith(("scrypt:", "scrypt$"))] if text else []
+
+
+def carry_replaced(annotations: Mapping[str, Any], data: Mapping[str, str] | None = None) -> str | None:
+    """``replaced-hashes`` for the Secret that replaces the one annotated ``annotations``: its
+    current fingerprint first, then the older ones, at most a few, none of which matches ``data``
+    (the value being written: a value written back is current, not replaced)."""
+    current = annotations.get(HASH_ANNOTATION)
+    chain = ([str(current)] if isinstance(current, str) and current.startswith(("scrypt:", "scrypt$")) else []) + replaced_hashes(annotations)
+    if data is not None:
+        chain = [h for h in chain if not hash_matches(h, data)]
+    return " ".join(dict.fromkeys(chain[:_REPLACED_KEPT])) or None
+
+
+def was_replaced(annotations: Mapping[str, Any], data: Mapping[str, str]) -> bool:
+    """Did this Secret hold ``data`` before a later rotate / set / edit / generate replaced it?"""
+    return any(hash_matches(h, data) for h in replaced_hashes(annotations))
 
 
 def secret_namespace(pc: ProviderConfig, cfg: Config) -> str:
@@ -248,8 +275,11 @@ def bookkeeping(before: Any, after: Any, rotated_at: str) -> dict[tuple[str, ...
     generation = str(ann.get(f"{ANNOTATION}/generation", "0")).strip()
     at = ("metadata", "annotations")
     flux: dict[tuple[str, ...], str] = {(*at, FLUX_SUBSTITUTE): "disabled"} if any(flux_substitution_hazard(v) for v in data.values()) else {}
+    before_ann = (before.get("metadata") or {}).get("annotations") or {}
+    replaced = carry_replaced(before_ann if isinstance(before_ann, dict) else {}, data)
     return {
         **flux,
+        **({(*at, REPLACED_ANNOTATION): replaced} if replaced else {}),
         (*at, HASH_ANNOTATION): content_hash(data),
         (*at, f"{ANNOTATION}/generation"): str(int(generation) + 1 if generation.isdigit() and len(generation) < 10 else 1),
         (*at, f"{ANNOTATION}/rotated-at"): rotated_at,

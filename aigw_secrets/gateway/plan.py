@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets.errors import ConfigError, CredentialError, DataError, NoKeyError, OutputError
+from aigw_secrets import output
+from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, NoKeyError, OutputError, SupersededError
 from aigw_secrets.gateway import credentials, manifests, operator
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.sops import binary as sops_mod
@@ -56,6 +57,7 @@ def plan_secret(
     *,
     run_commands: bool = True,
     policy: operator.Policy | None = None,
+    replace_rotated: bool = False,
 ) -> tuple[Planned, SecretJob | None]:
     rel = manifests.secret_file(pc)
     target = out / rel
@@ -80,13 +82,73 @@ def plan_secret(
     kept = current_doc and manifests.is_ours(target) and _same_shape(current_doc, shape)
     if kept and manifests.hash_matches(stored_hash, {key: cred.value}):  # scrypt: only when needed
         return Planned(rel, None, f"credential unchanged ({cred.source})"), None
+    ours = bool(current_doc and manifests.is_ours(target))
+    if ours and not replace_rotated and _replaced_before(pc, stored, cred.value):
+        raise SupersededError(_superseded_message(pc, (out / rel).relative_to(cfg.root), stored, cred.source))
     # A new or changed credential starts a new generation (the rotation history of this Secret).
     generation = str(stored.get(f"{manifests.ANNOTATION}/generation", "0")).strip()
     previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
     rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=stamp())
+    if ours:  # the record of the credential this one replaces is kept, never dropped (issue 18)
+        rotation.update(_replacement_record(pc, cfg, out, rel, stored, {key: cred.value}, run_commands=run_commands))
     doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
     text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
     return Planned(rel, None, f"from {cred.source}"), SecretJob(pc, rel, text, doc)
+
+
+def _replaced_before(pc: ProviderConfig, stored: dict[str, Any], value: str) -> bool:
+    """Did the Secret hold ``value`` before a rotate / set / edit replaced it? Its salted record of
+    replaced values says; a Secret from before that record: the previous credential's console id."""
+    if manifests.was_replaced(stored, {pc.auth.secret_key or "": value}):
+        return True
+    previous = stored.get(f"{manifests.ANNOTATION}/previous-credential-ref")
+    return manifests.REPLACED_ANNOTATION not in stored and bool(previous) and previous != "unknown" and credentials.identity(pc, value) == previous
+
+
+def _superseded_message(pc: ProviderConfig, rel: Path, stored: dict[str, Any], source: str) -> str:
+    at = stored.get(f"{manifests.ANNOTATION}/rotated-at") or "a later run"
+    generation = stored.get(f"{manifests.ANNOTATION}/generation") or "?"
+    return (
+        f"{rel}: {pc.key}'s credential from {source} is one this Secret held before and a rotation replaced "
+        f"(generation {generation}, {at}); not writing it back (it may be revoked). Unset it or give the current one; "
+        f"to write it anyway: generate --replace-rotated"
+    )
+
+
+def _replacement_record(pc: ProviderConfig, cfg: Config, out: Path, rel: str, stored: dict[str, Any], data: dict[str, str], *, run_commands: bool) -> dict[str, str]:
+    """What the new generation records about the value it replaces: its salted fingerprint among the
+    replaced ones, its console id and when it may be revoked (``previous-credential-ref`` /
+    ``previous-revoke-after``, as ``rotate`` writes them), and a minted key it replaces as the one
+    pending revocation (``previous-issued-ref``)."""
+    import datetime as dt
+
+    from aigw_secrets.util import now
+
+    issuer_ann, ref_ann, previous_issued = (f"{manifests.ANNOTATION}/{n}" for n in ("issuer", "credential-ref", "previous-issued-ref"))  # rotation/pending's
+
+    record: dict[str, str] = {}
+    replaced = manifests.carry_replaced(stored, data)
+    if replaced:
+        record[manifests.REPLACED_ANNOTATION] = replaced
+    old_ref = _old_identity(pc, cfg.root, out / rel) if run_commands else None  # --check decrypts nothing
+    record[f"{manifests.ANNOTATION}/previous-credential-ref"] = old_ref or str(stored.get(f"{manifests.ANNOTATION}/previous-credential-ref") or "unknown")
+    record[f"{manifests.ANNOTATION}/previous-revoke-after"] = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
+    minted = stored.get(ref_ann)
+    if minted and stored.get(issuer_ann):  # the key replaced was minted: revoke it through its issuer
+        record[issuer_ann] = str(stored[issuer_ann])
+        record[previous_issued] = str(minted)
+        waiting = stored.get(previous_issued)
+        if waiting and waiting != minted:
+            output.warn(f"{pc.key}: {waiting} was still waiting to be revoked; revoke it with `aigw-secrets rotate --revoke {pc.key} --ref {waiting}`")
+    return record
+
+
+def _old_identity(pc: ProviderConfig, root: Path, path: Path) -> str | None:
+    try:
+        plain = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), path.read_bytes(), str(path.relative_to(root))))
+        return credentials.identity(pc, str(plain["stringData"][pc.auth.secret_key]))
+    except (AigwError, OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return None  # no key here to read it: the record says so ("unknown")
 
 
 def plan_mcp_seed(cfg: Config, out: Path) -> tuple[Planned, SecretJob | None]:
@@ -289,7 +351,7 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
         at = stamp()  # after the write: the revocation gate wants a sync later than this
         doc["metadata"]["annotations"].update({f"{manifests.ANNOTATION}/rotated-at": at, es.FORCE_SYNC: at})
         version = doc["metadata"]["annotations"].get(es.STORE_VERSION)
-        if store.get(remote_of(doc), version if store.versioned else None) != job.props:
+        if not stores.holds(store.get(remote_of(doc), version if store.versioned else None), job.props):
             raise DataError(f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written")
         out[job.rel] = (es.HEADER.encode() + manifests.dump([doc], markers=False).encode(), f"value in {store.describe(remote_of(doc))} version {version or '(unversioned)'}, verified")
     return out

@@ -107,10 +107,14 @@ def documented_url(pc: ProviderConfig) -> str | None:
 def request_for(pc: ProviderConfig, value: str) -> _Request:
     """The validation request for this provider and credential value (built, not sent), as the
     provider row's ``Validation`` says; ``ai_gateway_<provider>_validation_url`` overrides the URL."""
+    override = pc.settings.get("validation_url")
+    if pc.key.startswith("mcp_") and pc.auth.bsp_type is None:  # an MCP server: the MCP initialize request
+        body = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"aigw-secrets","version":"1"}}}'
+        headers = {"Authorization": f"Bearer {value}", "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        return _Request("POST", str(override or pc.settings["url"]), headers, body)
     spec = pc.auth.validation
     if spec is None:
         raise ConfigError(f"{pc.key}: no validation for auth {pc.auth.name}")
-    override = pc.settings.get("validation_url")
     url = override or documented_url(pc) or ""
     if spec.signer == "sigv4-sts":
         return _sts_request(pc, value, url)

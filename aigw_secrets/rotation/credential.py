@@ -9,7 +9,6 @@ and is idempotent, so a killed run resumes where it stopped. One rotation per re
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,11 @@ from typing import Any
 import yaml
 
 from aigw_secrets import output
-from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError
+from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, SupersededError
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import credentials, manifests, operator, plan, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
+from aigw_secrets.gateway.credentials import identity as identity  # the console id; lives with the credential kinds
 from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
@@ -29,32 +29,6 @@ from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.util import atomic_write
 
 A = manifests.ANNOTATION
-
-
-def identity(pc: ProviderConfig, value: str) -> str:
-    """Which credential this is, as the provider's console shows it and never more: the AWS access
-    key id, the GCP private_key_id, the first 3 characters of an Azure client secret (the portal's
-    "hint"), else the key's public prefix and its last 4 characters (OpenAI's and Anthropic's
-    ``sk-...abcd``). Never a hash: an unsalted hash of a weak key falls to a dictionary."""
-    kind = pc.auth.credential
-    if kind == "aws":
-        for line in value.splitlines():
-            if line.startswith("aws_access_key_id"):
-                return line.split("=", 1)[1].strip()
-        return "unknown"
-    if kind == "gcp-sa":
-        try:
-            key_id = json.loads(value).get("private_key_id")
-        except (ValueError, AttributeError):
-            key_id = None
-        return f"gcp-key:{key_id}" if isinstance(key_id, str) and key_id.isalnum() else "unknown"
-    value = value.strip()
-    if len(value) < 16:
-        return "unknown"
-    if kind == "client-secret":
-        return f"hint:{value[:3]}"
-    prefix = max((p for p in pc.provider.key_prefixes if value.startswith(p)), key=len, default="")
-    return f"{prefix}...{value[-4:]}"
 
 
 def fingerprint(value: str) -> str:
@@ -68,10 +42,10 @@ def _same_value(stored: object, value: str) -> bool:
 
 
 def find_provider(cfg: Config, name: str) -> ProviderConfig:
-    for pc in cfg.providers:
+    for pc in (*cfg.providers, *cfg.mcp_backends):  # MCP servers' API keys are managed Secrets too (issue 18)
         if name in (pc.key, pc.name, pc.key.replace("_", "-")):
             return pc
-    known = ", ".join(pc.key for pc in cfg.providers) or "none"
+    known = ", ".join(pc.key for pc in (*cfg.providers, *cfg.mcp_backends)) or "none"
     raise ConfigError(f"unknown or disabled provider {name!r} (enabled: {known})")
 
 
@@ -128,7 +102,7 @@ def rotate_credential(
     if cred is None:
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) or "a credential"
-            raise CredentialError(f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin")
+            raise CredentialError(f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source file:PATH|cmd:COMMAND|stdin")
         cred = credentials.prompt(pc)
     annotations = (current.get("metadata") or {}).get("annotations") or {}
     new_hash_matches = manifests.hash_matches(annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value})
@@ -136,6 +110,9 @@ def rotate_credential(
     if new_hash_matches and not same_as_journal:
         journal.step("aborted", error="unchanged")
         raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one already in {rel}")
+    if not new_hash_matches and not same_as_journal and manifests.was_replaced(annotations, {pc.auth.secret_key: cred.value}):
+        journal.step("aborted", error="superseded")  # issue 18: an older credential never comes back unasked
+        raise SupersededError(f"{pc.provider.title} ({pc.name}): the new credential from {cred.source} is one {rel} held before and a rotation replaced; give a new one")
     if not same_as_journal:  # a new value (or the source changed since a crash)
         old_ref = _old_identity(root, pc, path, rel)
         fp = fingerprint(cred.value)
@@ -168,6 +145,9 @@ def rotate_credential(
             revoke_after=revoke_after,
         )
         rotation.update(pending.new_annotations(root, pc))  # issue 13: issuer, credential-ref, previous-issued-ref
+        replaced = manifests.carry_replaced(annotations, {pc.auth.secret_key: cred.value})  # issue 18
+        if replaced:
+            rotation[manifests.REPLACED_ANNOTATION] = replaced
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
         # In place: the diff shows the value, the rotation annotations and the sops block only.
         new, verified = plan.encrypt_secret(sops_mod.Sops(root), rel, doc, sopsfile.read(path))
@@ -237,13 +217,35 @@ def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]
     }
 
 
+def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bool = False) -> bool:
+    """A rotation that never obtained a value ("needs operator") whose Secret got a new credential
+    since it was planned (``generate``, ``set``, ``edit``): nothing is left for it to do. ``close``
+    ends it (under the repository lock), so cron stops asking for an operator."""
+    journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
+    if not (journal.active and journal.data.get("state") == "planned"):
+        return False
+    planned = next((parse_stamp(h.get("at")) for h in journal.data.get("history", []) if isinstance(h, dict) and h.get("state") == "planned"), None)
+    try:
+        doc = yaml.safe_load((cfg.output_dir / manifests.secret_file(pc)).read_text("utf-8")) or {}
+        rotated = parse_stamp(((doc.get("metadata") or {}).get("annotations") or {}).get(f"{A}/rotated-at"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, AttributeError):
+        return False
+    if planned is None or rotated is None or rotated < planned:
+        return False
+    if close:
+        journal.step("aborted", error="superseded: the Secret got a new credential another way")
+        output.info(f"{pc.key}: the pending rotation is closed; the Secret got a new credential at {stamp(rotated)}")
+    return True
+
+
 def rotate_due(root: Path, *, verify: bool = True) -> dict[str, Any]:
     """Everything past its period that can be rotated unattended; the rest needs an operator."""
     cfg = config_mod.load(root)
     summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     with repo_lock(root):
         dk_files = []
-        for pc in (p for p in cfg.providers if p.auth.secret_key):
+        for pc in (p for p in (*cfg.providers, *cfg.mcp_backends) if p.auth.secret_key):
+            superseded_journal(root, cfg, pc, close=True)  # issue 18: generate/set already gave it a new value
             row = secret_status(root, cfg, pc)
             journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
             if row.get("overdue") or journal.active:
@@ -256,6 +258,11 @@ def rotate_due(root: Path, *, verify: bool = True) -> dict[str, Any]:
                     summary["errors"].append({"provider": pc.key, "error": str(exc), "exit_code": int(exc.code)})
             if row.get("data_key_overdue") and row.get("state") != "missing":
                 dk_files.append(root / row["file"])
+        from aigw_secrets.rotation.mcpseed import seed_status
+
+        seed = seed_status(root, cfg)  # issue 18: the MCP seed's data key is due like the others'
+        if seed and seed.get("data_key_overdue") and seed.get("state") != "missing":
+            dk_files.append(root / seed["file"])
         if dk_files or Journal(root, "data-key", DATA_KEY).active:
             result = rotate_data_keys(root, dk_files, locked=True)
             summary["data_keys_rotated"] = result["data_keys_rotated"]

@@ -29,7 +29,7 @@ from aigw_secrets.gateway import externalsecrets as es
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.journal import Journal, crash_point, now, parse_stamp, stamp
-from aigw_secrets.stores import Store, open_store
+from aigw_secrets.stores import Store, holds, open_store
 from aigw_secrets.util import atomic_write
 
 A = manifests.ANNOTATION
@@ -158,7 +158,7 @@ def rotate(
             journal.step("stored", version=version, stored_at=stamp())
             crash_point("stored")
         version = str(journal.data["version"])
-        if store.get(key, version if store.versioned else None) != props:
+        if not holds(store.get(key, version if store.versioned else None), props):
             raise DataError(f"{store.describe(key)}: version {version} does not hold what was written; {rel} not changed")
         stored_at = str(journal.data["stored_at"])
         revoke_after = stamp((parse_stamp(stored_at) or now()) + dt.timedelta(hours=cfg.grace_hours))

@@ -11,6 +11,7 @@ of the old seed, so a run killed after the write completes instead of rotating t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,19 @@ def seed_status(root: Path, cfg: Config) -> dict[str, Any] | None:
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return {**row, "state": "missing", "overdue": True}
     ann = ((doc or {}).get("metadata") or {}).get("annotations") or {}
-    rotated = parse_stamp(ann.get(f"{A}/rotated-at")) or parse_stamp(((doc or {}).get("sops") or {}).get("lastmodified"))
-    age = (now() - rotated).days if rotated else None
+    modified = parse_stamp(((doc or {}).get("sops") or {}).get("lastmodified"))
+    rotated = parse_stamp(ann.get(f"{A}/rotated-at")) or modified
+    t = now()
+    age = (t - rotated).days if rotated else None
+    dk_due = modified + dt.timedelta(days=cfg.data_key_days) if modified else t  # its SOPS data key rotates like every Secret's
     # No due date: a seed change ends sessions older than one rotation, so it is rotated on demand.
-    return {**row, "state": "idle", "age_days": age, "rotated_at": stamp(rotated) if rotated else None, "next_due": "on demand", "overdue": False}
+    return {
+        **row,
+        "state": "idle",
+        "age_days": age,
+        "rotated_at": stamp(rotated) if rotated else None,
+        "next_due": "on demand",
+        "overdue": False,
+        "data_key_next_due": stamp(dk_due),
+        "data_key_overdue": t >= dk_due,
+    }

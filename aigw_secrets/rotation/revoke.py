@@ -212,10 +212,13 @@ def revoke(
     now_fn: Callable[[], dt.datetime] = now,
 ) -> dict[str, Any]:
     """Advance one revocation as far as the gates allow. Raises Waiting (75) while a gate is closed."""
+    issuer = pending_mod.issuer_for(pc)
+    by_hand = by_hand_target(root, cfg, pc)
+    if by_hand is not None and (ref is None or (issuer is None and ref == by_hand["ref"])):  # with an issuer, --ref revokes through it
+        return _by_hand(root, pc, by_hand, ref, now_fn)
     t = target(root, cfg, pc, ref)
     if t is None:
         return {"provider": pc.key, "state": "nothing to revoke"}
-    issuer = pending_mod.issuer_for(pc)
     if issuer is None:
         raise ConfigError(f"{pc.key}: no issuer configured (ai_gateway_{pc.key}_issuer); revoke {t['ref']} at the provider yourself")
     journal = Journal(root, f"revoke-{pc.key}", REVOKE)
@@ -244,6 +247,39 @@ def revoke(
     return {"provider": pc.key, "state": "revoked", "ref": t["ref"]}
 
 
+def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any] | None:
+    """The previous credential an operator supplied (no issuer minted it, so only the operator can
+    revoke it, in the provider's console), while no record says it was revoked; None = none."""
+    rel, doc = _doc(root, cfg, pc)
+    ann = (doc.get("metadata") or {}).get("annotations") or {}
+    prev = ann.get(f"{A}/previous-credential-ref")
+    if not prev or ann.get(pending_mod.PREVIOUS_ISSUED):
+        return None  # nothing recorded, or a minted key: the issuer's revocation (``target``)
+    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    if journal.data.get("state") == "complete" and journal.data.get("ref") == prev and str(journal.data.get("generation")) == str(ann.get(f"{A}/generation")):
+        return None
+    after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
+    return {"provider": pc.key, "file": rel, "ref": str(prev), "revoke_after": stamp(after) if after else None, "safe_now": bool(after and now() >= after), "generation": ann.get(f"{A}/generation")}
+
+
+def _by_hand(root: Path, pc: ProviderConfig, t: dict[str, Any], ref: str | None, now_fn: Callable[[], dt.datetime]) -> dict[str, Any]:
+    """Say which key to revoke in the console and when; ``--ref`` naming it records that it was."""
+    where = f"the {pc.provider.title} console" if not pc.key.startswith("mcp_") else f"{pc.provider.title}'s admin"
+    if pending_mod.issuer_for(pc) is None:
+        why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets (no ai_gateway_{pc.key}_issuer), so revoke it in {where}"
+    else:  # an issuer that can revoke, but never a key it did not create unless the operator names its id
+        why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets, so revoke it in {where} or name its id: aigw-secrets rotate --revoke {pc.key} --ref KEY_ID"
+    if ref == t["ref"]:
+        journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+        journal.data = {}
+        journal.step("waiting", ref=t["ref"], generation=t["generation"], named=True, by_hand=True)
+        journal.step("complete", revoked_at=stamp(now_fn()), by_hand=True)
+        output.status("recorded", t["ref"], f"{pc.provider.title}: revoked by hand; `status` no longer lists it")
+        return {**t, "state": "revoked by hand", "why": why}
+    when = "now (the grace period is over)" if t["safe_now"] else f"after {t['revoke_after'] or '(unknown)'} (the grace period)"
+    return {**t, "state": "revoke by hand", "why": f"{why} {when}; then record it: aigw-secrets rotate --revoke {pc.key} --ref {t['ref']}"}
+
+
 def _never_the_only_key(issuer: Issuer, t: dict[str, Any]) -> None:
     keys = issuer.listed()
     if not keys:
@@ -259,7 +295,8 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
     """For ``status``: the pending revocation and the gates as last checked (no cluster call)."""
     t = target(root, cfg, pc)
     if t is None:
-        return {}
+        hand = by_hand_target(root, cfg, pc)
+        return {"revoke_by_hand": hand["ref"]} if hand else {}
     journal = Journal(root, f"revoke-{pc.key}", REVOKE)
     last = journal.data.get("gates") if journal.data.get("ref") == t["ref"] else None
     return {"pending_revocation": t["ref"], "revocation_state": t["state"], "gates": last or []}

@@ -6,16 +6,18 @@ well within 150 ms. YAML is imported only when a file needs the structural rules
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode, guarded
-from aigw_secrets.scanner import report, sources
-from aigw_secrets.scanner.scan import Finding, Skipped, scan_file
+from aigw_secrets.scanner import archives, sources
+from aigw_secrets.scanner.scan import Finding, Skipped
+
+if TYPE_CHECKING:
+    import argparse
 
 DEFAULT_BASELINE = ".aigw-baseline.json"
 
@@ -25,14 +27,15 @@ class UsageProblem(Exception):
     the same words as every other command (and prints ``scan --help``)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageProblem(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    # The hook's fast path: argparse loads in a few milliseconds where click takes tens. `cli.scan`
-    # declares the same options for `--help` and usage errors; tests keep the two in step.
+    # argparse loads in a few milliseconds where click takes tens. `cli.scan` declares the same
+    # options for `--help` and usage errors; tests keep the two in step.
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise UsageProblem(message)
+
     p = _Parser(
         prog="aigw-secrets scan",
         add_help=False,
@@ -114,35 +117,30 @@ def _baseline_path(args: argparse.Namespace, root: Path | None) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     root = _root(args.repo)
+    if root is None and args.history is not None:
+        root = sources.git_dir(Path.cwd())  # a bare repository (a mirror, a pre-receive hook): history needs no work tree
     git_mode = args.staged or args.all or args.history is not None
     if git_mode and root is None:
         raise ConfigError("not inside a git repository; pass paths or --repo")
     covered = _must_encrypt(root)
+    relative = root is not None and not git_mode and bool(args.paths)  # named paths are reported relative to the root
     findings: list[Finding] = []
     skipped: list[Skipped] = []
+    checked = 0
     if args.history is not None:
         from aigw_secrets.scanner import history
 
-        findings, skipped = history.scan(root, args.history or None, covered)  # type: ignore[arg-type]  # root is set in git modes
-        items: Iterable[sources.Item] = ()
+        findings, skipped = history.scan(root, args.history or None)  # type: ignore[arg-type]  # root is set in git modes
     elif args.staged:
-        items = sources.staged(root)  # type: ignore[arg-type]  # root is set in git modes
-    elif args.all or not args.paths:
-        items = sources.tracked(root) if root else sources.from_paths(["."])
+        findings, skipped, checked = _scan_items(sources.staged(root), root, covered, relative)  # type: ignore[arg-type]  # root is set in git modes
     else:
-        items = sources.from_paths(args.paths)
-    checked = 0
-    for item in items:
-        checked += 1
-        if item.data is None:
-            skipped.append(Skipped(item.path, item.note))
-            continue
-        rel = sources.relative(item.path, root) if root and not (git_mode or not args.paths) else item.path
-        found, skip = scan_file(rel, item.data, must_encrypt=lambda: covered(rel))  # noqa: B023 - called before the loop moves on
-        findings += found
-        if skip:
-            skipped.append(skip)
+        plan = sources.plan_tracked(root) if root and (args.all or not args.paths) else list(sources.plan_paths(args.paths or ["."]))
+        findings, skipped, checked = _scan_plan(plan, root, covered, relative)
     baseline = _baseline_path(args, root)
+    if not findings and all(s.reason == "binary" for s in skipped) and baseline is None and not args.update_baseline and args.format == "text" and not args.output:
+        return _clean(args, checked)  # the hook's common case: the report module is never loaded
+    from aigw_secrets.scanner import report
+
     if args.update_baseline:
         target = Path(args.baseline) if args.baseline is not None else (root or Path.cwd()) / DEFAULT_BASELINE
         report.write_baseline(target, findings)
@@ -157,18 +155,77 @@ def run(args: argparse.Namespace) -> int:
     elif body:
         print(body, file=sys.stderr if args.format == "text" and findings else sys.stdout)
     if args.format == "text" and not findings:
-        from aigw_secrets import output
-
-        what = "history" if args.history is not None else f"{checked} file(s)"
-        output.summary(f"aigw-secrets scan: {what} checked, no plaintext credential found")  # one line, on stderr; -q hides it
+        return _clean(args, checked)
     return ExitCode.FINDINGS if findings else ExitCode.OK
+
+
+PARALLEL_FROM = 400  # files: a tree this size is shared out over the CPUs (starting workers costs ~20 ms)
+
+
+def _scan_plan(plan: list[sources.Planned], root: Path | None, covered: Callable[[str], bool], relative: bool) -> tuple[list[Finding], list[Skipped], int]:
+    """A tree scan; over every CPU from PARALLEL_FROM files, with the serial scan's output."""
+    from aigw_secrets.scanner import workers
+
+    processes = workers.cpus() if len(plan) >= PARALLEL_FROM else 1
+    if processes == 1:
+        return _scan_items(sources.read(plan), root, covered, relative)
+    covered("x.yaml")  # read .sops.yaml once, before forking (a bad config stops the scan here)
+
+    def work(chunk: list[sources.Planned]) -> tuple[list[Finding], list[Skipped], int]:
+        return _scan_items(sources.read(chunk), root, covered, relative)
+
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    checked = 0
+    for found, skip, n in workers.fan_out(work, workers.chunked(plan, processes), processes):
+        findings += found
+        skipped += skip
+        checked += n
+    return findings, skipped, checked
+
+
+def _scan_items(items: Iterable[sources.Item], root: Path | None, covered: Callable[[str], bool], relative: bool) -> tuple[list[Finding], list[Skipped], int]:
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    checked = 0
+    for item in items:
+        checked += 1
+        if item.data is None:
+            skipped.append(Skipped(item.path, item.note))
+            continue
+        rel = sources.relative(item.path, root) if root and relative else item.path
+        found, skips = archives.scan(rel, item.data, must_encrypt=lambda: covered(rel))  # noqa: B023 - called before the loop moves on
+        findings += found
+        skipped += skips
+    return findings, skipped, checked
+
+
+def _clean(args: argparse.Namespace, checked: int) -> int:
+    from aigw_secrets import output
+
+    what = "history" if args.history is not None else f"{checked} file(s)"
+    output.summary(f"aigw-secrets scan: {what} checked, no plaintext credential found")  # one line, on stderr; -q hides it
+    return ExitCode.OK
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """The fast parse of ``scan``'s arguments; UsageProblem when click should handle them."""
     if any(a in ("-h", "--help") for a in argv):
         raise UsageProblem("help")
-    return _parser().parse_args(list(argv))
+    return _plain(argv) or _parser().parse_args(list(argv))
+
+
+def _plain(argv: Sequence[str]) -> argparse.Namespace | None:
+    """What a pre-commit hook passes (``--staged`` or ``--all`` alone, or file names), parsed without
+    building an argparse parser (a few milliseconds of a hook's budget); None for anything else.
+    Gives exactly the namespace argparse gives (tests compare the two)."""
+    from types import SimpleNamespace
+
+    mode = argv[0] if len(argv) == 1 and argv[0] in ("--staged", "--all") else None
+    if mode is None and any(a.startswith("-") for a in argv):
+        return None
+    ns = SimpleNamespace(paths=[] if mode else list(argv), staged=mode == "--staged", all=mode == "--all", history=None, format="text", output=None, baseline=None, update_baseline=False, repo=None)
+    return ns  # type: ignore[return-value]  # the same attributes as argparse.Namespace
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,10 @@ _OBJECT_FRAME = frozenset({"apiVersion", "kind", "metadata"})
 SECRET_SECTIONS = ("data", "stringData")
 # A mapping that points at a secret elsewhere (secretKeyRef, existingSecretRef, valueFrom, remoteRef):
 # the values under it are names.
+# A key whose last word is "secret" holding a Kubernetes resource name (lower-case words joined by "-"):
+# the name of a Secret, not its content.
+_SECRET_WORD = re.compile(r"(?:[Ss]ecret|_secret|-secret)$")
+_RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 _REFERENCE_KEY = re.compile(r"(?:Ref|_ref|ref|valueFrom|From)$")
 
 
@@ -62,4 +66,6 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
         return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things
     if keys[-1] == "key" and not (len(keys) > 1 and filters.key_says_credential(keys[-2]) and filters.is_token_like(value)):
         return False  # a selector's `key:` names a label; `apiKey: {key: <token>}` holds one (CurseForge keys in xunholy/k8s-gitops)
+    if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value):
+        return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret
     return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)

@@ -345,14 +345,16 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
         if getattr(generators, "id", None) == "sequence":
             out += _scan_generators(path, generators, lines)
     if not encrypted_file and not _SOPS_META.search(text):
-        what = exposed or [f.rule for f in found if f.secret and f.rule not in _WEAKEST]
-        if not what and is_sops_name(path.rsplit("/", 1)[-1]):
-            what = _material(plain_docs)
-        if not what:
-            what = _config_credentials(plain_docs)  # key paths (doctor checks them against the selector)
-        if not what:
-            what = [f.rule for f in found if f.secret]  # a literal under a credential name the walk did not judge
-        if what and covered():
+        # key paths first (doctor's fix depends on whether the rule's selector reaches them), then the
+        # rules that found credential shapes elsewhere in the file
+        shapes = [f.rule for f in found if f.secret]
+        sops_name = is_sops_name(path.rsplit("/", 1)[-1])
+        what = []
+        if (exposed or shapes or sops_name or _CREDENTIAL_KEY.search(text.lower())) and covered():  # only covered files are walked
+            what = exposed or _config_credentials(plain_docs) + shapes
+            if not what and sops_name:
+                what = _material(plain_docs)
+        if what:
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""
             out.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {', '.join(unique[:4])}{tail}"))

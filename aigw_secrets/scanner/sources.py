@@ -27,9 +27,36 @@ def toplevel(start: Path) -> Path:
     return git.require_toplevel(start)
 
 
+def git_dir(start: Path) -> Path | None:
+    """The repository ``start`` is in when it has no work tree (a bare repository, or a git
+    directory as in a server-side hook), else None."""
+    from aigw_secrets import git
+    from aigw_secrets.errors import AigwError
+
+    try:
+        out = git.run(start, "rev-parse", "--is-bare-repository", "--absolute-git-dir").decode("utf-8", "surrogateescape").splitlines()
+    except AigwError:
+        return None
+    return Path(out[1]) if len(out) == 2 else None
+
+
 def from_paths(paths: Iterable[str]) -> Iterator[Item]:
     """Named files, and the files under named directories (iteratively: any depth, symlinks not
     followed, ``.git`` left out)."""
+    return read(plan_paths(paths))
+
+
+Planned = Item | tuple[str, Path]  # an Item already judged (a skip), or (name, path) still to read
+
+
+def read(plan: Iterable[Planned]) -> Iterator[Item]:
+    """The planned files, read (at most MAX_BYTES each)."""
+    for entry in plan:
+        yield entry if isinstance(entry, Item) else _read(entry[1], entry[0])
+
+
+def plan_paths(paths: Iterable[str]) -> Iterator[Planned]:
+    """What ``from_paths`` reads, named but not read (so that the reading can be shared out)."""
     for name in paths:
         p = Path(name)
         if p.is_symlink():
@@ -37,10 +64,10 @@ def from_paths(paths: Iterable[str]) -> Iterator[Item]:
         elif p.is_dir():
             yield from _walk(name)
         elif os.path.lexists(name):  # a path deleted since it was named has nothing left to leak
-            yield _read(p, name)
+            yield name, p
 
 
-def _walk(top: str) -> Iterator[Item]:
+def _walk(top: str) -> Iterator[Planned]:
     stack = [top]
     while stack:
         directory = stack.pop()
@@ -58,10 +85,10 @@ def _walk(top: str) -> Iterator[Item]:
             elif entry.is_file(follow_symlinks=False):
                 files.append(entry.path)
         for path in reversed(files):
-            yield _read(Path(path), path)
+            yield path, Path(path)
 
 
-def _blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
+def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
     """(sha, content or None, note) for each blob, read through one cat-file process."""
     from aigw_secrets import git
 
@@ -79,27 +106,37 @@ def _blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str
 def staged(root: Path) -> Iterator[Item]:
     """What the next commit would contain: added, copied, modified, renamed files, read from the index.
 
-    Blobs are read by SHA (from ``ls-files -s -z``), never by path: ``cat-file --batch`` takes one
-    spec per line, and a file name may contain a newline.
+    One ``git diff --cached --raw`` names each file with its index mode and blob id; blobs are read
+    by id, never by path (``cat-file --batch`` takes one spec per line, and a file name may contain
+    a newline).
     """
     from aigw_secrets import git
 
-    out = git.run(root, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR", "--no-renames")
-    names = [n for n in out.decode("utf-8", "surrogateescape").split("\0") if n]
-    entries = git.index_entries(root, names) if names else {}
-    wanted = [(name, sha) for name, (mode, sha) in entries.items() if mode != "120000"]  # a symlink's blob is its target path
-    by_sha = {sha: name for name, sha in wanted}
-    for sha, content, note in _blobs(root, [sha for _name, sha in wanted]):
-        yield Item(by_sha[sha], content, note)
+    out = git.run(root, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--diff-filter=ACMR", "--no-renames", "--no-ext-diff", "--ignore-submodules=none")
+    fields = out.decode("utf-8", "surrogateescape").split("\0")
+    wanted = []  # (name, blob) of regular files: a symlink's blob is its target path, a gitlink no blob
+    for meta, name in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.split(" ")
+        if len(parts) == 5 and parts[1].startswith("100"):
+            wanted.append((name, parts[3]))
+    by_sha: dict[str, list[str]] = {}
+    for name, sha in wanted:
+        by_sha.setdefault(sha, []).append(name)
+    for sha, content, note in read_blobs(root, list(by_sha)):
+        for name in by_sha[sha]:
+            yield Item(name, content, note)
 
 
 def tracked(root: Path) -> Iterator[Item]:
     """Every tracked file as it is in the work tree (symlinks and submodules skipped)."""
+    return read(plan_tracked(root))
+
+
+def plan_tracked(root: Path) -> list[Planned]:
     from aigw_secrets import git
 
-    for name, (mode, _sha) in git.index_entries(root).items():
-        if mode.startswith("100"):  # not 120000 symlink, 160000 submodule
-            yield _read(root / name, name)
+    # not 120000 symlink, 160000 submodule
+    return [(name, root / name) for name, (mode, _sha) in git.index_entries(root).items() if mode.startswith("100")]
 
 
 def _read(path: Path, name: str) -> Item:
@@ -162,7 +199,7 @@ def history_blobs(root: Path, revisions: str | None) -> tuple[list[tuple[str, st
 def history(root: Path, blobs: list[tuple[str, str]]) -> Iterator[Item]:
     """The blobs' contents, named by their real paths (one cat-file process)."""
     paths = dict(blobs)
-    for sha, content, note in _blobs(root, [sha for sha, _path in blobs]):
+    for sha, content, note in read_blobs(root, [sha for sha, _path in blobs]):
         yield Item(paths[sha], content, note, sha)
 
 

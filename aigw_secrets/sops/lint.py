@@ -49,6 +49,7 @@ _PROBE = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: aigw-doctor-probe\ns
 # A path no creation rule of a real repository is written for: sops then only loads the config
 # and compiles the path regexes (a catch-all rule may still match it, which is fine).
 _NO_MATCH = "aigw-doctor-probe/nothing-matches-this.bin"
+_CONFIG_HINT = re.compile(r"(?i)host_vars|group_vars|ansible|talos|terraform|tfvars")
 _KUBE_HINT = re.compile(r"(?i)kube|k8s|flux|manifests|clusters")
 
 
@@ -423,8 +424,8 @@ def _selector_advice(where: str, name: str, rule: sopsconfig.Rule, tree: _Text, 
     and other non-Kubernetes files; wrong for Kubernetes manifests (Flux needs apiVersion, kind
     and metadata in clear). Advice only where Kubernetes manifests are (or look to be) governed."""
     manifests = [p for p in files if _is_manifest(p)]
-    if not manifests and (files or not _KUBE_HINT.search(rule.path_regex or "")):
-        return []
+    if not manifests and (files or not _KUBE_HINT.search(rule.path_regex or "") or _CONFIG_HINT.search(rule.path_regex or "")):
+        return []  # nothing to say, or a rule written for Ansible/Talos/Terraform files (whole-file is right there)
     others = [p for p in files if sopsconfig.store_of(p) == "yaml" and not _is_manifest(p) and p.stat().st_size > 0]
     if manifests and others:
         # a selector for the manifests would leave every value of the others (Ansible host_vars ...) in plaintext

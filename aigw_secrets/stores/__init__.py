@@ -32,9 +32,10 @@ from aigw_secrets.stores.base import (
     StoreSettings,
     check_endpoint,
     env_secret,
+    holds,
 )
 
-__all__ = ["ALLOW_HTTP_ENV", "KINDS", "MARK_KEY", "MARK_VALUE", "NotOurs", "Store", "StoreError", "StoreRejected", "StoreSettings", "check_endpoint", "env_secret", "open_store"]
+__all__ = ["ALLOW_HTTP_ENV", "KINDS", "MARK_KEY", "MARK_VALUE", "NotOurs", "Store", "StoreError", "StoreRejected", "StoreSettings", "check_endpoint", "env_secret", "holds", "open_store"]
 
 
 def open_store(settings: StoreSettings) -> Store:

@@ -79,6 +79,12 @@ class Store(abc.ABC):
         return f"{self.kind}:{key}"
 
 
+def holds(found: dict[str, str] | None, props: dict[str, str]) -> bool:
+    """The entry read back carries every property written, with its value (a 1Password item may
+    carry other fields someone added; they are kept and do not matter here)."""
+    return found is not None and all(found.get(k) == v for k, v in props.items())
+
+
 def check_endpoint(url: str, what: str) -> str:
     """https anywhere; plain http only to loopback, or anywhere with ``$AIGW_SECRETS_STORE_ALLOW_HTTP=1``
     (an in-cluster store Service without TLS: the operator's explicit choice)."""

@@ -87,7 +87,8 @@ class OnePasswordConnect(Store):
         else:
             if TAG not in (item.get("tags") or []):
                 raise NotOurs(f"1Password item {key} in vault {self.vault} exists and was not created by aigw-secrets (no tag {TAG}); not replacing it")
-            new = {**item, "fields": fields}
+            kept = [f for f in item.get("fields") or [] if f.get("label") not in properties]  # fields someone else added stay
+            new = {**item, "fields": kept + fields}
             made = self._req("PUT", f"/items/{item['id']}", new)
         if not made:
             raise StoreError(f"1Password Connect: writing item {key} returned nothing")

@@ -173,3 +173,11 @@ def test_a_narrow_selector_gets_advice_that_encrypts(repo: Path, capsys: pytest.
     code, out = _doctor(capsys)
     assert code == 1
     assert "fix: widen the rule's encrypted_regex ^(adminKey|userKey)$" in out
+
+
+def test_no_selector_advice_for_a_rule_written_for_ansible_vars(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No file yet, but the path says Kubernetes (k8s) and Ansible host_vars: whole-file is right."""
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: k8s-ansible/inventory/host_vars/.*\\.ya?ml\n    age: {_recipient(repo)}\n")
+    code, out = _doctor(capsys)
+    assert code == 0, out
+    assert "encrypted_regex" not in out

@@ -387,13 +387,11 @@ def test_generate_waits_for_nobody_and_loses_no_update(repo: Path, monkeypatch: 
 @pytest.mark.parametrize(("crash_at", "outcome"), [("staged", "rolled back"), ("committing", "completed")])
 def test_generate_killed_mid_commit_is_finished_or_rolled_back(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], crash_at: str, outcome: str) -> None:
     """Item 9: a rerun completes a commit that had begun, or rolls back one that had not."""
-    import subprocess
-    import sys
+    from testing.helpers import run_killed
 
     before = _three_providers(repo, monkeypatch)
     _new_credentials(monkeypatch)
-    killed = subprocess.run([sys.executable, "-m", "aigw_secrets", "generate", "--no-input"], cwd=repo, env={**os.environ, "AIGW_SECRETS_CRASH_AT": crash_at}, capture_output=True, check=False)
-    assert killed.returncode == 137
+    assert run_killed(repo, ["generate", "--no-input"], crash_at) == 137
     if crash_at == "staged":
         assert _snapshot(repo) != before  # staged files sit beside the targets, targets unchanged
         assert {p: b for p, b in _snapshot(repo).items() if not p.name.startswith(".aigw-")} == before

@@ -22,6 +22,7 @@ from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.corpus import corpus
+from testing.helpers import run_cli, run_killed
 from testing.repos import provider_settings, write_cluster
 
 FILE = Path("kubernetes/apps/x/secret.sops.yaml")
@@ -34,11 +35,11 @@ def _reset_output() -> None:
 
 
 @pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
+def provider(monkeypatch: pytest.MonkeyPatch, provider_standin: standin.Provider) -> Iterator[standin.Provider]:
     monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
-    with standin.serve() as p:
-        monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", p.url.split("//", 1)[1])
-        yield p
+    p = provider_standin
+    monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", p.url.split("//", 1)[1])
+    yield p
 
 
 def encrypted(repo: Path) -> Path:
@@ -54,9 +55,12 @@ def plaintext(repo: Path, path: Path) -> str:
 
 
 def run(repo: Path, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aigw_secrets", *args], cwd=repo, input=stdin.decode(), capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120
-    )
+    """The command line in this process; a run killed at a step (AIGW_SECRETS_CRASH_AT) in a forked child."""
+    crash = (env or {}).get("AIGW_SECRETS_CRASH_AT")
+    if crash:
+        rest = {k: v for k, v in (env or {}).items() if k != "AIGW_SECRETS_CRASH_AT"}
+        return subprocess.CompletedProcess(list(args), run_killed(repo, list(args), crash, rest), "", "")
+    return run_cli(repo, list(args), env, stdin)
 
 
 # --- set ---------------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from testing import standin
 
 
 @pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
+def provider(monkeypatch: pytest.MonkeyPatch, provider_standin: standin.Provider) -> Iterator[standin.Provider]:
     """A provider stand-in on 127.0.0.1 that the operator (the test's environment, never the
     repository) allows validation to talk to."""
     monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
-    with standin.serve() as p:
-        monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", p.url.split("//", 1)[1])
-        yield p
+    p = provider_standin
+    monkeypatch.setenv("AIGW_SECRETS_ALLOW_HOSTS", p.url.split("//", 1)[1])
+    yield p
 
 
 @pytest.fixture

@@ -174,7 +174,8 @@ def test_anthropic_revocation_of_a_named_key(repo: Path, monkeypatch: pytest.Mon
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", "new key")
         assert main(["rotate", "--revoke", "anthropic", "--assume-applied"]) == 0
-        assert "nothing to revoke" in capsys.readouterr().err  # never a key it did not create, unnamed
+        err = capsys.readouterr().err  # never a key it did not create, unnamed: the operator is told which and how
+        assert "revoke by hand" in err and "--ref KEY_ID" in err and api.keys[old_id]["status"] == "active"
         monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
         assert main(["rotate", "--revoke", "anthropic", "--ref", old_id, "--assume-applied"]) == ExitCode.LOCKED
         assert api.keys[old_id]["status"] == "inactive" and api.keys[new_id]["status"] == "active"

@@ -26,11 +26,11 @@ SERVER = OUT / "vllm-api-key.vllm.secret.sops.yaml"
 
 
 @pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Provider]:
+def provider(monkeypatch: pytest.MonkeyPatch, provider_standin: standin.Provider) -> Iterator[standin.Provider]:
     monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
-    with standin.serve() as p:
-        p.accept_prefix = "sk-aigw-"
-        yield p
+    p = provider_standin
+    p.accept_prefix = "sk-aigw-"
+    yield p
 
 
 def decrypted(repo: Path, rel: Path) -> dict[str, str]:

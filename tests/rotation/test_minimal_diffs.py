@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from aigw_secrets.cli import main
+from aigw_secrets.errors import ExitCode
 from aigw_secrets.gateway import manifests
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
@@ -139,8 +140,8 @@ def test_set_and_edit_update_the_bookkeeping(
     assert ann["aigw-secrets.io/generation"] == "2"
     assert ann["aigw-secrets.io/rotated-at"] != "2026-01-01T00:00:00Z"
     assert status_row(capsys)["age_days"] == 0
-    # the environment still holds the old key: generate must not call that "unchanged"
-    assert main(["generate", "--no-input", "--check"]) == 1
+    # the environment still holds the old key: generate must not call that "unchanged", nor write it back
+    assert main(["generate", "--no-input", "--check"]) == ExitCode.SUPERSEDED
     monkeypatch.setenv("GROQ_API_KEY", new)
     assert main(["generate", "--no-input", "--check"]) == 0
 

@@ -184,11 +184,13 @@ def test_concurrent_runs(repo: Path) -> None:
     plain = _data_key_repo(repo, 120)
     argv = [sys.executable, "-m", "aigw_secrets", "rotate", "--data-key"]
     first = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.8)
-    t0 = time.monotonic()
-    second = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
+    lock = repo / ".aigw/lock"
+    while not (lock.is_file() and lock.read_text().strip() == str(first.pid)):  # the first run holds the lock
+        assert first.poll() is None, "the first run ended before it was seen holding the lock"
+        time.sleep(0.01)
+    second = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=120)
+    # refused, not queued: had it waited for the lock it would have rotated (exit 0) after the first run
     assert second.returncode == ExitCode.LOCKED and "holds the repository lock" in second.stderr
-    assert time.monotonic() - t0 < 5  # at once, not after waiting
     assert first.wait() == 0
     _all_decrypt(repo, plain)
 
@@ -309,8 +311,7 @@ def test_rotation_settles_a_half_done_generate_first(repo: Path, provider: stand
     """Issue 10 item 5: a generate killed mid-commit can never later rename its staged Secret over a rotation."""
     setup_groq(repo, provider, monkeypatch)
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
-    killed = subprocess.run([sys.executable, "-m", "aigw_secrets", "generate", "--no-input"], cwd=repo, env={**os.environ, "AIGW_SECRETS_CRASH_AT": "committing"}, capture_output=True, check=False)
-    assert killed.returncode == 137
+    assert run_killed(repo, ["generate", "--no-input"], "committing") == 137
     rotated = fakes.groq_key()
     provider.status[rotated] = 200
     monkeypatch.setenv("GROQ_API_KEY", rotated)

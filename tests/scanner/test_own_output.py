@@ -78,6 +78,9 @@ sops:
 
 def test_annotations_and_labels_are_never_credentials() -> None:
     assert scan_file("x.secret.sops.yaml", _ENCRYPTED_SECRET.encode())[0] == []
+    # a Secret's name in a sops-encrypted values file (ceph-csi's storageClass.provisionerSecret)
+    values = "storageClass:\n  provisionerSecret: csi-cephfs-secret\n  clientSecret: Xk2vQ9wLp4TzR8\n" + _ENCRYPTED_SECRET.split("stringData:\n", 1)[1]
+    assert [(f.rule, f.note.split(" ")[0]) for f in scan_file("values.sops.yaml", values.encode())[0]] == [("sops-unselected-secret", "storageClass.clientSecret")]
 
 
 def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:

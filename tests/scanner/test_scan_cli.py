@@ -18,6 +18,8 @@ ARGVS = [
     [],
     ["a.yaml", "b.env"],
     ["--staged"],
+    ["--all"],
+    ["dir/", "x y.yaml"],
     ["--all", "--format", "json"],
     ["--history"],
     ["--history", "main~3..main", "--format", "sarif", "-o", "out.sarif"],
@@ -33,6 +35,17 @@ def test_fast_parser_and_click_agree(argv: list[str], monkeypatch: pytest.Monkey
     assert cli.main(args=["scan", *argv], prog_name="aigw-secrets", standalone_mode=False) == 0
     (slow,) = seen
     assert {k: (str(v) if v is not None else None) for k, v in vars(fast).items()} == {k: (str(v) if v is not None else None) for k, v in vars(slow).items()}
+
+
+@pytest.mark.parametrize("argv", [[], ["a.yaml"], ["--staged"], ["--all"], ["--staged", "a.yaml"], ["--all", "--staged"], ["--", "-x.yaml"], ["--format", "json"]])
+def test_the_hooks_plain_parse_gives_argparses_namespace(argv: list[str]) -> None:
+    """The hand parse of what hooks pass (no argparse parser built) gives argparse's answer, and
+    leaves everything else to argparse."""
+    plain = hook._plain(argv)
+    if plain is None:
+        assert argv and any(a.startswith("-") for a in argv)
+        return
+    assert vars(plain) == vars(hook._parser().parse_args(argv))
 
 
 def test_help_and_usage_errors_are_clicks(capsys: pytest.CaptureFixture[str]) -> None:

@@ -170,3 +170,17 @@ def test_aws_endpoint_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://sm.example.com")
     with pytest.raises(ConfigError, match="AWS_ENDPOINT_URL"):
         open_store(settings("aws")).get("k")
+
+
+def test_onepassword_keeps_fields_someone_added(connect: tuple[Any, onepassword.Connect]) -> None:
+    from aigw_secrets.stores import holds
+
+    store, server = connect
+    key = unique_key()
+    store.put(key, {"apiKey": "first"})
+    (item,) = server.items.values()
+    item["fields"].append({"id": "n", "label": "notes", "value": "rotated by the gateway bot", "type": "STRING"})
+    store.put(key, {"apiKey": "second"})
+    got = store.get(key)
+    assert got == {"apiKey": "second", "notes": "rotated by the gateway bot"} and holds(got, {"apiKey": "second"})
+    assert [f["label"] for f in server.items[item["id"]]["fields"]].count("apiKey") == 1  # ESO wants one field per label
