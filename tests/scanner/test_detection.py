@@ -150,6 +150,8 @@ def test_unselected_sops_leaf_under_an_api_key_parent() -> None:
     text = f"minecraftServer:\n  autoCurseForge:\n    apiKey:\n      key: {crt}\n  rcon:\n    password: {_enc()}\n"
     block = _sops_block().replace("^(data|stringData)$", "^(password)$")
     assert found_of("values.enc.age.yaml", text + block) == [(4, "sops-unselected-secret")]
+    flat = f"minecraftServer:\n  autoCurseForge:\n    key: {crt}\n  rcon:\n    password: {_enc()}\n"
+    assert found_of("values.enc.yaml", flat + block) == [(3, "sops-unselected-secret")]
     selector = f"spec:\n  selector:\n    key: app.kubernetes.io/name\n  password: {_enc()}\n"
     assert found_of("values.enc.yaml", selector + block) == []
 
