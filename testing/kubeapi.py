@@ -167,13 +167,13 @@ def serve() -> Iterator[FakeCluster]:
             if (verb, resource) in fake.forbidden:
                 return self._status(403, "Forbidden")
             if e and verb == "patch":  # a merge patch of annotations (e.g. force-sync)
-                body = self._body() or {}
+                patch = self._body() or {}
                 with fake.lock:
                     obj = fake.external_secrets.get((e.group(1), e.group(2)))
                     if obj is None:
                         return self._status(404, "NotFound")
                     before = dict(obj["metadata"].get("annotations") or {})
-                    obj["metadata"].setdefault("annotations", {}).update((body.get("metadata") or {}).get("annotations") or {})
+                    obj["metadata"].setdefault("annotations", {}).update((patch.get("metadata") or {}).get("annotations") or {})
                     obj["metadata"]["resourceVersion"] = fake.next_rv()
                     resync = before.get("force-sync") != obj["metadata"]["annotations"].get("force-sync")
                 if resync and fake.eso_auto:

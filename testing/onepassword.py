@@ -53,9 +53,10 @@ class Connect:
             item["fields"] = [{"id": new_id(), **f} for f in body.get("fields") or []]
             self.items[item["id"]] = item
             return 200, item
-        item = self.items.get(item_id or "")
-        if item is None:
+        found_item = self.items.get(item_id or "")
+        if found_item is None:
             return 404, {"status": 404, "message": "Item not found"}
+        item = found_item
         if method == "GET":
             return 200, item
         if method == "PUT":

@@ -13,9 +13,9 @@ from aigw_secrets.sops.lint import check_config, check_keys, check_sops
 def doctor(root: Path, *, fmt: str = "text") -> int:
     root = root.resolve()
     output.begin(fmt)
-    from aigw_secrets.gateway import esdoctor
+    from aigw_secrets.gateway import esdoctor, targetns
 
-    findings = check_sops() + check_config(root, exposure) + check_keys(root) + esdoctor.check(root)
+    findings = check_sops() + check_config(root, exposure) + check_keys(root) + esdoctor.check(root) + targetns.doctor_findings(root)
     if fmt != "json":
         for f in findings:
             output.result(f"{f.level}: {f.where}: {f.message}\n    fix: {f.fix}")

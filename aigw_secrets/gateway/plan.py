@@ -82,7 +82,7 @@ def plan_secret(
     kept = current_doc and manifests.is_ours(target) and _same_shape(current_doc, shape)
     if kept and manifests.hash_matches(stored_hash, {key: cred.value}):  # scrypt: only when needed
         return Planned(rel, None, f"credential unchanged ({cred.source})"), None
-    ours = bool(current_doc and manifests.is_ours(target))
+    ours = bool(kept)  # the same Secret (a changed auth mode starts a new record: not a rotation)
     if ours and not replace_rotated and _replaced_before(pc, stored, cred.value):
         raise SupersededError(_superseded_message(pc, (out / rel).relative_to(cfg.root), stored, cred.source))
     # A new or changed credential starts a new generation (the rotation history of this Secret).

@@ -17,6 +17,7 @@ import yaml
 
 from aigw_secrets.gateway import manifests
 from aigw_secrets.gateway.config import Config
+from aigw_secrets.sops.lint import Finding
 
 _SKIP = {".git", ".aigw", "node_modules", ".venv", ".github"}
 _MAX_FILES = 5000
@@ -77,8 +78,24 @@ def target_namespace_moves(cfg: Config) -> list[str]:
         moved = [f"{what} ({ns})" for what, ns in wanted if ns != target]
         if moved:
             name = (doc.get("metadata") or {}).get("name", "?")
-            found.append(
-                f"{path.relative_to(root)}: Flux Kustomization {name} sets targetNamespace: {target}, which moves {', '.join(moved)} into {target}; "
-                f"drop targetNamespace there or make the namespaces agree (README: Flux targetNamespace)"
-            )
+            found.append(f"{path.relative_to(root)}: Flux Kustomization {name} sets targetNamespace: {target}, which moves {', '.join(moved)} into {target}; {FIX}")
     return found
+
+
+FIX = "drop targetNamespace there or make the namespaces agree (README: Flux targetNamespace)"
+
+
+def doctor_findings(root: Path) -> list[Finding]:
+    """``doctor``'s view of the same: a warning per Kustomization (nothing without a cluster.yaml)."""
+    from aigw_secrets.errors import AigwError
+    from aigw_secrets.gateway import config as config_mod
+
+    try:
+        cfg = config_mod.load(root)
+    except AigwError:
+        return []
+    out = []
+    for line in target_namespace_moves(cfg):
+        where, _, message = line.partition(": ")
+        out.append(Finding("warning", where, message.removesuffix(f"; {FIX}"), FIX))
+    return out

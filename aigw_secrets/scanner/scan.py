@@ -346,14 +346,17 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
             out += _scan_generators(path, generators, lines)
     if not encrypted_file and not _SOPS_META.search(text):
         # key paths first (doctor's fix depends on whether the rule's selector reaches them), then the
-        # rules that found credential shapes elsewhere in the file
-        shapes = [f.rule for f in found if f.secret]
+        # rules that found credential shapes elsewhere in the file; a literal under a credential name
+        # the walk did not judge comes last
+        weak = [f.rule for f in found if f.secret]
+        shapes = [r for r in weak if r not in _WEAKEST]
         sops_name = is_sops_name(path.rsplit("/", 1)[-1])
         what = []
-        if (exposed or shapes or sops_name or _CREDENTIAL_KEY.search(text.lower())) and covered():  # only covered files are walked
+        if (exposed or weak or sops_name or _CREDENTIAL_KEY.search(text.lower())) and covered():  # only covered files are walked
             what = exposed or _config_credentials(plain_docs) + shapes
             if not what and sops_name:
                 what = _material(plain_docs)
+            what = what or weak
         if what:
             unique = list(dict.fromkeys(what))
             tail = " …" if len(unique) > 4 else ""

@@ -38,10 +38,14 @@ def test_target_namespace_that_moves_the_seed_and_secrets_is_warned(repo: Path, 
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if "targetNamespace" in ln)
     assert "kubernetes/apps/ai-gateway/ks.yaml" in line and "MCP session seed" in line and "llm-secrets" in line and "ReferenceGrant" in line
+    assert main(["doctor"]) == 0  # a warning: the files are right, the cluster would move them
+    out = capsys.readouterr().out
+    assert "warning: kubernetes/apps/ai-gateway/ks.yaml:" in out and "MCP session seed" in out
     # a Kustomization applying something else, or one without targetNamespace, is no concern
     (repo / "kubernetes/apps/ai-gateway/ks.yaml").write_text(KS.replace("ai-gateway/providers", "other/app"))
     assert main(["generate", "--no-input"]) == 0
     assert "targetNamespace" not in capsys.readouterr().err
+    assert main(["doctor"]) == 0 and "targetNamespace" not in capsys.readouterr().out
 
 
 def test_plain_http_mcp_server_on_a_public_host_is_warned(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
