@@ -145,6 +145,12 @@ def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
     assert found_of("app.py", f"token = 'ghp_{fakes.rand(36)}'\n") == [(1, "github-token")]  # distinctive shapes still count
 
 
+def test_covered_values_file_with_label_keys_exposes_nothing() -> None:
+    text = 'cni:\n  repair:\n    brokenPodLabelKey: "cni.istio.io/uninitialized"\n    labelPodKey: node-role.kubernetes.io/control-plane\n'
+    assert found_of("k8s/istio-cni/values.yaml", text, must_encrypt=True) == []
+    assert found_of("k8s/app/values.yaml", f"app:\n  apiKey: {fakes.rand(32)}\n", must_encrypt=True) == [(1, "sops-rule-unencrypted"), (2, "credential-literal")]
+
+
 def test_unselected_sops_leaf_under_an_api_key_parent() -> None:
     crt = "$2a$10$" + fakes.rand(53, string.ascii_letters + string.digits + "./")
     text = f"minecraftServer:\n  autoCurseForge:\n    apiKey:\n      key: {crt}\n  rcon:\n    password: {_enc()}\n"
