@@ -55,6 +55,8 @@ def secret_place(keys: tuple[str, ...], *, kube_kind: str | None) -> bool:
         return False
     if kube_kind == "Secret":
         return keys[0] in SECRET_SECTIONS
+    if kube_kind == "SealedSecret":
+        return False  # spec.encryptedData is ciphertext for the controller's key (xunholy/k8s-gitops)
     return True
 
 

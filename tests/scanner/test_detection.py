@@ -151,6 +151,11 @@ def test_covered_values_file_with_label_keys_exposes_nothing() -> None:
     assert found_of("k8s/app/values.yaml", f"app:\n  apiKey: {fakes.rand(32)}\n", must_encrypt=True) == [(1, "sops-rule-unencrypted"), (2, "credential-literal")]
 
 
+def test_sealed_secret_ciphertext_is_no_exposure() -> None:
+    text = f"apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: x\nspec:\n  encryptedData:\n    api-token: Ag{fakes.rand(300)}\n"
+    assert found_of("k8s/external-dns/secret.encrypted.yaml", text, must_encrypt=True) == []
+
+
 def test_unselected_sops_leaf_under_an_api_key_parent() -> None:
     crt = "$2a$10$" + fakes.rand(53, string.ascii_letters + string.digits + "./")
     text = f"minecraftServer:\n  autoCurseForge:\n    apiKey:\n      key: {crt}\n  rcon:\n    password: {_enc()}\n"
