@@ -55,9 +55,7 @@ def secret_place(keys: tuple[str, ...], *, kube_kind: str | None) -> bool:
         return False
     if kube_kind == "Secret":
         return keys[0] in SECRET_SECTIONS
-    if kube_kind == "SealedSecret":
-        return False  # spec.encryptedData is ciphertext for the controller's key (xunholy/k8s-gitops)
-    return True
+    return kube_kind != "SealedSecret"  # spec.encryptedData is ciphertext for the controller's key (xunholy/k8s-gitops)
 
 
 def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | None) -> bool:
