@@ -38,6 +38,7 @@ def test_generated_files_pass_the_hook_history_and_doctor(repo: Path, tmp_path: 
     seen: set[tuple[str, str]] = set()
     names: set[str] = set()
     for n in range(ROUNDS):
+        set_credentials(monkeypatch, tmp_path)  # new ones each round: generate refuses to bring back a replaced credential
         settings = _round(n)
         seen |= {(p.key, settings[f"ai_gateway_{p.key}_auth"]) for p in PROVIDERS.values()}
         write_cluster(repo, settings)
