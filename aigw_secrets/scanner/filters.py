@@ -5,6 +5,7 @@ in terms of these names, so a reviewer can check each exclusion on its own.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -66,6 +67,7 @@ def is_non_secret(value: str) -> bool:
     return is_template(value) or is_reference(value) or is_public_certificate(value) or is_obvious_non_secret(value) or is_placeholder(value)
 
 
+@functools.lru_cache(maxsize=8192)  # pure; the same keys recur in every file and blob version
 def key_says_credential(key: str) -> bool:
     """The key's last word names a credential: `password`, `DB_PASSWORD`, `apiKey`, `tls.key`,
     `secretboxEncryptionSecret`, `bootstraptoken`; not `secretName`, `SECRET_DOMAIN`, `publicKey`."""
@@ -153,7 +155,7 @@ def is_resource_name(value: str) -> bool:
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_REPEAT = re.compile(r"(.{3,}?)\1\1")  # abc123abc123abc123
+_REPEAT = re.compile(r"(.{3,8})\1\1")  # abc123abc123abc123 (bounded: no cubic backtracking on long values)
 _SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
 _SEQUENCE = re.compile("|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4)))
@@ -168,6 +170,7 @@ def is_named_thing(value: str) -> bool:
     return bool(_IDENTIFIER.match(v) or _CODE_PATH.search(v))
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a history scan meets the same line in many blob versions
 def looks_like_literal(value: str) -> bool:
     """A literal that could be a chosen secret: one word of 8 to 256 characters, not a template,
     reference, placeholder, name of a resource, code path or variable, with at least two kinds of
@@ -176,15 +179,15 @@ def looks_like_literal(value: str) -> bool:
     v = v.removeprefix("$plaintext$")  # Authelia's plaintext client-secret notation: judge what follows
     if not 8 <= len(v) <= 256 or any(c.isspace() for c in v):
         return False
-    if is_non_secret(v) or is_named_thing(v) or _PASSWORD_DIGEST.match(v) or _PUBLIC_KEY.match(v) or _decodes_to_placeholder(v):
-        return False
-    if _SHELL_VAR.search(v) or _SEQUENCE.search(v.lower()) or _REPEAT.search(v.lower()):
-        return False  # `$HOME/.ssh/id`, `"$work_dir/ca-key.pem"`; `abcdefgh`, `12345bcdef`: expanded or typed, not chosen
+    # cheap tests first: most candidates are names, which fail here or on the patterns below
     lower, upper, digit = any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)
     symbol = any(not c.isalnum() for c in v)
-    if not (digit or symbol) or lower + upper + digit + symbol < 2:
+    if not (digit or symbol) or lower + upper + digit + symbol < 2 or entropy(v) < 3.0:
         return False
-    return entropy(v) >= 3.0
+    if is_non_secret(v) or is_named_thing(v) or _PASSWORD_DIGEST.match(v) or _PUBLIC_KEY.match(v) or _decodes_to_placeholder(v):
+        return False
+    # `$HOME/.ssh/id`, `"$work_dir/ca-key.pem"`; `abcdefgh`, `12345bcdef`, `abc1abc1abc1`: expanded or typed, not chosen
+    return not (_SHELL_VAR.search(v) or _SEQUENCE.search(v.lower()) or _REPEAT.search(v.lower()))
 
 
 def _decodes_to_placeholder(value: str) -> bool:

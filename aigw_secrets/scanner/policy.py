@@ -37,6 +37,7 @@ SECRET_SECTIONS = ("data", "stringData")
 # the name of a Secret, not its content.
 _SECRET_WORD = re.compile(r"(?:[Ss]ecret|_secret|-secret)$")
 _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # Proxmox API token secrets (sulibot/home-ops)
 _REFERENCE_KEY = re.compile(r"(?:Ref|_ref|ref|valueFrom|From)$")
 
 
@@ -54,7 +55,7 @@ def secret_place(keys: tuple[str, ...], *, kube_kind: str | None) -> bool:
         return False
     if kube_kind == "Secret":
         return keys[0] in SECRET_SECTIONS
-    return True
+    return kube_kind != "SealedSecret"  # spec.encryptedData is ciphertext for the controller's key (xunholy/k8s-gitops)
 
 
 def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | None) -> bool:
@@ -62,8 +63,12 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     template, reference or obvious non-secret."""
     from aigw_secrets.scanner import filters
 
-    if not keys or keys[-1] == "key" or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
-        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom`, a selector's `key:` name things
-    if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value):
+    if not keys or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
+        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things
+    if keys[-1] == "key" and not (filters.is_token_like(value) and not filters.is_named_thing(value)):
+        return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
+    if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value) and not _UUID.match(value):  # a UUID is a token
         return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret
+    if filters.is_named_thing(value):
+        return False  # `brokenPodLabelKey: cni.istio.io/uninitialized`, `valuesKey: github_app_id`: names
     return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)

@@ -52,7 +52,8 @@ _SOPS_NAME = re.compile(r"\.(?:sops|enc)(?:\.age)?\.[A-Za-z0-9]+$|\.sops$")  # x
 _K8S_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVersion|kind)[ \t]*:[ \t]*\S", re.S)
 # A key that may name a credential (filters.key_says_credential decides): a cheap test before a
 # file a creation rule covers is parsed for its configuration values.
-_CREDENTIAL_KEY = re.compile(r"(?i)(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]")
+# Run on the lower-cased text: a case-insensitive alternation is ~6x slower in Python's re.
+_CREDENTIAL_KEY = re.compile(r"(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]")
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
 _WEAKEST = frozenset({"credential-literal"})  # yields to any other finding on its line
@@ -237,13 +238,13 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     def covered() -> bool:
         return sops_name or (must_encrypt() if callable(must_encrypt) else must_encrypt)
 
-    if kind in ("yaml", "json") and (sops_name or found or _structural(text) or (_CREDENTIAL_KEY.search(text) and covered())):
+    if kind in ("yaml", "json") and (sops_name or found or _structural(text) or (_CREDENTIAL_KEY.search(text.lower()) and covered())):
         more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
         found += more
         skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem and not guessed else None
         if lines.judged:  # the structural verdict on a value stands over the generic line rule's
             found = [f for f in found if not (f.rule in _WEAKEST and f.line in lines.judged and not f.note)]
-    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text or (_CREDENTIAL_KEY.search(text) and covered())):
+    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text or (_CREDENTIAL_KEY.search(text.lower()) and covered())):
         found += _scan_env(path, text, lines, found, covered)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
@@ -351,7 +352,7 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
         shapes = [r for r in weak if r not in _WEAKEST]
         sops_name = is_sops_name(path.rsplit("/", 1)[-1])
         what = []
-        if (exposed or weak or sops_name or _CREDENTIAL_KEY.search(text)) and covered():  # only covered files are walked
+        if (exposed or weak or sops_name or _CREDENTIAL_KEY.search(text.lower())) and covered():  # only covered files are walked
             what = exposed or _config_credentials(plain_docs) + shapes
             if not what and sops_name:
                 what = _material(plain_docs)

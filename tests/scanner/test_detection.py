@@ -145,6 +145,28 @@ def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
     assert found_of("app.py", f"token = 'ghp_{fakes.rand(36)}'\n") == [(1, "github-token")]  # distinctive shapes still count
 
 
+def test_covered_values_file_with_label_keys_exposes_nothing() -> None:
+    text = 'cni:\n  repair:\n    brokenPodLabelKey: "cni.istio.io/uninitialized"\n    labelPodKey: node-role.kubernetes.io/control-plane\n'
+    assert found_of("k8s/istio-cni/values.yaml", text, must_encrypt=True) == []
+    assert found_of("k8s/app/values.yaml", f"app:\n  apiKey: {fakes.rand(32)}\n", must_encrypt=True) == [(1, "sops-rule-unencrypted"), (2, "credential-literal")]
+
+
+def test_sealed_secret_ciphertext_is_no_exposure() -> None:
+    text = f"apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: x\nspec:\n  encryptedData:\n    api-token: Ag{fakes.rand(300)}\n"
+    assert found_of("k8s/external-dns/secret.encrypted.yaml", text, must_encrypt=True) == []
+
+
+def test_unselected_sops_leaf_under_an_api_key_parent() -> None:
+    crt = "$2a$10$" + fakes.rand(53, string.ascii_letters + string.digits + "./")
+    text = f"minecraftServer:\n  autoCurseForge:\n    apiKey:\n      key: {crt}\n  rcon:\n    password: {_enc()}\n"
+    block = _sops_block().replace("^(data|stringData)$", "^(password)$")
+    assert found_of("values.enc.age.yaml", text + block) == [(4, "sops-unselected-secret")]
+    flat = f"minecraftServer:\n  autoCurseForge:\n    key: {crt}\n  rcon:\n    password: {_enc()}\n"
+    assert found_of("values.enc.yaml", flat + block) == [(3, "sops-unselected-secret")]
+    selector = f"spec:\n  selector:\n    key: app.kubernetes.io/name\n  password: {_enc()}\n"
+    assert found_of("values.enc.yaml", selector + block) == []
+
+
 def test_unselected_sops_leaf_keeps_short_chosen_passwords() -> None:
     uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
     text = f"pve_password: Sul4Sul4\ns3_access_key: {fakes.rand(17, string.ascii_uppercase + string.digits)}7Q2\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\npve_api_token_secret: {uuid}\n"
