@@ -16,8 +16,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aigw_secrets.errors import ConfigError
+
+if TYPE_CHECKING:
+    import subprocess
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -85,11 +89,17 @@ def _late(args: Sequence[str], root: Path, seconds: float) -> GitError:
     return GitError(f"git {sub} did not finish within {seconds:g}s in {root}{hint}; it was stopped (AIGW_SECRETS_GIT_TIMEOUT sets the limit)")
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    # util (datetime, shutil, tempfile, ...) is loaded only when a git call must be stopped: the
+    # pre-commit hook runs git on its start-up path
+    from aigw_secrets.util import kill_group
+
+    kill_group(proc)
+
+
 def run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     """``git ARGS`` in ``root``; stdout, or GitError with git's first stderr line."""
     import subprocess
-
-    from aigw_secrets.util import kill_group
 
     seconds = timeout()
     try:
@@ -103,10 +113,10 @@ def run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     try:
         stdout, stderr = proc.communicate(stdin if stdin is not None else b"", timeout=seconds)
     except subprocess.TimeoutExpired:
-        kill_group(proc)
+        _kill_group(proc)
         raise _late(args, root, seconds) from None
     except BaseException:
-        kill_group(proc)
+        _kill_group(proc)
         raise
     if proc.returncode != 0:
         first = stderr.decode("utf-8", "replace").strip().splitlines()[:1]
@@ -150,8 +160,6 @@ def cat_file_batch(root: Path, specs: Sequence[str]) -> Iterator[tuple[str, str,
     ``--batch`` takes one spec per line: pass blob SHAs, never paths (a path may hold a newline).
     """
     import subprocess
-
-    from aigw_secrets.util import kill_group
 
     if not specs:
         return
@@ -220,7 +228,7 @@ def cat_file_batch(root: Path, specs: Sequence[str]) -> Iterator[tuple[str, str,
     finally:
         done.set()
         if not finished:
-            kill_group(proc)  # stopped early: git must not wait to write the rest
+            _kill_group(proc)  # stopped early: git must not wait to write the rest
         writer.join()
         stdout.close()
         proc.wait()

@@ -134,14 +134,15 @@ def check(argv: list[str], cwd: Path) -> None:
 CPU: dict[str, float] = {}  # name -> median CPU seconds (user + system, children included) of the last race
 
 
-def race(cwd: Path, runs: int, **commands: list[str]) -> dict[str, float]:
+def race(cwd: Path, runs: int, warm: bool = True, **commands: list[str]) -> dict[str, float]:
     """Median wall time of each command, runs interleaved (a, b, a, b, ...) so that a load spike
     on a shared machine hits every contender alike; the median CPU time goes to CPU (on a loaded
     machine the scheduler shares CPU per thread, so wall time favours the program with more threads)."""
     import resource
 
     for argv in commands.values():
-        check(argv, cwd)
+        if warm:
+            check(argv, cwd)
     times: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
@@ -182,7 +183,7 @@ def ratios(label: str, tree: Path, staged: list[str], bl: str, gl: str, ours: li
         whole = race(tree, runs, ours=[*ours, "--all"], betterleaks=[bl, "fs", "--no-banner", *cfg, *top])
         whole_cpu = dict(CPU)
         if history:
-            hist = race(tree, 1, ours=[*ours, "--history"], betterleaks=[bl, "git", "--no-banner", *cfg, "."], gitleaks=[gl, "git", "--no-banner", *cfg, "."])
+            hist = race(tree, 1, False, ours=[*ours, "--history"], betterleaks=[bl, "git", "--no-banner", *cfg, "."], gitleaks=[gl, "git", "--no-banner", *cfg, "."])
             hist_cpu = dict(CPU)
     finally:
         subprocess.run(["git", "reset", "-q", "--hard"], cwd=tree, check=False, capture_output=True)

@@ -83,15 +83,12 @@ def _must_encrypt(root: Path | None) -> Callable[[str], bool]:
 
 
 def _load_rules(root: Path | None) -> Callable[[str], bool]:
-    from aigw_secrets.sops import config as sopsconfig
-
-    cfg_path = sopsconfig.find(root or Path.cwd())
+    """Coverage by the ``.sops.yaml`` sops would use from the root: the first creation rule whose
+    path_regex matches a path decides (a rule without one matches everything and covers nothing)."""
+    cfg_path = _find_config(root or Path.cwd())
     if cfg_path is None:
         return lambda rel: False
-    try:
-        cfg = sopsconfig.load(cfg_path)
-    except RecursionError:
-        raise ConfigError(f"{cfg_path}: nested too deeply to read") from None
+    regexes = _path_regexes(cfg_path)
     base = os.path.abspath(cfg_path.parent)
     here = os.path.abspath(root or Path.cwd())
 
@@ -100,10 +97,80 @@ def _load_rules(root: Path | None) -> Callable[[str], bool]:
         key = os.path.relpath(os.path.join(here, rel), base) if here != base else os.path.normpath(rel)
         if key.startswith(".."):
             return False
-        rule = cfg.rule_for(key)
-        return rule is not None and bool(rule.path_regex)
+        from aigw_secrets.sops import regex as goregex
+
+        for regex in regexes:
+            if not regex:
+                return False  # sops picks this rule for every path: no path_regex, no coverage
+            try:
+                if goregex.search(regex, key):
+                    return True
+            except goregex.GoRegexError:
+                continue  # sops refuses the whole config; `doctor` says why
+        return False
 
     return covered
+
+
+def _find_config(start: Path) -> Path | None:
+    """``sops.config.find`` (``$SOPS_CONFIG``, else walking up), without importing the YAML reader."""
+    explicit = os.environ.get("SOPS_CONFIG")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        candidate = directory / ".sops.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _path_regexes(cfg_path: Path) -> list[str | None]:
+    """Each creation rule's path_regex, in order. Reading YAML (PyYAML, the sops config module)
+    costs a pre-commit hook more than its whole scan, so the answer is kept in the user's cache
+    under the SHA-256 of the config's bytes: a config changed by one byte is read again, and a
+    cache entry can only ever describe the exact text it was computed from."""
+    import hashlib
+    import json
+
+    try:
+        raw = cfg_path.read_bytes()
+    except OSError:
+        raw = None
+    cache = _cache_dir() / f"{hashlib.sha256(raw).hexdigest()}.json" if raw is not None else None
+    if cache is not None:
+        try:
+            cached = json.loads(cache.read_bytes())
+            if isinstance(cached, list) and all(isinstance(x, str) or x is None for x in cached):
+                return cached
+        except (OSError, ValueError):
+            pass
+    from aigw_secrets.sops import config as sopsconfig
+
+    try:
+        cfg = sopsconfig.load(cfg_path)
+    except RecursionError:
+        raise ConfigError(f"{cfg_path}: nested too deeply to read") from None
+    regexes = [rule.path_regex for rule in cfg.rules]
+    if cache is not None:
+        _remember(cache, json.dumps(regexes).encode())
+    return regexes
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aigw-secrets" / "sops-rules"
+
+
+def _remember(path: Path, data: bytes) -> None:
+    """Best effort: a cache that cannot be written only costs the next run its speed."""
+    from aigw_secrets.util import atomic_write
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(path, data)
+    except (OSError, AigwError):
+        pass
 
 
 def _baseline_path(args: argparse.Namespace, root: Path | None) -> Path | None:

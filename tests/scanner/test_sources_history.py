@@ -220,3 +220,33 @@ def test_archives_are_opened_within_bounds(tmp_path: Path, monkeypatch: pytest.M
     assert "deep.zip!level2.zip!level1.zip!level0.zip: skipped: archive nested deeper than 3 levels" in err
     assert "corrupt.zip: skipped: unreadable archive" in err
     assert "not-a-zip.zip:1:21: groq-api-key" in err
+
+
+def test_the_hook_reads_sops_yaml_once_per_version(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Coverage from a cached reading of .sops.yaml (keyed by its bytes): the second hook run never
+    loads the config reader, gives the same verdict, and a changed config is read again."""
+    import subprocess
+    import sys
+
+    (gitrepo / ".sops.yaml").write_text(_rules("secrets/.*\\.yaml"))
+    (gitrepo / "secrets").mkdir()
+    (gitrepo / "secrets/a.yaml").write_text(_secret("a"))
+    git(gitrepo, "add", "-A")
+    code = "import sys; from aigw_secrets.entry import main; rc = main(['scan', '--staged']); print('aigw_secrets.sops.config' in sys.modules, file=sys.stderr); raise SystemExit(rc)"
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=gitrepo, capture_output=True, text=True) for _ in range(2)]
+    assert [r.returncode for r in runs] == [1, 1]
+    assert all("sops-rule-unencrypted" in r.stderr for r in runs)
+    assert runs[0].stderr.strip().endswith("True") and runs[1].stderr.strip().endswith("False")
+    (gitrepo / ".sops.yaml").write_text(_rules("elsewhere/.*"))
+    assert main(["scan", "--staged"]) == 1
+    assert "sops-rule-unencrypted" not in capsys.readouterr().err
+    from aigw_secrets.scanner import hook
+
+    for entry in hook._cache_dir().iterdir():
+        entry.write_text("{not json")  # a damaged cache is read past, never trusted
+    (gitrepo / ".sops.yaml").write_text(_rules("secrets/.*\\.yaml"))
+    assert main(["scan", "--staged"]) == 1
+    assert "sops-rule-unencrypted" in capsys.readouterr().err
+    (gitrepo / ".sops.yaml").write_text("creation_rules: [")  # a broken config still stops the scan
+    assert main(["scan", "--staged"]) == 2
+    capsys.readouterr()
