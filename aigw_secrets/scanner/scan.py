@@ -238,13 +238,13 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     def covered() -> bool:
         return sops_name or (must_encrypt() if callable(must_encrypt) else must_encrypt)
 
-    if kind in ("yaml", "json") and (sops_name or found or _structural(text) or (_CREDENTIAL_KEY.search(text.lower()) and covered())):
+    if kind in ("yaml", "json") and (sops_name or found or _structural(text) or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)):
         more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
         found += more
         skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem and not guessed else None
         if lines.judged:  # the structural verdict on a value stands over the generic line rule's
             found = [f for f in found if not (f.rule in _WEAKEST and f.line in lines.judged and not f.note)]
-    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text or (_CREDENTIAL_KEY.search(text.lower()) and covered())):
+    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)):
         found += _scan_env(path, text, lines, found, covered)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
