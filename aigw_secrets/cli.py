@@ -398,16 +398,12 @@ def scan(paths: tuple[str, ...], staged: bool, all_: bool, history: str | None, 
 
     Default: the repository's tracked files. Exit 0 clean, 1 findings, 2 usage or configuration error.
     """
-    import argparse
-
     from aigw_secrets.scanner.hook import execute
+    from aigw_secrets.scanner.request import ScanRequest
 
     if sum(bool(x) for x in (staged, all_, history is not None)) > 1:
         raise click.UsageError("give at most one of --staged, --all, --history")
-    args = argparse.Namespace(
-        paths=list(paths), staged=staged, all=all_, history=history, format=fmt, output=output, baseline=baseline, update_baseline=update_baseline, repo=repo
-    )
-    return execute(args)
+    return execute(ScanRequest(paths, staged=staged, all=all_, history=history, format=fmt, output=output, baseline=baseline, update_baseline=update_baseline, repo=repo))
 
 
 @cli.command(name="install-hook")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode, guarded
 from aigw_secrets.scanner import archives, sources
+from aigw_secrets.scanner.request import ScanRequest
 from aigw_secrets.scanner.scan import Finding, Skipped
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def _remember(path: Path, data: bytes) -> None:
         pass
 
 
-def _baseline_path(args: argparse.Namespace, root: Path | None) -> Path | None:
+def _baseline_path(args: ScanRequest, root: Path | None) -> Path | None:
     """--baseline, else ``.aigw-baseline.json`` at the repository root when it exists (so the git
     hook and the pre-commit hook honour what ``--update-baseline`` accepted)."""
     if args.baseline is not None:
@@ -182,11 +183,11 @@ def _baseline_path(args: argparse.Namespace, root: Path | None) -> Path | None:
     return default if os.path.lexists(default) else None
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: ScanRequest) -> int:
     root = _root(args.repo)
     if root is None and args.history is not None:
         root = sources.git_dir(Path.cwd())  # a bare repository (a mirror, a pre-receive hook): history needs no work tree
-    git_mode = args.staged or args.all or args.history is not None
+    git_mode = args.git_mode
     if git_mode and root is None:
         raise ConfigError("not inside a git repository; pass paths or --repo")
     covered = _must_encrypt(root)
@@ -267,7 +268,7 @@ def _scan_items(items: Iterable[sources.Item], root: Path | None, covered: Calla
     return findings, skipped, checked
 
 
-def _clean(args: argparse.Namespace, checked: int) -> int:
+def _clean(args: ScanRequest, checked: int) -> int:
     from aigw_secrets import output
 
     what = "history" if args.history is not None else f"{checked} file(s)"
@@ -275,11 +276,14 @@ def _clean(args: argparse.Namespace, checked: int) -> int:
     return ExitCode.OK
 
 
-def parse(argv: Sequence[str]) -> argparse.Namespace:
+def parse(argv: Sequence[str]) -> ScanRequest:
     """The fast parse of ``scan``'s arguments; UsageProblem when click should handle them."""
     if any(a in ("-h", "--help") for a in argv):
         raise UsageProblem("help")
-    return _plain(argv) or _parser().parse_args(list(argv))
+    ns = _plain(argv) or _parser().parse_args(list(argv))  # the namespace stays here: the scan gets a ScanRequest
+    return ScanRequest(
+        ns.paths, staged=ns.staged, all=ns.all, history=ns.history, format=ns.format, output=ns.output, baseline=ns.baseline, update_baseline=ns.update_baseline, repo=ns.repo
+    )
 
 
 def _plain(argv: Sequence[str]) -> argparse.Namespace | None:
@@ -301,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return execute(parse(list(argv) if argv is not None else sys.argv[1:]))
 
 
-def execute(args: argparse.Namespace) -> int:
+def execute(args: ScanRequest) -> int:
     """Run a scan inside the one error boundary; exit 0 clean, 1 findings, 2 usage or configuration
     problem: 1 means "findings" to pre-commit and CI, so anything else that stops a scan is 2,
     whatever its code elsewhere."""
