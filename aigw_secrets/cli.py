@@ -213,9 +213,9 @@ def rotate(
     """Rotate a provider credential, SOPS data keys, or everything due (cron); revoke previous credentials."""
     if sum(bool(x) for x in (provider, data_key, due, revoke, cancel)) != 1:
         raise click.UsageError("choose one of --provider NAME, --data-key, --due, --revoke NAME or --cancel NAME")
-    from aigw_secrets.commands.rotate import run
+    from aigw_secrets.commands.rotate import RevokeOptions, run
 
-    opts = {"ref": ref, "assume_applied": assume_applied, "kubeconfig": kubeconfig, "context": context, "kustomization": kustomization}
+    opts = RevokeOptions(ref=ref, assume_applied=assume_applied, kubeconfig=kubeconfig, context=context, kustomization=kustomization)
     return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt, revoke=revoke, revoke_opts=opts, cancel=cancel)
 
 

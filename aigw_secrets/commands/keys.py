@@ -13,7 +13,7 @@ from typing import Any
 
 from aigw_secrets import git, output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode, ToolMissingError
-from aigw_secrets.rotation.agerotation import AgeRotation, NoClusterAccess, Waiting
+from aigw_secrets.rotation.agerotation import AgeRotation, NoClusterAccess, Phase, Waiting
 from aigw_secrets.rotation.journal import repo_lock
 from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import config as sopsconfig
@@ -167,7 +167,7 @@ def rotate_age(
             output.hint("run `aigw-secrets keys rotate-age` again once that has happened (it resumes where it stopped)")
             return int(ExitCode.LOCKED)
         except NoClusterAccess:
-            if rotation.j.get("state") == "generated":  # phase 2 is next: say exactly how to do it by hand
+            if rotation.journal.state == Phase.GENERATED:  # phase 2 is next: say exactly how to do it by hand
                 output.info("phase 2 by hand (bash), then continue:")
                 output.result("\n".join(rotation.phase2_commands()))
             raise

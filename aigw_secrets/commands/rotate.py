@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode
 from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.rotation.credential import exit_code, find_provider, rotate_credential, rotate_due, secret_status, superseded_journal
 from aigw_secrets.rotation.datakeys import rotate_data_keys
+from aigw_secrets.rotation.journal import Step
 from aigw_secrets.rotation.mcpseed import NAMES as MCP_SEED_NAMES
 from aigw_secrets.rotation.mcpseed import rotate_mcp_seed, seed_status
+from aigw_secrets.rotation.results import NeedsOperator, RevocationColumns, Revocations, StatusRow, Summary
+
+if TYPE_CHECKING:
+    from aigw_secrets.rotation.revoke import ClusterAccess
 
 
 def status(root: Path, *, fmt: str = "table") -> int:
@@ -23,7 +29,7 @@ def status(root: Path, *, fmt: str = "table") -> int:
     cfg = config_mod.load(root)
     from aigw_secrets.rotation import revoke
 
-    rows = [_revoked(_waiting_for_operator(root, cfg, pc, secret_status(root, cfg, pc)) | revoke.status(root, cfg, pc)) for pc in managed(cfg)]  # issue 13: revocation columns
+    rows = [_revoked(_with_columns(_waiting_for_operator(root, cfg, pc, secret_status(root, cfg, pc)), revoke.status(root, cfg, pc))) for pc in managed(cfg)]  # issue 13: revocation columns
     seed_row = seed_status(root, cfg)  # issue 14: the MCP session seed's age
     rows += [seed_row] if seed_row else []
     if fmt == "json":
@@ -60,11 +66,27 @@ def managed(cfg: config_mod.Config) -> list[Any]:
     return [pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.auth.secret_key]
 
 
-def _revoked(row: dict[str, Any]) -> dict[str, Any]:
+def _with_columns(row: StatusRow, columns: RevocationColumns) -> StatusRow:
+    """The row with the revocation columns after (and over) its own."""
+    return row | cast(StatusRow, columns)  # every revocation column is a StatusRow key
+
+
+def _revoked(row: StatusRow) -> StatusRow:
     """A previous credential neither an issuer nor an operator still has to revoke was revoked (recorded)."""
     if row.get("previous_credential") and not row.get("pending_revocation") and not row.get("revoke_by_hand"):
         return {**row, "previous_revoked": True, "safe_to_revoke_now": False}
     return row
+
+
+@dataclass(frozen=True)
+class RevokeOptions:
+    """``rotate``'s revocation options (``--revoke`` and ``--due``)."""
+
+    ref: str | None = None  # with --revoke: a key this tool did not create, named by the operator
+    assume_applied: bool = False
+    kubeconfig: Path | None = None
+    context: str | None = None
+    kustomization: str = "flux-system/flux-system"
 
 
 def run(
@@ -78,7 +100,7 @@ def run(
     verify: bool,
     fmt: str,
     revoke: str | None = None,
-    revoke_opts: dict[str, Any] | None = None,
+    revoke_opts: RevokeOptions | None = None,
     cancel: str | None = None,
 ) -> int:
     root = root.resolve()
@@ -86,19 +108,22 @@ def run(
         raise ConfigError("choose one of --provider NAME, --data-key, --due, --revoke NAME or --cancel NAME")
     if cancel:
         return _cancel(root, cancel, fmt)
+    opts = revoke_opts or RevokeOptions()
     if revoke:  # issue 13
-        return _revoke(root, revoke, fmt, **(revoke_opts or {}))
+        return _revoke(root, revoke, fmt, opts)
+    summary: Summary
     if data_key:
-        summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], **rotate_data_keys(root, files)}
-        summary["errors"] = summary.pop("data_key_errors")
+        keys = rotate_data_keys(root, files)
+        summary = {"rotated": [], "needs_operator": [], "errors": keys["data_key_errors"], "data_keys_rotated": keys["data_keys_rotated"]}
     elif due:
-        if (revoke_opts or {}).get("assume_applied"):
+        if opts.assume_applied:
             # issue 17: the bot never takes the cluster gates on trust; an operator may, at a terminal
             raise ConfigError("--assume-applied is for an operator revoking one provider (--revoke NAME), never with --due: the cron job checks the cluster")
         summary = rotate_due(root, verify=verify)
         _note_needs_operator(root, summary["needs_operator"])
         failed = {str(e.get("provider")) for e in summary["errors"]}  # its admin call just failed: not again
-        summary.update(_revoke_due(root, skip=failed, **(revoke_opts or {})))  # issue 13
+        revocations = _revoke_due(root, opts, skip=failed)  # issue 13
+        summary["revoked"], summary["waiting"], summary["revoke_errors"] = revocations["revoked"], revocations["waiting"], revocations["revoke_errors"]
     elif provider in MCP_SEED_NAMES:  # issue 14: the controller's MCP session seed
         rotated = rotate_mcp_seed(root, config_mod.load(root))
         summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
@@ -112,10 +137,10 @@ def run(
     else:
         for item in summary["needs_operator"]:
             output.warn(f"needs an operator: {item['reason']}")
-        for item in summary["errors"]:
-            output.error(item["error"])
-        for item in summary.get("waiting", []):
-            output.info(f"waiting: {item['reason']}")
+        for failure in summary["errors"]:
+            output.error(failure["error"])
+        for waiting in summary.get("waiting", []):
+            output.info(f"waiting: {waiting['reason']}")
         output.summary(f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated")
         if summary["rotated"] or summary.get("data_keys_rotated"):
             output.hint("commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked")
@@ -126,24 +151,24 @@ def run(
     return _with_revocations(summary, exit_code(summary))
 
 
-def _note_needs_operator(root: Path, items: list[dict[str, Any]]) -> None:
+def _note_needs_operator(root: Path, items: list[NeedsOperator]) -> None:
     """A rotation --due could not obtain a value for: its journal records why, so ``status`` can say."""
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal, repo_lock
 
     with repo_lock(root):
         for item in items:
             journal = Journal(root, f"rotate-{item['provider']}", CREDENTIAL)
-            if journal.active and journal.data.get("state") == "planned":
+            if journal.state == Step.PLANNED:
                 journal.save(needs_operator=item["reason"])
 
 
-def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: Any, row: dict[str, Any]) -> dict[str, Any]:
+def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: Any, row: StatusRow) -> StatusRow:
     """A journal that never got a value is not a rotation in progress: an operator has to provide one."""
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal
 
     key = pc.key
     journal = Journal(root, f"rotate-{key}", CREDENTIAL)
-    if not (journal.active and journal.data.get("state") == "planned"):
+    if journal.state != Step.PLANNED:
         return row
     if superseded_journal(root, cfg, pc):  # the next `rotate --due` closes it
         return {**row, "state": "idle"}
@@ -151,7 +176,7 @@ def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: Any, row: dict
     return {**row, "state": "needs operator", "needs_operator": reason}
 
 
-_WRITTEN = ("encrypted", "stored", "written")  # from here on the Secret (or the store: issue 21) may hold the new value: only finishing makes sense
+_WRITTEN = (Step.ENCRYPTED, Step.STORED, Step.WRITTEN)  # from here on the Secret (or the store: issue 21) may hold the new value: only finishing makes sense
 
 
 def _cancel(root: Path, name: str, fmt: str) -> int:
@@ -163,13 +188,13 @@ def _cancel(root: Path, name: str, fmt: str) -> int:
     pc = find_provider(cfg, name)
     with repo_lock(root):
         journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
-        state = str(journal.data.get("state") or "") if journal.active else ""
+        state = journal.state
         if not state:
             raise ConfigError(f"{pc.key}: no credential rotation in progress; nothing to cancel")
         if state in _WRITTEN:
             raise DataError(f"{pc.key}: the rotation already wrote {journal.data.get('file')} (step {state}); it cannot be cancelled, finish it with `aigw-secrets rotate --provider {pc.key}`")
         pending.abandon(root, pc, "the rotation was cancelled")  # issue 13: a minted key is revoked at once
-        journal.step("aborted", error="cancelled")
+        journal.step(Step.ABORTED, error="cancelled")
     if fmt == "json":
         output.json_result({"cancelled": pc.key, "at_step": state, "summary": f"rotation of {pc.key} cancelled"})
     else:
@@ -181,20 +206,20 @@ def _cancel(root: Path, name: str, fmt: str) -> int:
 # --- issue 13: revoking the previous credential once the cluster serves its successor ----------
 
 
-def _access(kubeconfig: Path | None = None, context: str | None = None, kustomization: str = "flux-system/flux-system", **_: Any) -> Any:
+def _access(opts: RevokeOptions) -> ClusterAccess:
     from aigw_secrets.rotation.revoke import ClusterAccess
 
-    return ClusterAccess(kubeconfig, context, kustomization)
+    return ClusterAccess(opts.kubeconfig, opts.context, opts.kustomization)
 
 
-def _revoke(root: Path, name: str, fmt: str, *, ref: str | None = None, assume_applied: bool = False, **opts: Any) -> int:
+def _revoke(root: Path, name: str, fmt: str, opts: RevokeOptions) -> int:
     from aigw_secrets.rotation.journal import repo_lock
     from aigw_secrets.rotation.revoke import revoke
 
     cfg = config_mod.load(root)
     pc = find_provider(cfg, name)
     with repo_lock(root):
-        result = revoke(root, cfg, pc, _access(**opts), ref=ref, assume_applied=assume_applied)
+        result = revoke(root, cfg, pc, _access(opts), ref=opts.ref, assume_applied=opts.assume_applied)
     if fmt == "json":
         output.result(json.dumps(result, indent=2))
     elif result["state"] in ("revoke by hand", "revoked by hand"):
@@ -208,13 +233,13 @@ def _revoke(root: Path, name: str, fmt: str, *, ref: str | None = None, assume_a
     return 0
 
 
-def _revoke_due(root: Path, *, assume_applied: bool = False, skip: set[str] | None = None, **opts: Any) -> dict[str, Any]:
+def _revoke_due(root: Path, opts: RevokeOptions, *, skip: set[str] | None = None) -> Revocations:
     from aigw_secrets.rotation.revoke import revoke_due
 
-    return revoke_due(root, config_mod.load(root), _access(**opts), assume_applied=assume_applied, skip=skip or set())
+    return revoke_due(root, config_mod.load(root), _access(opts), assume_applied=opts.assume_applied, skip=skip or set())
 
 
-def _with_revocations(summary: dict[str, Any], code: int) -> int:
+def _with_revocations(summary: Summary, code: int) -> int:
     """Revocation errors count like rotation errors; a gate that needs the cluster and cannot reach it is 75."""
     if code:
         return code

@@ -33,7 +33,7 @@ from aigw_secrets import git, output
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.kube import Cluster, Unreachable, flux_applied
 from aigw_secrets.rotation.datakeys import rotate_data_keys
-from aigw_secrets.rotation.journal import Journal, Locked, now, parse_stamp, stamp, state_dir
+from aigw_secrets.rotation.journal import Journal, Locked, Transitions, now, parse_stamp, stamp, state_dir
 from aigw_secrets.sops import agekeys as keys
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
@@ -62,7 +62,7 @@ NEXT: dict[Phase, Phase] = {
     Phase.OLD_REMOVED: Phase.RETIRED,
     Phase.RETIRED: Phase.COMPLETE,
 }
-TRANSITIONS: dict[str, tuple[str, ...]] = {"": (Phase.PLANNED,), **{a: (b,) for a, b in NEXT.items()}}
+TRANSITIONS: Transitions = {"": (Phase.PLANNED,), **{a: (b,) for a, b in NEXT.items()}}
 
 
 class NoClusterAccess(AigwError):

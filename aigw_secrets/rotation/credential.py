@@ -23,7 +23,8 @@ from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.gateway.credentials import identity as identity  # the console id; lives with the credential kinds
 from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.datakeys import rotate_data_keys
-from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
+from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, Step, now, parse_stamp, repo_lock, stamp
+from aigw_secrets.rotation.results import Rotated, StatusRow, Summary
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.util import atomic_write, confined
@@ -69,7 +70,7 @@ def rotate_credential(
     interactive: bool = False,
     locked: bool = False,
     policy: operator.Policy | None = None,
-) -> dict[str, Any]:
+) -> Rotated:
     """Staged rotation of one provider's credential; see the module docstring.
 
     ``policy`` is the operator's (``gateway/operator.py``); by default it is read from the
@@ -95,11 +96,11 @@ def rotate_credential(
     journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
     if not journal.active:
         journal.data = {}
-        journal.step("planned", rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=src.describe() if src else "environment")
+        journal.step(Step.PLANNED, rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=src.describe() if src else "environment")
     else:
         output.info(f"resuming rotation {journal.field('rotation_id', str)} of {pc.key} at step {journal.field('state', str)}")
     # --- issue 13: a configured issuer mints the new value (held sops-encrypted until written) ---
-    cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == "planned") if source is None else None
+    cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
         if not interactive:
@@ -110,15 +111,15 @@ def rotate_credential(
     new_hash_matches = manifests.hash_matches(annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value})
     same_as_journal = _same_value(journal.data.get("fingerprint"), cred.value)
     if new_hash_matches and not same_as_journal:
-        journal.step("aborted", error="unchanged")
+        journal.step(Step.ABORTED, error="unchanged")
         raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one already in {rel}")
     if not new_hash_matches and not same_as_journal and manifests.was_replaced(annotations, {pc.auth.secret_key: cred.value}):
-        journal.step("aborted", error="superseded")  # issue 18: an older credential never comes back unasked
+        journal.step(Step.ABORTED, error="superseded")  # issue 18: an older credential never comes back unasked
         raise SupersededError(f"{pc.provider.title} ({pc.name}): the new credential from {cred.source} is one {rel} held before and a rotation replaced; give a new one")
     if not same_as_journal:  # a new value (or the source changed since a crash)
         old_ref = _old_identity(root, pc, path, rel)
         fp = fingerprint(cred.value)
-        journal.step("obtained", fingerprint=fp, old_ref=old_ref, validated=None)
+        journal.step(Step.OBTAINED, fingerprint=fp, old_ref=old_ref, validated=None)
     fp = str(journal.data["fingerprint"])
     warning = ""
     if journal.data.get("validated") != fp:
@@ -126,16 +127,16 @@ def rotate_credential(
             try:
                 outcome = validate.check(pc, cred.value, policy=policy)
             except AigwError as exc:
-                journal.step("aborted", error=type(exc).__name__)
+                journal.step(Step.ABORTED, error=type(exc).__name__)
                 pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})", cfg)  # issue 13
                 raise
             warning = outcome.warning
             if warning:
                 output.warn(warning)
-            journal.step("validated", validated=fp, http_status=outcome.status)
+            journal.step(Step.VALIDATED, validated=fp, http_status=outcome.status)
         else:
             output.warn(f"{pc.provider.title}: --no-verify: the new credential was NOT checked against the provider")
-            journal.step("validated", validated=fp, http_status=None)
+            journal.step(Step.VALIDATED, validated=fp, http_status=None)
     revoke_after = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
     if not new_hash_matches:  # not written yet (a resumed run may find it already written)
         generation = _generation(annotations, rel) + 1
@@ -153,11 +154,11 @@ def rotate_credential(
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
         # In place: the diff shows the value, the rotation annotations and the sops block only.
         new, verified = plan.encrypt_secret(sops_mod.Sops(root), rel, doc, sopsfile.read(path))
-        journal.step("encrypted")
+        journal.step(Step.ENCRYPTED)
         atomic_write(path, new)
-        journal.step("written", verified=verified)
+        journal.step(Step.WRITTEN, verified=verified)
     companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)  # issue 13: model server's Secret; BSP reconcile
-    journal.step("complete", completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
+    journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
     pending.finish(root, pc)  # issue 13: wipe the pending entry
     output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")
     return {"provider": pc.key, "file": rel, "files": [rel, *companions], "issuer": pc.settings.get("issuer") or "operator", "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
@@ -178,14 +179,14 @@ def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str |
         return None  # no key here to read it: recorded as unknown
 
 
-def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
+def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
     if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21
         from aigw_secrets.rotation import externalsecret
 
         return externalsecret.status(root, cfg, pc)
     path = cfg.output_dir / manifests.secret_file(pc)
     rel = str(path.relative_to(root))
-    row: dict[str, Any] = {"provider": pc.key, "auth": pc.auth.name, "file": rel}
+    row: StatusRow = {"provider": pc.key, "auth": pc.auth.name, "file": rel}
     try:
         doc = _current(path, rel)
     except AigwError as exc:
@@ -224,9 +225,9 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
     since it was planned (``generate``, ``set``, ``edit``): nothing is left for it to do. ``close``
     ends it (under the repository lock), so cron stops asking for an operator."""
     journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
-    if not (journal.active and journal.data.get("state") == "planned"):
+    if journal.state != Step.PLANNED:
         return False
-    planned = next((parse_stamp(h.get("at")) for h in journal.data.get("history", []) if isinstance(h, dict) and h.get("state") == "planned"), None)
+    planned = next((parse_stamp(h.get("at")) for h in journal.data.get("history", []) if isinstance(h, dict) and h.get("state") == Step.PLANNED), None)
     try:
         doc = yaml.safe_load((cfg.output_dir / manifests.secret_file(pc)).read_text("utf-8")) or {}
         rotated = parse_stamp(((doc.get("metadata") or {}).get("annotations") or {}).get(f"{A}/rotated-at"))
@@ -235,17 +236,17 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
     if planned is None or rotated is None or rotated < planned:
         return False
     if close:
-        journal.step("aborted", error="superseded: the Secret got a new credential another way")
+        journal.step(Step.ABORTED, error="superseded: the Secret got a new credential another way")
         output.info(f"{pc.key}: the pending rotation is closed; the Secret got a new credential at {stamp(rotated)}")
     return True
 
 
-def rotate_due(root: Path, *, verify: bool = True) -> dict[str, Any]:
+def rotate_due(root: Path, *, verify: bool = True) -> Summary:
     """Everything past its period that can be rotated unattended; the rest needs an operator."""
     from aigw_secrets import adminenv
 
     cfg = config_mod.load(root)
-    summary: dict[str, Any] = {"rotated": [], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
+    summary: Summary = {"rotated": [], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     with repo_lock(root), adminenv.unattended():
         dk_files = []
         for pc in (p for p in (*cfg.providers, *cfg.mcp_backends) if p.auth.secret_key):
@@ -274,7 +275,7 @@ def rotate_due(root: Path, *, verify: bool = True) -> dict[str, Any]:
     return summary
 
 
-def exit_code(summary: dict[str, Any]) -> int:
+def exit_code(summary: Summary) -> int:
     codes = [e.get("exit_code", int(ExitCode.SOPS_FAILED)) for e in summary["errors"]]
     if codes:
         return int(codes[0])

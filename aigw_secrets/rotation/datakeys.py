@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, NoInputError
-from aigw_secrets.rotation.journal import DATA_KEY, Journal, repo_lock
+from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, repo_lock
+from aigw_secrets.rotation.results import DataKeys, Failure
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import files as sopsfile
@@ -32,7 +32,7 @@ def _inside(root: Path, path: Path) -> Path:
     return resolved
 
 
-def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False) -> dict[str, Any]:
+def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False) -> DataKeys:
     """A new data key for each file (``sops rotate``), formatting kept; resumes an interrupted batch."""
     root = root.resolve()
     if not locked:
@@ -49,12 +49,12 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
         done = set()
         rels = [str(p.relative_to(root)) for p in todo]
         journal.data = {}
-        journal.step("planned", rotation_id=str(uuid.uuid4()), files=rels, done=[])
+        journal.step(Step.PLANNED, rotation_id=str(uuid.uuid4()), files=rels, done=[])
     remaining = [p for p in todo if str(p.relative_to(root)) not in done]
     progress = output.Progress(len(todo), "rotating data keys", start=len(todo) - len(remaining))
-    errors: list[dict[str, Any]] = []
+    errors: list[Failure] = []
 
-    def one(path: Path) -> tuple[str, dict[str, Any] | None]:
+    def one(path: Path) -> tuple[str, Failure | None]:
         rel = str(path.relative_to(root))
         try:
             atomic_write(path, sopsfile.rotate(sops, sopsfile.read(path), rel))
@@ -71,5 +71,5 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
         if n % 25 == 0:  # a crash re-rotates at most these few files: harmless
             journal.save(done=sorted(done))
     progress.close()
-    journal.step("complete" if not errors else "failed", done=sorted(done), errors=len(errors))
+    journal.step(Step.COMPLETE if not errors else Step.FAILED, done=sorted(done), errors=len(errors))
     return {"data_keys_rotated": len(remaining) - len(errors), "data_key_errors": errors}

@@ -28,18 +28,19 @@ from aigw_secrets.gateway import credentials, manifests, operator, validate
 from aigw_secrets.gateway import externalsecrets as es
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
-from aigw_secrets.rotation.journal import Journal, crash_point, now, parse_stamp, stamp
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, stamp
+from aigw_secrets.rotation.results import Rotated, StatusRow
 from aigw_secrets.stores import Store, holds, open_store
 from aigw_secrets.util import atomic_write
 
 A = manifests.ANNOTATION
-ESO_CREDENTIAL: dict[str, tuple[str, ...]] = {
-    "": ("planned",),
-    "planned": ("obtained", "aborted"),
-    "obtained": ("obtained", "validated", "aborted"),
-    "validated": ("obtained", "stored", "complete", "aborted"),
-    "stored": ("stored", "written", "complete"),
-    "written": ("complete",),
+ESO_CREDENTIAL: Transitions = {
+    "": (Step.PLANNED,),
+    Step.PLANNED: (Step.OBTAINED, Step.ABORTED),
+    Step.OBTAINED: (Step.OBTAINED, Step.VALIDATED, Step.ABORTED),
+    Step.VALIDATED: (Step.OBTAINED, Step.STORED, Step.COMPLETE, Step.ABORTED),
+    Step.STORED: (Step.STORED, Step.WRITTEN, Step.COMPLETE),
+    Step.WRITTEN: (Step.COMPLETE,),
 }
 
 
@@ -88,7 +89,7 @@ class Helpers(NamedTuple):
 
 def rotate(
     root: Path, cfg: Config, pc: ProviderConfig, *, source: str | None, verify: bool, interactive: bool, policy: operator.Policy | None, helpers: Helpers
-) -> dict[str, Any]:
+) -> Rotated:
     """One rotation through the store; called by ``credential.rotate_credential`` under the repository lock."""
     identity, fingerprint, _same_value = helpers
 
@@ -105,10 +106,10 @@ def rotate(
     journal = Journal(root, f"rotate-{pc.key}", ESO_CREDENTIAL)
     if not journal.active:
         journal.data = {}
-        journal.step("planned", provider=pc.key, file=rel, backend="external-secrets", source=src.describe() if src else "environment")
+        journal.step(Step.PLANNED, provider=pc.key, file=rel, backend="external-secrets", source=src.describe() if src else "environment")
     else:
         output.info(f"resuming rotation of {pc.key} at step {journal.field('state', str)}")
-    cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == "planned") if source is None else None
+    cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
         if not interactive:
@@ -120,14 +121,14 @@ def rotate(
     written = manifests.hash_matches(ann.get(manifests.HASH_ANNOTATION), {secret_key: cred.value})
     same_as_journal = _same_value(journal.data.get("fingerprint"), cred.value)
     if written and not same_as_journal:
-        journal.step("aborted", error="unchanged")
+        journal.step(Step.ABORTED, error="unchanged")
         raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one {rel} already names")
     if not same_as_journal:
         try:
             old = value_of(store, doc, pc, cfg)
         except AigwError:
             old = None
-        journal.step("obtained", fingerprint=fingerprint(cred.value), old_ref=identity(pc, old) if old else None, validated=None, version=None)
+        journal.step(Step.OBTAINED, fingerprint=fingerprint(cred.value), old_ref=identity(pc, old) if old else None, validated=None, version=None)
     fp = str(journal.data["fingerprint"])
     warning = ""
     if journal.data.get("validated") != fp:
@@ -135,16 +136,16 @@ def rotate(
             try:
                 outcome = validate.check(pc, cred.value, policy=policy)
             except AigwError as exc:
-                journal.step("aborted", error=type(exc).__name__)
+                journal.step(Step.ABORTED, error=type(exc).__name__)
                 pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})")
                 raise
             warning = outcome.warning
             if warning:
                 output.warn(warning)
-            journal.step("validated", validated=fp, http_status=outcome.status)
+            journal.step(Step.VALIDATED, validated=fp, http_status=outcome.status)
         else:
             output.warn(f"{pc.provider.title}: --no-verify: the new credential was NOT checked against the provider")
-            journal.step("validated", validated=fp, http_status=None)
+            journal.step(Step.VALIDATED, validated=fp, http_status=None)
     if not written:
         info = es.read(doc)
         assert info is not None  # noqa: S101 - current() checked it
@@ -153,9 +154,9 @@ def rotate(
         expected = es.remote_key(cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc))
         if key != expected:
             raise DataError(f"{rel}: names store entry {key}, not {expected}; run `aigw-secrets generate` first")
-        if journal.data.get("state") != "stored":
+        if journal.data.get("state") != Step.STORED:
             version = store.put(key, props)  # a new version; the previous one stays readable
-            journal.step("stored", version=version, stored_at=stamp())
+            journal.step(Step.STORED, version=version, stored_at=stamp())
             crash_point("stored")
         version = str(journal.data["version"])
         if not holds(store.get(key, version if store.versioned else None), props):
@@ -171,11 +172,11 @@ def rotate(
         new_doc, _ = es.for_provider(pc, cfg, cfg.external_secrets, cred.value, version_ref=None, content_hash=manifests.content_hash({secret_key: cred.value}), rotation=rotation, force_sync=stored_at)
         new_doc = pin(new_doc, store, version)
         atomic_write(path, es.HEADER.encode() + manifests.dump([new_doc], markers=False).encode())
-        journal.step("written", revoke_after=revoke_after)
+        journal.step(Step.WRITTEN, revoke_after=revoke_after)
     companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)
     final = current(path, rel)
     revoke_after = str(((final.get("metadata") or {}).get("annotations") or {}).get(f"{A}/previous-revoke-after") or journal.data.get("revoke_after") or "")
-    journal.step("complete", completed_at=stamp(), revoke_after=revoke_after)
+    journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=revoke_after)
     pending.finish(root, pc)
     pinned = ((final.get("metadata") or {}).get("annotations") or {}).get(es.STORE_VERSION)
     output.status("rotated", rel, f"{pc.provider.title}: store version {pinned}; previous credential {journal.data.get('old_ref')} safe to revoke after {revoke_after}")
@@ -190,13 +191,13 @@ def _generation(annotations: dict[str, Any], rel: str) -> int:
     return int(text)
 
 
-def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
+def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
     """``status`` row for a provider on the external-secrets backend (no store or cluster call)."""
     from aigw_secrets.rotation.journal import CREDENTIAL
 
     path = cfg.output_dir / manifests.secret_file(pc)
     rel = str(path.relative_to(root))
-    row: dict[str, Any] = {"provider": pc.key, "auth": pc.auth.name, "file": rel, "backend": "external-secrets"}
+    row: StatusRow = {"provider": pc.key, "auth": pc.auth.name, "file": rel, "backend": "external-secrets"}
     try:
         doc = current(path, rel)
     except AigwError as exc:
@@ -230,7 +231,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
 
 def _last_sync(root: Path, pc: ProviderConfig) -> str:
     """ESO's sync state as the last revocation check saw it (``status`` makes no cluster call)."""
-    states = {"": ("waiting",), "waiting": ("waiting", "disabled", "complete"), "disabled": ("disabled", "complete")}
+    states: Transitions = {"": (Step.WAITING,), Step.WAITING: (Step.WAITING, Step.DISABLED, Step.COMPLETE), Step.DISABLED: (Step.DISABLED, Step.COMPLETE)}
     journal = Journal(root, f"revoke-{pc.key}", states)  # read only (revoke.py owns its transitions)
     for name, ok, why in journal.data.get("gates") or []:
         if name == "in-cluster":

@@ -10,6 +10,7 @@ a fingerprint of it, and re-reads the source when it resumes. Every write is ato
 
 from __future__ import annotations
 
+import enum
 import errno
 import fcntl
 import json
@@ -23,7 +24,7 @@ from aigw_secrets import output
 from aigw_secrets.errors import AigwError, DataError, ExitCode, OutputError
 from aigw_secrets.util import atomic_write, commit, discard, now, parse_stamp, require_regular, stage, stamp
 
-__all__ = ["COMMIT_JOURNAL", "Journal", "Locked", "Untrusted", "commit_files", "now", "parse_stamp", "recover_files", "refuse_committed_state", "repo_lock", "stamp", "state_dir"]
+__all__ = ["COMMIT_JOURNAL", "Journal", "Locked", "Step", "Transitions", "Untrusted", "commit_files", "now", "parse_stamp", "recover_files", "refuse_committed_state", "repo_lock", "stamp", "state_dir"]
 
 STATE_DIR = ".aigw"  # where older versions kept the state, inside the work tree: refused when tracked
 GIT_STATE = "aigw-secrets"  # under the git directory
@@ -131,24 +132,47 @@ def crash_point(step: str) -> None:
         os._exit(137)
 
 
-# Each kind of journal has a table: state -> the states that may follow it ("" = a new journal).
+class Step(enum.StrEnum):
+    """A journal's ``state``: the steps of credential, data-key, mint, revocation and multi-file
+    journals (the age rotation has its own, ``agerotation.Phase``). A str on disk and in JSON."""
+
+    PLANNED = "planned"
+    OBTAINED = "obtained"
+    VALIDATED = "validated"
+    ENCRYPTED = "encrypted"
+    STORED = "stored"  # external-secrets: the new value is in the secret store
+    WRITTEN = "written"
+    COMPLETE = "complete"
+    ABORTED = "aborted"
+    FAILED = "failed"
+    MINTING = "minting"
+    MINTED = "minted"
+    WAITING = "waiting"
+    DISABLED = "disabled"
+    STAGED = "staged"
+    COMMITTING = "committing"
+
+
+# Each kind of journal has a table: state -> the steps that may follow it ("" = a new journal).
 # A step outside the table is a bug, never something to write down.
-CREDENTIAL: dict[str, tuple[str, ...]] = {
-    "": ("planned",),
-    "planned": ("obtained", "aborted"),
-    "obtained": ("obtained", "validated", "aborted"),  # obtained again: the source changed since a crash
-    "validated": ("obtained", "encrypted", "complete", "aborted"),
-    "encrypted": ("obtained", "encrypted", "written", "complete"),
-    "written": ("obtained", "complete"),
+Transitions = Mapping[str, tuple[enum.StrEnum, ...]]
+
+CREDENTIAL: Transitions = {
+    "": (Step.PLANNED,),
+    Step.PLANNED: (Step.OBTAINED, Step.ABORTED),
+    Step.OBTAINED: (Step.OBTAINED, Step.VALIDATED, Step.ABORTED),  # obtained again: the source changed since a crash
+    Step.VALIDATED: (Step.OBTAINED, Step.ENCRYPTED, Step.COMPLETE, Step.ABORTED),
+    Step.ENCRYPTED: (Step.OBTAINED, Step.ENCRYPTED, Step.WRITTEN, Step.COMPLETE),
+    Step.WRITTEN: (Step.OBTAINED, Step.COMPLETE),
 }
-DATA_KEY: dict[str, tuple[str, ...]] = {"": ("planned",), "planned": ("complete", "failed")}
-FINAL = ("complete", "aborted")
+DATA_KEY: Transitions = {"": (Step.PLANNED,), Step.PLANNED: (Step.COMPLETE, Step.FAILED)}
+FINAL = (Step.COMPLETE, Step.ABORTED)
 
 
 class Journal:
     """A JSON record of one operation; each step is written before it is taken."""
 
-    def __init__(self, root: Path, name: str, transitions: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, root: Path, name: str, transitions: Transitions) -> None:
         self.path = state_dir(root) / f"{name}.json"
         self.transitions = transitions
         self.data: dict[str, Any] = {}
@@ -178,25 +202,30 @@ class Journal:
     def active(self) -> bool:
         return bool(self.data) and self.data.get("state") not in FINAL
 
+    @property
+    def state(self) -> str:
+        """The step an active journal is at ("" when none is active); compare with a ``Step``."""
+        return str(self.data.get("state") or "") if self.active else ""
+
     def save(self, **changes: Any) -> None:
         self.data.update(changes)
         self.data["updated_at"] = stamp()
         atomic_write(self.path, (json.dumps(self.data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
 
-    def step(self, state: str, **changes: Any) -> None:
-        current = str(self.data.get("state") or "") if self.active else ""
-        if state not in self.transitions.get(current, ()) and state != "aborted":
+    def step(self, state: enum.StrEnum, **changes: Any) -> None:
+        current = self.state
+        if state not in self.transitions.get(current, ()) and state != Step.ABORTED:
             raise AigwError(f"internal: journal {self.path.name} cannot go from {current or 'new'} to {state}")
         history = list(self.data.get("history", []))
-        history.append({"state": state, "at": stamp()})
-        self.save(state=state, history=history, **changes)
+        history.append({"state": str(state), "at": stamp()})
+        self.save(state=str(state), history=history, **changes)
         crash_point(state)
 
 
 # --- all-or-nothing writes of several files (generate) ----------------------------------------------
 
 COMMIT_JOURNAL = "generate"  # the one multi-file commit journal (generate's)
-FILES: dict[str, tuple[str, ...]] = {"": ("staged",), "staged": ("committing", "aborted"), "committing": ("complete",)}
+FILES: Transitions = {"": (Step.STAGED,), Step.STAGED: (Step.COMMITTING, Step.ABORTED), Step.COMMITTING: (Step.COMPLETE,)}
 
 
 def commit_files(root: Path, name: str, writes: Mapping[Path, bytes], removals: Sequence[Path]) -> None:
@@ -219,14 +248,14 @@ def commit_files(root: Path, name: str, writes: Mapping[Path, bytes], removals: 
             staged[path] = stage(path, data)
         journal.data = {}
         rel = _rel(root)
-        journal.step("staged", files={rel(p): rel(t) for p, t in staged.items()}, remove=[rel(p) for p in removals])
-        journal.step("committing")
+        journal.step(Step.STAGED, files={rel(p): rel(t) for p, t in staged.items()}, remove=[rel(p) for p in removals])
+        journal.step(Step.COMMITTING)
     except BaseException:
         for tmp in staged.values():
             discard(tmp)
         if journal.active:
             try:
-                journal.step("aborted")
+                journal.step(Step.ABORTED)
             except AigwError:
                 pass  # still "staged" on disk: the next run rolls it back (nothing is left to undo)
         raise
@@ -238,12 +267,12 @@ def recover_files(root: Path, name: str) -> str | None:
     journal = Journal(root, name, FILES)
     if not journal.active:
         return None
-    if journal.data.get("state") == "committing":
+    if journal.state == Step.COMMITTING:
         _finish(root, journal)
         return "completed"
     for tmp in journal.field("files", dict).values():
         discard(_under(root, tmp))
-    journal.step("aborted")
+    journal.step(Step.ABORTED)
     return "rolled back"
 
 
@@ -256,7 +285,7 @@ def _finish(root: Path, journal: Journal) -> None:
         path = _under(root, target)
         if require_regular(path) is not None:  # never unlinks a symlink or what it points to
             path.unlink()
-    journal.step("complete")
+    journal.step(Step.COMPLETE)
 
 
 def _rel(root: Path) -> Callable[[Path], str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -22,7 +21,8 @@ from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, NoInputError
 from aigw_secrets.gateway import manifests
 from aigw_secrets.gateway.config import Config
-from aigw_secrets.rotation.journal import DATA_KEY, Journal, now, parse_stamp, repo_lock, stamp
+from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, now, parse_stamp, repo_lock, stamp
+from aigw_secrets.rotation.results import Rotated, StatusRow
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.util import atomic_write
@@ -42,7 +42,7 @@ def _paths(root: Path, cfg: Config) -> tuple[Path, str]:
     return path, str(path.relative_to(root))
 
 
-def rotate_mcp_seed(root: Path, cfg: Config) -> dict[str, Any]:
+def rotate_mcp_seed(root: Path, cfg: Config) -> Rotated:
     path, rel = _paths(root, cfg)
     with repo_lock(root):
         if not path.is_file():
@@ -58,24 +58,24 @@ def rotate_mcp_seed(root: Path, cfg: Config) -> dict[str, Any]:
             output.info("resuming: the seed was already rotated before the interruption")
         else:
             journal.data = {}
-            journal.step("planned", old=_fp(seed), file=rel)
+            journal.step(Step.PLANNED, old=_fp(seed), file=rel)
             annotations = (current.get("metadata") or {}).get("annotations") or {}
             generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
             rotation = manifests.rotation_annotations(generation, 90, rotated_at=stamp(), previous_ref="sha256:" + _fp(seed)[:12])
             doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), seed, rotation=rotation)
             text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
             atomic_write(path, sopsfile.encrypt(sops, text.encode(), rel))
-        journal.step("complete", completed_at=stamp())
+        journal.step(Step.COMPLETE, completed_at=stamp())
     output.status("rotated", rel, "MCP session seed; the previous one is now the fallback seed (sessions survive this rotation)")
     return {"provider": NAMES[0], "file": rel, "previous": None, "revoke_after": None, "warning": ""}
 
 
-def seed_status(root: Path, cfg: Config) -> dict[str, Any] | None:
+def seed_status(root: Path, cfg: Config) -> StatusRow | None:
     """The seed's row for `status` (age from the plaintext rotated-at annotation; no key needed)."""
     if cfg.mcp_seed is None:
         return None
     path, rel = _paths(root, cfg)
-    row: dict[str, Any] = {"provider": NAMES[0], "auth": "mcp-session-seed", "file": rel}
+    row: StatusRow = {"provider": NAMES[0], "auth": "mcp-session-seed", "file": rel}
     try:
         doc = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):

@@ -27,7 +27,8 @@ from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import credentials, manifests
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Minted
-from aigw_secrets.rotation.journal import Journal, state_dir
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, state_dir
+from aigw_secrets.rotation.results import MintState
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.util import atomic_write, confined
@@ -48,10 +49,10 @@ ISSUERS: dict[str, str] = {
     "azure-arm": "azure_arm:AzureArm",
 }
 
-MINT: dict[str, tuple[str, ...]] = {
-    "": ("minting",),
-    "minting": ("minting", "minted", "aborted"),
-    "minted": ("complete", "aborted"),
+MINT: Transitions = {
+    "": (Step.MINTING,),
+    Step.MINTING: (Step.MINTING, Step.MINTED, Step.ABORTED),
+    Step.MINTED: (Step.COMPLETE, Step.ABORTED),
 }
 
 
@@ -102,15 +103,15 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
         return None
     journal, pending = _paths(root, pc)
     rel = _sops_rel(root, cfg, pc)
-    if fresh and journal.active and journal.data["state"] == "minted" and _annotations(root, cfg, pc).get(REF_ANNOTATION) == journal.data["ref"]:
+    if fresh and journal.active and journal.data["state"] == Step.MINTED and _annotations(root, cfg, pc).get(REF_ANNOTATION) == journal.data["ref"]:
         finish(root, pc)
-    if journal.active and journal.data["state"] == "minted":
+    if journal.active and journal.data["state"] == Step.MINTED:
         value = _read_pending(root, pending, rel)
         if value is not None:
             return credentials.Credential(value, f"issuer {issuer.kind} ({journal.data['ref']}, pending)")
         output.warn(f"{pc.key}: the pending credential {journal.data['ref']} cannot be decrypted here; revoking it and minting again")
         _revoke_new(root, cfg, pc, issuer, journal, str(journal.data["ref"]))
-    if journal.active and journal.data["state"] == "minting":
+    if journal.active and journal.data["state"] == Step.MINTING:
         _clean_orphans(root, cfg, pc, issuer, journal)
     ann = _annotations(root, cfg, pc)
     generation = int(str(ann.get(f"{A}/generation", "1")) or 1) + 1
@@ -130,21 +131,21 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
     issuer.prepare(ann, current)
     issuer.make_room(force=force, keep=previous, revoke=lambda ref: _guarded_delete(root, cfg, pc, issuer, ref, operator_named=force))
     journal.data = {}
-    journal.step("minting", name=name, generation=generation, before=[k.ref for k in issuer.listed()], previous_ref=issued, previous_kind=ann.get(ISSUER_ANNOTATION))
+    journal.step(Step.MINTING, name=name, generation=generation, before=[k.ref for k in issuer.listed()], previous_ref=issued, previous_kind=ann.get(ISSUER_ANNOTATION))
     minted = issuer.mint(name)
     from aigw_secrets.rotation import trust
 
     trust.record_minted(root, pc, minted.ref)
     bad = _unusable(pc, minted.value)
     if bad:  # never stored, never written: revoked at once, and the next run starts over
-        journal.step("minted", ref=minted.ref, companions=[])
+        journal.step(Step.MINTED, ref=minted.ref, companions=[])
         output.warn(f"{pc.key}: the provider returned a new credential {minted.ref} with {bad}; revoking it")
         _revoke_new(root, cfg, pc, issuer, journal, minted.ref)
         from aigw_secrets.rotation.issuers.interface import IssuerError
 
         raise IssuerError(f"{pc.key}: the provider returned a new credential with {bad}; it was revoked and nothing was written")
     _write_pending(root, pending, rel, minted)
-    journal.step("minted", ref=minted.ref, companions=sorted(minted.companions))
+    journal.step(Step.MINTED, ref=minted.ref, companions=sorted(minted.companions))
     output.status("minted", minted.ref, f"{pc.provider.title}: new credential {minted.name}, held sops-encrypted until written")
     return credentials.Credential(minted.value, f"issuer {issuer.kind} ({minted.ref})")
 
@@ -168,7 +169,7 @@ def _clean_orphans(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, 
         if issuer.soft_revoke:
             issuer.disable(key.ref)
         issuer.delete(key.ref)
-    journal.step("aborted", error="orphan revoked")
+    journal.step(Step.ABORTED, error="orphan revoked")
 
 
 def _revoke_new(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, journal: Journal, ref: str) -> None:
@@ -180,7 +181,7 @@ def _revoke_new(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, jou
         if issuer.soft_revoke:
             issuer.disable(ref)
         issuer.delete(ref)
-    journal.step("aborted", error="pending credential revoked")
+    journal.step(Step.ABORTED, error="pending credential revoked")
 
 
 def _guarded_delete(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str, *, operator_named: bool = False) -> None:
@@ -219,7 +220,7 @@ def abandon(root: Path, pc: ProviderConfig, why: str, cfg: Config | None = None)
     """The minted credential failed validation: revoke it at once; the current one is untouched."""
     issuer = issuer_for(pc)
     journal, pending = _paths(root, pc)
-    if issuer is None or not journal.active or journal.data.get("state") != "minted":
+    if issuer is None or not journal.active or journal.data.get("state") != Step.MINTED:
         return
     output.warn(f"{pc.key}: revoking the new credential {journal.data['ref']}: {why}")
     _revoke_new(root, cfg or config_mod.load(root), pc, issuer, journal, str(journal.data["ref"]))
@@ -229,7 +230,7 @@ def abandon(root: Path, pc: ProviderConfig, why: str, cfg: Config | None = None)
 def new_annotations(root: Path, pc: ProviderConfig) -> dict[str, str]:
     """What the new Secret records about its issuer (ids only): written with the new generation."""
     journal, _ = _paths(root, pc)
-    if not journal.active or journal.data.get("state") != "minted":
+    if not journal.active or journal.data.get("state") != Step.MINTED:
         return {}
     out = {ISSUER_ANNOTATION: str(pc.settings["issuer"]), REF_ANNOTATION: str(journal.data["ref"])}
     if journal.data.get("previous_ref"):
@@ -240,7 +241,7 @@ def new_annotations(root: Path, pc: ProviderConfig) -> dict[str, str]:
 def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
     """After the Secret is written: the companion Secrets (model server), in the same change."""
     journal, pending = _paths(root, pc)
-    if not journal.active or journal.data.get("state") != "minted":
+    if not journal.active or journal.data.get("state") != Step.MINTED:
         return []
     written: list[str] = []
     if journal.data.get("companions"):
@@ -255,8 +256,8 @@ def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
 def finish(root: Path, pc: ProviderConfig) -> None:
     """The rotation is complete: close the mint journal and wipe the pending entry."""
     journal, pending = _paths(root, pc)
-    if journal.active and journal.data.get("state") == "minted":
-        journal.step("complete")
+    if journal.active and journal.data.get("state") == Step.MINTED:
+        journal.step(Step.COMPLETE)
     pending.unlink(missing_ok=True)
 
 
@@ -309,7 +310,7 @@ def _read_pending(root: Path, pending: Path, rel: str) -> str | None:
         return None
 
 
-def state(root: Path, pc: ProviderConfig) -> dict[str, Any]:
+def state(root: Path, pc: ProviderConfig) -> MintState:
     journal, pending = _paths(root, pc)
     return {"mint_state": journal.data.get("state") if journal.active else None, "pending": pending.exists()}
 

@@ -42,14 +42,15 @@ from aigw_secrets.kube import Cluster, flux_applied
 from aigw_secrets.rotation import pending as pending_mod
 from aigw_secrets.rotation import trust
 from aigw_secrets.rotation.issuers.interface import Issuer
-from aigw_secrets.rotation.journal import Journal, now, parse_stamp, stamp
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, now, parse_stamp, stamp
+from aigw_secrets.rotation.results import ByHand, Revocation, RevocationColumns, Revocations
 
 A = manifests.ANNOTATION
 
 # state -> the states that may follow ("" = new). "complete" is final (journal.FINAL).
-REVOKE: dict[str, tuple[str, ...]] = {
-    "": ("waiting",),
-    "waiting": ("waiting",),
+REVOKE: Transitions = {
+    "": (Step.WAITING,),
+    Step.WAITING: (Step.WAITING,),
 }  # one long-lived journal per provider: per-key progress in "keys", what was revoked in "completed"
 
 
@@ -105,7 +106,7 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict
 def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
     """What the bot's own mint journal is about to land (never revoked under a resumed rotation)."""
     journal, _ = pending_mod.journal_paths(root, pc)
-    if journal.active and journal.data.get("state") == "minted":
+    if journal.active and journal.data.get("state") == Step.MINTED:
         return {str(journal.data.get("ref"))}
     return set()
 
@@ -244,10 +245,10 @@ def _validates(pc: ProviderConfig, facts: trust.Facts) -> Gate:
 
 # A key an operator supplied is revoked in the provider's console; its own record (issue 18), kept
 # apart from the issuer's revocation journal.
-BY_HAND: dict[str, tuple[str, ...]] = {"": ("waiting",), "waiting": ("complete",)}
+BY_HAND: Transitions = {"": (Step.WAITING,), Step.WAITING: (Step.COMPLETE,)}
 
 
-def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any] | None:
+def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> ByHand | None:
     """The previous credential an operator supplied (no issuer minted it, so only the operator can
     revoke it, in the provider's console), while no record says it was revoked; None = none."""
     rel, doc = _doc(root, cfg, pc)
@@ -256,13 +257,13 @@ def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any
     if not prev or ann.get(pending_mod.PREVIOUS_ISSUED):
         return None  # nothing recorded, or a minted key: the issuer's revocation (``target``)
     journal = Journal(root, f"revoke-by-hand-{pc.key}", BY_HAND)
-    if journal.data.get("state") == "complete" and journal.data.get("ref") == prev and str(journal.data.get("generation")) == str(ann.get(f"{A}/generation")):
+    if journal.data.get("state") == Step.COMPLETE and journal.data.get("ref") == prev and str(journal.data.get("generation")) == str(ann.get(f"{A}/generation")):
         return None
     after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
     return {"provider": pc.key, "file": rel, "ref": str(prev), "revoke_after": stamp(after) if after else None, "safe_now": bool(after and now() >= after), "generation": ann.get(f"{A}/generation")}
 
 
-def _by_hand(root: Path, pc: ProviderConfig, t: dict[str, Any], ref: str | None, now_fn: Callable[[], dt.datetime]) -> dict[str, Any]:
+def _by_hand(root: Path, pc: ProviderConfig, t: ByHand, ref: str | None, now_fn: Callable[[], dt.datetime]) -> Revocation:
     """Say which key to revoke in the console and when; ``--ref`` naming it records that it was."""
     where = f"the {pc.provider.title} console" if not pc.key.startswith("mcp_") else f"{pc.provider.title}'s admin"
     if pending_mod.issuer_for(pc) is None:
@@ -272,12 +273,16 @@ def _by_hand(root: Path, pc: ProviderConfig, t: dict[str, Any], ref: str | None,
     if ref == t["ref"]:
         journal = Journal(root, f"revoke-by-hand-{pc.key}", BY_HAND)
         journal.data = {}
-        journal.step("waiting", ref=t["ref"], generation=t["generation"], named=True, by_hand=True)
-        journal.step("complete", revoked_at=stamp(now_fn()), by_hand=True)
+        journal.step(Step.WAITING, ref=t["ref"], generation=t["generation"], named=True, by_hand=True)
+        journal.step(Step.COMPLETE, revoked_at=stamp(now_fn()), by_hand=True)
         output.status("recorded", t["ref"], f"{pc.provider.title}: revoked by hand; `status` no longer lists it")
-        return {**t, "state": "revoked by hand", "why": why}
+        return _by_hand_result(t, "revoked by hand", why)
     when = "now (the grace period is over)" if t["safe_now"] else f"after {t['revoke_after'] or '(unknown)'} (the grace period)"
-    return {**t, "state": "revoke by hand", "why": f"{why} {when}; then record it: aigw-secrets rotate --revoke {pc.key} --ref {t['ref']}"}
+    return _by_hand_result(t, "revoke by hand", f"{why} {when}; then record it: aigw-secrets rotate --revoke {pc.key} --ref {t['ref']}")
+
+
+def _by_hand_result(t: ByHand, state: str, why: str) -> Revocation:
+    return {"provider": t["provider"], "file": t["file"], "ref": t["ref"], "revoke_after": t["revoke_after"], "safe_now": t["safe_now"], "generation": t["generation"], "state": state, "why": why}
 
 
 def revoke(
@@ -289,7 +294,7 @@ def revoke(
     ref: str | None = None,
     assume_applied: bool = False,
     now_fn: Callable[[], dt.datetime] = now,
-) -> dict[str, Any]:
+) -> Revocation:
     """Advance the revocations of ``pc`` as far as the gates allow. Raises Waiting (75) while a gate
     is closed or a disabled key soaks. Every decision comes from ``trust``: the provider's records and
     the decrypted Secret, re-checked right before each call."""
@@ -316,7 +321,7 @@ def revoke(
     journal = Journal(root, f"revoke-{pc.key}", REVOKE)
     if not journal.active:
         journal.data = {}
-        journal.step("waiting")
+        journal.step(Step.WAITING)
     results = gates(root, cfg, pc, facts, access, assume_applied=assume_applied)
     journal.save(gates=[[g.name, g.ok, g.reason] for g in results], pending=todo)  # a list: the order is the checking order
     closed = [g for g in results if not g.ok]
@@ -360,7 +365,7 @@ def revoke(
     return {"provider": pc.key, "state": "revoked", "ref": revoked[0] if revoked else None, "refs": revoked, "disabled": soaking}
 
 
-def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
+def status(root: Path, cfg: Config, pc: ProviderConfig) -> RevocationColumns:
     """For ``status``: every key the provider lists for the Secret's identity and what it is to this
     tool (current, pending revocation, not minted by aigw-secrets), and the gates as last checked."""
     issuer = pending_mod.issuer_for(pc)
@@ -368,7 +373,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
     if pc.backend == "external-secrets":
         from aigw_secrets.rotation import externalsecret  # noqa: F401 - registers how the store's value is read
     hand = by_hand_target(root, cfg, pc)
-    by_hand = {"revoke_by_hand": hand["ref"]} if hand else {}
+    by_hand: RevocationColumns = {"revoke_by_hand": hand["ref"]} if hand else {}
     if issuer is None or not issuer.records:
         t = target(root, cfg, pc)
         done = journal.data.get("completed") or {}
@@ -392,19 +397,19 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, Any]:
             role = "not minted by aigw-secrets"
         rows.append({"ref": k.ref, "name": k.name, "active": k.active, "role": role})
     waiting = [str(r["ref"]) for r in rows if r["role"] == "pending revocation"]
-    out: dict[str, Any] = {"provider_keys": rows, **by_hand}
+    out: RevocationColumns = {"provider_keys": rows, **by_hand}
     if waiting:
-        out.update(pending_revocation=", ".join(waiting), revocation_state="waiting", gates=journal.data.get("gates") or [])
+        out.update({"pending_revocation": ", ".join(waiting), "revocation_state": "waiting", "gates": journal.data.get("gates") or []})
     if not facts.current:
         out["provider_keys_error"] = f"the credential in {facts.file} is none of these keys"
     return out
 
 
-def revoke_due(root: Path, cfg: Config, access: ClusterAccess, *, assume_applied: bool = False, skip: set[str] | None = None) -> dict[str, Any]:
+def revoke_due(root: Path, cfg: Config, access: ClusterAccess, *, assume_applied: bool = False, skip: set[str] | None = None) -> Revocations:
     """Every pending revocation, as far as its gates allow (``rotate --due``); never raises Waiting."""
     from aigw_secrets.rotation.journal import repo_lock
 
-    out: dict[str, Any] = {"revoked": [], "waiting": [], "revoke_errors": []}
+    out: Revocations = {"revoked": [], "waiting": [], "revoke_errors": []}
     with repo_lock(root):
         for pc in cfg.providers:
             issuer = pending_mod.issuer_for(pc) if pc.auth.secret_key else None
