@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode
@@ -61,7 +61,7 @@ def status(root: Path, *, fmt: str = "table") -> int:
     return int(ExitCode.FINDINGS) if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
 
 
-def managed(cfg: config_mod.Config) -> list[Any]:
+def managed(cfg: config_mod.Config) -> list[config_mod.ProviderConfig]:
     """Every credential Secret aigw-secrets manages: the providers' and the MCP servers' (issue 18)."""
     return [pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.auth.secret_key]
 
@@ -162,7 +162,7 @@ def _note_needs_operator(root: Path, items: list[NeedsOperator]) -> None:
                 journal.save(needs_operator=item["reason"])
 
 
-def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: Any, row: StatusRow) -> StatusRow:
+def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig, row: StatusRow) -> StatusRow:
     """A journal that never got a value is not a rotation in progress: an operator has to provide one."""
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal
 
