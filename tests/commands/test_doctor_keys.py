@@ -124,7 +124,7 @@ def test_doctor_nearest_config_formats_and_anchors(repo: Path, capsys: pytest.Ca
     sub.mkdir()
     (sub / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: vars/.*\\.yaml$\n    age: {r}\n")
     (sub / "vars").mkdir()
-    (sub / "vars/main.yaml").write_text("db_password: plain-fake\n")
+    (sub / "vars/main.yaml").write_text("db_password: Xk9vQ7mR2pL4\n")
     code, out = _doctor(capsys)
     assert code == 1
     assert "unknown top-level key keys" not in out  # an anchor holder, used by the rules
