@@ -1,5 +1,5 @@
 """The rotation bot's admin credentials: which environment variables hold them, and keeping them out
-of everything else (issue 17).
+of everything else.
 
 The bot runs with organisation-level power in its environment (an OpenAI admin key, IAM rights, a
 Graph application secret, a GCP key-admin file, a git token). None of it may become a credential

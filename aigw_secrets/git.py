@@ -49,7 +49,7 @@ def require_toplevel(start: Path) -> Path:
 def _env() -> dict[str, str]:
     # Never let git, ssh or a credential helper ask for anything (credentials, an editor) in a hook
     # or a cron job: an askpass program that answers nothing makes them fail at once instead.
-    # Nor see the bot's admin credentials (issue 17): git runs hooks, credential helpers, ssh.
+    # Nor see the bot's admin credentials: git runs hooks, credential helpers, ssh.
     from aigw_secrets.adminenv import scrubbed
 
     return {

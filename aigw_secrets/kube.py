@@ -119,7 +119,7 @@ class Cluster:
             lambda: self.core.patch_namespaced_secret(name, ns, body, field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml"),
         )
 
-    # --- External Secrets Operator (issue 21) ------------------------------------------------------
+    # --- External Secrets Operator ------------------------------------------------------
 
     def external_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = self._call(

@@ -52,7 +52,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env=adminenv.scrubbed(env),  # issue 17: no child sees the bot's admin credentials
+            env=adminenv.scrubbed(env),  # no child sees the bot's admin credentials
             start_new_session=own_group,
         )
     except FileNotFoundError:

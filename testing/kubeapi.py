@@ -3,7 +3,7 @@ resourceVersion → 409 on conflict, PATCH incl. server-side apply) and Flux Kus
 with injectable 403s, and a stop() that makes it unreachable mid-run. The real ``kubernetes``
 client talks to it through a generated kubeconfig.
 
-It also plays the External Secrets Operator's controller (issue 21): ``apply_external_secret`` is
+It also plays the External Secrets Operator's controller: ``apply_external_secret`` is
 Flux applying an ExternalSecret from git; ``eso_sync`` is one reconcile: each ``spec.data[]`` item is
 fetched through ``store_reader(key, property, version)`` (the test wires it to the real store),
 ``spec.target.template`` is rendered (``{{ .name }}`` substitutions, what our builders emit) into the

@@ -33,7 +33,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(("rotation",)),
     Layer(("gateway", "scanner"), independent=True),
     Layer(("sops",)),
-    Layer(("stores",)),  # issue 21: the secret stores' doors (over http, boto3, hvac)
+    Layer(("stores",)),  # the secret stores' doors (over http, boto3, hvac)
     Layer(("git", "http", "kube"), independent=True),
     Layer(("output", "errors", "shapes", "flux", "util", "adminenv", "")),
 )

@@ -75,7 +75,7 @@ def write_cluster(root: Path, settings: dict[str, Any], *, fmt: str = "yaml") ->
     return path
 
 
-# Issue 14 providers: SDK environment variable → fake key of the provider's shape.
+# Providers added with Agent Router v1.2: SDK environment variable → fake key of the provider's shape.
 NEW_KEYS = {
     "GEMINI_API_KEY": fakes.gemini_key,
     "MISTRAL_API_KEY": fakes.mistral_key,

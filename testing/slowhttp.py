@@ -1,4 +1,4 @@
-"""A stand-in that answers slowly: the status line, then one header byte at a time (issue 17: a
+"""A stand-in that answers slowly: the status line, then one header byte at a time (a
 per-read socket timeout never trips on it; only a deadline over the whole exchange does). ``completed``
 counts the answers it got to send whole: a client that keeps to its deadline leaves it at 0 (it is
 cut off, and ``close`` stops whatever is still dripping), one that waits for the headers does not."""

@@ -82,7 +82,7 @@ def generate(
 
 
 def _warn_about_setup(cfg: config_mod.Config) -> None:
-    """What generate can see would break in the cluster, though every file is right (issue 18)."""
+    """What generate can see would break in the cluster, though every file is right."""
     from aigw_secrets.gateway import targetns
 
     for line in targetns.target_namespace_moves(cfg):
@@ -141,7 +141,7 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
 
 
 def _plan_credential(pc: config_mod.ProviderConfig, cfg: config_mod.Config, out: Path, source: str | None, interactive: bool, **kw: Any) -> tuple[Planned, SecretJob | StoreJob | None]:
-    if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21: the value goes to the store, an ExternalSecret to git
+    if pc.backend == config_mod.EXTERNAL_SECRETS:  # the value goes to the store, an ExternalSecret to git
         kw.pop("replace_rotated", None)  # the store keeps its own versions; git holds no value to compare
         return plan_external_secret(pc, cfg, out, source, interactive, **kw)
     return plan_secret(pc, cfg, out, source, interactive, **kw)
@@ -185,7 +185,7 @@ def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[S
     if any(isinstance(j, StoreJob) and j.document["metadata"]["annotations"].get(f"{manifests.ANNOTATION}/generation") == "1" for j in jobs):
         from aigw_secrets.gateway.externalsecrets import FLUX_HINT
 
-        output.hint(FLUX_HINT)  # issue 21: first ExternalSecrets in this directory
+        output.hint(FLUX_HINT)  # first ExternalSecrets in this directory
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``aigw-secrets migrate --to external-secrets|sops`` (issue 21): move the managed credentials
+"""``aigw-secrets migrate --to external-secrets|sops``: move the managed credentials
 between SOPS Secrets in git and a secret store read by the External Secrets Operator.
 
 To the store: each managed SOPS Secret is decrypted (in memory), its value written to the store as

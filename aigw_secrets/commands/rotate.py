@@ -29,8 +29,8 @@ def status(root: Path, *, fmt: str = "table") -> int:
     cfg = config_mod.load(root)
     from aigw_secrets.rotation import revoke
 
-    rows = [_revoked(_with_columns(_waiting_for_operator(root, cfg, pc, secret_status(root, cfg, pc)), revoke.status(root, cfg, pc))) for pc in managed(cfg)]  # issue 13: revocation columns
-    seed_row = seed_status(root, cfg)  # issue 14: the MCP session seed's age
+    rows = [_revoked(_with_columns(_waiting_for_operator(root, cfg, pc, secret_status(root, cfg, pc)), revoke.status(root, cfg, pc))) for pc in managed(cfg)]  # revocation columns
+    seed_row = seed_status(root, cfg)  # the MCP session seed's age
     rows += [seed_row] if seed_row else []
     if fmt == "json":
         output.result(json.dumps(rows, indent=2))
@@ -49,9 +49,9 @@ def status(root: Path, *, fmt: str = "table") -> int:
             lines.append(f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}")
             if r.get("needs_operator"):
                 lines.append(f"{'':18} needs operator: {r['needs_operator']}")
-            if r.get("backend") == "external-secrets":  # issue 21
+            if r.get("backend") == "external-secrets":
                 lines.append(f"{'':18} store {r.get('remote_key')} version {r.get('store_version') or '-'}; ESO {r.get('sync')}")
-            if r.get("pending_revocation"):  # issue 13
+            if r.get("pending_revocation"):
                 gates = ", ".join(f"{name} {'ok' if ok else 'WAITING'}" for name, ok, _why in r["gates"]) or "not checked yet"
                 lines.append(f"{'':18} revoke {r['pending_revocation']} ({r['revocation_state']}): {gates}")
         output.result("\n".join(lines))
@@ -62,7 +62,7 @@ def status(root: Path, *, fmt: str = "table") -> int:
 
 
 def managed(cfg: config_mod.Config) -> list[config_mod.ProviderConfig]:
-    """Every credential Secret aigw-secrets manages: the providers' and the MCP servers' (issue 18)."""
+    """Every credential Secret aigw-secrets manages: the providers' and the MCP servers'."""
     return [pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.auth.secret_key]
 
 
@@ -109,7 +109,7 @@ def run(
     if cancel:
         return _cancel(root, cancel, fmt)
     opts = revoke_opts or RevokeOptions()
-    if revoke:  # issue 13
+    if revoke:
         return _revoke(root, revoke, fmt, opts)
     summary: Summary
     if data_key:
@@ -117,14 +117,14 @@ def run(
         summary = {"rotated": [], "needs_operator": [], "errors": keys["data_key_errors"], "data_keys_rotated": keys["data_keys_rotated"]}
     elif due:
         if opts.assume_applied:
-            # issue 17: the bot never takes the cluster gates on trust; an operator may, at a terminal
+            # the bot never takes the cluster gates on trust; an operator may, at a terminal
             raise ConfigError("--assume-applied is for an operator revoking one provider (--revoke NAME), never with --due: the cron job checks the cluster")
         summary = rotate_due(root, verify=verify)
         _note_needs_operator(root, summary["needs_operator"])
         failed = {str(e.get("provider")) for e in summary["errors"]}  # its admin call just failed: not again
-        revocations = _revoke_due(root, opts, skip=failed)  # issue 13
+        revocations = _revoke_due(root, opts, skip=failed)
         summary["revoked"], summary["waiting"], summary["revoke_errors"] = revocations["revoked"], revocations["waiting"], revocations["revoke_errors"]
-    elif provider in MCP_SEED_NAMES:  # issue 14: the controller's MCP session seed
+    elif provider in MCP_SEED_NAMES:  # the controller's MCP session seed
         rotated = rotate_mcp_seed(root, config_mod.load(root))
         summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     else:
@@ -176,7 +176,7 @@ def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: config_mod.Pro
     return {**row, "state": "needs operator", "needs_operator": reason}
 
 
-_WRITTEN = (Step.ENCRYPTED, Step.STORED, Step.WRITTEN)  # from here on the Secret (or the store: issue 21) may hold the new value: only finishing makes sense
+_WRITTEN = (Step.ENCRYPTED, Step.STORED, Step.WRITTEN)  # from here on the Secret (or the store) may hold the new value: only finishing makes sense
 
 
 def _cancel(root: Path, name: str, fmt: str) -> int:
@@ -193,7 +193,7 @@ def _cancel(root: Path, name: str, fmt: str) -> int:
             raise ConfigError(f"{pc.key}: no credential rotation in progress; nothing to cancel")
         if state in _WRITTEN:
             raise DataError(f"{pc.key}: the rotation already wrote {journal.data.get('file')} (step {state}); it cannot be cancelled, finish it with `aigw-secrets rotate --provider {pc.key}`")
-        pending.abandon(root, pc, "the rotation was cancelled")  # issue 13: a minted key is revoked at once
+        pending.abandon(root, pc, "the rotation was cancelled")  # a minted key is revoked at once
         journal.step(Step.ABORTED, error="cancelled")
     if fmt == "json":
         output.json_result({"cancelled": pc.key, "at_step": state, "summary": f"rotation of {pc.key} cancelled"})
@@ -203,7 +203,7 @@ def _cancel(root: Path, name: str, fmt: str) -> int:
     return 0
 
 
-# --- issue 13: revoking the previous credential once the cluster serves its successor ----------
+# --- revoking the previous credential once the cluster serves its successor ----------
 
 
 def _access(opts: RevokeOptions) -> ClusterAccess:

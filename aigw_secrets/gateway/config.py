@@ -40,7 +40,7 @@ class ProviderConfig(NamedTuple):
     tls: bool
     prefix: str | None
     models: dict[str, list[str]]  # BackendSpec.suffix -> models (only backends with models)
-    backend: str = "sops"  # issue 21: sops | external-secrets
+    backend: str = "sops"  # sops | external-secrets
 
     @property
     def key(self) -> str:
@@ -59,13 +59,13 @@ class Config(NamedTuple):
     raw: dict[str, Any]
     data_key_days: int = 30
     grace_hours: int = 2
-    # --- issue 14 (Agent Router v1.2)
+    # --- Agent Router v1.2
     version: str = "v1.2"  # ai_gateway_version
     secret_namespace: str = ""  # namespace of the policies' Secrets; "" = namespace
     mcp_seed: MCPSeed | None = None  # ai_gateway_mcp_session_seed
     mcp_backends: tuple[ProviderConfig, ...] = ()  # ai_gateway_mcp_backends, one pseudo-provider each
     mcp_route_name: str = "mcp"
-    # --- issue 21 (External Secrets Operator backend)
+    # --- External Secrets Operator backend
     external_secrets: StoreSettings | None = None  # ai_gateway_external_secrets_*, when any provider uses it
 
 
@@ -423,7 +423,7 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
         raise ConfigError(f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters")
 
     target = s.get("server_secret")
-    if target:  # issue 17: a Kubernetes name, never a path
+    if target:  # a Kubernetes name, never a path
         ns, sep, secret = str(target).partition("/")
         if not sep or not _DNS_LABEL.match(ns) or len(ns) > 63 or not _DNS_SUBDOMAIN.match(secret) or len(secret) > 253:
             raise ConfigError(f"{where(key('server_secret'))}: {key('server_secret')}: must be NAMESPACE/NAME, both valid Kubernetes names (the value given is not shown)")

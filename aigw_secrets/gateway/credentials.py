@@ -95,7 +95,7 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
         # never the tool's own variables, another provider's credential, or an admin credential
         raise CredentialError(f"{label}: {src.where} names a variable that belongs to the tool or to another provider", code=ExitCode.CONFIG)
     if src.kind == "env" and src.arg not in pc.auth.env and not _prefix_allowed(src.arg):
-        # issue 17: the repository does not choose which of the bot's variables is read
+        # the repository does not choose which of the bot's variables is read
         raise CredentialError(
             f"{label}: {src.where} names a variable that is not one of {pc.provider.title}'s documented ones ({', '.join(pc.auth.env) or 'none'}); "
             "the operator can allow a prefix from outside the repository (AIGW_SECRETS_ALLOW_ENV_PREFIX)",
@@ -195,7 +195,7 @@ def obtain(
         raw = _read_source(src, label, stdin_text=stdin_text, timeout=policy.command_timeout)
         cred = check(pc, raw or "", src.describe())
     if cred is not None and adminenv.leaks(cred.value):
-        # issue 17: whatever the source, an admin credential never becomes a provider credential
+        # whatever the source, an admin credential never becomes a provider credential
         raise CredentialError(f"{label}: the credential from {cred.source} is an admin credential of this environment; refused (nothing sent, nothing written)", code=ExitCode.CONFIG)
     return cred
 

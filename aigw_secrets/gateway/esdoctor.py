@@ -1,4 +1,4 @@
-"""``doctor`` for the External Secrets backend (issue 21): every ExternalSecret in the repository
+"""``doctor`` for the External Secrets backend: every ExternalSecret in the repository
 that makes a Secret a BackendSecurityPolicy or MCPRoute reads must produce the key that reader
 reads, and name a SecretStore / ClusterSecretStore that exists in the repository or in cluster.yaml
 (``ai_gateway_external_secrets_store``). Only plaintext YAML is read (never a sops file's values)."""

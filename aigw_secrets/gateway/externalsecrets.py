@@ -1,4 +1,4 @@
-"""Builders for the External Secrets Operator backend (issue 21): ``ExternalSecret`` objects
+"""Builders for the External Secrets Operator backend: ``ExternalSecret`` objects
 (``external-secrets.io/v1``, ESO v2.9.0) that make exactly the Secret the BackendSecurityPolicy or
 MCPRoute reads, from a store entry aigw-secrets wrote.
 

@@ -73,7 +73,7 @@ def secret_name(pc: ProviderConfig) -> str:
 
 
 def secret_file(pc: ProviderConfig) -> str:
-    """The file holding ``pc``'s credential: its ExternalSecret with the external-secrets backend (issue 21)."""
+    """The file holding ``pc``'s credential: its ExternalSecret with the external-secrets backend."""
     if pc.backend == "external-secrets":
         return f"{pc.name}.externalsecret.yaml"
     return sops_secret_file(pc)
@@ -149,8 +149,8 @@ STATE_ANNOTATIONS = frozenset(
     f"{ANNOTATION}/{n}"
     for n in (
         *("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after"),
-        "replaced-hashes",  # issue 18: which values this Secret held before (salted), so none comes back unasked
-        *("issuer", "credential-ref", "previous-issued-ref"),  # issue 13: rotation/pending.py
+        "replaced-hashes",  # which values this Secret held before (salted), so none comes back unasked
+        *("issuer", "credential-ref", "previous-issued-ref"),  # rotation/pending.py
     )
 ) | {FLUX_SUBSTITUTE}
 
@@ -399,7 +399,7 @@ def mark_generation(objs: list[Any], generation: str | None) -> bool:
     return changed
 
 
-# --- MCP (issue 14). Field names from api/v1beta1/mcp_route.go (agent-router): backendRefs[] inline a
+# --- MCP. Field names from api/v1beta1/mcp_route.go (agent-router): backendRefs[] inline a
 # BackendObjectReference plus `path` and `securityPolicy.apiKey.secretRef` (a SecretObjectReference whose
 # Secret key is "apiKey"); `apiKey.inline` (a plaintext key in the CR) is never generated.
 MCP_ROUTE_FILE = "mcp.yaml"

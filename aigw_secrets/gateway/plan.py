@@ -89,7 +89,7 @@ def plan_secret(
     generation = str(stored.get(f"{manifests.ANNOTATION}/generation", "0")).strip()
     previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
     rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=stamp())
-    if ours:  # the record of the credential this one replaces is kept, never dropped (issue 18)
+    if ours:  # the record of the credential this one replaces is kept, never dropped
         rotation.update(_replacement_record(pc, cfg, out, rel, stored, {key: cred.value}, run_commands=run_commands))
     doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
     text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
@@ -276,7 +276,7 @@ def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | StoreJob |
     return str(generation) if generation else None
 
 
-# --- issue 21: the External Secrets Operator backend -------------------------------------------
+# --- the External Secrets Operator backend -------------------------------------------
 
 
 class StoreJob(NamedTuple):

@@ -497,7 +497,7 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
         "list", [], "MCP servers with an API key, each NAME=https://host[:port]/path (MCPRoute backendRefs)"
     ),
     "ai_gateway_mcp_route_name": Setting("str", "mcp", "MCPRoute name"),
-    # --- External Secrets Operator backend (issue 21): the value in a store, an ExternalSecret in git
+    # --- External Secrets Operator backend: the value in a store, an ExternalSecret in git
     "ai_gateway_secret_backend": Setting("str", "sops", "where credential values live: sops (encrypted in git) or external-secrets (a secret store read by ESO)"),
     "ai_gateway_external_secrets_provider": Setting("str", "aws", "the store aigw-secrets writes values to: aws (Secrets Manager), vault (Vault/OpenBao KV v2), onepassword (Connect)"),
     "ai_gateway_external_secrets_store": Setting("str", None, "name of the ClusterSecretStore / SecretStore the ExternalSecrets use"),

@@ -43,7 +43,7 @@ def _same_value(stored: object, value: str) -> bool:
 
 
 def find_provider(cfg: Config, name: str) -> ProviderConfig:
-    for pc in (*cfg.providers, *cfg.mcp_backends):  # MCP servers' API keys are managed Secrets too (issue 18)
+    for pc in (*cfg.providers, *cfg.mcp_backends):  # MCP servers' API keys are managed Secrets too
         if name in (pc.key, pc.name, pc.key.replace("_", "-")):
             return pc
     known = ", ".join(pc.key for pc in (*cfg.providers, *cfg.mcp_backends)) or "none"
@@ -81,13 +81,13 @@ def rotate_credential(
             return rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True, policy=policy)
     if not pc.auth.secret_key:
         raise ConfigError(f"{pc.provider.title}: auth {pc.auth.name} is keyless; there is no credential to rotate")
-    if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21: through the secret store
+    if pc.backend == config_mod.EXTERNAL_SECRETS:  # through the secret store
         from aigw_secrets.rotation import externalsecret
 
         helpers = externalsecret.Helpers(identity, fingerprint, _same_value)
         return externalsecret.rotate(root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy, helpers=helpers)
     policy = policy if policy is not None else operator.load(root)
-    path = confined(root, cfg.output_dir / manifests.secret_file(pc))  # issue 17: checked before any provider call
+    path = confined(root, cfg.output_dir / manifests.secret_file(pc))  # checked before any provider call
     if pc.settings.get("server_secret"):
         confined(root, pending.companion_file(cfg, pc, str(pc.settings["server_secret"])))
     rel = str(path.relative_to(root))
@@ -99,7 +99,7 @@ def rotate_credential(
         journal.step(Step.PLANNED, rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=src.describe() if src else "environment")
     else:
         output.info(f"resuming rotation {journal.field('rotation_id', str)} of {pc.key} at step {journal.field('state', str)}")
-    # --- issue 13: a configured issuer mints the new value (held sops-encrypted until written) ---
+    # --- a configured issuer mints the new value (held sops-encrypted until written) ---
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
@@ -114,7 +114,7 @@ def rotate_credential(
         journal.step(Step.ABORTED, error="unchanged")
         raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one already in {rel}")
     if not new_hash_matches and not same_as_journal and manifests.was_replaced(annotations, {pc.auth.secret_key: cred.value}):
-        journal.step(Step.ABORTED, error="superseded")  # issue 18: an older credential never comes back unasked
+        journal.step(Step.ABORTED, error="superseded")  # an older credential never comes back unasked
         raise SupersededError(f"{pc.provider.title} ({pc.name}): the new credential from {cred.source} is one {rel} held before and a rotation replaced; give a new one")
     if not same_as_journal:  # a new value (or the source changed since a crash)
         old_ref = _old_identity(root, pc, path, rel)
@@ -128,7 +128,7 @@ def rotate_credential(
                 outcome = validate.check(pc, cred.value, policy=policy)
             except AigwError as exc:
                 journal.step(Step.ABORTED, error=type(exc).__name__)
-                pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})", cfg)  # issue 13
+                pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})", cfg)
                 raise
             warning = outcome.warning
             if warning:
@@ -147,8 +147,8 @@ def rotate_credential(
             previous_ref=journal.data.get("old_ref") or "unknown",
             revoke_after=revoke_after,
         )
-        rotation.update(pending.new_annotations(root, pc))  # issue 13: issuer, credential-ref, previous-issued-ref
-        replaced = manifests.carry_replaced(annotations, {pc.auth.secret_key: cred.value})  # issue 18
+        rotation.update(pending.new_annotations(root, pc))  # issuer, credential-ref, previous-issued-ref
+        replaced = manifests.carry_replaced(annotations, {pc.auth.secret_key: cred.value})
         if replaced:
             rotation[manifests.REPLACED_ANNOTATION] = replaced
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
@@ -157,9 +157,9 @@ def rotate_credential(
         journal.step(Step.ENCRYPTED)
         atomic_write(path, new)
         journal.step(Step.WRITTEN, verified=verified)
-    companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)  # issue 13: model server's Secret; BSP reconcile
+    companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)  # model server's Secret; BSP reconcile
     journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
-    pending.finish(root, pc)  # issue 13: wipe the pending entry
+    pending.finish(root, pc)  # wipe the pending entry
     output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")
     return {"provider": pc.key, "file": rel, "files": [rel, *companions], "issuer": pc.settings.get("issuer") or "operator", "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
 
@@ -180,7 +180,7 @@ def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str |
 
 
 def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
-    if pc.backend == config_mod.EXTERNAL_SECRETS:  # issue 21
+    if pc.backend == config_mod.EXTERNAL_SECRETS:
         from aigw_secrets.rotation import externalsecret
 
         return externalsecret.status(root, cfg, pc)
@@ -250,7 +250,7 @@ def rotate_due(root: Path, *, verify: bool = True) -> Summary:
     with repo_lock(root), adminenv.unattended():
         dk_files = []
         for pc in (p for p in (*cfg.providers, *cfg.mcp_backends) if p.auth.secret_key):
-            superseded_journal(root, cfg, pc, close=True)  # issue 18: generate/set already gave it a new value
+            superseded_journal(root, cfg, pc, close=True)  # generate/set already gave it a new value
             row = secret_status(root, cfg, pc)
             journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
             if row.get("overdue") or journal.active:
@@ -265,7 +265,7 @@ def rotate_due(root: Path, *, verify: bool = True) -> Summary:
                 dk_files.append(root / row["file"])
         from aigw_secrets.rotation.mcpseed import seed_status
 
-        seed = seed_status(root, cfg)  # issue 18: the MCP seed's data key is due like the others'
+        seed = seed_status(root, cfg)  # the MCP seed's data key is due like the others'
         if seed and seed.get("data_key_overdue") and seed.get("state") != "missing":
             dk_files.append(root / seed["file"])
         if dk_files or Journal(root, "data-key", DATA_KEY).active:

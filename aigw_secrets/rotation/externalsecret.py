@@ -1,4 +1,4 @@
-"""Credential rotation and revocation gates with the External Secrets Operator backend (issue 21).
+"""Credential rotation and revocation gates with the External Secrets Operator backend.
 
 The same protocol as for a SOPS Secret (``rotation/credential.py``), the value going to the store:
 
@@ -276,7 +276,7 @@ def current_value(root: Path, cfg: Config, pc: ProviderConfig, rel: str) -> str:
 def _register() -> None:
     from aigw_secrets.rotation import trust
 
-    trust.VALUE_READERS["external-secrets"] = current_value  # issue 17: the bot's guards read the store's value
+    trust.VALUE_READERS["external-secrets"] = current_value  # the bot's guards read the store's value
 
 
 _register()

@@ -1,6 +1,6 @@
 """Rotation state on disk: the repository lock and the journals, in the git directory
 (``<repo>/.git/aigw-secrets/``), which no commit can deliver: a contributor can write anything in the
-work tree, but the bot acts on its journals (issue 17), so they live where ``git pull`` never writes.
+work tree, but the bot acts on its journals, so they live where ``git pull`` never writes.
 A directory that is not a git work tree keeps them in ``<root>/.aigw/``. A repository that tracks
 anything under ``.aigw/`` (where older versions kept this state) is refused: exit 79.
 
@@ -87,7 +87,7 @@ def refuse_committed_state(root: Path) -> None:
     found = sorted({n.decode("utf-8", "replace") for n in [*tracked, *in_head] if n})
     if found:
         raise Untrusted(
-            f"{root}: {found[0]} is committed; {STATE_DIR}/ is working state no commit may carry (issue 17): "
+            f"{root}: {found[0]} is committed; {STATE_DIR}/ is working state no commit may carry: "
             f"remove it from git (git rm -r --cached {STATE_DIR}) and review the commit that added it"
         )
 
@@ -240,7 +240,7 @@ def commit_files(root: Path, name: str, writes: Mapping[Path, bytes], removals: 
     from aigw_secrets.util import confined
 
     for path in [*writes, *removals]:
-        confined(root, path)  # issue 17: nothing outside the repository, nothing through a symlinked directory
+        confined(root, path)  # nothing outside the repository, nothing through a symlinked directory
     staged: dict[Path, Path] = {}
     journal = Journal(root, name, FILES)
     try:

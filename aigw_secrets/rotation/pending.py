@@ -278,7 +278,7 @@ def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, va
         "type": "Opaque",
         "stringData": {key: value},
     }
-    path = confined(root, companion_file(cfg, pc, target))  # issue 17: never outside the repository
+    path = confined(root, companion_file(cfg, pc, target))  # never outside the repository
     rel = str(path.relative_to(root))
     data = sopsfile.encrypt(sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False)
     _refuse_plain(data, value, rel)

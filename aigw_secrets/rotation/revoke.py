@@ -1,6 +1,6 @@
 """Revoking previous credentials, only once the cluster is proven to serve their successor.
 
-What to revoke is decided from facts the bot establishes itself (``trust.py``, issue 17), never from
+What to revoke is decided from facts the bot establishes itself (``trust.py``), never from
 what a commit carries: every key the provider shows as minted by this tool for this Secret (the name
 its issuer set; GCP: the bot's own ledger) that the Secret does not hold, the Secret's value decrypted
 and identified at the provider. So a rotation during a pending revocation queues the older key too,
@@ -146,7 +146,7 @@ def gates(root: Path, cfg: Config, pc: ProviderConfig, facts: trust.Facts, acces
         "content_hash": ann.get(manifests.HASH_ANNOTATION),
         "generation": ann.get(f"{A}/generation"),
         "revoke_after": ann.get(f"{A}/previous-revoke-after"),
-        "stored_at": ann.get(f"{A}/rotated-at"),  # issue 21: when the value went to the store
+        "stored_at": ann.get(f"{A}/rotated-at"),  # when the value went to the store
     }
     out = [_grace(cfg, ann, facts)]
     if assume_applied:
@@ -184,7 +184,7 @@ def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any
         reason = f"no cluster access ({exc}); re-run with cluster access or --assume-applied"
         return [Gate("applied", False, reason), Gate("in-cluster", False, reason)]
     ks = f"Kustomization {access.ks_ns}/{access.ks_name}"
-    if pc.backend == "external-secrets":  # issue 21: ESO's Ready + refreshTime, and the Secret it made
+    if pc.backend == "external-secrets":  # ESO's Ready + refreshTime, and the Secret it made
         from aigw_secrets.rotation.externalsecret import in_cluster_gate
 
         try:
@@ -243,7 +243,7 @@ def _validates(pc: ProviderConfig, facts: trust.Facts) -> Gate:
     return Gate("validates", True, f"HTTP {outcome.status}")
 
 
-# A key an operator supplied is revoked in the provider's console; its own record (issue 18), kept
+# A key an operator supplied is revoked in the provider's console; its own record, kept
 # apart from the issuer's revocation journal.
 BY_HAND: Transitions = {"": (Step.WAITING,), Step.WAITING: (Step.COMPLETE,)}
 

@@ -1,4 +1,4 @@
-"""What the rotation bot establishes itself before any destructive provider call (issue 17).
+"""What the rotation bot establishes itself before any destructive provider call.
 
 The repository is written by every contributor, and anyone can write a Secret that sops decrypts
 (the age *public* key is in ``.sops.yaml``; the MAC proves integrity, not authorship). So nothing a

@@ -1,4 +1,4 @@
-"""Secret stores the External Secrets Operator reads: one door per store (issue 21).
+"""Secret stores the External Secrets Operator reads: one door per store.
 
 With ``ai_gateway_secret_backend: external-secrets`` a credential's value goes to a store through
 its own API, never to git; git gets an ``ExternalSecret`` (``gateway/externalsecrets.py``) that

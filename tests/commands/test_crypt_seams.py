@@ -1,4 +1,4 @@
-"""What `encrypt`/`edit` write, `updatekeys` accepts; batch reports count every file (issue 18)."""
+"""What `encrypt`/`edit` write, `updatekeys` accepts; batch reports count every file."""
 
 from __future__ import annotations
 

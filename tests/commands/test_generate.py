@@ -338,7 +338,7 @@ def test_every_secret_auth_mode_round_trips_through_real_sops(repo: Path, tmp_pa
     assert files_containing(repo, needles(secrets)) == []
 
 
-# --- hardening (issue 10) ---------------------------------------------------------------------------
+# --- hardening ---------------------------------------------------------------------------
 
 
 def _three_providers(repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Path, bytes]:

@@ -1,4 +1,4 @@
-"""`generate` for Agent Router v1.2 (issue 14), end to end with the real sops and age: Secrets in another
+"""`generate` for Agent Router v1.2, end to end with the real sops and age: Secrets in another
 namespace, MCP API-key backends, the MCP session seed, values Flux would substitute."""
 
 from __future__ import annotations

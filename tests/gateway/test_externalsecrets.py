@@ -1,4 +1,4 @@
-"""ExternalSecret builders (issue 21): for every auth mode that has a Secret, the object validates
+"""ExternalSecret builders: for every auth mode that has a Secret, the object validates
 against the ESO v2.9.0 CRDs, names exactly the Secret its policy reads, and renders exactly the key
 and value the SOPS backend would have written."""
 

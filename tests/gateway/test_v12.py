@@ -1,4 +1,4 @@
-"""Agent Router v1.2 (issue 14): target version, Secrets in another namespace + ReferenceGrant, v1.2-only
+"""Agent Router v1.2: target version, Secrets in another namespace + ReferenceGrant, v1.2-only
 values against the patched schema, MCP objects, the Flux substitution predicate, new providers' rows."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def operator_allows_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def at_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The operator at a terminal (issue 17: only they may name a key with ``--ref``, never cron)."""
+    """The operator at a terminal (only they may name a key with ``--ref``, never cron)."""
     from aigw_secrets.rotation import revoke
 
     monkeypatch.setattr(revoke, "at_terminal", lambda: True)

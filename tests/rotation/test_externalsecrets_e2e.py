@@ -338,7 +338,7 @@ def test_killed_after_the_store_write_resumes_without_a_second_version(repo: Pat
 
 def test_cron_rotates_through_the_store(repo: Path, openai: adminapis.OpenAI, sm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")  # everything is due
-    assert main(["rotate", "--due"]) == 0  # (--assume-applied is never the cron job's: issue 17)
+    assert main(["rotate", "--due"]) == 0  # (--assume-applied is never the cron job's:)
     g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
     assert store_value(sm) == {"apiKey": g2["_key"]}
     assert es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/generation"] == "2"

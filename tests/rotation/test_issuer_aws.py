@@ -162,7 +162,7 @@ def test_kill_at_every_step(repo: Path, iam: Any, moto_url: str, tmp_path: Path,
     assert not (repo / ".git/aigw-secrets/pending-bedrock.sops.yaml").exists()
 
 
-# --- issue 17: attacks a contributor can commit, against moto --------------------------------------
+# --- attacks a contributor can commit, against moto --------------------------------------
 
 
 def test_forged_secret_with_another_users_key(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

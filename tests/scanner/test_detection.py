@@ -1,4 +1,4 @@
-"""Detection classes from the history triage of public home-ops repositories (issue 19): one small
+"""Detection classes from the history triage of public home-ops repositories: one small
 synthetic test per miss class and per false-positive class. Every value is generated here."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Seams (issue 18): what `generate` writes, for every provider x auth mode and every v1.2 feature (MCP
+"""Seams: what `generate` writes, for every provider x auth mode and every v1.2 feature (MCP
 backends, the MCP session seed, Secrets in another namespace with their ReferenceGrant), passes the
 installed git hook, `scan --history` and `doctor`; the scanner's finding policy is the one `doctor`
 uses (scanner/policy.py)."""

@@ -1,4 +1,4 @@
-"""Files sops accepts that the engine refused (issue 18): a comment between sequence items, anchors
+"""Files sops accepts that the engine refused: a comment between sequence items, anchors
 and aliases on encrypted values, comments inside a collection an alias repeats. Each is encrypted,
 decrypted by the real sops to the same values, read back byte for byte, and survives updatekeys
 with a new recipient. Synthetic files in the shapes met in real repositories."""

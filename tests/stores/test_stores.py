@@ -1,4 +1,4 @@
-"""The store doors (issue 21) against real servers: AWS Secrets Manager in moto (server mode), a
+"""The store doors against real servers: AWS Secrets Manager in moto (server mode), a
 real OpenBao dev server (KV v2), and the 1Password Connect stand-in. The same contract for each:
 put makes a new version and keeps the old one, get by version, never write an entry we did not
 create, credentials and endpoints from the environment only, no value in any log."""
