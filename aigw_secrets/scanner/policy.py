@@ -69,6 +69,7 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
         return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
     if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value) and not _UUID.match(value):  # a UUID is a token
         return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret
-    if filters.is_named_thing(value):
-        return False  # `brokenPodLabelKey: cni.istio.io/uninitialized`, `valuesKey: github_app_id`: names
+    if filters.is_named_thing(value) and (kube_kind is not None or "/" in value):
+        return False  # `brokenPodLabelKey: cni.istio.io/uninitialized`, `valuesKey: github_app_id`: names (in a
+        # plain config file only path-like ones: Ansible's `db_password: plain-fake` is a password)
     return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)
