@@ -325,4 +325,6 @@ def test_an_operators_month(provider: standin.Provider, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_an_operators_long_month(provider: standin.Provider, tmp_path: Path) -> None:
-    play(provider, tmp_path, examples=25, steps=30)
+    """Two longer months in CI; a soak sets AIGW_TEST_MONTHS (e.g. 25) for as many 30-step months."""
+    months = int(os.environ.get("AIGW_TEST_MONTHS", "0"))
+    play(provider, tmp_path, examples=months or 2, steps=30 if months else 12)
