@@ -526,7 +526,8 @@ def kustomization(resources: Iterable[str]) -> dict[str, Any]:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a manifest spells out every value: no &anchors for objects a builder shares
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

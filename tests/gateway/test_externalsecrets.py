@@ -140,3 +140,12 @@ def test_per_provider_backend(tmp_path: object) -> None:
     assert {pc.key: manifests.secret_file(pc) for pc in cfg.providers} == {"openai": "openai.secret.sops.yaml", "groq": "groq.externalsecret.yaml"}
     write_cluster(root, {"ai_gateway_openai_enabled": True})
     assert config_mod.load(root).external_secrets is None  # nobody uses the store: its settings are not needed
+
+
+def test_generated_manifests_spell_out_shared_values() -> None:
+    """The ExternalSecret's labels and its template's are one object in the builder; the file repeats them
+    (an `&id001` anchor in a generated manifest surprised the first user who read one)."""
+    shared = {"app.kubernetes.io/managed-by": "aigw-secrets"}
+    text = manifests.dump([{"metadata": {"labels": shared}, "spec": {"template": {"metadata": {"labels": shared}}}}])
+    assert "&" not in text and "*" not in text
+    assert text.count("app.kubernetes.io/managed-by: aigw-secrets") == 2
