@@ -289,7 +289,8 @@ def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) 
     templated = [r for rule in cfg.rules for r in (*rule.recipients("age"), *rule.recipients("pgp")) if _is_template(r)]
     if templated:
         # cluster-template's tmpl/.sops.yaml: rendered into another repository, never used as it is
-        return [Finding("warning", str(path), f"a template: its recipients are placeholders such as {templated[0][:40]}; not checked", "nothing, if it is rendered elsewhere (sops cannot use it as it is)")]
+        warning = Finding("warning", str(path), f"a template: its recipients are placeholders such as {templated[0][:40]}; not checked", "nothing, if it is rendered elsewhere (sops cannot use it as it is)")
+        return [warning, *_template_exposure(root, cfg, exposure)]
     out: list[Finding] = []
     if judge is not None:
         judge.original = text
@@ -507,6 +508,19 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
             if unmatched:
                 out.append(Finding("warning", _shown(root, path), f"encrypted, but no creation rule of {_shown(root, cfg.path)} matches it: `updatekeys` will fail on it", "extend a path_regex to cover it"))
     out += [f for path in managed if sopsconfig.is_encrypted(path) for f in _flux_substitution(root, path)]
+    return out
+
+
+def _template_exposure(root: Path, cfg: sopsconfig.SopsConfig, exposure: Exposure) -> list[Finding]:
+    """Files a template config governs are templates too, but a literal credential in one is committed
+    here and now, whatever is rendered from it later: the same verdict ``scan`` gives."""
+    out = []
+    for path, _rule in _files(root, cfg):
+        exposed = None if sopsconfig.is_encrypted(path) else _exposure(root, path, exposure)
+        if exposed is not None:
+            shown = _shown(root, path)
+            fix = "put a placeholder (${VAR}) in the template instead, and rotate the value if it was pushed"
+            out.append(Finding("error", shown, f"a file of the template {_shown(root, cfg.path)} holds a literal credential ({exposed})", fix))
     return out
 
 

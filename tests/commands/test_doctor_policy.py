@@ -100,6 +100,22 @@ def test_templated_sops_config_is_one_warning(repo: Path, capsys: pytest.Capture
     assert "tmpl/.sops.yaml: a template" in out and "is not an age recipient" not in out
 
 
+def test_a_literal_credential_in_a_templates_file_is_reported_as_scan_does(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """cluster-template's tmpl/: placeholders are quiet, but a literal password committed in a template
+    file is in git now (scan reported it; doctor stopped at the template config and said nothing)."""
+    _write(
+        repo,
+        {
+            "tmpl/.sops.yaml": "creation_rules:\n  - path_regex: cluster/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: ${AGE_PUBLIC_KEY}\n",
+            "tmpl/cluster/cluster-secrets.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  DOMAIN: ${DOMAIN}\n  MQTT_ADMIN_PASSWORD: Xk4pq9Lm2vR7\n",
+        },
+    )
+    code, out = _doctor(capsys)
+    assert code == 1, out
+    assert "tmpl/cluster/cluster-secrets.sops.yaml: a file of the template tmpl/.sops.yaml holds a literal credential" in out
+    assert "put a placeholder" in out
+
+
 def test_unused_rule_advice_is_readable_and_keeps_the_next_rule(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = _recipient(repo)
     text = f"---\ncreation_rules:\n  - path_regex: provision/.*\\.sops\\.ya?ml\n    age: >-\n      {r}\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
