@@ -58,14 +58,20 @@ def secret_place(keys: tuple[str, ...], *, kube_kind: str | None) -> bool:
     return kube_kind != "SealedSecret"  # spec.encryptedData is ciphertext for the controller's key (xunholy/k8s-gitops)
 
 
+_GRAFANA_QUERY = re.compile(r"Q-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-\d+")  # a dashboard panel's query id
+_ENV_BRACES = re.compile(r"\{[A-Z][A-Z0-9_]*\}")  # frigate's, Home Assistant add-ons' own `{ENV_VAR}` substitution
+
+
 def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | None) -> bool:
     """A plaintext value whose key names a credential, in a place secrets live, that is not a
     template, reference or obvious non-secret."""
     from aigw_secrets.scanner import filters
 
-    if not keys or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
-        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things
-    if keys[-1] == "key" and not (filters.is_token_like(value) and not filters.is_named_thing(value)):
+    if not keys or any(_REFERENCE_KEY.search(k) for k in keys[:-1]) or keys[-1].startswith("$$"):
+        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things; Grafana's `$$hashKey` is an id
+    if filters.is_template(value) or _ENV_BRACES.fullmatch(value.strip()) or filters.is_default_word(keys[-1], value):
+        return False  # `{FRIGATE_MQTT_PASSWORD}` (the app's own substitution), `password: password`
+    if keys[-1] == "key" and (_GRAFANA_QUERY.fullmatch(value) or not (filters.is_token_like(value) and not filters.is_named_thing(value))):
         return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
     if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value) and not _UUID.match(value):  # a UUID is a token
         return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret

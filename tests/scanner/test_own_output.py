@@ -129,3 +129,20 @@ def test_mcp_inline_key_is_reported_on_its_value_line() -> None:
     text = f"apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: MCPRoute\nspec:\n  backendRefs:\n    - name: github\n      securityPolicy:\n        apiKey:\n          inline: {key}\n"
     found = [f for f in scan_file("mcp.yaml", text.encode())[0] if f.rule == "mcp-inline-api-key"]
     assert [(f.line, f.column) for f in found] == [(8, 19)]
+
+
+@pytest.mark.parametrize(
+    ("keys", "value"),
+    [
+        (("mqtt", "password"), "{FRIGATE_MQTT_PASSWORD}"),  # the app's own {ENV} substitution (frigate)
+        (("ldap", "password"), "password"),  # a default word
+        (("panels", "targets", "key"), "Q-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-0"),  # Grafana's query id
+        (("panels", "targets", "$$hashKey"), "object:123abc456"),  # Grafana/Angular's object id
+    ],
+)
+def test_config_values_judged_by_value_not_only_by_name(keys: tuple[str, ...], value: str) -> None:
+    """Found in a real repository's history: covered config files reported as 'would expose' for these."""
+    from aigw_secrets.scanner import policy
+
+    assert not policy.credential_by_name(keys, value, kube_kind=None)
+    assert policy.credential_by_name(("db", "password"), "Xk4pq9Lm2vR7", kube_kind=None)
