@@ -264,7 +264,7 @@ def test_children_get_no_admin_credentials(bot: Bot, tmp_path: Path, monkeypatch
 # --- 5: names and paths from config ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", ["vllm/../../../../../../x", "vllm/Not_A_Name", "../etc/x", "vllm/a/b"])
+@pytest.mark.parametrize("target", ["vllm/../../../../../../x", "vllm/Not_A_Name", "../etc/x", "vllm/a/b", "vllm/x\n", "vllm\n/x"])
 def test_server_secret_must_be_a_kubernetes_name(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     with standin.serve() as vllm:
         vllm.accept_prefix = "sk-"
