@@ -196,7 +196,11 @@ def obtain(
         cred = check(pc, raw or "", src.describe())
     if cred is not None and adminenv.leaks(cred.value):
         # whatever the source, an admin credential never becomes a provider credential
-        raise CredentialError(f"{label}: the credential from {cred.source} is an admin credential of this environment; refused (nothing sent, nothing written)", code=ExitCode.CONFIG)
+        raise CredentialError(
+            f"{label}: the credential from {cred.source} is an admin credential of this environment (the bot's own identity); "
+            "refused, nothing sent, nothing written: an operator has to give this provider its own credential",
+            code=ExitCode.MANUAL_ACTION,
+        )
     return cred
 
 
