@@ -64,15 +64,44 @@ def values(*, aws: bool | None = None) -> list[str]:
         if not is_admin(name, aws=aws) or not value:
             continue
         if name.upper().endswith(("_FILE", "_CREDENTIALS")):
-            try:
-                with Path(value).expanduser().open("rb") as fh:
-                    text = fh.read(65536).decode("utf-8", "replace").strip()
-            except OSError:
-                text = ""
-            if len(text) >= 8:
-                out.append(text)
+            out += _file_values(Path(value).expanduser())
         if len(value.strip()) >= 8:
             out.append(value.strip())
+    if (_unattended if aws is None else aws) and not os.environ.get("AIGW_SECRETS_GCP_ADMIN_CREDENTIALS"):
+        out += [v for path in _adc_files() for v in _file_values(path)]
+    return out
+
+
+def _adc_files() -> list[Path]:
+    """Where Application Default Credentials come from: the bot's GCP admin identity in an unattended run
+    that names no ``AIGW_SECRETS_GCP_ADMIN_CREDENTIALS`` (the same variable is Vertex's documented source)."""
+    out = [Path(v).expanduser() for v in [os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")] if v]
+    config = os.environ.get("CLOUDSDK_CONFIG") or str(Path("~/.config/gcloud").expanduser())
+    out.append(Path(config) / "application_default_credentials.json")
+    return out
+
+
+def _file_text(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(65536).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _file_values(path: Path) -> list[str]:
+    """An admin file's text, and for a key file its key id and private key (a credential re-serialised
+    as JSON no longer contains the file's text)."""
+    import json
+
+    text = _file_text(path)
+    out = [text] if len(text) >= 8 else []
+    try:
+        doc = json.loads(text) if text.startswith("{") else None
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        out += [v.strip() for k in ("private_key_id", "private_key", "client_secret", "refresh_token") if isinstance(v := doc.get(k), str) and len(v.strip()) >= 8]
     return out
 
 

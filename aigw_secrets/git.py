@@ -235,13 +235,18 @@ def cat_file_batch(root: Path, specs: Sequence[str]) -> Iterator[tuple[str, str,
 
 
 def commit(root: Path, message: str, files: Sequence[Path]) -> str:
-    """Stage ``files`` and commit them (even when nothing changed); returns the new HEAD."""
+    """Stage ``files`` and commit them (even when nothing changed); returns the new HEAD.
+
+    The repository's hooks never run: they are code any contributor can merge, and the tool commits while it
+    holds private keys and admin credentials (``core.hooksPath=/dev/null`` covers hooks ``--no-verify`` does not).
+    """
     run(root, "add", "--", *(str(f) for f in files))
     who = [
+        "-c", "core.hooksPath=/dev/null",
         "-c", f"user.name={os.environ.get('GIT_AUTHOR_NAME', 'aigw-secrets')}",
         "-c", f"user.email={os.environ.get('GIT_AUTHOR_EMAIL', 'aigw-secrets@localhost')}",
     ]  # fmt: skip
-    run(root, *who, "commit", "--quiet", "--allow-empty", "-m", message)
+    run(root, *who, "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message)
     return run(root, "rev-parse", "HEAD").decode().strip()
 
 

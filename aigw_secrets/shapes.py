@@ -70,7 +70,7 @@ def is_placeholder(value: str) -> bool:
                 return True
             break
     # The name of the variable instead of its value: OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY
-    return bool(_ENV_NAME.match(v) and re.search(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL", v))
+    return bool(_ENV_NAME.fullmatch(v) and re.search(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL", v))
 
 
 # --- Key shapes of the issue-14 providers, as data for input checks and scanner rules (RE2-compatible

@@ -282,7 +282,7 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     values = {k: _coerce(raw.get(k), spec, where(k), k) for k, spec in GLOBAL_SETTINGS.items()}
     namespace = values["ai_gateway_namespace"]
     for key in ("ai_gateway_namespace", "ai_gateway_gateway_namespace", "ai_gateway_route_name"):
-        if values[key] is not None and not _DNS_LABEL.match(values[key]):
+        if values[key] is not None and not _DNS_LABEL.fullmatch(values[key]):
             raise ConfigError(f"{where(key)}: {key}: {values[key]!r} is not a valid Kubernetes name")
     resolved = (_provider_config(p, raw, where) for p in PROVIDERS.values())
     providers = [pc for pc in resolved if pc is not None]
@@ -294,7 +294,7 @@ def load(root: Path, config_path: Path | None = None) -> Config:
             key = f"ai_gateway_{pc.key}_enabled"
             raise ConfigError(f"{where(key)}: {key}: {pc.provider.title} needs ai_gateway_version {pc.provider.min_version} or later")
     secret_ns = values["ai_gateway_secret_namespace"] or ""
-    if secret_ns and not _DNS_LABEL.match(secret_ns):
+    if secret_ns and not _DNS_LABEL.fullmatch(secret_ns):
         raise ConfigError(f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: {secret_ns!r} is not a valid Kubernetes name")
     if secret_ns == namespace:
         secret_ns = ""
@@ -308,7 +308,7 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     seed = None
     if values["ai_gateway_mcp_session_seed"]:
         release_ns = values["ai_gateway_mcp_release_namespace"]
-        if not _DNS_LABEL.match(release_ns):
+        if not _DNS_LABEL.fullmatch(release_ns):
             raise ConfigError(f"{where('ai_gateway_mcp_release_namespace')}: ai_gateway_mcp_release_namespace: {release_ns!r} is not a valid Kubernetes name")
         fullname = controller_fullname(values["ai_gateway_mcp_release_name"], values["ai_gateway_mcp_fullname_override"] or "")
         seed = MCPSeed(f"{fullname}-mcp-session-encryption"[:63].rstrip("-"), release_ns)
@@ -362,16 +362,16 @@ def _store_settings(values: dict[str, Any], where: Callable[[str], str]) -> Stor
     if provider not in STORE_KINDS:
         raise ConfigError(f"{where(k + 'provider')}: {k}provider: {provider!r} is not one of {', '.join(STORE_KINDS)}")
     name = values[k + "store"]
-    if not name or not _HOSTNAME.match(name) or len(name) > 253:
+    if not name or not _HOSTNAME.fullmatch(name) or len(name) > 253:
         raise ConfigError(f"{where(k + 'store')}: {k}store: the ClusterSecretStore/SecretStore the ExternalSecrets use must be set to a Kubernetes name (got {name!r})")
     kind = values[k + "store_kind"]
     if kind not in ("ClusterSecretStore", "SecretStore"):
         raise ConfigError(f"{where(k + 'store_kind')}: {k}store_kind: {kind!r} is not ClusterSecretStore or SecretStore")
     interval = str(values[k + "refresh_interval"]).strip()
-    if not _DURATION.match(interval) or not re.search(r"[1-9]", interval):
+    if not _DURATION.fullmatch(interval) or not re.search(r"[1-9]", interval):
         raise ConfigError(f"{where(k + 'refresh_interval')}: {k}refresh_interval: {interval!r} must be a non-zero Go duration such as 1h or 15m (0 syncs once: a rotation would never reach the cluster)")
     prefix = str(values[k + "prefix"] or "")
-    if not re.match(r"^[A-Za-z0-9/_+=.@-]*$", prefix) or ".." in prefix or prefix.startswith("/"):
+    if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]*", prefix) or ".." in prefix or prefix.startswith("/"):
         raise ConfigError(f"{where(k + 'prefix')}: {k}prefix: {prefix!r} may hold letters, digits and / _ + = . @ - only, and not start with /")
     if provider == "onepassword" and not values[k + "onepassword_vault"]:
         raise ConfigError(f"{where(k + 'provider')}: {k}onepassword_vault must name the 1Password vault (its id) for provider onepassword")
@@ -384,7 +384,7 @@ def _mcp_backend(entry: str, where: str) -> ProviderConfig:
     key = "ai_gateway_mcp_backends"
     name, sep, url = entry.partition("=")
     name = name.strip()
-    if not sep or not _DNS_LABEL.match(name) or len(name) > 40:
+    if not sep or not _DNS_LABEL.fullmatch(name) or len(name) > 40:
         raise ConfigError(f"{where}: {key}: {entry!r} must be NAME=URL with NAME a lowercase DNS label")
     host, port, tls, _ = _parse_url(url.strip(), where, key)
     path = urlsplit(url.strip()).path.rstrip("/") or "/mcp"
@@ -419,13 +419,13 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
             why = f" (needed for auth {auth.name})" if name in auth.required else ""
             raise ConfigError(f"{where(key('enabled'))}: {p.title} is enabled but {key(name)} is not set{why}")
     name = s["name"] or p.name
-    if not _DNS_LABEL.match(name) or len(name) > 40:
+    if not _DNS_LABEL.fullmatch(name) or len(name) > 40:
         raise ConfigError(f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters")
 
     target = s.get("server_secret")
     if target:  # a Kubernetes name, never a path
         ns, sep, secret = str(target).partition("/")
-        if not sep or not _DNS_LABEL.match(ns) or len(ns) > 63 or not _DNS_SUBDOMAIN.match(secret) or len(secret) > 253:
+        if not sep or not _DNS_LABEL.fullmatch(ns) or len(ns) > 63 or not _DNS_SUBDOMAIN.fullmatch(secret) or len(secret) > 253:
             raise ConfigError(f"{where(key('server_secret'))}: {key('server_secret')}: must be NAMESPACE/NAME, both valid Kubernetes names (the value given is not shown)")
 
     host, port, tls, prefix = s["host"], s["port"], s["tls"], s["prefix"] or p.prefix
@@ -435,7 +435,7 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
     elif not host:
         host = (p.host or "").format(**{k: v for k, v in s.items() if isinstance(v, str)})
     host = host.lower()
-    if not (is_ip(host) or _HOSTNAME.match(host)) or len(host) > 253:
+    if not (is_ip(host) or _HOSTNAME.fullmatch(host)) or len(host) > 253:
         raise ConfigError(f"{where(key('host'))}: {key('host')}: {host!r} is not a valid host name or IP address")
     if not 0 < port < 65536:
         raise ConfigError(f"{where(key('port'))}: {key('port')}: {port} is not a valid port")

@@ -56,15 +56,15 @@ class Source(NamedTuple):
         code = ExitCode.CONFIG if from_repo else ExitCode.USAGE
         if kind not in SOURCE_KINDS or (kind in ("env", "file", "cmd") and not arg.strip()):
             provider, eq, rest = kind.partition("=")
-            if eq and not from_repo and rest.strip() in SOURCE_KINDS and _ENV_VAR.match(provider.strip()):  # generate's PROVIDER=SPEC given to rotate
+            if eq and not from_repo and rest.strip() in SOURCE_KINDS and _ENV_VAR.fullmatch(provider.strip()):  # generate's PROVIDER=SPEC given to rotate
                 raise ConfigError(f"{where}: rotate takes a bare SPEC (--source {rest.strip()}:...), not PROVIDER=SPEC; the provider is --provider's", code=code)
             raise ConfigError(f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or prompt; the value given is not shown)", code=code)
-        if kind == "env" and not _ENV_VAR.match(arg.strip()):
+        if kind == "env" and not _ENV_VAR.fullmatch(arg.strip()):
             raise ConfigError(f"{where}: env: must name an environment variable (letters, digits, _; the value given is not shown)", code=code)
         return cls(kind, arg.strip(), where, from_repo)
 
     def describe(self) -> str:
-        if self.kind == "env" and _SHOWN_ENV.match(self.arg):
+        if self.kind == "env" and _SHOWN_ENV.fullmatch(self.arg):
             return f"env:{self.arg}"
         return f"{self.kind} ({self.where})" if self.where else self.kind
 
@@ -196,7 +196,11 @@ def obtain(
         cred = check(pc, raw or "", src.describe())
     if cred is not None and adminenv.leaks(cred.value):
         # whatever the source, an admin credential never becomes a provider credential
-        raise CredentialError(f"{label}: the credential from {cred.source} is an admin credential of this environment; refused (nothing sent, nothing written)", code=ExitCode.CONFIG)
+        raise CredentialError(
+            f"{label}: the credential from {cred.source} is an admin credential of this environment (the bot's own identity); "
+            "refused, nothing sent, nothing written: an operator has to give this provider its own credential",
+            code=ExitCode.MANUAL_ACTION,
+        )
     return cred
 
 
@@ -276,9 +280,9 @@ def _aws_ini(key_id: str, secret: str, token: str | None, label: str, source: st
     where = f"{label}: AWS credentials from {source}"
     if is_placeholder(key_id) or is_placeholder(secret):
         raise CredentialError(f"{where} look like placeholders, not real credentials")
-    if not AWS_KEY_ID.match(key_id):
+    if not AWS_KEY_ID.fullmatch(key_id):
         raise CredentialError(f"{where}: the access key id is not AKIA/ASIA followed by 16 characters A-Z2-7")
-    if not AWS_SECRET.match(secret):
+    if not AWS_SECRET.fullmatch(secret):
         raise CredentialError(f"{where}: the secret access key is not 40 characters of A-Za-z0-9/+")
     if key_id.startswith("ASIA") and not token:
         raise CredentialError(f"{where}: an ASIA (temporary) key id needs AWS_SESSION_TOKEN / aws_session_token")

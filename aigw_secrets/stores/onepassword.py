@@ -31,7 +31,7 @@ class OnePasswordConnect(Store):
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
-        if not _VAULT_ID.match(settings.onepassword_vault):
+        if not _VAULT_ID.fullmatch(settings.onepassword_vault):
             raise ConfigError(f"ai_gateway_external_secrets_onepassword_vault: {settings.onepassword_vault!r} is not a 1Password vault id (26 lowercase letters and digits)")
         self.vault = settings.onepassword_vault
 

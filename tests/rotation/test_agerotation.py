@@ -257,3 +257,27 @@ def test_cluster_status_and_apply(repo: Path, cluster: tuple[kubeapi.FakeCluster
     out = capsys.readouterr().out
     assert "lacks key apiKey" in out
     assert yaml.safe_load((repo / ".sops.yaml").read_text())
+
+
+@pytest.mark.parametrize("where", ["hooks-dir", "hooks-path"])
+def test_own_commits_never_run_repository_hooks(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path], tmp_path: Path, where: str) -> None:
+    """The tool commits while it holds the private age keys: a hook (code a contributor can merge, installed by the
+    operator, or a committed hooks directory the clone points core.hooksPath at) must not run."""
+    _, kc = cluster
+    managed_repo(repo)
+    loot = tmp_path / "loot"
+    hooks = repo / ".githooks" if where == "hooks-path" else repo / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for name in ("pre-commit", "commit-msg", "prepare-commit-msg", "post-commit"):
+        hook = hooks / name
+        hook.write_text(f'#!/bin/sh\nenv >> {loot}; cat "$SOPS_AGE_KEY_FILE" ./*.key ./*.agekey >> {loot} 2>/dev/null; true\n')
+        hook.chmod(0o755)
+    if where == "hooks-path":
+        git(repo, "config", "core.hooksPath", ".githooks")
+    git(repo, "add", "-A")
+    git(repo, "-c", "core.hooksPath=/dev/null", "commit", "--allow-empty", "-qm", "ci: hooks")
+    head = git(repo, "rev-parse", "HEAD")
+    res = rotate_age(repo, kc)  # commits the re-keyed files, then waits for Flux
+    assert res.returncode == ExitCode.LOCKED and "waiting for Flux" in res.stderr
+    assert git(repo, "rev-parse", "HEAD") != head
+    assert not loot.exists()

@@ -219,6 +219,32 @@ def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.Monkey
         assert admin.encode() not in sopsfile.decrypt(Sops(repo), (repo / OUT / "vllm.secret.sops.yaml").read_bytes(), str(OUT / "vllm.secret.sops.yaml"))
 
 
+@pytest.mark.parametrize("explicit", [True, False])
+def test_gcp_admin_adc_is_never_a_vertex_credential(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit: bool) -> None:
+    """Unattended, with no AIGW_SECRETS_GCP_ADMIN_CREDENTIALS, Application Default Credentials
+    (GOOGLE_APPLICATION_CREDENTIALS) are the bot's GCP admin identity, and also Vertex's default source."""
+    with standin.serve() as gcp:
+        first, admin = fakes.gcp_service_account("demo-project"), fakes.gcp_service_account("demo-project")
+        first["client_email"], admin["client_email"] = "first@demo-project.iam.gserviceaccount.com", "admin@demo-project.iam.gserviceaccount.com"
+        gcp.status[first["client_email"]] = gcp.status[admin["client_email"]] = 200
+        (tmp_path / "first.json").write_text(json.dumps(first))
+        (tmp_path / "admin.json").write_text(json.dumps(admin))
+        settings = {**provider_settings("vertex", "service-account"), "ai_gateway_vertex_validation_url": f"{gcp.url}/token"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "first.json"))
+        assert main(["generate", "--no-input"]) == 0
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "vertex")
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "admin.json"))  # the bot's ADC
+        if explicit:
+            write_cluster(repo, {**settings, "ai_gateway_vertex_credential_source": "env:GOOGLE_APPLICATION_CREDENTIALS"})
+        monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+        assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
+        secret = next((repo / OUT).glob("*.secret.sops.yaml"))
+        assert admin["private_key_id"].encode() not in sopsfile.decrypt(Sops(repo), secret.read_bytes(), str(secret.relative_to(repo)))
+        assert not any(admin["client_email"] in call for call in gcp.calls)
+
+
 def test_env_source_limited_to_documented_variables(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Any other variable of the bot's environment is not the repository's to pick, unless the
     operator allows a prefix from outside the repository."""
@@ -264,7 +290,7 @@ def test_children_get_no_admin_credentials(bot: Bot, tmp_path: Path, monkeypatch
 # --- 5: names and paths from config ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", ["vllm/../../../../../../x", "vllm/Not_A_Name", "../etc/x", "vllm/a/b"])
+@pytest.mark.parametrize("target", ["vllm/../../../../../../x", "vllm/Not_A_Name", "../etc/x", "vllm/a/b", "vllm/x\n", "vllm\n/x"])
 def test_server_secret_must_be_a_kubernetes_name(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     with standin.serve() as vllm:
         vllm.accept_prefix = "sk-"
