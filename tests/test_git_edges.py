@@ -1,0 +1,91 @@
+"""git.py when git itself is the problem: absent, given a file as its directory, interrupted, or
+silent past the deadline in a history read; and the small questions (nothing to read, tracked only,
+a key git already ignores)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aigw_secrets import git
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def _fake_git(tmp_path: Path, body: str) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text("#!/bin/sh\n" + body)
+    fake.chmod(0o755)
+    return bin_dir
+
+
+def test_missing_git_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _repo(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(git.GitError, match="git not found; install git"):
+        git.run(root, "status")
+    with pytest.raises(git.GitError, match="git not found; install git"):
+        list(git.cat_file_batch(root, ["0" * 40]))
+
+
+def test_a_file_as_the_directory_names_the_subcommand(tmp_path: Path) -> None:
+    plain = tmp_path / "file"
+    plain.write_text("x")
+    with pytest.raises(git.GitError, match=r"git status: cannot run in .*file \(Not a directory\)"):
+        git.run(plain, "status")
+
+
+def test_an_interrupted_call_stops_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _repo(tmp_path)
+    killed: list[int] = []
+
+    def interrupted(self: subprocess.Popen[bytes], *a: object, **k: object) -> tuple[bytes, bytes]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    monkeypatch.setattr("aigw_secrets.util.kill_group", lambda proc: killed.append(proc.pid))
+    with pytest.raises(KeyboardInterrupt):
+        git.run(root, "status")
+    assert len(killed) == 1
+
+
+def test_a_silent_history_read_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _repo(tmp_path)
+    fake = _fake_git(tmp_path, "exec sleep 30\n")  # answers nothing until it is killed
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    monkeypatch.setenv("AIGW_SECRETS_GIT_TIMEOUT", "0.3")
+    with pytest.raises(git.GitError, match=r"git cat-file did not finish within 0.3s"):
+        list(git.cat_file_batch(root, ["0" * 40]))
+
+
+def test_nothing_to_read_starts_no_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # git absent: not even looked for
+    assert list(git.cat_file_batch(tmp_path, [])) == []
+
+
+def test_ls_files_lists_tracked_only_unless_asked(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / "tracked").write_text("t\n")
+    (root / "untracked").write_text("u\n")
+    subprocess.run(["git", "add", "tracked"], cwd=root, check=True)
+    assert git.ls_files(root) == ["tracked"]
+    assert sorted(git.ls_files(root, others=True)) == ["tracked", "untracked"]
+
+
+def test_a_key_git_already_ignores_leaves_gitignore_alone(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / ".gitignore").write_text("*.agekey\n")
+    (root / "keys").mkdir()
+    key = root / "keys" / "age.agekey"
+    key.write_text("AGE-SECRET-KEY-1TEST\n")
+    git.ignore(root, key)
+    assert (root / ".gitignore").read_text() == "*.agekey\n"
