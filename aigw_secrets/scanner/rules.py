@@ -339,6 +339,7 @@ def _anchored_lines(anchor: str, text: str, lower: str) -> list[tuple[int, int]]
     str.find of each word, the tail matched after it: a C substring search instead of an alternation
     tried at every offset (the regex's cost dominated a history scan). Other anchors: finditer."""
     words, tail = _split_anchor(anchor)
+    starts: Iterator[int]
     if tail is None:
         starts = (a.start() for a in _compiled_anchor(anchor).finditer(lower))
     else:
