@@ -63,7 +63,9 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     template, reference or obvious non-secret."""
     from aigw_secrets.scanner import filters
 
-    if not keys or any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
+    if not keys or len(value) < 8 or not filters.key_says_credential(keys[-1]):
+        return False  # conditions of the last line, asked first: cheap (cached) and most leaves fail them
+    if any(_REFERENCE_KEY.search(k) for k in keys[:-1]):
         return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things
     if keys[-1] == "key" and not (filters.is_token_like(value) and not filters.is_named_thing(value)):
         return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)

@@ -35,7 +35,8 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "openai-api-key",
         "OpenAI API key (project, service-account, admin or legacy user key)",
-        _B + shapes.OPENAI_KEY + _E + "|" + _B + shapes.OPENAI_LEGACY_KEY + _E,
+        # the look-behind after the literal `sk-`: a pattern starting with a literal is searched for it first
+        "sk-(?<![A-Za-z0-9_\\-]sk-)(?:" + shapes.OPENAI_KEY.removeprefix("sk-") + _E + "|" + shapes.OPENAI_LEGACY_KEY.removeprefix("sk-") + _E + ")",
         triggers=("sk-",),
     ),
     Rule(
