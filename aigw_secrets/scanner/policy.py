@@ -67,7 +67,9 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     template, reference or obvious non-secret."""
     from aigw_secrets.scanner import filters
 
-    if not keys or any(_REFERENCE_KEY.search(k) for k in keys[:-1]) or keys[-1].startswith("$$"):
+    if not keys or len(value) < 8 or not filters.key_says_credential(keys[-1]):
+        return False  # conditions of the last line, asked first: cheap (cached) and most leaves fail them
+    if any(_REFERENCE_KEY.search(k) for k in keys[:-1]) or keys[-1].startswith("$$"):
         return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things; Grafana's `$$hashKey` is an id
     if filters.is_template(value) or _ENV_BRACES.fullmatch(value.strip()) or filters.is_default_word(keys[-1], value):
         return False  # `{FRIGATE_MQTT_PASSWORD}` (the app's own substitution), `password: password`

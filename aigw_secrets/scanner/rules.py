@@ -35,7 +35,8 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule(
         "openai-api-key",
         "OpenAI API key (project, service-account, admin or legacy user key)",
-        _B + shapes.OPENAI_KEY + _E + "|" + _B + shapes.OPENAI_LEGACY_KEY + _E,
+        # the look-behind after the literal `sk-`: a pattern starting with a literal is searched for it first
+        "sk-(?<![A-Za-z0-9_\\-]sk-)(?:" + shapes.OPENAI_KEY.removeprefix("sk-") + _E + "|" + shapes.OPENAI_LEGACY_KEY.removeprefix("sk-") + _E + ")",
         triggers=("sk-",),
     ),
     Rule(
@@ -266,6 +267,27 @@ for _rule in LINE_RULES:
     _FIRST.setdefault(_rule.id, _rule)
 RULES: dict[str, Rule] = {r.id: r for r in (*LINE_RULES, *STRUCTURAL_RULES)}
 
+
+def _gated(triggers: tuple[str, ...], extra: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """(literal, gate) in search order: a literal is searched for only when its gate (the longest
+    shorter literal it contains) is present, since text without the gate cannot hold the literal."""
+    order = sorted({*triggers, *extra}, key=lambda t: (len(t), t))
+    return tuple((t, max((g for g in order if len(g) < len(t) and g in t), key=len, default=None)) for t in order)
+
+
+# gates that are no trigger themselves: each only saves the searches for the triggers holding it
+_GATES = _gated(_TRIGGERS, ("secret", "hv", "gh", "--"))
+
+
+def present_triggers(lower: str) -> set[str]:
+    """The trigger literals in the lower-cased ``lower`` (gates included)."""
+    present: set[str] = set()
+    for t, gate in _GATES:
+        if (gate is None or gate in present) and t in lower:
+            present.add(t)
+    return present
+
+
 @functools.cache
 def _compiled(rule: Rule) -> re.Pattern[str]:
     return re.compile(rule.pattern or "")
@@ -278,7 +300,7 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
     most files contain none, and a substring search costs a fraction of a regex pass.
     """
     lower = text.lower()
-    present = {t for t in _TRIGGERS if t in lower}
+    present = present_triggers(lower)
     out = []
     for rule in LINE_RULES:
         if not present.isdisjoint(rule.triggers) or (rule.line_anchor and not rule.triggers):
@@ -307,14 +329,53 @@ def _finditer(rule: Rule, text: str, lower: str) -> Iterator[re.Match[str]]:
     if not rule.line_anchor or len(lower) != len(text):  # (lower-casing changed offsets: rare Unicode)
         yield from pattern.finditer(text)
         return
-    done = -1
-    for a in _compiled_anchor(rule.line_anchor).finditer(lower):
-        if a.start() <= done:
-            continue  # a second anchor on a line already run
-        start = text.rfind("\n", 0, a.start()) + 1
-        end = text.find("\n", a.end())
-        done = end = len(text) if end < 0 else end
+    for start, end in _anchored_lines(rule.line_anchor, text, lower):
         yield from pattern.finditer(text, start, end)
+
+
+def _anchored_lines(anchor: str, text: str, lower: str) -> list[tuple[int, int]]:
+    """(start, end) of each line of ``text`` on which the anchor pattern matches ``lower``, in order.
+
+    An anchor `(?:w1|w2|...)tail` with literal words (and a tail that stays on its line) is found as
+    str.find of each word, the tail matched after it: a C substring search instead of an alternation
+    tried at every offset (the regex's cost dominated a history scan). Other anchors: finditer."""
+    words, tail = _split_anchor(anchor)
+    starts: Iterator[int]
+    if tail is None:
+        starts = (a.start() for a in _compiled_anchor(anchor).finditer(lower))
+    else:
+        hits: list[int] = []
+        for w in words:
+            n = len(w)
+            i = lower.find(w)
+            while i >= 0:
+                if tail.match(lower, i + n):
+                    hits.append(i)
+                    i = lower.find("\n", i)  # the rest of this line is run anyway
+                    if i < 0:
+                        break
+                i = lower.find(w, i + 1)
+        starts = iter(sorted(hits))
+    spans = []
+    done = -1
+    for a in starts:
+        if a <= done:
+            continue  # a second anchor on a line already run
+        start = text.rfind("\n", 0, a) + 1
+        end = text.find("\n", a)
+        done = end = len(text) if end < 0 else end
+        spans.append((start, end))
+    return spans
+
+
+@functools.cache
+def _split_anchor(anchor: str) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """``(?:w1|w2|...)tail`` with plain lower-case words and a tail that cannot cross a newline:
+    (words, compiled tail); anything else: ((), None)."""
+    m = re.fullmatch(r"\(\?:([a-z0-9|]+)\)(.*)", anchor, re.S)
+    if m is None or "\\n" in m.group(2) or "." in m.group(2) or "\\s" in m.group(2) or "[^" in m.group(2):
+        return (), None
+    return tuple(m.group(1).split("|")), re.compile(m.group(2))
 
 
 @functools.cache
