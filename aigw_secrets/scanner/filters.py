@@ -161,12 +161,15 @@ _SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 _SEQUENCE = re.compile("|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4)))
 
 
+_CRYPT_DIGEST = re.compile(r"\$(?:2[abxy]?|[156]|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*)\$")  # bcrypt, md5/sha-crypt, PHC strings
+
+
 def is_named_thing(value: str) -> bool:
     """The name of something rather than a secret: an identifier, a resource or label name, a path,
     a flag, a code expression (what a credential-named key holds when it says where the secret is)."""
     v = value.strip()
-    if _UUID.match(v):
-        return False  # a UUID under a credential name is a token (Proxmox API token secrets, Consul ACLs)
+    if _UUID.match(v) or _CRYPT_DIGEST.match(v):
+        return False  # a UUID under a credential name is a token (Proxmox API token secrets, Consul ACLs); `$2a$10$…` a digest
     return bool(_IDENTIFIER.match(v) or _CODE_PATH.search(v))
 
 

@@ -315,3 +315,13 @@ def test_enc_values_in_commented_blocks_stay_quiet() -> None:
     text = f"config:\n  replicas: 2\n  # token: {_enc()}\n"
     assert found_of("helmrelease.yaml", text) == []
     assert found_of("helmrelease.yaml", text.replace("# token", "token")) == [(3, "sops-missing-metadata")]
+
+
+def test_a_crypt_digest_is_never_a_dotted_name() -> None:
+    """A bcrypt value under `key:` read as a code path (`x.Yz`) when its random part held '.' then a letter."""
+    from aigw_secrets.scanner import filters
+
+    digest = "$2a$10$" + fakes.rand(20, string.ascii_letters) + ".Kq" + fakes.rand(30, string.ascii_letters + string.digits)
+    assert not filters.is_named_thing(digest)
+    text = f"minecraftServer:\n  autoCurseForge:\n    key: {digest}\n  rcon:\n    password: {_enc()}\n"
+    assert found_of("values.enc.yaml", text + _sops_block().replace("^(data|stringData)$", "^(password)$")) == [(3, "sops-unselected-secret")]
