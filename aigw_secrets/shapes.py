@@ -59,6 +59,8 @@ def is_placeholder(value: str) -> bool:
         return True
     if _DISTINCTIVE.fullmatch(v) and not _FILLER.search(v):
         return False  # a whole provider key of the right shape: words inside it are chance ("...-TODo...")
+    if v.startswith("-----BEGIN") and re.search(r"[A-Za-z0-9+/]{64}", v):
+        return False  # a PEM body: words in its base64 ("/todo+") are chance
     if _TEMPLATE.match(v) or _WORDS.search(v):
         return True
     if re.fullmatch(r"(.)\1+", v):
