@@ -177,7 +177,7 @@ def _revoke_new(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, jou
     Secret's name (or the bot's ledger has it), and never the key the Secret holds."""
     from aigw_secrets.rotation import trust
 
-    if trust.guard(root, cfg, pc, issuer, ref) is not None:  # minted under this Secret's name, never the held key
+    if trust.guard(root, cfg, pc, issuer, ref, fresh=True) is not None:  # minted under this Secret's name, never the held key
         if issuer.soft_revoke:
             issuer.disable(ref)
         issuer.delete(ref)

@@ -120,13 +120,17 @@ def minted_here(root: Path, pc: ProviderConfig, issuer: Issuer, key: Key) -> boo
     return issuer.minted_for(key) or key.ref in ledger(root, pc)
 
 
-def guard(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str, *, operator_named: bool = False, ours: bool = False) -> Key | None:
+def guard(
+    root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str, *, operator_named: bool = False, ours: bool = False, fresh: bool = False
+) -> Key | None:
     """Re-establish the facts at the provider right before disabling, deleting or regenerating ``ref``.
 
     Never the key the Secret holds (decrypted and identified at the provider; when it cannot be
     identified, nothing is revoked), never the only active key, and never a key the provider does not
     show as minted by this tool for this Secret, unless the operator named it at a terminal
-    (``operator_named``) or the bot's own journal saw it appear during its own mint (``ours``).
+    (``operator_named``) or the bot's own journal saw it appear during its own mint (``ours``). Nothing
+    is revoked while the Secret holds a key the bot's records do not show as minted by it (a commit put
+    it there), except the bot's own new key that never landed (``ours``, ``fresh``).
     Returns the provider's record of the key, or None when it is gone already.
     """
     if not issuer.records:
@@ -135,6 +139,13 @@ def guard(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str,
     require_current(pc, facts)
     if ref in facts.current:
         raise Refused(f"{pc.key}: {ref} is the credential {facts.file} holds now; refusing to revoke it")
+    if not (operator_named or ours or fresh) and not any(minted_here(root, pc, issuer, k) for k in facts.keys if k.ref in facts.current):
+        # the bot's own record wins over the file: a value it did not mint is one a commit put there (its own
+        # just-minted key that never landed, ``ours``, may still go)
+        raise Refused(
+            f"{pc.key}: {facts.file} holds a key aigw-secrets did not mint for this Secret (not in its own records); "
+            "no key is revoked, an operator has to review the commits that changed that file"
+        )
     key = next((k for k in facts.keys if k.ref == ref), None)
     if key is None:
         return None

@@ -179,6 +179,28 @@ def test_forged_secret_cannot_get_the_live_key_revoked(bot: Bot, monkeypatch: py
         assert {bot.live, bot.operator_key} <= bot.alive()
 
 
+@pytest.mark.parametrize("steps", ["assume-applied", "applied-revoke", "applied-due", "due", "chain"])
+def test_forged_secret_with_a_same_org_key_revokes_nothing(bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], steps: str) -> None:
+    """The Secret holds a key of the same organisation the bot did not mint (a contractor's), with annotations
+    pointing at the live key: the bot's own records of what it minted win over the file."""
+    contractor, contractor_value = bot.api.add("contractor")
+    attacker_secret(bot, contractor_value, credential_ref=contractor, previous_issued_ref=bot.live, previous_revoke_after="2020-01-01T00:00:00Z", issuer="openai-admin")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    if steps == "assume-applied":
+        assert main(["rotate", "--revoke", "openai", "--assume-applied"]) != 0
+        assert "did not mint" in capsys.readouterr().err
+    elif steps == "chain":
+        for _ in range(3):
+            main(["rotate", "--due"])
+            bot.applies()
+            main(["rotate", "--revoke", "openai"])
+    else:
+        if steps.startswith("applied"):
+            bot.applies()
+        main(["rotate", "--due"] if steps.endswith("due") else ["rotate", "--revoke", "openai"])
+    assert {bot.live, bot.operator_key, contractor} <= bot.alive()
+
+
 def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """--ref names a key this tool did not mint: only an operator at a terminal may (never cron)."""
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
