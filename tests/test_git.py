@@ -26,34 +26,53 @@ def _hook(root: Path, body: str) -> None:
     hook.chmod(0o755)
 
 
-def test_a_hanging_commit_hook_stops_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A user's hook that never ends (and leaves a child holding git's pipes) cannot hold the run:
-    git and everything it started are stopped at the deadline, with a reason naming the likely causes."""
+def _signing(root: Path, program: str) -> None:
+    """The user's own signing setup (commit.gpgsign + gpg.program): the tool's commits keep it."""
+    gpg = root.parent / "gpg"
+    gpg.write_text("#!/bin/sh\n" + program)
+    gpg.chmod(0o755)
+    subprocess.run(["git", "-C", str(root), "config", "commit.gpgsign", "true"], check=True)
+    subprocess.run(["git", "-C", str(root), "config", "gpg.program", str(gpg)], check=True)
+
+
+def test_a_hanging_signing_program_stops_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GPG program waiting for a passphrase (and leaving a child holding git's pipes) cannot hold the
+    run: git and everything it started are stopped at the deadline, with a reason naming the likely causes."""
     root = _repo(tmp_path)
     marker = tmp_path / "started"
-    _hook(root, f"touch {marker}\nsleep 300 &\nexec sleep 300\n")
+    _signing(root, f"touch {marker}\nsleep 300 &\nexec sleep 300\n")
     monkeypatch.setenv("AIGW_SECRETS_GIT_TIMEOUT", "0.5")
     with pytest.raises(git.GitError) as err:
         git.commit(root, "state", [root / "a.txt"])
     message = str(err.value)
     assert marker.exists() and "\n" not in message
-    assert message.startswith("git commit did not finish within 0.5s") and "commit hook" in message and "GPG" in message
+    assert message.startswith("git commit did not finish within 0.5s") and "GPG" in message
 
 
-def test_git_and_its_hooks_get_no_prompt_no_terminal_and_empty_stdin(tmp_path: Path) -> None:
+def test_the_repositorys_hooks_never_run_in_the_tools_commits(tmp_path: Path) -> None:
+    """Hooks are code any contributor can merge; the tool commits while it holds private keys."""
+    root = _repo(tmp_path)
+    marker = tmp_path / "hook-ran"
+    _hook(root, f"touch {marker}\nexit 1\n")
+    git.commit(root, "state", [root / "a.txt"])
+    assert not marker.exists()
+
+
+def test_git_and_its_children_get_no_prompt_no_terminal_and_empty_stdin(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     seen = tmp_path / "seen"
-    _hook(root, f'{{ echo "prompt=$GIT_TERMINAL_PROMPT askpass=$GIT_ASKPASS ssh=$SSH_ASKPASS/$SSH_ASKPASS_REQUIRE"; cat; echo "stdin-end"; if (: </dev/tty) 2>/dev/null; then echo tty; else echo no-tty; fi; }} > {seen}\n')
-    sha = git.commit(root, "state", [root / "a.txt"])
+    probe = f'{{ echo "prompt=$GIT_TERMINAL_PROMPT askpass=$GIT_ASKPASS ssh=$SSH_ASKPASS/$SSH_ASKPASS_REQUIRE"; cat; echo "stdin-end"; if (: </dev/tty) 2>/dev/null; then echo tty; else echo no-tty; fi; }} > {seen}'
+    git.run(root, "-c", f"alias.probe=!sh -c '{probe}'", "probe")
     lines = seen.read_text().splitlines()
     assert lines == ["prompt=0 askpass=false ssh=false/never", "stdin-end", "no-tty"]
+    sha = git.commit(root, "state", [root / "a.txt"])
     assert sha == subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_a_failing_commit_names_the_subcommand(tmp_path: Path) -> None:
     root = _repo(tmp_path)
-    _hook(root, "echo 'refused by policy' >&2\nexit 1\n")
-    with pytest.raises(git.GitError, match=r"^git commit failed in .*: refused by policy$"):
+    _signing(root, "echo 'refused by policy' >&2\nexit 1\n")
+    with pytest.raises(git.GitError, match=r"^git commit failed in .*: .*"):
         git.commit(root, "state", [root / "a.txt"])
 
 
