@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,6 +48,9 @@ def value_text(draw: st.DrawFn, indent: int) -> str:
     return ("|" if style == "literal" else ">") + chomp + "\n" + body + blank
 
 
+_YAML11_BOOLEANS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false"})
+
+
 @st.composite
 def secret_doc(draw: st.DrawFn) -> str:
     step = draw(st.sampled_from([2, 4]))
@@ -57,7 +61,8 @@ def secret_doc(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         out.append("# a header comment\n")
     out.append("apiVersion: v1\nkind: Secret\nmetadata:\n")
-    out.append(f"{pad}name: {draw(st.from_regex(r'[a-z]{1,8}', fullmatch=True))}")
+    name = draw(st.from_regex(r'[a-z]{1,8}', fullmatch=True).filter(lambda n: n not in _YAML11_BOOLEANS))  # see the xfail below
+    out.append(f"{pad}name: {name}")
     out.append("  # inline\n" if draw(st.booleans()) else "\n")
     if draw(st.booleans()):
         out.append(f"{pad}labels: {{app: demo}}\n")
@@ -82,6 +87,14 @@ def test_any_style_round_trips(repo: Path, doc: str) -> None:
     assert sopsfile.decrypt(sops, encrypted, REL).decode() == doc
     values = list(yaml.safe_load_all(sops.decrypt(encrypted, REL)))
     assert values == expected
+
+
+@pytest.mark.xfail(strict=True, reason="open bug (found by Hypothesis): `name: no` (a YAML 1.1 boolean, a string to sops's YAML 1.2) makes the engine refuse: 'sops would change some values'")
+def test_a_yaml11_boolean_word_round_trips(repo: Path) -> None:
+    doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: no\nstringData:\n  password: hunter2hunter2\n"
+    sops = Sops(repo)
+    encrypted = sopsfile.encrypt(sops, doc.encode(), REL)
+    assert sopsfile.decrypt(sops, encrypted, REL).decode() == doc
 
 
 @settings(max_examples=200, deadline=None)
