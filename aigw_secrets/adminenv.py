@@ -18,7 +18,9 @@ from pathlib import Path
 
 # Named explicitly; anything with an ADMIN word (OPENAI_ADMIN_KEY, *_ADMIN_KEY_FILE,
 # AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET, AIGW_SECRETS_GCP_ADMIN_CREDENTIALS, ...) counts too.
-TOKENS = frozenset({"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "BITBUCKET_TOKEN", "GIT_TOKEN"})
+TOKENS = frozenset(
+    {"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "BITBUCKET_TOKEN", "GIT_TOKEN"}
+)
 # boto3's own credential chain: the bot's IAM rights when it rotates unattended or runs an aws-iam issuer.
 AWS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"})
 _ADMIN_WORD = re.compile(r"(^|_)ADMIN(_|$)")
@@ -101,7 +103,11 @@ def _file_values(path: Path) -> list[str]:
     except ValueError:
         doc = None
     if isinstance(doc, dict):
-        out += [v.strip() for k in ("private_key_id", "private_key", "client_secret", "refresh_token") if isinstance(v := doc.get(k), str) and len(v.strip()) >= 8]
+        out += [
+            v.strip()
+            for k in ("private_key_id", "private_key", "client_secret", "refresh_token")
+            if isinstance(v := doc.get(k), str) and len(v.strip()) >= 8
+        ]
     return out
 
 

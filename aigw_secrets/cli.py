@@ -48,7 +48,12 @@ def _provider_names(ctx: click.Context, param: click.Parameter, incomplete: str)
 
 
 _FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="text for people, json (on stdout) for programs."
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json (on stdout) for programs.",
 )
 
 
@@ -56,7 +61,9 @@ _FORMAT = click.option(
 @click.version_option(__version__, prog_name="aigw-secrets")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail on stderr.")
-@click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR set; colour is only ever used on a terminal).")
+@click.option(
+    "--no-color", is_flag=True, help="No colour (also: NO_COLOR set; colour is only ever used on a terminal)."
+)
 def cli(quiet: bool, verbose: bool, no_color: bool) -> None:
     """Envoy AI Gateway provider credentials as SOPS-encrypted GitOps manifests.
 
@@ -67,7 +74,11 @@ def cli(quiet: bool, verbose: bool, no_color: bool) -> None:
 
 @cli.command()
 @_REPO
-@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).")
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).",
+)
 @_FORMAT
 def init(repo: Path, key_file: Path | None, fmt: str) -> int:
     """Create an age key (mode 0600, git-ignored) and a .sops.yaml, if absent."""
@@ -79,7 +90,12 @@ def init(repo: Path, key_file: Path | None, fmt: str) -> int:
 
 @cli.command()
 @_REPO
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Config file (default: <repo>/cluster.yaml or cluster.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: <repo>/cluster.yaml or cluster.toml).",
+)
 @click.option(
     "--source",
     "sources",
@@ -89,9 +105,21 @@ def init(repo: Path, key_file: Path | None, fmt: str) -> int:
 )
 @click.option("--no-input", is_flag=True, help="Never prompt, even on a terminal.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
-@click.option("--replace-rotated", is_flag=True, help="Write a credential even when a rotation already replaced it (exit 12 without this).")
+@click.option(
+    "--replace-rotated",
+    is_flag=True,
+    help="Write a credential even when a rotation already replaced it (exit 12 without this).",
+)
 @_FORMAT
-def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_input: bool, check: bool, replace_rotated: bool, fmt: str) -> int:
+def generate(
+    repo: Path,
+    config_path: Path | None,
+    sources: tuple[str, ...],
+    no_input: bool,
+    check: bool,
+    replace_rotated: bool,
+    fmt: str,
+) -> int:
     """Write SOPS-encrypted Secrets and the AI Gateway manifests for every enabled provider."""
     from aigw_secrets.commands.generate import generate as run
 
@@ -102,7 +130,15 @@ def generate(repo: Path, config_path: Path | None, sources: tuple[str, ...], no_
             # never repeat the value: a key is sometimes typed here instead of a source spec
             raise click.BadParameter("expected PROVIDER=SPEC (the value given is not shown)", param_hint="--source")
         parsed[provider.strip()] = spec.strip()
-    return run(repo, config_path=config_path, sources=parsed, interactive=False if no_input else None, check_only=check, fmt=fmt, replace_rotated=replace_rotated)
+    return run(
+        repo,
+        config_path=config_path,
+        sources=parsed,
+        interactive=False if no_input else None,
+        check_only=check,
+        fmt=fmt,
+        replace_rotated=replace_rotated,
+    )
 
 
 _FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
@@ -151,7 +187,9 @@ def edit(repo: Path, file: Path) -> int:
 @click.option("--from-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the value from a file.")
 @_FILE
 @click.argument("keypath")
-def set_cmd(repo: Path, from_stdin: bool, from_env: str | None, from_file: Path | None, file: Path, keypath: str) -> int:
+def set_cmd(
+    repo: Path, from_stdin: bool, from_env: str | None, from_file: Path | None, file: Path, keypath: str
+) -> int:
     """Change one encrypted value of FILE at KEYPATH (e.g. stringData.apiKey).
 
     The value never comes from the command line: --stdin, --from-env, --from-file, or a hidden prompt.
@@ -178,20 +216,54 @@ def updatekeys(repo: Path, fmt: str, files: tuple[Path, ...]) -> int:
 
 @cli.command()
 @_REPO
-@click.option("--provider", metavar="NAME", shell_complete=_provider_names, help="Rotate this provider's credential (staged; validated first).")
+@click.option(
+    "--provider",
+    metavar="NAME",
+    shell_complete=_provider_names,
+    help="Rotate this provider's credential (staged; validated first).",
+)
 @click.option("--data-key", is_flag=True, help="Rotate SOPS data keys (sops rotate), formatting kept.")
 @click.option("--due", is_flag=True, help="Rotate everything past its period that can be rotated unattended.")
-@click.option("--cancel", metavar="NAME", shell_complete=_provider_names, help="Abort this provider's journaled rotation that has not written the Secret yet.")
-@click.option("--source", metavar="SPEC", help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.")
+@click.option(
+    "--cancel",
+    metavar="NAME",
+    shell_complete=_provider_names,
+    help="Abort this provider's journaled rotation that has not written the Secret yet.",
+)
+@click.option(
+    "--source",
+    metavar="SPEC",
+    help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.",
+)
 @click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
 @_FORMAT
 # --- revocation gated on the cluster
-@click.option("--revoke", "revoke", metavar="NAME", help="Revoke this provider's previous credential once every gate holds (exit 75 while one does not).")
-@click.option("--ref", metavar="ID", help="With --revoke: the provider's id of a key this tool did not create (the operator names it).")
-@click.option("--assume-applied", is_flag=True, help="Without cluster access: take the Flux and in-cluster gates as passed.")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="kubeconfig for the revocation gates (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
+@click.option(
+    "--revoke",
+    "revoke",
+    metavar="NAME",
+    help="Revoke this provider's previous credential once every gate holds (exit 75 while one does not).",
+)
+@click.option(
+    "--ref",
+    metavar="ID",
+    help="With --revoke: the provider's id of a key this tool did not create (the operator names it).",
+)
+@click.option(
+    "--assume-applied", is_flag=True, help="Without cluster access: take the Flux and in-cluster gates as passed."
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="kubeconfig for the revocation gates (default: $KUBECONFIG, ~/.kube/config, or in-cluster).",
+)
 @click.option("--context", help="kubeconfig context.")
-@click.option("--kustomization", default="flux-system/flux-system", show_default=True, help="Flux Kustomization that applies the Secrets, NAMESPACE/NAME.")
+@click.option(
+    "--kustomization",
+    default="flux-system/flux-system",
+    show_default=True,
+    help="Flux Kustomization that applies the Secrets, NAMESPACE/NAME.",
+)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 def rotate(
     repo: Path,
@@ -215,8 +287,22 @@ def rotate(
         raise click.UsageError("choose one of --provider NAME, --data-key, --due, --revoke NAME or --cancel NAME")
     from aigw_secrets.commands.rotate import RevokeOptions, run
 
-    opts = RevokeOptions(ref=ref, assume_applied=assume_applied, kubeconfig=kubeconfig, context=context, kustomization=kustomization)
-    return run(repo, provider=provider, data_key=data_key, due=due, files=files, source=source, verify=not no_verify, fmt=fmt, revoke=revoke, revoke_opts=opts, cancel=cancel)
+    opts = RevokeOptions(
+        ref=ref, assume_applied=assume_applied, kubeconfig=kubeconfig, context=context, kustomization=kustomization
+    )
+    return run(
+        repo,
+        provider=provider,
+        data_key=data_key,
+        due=due,
+        files=files,
+        source=source,
+        verify=not no_verify,
+        fmt=fmt,
+        revoke=revoke,
+        revoke_opts=opts,
+        cancel=cancel,
+    )
 
 
 @cli.command()
@@ -231,8 +317,19 @@ def status(repo: Path, fmt: str) -> int:
 
 @cli.command()
 @_REPO
-@click.option("--to", "to", type=click.Choice(["external-secrets", "sops"]), required=True, help="Where the credentials go: the secret store (ExternalSecrets in git) or SOPS Secrets.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Config file (default: <repo>/cluster.yaml or cluster.toml).")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["external-secrets", "sops"]),
+    required=True,
+    help="Where the credentials go: the secret store (ExternalSecrets in git) or SOPS Secrets.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: <repo>/cluster.yaml or cluster.toml).",
+)
 @_FORMAT
 def migrate(repo: Path, to: str, config_path: Path | None, fmt: str) -> int:
     """Move the managed credentials between SOPS Secrets and an External Secrets store (value checked on arrival)."""
@@ -256,11 +353,22 @@ def keys() -> None:
     """age and PGP keys, and the recipients in .sops.yaml."""
 
 
-_GNUPGHOME = click.option("--gnupghome", type=click.Path(file_okay=False, path_type=Path), help="GnuPG home (default: $GNUPGHOME or ~/.gnupg).")
+_GNUPGHOME = click.option(
+    "--gnupghome",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="GnuPG home (default: $GNUPGHOME or ~/.gnupg).",
+)
 
 
 @keys.command(name="generate-age")
-@click.option("--output", "-o", "path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Key file to create (mode 0600).")
+@click.option(
+    "--output",
+    "-o",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Key file to create (mode 0600).",
+)
 def keys_generate_age(path: Path) -> int:
     """Create an age identity (age-keygen when installed); print its recipient."""
     from aigw_secrets.commands.keys import generate_age
@@ -303,7 +411,11 @@ def keys_list(repo: Path, gnupghome: Path | None, fmt: str, as_json: bool) -> in
 
 
 _KUBE = [
-    click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)."),
+    click.option(
+        "--kubeconfig",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster).",
+    ),
     click.option("--context", help="kubeconfig context."),
 ]
 
@@ -320,19 +432,58 @@ def _kube(f: _F) -> _F:
 @keys.command(name="rotate-age")
 @_REPO
 @_kube
-@click.option("--secret", default="flux-system/sops-age", show_default=True, help="Flux decryption Secret, NAMESPACE/NAME.")
-@click.option("--kustomization", default="flux-system/flux-system", show_default=True, help="Flux Kustomization that applies the files, NAMESPACE/NAME.")
-@click.option("--grace-hours", type=float, default=24.0, show_default=True, help="Keep the old key in the cluster this long after Flux applied the re-keyed files.")
-@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="The current age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).")
+@click.option(
+    "--secret", default="flux-system/sops-age", show_default=True, help="Flux decryption Secret, NAMESPACE/NAME."
+)
+@click.option(
+    "--kustomization",
+    default="flux-system/flux-system",
+    show_default=True,
+    help="Flux Kustomization that applies the files, NAMESPACE/NAME.",
+)
+@click.option(
+    "--grace-hours",
+    type=float,
+    default=24.0,
+    show_default=True,
+    help="Keep the old key in the cluster this long after Flux applied the re-keyed files.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The current age key file (default: $SOPS_AGE_KEY_FILE or <repo>/age.key).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and where the rotation stands; change nothing.")
-@click.option("--confirm-phase", type=click.IntRange(2, 2), help="Phase 2 was done by hand (the printed kubectl commands): continue from there.")
+@click.option(
+    "--confirm-phase",
+    type=click.IntRange(2, 2),
+    help="Phase 2 was done by hand (the printed kubectl commands): continue from there.",
+)
 def keys_rotate_age(
-    repo: Path, kubeconfig: Path | None, context: str | None, secret: str, kustomization: str, grace_hours: float, key_file: Path | None, dry_run: bool, confirm_phase: int | None
+    repo: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    secret: str,
+    kustomization: str,
+    grace_hours: float,
+    key_file: Path | None,
+    dry_run: bool,
+    confirm_phase: int | None,
 ) -> int:
     """Rotate the age key in the order that never leaves Flux unable to decrypt (resumable)."""
     from aigw_secrets.commands.keys import rotate_age
 
-    return rotate_age(repo, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file, dry_run=dry_run, confirm_phase=confirm_phase)
+    return rotate_age(
+        repo,
+        kubeconfig=kubeconfig,
+        context=context,
+        secret=secret,
+        kustomization=kustomization,
+        grace_hours=grace_hours,
+        key_file=key_file,
+        dry_run=dry_run,
+        confirm_phase=confirm_phase,
+    )
 
 
 @cli.group()
@@ -343,7 +494,9 @@ def cluster() -> None:
 @cluster.command(name="status")
 @_REPO
 @_kube
-@click.option("--secret", default="flux-system/sops-age", show_default=True, help="Flux decryption Secret, NAMESPACE/NAME.")
+@click.option(
+    "--secret", default="flux-system/sops-age", show_default=True, help="Flux decryption Secret, NAMESPACE/NAME."
+)
 @_FORMAT
 def cluster_status(repo: Path, kubeconfig: Path | None, context: str | None, secret: str, fmt: str) -> int:
     """Does the cluster hold the repository's current Secrets, the keys the policies read, every recipient's key?"""
@@ -367,8 +520,15 @@ def cluster_apply(repo: Path, kubeconfig: Path | None, context: str | None) -> i
 @click.option("--age", "age_recipient", metavar="AGE1...", help="age recipient to add.")
 @click.option("--pgp", "pgp_fingerprint", metavar="FINGERPRINT", help="PGP fingerprint to add.")
 @click.option("--rule", "rules", type=int, multiple=True, help="Creation rule number (default: all).")
-@click.option("--updatekeys", "then_updatekeys", is_flag=True, help="Then re-wrap every encrypted file for the new recipient (`aigw-secrets updatekeys`).")
-def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: str | None, rules: tuple[int, ...], then_updatekeys: bool) -> int:
+@click.option(
+    "--updatekeys",
+    "then_updatekeys",
+    is_flag=True,
+    help="Then re-wrap every encrypted file for the new recipient (`aigw-secrets updatekeys`).",
+)
+def keys_add_recipient(
+    repo: Path, age_recipient: str | None, pgp_fingerprint: str | None, rules: tuple[int, ...], then_updatekeys: bool
+) -> int:
     """Add a recipient to .sops.yaml creation rules, keeping its layout; then run updatekeys."""
     from aigw_secrets.commands.keys import add_recipient
 
@@ -387,13 +547,45 @@ def keys_add_recipient(repo: Path, age_recipient: str | None, pgp_fingerprint: s
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--staged", is_flag=True, help="Scan what the next commit contains (the git index).")
 @click.option("--all", "all_", is_flag=True, help="Scan every tracked file.")
-@click.option("--history", is_flag=False, flag_value="", default=None, metavar="[RANGE]", help="Scan every blob reachable in RANGE (default: all refs).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True, help="sarif: SARIF 2.1.0 for code scanning.")
+@click.option(
+    "--history",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[RANGE]",
+    help="Scan every blob reachable in RANGE (default: all refs).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="sarif: SARIF 2.1.0 for code scanning.",
+)
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
-@click.option("--baseline", metavar="FILE", help="Accepted findings (SHA-256 only); default .aigw-baseline.json at the repository root, when it exists.")
+@click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Accepted findings (SHA-256 only); default .aigw-baseline.json at the repository root, when it exists.",
+)
 @click.option("--update-baseline", is_flag=True, help="Record the current findings in the baseline and exit 0.")
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), help="Repository root (default: found from the current directory).")
-def scan(paths: tuple[str, ...], staged: bool, all_: bool, history: str | None, fmt: str, output: str | None, baseline: str | None, update_baseline: bool, repo: Path | None) -> int:
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Repository root (default: found from the current directory).",
+)
+def scan(
+    paths: tuple[str, ...],
+    staged: bool,
+    all_: bool,
+    history: str | None,
+    fmt: str,
+    output: str | None,
+    baseline: str | None,
+    update_baseline: bool,
+    repo: Path | None,
+) -> int:
     """Find plaintext credentials, unencrypted Secrets and age keys (pre-commit hook / CI).
 
     Default: the repository's tracked files. Exit 0 clean, 1 findings, 2 usage or configuration error.
@@ -403,7 +595,19 @@ def scan(paths: tuple[str, ...], staged: bool, all_: bool, history: str | None, 
 
     if sum(bool(x) for x in (staged, all_, history is not None)) > 1:
         raise click.UsageError("give at most one of --staged, --all, --history")
-    return execute(ScanRequest(paths, staged=staged, all=all_, history=history, format=fmt, output=output, baseline=baseline, update_baseline=update_baseline, repo=repo))
+    return execute(
+        ScanRequest(
+            paths,
+            staged=staged,
+            all=all_,
+            history=history,
+            format=fmt,
+            output=output,
+            baseline=baseline,
+            update_baseline=update_baseline,
+            repo=repo,
+        )
+    )
 
 
 @cli.command(name="install-hook")

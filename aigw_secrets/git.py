@@ -86,7 +86,9 @@ def _subcommand(args: Sequence[str]) -> str:
 def _late(args: Sequence[str], root: Path, seconds: float) -> GitError:
     sub = _subcommand(args)
     hint = ": a commit hook still running, or a GPG passphrase prompt (commit.gpgsign)?" if sub == "commit" else ""
-    return GitError(f"git {sub} did not finish within {seconds:g}s in {root}{hint}; it was stopped (AIGW_SECRETS_GIT_TIMEOUT sets the limit)")
+    return GitError(
+        f"git {sub} did not finish within {seconds:g}s in {root}{hint}; it was stopped (AIGW_SECRETS_GIT_TIMEOUT sets the limit)"
+    )
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -104,7 +106,13 @@ def run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     seconds = timeout()
     try:
         proc = subprocess.Popen(
-            ["git", *args], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), start_new_session=True
+            ["git", *args],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise GitError("git not found; install git") from None
@@ -120,7 +128,9 @@ def run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
         raise
     if proc.returncode != 0:
         first = stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        raise GitError(f"git {_subcommand(args)} failed in {root}: {first[0] if first else f'exit code {proc.returncode}'}")
+        raise GitError(
+            f"git {_subcommand(args)} failed in {root}: {first[0] if first else f'exit code {proc.returncode}'}"
+        )
     return stdout
 
 
@@ -166,7 +176,13 @@ def cat_file_batch(root: Path, specs: Sequence[str]) -> Iterator[tuple[str, str,
     seconds = timeout()
     try:
         proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(), start_new_session=True
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise GitError("git not found; install git") from None

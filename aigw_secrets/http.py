@@ -140,7 +140,12 @@ class MsalHttp:
     checked), ``answers`` holds documents answered without a network call, ``last`` is the last
     answer that came from the network."""
 
-    def __init__(self, deadline: float | None = None, routes: Mapping[str, str] | None = None, answers: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        deadline: float | None = None,
+        routes: Mapping[str, str] | None = None,
+        answers: Mapping[str, Any] | None = None,
+    ) -> None:
         self.deadline, self.routes, self.answers = deadline, dict(routes or {}), dict(answers or {})
         self.last: Response | None = None
 
@@ -154,7 +159,9 @@ class MsalHttp:
             data = urlencode(data)
             headers = {**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"}
         body = data.encode() if isinstance(data, str) else data
-        res = self.last = request(method, url, headers=headers or {}, body=body, deadline=self.deadline or DEFAULT_DEADLINE)
+        res = self.last = request(
+            method, url, headers=headers or {}, body=body, deadline=self.deadline or DEFAULT_DEADLINE
+        )
         return _MsalResponse(res.status, res.body, res.headers)
 
     def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any) -> _MsalResponse:

@@ -32,7 +32,9 @@ class Cluster:
             from kubernetes import client, config
             from kubernetes.config.config_exception import ConfigException
         except ImportError:
-            raise ToolMissingError("the kubernetes Python client is not installed: pip install 'aigw-secrets[cluster]'") from None
+            raise ToolMissingError(
+                "the kubernetes Python client is not installed: pip install 'aigw-secrets[cluster]'"
+            ) from None
         cfg = client.Configuration()
         in_cluster = kubeconfig is None and context is None and _in_cluster()
         path = None if in_cluster else _check_kubeconfig(kubeconfig, context)
@@ -42,7 +44,9 @@ class Cluster:
             else:
                 config.load_kube_config(config_file=str(path), context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]  # untyped library
         except (ConfigException, OSError, ValueError, TypeError, KeyError):
-            raise ConfigError(f"kubeconfig {path or '(in-cluster)'}: not a usable kubeconfig (cluster, user or context entry incomplete)") from None
+            raise ConfigError(
+                f"kubeconfig {path or '(in-cluster)'}: not a usable kubeconfig (cluster, user or context entry incomplete)"
+            ) from None
         cfg.retries = 1
         self._api = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self._api)
@@ -57,12 +61,17 @@ class Cluster:
             return fn()
         except ApiException as exc:
             if exc.status == 403:
-                raise Forbidden(f"forbidden: the ServiceAccount/user may not {verb} {resource} in namespace {namespace} (add that verb to its Role)") from None
+                raise Forbidden(
+                    f"forbidden: the ServiceAccount/user may not {verb} {resource} in namespace {namespace} (add that verb to its Role)"
+                ) from None
             if exc.status == 404:
                 return None
             if exc.status == 409:
                 raise _Conflict() from None
-            raise AigwError(f"Kubernetes API: {verb} {resource} in {namespace} failed with HTTP {exc.status}", code=ExitCode.UNAVAILABLE) from None
+            raise AigwError(
+                f"Kubernetes API: {verb} {resource} in {namespace} failed with HTTP {exc.status}",
+                code=ExitCode.UNAVAILABLE,
+            ) from None
         except (HTTPError, OSError) as exc:
             raise Unreachable(f"Kubernetes API at {self.server} is unreachable ({type(exc).__name__})") from None
 
@@ -81,7 +90,9 @@ class Cluster:
             return None
         return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
 
-    def update_secret_data(self, namespace: str, name: str, change: Callable[[dict[str, bytes]], dict[str, bytes]]) -> dict[str, bytes]:
+    def update_secret_data(
+        self, namespace: str, name: str, change: Callable[[dict[str, bytes]], dict[str, bytes]]
+    ) -> dict[str, bytes]:
         """Read, change the data, write back with the read resourceVersion; on 409 re-read and retry."""
         for _attempt in range(5):
             obj = self.read_secret(namespace, name)
@@ -101,13 +112,17 @@ class Cluster:
                 return new
             except _Conflict:
                 continue
-        raise AigwError(f"secret {namespace}/{name} kept changing under us (409 five times); try again", code=ExitCode.LOCKED)
+        raise AigwError(
+            f"secret {namespace}/{name} kept changing under us (409 five times); try again", code=ExitCode.LOCKED
+        )
 
     def _write_secret(self, namespace: str, name: str, body: Any, *, create: bool) -> None:
         if create:
             self._call("create", "secrets", namespace, lambda: self.core.create_namespaced_secret(namespace, body))
         else:
-            self._call("update", "secrets", namespace, lambda: self.core.replace_namespaced_secret(name, namespace, body))
+            self._call(
+                "update", "secrets", namespace, lambda: self.core.replace_namespaced_secret(name, namespace, body)
+            )
 
     def apply_secret(self, body: dict[str, Any]) -> None:
         """Server-side apply (field manager aigw-secrets)."""
@@ -116,7 +131,9 @@ class Cluster:
             "patch",
             "secrets",
             ns,
-            lambda: self.core.patch_namespaced_secret(name, ns, body, field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml"),
+            lambda: self.core.patch_namespaced_secret(
+                name, ns, body, field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml"
+            ),
         )
 
     # --- External Secrets Operator ------------------------------------------------------
@@ -126,7 +143,9 @@ class Cluster:
             "get",
             "externalsecrets.external-secrets.io",
             namespace,
-            lambda: self.custom.get_namespaced_custom_object("external-secrets.io", "v1", namespace, "externalsecrets", name),
+            lambda: self.custom.get_namespaced_custom_object(
+                "external-secrets.io", "v1", namespace, "externalsecrets", name
+            ),
         )
         return found
 
@@ -137,7 +156,9 @@ class Cluster:
             "get",
             "kustomizations.kustomize.toolkit.fluxcd.io",
             namespace,
-            lambda: self.custom.get_namespaced_custom_object("kustomize.toolkit.fluxcd.io", "v1", namespace, "kustomizations", name),
+            lambda: self.custom.get_namespaced_custom_object(
+                "kustomize.toolkit.fluxcd.io", "v1", namespace, "kustomizations", name
+            ),
         )
         return found
 
@@ -158,23 +179,32 @@ def _check_kubeconfig(kubeconfig: Path | None, context: str | None) -> Path:
     try:
         data = yaml.safe_load(path.read_text("utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"no kubeconfig: {path} ({where}) does not exist; pass --kubeconfig, set KUBECONFIG, or run in a pod") from None
+        raise ConfigError(
+            f"no kubeconfig: {path} ({where}) does not exist; pass --kubeconfig, set KUBECONFIG, or run in a pod"
+        ) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         raise ConfigError(f"kubeconfig {path}: cannot be read as YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"kubeconfig {path}: not a kubeconfig (no contexts)")
     names = [c.get("name") for c in data.get("contexts") or [] if isinstance(c, dict)]
     if context is not None and context not in names:
-        raise ConfigError(f"kubeconfig {path}: no context named {context!r} (it has: {', '.join(map(str, names)) or 'none'})")
+        raise ConfigError(
+            f"kubeconfig {path}: no context named {context!r} (it has: {', '.join(map(str, names)) or 'none'})"
+        )
     if context is None and not data.get("current-context"):
-        raise ConfigError(f"kubeconfig {path}: no current-context; pass --context (it has: {', '.join(map(str, names)) or 'none'})")
+        raise ConfigError(
+            f"kubeconfig {path}: no current-context; pass --context (it has: {', '.join(map(str, names)) or 'none'})"
+        )
     return path
 
 
 def _in_cluster() -> bool:
     import os
 
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+    )
 
 
 def flux_applied(ks: dict[str, Any] | None, commit: str) -> tuple[bool, str]:

@@ -34,7 +34,11 @@ def configure(*, quiet: bool = False, verbose: bool = False, color: bool | None 
 def _colored(stream: Any) -> bool:
     if SETTINGS.color is not None:
         return SETTINGS.color
-    return "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb" and bool(getattr(stream, "isatty", lambda: False)())
+    return (
+        "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+        and bool(getattr(stream, "isatty", lambda: False)())
+    )
 
 
 def paint(text: str, style: str, stream: Any = None) -> str:
@@ -61,7 +65,14 @@ def error(message: str, *, prog: str = "aigw-secrets") -> None:
     print(f"{prog}: {paint('error', 'red')}: {message}", file=sys.stderr)
 
 
-_STATUS_STYLE = {"wrote": "green", "created": "green", "encrypted": "green", "rotated": "green", "updated": "green", "removed": "yellow"}
+_STATUS_STYLE = {
+    "wrote": "green",
+    "created": "green",
+    "encrypted": "green",
+    "rotated": "green",
+    "updated": "green",
+    "removed": "yellow",
+}
 
 
 def status(verb: str, path: Path | str, note: str = "") -> None:

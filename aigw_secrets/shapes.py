@@ -44,11 +44,22 @@ _WORDS = re.compile(
     r"|<your|\*\*\*|\.\.\.",
     re.I,
 )
-_PREFIXES = ("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-ant-api03-", "sk-ant-admin01-", ANTHROPIC_PREFIX, OPENAI_PREFIX, GROQ_PREFIX)
+_PREFIXES = (
+    "sk-proj-",
+    "sk-svcacct-",
+    "sk-admin-",
+    "sk-ant-api03-",
+    "sk-ant-admin01-",
+    ANTHROPIC_PREFIX,
+    OPENAI_PREFIX,
+    GROQ_PREFIX,
+)
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 
 
-_DISTINCTIVE = re.compile(rf"(?:{OPENAI_KEY}|{OPENAI_LEGACY_KEY}|{ANTHROPIC_KEY}|{GROQ_KEY}|{AZURE_OPENAI_KEY}|{ENTRA_SECRET}|{AGE_IDENTITY_ANY})")
+_DISTINCTIVE = re.compile(
+    rf"(?:{OPENAI_KEY}|{OPENAI_LEGACY_KEY}|{ANTHROPIC_KEY}|{GROQ_KEY}|{AZURE_OPENAI_KEY}|{ENTRA_SECRET}|{AGE_IDENTITY_ANY})"
+)
 _FILLER = re.compile(r"(.)\1{7}")  # eight of a kind: "xxxxxxxx", "00000000": typed, not random
 
 
@@ -88,14 +99,46 @@ class KeyShape(NamedTuple):
 KEY_SHAPES: dict[str, KeyShape] = {
     s.provider: s
     for s in (
-        KeyShape("gemini", r"AIza[0-9A-Za-z_-]{35}", True, "Google API key format (Microsoft Purview 'Google API key' SIT; gitleaks gcp-api-key)"),
-        KeyShape("xai", r"xai-[0-9A-Za-z]{80}", True, "gitleaks xai-api-key rule; https://docs.x.ai/docs/api-reference (Bearer)"),
-        KeyShape("openrouter", r"sk-or-v1-[0-9a-f]{64}", True, "https://openrouter.ai/docs/api-reference/authentication"),
-        KeyShape("bedrock_api_key", r"ABSK[A-Za-z0-9+/]{100,}={0,2}", True, "Amazon Bedrock long-term API key: 'ABSK' + base64('BedrockAPIKey-…')"),
-        KeyShape("bedrock_api_key_short", r"bedrock-api-key-[A-Za-z0-9+/=]{100,}", True, "Amazon Bedrock short-term API key (a presigned URL, base64)"),
-        KeyShape("deepseek", r"sk-[0-9a-f]{32}", False, "DeepSeek keys: 'sk-' + 32 hex (overlaps other sk- keys; needs context)"),
+        KeyShape(
+            "gemini",
+            r"AIza[0-9A-Za-z_-]{35}",
+            True,
+            "Google API key format (Microsoft Purview 'Google API key' SIT; gitleaks gcp-api-key)",
+        ),
+        KeyShape(
+            "xai",
+            r"xai-[0-9A-Za-z]{80}",
+            True,
+            "gitleaks xai-api-key rule; https://docs.x.ai/docs/api-reference (Bearer)",
+        ),
+        KeyShape(
+            "openrouter", r"sk-or-v1-[0-9a-f]{64}", True, "https://openrouter.ai/docs/api-reference/authentication"
+        ),
+        KeyShape(
+            "bedrock_api_key",
+            r"ABSK[A-Za-z0-9+/]{100,}={0,2}",
+            True,
+            "Amazon Bedrock long-term API key: 'ABSK' + base64('BedrockAPIKey-…')",
+        ),
+        KeyShape(
+            "bedrock_api_key_short",
+            r"bedrock-api-key-[A-Za-z0-9+/=]{100,}",
+            True,
+            "Amazon Bedrock short-term API key (a presigned URL, base64)",
+        ),
+        KeyShape(
+            "deepseek",
+            r"sk-[0-9a-f]{32}",
+            False,
+            "DeepSeek keys: 'sk-' + 32 hex (overlaps other sk- keys; needs context)",
+        ),
         KeyShape("mistral", r"[0-9A-Za-z]{32}", False, "Mistral keys: 32 alphanumerics, no prefix"),
-        KeyShape("together", r"(tgp_v1_[0-9A-Za-z_-]{40,}|[0-9a-f]{64})", False, "Together AI keys: 64 hex (older) or 'tgp_v1_…'"),
+        KeyShape(
+            "together",
+            r"(tgp_v1_[0-9A-Za-z_-]{40,}|[0-9a-f]{64})",
+            False,
+            "Together AI keys: 64 hex (older) or 'tgp_v1_…'",
+        ),
         KeyShape("deepinfra", r"[0-9A-Za-z]{32}", False, "DeepInfra tokens: no documented prefix"),
         KeyShape("cohere", r"[0-9A-Za-z]{40}", False, "Cohere keys: 40 alphanumerics, no prefix"),
     )

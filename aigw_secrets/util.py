@@ -178,7 +178,14 @@ def wipe(directory: Path) -> None:
 
 
 def file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+    for test, name in (
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "named pipe"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "device"),
+        (stat.S_ISBLK, "device"),
+    ):
         if test(mode):
             return name
     return "regular file" if stat.S_ISREG(mode) else "special file"
@@ -283,7 +290,11 @@ def create_private_file(path: Path, data: bytes) -> None:
 
 def now() -> dt.datetime:
     fake = os.environ.get("AIGW_SECRETS_NOW")  # tests and dry runs: pretend it is this time
-    return dt.datetime.fromisoformat(fake.replace("Z", "+00:00")) if fake else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return (
+        dt.datetime.fromisoformat(fake.replace("Z", "+00:00"))
+        if fake
+        else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    )
 
 
 def stamp(when: dt.datetime | None = None) -> str:
@@ -324,7 +335,9 @@ def confined(root: Path, path: Path) -> Path:
     for part in rel.parts:
         walk = walk / part
         if walk.is_symlink():
-            raise ConfigError(f"{walk.relative_to(top)}: is a symlink; aigw-secrets writes only inside the repository, never through one")
+            raise ConfigError(
+                f"{walk.relative_to(top)}: is a symlink; aigw-secrets writes only inside the repository, never through one"
+            )
     if not full.resolve().is_relative_to(top):
         raise ConfigError(f"{rel}: resolves outside the repository; refusing to write there")
     return top / rel

@@ -58,7 +58,11 @@ def main() -> None:
             env = {**os.environ, "SOPS_AGE_KEY_FILE": str(repo / "age.key")}
             t0 = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "aigw_secrets", "encrypt", *map(str, ours)], cwd=repo, env=env, check=True, capture_output=True
+                [sys.executable, "-m", "aigw_secrets", "encrypt", *map(str, ours)],
+                cwd=repo,
+                env=env,
+                check=True,
+                capture_output=True,
             )
             t_ours = time.perf_counter() - t0
             loop = 'for f in "$@"; do "$SOPS" encrypt -i "$f" || exit 1; done'
@@ -67,14 +71,20 @@ def main() -> None:
             t_theirs = time.perf_counter() - t0
             ratios.append(t_ours / t_theirs)
             kept = all(
-                subprocess.run([sys.executable, "-m", "aigw_secrets", "decrypt", str(p)], cwd=repo, env=env, capture_output=True).stdout
+                subprocess.run(
+                    [sys.executable, "-m", "aigw_secrets", "decrypt", str(p)], cwd=repo, env=env, capture_output=True
+                ).stdout
                 == originals[i]
                 for i, p in list(enumerate(ours))[:: max(1, len(ours) // 5)]
             )
             if not kept:
                 raise SystemExit("formatting was not kept")
-            print(f"round {r + 1}: aigw-secrets encrypt {t_ours:.2f}s, sops encrypt -i loop {t_theirs:.2f}s, ratio {t_ours / t_theirs:.2f}")
-    print(f"files={args.files} cores={os.cpu_count()} median ratio aigw-secrets/sops-loop = {statistics.median(ratios):.2f} (target <= 1.0)")
+            print(
+                f"round {r + 1}: aigw-secrets encrypt {t_ours:.2f}s, sops encrypt -i loop {t_theirs:.2f}s, ratio {t_ours / t_theirs:.2f}"
+            )
+    print(
+        f"files={args.files} cores={os.cpu_count()} median ratio aigw-secrets/sops-loop = {statistics.median(ratios):.2f} (target <= 1.0)"
+    )
 
 
 if __name__ == "__main__":

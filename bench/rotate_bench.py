@@ -35,32 +35,60 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             repo = Path(tmp) / "repo"
             repo.mkdir()
-            subprocess.run([sys.executable, "-m", "aigw_secrets", "init", "--repo", str(repo)], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "aigw_secrets", "init", "--repo", str(repo)], check=True, capture_output=True
+            )
             env = {**os.environ, "SOPS_AGE_KEY_FILE": str(repo / "age.key")}
             ours = repo / "kubernetes/ours"
             ours.mkdir(parents=True)
             for i in range(args.files):
                 (ours / f"s{i:04d}.sops.yaml").write_text(styles[i % len(styles)])
-            subprocess.run([sys.executable, "-m", "aigw_secrets", "encrypt"], cwd=repo, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "aigw_secrets", "encrypt"], cwd=repo, env=env, check=True, capture_output=True
+            )
             theirs = repo / "kubernetes/theirs"
             theirs.mkdir()
             for p in sorted(ours.iterdir()):
                 (theirs / p.name).write_bytes(p.read_bytes())
-            originals = {p.name: subprocess.run([sys.executable, "-m", "aigw_secrets", "decrypt", str(p)], cwd=repo, env=env, capture_output=True).stdout for p in sorted(ours.iterdir())[:5]}
+            originals = {
+                p.name: subprocess.run(
+                    [sys.executable, "-m", "aigw_secrets", "decrypt", str(p)], cwd=repo, env=env, capture_output=True
+                ).stdout
+                for p in sorted(ours.iterdir())[:5]
+            }
 
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "aigw_secrets", "rotate", "--data-key", *map(str, sorted(ours.iterdir()))], cwd=repo, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "aigw_secrets", "rotate", "--data-key", *map(str, sorted(ours.iterdir()))],
+                cwd=repo,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             t_ours = time.perf_counter() - t0
             loop = 'for f in "$@"; do "$SOPS" rotate -i "$f" || exit 1; done'
             t0 = time.perf_counter()
-            subprocess.run(["sh", "-c", loop, "sh", *map(str, sorted(theirs.iterdir()))], cwd=repo, env={**env, "SOPS": find_binary()}, check=True, capture_output=True)
+            subprocess.run(
+                ["sh", "-c", loop, "sh", *map(str, sorted(theirs.iterdir()))],
+                cwd=repo,
+                env={**env, "SOPS": find_binary()},
+                check=True,
+                capture_output=True,
+            )
             t_theirs = time.perf_counter() - t0
             for name, text in originals.items():
-                got = subprocess.run([sys.executable, "-m", "aigw_secrets", "decrypt", str(ours / name)], cwd=repo, env=env, capture_output=True).stdout
+                got = subprocess.run(
+                    [sys.executable, "-m", "aigw_secrets", "decrypt", str(ours / name)],
+                    cwd=repo,
+                    env=env,
+                    capture_output=True,
+                ).stdout
                 if got != text:
                     raise SystemExit(f"formatting not kept for {name}")
             ratios.append(t_ours / t_theirs)
-            print(f"round {r + 1}: aigw-secrets rotate --data-key {t_ours:.2f}s, sops rotate -i loop {t_theirs:.2f}s, ratio {ratios[-1]:.2f}")
+            print(
+                f"round {r + 1}: aigw-secrets rotate --data-key {t_ours:.2f}s, sops rotate -i loop {t_theirs:.2f}s, ratio {ratios[-1]:.2f}"
+            )
     print(f"files={args.files} cores={os.cpu_count()} median ratio = {statistics.median(ratios):.2f} (target <= 0.6)")
 
 

@@ -38,14 +38,25 @@ class OpenAI(Base):
     def add(self, name: str) -> tuple[str, str]:
         """A service account made by someone else (the operator's): returns (id, key value)."""
         sid, value = "svc_acct_" + fakes.rand(24), fakes.openai_service_account_key()
-        self.accounts[sid] = {"object": "organization.project.service_account", "id": sid, "name": name, "role": "member", "created_at": 0, "_key": value}
+        self.accounts[sid] = {
+            "object": "organization.project.service_account",
+            "id": sid,
+            "name": name,
+            "role": "member",
+            "created_at": 0,
+            "_key": value,
+        }
         return sid, value
 
     def handle(self, method: str, path: str, headers: Any, body: Any) -> tuple[int, Any]:
         auth = headers.get("Authorization", "")
         if path == "/v1/models":
             ok = any(a["_key"] == auth.removeprefix("Bearer ") for a in self.accounts.values())
-            return (200, {"object": "list", "data": []}) if ok else (401, _oai_error("invalid_api_key", "Incorrect API key provided"))
+            return (
+                (200, {"object": "list", "data": []})
+                if ok
+                else (401, _oai_error("invalid_api_key", "Incorrect API key provided"))
+            )
         if auth != f"Bearer {self.admin_key}":
             return 401, _oai_error("invalid_api_key", "Incorrect API key provided")
         k = re.match(r"^/v1/organization/projects/([^/?]+)/api_keys(?:\?.*)?$", path)
@@ -76,15 +87,34 @@ class OpenAI(Base):
             sid = "svc_acct_" + fakes.rand(24)
             value = fakes.openai_service_account_key()
             now = int(time.time())
-            self.accounts[sid] = {"object": "organization.project.service_account", "id": sid, "name": body["name"], "role": "member", "created_at": now, "_key": value}
-            api_key = {"object": "organization.project.service_account.api_key", "value": value, "name": "Secret Key", "created_at": now, "id": "key_" + fakes.rand(16)}
+            self.accounts[sid] = {
+                "object": "organization.project.service_account",
+                "id": sid,
+                "name": body["name"],
+                "role": "member",
+                "created_at": now,
+                "_key": value,
+            }
+            api_key = {
+                "object": "organization.project.service_account.api_key",
+                "value": value,
+                "name": "Secret Key",
+                "created_at": now,
+                "id": "key_" + fakes.rand(16),
+            }
             return 200, {**_public(self.accounts[sid]), "api_key": api_key}  # the only time the value is shown
         if method == "GET" and not sa_id:
             ids = sorted(self.accounts, key=lambda i: self.accounts[i]["created_at"])
             start_at = ids.index(query["after"]) + 1 if query.get("after") in ids else 0
             limit = int(query.get("limit", 20))
             page = ids[start_at : start_at + limit]
-            return 200, {"object": "list", "data": [_public(self.accounts[i]) for i in page], "first_id": page[0] if page else None, "last_id": page[-1] if page else None, "has_more": start_at + limit < len(ids)}
+            return 200, {
+                "object": "list",
+                "data": [_public(self.accounts[i]) for i in page],
+                "first_id": page[0] if page else None,
+                "last_id": page[-1] if page else None,
+                "has_more": start_at + limit < len(ids),
+            }
         if method == "DELETE" and sa_id:
             if sa_id not in self.accounts:
                 return 404, _oai_error(None, "No such service account")
@@ -113,7 +143,16 @@ class Anthropic(Base):
         """A key made in the Console (the only place keys are made): returns (id, value)."""
         kid = "apikey_" + fakes.rand(24)
         value = fakes.anthropic_key()
-        self.keys[kid] = {"type": "api_key", "id": kid, "name": name, "status": "active", "partial_key_hint": value[:7] + "..." + value[-4:], "created_at": "2026-01-01T00:00:00Z", "workspace_id": None, "_value": value}
+        self.keys[kid] = {
+            "type": "api_key",
+            "id": kid,
+            "name": name,
+            "status": "active",
+            "partial_key_hint": value[:7] + "..." + value[-4:],
+            "created_at": "2026-01-01T00:00:00Z",
+            "workspace_id": None,
+            "_value": value,
+        }
         return kid, value
 
     def handle(self, method: str, path: str, headers: Any, body: Any) -> tuple[int, Any]:
@@ -122,19 +161,30 @@ class Anthropic(Base):
         key = headers.get("x-api-key", "")
         if path == "/v1/models":
             ok = any(k["_value"] == key and k["status"] == "active" for k in self.keys.values())
-            return (200, {"data": [], "has_more": False}) if ok else (401, _ant_error("authentication_error", "invalid x-api-key"))
+            return (
+                (200, {"data": [], "has_more": False})
+                if ok
+                else (401, _ant_error("authentication_error", "invalid x-api-key"))
+            )
         if key != self.admin_key:
             return 401, _ant_error("authentication_error", "invalid x-api-key")
         if method == "GET" and path.startswith("/v1/organizations/api_keys"):
             data = [_public(k) for k in self.keys.values()]
-            return 200, {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+            return 200, {
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
         m = re.match(r"^/v1/organizations/api_keys/([^/?]+)$", path)
         if method == "POST" and m:
             k = self.keys.get(m.group(1))
             if k is None:
                 return 404, _ant_error("not_found_error", "api key not found")
             status = (body or {}).get("status")
-            if status not in (None, "active", "inactive", "archived") or (k["status"] == "archived" and status != "archived"):
+            if status not in (None, "active", "inactive", "archived") or (
+                k["status"] == "archived" and status != "archived"
+            ):
                 return 400, _ant_error("invalid_request_error", "invalid status transition")
             if status:
                 k["status"] = status
@@ -178,8 +228,6 @@ def serve(api: Any) -> Iterator[Any]:
         server.server_close()
 
 
-
-
 class Gcp(Base):
     """IAM ``/v1/projects/-/serviceAccounts/{email}/keys`` (create, list, ``:disable``, delete) and the
     OAuth token endpoint (``/token``: JWT-bearer grants of the admin key and of the keys made here)."""
@@ -195,7 +243,12 @@ class Gcp(Base):
     def add_key(self) -> dict[str, str]:
         """A key made outside this tool (the operator's first one): returns the key file."""
         info = {**fakes.gcp_service_account(), "client_email": self.email, "token_uri": f"{self.url}/token"}
-        self.keys[info["private_key_id"]] = {"name": f"projects/demo-project/serviceAccounts/{self.email}/keys/{info['private_key_id']}", "disabled": False, "keyType": "USER_MANAGED", "_info": info}
+        self.keys[info["private_key_id"]] = {
+            "name": f"projects/demo-project/serviceAccounts/{self.email}/keys/{info['private_key_id']}",
+            "disabled": False,
+            "keyType": "USER_MANAGED",
+            "_info": info,
+        }
         return info
 
     def admin_file(self) -> dict[str, str]:
@@ -231,7 +284,13 @@ class Gcp(Base):
         if path == "/token" and method == "POST":
             return self._grant(raw.decode())
         if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
-            return 401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}}
+            return 401, {
+                "error": {
+                    "code": 401,
+                    "message": "Request had invalid authentication credentials.",
+                    "status": "UNAUTHENTICATED",
+                }
+            }
         m = re.match(r"^/v1/projects/-/serviceAccounts/([^/?]+)/keys(?:/([^/?:]+))?(:disable)?(?:\?.*)?$", path)
         if not m or m.group(1) != self.email:
             return 404, {"error": {"code": 404, "message": "Service account not found", "status": "NOT_FOUND"}}
@@ -240,12 +299,25 @@ class Gcp(Base):
             return 200, {"keys": [_public(k) for k in self.keys.values()]}
         if method == "POST" and not kid:
             if len(self.keys) >= self.max_keys:
-                return 400, {"error": {"code": 400, "message": "Precondition check failed.", "status": "FAILED_PRECONDITION"}}
+                return 400, {
+                    "error": {"code": 400, "message": "Precondition check failed.", "status": "FAILED_PRECONDITION"}
+                }
             info = {**fakes.gcp_service_account(), "client_email": self.email, "token_uri": f"{self.url}/token"}
-            rec = {"name": f"projects/demo-project/serviceAccounts/{self.email}/keys/{info['private_key_id']}", "disabled": False, "keyType": "USER_MANAGED", "_info": info}
+            rec = {
+                "name": f"projects/demo-project/serviceAccounts/{self.email}/keys/{info['private_key_id']}",
+                "disabled": False,
+                "keyType": "USER_MANAGED",
+                "_info": info,
+            }
             self.keys[info["private_key_id"]] = rec
             data = base64.b64encode(json.dumps(info).encode()).decode()
-            return 200, {**_public(rec), "privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE", "privateKeyData": data, "keyAlgorithm": "KEY_ALG_RSA_2048", "keyOrigin": "GOOGLE_PROVIDED"}
+            return 200, {
+                **_public(rec),
+                "privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE",
+                "privateKeyData": data,
+                "keyAlgorithm": "KEY_ALG_RSA_2048",
+                "keyOrigin": "GOOGLE_PROVIDED",
+            }
         if kid not in self.keys:
             return 404, {"error": {"code": 404, "message": "key not found", "status": "NOT_FOUND"}}
         if method == "POST" and disable:
@@ -271,12 +343,21 @@ class Entra(Base):
         self.admin_key = fakes.entra_client_secret()
         self.passwords: dict[str, dict[str, Any]] = {}  # keyId -> credential (+ "_secret")
         self.tokens: set[str] = set()
-        self.resource_id = "subscriptions/" + _uuid() + "/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/my-openai"
+        self.resource_id = (
+            "subscriptions/" + _uuid() + "/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/my-openai"
+        )
         self.resource_keys = {"key1": fakes.azure_openai_key(), "key2": fakes.azure_openai_key()}
 
     def add(self, name: str) -> tuple[str, str]:
         kid, secret = _uuid(), fakes.entra_client_secret()
-        self.passwords[kid] = {"keyId": kid, "displayName": name, "endDateTime": "2099-01-01T00:00:00Z", "hint": secret[:3], "secretText": None, "_secret": secret}
+        self.passwords[kid] = {
+            "keyId": kid,
+            "displayName": name,
+            "endDateTime": "2099-01-01T00:00:00Z",
+            "hint": secret[:3],
+            "secretText": None,
+            "_secret": secret,
+        }
         return kid, secret
 
     def handle_raw(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
@@ -284,7 +365,11 @@ class Entra(Base):
 
         base = f"/{self.tenant}"
         if path.startswith(f"{base}/v2.0/.well-known/openid-configuration"):
-            return 200, {"authorization_endpoint": f"{self.url}{base}/oauth2/v2.0/authorize", "token_endpoint": f"{self.url}{base}/oauth2/v2.0/token", "issuer": f"{self.url}{base}/v2.0"}
+            return 200, {
+                "authorization_endpoint": f"{self.url}{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{self.url}{base}/oauth2/v2.0/token",
+                "issuer": f"{self.url}{base}/v2.0",
+            }
         if path == f"{base}/oauth2/v2.0/token" and method == "POST":
             form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
             if form.get("client_id") == self.admin_client_id and form.get("client_secret") == self.admin_key:
@@ -293,13 +378,23 @@ class Entra(Base):
                 return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
             if any(p["_secret"] == form.get("client_secret") for p in self.passwords.values()):
                 return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ" + fakes.rand(40)}
-            return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}
+            return 401, {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.",
+            }
         if path.startswith("/openai/models"):  # Azure OpenAI data plane: validation of a resource key
             ok = headers.get("api-key") in self.resource_keys.values()
-            return (200, {"data": []}) if ok else (401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key"}})
+            return (
+                (200, {"data": []})
+                if ok
+                else (401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key"}})
+            )
         if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
             return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}}
-        arm = re.match(r"^/(subscriptions/[^?]+/providers/Microsoft\.CognitiveServices/accounts/[^/?]+)/(listKeys|regenerateKey)\?api-version=\d{4}-\d{2}-\d{2}", path)
+        arm = re.match(
+            r"^/(subscriptions/[^?]+/providers/Microsoft\.CognitiveServices/accounts/[^/?]+)/(listKeys|regenerateKey)\?api-version=\d{4}-\d{2}-\d{2}",
+            path,
+        )
         if arm and method == "POST":
             if arm.group(1) != self.resource_id:
                 return 404, {"error": {"code": "ResourceNotFound", "message": "The Resource was not found."}}
@@ -314,15 +409,37 @@ class Entra(Base):
             return 404, {"error": {"code": "Request_ResourceNotFound", "message": "Resource does not exist"}}
         body = json.loads(raw) if raw else {}
         if method == "GET" and not m.group(2):
-            return 200, {"id": self.app_object_id, "passwordCredentials": [{k: v for k, v in p.items() if not k.startswith("_")} for p in self.passwords.values()]}
+            return 200, {
+                "id": self.app_object_id,
+                "passwordCredentials": [
+                    {k: v for k, v in p.items() if not k.startswith("_")} for p in self.passwords.values()
+                ],
+            }
         if method == "POST" and m.group(2) == "/addPassword":
             cred = body.get("passwordCredential") or {}
             kid, secret = _uuid(), fakes.entra_client_secret()
-            self.passwords[kid] = {"keyId": kid, "displayName": cred.get("displayName"), "endDateTime": cred.get("endDateTime"), "hint": secret[:3], "secretText": None, "_secret": secret}
-            return 200, {"customKeyIdentifier": None, "displayName": cred.get("displayName"), "endDateTime": cred.get("endDateTime"), "hint": secret[:3], "keyId": kid, "secretText": secret, "startDateTime": "2026-01-01T00:00:00Z"}
+            self.passwords[kid] = {
+                "keyId": kid,
+                "displayName": cred.get("displayName"),
+                "endDateTime": cred.get("endDateTime"),
+                "hint": secret[:3],
+                "secretText": None,
+                "_secret": secret,
+            }
+            return 200, {
+                "customKeyIdentifier": None,
+                "displayName": cred.get("displayName"),
+                "endDateTime": cred.get("endDateTime"),
+                "hint": secret[:3],
+                "keyId": kid,
+                "secretText": secret,
+                "startDateTime": "2026-01-01T00:00:00Z",
+            }
         if method == "POST" and m.group(2) == "/removePassword":
             if body.get("keyId") not in self.passwords:
-                return 400, {"error": {"code": "Request_BadRequest", "message": "No password credential found with keyId"}}
+                return 400, {
+                    "error": {"code": "Request_BadRequest", "message": "No password credential found with keyId"}
+                }
             del self.passwords[body["keyId"]]
             return 204, None
         return 405, {"error": {"code": "Request_BadRequest"}}
@@ -361,7 +478,9 @@ def self_signed(directory: Any) -> tuple[Any, Any]:
     )
     cert_path, key_path = directory / "standin.crt", directory / "standin.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 

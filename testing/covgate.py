@@ -23,7 +23,10 @@ FIGURES = {"branches": "percent_branches_covered", "total": "percent_covered"}
 def figures(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Module path -> {"branches": %, "total": %} from a coverage.py JSON report."""
     files: dict[str, Any] = report.get("files", {})
-    return {path: {name: float(entry["summary"].get(key, 100.0)) for name, key in FIGURES.items()} for path, entry in sorted(files.items())}
+    return {
+        path: {name: float(entry["summary"].get(key, 100.0)) for name, key in FIGURES.items()}
+        for path, entry in sorted(files.items())
+    }
 
 
 def below(measured: dict[str, dict[str, float]], floor: dict[str, dict[str, float]]) -> list[str]:

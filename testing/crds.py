@@ -27,7 +27,9 @@ class Report(NamedTuple):
 @functools.cache
 def schemas() -> dict[tuple[str, str], dict[str, Any]]:
     out = {}
-    for path in sorted([*CRD_DIR.glob("*.yaml"), *CRD_DIR.glob("external-secrets/*.yaml")]):  # ESO v2.9.0 in its own folder
+    for path in sorted(
+        [*CRD_DIR.glob("*.yaml"), *CRD_DIR.glob("external-secrets/*.yaml")]
+    ):  # ESO v2.9.0 in its own folder
         crd = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader (libyaml): the store CRDs are 700 kB each
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:

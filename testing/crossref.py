@@ -39,7 +39,9 @@ def generated(cfg: Any) -> list[dict[str, Any]]:
 
 def _secret_ref(policy: dict[str, Any]) -> dict[str, Any] | None:
     block = policy["spec"].get(_TYPE_FIELD.get(policy["spec"].get("type", ""), ""), {}) or {}
-    return block.get("secretRef") or block.get("clientSecretRef") or (block.get("credentialsFile") or {}).get("secretRef")
+    return (
+        block.get("secretRef") or block.get("clientSecretRef") or (block.get("credentialsFile") or {}).get("secretRef")
+    )
 
 
 def problems(objects: list[dict[str, Any]]) -> list[str]:
@@ -55,7 +57,9 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
     for (ns, name), policy in by_kind.get("BackendSecurityPolicy", {}).items():
         for ref in policy["spec"].get("targetRefs") or []:
             if not has(ref.get("kind", ""), ns, ref.get("name", "")):
-                out.append(f"BackendSecurityPolicy {name}: targetRef {ref.get('kind')}/{ref.get('name')} does not exist in {ns}")
+                out.append(
+                    f"BackendSecurityPolicy {name}: targetRef {ref.get('kind')}/{ref.get('name')} does not exist in {ns}"
+                )
         ref = _secret_ref(policy)
         if ref is None:
             continue
@@ -80,7 +84,9 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
                 and any(t.get("group") == "" and t.get("kind") == "Secret" and t.get("name") in (None, ref["name"]) for t in g["spec"].get("to") or [])
             ]  # fmt: skip
             if not grants:
-                out.append(f"BackendSecurityPolicy {name}: Secret in namespace {secret_ns} without a ReferenceGrant there")
+                out.append(
+                    f"BackendSecurityPolicy {name}: Secret in namespace {secret_ns} without a ReferenceGrant there"
+                )
     for (ns, name), backend in by_kind.get("AIServiceBackend", {}).items():
         ref = backend["spec"].get("backendRef") or {}
         if not has("Backend", ref.get("namespace", ns), ref.get("name", "")):

@@ -29,10 +29,14 @@ def sops_decrypt(path: Path, key_file: Path) -> subprocess.CompletedProcess[str]
     return subprocess.run([sops_bin(), "decrypt", str(path)], capture_output=True, text=True, env=env, cwd=path.parent)
 
 
-needs_age_keygen = pytest.mark.skipif(shutil.which("age-keygen") is None, reason="age-keygen not installed (apt-get install age)")
+needs_age_keygen = pytest.mark.skipif(
+    shutil.which("age-keygen") is None, reason="age-keygen not installed (apt-get install age)"
+)
 
 
-def run_cli(repo: Path, argv: list[str], env: Mapping[str, str] | None = None, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+def run_cli(
+    repo: Path, argv: list[str], env: Mapping[str, str] | None = None, stdin: bytes = b""
+) -> subprocess.CompletedProcess[str]:
     """``aigw-secrets ARGV`` in this process (the console script's entry point, without an
     interpreter start-up), in ``repo`` with ``env`` added to the environment and ``stdin`` as its
     standard input; its exit code and output as a CompletedProcess. For runs nothing kills."""
@@ -51,7 +55,9 @@ def run_cli(repo: Path, argv: list[str], env: Mapping[str, str] | None = None, s
     return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out.getvalue(), err.getvalue())
 
 
-def run_killed(repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None, warm: tuple[str, ...] = ()) -> int:
+def run_killed(
+    repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None, warm: tuple[str, ...] = ()
+) -> int:
     """``aigw-secrets ARGV`` in a child forked from this (warm) process, killed (exit 137) right after
     journal step ``step`` as ``AIGW_SECRETS_CRASH_AT`` does; returns the child's exit code. The
     stand-ins keep serving in this process, so they see the child's calls. ``warm``: modules to
@@ -107,7 +113,9 @@ def at_a_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess
 
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=follower, stdout=subprocess.PIPE, stderr=follower, text=True, check=False)
+        proc = subprocess.run(
+            argv, cwd=cwd, env=env, stdin=follower, stdout=subprocess.PIPE, stderr=follower, text=True, check=False
+        )
         os.close(follower)
         follower = -1
         chunks = []
@@ -119,7 +127,9 @@ def at_a_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess
             if not data:
                 break
             chunks.append(data)
-        return subprocess.CompletedProcess(argv, proc.returncode, proc.stdout, b"".join(chunks).decode("utf-8", "replace"))
+        return subprocess.CompletedProcess(
+            argv, proc.returncode, proc.stdout, b"".join(chunks).decode("utf-8", "replace")
+        )
     finally:
         if follower >= 0:
             os.close(follower)

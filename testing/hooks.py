@@ -12,7 +12,9 @@ from testing.helpers import git
 SECRET = "kubernetes/apps/ai/openai.sops.yaml"
 
 
-def plaintext_then_encrypted(repo: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str], str]:
+def plaintext_then_encrypted(
+    repo: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str], str]:
     """In ``repo`` (hook installed): `aigw-secrets init`, commit a Secret holding a plaintext OpenAI key,
     then encrypt it and commit again. Returns both commits' results and the key (to check it never shows)."""
     subprocess.run([sys.executable, "-m", "aigw_secrets", "init"], cwd=repo, env=env, check=True, capture_output=True)
@@ -22,8 +24,18 @@ def plaintext_then_encrypted(repo: Path, env: dict[str, str]) -> tuple[subproces
     key = fakes.openai_project_key()
     secret.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: openai\nstringData:\n  apiKey: {key}\n")
     git(repo, "add", "-A")
-    refused = subprocess.run(["git", "commit", "-m", "add openai key"], cwd=repo, env=env, capture_output=True, text=True)
-    subprocess.run([sys.executable, "-m", "aigw_secrets", "encrypt", str(secret)], cwd=repo, env=env, check=True, capture_output=True)
+    refused = subprocess.run(
+        ["git", "commit", "-m", "add openai key"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", "encrypt", str(secret)],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     git(repo, "add", "-A")
-    accepted = subprocess.run(["git", "commit", "-m", "add openai key, encrypted"], cwd=repo, env=env, capture_output=True, text=True)
+    accepted = subprocess.run(
+        ["git", "commit", "-m", "add openai key, encrypted"], cwd=repo, env=env, capture_output=True, text=True
+    )
     return refused, accepted, key

@@ -56,9 +56,16 @@ class FakeCluster:
         key = (meta["namespace"], meta["name"])
         with self.lock:
             old = self.external_secrets.get(key)
-            changed = old is None or old.get("spec") != doc.get("spec") or (old["metadata"].get("annotations") or {}).get("force-sync") != (meta.get("annotations") or {}).get("force-sync")
+            changed = (
+                old is None
+                or old.get("spec") != doc.get("spec")
+                or (old["metadata"].get("annotations") or {}).get("force-sync")
+                != (meta.get("annotations") or {}).get("force-sync")
+            )
             meta["resourceVersion"] = self.next_rv()
-            meta["generation"] = (old or {}).get("metadata", {}).get("generation", 0) + (1 if old is None or old.get("spec") != doc.get("spec") else 0)
+            meta["generation"] = (old or {}).get("metadata", {}).get("generation", 0) + (
+                1 if old is None or old.get("spec") != doc.get("spec") else 0
+            )
             doc["status"] = (old or {}).get("status") or {}
             self.external_secrets[key] = doc
         if changed and self.eso_auto:
@@ -72,14 +79,32 @@ class FakeCluster:
             try:
                 if self.store_reader is None:
                     raise LookupError("no store wired to the stand-in")
-                values = {d["secretKey"]: self.store_reader(d["remoteRef"]["key"], d["remoteRef"].get("property", ""), d["remoteRef"].get("version")) for d in spec.get("data") or []}
+                values = {
+                    d["secretKey"]: self.store_reader(
+                        d["remoteRef"]["key"], d["remoteRef"].get("property", ""), d["remoteRef"].get("version")
+                    )
+                    for d in spec.get("data") or []
+                }
             except Exception as exc:  # noqa: BLE001 - any store failure is ESO's SecretSyncedError
-                failed = {"type": "Ready", "status": "False", "reason": "SecretSyncedError", "message": f"could not get secret data from provider: {type(exc).__name__}", "lastTransitionTime": when}
+                failed = {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "SecretSyncedError",
+                    "message": f"could not get secret data from provider: {type(exc).__name__}",
+                    "lastTransitionTime": when,
+                }
                 es["status"] = {**es.get("status", {}), "conditions": [failed]}
                 return
             target = spec["target"]
             tmpl = target.get("template") or {}
-            data = {k: re.sub(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", lambda m: values[m.group(1)], v) for k, v in (tmpl.get("data") or {}).items()} if tmpl.get("data") else values
+            data = (
+                {
+                    k: re.sub(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", lambda m: values[m.group(1)], v)
+                    for k, v in (tmpl.get("data") or {}).items()
+                }
+                if tmpl.get("data")
+                else values
+            )
             tmeta = tmpl.get("metadata") or {}
             secret_name = target.get("name") or name
             current = self.secrets.get((namespace, secret_name))
@@ -98,7 +123,15 @@ class FakeCluster:
                 "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
             }
             es["status"] = {
-                "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced", "message": "secret synced", "lastTransitionTime": when}],
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "SecretSynced",
+                        "message": "secret synced",
+                        "lastTransitionTime": when,
+                    }
+                ],
                 "refreshTime": when,
                 "syncedResourceVersion": f"{es['metadata']['generation']}-sync",
                 "binding": {"name": secret_name},
@@ -119,7 +152,10 @@ class FakeCluster:
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
             "kind": "Kustomization",
             "metadata": {"name": name, "namespace": namespace},
-            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}], "lastAppliedRevision": revision},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                "lastAppliedRevision": revision,
+            },
         }
 
     def kubeconfig(self, path: Path) -> Path:
@@ -152,7 +188,9 @@ def serve() -> Iterator[FakeCluster]:
             send_json(self, code, body)
 
         def _status(self, code: int, reason: str) -> None:
-            self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code})
+            self._send(
+                code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code}
+            )
 
         def _body(self) -> Any:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -173,7 +211,9 @@ def serve() -> Iterator[FakeCluster]:
                     if obj is None:
                         return self._status(404, "NotFound")
                     before = dict(obj["metadata"].get("annotations") or {})
-                    obj["metadata"].setdefault("annotations", {}).update((patch.get("metadata") or {}).get("annotations") or {})
+                    obj["metadata"].setdefault("annotations", {}).update(
+                        (patch.get("metadata") or {}).get("annotations") or {}
+                    )
                     obj["metadata"]["resourceVersion"] = fake.next_rv()
                     resync = before.get("force-sync") != obj["metadata"]["annotations"].get("force-sync")
                 if resync and fake.eso_auto:
@@ -217,7 +257,13 @@ def serve() -> Iterator[FakeCluster]:
                     fake.secrets[(ns, name)] = body
                     return self._send(200, body)
                 # patch: server-side apply (or a merge patch) of labels, annotations, data, stringData
-                current = fake.secrets.get((ns, name)) or {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "type": "Opaque", "data": {}}
+                current = fake.secrets.get((ns, name)) or {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": name, "namespace": ns},
+                    "type": "Opaque",
+                    "data": {},
+                }
                 for field in ("labels", "annotations"):
                     if body.get("metadata", {}).get(field):
                         current["metadata"].setdefault(field, {}).update(body["metadata"][field])

@@ -116,7 +116,12 @@ def private_uses(package_dir: Path, trees: Mapping[str, tuple[Path, ast.Module]]
                         bound.add(a.asname)
         for node in ast.walk(tree):
             private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-            if private and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
+            if (
+                private
+                and isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in bound
+            ):
                 yield f"{rel}:{node.lineno}: {mod} uses {node.value.id}.{node.attr}, private to that module"
 
 
@@ -150,7 +155,9 @@ def violations(package_dir: Path) -> list[str]:
         (i, layer), (j, _) = where[src], where[dst]
         rel = trees[imp.importer][0].relative_to(package_dir.parent).as_posix()
         if j < i:
-            out.append(f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: upward ({src or PACKAGE} is below {dst or PACKAGE})")
+            out.append(
+                f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: upward ({src or PACKAGE} is below {dst or PACKAGE})"
+            )
         elif i == j and src != dst and layer.independent:
             out.append(f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: {src} and {dst} are independent")
     for cycle in _cycles(graph):

@@ -46,10 +46,21 @@ class Connect:
         if method == "GET" and not item_id:
             query = urllib.parse.parse_qs(parts.query).get("filter", [""])[0]
             title = re.match(r'^title eq "((?:[^"\\]|\\.)*)"$', query)
-            found = [i for i in self.items.values() if not title or i["title"] == title.group(1).replace('\\"', '"').replace("\\\\", "\\")]
+            found = [
+                i
+                for i in self.items.values()
+                if not title or i["title"] == title.group(1).replace('\\"', '"').replace("\\\\", "\\")
+            ]
             return 200, [{k: v for k, v in i.items() if k != "fields"} for i in found]
         if method == "POST" and not item_id:
-            item = {"id": new_id(), "title": body["title"], "tags": body.get("tags", []), "category": body.get("category", "LOGIN"), "vault": {"id": self.vault}, "version": 1}
+            item = {
+                "id": new_id(),
+                "title": body["title"],
+                "tags": body.get("tags", []),
+                "category": body.get("category", "LOGIN"),
+                "vault": {"id": self.vault},
+                "version": 1,
+            }
             item["fields"] = [{"id": new_id(), **f} for f in body.get("fields") or []]
             self.items[item["id"]] = item
             return 200, item
@@ -62,7 +73,11 @@ class Connect:
         if method == "PUT":
             if body.get("id") not in (None, item_id):
                 return 400, {"status": 400, "message": "item id mismatch"}
-            new = {**item, **{k: body[k] for k in ("title", "tags", "category", "fields") if k in body}, "version": item["version"] + 1}
+            new = {
+                **item,
+                **{k: body[k] for k in ("title", "tags", "category", "fields") if k in body},
+                "version": item["version"] + 1,
+            }
             new["fields"] = [{"id": f.get("id") or new_id(), **f} for f in new["fields"]]
             self.items[item_id or ""] = new
             return 200, new
@@ -80,7 +95,9 @@ def serve() -> Iterator[Connect]:
         def _answer(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             connect.requests.append(f"{self.command} {self.path}")
-            code, payload = connect.handle(self.command, self.path, self.headers.get("Authorization", ""), json.loads(raw) if raw else None)
+            code, payload = connect.handle(
+                self.command, self.path, self.headers.get("Authorization", ""), json.loads(raw) if raw else None
+            )
             if code == 204:
                 self.send_response(204)
                 self.end_headers()

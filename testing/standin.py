@@ -61,7 +61,9 @@ def serve() -> Iterator[Provider]:
             who = provider.identify(self, body)
             provider.calls.append(who)
             provider.paths.append(self.path)
-            code = provider.status.get(who, 200 if provider.accept_prefix and who.startswith(provider.accept_prefix) else 401)
+            code = provider.status.get(
+                who, 200 if provider.accept_prefix and who.startswith(provider.accept_prefix) else 401
+            )
             payload: object = {"object": "list", "data": []} if code == 200 else {"error": {"code": code}}
             if code == 200 and self.path in provider.bodies:
                 payload = provider.bodies[self.path]
@@ -90,7 +92,9 @@ def setup_groq(repo: Any, provider: Provider, monkeypatch: Any) -> str:
 
     old = fakes.groq_key()
     provider.status[old] = 200
-    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"})
+    write_cluster(
+        repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"}
+    )
     monkeypatch.setenv("GROQ_API_KEY", old)
     assert main(["generate", "--no-input"]) == 0
     return old

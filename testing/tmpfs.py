@@ -15,9 +15,13 @@ import pytest
 @contextmanager
 def small_tmpfs(path: Path, size: str = "2m") -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True, check=False
+    )
     if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs for the full-disk case (needs root or CAP_SYS_ADMIN): {res.stderr.strip() or res.returncode}")
+        pytest.skip(
+            f"cannot mount a tmpfs for the full-disk case (needs root or CAP_SYS_ADMIN): {res.stderr.strip() or res.returncode}"
+        )
     try:
         yield path
     finally:

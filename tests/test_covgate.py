@@ -27,7 +27,9 @@ def test_a_module_under_its_floor_fails(tmp_path: Path) -> None:
 
 
 def test_a_module_missing_from_the_report_fails() -> None:
-    assert covgate.below({"a.py": {"branches": 90.0}}, {"a.py": {"branches": 50.0}, "gone.py": {"branches": 10.0}}) == ["gone.py: not in the coverage report"]
+    assert covgate.below({"a.py": {"branches": 90.0}}, {"a.py": {"branches": 50.0}, "gone.py": {"branches": 10.0}}) == [
+        "gone.py: not in the coverage report"
+    ]
 
 
 def test_write_rounds_down(tmp_path: Path) -> None:

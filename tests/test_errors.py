@@ -28,7 +28,9 @@ def _raising(exc: BaseException) -> argparse.Namespace:
         (ValueError("a value that must never be shown"), ExitCode.INTERNAL, ExitCode.INTERNAL),
     ],
 )
-def test_one_boundary_two_policies(capsys: pytest.CaptureFixture[str], exc: BaseException, plain: int, scan: int) -> None:
+def test_one_boundary_two_policies(
+    capsys: pytest.CaptureFixture[str], exc: BaseException, plain: int, scan: int
+) -> None:
     def run() -> int:
         raise exc
 
@@ -42,8 +44,12 @@ def test_one_boundary_two_policies(capsys: pytest.CaptureFixture[str], exc: Base
     assert "must never be shown" not in first + second
 
 
-@pytest.mark.parametrize(("exc", "code"), [(ConfigError("bad .sops.yaml"), ExitCode.USAGE), (ValueError("secret-ish"), ExitCode.INTERNAL)])
-def test_the_scan_fast_path_runs_inside_the_boundary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exc: Exception, code: int) -> None:
+@pytest.mark.parametrize(
+    ("exc", "code"), [(ConfigError("bad .sops.yaml"), ExitCode.USAGE), (ValueError("secret-ish"), ExitCode.INTERNAL)]
+)
+def test_the_scan_fast_path_runs_inside_the_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exc: Exception, code: int
+) -> None:
     (tmp_path / "app.py").write_text("x = 1\n")
     monkeypatch.setattr(hook, "run", lambda args: _raising(exc))
     assert entry.main(["scan", str(tmp_path / "app.py")]) == code

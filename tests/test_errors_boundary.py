@@ -23,7 +23,9 @@ def test_memory_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "out of memory" in err and err.count("\n") == 1
 
 
-def test_debug_shows_the_traceback_but_default_does_not(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_debug_shows_the_traceback_but_default_does_not(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AIGW_SECRETS_DEBUG", raising=False)
     assert guarded(lambda: _raise(ValueError("sk-hidden"))) == ExitCode.INTERNAL
     quiet = capsys.readouterr().err

@@ -66,7 +66,12 @@ def test_git_and_its_children_get_no_prompt_no_terminal_and_empty_stdin(tmp_path
     lines = seen.read_text().splitlines()
     assert lines == ["prompt=0 askpass=false ssh=false/never", "stdin-end", "no-tty"]
     sha = git.commit(root, "state", [root / "a.txt"])
-    assert sha == subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    assert (
+        sha
+        == subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
 
 
 def test_a_failing_commit_names_the_subcommand(tmp_path: Path) -> None:
@@ -88,9 +93,14 @@ def test_cat_file_batch_stopped_early_leaves_no_git_behind(tmp_path: Path) -> No
     paths = [tmp_path / f"blob{i}" for i in range(50)]
     for path in paths:
         path.write_bytes(os.urandom(70000))
-    blobs = subprocess.run(["git", "hash-object", "-w", "--", *map(str, paths)], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    blobs = subprocess.run(
+        ["git", "hash-object", "-w", "--", *map(str, paths)], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
     reader = git.cat_file_batch(root, blobs * 20)
     spec, kind, content = next(reader)
     assert (spec, kind, len(content or b"")) == (blobs[0], "blob", 70000)
     reader.close()  # the caller stops: git is killed, not left blocked on a full pipe
-    assert [(s, k) for s, k, _ in git.cat_file_batch(root, [blobs[1], "0" * 40])] == [(blobs[1], "blob"), ("0" * 40, "missing")]
+    assert [(s, k) for s, k, _ in git.cat_file_batch(root, [blobs[1], "0" * 40])] == [
+        (blobs[1], "blob"),
+        ("0" * 40, "missing"),
+    ]

@@ -19,7 +19,9 @@ contexts: [{name: dev, context: {cluster: c, user: u}}, {name: prod, context: {c
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"no kubeconfig: .*nope\.yaml \(--kubeconfig\) does not exist; pass --kubeconfig"):
+    with pytest.raises(
+        ConfigError, match=r"no kubeconfig: .*nope\.yaml \(--kubeconfig\) does not exist; pass --kubeconfig"
+    ):
         Cluster(tmp_path / "nope.yaml")
 
 

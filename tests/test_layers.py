@@ -36,7 +36,10 @@ def _append(path: Path, text: str) -> None:
 def test_an_upward_import_fails(copy: Path) -> None:
     _append(copy / "sops" / "files.py", "\nfrom aigw_secrets.gateway import manifests  # noqa\n")
     problems = layers.violations(copy)  # (and whatever cycles the new import closes)
-    assert any(p.startswith("aigw_secrets/sops/files.py:") and "imports aigw_secrets.gateway.manifests: upward" in p for p in problems), problems
+    assert any(
+        p.startswith("aigw_secrets/sops/files.py:") and "imports aigw_secrets.gateway.manifests: upward" in p
+        for p in problems
+    ), problems
 
 
 def test_a_lazy_upward_import_fails(copy: Path) -> None:
@@ -48,7 +51,9 @@ def test_a_lazy_upward_import_fails(copy: Path) -> None:
 def test_a_relative_upward_import_fails(copy: Path) -> None:
     _append(copy / "gateway" / "providers.py", "\nfrom ..commands import doctor  # noqa\n")
     problems = layers.violations(copy)
-    assert any("aigw_secrets.gateway.providers imports aigw_secrets.commands.doctor: upward" in p for p in problems), problems
+    assert any("aigw_secrets.gateway.providers imports aigw_secrets.commands.doctor: upward" in p for p in problems), (
+        problems
+    )
 
 
 def test_independent_siblings_fail(copy: Path) -> None:
@@ -60,7 +65,9 @@ def test_independent_siblings_fail(copy: Path) -> None:
 def test_a_module_cycle_fails(copy: Path) -> None:
     _append(copy / "sops" / "regex.py", "\n\ndef _late() -> None:\n    from aigw_secrets.sops import config  # noqa\n")
     problems = layers.violations(copy)
-    assert problems == ["module cycle: aigw_secrets.sops.config → aigw_secrets.sops.regex → aigw_secrets.sops.config"], problems
+    assert problems == [
+        "module cycle: aigw_secrets.sops.config → aigw_secrets.sops.regex → aigw_secrets.sops.config"
+    ], problems
 
 
 def test_a_module_in_no_layer_fails(copy: Path) -> None:
@@ -73,7 +80,10 @@ def test_the_command_exits_1_with_one_line_per_problem(copy: Path) -> None:
     root = Path(layers.__file__).resolve().parent.parent
     res = subprocess.run([sys.executable, "-m", "testing.layers", str(copy)], capture_output=True, text=True, cwd=root)
     assert res.returncode == 1
-    assert res.stderr.splitlines() == [line for line in res.stderr.splitlines() if line.startswith("layers: ")] and "http and git are independent" in res.stderr
+    assert (
+        res.stderr.splitlines() == [line for line in res.stderr.splitlines() if line.startswith("layers: ")]
+        and "http and git are independent" in res.stderr
+    )
 
 
 def test_a_private_cross_module_use_fails(copy: Path) -> None:

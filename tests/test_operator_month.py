@@ -25,7 +25,14 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from aigw_secrets import output
 from aigw_secrets.cli import main
@@ -109,7 +116,11 @@ def play(provider: standin.Provider, scratch: Path, *, examples: int, steps: int
             self._unset()
             self.seed = self._plain(SEED)["stringData"]["seed"]
             (self.repo / OTHER).parent.mkdir(parents=True)
-            (self.repo / OTHER).write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\n  namespace: other\ntype: Opaque\nstringData:\n  token: " + fakes.rand(40) + "\n")
+            (self.repo / OTHER).write_text(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\n  namespace: other\ntype: Opaque\nstringData:\n  token: "
+                + fakes.rand(40)
+                + "\n"
+            )
             assert run("encrypt", str(OTHER))[0] == 0
             (self.repo.parent / "editor.py").write_text(EDITOR)
 
@@ -142,11 +153,19 @@ def play(provider: standin.Provider, scratch: Path, *, examples: int, steps: int
             self.day += days
             self._clock()
 
-        @rule(name=st.sampled_from(sorted(MANAGED)), which=st.sampled_from(["fresh", "replaced", "current"]), force=st.booleans())
+        @rule(
+            name=st.sampled_from(sorted(MANAGED)),
+            which=st.sampled_from(["fresh", "replaced", "current"]),
+            force=st.booleans(),
+        )
         def generate(self, name: str, which: str, force: bool) -> None:
             if which == "replaced" and not self.replaced[name]:
                 which = "fresh"
-            value = {"fresh": MANAGED[name][3](), "current": self.current[name], "replaced": self.replaced[name][0] if self.replaced[name] else ""}[which]
+            value = {
+                "fresh": MANAGED[name][3](),
+                "current": self.current[name],
+                "replaced": self.replaced[name][0] if self.replaced[name] else "",
+            }[which]
             self._export({name: value})
             try:
                 code, _, err = run("generate", "--no-input", *(["--replace-rotated"] if force else []))
@@ -188,14 +207,26 @@ def play(provider: standin.Provider, scratch: Path, *, examples: int, steps: int
         def set_value(self, name: str) -> None:
             value = MANAGED[name][3]()
             os.environ["AIGW_NEXT"] = value
-            code, _, err = run("set", "--from-env", "AIGW_NEXT", str(OUT / f"{name}.secret.sops.yaml"), f"stringData.{MANAGED[name][2]}")
+            code, _, err = run(
+                "set",
+                "--from-env",
+                "AIGW_NEXT",
+                str(OUT / f"{name}.secret.sops.yaml"),
+                f"stringData.{MANAGED[name][2]}",
+            )
             assert code == 0, err
             self._write(name, value)
 
         @rule(name=st.sampled_from(sorted(MANAGED)))
         def edit(self, name: str) -> None:
             value = MANAGED[name][3]()
-            os.environ.update({"AIGW_OLD": self.current[name], "AIGW_NEW": value, "EDITOR": f"{sys.executable} {self.repo.parent / 'editor.py'}"})
+            os.environ.update(
+                {
+                    "AIGW_OLD": self.current[name],
+                    "AIGW_NEW": value,
+                    "EDITOR": f"{sys.executable} {self.repo.parent / 'editor.py'}",
+                }
+            )
             code, _, err = run("edit", str(OUT / f"{name}.secret.sops.yaml"))
             assert code == 0, err
             self._write(name, value)
@@ -205,7 +236,9 @@ def play(provider: standin.Provider, scratch: Path, *, examples: int, steps: int
             rel = OTHER.with_name(f"extra-{self.day}.sops.yaml")
             if (self.repo / rel).exists():
                 return
-            (self.repo / rel).write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra-{self.day}\ntype: Opaque\nstringData:\n  password: {fakes.rand(24)}\n")
+            (self.repo / rel).write_text(
+                f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra-{self.day}\ntype: Opaque\nstringData:\n  password: {fakes.rand(24)}\n"
+            )
             code, _, err = run("encrypt", str(rel))
             assert code == 0, err
 

@@ -46,10 +46,19 @@ def test_colour_on_a_real_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "SOPS_AGE_KEY_FILE")}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    child = pexpect.spawn(sys.executable, ["-m", "aigw_secrets", "init"], cwd=str(tmp_path / "a"), env=env, encoding="utf-8", timeout=60)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "aigw_secrets", "init"], cwd=str(tmp_path / "a"), env=env, encoding="utf-8", timeout=60
+    )
     child.expect(pexpect.EOF)
     assert "\033[" in (child.before or "")
-    child = pexpect.spawn(sys.executable, ["-m", "aigw_secrets", "--no-color", "init"], cwd=str(tmp_path / "b"), env=env, encoding="utf-8", timeout=60)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "aigw_secrets", "--no-color", "init"],
+        cwd=str(tmp_path / "b"),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+    )
     child.expect(pexpect.EOF)
     assert "\033[" not in (child.before or "")
 
@@ -60,7 +69,12 @@ def test_rotate_without_a_mode_is_a_usage_error(repo: Path, capsys: pytest.Captu
 
 
 def test_one_format_option(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["status", "--help"], ["rotate", "--help"], ["cluster", "status", "--help"], ["keys", "list", "--help"]):
+    for argv in (
+        ["status", "--help"],
+        ["rotate", "--help"],
+        ["cluster", "status", "--help"],
+        ["keys", "list", "--help"],
+    ):
         assert main(argv) == 0
         assert "[text|json]" in capsys.readouterr().out, argv
 

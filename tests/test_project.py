@@ -24,8 +24,18 @@ def test_own_pre_commit_config_passes(tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent  # .venv/bin: pre-commit, ruff and aigw-secrets
     if not (PROJECT / ".git").exists() or not (bin_dir / "pre-commit").exists():
         pytest.skip("needs a git work tree and pre-commit (installed by ./scripts/test)")
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PRE_COMMIT_HOME": str(tmp_path / "cache")}
-    res = subprocess.run(["pre-commit", "run", "--all-files", "--config", ".pre-commit-config.yaml"], cwd=PROJECT, env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PRE_COMMIT_HOME": str(tmp_path / "cache"),
+    }
+    res = subprocess.run(
+        ["pre-commit", "run", "--all-files", "--config", ".pre-commit-config.yaml"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout[-2000:]
 
 
@@ -38,6 +48,8 @@ def test_commands_leave_no_scratch_behind(repo: Path, tmp_path: Path) -> None:
     secret.write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: v\n")
     env = {**os.environ, "TMPDIR": str(scratch)}
     for argv in (["encrypt", str(secret)], ["updatekeys", str(secret)], ["rotate", "--data-key", str(secret)]):
-        res = subprocess.run([sys.executable, "-m", "aigw_secrets", *argv], cwd=repo, env=env, capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "aigw_secrets", *argv], cwd=repo, env=env, capture_output=True, text=True
+        )
         assert res.returncode == 0, res.stderr
     assert list(scratch.iterdir()) == []

@@ -11,7 +11,17 @@ from testing import fakes
 
 @pytest.mark.parametrize(
     "value",
-    ["changeme", "sk-your-key-here", "<your-api-key>", "AKIAIOSFODNN7EXAMPLE", "sk-proj-xxxxxxxx", "replace-with-your-key", "REDACTED", "token_TODO", "${OPENAI_API_KEY}"],
+    [
+        "changeme",
+        "sk-your-key-here",
+        "<your-api-key>",
+        "AKIAIOSFODNN7EXAMPLE",
+        "sk-proj-xxxxxxxx",
+        "replace-with-your-key",
+        "REDACTED",
+        "token_TODO",
+        "${OPENAI_API_KEY}",
+    ],
 )
 def test_placeholders(value: str) -> None:
     assert is_placeholder(value)
@@ -41,5 +51,7 @@ def test_words_inside_a_pem_body_are_chance() -> None:
     """1 run in 15 missed the service-account key: its base64 held '/todo+' after a line break."""
     from aigw_secrets.shapes import is_placeholder
 
-    body = "\n".join(["-----BEGIN PRIVATE KEY-----", "A" * 60 + "/x1/", "todo+" + "B" * 59, "-----END PRIVATE KEY-----"])
+    body = "\n".join(
+        ["-----BEGIN PRIVATE KEY-----", "A" * 60 + "/x1/", "todo+" + "B" * 59, "-----END PRIVATE KEY-----"]
+    )
     assert not is_placeholder(body)

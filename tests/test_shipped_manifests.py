@@ -24,7 +24,9 @@ def test_manifest_validates(path: Path, version: str) -> None:
         try:
             kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{path.name} {doc['kind']}/{doc['metadata']['name']} on {version}: {exc.message} at {'.'.join(map(str, exc.path))}")
+            pytest.fail(
+                f"{path.name} {doc['kind']}/{doc['metadata']['name']} on {version}: {exc.message} at {'.'.join(map(str, exc.path))}"
+            )
 
 
 def test_manifests_exist() -> None:

@@ -50,8 +50,16 @@ def _public_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast
 
 def _untyped(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     args = fn.args
-    annotated = [a for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a is not None and a.annotation is not None]
-    problems = [f"{a.arg}: {ast.unparse(a.annotation)}" for a in annotated if a.annotation is not None and UNTYPED.search(ast.unparse(a.annotation))]
+    annotated = [
+        a
+        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+        if a is not None and a.annotation is not None
+    ]
+    problems = [
+        f"{a.arg}: {ast.unparse(a.annotation)}"
+        for a in annotated
+        if a.annotation is not None and UNTYPED.search(ast.unparse(a.annotation))
+    ]
     if fn.returns is not None and UNTYPED.search(ast.unparse(fn.returns)):
         problems.append(f"-> {ast.unparse(fn.returns)}")
     return problems
@@ -70,7 +78,10 @@ def _violations() -> dict[str, list[str]]:
 
 def test_no_untyped_value_crosses_a_rotation_or_scan_seam() -> None:
     new = {k: v for k, v in _violations().items() if k not in REMAINING}
-    assert not new, "public functions taking or returning dict[str, Any]/Namespace (type them: rotation/results.py, a dataclass, an Enum):\n" + "\n".join(f"  {k}: {', '.join(v)}" for k, v in sorted(new.items()))
+    assert not new, (
+        "public functions taking or returning dict[str, Any]/Namespace (type them: rotation/results.py, a dataclass, an Enum):\n"
+        + "\n".join(f"  {k}: {', '.join(v)}" for k, v in sorted(new.items()))
+    )
 
 
 def test_the_remaining_list_only_shrinks() -> None:
@@ -80,5 +91,11 @@ def test_the_remaining_list_only_shrinks() -> None:
 
 
 def test_the_check_catches_an_untyped_seam() -> None:
-    tree = ast.parse("from typing import Any\nimport argparse\ndef f(x: dict[str, Any]) -> int: ...\ndef g(ns: argparse.Namespace) -> None: ...\ndef h() -> 'dict[str, Any] | None': ...\ndef _private(x: dict[str, Any]) -> None: ...\n")
-    assert [(name, bool(_untyped(fn))) for name, fn in _public_functions(tree)] == [("f", True), ("g", True), ("h", True)]
+    tree = ast.parse(
+        "from typing import Any\nimport argparse\ndef f(x: dict[str, Any]) -> int: ...\ndef g(ns: argparse.Namespace) -> None: ...\ndef h() -> 'dict[str, Any] | None': ...\ndef _private(x: dict[str, Any]) -> None: ...\n"
+    )
+    assert [(name, bool(_untyped(fn))) for name, fn in _public_functions(tree)] == [
+        ("f", True),
+        ("g", True),
+        ("h", True),
+    ]

@@ -14,7 +14,16 @@ from aigw_secrets.util import confined, file_kind
 
 @pytest.mark.parametrize(
     ("mode", "name"),
-    [(stat.S_IFREG, "regular file"), (stat.S_IFLNK, "symlink"), (stat.S_IFDIR, "directory"), (stat.S_IFIFO, "named pipe"), (stat.S_IFSOCK, "socket"), (stat.S_IFCHR, "device"), (stat.S_IFBLK, "device"), (0, "special file")],
+    [
+        (stat.S_IFREG, "regular file"),
+        (stat.S_IFLNK, "symlink"),
+        (stat.S_IFDIR, "directory"),
+        (stat.S_IFIFO, "named pipe"),
+        (stat.S_IFSOCK, "socket"),
+        (stat.S_IFCHR, "device"),
+        (stat.S_IFBLK, "device"),
+        (0, "special file"),
+    ],
 )
 def test_file_kind_names_what_is_there(mode: int, name: str) -> None:
     assert file_kind(mode) == name

@@ -40,7 +40,8 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
             "provider": pc.key,
             "in_cluster": live is not None,
             # the content hash annotation tells generations apart without reading any value
-            "current_generation": live is not None and live_ann.get(manifests.HASH_ANNOTATION) == repo_ann.get(manifests.HASH_ANNOTATION),
+            "current_generation": live is not None
+            and live_ann.get(manifests.HASH_ANNOTATION) == repo_ann.get(manifests.HASH_ANNOTATION),
             "policy_key_present": pc.auth.secret_key in keys_live,
             "policy_reads": pc.auth.secret_key,
         }
@@ -53,7 +54,9 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
     recipients = [{"recipient": r, "held": r in held} for r in wanted]
     bad = any(not r["ok"] for r in rows) or any(not r["held"] for r in recipients)
     if fmt == "json":
-        output.result(json.dumps({"secrets": rows, "decryption": {"secret": secret, "recipients": recipients}}, indent=2))
+        output.result(
+            json.dumps({"secrets": rows, "decryption": {"secret": secret, "recipients": recipients}}, indent=2)
+        )
     else:
         for r in rows:
             wrong = ["missing"] if not r["in_cluster"] else []
@@ -63,7 +66,9 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
                 wrong.append(f"lacks key {r['policy_reads']}: the controller drops the backend")
             output.result(f"{r['secret']:45} {r['provider']:18} {'; '.join(wrong) or 'ok'}")
         for rec in recipients:
-            output.result(f"{secret:45} {str(rec['recipient'])[:20]}...  {'held' if rec['held'] else 'MISSING: Flux cannot decrypt files for it'}")
+            output.result(
+                f"{secret:45} {str(rec['recipient'])[:20]}...  {'held' if rec['held'] else 'MISSING: Flux cannot decrypt files for it'}"
+            )
         output.summary(f"{len(rows)} Secret(s) compared, {'problems found' if bad else 'all match'}")
     return int(ExitCode.FINDINGS) if bad else 0
 

@@ -97,7 +97,9 @@ def encrypt(root: Path, files: Sequence[Path], *, verify: bool = True, fmt: str 
                 try:
                     new = sopsfile.encrypt(sops, data, rel, verify=verify)
                 except NoKeyError as exc:
-                    raise NoKeyError(f"{exc}; cannot verify the result, so {rel} was left as it is (--no-verify skips the check)") from None
+                    raise NoKeyError(
+                        f"{exc}; cannot verify the result, so {rel} was left as it is (--no-verify skips the check)"
+                    ) from None
                 atomic_write(path, new)
                 return path, "encrypted" if verify else "encrypted (not verified)"
             except sopsfile.NothingToEncrypt as exc:
@@ -114,7 +116,9 @@ def decrypt(root: Path, file: Path) -> int:
     data = sopsfile.decrypt(Sops(root), sopsfile.read(file), sopsfile.relative(root, file))
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
-    output.detail(f"decrypted {sopsfile.relative(root, file)}")  # stdout is the plaintext: no summary line unless asked for
+    output.detail(
+        f"decrypted {sopsfile.relative(root, file)}"
+    )  # stdout is the plaintext: no summary line unless asked for
     return 0
 
 
@@ -152,8 +156,12 @@ def read_value(*, from_stdin: bool, from_env: str | None, from_file: Path | None
     if from_stdin:
         return _nonempty(sys.stdin.read().rstrip("\n"), "standard input")
     if not sys.stdin.isatty():  # piped text is never taken as a credential unless asked for
-        raise click.UsageError("no terminal to prompt on: give the value with --stdin, --from-env VAR or --from-file PATH")
-    return _nonempty(str(click.prompt(f"new value for {label}", hide_input=True, confirmation_prompt=True)), "the prompt")
+        raise click.UsageError(
+            "no terminal to prompt on: give the value with --stdin, --from-env VAR or --from-file PATH"
+        )
+    return _nonempty(
+        str(click.prompt(f"new value for {label}", hide_input=True, confirmation_prompt=True)), "the prompt"
+    )
 
 
 def _nonempty(value: str, where: str) -> str:
@@ -192,6 +200,7 @@ def _set_with_bookkeeping(sops: Sops, data: bytes, rel: str, path: tuple[Any, ..
     """A Secret aigw-secrets manages: the value and its rotation state (content hash, generation,
     rotated-at) in one sops operation; None for any other file (plain ``sops set``)."""
     from aigw_secrets.gateway import manifests  # yaml: kept off the CLI's start-up path
+
     if manifests.HASH_ANNOTATION.encode() not in data:
         return None
 
@@ -217,6 +226,7 @@ def _edited_with_bookkeeping(plain: bytes, edited: bytes, rel: str) -> bytes:
     import yaml
 
     from aigw_secrets.gateway import manifests
+
     if manifests.HASH_ANNOTATION.encode() not in plain:
         return edited
     text = sopsfile.Text(edited, rel)
@@ -252,7 +262,9 @@ class _Guard:
 
     @staticmethod
     def error(signum: int) -> _Interrupted:
-        return _Interrupted(f"interrupted by {signal.Signals(signum).name}; the plaintext copy was removed, the file is unchanged")
+        return _Interrupted(
+            f"interrupted by {signal.Signals(signum).name}; the plaintext copy was removed, the file is unchanged"
+        )
 
     def run_editor(self, argv: list[str]) -> int:
         self.armed = False  # a signal while the editor starts must not lose track of it
@@ -324,7 +336,9 @@ def edit(root: Path, file: Path) -> int:
                 break
             except _Refused as exc:
                 if not _reopen(rel, exc):
-                    raise AigwError(f"{exc}; your edit was not saved and its plaintext copy was removed", code=exc.code) from None
+                    raise AigwError(
+                        f"{exc}; your edit was not saved and its plaintext copy was removed", code=exc.code
+                    ) from None
     output.status("encrypted", file, "edited")
     output.summary(f"{rel}: edit saved and encrypted")
     return 0
@@ -347,7 +361,9 @@ def _save_edit(root: Path, sops: Sops, file: Path, rel: str, data: bytes, plain:
             current = sopsfile.read(file)
             if current != data:
                 if sopsfile.decrypt(sops, current, rel) != plain:
-                    raise _Conflict(f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)")
+                    raise _Conflict(
+                        f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)"
+                    )
                 data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
             new = sopsfile.minimal_reencrypt(sops, data, plain, _edited_with_bookkeeping(plain, edited, rel), rel)
             atomic_write(file, new)

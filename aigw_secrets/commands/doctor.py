@@ -15,7 +15,13 @@ def doctor(root: Path, *, fmt: str = "text") -> int:
     output.begin(fmt)
     from aigw_secrets.gateway import esdoctor, targetns
 
-    findings = check_sops() + check_config(root, exposure) + check_keys(root) + esdoctor.check(root) + targetns.doctor_findings(root)
+    findings = (
+        check_sops()
+        + check_config(root, exposure)
+        + check_keys(root)
+        + esdoctor.check(root)
+        + targetns.doctor_findings(root)
+    )
     if fmt != "json":
         for f in findings:
             output.result(f"{f.level}: {f.where}: {f.message}\n    fix: {f.fix}")

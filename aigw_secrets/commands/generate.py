@@ -54,11 +54,15 @@ def generate(
     cfg = config_mod.load(root, config_path)
     if not any(isinstance(k, str) and k.startswith("ai_gateway_") for k in cfg.raw):
         # An empty, comments-only or foreign file is far more likely a mistake than "remove everything".
-        raise ConfigError(f"{cfg.path}: no ai_gateway_* settings (empty or comments only?); nothing generated, nothing removed")
+        raise ConfigError(
+            f"{cfg.path}: no ai_gateway_* settings (empty or comments only?); nothing generated, nothing removed"
+        )
     sources = dict(sources or {})
     unknown = sorted(set(sources) - {pc.key for pc in (*cfg.providers, *cfg.mcp_backends)})
     if unknown:
-        raise ConfigError(f"--source {unknown[0]}: no enabled provider with that key (enabled: {', '.join(pc.key for pc in cfg.providers) or 'none'})")
+        raise ConfigError(
+            f"--source {unknown[0]}: no enabled provider with that key (enabled: {', '.join(pc.key for pc in cfg.providers) or 'none'})"
+        )
     if not cfg.providers:
         output.warn(f"{cfg.path}: no provider is enabled (set e.g. ai_gateway_openai_enabled: true)")
     if any(pc.auth.secret_key and pc.backend == "sops" for pc in (*cfg.providers, *cfg.mcp_backends)) or cfg.mcp_seed:
@@ -88,17 +92,34 @@ def _warn_about_setup(cfg: config_mod.Config) -> None:
     for line in targetns.target_namespace_moves(cfg):
         output.warn(line)
     if cfg.secret_namespace and cfg.mcp_backends:
-        output.info(f"{cfg.path.name}: the MCP servers' Secrets stay in {cfg.namespace} with their MCPRoute; ai_gateway_secret_namespace applies to the providers' policies only")
+        output.info(
+            f"{cfg.path.name}: the MCP servers' Secrets stay in {cfg.namespace} with their MCPRoute; ai_gateway_secret_namespace applies to the providers' policies only"
+        )
     for pc in cfg.mcp_backends:
         if not pc.tls and not config_mod.local_host(pc.host):
-            output.warn(f"{cfg.path.name}: ai_gateway_mcp_backends: {pc.name} is http://{pc.host}: its API key would cross the network in the clear; use https:// (http:// is for loopback and in-cluster hosts)")
+            output.warn(
+                f"{cfg.path.name}: ai_gateway_mcp_backends: {pc.name} is http://{pc.host}: its API key would cross the network in the clear; use https:// (http:// is for loopback and in-cluster hosts)"
+            )
 
 
-def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], interactive: bool, *, run_commands: bool, replace_rotated: bool = False) -> tuple[list[Planned], list[SecretJob | StoreJob]]:
+def _plan(
+    cfg: config_mod.Config,
+    root: Path,
+    sources: Mapping[str, str],
+    interactive: bool,
+    *,
+    run_commands: bool,
+    replace_rotated: bool = False,
+) -> tuple[list[Planned], list[SecretJob | StoreJob]]:
     out = cfg.output_dir
     rel_out = out.relative_to(root)
     header = manifests.HEADER.format(config=cfg.path.name)
-    names = [n for pc in cfg.providers for n in (f"{pc.name}.yaml", manifests.secret_file(pc) if pc.auth.secret_key else None) if n]
+    names = [
+        n
+        for pc in cfg.providers
+        for n in (f"{pc.name}.yaml", manifests.secret_file(pc) if pc.auth.secret_key else None)
+        if n
+    ]
     for name in (*names, ROUTES_FILE, KUSTOMIZATION):  # never overwrite what someone else wrote
         _refuse_foreign(out / name, rel_out / name)
     policy = operator.load(root)
@@ -108,7 +129,16 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
         objs, at = manifests.provider_objects(pc, cfg), len(plan)
         job = None
         if pc.auth.secret_key:
-            planned, job = _plan_credential(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy, replace_rotated=replace_rotated)
+            planned, job = _plan_credential(
+                pc,
+                cfg,
+                out,
+                sources.get(pc.key),
+                interactive,
+                run_commands=run_commands,
+                policy=policy,
+                replace_rotated=replace_rotated,
+            )
             plan.append(planned)
             if job:
                 jobs.append(job)
@@ -119,7 +149,16 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
     if cfg.mcp_backends:
         plan.append(Planned(manifests.MCP_ROUTE_FILE, manifests.dump(manifests.mcp_objects(cfg), header).encode()))
         for pc in cfg.mcp_backends:
-            planned, job = _plan_credential(pc, cfg, out, sources.get(pc.key), interactive, run_commands=run_commands, policy=policy, replace_rotated=replace_rotated)
+            planned, job = _plan_credential(
+                pc,
+                cfg,
+                out,
+                sources.get(pc.key),
+                interactive,
+                run_commands=run_commands,
+                policy=policy,
+                replace_rotated=replace_rotated,
+            )
             plan.append(planned)
             jobs += [job] if job else []
     if cfg.mcp_seed:
@@ -140,7 +179,9 @@ def _plan(cfg: config_mod.Config, root: Path, sources: Mapping[str, str], intera
     return plan, jobs
 
 
-def _plan_credential(pc: config_mod.ProviderConfig, cfg: config_mod.Config, out: Path, source: str | None, interactive: bool, **kw: Any) -> tuple[Planned, SecretJob | StoreJob | None]:
+def _plan_credential(
+    pc: config_mod.ProviderConfig, cfg: config_mod.Config, out: Path, source: str | None, interactive: bool, **kw: Any
+) -> tuple[Planned, SecretJob | StoreJob | None]:
     if pc.backend == config_mod.EXTERNAL_SECRETS:  # the value goes to the store, an ExternalSecret to git
         kw.pop("replace_rotated", None)  # the store keeps its own versions; git holds no value to compare
         return plan_external_secret(pc, cfg, out, source, interactive, **kw)
@@ -160,7 +201,9 @@ def _refuse_foreign(target: Path, rel: Path) -> None:
     except OSError as exc:
         raise OutputError(f"{rel}: cannot be read ({exc.strerror or exc}); not touching it") from None
     if head != manifests.MARKER.encode():
-        raise OutputError(f"{rel}: exists and was not generated by aigw-secrets; move it away or choose another ai_gateway_output_dir")
+        raise OutputError(
+            f"{rel}: exists and was not generated by aigw-secrets; move it away or choose another ai_gateway_output_dir"
+        )
 
 
 def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[SecretJob | StoreJob]) -> int:
@@ -179,10 +222,19 @@ def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[S
     for path in stale:
         output.status("removed", path.relative_to(root), "provider no longer enabled")
     changed = len(writes) + len(stale)
-    output.finish(f"{len(cfg.providers)} provider(s), {changed} file(s) changed in {rel_out}", providers=len(cfg.providers), changed=changed, check=False)
+    output.finish(
+        f"{len(cfg.providers)} provider(s), {changed} file(s) changed in {rel_out}",
+        providers=len(cfg.providers),
+        changed=changed,
+        check=False,
+    )
     if changed:
         output.hint(f"review and commit the changes (git add {rel_out} && git commit), then push so Flux applies them")
-    if any(isinstance(j, StoreJob) and j.document["metadata"]["annotations"].get(f"{manifests.ANNOTATION}/generation") == "1" for j in jobs):
+    if any(
+        isinstance(j, StoreJob)
+        and j.document["metadata"]["annotations"].get(f"{manifests.ANNOTATION}/generation") == "1"
+        for j in jobs
+    ):
         from aigw_secrets.gateway.externalsecrets import FLUX_HINT
 
         output.hint(FLUX_HINT)  # first ExternalSecrets in this directory
@@ -193,7 +245,11 @@ def _stale(out: Path, keep: set[str]) -> list[Path]:
     """Our files of providers no longer enabled: what a run removes (and --check counts)."""
     if not out.is_dir():
         return []
-    return sorted(f for f in out.glob("*.yaml") if f.name not in keep and not f.is_symlink() and f.is_file() and manifests.is_ours(f))
+    return sorted(
+        f
+        for f in out.glob("*.yaml")
+        if f.name not in keep and not f.is_symlink() and f.is_file() and manifests.is_ours(f)
+    )
 
 
 def _report_check(plan: list[Planned], jobs: list[SecretJob | StoreJob], out: Path, rel_out: Path) -> int:

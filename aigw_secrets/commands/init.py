@@ -42,9 +42,15 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
         atomic_write(sops_yaml, sopsconfig.initial_text(recipient, output_dir).encode(), mode=0o644)
         output.status("created", sops_yaml, "creation rules for *.sops.yaml")
     created = sum(f["action"] == "created" for f in output.SETTINGS.files)
-    output.finish(f"ready to encrypt for {recipient}" + (f" ({created} file(s) created)" if created else " (nothing to create)"), recipient=recipient, key_file=str(path))
+    output.finish(
+        f"ready to encrypt for {recipient}" + (f" ({created} file(s) created)" if created else " (nothing to create)"),
+        recipient=recipient,
+        key_file=str(path),
+    )
     if "SOPS_AGE_KEY_FILE" not in os.environ:  # sops itself looks elsewhere (~/.config/sops/age/keys.txt)
-        output.hint(f"export SOPS_AGE_KEY_FILE={path}  (so sops finds the key), then write cluster.yaml and run `aigw-secrets generate`")
+        output.hint(
+            f"export SOPS_AGE_KEY_FILE={path}  (so sops finds the key), then write cluster.yaml and run `aigw-secrets generate`"
+        )
     else:
         output.hint("write cluster.yaml and run `aigw-secrets generate`")
     return 0

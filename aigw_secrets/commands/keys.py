@@ -93,13 +93,28 @@ def list_keys(root: Path, gnupghome: Path | None, as_json: bool) -> int:
                 rows.append({"rule": rule.position + 1, "type": "age", "recipient": r, "private_key": held_age.get(r)})
             for f in rule.recipients("pgp"):
                 info = pgp.get(f.replace(" ", "").upper(), {})
-                rows.append({"rule": rule.position + 1, "type": "pgp", "recipient": f, "private_key": "gpg keyring" if info.get("secret") else None})
+                rows.append(
+                    {
+                        "rule": rule.position + 1,
+                        "type": "pgp",
+                        "recipient": f,
+                        "private_key": "gpg keyring" if info.get("secret") else None,
+                    }
+                )
     for r, path in held_age.items():
         if not any(row["recipient"] == r for row in rows):
             rows.append({"rule": None, "type": "age", "recipient": r, "private_key": path})
     for fpr, info in pgp.items():
         if not any(str(row["recipient"]).replace(" ", "").upper() == fpr for row in rows):
-            rows.append({"rule": None, "type": "pgp", "recipient": fpr, "private_key": "gpg keyring" if info["secret"] else None, "uids": info["uids"]})
+            rows.append(
+                {
+                    "rule": None,
+                    "type": "pgp",
+                    "recipient": fpr,
+                    "private_key": "gpg keyring" if info["secret"] else None,
+                    "uids": info["uids"],
+                }
+            )
     if as_json:
         output.result(json.dumps(rows, indent=2))
     else:
@@ -125,7 +140,9 @@ def _read(path: Path) -> list[keys.AgeKey]:
         return []
 
 
-def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int, ...], *, then_updatekeys: bool = False) -> int:
+def add_recipient(
+    root: Path, kind: str, recipient: str, rule_numbers: tuple[int, ...], *, then_updatekeys: bool = False
+) -> int:
     """Add a recipient to creation rules, keeping the layout; the files keep their old recipients
     until `aigw-secrets updatekeys` re-wraps their data keys (``then_updatekeys``: the caller runs it next)."""
     path, changed = sopsconfig.add_recipient(root.resolve(), kind, recipient, rule_numbers)
@@ -136,7 +153,9 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
         output.status("updated", path, f"added {kind} recipient to {changed} rule(s)")
         output.summary(f"added the {kind} recipient to {changed} creation rule(s)")
         if not then_updatekeys:
-            output.hint("the encrypted files still open only for the old recipients: run `aigw-secrets updatekeys` (or add-recipient with --updatekeys next time)")
+            output.hint(
+                "the encrypted files still open only for the old recipients: run `aigw-secrets updatekeys` (or add-recipient with --updatekeys next time)"
+            )
     return 0
 
 
@@ -154,7 +173,14 @@ def rotate_age(
 ) -> int:
     """Rotate the age key in the order that never leaves Flux unable to decrypt (resumable)."""
     rotation = AgeRotation(
-        root, kubeconfig=kubeconfig, context=context, secret=secret, kustomization=kustomization, grace_hours=grace_hours, key_file=key_file, confirmed_phase=confirm_phase
+        root,
+        kubeconfig=kubeconfig,
+        context=context,
+        secret=secret,
+        kustomization=kustomization,
+        grace_hours=grace_hours,
+        key_file=key_file,
+        confirmed_phase=confirm_phase,
     )
     if dry_run:
         output.result("\n".join(rotation.plan()))

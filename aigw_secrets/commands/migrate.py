@@ -45,11 +45,15 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
         text = before.path.read_text("utf-8")
         new_text = set_backend(text, to, toml=before.path.suffix == ".toml")
         after = _load_text(root, before.path, new_text)
-        moving = [(old, new) for old, new in zip(_managed(before), _managed(after), strict=True) if old.backend != new.backend]
+        moving = [
+            (old, new) for old, new in zip(_managed(before), _managed(after), strict=True) if old.backend != new.backend
+        ]
         for pc, _ in moving:
             journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
             if journal.active:
-                raise ConfigError(f"{pc.key}: a credential rotation is in progress (step {journal.data.get('state')}); finish or cancel it before migrating")
+                raise ConfigError(
+                    f"{pc.key}: a credential rotation is in progress (step {journal.data.get('state')}); finish or cancel it before migrating"
+                )
         from aigw_secrets.gateway.plan import check_store_credentials
 
         check_store_credentials(after if to == config_mod.EXTERNAL_SECRETS else before)
@@ -60,9 +64,13 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
         for old, new in moving:
             src, dst = out / manifests.secret_file(old), out / manifests.secret_file(new)
             if not manifests.is_ours(src):
-                raise ConfigError(f"{src.relative_to(root)}: missing or not written by aigw-secrets; run `aigw-secrets generate` first")
+                raise ConfigError(
+                    f"{src.relative_to(root)}: missing or not written by aigw-secrets; run `aigw-secrets generate` first"
+                )
             if dst.exists() and not manifests.is_ours(dst):
-                raise ConfigError(f"{dst.relative_to(root)}: exists and was not written by aigw-secrets; not replacing it")
+                raise ConfigError(
+                    f"{dst.relative_to(root)}: exists and was not written by aigw-secrets; not replacing it"
+                )
             if to == config_mod.EXTERNAL_SECRETS:
                 content, note = _to_store(root, after, new, src)
             else:
@@ -73,7 +81,9 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
         if moving:
             kust = out / "kustomization.yaml"
             if manifests.is_ours(kust):
-                writes[kust] = _kustomization(kust, {manifests.secret_file(o): manifests.secret_file(n) for o, n in moving})
+                writes[kust] = _kustomization(
+                    kust, {manifests.secret_file(o): manifests.secret_file(n) for o, n in moving}
+                )
         if new_text != text:
             writes[before.path] = new_text.encode()
         commit_files(root, COMMIT_JOURNAL, writes, removals)
@@ -83,7 +93,10 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
         output.status("wrote", before.path.relative_to(root), f"{KEY}: {to}")
     output.finish(f"{len(moving)} credential(s) moved to {to}", moved=len(moving), to=to)
     if moving:
-        output.hint("review and commit the changes, then push so Flux applies them" + ("; the store entries stay until you delete them" if to == "sops" else ""))
+        output.hint(
+            "review and commit the changes, then push so Flux applies them"
+            + ("; the store entries stay until you delete them" if to == "sops" else "")
+        )
     return 0
 
 
@@ -122,7 +135,12 @@ def _decrypt_secret(root: Path, path: Path) -> dict[str, Any]:
 def _carried(doc: dict[str, Any]) -> dict[str, str]:
     """Rotation state that moves with the value (generation, rotated-at, previous refs, issuer refs)."""
     ann = (doc.get("metadata") or {}).get("annotations") or {}
-    return {str(k): str(v) for k, v in ann.items() if str(k).startswith(f"{manifests.ANNOTATION}/") and k not in (manifests.HASH_ANNOTATION, f"{manifests.ANNOTATION}/auth", es.STORE_VERSION, es.REMOTE_KEY)}
+    return {
+        str(k): str(v)
+        for k, v in ann.items()
+        if str(k).startswith(f"{manifests.ANNOTATION}/")
+        and k not in (manifests.HASH_ANNOTATION, f"{manifests.ANNOTATION}/auth", es.STORE_VERSION, es.REMOTE_KEY)
+    }
 
 
 def _to_store(root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig, src: Path) -> tuple[bytes, str]:
@@ -133,17 +151,32 @@ def _to_store(root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig,
     if not isinstance(value, str):
         raise DataError(f"{src.relative_to(root)}: no stringData.{key}")
     store = open_store(cfg.external_secrets)
-    doc, props = es.for_provider(pc, cfg, cfg.external_secrets, value, version_ref=None, content_hash=manifests.content_hash({key: value}), rotation=_carried(secret), force_sync=stamp())
+    doc, props = es.for_provider(
+        pc,
+        cfg,
+        cfg.external_secrets,
+        value,
+        version_ref=None,
+        content_hash=manifests.content_hash({key: value}),
+        rotation=_carried(secret),
+        force_sync=stamp(),
+    )
     remote = str(doc["spec"]["data"][0]["remoteRef"]["key"])
     version = store.put(remote, props)
     doc = pin(doc, store, version)
     back = store.get(remote, version if store.versioned else None)
     if back is None or es.render(doc["spec"]["target"]["template"]["data"], back) != {key: value}:
-        raise DataError(f"{store.describe(remote)}: does not return the value of {src.relative_to(root)}; nothing changed in the repository")
-    return es.HEADER.encode() + manifests.dump([doc], markers=False).encode(), f"value in {store.describe(remote)} version {version}, read back and compared"
+        raise DataError(
+            f"{store.describe(remote)}: does not return the value of {src.relative_to(root)}; nothing changed in the repository"
+        )
+    return es.HEADER.encode() + manifests.dump(
+        [doc], markers=False
+    ).encode(), f"value in {store.describe(remote)} version {version}, read back and compared"
 
 
-def _to_sops(root: Path, cfg: config_mod.Config, old: config_mod.ProviderConfig, new: config_mod.ProviderConfig, src: Path) -> tuple[bytes, str]:
+def _to_sops(
+    root: Path, cfg: config_mod.Config, old: config_mod.ProviderConfig, new: config_mod.ProviderConfig, src: Path
+) -> tuple[bytes, str]:
     from aigw_secrets.rotation.externalsecret import current, value_of
 
     rel_src = str(src.relative_to(root))
@@ -156,9 +189,13 @@ def _to_sops(root: Path, cfg: config_mod.Config, old: config_mod.ProviderConfig,
     secret = manifests.secret(new, cfg, value, rotation=_carried(doc))
     dst = src.parent / manifests.secret_file(new)
     rel = str(dst.relative_to(root))
-    data = sopsfile.encrypt(sops_mod.Sops(root), manifests.dump([secret], manifests.SECRET_HEADER, markers=False).encode(), rel)
+    data = sopsfile.encrypt(
+        sops_mod.Sops(root), manifests.dump([secret], manifests.SECRET_HEADER, markers=False).encode(), rel
+    )
     if value.encode() in data:
-        raise DataError(f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing changed")
+        raise DataError(
+            f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing changed"
+        )
     back = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), data, rel))
     if back.get("stringData") != secret["stringData"]:
         raise DataError(f"{rel}: does not decrypt to the store's value; nothing changed")

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, cast
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode
 from aigw_secrets.gateway import config as config_mod
-from aigw_secrets.rotation.credential import exit_code, find_provider, rotate_credential, rotate_due, secret_status, superseded_journal
+from aigw_secrets.rotation.credential import (
+    exit_code,
+    find_provider,
+    rotate_credential,
+    rotate_due,
+    secret_status,
+    superseded_journal,
+)
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import Step
 from aigw_secrets.rotation.mcpseed import NAMES as MCP_SEED_NAMES
@@ -29,7 +36,14 @@ def status(root: Path, *, fmt: str = "table") -> int:
     cfg = config_mod.load(root)
     from aigw_secrets.rotation import revoke
 
-    rows = [_revoked(_with_columns(_waiting_for_operator(root, cfg, pc, secret_status(root, cfg, pc)), revoke.status(root, cfg, pc))) for pc in managed(cfg)]  # revocation columns
+    rows = [
+        _revoked(
+            _with_columns(
+                _waiting_for_operator(root, cfg, pc, secret_status(root, cfg, pc)), revoke.status(root, cfg, pc)
+            )
+        )
+        for pc in managed(cfg)
+    ]  # revocation columns
     seed_row = seed_status(root, cfg)  # the MCP session seed's age
     rows += [seed_row] if seed_row else []
     if fmt == "json":
@@ -45,19 +59,30 @@ def status(root: Path, *, fmt: str = "table") -> int:
                 prev = f"{r['previous_credential']} (revoked)"
             elif r.get("previous_credential"):
                 when = "now" if r["safe_to_revoke_now"] else f"after {r['previous_revoke_after']}"
-                prev = f"{r['previous_credential']} (revoke {when}" + (", by hand in the provider's console)" if r.get("revoke_by_hand") else ")")
-            lines.append(f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}")
+                prev = f"{r['previous_credential']} (revoke {when}" + (
+                    ", by hand in the provider's console)" if r.get("revoke_by_hand") else ")"
+                )
+            lines.append(
+                f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}"
+            )
             if r.get("needs_operator"):
                 lines.append(f"{'':18} needs operator: {r['needs_operator']}")
             if r.get("backend") == "external-secrets":
-                lines.append(f"{'':18} store {r.get('remote_key')} version {r.get('store_version') or '-'}; ESO {r.get('sync')}")
+                lines.append(
+                    f"{'':18} store {r.get('remote_key')} version {r.get('store_version') or '-'}; ESO {r.get('sync')}"
+                )
             if r.get("pending_revocation"):
-                gates = ", ".join(f"{name} {'ok' if ok else 'WAITING'}" for name, ok, _why in r["gates"]) or "not checked yet"
+                gates = (
+                    ", ".join(f"{name} {'ok' if ok else 'WAITING'}" for name, ok, _why in r["gates"])
+                    or "not checked yet"
+                )
                 lines.append(f"{'':18} revoke {r['pending_revocation']} ({r['revocation_state']}): {gates}")
         output.result("\n".join(lines))
         overdue = sum(bool(r.get("overdue") or r.get("data_key_overdue")) for r in rows)
         waiting = sum(r.get("state") == "needs operator" for r in rows)
-        output.summary(f"{len(rows)} Secret(s), {overdue} overdue" + (f", {waiting} waiting for an operator" if waiting else ""))
+        output.summary(
+            f"{len(rows)} Secret(s), {overdue} overdue" + (f", {waiting} waiting for an operator" if waiting else "")
+        )
     return int(ExitCode.FINDINGS) if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
 
 
@@ -114,16 +139,27 @@ def run(
     summary: Summary
     if data_key:
         keys = rotate_data_keys(root, files)
-        summary = {"rotated": [], "needs_operator": [], "errors": keys["data_key_errors"], "data_keys_rotated": keys["data_keys_rotated"]}
+        summary = {
+            "rotated": [],
+            "needs_operator": [],
+            "errors": keys["data_key_errors"],
+            "data_keys_rotated": keys["data_keys_rotated"],
+        }
     elif due:
         if opts.assume_applied:
             # the bot never takes the cluster gates on trust; an operator may, at a terminal
-            raise ConfigError("--assume-applied is for an operator revoking one provider (--revoke NAME), never with --due: the cron job checks the cluster")
+            raise ConfigError(
+                "--assume-applied is for an operator revoking one provider (--revoke NAME), never with --due: the cron job checks the cluster"
+            )
         summary = rotate_due(root, verify=verify)
         _note_needs_operator(root, summary["needs_operator"])
         failed = {str(e.get("provider")) for e in summary["errors"]}  # its admin call just failed: not again
         revocations = _revoke_due(root, opts, skip=failed)
-        summary["revoked"], summary["waiting"], summary["revoke_errors"] = revocations["revoked"], revocations["waiting"], revocations["revoke_errors"]
+        summary["revoked"], summary["waiting"], summary["revoke_errors"] = (
+            revocations["revoked"],
+            revocations["waiting"],
+            revocations["revoke_errors"],
+        )
     elif provider in MCP_SEED_NAMES:  # the controller's MCP session seed
         rotated = rotate_mcp_seed(root, config_mod.load(root))
         summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
@@ -131,7 +167,12 @@ def run(
         cfg = config_mod.load(root)
         pc = find_provider(cfg, provider or "")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
-        summary = {"rotated": [rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive)], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
+        summary = {
+            "rotated": [rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive)],
+            "needs_operator": [],
+            "errors": [],
+            "data_keys_rotated": 0,
+        }
     if fmt == "json":
         output.result(json.dumps(summary, indent=2))
     else:
@@ -141,13 +182,21 @@ def run(
             output.error(failure["error"])
         for waiting in summary.get("waiting", []):
             output.info(f"waiting: {waiting['reason']}")
-        output.summary(f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated")
+        output.summary(
+            f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated"
+        )
         if summary["rotated"] or summary.get("data_keys_rotated"):
-            output.hint("commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked")
+            output.hint(
+                "commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked"
+            )
         for item in summary["needs_operator"]:
-            output.hint(f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets rotate --cancel {item['provider']}`")
+            output.hint(
+                f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets rotate --cancel {item['provider']}`"
+            )
         if summary.get("waiting"):
-            output.hint("nothing to do now: run the same command again once the gates above have passed (the cron job does)")
+            output.hint(
+                "nothing to do now: run the same command again once the gates above have passed (the cron job does)"
+            )
     return _with_revocations(summary, exit_code(summary))
 
 
@@ -162,7 +211,9 @@ def _note_needs_operator(root: Path, items: list[NeedsOperator]) -> None:
                 journal.save(needs_operator=item["reason"])
 
 
-def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig, row: StatusRow) -> StatusRow:
+def _waiting_for_operator(
+    root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig, row: StatusRow
+) -> StatusRow:
     """A journal that never got a value is not a rotation in progress: an operator has to provide one."""
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal
 
@@ -176,7 +227,11 @@ def _waiting_for_operator(root: Path, cfg: config_mod.Config, pc: config_mod.Pro
     return {**row, "state": "needs operator", "needs_operator": reason}
 
 
-_WRITTEN = (Step.ENCRYPTED, Step.STORED, Step.WRITTEN)  # from here on the Secret (or the store) may hold the new value: only finishing makes sense
+_WRITTEN = (
+    Step.ENCRYPTED,
+    Step.STORED,
+    Step.WRITTEN,
+)  # from here on the Secret (or the store) may hold the new value: only finishing makes sense
 
 
 def _cancel(root: Path, name: str, fmt: str) -> int:
@@ -192,13 +247,17 @@ def _cancel(root: Path, name: str, fmt: str) -> int:
         if not state:
             raise ConfigError(f"{pc.key}: no credential rotation in progress; nothing to cancel")
         if state in _WRITTEN:
-            raise DataError(f"{pc.key}: the rotation already wrote {journal.data.get('file')} (step {state}); it cannot be cancelled, finish it with `aigw-secrets rotate --provider {pc.key}`")
+            raise DataError(
+                f"{pc.key}: the rotation already wrote {journal.data.get('file')} (step {state}); it cannot be cancelled, finish it with `aigw-secrets rotate --provider {pc.key}`"
+            )
         pending.abandon(root, pc, "the rotation was cancelled")  # a minted key is revoked at once
         journal.step(Step.ABORTED, error="cancelled")
     if fmt == "json":
         output.json_result({"cancelled": pc.key, "at_step": state, "summary": f"rotation of {pc.key} cancelled"})
     else:
-        output.status("cancelled", journal.path.name, f"rotation of {pc.key} at step {state}; the Secret was not changed")
+        output.status(
+            "cancelled", journal.path.name, f"rotation of {pc.key} at step {state}; the Secret was not changed"
+        )
         output.summary(f"rotation of {pc.key} cancelled")
     return 0
 
@@ -227,7 +286,9 @@ def _revoke(root: Path, name: str, fmt: str, opts: RevokeOptions) -> int:
     elif result["state"] != "revoked":
         output.info(f"{pc.key}: {result['state']}")
         if result["state"] != "nothing to revoke":
-            output.hint(f"run `aigw-secrets rotate --revoke {pc.key}` again once every gate holds (`aigw-secrets status` shows them)")
+            output.hint(
+                f"run `aigw-secrets rotate --revoke {pc.key}` again once every gate holds (`aigw-secrets status` shows them)"
+            )
     else:
         output.summary(f"{pc.key}: previous credential {result.get('ref')} revoked")
     return 0
@@ -236,7 +297,9 @@ def _revoke(root: Path, name: str, fmt: str, opts: RevokeOptions) -> int:
 def _revoke_due(root: Path, opts: RevokeOptions, *, skip: set[str] | None = None) -> Revocations:
     from aigw_secrets.rotation.revoke import revoke_due
 
-    return revoke_due(root, config_mod.load(root), _access(opts), assume_applied=opts.assume_applied, skip=skip or set())
+    return revoke_due(
+        root, config_mod.load(root), _access(opts), assume_applied=opts.assume_applied, skip=skip or set()
+    )
 
 
 def _with_revocations(summary: Summary, code: int) -> int:

@@ -19,7 +19,15 @@ from urllib.parse import urlsplit
 import yaml
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.gateway.providers import GLOBAL_SETTINGS, PROVIDERS, AuthMode, Provider, Setting, all_keys, setting_specs
+from aigw_secrets.gateway.providers import (
+    GLOBAL_SETTINGS,
+    PROVIDERS,
+    AuthMode,
+    Provider,
+    Setting,
+    all_keys,
+    setting_specs,
+)
 from aigw_secrets.sops.config import read_text
 from aigw_secrets.stores import KINDS as STORE_KINDS
 from aigw_secrets.stores import StoreSettings
@@ -189,7 +197,9 @@ def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     for k, _ in node.value:
         if isinstance(k, yaml.ScalarNode):
             if k.value in lines:
-                raise ConfigError(f"{path}:{k.start_mark.line + 1}: duplicate key {k.value} (first at line {lines[k.value]})")
+                raise ConfigError(
+                    f"{path}:{k.start_mark.line + 1}: duplicate key {k.value} (first at line {lines[k.value]})"
+                )
             lines[k.value] = k.start_mark.line + 1
     return data, lines
 
@@ -202,7 +212,9 @@ def _check_shape(path: Path, text: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 line = event.start_mark.line + 1 if event.start_mark else None
-                raise ConfigError(f"{_where(path, line)}: nested more than {MAX_DEPTH} levels deep; refusing to read it")
+                raise ConfigError(
+                    f"{_where(path, line)}: nested more than {MAX_DEPTH} levels deep; refusing to read it"
+                )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
@@ -226,7 +238,9 @@ def _check_size(path: Path, root: yaml.Node) -> None:
             continue
         total = 1 + sum(sizes.get(id(k), 1) for k in kids)
         if total > MAX_NODES:
-            raise ConfigError(f"{_where(path, node.start_mark.line + 1)}: more than {MAX_NODES} values once aliases are expanded; refusing to read it")
+            raise ConfigError(
+                f"{_where(path, node.start_mark.line + 1)}: more than {MAX_NODES} values once aliases are expanded; refusing to read it"
+            )
         sizes[id(node)] = total
 
 
@@ -288,18 +302,26 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     providers = [pc for pc in resolved if pc is not None]
     version = values["ai_gateway_version"]
     if version not in VERSIONS:
-        raise ConfigError(f"{where('ai_gateway_version')}: ai_gateway_version: {version!r} is not one of {', '.join(VERSIONS)}")
+        raise ConfigError(
+            f"{where('ai_gateway_version')}: ai_gateway_version: {version!r} is not one of {', '.join(VERSIONS)}"
+        )
     for pc in providers:
         if VERSIONS.index(version) < VERSIONS.index(pc.provider.min_version):
             key = f"ai_gateway_{pc.key}_enabled"
-            raise ConfigError(f"{where(key)}: {key}: {pc.provider.title} needs ai_gateway_version {pc.provider.min_version} or later")
+            raise ConfigError(
+                f"{where(key)}: {key}: {pc.provider.title} needs ai_gateway_version {pc.provider.min_version} or later"
+            )
     secret_ns = values["ai_gateway_secret_namespace"] or ""
     if secret_ns and not _DNS_LABEL.fullmatch(secret_ns):
-        raise ConfigError(f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: {secret_ns!r} is not a valid Kubernetes name")
+        raise ConfigError(
+            f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: {secret_ns!r} is not a valid Kubernetes name"
+        )
     if secret_ns == namespace:
         secret_ns = ""
     if secret_ns and version == "v1.1":
-        ignored = sorted({pc.auth.bsp_type for pc in providers if pc.auth.secret_key and pc.auth.bsp_type in V11_LOCAL_SECRET_TYPES})
+        ignored = sorted(
+            {pc.auth.bsp_type for pc in providers if pc.auth.secret_key and pc.auth.bsp_type in V11_LOCAL_SECRET_TYPES}
+        )
         if ignored:
             raise ConfigError(
                 f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: v1.1 reads {', '.join(t for t in ignored if t)} "
@@ -309,20 +331,33 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     if values["ai_gateway_mcp_session_seed"]:
         release_ns = values["ai_gateway_mcp_release_namespace"]
         if not _DNS_LABEL.fullmatch(release_ns):
-            raise ConfigError(f"{where('ai_gateway_mcp_release_namespace')}: ai_gateway_mcp_release_namespace: {release_ns!r} is not a valid Kubernetes name")
-        fullname = controller_fullname(values["ai_gateway_mcp_release_name"], values["ai_gateway_mcp_fullname_override"] or "")
+            raise ConfigError(
+                f"{where('ai_gateway_mcp_release_namespace')}: ai_gateway_mcp_release_namespace: {release_ns!r} is not a valid Kubernetes name"
+            )
+        fullname = controller_fullname(
+            values["ai_gateway_mcp_release_name"], values["ai_gateway_mcp_fullname_override"] or ""
+        )
         seed = MCPSeed(f"{fullname}-mcp-session-encryption"[:63].rstrip("-"), release_ns)
     mcp = tuple(_mcp_backend(entry, where("ai_gateway_mcp_backends")) for entry in values["ai_gateway_mcp_backends"])
     _check_unique([*providers, *mcp], where)
     default_backend = _backend(values["ai_gateway_secret_backend"], "ai_gateway_secret_backend", where)
-    providers = [pc._replace(backend=_backend(pc.settings.get("secret_backend") or default_backend, f"ai_gateway_{pc.key}_secret_backend", where)) for pc in providers]
+    providers = [
+        pc._replace(
+            backend=_backend(
+                pc.settings.get("secret_backend") or default_backend, f"ai_gateway_{pc.key}_secret_backend", where
+            )
+        )
+        for pc in providers
+    ]
     mcp = tuple(pc._replace(backend=default_backend) for pc in mcp)
     store = None
     if any(pc.backend == EXTERNAL_SECRETS and pc.auth.secret_key for pc in (*providers, *mcp)):
         store = _store_settings(values, where)
     output_dir = Path(values["ai_gateway_output_dir"])
     if output_dir.is_absolute() or ".." in output_dir.parts:
-        raise ConfigError(f"{where('ai_gateway_output_dir')}: ai_gateway_output_dir must be a path inside the repository")
+        raise ConfigError(
+            f"{where('ai_gateway_output_dir')}: ai_gateway_output_dir must be a path inside the repository"
+        )
     return Config(
         path=path,
         root=root,
@@ -363,19 +398,38 @@ def _store_settings(values: dict[str, Any], where: Callable[[str], str]) -> Stor
         raise ConfigError(f"{where(k + 'provider')}: {k}provider: {provider!r} is not one of {', '.join(STORE_KINDS)}")
     name = values[k + "store"]
     if not name or not _HOSTNAME.fullmatch(name) or len(name) > 253:
-        raise ConfigError(f"{where(k + 'store')}: {k}store: the ClusterSecretStore/SecretStore the ExternalSecrets use must be set to a Kubernetes name (got {name!r})")
+        raise ConfigError(
+            f"{where(k + 'store')}: {k}store: the ClusterSecretStore/SecretStore the ExternalSecrets use must be set to a Kubernetes name (got {name!r})"
+        )
     kind = values[k + "store_kind"]
     if kind not in ("ClusterSecretStore", "SecretStore"):
-        raise ConfigError(f"{where(k + 'store_kind')}: {k}store_kind: {kind!r} is not ClusterSecretStore or SecretStore")
+        raise ConfigError(
+            f"{where(k + 'store_kind')}: {k}store_kind: {kind!r} is not ClusterSecretStore or SecretStore"
+        )
     interval = str(values[k + "refresh_interval"]).strip()
     if not _DURATION.fullmatch(interval) or not re.search(r"[1-9]", interval):
-        raise ConfigError(f"{where(k + 'refresh_interval')}: {k}refresh_interval: {interval!r} must be a non-zero Go duration such as 1h or 15m (0 syncs once: a rotation would never reach the cluster)")
+        raise ConfigError(
+            f"{where(k + 'refresh_interval')}: {k}refresh_interval: {interval!r} must be a non-zero Go duration such as 1h or 15m (0 syncs once: a rotation would never reach the cluster)"
+        )
     prefix = str(values[k + "prefix"] or "")
     if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]*", prefix) or ".." in prefix or prefix.startswith("/"):
-        raise ConfigError(f"{where(k + 'prefix')}: {k}prefix: {prefix!r} may hold letters, digits and / _ + = . @ - only, and not start with /")
+        raise ConfigError(
+            f"{where(k + 'prefix')}: {k}prefix: {prefix!r} may hold letters, digits and / _ + = . @ - only, and not start with /"
+        )
     if provider == "onepassword" and not values[k + "onepassword_vault"]:
-        raise ConfigError(f"{where(k + 'provider')}: {k}onepassword_vault must name the 1Password vault (its id) for provider onepassword")
-    return StoreSettings(provider, name, kind, prefix, interval, values[k + "aws_region"] or "", values[k + "vault_mount"] or "secret", values[k + "onepassword_vault"] or "")
+        raise ConfigError(
+            f"{where(k + 'provider')}: {k}onepassword_vault must name the 1Password vault (its id) for provider onepassword"
+        )
+    return StoreSettings(
+        provider,
+        name,
+        kind,
+        prefix,
+        interval,
+        values[k + "aws_region"] or "",
+        values[k + "vault_mount"] or "secret",
+        values[k + "onepassword_vault"] or "",
+    )
 
 
 def _mcp_backend(entry: str, where: str) -> ProviderConfig:
@@ -390,7 +444,9 @@ def _mcp_backend(entry: str, where: str) -> ProviderConfig:
     path = urlsplit(url.strip()).path.rstrip("/") or "/mcp"
     env = "MCP_" + name.upper().replace("-", "_") + "_API_KEY"
     auth = AuthMode("api-key", None, "apiKey", "api-key", (env,), "apikey", help="MCP server API key")
-    provider = Provider(f"mcp_{name.replace('-', '_')}", f"mcp-{name}", f"MCP server {name}", (), (auth,), "api-key", host)
+    provider = Provider(
+        f"mcp_{name.replace('-', '_')}", f"mcp-{name}", f"MCP server {name}", (), (auth,), "api-key", host
+    )
     settings: dict[str, Any] = {"rotation_period_days": 90, "credential_source": None, "url": url.strip(), "path": path}
     return ProviderConfig(provider, settings, auth, f"mcp-{name}", host.lower(), port, tls, path, {})
 
@@ -420,13 +476,23 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
             raise ConfigError(f"{where(key('enabled'))}: {p.title} is enabled but {key(name)} is not set{why}")
     name = s["name"] or p.name
     if not _DNS_LABEL.fullmatch(name) or len(name) > 40:
-        raise ConfigError(f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters")
+        raise ConfigError(
+            f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters"
+        )
 
     target = s.get("server_secret")
     if target:  # a Kubernetes name, never a path
         ns, sep, secret = str(target).partition("/")
-        if not sep or not _DNS_LABEL.fullmatch(ns) or len(ns) > 63 or not _DNS_SUBDOMAIN.fullmatch(secret) or len(secret) > 253:
-            raise ConfigError(f"{where(key('server_secret'))}: {key('server_secret')}: must be NAMESPACE/NAME, both valid Kubernetes names (the value given is not shown)")
+        if (
+            not sep
+            or not _DNS_LABEL.fullmatch(ns)
+            or len(ns) > 63
+            or not _DNS_SUBDOMAIN.fullmatch(secret)
+            or len(secret) > 253
+        ):
+            raise ConfigError(
+                f"{where(key('server_secret'))}: {key('server_secret')}: must be NAMESPACE/NAME, both valid Kubernetes names (the value given is not shown)"
+            )
 
     host, port, tls, prefix = s["host"], s["port"], s["tls"], s["prefix"] or p.prefix
     if p.key == "vllm":
@@ -459,7 +525,11 @@ def local_host(host: str) -> bool:
     if is_ip(host):
         ip = ipaddress.ip_address(host)
         return ip.is_loopback or ip.is_private or ip.is_link_local
-    return host == "localhost" or "." not in host or host.endswith((".svc", ".cluster.local", ".localhost", ".internal", ".local"))
+    return (
+        host == "localhost"
+        or "." not in host
+        or host.endswith((".svc", ".cluster.local", ".localhost", ".internal", ".local"))
+    )
 
 
 def is_ip(host: str) -> bool:

@@ -56,11 +56,22 @@ class Source(NamedTuple):
         code = ExitCode.CONFIG if from_repo else ExitCode.USAGE
         if kind not in SOURCE_KINDS or (kind in ("env", "file", "cmd") and not arg.strip()):
             provider, eq, rest = kind.partition("=")
-            if eq and not from_repo and rest.strip() in SOURCE_KINDS and _ENV_VAR.fullmatch(provider.strip()):  # generate's PROVIDER=SPEC given to rotate
-                raise ConfigError(f"{where}: rotate takes a bare SPEC (--source {rest.strip()}:...), not PROVIDER=SPEC; the provider is --provider's", code=code)
-            raise ConfigError(f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or prompt; the value given is not shown)", code=code)
+            if (
+                eq and not from_repo and rest.strip() in SOURCE_KINDS and _ENV_VAR.fullmatch(provider.strip())
+            ):  # generate's PROVIDER=SPEC given to rotate
+                raise ConfigError(
+                    f"{where}: rotate takes a bare SPEC (--source {rest.strip()}:...), not PROVIDER=SPEC; the provider is --provider's",
+                    code=code,
+                )
+            raise ConfigError(
+                f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or prompt; the value given is not shown)",
+                code=code,
+            )
         if kind == "env" and not _ENV_VAR.fullmatch(arg.strip()):
-            raise ConfigError(f"{where}: env: must name an environment variable (letters, digits, _; the value given is not shown)", code=code)
+            raise ConfigError(
+                f"{where}: env: must name an environment variable (letters, digits, _; the value given is not shown)",
+                code=code,
+            )
         return cls(kind, arg.strip(), where, from_repo)
 
     def describe(self) -> str:
@@ -91,9 +102,16 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
             "unless the operator allows it (AIGW_SECRETS_ALLOW_FILES=1 or allow_files in operator.toml)",
             code=ExitCode.CONFIG,
         )
-    if src.kind == "env" and (src.arg.upper().startswith(("AIGW_SECRETS_", "SOPS_")) or src.arg in _others_variables(pc) or adminenv.is_admin(src.arg, aws=True)):
+    if src.kind == "env" and (
+        src.arg.upper().startswith(("AIGW_SECRETS_", "SOPS_"))
+        or src.arg in _others_variables(pc)
+        or adminenv.is_admin(src.arg, aws=True)
+    ):
         # never the tool's own variables, another provider's credential, or an admin credential
-        raise CredentialError(f"{label}: {src.where} names a variable that belongs to the tool or to another provider", code=ExitCode.CONFIG)
+        raise CredentialError(
+            f"{label}: {src.where} names a variable that belongs to the tool or to another provider",
+            code=ExitCode.CONFIG,
+        )
     if src.kind == "env" and src.arg not in pc.auth.env and not _prefix_allowed(src.arg):
         # the repository does not choose which of the bot's variables is read
         raise CredentialError(
@@ -105,7 +123,9 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
 
 
 def _prefix_allowed(name: str) -> bool:
-    prefixes = [p.strip() for p in os.environ.get("AIGW_SECRETS_ALLOW_ENV_PREFIX", "").split(",") if len(p.strip()) >= 2]
+    prefixes = [
+        p.strip() for p in os.environ.get("AIGW_SECRETS_ALLOW_ENV_PREFIX", "").split(",") if len(p.strip()) >= 2
+    ]
     return any(name.startswith(p) for p in prefixes)
 
 
@@ -124,31 +144,46 @@ def _read_source(src: Source, label: str, *, stdin_text: str | None = None, time
         path = Path(src.arg).expanduser()
         try:
             if not path.is_file():  # a FIFO or a device would block or never end
-                raise CredentialError(f"{label}: the credential file named by {src.where} does not exist or is not a regular file")
+                raise CredentialError(
+                    f"{label}: the credential file named by {src.where} does not exist or is not a regular file"
+                )
             with path.open("rb") as fh:
                 return fh.read(_MAX_CREDENTIAL).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise CredentialError(f"{label}: cannot read the credential file named by {src.where} ({type(exc).__name__})") from None
+            raise CredentialError(
+                f"{label}: cannot read the credential file named by {src.where} ({type(exc).__name__})"
+            ) from None
     if src.kind == "cmd":
         try:
             argv = shlex.split(src.arg)
         except ValueError:
-            raise CredentialError(f"{label}: {src.where}: the command line is not valid shell quoting (e.g. an unbalanced quote)", code=ExitCode.CONFIG) from None
+            raise CredentialError(
+                f"{label}: {src.where}: the command line is not valid shell quoting (e.g. an unbalanced quote)",
+                code=ExitCode.CONFIG,
+            ) from None
         if not argv:
             raise CredentialError(f"{label}: {src.where}: the command is empty", code=ExitCode.CONFIG)
         name = Path(argv[0]).name
         try:
             res = run(argv, timeout=timeout, own_group=True)
         except ToolMissingError as exc:
-            why = "did not finish in time" if "did not finish" in str(exc) else "could not be run (not found or not executable)"
+            why = (
+                "did not finish in time"
+                if "did not finish" in str(exc)
+                else "could not be run (not found or not executable)"
+            )
             raise CredentialError(f"{label}: credential command {name!r} ({src.where}) {why}") from None
         if res.returncode != 0:
             # never repeat the command's output: it may be the secret or part of it
-            raise CredentialError(f"{label}: credential command {name!r} ({src.where}) exited with code {res.returncode}")
+            raise CredentialError(
+                f"{label}: credential command {name!r} ({src.where}) exited with code {res.returncode}"
+            )
         try:
             return res.stdout.decode("utf-8")
         except UnicodeDecodeError:
-            raise CredentialError(f"{label}: credential command {name!r} ({src.where}) printed non-UTF-8 output") from None
+            raise CredentialError(
+                f"{label}: credential command {name!r} ({src.where}) printed non-UTF-8 output"
+            ) from None
     if src.kind == "stdin":
         return stdin_text if stdin_text is not None else sys.stdin.read(_MAX_CREDENTIAL)
     return None  # prompt: handled by the caller
@@ -216,8 +251,13 @@ def _from_environment(pc: ProviderConfig, src: Source | None, label: str) -> Cre
             return None
         if not key_id or not secret:
             missing = env[0] if not key_id else env[1]
-            raise CredentialError(f"{label}: {missing} is not set (both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are needed)")
-        return Credential(_aws_ini(key_id.strip(), secret.strip(), token.strip() if token else None, label, "environment"), "environment")
+            raise CredentialError(
+                f"{label}: {missing} is not set (both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are needed)"
+            )
+        return Credential(
+            _aws_ini(key_id.strip(), secret.strip(), token.strip() if token else None, label, "environment"),
+            "environment",
+        )
     if kind == "gcp-sa":
         path = os.environ.get(env[0])
         if not path:
@@ -270,7 +310,9 @@ def check(pc: ProviderConfig, raw: str, source: str) -> Credential:
         raise CredentialError(f"{where} is too short to be a credential ({len(value)} characters)")
     prefixes = pc.provider.key_prefixes if pc.auth.name == "api-key" else ()
     if prefixes and not value.startswith(prefixes):
-        raise CredentialError(f"{where} does not look like a {pc.provider.title} key (expected it to start with {' or '.join(prefixes)})")
+        raise CredentialError(
+            f"{where} does not look like a {pc.provider.title} key (expected it to start with {' or '.join(prefixes)})"
+        )
     if pc.provider.key == "openai" and value.startswith(shapes.ANTHROPIC_PREFIX):
         raise CredentialError(f"{where} is an Anthropic key, not an OpenAI key")
     return Credential(value, source)
@@ -298,7 +340,9 @@ def _aws_from_text(raw: str, where: str) -> str:
     try:
         parser.read_string(raw)
     except configparser.Error:
-        raise CredentialError(f"{where} is not an AWS credentials file ([default] with aws_access_key_id, aws_secret_access_key)") from None
+        raise CredentialError(
+            f"{where} is not an AWS credentials file ([default] with aws_access_key_id, aws_secret_access_key)"
+        ) from None
     sections = parser.sections()
     section = "default" if "default" in sections else (sections[0] if len(sections) == 1 else None)
     if section is None:
@@ -306,7 +350,13 @@ def _aws_from_text(raw: str, where: str) -> str:
     prof = parser[section]
     if "aws_access_key_id" not in prof or "aws_secret_access_key" not in prof:
         raise CredentialError(f"{where}: profile [{section}] lacks aws_access_key_id or aws_secret_access_key")
-    return _aws_ini(prof["aws_access_key_id"].strip(), prof["aws_secret_access_key"].strip(), prof.get("aws_session_token"), where, "file")
+    return _aws_ini(
+        prof["aws_access_key_id"].strip(),
+        prof["aws_secret_access_key"].strip(),
+        prof.get("aws_session_token"),
+        where,
+        "file",
+    )
 
 
 def _gcp_from_text(raw: str, where: str) -> str:

@@ -69,18 +69,29 @@ def check(root: Path) -> list[Finding]:
             field, key = _READS.get(str(spec.get("type")), ((), ""))
             ref = _dig(spec, field) if field else None
             if isinstance(ref, dict) and ref.get("name"):
-                readers.setdefault((str(ref.get("namespace") or ns), str(ref["name"])), []).append((key, f"BackendSecurityPolicy {ns}/{meta.get('name')}"))
+                readers.setdefault((str(ref.get("namespace") or ns), str(ref["name"])), []).append(
+                    (key, f"BackendSecurityPolicy {ns}/{meta.get('name')}")
+                )
         elif kind == "MCPRoute":
             for backend in (d.get("spec") or {}).get("backendRefs") or []:
                 ref = _dig(backend, ("securityPolicy", "apiKey", "secretRef"))
                 if isinstance(ref, dict) and ref.get("name"):
-                    readers.setdefault((str(ref.get("namespace") or ns), str(ref["name"])), []).append(("apiKey", f"MCPRoute {ns}/{meta.get('name')}"))
+                    readers.setdefault((str(ref.get("namespace") or ns), str(ref["name"])), []).append(
+                        ("apiKey", f"MCPRoute {ns}/{meta.get('name')}")
+                    )
         elif kind == "ClusterSecretStore":
             stores.add(("ClusterSecretStore", str(meta.get("name"))))
         elif kind == "SecretStore":
             stores.add(("SecretStore", f"{ns}/{meta.get('name')}"))
     if configured:
-        stores.add((configured.store_kind, configured.store_name if configured.store_kind == "ClusterSecretStore" else f"*/{configured.store_name}"))
+        stores.add(
+            (
+                configured.store_kind,
+                configured.store_name
+                if configured.store_kind == "ClusterSecretStore"
+                else f"*/{configured.store_name}",
+            )
+        )
     out: list[Finding] = []
     for path, d in docs:
         if d.get("kind") != "ExternalSecret" or not str(d.get("apiVersion", "")).startswith("external-secrets.io/"):
@@ -100,18 +111,54 @@ def check(root: Path) -> list[Finding]:
         opaque = bool(spec.get("dataFrom")) or bool(template.get("templateFrom"))
         for key, who in readers.get((ns, secret), []):
             if key not in made and not opaque:
-                fix = f"template the key {key} (spec.target.template.data.{key}); `aigw-secrets generate` writes it right"
-                out.append(Finding("error", where, f"makes Secret {secret} with key(s) {', '.join(sorted(made)) or 'none'}, but {who} reads key {key}", fix))
+                fix = (
+                    f"template the key {key} (spec.target.template.data.{key}); `aigw-secrets generate` writes it right"
+                )
+                out.append(
+                    Finding(
+                        "error",
+                        where,
+                        f"makes Secret {secret} with key(s) {', '.join(sorted(made)) or 'none'}, but {who} reads key {key}",
+                        fix,
+                    )
+                )
         managed = (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == "aigw-secrets"
         if managed and (ns, secret) not in readers:
-            out.append(Finding("warning", where, f"makes Secret {ns}/{secret}, which no BackendSecurityPolicy or MCPRoute in the repository reads", "check spec.target.name against the policy's secretRef, or re-run `aigw-secrets generate`"))
+            out.append(
+                Finding(
+                    "warning",
+                    where,
+                    f"makes Secret {ns}/{secret}, which no BackendSecurityPolicy or MCPRoute in the repository reads",
+                    "check spec.target.name against the policy's secretRef, or re-run `aigw-secrets generate`",
+                )
+            )
         ref = spec.get("secretStoreRef") or {}
         kind, name = str(ref.get("kind") or "SecretStore"), str(ref.get("name") or "")
-        known = (kind, name) in stores if kind == "ClusterSecretStore" else ((kind, f"{ns}/{name}") in stores or (kind, f"*/{name}") in stores)
-        if not known and (managed or (ns, secret) in readers):  # someone else's ExternalSecret: its store is theirs to know
+        known = (
+            (kind, name) in stores
+            if kind == "ClusterSecretStore"
+            else ((kind, f"{ns}/{name}") in stores or (kind, f"*/{name}") in stores)
+        )
+        if not known and (
+            managed or (ns, secret) in readers
+        ):  # someone else's ExternalSecret: its store is theirs to know
             fix = f"add the {kind} manifest, or set ai_gateway_external_secrets_store (and _store_kind) in cluster.yaml"
-            out.append(Finding("error", where, f"names {kind} {name!r}, which is neither in the repository nor ai_gateway_external_secrets_store", fix))
+            out.append(
+                Finding(
+                    "error",
+                    where,
+                    f"names {kind} {name!r}, which is neither in the repository nor ai_gateway_external_secrets_store",
+                    fix,
+                )
+            )
         interval = str(spec.get("refreshInterval", "1h"))
         if spec.get("refreshPolicy", "Periodic") == "Periodic" and interval.strip("0smh.") == "" and managed:
-            out.append(Finding("error", where, f"refreshInterval {interval} syncs once: a rotated credential never reaches the cluster", "set a non-zero ai_gateway_external_secrets_refresh_interval and re-run `aigw-secrets generate`"))
+            out.append(
+                Finding(
+                    "error",
+                    where,
+                    f"refreshInterval {interval} syncs once: a rotated credential never reaches the cluster",
+                    "set a non-zero ai_gateway_external_secrets_refresh_interval and re-run `aigw-secrets generate`",
+                )
+            )
     return out

@@ -112,7 +112,14 @@ def external_secret(
     ann[REMOTE_KEY] = key
     if force_sync:
         ann[FORCE_SYNC] = force_sync
-    target_ann = {k: v for k, v in ((manifests.HASH_ANNOTATION, content_hash), (f"{manifests.ANNOTATION}/generation", annotations.get(f"{manifests.ANNOTATION}/generation"))) if v}
+    target_ann = {
+        k: v
+        for k, v in (
+            (manifests.HASH_ANNOTATION, content_hash),
+            (f"{manifests.ANNOTATION}/generation", annotations.get(f"{manifests.ANNOTATION}/generation")),
+        )
+        if v
+    }
     data = []
     for prop in props:
         ref: dict[str, Any] = {"key": key, "property": prop}
@@ -160,13 +167,30 @@ def for_provider(
     name, ns = manifests.secret_name(pc), manifests.secret_namespace(pc, cfg)
     annotations = {f"{manifests.ANNOTATION}/auth": pc.auth.name, **rotation}
     doc = external_secret(
-        name, ns, pc.key, store, remote_key(store, ns, name), list(props), template,
-        version_ref=version_ref, content_hash=content_hash, annotations=annotations, force_sync=force_sync,
+        name,
+        ns,
+        pc.key,
+        store,
+        remote_key(store, ns, name),
+        list(props),
+        template,
+        version_ref=version_ref,
+        content_hash=content_hash,
+        annotations=annotations,
+        force_sync=force_sync,
     )
     return doc, props
 
 
-def for_mcp_seed(cfg: Config, store: StoreSettings, seed: str, fallback: str | None, *, version_ref: str | None, rotation: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def for_mcp_seed(
+    cfg: Config,
+    store: StoreSettings,
+    seed: str,
+    fallback: str | None,
+    *,
+    version_ref: str | None,
+    rotation: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The controller chart's MCP session seed Secret (key ``seed``, and ``fallbackSeed`` after a
     rotation) as an ExternalSecret. Not wired yet: ``generate`` keeps the seed SOPS-encrypted (it is
     the controller's own bootstrap material, rotated by ``rotate --provider mcp-session-seed``)."""
@@ -177,8 +201,17 @@ def for_mcp_seed(cfg: Config, store: StoreSettings, seed: str, fallback: str | N
     template = {k: f"{{{{ .{prop_name(k)} }}}}" for k in data}
     name, ns = cfg.mcp_seed.secret_name, cfg.mcp_seed.namespace
     doc = external_secret(
-        name, ns, None, store, remote_key(store, ns, name), list(props), template,
-        version_ref=version_ref, content_hash=manifests.content_hash(data), annotations={f"{manifests.ANNOTATION}/auth": "mcp-session-seed", **rotation}, force_sync=None,
+        name,
+        ns,
+        None,
+        store,
+        remote_key(store, ns, name),
+        list(props),
+        template,
+        version_ref=version_ref,
+        content_hash=manifests.content_hash(data),
+        annotations={f"{manifests.ANNOTATION}/auth": "mcp-session-seed", **rotation},
+        force_sync=None,
     )
     return doc, props
 
@@ -193,10 +226,14 @@ def shape(doc: Any) -> Any:
     target = dict(spec.get("target") or {})
     tmpl = dict(target.get("template") or {})
     tmpl.pop("metadata", None)
-    tmpl["data"] = sorted(tmpl.get("data") or {})  # the keys the Secret gets; how they are assembled depends on the value (AWS session token)
+    tmpl["data"] = sorted(
+        tmpl.get("data") or {}
+    )  # the keys the Secret gets; how they are assembled depends on the value (AWS session token)
     target["template"] = tmpl
     spec["target"] = target
-    spec["data"] = sorted({str((d.get("remoteRef") or {}).get("key")) for d in spec.get("data") or [] if isinstance(d, dict)})
+    spec["data"] = sorted(
+        {str((d.get("remoteRef") or {}).get("key")) for d in spec.get("data") or [] if isinstance(d, dict)}
+    )
     return doc.get("apiVersion"), doc.get("kind"), meta, spec
 
 
@@ -211,7 +248,12 @@ def read(doc: Any) -> tuple[str, list[str], str | None, dict[str, str]] | None:
         return None
     versions = {r.get("version") for r in refs}
     template = ((spec.get("target") or {}).get("template") or {}).get("data") or {}
-    return str(keys.pop()), [str(r.get("property")) for r in refs], (versions.pop() if len(versions) == 1 else None), dict(template)
+    return (
+        str(keys.pop()),
+        [str(r.get("property")) for r in refs],
+        (versions.pop() if len(versions) == 1 else None),
+        dict(template),
+    )
 
 
 def store_version(version_ref: str | None) -> str | None:

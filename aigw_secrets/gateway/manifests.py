@@ -58,7 +58,9 @@ def _cost_bounded(ln: int, r: int, p: int) -> bool:
     return 1 <= ln <= 20 and 1 <= r <= 32 and 1 <= p <= 16 and 128 * r * (2**ln) * 2 <= _MAXMEM
 
 
-def _meta(name: str, namespace: str, provider: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _meta(
+    name: str, namespace: str, provider: str | None = None, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     labels = dict(LABELS)
     if provider:
         labels[f"{ANNOTATION}/provider"] = provider
@@ -148,7 +150,14 @@ def hash_matches(stored: str | None, data: Mapping[str, str]) -> bool:
 STATE_ANNOTATIONS = frozenset(
     f"{ANNOTATION}/{n}"
     for n in (
-        *("content-hash", "generation", "rotated-at", "rotation-period-days", "previous-credential-ref", "previous-revoke-after"),
+        *(
+            "content-hash",
+            "generation",
+            "rotated-at",
+            "rotation-period-days",
+            "previous-credential-ref",
+            "previous-revoke-after",
+        ),
         "replaced-hashes",  # which values this Secret held before (salted), so none comes back unasked
         *("issuer", "credential-ref", "previous-issued-ref"),  # rotation/pending.py
     )
@@ -170,7 +179,9 @@ def carry_replaced(annotations: Mapping[str, Any], data: Mapping[str, str] | Non
     current fingerprint first, then the older ones, at most a few, none of which matches ``data``
     (the value being written: a value written back is current, not replaced)."""
     current = annotations.get(HASH_ANNOTATION)
-    chain = ([str(current)] if isinstance(current, str) and current.startswith(("scrypt:", "scrypt$")) else []) + replaced_hashes(annotations)
+    chain = (
+        [str(current)] if isinstance(current, str) and current.startswith(("scrypt:", "scrypt$")) else []
+    ) + replaced_hashes(annotations)
     if data is not None:
         chain = [h for h in chain if not hash_matches(h, data)]
     return " ".join(dict.fromkeys(chain[:_REPLACED_KEPT])) or None
@@ -222,11 +233,25 @@ def secret(
     if key is None:  # pragma: no cover - callers only build Secrets for modes that have one
         raise ValueError(f"auth {pc.auth.name} has no Secret")
     data = {key: value}
-    return _secret_doc(secret_name(pc), secret_namespace(pc, cfg), pc.key, data, {f"{ANNOTATION}/auth": pc.auth.name, **(rotation or {})}, salt, fingerprint)
+    return _secret_doc(
+        secret_name(pc),
+        secret_namespace(pc, cfg),
+        pc.key,
+        data,
+        {f"{ANNOTATION}/auth": pc.auth.name, **(rotation or {})},
+        salt,
+        fingerprint,
+    )
 
 
 def _secret_doc(
-    name: str, namespace: str, provider: str | None, data: dict[str, str], annotations: dict[str, str], salt: bytes | None, fingerprint: bool
+    name: str,
+    namespace: str,
+    provider: str | None,
+    data: dict[str, str],
+    annotations: dict[str, str],
+    salt: bytes | None,
+    fingerprint: bool,
 ) -> dict[str, Any]:
     if any(flux_substitution_hazard(v) for v in data.values()):
         # Keeps the decrypted value exactly as given, whether or not the Flux Kustomization
@@ -258,7 +283,9 @@ def secret_changes(current: Any, new: Mapping[str, Any]) -> dict[tuple[str, ...]
     edits: dict[tuple[str, ...], str | None] = {("stringData", k): v for k, v in new_data.items() if cur_data[k] != v}
     edits.update({("metadata", "annotations", k): v for k, v in new_ann.items() if cur_ann.get(k) != v})
     ours = (f"{ANNOTATION}/", FLUX_SUBSTITUTE)
-    edits.update({("metadata", "annotations", k): None for k in cur_ann if k not in new_ann and str(k).startswith(ours)})
+    edits.update(
+        {("metadata", "annotations", k): None for k in cur_ann if k not in new_ann and str(k).startswith(ours)}
+    )
     return edits
 
 
@@ -274,14 +301,18 @@ def bookkeeping(before: Any, after: Any, rotated_at: str) -> dict[tuple[str, ...
         return {}
     generation = str(ann.get(f"{ANNOTATION}/generation", "0")).strip()
     at = ("metadata", "annotations")
-    flux: dict[tuple[str, ...], str] = {(*at, FLUX_SUBSTITUTE): "disabled"} if any(flux_substitution_hazard(v) for v in data.values()) else {}
+    flux: dict[tuple[str, ...], str] = (
+        {(*at, FLUX_SUBSTITUTE): "disabled"} if any(flux_substitution_hazard(v) for v in data.values()) else {}
+    )
     before_ann = (before.get("metadata") or {}).get("annotations") or {}
     replaced = carry_replaced(before_ann if isinstance(before_ann, dict) else {}, data)
     return {
         **flux,
         **({(*at, REPLACED_ANNOTATION): replaced} if replaced else {}),
         (*at, HASH_ANNOTATION): content_hash(data),
-        (*at, f"{ANNOTATION}/generation"): str(int(generation) + 1 if generation.isdigit() and len(generation) < 10 else 1),
+        (*at, f"{ANNOTATION}/generation"): str(
+            int(generation) + 1 if generation.isdigit() and len(generation) < 10 else 1
+        ),
         (*at, f"{ANNOTATION}/rotated-at"): rotated_at,
     }
 
@@ -295,7 +326,9 @@ def security_policy(pc: ProviderConfig, cfg: Config) -> dict[str, Any] | None:
         return None
     ref = {"name": secret_name(pc), "namespace": secret_namespace(pc, cfg)}
     spec: dict[str, Any] = {
-        "targetRefs": [{"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": n} for n in backend_names(pc)],
+        "targetRefs": [
+            {"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": n} for n in backend_names(pc)
+        ],
         "type": auth.bsp_type,
     }
     if auth.bsp_type in _KEY_FIELDS:
@@ -314,7 +347,12 @@ def security_policy(pc: ProviderConfig, cfg: Config) -> dict[str, Any] | None:
         spec["gcpCredentials"] = gcp
     else:  # pragma: no cover - the table and this function must agree
         raise AssertionError(auth.bsp_type)
-    return {"apiVersion": AIGW, "kind": "BackendSecurityPolicy", "metadata": _meta(pc.name, cfg.namespace, pc.key), "spec": spec}
+    return {
+        "apiVersion": AIGW,
+        "kind": "BackendSecurityPolicy",
+        "metadata": _meta(pc.name, cfg.namespace, pc.key),
+        "spec": spec,
+    }
 
 
 def reference_grant(pc: ProviderConfig, cfg: Config) -> dict[str, Any] | None:
@@ -335,8 +373,17 @@ def reference_grant(pc: ProviderConfig, cfg: Config) -> dict[str, Any] | None:
 
 
 def backend(pc: ProviderConfig, cfg: Config) -> dict[str, Any]:
-    endpoint = {"ip": {"address": pc.host, "port": pc.port}} if is_ip(pc.host) else {"fqdn": {"hostname": pc.host, "port": pc.port}}
-    return {"apiVersion": EG, "kind": "Backend", "metadata": _meta(pc.name, cfg.namespace, pc.key), "spec": {"endpoints": [endpoint]}}
+    endpoint = (
+        {"ip": {"address": pc.host, "port": pc.port}}
+        if is_ip(pc.host)
+        else {"fqdn": {"hostname": pc.host, "port": pc.port}}
+    )
+    return {
+        "apiVersion": EG,
+        "kind": "Backend",
+        "metadata": _meta(pc.name, cfg.namespace, pc.key),
+        "spec": {"endpoints": [endpoint]},
+    }
 
 
 def tls_policy(pc: ProviderConfig, cfg: Config) -> dict[str, Any] | None:
@@ -369,7 +416,10 @@ def service_backends(pc: ProviderConfig, cfg: Config) -> list[dict[str, Any]]:
                 "apiVersion": AIGW,
                 "kind": "AIServiceBackend",
                 "metadata": _meta(pc.name + b.suffix, cfg.namespace, pc.key),
-                "spec": {"schema": schema, "backendRef": {"name": pc.name, "kind": "Backend", "group": "gateway.envoyproxy.io"}},
+                "spec": {
+                    "schema": schema,
+                    "backendRef": {"name": pc.name, "kind": "Backend", "group": "gateway.envoyproxy.io"},
+                },
             }
         )
     return out
@@ -377,7 +427,13 @@ def service_backends(pc: ProviderConfig, cfg: Config) -> list[dict[str, Any]]:
 
 def provider_objects(pc: ProviderConfig, cfg: Config) -> list[dict[str, Any]]:
     """Everything for one provider except its Secret, in apply order."""
-    objs = [security_policy(pc, cfg), reference_grant(pc, cfg), backend(pc, cfg), tls_policy(pc, cfg), *service_backends(pc, cfg)]
+    objs = [
+        security_policy(pc, cfg),
+        reference_grant(pc, cfg),
+        backend(pc, cfg),
+        tls_policy(pc, cfg),
+        *service_backends(pc, cfg),
+    ]
     return [o for o in objs if o is not None]
 
 
@@ -429,7 +485,12 @@ def mcp_objects(cfg: Config) -> list[dict[str, Any]]:
     parent: dict[str, Any] = {"name": cfg.gateway_name, "kind": "Gateway", "group": "gateway.networking.k8s.io"}
     if cfg.gateway_namespace != cfg.namespace:
         parent["namespace"] = cfg.gateway_namespace
-    route = {"apiVersion": AIGW, "kind": "MCPRoute", "metadata": _meta(cfg.mcp_route_name, cfg.namespace), "spec": {"parentRefs": [parent], "backendRefs": refs}}
+    route = {
+        "apiVersion": AIGW,
+        "kind": "MCPRoute",
+        "metadata": _meta(cfg.mcp_route_name, cfg.namespace),
+        "spec": {"parentRefs": [parent], "backendRefs": refs},
+    }
     return [*objs, route]
 
 
@@ -440,7 +501,13 @@ def new_mcp_seed() -> str:
 
 
 def mcp_seed_secret(
-    cfg: Config, seed: str, fallback: str | None = None, *, rotation: Mapping[str, str] | None = None, salt: bytes | None = None, fingerprint: bool = True
+    cfg: Config,
+    seed: str,
+    fallback: str | None = None,
+    *,
+    rotation: Mapping[str, str] | None = None,
+    salt: bytes | None = None,
+    fingerprint: bool = True,
 ) -> dict[str, Any]:
     """The Secret the chart reads through ``controller.mcp.sessionEncryption.existingSecret``."""
     if cfg.mcp_seed is None:  # pragma: no cover - callers check

@@ -59,7 +59,9 @@ def load(root: Path | None = None) -> Policy:
     origin = "defaults"
     if path.is_file():
         if root is not None and path.resolve().is_relative_to(root.resolve()):
-            raise ConfigError(f"{path}: the operator config must live outside the repository (it grants what the repository may not)")
+            raise ConfigError(
+                f"{path}: the operator config must live outside the repository (it grants what the repository may not)"
+            )
         try:
             values = tomllib.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

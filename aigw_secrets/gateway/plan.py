@@ -12,7 +12,15 @@ from typing import Any, NamedTuple
 import yaml
 
 from aigw_secrets import output
-from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, NoKeyError, OutputError, SupersededError
+from aigw_secrets.errors import (
+    AigwError,
+    ConfigError,
+    CredentialError,
+    DataError,
+    NoKeyError,
+    OutputError,
+    SupersededError,
+)
 from aigw_secrets.gateway import credentials, manifests, operator
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.sops import binary as sops_mod
@@ -102,7 +110,12 @@ def _replaced_before(pc: ProviderConfig, stored: dict[str, Any], value: str) -> 
     if manifests.was_replaced(stored, {pc.auth.secret_key or "": value}):
         return True
     previous = stored.get(f"{manifests.ANNOTATION}/previous-credential-ref")
-    return manifests.REPLACED_ANNOTATION not in stored and bool(previous) and previous != "unknown" and credentials.identity(pc, value) == previous
+    return (
+        manifests.REPLACED_ANNOTATION not in stored
+        and bool(previous)
+        and previous != "unknown"
+        and credentials.identity(pc, value) == previous
+    )
 
 
 def _superseded_message(pc: ProviderConfig, rel: Path, stored: dict[str, Any], source: str) -> str:
@@ -115,7 +128,16 @@ def _superseded_message(pc: ProviderConfig, rel: Path, stored: dict[str, Any], s
     )
 
 
-def _replacement_record(pc: ProviderConfig, cfg: Config, out: Path, rel: str, stored: dict[str, Any], data: dict[str, str], *, run_commands: bool) -> dict[str, str]:
+def _replacement_record(
+    pc: ProviderConfig,
+    cfg: Config,
+    out: Path,
+    rel: str,
+    stored: dict[str, Any],
+    data: dict[str, str],
+    *,
+    run_commands: bool,
+) -> dict[str, str]:
     """What the new generation records about the value it replaces: its salted fingerprint among the
     replaced ones, its console id and when it may be revoked (``previous-credential-ref`` /
     ``previous-revoke-after``, as ``rotate`` writes them), and a minted key it replaces as the one
@@ -124,14 +146,18 @@ def _replacement_record(pc: ProviderConfig, cfg: Config, out: Path, rel: str, st
 
     from aigw_secrets.util import now
 
-    issuer_ann, ref_ann, previous_issued = (f"{manifests.ANNOTATION}/{n}" for n in ("issuer", "credential-ref", "previous-issued-ref"))  # rotation/pending's
+    issuer_ann, ref_ann, previous_issued = (
+        f"{manifests.ANNOTATION}/{n}" for n in ("issuer", "credential-ref", "previous-issued-ref")
+    )  # rotation/pending's
 
     record: dict[str, str] = {}
     replaced = manifests.carry_replaced(stored, data)
     if replaced:
         record[manifests.REPLACED_ANNOTATION] = replaced
     old_ref = _old_identity(pc, cfg.root, out / rel) if run_commands else None  # --check decrypts nothing
-    record[f"{manifests.ANNOTATION}/previous-credential-ref"] = old_ref or str(stored.get(f"{manifests.ANNOTATION}/previous-credential-ref") or "unknown")
+    record[f"{manifests.ANNOTATION}/previous-credential-ref"] = old_ref or str(
+        stored.get(f"{manifests.ANNOTATION}/previous-credential-ref") or "unknown"
+    )
     record[f"{manifests.ANNOTATION}/previous-revoke-after"] = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
     minted = stored.get(ref_ann)
     if minted and stored.get(issuer_ann):  # the key replaced was minted: revoke it through its issuer
@@ -139,7 +165,9 @@ def _replacement_record(pc: ProviderConfig, cfg: Config, out: Path, rel: str, st
         record[previous_issued] = str(minted)
         waiting = stored.get(previous_issued)
         if waiting and waiting != minted:
-            output.warn(f"{pc.key}: {waiting} was still waiting to be revoked; revoke it with `aigw-secrets rotate --revoke {pc.key} --ref {waiting}`")
+            output.warn(
+                f"{pc.key}: {waiting} was still waiting to be revoked; revoke it with `aigw-secrets rotate --revoke {pc.key} --ref {waiting}`"
+            )
     return record
 
 
@@ -190,10 +218,15 @@ def encrypt_all(jobs: list[SecretJob], root: Path, rel_out: Path) -> dict[str, t
     def one(job: SecretJob) -> tuple[str, tuple[bytes, str]]:
         rel_path = str(rel_out / job.rel)
         current = root / rel_path
-        new, verified = encrypt_secret(sops, rel_path, job.document, current.read_bytes() if manifests.is_ours(current) else None)
+        new, verified = encrypt_secret(
+            sops, rel_path, job.document, current.read_bytes() if manifests.is_ours(current) else None
+        )
         if not new.startswith(manifests.MARKER.encode()):
             raise DataError(f"{rel_path}: sops output lost the header comment; refusing to write it")
-        return job.rel, (new, "encrypted and verified" if verified else "encrypted; not verified: no private key to decrypt it here")
+        return job.rel, (
+            new,
+            "encrypted and verified" if verified else "encrypted; not verified: no private key to decrypt it here",
+        )
 
     return dict(parallel_map(one, jobs, max_workers=max(1, min(len(jobs), os.cpu_count() or 1))))
 
@@ -253,7 +286,9 @@ def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None
     policy = secret_path.with_name(secret_path.name[: -len(suffix)] + ".yaml")
     try:
         doc = yaml.safe_load(secret_text)
-        generation = ((doc or {}).get("metadata") or {}).get("annotations", {}).get(f"{manifests.ANNOTATION}/generation")
+        generation = (
+            ((doc or {}).get("metadata") or {}).get("annotations", {}).get(f"{manifests.ANNOTATION}/generation")
+        )
         if not generation or not manifests.is_ours(policy):
             return None
         text = policy.read_text("utf-8")
@@ -272,7 +307,9 @@ def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | StoreJob |
     for ``manifests.mark_generation``: generate emits what rotation's policy bump wrote."""
     docs = [job.document] if job else read_documents(out / manifests.secret_file(pc))
     meta = docs[0].get("metadata") if docs and isinstance(docs[0], dict) else None
-    generation = ((meta if isinstance(meta, dict) else {}).get("annotations") or {}).get(f"{manifests.ANNOTATION}/generation")
+    generation = ((meta if isinstance(meta, dict) else {}).get("annotations") or {}).get(
+        f"{manifests.ANNOTATION}/generation"
+    )
     return str(generation) if generation else None
 
 
@@ -312,14 +349,18 @@ def plan_external_secret(
     cred = credentials.obtain(pc, source, interactive=interactive, run_commands=run_commands, policy=policy)
     current = read_documents(target)
     current_doc = current[0] if len(current) == 1 and isinstance(current[0], dict) else None
-    shape_doc, _ = es.for_provider(pc, cfg, store, "-", version_ref=None, content_hash=None, rotation={}, force_sync=None)
+    shape_doc, _ = es.for_provider(
+        pc, cfg, store, "-", version_ref=None, content_hash=None, rotation={}, force_sync=None
+    )
     kept = bool(current_doc and manifests.is_ours(target) and es.shape(current_doc) == es.shape(shape_doc))
     if cred is None:
         if kept:
             return Planned(rel, None, "kept; no new credential given"), None
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
-            raise CredentialError(f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin")
+            raise CredentialError(
+                f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
+            )
         cred = credentials.prompt(pc)
     key = pc.auth.secret_key or ""
     stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
@@ -329,8 +370,19 @@ def plan_external_secret(
     previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
     at = stamp()
     rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=at)
-    doc, props = es.for_provider(pc, cfg, store, cred.value, version_ref=None, content_hash=manifests.content_hash({key: cred.value}), rotation=rotation, force_sync=at)
-    return Planned(rel, None, f"from {cred.source}, to the {store.provider} store"), StoreJob(pc, rel, cred.value, doc, props)
+    doc, props = es.for_provider(
+        pc,
+        cfg,
+        store,
+        cred.value,
+        version_ref=None,
+        content_hash=manifests.content_hash({key: cred.value}),
+        rotation=rotation,
+        force_sync=at,
+    )
+    return Planned(rel, None, f"from {cred.source}, to the {store.provider} store"), StoreJob(
+        pc, rel, cred.value, doc, props
+    )
 
 
 def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes, str]]:
@@ -352,8 +404,13 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
         doc["metadata"]["annotations"].update({f"{manifests.ANNOTATION}/rotated-at": at, es.FORCE_SYNC: at})
         version = doc["metadata"]["annotations"].get(es.STORE_VERSION)
         if not stores.holds(store.get(remote_of(doc), version if store.versioned else None), job.props):
-            raise DataError(f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written")
-        out[job.rel] = (es.HEADER.encode() + manifests.dump([doc], markers=False).encode(), f"value in {store.describe(remote_of(doc))} version {version or '(unversioned)'}, verified")
+            raise DataError(
+                f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written"
+            )
+        out[job.rel] = (
+            es.HEADER.encode() + manifests.dump([doc], markers=False).encode(),
+            f"value in {store.describe(remote_of(doc))} version {version or '(unversioned)'}, verified",
+        )
     return out
 
 
@@ -385,9 +442,18 @@ def check_store_credentials(cfg: Config) -> None:
     import os
 
     store = cfg.external_secrets
-    if store is None or store.provider != "aws" or os.environ.get("AIGW_SECRETS_STORE_AWS_PROFILE") or not os.environ.get("AWS_ACCESS_KEY_ID"):
+    if (
+        store is None
+        or store.provider != "aws"
+        or os.environ.get("AIGW_SECRETS_STORE_AWS_PROFILE")
+        or not os.environ.get("AWS_ACCESS_KEY_ID")
+    ):
         return
-    aws = [pc.key for pc in cfg.providers if pc.backend == "external-secrets" and pc.auth.credential == "aws" and "AWS_ACCESS_KEY_ID" in pc.auth.env]
+    aws = [
+        pc.key
+        for pc in cfg.providers
+        if pc.backend == "external-secrets" and pc.auth.credential == "aws" and "AWS_ACCESS_KEY_ID" in pc.auth.env
+    ]
     if aws:
         raise ConfigError(
             f"$AWS_ACCESS_KEY_ID is {aws[0]}'s credential, and the AWS Secrets Manager store would be written with it; "

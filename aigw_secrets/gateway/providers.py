@@ -107,8 +107,14 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "rotation_period_days": Setting("int", 90, "rotate the credential after this many days", (1, 3650)),
     "validation_url": Setting("str", None, "URL used to check a new credential (private endpoints, tests)"),
     # --- issuers (rotation/issuers/): who mints new credentials; the admin credential never lives here
-    "secret_backend": Setting("str", None, "sops or external-secrets for this provider (default: ai_gateway_secret_backend)"),
-    "issuer": Setting("str", None, "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, azure-arm, anthropic-admin"),
+    "secret_backend": Setting(
+        "str", None, "sops or external-secrets for this provider (default: ai_gateway_secret_backend)"
+    ),
+    "issuer": Setting(
+        "str",
+        None,
+        "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, azure-arm, anthropic-admin",
+    ),
 }
 
 
@@ -143,7 +149,9 @@ _AWS_MODES = (
         ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
         "credentials",
         help="access key in a credentials file with a [default] profile",
-        validation=Validation("https://sts.{region}.amazonaws.com/", signer="sigv4-sts", shapes=(("region", AWS_REGION),)),
+        validation=Validation(
+            "https://sts.{region}.amazonaws.com/", signer="sigv4-sts", shapes=(("region", AWS_REGION),)
+        ),
     ),
     AuthMode("irsa", "AWSCredentials", None, None, help="keyless: IAM Roles for Service Accounts"),
     AuthMode("pod-identity", "AWSCredentials", None, None, help="keyless: EKS Pod Identity"),
@@ -167,7 +175,11 @@ PROVIDERS: dict[str, Provider] = {
             default_auth="api-key",
             host="api.openai.com",
             default_models=("gpt-4o-mini",),
-            settings={"project_id": Setting("str", None, "OpenAI project whose service accounts the openai-admin issuer manages")},
+            settings={
+                "project_id": Setting(
+                    "str", None, "OpenAI project whose service accounts the openai-admin issuer manages"
+                )
+            },
             key_prefixes=("sk-",),
         ),
         Provider(
@@ -191,7 +203,9 @@ PROVIDERS: dict[str, Provider] = {
                     "client-secret",
                     required=("tenant_id", "client_id"),
                     help="Entra ID app registration with a client secret",
-                    validation=Validation("https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token", signer="entra"),
+                    validation=Validation(
+                        "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token", signer="entra"
+                    ),
                 ),
             ),
             default_auth="api-key",
@@ -202,8 +216,12 @@ PROVIDERS: dict[str, Provider] = {
                 "api_version": Setting("str", "2025-01-01-preview", "Azure OpenAI api-version"),
                 "tenant_id": Setting("str", None, "Entra tenant id (auth: entra)"),
                 "client_id": Setting("str", None, "Entra application (client) id (auth: entra)"),
-                "resource_id": Setting("str", None, "ARM id of the Azure OpenAI account whose key1/key2 the azure-arm issuer regenerates"),
-                "application_object_id": Setting("str", None, "Entra application object id whose client secrets the entra-graph issuer manages"),
+                "resource_id": Setting(
+                    "str", None, "ARM id of the Azure OpenAI account whose key1/key2 the azure-arm issuer regenerates"
+                ),
+                "application_object_id": Setting(
+                    "str", None, "Entra application object id whose client secrets the entra-graph issuer manages"
+                ),
             },
             required=("resource",),
         ),
@@ -258,7 +276,12 @@ PROVIDERS: dict[str, Provider] = {
                 _api_key(
                     "ANTHROPIC_API_KEY",
                     "AnthropicAPIKey",
-                    validation=Validation("https://api.anthropic.com/v1/models", header="x-api-key", scheme="", headers=(("anthropic-version", "2023-06-01"),)),
+                    validation=Validation(
+                        "https://api.anthropic.com/v1/models",
+                        header="x-api-key",
+                        scheme="",
+                        headers=(("anthropic-version", "2023-06-01"),),
+                    ),
                 ),
             ),
             default_auth="api-key",
@@ -288,7 +311,11 @@ PROVIDERS: dict[str, Provider] = {
             name="gemini",
             title="Gemini API",
             backends=(BackendSpec("", "OpenAI"),),
-            auth_modes=(_api_key("GEMINI_API_KEY", help="Gemini API (AI Studio) key", validation=Validation("/v1beta/openai/models")),),
+            auth_modes=(
+                _api_key(
+                    "GEMINI_API_KEY", help="Gemini API (AI Studio) key", validation=Validation("/v1beta/openai/models")
+                ),
+            ),
             default_auth="api-key",
             host="generativelanguage.googleapis.com",
             prefix="/v1beta/openai",
@@ -417,7 +444,9 @@ PROVIDERS: dict[str, Provider] = {
                 _api_key(
                     "AWS_BEARER_TOKEN_BEDROCK",
                     help="Amazon Bedrock API key",
-                    validation=Validation("https://bedrock.{region}.amazonaws.com/foundation-models", shapes=(("region", AWS_REGION),)),
+                    validation=Validation(
+                        "https://bedrock.{region}.amazonaws.com/foundation-models", shapes=(("region", AWS_REGION),)
+                    ),
                 ),
             ),
             default_auth="api-key",
@@ -454,7 +483,9 @@ PROVIDERS: dict[str, Provider] = {
             host=None,
             settings={
                 "url": Setting("str", None, "server URL, e.g. http://vllm.vllm.svc.cluster.local:8000"),
-                "server_secret": Setting("str", None, "issuer self: the model server's Secret NAMESPACE/NAME that gets the same key"),
+                "server_secret": Setting(
+                    "str", None, "issuer self: the model server's Secret NAMESPACE/NAME that gets the same key"
+                ),
                 "server_secret_key": Setting("str", "VLLM_API_KEY", "issuer self: the key in that Secret"),
             },
             required=("url", "models"),
@@ -480,14 +511,20 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     "ai_gateway_output_dir": Setting(
         "str", "kubernetes/apps/ai-gateway/providers", "kustomize directory the manifests go to"
     ),
-    "ai_gateway_data_key_rotation_days": Setting("int", 30, "rotate each Secret's SOPS data key after this many days", (1, 3650)),
-    "ai_gateway_rotation_grace_hours": Setting("int", 2, "hours after a rotation before the old credential is safe to revoke", (0, 8760)),
+    "ai_gateway_data_key_rotation_days": Setting(
+        "int", 30, "rotate each Secret's SOPS data key after this many days", (1, 3650)
+    ),
+    "ai_gateway_rotation_grace_hours": Setting(
+        "int", 2, "hours after a rotation before the old credential is safe to revoke", (0, 8760)
+    ),
     # --- Envoy AI Gateway v1.2 / Agent Router
     "ai_gateway_version": Setting("str", "v1.2", "AI Gateway (Agent Router) version the output targets: v1.2 or v1.1"),
     "ai_gateway_secret_namespace": Setting(
         "str", None, "namespace of the credential Secrets when not the policies' (adds a ReferenceGrant; v1.2)"
     ),
-    "ai_gateway_mcp_session_seed": Setting("bool", False, "generate the controller's MCP session-encryption seed Secret"),
+    "ai_gateway_mcp_session_seed": Setting(
+        "bool", False, "generate the controller's MCP session-encryption seed Secret"
+    ),
     "ai_gateway_mcp_release_name": Setting("str", "aieg", "Helm release name of the ai-gateway-helm controller chart"),
     "ai_gateway_mcp_release_namespace": Setting("str", "envoy-ai-gateway-system", "namespace of that Helm release"),
     "ai_gateway_mcp_fullname_override": Setting(
@@ -498,15 +535,33 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     ),
     "ai_gateway_mcp_route_name": Setting("str", "mcp", "MCPRoute name"),
     # --- External Secrets Operator backend: the value in a store, an ExternalSecret in git
-    "ai_gateway_secret_backend": Setting("str", "sops", "where credential values live: sops (encrypted in git) or external-secrets (a secret store read by ESO)"),
-    "ai_gateway_external_secrets_provider": Setting("str", "aws", "the store aigw-secrets writes values to: aws (Secrets Manager), vault (Vault/OpenBao KV v2), onepassword (Connect)"),
-    "ai_gateway_external_secrets_store": Setting("str", None, "name of the ClusterSecretStore / SecretStore the ExternalSecrets use"),
+    "ai_gateway_secret_backend": Setting(
+        "str",
+        "sops",
+        "where credential values live: sops (encrypted in git) or external-secrets (a secret store read by ESO)",
+    ),
+    "ai_gateway_external_secrets_provider": Setting(
+        "str",
+        "aws",
+        "the store aigw-secrets writes values to: aws (Secrets Manager), vault (Vault/OpenBao KV v2), onepassword (Connect)",
+    ),
+    "ai_gateway_external_secrets_store": Setting(
+        "str", None, "name of the ClusterSecretStore / SecretStore the ExternalSecrets use"
+    ),
     "ai_gateway_external_secrets_store_kind": Setting("str", "ClusterSecretStore", "ClusterSecretStore or SecretStore"),
-    "ai_gateway_external_secrets_prefix": Setting("str", "ai-gateway/", "remote keys are <prefix><namespace>/<secret name>"),
-    "ai_gateway_external_secrets_refresh_interval": Setting("str", "1h", "ESO refreshInterval (Go duration, not 0: 0 syncs once and never picks up a rotation)"),
-    "ai_gateway_external_secrets_aws_region": Setting("str", None, "AWS region of the Secrets Manager store (default $AWS_DEFAULT_REGION, else us-east-1)"),
+    "ai_gateway_external_secrets_prefix": Setting(
+        "str", "ai-gateway/", "remote keys are <prefix><namespace>/<secret name>"
+    ),
+    "ai_gateway_external_secrets_refresh_interval": Setting(
+        "str", "1h", "ESO refreshInterval (Go duration, not 0: 0 syncs once and never picks up a rotation)"
+    ),
+    "ai_gateway_external_secrets_aws_region": Setting(
+        "str", None, "AWS region of the Secrets Manager store (default $AWS_DEFAULT_REGION, else us-east-1)"
+    ),
     "ai_gateway_external_secrets_vault_mount": Setting("str", "secret", "KV v2 mount of the Vault/OpenBao store"),
-    "ai_gateway_external_secrets_onepassword_vault": Setting("str", None, "1Password vault id the Connect store writes items to"),
+    "ai_gateway_external_secrets_onepassword_vault": Setting(
+        "str", None, "1Password vault id the Connect store writes items to"
+    ),
 }
 
 

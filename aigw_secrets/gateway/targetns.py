@@ -48,7 +48,11 @@ def _kustomizations(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
             except yaml.YAMLError:
                 continue
             for doc in docs:
-                if isinstance(doc, dict) and doc.get("kind") == "Kustomization" and str(doc.get("apiVersion", "")).startswith("kustomize.toolkit.fluxcd.io/"):
+                if (
+                    isinstance(doc, dict)
+                    and doc.get("kind") == "Kustomization"
+                    and str(doc.get("apiVersion", "")).startswith("kustomize.toolkit.fluxcd.io/")
+                ):
                     yield path, doc
 
 
@@ -78,7 +82,9 @@ def target_namespace_moves(cfg: Config) -> list[str]:
         moved = [f"{what} ({ns})" for what, ns in wanted if ns != target]
         if moved:
             name = (doc.get("metadata") or {}).get("name", "?")
-            found.append(f"{path.relative_to(root)}: Flux Kustomization {name} sets targetNamespace: {target}, which moves {', '.join(moved)} into {target}; {FIX}")
+            found.append(
+                f"{path.relative_to(root)}: Flux Kustomization {name} sets targetNamespace: {target}, which moves {', '.join(moved)} into {target}; {FIX}"
+            )
     return found
 
 

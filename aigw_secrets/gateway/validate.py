@@ -80,7 +80,9 @@ def _fill(pc: ProviderConfig, template: str) -> str:
         text = raw if isinstance(raw, str) else ""
         if in_host:
             if not re.fullmatch(shapes.get(name, DNS_LABEL), text):
-                raise ConfigError(f"ai_gateway_{pc.key}_{name}: {text!r} is not a valid {'DNS label' if name not in shapes else name}")
+                raise ConfigError(
+                    f"ai_gateway_{pc.key}_{name}: {text!r} is not a valid {'DNS label' if name not in shapes else name}"
+                )
             return text
         if not text:
             raise ConfigError(f"ai_gateway_{pc.key}_{name} is not set; the credential check needs it")
@@ -110,7 +112,11 @@ def request_for(pc: ProviderConfig, value: str) -> _Request:
     override = pc.settings.get("validation_url")
     if pc.key.startswith("mcp_") and pc.auth.bsp_type is None:  # an MCP server: the MCP initialize request
         body = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"aigw-secrets","version":"1"}}}'
-        headers = {"Authorization": f"Bearer {value}", "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        headers = {
+            "Authorization": f"Bearer {value}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
         return _Request("POST", str(override or pc.settings["url"]), headers, body)
     spec = pc.auth.validation
     if spec is None:
@@ -135,8 +141,12 @@ def _sts_request(pc: ProviderConfig, ini: str, url: str) -> _Request:
     prof = parser["default"]
     region = pc.settings.get("region") or "us-east-1"
     body = b"Action=GetCallerIdentity&Version=2011-06-15"
-    signed = awsrequest.AWSRequest("POST", url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-    creds = credentials.Credentials(prof["aws_access_key_id"], prof["aws_secret_access_key"], prof.get("aws_session_token"))
+    signed = awsrequest.AWSRequest(
+        "POST", url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    )
+    creds = credentials.Credentials(
+        prof["aws_access_key_id"], prof["aws_secret_access_key"], prof.get("aws_session_token")
+    )
     auth.SigV4Auth(creds, "sts", region).add_auth(signed)
     return _Request("POST", url, dict(signed.headers.items()), body)
 
@@ -152,9 +162,20 @@ def _gcp_request(sa_json: str, override: str | None, documented: str) -> _Reques
     except (ValueError, KeyError, TypeError):  # the message could quote the key: never passed on
         raise ConfigError("the service-account key file has no usable RSA private_key") from None
     issued = int(time.time())
-    claims = {"iss": sa["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform", "aud": url, "iat": issued, "exp": issued + 600}
-    form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": jwt.encode(signer, claims).decode()}
-    return _Request("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode())
+    claims = {
+        "iss": sa["client_email"],
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+        "aud": url,
+        "iat": issued,
+        "exp": issued + 600,
+    }
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": jwt.encode(signer, claims).decode(),
+    }
+    return _Request(
+        "POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form).encode()
+    )
 
 
 def _entra_send(req: _Request, entra: tuple[str, str, str], timeout: float) -> tuple[int, bytes]:
@@ -174,11 +195,21 @@ def _entra_send(req: _Request, entra: tuple[str, str, str], timeout: float) -> t
     # carried to req.url (the row's documented URL or the override, checked by ``allowed``)
     authority = f"https://login.microsoftonline.com/{urllib.parse.quote(tenant, safe='')}"
     token = f"{authority}/oauth2/v2.0/token"
-    discovery = {"issuer": f"{authority}/v2.0", "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize", "token_endpoint": token}
-    client = MsalHttp(deadline=timeout, routes={token: req.url}, answers={f"{authority}/v2.0/.well-known/openid-configuration": discovery})
+    discovery = {
+        "issuer": f"{authority}/v2.0",
+        "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+        "token_endpoint": token,
+    }
+    client = MsalHttp(
+        deadline=timeout,
+        routes={token: req.url},
+        answers={f"{authority}/v2.0/.well-known/openid-configuration": discovery},
+    )
     # msal raises on answers it cannot parse (a 5xx page, a redirect); the status it got decides, below
     with contextlib.suppress(ValueError, RuntimeError, KeyError, AigwError, msal.exceptions.MsalError):
-        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=client, instance_discovery=False)
+        app = msal.ConfidentialClientApplication(
+            client_id, client_credential=secret, authority=authority, http_client=client, instance_discovery=False
+        )
         app.acquire_token_for_client(scopes=["https://cognitiveservices.azure.com/.default"])
     return (client.last.status, client.last.body) if client.last is not None else (0, b"")
 
@@ -216,7 +247,11 @@ def allowed(pc: ProviderConfig, url: str, policy: operator.Policy) -> None:
     if parts.scheme == "https" and port == 443 and host == documented_host(pc):
         return
     documented = documented_host(pc)
-    expected = f"{pc.provider.title}'s documented host {documented} (https, port 443)" if documented else f"a documented host ({pc.provider.title} has none)"
+    expected = (
+        f"{pc.provider.title}'s documented host {documented} (https, port 443)"
+        if documented
+        else f"a documented host ({pc.provider.title} has none)"
+    )
     raise ConfigError(
         f"{pc.provider.title} ({pc.name}): validation would send the credential to {parts.scheme}://{host}:{port}, not {expected}; "
         f"if that is intended, allow it from outside the repository: AIGW_SECRETS_ALLOW_HOSTS={host}:{port} (or allow_hosts in operator.toml)"
@@ -255,11 +290,17 @@ def check(
         if status in (401, 403) or (status == 400 and b"invalid_grant" in body):
             raise Rejected(f"{label}: the provider rejected the new credential (HTTP {status}); nothing was changed")
         if status == 404:
-            raise ConfigError(f"{label}: validation endpoint {req.url} answered 404: check the host, prefix or validation_url")
+            raise ConfigError(
+                f"{label}: validation endpoint {req.url} answered 404: check the host, prefix or validation_url"
+            )
         if status == 429:
-            return Outcome(429, f"{label}: the provider throttled the check (HTTP 429); the credential authenticated, accepted")
+            return Outcome(
+                429, f"{label}: the provider throttled the check (HTTP 429); the credential authenticated, accepted"
+            )
         if 300 <= status < 400:
-            raise Unavailable(f"{label}: the validation endpoint answered with a redirect (HTTP {status}); redirects are never followed, nothing was changed")
+            raise Unavailable(
+                f"{label}: the validation endpoint answered with a redirect (HTTP {status}); redirects are never followed, nothing was changed"
+            )
         last = f"HTTP {status}" if status else f"no answer in time (deadline {deadline:g}s) or connection refused"
         if attempt + 1 < tries:
             time.sleep(max(0.0, min(delay * (2**attempt), end - time.monotonic())))

@@ -122,7 +122,7 @@ class AgeRotation:
         entry = f"aigw-{str(self.j.get('rotation_id', 'xxxxxxxx'))[:8]}.agekey"
         ns, name = self.secret_ns, self.secret_name
         return [
-            f"kubectl -n {ns} patch secret {name} --type merge --patch-file <(printf '{{\"data\":{{\"{entry}\":\"%s\"}}}}' \"$(base64 -w0 < {new})\")",
+            f'kubectl -n {ns} patch secret {name} --type merge --patch-file <(printf \'{{"data":{{"{entry}":"%s"}}}}\' "$(base64 -w0 < {new})")',
             f"kubectl -n {ns} get secret {name} -o go-template='{{{{range $k, $v := .data}}}}{{{{$k}}}}{{{{\"\\n\"}}}}{{{{end}}}}'   # lists {entry} next to the old entry",
             "aigw-secrets keys rotate-age --confirm-phase 2",
         ]
@@ -147,9 +147,19 @@ class AgeRotation:
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 continue
             meta = (doc or {}).get("metadata") or {} if isinstance(doc, dict) else {}
-            if not isinstance(doc, dict) or doc.get("kind") != "Secret" or meta.get("name") != self.secret_name or meta.get("namespace", self.secret_ns) != self.secret_ns:
+            if (
+                not isinstance(doc, dict)
+                or doc.get("kind") != "Secret"
+                or meta.get("name") != self.secret_name
+                or meta.get("namespace", self.secret_ns) != self.secret_ns
+            ):
                 continue
-            entries = [(section, key) for section in ("stringData", "data") for key in (doc.get(section) or {}) if str(key).endswith(".agekey")]
+            entries = [
+                (section, key)
+                for section in ("stringData", "data")
+                for key in (doc.get(section) or {})
+                if str(key).endswith(".agekey")
+            ]
             if entries:
                 found.append((path, tuple(f"{s}.{k}" for s, k in entries)))
         return found
@@ -213,9 +223,16 @@ class AgeRotation:
             listed = sopsconfig.load(cfg_path).age_recipients() if cfg_path else set()
             rotating = sorted(k.recipient for k in old if k.recipient in listed)
             if not rotating:
-                raise ConfigError(f"{self.old_key_file}: none of its recipients is listed in .sops.yaml; nothing to rotate")
+                raise ConfigError(
+                    f"{self.old_key_file}: none of its recipients is listed in .sops.yaml; nothing to rotate"
+                )
             self.journal.data = {}
-            self.journal.step(Phase.PLANNED, rotation_id=str(uuid.uuid4()), old_recipients=rotating, old_key_file=str(self.old_key_file))
+            self.journal.step(
+                Phase.PLANNED,
+                rotation_id=str(uuid.uuid4()),
+                old_recipients=rotating,
+                old_key_file=str(self.old_key_file),
+            )
         state = Phase(self.j["state"])
         while state in NEXT:
             state = NEXT[state]
@@ -246,7 +263,9 @@ class AgeRotation:
             self._confirm_phase2(entry)
             return
         try:
-            self.cluster().update_secret_data(self.secret_ns, self.secret_name, lambda d: {**d, entry: new_text.encode()})
+            self.cluster().update_secret_data(
+                self.secret_ns, self.secret_name, lambda d: {**d, entry: new_text.encode()}
+            )
         except Unreachable as exc:
             raise NoClusterAccess(f"{exc}; {self._instructions()}", code=exc.code) from None
         held = self.cluster_recipients()
@@ -254,7 +273,9 @@ class AgeRotation:
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is not there after writing it")
         missing_old = [r for r in self.j["old_recipients"] if r not in held]
         if missing_old:
-            output.warn(f"{self.secret_ns}/{self.secret_name} does not hold the old key ({missing_old[0][:16]}...): Flux cannot decrypt the current files today")
+            output.warn(
+                f"{self.secret_ns}/{self.secret_name} does not hold the old key ({missing_old[0][:16]}...): Flux cannot decrypt the current files today"
+            )
         self.journal.step(Phase.CLUSTER_HAS_BOTH, cluster_entry=entry)
         output.status("updated", f"{self.secret_ns}/{self.secret_name}", "holds the old and the new key")
 
@@ -263,10 +284,14 @@ class AgeRotation:
         try:
             held = self.cluster_recipients()
         except AigwError:
-            output.warn(f"cannot read {self.secret_ns}/{self.secret_name} to check it; going on with the operator's word")
+            output.warn(
+                f"cannot read {self.secret_ns}/{self.secret_name} to check it; going on with the operator's word"
+            )
         else:
             if self.j["new_recipient"] not in held:
-                raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is not there; run the phase 2 commands first")
+                raise DataError(
+                    f"{self.secret_ns}/{self.secret_name}: the new key is not there; run the phase 2 commands first"
+                )
         self.journal.step(Phase.CLUSTER_HAS_BOTH, cluster_entry=entry, confirmed_by_operator=True)
         output.status("confirmed", f"{self.secret_ns}/{self.secret_name}", "the operator added the new key")
 
@@ -274,9 +299,15 @@ class AgeRotation:
         if self.j.get("confirmed_by_operator") and self.confirmed_phase == 2:
             pass  # just confirmed by hand (and checked above when the cluster could be read)
         elif self.j["new_recipient"] not in self.cluster_recipients():  # phase 2 really happened
-            raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files")
+            raise DataError(
+                f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files"
+            )
         cfg_path = sopsconfig.require(self.root)
-        rules = tuple(r.position + 1 for r in sopsconfig.load(cfg_path).rules if set(r.recipients("age")) & set(self.j["old_recipients"]))
+        rules = tuple(
+            r.position + 1
+            for r in sopsconfig.load(cfg_path).rules
+            if set(r.recipients("age")) & set(self.j["old_recipients"])
+        )
         if sopsconfig.add_recipient(self.root, "age", self.j["new_recipient"], rules)[1]:
             output.status("updated", cfg_path, "added the new age recipient")
         files = self.managed()
@@ -284,18 +315,26 @@ class AgeRotation:
         with self.operator_keys():
             self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
             self._updatekeys(files)
-        sha = git.commit(self.root, f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files, *self._gitignore()])
+        sha = git.commit(
+            self.root,
+            f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})",
+            [cfg_path, *files, *self._gitignore()],
+        )
         self.journal.step(Phase.RECIPIENT_ADDED, commit_added=sha)
 
     def _wait_for_flux(self, commit: str) -> None:
         ok, why = flux_applied(self.cluster().kustomization(self.ks_ns, self.ks_name), commit)
         if not ok:
-            raise Waiting(f"waiting for Flux: Kustomization {self.ks_ns}/{self.ks_name} {why}; push {commit[:12]} and run again")
+            raise Waiting(
+                f"waiting for Flux: Kustomization {self.ks_ns}/{self.ks_name} {why}; push {commit[:12]} and run again"
+            )
 
     def _old_removed(self) -> None:
         self._wait_for_flux(self.j["commit_added"])
         if self.j["new_recipient"] not in self.cluster_recipients():
-            raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient")
+            raise DataError(
+                f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient"
+            )
         cfg_path = sopsconfig.require(self.root)
         if sopsconfig.remove_recipients(self.root, list(self.j["old_recipients"])):
             output.status("updated", cfg_path, "removed the old age recipient")
@@ -306,7 +345,11 @@ class AgeRotation:
             result = rotate_data_keys(self.root, files, locked=True)
         if result["data_key_errors"]:
             raise DataError(result["data_key_errors"][0]["error"])
-        sha = git.commit(self.root, f"aigw-secrets: remove old age recipient, new data keys (rotation {self.j['rotation_id'][:8]})", [cfg_path, *files])
+        sha = git.commit(
+            self.root,
+            f"aigw-secrets: remove old age recipient, new data keys (rotation {self.j['rotation_id'][:8]})",
+            [cfg_path, *files],
+        )
         self.journal.step(Phase.OLD_REMOVED, commit_removed=sha, removed_at=stamp())
 
     def _retired(self) -> None:
@@ -332,7 +375,6 @@ class AgeRotation:
         self.journal.step(Phase.RETIRED)
         output.status("retired", old_file, "old age key removed from the cluster and retired locally")
 
-
     def _retired_path(self, old_file: Path) -> Path:
         """Where the old key goes: in the state directory (``.git/aigw-secrets/``, never committed), so a later
         `git add -A` cannot pick up the one key that decrypts the whole history."""
@@ -346,10 +388,18 @@ class AgeRotation:
     def _gitignore(self) -> list[Path]:
         """.gitignore goes into the tool's commit when the tool changed it (it ignores the new key)."""
         path = self.root / ".gitignore"
-        return [path] if path.is_file() and not git.succeeds(self.root, "diff", "--quiet", "HEAD", "--", ".gitignore") else []
+        return (
+            [path]
+            if path.is_file() and not git.succeeds(self.root, "diff", "--quiet", "HEAD", "--", ".gitignore")
+            else []
+        )
 
     def _updatekeys(self, files: list[Path]) -> None:
-        failed = [(path, res) for path, res in sopsfile.rewrite_each(self.root, files, sopsfile.updatekeys) if isinstance(res, AigwError)]
+        failed = [
+            (path, res)
+            for path, res in sopsfile.rewrite_each(self.root, files, sopsfile.updatekeys)
+            if isinstance(res, AigwError)
+        ]
         for path, err in failed:
             output.error(f"{path}: {err}")
         if failed:
@@ -367,4 +417,3 @@ class AgeRotation:
     def _complete(self) -> None:
         self.journal.step(Phase.COMPLETE)
         output.info("age key rotation complete")
-

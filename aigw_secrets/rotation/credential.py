@@ -78,14 +78,18 @@ def rotate_credential(
     """
     if not locked:
         with repo_lock(root):
-            return rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True, policy=policy)
+            return rotate_credential(
+                root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True, policy=policy
+            )
     if not pc.auth.secret_key:
         raise ConfigError(f"{pc.provider.title}: auth {pc.auth.name} is keyless; there is no credential to rotate")
     if pc.backend == config_mod.EXTERNAL_SECRETS:  # through the secret store
         from aigw_secrets.rotation import externalsecret
 
         helpers = externalsecret.Helpers(identity, fingerprint, _same_value)
-        return externalsecret.rotate(root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy, helpers=helpers)
+        return externalsecret.rotate(
+            root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy, helpers=helpers
+        )
     policy = policy if policy is not None else operator.load(root)
     path = confined(root, cfg.output_dir / manifests.secret_file(pc))  # checked before any provider call
     if pc.settings.get("server_secret"):
@@ -96,26 +100,44 @@ def rotate_credential(
     journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
     if not journal.active:
         journal.data = {}
-        journal.step(Step.PLANNED, rotation_id=str(uuid.uuid4()), provider=pc.key, file=rel, source=src.describe() if src else "environment")
+        journal.step(
+            Step.PLANNED,
+            rotation_id=str(uuid.uuid4()),
+            provider=pc.key,
+            file=rel,
+            source=src.describe() if src else "environment",
+        )
     else:
-        output.info(f"resuming rotation {journal.field('rotation_id', str)} of {pc.key} at step {journal.field('state', str)}")
+        output.info(
+            f"resuming rotation {journal.field('rotation_id', str)} of {pc.key} at step {journal.field('state', str)}"
+        )
     # --- a configured issuer mints the new value (held sops-encrypted until written) ---
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) or "a credential"
-            raise CredentialError(f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source file:PATH|cmd:COMMAND|stdin")
+            raise CredentialError(
+                f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source file:PATH|cmd:COMMAND|stdin"
+            )
         cred = credentials.prompt(pc)
     annotations = (current.get("metadata") or {}).get("annotations") or {}
-    new_hash_matches = manifests.hash_matches(annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value})
+    new_hash_matches = manifests.hash_matches(
+        annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value}
+    )
     same_as_journal = _same_value(journal.data.get("fingerprint"), cred.value)
     if new_hash_matches and not same_as_journal:
         journal.step(Step.ABORTED, error="unchanged")
         raise CredentialError(f"{pc.provider.title} ({pc.name}): the new credential is the one already in {rel}")
-    if not new_hash_matches and not same_as_journal and manifests.was_replaced(annotations, {pc.auth.secret_key: cred.value}):
+    if (
+        not new_hash_matches
+        and not same_as_journal
+        and manifests.was_replaced(annotations, {pc.auth.secret_key: cred.value})
+    ):
         journal.step(Step.ABORTED, error="superseded")  # an older credential never comes back unasked
-        raise SupersededError(f"{pc.provider.title} ({pc.name}): the new credential from {cred.source} is one {rel} held before and a rotation replaced; give a new one")
+        raise SupersededError(
+            f"{pc.provider.title} ({pc.name}): the new credential from {cred.source} is one {rel} held before and a rotation replaced; give a new one"
+        )
     if not same_as_journal:  # a new value (or the source changed since a crash)
         old_ref = _old_identity(root, pc, path, rel)
         fp = fingerprint(cred.value)
@@ -157,11 +179,25 @@ def rotate_credential(
         journal.step(Step.ENCRYPTED)
         atomic_write(path, new)
         journal.step(Step.WRITTEN, verified=verified)
-    companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)  # model server's Secret; BSP reconcile
+    companions = pending.landed(root, cfg, pc) + pending.bump_policy(
+        root, cfg, pc
+    )  # model server's Secret; BSP reconcile
     journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
     pending.finish(root, pc)  # wipe the pending entry
-    output.status("rotated", rel, f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}")
-    return {"provider": pc.key, "file": rel, "files": [rel, *companions], "issuer": pc.settings.get("issuer") or "operator", "previous": journal.data.get("old_ref"), "revoke_after": journal.data["revoke_after"], "warning": warning}
+    output.status(
+        "rotated",
+        rel,
+        f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}",
+    )
+    return {
+        "provider": pc.key,
+        "file": rel,
+        "files": [rel, *companions],
+        "issuer": pc.settings.get("issuer") or "operator",
+        "previous": journal.data.get("old_ref"),
+        "revoke_after": journal.data["revoke_after"],
+        "warning": warning,
+    }
 
 
 def _generation(annotations: dict[str, Any], rel: str) -> int:
@@ -227,7 +263,14 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
     journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
     if journal.state != Step.PLANNED:
         return False
-    planned = next((parse_stamp(h.get("at")) for h in journal.data.get("history", []) if isinstance(h, dict) and h.get("state") == Step.PLANNED), None)
+    planned = next(
+        (
+            parse_stamp(h.get("at"))
+            for h in journal.data.get("history", [])
+            if isinstance(h, dict) and h.get("state") == Step.PLANNED
+        ),
+        None,
+    )
     try:
         doc = yaml.safe_load((cfg.output_dir / manifests.secret_file(pc)).read_text("utf-8")) or {}
         rotated = parse_stamp(((doc.get("metadata") or {}).get("annotations") or {}).get(f"{A}/rotated-at"))

@@ -28,7 +28,9 @@ def _inside(root: Path, path: Path) -> Path:
     """``path`` resolved, refused when it (or a symlink on the way) leads out of the repository."""
     resolved = path.resolve()
     if not resolved.is_relative_to(root):
-        raise NoInputError(f"{path}: is outside the repository {root} (or a symlink out of it); only the repository's files are rotated")
+        raise NoInputError(
+            f"{path}: is outside the repository {root} (or a symlink out of it); only the repository's files are rotated"
+        )
     return resolved
 
 

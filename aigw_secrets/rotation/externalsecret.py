@@ -70,7 +70,9 @@ def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig, cfg: Config)
     key, _props, version_ref, template = info
     expected = es.remote_key(cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc))
     if key != expected:
-        raise DataError(f"ExternalSecret {manifests.secret_name(pc)} names store entry {key}, not {expected}; not reading another entry")
+        raise DataError(
+            f"ExternalSecret {manifests.secret_name(pc)} names store entry {key}, not {expected}; not reading another entry"
+        )
     if store.ours(key) is not True:
         raise DataError(f"{store.describe(key)}: not created by aigw-secrets; not reading it")
     props = store.get(key, es.store_version(version_ref) if store.versioned else None)
@@ -88,7 +90,15 @@ class Helpers(NamedTuple):
 
 
 def rotate(
-    root: Path, cfg: Config, pc: ProviderConfig, *, source: str | None, verify: bool, interactive: bool, policy: operator.Policy | None, helpers: Helpers
+    root: Path,
+    cfg: Config,
+    pc: ProviderConfig,
+    *,
+    source: str | None,
+    verify: bool,
+    interactive: bool,
+    policy: operator.Policy | None,
+    helpers: Helpers,
 ) -> Rotated:
     """One rotation through the store; called by ``credential.rotate_credential`` under the repository lock."""
     identity, fingerprint, _same_value = helpers
@@ -106,7 +116,13 @@ def rotate(
     journal = Journal(root, f"rotate-{pc.key}", ESO_CREDENTIAL)
     if not journal.active:
         journal.data = {}
-        journal.step(Step.PLANNED, provider=pc.key, file=rel, backend="external-secrets", source=src.describe() if src else "environment")
+        journal.step(
+            Step.PLANNED,
+            provider=pc.key,
+            file=rel,
+            backend="external-secrets",
+            source=src.describe() if src else "environment",
+        )
     else:
         output.info(f"resuming rotation of {pc.key} at step {journal.field('state', str)}")
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
@@ -114,7 +130,9 @@ def rotate(
     if cred is None:
         if not interactive:
             needed = " + ".join(pc.auth.env[:2]) or "a credential"
-            raise CredentialError(f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin")
+            raise CredentialError(
+                f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
+            )
         cred = credentials.prompt(pc)
     secret_key = pc.auth.secret_key or ""
     ann = (doc.get("metadata") or {}).get("annotations") or {}
@@ -128,7 +146,13 @@ def rotate(
             old = value_of(store, doc, pc, cfg)
         except AigwError:
             old = None
-        journal.step(Step.OBTAINED, fingerprint=fingerprint(cred.value), old_ref=identity(pc, old) if old else None, validated=None, version=None)
+        journal.step(
+            Step.OBTAINED,
+            fingerprint=fingerprint(cred.value),
+            old_ref=identity(pc, old) if old else None,
+            validated=None,
+            version=None,
+        )
     fp = str(journal.data["fingerprint"])
     warning = ""
     if journal.data.get("validated") != fp:
@@ -149,7 +173,9 @@ def rotate(
     if not written:
         info = es.read(doc)
         assert info is not None  # noqa: S101 - current() checked it
-        new_doc, props = es.for_provider(pc, cfg, cfg.external_secrets, cred.value, version_ref=None, content_hash=None, rotation={}, force_sync=None)
+        new_doc, props = es.for_provider(
+            pc, cfg, cfg.external_secrets, cred.value, version_ref=None, content_hash=None, rotation={}, force_sync=None
+        )
         key = info[0]
         expected = es.remote_key(cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc))
         if key != expected:
@@ -160,28 +186,60 @@ def rotate(
             crash_point("stored")
         version = str(journal.data["version"])
         if not holds(store.get(key, version if store.versioned else None), props):
-            raise DataError(f"{store.describe(key)}: version {version} does not hold what was written; {rel} not changed")
+            raise DataError(
+                f"{store.describe(key)}: version {version} does not hold what was written; {rel} not changed"
+            )
         stored_at = str(journal.data["stored_at"])
         revoke_after = stamp((parse_stamp(stored_at) or now()) + dt.timedelta(hours=cfg.grace_hours))
         rotation = manifests.rotation_annotations(
-            _generation(ann, rel) + 1, pc.settings["rotation_period_days"], rotated_at=stored_at, previous_ref=journal.data.get("old_ref") or "unknown", revoke_after=revoke_after
+            _generation(ann, rel) + 1,
+            pc.settings["rotation_period_days"],
+            rotated_at=stored_at,
+            previous_ref=journal.data.get("old_ref") or "unknown",
+            revoke_after=revoke_after,
         )
         rotation.update(pending.new_annotations(root, pc))
         from aigw_secrets.gateway.plan import pin
 
-        new_doc, _ = es.for_provider(pc, cfg, cfg.external_secrets, cred.value, version_ref=None, content_hash=manifests.content_hash({secret_key: cred.value}), rotation=rotation, force_sync=stored_at)
+        new_doc, _ = es.for_provider(
+            pc,
+            cfg,
+            cfg.external_secrets,
+            cred.value,
+            version_ref=None,
+            content_hash=manifests.content_hash({secret_key: cred.value}),
+            rotation=rotation,
+            force_sync=stored_at,
+        )
         new_doc = pin(new_doc, store, version)
         atomic_write(path, es.HEADER.encode() + manifests.dump([new_doc], markers=False).encode())
         journal.step(Step.WRITTEN, revoke_after=revoke_after)
     companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)
     final = current(path, rel)
-    revoke_after = str(((final.get("metadata") or {}).get("annotations") or {}).get(f"{A}/previous-revoke-after") or journal.data.get("revoke_after") or "")
+    revoke_after = str(
+        ((final.get("metadata") or {}).get("annotations") or {}).get(f"{A}/previous-revoke-after")
+        or journal.data.get("revoke_after")
+        or ""
+    )
     journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=revoke_after)
     pending.finish(root, pc)
     pinned = ((final.get("metadata") or {}).get("annotations") or {}).get(es.STORE_VERSION)
-    output.status("rotated", rel, f"{pc.provider.title}: store version {pinned}; previous credential {journal.data.get('old_ref')} safe to revoke after {revoke_after}")
+    output.status(
+        "rotated",
+        rel,
+        f"{pc.provider.title}: store version {pinned}; previous credential {journal.data.get('old_ref')} safe to revoke after {revoke_after}",
+    )
     issuer = pc.settings.get("issuer") or "operator"
-    return {"provider": pc.key, "file": rel, "files": [rel, *companions], "issuer": issuer, "previous": journal.data.get("old_ref"), "revoke_after": revoke_after, "store_version": pinned, "warning": warning}
+    return {
+        "provider": pc.key,
+        "file": rel,
+        "files": [rel, *companions],
+        "issuer": issuer,
+        "previous": journal.data.get("old_ref"),
+        "revoke_after": revoke_after,
+        "store_version": pinned,
+        "warning": warning,
+    }
 
 
 def _generation(annotations: dict[str, Any], rel: str) -> int:
@@ -231,7 +289,11 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
 
 def _last_sync(root: Path, pc: ProviderConfig) -> str:
     """ESO's sync state as the last revocation check saw it (``status`` makes no cluster call)."""
-    states: Transitions = {"": (Step.WAITING,), Step.WAITING: (Step.WAITING, Step.DISABLED, Step.COMPLETE), Step.DISABLED: (Step.DISABLED, Step.COMPLETE)}
+    states: Transitions = {
+        "": (Step.WAITING,),
+        Step.WAITING: (Step.WAITING, Step.DISABLED, Step.COMPLETE),
+        Step.DISABLED: (Step.DISABLED, Step.COMPLETE),
+    }
     journal = Journal(root, f"revoke-{pc.key}", states)  # read only (revoke.py owns its transitions)
     for name, ok, why in journal.data.get("gates") or []:
         if name == "in-cluster":
@@ -257,12 +319,18 @@ def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: dict[str, 
     written = parse_stamp(t.get("stored_at"))
     refreshed = parse_stamp(status.get("refreshTime"))
     if written is None or refreshed is None or refreshed < written:
-        return False, f"ExternalSecret {ns}/{name} last synced {status.get('refreshTime') or 'never'}, before the store write at {t.get('stored_at')}"
+        return (
+            False,
+            f"ExternalSecret {ns}/{name} last synced {status.get('refreshTime') or 'never'}, before the store write at {t.get('stored_at')}",
+        )
     secret = cluster.read_secret(ns, name)
     live_hash = (((secret or {}).get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
     if secret is None or live_hash != t.get("content_hash"):
         return False, f"Secret {ns}/{name} does not carry generation {t.get('generation')} yet"
-    return True, f"ExternalSecret {ns}/{name} Ready, synced {status.get('refreshTime')}; Secret carries generation {t.get('generation')}"
+    return (
+        True,
+        f"ExternalSecret {ns}/{name} Ready, synced {status.get('refreshTime')}; Secret carries generation {t.get('generation')}",
+    )
 
 
 def current_value(root: Path, cfg: Config, pc: ProviderConfig, rel: str) -> str:

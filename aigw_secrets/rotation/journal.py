@@ -24,7 +24,22 @@ from aigw_secrets import output
 from aigw_secrets.errors import AigwError, DataError, ExitCode, OutputError
 from aigw_secrets.util import atomic_write, commit, discard, now, parse_stamp, require_regular, stage, stamp
 
-__all__ = ["COMMIT_JOURNAL", "Journal", "Locked", "Step", "Transitions", "Untrusted", "commit_files", "now", "parse_stamp", "recover_files", "refuse_committed_state", "repo_lock", "stamp", "state_dir"]
+__all__ = [
+    "COMMIT_JOURNAL",
+    "Journal",
+    "Locked",
+    "Step",
+    "Transitions",
+    "Untrusted",
+    "commit_files",
+    "now",
+    "parse_stamp",
+    "recover_files",
+    "refuse_committed_state",
+    "repo_lock",
+    "stamp",
+    "state_dir",
+]
 
 STATE_DIR = ".aigw"  # where older versions kept the state, inside the work tree: refused when tracked
 GIT_STATE = "aigw-secrets"  # under the git directory
@@ -81,7 +96,11 @@ def refuse_committed_state(root: Path) -> None:
         return
     try:
         tracked = git.run(root, "ls-files", "-z", "--cached", "--", STATE_DIR).split(b"\0")
-        in_head = git.run(root, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", STATE_DIR).split(b"\0") if git.succeeds(root, "rev-parse", "-q", "--verify", "HEAD") else []
+        in_head = (
+            git.run(root, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", STATE_DIR).split(b"\0")
+            if git.succeeds(root, "rev-parse", "-q", "--verify", "HEAD")
+            else []
+        )
     except git.GitError:
         return
     found = sorted({n.decode("utf-8", "replace") for n in [*tracked, *in_head] if n})
@@ -111,7 +130,9 @@ def repo_lock(root: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise Locked(f"{root}: another aigw-secrets run holds the repository lock ({path}); try again later") from None
+                raise Locked(
+                    f"{root}: another aigw-secrets run holds the repository lock ({path}); try again later"
+                ) from None
             raise
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -185,17 +206,27 @@ class Journal:
         try:
             data = json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
-            raise DataError(f"{self.path}: unreadable journal ({type(exc).__name__}); move it away to start over") from None
+            raise DataError(
+                f"{self.path}: unreadable journal ({type(exc).__name__}); move it away to start over"
+            ) from None
         known = {*self.transitions, *(s for nxt in self.transitions.values() for s in nxt)}
-        if not isinstance(data, dict) or not isinstance(data.get("state", ""), str) or data.get("state", "") not in known:
-            raise DataError(f"{self.path}: malformed journal (not an object with a known state); move it away to start over")
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("state", ""), str)
+            or data.get("state", "") not in known
+        ):
+            raise DataError(
+                f"{self.path}: malformed journal (not an object with a known state); move it away to start over"
+            )
         return data
 
     def field(self, name: str, kind: type, default: Any = None) -> Any:
         """A journal field of the expected type, or a one-line error naming the journal."""
         value = self.data.get(name, default)
         if not isinstance(value, kind) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
-            raise DataError(f"{self.path}: malformed journal ({name} is missing or of the wrong type); move it away to start over")
+            raise DataError(
+                f"{self.path}: malformed journal ({name} is missing or of the wrong type); move it away to start over"
+            )
         return value
 
     @property
@@ -225,7 +256,11 @@ class Journal:
 # --- all-or-nothing writes of several files (generate) ----------------------------------------------
 
 COMMIT_JOURNAL = "generate"  # the one multi-file commit journal (generate's)
-FILES: Transitions = {"": (Step.STAGED,), Step.STAGED: (Step.COMMITTING, Step.ABORTED), Step.COMMITTING: (Step.COMPLETE,)}
+FILES: Transitions = {
+    "": (Step.STAGED,),
+    Step.STAGED: (Step.COMMITTING, Step.ABORTED),
+    Step.COMMITTING: (Step.COMPLETE,),
+}
 
 
 def commit_files(root: Path, name: str, writes: Mapping[Path, bytes], removals: Sequence[Path]) -> None:
@@ -295,5 +330,7 @@ def _rel(root: Path) -> Callable[[Path], str]:
 def _under(root: Path, rel: object) -> Path:
     path = root / str(rel)
     if not isinstance(rel, str) or ".." in Path(rel).parts or Path(rel).is_absolute():
-        raise DataError(f"{state_dir(root)}: malformed journal (a path leads out of the repository); move it away to start over")
+        raise DataError(
+            f"{state_dir(root)}: malformed journal (a path leads out of the repository); move it away to start over"
+        )
     return path

@@ -61,12 +61,16 @@ def rotate_mcp_seed(root: Path, cfg: Config) -> Rotated:
             journal.step(Step.PLANNED, old=_fp(seed), file=rel)
             annotations = (current.get("metadata") or {}).get("annotations") or {}
             generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
-            rotation = manifests.rotation_annotations(generation, 90, rotated_at=stamp(), previous_ref="sha256:" + _fp(seed)[:12])
+            rotation = manifests.rotation_annotations(
+                generation, 90, rotated_at=stamp(), previous_ref="sha256:" + _fp(seed)[:12]
+            )
             doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), seed, rotation=rotation)
             text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
             atomic_write(path, sopsfile.encrypt(sops, text.encode(), rel))
         journal.step(Step.COMPLETE, completed_at=stamp())
-    output.status("rotated", rel, "MCP session seed; the previous one is now the fallback seed (sessions survive this rotation)")
+    output.status(
+        "rotated", rel, "MCP session seed; the previous one is now the fallback seed (sessions survive this rotation)"
+    )
     return {"provider": NAMES[0], "file": rel, "previous": None, "revoke_after": None, "warning": ""}
 
 
@@ -85,7 +89,9 @@ def seed_status(root: Path, cfg: Config) -> StatusRow | None:
     rotated = parse_stamp(ann.get(f"{A}/rotated-at")) or modified
     t = now()
     age = (t - rotated).days if rotated else None
-    dk_due = modified + dt.timedelta(days=cfg.data_key_days) if modified else t  # its SOPS data key rotates like every Secret's
+    dk_due = (
+        modified + dt.timedelta(days=cfg.data_key_days) if modified else t
+    )  # its SOPS data key rotates like every Secret's
     # No due date: a seed change ends sessions older than one rotation, so it is rotated on demand.
     return {
         **row,

@@ -61,7 +61,9 @@ def issuer_for(pc: ProviderConfig) -> Issuer | None:
     if not kind or kind == "operator":
         return None
     if kind not in ISSUERS:
-        raise ConfigError(f"cluster.yaml: ai_gateway_{pc.key}_issuer: unknown issuer {kind!r} (known: operator, {', '.join(ISSUERS)})")
+        raise ConfigError(
+            f"cluster.yaml: ai_gateway_{pc.key}_issuer: unknown issuer {kind!r} (known: operator, {', '.join(ISSUERS)})"
+        )
     module, cls = ISSUERS[str(kind)].split(":")
     issuer: Issuer = getattr(importlib.import_module(f"aigw_secrets.rotation.issuers.{module}"), cls)(pc)
     return issuer
@@ -92,7 +94,9 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
     return dict((doc.get("metadata") or {}).get("annotations") or {})
 
 
-def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: bool = False) -> credentials.Credential | None:
+def obtain(
+    root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: bool = False
+) -> credentials.Credential | None:
     """The new credential from the provider's issuer (minting or resuming), or None: operator-supplied.
 
     ``fresh``: the credential rotation is just planned. A pending value the Secret already holds
@@ -103,13 +107,20 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
         return None
     journal, pending = _paths(root, pc)
     rel = _sops_rel(root, cfg, pc)
-    if fresh and journal.active and journal.data["state"] == Step.MINTED and _annotations(root, cfg, pc).get(REF_ANNOTATION) == journal.data["ref"]:
+    if (
+        fresh
+        and journal.active
+        and journal.data["state"] == Step.MINTED
+        and _annotations(root, cfg, pc).get(REF_ANNOTATION) == journal.data["ref"]
+    ):
         finish(root, pc)
     if journal.active and journal.data["state"] == Step.MINTED:
         value = _read_pending(root, pending, rel)
         if value is not None:
             return credentials.Credential(value, f"issuer {issuer.kind} ({journal.data['ref']}, pending)")
-        output.warn(f"{pc.key}: the pending credential {journal.data['ref']} cannot be decrypted here; revoking it and minting again")
+        output.warn(
+            f"{pc.key}: the pending credential {journal.data['ref']} cannot be decrypted here; revoking it and minting again"
+        )
         _revoke_new(root, cfg, pc, issuer, journal, str(journal.data["ref"]))
     if journal.active and journal.data["state"] == Step.MINTING:
         _clean_orphans(root, cfg, pc, issuer, journal)
@@ -129,9 +140,18 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
     elif ann.get(ISSUER_ANNOTATION) == issuer.kind:
         previous = issued = ann.get(REF_ANNOTATION)
     issuer.prepare(ann, current)
-    issuer.make_room(force=force, keep=previous, revoke=lambda ref: _guarded_delete(root, cfg, pc, issuer, ref, operator_named=force))
+    issuer.make_room(
+        force=force, keep=previous, revoke=lambda ref: _guarded_delete(root, cfg, pc, issuer, ref, operator_named=force)
+    )
     journal.data = {}
-    journal.step(Step.MINTING, name=name, generation=generation, before=[k.ref for k in issuer.listed()], previous_ref=issued, previous_kind=ann.get(ISSUER_ANNOTATION))
+    journal.step(
+        Step.MINTING,
+        name=name,
+        generation=generation,
+        before=[k.ref for k in issuer.listed()],
+        previous_ref=issued,
+        previous_kind=ann.get(ISSUER_ANNOTATION),
+    )
     minted = issuer.mint(name)
     from aigw_secrets.rotation import trust
 
@@ -143,10 +163,14 @@ def obtain(root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: b
         _revoke_new(root, cfg, pc, issuer, journal, minted.ref)
         from aigw_secrets.rotation.issuers.interface import IssuerError
 
-        raise IssuerError(f"{pc.key}: the provider returned a new credential with {bad}; it was revoked and nothing was written")
+        raise IssuerError(
+            f"{pc.key}: the provider returned a new credential with {bad}; it was revoked and nothing was written"
+        )
     _write_pending(root, pending, rel, minted)
     journal.step(Step.MINTED, ref=minted.ref, companions=sorted(minted.companions))
-    output.status("minted", minted.ref, f"{pc.provider.title}: new credential {minted.name}, held sops-encrypted until written")
+    output.status(
+        "minted", minted.ref, f"{pc.provider.title}: new credential {minted.name}, held sops-encrypted until written"
+    )
     return credentials.Credential(minted.value, f"issuer {issuer.kind} ({minted.ref})")
 
 
@@ -165,7 +189,9 @@ def _clean_orphans(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, 
             continue
         if trust.guard(root, cfg, pc, issuer, key.ref, ours=True) is None:
             continue
-        output.warn(f"revoking orphan {key.ref} ({key.name or 'untagged'}): created by an interrupted run, its value was never captured")
+        output.warn(
+            f"revoking orphan {key.ref} ({key.name or 'untagged'}): created by an interrupted run, its value was never captured"
+        )
         if issuer.soft_revoke:
             issuer.disable(key.ref)
         issuer.delete(key.ref)
@@ -177,14 +203,18 @@ def _revoke_new(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, jou
     Secret's name (or the bot's ledger has it), and never the key the Secret holds."""
     from aigw_secrets.rotation import trust
 
-    if trust.guard(root, cfg, pc, issuer, ref, fresh=True) is not None:  # minted under this Secret's name, never the held key
+    if (
+        trust.guard(root, cfg, pc, issuer, ref, fresh=True) is not None
+    ):  # minted under this Secret's name, never the held key
         if issuer.soft_revoke:
             issuer.disable(ref)
         issuer.delete(ref)
     journal.step(Step.ABORTED, error="pending credential revoked")
 
 
-def _guarded_delete(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str, *, operator_named: bool = False) -> None:
+def _guarded_delete(
+    root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str, *, operator_named: bool = False
+) -> None:
     from aigw_secrets.rotation import trust
 
     if trust.guard(root, cfg, pc, issuer, ref, operator_named=operator_named) is not None:
@@ -274,13 +304,20 @@ def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, va
     doc = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns, "labels": dict(manifests.LABELS), "annotations": {f"{A}/paired-with": f"{cfg.namespace}/{manifests.secret_name(pc)}"}},
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": dict(manifests.LABELS),
+            "annotations": {f"{A}/paired-with": f"{cfg.namespace}/{manifests.secret_name(pc)}"},
+        },
         "type": "Opaque",
         "stringData": {key: value},
     }
     path = confined(root, companion_file(cfg, pc, target))  # never outside the repository
     rel = str(path.relative_to(root))
-    data = sopsfile.encrypt(sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False)
+    data = sopsfile.encrypt(
+        sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False
+    )
     _refuse_plain(data, value, rel)
     atomic_write(path, data, mode=0o600)
     return rel
@@ -288,11 +325,18 @@ def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, va
 
 def _refuse_plain(data: bytes, value: str, rel: str) -> None:
     if value.encode() in data:  # a creation rule that leaves stringData in the clear must not get this far
-        raise DataError(f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing written")
+        raise DataError(
+            f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing written"
+        )
 
 
 def _write_pending(root: Path, pending: Path, rel: str, minted: Minted) -> None:
-    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": minted.name, "annotations": {REF_ANNOTATION: minted.ref}}, "stringData": {"value": minted.value}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": minted.name, "annotations": {REF_ANNOTATION: minted.ref}},
+        "stringData": {"value": minted.value},
+    }
     text = yaml.safe_dump(doc, sort_keys=False)
     try:
         data = sops_mod.Sops(root).encrypt(text.encode(), rel)  # stdin; encrypted as the Secret file is

@@ -69,7 +69,9 @@ class Gate(NamedTuple):
 class ClusterAccess:
     """The Kubernetes client, made on first use; no access is a reason to wait, not to fail."""
 
-    def __init__(self, kubeconfig: Path | None = None, context: str | None = None, kustomization: str = "flux-system/flux-system") -> None:
+    def __init__(
+        self, kubeconfig: Path | None = None, context: str | None = None, kustomization: str = "flux-system/flux-system"
+    ) -> None:
         # $KUBECONFIG read now, not when the kubernetes client was first imported in this process
         env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
         self.kubeconfig, self.context = kubeconfig or (Path(env) if env else None), context
@@ -111,7 +113,9 @@ def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
     return set()
 
 
-def candidates(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, facts: trust.Facts, ref: str | None) -> list[str]:
+def candidates(
+    root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, facts: trust.Facts, ref: str | None
+) -> list[str]:
     """What to revoke: ``ref`` (named by the operator), else every key the provider shows as minted by
     this tool for this Secret that the Secret does not hold; for issuers whose keys carry no
     generation (self-issued, Azure's slots), the previous key the Secret names, once per generation."""
@@ -140,7 +144,9 @@ def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) 
     return {"provider": pc.key, "file": rel, "ref": prev, "generation": ann.get(f"{A}/generation")}
 
 
-def gates(root: Path, cfg: Config, pc: ProviderConfig, facts: trust.Facts, access: ClusterAccess, *, assume_applied: bool) -> list[Gate]:
+def gates(
+    root: Path, cfg: Config, pc: ProviderConfig, facts: trust.Facts, access: ClusterAccess, *, assume_applied: bool
+) -> list[Gate]:
     rel, ann = _annotations(root, cfg, pc)
     t = {
         "content_hash": ann.get(manifests.HASH_ANNOTATION),
@@ -174,7 +180,9 @@ def _grace(cfg: Config, ann: dict[str, Any], facts: trust.Facts) -> Gate:
     return Gate("grace", now() >= end, f"grace period ends {stamp(end)}")
 
 
-def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], rel: str, access: ClusterAccess, facts: trust.Facts) -> list[Gate]:
+def _cluster_gates(
+    root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], rel: str, access: ClusterAccess, facts: trust.Facts
+) -> list[Gate]:
     namespace = manifests.secret_namespace(pc, cfg)
     try:
         cluster = access.get()
@@ -198,12 +206,34 @@ def _cluster_gates(root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any
         # the applied revision must carry this generation (a later commit, e.g. new data keys, may too)
         sha = revision.rpartition(":")[2]
         carried = _hash_at(root, sha, rel)
-        applied = Gate("applied", carried == t.get("content_hash"), f"{ks} applied {revision}" + ("" if carried == t.get("content_hash") else f", which does not carry generation {t.get('generation')} of {rel} yet"))
+        applied = Gate(
+            "applied",
+            carried == t.get("content_hash"),
+            f"{ks} applied {revision}"
+            + (
+                ""
+                if carried == t.get("content_hash")
+                else f", which does not carry generation {t.get('generation')} of {rel} yet"
+            ),
+        )
     fresh = _serves(live, pc, facts.value)
     where = f"{namespace}/{manifests.secret_name(pc)}"
     if pc.backend == "external-secrets":  # synced by ESO, and holding the value the store has at the pinned version
-        return [applied, in_cluster if not in_cluster.ok or fresh else Gate("in-cluster", False, f"Secret {where} serves another credential than the store's")]
-    return [applied, Gate("in-cluster", fresh, f"Secret {where} " + ("serves the credential the Secret file holds" if fresh else "is missing or serves another credential"))]
+        return [
+            applied,
+            in_cluster
+            if not in_cluster.ok or fresh
+            else Gate("in-cluster", False, f"Secret {where} serves another credential than the store's"),
+        ]
+    return [
+        applied,
+        Gate(
+            "in-cluster",
+            fresh,
+            f"Secret {where} "
+            + ("serves the credential the Secret file holds" if fresh else "is missing or serves another credential"),
+        ),
+    ]
 
 
 def _serves(live: dict[str, Any] | None, pc: ProviderConfig, value: str) -> bool:
@@ -257,13 +287,26 @@ def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> ByHand | None
     if not prev or ann.get(pending_mod.PREVIOUS_ISSUED):
         return None  # nothing recorded, or a minted key: the issuer's revocation (``target``)
     journal = Journal(root, f"revoke-by-hand-{pc.key}", BY_HAND)
-    if journal.data.get("state") == Step.COMPLETE and journal.data.get("ref") == prev and str(journal.data.get("generation")) == str(ann.get(f"{A}/generation")):
+    if (
+        journal.data.get("state") == Step.COMPLETE
+        and journal.data.get("ref") == prev
+        and str(journal.data.get("generation")) == str(ann.get(f"{A}/generation"))
+    ):
         return None
     after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
-    return {"provider": pc.key, "file": rel, "ref": str(prev), "revoke_after": stamp(after) if after else None, "safe_now": bool(after and now() >= after), "generation": ann.get(f"{A}/generation")}
+    return {
+        "provider": pc.key,
+        "file": rel,
+        "ref": str(prev),
+        "revoke_after": stamp(after) if after else None,
+        "safe_now": bool(after and now() >= after),
+        "generation": ann.get(f"{A}/generation"),
+    }
 
 
-def _by_hand(root: Path, pc: ProviderConfig, t: ByHand, ref: str | None, now_fn: Callable[[], dt.datetime]) -> Revocation:
+def _by_hand(
+    root: Path, pc: ProviderConfig, t: ByHand, ref: str | None, now_fn: Callable[[], dt.datetime]
+) -> Revocation:
     """Say which key to revoke in the console and when; ``--ref`` naming it records that it was."""
     where = f"the {pc.provider.title} console" if not pc.key.startswith("mcp_") else f"{pc.provider.title}'s admin"
     if pending_mod.issuer_for(pc) is None:
@@ -277,12 +320,27 @@ def _by_hand(root: Path, pc: ProviderConfig, t: ByHand, ref: str | None, now_fn:
         journal.step(Step.COMPLETE, revoked_at=stamp(now_fn()), by_hand=True)
         output.status("recorded", t["ref"], f"{pc.provider.title}: revoked by hand; `status` no longer lists it")
         return _by_hand_result(t, "revoked by hand", why)
-    when = "now (the grace period is over)" if t["safe_now"] else f"after {t['revoke_after'] or '(unknown)'} (the grace period)"
-    return _by_hand_result(t, "revoke by hand", f"{why} {when}; then record it: aigw-secrets rotate --revoke {pc.key} --ref {t['ref']}")
+    when = (
+        "now (the grace period is over)"
+        if t["safe_now"]
+        else f"after {t['revoke_after'] or '(unknown)'} (the grace period)"
+    )
+    return _by_hand_result(
+        t, "revoke by hand", f"{why} {when}; then record it: aigw-secrets rotate --revoke {pc.key} --ref {t['ref']}"
+    )
 
 
 def _by_hand_result(t: ByHand, state: str, why: str) -> Revocation:
-    return {"provider": t["provider"], "file": t["file"], "ref": t["ref"], "revoke_after": t["revoke_after"], "safe_now": t["safe_now"], "generation": t["generation"], "state": state, "why": why}
+    return {
+        "provider": t["provider"],
+        "file": t["file"],
+        "ref": t["ref"],
+        "revoke_after": t["revoke_after"],
+        "safe_now": t["safe_now"],
+        "generation": t["generation"],
+        "state": state,
+        "why": why,
+    }
 
 
 def revoke(
@@ -304,12 +362,16 @@ def revoke(
         return _by_hand(root, pc, by_hand, ref, now_fn)  # nothing to decide at a provider: advice, or a record
     if issuer is None:
         if ref:
-            raise ConfigError(f"{pc.key}: no issuer configured (ai_gateway_{pc.key}_issuer); revoke {ref} at the provider yourself")
+            raise ConfigError(
+                f"{pc.key}: no issuer configured (ai_gateway_{pc.key}_issuer); revoke {ref} at the provider yourself"
+            )
         return {"provider": pc.key, "state": "nothing to revoke"}
     if pc.backend == "external-secrets":
         from aigw_secrets.rotation import externalsecret  # noqa: F401 - registers how the store's value is read
     if ref and not at_terminal():
-        raise trust.Refused(f"{pc.key}: --ref names a key for an operator at a terminal; the rotation bot revokes only keys the provider shows as minted by aigw-secrets for this Secret")
+        raise trust.Refused(
+            f"{pc.key}: --ref names a key for an operator at a terminal; the rotation bot revokes only keys the provider shows as minted by aigw-secrets for this Secret"
+        )
     facts = trust.establish(root, cfg, pc, issuer)
     if issuer.records:
         trust.require_current(pc, facts)
@@ -323,12 +385,16 @@ def revoke(
         journal.data = {}
         journal.step(Step.WAITING)
     results = gates(root, cfg, pc, facts, access, assume_applied=assume_applied)
-    journal.save(gates=[[g.name, g.ok, g.reason] for g in results], pending=todo)  # a list: the order is the checking order
+    journal.save(
+        gates=[[g.name, g.ok, g.reason] for g in results], pending=todo
+    )  # a list: the order is the checking order
     closed = [g for g in results if not g.ok]
     keys: dict[str, Any] = dict(journal.data.get("keys") or {})
     started = [r for r in todo if r in keys]
     if closed and not started:
-        raise Waiting(f"{pc.key}: not revoking {', '.join(todo)} yet: " + "; ".join(f"{g.name}: {g.reason}" for g in closed))
+        raise Waiting(
+            f"{pc.key}: not revoking {', '.join(todo)} yet: " + "; ".join(f"{g.name}: {g.reason}" for g in closed)
+        )
     revoked: list[str] = []
     soaking: list[str] = []
     for victim in todo:
@@ -344,7 +410,11 @@ def revoke(
             if key.active or since is None:
                 if key.active:
                     issuer.disable(victim)
-                    output.status("disabled", victim, f"{pc.provider.title}: previous credential disabled; deleted after {cfg.grace_hours}h more")
+                    output.status(
+                        "disabled",
+                        victim,
+                        f"{pc.provider.title}: previous credential disabled; deleted after {cfg.grace_hours}h more",
+                    )
                 keys[victim] = {"disabled_at": stamp(now_fn())}
                 journal.save(keys=keys)
                 soaking.append(victim)
@@ -359,10 +429,18 @@ def revoke(
     completed = dict(journal.data.get("completed") or {})
     _rel, ann = _annotations(root, cfg, pc)
     completed.update({r: str(ann.get(f"{A}/generation")) for r in revoked})
-    journal.save(keys=keys, completed=completed, revoked_at=stamp(now_fn()) if revoked else journal.data.get("revoked_at"))
+    journal.save(
+        keys=keys, completed=completed, revoked_at=stamp(now_fn()) if revoked else journal.data.get("revoked_at")
+    )
     if soaking and not revoked:
         raise Waiting(f"{pc.key}: {', '.join(soaking)} disabled; deleted {cfg.grace_hours}h after that")
-    return {"provider": pc.key, "state": "revoked", "ref": revoked[0] if revoked else None, "refs": revoked, "disabled": soaking}
+    return {
+        "provider": pc.key,
+        "state": "revoked",
+        "ref": revoked[0] if revoked else None,
+        "refs": revoked,
+        "disabled": soaking,
+    }
 
 
 def status(root: Path, cfg: Config, pc: ProviderConfig) -> RevocationColumns:
@@ -399,13 +477,21 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> RevocationColumns:
     waiting = [str(r["ref"]) for r in rows if r["role"] == "pending revocation"]
     out: RevocationColumns = {"provider_keys": rows, **by_hand}
     if waiting:
-        out.update({"pending_revocation": ", ".join(waiting), "revocation_state": "waiting", "gates": journal.data.get("gates") or []})
+        out.update(
+            {
+                "pending_revocation": ", ".join(waiting),
+                "revocation_state": "waiting",
+                "gates": journal.data.get("gates") or [],
+            }
+        )
     if not facts.current:
         out["provider_keys_error"] = f"the credential in {facts.file} is none of these keys"
     return out
 
 
-def revoke_due(root: Path, cfg: Config, access: ClusterAccess, *, assume_applied: bool = False, skip: set[str] | None = None) -> Revocations:
+def revoke_due(
+    root: Path, cfg: Config, access: ClusterAccess, *, assume_applied: bool = False, skip: set[str] | None = None
+) -> Revocations:
     """Every pending revocation, as far as its gates allow (``rotate --due``); never raises Waiting."""
     from aigw_secrets.rotation.journal import repo_lock
 
@@ -422,7 +508,9 @@ def revoke_due(root: Path, cfg: Config, access: ClusterAccess, *, assume_applied
                 if result["state"] == "revoked" and result.get("refs"):
                     out["revoked"].append(result)
             except Waiting as exc:
-                out["waiting"].append({"provider": pc.key, "reason": str(exc), "no_cluster_access": "no cluster access" in str(exc)})
+                out["waiting"].append(
+                    {"provider": pc.key, "reason": str(exc), "no_cluster_access": "no cluster access" in str(exc)}
+                )
             except AigwError as exc:
                 out["revoke_errors"].append({"provider": pc.key, "error": str(exc), "exit_code": int(exc.code)})
     return out

@@ -64,7 +64,9 @@ def current_value(root: Path, cfg: Config, pc: ProviderConfig) -> str:
     if pc.backend in VALUE_READERS:
         return VALUE_READERS[pc.backend](root, cfg, pc, rel)
     if pc.backend != "sops":
-        raise DataError(f"{rel}: which credential the {pc.backend} backend holds cannot be read here; no key is revoked")
+        raise DataError(
+            f"{rel}: which credential the {pc.backend} backend holds cannot be read here; no key is revoked"
+        )
     try:
         data = (root / rel).read_bytes()
     except OSError as exc:
@@ -82,7 +84,9 @@ def establish(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer) -> Fa
     try:
         value = current_value(root, cfg, pc)
     except NoKeyError as exc:
-        raise NoKeyError(f"{pc.key}: cannot decrypt {rel}, so which key it holds is unknown; no key is revoked ({exc})") from None
+        raise NoKeyError(
+            f"{pc.key}: cannot decrypt {rel}, so which key it holds is unknown; no key is revoked ({exc})"
+        ) from None
     keys = issuer.listed() if issuer.records else []
     current = issuer.identify(value, keys) if keys else set()
     return Facts(keys, current, value, rel)
@@ -121,7 +125,15 @@ def minted_here(root: Path, pc: ProviderConfig, issuer: Issuer, key: Key) -> boo
 
 
 def guard(
-    root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, ref: str, *, operator_named: bool = False, ours: bool = False, fresh: bool = False
+    root: Path,
+    cfg: Config,
+    pc: ProviderConfig,
+    issuer: Issuer,
+    ref: str,
+    *,
+    operator_named: bool = False,
+    ours: bool = False,
+    fresh: bool = False,
 ) -> Key | None:
     """Re-establish the facts at the provider right before disabling, deleting or regenerating ``ref``.
 
@@ -139,7 +151,9 @@ def guard(
     require_current(pc, facts)
     if ref in facts.current:
         raise Refused(f"{pc.key}: {ref} is the credential {facts.file} holds now; refusing to revoke it")
-    if not (operator_named or ours or fresh) and not any(minted_here(root, pc, issuer, k) for k in facts.keys if k.ref in facts.current):
+    if not (operator_named or ours or fresh) and not any(
+        minted_here(root, pc, issuer, k) for k in facts.keys if k.ref in facts.current
+    ):
         # the bot's own record wins over the file: a value it did not mint is one a commit put there (its own
         # just-minted key that never landed, ``ours``, may still go)
         raise Refused(

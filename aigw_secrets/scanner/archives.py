@@ -34,7 +34,9 @@ def is_archive(name: str, data: bytes) -> bool:
     return False
 
 
-def scan(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool] = False) -> tuple[list[Finding], list[Skipped]]:
+def scan(
+    path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool] = False
+) -> tuple[list[Finding], list[Skipped]]:
     """scan_file, and for an archive the scan of every file inside it."""
     if not is_archive(path, data):
         found, skip = scan_file(path, data, must_encrypt=must_encrypt)

@@ -22,17 +22,58 @@ _REFERENCE = re.compile(
     re.I,
 )
 _CERT_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
-_PUBLIC_BLOCKS = frozenset({"CERTIFICATE", "X509 CRL", "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST", "TRUSTED CERTIFICATE", "PGP PUBLIC KEY BLOCK", "SSH2 PUBLIC KEY"})
-_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})(?::\d{1,5})?\.?$", re.I)
+_PUBLIC_BLOCKS = frozenset(
+    {
+        "CERTIFICATE",
+        "X509 CRL",
+        "PUBLIC KEY",
+        "RSA PUBLIC KEY",
+        "CERTIFICATE REQUEST",
+        "NEW CERTIFICATE REQUEST",
+        "TRUSTED CERTIFICATE",
+        "PGP PUBLIC KEY BLOCK",
+        "SSH2 PUBLIC KEY",
+    }
+)
+_HOST = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})(?::\d{1,5})?\.?$",
+    re.I,
+)
 _URL = re.compile(r"^[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|:\d{1,5})?$|^[0-9a-f:]+:[0-9a-f:]*(?:/\d{1,3})?$", re.I)
 _SIMPLE = re.compile(r"^(?:\d+(?:\.\d+)*[a-z]{0,3}|true|false|yes|no|on|off|null|none|enabled?|disabled?)$", re.I)
 _EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
 _PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
 _CREDENTIAL_WORDS = frozenset(
-    {"password", "passwd", "pass", "pwd", "passphrase", "token", "secret", "key", "apikey", "credential", "credentials", "auth", "pat", "jwt", "salt", "seed", "privatekey", "secretkey", "accesskey", "pin", "cookie", "dsn", "agekey"}
+    {
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "passphrase",
+        "token",
+        "secret",
+        "key",
+        "apikey",
+        "credential",
+        "credentials",
+        "auth",
+        "pat",
+        "jwt",
+        "salt",
+        "seed",
+        "privatekey",
+        "secretkey",
+        "accesskey",
+        "pin",
+        "cookie",
+        "dsn",
+        "agekey",
+    }
 )
-_NOT_CREDENTIAL_BEFORE = frozenset({"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map", "values", "handler", "tls"})
+_NOT_CREDENTIAL_BEFORE = frozenset(
+    {"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map", "values", "handler", "tls"}
+)
 _WORDS_OF = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -64,7 +105,13 @@ def is_obvious_non_secret(value: str) -> bool:
 
 def is_non_secret(value: str) -> bool:
     """Any of the reasons above, or a placeholder (`changeme`, `<your-key>`, `sk-xxxx`)."""
-    return is_template(value) or is_reference(value) or is_public_certificate(value) or is_obvious_non_secret(value) or is_placeholder(value)
+    return (
+        is_template(value)
+        or is_reference(value)
+        or is_public_certificate(value)
+        or is_obvious_non_secret(value)
+        or is_placeholder(value)
+    )
 
 
 @functools.lru_cache(maxsize=8192)  # pure; the same keys recur in every file and blob version
@@ -106,7 +153,9 @@ _IDENTIFIER = re.compile(
         )
     )
 )
-_CODE_PATH = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^\.?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^\.?[A-Z]+$|[()\[\]]")
+_CODE_PATH = re.compile(
+    r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^\.?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^\.?[A-Z]+$|[()\[\]]"
+)
 # Public keys under a "key" name: an age recipient, an SSH public key
 _PUBLIC_KEY = re.compile(r"^(?:age1(?:pq1)?[02-9ac-hj-np-z]{58,}|ssh-(?:ed25519|rsa|dss)\b|ecdsa-sha2-|sk-ssh-)")
 # Values people type when a chart wants *something*: `password: password`, `admin`, `changeme`.
@@ -115,8 +164,35 @@ _PUBLIC_KEY = re.compile(r"^(?:age1(?:pq1)?[02-9ac-hj-np-z]{58,}|ssh-(?:ed25519|
 # them are the password-hash rule's business.
 _PASSWORD_DIGEST = re.compile(r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha(?:256|512)-crypt|[156y]|2[aby])\$")
 _DEFAULT_WORDS = frozenset(
-    {"password", "passw0rd", "p@ssw0rd", "secret", "changeme", "change-me", "admin", "administrator", "token", "test", "testing", "default"}
-    | {"pass", "root", "user", "username", "guest", "demo", "letmein", "none", "empty", "unset", "notset", "undefined", "dummy"}
+    {
+        "password",
+        "passw0rd",
+        "p@ssw0rd",
+        "secret",
+        "changeme",
+        "change-me",
+        "admin",
+        "administrator",
+        "token",
+        "test",
+        "testing",
+        "default",
+    }
+    | {
+        "pass",
+        "root",
+        "user",
+        "username",
+        "guest",
+        "demo",
+        "letmein",
+        "none",
+        "empty",
+        "unset",
+        "notset",
+        "undefined",
+        "dummy",
+    }
 )
 
 
@@ -158,10 +234,14 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _REPEAT = re.compile(r"(.{3,8})\1\1")  # abc123abc123abc123 (bounded: no cubic backtracking on long values)
 _SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
-_SEQUENCE = re.compile("|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4)))
+_SEQUENCE = re.compile(
+    "|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4))
+)
 
 
-_CRYPT_DIGEST = re.compile(r"\$(?:2[abxy]?|[156]|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*)\$")  # bcrypt, md5/sha-crypt, PHC strings
+_CRYPT_DIGEST = re.compile(
+    r"\$(?:2[abxy]?|[156]|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*)\$"
+)  # bcrypt, md5/sha-crypt, PHC strings
 
 
 def is_named_thing(value: str) -> bool:
@@ -187,7 +267,13 @@ def looks_like_literal(value: str) -> bool:
     symbol = any(not c.isalnum() for c in v)
     if not (digit or symbol) or lower + upper + digit + symbol < 2 or entropy(v) < 3.0:
         return False
-    if is_non_secret(v) or is_named_thing(v) or _PASSWORD_DIGEST.match(v) or _PUBLIC_KEY.match(v) or _decodes_to_placeholder(v):
+    if (
+        is_non_secret(v)
+        or is_named_thing(v)
+        or _PASSWORD_DIGEST.match(v)
+        or _PUBLIC_KEY.match(v)
+        or _decodes_to_placeholder(v)
+    ):
         return False
     # `$HOME/.ssh/id`, `"$work_dir/ca-key.pem"`; `abcdefgh`, `12345bcdef`, `abc1abc1abc1`: expanded or typed, not chosen
     return not (_SHELL_VAR.search(v) or _SEQUENCE.search(v.lower()) or _REPEAT.search(v.lower()))

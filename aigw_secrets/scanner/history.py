@@ -32,7 +32,9 @@ def scan(root: Path, revisions: str | None) -> tuple[list[Finding], list[Skipped
     covered_any = _covered_by_any(configs)
     processes = workers.cpus() if len(blobs) >= PARALLEL_FROM else 1
     findings = []
-    for found, more in workers.fan_out(lambda chunk: _scan_blobs(root, covered_any, chunk), workers.chunked(blobs, processes), processes):
+    for found, more in workers.fan_out(
+        lambda chunk: _scan_blobs(root, covered_any, chunk), workers.chunked(blobs, processes), processes
+    ):
         findings += found
         skipped += more
     if findings:
@@ -47,8 +49,24 @@ def _configs(root: Path, revisions: str | None) -> tuple[dict[str, Any], list[Sk
     from aigw_secrets import git
     from aigw_secrets.errors import AigwError
 
-    out = git.run(root, "log", "--format=", "--raw", "--no-abbrev", "--no-renames", *sources.revision_args(revisions), "--", f":(top,literal){CONFIG}")
-    ids = list(dict.fromkeys(line.split(" ", 4)[3] for line in out.decode("utf-8", "surrogateescape").splitlines() if line.startswith(":")))
+    out = git.run(
+        root,
+        "log",
+        "--format=",
+        "--raw",
+        "--no-abbrev",
+        "--no-renames",
+        *sources.revision_args(revisions),
+        "--",
+        f":(top,literal){CONFIG}",
+    )
+    ids = list(
+        dict.fromkeys(
+            line.split(" ", 4)[3]
+            for line in out.decode("utf-8", "surrogateescape").splitlines()
+            if line.startswith(":")
+        )
+    )
     ids = [sha for sha in ids if sha.strip("0")]  # a deletion's new side is all zeros
     if not ids:
         return {}, []
@@ -94,7 +112,9 @@ def _judge_coverage(root: Path, findings: list[Finding], configs: dict[str, Any]
     at: dict[str, str] = {}  # commit -> blob id of its root .sops.yaml
     if commits:
         specs = "".join(f"{c}:{CONFIG}\n" for c in commits).encode()
-        out = git.run(root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin=specs).decode("utf-8", "surrogateescape")
+        out = git.run(root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin=specs).decode(
+            "utf-8", "surrogateescape"
+        )
         for commit, line in zip(commits, out.splitlines(), strict=False):
             sha, _, kind = line.partition(" ")
             if kind == "blob":
@@ -109,7 +129,9 @@ def _judge_coverage(root: Path, findings: list[Finding], configs: dict[str, Any]
     return keep
 
 
-def _scan_blobs(root: Path, covered: Callable[[str], bool], blobs: list[tuple[str, str]]) -> tuple[list[Finding], list[Skipped]]:
+def _scan_blobs(
+    root: Path, covered: Callable[[str], bool], blobs: list[tuple[str, str]]
+) -> tuple[list[Finding], list[Skipped]]:
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     for item in sources.history(root, blobs):

@@ -47,12 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--staged", action="store_true", help="scan what the next commit contains (the git index)")
     mode.add_argument("--all", action="store_true", help="scan every tracked file")
-    mode.add_argument("--history", nargs="?", const="", metavar="RANGE", help="scan every blob reachable in RANGE (default: all refs)")
+    mode.add_argument(
+        "--history", nargs="?", const="", metavar="RANGE", help="scan every blob reachable in RANGE (default: all refs)"
+    )
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--output", "-o", help="write the report to a file instead of stdout")
-    p.add_argument("--baseline", help=f"JSON file of accepted findings (SHA-256 only; default: {DEFAULT_BASELINE} at the repository root, when it exists)")
-    p.add_argument("--update-baseline", action="store_true", help=f"record the current findings in the baseline (--baseline, default {DEFAULT_BASELINE}) and exit 0")
-    p.add_argument("--repo", type=Path, default=None, help="repository root (default: found from the current directory)")
+    p.add_argument(
+        "--baseline",
+        help=f"JSON file of accepted findings (SHA-256 only; default: {DEFAULT_BASELINE} at the repository root, when it exists)",
+    )
+    p.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help=f"record the current findings in the baseline (--baseline, default {DEFAULT_BASELINE}) and exit 0",
+    )
+    p.add_argument(
+        "--repo", type=Path, default=None, help="repository root (default: found from the current directory)"
+    )
     return p
 
 
@@ -186,7 +197,9 @@ def _baseline_path(args: ScanRequest, root: Path | None) -> Path | None:
 def run(args: ScanRequest) -> int:
     root = _root(args.repo)
     if root is None and args.history is not None:
-        root = sources.git_dir(Path.cwd())  # a bare repository (a mirror, a pre-receive hook): history needs no work tree
+        root = sources.git_dir(
+            Path.cwd()
+        )  # a bare repository (a mirror, a pre-receive hook): history needs no work tree
     git_mode = args.git_mode
     if git_mode and root is None:
         raise ConfigError("not inside a git repository; pass paths or --repo")
@@ -202,10 +215,21 @@ def run(args: ScanRequest) -> int:
     elif args.staged:
         findings, skipped, checked = _scan_items(sources.staged(root), root, covered, relative)  # type: ignore[arg-type]  # root is set in git modes
     else:
-        plan = sources.plan_tracked(root) if root and (args.all or not args.paths) else list(sources.plan_paths(args.paths or ["."]))
+        plan = (
+            sources.plan_tracked(root)
+            if root and (args.all or not args.paths)
+            else list(sources.plan_paths(args.paths or ["."]))
+        )
         findings, skipped, checked = _scan_plan(plan, root, covered, relative)
     baseline = _baseline_path(args, root)
-    if not findings and all(s.reason == "binary" for s in skipped) and baseline is None and not args.update_baseline and args.format == "text" and not args.output:
+    if (
+        not findings
+        and all(s.reason == "binary" for s in skipped)
+        and baseline is None
+        and not args.update_baseline
+        and args.format == "text"
+        and not args.output
+    ):
         return _clean(args, checked)  # the hook's common case: the report module is never loaded
     from aigw_secrets.scanner import report
 
@@ -217,7 +241,11 @@ def run(args: ScanRequest) -> int:
     if baseline is not None:
         accepted = report.load_baseline(baseline)
         findings = [f for f in findings if not report.in_baseline(f, accepted)]
-    body = {"text": lambda: report.text(findings, skipped), "json": lambda: report.as_json(findings, skipped), "sarif": lambda: report.sarif(findings)}[args.format]()
+    body = {
+        "text": lambda: report.text(findings, skipped),
+        "json": lambda: report.as_json(findings, skipped),
+        "sarif": lambda: report.sarif(findings),
+    }[args.format]()
     if args.output:
         report.write_report(Path(args.output), body + "\n")
     elif body:
@@ -230,7 +258,9 @@ def run(args: ScanRequest) -> int:
 PARALLEL_FROM = 400  # files: a tree this size is shared out over the CPUs (starting workers costs ~20 ms)
 
 
-def _scan_plan(plan: list[sources.Planned], root: Path | None, covered: Callable[[str], bool], relative: bool) -> tuple[list[Finding], list[Skipped], int]:
+def _scan_plan(
+    plan: list[sources.Planned], root: Path | None, covered: Callable[[str], bool], relative: bool
+) -> tuple[list[Finding], list[Skipped], int]:
     """A tree scan; over every CPU from PARALLEL_FROM files, with the serial scan's output."""
     from aigw_secrets.scanner import workers
 
@@ -252,7 +282,9 @@ def _scan_plan(plan: list[sources.Planned], root: Path | None, covered: Callable
     return findings, skipped, checked
 
 
-def _scan_items(items: Iterable[sources.Item], root: Path | None, covered: Callable[[str], bool], relative: bool) -> tuple[list[Finding], list[Skipped], int]:
+def _scan_items(
+    items: Iterable[sources.Item], root: Path | None, covered: Callable[[str], bool], relative: bool
+) -> tuple[list[Finding], list[Skipped], int]:
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     checked = 0
@@ -272,7 +304,9 @@ def _clean(args: ScanRequest, checked: int) -> int:
     from aigw_secrets import output
 
     what = "history" if args.history is not None else f"{checked} file(s)"
-    output.summary(f"aigw-secrets scan: {what} checked, no plaintext credential found")  # one line, on stderr; -q hides it
+    output.summary(
+        f"aigw-secrets scan: {what} checked, no plaintext credential found"
+    )  # one line, on stderr; -q hides it
     return ExitCode.OK
 
 
@@ -282,7 +316,15 @@ def parse(argv: Sequence[str]) -> ScanRequest:
         raise UsageProblem("help")
     ns = _plain(argv) or _parser().parse_args(list(argv))  # the namespace stays here: the scan gets a ScanRequest
     return ScanRequest(
-        ns.paths, staged=ns.staged, all=ns.all, history=ns.history, format=ns.format, output=ns.output, baseline=ns.baseline, update_baseline=ns.update_baseline, repo=ns.repo
+        ns.paths,
+        staged=ns.staged,
+        all=ns.all,
+        history=ns.history,
+        format=ns.format,
+        output=ns.output,
+        baseline=ns.baseline,
+        update_baseline=ns.update_baseline,
+        repo=ns.repo,
     )
 
 
@@ -295,7 +337,17 @@ def _plain(argv: Sequence[str]) -> argparse.Namespace | None:
     mode = argv[0] if len(argv) == 1 and argv[0] in ("--staged", "--all") else None
     if mode is None and any(a.startswith("-") for a in argv):
         return None
-    ns = SimpleNamespace(paths=[] if mode else list(argv), staged=mode == "--staged", all=mode == "--all", history=None, format="text", output=None, baseline=None, update_baseline=False, repo=None)
+    ns = SimpleNamespace(
+        paths=[] if mode else list(argv),
+        staged=mode == "--staged",
+        all=mode == "--all",
+        history=None,
+        format="text",
+        output=None,
+        baseline=None,
+        update_baseline=False,
+        repo=None,
+    )
     return ns  # type: ignore[return-value]  # the same attributes as argparse.Namespace
 
 

@@ -37,7 +37,9 @@ SECRET_SECTIONS = ("data", "stringData")
 # the name of a Secret, not its content.
 _SECRET_WORD = re.compile(r"(?:[Ss]ecret|_secret|-secret)$")
 _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # Proxmox API token secrets (sulibot/home-ops)
+_UUID = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)  # Proxmox API token secrets (sulibot/home-ops)
 _REFERENCE_KEY = re.compile(r"(?:Ref|_ref|ref|valueFrom|From)$")
 
 
@@ -70,14 +72,23 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     if not keys or len(value) < 8 or not filters.key_says_credential(keys[-1]):
         return False  # conditions of the last line, asked first: cheap (cached) and most leaves fail them
     if any(_REFERENCE_KEY.search(k) for k in keys[:-1]) or keys[-1].startswith("$$"):
-        return False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things; Grafana's `$$hashKey` is an id
+        return (
+            False  # `secretKeyRef: {key: MIKROTIK_PASSWORD}`, `valueFrom` name things; Grafana's `$$hashKey` is an id
+        )
     if filters.is_template(value) or _ENV_BRACES.fullmatch(value.strip()) or filters.is_default_word(keys[-1], value):
         return False  # `{FRIGATE_MQTT_PASSWORD}` (the app's own substitution), `password: password`
-    if keys[-1] == "key" and (_GRAFANA_QUERY.fullmatch(value) or not (filters.is_token_like(value) and not filters.is_named_thing(value))):
+    if keys[-1] == "key" and (
+        _GRAFANA_QUERY.fullmatch(value) or not (filters.is_token_like(value) and not filters.is_named_thing(value))
+    ):
         return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
     if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value) and not _UUID.match(value):  # a UUID is a token
         return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret
     if filters.is_named_thing(value) and (kube_kind is not None or "/" in value):
         return False  # `brokenPodLabelKey: cni.istio.io/uninitialized`, `valuesKey: github_app_id`: names (in a
         # plain config file only path-like ones: Ansible's `db_password: plain-fake` is a password)
-    return secret_place(keys, kube_kind=kube_kind) and filters.key_says_credential(keys[-1]) and len(value) >= 8 and not filters.is_non_secret(value)
+    return (
+        secret_place(keys, kube_kind=kube_kind)
+        and filters.key_says_credential(keys[-1])
+        and len(value) >= 8
+        and not filters.is_non_secret(value)
+    )

@@ -31,7 +31,9 @@ def load_baseline(path: Path) -> set[tuple[str, str, str]]:
         raise ConfigError(f"{_shown(path)}: unsupported baseline version {str(version)[:20]}")
     entries = data.get("findings", [])
     fields = ("path", "rule", "sha256")
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and all(isinstance(e.get(k), str) for k in fields) for e in entries):
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and all(isinstance(e.get(k), str) for k in fields) for e in entries
+    ):
         raise ConfigError(f"{_shown(path)}: malformed baseline (each finding needs string path, rule and sha256)")
     return {(e["path"], e["rule"], e["sha256"]) for e in entries}
 
@@ -61,7 +63,13 @@ def _writable(path: Path) -> None:
     except OSError as exc:
         raise OutputError(f"{_shown(path)}: cannot write ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
-        what = "a symlink" if stat.S_ISLNK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        what = (
+            "a symlink"
+            if stat.S_ISLNK(st.st_mode)
+            else "a directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "not a regular file"
+        )
         raise OutputError(f"{_shown(path)}: is {what}; refusing to replace it")
 
 
@@ -107,7 +115,9 @@ def in_baseline(f: Finding, baseline: set[tuple[str, str, str]]) -> bool:
     return (f.path, f.rule, f.fingerprint) in baseline
 
 
-_KEYS = frozenset({"age-secret-key", "private-key", "pgp-private-key", "gcp-service-account-key", "wireguard-private-key"})
+_KEYS = frozenset(
+    {"age-secret-key", "private-key", "pgp-private-key", "gcp-service-account-key", "wireguard-private-key"}
+)
 _TOKENS = frozenset({"github-token", "gitlab-token", "vault-token", "vault-unseal-key", "kube-bootstrap-token", "jwt"})
 
 
@@ -155,7 +165,9 @@ def text(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
         lines.append(f"\naigw-secrets: {len(findings)} finding(s). What to do:")
         for rule, how in dict.fromkeys((f.rule, advice(f)) for f in findings):
             lines.append(f"  {rule}: {how}")
-        lines.append("A false alarm: add `# aigw-secrets: allow` to the line, or accept it with --update-baseline (default baseline: .aigw-baseline.json).")
+        lines.append(
+            "A false alarm: add `# aigw-secrets: allow` to the line, or accept it with --update-baseline (default baseline: .aigw-baseline.json)."
+        )
     return "\n".join(lines)
 
 
@@ -206,7 +218,9 @@ def sarif(findings: Sequence[Finding]) -> str:
             "ruleId": f.rule,
             "ruleIndex": index[f.rule],
             "level": "error",
-            "message": {"text": f"{RULES[f.rule].description} ({f.preview}){'; ' + f.note if f.note else ''}. {advice(f)}"},
+            "message": {
+                "text": f"{RULES[f.rule].description} ({f.preview}){'; ' + f.note if f.note else ''}. {advice(f)}"
+            },
             "locations": [
                 {
                     "physicalLocation": {

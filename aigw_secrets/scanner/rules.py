@@ -20,11 +20,17 @@ class Rule(NamedTuple):
     description: str
     pattern: str | None = None  # None: a structural rule (see scan.py)
     group: int = 0  # the group that holds the secret (0, or a group that did not match: the whole match)
-    triggers: tuple[str, ...] = ()  # lower-case literals, one of which every match contains (none: the line anchor gates)
+    triggers: tuple[
+        str, ...
+    ] = ()  # lower-case literals, one of which every match contains (none: the line anchor gates)
     key_group: int = 0  # a group holding the key the value is assigned to: its name must say credential
     key_before: bool = False  # the key is found on the match's line before it (`name: <match>`): it must say credential
-    line_anchor: str = ""  # run on the lower-cased text: the pattern then runs only on lines holding an anchor (a cheap pre-pass)
-    refine: tuple[tuple[str, str], ...] = ()  # (rule id, shape): a secret of that shape is reported as that rule, unjudged
+    line_anchor: str = (
+        ""  # run on the lower-cased text: the pattern then runs only on lines holding an anchor (a cheap pre-pass)
+    )
+    refine: tuple[
+        tuple[str, str], ...
+    ] = ()  # (rule id, shape): a secret of that shape is reported as that rule, unjudged
     literal: bool = False  # the secret must look like a chosen literal (filters.looks_like_literal)
 
 
@@ -36,7 +42,13 @@ LINE_RULES: tuple[Rule, ...] = (
         "openai-api-key",
         "OpenAI API key (project, service-account, admin or legacy user key)",
         # the look-behind after the literal `sk-`: a pattern starting with a literal is searched for it first
-        "sk-(?<![A-Za-z0-9_\\-]sk-)(?:" + shapes.OPENAI_KEY.removeprefix("sk-") + _E + "|" + shapes.OPENAI_LEGACY_KEY.removeprefix("sk-") + _E + ")",
+        "sk-(?<![A-Za-z0-9_\\-]sk-)(?:"
+        + shapes.OPENAI_KEY.removeprefix("sk-")
+        + _E
+        + "|"
+        + shapes.OPENAI_LEGACY_KEY.removeprefix("sk-")
+        + _E
+        + ")",
         triggers=("sk-",),
     ),
     Rule(
@@ -69,7 +81,9 @@ LINE_RULES: tuple[Rule, ...] = (
         "azure-openai-key",
         "Azure OpenAI / AI services key (84-character key, or a 32-hex key named as an Azure key)",
         rf"\b{shapes.AZURE_OPENAI_KEY}\b"
-        r"|(?i:azure[_\-]?openai[_\-]?(?:api[_\-]?)?key|api-key)[\"']?\s*[:=]\s*[\"']?(" + shapes.AZURE_OPENAI_LEGACY_KEY + r")\b",
+        r"|(?i:azure[_\-]?openai[_\-]?(?:api[_\-]?)?key|api-key)[\"']?\s*[:=]\s*[\"']?("
+        + shapes.AZURE_OPENAI_LEGACY_KEY
+        + r")\b",
         group=1,
         triggers=("jqqj99", "api-key", "openai"),
     ),
@@ -119,9 +133,16 @@ _DISTINCTIVE_RULES = {
 }
 _by_rule: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
 for _provider, (_rule_id, _description, _triggers) in _DISTINCTIVE_RULES.items():
-    _by_rule.setdefault(_rule_id, []).append((_B + shapes.KEY_SHAPES[_provider].pattern + r"(?![A-Za-z0-9_\-+/=])", _triggers))
+    _by_rule.setdefault(_rule_id, []).append(
+        (_B + shapes.KEY_SHAPES[_provider].pattern + r"(?![A-Za-z0-9_\-+/=])", _triggers)
+    )
 LINE_RULES += tuple(
-    Rule(rule_id, next(d for r, d, _t in _DISTINCTIVE_RULES.values() if r == rule_id), "|".join(p for p, _t in parts), triggers=tuple(t for _p, ts in parts for t in ts))
+    Rule(
+        rule_id,
+        next(d for r, d, _t in _DISTINCTIVE_RULES.values() if r == rule_id),
+        "|".join(p for p, _t in parts),
+        triggers=tuple(t for _p, ts in parts for t in ts),
+    )
     for rule_id, parts in _by_rule.items()
 )
 LINE_RULES += (
@@ -137,7 +158,31 @@ LINE_RULES += (
 # Generic credentials: each needs a structural anchor (a distinctive prefix, a URL shape, or a
 # credential-named key and a value of the credential's shape).
 # the name just read ends in a credential word (fixed-width look-behinds: cheap after a greedy name)
-_NAMED = "(?:" + "|".join(f"(?<=(?i:{w}))" for w in ("pass", "passwd", "word", "phrase", "pwd", "secret", "token", "key", "jwt", "auth", "salt", "seed", "cookie", "dsn", "ential", "entials")) + ")"
+_NAMED = (
+    "(?:"
+    + "|".join(
+        f"(?<=(?i:{w}))"
+        for w in (
+            "pass",
+            "passwd",
+            "word",
+            "phrase",
+            "pwd",
+            "secret",
+            "token",
+            "key",
+            "jwt",
+            "auth",
+            "salt",
+            "seed",
+            "cookie",
+            "dsn",
+            "ential",
+            "entials",
+        )
+    )
+    + ")"
+)
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _JWT = r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"
 LINE_RULES += (
@@ -156,7 +201,13 @@ LINE_RULES += (
     Rule(
         "teams-webhook-url",
         "Microsoft Teams incoming-webhook URL",
-        r"https://(?:[A-Za-z0-9\-]+\.webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/" + _UUID + "@" + _UUID + r"/IncomingWebhook/[0-9a-fA-F]{32}/" + _UUID + r"(?:/[A-Za-z0-9_\-]{20,})?",
+        r"https://(?:[A-Za-z0-9\-]+\.webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/"
+        + _UUID
+        + "@"
+        + _UUID
+        + r"/IncomingWebhook/[0-9a-fA-F]{32}/"
+        + _UUID
+        + r"(?:/[A-Za-z0-9_\-]{20,})?",
         triggers=("hook",),
     ),
     Rule(
@@ -178,7 +229,12 @@ LINE_RULES += (
         _B + r"(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})" + _E,
         triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     ),
-    Rule("gitlab-token", "GitLab personal, project or group access token", _B + r"glpat-[A-Za-z0-9_\-]{20,}" + _E, triggers=("glpat-",)),
+    Rule(
+        "gitlab-token",
+        "GitLab personal, project or group access token",
+        _B + r"glpat-[A-Za-z0-9_\-]{20,}" + _E,
+        triggers=("glpat-",),
+    ),
     Rule(
         "kube-bootstrap-token",
         "Kubernetes bootstrap token (kubeadm join, Talos machine/cluster token): joins a node to the cluster",
@@ -212,7 +268,9 @@ LINE_RULES += (
         "credential-literal",
         "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
         # any key (greedy: fast) whose last letters say credential, judged by name afterwards
-        r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-]++" + _NAMED + r")[\"']?[ \t]*[:=][ \t]*([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\2[ \t]*[,;]?[ \t]*(?:[#;].*)?\r?$",
+        r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-]++"
+        + _NAMED
+        + r")[\"']?[ \t]*[:=][ \t]*([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\2[ \t]*[,;]?[ \t]*(?:[#;].*)?\r?$",
         group=3,
         key_group=1,
         literal=True,
@@ -252,12 +310,24 @@ DOCUMENTATION_EXAMPLES = frozenset(
 STRUCTURAL_RULES: tuple[Rule, ...] = (
     Rule("k8s-secret-plaintext", "Kubernetes Secret with a data/stringData value that is not SOPS-encrypted"),
     Rule("kustomize-secret-literal", "kustomize secretGenerator literal with a real value"),
-    Rule("externalsecret-template-literal", "ExternalSecret whose spec.target.template.data holds a literal credential instead of a {{ .property }} from the store"),
+    Rule(
+        "externalsecret-template-literal",
+        "ExternalSecret whose spec.target.template.data holds a literal credential instead of a {{ .property }} from the store",
+    ),
     Rule("sops-plaintext-value", "SOPS file with a plaintext value inside an encrypted section (hand-edited)"),
     Rule("sops-missing-mac", "SOPS metadata block without a MAC"),
-    Rule("sops-rule-unencrypted", "secret material in plaintext in a file that must be encrypted (a .sops.yaml creation rule covers it, or it is named *.sops.*)"),
-    Rule("sops-unselected-secret", "SOPS file with a secret left in plaintext because the creation rule's selector did not pick its key"),
-    Rule("sops-missing-metadata", "ENC[...] values without SOPS metadata: the file cannot be decrypted (truncated or hand-copied)"),
+    Rule(
+        "sops-rule-unencrypted",
+        "secret material in plaintext in a file that must be encrypted (a .sops.yaml creation rule covers it, or it is named *.sops.*)",
+    ),
+    Rule(
+        "sops-unselected-secret",
+        "SOPS file with a secret left in plaintext because the creation rule's selector did not pick its key",
+    ),
+    Rule(
+        "sops-missing-metadata",
+        "ENC[...] values without SOPS metadata: the file cannot be decrypted (truncated or hand-copied)",
+    ),
 )
 
 LINE_RULE_IDS = frozenset(r.id for r in LINE_RULES)
@@ -398,6 +468,8 @@ def _judged(rule: Rule, m: re.Match[str], secret: str) -> bool:
         if named is None:
             return False
         key = named.group(1)
-    if key is not None and (key.lower() in _BARE_KEYS or not filters.key_says_credential(key) or filters.is_default_word(key, secret)):
+    if key is not None and (
+        key.lower() in _BARE_KEYS or not filters.key_says_credential(key) or filters.is_default_word(key, secret)
+    ):
         return False
     return not rule.literal or filters.looks_like_literal(secret)

@@ -53,7 +53,9 @@ _K8S_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVersio
 # A key that may name a credential (filters.key_says_credential decides): a cheap test before a
 # file a creation rule covers is parsed for its configuration values.
 # Run on the lower-cased text: a case-insensitive alternation is ~6x slower in Python's re.
-_CREDENTIAL_KEY = re.compile(r"(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]")
+_CREDENTIAL_KEY = re.compile(
+    r"(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]"
+)
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
 _WEAKEST = frozenset({"credential-literal"})  # yields to any other finding on its line
@@ -147,7 +149,9 @@ _NO_LITERALS = re.compile(
 )
 
 
-def scan_line_rules(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
+def scan_line_rules(
+    path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None
+) -> Iterator[Finding]:
     literals = not _NO_LITERALS.search(path)
     for rule, m, secret in rules.matches(text):
         if rule.literal and not literals:
@@ -180,7 +184,9 @@ def _decode_b64(token: str) -> str | None:
         return None
 
 
-def scan_base64(path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None) -> Iterator[Finding]:
+def scan_base64(
+    path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None
+) -> Iterator[Finding]:
     """Line rules over base64 tokens, decoded; twice when the decoded text is a base64 PEM again
     (Talos configs keep such doubly encoded keys)."""
     for m in _B64.finditer(text):
@@ -212,7 +218,9 @@ def structured(path: str) -> bool:
     return _kind(path.rsplit("/", 1)[-1]) in ("yaml", "json", "env")
 
 
-def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool] = False) -> tuple[list[Finding], Skipped | None]:
+def scan_file(
+    path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool] = False
+) -> tuple[list[Finding], Skipped | None]:
     """All findings for one file, and why (part of) it was not judged. ``path`` is the real path
     (also for history blobs); ``must_encrypt``: a .sops.yaml creation rule covers this path (a
     callable is asked only when the file carries secret material: most files never load the config)."""
@@ -227,7 +235,9 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     if name == ".sops.yaml":
         return _dedupe(found), None  # the config: line rules only (a pasted age identity)
     kind = _kind(name)
-    guessed = not kind and not name.endswith(_TEMPLATE_EXT) and "apiVersion" in text[:4096] and bool(_K8S_START.match(text))
+    guessed = (
+        not kind and not name.endswith(_TEMPLATE_EXT) and "apiVersion" in text[:4096] and bool(_K8S_START.match(text))
+    )
     if guessed:
         kind = "yaml"
     if kind in ("json", "ipynb", "env") or (kind == "yaml" and (_PEM_B64 in text or _PEM_B64_B64 in text)):
@@ -238,13 +248,21 @@ def scan_file(path: str, data: bytes, *, must_encrypt: bool | Callable[[], bool]
     def covered() -> bool:
         return sops_name or (must_encrypt() if callable(must_encrypt) else must_encrypt)
 
-    if kind in ("yaml", "json") and (sops_name or found or _structural(text) or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)):
+    if kind in ("yaml", "json") and (
+        sops_name or found or _structural(text) or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)
+    ):
         more, problem = _scan_yaml(path, text.replace("\t", " ") if kind == "json" else text, lines, found, covered)
         found += more
         skipped = Skipped(path, f"{problem}; structural checks incomplete") if problem and not guessed else None
         if lines.judged:  # the structural verdict on a value stands over the generic line rule's
             found = [f for f in found if not (f.rule in _WEAKEST and f.line in lines.judged and not f.note)]
-    elif kind == "env" and (sops_name or found or "sops_" in text or _ENC_START in text or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)):
+    elif kind == "env" and (
+        sops_name
+        or found
+        or "sops_" in text
+        or _ENC_START in text
+        or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)
+    ):
         found += _scan_env(path, text, lines, found, covered)
     elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
@@ -278,7 +296,9 @@ def exposure(path: str, data: bytes) -> str | None:
 
 def _structural(text: str) -> bool:
     # substring tests first: the regex has no literal prefix and most manifests mention none of these
-    return any(word in text for word in ("Secret", "List", "sops", "secretGenerator", _ENC_START)) and bool(_STRUCTURAL_HINT.search(text))
+    return any(word in text for word in ("Secret", "List", "sops", "secretGenerator", _ENC_START)) and bool(
+        _STRUCTURAL_HINT.search(text)
+    )
 
 
 def _dedupe(found: list[Finding]) -> list[Finding]:
@@ -289,7 +309,12 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
     other = {f.line for f in found if f.rule not in _WEAKEST and f.secret}
     out = []
     for f in sorted(found, key=lambda f: (f.line, f.column, f.rule)):
-        if f.secret and ((f.line, f.secret) in seen or (f.rule in _GENERIC and f.line in specific) or (f.rule in _JUDGED and f.line in shaped) or (f.rule in _WEAKEST and f.line in other)):
+        if f.secret and (
+            (f.line, f.secret) in seen
+            or (f.rule in _GENERIC and f.line in specific)
+            or (f.rule in _JUDGED and f.line in shaped)
+            or (f.rule in _WEAKEST and f.line in other)
+        ):
             continue
         seen.add((f.line, f.secret))
         out.append(f)
@@ -316,7 +341,9 @@ def _secret_docs(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield yamlread.scalar(yamlread.mapping(inner.get("metadata")).get("name")) or "?", inner
 
 
-def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covered: Callable[[], bool]) -> tuple[list[Finding], str | None]:
+def _scan_yaml(
+    path: str, text: str, lines: _Lines, found: list[Finding], covered: Callable[[], bool]
+) -> tuple[list[Finding], str | None]:
     from aigw_secrets.scanner import yamlread
 
     composed = yamlread.compose(text)
@@ -352,7 +379,9 @@ def _scan_yaml(path: str, text: str, lines: _Lines, found: list[Finding], covere
         shapes = [r for r in weak if r not in _WEAKEST]
         sops_name = is_sops_name(path.rsplit("/", 1)[-1])
         what = []
-        if (exposed or weak or sops_name or _CREDENTIAL_KEY.search(text.lower())) and covered():  # only covered files are walked
+        if (
+            exposed or weak or sops_name or _CREDENTIAL_KEY.search(text.lower())
+        ) and covered():  # only covered files are walked
             what = exposed or _config_credentials(plain_docs) + shapes
             if not what and sops_name:
                 what = _material(plain_docs)
@@ -383,7 +412,14 @@ def _material(docs: list[Any]) -> list[str]:
         walk = yamlread.Walk(doc)
         for keys, node in walk:
             value = yamlread.scalar(node)
-            if keys and value and not value.startswith(_ENC_START) and len(value) >= 8 and policy.secret_place(keys, kube_kind=kube_kind) and not filters.is_non_secret(value):
+            if (
+                keys
+                and value
+                and not value.startswith(_ENC_START)
+                and len(value) >= 8
+                and policy.secret_place(keys, kube_kind=kube_kind)
+                and not filters.is_non_secret(value)
+            ):
                 found.append(".".join(keys))
     return found
 
@@ -402,7 +438,11 @@ def _config_credentials(docs: list[Any]) -> list[str]:
             continue  # judged by _scan_secret
         for keys, node in yamlread.Walk(doc):
             value = yamlread.scalar(node)
-            if value and policy.credential_by_name(keys, value, kube_kind=kube_kind) and (kube_kind is None or (keys[-1] != "key" and filters.is_token_like(value))):
+            if (
+                value
+                and policy.credential_by_name(keys, value, kube_kind=kube_kind)
+                and (kube_kind is None or (keys[-1] != "key" and filters.is_token_like(value)))
+            ):
                 found.append(".".join(keys))
     return found
 
@@ -416,7 +456,12 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
             continue
         for key, node in entries.value:
             value = yamlread.scalar(node)
-            if value is None or not value.strip() or value.startswith(_ENC_START) or lines.allowed(node.start_mark.index):
+            if (
+                value is None
+                or not value.strip()
+                or value.startswith(_ENC_START)
+                or lines.allowed(node.start_mark.index)
+            ):
                 continue
             line, col = lines.at(node.start_mark.index)
             if "\n" not in value.strip():
@@ -462,9 +507,15 @@ def _scan_external_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iter
         from aigw_secrets.scanner import filters
 
         templated = literal != value.strip()  # around a {{ }}: only a token-like rest ("Bearer " is not)
-        judged = filters.is_token_like(literal) and not filters.is_non_secret(literal) if templated else _is_plaintext_secret(str(key.value), literal)
+        judged = (
+            filters.is_token_like(literal) and not filters.is_non_secret(literal)
+            if templated
+            else _is_plaintext_secret(str(key.value), literal)
+        )
         if literal and judged and not any(f.secret in value for f in scan_line_rules(path, value, _Lines(value))):
-            yield Finding(path, line, col, "externalsecret-template-literal", literal, f"{where} is a literal, not from the store")
+            yield Finding(
+                path, line, col, "externalsecret-template-literal", literal, f"{where} is a literal, not from the store"
+            )
 
 
 def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
@@ -542,7 +593,14 @@ def _case_hint(selectors: dict[str, str | None], key: str) -> str:
     return ""
 
 
-def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]], selectors: dict[str, str | None], lines: _Lines, *, kube_kind: str | None = None) -> Iterator[Finding]:
+def _judge_leaves(
+    path: str,
+    leaves: Iterable[tuple[tuple[str, ...], str, int]],
+    selectors: dict[str, str | None],
+    lines: _Lines,
+    *,
+    kube_kind: str | None = None,
+) -> Iterator[Finding]:
     """sops-plaintext-value for what the selector says must be encrypted; sops-unselected-secret for
     a credential by name that it left out, where secrets live (policy.credential_by_name: never an
     object's metadata, so ``aigw-secrets.io/auth: service-account`` is no finding)."""
@@ -553,9 +611,16 @@ def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]],
     # No selector recorded but some values encrypted: sops before 3.4 did not record --encrypted-regex,
     # so plaintext apiVersion/kind/metadata beside ENC data is how such files look; judge only
     # credentials there, as for an unselected key.
-    default = {**selectors, "unencrypted_suffix": None if selectors["unencrypted_suffix"] == "_unencrypted" else selectors["unencrypted_suffix"]}
-    unrecorded = not any(default.values()) and any(v.startswith(_ENC_START) for _k, v, _o in leaves) and any(
-        not v.startswith(_ENC_START) and k and k[0] in ("apiVersion", "kind") for k, v, _o in leaves
+    default = {
+        **selectors,
+        "unencrypted_suffix": None
+        if selectors["unencrypted_suffix"] == "_unencrypted"
+        else selectors["unencrypted_suffix"],
+    }
+    unrecorded = (
+        not any(default.values())
+        and any(v.startswith(_ENC_START) for _k, v, _o in leaves)
+        and any(not v.startswith(_ENC_START) and k and k[0] in ("apiVersion", "kind") for k, v, _o in leaves)
     )
     for keys, value, offset in leaves:
         if not value or value.startswith(_ENC_START) or lines.allowed(offset):
@@ -567,7 +632,14 @@ def _judge_leaves(path: str, leaves: Iterable[tuple[tuple[str, ...], str, int]],
         if should(keys) and not unrecorded:
             yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
         elif policy.credential_by_name(keys, value, kube_kind=kube_kind) and _credential_leaf(keys, value):
-            yield Finding(path, line, col, "sops-unselected-secret", value, f"{dotted} is plaintext{_case_hint(selectors, keys[-1])}")
+            yield Finding(
+                path,
+                line,
+                col,
+                "sops-unselected-secret",
+                value,
+                f"{dotted} is plaintext{_case_hint(selectors, keys[-1])}",
+            )
 
 
 def _names_its_app(value: str, path: str) -> bool:
@@ -579,7 +651,9 @@ def _names_its_app(value: str, path: str) -> bool:
     if v.isalpha() and len(v) <= 16 and v in path.lower():
         return True
     words = {w for w in re.split(r"[^a-z0-9]+", path.lower()) if len(w) >= 3}
-    return filters.made_of_words(v, words | {w[: -len(s)] for w in words for s in ("db", "s") if w.endswith(s) and len(w) > len(s) + 2})
+    return filters.made_of_words(
+        v, words | {w[: -len(s)] for w in words for s in ("db", "s") if w.endswith(s) and len(w) > len(s) + 2}
+    )
 
 
 def _credential_leaf(keys: tuple[str, ...], value: str) -> bool:
@@ -640,8 +714,14 @@ def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], covered
     if values:
         from aigw_secrets.scanner import policy
 
-        creds = [f.rule for f in found if f.secret] + [k[0] for k, v, _o in values if policy.credential_by_name(k, v, kube_kind=None)]
+        creds = [f.rule for f in found if f.secret] + [
+            k[0] for k, v, _o in values if policy.credential_by_name(k, v, kube_kind=None)
+        ]
         if (creds or is_sops_name(path.rsplit("/", 1)[-1])) and covered():
             keys = ", ".join(k[0] for k, _v, _o in values[:4])
-            return [Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {keys}{' …' if len(values) > 4 else ''}")]
+            return [
+                Finding(
+                    path, 1, 1, "sops-rule-unencrypted", "", f"would expose {keys}{' …' if len(values) > 4 else ''}"
+                )
+            ]
     return []

@@ -34,7 +34,11 @@ def git_dir(start: Path) -> Path | None:
     from aigw_secrets.errors import AigwError
 
     try:
-        out = git.run(start, "rev-parse", "--is-bare-repository", "--absolute-git-dir").decode("utf-8", "surrogateescape").splitlines()
+        out = (
+            git.run(start, "rev-parse", "--is-bare-repository", "--absolute-git-dir")
+            .decode("utf-8", "surrogateescape")
+            .splitlines()
+        )
     except AigwError:
         return None
     return Path(out[1]) if len(out) == 2 else None
@@ -112,7 +116,18 @@ def staged(root: Path) -> Iterator[Item]:
     """
     from aigw_secrets import git
 
-    out = git.run(root, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--diff-filter=ACMR", "--no-renames", "--no-ext-diff", "--ignore-submodules=none")
+    out = git.run(
+        root,
+        "diff",
+        "--cached",
+        "--raw",
+        "-z",
+        "--no-abbrev",
+        "--diff-filter=ACMR",
+        "--no-renames",
+        "--no-ext-diff",
+        "--ignore-submodules=none",
+    )
     fields = out.decode("utf-8", "surrogateescape").split("\0")
     wanted = []  # (name, blob) of regular files: a symlink's blob is its target path, a gitlink no blob
     for meta, name in zip(fields[0::2], fields[1::2], strict=False):
@@ -192,8 +207,12 @@ def history_blobs(root: Path, revisions: str | None) -> tuple[list[tuple[str, st
         sha, _, name = line.partition(" ")
         if name and sha not in seen:
             seen[sha] = name
-    checked = git.run(root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(seen).encode()).decode()
-    return [(sha, seen[sha]) for sha in (line.split(" ")[0] for line in checked.splitlines() if line.endswith(" blob"))], missing
+    checked = git.run(
+        root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(seen).encode()
+    ).decode()
+    return [
+        (sha, seen[sha]) for sha in (line.split(" ")[0] for line in checked.splitlines() if line.endswith(" blob"))
+    ], missing
 
 
 def history(root: Path, blobs: list[tuple[str, str]]) -> Iterator[Item]:
@@ -211,7 +230,18 @@ def first_commits(root: Path, revisions: str | None, blobs: dict[str, str]) -> d
     if not blobs:
         return {}
     paths = sorted({f":(literal){path}" for path in blobs.values()})
-    out = git.run(root, "log", "--reverse", "--no-renames", "--raw", "--no-abbrev", "--format=%x01%H", *revision_args(revisions), "--", *paths)
+    out = git.run(
+        root,
+        "log",
+        "--reverse",
+        "--no-renames",
+        "--raw",
+        "--no-abbrev",
+        "--format=%x01%H",
+        *revision_args(revisions),
+        "--",
+        *paths,
+    )
     found: dict[str, str] = {}
     commit = ""
     for line in out.decode("utf-8", "surrogateescape").splitlines():

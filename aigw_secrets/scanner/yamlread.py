@@ -124,5 +124,13 @@ class Walk:
             if depth >= MAX_DEPTH:
                 self.truncated = f"nested deeper than {MAX_DEPTH} levels: deeper values were not checked"
                 continue
-            children = [((*keys, str(k.value)), v, depth + 1) for k, v in node.value if not (not keys and str(k.value) in self.skip_top)] if node.id == "mapping" else [(keys, v, depth + 1) for v in node.value]
+            children = (
+                [
+                    ((*keys, str(k.value)), v, depth + 1)
+                    for k, v in node.value
+                    if not (not keys and str(k.value) in self.skip_top)
+                ]
+                if node.id == "mapping"
+                else [(keys, v, depth + 1) for v in node.value]
+            )
             stack.extend(reversed(children))

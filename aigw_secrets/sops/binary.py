@@ -87,7 +87,18 @@ def trial(config_text: str, filename: str, stdin: bytes, *, binary: str, env: Ma
     try:
         cfg = tmp / ".sops.yaml"
         cfg.write_text(config_text, "utf-8")
-        argv = [binary, "--config", str(cfg), "encrypt", "--filename-override", str(tmp / filename), "--input-type", "yaml", "--output-type", "yaml"]
+        argv = [
+            binary,
+            "--config",
+            str(cfg),
+            "encrypt",
+            "--filename-override",
+            str(tmp / filename),
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "yaml",
+        ]
         return run(argv, stdin=stdin, cwd=tmp, env=env, timeout=30)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -144,7 +155,11 @@ class Sops:
         if key_file and not Path(key_file).is_file():
             return f"SOPS_AGE_KEY_FILE={key_file} does not exist"
         if key_file or self.env.get("SOPS_AGE_KEY") or self.env.get("SOPS_AGE_KEY_CMD"):
-            where = f"SOPS_AGE_KEY_FILE={key_file}" if key_file else ("SOPS_AGE_KEY" if self.env.get("SOPS_AGE_KEY") else "SOPS_AGE_KEY_CMD")
+            where = (
+                f"SOPS_AGE_KEY_FILE={key_file}"
+                if key_file
+                else ("SOPS_AGE_KEY" if self.env.get("SOPS_AGE_KEY") else "SOPS_AGE_KEY_CMD")
+            )
             return f"the age key in {where} is not a recipient of this file (nor is any other key sops found)"
         return "no private key available that can decrypt it (set SOPS_AGE_KEY_FILE)"
 
@@ -193,7 +208,16 @@ class Sops:
 
     def _pipe(self, action: str, data: bytes, filename: Path | str, input_type: str) -> bytes:
         rel = self.relative(filename)
-        args = [*self._config_args(rel), action, "--filename-override", rel, "--input-type", input_type, "--output-type", input_type]
+        args = [
+            *self._config_args(rel),
+            action,
+            "--filename-override",
+            rel,
+            "--input-type",
+            input_type,
+            "--output-type",
+            input_type,
+        ]
         res = self._run(args, stdin=data)
         if res.returncode != 0:
             raise self._failure(res, action, rel)
@@ -202,11 +226,17 @@ class Sops:
     def _failure(self, res: Result, action: str, rel: str) -> Exception:
         """Turn a failed run into a one-line error. Only value-free stderr fragments are recognised."""
         stderr = res.stderr.decode("utf-8", "replace")
-        pgp = re.search(r"key with fingerprint '([0-9A-Fa-f]{16,40})' is not available", stderr) or re.search(r"gpg: ([0-9A-Fa-f]{16,40}): skipped: No public key", stderr)
+        pgp = re.search(r"key with fingerprint '([0-9A-Fa-f]{16,40})' is not available", stderr) or re.search(
+            r"gpg: ([0-9A-Fa-f]{16,40}): skipped: No public key", stderr
+        )
         if pgp:
-            return NoKeyError(f"{rel}: sops {action} failed: the PGP public key {pgp[1]} is not in the gpg keyring (GNUPGHOME); import it with `aigw-secrets keys import-pgp` (sops exit {res.returncode})")
+            return NoKeyError(
+                f"{rel}: sops {action} failed: the PGP public key {pgp[1]} is not in the gpg keyring (GNUPGHOME); import it with `aigw-secrets keys import-pgp` (sops exit {res.returncode})"
+            )
         if "can not compile regexp" in stderr:
-            return ConfigError(f"{rel}: sops {action} failed: a path_regex in .sops.yaml is not a valid Go regular expression; run `aigw-secrets doctor` (sops exit {res.returncode})")
+            return ConfigError(
+                f"{rel}: sops {action} failed: a path_regex in .sops.yaml is not a valid Go regular expression; run `aigw-secrets doctor` (sops exit {res.returncode})"
+            )
         if res.returncode == 128:
             return NoKeyError(f"{rel}: sops {action} failed: {self._no_key_reason()} (sops exit 128)")
         for fragment, cls, reason in _KNOWN_STDERR:

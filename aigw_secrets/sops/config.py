@@ -86,7 +86,9 @@ class SopsConfig(NamedTuple):
             regex = rule.path_regex
             why = goregex.problem(regex) if regex and strict else None
             if why:
-                raise ConfigError(f"{self.path}:{rule.line}: creation rule {rule.position + 1}: path_regex is not a valid Go regular expression ({why}); sops refuses the config")
+                raise ConfigError(
+                    f"{self.path}:{rule.line}: creation rule {rule.position + 1}: path_regex is not a valid Go regular expression ({why}); sops refuses the config"
+                )
             if rule.matches(rel):
                 return rule
         return None
@@ -242,7 +244,9 @@ def repo_files(root: Path, *patterns: str) -> list[Path]:
     try:
         files = [root / p for p in git.ls_files(root, *patterns, others=True)]
     except git.GitError:
-        files = [p for p in root.rglob("*") if ".git" not in p.parts and (not patterns or p.suffix in (".yaml", ".yml"))]
+        files = [
+            p for p in root.rglob("*") if ".git" not in p.parts and (not patterns or p.suffix in (".yaml", ".yml"))
+        ]
     return sorted(p for p in files if p.is_file() and not p.is_symlink())
 
 
@@ -270,7 +274,9 @@ def is_encrypted(path: Path) -> bool:
     return bool(re.search(r'"sops"\s*:\s*\{', text)) and '"mac"' in text
 
 
-def governed(root: Path, cfg: SopsConfig | None = None, *, all_formats: bool = False, strict: bool = True) -> list[tuple[Path, Rule]]:
+def governed(
+    root: Path, cfg: SopsConfig | None = None, *, all_formats: bool = False, strict: bool = True
+) -> list[tuple[Path, Rule]]:
     """Files that a creation rule with a path_regex matches, each judged by its nearest
     ``.sops.yaml`` (only ``cfg``'s files when given). YAML only unless ``all_formats``: the
     formatting-preserving engine edits YAML; sops governs JSON, dotenv, INI and binary files too.
@@ -342,10 +348,20 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
         if recipient in [r.replace(" ", "").upper() if kind == "pgp" else r for r in rule.recipients(kind)]:
             continue
         spans = [s for s in parsed.scalars if s.path[:3] == ("creation_rules", rule.position, kind)]
-        if len(spans) == 1 and spans[0].path == ("creation_rules", rule.position, kind) and isinstance(spans[0].value, str):
+        if (
+            len(spans) == 1
+            and spans[0].path == ("creation_rules", rule.position, kind)
+            and isinstance(spans[0].value, str)
+        ):
             s = spans[0]
             joined = f"{s.value},{recipient}" if s.value else recipient
-            reps.append(ys.Replacement(s.start, s.end, json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined)))
+            reps.append(
+                ys.Replacement(
+                    s.start,
+                    s.end,
+                    json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined),
+                )
+            )
         elif spans and all(len(s.path) == 4 for s in spans) and not spans[-1].flow:
             last = spans[-1]
             line = ys.line_start(text, last.start)
@@ -359,13 +375,17 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
             end = ys.line_after(text, anchor.end)
             reps.append(ys.Replacement(end, end, f"{indent}{kind}: {recipient}\n"))
         else:
-            raise ConfigError(f"{path}:{rule.line}: rule {rule.position + 1} lists {kind} recipients in a form this command does not edit; add it by hand")
+            raise ConfigError(
+                f"{path}:{rule.line}: rule {rule.position + 1} lists {kind} recipients in a form this command does not edit; add it by hand"
+            )
     if not reps:
         return path, 0
     new = ys.apply(text, reps)
     check = load_text(new, path)
     for rule in chosen:
-        if recipient not in [r.replace(" ", "").upper() if kind == "pgp" else r for r in check.rules[rule.position].recipients(kind)]:
+        if recipient not in [
+            r.replace(" ", "").upper() if kind == "pgp" else r for r in check.rules[rule.position].recipients(kind)
+        ]:
             raise DataError(f"{path}: could not add the recipient to rule {rule.position + 1} safely; nothing written")
     atomic_write(path, new.encode("utf-8"))
     return path, len(reps)
@@ -391,9 +411,17 @@ def remove_recipients(root: Path, recipients: list[str]) -> int:
                 kept = [r.strip() for r in s.value.split(",") if r.strip() and r.strip() not in recipients]
                 if len(kept) != len([r for r in s.value.split(",") if r.strip()]):
                     if not kept:
-                        raise ConfigError(f"{path}: removing would leave creation rule {s.path[1] + 1} without an age recipient")
+                        raise ConfigError(
+                            f"{path}: removing would leave creation rule {s.path[1] + 1} without an age recipient"
+                        )
                     joined = ",".join(kept)
-                    reps.append(ys.Replacement(s.start, s.end, json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined)))
+                    reps.append(
+                        ys.Replacement(
+                            s.start,
+                            s.end,
+                            json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined),
+                        )
+                    )
             elif s.value.strip() in recipients:  # a list item: drop its line
                 reps.append(ys.Replacement(ys.line_start(text, s.start), ys.line_after(text, s.end), ""))
     if not reps:

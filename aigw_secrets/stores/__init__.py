@@ -35,7 +35,21 @@ from aigw_secrets.stores.base import (
     holds,
 )
 
-__all__ = ["ALLOW_HTTP_ENV", "KINDS", "MARK_KEY", "MARK_VALUE", "NotOurs", "Store", "StoreError", "StoreRejected", "StoreSettings", "check_endpoint", "env_secret", "holds", "open_store"]
+__all__ = [
+    "ALLOW_HTTP_ENV",
+    "KINDS",
+    "MARK_KEY",
+    "MARK_VALUE",
+    "NotOurs",
+    "Store",
+    "StoreError",
+    "StoreRejected",
+    "StoreSettings",
+    "check_endpoint",
+    "env_secret",
+    "holds",
+    "open_store",
+]
 
 
 def open_store(settings: StoreSettings) -> Store:
@@ -52,5 +66,3 @@ def open_store(settings: StoreSettings) -> Store:
 
         return OnePasswordConnect(settings)
     raise ConfigError(f"ai_gateway_external_secrets_provider: {settings.provider!r} is not one of {', '.join(KINDS)}")
-
-

@@ -20,9 +20,26 @@ from collections.abc import Iterator
 from typing import Any
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.stores.base import MARK_KEY, MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, lazy
+from aigw_secrets.stores.base import (
+    MARK_KEY,
+    MARK_VALUE,
+    NotOurs,
+    Store,
+    StoreError,
+    StoreRejected,
+    check_endpoint,
+    lazy,
+)
 
-_DENIED = ("AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "ExpiredToken", "ExpiredTokenException")
+_DENIED = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+)
 _QUIET = ("botocore", "boto3", "urllib3", "s3transfer")
 
 
@@ -56,7 +73,10 @@ class AwsSecretsManager(Store):
             boto3 = lazy("boto3", "aws")
             with quiet_logs():
                 session = boto3.session.Session(profile_name=os.environ.get("AIGW_SECRETS_STORE_AWS_PROFILE") or None)
-                self._client = session.client("secretsmanager", region_name=self.settings.aws_region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+                self._client = session.client(
+                    "secretsmanager",
+                    region_name=self.settings.aws_region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                )
         return self._client
 
     def _call(self, op: str, key: str, **kwargs: Any) -> Any:
@@ -70,10 +90,14 @@ class AwsSecretsManager(Store):
             if code == "ResourceNotFoundException":
                 return None
             if code in _DENIED:
-                raise StoreRejected(f"{where}: the store credential was rejected ({code}); it needs secretsmanager:{op.title().replace('_', '')}") from None
+                raise StoreRejected(
+                    f"{where}: the store credential was rejected ({code}); it needs secretsmanager:{op.title().replace('_', '')}"
+                ) from None
             raise StoreError(f"{where} failed ({code or 'error'})") from None
         except botocore.NoCredentialsError:
-            raise StoreRejected(f"{where}: no AWS credentials for the store (environment, $AIGW_SECRETS_STORE_AWS_PROFILE, or the pod's role)") from None
+            raise StoreRejected(
+                f"{where}: no AWS credentials for the store (environment, $AIGW_SECRETS_STORE_AWS_PROFILE, or the pod's role)"
+            ) from None
         except (botocore.BotoCoreError, OSError) as exc:
             raise StoreError(f"{where}: no answer ({type(exc).__name__})") from None
 
@@ -92,9 +116,19 @@ class AwsSecretsManager(Store):
         token = str(uuid.uuid4())
         state = self.ours(key)
         if state is False:
-            raise NotOurs(f"AWS Secrets Manager secret {key} exists and was not created by aigw-secrets (no {MARK_KEY} tag); not writing to it")
+            raise NotOurs(
+                f"AWS Secrets Manager secret {key} exists and was not created by aigw-secrets (no {MARK_KEY} tag); not writing to it"
+            )
         if state is None:
-            made = self._call("create_secret", key, Name=key, SecretString=body, ClientRequestToken=token, Tags=[{"Key": MARK_KEY, "Value": MARK_VALUE}], Description="Managed by aigw-secrets")
+            made = self._call(
+                "create_secret",
+                key,
+                Name=key,
+                SecretString=body,
+                ClientRequestToken=token,
+                Tags=[{"Key": MARK_KEY, "Value": MARK_VALUE}],
+                Description="Managed by aigw-secrets",
+            )
             if made is None:
                 raise StoreError(f"AWS Secrets Manager create_secret {key}: no answer")
             return str(made["VersionId"])

@@ -1,6 +1,5 @@
 """What every store door shares: settings, errors, the base class, the endpoint and credential rules."""
 
-
 from __future__ import annotations
 
 import abc
@@ -94,7 +93,9 @@ def check_endpoint(url: str, what: str) -> str:
         return url.rstrip("/")
     if parts.scheme == "http" and parts.hostname and (loopback or os.environ.get(ALLOW_HTTP_ENV) == "1"):
         return url.rstrip("/")
-    raise ConfigError(f"{what}: {url!r} must be https (plain http only to 127.0.0.1, or set ${ALLOW_HTTP_ENV}=1 for an in-cluster store without TLS)")
+    raise ConfigError(
+        f"{what}: {url!r} must be https (plain http only to 127.0.0.1, or set ${ALLOW_HTTP_ENV}=1 for an in-cluster store without TLS)"
+    )
 
 
 def env_secret(name: str, label: str) -> str:
@@ -104,13 +105,17 @@ def env_secret(name: str, label: str) -> str:
     if not value and path:
         p = Path(path).expanduser()
         if _tracked(p):
-            raise ConfigError(f"${name}_FILE names {p}, a file tracked in git; keep the {label} credential outside the repository")
+            raise ConfigError(
+                f"${name}_FILE names {p}, a file tracked in git; keep the {label} credential outside the repository"
+            )
         try:
             value = p.read_text("utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"${name}_FILE: cannot read {p} ({type(exc).__name__})") from None
     if not value:
-        raise StoreRejected(f"{label}: no credential: set ${name} (or ${name}_FILE) in the environment of whoever writes to the store")
+        raise StoreRejected(
+            f"{label}: no credential: set ${name} (or ${name}_FILE) in the environment of whoever writes to the store"
+        )
     return value
 
 

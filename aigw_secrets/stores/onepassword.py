@@ -32,7 +32,9 @@ class OnePasswordConnect(Store):
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         if not _VAULT_ID.fullmatch(settings.onepassword_vault):
-            raise ConfigError(f"ai_gateway_external_secrets_onepassword_vault: {settings.onepassword_vault!r} is not a 1Password vault id (26 lowercase letters and digits)")
+            raise ConfigError(
+                f"ai_gateway_external_secrets_onepassword_vault: {settings.onepassword_vault!r} is not a 1Password vault id (26 lowercase letters and digits)"
+            )
         self.vault = settings.onepassword_vault
 
     def _base(self) -> str:
@@ -57,7 +59,9 @@ class OnePasswordConnect(Store):
             except ValueError:
                 raise StoreError(f"{where}: answered {res.status} with a body that is not JSON") from None
         if res.status in (401, 403):
-            raise StoreRejected(f"{where}: the Connect token was refused (HTTP {res.status}); it needs read/write on vault {self.vault}")
+            raise StoreRejected(
+                f"{where}: the Connect token was refused (HTTP {res.status}); it needs read/write on vault {self.vault}"
+            )
         if res.status == 404:
             return None
         if res.status == 0:
@@ -69,7 +73,9 @@ class OnePasswordConnect(Store):
         found = self._req("GET", "/items?" + urllib.parse.urlencode({"filter": f'title eq "{title}"'})) or []
         found = [i for i in found if i.get("title") == key]
         if len(found) > 1:
-            raise StoreError(f"1Password vault {self.vault}: {len(found)} items are titled {key}; remove the extra ones")
+            raise StoreError(
+                f"1Password vault {self.vault}: {len(found)} items are titled {key}; remove the extra ones"
+            )
         if not found:
             return None
         item: dict[str, Any] | None = self._req("GET", f"/items/{found[0]['id']}")
@@ -83,11 +89,26 @@ class OnePasswordConnect(Store):
         item = self._find(key)
         fields = [{"label": k, "value": v, "type": "CONCEALED"} for k, v in properties.items()]
         if item is None:
-            made = self._req("POST", "/items", {"vault": {"id": self.vault}, "title": key, "category": "API_CREDENTIAL", "tags": [TAG], "fields": fields}, ok=(200, 201))
+            made = self._req(
+                "POST",
+                "/items",
+                {
+                    "vault": {"id": self.vault},
+                    "title": key,
+                    "category": "API_CREDENTIAL",
+                    "tags": [TAG],
+                    "fields": fields,
+                },
+                ok=(200, 201),
+            )
         else:
             if TAG not in (item.get("tags") or []):
-                raise NotOurs(f"1Password item {key} in vault {self.vault} exists and was not created by aigw-secrets (no tag {TAG}); not replacing it")
-            kept = [f for f in item.get("fields") or [] if f.get("label") not in properties]  # fields someone else added stay
+                raise NotOurs(
+                    f"1Password item {key} in vault {self.vault} exists and was not created by aigw-secrets (no tag {TAG}); not replacing it"
+                )
+            kept = [
+                f for f in item.get("fields") or [] if f.get("label") not in properties
+            ]  # fields someone else added stay
             new = {**item, "fields": kept + fields}
             made = self._req("PUT", f"/items/{item['id']}", new)
         if not made:

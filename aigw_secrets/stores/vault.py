@@ -16,7 +16,17 @@ from typing import Any
 
 from aigw_secrets.errors import ConfigError
 from aigw_secrets.stores.aws import quiet_logs
-from aigw_secrets.stores.base import MARK_KEY, MARK_VALUE, NotOurs, Store, StoreError, StoreRejected, check_endpoint, env_secret, lazy
+from aigw_secrets.stores.base import (
+    MARK_KEY,
+    MARK_VALUE,
+    NotOurs,
+    Store,
+    StoreError,
+    StoreRejected,
+    check_endpoint,
+    env_secret,
+    lazy,
+)
 
 
 class VaultKV2(Store):
@@ -33,11 +43,22 @@ class VaultKV2(Store):
             if not addr:
                 raise ConfigError("Vault/OpenBao store: set $VAULT_ADDR (or $BAO_ADDR) to its https:// address")
             url = check_endpoint(addr, f"${addr_env}")
-            token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN") or env_secret("VAULT_TOKEN", "Vault/OpenBao store")
+            token = (
+                os.environ.get("VAULT_TOKEN")
+                or os.environ.get("BAO_TOKEN")
+                or env_secret("VAULT_TOKEN", "Vault/OpenBao store")
+            )
             hvac = lazy("hvac", "vault")
             verify: bool | str = os.environ.get("VAULT_CACERT") or True
             # no redirects: a standby's 307 would carry X-Vault-Token to wherever it points (point VAULT_ADDR at the active node or the load balancer)
-            self._client = hvac.Client(url=url, token=token, verify=verify, namespace=os.environ.get("VAULT_NAMESPACE") or None, timeout=20, allow_redirects=False)
+            self._client = hvac.Client(
+                url=url,
+                token=token,
+                verify=verify,
+                namespace=os.environ.get("VAULT_NAMESPACE") or None,
+                timeout=20,
+                allow_redirects=False,
+            )
         return self._client
 
     @property
@@ -54,7 +75,9 @@ class VaultKV2(Store):
         except exceptions.InvalidPath:
             return None
         except (exceptions.Forbidden, exceptions.Unauthorized):
-            raise StoreRejected(f"{where}: the store token was refused (permission denied); it needs create/update/read on {self.mount}/data/{key} and {self.mount}/metadata/{key}") from None
+            raise StoreRejected(
+                f"{where}: the store token was refused (permission denied); it needs create/update/read on {self.mount}/data/{key} and {self.mount}/metadata/{key}"
+            ) from None
         except exceptions.InvalidRequest as exc:
             if "check-and-set" in str(exc):
                 raise StoreError(f"{where}: changed by someone else meanwhile (check-and-set); try again") from None
@@ -77,20 +100,37 @@ class VaultKV2(Store):
     def put(self, key: str, properties: dict[str, str]) -> str:
         meta = self._metadata(key)
         if meta is not None and (meta.get("custom_metadata") or {}).get(MARK_KEY) != MARK_VALUE:
-            raise NotOurs(f"Vault/OpenBao entry {self.mount}/{key} exists and was not created by aigw-secrets (no {MARK_KEY} custom metadata); not writing to it")
+            raise NotOurs(
+                f"Vault/OpenBao entry {self.mount}/{key} exists and was not created by aigw-secrets (no {MARK_KEY} custom metadata); not writing to it"
+            )
         if meta is None:
-            self._call("write metadata", key, lambda kv: kv.update_metadata(path=key, custom_metadata={MARK_KEY: MARK_VALUE}, mount_point=self.mount))
+            self._call(
+                "write metadata",
+                key,
+                lambda kv: kv.update_metadata(path=key, custom_metadata={MARK_KEY: MARK_VALUE}, mount_point=self.mount),
+            )
             cas = 0
         else:
             cas = int(meta.get("current_version") or 0)
-        res = self._call("write", key, lambda kv: kv.create_or_update_secret(path=key, secret=dict(properties), cas=cas, mount_point=self.mount))
+        res = self._call(
+            "write",
+            key,
+            lambda kv: kv.create_or_update_secret(path=key, secret=dict(properties), cas=cas, mount_point=self.mount),
+        )
         if not res:
             raise StoreError(f"Vault/OpenBao KV v2 write {self.mount}/{key}: no version in the answer")
         return str(res["data"]["version"])
 
     def get(self, key: str, version: str | None = None) -> dict[str, str] | None:
         res = self._call(
-            "read", key, lambda kv: kv.read_secret_version(path=key, version=int(version) if version else None, mount_point=self.mount, raise_on_deleted_version=True)
+            "read",
+            key,
+            lambda kv: kv.read_secret_version(
+                path=key,
+                version=int(version) if version else None,
+                mount_point=self.mount,
+                raise_on_deleted_version=True,
+            ),
         )
         if not res:
             return None

@@ -32,7 +32,13 @@ def encrypted(repo: Path, text: str | None = None) -> Path:
 
 
 def cli(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "aigw_secrets", *args], cwd=repo, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "aigw_secrets", *args],
+        cwd=repo,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen[bytes]) -> None:
@@ -70,13 +76,20 @@ def test_set_during_rotate_data_key_is_never_lost(repo: Path, tmp_path: Path, mo
     path = encrypted(repo)
     started, go = tmp_path / "sops-started", tmp_path / "go"
     slow = tmp_path / "slow-sops"  # the real sops, held until the concurrent `set` has finished
-    slow.write_text(f'#!/bin/sh\necho >> "{started}"\nn=0\nwhile [ ! -e "{go}" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\nexec "{sops_bin()}" "$@"\n')
+    slow.write_text(
+        f'#!/bin/sh\necho >> "{started}"\nn=0\nwhile [ ! -e "{go}" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\nexec "{sops_bin()}" "$@"\n'
+    )
     slow.chmod(0o755)
     rotate = cli(repo, "rotate", "--data-key", str(path), env={"SOPS_BINARY": str(slow)})
     wait_for(started, rotate)
     assert started.exists()
     new_value = "set-while-rotating-1234"
-    setter = subprocess.run([sys.executable, "-m", "aigw_secrets", "set", "--stdin", str(path), "stringData.apiKey"], input=new_value.encode(), cwd=repo, capture_output=True)
+    setter = subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", "set", "--stdin", str(path), "stringData.apiKey"],
+        input=new_value.encode(),
+        cwd=repo,
+        capture_output=True,
+    )
     go.touch()
     rotate.communicate(timeout=120)
     assert rotate.returncode == 0
@@ -112,7 +125,13 @@ def test_leftovers_of_dead_runs_are_removed(repo: Path, tmp_path: Path) -> None:
     stale_tmp.write_text("partial")
     live_tmp = path.parent / f".aigw-{alive}-x1y2.tmp"
     live_tmp.write_text("being written")
-    res = subprocess.run([sys.executable, "-m", "aigw_secrets", "set", "--stdin", str(path), "stringData.apiKey"], input=b"v-123456", cwd=repo, capture_output=True, env={**os.environ, "TMPDIR": str(scratch_root)})
+    res = subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", "set", "--stdin", str(path), "stringData.apiKey"],
+        input=b"v-123456",
+        cwd=repo,
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(scratch_root)},
+    )
     assert res.returncode == 0, res.stderr
     assert not any(p.exists() for p in [*stale, stale_tmp])
     assert all(p.exists() for p in [*kept, live_tmp])
@@ -120,7 +139,9 @@ def test_leftovers_of_dead_runs_are_removed(repo: Path, tmp_path: Path) -> None:
     assert scratch.sweep([scratch_root]) == 0
 
 
-def test_symlinks_and_files_outside_the_repository(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_symlinks_and_files_outside_the_repository(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = encrypted(repo)
     link = path.parent / "link.sops.yaml"
     link.symlink_to(path.name)
@@ -142,7 +163,9 @@ def test_bulk_encrypt_reports_each_file_and_a_summary(repo: Path, capsys: pytest
     d = repo / "kubernetes/apps/bulk"
     d.mkdir(parents=True)
     (d / "ok.sops.yaml").write_text(corpus()["basic-2-space"])
-    (d / "commented.sops.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: c\nstringData:\n  # Postgres Init\n  PASS: fake-pw-1\n")
+    (d / "commented.sops.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: c\nstringData:\n  # Postgres Init\n  PASS: fake-pw-1\n"
+    )
     (d / "bad.sops.yaml").write_text("apiVersion: v1\nkind: Secret\nstringData:\n  a: [1, 2\n")
     (d / "cm.sops.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
     capsys.readouterr()
@@ -163,9 +186,13 @@ def test_no_key_reasons(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert f"SOPS_AGE_KEY_FILE={repo / 'missing.agekey'} does not exist" in capsys.readouterr().err
 
 
-def test_missing_pgp_key_is_named(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_pgp_key_is_named(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fpr = "0123456789ABCDEF0123456789ABCDEF01234567"
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n")
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n"
+    )
     monkeypatch.setenv("GNUPGHOME", str(tmp_path / "empty-gnupg"))
     path = repo / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,4 +200,7 @@ def test_missing_pgp_key_is_named(repo: Path, tmp_path: Path, monkeypatch: pytes
     capsys.readouterr()
     assert main(["encrypt", str(path)]) == ExitCode.NO_KEY
     err = capsys.readouterr().err.strip()
-    assert f"{FILE}: sops encrypt failed: the PGP public key {fpr} is not in the gpg keyring" in err and len(err.splitlines()) == 1
+    assert (
+        f"{FILE}: sops encrypt failed: the PGP public key {fpr} is not in the gpg keyring" in err
+        and len(err.splitlines()) == 1
+    )

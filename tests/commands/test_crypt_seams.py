@@ -32,7 +32,11 @@ def test_updatekeys_accepts_encrypted_comments(repo: Path, capsys: pytest.Captur
     assert main(["updatekeys", str(path)]) == 0
     assert path.read_bytes() == before
     # with a new recipient, the comments stay where the author put them
-    (repo / ".sops.yaml").write_text((repo / ".sops.yaml").read_text().replace("    age: age1", f"    age: {keys.generate_in_process().recipient},age1"))
+    (repo / ".sops.yaml").write_text(
+        (repo / ".sops.yaml")
+        .read_text()
+        .replace("    age: age1", f"    age: {keys.generate_in_process().recipient},age1")
+    )
     assert main(["updatekeys", str(path)]) == 0
     after = path.read_text()
     assert after.count("type:comment]") == 2 and after.count("recipient:") == 2
@@ -42,7 +46,9 @@ def test_updatekeys_accepts_encrypted_comments(repo: Path, capsys: pytest.Captur
     assert capsys.readouterr().out == COMMENTED
 
 
-def test_batch_json_counts_failed_files_and_exit_codes_are_numbers(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_json_counts_failed_files_and_exit_codes_are_numbers(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = repo / FILE
     good.parent.mkdir(parents=True)
     good.write_text(COMMENTED)
@@ -59,7 +65,9 @@ def test_batch_json_counts_failed_files_and_exit_codes_are_numbers(repo: Path, c
 def test_encrypt_with_nothing_to_do_succeeds_with_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Before: exit 78 and no JSON. Under a catch-all rule a ConfigMap is nothing to do either."""
     recipient = keys.read_key_file(repo / "age.key")[0].recipient
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: kubernetes/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n")
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: kubernetes/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n"
+    )
     cm = repo / "kubernetes/cm.yaml"
     cm.parent.mkdir(parents=True)
     cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  LOG_LEVEL: debug\n")

@@ -52,7 +52,9 @@ def test_doctor_finds_what_sops_accepts(repo: Path, capsys: pytest.CaptureFixtur
         "stores: {yaml: {indent: 2}}\n"
         "input_type: yaml\n"
     )
-    (repo / "kubernetes/apps/x/plain.sops.yaml").write_text("apiVersion: v1\nkind: Secret\nstringData:\n  a: hunter2hunter2\n")
+    (repo / "kubernetes/apps/x/plain.sops.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nstringData:\n  a: hunter2hunter2\n"
+    )
     (repo / "age.key").chmod(0o644)
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
@@ -103,9 +105,13 @@ def test_doctor_accepts_the_cluster_template_shape(repo: Path, capsys: pytest.Ca
     assert _doctor(capsys)[0] == 0
     # with its files encrypted as cluster-template's tasks do (plain `sops encrypt -i`)
     (repo / "talos").mkdir()
-    (repo / "talos/talsecret.sops.yaml").write_text("cluster:\n  id: fake-id\n  secret: fake-secret\nsecrets:\n  bootstraptoken: fake.token\n")
+    (repo / "talos/talsecret.sops.yaml").write_text(
+        "cluster:\n  id: fake-id\n  secret: fake-secret\nsecrets:\n  bootstraptoken: fake.token\n"
+    )
     (repo / "bootstrap").mkdir()
-    (repo / "bootstrap/sops-age.sops.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\nstringData:\n  age.agekey: fake\n")
+    (repo / "bootstrap/sops-age.sops.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\nstringData:\n  age.agekey: fake\n"
+    )
     code, out = _doctor(capsys)
     assert code == 1 and out.count("but is not encrypted") == 2
     for f in ("talos/talsecret.sops.yaml", "bootstrap/sops-age.sops.yaml"):
@@ -117,7 +123,9 @@ def test_doctor_accepts_the_cluster_template_shape(repo: Path, capsys: pytest.Ca
 
 def test_doctor_nearest_config_formats_and_anchors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = _recipient()
-    (repo / ".sops.yaml").write_text(f"keys:\n  - &me {r}\ncreation_rules:\n  - path_regex: .*\\.sops\\.(ya?ml|json|env)$\n    key_groups:\n      - age:\n          - *me\n")
+    (repo / ".sops.yaml").write_text(
+        f"keys:\n  - &me {r}\ncreation_rules:\n  - path_regex: .*\\.sops\\.(ya?ml|json|env)$\n    key_groups:\n      - age:\n          - *me\n"
+    )
     (repo / "app.sops.json").write_text('{"password": "plain-fake-pw"}\n')
     (repo / "app.sops.env").write_text("PASSWORD=plain-fake-pw\n")
     sub = repo / "ansible"
@@ -132,14 +140,18 @@ def test_doctor_nearest_config_formats_and_anchors(repo: Path, capsys: pytest.Ca
     assert "app.sops.env: matches creation rule 1 of .sops.yaml but is not encrypted" in out
     assert "ansible/vars/main.yaml: matches creation rule 1 of ansible/.sops.yaml but is not encrypted" in out
     assert "encrypted_regex" not in out  # whole-file encryption of Ansible vars is right
-    assert ".sops.yaml: matches" not in out.replace("of .sops.yaml", "").replace("of ansible/.sops.yaml", "")  # the config is not a managed file
+    assert ".sops.yaml: matches" not in out.replace("of .sops.yaml", "").replace(
+        "of ansible/.sops.yaml", ""
+    )  # the config is not a managed file
     # the nested config is the one sops uses from there, and the one aigw-secrets uses too
     from aigw_secrets.sops.binary import Sops
 
     assert Sops(repo).config_for("ansible/vars/main.yaml") == sub / ".sops.yaml"
 
 
-def test_doctor_dead_typo_next_to_a_selector_is_deleted_not_renamed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_dead_typo_next_to_a_selector_is_deleted_not_renamed(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     r = _recipient()
     text = f"creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    unencrypted-regex: ^(metadata)$\n    age: {r}\n"
     (repo / ".sops.yaml").write_text(text)
@@ -162,14 +174,22 @@ def test_doctor_advice_is_checked_with_sops(repo: Path, capsys: pytest.CaptureFi
     encrypted(repo)
     code, out = _doctor(capsys)
     assert code == 1
-    assert "creation rule 1: no encrypted_regex" in out and "fix: add  encrypted_regex: ^(data|stringData)$ (checked with sops)" in out
-    assert "creation rule 2: more than one selector" in out and "keep only encrypted_regex: delete unencrypted_suffix (checked with sops)" in out
+    assert (
+        "creation rule 1: no encrypted_regex" in out
+        and "fix: add  encrypted_regex: ^(data|stringData)$ (checked with sops)" in out
+    )
+    assert (
+        "creation rule 2: more than one selector" in out
+        and "keep only encrypted_regex: delete unencrypted_suffix (checked with sops)" in out
+    )
     assert "not a valid Go (RE2)" in out and "creation rule 3: path_regex" in out
     assert "sops refuses this config" in out
 
 
 def test_doctor_age_pq_recipient_is_valid(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (repo / ".sops.yaml").write_text("creation_rules:\n  - path_regex: talos/.*\\.sops\\.yaml$\n    age: age1pq1" + "q" * 1900 + "\n")
+    (repo / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: talos/.*\\.sops\\.yaml$\n    age: age1pq1" + "q" * 1900 + "\n"
+    )
     code, out = _doctor(capsys)
     assert code == 0 and "not an age recipient" not in out
 
@@ -187,14 +207,18 @@ def test_deep_config_is_one_line(repo: Path, capsys: pytest.CaptureFixture[str])
 def test_invalid_path_regex_is_one_line_naming_the_rule(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = encrypted(repo)
     text = (repo / ".sops.yaml").read_text()
-    (repo / ".sops.yaml").write_text(text.replace("creation_rules:\n", "creation_rules:\n  - path_regex: (unclosed\n    age: age1x\n", 1))
+    (repo / ".sops.yaml").write_text(
+        text.replace("creation_rules:\n", "creation_rules:\n  - path_regex: (unclosed\n    age: age1x\n", 1)
+    )
     capsys.readouterr()
     assert main(["updatekeys", str(path)]) == ExitCode.CONFIG
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "creation rule 1: path_regex is not a valid Go regular expression" in err
 
 
-def test_doctor_key_file_checks(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_key_file_checks(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repo / ".gitignore").write_text("")
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo / "missing.agekey"))
     assert main(["doctor"]) == 1
@@ -234,14 +258,20 @@ def gnupghome(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home.chmod(0o700)
     monkeypatch.setenv("GNUPGHOME", str(home))
     yield home
-    subprocess.run(["gpgconf", "--kill", "all"], env={"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"}, capture_output=True)
+    subprocess.run(
+        ["gpgconf", "--kill", "all"], env={"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"}, capture_output=True
+    )
     shutil.rmtree(home, ignore_errors=True)
 
 
-def test_pgp_recipient_end_to_end(repo: Path, gnupghome: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pgp_recipient_end_to_end(
+    repo: Path, gnupghome: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = encrypted(repo)
     capsys.readouterr()
-    assert main(["keys", "generate-pgp", "--name", "aigw test", "--email", "test@example.invalid", "--expire", "0"]) == 0
+    assert (
+        main(["keys", "generate-pgp", "--name", "aigw test", "--email", "test@example.invalid", "--expire", "0"]) == 0
+    )
     fpr = capsys.readouterr().out.strip()
     assert re.fullmatch(r"[0-9A-F]{40}", fpr)
     assert main(["keys", "add-recipient", "--pgp", fpr]) == 0
@@ -260,18 +290,36 @@ def test_pgp_recipient_end_to_end(repo: Path, gnupghome: Path, monkeypatch: pyte
 def test_import_pgp(gnupghome: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = Path(tempfile.mkdtemp(prefix="aigw-gpg2-", dir="/tmp"))
     try:
-        gen = ["gpg", "--homedir", str(other), "--batch", "--passphrase", "", "--quick-gen-key", "other <o@example.invalid>", "ed25519", "default", "0"]
+        gen = [
+            "gpg",
+            "--homedir",
+            str(other),
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "other <o@example.invalid>",
+            "ed25519",
+            "default",
+            "0",
+        ]
         subprocess.run(gen, check=True, capture_output=True)
-        exported = subprocess.run(["gpg", "--homedir", str(other), "--armor", "--export"], check=True, capture_output=True).stdout
+        exported = subprocess.run(
+            ["gpg", "--homedir", str(other), "--armor", "--export"], check=True, capture_output=True
+        ).stdout
         (tmp_path / "pub.asc").write_bytes(exported)
         assert main(["keys", "import-pgp", str(tmp_path / "pub.asc")]) == 0
         assert re.fullmatch(r"[0-9A-F]{40}\n", capsys.readouterr().out)
     finally:
-        subprocess.run(["gpgconf", "--kill", "all"], env={"GNUPGHOME": str(other), "PATH": "/usr/bin:/bin"}, capture_output=True)
+        subprocess.run(
+            ["gpgconf", "--kill", "all"], env={"GNUPGHOME": str(other), "PATH": "/usr/bin:/bin"}, capture_output=True
+        )
         shutil.rmtree(other, ignore_errors=True)
 
 
-def test_doctor_old_sops(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_old_sops(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An old sops cannot be provoked with the real binary: a stand-in that reports 3.7.3."""
     fake = tmp_path / "sops"
     fake.write_text("#!/bin/sh\necho 'sops 3.7.3 (latest)'\n")

@@ -81,7 +81,10 @@ def test_catch_all_rule_still_finds_what_scan_finds(repo: Path, capsys: pytest.C
     code, out = _doctor(capsys)
     assert code == 1
     assert out.count("but is not encrypted") == 2, out
-    assert "cluster/apps/secret.yaml: matches creation rule 1 of .sops.yaml but is not encrypted (would expose Secret x stringData.password)" in out
+    assert (
+        "cluster/apps/secret.yaml: matches creation rule 1 of .sops.yaml but is not encrypted (would expose Secret x stringData.password)"
+        in out
+    )
     # a value in a HelmRelease: encrypting with ^(data|stringData)$ would not cover it
     assert "move the value into a SOPS-encrypted Secret" in out
     assert main(["scan", "cluster"]) == 1
@@ -100,7 +103,9 @@ def test_templated_sops_config_is_one_warning(repo: Path, capsys: pytest.Capture
     assert "tmpl/.sops.yaml: a template" in out and "is not an age recipient" not in out
 
 
-def test_a_literal_credential_in_a_templates_file_is_reported_as_scan_does(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_literal_credential_in_a_templates_file_is_reported_as_scan_does(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """cluster-template's tmpl/: placeholders are quiet, but a literal password committed in a template
     file is in git now (scan reported it; doctor stopped at the template config and said nothing)."""
     _write(
@@ -112,26 +117,44 @@ def test_a_literal_credential_in_a_templates_file_is_reported_as_scan_does(repo:
     )
     code, out = _doctor(capsys)
     assert code == 1, out
-    assert "tmpl/cluster/cluster-secrets.sops.yaml: a file of the template tmpl/.sops.yaml holds a literal credential" in out
+    assert (
+        "tmpl/cluster/cluster-secrets.sops.yaml: a file of the template tmpl/.sops.yaml holds a literal credential"
+        in out
+    )
     assert "put a placeholder" in out
 
 
 def test_unused_rule_advice_is_readable_and_keeps_the_next_rule(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = _recipient(repo)
     text = f"---\ncreation_rules:\n  - path_regex: provision/.*\\.sops\\.ya?ml\n    age: >-\n      {r}\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
-    assert _Text(text).delete_rule(0) == f"---\ncreation_rules:\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
+    assert (
+        _Text(text).delete_rule(0)
+        == f"---\ncreation_rules:\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
+    )
     (repo / ".sops.yaml").write_text(text)
-    _write(repo, {"cluster/a.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n"})
+    _write(
+        repo,
+        {
+            "cluster/a.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n"
+        },
+    )
     assert main(["encrypt", "cluster/a.sops.yaml"]) == 0
     code, out = _doctor(capsys)
     assert code == 0, out
-    assert "matches none of the 1 sops files under the repository\n    fix: fix its path_regex, or remove the rule if no file is meant to use it (checked with sops)" in out
+    assert (
+        "matches none of the 1 sops files under the repository\n    fix: fix its path_regex, or remove the rule if no file is meant to use it (checked with sops)"
+        in out
+    )
     assert str(repo) not in out  # paths relative to the repository
 
 
-def test_manifest_rule_over_ansible_vars_never_advises_a_selector(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_manifest_rule_over_ansible_vars_never_advises_a_selector(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A selector would leave host_vars values in plaintext: the advice is to split the rule."""
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml\n    age: {_recipient(repo)}\n")
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml\n    age: {_recipient(repo)}\n"
+    )
     _write(
         repo,
         {
@@ -150,7 +173,9 @@ def test_manifest_rule_over_ansible_vars_never_advises_a_selector(repo: Path, ca
 def test_store_option_typo_is_reported(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = (repo / ".sops.yaml").read_text()
     assert "stores:\n  yaml:\n    indent: 2\n" in text  # as init writes it
-    (repo / ".sops.yaml").write_text(text.replace("stores:\n  yaml:\n    indent: 2\n", "stores:\n  yaml:\n    ident: 2\n  yml:\n    indent: 2\n"))
+    (repo / ".sops.yaml").write_text(
+        text.replace("stores:\n  yaml:\n    indent: 2\n", "stores:\n  yaml:\n    ident: 2\n  yml:\n    indent: 2\n")
+    )
     code, out = _doctor(capsys)
     assert code == 1, out
     assert "unknown option stores.yaml.ident (did you mean indent?); sops ignores it" in out
@@ -159,7 +184,9 @@ def test_store_option_typo_is_reported(repo: Path, capsys: pytest.CaptureFixture
 
 
 def test_mac_only_encrypted_is_explained(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    mac_only_encrypted: true\n    age: {_recipient(repo)}\n")
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    mac_only_encrypted: true\n    age: {_recipient(repo)}\n"
+    )
     code, out = _doctor(capsys)
     assert code == 0
     assert "mac_only_encrypted: the MAC covers only the encrypted values" in out and "annotations" in out
@@ -184,8 +211,15 @@ def test_age_identity_found_by_content(repo: Path, capsys: pytest.CaptureFixture
 def test_a_narrow_selector_gets_advice_that_encrypts(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A plaintext Secret under a rule whose encrypted_regex picks none of its keys: running
     `encrypt` would change nothing, so the fix is to widen the selector."""
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: kubernetes/.*[-_]secret\\.ya?ml$\n    encrypted_regex: ^(adminKey|userKey)$\n    age: {_recipient(repo)}\n")
-    _write(repo, {"kubernetes/app/kopia-secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: k\nstringData:\n  password: hunter2hunter2\n"})
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: kubernetes/.*[-_]secret\\.ya?ml$\n    encrypted_regex: ^(adminKey|userKey)$\n    age: {_recipient(repo)}\n"
+    )
+    _write(
+        repo,
+        {
+            "kubernetes/app/kopia-secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: k\nstringData:\n  password: hunter2hunter2\n"
+        },
+    )
     code, out = _doctor(capsys)
     assert code == 1
     assert "fix: widen the rule's encrypted_regex ^(adminKey|userKey)$" in out
@@ -193,7 +227,9 @@ def test_a_narrow_selector_gets_advice_that_encrypts(repo: Path, capsys: pytest.
 
 def test_no_selector_advice_for_a_rule_written_for_ansible_vars(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """No file yet, but the path says Kubernetes (k8s) and Ansible host_vars: whole-file is right."""
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: k8s-ansible/inventory/host_vars/.*\\.ya?ml\n    age: {_recipient(repo)}\n")
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: k8s-ansible/inventory/host_vars/.*\\.ya?ml\n    age: {_recipient(repo)}\n"
+    )
     code, out = _doctor(capsys)
     assert code == 0, out
     assert "encrypted_regex" not in out

@@ -81,10 +81,17 @@ def test_generate_every_provider(repo: Path, tmp_path: Path, monkeypatch: pytest
         doc = yaml.safe_load(res.stdout)
         assert list(doc["stringData"]) == [key]
         assert doc["metadata"]["namespace"] == "ai-gateway"
-        policy = next(d for d in yaml.safe_load_all((out / f"{name}.yaml").read_text()) if d and d["kind"] == "BackendSecurityPolicy")
+        policy = next(
+            d
+            for d in yaml.safe_load_all((out / f"{name}.yaml").read_text())
+            if d and d["kind"] == "BackendSecurityPolicy"
+        )
         assert policy["metadata"]["namespace"] == doc["metadata"]["namespace"]
         assert doc["metadata"]["name"] in json.dumps(policy["spec"])
-    decrypted = {n: yaml.safe_load(sops_decrypt(out / f"{n}.secret.sops.yaml", repo / "age.key").stdout)["stringData"] for n in SECRET_KEYS}
+    decrypted = {
+        n: yaml.safe_load(sops_decrypt(out / f"{n}.secret.sops.yaml", repo / "age.key").stdout)["stringData"]
+        for n in SECRET_KEYS
+    }
     assert decrypted["openai"]["apiKey"] == secrets["OPENAI_API_KEY"]
     assert decrypted["groq"]["apiKey"] == secrets["GROQ_API_KEY"]
     assert secrets["AWS_SECRET_ACCESS_KEY"] in decrypted["aws-bedrock"]["credentials"]
@@ -112,7 +119,12 @@ def test_rerun_with_same_inputs_changes_nothing(repo: Path, tmp_path: Path, monk
     assert main(["generate", "--check"]) == 1
     assert git(repo, "status", "--porcelain") == ""
     assert main(["generate", "--no-input"]) == 0
-    assert git(repo, "status", "--porcelain").split() == ["M", str(OUT / "groq.secret.sops.yaml"), "M", str(OUT / "groq.yaml")]
+    assert git(repo, "status", "--porcelain").split() == [
+        "M",
+        str(OUT / "groq.secret.sops.yaml"),
+        "M",
+        str(OUT / "groq.yaml"),
+    ]
     assert "aigw-secrets.io/secret-generation: '2'" in (repo / OUT / "groq.yaml").read_text()
 
 
@@ -128,7 +140,9 @@ def test_existing_secret_kept_without_credential(repo: Path, tmp_path: Path, mon
     assert "o3" in (repo / OUT / "routes.yaml").read_text()
 
 
-def test_missing_credential_names_the_variable_and_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_credential_names_the_variable_and_writes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_cluster(repo, {**provider_settings("openai"), **provider_settings("groq")})
     assert main(["generate", "--no-input"]) == ExitCode.CREDENTIAL
     err = capsys.readouterr().err
@@ -136,7 +150,9 @@ def test_missing_credential_names_the_variable_and_writes_nothing(repo: Path, ca
     assert not (repo / OUT).exists()
 
 
-def test_bad_credential_shape_is_refused(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_credential_shape_is_refused(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     value = fakes.anthropic_key()
     monkeypatch.setenv("OPENAI_API_KEY", value)
     write_cluster(repo, provider_settings("openai"))
@@ -169,7 +185,9 @@ def test_sources_file_cmd_stdin(repo: Path, tmp_path: Path, monkeypatch: pytest.
     assert got("aws-bedrock")["credentials"].startswith("[default]\naws_access_key_id = AKIA")
 
 
-def test_failing_credential_command_does_not_echo_output(repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failing_credential_command_does_not_echo_output(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")
     settings = provider_settings("groq")
     settings["ai_gateway_groq_credential_source"] = "cmd:sh -c 'echo gsk_LEAKED_VALUE_0123456789; exit 3'"
@@ -206,7 +224,9 @@ def test_disabling_a_provider_removes_its_files(repo: Path, monkeypatch: pytest.
     assert names == ["kustomization.yaml", "openai.secret.sops.yaml", "openai.yaml", "routes.yaml"]
 
 
-def test_foreign_file_is_never_overwritten(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_foreign_file_is_never_overwritten(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
     write_cluster(repo, provider_settings("openai"))
     (repo / OUT).mkdir(parents=True)
@@ -233,7 +253,9 @@ def test_sops_missing(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytes
     assert not (repo / OUT).exists()
 
 
-def test_no_matching_creation_rule(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_matching_creation_rule(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
     write_cluster(repo, {**provider_settings("openai"), "ai_gateway_output_dir": "clusters/main/ai"})
     assert main(["generate", "--no-input"]) == ExitCode.CONFIG
@@ -317,7 +339,9 @@ def test_hidden_prompt_on_a_terminal(repo: Path) -> None:
     assert doc["stringData"]["apiKey"] == value
 
 
-def test_every_secret_auth_mode_round_trips_through_real_sops(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_secret_auth_mode_round_trips_through_real_sops(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from aigw_secrets.gateway.providers import PROVIDERS
     from testing.repos import AUTH_MATRIX
 
@@ -360,7 +384,9 @@ def _snapshot(repo: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in (repo / OUT).iterdir()}
 
 
-def test_generate_waits_for_nobody_and_loses_no_update(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generate_waits_for_nobody_and_loses_no_update(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Item 5: while another writer (a rotation) holds the repository lock, generate changes nothing."""
     import subprocess
     import sys
@@ -368,9 +394,15 @@ def test_generate_waits_for_nobody_and_loses_no_update(repo: Path, monkeypatch: 
     before = _three_providers(repo, monkeypatch)
     _new_credentials(monkeypatch)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys,time; from pathlib import Path; from aigw_secrets.rotation.journal import repo_lock\n"
-         "with repo_lock(Path(sys.argv[1])):\n print('locked', flush=True); time.sleep(60)", str(repo)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys,time; from pathlib import Path; from aigw_secrets.rotation.journal import repo_lock\n"
+            "with repo_lock(Path(sys.argv[1])):\n print('locked', flush=True); time.sleep(60)",
+            str(repo),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
@@ -385,7 +417,9 @@ def test_generate_waits_for_nobody_and_loses_no_update(repo: Path, monkeypatch: 
 
 
 @pytest.mark.parametrize(("crash_at", "outcome"), [("staged", "rolled back"), ("committing", "completed")])
-def test_generate_killed_mid_commit_is_finished_or_rolled_back(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], crash_at: str, outcome: str) -> None:
+def test_generate_killed_mid_commit_is_finished_or_rolled_back(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], crash_at: str, outcome: str
+) -> None:
     """Item 9: a rerun completes a commit that had begun, or rolls back one that had not."""
     from testing.helpers import run_killed
 
@@ -399,11 +433,15 @@ def test_generate_killed_mid_commit_is_finished_or_rolled_back(repo: Path, monke
     assert main(["generate", "--no-input"]) == 0
     assert f"an interrupted generate was {outcome}" in capsys.readouterr().err
     assert not list((repo / OUT).glob(".aigw-*.tmp"))
-    got = yaml.safe_load(sops_decrypt(repo / OUT / "groq.secret.sops.yaml", repo / "age.key").stdout)["stringData"]["apiKey"]
+    got = yaml.safe_load(sops_decrypt(repo / OUT / "groq.secret.sops.yaml", repo / "age.key").stdout)["stringData"][
+        "apiKey"
+    ]
     assert got == os.environ["GROQ_API_KEY"]
 
 
-def test_full_disk_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_full_disk_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Item 9: ENOSPC part-way through generate leaves every file as it was (exit 73)."""
     from testing.tmpfs import fill, repo_on_tmpfs
 
@@ -421,7 +459,9 @@ def test_full_disk_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert _snapshot(repo) != before
 
 
-def test_output_dir_symlinked_out_of_the_repository_is_refused(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_dir_symlinked_out_of_the_repository_is_refused(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Item 15: nothing is written through a symlink, and pruning never deletes through one."""
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -465,7 +505,9 @@ def test_atomic_write_never_replaces_a_symlink_device_or_pipe(tmp_path: Path) ->
     assert target.read_text() == "keep\n" and link.is_symlink() and stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
-def test_unreadable_secret_is_not_called_foreign(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_secret_is_not_called_foreign(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Item 16: a file that cannot be read is reported as unreadable (works as root too: a directory)."""
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     write_cluster(repo, provider_settings("groq"))

@@ -28,8 +28,17 @@ spec:
 """
 
 
-def test_target_namespace_that_moves_the_seed_and_secrets_is_warned(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    write_cluster(repo, {**provider_settings("openai"), "ai_gateway_secret_namespace": "llm-secrets", "ai_gateway_mcp_session_seed": True})
+def test_target_namespace_that_moves_the_seed_and_secrets_is_warned(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cluster(
+        repo,
+        {
+            **provider_settings("openai"),
+            "ai_gateway_secret_namespace": "llm-secrets",
+            "ai_gateway_mcp_session_seed": True,
+        },
+    )
     monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
     (repo / "kubernetes/apps/ai-gateway").mkdir(parents=True)
     (repo / "kubernetes/apps/ai-gateway/ks.yaml").write_text(KS)
@@ -37,7 +46,12 @@ def test_target_namespace_that_moves_the_seed_and_secrets_is_warned(repo: Path, 
     assert main(["generate", "--no-input"]) == 0
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if "targetNamespace" in ln)
-    assert "kubernetes/apps/ai-gateway/ks.yaml" in line and "MCP session seed" in line and "llm-secrets" in line and "ReferenceGrant" in line
+    assert (
+        "kubernetes/apps/ai-gateway/ks.yaml" in line
+        and "MCP session seed" in line
+        and "llm-secrets" in line
+        and "ReferenceGrant" in line
+    )
     assert main(["doctor"]) == 0  # a warning: the files are right, the cluster would move them
     out = capsys.readouterr().out
     assert "warning: kubernetes/apps/ai-gateway/ks.yaml:" in out and "MCP session seed" in out
@@ -48,8 +62,19 @@ def test_target_namespace_that_moves_the_seed_and_secrets_is_warned(repo: Path, 
     assert main(["doctor"]) == 0 and "targetNamespace" not in capsys.readouterr().out
 
 
-def test_plain_http_mcp_server_on_a_public_host_is_warned(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    write_cluster(repo, {"ai_gateway_mcp_backends": ["pub=http://mcp.example.com/mcp", "local=http://kiwi.mcp.svc.cluster.local:8080", "lo=http://127.0.0.1:9/mcp"]})
+def test_plain_http_mcp_server_on_a_public_host_is_warned(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cluster(
+        repo,
+        {
+            "ai_gateway_mcp_backends": [
+                "pub=http://mcp.example.com/mcp",
+                "local=http://kiwi.mcp.svc.cluster.local:8080",
+                "lo=http://127.0.0.1:9/mcp",
+            ]
+        },
+    )
     for name in ("PUB", "LOCAL", "LO"):
         monkeypatch.setenv(f"MCP_{name}_API_KEY", "tok-" + fakes.rand(30))
     capsys.readouterr()
@@ -59,14 +84,23 @@ def test_plain_http_mcp_server_on_a_public_host_is_warned(repo: Path, monkeypatc
 
 
 def test_keys_appended_after_a_toml_table_are_named_not_ignored(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (repo / "cluster.toml").write_text('[network]\nnode_cidr = "10.0.0.0/24"\n\n[cilium.bgp]\nenabled = false\n\nai_gateway_openai_enabled = true\n')
+    (repo / "cluster.toml").write_text(
+        '[network]\nnode_cidr = "10.0.0.0/24"\n\n[cilium.bgp]\nenabled = false\n\nai_gateway_openai_enabled = true\n'
+    )
     capsys.readouterr()
     assert main(["generate", "--no-input"]) == ExitCode.CONFIG
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "cluster.toml:7" in err and "[cilium.bgp]" in err and "above the first [table]" in err
+    assert (
+        len(err.splitlines()) == 1
+        and "cluster.toml:7" in err
+        and "[cilium.bgp]" in err
+        and "above the first [table]" in err
+    )
 
 
-def test_status_and_generate_find_the_root_from_a_subdirectory(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_and_generate_find_the_root_from_a_subdirectory(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_cluster(repo, provider_settings("openai"))
     monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
     sub = repo / "kubernetes/apps"

@@ -45,7 +45,10 @@ def test_secret_namespace_and_grant(repo: Path, monkeypatch: pytest.MonkeyPatch)
 def test_mcp_backend_key_and_session_seed(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     token = "ghp_" + fakes.rand(36)
     monkeypatch.setenv("MCP_GITHUB_API_KEY", token)
-    write_cluster(repo, {"ai_gateway_mcp_backends": ["github=https://api.githubcopilot.com/mcp"], "ai_gateway_mcp_session_seed": True})
+    write_cluster(
+        repo,
+        {"ai_gateway_mcp_backends": ["github=https://api.githubcopilot.com/mcp"], "ai_gateway_mcp_session_seed": True},
+    )
     assert main(["generate", "--no-input"]) == 0
     out = repo / OUT
     assert decrypted(repo, "mcp-github.secret.sops.yaml")["stringData"] == {"apiKey": token}
@@ -56,9 +59,14 @@ def test_mcp_backend_key_and_session_seed(repo: Path, monkeypatch: pytest.Monkey
     seed = seed_doc["stringData"]["seed"]  # type: ignore[index]  # parsed YAML
     assert len(seed) == 64 and seed.isalnum()
     meta = seed_doc["metadata"]
-    assert (meta["name"], meta["namespace"]) == ("ai-gateway-controller-mcp-session-encryption", "envoy-ai-gateway-system")  # type: ignore[index]  # parsed YAML
+    assert (meta["name"], meta["namespace"]) == (
+        "ai-gateway-controller-mcp-session-encryption",
+        "envoy-ai-gateway-system",
+    )  # type: ignore[index]  # parsed YAML
     values = yaml.safe_load((out / manifests.MCP_VALUES_FILE).read_text())
-    assert values == {"controller": {"mcp": {"sessionEncryption": {"existingSecret": "ai-gateway-controller-mcp-session-encryption"}}}}
+    assert values == {
+        "controller": {"mcp": {"sessionEncryption": {"existingSecret": "ai-gateway-controller-mcp-session-encryption"}}}
+    }
     assert manifests.MCP_VALUES_FILE not in resources(repo) and manifests.MCP_SEED_FILE in resources(repo)
     for path in out.iterdir():
         assert token not in path.read_text() and seed not in path.read_text()

@@ -54,7 +54,9 @@ def plaintext(repo: Path, path: Path) -> str:
     return sopsfile.decrypt(Sops(repo), path.read_bytes(), str(path.relative_to(repo))).decode()
 
 
-def run(repo: Path, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    repo: Path, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The command line in this process; a run killed at a step (AIGW_SECRETS_CRASH_AT) in a forked child."""
     crash = (env or {}).get("AIGW_SECRETS_CRASH_AT")
     if crash:
@@ -119,7 +121,14 @@ def test_refused_edit_on_a_terminal_reopens_the_editor_on_the_users_text(repo: P
     pexpect = pytest.importorskip("pexpect")
     path = encrypted(repo)
     editor = _editor(tmp_path, BROKEN, FIXED)
-    child = pexpect.spawn(sys.executable, ["-m", "aigw_secrets", "edit", str(path)], cwd=str(repo), env={**os.environ, "EDITOR": str(editor)}, encoding="utf-8", timeout=120)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "aigw_secrets", "edit", str(path)],
+        cwd=str(repo),
+        env={**os.environ, "EDITOR": str(editor)},
+        encoding="utf-8",
+        timeout=120,
+    )
     child.expect("Re-open the editor")
     assert (tmp_path / "count").read_text().strip() == "1"
     edited = Path((tmp_path / "edited-path").read_text().strip())
@@ -138,7 +147,12 @@ def test_declined_reopen_keeps_nothing(repo: Path, tmp_path: Path) -> None:
     path = encrypted(repo)
     before = path.read_bytes()
     child = pexpect.spawn(
-        sys.executable, ["-m", "aigw_secrets", "edit", str(path)], cwd=str(repo), env={**os.environ, "EDITOR": str(_editor(tmp_path, BROKEN))}, encoding="utf-8", timeout=120
+        sys.executable,
+        ["-m", "aigw_secrets", "edit", str(path)],
+        cwd=str(repo),
+        env={**os.environ, "EDITOR": str(_editor(tmp_path, BROKEN))},
+        encoding="utf-8",
+        timeout=120,
     )
     child.expect("Re-open the editor")
     child.sendline("n")
@@ -153,7 +167,9 @@ def test_declined_reopen_keeps_nothing(repo: Path, tmp_path: Path) -> None:
 # --- --format json, summaries, hints -----------------------------------------------------------
 
 
-def test_init_json_and_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_json_and_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
     root = tmp_path / "fresh"
     root.mkdir()
@@ -169,7 +185,9 @@ def test_init_json_and_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     assert "kept" in err  # diagnostics stay on stderr
 
 
-def test_generate_json_summary_and_hint(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generate_json_summary_and_hint(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_cluster(repo, provider_settings("groq"))
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     capsys.readouterr()
@@ -232,12 +250,16 @@ def test_add_recipient_offers_and_runs_updatekeys(repo: Path, capsys: pytest.Cap
 
 def _groq(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
     """A groq Secret generated from the environment; its rotations are validated by the stand-in."""
-    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"})
+    write_cluster(
+        repo, {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"}
+    )
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     assert main(["generate", "--no-input"]) == 0
 
 
-def test_due_rotation_needing_an_operator_is_shown_and_can_be_cancelled(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_due_rotation_needing_an_operator_is_shown_and_can_be_cancelled(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _groq(repo, provider, monkeypatch)
     monkeypatch.delenv("GROQ_API_KEY")
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
@@ -260,7 +282,9 @@ def test_due_rotation_needing_an_operator_is_shown_and_can_be_cancelled(repo: Pa
     assert "nothing to cancel" in capsys.readouterr().err
 
 
-def test_cancel_is_refused_once_the_secret_was_written(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancel_is_refused_once_the_secret_was_written(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _groq(repo, provider, monkeypatch)
     new = fakes.groq_key()
     provider.status[new] = 200
@@ -279,7 +303,12 @@ def test_edit_while_another_run_holds_the_lock_can_be_saved_after_it(repo: Path,
     pexpect = pytest.importorskip("pexpect")
     path = encrypted(repo)
     child = pexpect.spawn(
-        sys.executable, ["-m", "aigw_secrets", "edit", str(path)], cwd=str(repo), env={**os.environ, "EDITOR": str(_editor(tmp_path, FIXED))}, encoding="utf-8", timeout=120
+        sys.executable,
+        ["-m", "aigw_secrets", "edit", str(path)],
+        cwd=str(repo),
+        env={**os.environ, "EDITOR": str(_editor(tmp_path, FIXED))},
+        encoding="utf-8",
+        timeout=120,
     )
     with repo_lock(repo):  # e.g. a cron rotation
         child.expect("Re-open the editor")
@@ -290,7 +319,9 @@ def test_edit_while_another_run_holds_the_lock_can_be_saved_after_it(repo: Path,
     assert "new-value-fixed-123" in plaintext(repo, path)
 
 
-def test_generate_check_counts_removals_like_generate(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generate_check_counts_removals_like_generate(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--check saw nothing to do (exit 0) while generate then deleted the files of a disabled provider."""
 
     monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())

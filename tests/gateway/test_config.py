@@ -41,7 +41,9 @@ def test_unknown_key_did_you_mean(tmp_path: Path) -> None:
 
 def test_missing_required_setting_names_the_key(tmp_path: Path) -> None:
     assert "ai_gateway_azure_resource is not set" in error_of(tmp_path, "ai_gateway_azure_enabled: true\n")
-    msg = error_of(tmp_path, "ai_gateway_azure_enabled: true\nai_gateway_azure_resource: r\nai_gateway_azure_auth: entra\n")
+    msg = error_of(
+        tmp_path, "ai_gateway_azure_enabled: true\nai_gateway_azure_resource: r\nai_gateway_azure_auth: entra\n"
+    )
     assert "ai_gateway_azure_tenant_id is not set (needed for auth entra)" in msg
     assert "ai_gateway_vllm_url" in error_of(tmp_path, "ai_gateway_vllm_enabled: true\nai_gateway_vllm_models: [m]\n")
     assert "ai_gateway_vertex_project" in error_of(tmp_path, "ai_gateway_vertex_enabled: true\n")
@@ -59,14 +61,23 @@ def test_malformed_toml(tmp_path: Path) -> None:
 
 def test_wrong_types(tmp_path: Path) -> None:
     assert "expected true or false" in error_of(tmp_path, "ai_gateway_openai_enabled: maybe\n")
-    assert "expected a whole number" in error_of(tmp_path, "ai_gateway_openai_enabled: true\nai_gateway_openai_port: high\n")
-    assert "is not one of api-key, entra" in error_of(tmp_path, "ai_gateway_azure_enabled: true\nai_gateway_azure_resource: r\nai_gateway_azure_auth: msi\n")
+    assert "expected a whole number" in error_of(
+        tmp_path, "ai_gateway_openai_enabled: true\nai_gateway_openai_port: high\n"
+    )
+    assert "is not one of api-key, entra" in error_of(
+        tmp_path, "ai_gateway_azure_enabled: true\nai_gateway_azure_resource: r\nai_gateway_azure_auth: msi\n"
+    )
     assert "not a valid Kubernetes name" in error_of(tmp_path, "ai_gateway_namespace: Bad_NS\n")
-    assert "must be an http:// or https:// URL" in error_of(tmp_path, "ai_gateway_vllm_enabled: true\nai_gateway_vllm_url: vllm:8000\nai_gateway_vllm_models: m\n")
+    assert "must be an http:// or https:// URL" in error_of(
+        tmp_path, "ai_gateway_vllm_enabled: true\nai_gateway_vllm_url: vllm:8000\nai_gateway_vllm_models: m\n"
+    )
 
 
 def test_duplicate_model_across_providers(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, "ai_gateway_openai_enabled: true\nai_gateway_groq_enabled: true\nai_gateway_groq_models: gpt-4o-mini\n")
+    msg = error_of(
+        tmp_path,
+        "ai_gateway_openai_enabled: true\nai_gateway_groq_enabled: true\nai_gateway_groq_models: gpt-4o-mini\n",
+    )
     assert "gpt-4o-mini" in msg and "ai_gateway_openai_models" in msg
 
 

@@ -32,10 +32,17 @@ def configs(tmp_path: object) -> list[config_mod.ProviderConfig]:
     root = Path(str(tmp_path))
     out = []
     for key, auth in AUTH_MATRIX:
-        settings = {**all_providers({key: auth}), "ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "aws-secrets-manager", "ai_gateway_mcp_backends": ["search=https://mcp.example.com/mcp"]}
+        settings = {
+            **all_providers({key: auth}),
+            "ai_gateway_secret_backend": "external-secrets",
+            "ai_gateway_external_secrets_store": "aws-secrets-manager",
+            "ai_gateway_mcp_backends": ["search=https://mcp.example.com/mcp"],
+        }
         write_cluster(root, settings)
         cfg = config_mod.load(root)
-        out += [pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.key in (key, "mcp_search") and pc.auth.secret_key]
+        out += [
+            pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.key in (key, "mcp_search") and pc.auth.secret_key
+        ]
     return out
 
 
@@ -46,12 +53,28 @@ def test_every_auth_mode(tmp_path: object, shared_crds: None) -> None:
     root = Path(str(tmp_path))
     seen = set()
     pcs = configs(tmp_path)
-    write_cluster(root, {"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_openai_enabled": True})
+    write_cluster(
+        root,
+        {
+            "ai_gateway_secret_backend": "external-secrets",
+            "ai_gateway_external_secrets_store": "s",
+            "ai_gateway_openai_enabled": True,
+        },
+    )
     cfg = config_mod.load(root)
     for pc in pcs:
         value = sample(pc.auth.credential)
         pin = "uuid/6ac306d1-37c4-45c7-b7e7-c3e5cb3cfbe8"
-        doc, props = es.for_provider(pc, cfg, STORE, value, version_ref=pin, content_hash=manifests.content_hash({"k": "v"}), rotation={"aigw-secrets.io/generation": "1"}, force_sync="2026-01-01T00:00:00Z")
+        doc, props = es.for_provider(
+            pc,
+            cfg,
+            STORE,
+            value,
+            version_ref=pin,
+            content_hash=manifests.content_hash({"k": "v"}),
+            rotation={"aigw-secrets.io/generation": "1"},
+            force_sync="2026-01-01T00:00:00Z",
+        )
         if (pc.auth.credential, pc.auth.secret_key) not in seen:  # one CRD validation per shape (CEL is slow)
             report = crds.validate(doc)
             assert not report.schema_errors and not report.cel_failures, (pc.key, pc.auth.name, report)
@@ -79,16 +102,33 @@ def test_aws_session_token_and_odd_values_round_trip() -> None:
     props, template = es.split_value("aws", "credentials", odd)
     assert es.render(template, props) == {"credentials": odd} and list(props) == ["credentials"]
     props, template = es.split_value("apikey", "client-secret", "a{{ .b }}c")
-    assert template == {"client-secret": "{{ .client_secret }}"} and es.render(template, props) == {"client-secret": "a{{ .b }}c"}
+    assert template == {"client-secret": "{{ .client_secret }}"} and es.render(template, props) == {
+        "client-secret": "a{{ .b }}c"
+    }
 
 
 @pytest.mark.shared
 def test_unpinned_and_secretstore(shared_crds: None) -> None:
     store = STORE._replace(store_kind="SecretStore", refresh_interval="15m")
-    doc = es.external_secret("x-apikey", "ai-gateway", "openai", store, "p/ai-gateway/x-apikey", ["apiKey"], {"apiKey": "{{ .apiKey }}"}, version_ref=None, content_hash=None, annotations={}, force_sync=None)
+    doc = es.external_secret(
+        "x-apikey",
+        "ai-gateway",
+        "openai",
+        store,
+        "p/ai-gateway/x-apikey",
+        ["apiKey"],
+        {"apiKey": "{{ .apiKey }}"},
+        version_ref=None,
+        content_hash=None,
+        annotations={},
+        force_sync=None,
+    )
     report = crds.validate(doc)
     assert not report.schema_errors, report
-    assert "version" not in doc["spec"]["data"][0]["remoteRef"] and doc["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "aws-secrets-manager"}
+    assert "version" not in doc["spec"]["data"][0]["remoteRef"] and doc["spec"]["secretStoreRef"] == {
+        "kind": "SecretStore",
+        "name": "aws-secrets-manager",
+    }
 
 
 @pytest.mark.shared
@@ -108,13 +148,44 @@ def test_mcp_seed_builder(tmp_path: object, shared_crds: None) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"ai_gateway_secret_backend": "vault"}, "ai_gateway_secret_backend: 'vault' is not one of sops, external-secrets"),
+        (
+            {"ai_gateway_secret_backend": "vault"},
+            "ai_gateway_secret_backend: 'vault' is not one of sops, external-secrets",
+        ),
         ({"ai_gateway_openai_secret_backend": "eso"}, "ai_gateway_openai_secret_backend"),
         ({"ai_gateway_secret_backend": "external-secrets"}, "ai_gateway_external_secrets_store"),
-        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_provider": "gcp"}, "ai_gateway_external_secrets_provider"),
-        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_store_kind": "Store"}, "store_kind"),
-        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_prefix": "../x/"}, "prefix"),
-        ({"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s", "ai_gateway_external_secrets_provider": "onepassword"}, "onepassword_vault"),
+        (
+            {
+                "ai_gateway_secret_backend": "external-secrets",
+                "ai_gateway_external_secrets_store": "s",
+                "ai_gateway_external_secrets_provider": "gcp",
+            },
+            "ai_gateway_external_secrets_provider",
+        ),
+        (
+            {
+                "ai_gateway_secret_backend": "external-secrets",
+                "ai_gateway_external_secrets_store": "s",
+                "ai_gateway_external_secrets_store_kind": "Store",
+            },
+            "store_kind",
+        ),
+        (
+            {
+                "ai_gateway_secret_backend": "external-secrets",
+                "ai_gateway_external_secrets_store": "s",
+                "ai_gateway_external_secrets_prefix": "../x/",
+            },
+            "prefix",
+        ),
+        (
+            {
+                "ai_gateway_secret_backend": "external-secrets",
+                "ai_gateway_external_secrets_store": "s",
+                "ai_gateway_external_secrets_provider": "onepassword",
+            },
+            "onepassword_vault",
+        ),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: object, extra: dict[str, str], message: str) -> None:
@@ -133,11 +204,22 @@ def test_per_provider_backend(tmp_path: object) -> None:
     from pathlib import Path
 
     root = Path(str(tmp_path))
-    write_cluster(root, {"ai_gateway_openai_enabled": True, "ai_gateway_groq_enabled": True, "ai_gateway_groq_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "s"})
+    write_cluster(
+        root,
+        {
+            "ai_gateway_openai_enabled": True,
+            "ai_gateway_groq_enabled": True,
+            "ai_gateway_groq_secret_backend": "external-secrets",
+            "ai_gateway_external_secrets_store": "s",
+        },
+    )
     cfg = config_mod.load(root)
     backends = {pc.key: pc.backend for pc in cfg.providers}
     assert backends == {"openai": "sops", "groq": "external-secrets"} and cfg.external_secrets is not None
-    assert {pc.key: manifests.secret_file(pc) for pc in cfg.providers} == {"openai": "openai.secret.sops.yaml", "groq": "groq.externalsecret.yaml"}
+    assert {pc.key: manifests.secret_file(pc) for pc in cfg.providers} == {
+        "openai": "openai.secret.sops.yaml",
+        "groq": "groq.externalsecret.yaml",
+    }
     write_cluster(root, {"ai_gateway_openai_enabled": True})
     assert config_mod.load(root).external_secrets is None  # nobody uses the store: its settings are not needed
 

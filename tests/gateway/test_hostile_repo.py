@@ -91,7 +91,10 @@ def value_in(repo: Path) -> str:
 def setup_groq(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     old = fakes.groq_key()
     provider.status[old] = 200
-    settings: dict[str, object] = {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models"}
+    settings: dict[str, object] = {
+        **provider_settings("groq"),
+        "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models",
+    }
     write_cluster(repo, settings)
     monkeypatch.setenv("GROQ_API_KEY", old)
     assert main(["generate", "--no-input"]) == 0
@@ -103,7 +106,12 @@ def setup_groq(repo: Path, provider: standin.Provider, monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("attack", ["cmd", "file", "validation_url", "host"])
 def test_hostile_cluster_yaml_in_a_pull_request_does_nothing_harmful(
-    repo: Path, provider: standin.Provider, thief: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, attack: str
+    repo: Path,
+    provider: standin.Provider,
+    thief: Recorder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    attack: str,
 ) -> None:
     settings = setup_groq(repo, provider, monkeypatch)
     old = value_in(repo)
@@ -121,7 +129,13 @@ def test_hostile_cluster_yaml_in_a_pull_request_does_nothing_harmful(
         settings["ai_gateway_groq_validation_url"] = f"{thief.url}/v1/models"
     else:
         del settings["ai_gateway_groq_validation_url"]
-        settings.update({"ai_gateway_groq_host": "127.0.0.1", "ai_gateway_groq_port": int(thief.url.rsplit(":", 1)[1]), "ai_gateway_groq_tls": False})
+        settings.update(
+            {
+                "ai_gateway_groq_host": "127.0.0.1",
+                "ai_gateway_groq_port": int(thief.url.rsplit(":", 1)[1]),
+                "ai_gateway_groq_tls": False,
+            }
+        )
     write_cluster(repo, settings)
 
     main(["generate", "--check"])  # the README's CI step
@@ -148,7 +162,9 @@ def test_operator_can_allow_commands_and_hosts_from_outside(
     monkeypatch.delenv("AIGW_SECRETS_ALLOW_HOSTS")
     config_dir = tmp_path / "xdg" / "aigw-secrets"
     config_dir.mkdir(parents=True)
-    (config_dir / "operator.toml").write_text(f'allow_commands = true\nallow_hosts = ["{provider.url.split("//")[1]}"]\n')
+    (config_dir / "operator.toml").write_text(
+        f'allow_commands = true\nallow_hosts = ["{provider.url.split("//")[1]}"]\n'
+    )
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     assert main(["rotate", "--provider", "groq"]) == 0
     assert new in provider.calls
@@ -159,7 +175,9 @@ def test_operator_can_allow_commands_and_hosts_from_outside(
         operator.load(repo)
 
 
-def test_generate_check_never_runs_a_command(repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate_check_never_runs_a_command(
+    repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = setup_groq(repo, provider, monkeypatch)
     marker = tmp_path / "ran"
     settings["ai_gateway_groq_credential_source"] = f"cmd:sh -c 'touch {marker}; echo {fakes.groq_key()}'"
@@ -179,7 +197,9 @@ def test_validation_host_policy() -> None:
     validate.allowed(pc, "https://api.openai.com/v1/models", strict)
     validate.allowed(pc, "http://127.0.0.1:8080/v1/models", operator.Policy(allow_hosts=frozenset({"127.0.0.1:8080"})))
     with pytest.raises(ConfigError):
-        validate.allowed(pc, "http://127.0.0.1:8081/v1/models", operator.Policy(allow_hosts=frozenset({"127.0.0.1:8080"})))
+        validate.allowed(
+            pc, "http://127.0.0.1:8081/v1/models", operator.Policy(allow_hosts=frozenset({"127.0.0.1:8080"}))
+        )
 
 
 def _openai(extra: dict[str, object]) -> config_mod.ProviderConfig:
@@ -193,7 +213,9 @@ def _openai(extra: dict[str, object]) -> config_mod.ProviderConfig:
 # --- item 7: redirects and slow answers ----------------------------------------------------------------
 
 
-def test_redirect_is_not_followed(repo: Path, provider: standin.Provider, thief: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redirect_is_not_followed(
+    repo: Path, provider: standin.Provider, thief: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = setup_groq(repo, provider, monkeypatch)
     redirector = Recorder("redirect", f"{thief.url}/v1/models")
     try:
@@ -207,7 +229,9 @@ def test_redirect_is_not_followed(repo: Path, provider: standin.Provider, thief:
         redirector.close()
 
 
-def test_dripping_server_is_bounded_by_the_deadline(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dripping_server_is_bounded_by_the_deadline(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = setup_groq(repo, provider, monkeypatch)
     dripper = Recorder("drip")
     try:
@@ -259,7 +283,9 @@ def test_duplicate_key_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "cluster_name: home\n"])
-def test_empty_config_prunes_nothing(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+def test_empty_config_prunes_nothing(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     before = sorted(p.name for p in (repo / OUT).iterdir())
     (repo / "cluster.yaml").write_text(text)
@@ -304,9 +330,14 @@ def test_periods_out_of_range_are_refused(repo: Path, capsys: pytest.CaptureFixt
     assert f"{key}: {value} is out of range" in err and err.count("\n") == 1
 
 
-def test_missing_or_hanging_credential_command_names_the_provider(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_or_hanging_credential_command_names_the_provider(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")
-    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_groq_credential_source": "cmd:no-such-password-manager get groq"})
+    write_cluster(
+        repo,
+        {**provider_settings("groq"), "ai_gateway_groq_credential_source": "cmd:no-such-password-manager get groq"},
+    )
     assert main(["generate", "--no-input"]) == ExitCode.CREDENTIAL
     err = capsys.readouterr().err
     assert "Groq (groq): credential command 'no-such-password-manager'" in err and "sops" not in err
@@ -345,9 +376,13 @@ def test_control_character_gives_one_line(repo: Path, capsys: pytest.CaptureFixt
     assert err.count("\n") == 1 and "\x1b" not in err
 
 
-def test_repository_cannot_pick_another_providers_variable(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_repository_cannot_pick_another_providers_variable(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", fakes.aws_secret_access_key())
     for variable in ("AWS_SECRET_ACCESS_KEY", "SOPS_AGE_KEY", "AIGW_SECRETS_ALLOW_HOSTS"):
-        write_cluster(repo, {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_credential_source": f"env:{variable}"})
+        write_cluster(
+            repo, {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_credential_source": f"env:{variable}"}
+        )
         assert main(["generate", "--no-input"]) == ExitCode.CONFIG
         assert "belongs to the tool or to another provider" in capsys.readouterr().err

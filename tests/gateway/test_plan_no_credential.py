@@ -23,19 +23,25 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_env")
 @pytest.mark.parametrize("backend", [{}, ESO])
-def test_no_credential_non_interactive_names_what_to_set(tmp_path: Path, backend: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credential_non_interactive_names_what_to_set(
+    tmp_path: Path, backend: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_cluster(tmp_path, {"ai_gateway_openai_enabled": True, **backend})
     cfg = config.load(tmp_path)
     (pc,) = cfg.providers
     planner = plan.plan_external_secret if backend else plan.plan_secret
     monkeypatch.setattr(credentials, "prompt", lambda pc: pytest.fail("never prompts when not interactive"))
-    with pytest.raises(CredentialError, match=r"OpenAI \(openai\): no credential; set OPENAI_API_KEY, or pass --source openai="):
+    with pytest.raises(
+        CredentialError, match=r"OpenAI \(openai\): no credential; set OPENAI_API_KEY, or pass --source openai="
+    ):
         planner(pc, cfg, tmp_path / "out", None, False)
 
 
 @pytest.mark.usefixtures("no_env")
 @pytest.mark.parametrize("backend", [{}, ESO])
-def test_no_credential_at_a_terminal_is_asked_for(tmp_path: Path, backend: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credential_at_a_terminal_is_asked_for(
+    tmp_path: Path, backend: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_cluster(tmp_path, {"ai_gateway_openai_enabled": True, **backend})
     cfg = config.load(tmp_path)
     (pc,) = cfg.providers

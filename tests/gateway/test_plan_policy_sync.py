@@ -9,7 +9,9 @@ import yaml
 
 from aigw_secrets.gateway import manifests, plan
 
-SECRET = yaml.safe_dump({"kind": "Secret", "metadata": {"annotations": {f"{manifests.ANNOTATION}/generation": "3"}}}).encode()
+SECRET = yaml.safe_dump(
+    {"kind": "Secret", "metadata": {"annotations": {f"{manifests.ANNOTATION}/generation": "3"}}}
+).encode()
 
 
 def _policy(tmp_path: Path, body: str) -> Path:

@@ -79,7 +79,10 @@ def test_same_namespace_needs_no_grant(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("provider", ["openai", "azure", "anthropic", "bedrock"])
 def test_v11_refuses_cross_namespace_for_types_it_read_locally(tmp_path: Path, provider: str) -> None:
-    msg = _error(tmp_path, {**provider_settings(provider), "ai_gateway_version": "v1.1", "ai_gateway_secret_namespace": SECRET_NS})
+    msg = _error(
+        tmp_path,
+        {**provider_settings(provider), "ai_gateway_version": "v1.1", "ai_gateway_secret_namespace": SECRET_NS},
+    )
     assert "ai_gateway_secret_namespace" in msg and "v1.2" in msg
 
 
@@ -176,7 +179,10 @@ def test_patched_schema_adds_exactly_the_go_types_fields(tmp_path: Path) -> None
 def test_mcp_route_and_backends(tmp_path: Path) -> None:
     """Shape per agent-router api/v1beta1/mcp_route.go: backendRefs inline a BackendObjectReference plus
     `path`; `securityPolicy.apiKey` has exactly one of secretRef/inline; the Secret key is `apiKey`."""
-    cfg = _load(tmp_path, {"ai_gateway_mcp_backends": ["github=https://api.githubcopilot.com/mcp/", "kiwi=http://10.0.0.7:8080"]})
+    cfg = _load(
+        tmp_path,
+        {"ai_gateway_mcp_backends": ["github=https://api.githubcopilot.com/mcp/", "kiwi=http://10.0.0.7:8080"]},
+    )
     objects = manifests.mcp_objects(cfg)
     route = objects[-1]
     assert route["kind"] == "MCPRoute" and route["apiVersion"] == "aigateway.envoyproxy.io/v1beta1"
@@ -205,7 +211,14 @@ def test_mcp_backend_entries_are_checked(tmp_path: Path) -> None:
 def test_mcp_seed_secret_name_follows_the_chart(tmp_path: Path) -> None:
     cfg = _load(tmp_path, {"ai_gateway_mcp_session_seed": True})
     assert cfg.mcp_seed == config.MCPSeed("ai-gateway-controller-mcp-session-encryption", "envoy-ai-gateway-system")
-    cfg = _load(tmp_path, {"ai_gateway_mcp_session_seed": True, "ai_gateway_mcp_fullname_override": "", "ai_gateway_mcp_release_name": "aieg"})
+    cfg = _load(
+        tmp_path,
+        {
+            "ai_gateway_mcp_session_seed": True,
+            "ai_gateway_mcp_fullname_override": "",
+            "ai_gateway_mcp_release_name": "aieg",
+        },
+    )
     assert cfg.mcp_seed is not None and cfg.mcp_seed.secret_name == "aieg-ai-gateway-helm-mcp-session-encryption"
     assert config.controller_fullname("my-ai-gateway-helm", "") == "my-ai-gateway-helm"
     seed = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), "old", fingerprint=False)
@@ -292,13 +305,19 @@ def test_new_provider_backends(tmp_path: Path) -> None:
         cfg = _load(tmp_path, provider_settings(key))
         (pc,) = cfg.providers
         (backend,) = manifests.service_backends(pc, cfg)
-        schemas[key] = (manifests.backend(pc, cfg)["spec"]["endpoints"][0]["fqdn"]["hostname"], backend["spec"]["schema"])
+        schemas[key] = (
+            manifests.backend(pc, cfg)["spec"]["endpoints"][0]["fqdn"]["hostname"],
+            backend["spec"]["schema"],
+        )
     assert schemas["gemini"] == ("generativelanguage.googleapis.com", {"name": "OpenAI", "prefix": "/v1beta/openai"})
     assert schemas["openrouter"] == ("openrouter.ai", {"name": "OpenAI", "prefix": "/api/v1"})
     assert schemas["deepinfra"] == ("api.deepinfra.com", {"name": "OpenAI", "prefix": "/v1/openai"})
     assert schemas["cohere"] == ("api.cohere.com", {"name": "Cohere", "version": "v2"})
     assert schemas["cohere_openai"] == ("api.cohere.com", {"name": "OpenAI", "prefix": "/compatibility/v1"})
-    assert schemas["bedrock_api_key"] == ("bedrock-runtime.us-east-1.amazonaws.com", {"name": "OpenAI", "prefix": "/openai/v1"})
+    assert schemas["bedrock_api_key"] == (
+        "bedrock-runtime.us-east-1.amazonaws.com",
+        {"name": "OpenAI", "prefix": "/openai/v1"},
+    )
     assert schemas["bedrock_openai"] == ("bedrock-runtime.us-east-1.amazonaws.com", {"name": "AWSOpenAI"})
     for key in ("mistral", "xai", "deepseek", "together"):
         assert schemas[key][1] == {"name": "OpenAI"}  # /v1

@@ -84,7 +84,10 @@ def test_what_each_library_sends(tmp_path: Path, server: Server, case: str) -> N
     form = urllib.parse.parse_qs(body.decode())
     if case == "aws":
         key_id = value.split("aws_access_key_id = ")[1].split("\n")[0]
-        assert headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={key_id}/") and "/us-east-1/sts/aws4_request" in headers["Authorization"]
+        assert (
+            headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={key_id}/")
+            and "/us-east-1/sts/aws4_request" in headers["Authorization"]
+        )
         assert "X-Amz-Date" in headers and form == {"Action": ["GetCallerIdentity"], "Version": ["2011-06-15"]}
     elif case == "gcp":
         from cryptography.hazmat.primitives import serialization
@@ -94,14 +97,29 @@ def test_what_each_library_sends(tmp_path: Path, server: Server, case: str) -> N
         public = serialization.load_pem_private_key(sa["private_key"].encode(), None).public_key()
         pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         claims = jwt.decode(form["assertion"][0], certs=pem, audience=f"{server.url}/token")  # the signature verifies
-        assert claims["iss"] == sa["client_email"] and form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+        assert claims["iss"] == sa["client_email"] and form["grant_type"] == [
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ]
     else:
         assert form["grant_type"] == ["client_credentials"] and form["client_secret"] == [value]
-        assert form["client_id"] == [pc.settings["client_id"]] and "https://cognitiveservices.azure.com/.default" in form["scope"][0]
+        assert (
+            form["client_id"] == [pc.settings["client_id"]]
+            and "https://cognitiveservices.azure.com/.default" in form["scope"][0]
+        )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize(("status", "expect"), [(401, validate.Rejected), (403, validate.Rejected), (404, ConfigError), (429, None), (500, validate.Unavailable), (503, validate.Unavailable)])
+@pytest.mark.parametrize(
+    ("status", "expect"),
+    [
+        (401, validate.Rejected),
+        (403, validate.Rejected),
+        (404, ConfigError),
+        (429, None),
+        (500, validate.Unavailable),
+        (503, validate.Unavailable),
+    ],
+)
 def test_outcomes(tmp_path: Path, server: Server, case: str, status: int, expect: type[Exception] | None) -> None:
     pc = provider(tmp_path, server, case)
     server.answer = (status, {"error": "server_error"})
@@ -125,7 +143,9 @@ def test_gcp_invalid_grant_is_a_rejection(tmp_path: Path, server: Server) -> Non
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_missing_library_names_the_extra(tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+def test_missing_library_names_the_extra(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
     pc = provider(tmp_path, server, case)
     *_, extra, module = CASES[case]
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
@@ -136,7 +156,9 @@ def test_missing_library_names_the_extra(tmp_path: Path, server: Server, monkeyp
     assert server.seen == []
 
 
-def test_a_cluster_yaml_host_never_receives_the_credential(tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cluster_yaml_host_never_receives_the_credential(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The operator allow-list decides, for the library paths too: without it, nothing is sent."""
     monkeypatch.delenv("AIGW_SECRETS_ALLOW_HOSTS")
     for case in CASES:

@@ -60,7 +60,9 @@ def test_bedrock_api_keys_are_checked_on_the_bedrock_control_plane(tmp_path: Pat
     validate.allowed(pc, req.url, operator.Policy())
 
 
-@pytest.mark.parametrize(("key", "auth"), [("bedrock_api_key", None), ("bedrock", "static"), ("bedrock_openai", "static")])
+@pytest.mark.parametrize(
+    ("key", "auth"), [("bedrock_api_key", None), ("bedrock", "static"), ("bedrock_openai", "static")]
+)
 @pytest.mark.parametrize("region", ["s3", "us-east-1.evil.example", "evil.example/x?", "US-EAST-1", ""])
 def test_an_aws_region_must_look_like_one(tmp_path: Path, key: str, auth: str | None, region: str) -> None:
     """`sts.s3.amazonaws.com` is someone's S3 bucket: a region from the repository fills the host
@@ -75,7 +77,10 @@ def test_an_aws_region_must_look_like_one(tmp_path: Path, key: str, auth: str | 
 def test_path_placeholders_are_encoded(tmp_path: Path) -> None:
     pc = _pc(tmp_path, "azure")
     pc.settings["api_version"] = "2025-01-01-preview&x=/../y"
-    assert validate.documented_url(pc) == "https://my-openai.openai.azure.com/openai/models?api-version=2025-01-01-preview%26x%3D%2F..%2Fy"
+    assert (
+        validate.documented_url(pc)
+        == "https://my-openai.openai.azure.com/openai/models?api-version=2025-01-01-preview%26x%3D%2F..%2Fy"
+    )
 
 
 HEADERS = {
@@ -95,8 +100,15 @@ def test_the_credential_goes_in_the_rows_header(tmp_path: Path, key: str) -> Non
 
 def test_the_entra_check_is_the_tenants_token_endpoint(tmp_path: Path) -> None:
     req = validate.request_for(_pc(tmp_path, "azure", "entra"), "client-secret-value")
-    assert (req.method, req.url) == ("POST", "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/oauth2/v2.0/token")
-    assert req.entra == ("00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002", "client-secret-value")
+    assert (req.method, req.url) == (
+        "POST",
+        "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/oauth2/v2.0/token",
+    )
+    assert req.entra == (
+        "00000000-0000-0000-0000-000000000001",
+        "00000000-0000-0000-0000-000000000002",
+        "client-secret-value",
+    )
 
 
 def test_a_new_provider_is_a_row() -> None:
@@ -116,9 +128,15 @@ def test_a_new_provider_is_a_row() -> None:
         default_auth="api-key",
         host="api.newllm.example",
     )  # fmt: skip
-    pc = ProviderConfig(row, {"zone": "z1", "org": "acme inc"}, row.auth_modes[0], "newllm", "api.newllm.example", 443, True, None, {})
+    pc = ProviderConfig(
+        row, {"zone": "z1", "org": "acme inc"}, row.auth_modes[0], "newllm", "api.newllm.example", 443, True, None, {}
+    )
     req = validate.request_for(pc, "k-123")
-    assert (req.method, req.url, req.headers) == ("GET", "https://z1.auth.newllm.example/v2/whoami?org=acme%20inc", {"X-Key": "Key k-123", "X-Client": "aigw"})
+    assert (req.method, req.url, req.headers) == (
+        "GET",
+        "https://z1.auth.newllm.example/v2/whoami?org=acme%20inc",
+        {"X-Key": "Key k-123", "X-Client": "aigw"},
+    )
     assert validate.documented_host(pc) == "z1.auth.newllm.example"
     validate.allowed(pc, req.url, operator.Policy())
     pc.settings["zone"] = "evil"

@@ -46,7 +46,9 @@ def managed_repo(repo: Path, *, bootstrap: bool = False) -> dict[Path, bytes]:
         boot = repo / "bootstrap/sops-age.sops.yaml"
         boot.parent.mkdir()
         identity = (repo / "age.key").read_text().strip().splitlines()[-1]
-        boot.write_text(f"---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\nstringData:\n  age.agekey: \"{identity}\"\n")
+        boot.write_text(
+            f'---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\nstringData:\n  age.agekey: "{identity}"\n'
+        )
     for name in FILES:
         path = repo / f"kubernetes/apps/{name}.sops.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,9 @@ def decrypts_with(repo: Path, files: dict[Path, bytes], identities: str) -> bool
     env["HOME"] = str(repo / "no-home")
     sops = Sops(repo, env=env)
     try:
-        return all(sopsfile.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text for p, text in files.items())
+        return all(
+            sopsfile.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text for p, text in files.items()
+        )
     except AigwError:
         return False
 
@@ -85,21 +89,31 @@ def invariant(repo: Path, files: dict[Path, bytes], fake: kubeapi.FakeCluster) -
 
 
 def bootstrap_recipients(repo: Path, boot: Path) -> set[str]:
-    text = sopsfile.decrypt(Sops(repo, env={**os.environ, "SOPS_AGE_KEY": operator_identities(repo)}), boot.read_bytes(), str(boot.relative_to(repo)))
+    text = sopsfile.decrypt(
+        Sops(repo, env={**os.environ, "SOPS_AGE_KEY": operator_identities(repo)}),
+        boot.read_bytes(),
+        str(boot.relative_to(repo)),
+    )
     held = yaml.safe_load(text)["stringData"]["age.agekey"]
     return {keys.recipient_of(m.group(0)) for m in keys.IDENTITY_RE.finditer(held)}
 
 
-def rotate_age(repo: Path, kubeconfig: Path, *extra: str, crash: str | None = None, when: str | None = None) -> subprocess.CompletedProcess[str]:
+def rotate_age(
+    repo: Path, kubeconfig: Path, *extra: str, crash: str | None = None, when: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """`keys rotate-age` in this process; with ``crash``, in a child forked from it and killed after that phase."""
     env = {"AIGW_SECRETS_NOW": when} if when else {}
     argv = ["keys", "rotate-age", "--kubeconfig", str(kubeconfig), "--grace-hours", "1", *extra]
     if crash:
-        return subprocess.CompletedProcess(argv, run_killed(repo, argv, crash, env, warm=("kubernetes.client", "kubernetes.config")), "", "")
+        return subprocess.CompletedProcess(
+            argv, run_killed(repo, argv, crash, env, warm=("kubernetes.client", "kubernetes.config")), "", ""
+        )
     return run_cli(repo, argv, env)
 
 
-def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]) -> None:
+def test_full_rotation_keeps_flux_working_after_every_phase(
+    repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]
+) -> None:
     fake, kc = cluster
     files = managed_repo(repo, bootstrap=True)
     boot = repo / "bootstrap/sops-age.sops.yaml"
@@ -127,7 +141,7 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
     invariant(repo, files, fake)
     assert old_recipient not in (repo / ".sops.yaml").read_text()
     assert bootstrap_recipients(repo, boot) == {new_recipient}
-    assert "stringData:\n  age.agekey: \"ENC[" in boot.read_text()  # formatting kept
+    assert 'stringData:\n  age.agekey: "ENC[' in boot.read_text()  # formatting kept
     assert not decrypts_with(repo, files, old_identity)  # new data keys: the old key reads nothing new
 
     journal = json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())
@@ -144,11 +158,15 @@ def test_full_rotation_keeps_flux_working_after_every_phase(repo: Path, cluster:
     held = cluster_identities(fake)
     assert old_identity.strip().splitlines()[-1] not in held
     assert keys.read_key_file(repo / "age.key")[0].recipient == new_recipient  # SOPS_AGE_KEY_FILE keeps working
-    assert list((repo / ".git/aigw-secrets/retired").glob("age.key.retired-*"))  # kept, in the state directory no commit reaches
+    assert list(
+        (repo / ".git/aigw-secrets/retired").glob("age.key.retired-*")
+    )  # kept, in the state directory no commit reaches
     assert not list(repo.glob("age.key.retired-*"))
     assert "age-" not in git(repo, "ls-files")  # no key file was committed
     untracked = git(repo, "ls-files", "--others", "--exclude-standard").split()
-    assert not [f for f in untracked if "AGE-SECRET-KEY" in (repo / f).read_text(errors="replace")]  # `git add -A` picks up no key
+    assert not [
+        f for f in untracked if "AGE-SECRET-KEY" in (repo / f).read_text(errors="replace")
+    ]  # `git add -A` picks up no key
     assert git(repo, "status", "--porcelain", "--", ".gitignore") == ""  # the tool's .gitignore change is committed
     log = git(repo, "log", "--format=%s")
     assert "add age recipient" in log and "remove old age recipient" in log
@@ -185,13 +203,17 @@ def test_phase_two_by_hand(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]
     assert res.returncode == ExitCode.UNAVAILABLE
     journal = json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())
     entry = f"aigw-{journal['rotation_id'][:8]}.agekey"
-    assert "kubectl -n flux-system patch secret sops-age --type merge --patch-file" in res.stdout and entry in res.stdout
+    assert (
+        "kubectl -n flux-system patch secret sops-age --type merge --patch-file" in res.stdout and entry in res.stdout
+    )
     assert "--confirm-phase 2" in res.stdout and "AGE-SECRET-KEY" not in res.stdout + res.stderr
 
     res = rotate_age(repo, kc, "--confirm-phase", "2")  # claimed, but the key is not there: refused
     assert res.returncode == ExitCode.DATA and "run the phase 2 commands first" in res.stderr
     new_key = (repo / journal["new_key_file"]).read_bytes()
-    fake.secrets[("flux-system", "sops-age")]["data"][entry] = base64.b64encode(new_key).decode()  # the operator's kubectl patch
+    fake.secrets[("flux-system", "sops-age")]["data"][entry] = base64.b64encode(
+        new_key
+    ).decode()  # the operator's kubectl patch
     res = rotate_age(repo, kc, "--confirm-phase", "2")
     assert res.returncode == ExitCode.LOCKED and "waiting for Flux" in res.stderr  # phases 2 and 3 done
     assert json.loads((repo / ".git/aigw-secrets/age-rotation.json").read_text())["state"] == "recipient-added"
@@ -226,7 +248,12 @@ def test_forbidden_conflict_and_bad_context(repo: Path, cluster: tuple[kubeapi.F
     assert len([line for line in res.stderr.splitlines() if "error:" in line]) == 1
 
 
-def test_cluster_status_and_apply(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cluster_status_and_apply(
+    repo: Path,
+    cluster: tuple[kubeapi.FakeCluster, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     fake, kc = cluster
     monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
     write_cluster(repo, provider_settings("openai"))
@@ -260,7 +287,9 @@ def test_cluster_status_and_apply(repo: Path, cluster: tuple[kubeapi.FakeCluster
 
 
 @pytest.mark.parametrize("where", ["hooks-dir", "hooks-path"])
-def test_own_commits_never_run_repository_hooks(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path], tmp_path: Path, where: str) -> None:
+def test_own_commits_never_run_repository_hooks(
+    repo: Path, cluster: tuple[kubeapi.FakeCluster, Path], tmp_path: Path, where: str
+) -> None:
     """The tool commits while it holds the private age keys: a hook (code a contributor can merge, installed by the
     operator, or a committed hooks directory the clone points core.hooksPath at) must not run."""
     _, kc = cluster
@@ -270,7 +299,9 @@ def test_own_commits_never_run_repository_hooks(repo: Path, cluster: tuple[kubea
     hooks.mkdir(exist_ok=True)
     for name in ("pre-commit", "commit-msg", "prepare-commit-msg", "post-commit"):
         hook = hooks / name
-        hook.write_text(f'#!/bin/sh\nenv >> {loot}; cat "$SOPS_AGE_KEY_FILE" ./*.key ./*.agekey >> {loot} 2>/dev/null; true\n')
+        hook.write_text(
+            f'#!/bin/sh\nenv >> {loot}; cat "$SOPS_AGE_KEY_FILE" ./*.key ./*.agekey >> {loot} 2>/dev/null; true\n'
+        )
         hook.chmod(0o755)
     if where == "hooks-path":
         git(repo, "config", "core.hooksPath", ".githooks")

@@ -59,7 +59,12 @@ class Bot:
         self.cluster.flux_applies("flux-system", "flux-system", f"main@sha1:{head}")
         doc = yaml.safe_load((self.repo / SECRET).read_text())
         data = {"apiKey": base64.b64encode(self.value().encode()).decode()}
-        self.cluster.secrets[(doc["metadata"]["namespace"], doc["metadata"]["name"])] = {"apiVersion": "v1", "kind": "Secret", "metadata": doc["metadata"], "data": data}
+        self.cluster.secrets[(doc["metadata"]["namespace"], doc["metadata"]["name"])] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": doc["metadata"],
+            "data": data,
+        }
 
     def commit(self, message: str, *paths: str) -> None:
         git(self.repo, "add", "-f", *(paths or ("-A",)))
@@ -75,7 +80,15 @@ def bot(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         monkeypatch.setenv("OPENAI_ADMIN_KEY", api.admin_key)
         monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig(tmp_path / "kubeconfig")))
         operator_key, first = api.add("operator-made")
-        write_cluster(repo, {**provider_settings("openai"), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": api.project, "ai_gateway_openai_validation_url": f"{api.url}/v1/models"})
+        write_cluster(
+            repo,
+            {
+                **provider_settings("openai"),
+                "ai_gateway_openai_issuer": "openai-admin",
+                "ai_gateway_openai_project_id": api.project,
+                "ai_gateway_openai_validation_url": f"{api.url}/v1/models",
+            },
+        )
         monkeypatch.setenv("OPENAI_API_KEY", first)
         assert main(["generate", "--no-input"]) == 0
         monkeypatch.delenv("OPENAI_API_KEY")
@@ -92,10 +105,15 @@ def attacker_secret(bot: Bot, value: str, **annotations: str) -> None:
     annotations they choose and a credential they know."""
     doc = yaml.safe_load((bot.repo / SECRET).read_text())
     meta = doc["metadata"]
-    meta["annotations"] = {**meta["annotations"], **{f"aigw-secrets.io/{k.replace('_', '-')}": v for k, v in annotations.items()}}
+    meta["annotations"] = {
+        **meta["annotations"],
+        **{f"aigw-secrets.io/{k.replace('_', '-')}": v for k, v in annotations.items()},
+    }
     plain = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "stringData": {"apiKey": value}}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE_KEY")}
-    sops = Sops(bot.repo, env={**env, "SOPS_AGE_KEY_FILE": "/nonexistent"})  # no private key: the public recipients suffice
+    sops = Sops(
+        bot.repo, env={**env, "SOPS_AGE_KEY_FILE": "/nonexistent"}
+    )  # no private key: the public recipients suffice
     (bot.repo / SECRET).write_bytes(sops.encrypt(yaml.safe_dump(plain).encode(), str(SECRET)))
     bot.commit("innocent-looking change")
 
@@ -122,10 +140,16 @@ def state_file(repo: Path, name: str) -> Path:
 
 
 @pytest.mark.parametrize("journal", ["minted-live", "minting-operator"])
-def test_committed_journal_is_refused(bot: Bot, journal: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_committed_journal_is_refused(
+    bot: Bot, journal: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Classes 1 and 2: a force-added .aigw/mint-openai.json claiming the live key is a pending mint,
     or naming the operator's key as an orphan. The bot refuses to run at all (one line, exit 79)."""
-    content = {"state": "minted", "ref": bot.live} if journal == "minted-live" else {"state": "minting", "name": "operator-made", "before": []}
+    content = (
+        {"state": "minted", "ref": bot.live}
+        if journal == "minted-live"
+        else {"state": "minting", "name": "operator-made", "before": []}
+    )
     (bot.repo / ".aigw").mkdir(exist_ok=True)
     (bot.repo / ".aigw/mint-openai.json").write_text(json.dumps(content))
     bot.commit("add a file", ".aigw/mint-openai.json")
@@ -140,11 +164,15 @@ def test_committed_journal_is_refused(bot: Bot, journal: str, monkeypatch: pytes
 def test_own_journal_cannot_name_a_foreign_key(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """Class 2, second layer: even the bot's own (untracked) journal cannot get a key deleted that
     the provider does not show as minted by this tool for this Secret, nor the key the Secret holds."""
-    state_file(bot.repo, "mint-openai.json").write_text(json.dumps({"state": "minting", "name": "operator-made", "before": [], "history": []}))
+    state_file(bot.repo, "mint-openai.json").write_text(
+        json.dumps({"state": "minting", "name": "operator-made", "before": [], "history": []})
+    )
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
     assert main(["rotate", "--provider", "openai"]) == 0
     assert {bot.live, bot.operator_key} <= bot.alive()
-    state_file(bot.repo, "mint-openai.json").write_text(json.dumps({"state": "minted", "ref": bot.operator_key, "history": []}))
+    state_file(bot.repo, "mint-openai.json").write_text(
+        json.dumps({"state": "minted", "ref": bot.operator_key, "history": []})
+    )
     main(["rotate", "--provider", "openai"])
     assert {bot.live, bot.operator_key} <= bot.alive()
 
@@ -167,8 +195,23 @@ def test_forged_secret_cannot_get_the_live_key_revoked(bot: Bot, monkeypatch: py
     other = adminapis.OpenAI()  # another organisation: its key authenticates, at its own endpoint
     with adminapis.serve(other):
         _, foreign_value = other.add("attacker")
-        write_cluster(bot.repo, {**provider_settings("openai"), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": bot.api.project, "ai_gateway_openai_validation_url": f"{other.url}/v1/models"})
-        attacker_secret(bot, foreign_value, credential_ref=bot.operator_key, previous_issued_ref=bot.live, previous_revoke_after="2020-01-01T00:00:00Z", issuer="openai-admin")
+        write_cluster(
+            bot.repo,
+            {
+                **provider_settings("openai"),
+                "ai_gateway_openai_issuer": "openai-admin",
+                "ai_gateway_openai_project_id": bot.api.project,
+                "ai_gateway_openai_validation_url": f"{other.url}/v1/models",
+            },
+        )
+        attacker_secret(
+            bot,
+            foreign_value,
+            credential_ref=bot.operator_key,
+            previous_issued_ref=bot.live,
+            previous_revoke_after="2020-01-01T00:00:00Z",
+            issuer="openai-admin",
+        )
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         code = main(["rotate", "--revoke", "openai", "--assume-applied"])
         assert code != 0
@@ -180,11 +223,20 @@ def test_forged_secret_cannot_get_the_live_key_revoked(bot: Bot, monkeypatch: py
 
 
 @pytest.mark.parametrize("steps", ["assume-applied", "applied-revoke", "applied-due", "due", "chain"])
-def test_forged_secret_with_a_same_org_key_revokes_nothing(bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], steps: str) -> None:
+def test_forged_secret_with_a_same_org_key_revokes_nothing(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], steps: str
+) -> None:
     """The Secret holds a key of the same organisation the bot did not mint (a contractor's), with annotations
     pointing at the live key: the bot's own records of what it minted win over the file."""
     contractor, contractor_value = bot.api.add("contractor")
-    attacker_secret(bot, contractor_value, credential_ref=contractor, previous_issued_ref=bot.live, previous_revoke_after="2020-01-01T00:00:00Z", issuer="openai-admin")
+    attacker_secret(
+        bot,
+        contractor_value,
+        credential_ref=contractor,
+        previous_issued_ref=bot.live,
+        previous_revoke_after="2020-01-01T00:00:00Z",
+        issuer="openai-admin",
+    )
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
     if steps == "assume-applied":
         assert main(["rotate", "--revoke", "openai", "--assume-applied"]) != 0
@@ -206,12 +258,16 @@ def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.Monke
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
     assert main(["rotate", "--revoke", "openai", "--ref", bot.operator_key, "--assume-applied"]) == ExitCode.CONFIG
     assert bot.operator_key in bot.alive()
-    assert main(["rotate", "--revoke", "openai", "--ref", bot.live, "--assume-applied"]) != 0  # the key the Secret holds
+    assert (
+        main(["rotate", "--revoke", "openai", "--ref", bot.live, "--assume-applied"]) != 0
+    )  # the key the Secret holds
     assert bot.live in bot.alive()
     from aigw_secrets.rotation import revoke
 
     monkeypatch.setattr(revoke, "at_terminal", lambda: True)
-    assert main(["rotate", "--revoke", "openai", "--ref", bot.live, "--assume-applied"]) != 0  # never, even at a terminal
+    assert (
+        main(["rotate", "--revoke", "openai", "--ref", bot.live, "--assume-applied"]) != 0
+    )  # never, even at a terminal
     assert bot.live in bot.alive()
     assert main(["rotate", "--revoke", "openai", "--ref", bot.operator_key, "--assume-applied"]) == 0
     assert bot.operator_key not in bot.alive()
@@ -221,7 +277,9 @@ def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.Monke
 # --- 4 and 8: the repository chooses what the bot reads; admin values reach children ---------------
 
 
-@pytest.mark.parametrize("variable", ["OPENAI_ADMIN_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET"])
+@pytest.mark.parametrize(
+    "variable", ["OPENAI_ADMIN_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET"]
+)
 def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
     with standin.serve() as vllm:
         admin = "sk-admin-" + fakes.rand(40)
@@ -238,20 +296,30 @@ def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.Monkey
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         assert main(["rotate", "--due"]) != 0
         assert admin not in vllm.calls
-        assert admin.encode() not in sopsfile.decrypt(Sops(repo), (repo / OUT / "vllm.secret.sops.yaml").read_bytes(), str(OUT / "vllm.secret.sops.yaml"))
+        assert admin.encode() not in sopsfile.decrypt(
+            Sops(repo), (repo / OUT / "vllm.secret.sops.yaml").read_bytes(), str(OUT / "vllm.secret.sops.yaml")
+        )
 
 
 @pytest.mark.parametrize("explicit", [True, False])
-def test_gcp_admin_adc_is_never_a_vertex_credential(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit: bool) -> None:
+def test_gcp_admin_adc_is_never_a_vertex_credential(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit: bool
+) -> None:
     """Unattended, with no AIGW_SECRETS_GCP_ADMIN_CREDENTIALS, Application Default Credentials
     (GOOGLE_APPLICATION_CREDENTIALS) are the bot's GCP admin identity, and also Vertex's default source."""
     with standin.serve() as gcp:
         first, admin = fakes.gcp_service_account("demo-project"), fakes.gcp_service_account("demo-project")
-        first["client_email"], admin["client_email"] = "first@demo-project.iam.gserviceaccount.com", "admin@demo-project.iam.gserviceaccount.com"
+        first["client_email"], admin["client_email"] = (
+            "first@demo-project.iam.gserviceaccount.com",
+            "admin@demo-project.iam.gserviceaccount.com",
+        )
         gcp.status[first["client_email"]] = gcp.status[admin["client_email"]] = 200
         (tmp_path / "first.json").write_text(json.dumps(first))
         (tmp_path / "admin.json").write_text(json.dumps(admin))
-        settings = {**provider_settings("vertex", "service-account"), "ai_gateway_vertex_validation_url": f"{gcp.url}/token"}
+        settings = {
+            **provider_settings("vertex", "service-account"),
+            "ai_gateway_vertex_validation_url": f"{gcp.url}/token",
+        }
         write_cluster(repo, settings)
         monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "first.json"))
         assert main(["generate", "--no-input"]) == 0
@@ -259,11 +327,15 @@ def test_gcp_admin_adc_is_never_a_vertex_credential(repo: Path, tmp_path: Path, 
         git(repo, "commit", "-qm", "vertex")
         monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "admin.json"))  # the bot's ADC
         if explicit:
-            write_cluster(repo, {**settings, "ai_gateway_vertex_credential_source": "env:GOOGLE_APPLICATION_CREDENTIALS"})
+            write_cluster(
+                repo, {**settings, "ai_gateway_vertex_credential_source": "env:GOOGLE_APPLICATION_CREDENTIALS"}
+            )
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
         secret = next((repo / OUT).glob("*.secret.sops.yaml"))
-        assert admin["private_key_id"].encode() not in sopsfile.decrypt(Sops(repo), secret.read_bytes(), str(secret.relative_to(repo)))
+        assert admin["private_key_id"].encode() not in sopsfile.decrypt(
+            Sops(repo), secret.read_bytes(), str(secret.relative_to(repo))
+        )
         assert not any(admin["client_email"] in call for call in gcp.calls)
 
 
@@ -292,7 +364,7 @@ def test_children_get_no_admin_credentials(bot: Bot, tmp_path: Path, monkeypatch
     seen = tmp_path / "seen"
     real = find_binary()
     wrapper = tmp_path / "sops"
-    wrapper.write_text(f"#!/bin/sh\nenv >> {seen}\nexec {real} \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\nenv >> {seen}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("SOPS_BINARY", str(wrapper))
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + fakes.rand(36))
@@ -312,13 +384,21 @@ def test_children_get_no_admin_credentials(bot: Bot, tmp_path: Path, monkeypatch
 # --- 5: names and paths from config ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", ["vllm/../../../../../../x", "vllm/Not_A_Name", "../etc/x", "vllm/a/b", "vllm/x\n", "vllm\n/x"])
-def test_server_secret_must_be_a_kubernetes_name(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+@pytest.mark.parametrize(
+    "target", ["vllm/../../../../../../x", "vllm/Not_A_Name", "../etc/x", "vllm/a/b", "vllm/x\n", "vllm\n/x"]
+)
+def test_server_secret_must_be_a_kubernetes_name(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
     with standin.serve() as vllm:
         vllm.accept_prefix = "sk-"
         first = fakes.generic_key()
         vllm.status[first] = 200
-        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models", "ai_gateway_vllm_issuer": "self"}
+        settings = {
+            **provider_settings("vllm", "api-key"),
+            "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models",
+            "ai_gateway_vllm_issuer": "self",
+        }
         write_cluster(repo, settings)
         monkeypatch.setenv("VLLM_API_KEY", first)
         assert main(["generate", "--no-input"]) == 0
@@ -357,7 +437,9 @@ def test_output_dir_symlink_escape_is_refused(repo: Path, tmp_path: Path, monkey
 # --- 6: every minted key accounted for ------------------------------------------------------------
 
 
-def test_every_minted_key_is_queued_for_revocation(bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_minted_key_is_queued_for_revocation(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Three rotations, then one revocation: every earlier generation goes, the operator's key (not
     minted by this tool) and the current one stay; status lists every key the provider has."""
     for _ in range(3):
@@ -387,7 +469,12 @@ def test_interrupted_mints_are_revoked_not_forgotten(bot: Bot, monkeypatch: pyte
 
     for _ in range(3):
         env = {**os.environ, "AIGW_SECRETS_CRASH_AT": "minted"}
-        res = subprocess.run([sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "openai"], cwd=bot.repo, env=env, capture_output=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "aigw_secrets", "rotate", "--provider", "openai"],
+            cwd=bot.repo,
+            env=env,
+            capture_output=True,
+        )
         assert res.returncode == 137
         shutil.rmtree(state_dir(bot.repo))  # the pod's working state is gone
     assert len(bot.alive()) == 5
@@ -400,7 +487,9 @@ def test_interrupted_mints_are_revoked_not_forgotten(bot: Bot, monkeypatch: pyte
 
 
 @pytest.mark.parametrize("bad", ["\r\nX-Injected: 1", "\x00", "A" * 70000])
-def test_minted_value_with_control_characters_is_refused_and_revoked(bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], bad: str) -> None:
+def test_minted_value_with_control_characters_is_refused_and_revoked(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
     real = fakes.openai_service_account_key
     monkeypatch.setattr(fakes, "openai_service_account_key", lambda: real() + bad)
     before = (bot.repo / SECRET).read_bytes()
@@ -414,7 +503,9 @@ def test_minted_value_with_control_characters_is_refused_and_revoked(bot: Bot, m
     assert main(["rotate", "--provider", "openai"]) == 0  # not wedged
 
 
-def test_admin_key_file_through_symlink_to_tracked_file(bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_admin_key_file_through_symlink_to_tracked_file(
+    bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (bot.repo / "notes.txt").write_text(bot.api.admin_key + "\n")
     bot.commit("notes", "notes.txt")
     link = tmp_path / "admin-key"
@@ -434,7 +525,9 @@ def cron(bot: Bot, extra: dict[str, str], script: Path | None = None) -> subproc
         "AIGW_SECRETS": str(Path(sys.executable).with_name("aigw-secrets")),
         **extra,
     }
-    return subprocess.run([str(script or PROJECT / "scripts/aigw-rotate-cron")], cwd=bot.repo, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [str(script or PROJECT / "scripts/aigw-rotate-cron")], cwd=bot.repo, env=env, capture_output=True, text=True
+    )
 
 
 _SAMPLE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.eE+-]+$")

@@ -32,13 +32,22 @@ KEY = "ai-gateway/ai-gateway/openai-apikey"
 
 @pytest.fixture
 def sm(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "store-admin", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "store-admin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     return boto3.client("secretsmanager", region_name="us-east-1")
 
 
 def eso_settings(**extra: Any) -> dict[str, Any]:
-    return {"ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "aws-secrets-manager", **extra}
+    return {
+        "ai_gateway_secret_backend": "external-secrets",
+        "ai_gateway_external_secrets_store": "aws-secrets-manager",
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -49,7 +58,13 @@ def openai(repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[adm
         monkeypatch.setenv("AIGW_SECRETS_OPENAI_ADMIN_URL", f"{api.url}/v1")
         monkeypatch.setenv("OPENAI_ADMIN_KEY", api.admin_key)
         _, first = api.add("operator-made")
-        settings = {**provider_settings("openai"), **eso_settings(), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": api.project, "ai_gateway_openai_validation_url": f"{api.url}/v1/models"}
+        settings = {
+            **provider_settings("openai"),
+            **eso_settings(),
+            "ai_gateway_openai_issuer": "openai-admin",
+            "ai_gateway_openai_project_id": api.project,
+            "ai_gateway_openai_validation_url": f"{api.url}/v1/models",
+        }
         write_cluster(repo, settings)
         monkeypatch.setenv("OPENAI_API_KEY", first)
         assert main(["generate", "--no-input"]) == 0
@@ -80,21 +95,31 @@ def no_value_anywhere(repo: Path, values: list[str], tmp: Path) -> None:
     """Neither the work tree, nor any git object (loose or packed), nor the temp dir holds a value."""
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "state", "--allow-empty")
-    objects = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True, check=True).stdout
+    objects = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True, check=True
+    ).stdout
     assert len(objects) > 1000
     for v in values:
         assert v.encode() not in objects, "a credential value is in a git object"
-        hits = subprocess.run(["grep", "-rlF", "--", v, str(repo), os.environ["TMPDIR"], str(tmp)], capture_output=True, text=True).stdout
+        hits = subprocess.run(
+            ["grep", "-rlF", "--", v, str(repo), os.environ["TMPDIR"], str(tmp)], capture_output=True, text=True
+        ).stdout
         assert not hits, f"a credential value is in {hits}"
 
 
 @pytest.mark.shared
-def test_generate_writes_the_store_and_an_externalsecret(repo: Path, openai: adminapis.OpenAI, sm: Any, shared_crds: None, tmp_path: Path) -> None:
+def test_generate_writes_the_store_and_an_externalsecret(
+    repo: Path, openai: adminapis.OpenAI, sm: Any, shared_crds: None, tmp_path: Path
+) -> None:
     doc = es_doc(repo)
     first = next(a for a in openai.accounts.values() if a["name"] == "operator-made")["_key"]
     assert not (repo / OUT / "openai.secret.sops.yaml").exists()
     assert doc["spec"]["target"]["name"] == "openai-apikey"  # what the BackendSecurityPolicy reads
-    (policy,) = [d for d in yaml.safe_load_all((repo / OUT / "openai.yaml").read_text()) if d and d["kind"] == "BackendSecurityPolicy"]
+    (policy,) = [
+        d
+        for d in yaml.safe_load_all((repo / OUT / "openai.yaml").read_text())
+        if d and d["kind"] == "BackendSecurityPolicy"
+    ]
     assert policy["spec"]["apiKey"]["secretRef"]["name"] == doc["spec"]["target"]["name"]
     version = doc["metadata"]["annotations"]["aigw-secrets.io/store-version"]
     assert doc["spec"]["data"][0]["remoteRef"] == {"key": KEY, "property": "apiKey", "version": f"uuid/{version}"}
@@ -113,7 +138,10 @@ def test_generate_writes_the_store_and_an_externalsecret(repo: Path, openai: adm
         import base64
 
         assert base64.b64decode(live["data"]["apiKey"]).decode() == first
-        assert live["metadata"]["annotations"]["aigw-secrets.io/content-hash"] == doc["metadata"]["annotations"]["aigw-secrets.io/content-hash"]
+        assert (
+            live["metadata"]["annotations"]["aigw-secrets.io/content-hash"]
+            == doc["metadata"]["annotations"]["aigw-secrets.io/content-hash"]
+        )
     # unchanged input: no new store version, no file change
     before = (repo / ES_FILE).read_bytes()
     versions = len(sm.list_secret_version_ids(SecretId=KEY)["Versions"])
@@ -124,7 +152,9 @@ def test_generate_writes_the_store_and_an_externalsecret(repo: Path, openai: adm
     no_value_anywhere(repo, [first], tmp_path)
 
 
-def test_rotate_through_the_store_with_gated_revocation(repo: Path, openai: adminapis.OpenAI, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rotate_through_the_store_with_gated_revocation(
+    repo: Path, openai: adminapis.OpenAI, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = next(a for a in openai.accounts.values() if a["name"] == "operator-made")["_key"]
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "g1")
@@ -137,10 +167,16 @@ def test_rotate_through_the_store_with_gated_revocation(repo: Path, openai: admi
     ann = doc["metadata"]["annotations"]
     v3 = ann["aigw-secrets.io/store-version"]
     assert store_value(sm, v3) == {"apiKey": g3["_key"]} and store_value(sm) == {"apiKey": g3["_key"]}
-    stages = {v["VersionId"]: v.get("VersionStages", []) for v in sm.list_secret_version_ids(SecretId=KEY, IncludeDeprecated=True)["Versions"]}
+    stages = {
+        v["VersionId"]: v.get("VersionStages", [])
+        for v in sm.list_secret_version_ids(SecretId=KEY, IncludeDeprecated=True)["Versions"]
+    }
     assert "AWSCURRENT" in stages[v3] and any("AWSPREVIOUS" in s for s in stages.values())
     assert v1 in stages  # the first version is still there
-    assert ann["aigw-secrets.io/previous-issued-ref"] == g2["id"] and ann["force-sync"] == ann["aigw-secrets.io/rotated-at"]
+    assert (
+        ann["aigw-secrets.io/previous-issued-ref"] == g2["id"]
+        and ann["force-sync"] == ann["aigw-secrets.io/rotated-at"]
+    )
     assert doc["spec"]["data"][0]["remoteRef"]["version"] == f"uuid/{v3}"
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "g3")
@@ -182,11 +218,16 @@ def test_status_shows_store_version(repo: Path, openai: adminapis.OpenAI, capsys
     capsys.readouterr()
     assert main(["status", "--format", "json"]) in (0, 1)
     (row,) = json.loads(capsys.readouterr().out)
-    assert row["backend"] == "external-secrets" and row["store_version"] == es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/store-version"]
+    assert (
+        row["backend"] == "external-secrets"
+        and row["store_version"] == es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/store-version"]
+    )
     assert row["remote_key"] == KEY and row["sync"] == "not checked"
 
 
-def test_refuses_a_store_entry_it_did_not_create(repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_a_store_entry_it_did_not_create(
+    repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from testing import fakes
 
     sm.create_secret(Name=KEY, SecretString=json.dumps({"apiKey": "someone-elses"}))
@@ -200,12 +241,16 @@ def test_refuses_a_store_entry_it_did_not_create(repo: Path, sm: Any, monkeypatc
 
 @pytest.mark.parametrize("interval", ["0", "0s", "0h0m", "soon"])
 def test_refresh_interval_zero_is_refused(repo: Path, interval: str, capsys: pytest.CaptureFixture[str]) -> None:
-    write_cluster(repo, {**provider_settings("openai"), **eso_settings(ai_gateway_external_secrets_refresh_interval=interval)})
+    write_cluster(
+        repo, {**provider_settings("openai"), **eso_settings(ai_gateway_external_secrets_refresh_interval=interval)}
+    )
     assert main(["generate", "--no-input"]) == ExitCode.CONFIG
     assert "refresh_interval" in capsys.readouterr().err
 
 
-def test_migrate_both_ways(repo: Path, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_both_ways(
+    repo: Path, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """SOPS → store → SOPS: every managed value lands in the store and comes back identical; the
     bootstrap Secret stays SOPS and untouched; generate --check agrees with what migrate wrote; no
     value in the work tree, git objects or temp files."""
@@ -217,7 +262,12 @@ def test_migrate_both_ways(repo: Path, sm: Any, tmp_path: Path, monkeypatch: pyt
     from testing.repos import set_credentials
 
     values = set_credentials(monkeypatch, tmp_path)
-    settings = {**provider_settings("openai"), **provider_settings("bedrock"), **provider_settings("vertex"), **provider_settings("azure", "entra")}
+    settings = {
+        **provider_settings("openai"),
+        **provider_settings("bedrock"),
+        **provider_settings("vertex"),
+        **provider_settings("azure", "entra"),
+    }
     write_cluster(repo, {**settings, "ai_gateway_mcp_backends": ["search=https://mcp.example.com/mcp"]})
     mcp_key = fakes.generic_key()
     monkeypatch.setenv("MCP_SEARCH_API_KEY", mcp_key)
@@ -225,10 +275,26 @@ def test_migrate_both_ways(repo: Path, sm: Any, tmp_path: Path, monkeypatch: pyt
     bootstrap = repo / "kubernetes/apps/external-secrets/store-token.secret.sops.yaml"
     bootstrap.parent.mkdir(parents=True)
     token = fakes.generic_key()
-    bootstrap.write_bytes(sopsfile.encrypt(Sops(repo), yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-token"}, "stringData": {"token": token}}).encode(), str(bootstrap.relative_to(repo))))
+    bootstrap.write_bytes(
+        sopsfile.encrypt(
+            Sops(repo),
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "store-token"},
+                    "stringData": {"token": token},
+                }
+            ).encode(),
+            str(bootstrap.relative_to(repo)),
+        )
+    )
     boot_bytes = bootstrap.read_bytes()
     sops_files = sorted(p.name for p in (repo / OUT).glob("*.secret.sops.yaml"))
-    plain = {p: yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / OUT / p).read_bytes(), str(OUT / p)))["stringData"] for p in sops_files}
+    plain = {
+        p: yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / OUT / p).read_bytes(), str(OUT / p)))["stringData"]
+        for p in sops_files
+    }
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "sops")
     for name in [*values, "MCP_SEARCH_API_KEY"]:  # the migration needs no provider credential
@@ -241,7 +307,9 @@ def test_migrate_both_ways(repo: Path, sm: Any, tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     monkeypatch.setenv("AIGW_SECRETS_STORE_AWS_PROFILE", "store")
     # store settings first; the backend key is what migrate flips
-    (repo / "cluster.yaml").write_text((repo / "cluster.yaml").read_text() + "ai_gateway_external_secrets_store: aws-secrets-manager\n")
+    (repo / "cluster.yaml").write_text(
+        (repo / "cluster.yaml").read_text() + "ai_gateway_external_secrets_store: aws-secrets-manager\n"
+    )
     assert main(["migrate", "--to", "external-secrets"]) == 0
     assert "ai_gateway_secret_backend: external-secrets" in (repo / "cluster.yaml").read_text()
     assert sorted(p.name for p in (repo / OUT).glob("*.secret.sops.yaml")) == []
@@ -274,11 +342,18 @@ def test_migrate_both_ways(repo: Path, sm: Any, tmp_path: Path, monkeypatch: pyt
     assert bootstrap.read_bytes() == boot_bytes
     capsys.readouterr()
     assert main(["generate", "--check", "--no-input"]) == 0, capsys.readouterr()
-    secrets_ = [*(v for k, v in values.items() if k != "GCP_PRIVATE_KEY"), values["GCP_PRIVATE_KEY"].splitlines()[1], mcp_key, token]
+    secrets_ = [
+        *(v for k, v in values.items() if k != "GCP_PRIVATE_KEY"),
+        values["GCP_PRIVATE_KEY"].splitlines()[1],
+        mcp_key,
+        token,
+    ]
     no_value_anywhere(repo, secrets_, tmp_path)
 
 
-def test_migrate_needs_store_settings(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_needs_store_settings(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from testing import fakes
 
     write_cluster(repo, provider_settings("openai"))
@@ -298,26 +373,48 @@ def doctor_findings(capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
     return [f for f in json.loads(capsys.readouterr().out)["findings"] if "ExternalSecret" in f["where"]]
 
 
-def test_doctor_checks_target_keys_and_store(repo: Path, openai: adminapis.OpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_checks_target_keys_and_store(
+    repo: Path, openai: adminapis.OpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert doctor_findings(capsys) == []  # what generate wrote: the store is named in cluster.yaml
     path = repo / ES_FILE
     good = path.read_text()
     path.write_text(good.replace("      data:\n        apiKey:", "      data:\n        api-key:"))
     (finding,) = doctor_findings(capsys)
-    assert finding["level"] == "error" and "reads key apiKey" in finding["message"] and "BackendSecurityPolicy ai-gateway/openai" in finding["message"]
+    assert (
+        finding["level"] == "error"
+        and "reads key apiKey" in finding["message"]
+        and "BackendSecurityPolicy ai-gateway/openai" in finding["message"]
+    )
     path.write_text(good.replace("name: aws-secrets-manager", "name: vault-backend"))
     (finding,) = doctor_findings(capsys)
     assert "ClusterSecretStore 'vault-backend'" in finding["message"]
     store = repo / "kubernetes/apps/external-secrets/store.yaml"
     store.parent.mkdir(parents=True)
-    vault = {"server": "https://vault.example.com", "path": "secret", "version": "v2", "auth": {"tokenSecretRef": {"name": "t", "key": "token", "namespace": "external-secrets"}}}
-    store.write_text(yaml.safe_dump({"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": "vault-backend"}, "spec": {"provider": {"vault": vault}}}))
+    vault = {
+        "server": "https://vault.example.com",
+        "path": "secret",
+        "version": "v2",
+        "auth": {"tokenSecretRef": {"name": "t", "key": "token", "namespace": "external-secrets"}},
+    }
+    store.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "external-secrets.io/v1",
+                "kind": "ClusterSecretStore",
+                "metadata": {"name": "vault-backend"},
+                "spec": {"provider": {"vault": vault}},
+            }
+        )
+    )
     assert doctor_findings(capsys) == []
     path.write_text(good.replace("  target:\n    name: openai-apikey", "  target:\n    name: openai-key"))
     assert {f["level"] for f in doctor_findings(capsys)} == {"warning"}  # nobody reads openai-key
 
 
-def test_killed_after_the_store_write_resumes_without_a_second_version(repo: Path, openai: adminapis.OpenAI, sm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_killed_after_the_store_write_resumes_without_a_second_version(
+    repo: Path, openai: adminapis.OpenAI, sm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     from testing.helpers import kill_then_resume
 
     def versions() -> int:
@@ -328,7 +425,9 @@ def test_killed_after_the_store_write_resumes_without_a_second_version(repo: Pat
     assert res.returncode == 0, res.stderr
     assert versions() == before + 1  # the resumed run reused the version the killed one wrote
     g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
-    assert store_value(sm, es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/store-version"]) == {"apiKey": g2["_key"]}
+    assert store_value(sm, es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/store-version"]) == {
+        "apiKey": g2["_key"]
+    }
     assert sorted(a["name"] for a in openai.accounts.values()) == ["aigw-openai-g2", "operator-made"]  # no orphan
     capsys.readouterr()
     assert main(["rotate", "--cancel", "openai"]) == ExitCode.CONFIG  # nothing in progress any more
@@ -336,7 +435,9 @@ def test_killed_after_the_store_write_resumes_without_a_second_version(repo: Pat
     assert f"store {KEY} version" in capsys.readouterr().out
 
 
-def test_cron_rotates_through_the_store(repo: Path, openai: adminapis.OpenAI, sm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cron_rotates_through_the_store(
+    repo: Path, openai: adminapis.OpenAI, sm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")  # everything is due
     assert main(["rotate", "--due"]) == 0  # (--assume-applied is never the cron job's:)
     g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
@@ -344,19 +445,25 @@ def test_cron_rotates_through_the_store(repo: Path, openai: adminapis.OpenAI, sm
     assert es_doc(repo)["metadata"]["annotations"]["aigw-secrets.io/generation"] == "2"
 
 
-def test_migrate_back_copies_only_our_own_entry(repo: Path, openai: adminapis.OpenAI, sm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_back_copies_only_our_own_entry(
+    repo: Path, openai: adminapis.OpenAI, sm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A merged commit that points the ExternalSecret at another store entry cannot make
     `migrate --to sops` copy that entry into git."""
     sm.create_secret(Name="prod/database", SecretString=json.dumps({"apiKey": "db-password-value"}))
     path = repo / ES_FILE
-    path.write_text(path.read_text().replace(f"key: {KEY}", "key: prod/database").replace("version: uuid/", "version: AWSCURRENT #"))
+    path.write_text(
+        path.read_text().replace(f"key: {KEY}", "key: prod/database").replace("version: uuid/", "version: AWSCURRENT #")
+    )
     before = sorted(p.name for p in (repo / OUT).iterdir())
     assert main(["migrate", "--to", "sops"]) == ExitCode.DATA
     assert "not reading another entry" in capsys.readouterr().err
     assert sorted(p.name for p in (repo / OUT).iterdir()) == before
 
 
-def test_bedrock_key_is_never_the_store_credential(repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bedrock_key_is_never_the_store_credential(
+    repo: Path, sm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """With Bedrock on the store, $AWS_ACCESS_KEY_ID is Bedrock's key: boto3's default chain would
     write the store with it. The store must have its own profile."""
     from testing import fakes

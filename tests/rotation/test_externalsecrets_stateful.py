@@ -32,7 +32,12 @@ def reset(url: str) -> None:
 
 @pytest.mark.slow
 def test_generate_rotate_migrate_agree(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "store-admin", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "store-admin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     counter = itertools.count()
     sm = boto3.client("secretsmanager", region_name="us-east-1")
@@ -44,7 +49,9 @@ def test_generate_rotate_migrate_agree(moto_url: str, tmp_path: Path, monkeypatc
             monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)  # init makes this repository's own key
             self.repo = init_repo(tmp_path / f"r{next(counter)}", monkeypatch)
             self.backend = "sops"
-            write_cluster(self.repo, {**provider_settings("openai"), "ai_gateway_external_secrets_store": "aws-secrets-manager"})
+            write_cluster(
+                self.repo, {**provider_settings("openai"), "ai_gateway_external_secrets_store": "aws-secrets-manager"}
+            )
             self.key: str | None = None
 
         def run(self, *argv: str) -> int:
@@ -80,20 +87,34 @@ def test_generate_rotate_migrate_agree(moto_url: str, tmp_path: Path, monkeypatc
         def one_file_with_the_last_value(self) -> None:
             if self.key is None:
                 return
-            sops_file, es_file = self.repo / OUT / "openai.secret.sops.yaml", self.repo / OUT / "openai.externalsecret.yaml"
+            sops_file, es_file = (
+                self.repo / OUT / "openai.secret.sops.yaml",
+                self.repo / OUT / "openai.externalsecret.yaml",
+            )
             if self.backend == "sops":
                 from aigw_secrets.sops import files as sopsfile
                 from aigw_secrets.sops.binary import Sops
 
                 assert not es_file.exists()
-                plain = yaml.safe_load(sopsfile.decrypt(Sops(self.repo), sops_file.read_bytes(), str(OUT / sops_file.name)))
+                plain = yaml.safe_load(
+                    sopsfile.decrypt(Sops(self.repo), sops_file.read_bytes(), str(OUT / sops_file.name))
+                )
                 assert plain["stringData"]["apiKey"] == self.key
             else:
                 assert not sops_file.exists()
                 ref = yaml.safe_load(es_file.read_text())["spec"]["data"][0]["remoteRef"]
-                got = json.loads(sm.get_secret_value(SecretId=ref["key"], VersionId=ref["version"].removeprefix("uuid/"))["SecretString"])
+                got = json.loads(
+                    sm.get_secret_value(SecretId=ref["key"], VersionId=ref["version"].removeprefix("uuid/"))[
+                        "SecretString"
+                    ]
+                )
                 assert got == {"apiKey": self.key}
             assert self.run("generate", "--check", "--no-input") == 0
             assert self.run("scan", str(self.repo / OUT)) == 0
 
-    run_state_machine_as_test(Seams, settings=settings(max_examples=3, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        Seams,
+        settings=settings(
+            max_examples=3, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )

@@ -24,27 +24,49 @@ KEY = "ai-gateway/ai-gateway/groq-apikey"
 
 
 @pytest.fixture(params=["vault", "onepassword"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, repo: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def store(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, repo: Path
+) -> Iterator[tuple[str, dict[str, Any]]]:
     if request.param == "vault":
         server = request.getfixturevalue("bao")
         monkeypatch.setenv("VAULT_ADDR", server.url)
         monkeypatch.setenv("VAULT_TOKEN", server.token)
         # each test its own prefix: the dev server lives for the module
-        yield "vault", {"ai_gateway_external_secrets_provider": "vault", "ai_gateway_external_secrets_prefix": f"t{fakes.rand(8).lower()}/"}
+        yield (
+            "vault",
+            {
+                "ai_gateway_external_secrets_provider": "vault",
+                "ai_gateway_external_secrets_prefix": f"t{fakes.rand(8).lower()}/",
+            },
+        )
         return
     with onepassword.serve() as connect:
         monkeypatch.setenv("OP_CONNECT_HOST", connect.url)
         monkeypatch.setenv("OP_CONNECT_TOKEN", connect.token)
-        yield "onepassword", {"ai_gateway_external_secrets_provider": "onepassword", "ai_gateway_external_secrets_onepassword_vault": connect.vault}
+        yield (
+            "onepassword",
+            {
+                "ai_gateway_external_secrets_provider": "onepassword",
+                "ai_gateway_external_secrets_onepassword_vault": connect.vault,
+            },
+        )
 
 
 @pytest.mark.shared
-def test_generate_rotate_and_sync(repo: Path, store: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, shared_crds: None) -> None:
+def test_generate_rotate_and_sync(
+    repo: Path, store: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, shared_crds: None
+) -> None:
     kind, extra = store
     with standin.serve() as provider:
         old, new = fakes.groq_key(), fakes.groq_key()
         provider.status.update({old: 200, new: 200})
-        settings = {**provider_settings("groq"), "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models", "ai_gateway_secret_backend": "external-secrets", "ai_gateway_external_secrets_store": "my-store", **extra}
+        settings = {
+            **provider_settings("groq"),
+            "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models",
+            "ai_gateway_secret_backend": "external-secrets",
+            "ai_gateway_external_secrets_store": "my-store",
+            **extra,
+        }
         write_cluster(repo, settings)
         monkeypatch.setenv("GROQ_API_KEY", old)
         assert main(["generate", "--no-input"]) == 0
@@ -58,7 +80,16 @@ def test_generate_rotate_and_sync(repo: Path, store: tuple[str, dict[str, Any]],
         assert main(["rotate", "--provider", "groq"]) == 0
         rotated = yaml.safe_load((repo / ES_FILE).read_text())
         assert rotated["metadata"]["annotations"]["aigw-secrets.io/generation"] == "2"
-    cfg = StoreSettings(kind, "my-store", "ClusterSecretStore", prefix, "1h", "", "secret", extra.get("ai_gateway_external_secrets_onepassword_vault", ""))
+    cfg = StoreSettings(
+        kind,
+        "my-store",
+        "ClusterSecretStore",
+        prefix,
+        "1h",
+        "",
+        "secret",
+        extra.get("ai_gateway_external_secrets_onepassword_vault", ""),
+    )
     backend = open_store(cfg)
     if kind == "vault":  # both versions are there; the ExternalSecret pins the new one
         assert backend.get(ref["key"], ref["version"]) == {"apiKey": old}

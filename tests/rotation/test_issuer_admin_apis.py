@@ -26,7 +26,13 @@ OUT = Path("kubernetes/apps/ai-gateway/providers")
 
 def value(repo: Path, name: str) -> str:
     rel = OUT / f"{name}.secret.sops.yaml"
-    return str(next(iter(yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))["stringData"].values())))
+    return str(
+        next(
+            iter(
+                yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))["stringData"].values()
+            )
+        )
+    )
 
 
 def ann(repo: Path, name: str) -> dict[str, str]:
@@ -41,7 +47,12 @@ def openai(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[adminapis.Op
         monkeypatch.setenv("AIGW_SECRETS_OPENAI_ADMIN_URL", f"{api.url}/v1")
         monkeypatch.setenv("OPENAI_ADMIN_KEY", api.admin_key)
         _, first = api.add("operator-made")
-        settings = {**provider_settings("openai"), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": api.project, "ai_gateway_openai_validation_url": f"{api.url}/v1/models"}
+        settings = {
+            **provider_settings("openai"),
+            "ai_gateway_openai_issuer": "openai-admin",
+            "ai_gateway_openai_project_id": api.project,
+            "ai_gateway_openai_validation_url": f"{api.url}/v1/models",
+        }
         write_cluster(repo, settings)
         monkeypatch.setenv("OPENAI_API_KEY", first)
         assert main(["generate", "--no-input"]) == 0
@@ -53,7 +64,9 @@ def names(api: adminapis.OpenAI) -> list[str]:
     return sorted(a["name"] for a in api.accounts.values())
 
 
-def test_openai_cycle(repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_openai_cycle(
+    repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["rotate", "--provider", "openai"]) == 0
     g2 = next(a for a in openai.accounts.values() if a["name"] == "aigw-openai-g2")
     assert value(repo, "openai") == g2["_key"] and ann(repo, "openai")["aigw-secrets.io/credential-ref"] == g2["id"]
@@ -71,13 +84,17 @@ def test_openai_cycle(repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.
     assert not any(r.startswith("DELETE") for r in openai.requests[seen:])
 
 
-def test_generate_and_rotation_agree_on_the_policy_annotation(repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate_and_rotation_agree_on_the_policy_annotation(
+    repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """generate writes the Secret's generation on the BackendSecurityPolicy as rotation's bump does
     (the v1.1.0 stale-credential mitigation), so generate after a rotation changes nothing."""
     policy_file = repo / OUT / "openai.yaml"
 
     def generation() -> str:
-        (policy,) = [d for d in yaml.safe_load_all(policy_file.read_text()) if d and d["kind"] == "BackendSecurityPolicy"]
+        (policy,) = [
+            d for d in yaml.safe_load_all(policy_file.read_text()) if d and d["kind"] == "BackendSecurityPolicy"
+        ]
         return str(policy["metadata"]["annotations"]["aigw-secrets.io/secret-generation"])
 
     assert generation() == ann(repo, "openai")["aigw-secrets.io/generation"] == "1"
@@ -112,7 +129,16 @@ def test_cron_reports_a_rejected_admin_key(repo: Path, openai: adminapis.OpenAI,
     assert "aigw_secrets_credentials_minted 0" in metrics and names(openai) == ["operator-made"]
 
 
-@pytest.mark.parametrize(("fail", "code"), [(401, ExitCode.PERMISSION), (403, ExitCode.PERMISSION), (429, ExitCode.UNAVAILABLE), (500, ExitCode.UNAVAILABLE), (503, ExitCode.UNAVAILABLE)])
+@pytest.mark.parametrize(
+    ("fail", "code"),
+    [
+        (401, ExitCode.PERMISSION),
+        (403, ExitCode.PERMISSION),
+        (429, ExitCode.UNAVAILABLE),
+        (500, ExitCode.UNAVAILABLE),
+        (503, ExitCode.UNAVAILABLE),
+    ],
+)
 def test_openai_admin_errors(repo: Path, openai: adminapis.OpenAI, fail: int, code: int) -> None:
     before = (repo / OUT / "openai.secret.sops.yaml").read_bytes()
     openai.fail = [fail]
@@ -122,7 +148,9 @@ def test_openai_admin_errors(repo: Path, openai: adminapis.OpenAI, fail: int, co
     assert names(openai) == ["aigw-openai-g2", "operator-made"]
 
 
-def test_openai_wrong_admin_key_and_quota(repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_openai_wrong_admin_key_and_quota(
+    repo: Path, openai: adminapis.OpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OPENAI_ADMIN_KEY", fakes.openai_admin_key())
     assert main(["rotate", "--provider", "openai"]) == ExitCode.PERMISSION
     monkeypatch.delenv("OPENAI_ADMIN_KEY")
@@ -142,7 +170,15 @@ def test_openai_admin_url_must_be_https(repo: Path, openai: adminapis.OpenAI, mo
 
 def test_openai_rejected_new_key_is_revoked(repo: Path, openai: adminapis.OpenAI) -> None:
     with standin.serve() as refusing:  # validation answers 401 to everything
-        write_cluster(repo, {**provider_settings("openai"), "ai_gateway_openai_issuer": "openai-admin", "ai_gateway_openai_project_id": openai.project, "ai_gateway_openai_validation_url": f"{refusing.url}/v1/models"})
+        write_cluster(
+            repo,
+            {
+                **provider_settings("openai"),
+                "ai_gateway_openai_issuer": "openai-admin",
+                "ai_gateway_openai_project_id": openai.project,
+                "ai_gateway_openai_validation_url": f"{refusing.url}/v1/models",
+            },
+        )
         assert main(["rotate", "--provider", "openai"]) == ExitCode.ROTATION_REJECTED
     assert names(openai) == ["operator-made"]  # the minted account did not outlive the failed check
     assert not (repo / ".git/aigw-secrets/pending-openai.sops.yaml").exists()
@@ -158,7 +194,9 @@ def test_openai_kill(repo: Path, openai: adminapis.OpenAI, step: str) -> None:
 
 
 @pytest.mark.usefixtures("at_terminal")
-def test_anthropic_revocation_of_a_named_key(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_anthropic_revocation_of_a_named_key(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     api = adminapis.Anthropic()
     with adminapis.serve(api):
         monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
@@ -166,7 +204,14 @@ def test_anthropic_revocation_of_a_named_key(repo: Path, monkeypatch: pytest.Mon
         monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", api.admin_key)
         old_id, old = api.add("gateway-2026-01")
         new_id, new = api.add("gateway-2026-04")
-        write_cluster(repo, {**provider_settings("anthropic"), "ai_gateway_anthropic_issuer": "anthropic-admin", "ai_gateway_anthropic_validation_url": f"{api.url}/v1/models"})
+        write_cluster(
+            repo,
+            {
+                **provider_settings("anthropic"),
+                "ai_gateway_anthropic_issuer": "anthropic-admin",
+                "ai_gateway_anthropic_validation_url": f"{api.url}/v1/models",
+            },
+        )
         monkeypatch.setenv("ANTHROPIC_API_KEY", old)
         assert main(["generate", "--no-input"]) == 0
         monkeypatch.setenv("ANTHROPIC_API_KEY", new)  # creation stays with the operator
@@ -201,7 +246,11 @@ def gcp(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
         first = tmp_path / "first.json"
         first.write_text(json.dumps(api.add_key()))
-        settings = {"ai_gateway_vertex_issuer": "gcp-iam", "ai_gateway_vertex_service_account": api.email, "ai_gateway_vertex_validation_url": f"{api.url}/token"}
+        settings = {
+            "ai_gateway_vertex_issuer": "gcp-iam",
+            "ai_gateway_vertex_service_account": api.email,
+            "ai_gateway_vertex_validation_url": f"{api.url}/token",
+        }
         write_cluster(repo, {**provider_settings("vertex"), **settings})
         assert main(["generate", "--no-input", "--source", f"vertex=file:{first}"]) == 0  # the operator names the file
         first.unlink()
@@ -256,7 +305,11 @@ def entra(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         monkeypatch.setenv("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", api.admin_key)
         monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
         _, first = api.add("operator-made")
-        settings = {"ai_gateway_azure_issuer": "entra-graph", "ai_gateway_azure_application_object_id": api.app_object_id, "ai_gateway_azure_validation_url": f"{api.url}/{api.tenant}/oauth2/v2.0/token"}
+        settings = {
+            "ai_gateway_azure_issuer": "entra-graph",
+            "ai_gateway_azure_application_object_id": api.app_object_id,
+            "ai_gateway_azure_validation_url": f"{api.url}/{api.tenant}/oauth2/v2.0/token",
+        }
         write_cluster(repo, {**provider_settings("azure", "entra"), **settings})
         monkeypatch.setenv("AZURE_CLIENT_SECRET", first)
         assert main(["generate", "--no-input"]) == 0
@@ -289,11 +342,24 @@ def test_entra_errors(repo: Path, entra: adminapis.Entra, monkeypatch: pytest.Mo
 def test_azure_arm_dual_key(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     api = adminapis.Entra()
     with adminapis.tls_serve(api, tmp_path) as running:
-        env = {"SSL_CERT_FILE": str(running.cert), "AIGW_SECRETS_ENTRA_ADMIN_URL": api.url, "AIGW_SECRETS_ARM_ADMIN_URL": api.url}
-        env.update(AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID=api.admin_client_id, AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET=api.admin_key, AIGW_SECRETS_VALIDATE_BACKOFF="0.01")
+        env = {
+            "SSL_CERT_FILE": str(running.cert),
+            "AIGW_SECRETS_ENTRA_ADMIN_URL": api.url,
+            "AIGW_SECRETS_ARM_ADMIN_URL": api.url,
+        }
+        env.update(
+            AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID=api.admin_client_id,
+            AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET=api.admin_key,
+            AIGW_SECRETS_VALIDATE_BACKOFF="0.01",
+        )
         for name, setting in env.items():
             monkeypatch.setenv(name, setting)
-        settings = {"ai_gateway_azure_issuer": "azure-arm", "ai_gateway_azure_resource_id": "/" + api.resource_id, "ai_gateway_azure_tenant_id": api.tenant, "ai_gateway_azure_validation_url": f"{api.url}/openai/models"}
+        settings = {
+            "ai_gateway_azure_issuer": "azure-arm",
+            "ai_gateway_azure_resource_id": "/" + api.resource_id,
+            "ai_gateway_azure_tenant_id": api.tenant,
+            "ai_gateway_azure_validation_url": f"{api.url}/openai/models",
+        }
         write_cluster(repo, {**provider_settings("azure"), **settings})
         monkeypatch.setenv("AZURE_OPENAI_API_KEY", api.resource_keys["key1"])  # the gateway serves with key1
         assert main(["generate", "--no-input"]) == 0

@@ -29,7 +29,12 @@ USER = "bedrock-gateway"
 
 @pytest.fixture
 def iam(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": fakes.aws_access_key_id(), "AWS_SECRET_ACCESS_KEY": "admin-secret", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": fakes.aws_access_key_id(),
+        "AWS_SECRET_ACCESS_KEY": "admin-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
     client = boto3.client("iam", region_name="us-east-1")
@@ -56,7 +61,9 @@ def setup_bedrock(repo: Path, iam: Any, moto_url: str, tmp_path: Path) -> str:
     """The operator's first key (not made by this tool) in the Secret; returns its id."""
     k = iam.create_access_key(UserName=USER)["AccessKey"]
     ini = tmp_path / "operator.ini"
-    ini.write_text(f"[default]\naws_access_key_id = {k['AccessKeyId']}\naws_secret_access_key = {k['SecretAccessKey']}\n")
+    ini.write_text(
+        f"[default]\naws_access_key_id = {k['AccessKeyId']}\naws_secret_access_key = {k['SecretAccessKey']}\n"
+    )
     settings = {
         **provider_settings("bedrock"),
         "ai_gateway_bedrock_validation_url": f"{moto_url}/",
@@ -70,7 +77,14 @@ def setup_bedrock(repo: Path, iam: Any, moto_url: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.usefixtures("at_terminal")
-def test_full_cycle(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_full_cycle(
+    repo: Path,
+    iam: Any,
+    moto_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     k1 = setup_bedrock(repo, iam, moto_url, tmp_path)
     assert main(["rotate", "--provider", "bedrock"]) == 0
     k2 = secret_key_id(repo)
@@ -84,7 +98,12 @@ def test_full_cycle(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeyp
     plain = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
     parser = configparser.ConfigParser()
     parser.read_string(plain["stringData"]["credentials"])
-    sts = boto3.client("sts", region_name="us-east-1", aws_access_key_id=k2, aws_secret_access_key=parser["default"]["aws_secret_access_key"])
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        aws_access_key_id=k2,
+        aws_secret_access_key=parser["default"]["aws_secret_access_key"],
+    )
     assert sts.get_caller_identity()["Arn"].endswith(f":user/{USER}")
 
     # 2-key limit: k1 is active and not ours -> an operator has to act, nothing changes
@@ -129,7 +148,9 @@ def test_full_cycle(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeyp
     assert secret_key_id(repo) == k3
 
 
-def test_two_key_limit_deletes_our_inactive_key(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_key_limit_deletes_our_inactive_key(
+    repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     k1 = setup_bedrock(repo, iam, moto_url, tmp_path)
     iam.delete_access_key(UserName=USER, AccessKeyId=k1)  # a user with only the key in the Secret... gone
     assert main(["rotate", "--provider", "bedrock"]) == 0
@@ -165,7 +186,9 @@ def test_kill_at_every_step(repo: Path, iam: Any, moto_url: str, tmp_path: Path,
 # --- attacks a contributor can commit, against moto --------------------------------------
 
 
-def test_forged_secret_with_another_users_key(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forged_secret_with_another_users_key(
+    repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Class 3 (AWS): a Secret encrypted to the public recipient only, holding another IAM user's
     key (it authenticates at STS), whose annotations name the live key as the previous one. Neither
     ``--revoke --assume-applied`` nor the cron run disables or deletes anything."""
@@ -180,11 +203,27 @@ def test_forged_secret_with_another_users_key(repo: Path, iam: Any, moto_url: st
     other = iam.create_access_key(UserName="someone-else")["AccessKey"]
     doc = yaml.safe_load((repo / SECRET).read_text())
     meta = doc["metadata"]
-    meta["annotations"].update({"aigw-secrets.io/credential-ref": k1, "aigw-secrets.io/previous-issued-ref": live, "aigw-secrets.io/previous-revoke-after": "2020-01-01T00:00:00Z"})
+    meta["annotations"].update(
+        {
+            "aigw-secrets.io/credential-ref": k1,
+            "aigw-secrets.io/previous-issued-ref": live,
+            "aigw-secrets.io/previous-revoke-after": "2020-01-01T00:00:00Z",
+        }
+    )
     ini = f"[default]\naws_access_key_id = {other['AccessKeyId']}\naws_secret_access_key = {other['SecretAccessKey']}\n"
-    plain = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "stringData": {"credentials": ini}}
+    plain = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "stringData": {"credentials": ini},
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE_KEY")}
-    (repo / SECRET).write_bytes(Sops(repo, env={**env, "SOPS_AGE_KEY_FILE": "/nonexistent"}).encrypt(yaml.safe_dump(plain).encode(), str(SECRET)))
+    (repo / SECRET).write_bytes(
+        Sops(repo, env={**env, "SOPS_AGE_KEY_FILE": "/nonexistent"}).encrypt(
+            yaml.safe_dump(plain).encode(), str(SECRET)
+        )
+    )
     git(repo, "commit", "-qam", "tidy")
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
     assert main(["rotate", "--revoke", "bedrock", "--assume-applied"]) != 0
@@ -193,7 +232,9 @@ def test_forged_secret_with_another_users_key(repo: Path, iam: Any, moto_url: st
     assert keys(iam) == {k1: "Active", live: "Active"}
 
 
-def test_boto3_calls_have_one_deadline(repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_boto3_calls_have_one_deadline(
+    repo: Path, iam: Any, moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Class 7 (AWS): an IAM endpoint that sends its headers a byte at a time: the call ends at the
     deadline (exit 69) and the repository lock is free again."""
     from testing.slowhttp import SlowHeaders

@@ -18,7 +18,11 @@ from aigw_secrets.rotation.issuers.interface import AdminRejected, IssuerError, 
 
 class Arm(AzureArm):
     def __init__(self, answers: dict[str, Any]) -> None:
-        super().__init__(SimpleNamespace(key="azure", name="azure-openai", settings={"resource_id": "/subscriptions/s/x", "tenant_id": "t"}))
+        super().__init__(
+            SimpleNamespace(
+                key="azure", name="azure-openai", settings={"resource_id": "/subscriptions/s/x", "tenant_id": "t"}
+            )
+        )
         self.answers = answers
         self.calls: list[tuple[str, Any]] = []
 
@@ -54,7 +58,11 @@ def test_arm_delete_touches_only_its_two_slots() -> None:
 
 class Graph(EntraGraph):
     def __init__(self, answer: Any) -> None:
-        super().__init__(SimpleNamespace(key="azure", name="azure-openai", settings={"application_object_id": "app", "tenant_id": "t"}))
+        super().__init__(
+            SimpleNamespace(
+                key="azure", name="azure-openai", settings={"application_object_id": "app", "tenant_id": "t"}
+            )
+        )
         self.answer = answer
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
@@ -68,7 +76,9 @@ def test_graph_add_password_without_secret_text_is_an_issuer_error() -> None:
         Graph({"keyId": "k"}).mint("aigw-azure-openai-g1")
 
 
-@pytest.mark.parametrize("gone", [NotFound("Microsoft Graph: HTTP 404"), IssuerError("Microsoft Graph: HTTP 400 (invalid keyId)")])
+@pytest.mark.parametrize(
+    "gone", [NotFound("Microsoft Graph: HTTP 404"), IssuerError("Microsoft Graph: HTTP 400 (invalid keyId)")]
+)
 def test_graph_removing_a_credential_that_is_gone_is_done(gone: IssuerError) -> None:
     Graph(gone).delete("k")
 

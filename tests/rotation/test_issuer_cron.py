@@ -48,11 +48,22 @@ def flux_applies(cluster: kubeapi.FakeCluster, repo: Path, bare: Path) -> None:
     cluster.flux_applies("flux-system", "flux-system", f"main@sha1:{head}")
     for name in FILES.values():
         meta = yaml.safe_load(git(repo, "show", f"{head}:{OUT}/{name}.secret.sops.yaml"))["metadata"]
-        cluster.secrets[(meta["namespace"], meta["name"])] = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {}}
+        cluster.secrets[(meta["namespace"], meta["name"])] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta,
+            "data": {},
+        }
 
 
 def cron(repo: Path, env: dict[str, str], now: str) -> tuple[int, dict[str, Any], str]:
-    res = subprocess.run([str(PROJECT / "scripts/aigw-rotate-cron")], cwd=repo, env={**env, "AIGW_SECRETS_NOW": now}, capture_output=True, text=True)
+    res = subprocess.run(
+        [str(PROJECT / "scripts/aigw-rotate-cron")],
+        cwd=repo,
+        env={**env, "AIGW_SECRETS_NOW": now},
+        capture_output=True,
+        text=True,
+    )
     return res.returncode, json.loads(res.stdout), Path(env["AIGW_TEXTFILE"]).read_text() + res.stderr
 
 
@@ -62,7 +73,12 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     openai = adminapis.OpenAI()
     with adminapis.serve(openai), standin.serve() as vllm, kubeapi.serve() as cluster:
         vllm.accept_prefix = "sk-aigw-"
-        aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_ACCESS_KEY_ID": fakes.aws_access_key_id(), "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+        aws = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "AWS_ACCESS_KEY_ID": fakes.aws_access_key_id(),
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
         for k, v in aws.items():
             monkeypatch.setenv(k, v)
         iam = boto3.client("iam")
@@ -72,7 +88,9 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         vllm_first = fakes.generic_key()
         vllm.status[vllm_first] = 200
         ini = tmp_path / "operator.ini"
-        ini.write_text(f"[default]\naws_access_key_id = {k1['AccessKeyId']}\naws_secret_access_key = {k1['SecretAccessKey']}\n")
+        ini.write_text(
+            f"[default]\naws_access_key_id = {k1['AccessKeyId']}\naws_secret_access_key = {k1['SecretAccessKey']}\n"
+        )
         write_cluster(
             repo,
             {
@@ -116,7 +134,9 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert "aigw_secrets_credentials_minted 3" in metrics
         g2 = values(repo)
         minted += g2.values()
-        assert git(bare, "show", f"HEAD:{OUT}/vllm-api-key.vllm.secret.sops.yaml")  # the model server's Secret, same commit
+        assert git(
+            bare, "show", f"HEAD:{OUT}/vllm-api-key.vllm.secret.sops.yaml"
+        )  # the model server's Secret, same commit
         flux_applies(cluster, repo, bare)
         # AWS allows two keys: the operator retires the first key (not made by this tool) by naming it
         revoke = [env["AIGW_SECRETS"], "rotate", "--revoke", "bedrock", "--ref", k1["AccessKeyId"]]
@@ -150,8 +170,12 @@ def test_two_periods(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert "aigw_secrets_credentials_revoked 1" in metrics
 
         # no minted value in plaintext anywhere: every file under the temp dir, every git object
-        leaks = [str(p) for p in tmp_path.rglob("*") if p.is_file() and any(v.encode() in p.read_bytes() for v in minted)]
+        leaks = [
+            str(p) for p in tmp_path.rglob("*") if p.is_file() and any(v.encode() in p.read_bytes() for v in minted)
+        ]
         assert leaks == []
         for where in (repo, bare):
-            objects = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=where, capture_output=True, check=True).stdout
+            objects = subprocess.run(
+                ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=where, capture_output=True, check=True
+            ).stdout
             assert not any(v.encode() in objects for v in minted)

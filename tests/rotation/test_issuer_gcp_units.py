@@ -19,7 +19,9 @@ from aigw_secrets.rotation.issuers.interface import IssuerError, Key, NotFound
 
 class Iam(GcpIam):
     def __init__(self, answer: Any) -> None:
-        super().__init__(SimpleNamespace(key="vertex", name="vertex", settings={"service_account": "bot@p.iam.gserviceaccount.com"}))
+        super().__init__(
+            SimpleNamespace(key="vertex", name="vertex", settings={"service_account": "bot@p.iam.gserviceaccount.com"})
+        )
         self.answer = answer
         self.calls: list[tuple[str, str]] = []
 
@@ -30,7 +32,14 @@ class Iam(GcpIam):
         return self.answer
 
 
-@pytest.mark.parametrize("made", [{"name": "k"}, {"name": "k", "privateKeyData": base64.b64encode(b"not json").decode()}, {"name": "k", "privateKeyData": "%%%"}])
+@pytest.mark.parametrize(
+    "made",
+    [
+        {"name": "k"},
+        {"name": "k", "privateKeyData": base64.b64encode(b"not json").decode()},
+        {"name": "k", "privateKeyData": "%%%"},
+    ],
+)
 def test_a_new_key_without_usable_key_data_is_an_issuer_error(made: dict[str, str]) -> None:
     with pytest.raises(IssuerError, match="without a usable privateKeyData"):
         Iam(made).mint("")

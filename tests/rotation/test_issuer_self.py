@@ -75,7 +75,9 @@ def plaintext_anywhere(root: Path, values: list[str]) -> list[str]:
     return hits
 
 
-def test_mints_writes_both_secrets(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mints_writes_both_secrets(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     old = setup_vllm(repo, provider, monkeypatch)
     assert main(["rotate", "--provider", "vllm"]) == 0
     new = decrypted(repo, SECRET)["apiKey"]
@@ -84,7 +86,11 @@ def test_mints_writes_both_secrets(repo: Path, provider: standin.Provider, monke
     a = ann(repo)
     assert a["aigw-secrets.io/issuer"] == "self" and a["aigw-secrets.io/credential-ref"] == "self:aigw-vllm-g2"
     assert "aigw-secrets.io/previous-issued-ref" not in a  # the operator's key: not ours to revoke
-    policy = next(d for d in yaml.safe_load_all((repo / OUT / "vllm.yaml").read_text()) if d and d["kind"] == "BackendSecurityPolicy")
+    policy = next(
+        d
+        for d in yaml.safe_load_all((repo / OUT / "vllm.yaml").read_text())
+        if d and d["kind"] == "BackendSecurityPolicy"
+    )
     assert policy["metadata"]["annotations"]["aigw-secrets.io/secret-generation"] == "2"  # v1.1.0 reconciles (#2603)
     assert not (repo / ".git/aigw-secrets/pending-vllm.sops.yaml").exists()
     out = capsys.readouterr()
@@ -127,10 +133,21 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[kubeapi
 def in_cluster(fake: kubeapi.FakeCluster, repo: Path) -> None:
     """What Flux would apply: the Secret's metadata as the repository has it now."""
     meta = yaml.safe_load((repo / SECRET).read_text())["metadata"]
-    fake.secrets[("ai-gateway", meta["name"])] = {"apiVersion": "v1", "kind": "Secret", "metadata": {**meta, "resourceVersion": fake.next_rv()}, "data": {}}
+    fake.secrets[("ai-gateway", meta["name"])] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {**meta, "resourceVersion": fake.next_rv()},
+        "data": {},
+    }
 
 
-def test_revocation_gates(repo: Path, provider: standin.Provider, cluster: kubeapi.FakeCluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_revocation_gates(
+    repo: Path,
+    provider: standin.Provider,
+    cluster: kubeapi.FakeCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     setup_vllm(repo, provider, monkeypatch)
     assert main(["rotate", "--provider", "vllm"]) == 0
     git(repo, "add", "-A")
@@ -161,7 +178,13 @@ def test_revocation_gates(repo: Path, provider: standin.Provider, cluster: kubea
     assert "nothing to revoke" in capsys.readouterr().err
 
 
-def test_no_cluster_access_waits_unless_assumed(repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_cluster_access_waits_unless_assumed(
+    repo: Path,
+    provider: standin.Provider,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     setup_vllm(repo, provider, monkeypatch)
     assert main(["rotate", "--provider", "vllm"]) == 0
     assert main(["rotate", "--provider", "vllm"]) == 0

@@ -40,7 +40,9 @@ def test_a_worktree_git_file_leads_to_its_git_dir(tmp_path: Path) -> None:
     assert not (tree / ".aigw").exists()
 
 
-@pytest.mark.parametrize("content", [b"gitdir: /nonexistent/elsewhere\n", b"not a gitdir line\n", b"\xff\xfe bad utf-8"])
+@pytest.mark.parametrize(
+    "content", [b"gitdir: /nonexistent/elsewhere\n", b"not a gitdir line\n", b"\xff\xfe bad utf-8"]
+)
 def test_a_git_file_that_leads_nowhere_falls_back_to_the_dot_dir(tmp_path: Path, content: bytes) -> None:
     (tmp_path / ".git").write_bytes(content)
     assert journal.state_dir(tmp_path).name == ".aigw"
@@ -72,7 +74,9 @@ def test_a_git_dir_git_cannot_read_is_not_taken_for_committed_state(tmp_path: Pa
     journal.refuse_committed_state(tmp_path)
 
 
-def test_a_lock_error_other_than_contention_propagates_and_releases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lock_error_other_than_contention_propagates_and_releases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = _git_init(tmp_path / "r")
 
     def broken(fd: int, op: int) -> None:

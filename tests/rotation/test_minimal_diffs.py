@@ -32,7 +32,11 @@ def without_indent_setting(repo: Path) -> None:
 
 
 def changed_lines(before: str, after: str) -> list[str]:
-    body = [ln for ln in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0) if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+    body = [
+        ln
+        for ln in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if ln[:1] in "+-" and ln[:3] not in ("+++", "---")
+    ]
     return [ln[1:] for ln in body]
 
 
@@ -71,7 +75,9 @@ def test_rotation_under_4_space_sops_config_changes_value_annotations_and_sops_o
     assert plain(repo)["stringData"] == {"apiKey": new}  # type: ignore[comparison-overlap]
 
 
-def test_generate_keeps_a_reviewers_comment(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate_keeps_a_reviewers_comment(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     path = repo / SECRET
     edited = path.read_text().replace("metadata:\n", "metadata:\n  # reviewed: ok\n", 1)
@@ -85,7 +91,9 @@ def test_generate_keeps_a_reviewers_comment(repo: Path, provider: standin.Provid
         assert re.match(r"^\s*(apiKey: ENC\[|aigw-secrets\.io/)", line), line
 
 
-def test_first_generate_has_one_layout_whatever_the_indent_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_generate_has_one_layout_whatever_the_indent_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from testing.repos import init_repo
 
     layouts = []
@@ -98,7 +106,12 @@ def test_first_generate_has_one_layout_whatever_the_indent_setting(tmp_path: Pat
         assert main(["generate", "--no-input", "--repo", str(root)]) == 0
         text = (root / SECRET).read_text()
         # the layout: every line with its values masked
-        layouts.append([re.sub(r"(ENC\[[^\]]*\]|scrypt[:$]\S+|\d{4}-\d\d-\d\dT\S+)", "X", ln) for ln in outside_sops(text).splitlines()])
+        layouts.append(
+            [
+                re.sub(r"(ENC\[[^\]]*\]|scrypt[:$]\S+|\d{4}-\d\d-\d\dT\S+)", "X", ln)
+                for ln in outside_sops(text).splitlines()
+            ]
+        )
     assert layouts[0] == layouts[1]
     assert any(ln.startswith("  name: ") for ln in layouts[0])  # the house style: 2 spaces
 
@@ -113,7 +126,12 @@ def status_row(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
 
 @pytest.mark.parametrize("how", ["set", "edit"])
 def test_set_and_edit_update_the_bookkeeping(
-    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, how: str
+    repo: Path,
+    provider: standin.Provider,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    how: str,
 ) -> None:
     old = setup_groq(repo, provider, monkeypatch)
     path = repo / SECRET
@@ -146,7 +164,9 @@ def test_set_and_edit_update_the_bookkeeping(
     assert main(["generate", "--no-input", "--check"]) == 0
 
 
-def test_data_key_rotation_keeps_the_files_style(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_key_rotation_keeps_the_files_style(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     without_indent_setting(repo)
     setup_groq(repo, provider, monkeypatch)
     path = repo / SECRET
@@ -157,4 +177,6 @@ def test_data_key_rotation_keeps_the_files_style(repo: Path, provider: standin.P
     assert main(["rotate", "--data-key", str(path)]) == 0
     after = path.read_text()
     assert after != before
-    assert [ln for ln in changed_lines(outside_sops(before), outside_sops(after)) if not ln.startswith("    apiKey: ENC[")] == []
+    assert [
+        ln for ln in changed_lines(outside_sops(before), outside_sops(after)) if not ln.startswith("    apiKey: ENC[")
+    ] == []

@@ -37,7 +37,9 @@ def annotations(repo: Path, name: str) -> dict[str, str]:
 # --- (a) generate never undoes a rotation unasked ------------------------------------------------
 
 
-def test_generate_refuses_the_key_a_rotation_replaced(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generate_refuses_the_key_a_rotation_replaced(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     old = setup_groq(repo, provider, monkeypatch)  # GROQ_API_KEY=old stays exported
     new = fakes.groq_key()
     provider.status[new] = 200
@@ -64,7 +66,9 @@ def test_generate_refuses_the_key_a_rotation_replaced(repo: Path, provider: stan
     assert main(["generate", "--no-input"]) == ExitCode.SUPERSEDED
 
 
-def test_generate_refuses_a_key_set_replaced_two_generations_back(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate_refuses_a_key_set_replaced_two_generations_back(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = setup_groq(repo, provider, monkeypatch)
     path = repo / OUT / "groq.secret.sops.yaml"
     for _ in range(2):
@@ -76,7 +80,9 @@ def test_generate_refuses_a_key_set_replaced_two_generations_back(repo: Path, pr
     assert value_in(repo, "groq") == current
 
 
-def test_generate_with_a_new_key_records_the_replaced_one(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate_with_a_new_key_records_the_replaced_one(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = setup_groq(repo, provider, monkeypatch)
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     assert main(["generate", "--no-input"]) == 0
@@ -88,14 +94,18 @@ def test_generate_with_a_new_key_records_the_replaced_one(repo: Path, provider: 
 # --- (c) advice that works -------------------------------------------------------------------------
 
 
-def test_rotate_given_generates_source_syntax_is_a_usage_error(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rotate_given_generates_source_syntax_is_a_usage_error(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     capsys.readouterr()
     assert main(["rotate", "--provider", "groq", "--source", "groq=file:/nonexistent"]) == ExitCode.USAGE
     assert "bare SPEC" in capsys.readouterr().err
 
 
-def test_needs_operator_hint_names_rotates_own_syntax(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_needs_operator_hint_names_rotates_own_syntax(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     monkeypatch.delenv("GROQ_API_KEY")
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2030-01-01T00:00:00Z")
@@ -111,7 +121,9 @@ def test_needs_operator_hint_names_rotates_own_syntax(repo: Path, provider: stan
     assert main(["rotate", "--provider", "groq", "--source", f"file:{src}"]) == 0
 
 
-def test_generate_supplying_the_key_ends_a_needs_operator_rotation(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generate_supplying_the_key_ends_a_needs_operator_rotation(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     monkeypatch.delenv("GROQ_API_KEY")
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2030-01-01T00:00:00Z")
@@ -129,7 +141,9 @@ def test_generate_supplying_the_key_ends_a_needs_operator_rotation(repo: Path, p
         assert main(["rotate", "--due"]) == 0
 
 
-def test_revoke_and_status_agree_on_an_operator_supplied_key(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_revoke_and_status_agree_on_an_operator_supplied_key(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     old = setup_groq(repo, provider, monkeypatch)
     new = fakes.groq_key()
     provider.status[new] = 200
@@ -157,20 +171,34 @@ def test_revoke_and_status_agree_on_an_operator_supplied_key(repo: Path, provide
     assert "nothing to revoke" in capsys.readouterr().err
 
 
-def test_cron_textfile_keeps_the_last_success_after_a_failure(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cron_textfile_keeps_the_last_success_after_a_failure(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     project = Path(__file__).resolve().parents[2]
     prom = tmp_path / "aigw.prom"
-    env = {"AIGW_REPO": str(repo), "AIGW_TEXTFILE": str(prom), "AIGW_SECRETS": str(Path(sys.executable).with_name("aigw-secrets"))}
+    env = {
+        "AIGW_REPO": str(repo),
+        "AIGW_TEXTFILE": str(prom),
+        "AIGW_SECRETS": str(Path(sys.executable).with_name("aigw-secrets")),
+    }
     cron = project / "scripts/aigw-rotate-cron"
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(repo), "commit", "-qm", "init"], check=True)
     res = subprocess.run([str(cron)], env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    first = [ln for ln in prom.read_text().splitlines() if ln.startswith("aigw_secrets_last_success_timestamp_seconds ")]
+    first = [
+        ln for ln in prom.read_text().splitlines() if ln.startswith("aigw_secrets_last_success_timestamp_seconds ")
+    ]
     assert first
     monkeypatch.delenv("GROQ_API_KEY")
-    res = subprocess.run([str(cron)], env={**os.environ, **env, "GROQ_API_KEY": "", "AIGW_SECRETS_NOW": "2030-01-01T00:00:00Z"}, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [str(cron)],
+        env={**os.environ, **env, "GROQ_API_KEY": "", "AIGW_SECRETS_NOW": "2030-01-01T00:00:00Z"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == ExitCode.MANUAL_ACTION, res.stderr
     text = prom.read_text()
     assert "aigw_secrets_last_exit_code 11" in text
@@ -183,14 +211,23 @@ def test_cron_textfile_keeps_the_last_success_after_a_failure(repo: Path, provid
 def _mcp_repo(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> str:
     first = "mcp-" + fakes.rand(32)
     provider.status[first] = 200
-    write_cluster(repo, {**provider_settings("groq"), "ai_gateway_mcp_backends": [f"kiwi={provider.url}/mcp"], "ai_gateway_mcp_session_seed": True})
+    write_cluster(
+        repo,
+        {
+            **provider_settings("groq"),
+            "ai_gateway_mcp_backends": [f"kiwi={provider.url}/mcp"],
+            "ai_gateway_mcp_session_seed": True,
+        },
+    )
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())
     monkeypatch.setenv("MCP_KIWI_API_KEY", first)
     assert main(["generate", "--no-input"]) == 0
     return first
 
 
-def test_mcp_secrets_are_in_status_rotation_and_data_key_rotation(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mcp_secrets_are_in_status_rotation_and_data_key_rotation(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     first = _mcp_repo(repo, provider, monkeypatch)
     capsys.readouterr()
     main(["status", "--format", "json"])

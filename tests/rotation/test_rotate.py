@@ -28,8 +28,6 @@ OUT = Path("kubernetes/apps/ai-gateway/providers")
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-
-
 def value_in(repo: Path, name: str) -> str:
     rel = OUT / f"{name}.secret.sops.yaml"
     doc = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
@@ -42,9 +40,23 @@ def annotations(repo: Path, name: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(200, 0), (429, 0), (401, ExitCode.ROTATION_REJECTED), (403, ExitCode.ROTATION_REJECTED), (404, ExitCode.CONFIG), (500, ExitCode.UNAVAILABLE)],
+    [
+        (200, 0),
+        (429, 0),
+        (401, ExitCode.ROTATION_REJECTED),
+        (403, ExitCode.ROTATION_REJECTED),
+        (404, ExitCode.CONFIG),
+        (500, ExitCode.UNAVAILABLE),
+    ],
 )
-def test_provider_answers(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: int, code: int) -> None:
+def test_provider_answers(
+    repo: Path,
+    provider: standin.Provider,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    code: int,
+) -> None:
     old = setup_groq(repo, provider, monkeypatch)
     before = (repo / OUT / "groq.secret.sops.yaml").read_bytes()
     new = fakes.groq_key()
@@ -75,7 +87,9 @@ def test_unreachable_endpoint(repo: Path, provider: standin.Provider, monkeypatc
     assert main(["rotate", "--provider", "groq"]) == ExitCode.UNAVAILABLE
 
 
-def test_no_verify_says_so(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_verify_says_so(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     new = fakes.groq_key()
     monkeypatch.setenv("GROQ_API_KEY", new)
@@ -96,7 +110,9 @@ CASES = {
 
 
 @pytest.mark.parametrize(("key", "auth"), sorted(CASES))
-def test_every_provider_validates_its_own_way(repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, auth: str) -> None:
+def test_every_provider_validates_its_own_way(
+    repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, auth: str
+) -> None:
     make, ident = CASES[(key, auth)]
     settings = {**provider_settings(key, auth), f"ai_gateway_{key}_validation_url": f"{provider.url}/check"}
     write_cluster(repo, settings)
@@ -126,7 +142,9 @@ def test_bad_input(repo: Path, provider: standin.Provider, monkeypatch: pytest.M
 
 
 @pytest.mark.parametrize("step", ["planned", "obtained", "validated", "encrypted", "written"])
-def test_resume_after_kill_at_each_step(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+def test_resume_after_kill_at_each_step(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
     setup_groq(repo, provider, monkeypatch)
     new = fakes.groq_key()
     provider.status[new] = 200
@@ -195,7 +213,9 @@ def test_concurrent_runs(repo: Path) -> None:
     _all_decrypt(repo, plain)
 
 
-def test_status_and_due(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_and_due(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     old = setup_groq(repo, provider, monkeypatch)
     capsys.readouterr()
     assert main(["status", "--format", "json"]) == 0
@@ -219,7 +239,9 @@ def test_status_and_due(repo: Path, provider: standin.Provider, monkeypatch: pyt
 
 
 @pytest.mark.slow
-def test_cron_script_end_to_end(repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cron_script_end_to_end(
+    repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = setup_groq(repo, provider, monkeypatch)
     bare = bare_remote(repo, tmp_path)
     new = fakes.groq_key()
@@ -248,7 +270,9 @@ def test_cron_script_end_to_end(repo: Path, provider: standin.Provider, tmp_path
     assert res.returncode == 0 and json.loads(res.stdout)["committed"] is False
 
 
-def test_missing_key_for_data_key_rotation(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_key_for_data_key_rotation(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     plain = _data_key_repo(repo, 3)
     before = {p: p.read_bytes() for p in plain}
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
@@ -263,7 +287,9 @@ def test_progress_bar_on_a_terminal_only(repo: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     _data_key_repo(repo, 6)
     exe = str(Path(sys.executable).with_name("aigw-secrets"))
-    child = pexpect.spawn(exe, ["rotate", "--data-key"], cwd=str(repo), env=dict(os.environ), encoding="utf-8", timeout=60)
+    child = pexpect.spawn(
+        exe, ["rotate", "--data-key"], cwd=str(repo), env=dict(os.environ), encoding="utf-8", timeout=60
+    )
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0 and "rotating data keys [" in (child.before or "")
@@ -279,7 +305,9 @@ def test_cronjob_manifest() -> None:
     assert cron["spec"]["startingDeadlineSeconds"] > 0 and cron["spec"]["jobTemplate"]["spec"]["backoffLimit"] >= 1
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == sa["metadata"]["name"] and sa["automountServiceAccountToken"] is False
-    assert not [d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]  # needs no API access
+    assert not [
+        d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    ]  # needs no API access
 
 
 def test_previous_credential_ref_is_what_the_console_shows(tmp_path: Path) -> None:
@@ -307,7 +335,9 @@ def test_previous_credential_ref_is_what_the_console_shows(tmp_path: Path) -> No
     assert fingerprint(groq) != fingerprint(groq) and fingerprint(groq).startswith("scrypt$")
 
 
-def test_rotation_settles_a_half_done_generate_first(repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rotation_settles_a_half_done_generate_first(
+    repo: Path, provider: standin.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 10 item 5: a generate killed mid-commit can never later rename its staged Secret over a rotation."""
     setup_groq(repo, provider, monkeypatch)
     monkeypatch.setenv("GROQ_API_KEY", fakes.groq_key())

@@ -23,7 +23,11 @@ CASES: dict[str, tuple[Callable[[], str], str, object]] = {
     "gemini": (fakes.gemini_key, "/v1beta/openai/models", MODELS),
     "mistral": (fakes.mistral_key, "/v1/models", MODELS),
     "xai": (fakes.xai_key, "/v1/models", MODELS),
-    "openrouter": (fakes.openrouter_key, "/api/v1/key", {"data": {"label": "sk-or-v1-abc...xyz", "usage": 0, "limit": None}}),
+    "openrouter": (
+        fakes.openrouter_key,
+        "/api/v1/key",
+        {"data": {"label": "sk-or-v1-abc...xyz", "usage": 0, "limit": None}},
+    ),
     "deepseek": (fakes.deepseek_key, "/models", MODELS),
     "together": (fakes.together_key, "/v1/models", [{"id": "m", "object": "model", "type": "chat"}]),
     "deepinfra": (fakes.deepinfra_key, "/v1/openai/models", MODELS),
@@ -31,8 +35,6 @@ CASES: dict[str, tuple[Callable[[], str], str, object]] = {
     "cohere_openai": (fakes.cohere_key, "/v1/models", {"models": [{"name": "command-r7b-12-2024"}]}),
     "bedrock_api_key": (fakes.bedrock_api_key, "/foundation-models", {"modelSummaries": []}),
 }
-
-
 
 
 def _provider(tmp_path: Path, key: str) -> ProviderConfig:
@@ -49,13 +51,22 @@ def test_validation_request_per_provider(tmp_path: Path, key: str) -> None:
     value = make()
     req = validate.request_for(pc, value)
     url = urllib.parse.urlsplit(req.url)
-    assert (req.method, url.scheme, url.path, req.headers.get("Authorization")) == ("GET", "https", path, f"Bearer {value}")
+    assert (req.method, url.scheme, url.path, req.headers.get("Authorization")) == (
+        "GET",
+        "https",
+        path,
+        f"Bearer {value}",
+    )
     assert url.hostname == validate.documented_host(pc)
     validate.allowed(pc, req.url, operator.load())  # no allow-list needed: the documented host
 
 
-@pytest.mark.parametrize("key", ["gemini", "bedrock_api_key"])  # one end-to-end rotation per kind of check: the upstream's own path, another host
-def test_rotate_checks_the_documented_endpoint(repo: Path, provider: standin.Provider, tmp_path: Path, key: str) -> None:
+@pytest.mark.parametrize(
+    "key", ["gemini", "bedrock_api_key"]
+)  # one end-to-end rotation per kind of check: the upstream's own path, another host
+def test_rotate_checks_the_documented_endpoint(
+    repo: Path, provider: standin.Provider, tmp_path: Path, key: str
+) -> None:
     make, path, body = CASES[key]
     provider.bodies[path] = body
     port = int(provider.url.rsplit(":", 1)[1])
@@ -63,7 +74,9 @@ def test_rotate_checks_the_documented_endpoint(repo: Path, provider: standin.Pro
     if key == "bedrock_api_key":  # its check is on the Bedrock control-plane host, not the upstream
         settings[f"ai_gateway_{key}_validation_url"] = f"{provider.url}/foundation-models"
     else:  # the upstream itself is the stand-in: the row's documented path is what gets called
-        settings.update({f"ai_gateway_{key}_host": "127.0.0.1", f"ai_gateway_{key}_port": port, f"ai_gateway_{key}_tls": False})
+        settings.update(
+            {f"ai_gateway_{key}_host": "127.0.0.1", f"ai_gateway_{key}_port": port, f"ai_gateway_{key}_tls": False}
+        )
     write_cluster(repo, settings)
     first, second, third = make(), make(), make()
     provider.status.update({first: 200, second: 200, third: 401})
@@ -80,7 +93,9 @@ def test_rotate_checks_the_documented_endpoint(repo: Path, provider: standin.Pro
 
 def test_rotate_awsopenai_checks_sigv4_credentials(repo: Path, provider: standin.Provider, tmp_path: Path) -> None:
     """Bedrock through the v1.2 `AWSOpenAI` schema: an AWSCredentials policy, checked with STS GetCallerIdentity."""
-    write_cluster(repo, {**provider_settings("bedrock_openai"), "ai_gateway_bedrock_openai_validation_url": f"{provider.url}/"})
+    write_cluster(
+        repo, {**provider_settings("bedrock_openai"), "ai_gateway_bedrock_openai_validation_url": f"{provider.url}/"}
+    )
     first, second = fakes.aws_credentials_file(), fakes.aws_credentials_file()
     ident = [c.split("aws_access_key_id = ")[1].split("\n")[0] for c in (first, second)]
     provider.status.update(dict.fromkeys(ident, 200))

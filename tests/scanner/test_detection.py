@@ -55,7 +55,9 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
     cm = f"kind: ConfigMap\ndata:\n  config.yml: |\n    server:\n      client_secret: {fakes.rand(40, HEX)}\n"
     assert found_of("cm.yaml", cm) == [(5, "credential-literal")]
     es = f"kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        API_TOKEN: {fakes.rand(32)}\n        URL: '{{{{ .url }}}}'\n"
-    assert found_of("es.yaml", es) == [(6, "externalsecret-template-literal")]  # the structural rule, more precise, wins
+    assert found_of("es.yaml", es) == [
+        (6, "externalsecret-template-literal")
+    ]  # the structural rule, more precise, wins
     stand_in = "kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        CLIENT_SECRET: $plaintext$this_is_a_secret\n"
     assert found_of("es.yaml", stand_in) == []
     issuer = f"kind: ClusterIssuer\nspec:\n  acme:\n    solvers:\n      - dns01:\n          cloudflare:\n            # apiKey: {fakes.rand(37, HEX)}\n"
@@ -142,13 +144,18 @@ def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
     assert found_of("plugins/modules/datadog_monitor.py", doc) == []
     assert found_of("collections/ansible_collections/x/tests/vars.yml", f"api_key: {fakes.rand(32, HEX)}\n") == []
     assert found_of("kubernetes/apps/x/values.yaml", f"api_key: {fakes.rand(32, HEX)}\n") == [(1, "credential-literal")]
-    assert found_of("app.py", f"token = 'ghp_{fakes.rand(36)}'\n") == [(1, "github-token")]  # distinctive shapes still count
+    assert found_of("app.py", f"token = 'ghp_{fakes.rand(36)}'\n") == [
+        (1, "github-token")
+    ]  # distinctive shapes still count
 
 
 def test_covered_values_file_with_label_keys_exposes_nothing() -> None:
     text = 'cni:\n  repair:\n    brokenPodLabelKey: "cni.istio.io/uninitialized"\n    labelPodKey: node-role.kubernetes.io/control-plane\n'
     assert found_of("k8s/istio-cni/values.yaml", text, must_encrypt=True) == []
-    assert found_of("k8s/app/values.yaml", f"app:\n  apiKey: {fakes.rand(32)}\n", must_encrypt=True) == [(1, "sops-rule-unencrypted"), (2, "credential-literal")]
+    assert found_of("k8s/app/values.yaml", f"app:\n  apiKey: {fakes.rand(32)}\n", must_encrypt=True) == [
+        (1, "sops-rule-unencrypted"),
+        (2, "credential-literal"),
+    ]
 
 
 def test_sealed_secret_ciphertext_is_no_exposure() -> None:
@@ -171,7 +178,11 @@ def test_unselected_sops_leaf_keeps_short_chosen_passwords() -> None:
     uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
     text = f"pve_password: Sul4Sul4\ns3_access_key: {fakes.rand(17, string.ascii_uppercase + string.digits)}7Q2\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\npve_api_token_secret: {uuid}\n"
     block = _sops_block().replace("^(data|stringData)$", "^(token)$")
-    assert found_of("terraform/secrets.sops.yaml", text + block) == [(1, "sops-unselected-secret"), (2, "sops-unselected-secret"), (6, "sops-unselected-secret")]
+    assert found_of("terraform/secrets.sops.yaml", text + block) == [
+        (1, "sops-unselected-secret"),
+        (2, "sops-unselected-secret"),
+        (6, "sops-unselected-secret"),
+    ]
 
 
 # --- distinctive shapes --------------------------------------------------------------------------
@@ -200,11 +211,18 @@ def test_webhook_urls() -> None:
     uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
     teams = f"https://acme.webhook.office.com/webhookb2/{uuid}@{uuid}/IncomingWebhook/{fakes.rand(32, HEX)}/{uuid}"
     text = f"alertmanager:\n  slack_api_url: {slack}\n  url: '{discord}'\n  teams: {teams}\n"
-    assert found_of("values.yaml", text) == [(2, "slack-webhook-url"), (3, "discord-webhook-url"), (4, "teams-webhook-url")]
+    assert found_of("values.yaml", text) == [
+        (2, "slack-webhook-url"),
+        (3, "discord-webhook-url"),
+        (4, "teams-webhook-url"),
+    ]
     # the same URL base64-encoded in a Secret's data
     secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: am\ndata:\n  url: {b64(slack)}\n"
     assert found_of("secret.yaml", secret) == [(6, "slack-webhook-url")]
-    assert found_of("values.yaml", "url: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n") == []
+    assert (
+        found_of("values.yaml", "url: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n")
+        == []
+    )
 
 
 def test_vault_tokens() -> None:
@@ -224,7 +242,10 @@ def test_github_gitlab_tokens_also_in_comments() -> None:
 def test_kubeadm_bootstrap_token() -> None:
     tok = f"{fakes.rand(6, LOWER_ALNUM)}.{fakes.rand(16, LOWER_ALNUM)}"
     assert found_of("talos/controlplane.yaml", f"cluster:\n  token: {tok}\n") == [(2, "kube-bootstrap-token")]
-    assert found_of("join.sh", f"kubeadm join 10.0.0.1:6443 --token {tok} --discovery-token-ca-cert-hash sha256:{fakes.rand(64, HEX)}\n") == [(1, "kube-bootstrap-token")]
+    assert found_of(
+        "join.sh",
+        f"kubeadm join 10.0.0.1:6443 --token {tok} --discovery-token-ca-cert-hash sha256:{fakes.rand(64, HEX)}\n",
+    ) == [(1, "kube-bootstrap-token")]
     assert found_of("x.yaml", "token: abcdef.0123456789abcdef\n") == []  # the kubeadm docs example
 
 
@@ -236,7 +257,9 @@ def test_pem_any_private_key_label() -> None:
 
 
 def test_aws_documentation_example_is_a_known_fact() -> None:
-    text = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    text = (
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    )
     assert found_of("docs/aws.md", text) == []
     real = fakes.aws_credentials_file()
     assert found_of("aws.ini", real) == [(2, "aws-access-key-id"), (3, "aws-secret-access-key")]
@@ -248,7 +271,12 @@ def test_azure_openai_32_hex_passed_to_client() -> None:
 
 
 def test_htpasswd_style_hash_file() -> None:
-    crypt = "$6$" + fakes.rand(16, string.ascii_letters + string.digits + "./") + "$" + fakes.rand(86, string.ascii_letters + string.digits + "./")
+    crypt = (
+        "$6$"
+        + fakes.rand(16, string.ascii_letters + string.digits + "./")
+        + "$"
+        + fakes.rand(86, string.ascii_letters + string.digits + "./")
+    )
     secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: mosquitto\nstringData:\n  passwd: |\n    mqtt:{crypt}\n    ha:{crypt}\n"
     assert found_of("mosquitto-secret.yaml", secret) == [(7, "password-hash"), (8, "password-hash")]
 
@@ -285,11 +313,15 @@ def test_enc_names_are_sops_files(name: str) -> None:
     assert "sops-rule-unencrypted" in rules_of(name, text)
 
 
-@pytest.mark.parametrize("value", ["password", '"password"', "Password", "kodi", "kodi-mysql-password", "kodidbpassword"])
+@pytest.mark.parametrize(
+    "value", ["password", '"password"', "Password", "kodi", "kodi-mysql-password", "kodidbpassword"]
+)
 def test_default_words_and_the_apps_own_name_in_a_secret(value: str) -> None:
     text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  MYSQL_PASSWORD: {value}\n  PGADMIN_DEFAULT_PASSWORD: password\n"
     assert found_of("kubernetes/apps/media/kodidb/secret.yaml", text) == []
-    chosen = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  MYSQL_PASSWORD: kodi{fakes.rand(8)}\n"
+    chosen = (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  MYSQL_PASSWORD: kodi{fakes.rand(8)}\n"
+    )
     assert found_of("kubernetes/apps/media/kodidb/secret.yaml", chosen) == [(6, "k8s-secret-plaintext")]
 
 
@@ -297,7 +329,9 @@ def test_default_words_and_the_apps_own_name_in_a_secret(value: str) -> None:
 
 
 def test_sops_configmapkeyref_key_and_placeholder_password_stay_quiet() -> None:
-    block = _sops_block().replace("    encrypted_regex: ^(data|stringData)$\n", "    encrypted_regex: ^(data|stringData|token)$\n")
+    block = _sops_block().replace(
+        "    encrypted_regex: ^(data|stringData)$\n", "    encrypted_regex: ^(data|stringData|token)$\n"
+    )
     text = "spec:\n  env:\n    - valueFrom:\n        configMapKeyRef:\n          name: cilium-config\n          key: cni-chaining-mode\n"
     text += f"  affinity:\n    topologyKey: kubernetes.io/hostname\n  rcon:\n    password: password\n  token: {_enc()}\n{block}"
     assert found_of("app.enc.yaml", text) == []
@@ -305,7 +339,9 @@ def test_sops_configmapkeyref_key_and_placeholder_password_stay_quiet() -> None:
 
 def test_old_sops_metadata_without_selectors_is_not_a_plaintext_value_everywhere() -> None:
     # sops < 3.x files carry no selector and `unencrypted_suffix: _unencrypted`; their values are all ENC
-    block = _sops_block().replace("    encrypted_regex: ^(data|stringData)$\n", "    unencrypted_suffix: _unencrypted\n")
+    block = _sops_block().replace(
+        "    encrypted_regex: ^(data|stringData)$\n", "    unencrypted_suffix: _unencrypted\n"
+    )
     text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\ntype: Opaque\nstringData:\n  token: {_enc()}\n{block}"
     assert found_of("secret.sops.yaml", text) == []
 
@@ -321,7 +357,11 @@ def test_a_crypt_digest_is_never_a_dotted_name() -> None:
     """A bcrypt value under `key:` read as a code path (`x.Yz`) when its random part held '.' then a letter."""
     from aigw_secrets.scanner import filters
 
-    digest = "$2a$10$" + fakes.rand(20, string.ascii_letters) + ".Kq" + fakes.rand(30, string.ascii_letters + string.digits)
+    digest = (
+        "$2a$10$" + fakes.rand(20, string.ascii_letters) + ".Kq" + fakes.rand(30, string.ascii_letters + string.digits)
+    )
     assert not filters.is_named_thing(digest)
     text = f"minecraftServer:\n  autoCurseForge:\n    key: {digest}\n  rcon:\n    password: {_enc()}\n"
-    assert found_of("values.enc.yaml", text + _sops_block().replace("^(data|stringData)$", "^(password)$")) == [(3, "sops-unselected-secret")]
+    assert found_of("values.enc.yaml", text + _sops_block().replace("^(data|stringData)$", "^(password)$")) == [
+        (3, "sops-unselected-secret")
+    ]

@@ -16,8 +16,17 @@ STORE = StoreSettings("aws", "aws-secrets-manager", "ClusterSecretStore", "ai-ga
 
 def doc(template: dict[str, str], props: list[str] | None = None) -> str:
     obj = es.external_secret(
-        "openai-apikey", "ai-gateway", "openai", STORE, "ai-gateway/ai-gateway/openai-apikey", props or ["apiKey"], template,
-        version_ref="uuid/6ac306d1-37c4-45c7-b7e7-c3e5cb3cfbe8", content_hash=manifests.content_hash({"apiKey": "x"}), annotations={}, force_sync="2026-01-01T00:00:00Z",
+        "openai-apikey",
+        "ai-gateway",
+        "openai",
+        STORE,
+        "ai-gateway/ai-gateway/openai-apikey",
+        props or ["apiKey"],
+        template,
+        version_ref="uuid/6ac306d1-37c4-45c7-b7e7-c3e5cb3cfbe8",
+        content_hash=manifests.content_hash({"apiKey": "x"}),
+        annotations={},
+        force_sync="2026-01-01T00:00:00Z",
     )
     return es.HEADER + manifests.dump([obj], markers=False)
 
@@ -39,7 +48,14 @@ def test_what_generate_writes_is_clean() -> None:
         ({"apiKey": fakes.openai_project_key()}, "openai-api-key"),
         ({"apiKey": fakes.mistral_key()}, "externalsecret-template-literal"),  # no shape: judged by its key
         ({"token": "{{ .user }}:" + fakes.rand(40)}, "externalsecret-template-literal"),  # beside a template
-        ({"credentials": "[default]\naws_access_key_id = {{ .aws_access_key_id }}\naws_secret_access_key = " + fakes.aws_secret_access_key() + "\n"}, "aws-secret-access-key"),
+        (
+            {
+                "credentials": "[default]\naws_access_key_id = {{ .aws_access_key_id }}\naws_secret_access_key = "
+                + fakes.aws_secret_access_key()
+                + "\n"
+            },
+            "aws-secret-access-key",
+        ),
     ],
 )
 def test_a_literal_in_the_template_is_a_finding(template: dict[str, str], rule: str) -> None:
@@ -49,6 +65,10 @@ def test_a_literal_in_the_template_is_a_finding(template: dict[str, str], rule: 
 def test_allow_comment() -> None:
     text = doc({"apiKey": fakes.mistral_key()}).replace("apiKey: ", "apiKey: ", 1)
     lines = text.splitlines()
-    i = next(n for n, line in enumerate(lines) if line.strip().startswith("apiKey:") and "{{" not in line and "property" not in line)
+    i = next(
+        n
+        for n, line in enumerate(lines)
+        if line.strip().startswith("apiKey:") and "{{" not in line and "property" not in line
+    )
     lines[i] += "  # aigw-secrets: allow"
     assert "externalsecret-template-literal" not in rules("\n".join(lines) + "\n")

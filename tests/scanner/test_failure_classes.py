@@ -63,7 +63,14 @@ def test_f1_catch_all_rule_reports_only_secret_material() -> None:
 # --- F2: templates, references, hosts, ports, public certificates --------------------------------
 
 
-NON_SECRETS = ["https://auth.${SECRET_DOMAIN}/callback", "Bot ${TOKEN}", "ipv4.${VAR}", "{{ .Values.password }}", "op://homelab/app/password", "vault:secret/data/x#pw"]
+NON_SECRETS = [
+    "https://auth.${SECRET_DOMAIN}/callback",
+    "Bot ${TOKEN}",
+    "ipv4.${VAR}",
+    "{{ .Values.password }}",
+    "op://homelab/app/password",
+    "vault:secret/data/x#pw",
+]
 NON_SECRETS += ["5432", "true", "postgres-rw.database.svc.cluster.local", "https://example.com/path"]
 
 
@@ -91,14 +98,21 @@ def test_f2_credential_names_and_tokens_are_still_found() -> None:
 
 
 def test_f3_history_finds_base64_age_key_in_a_deleted_secret(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (gitrepo / "age.secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\ndata:\n  age.agekey: {b64(age_identity())}\n")
+    (gitrepo / "age.secret.yaml").write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\ndata:\n  age.agekey: {b64(age_identity())}\n"
+    )
     first = commit_all(gitrepo, "add")
     (gitrepo / "age.secret.yaml").unlink()
     commit_all(gitrepo, "remove")
     blob = git(gitrepo, "rev-parse", f"{first}:age.secret.yaml").strip()
     assert main(["scan", "--history", "--format", "json"]) == 1
     (finding,) = json.loads(capsys.readouterr().out)["findings"]
-    assert (finding["path"], finding["rule"], finding["commit"], finding["blob"]) == ("age.secret.yaml", "age-secret-key", first, blob)
+    assert (finding["path"], finding["rule"], finding["commit"], finding["blob"]) == (
+        "age.secret.yaml",
+        "age-secret-key",
+        first,
+        blob,
+    )
     assert "rotate" in finding["advice"]
 
 
@@ -190,7 +204,9 @@ def test_f9_talos_machine_config_ed25519_key_and_symlink_blob() -> None:
     ed = "-----BEGIN ED25519 PRIVATE KEY-----\n" + b64(fakes.rand(48)) + "\n-----END ED25519 PRIVATE KEY-----\n"
     config = f"version: v1alpha1\nmachine:\n  ca:\n    crt: {b64('-----BEGIN CERTIFICATE-----')}\n    key: {b64(ed)}\n"
     assert rules_of("k8s/talos/cluster-0/controlplane.yaml", config) == {"private-key"}
-    assert rules_of("k8s/talos/cluster-0/worker.yaml", f"machine:\n  ca:\n    # key: {b64(b64(ed))}\n") == {"private-key"}
+    assert rules_of("k8s/talos/cluster-0/worker.yaml", f"machine:\n  ca:\n    # key: {b64(b64(ed))}\n") == {
+        "private-key"
+    }
     # a symlink's blob (its target path) named *.sops.yaml holds nothing secret
     assert rules_of("a/secret.sops.yaml", "../../../main/secret.sops.yaml", must_encrypt=True) == set()
 
@@ -214,11 +230,23 @@ def test_f12_sops_json_and_env() -> None:
     ("name", "text"),
     [
         ("tagged.yaml", "apiVersion: v1\nkind: !!str Secret\nmetadata: {name: a}\nstringData:\n  password: pw-{pw}\n"),
-        ("flow.yaml", '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "stringData": {"password": "pw-{pw}"}}\n'),
-        ("list.yaml", "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: a}\n    stringData:\n      password: pw-{pw}\n"),
+        (
+            "flow.yaml",
+            '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "stringData": {"password": "pw-{pw}"}}\n',
+        ),
+        (
+            "list.yaml",
+            "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: a}\n    stringData:\n      password: pw-{pw}\n",
+        ),
         ("quoted.yaml", 'apiVersion: v1\n"kind": "Secret"\nmetadata: {name: a}\nstringData:\n  password: pw-{pw}\n'),
-        ("broken-after.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nstringData:\n  password: pw-{pw}\n---\n{ broken: [\n"),
-        ("kubectl.json", '{\n\t"apiVersion": "v1",\n\t"kind": "Secret",\n\t"metadata": {"name": "a"},\n\t"data": {"password": "{b64pw}"}\n}\n'),
+        (
+            "broken-after.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nstringData:\n  password: pw-{pw}\n---\n{ broken: [\n",
+        ),
+        (
+            "kubectl.json",
+            '{\n\t"apiVersion": "v1",\n\t"kind": "Secret",\n\t"metadata": {"name": "a"},\n\t"data": {"password": "{b64pw}"}\n}\n',
+        ),
     ],
 )
 def test_item11_secret_spellings(name: str, text: str) -> None:
@@ -231,17 +259,27 @@ def test_item11_secret_spellings(name: str, text: str) -> None:
 
 
 def test_item10_alias_bomb_and_long_line_finish() -> None:
-    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9))
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9)
+    )
     bomb += f"sops:\n  mac: {_enc()}\n"
     started = time.process_time()
     scan_file("bomb.sops.yaml", bomb.encode())
-    line = "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {" + ", ".join(f"k{i}: v{i}" for i in range(80000)) + "}\n"
+    line = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {"
+        + ", ".join(f"k{i}: v{i}" for i in range(80000))
+        + "}\n"
+    )
     scan_file("wide.yaml", line.encode())
     assert time.process_time() - started < 60  # a generous bound: unbounded expansion never finishes
 
 
 def test_item10_list_of_aliases_is_judged_once() -> None:
-    secret = "s: &s {kind: Secret, metadata: {name: a}, stringData: {" + ", ".join(f"password{i}: pw-{fakes.rand(10)}" for i in range(100)) + "}}\n"
+    secret = (
+        "s: &s {kind: Secret, metadata: {name: a}, stringData: {"
+        + ", ".join(f"password{i}: pw-{fakes.rand(10)}" for i in range(100))
+        + "}}\n"
+    )
     text = secret + "kind: List\nitems: [" + ", ".join(["*s"] * 50000) + "]\n"
     found, _ = scan_file("list.yaml", text.encode())
     assert len(found) == 100
@@ -257,7 +295,9 @@ def test_item10_deep_nesting_is_a_note() -> None:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aigw_secrets", "scan", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", "scan", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 DEEP_TREE = """
@@ -285,13 +325,24 @@ def test_item14_deep_directory_fifo_and_devices(tmp_path: Path) -> None:
     # in a child process: the 1,500 open directories never touch pytest's own process
     os.mkfifo(tmp_path / "pipe.env")
     args = [str(tmp_path), str(tmp_path / "pipe.env"), "/dev/zero"]
-    res = subprocess.run([sys.executable, "-c", DEEP_TREE, str(tmp_path), "1500", *args], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", DEEP_TREE, str(tmp_path), "1500", *args], capture_output=True, text=True, timeout=300
+    )
     rc, _, out = res.stdout.partition("\n")
     assert res.returncode == 0 and rc == "0" and "Traceback" not in out, res.stdout + res.stderr
     assert "pipe.env: skipped: not a regular file" in out and "/dev/zero: skipped: not a regular file" in out
 
 
-@pytest.mark.parametrize("body", ['{"version": 1, "findings": [{"path": 1}]}', '{"version": 1, "findings": {"a": 1}}', '{"version": 1, "findings": [{}]}', "[]", '{"version": "1"}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"version": 1, "findings": [{"path": 1}]}',
+        '{"version": 1, "findings": {"a": 1}}',
+        '{"version": 1, "findings": [{}]}',
+        "[]",
+        '{"version": "1"}',
+    ],
+)
 def test_item14_malformed_baseline(tmp_path: Path, body: str) -> None:
     (tmp_path / "b.json").write_text(body)
     (tmp_path / "a.txt").write_text("hello\n")
@@ -305,7 +356,11 @@ def test_item14_output_to_a_directory_or_odd_name(tmp_path: Path) -> None:
     res = run_cli("-o", str(tmp_path / "out"), str(tmp_path / "a.txt"), cwd=tmp_path)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     odd = os.fsencode(tmp_path) + b"/r\xffport.json"
-    res2 = subprocess.run([sys.executable, "-m", "aigw_secrets", "scan", "--format", "json", "-o", odd, str(tmp_path / "a.txt")], capture_output=True, timeout=120)
+    res2 = subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", "scan", "--format", "json", "-o", odd, str(tmp_path / "a.txt")],
+        capture_output=True,
+        timeout=120,
+    )
     assert res2.returncode == 0 and os.path.exists(odd), res2.stderr
 
 
@@ -315,10 +370,14 @@ def test_item14_deep_sops_yaml_and_option_ranges(gitrepo: Path) -> None:
     bad = run_cli(f"--history=--output={gitrepo / 'made-by-git'}", cwd=gitrepo)
     assert bad.returncode == 2 and "not a revision range" in bad.stderr and not (gitrepo / "made-by-git").exists()
     (gitrepo / ".sops.yaml").write_text("a: " + "[" * 10000 + "]" * 10000 + "\n")
-    (gitrepo / "app.yaml").write_text("kind: Secret\nstringData:\n  password: hunter2-but-longer\n")  # its coverage needs the config
+    (gitrepo / "app.yaml").write_text(
+        "kind: Secret\nstringData:\n  password: hunter2-but-longer\n"
+    )  # its coverage needs the config
     git(gitrepo, "add", "app.yaml")
     res = run_cli("--all", cwd=gitrepo)
-    assert res.returncode == 2 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert res.returncode == 2 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, (
+        res.stderr
+    )
 
 
 # --- F10: a missing blob in history is a note -----------------------------------------------------
@@ -338,7 +397,9 @@ def test_f10_missing_blob_is_skipped(gitrepo: Path, capsys: pytest.CaptureFixtur
 # --- baselines: the hooks read the default file; writing never replaces a symlink -----------------
 
 
-def test_default_baseline_is_honoured_and_symlinks_are_not_replaced(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_baseline_is_honoured_and_symlinks_are_not_replaced(
+    gitrepo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (gitrepo / "k.env").write_text(f"GROQ_API_KEY={fakes.groq_key()}\n")
     git(gitrepo, "add", "-A")
     assert main(["scan", "--staged"]) == 1

@@ -31,7 +31,19 @@ def lefthook(tmp_path: Path) -> str:
     # --ignore-scripts and a cwd outside any git repository: the package's postinstall runs
     # `lefthook install`, which would otherwise put hooks into whatever repository npm was started in.
     res = subprocess.run(
-        [npm, "install", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund", "--cache", str(NPM_CACHE), "--prefix", str(prefix), "lefthook"],
+        [
+            npm,
+            "install",
+            "--ignore-scripts",
+            "--prefer-offline",
+            "--no-audit",
+            "--no-fund",
+            "--cache",
+            str(NPM_CACHE),
+            "--prefix",
+            str(prefix),
+            "lefthook",
+        ],
         cwd=prefix,
         env={**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path), "LEFTHOOK": "0"},
         capture_output=True,
@@ -41,7 +53,9 @@ def lefthook(tmp_path: Path) -> str:
     )
     binary = prefix / "node_modules" / ".bin" / "lefthook"
     if res.returncode != 0 or not binary.exists():
-        pytest.skip(f"could not install lefthook with npm (exit {res.returncode}); set AIGW_SECRETS_LEFTHOOK to a lefthook binary")
+        pytest.skip(
+            f"could not install lefthook with npm (exit {res.returncode}); set AIGW_SECRETS_LEFTHOOK to a lefthook binary"
+        )
     return str(binary)
 
 

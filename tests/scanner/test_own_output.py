@@ -30,7 +30,9 @@ def _round(n: int) -> dict[str, Any]:
     return settings
 
 
-def test_generated_files_pass_the_hook_history_and_doctor(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generated_files_pass_the_hook_history_and_doctor(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     set_credentials(monkeypatch, tmp_path)
     monkeypatch.setenv("MCP_GITHUB_API_KEY", "ghp_" + fakes.rand(36))
     assert main(["install-hook", "--repo", str(repo)]) == 0
@@ -38,7 +40,9 @@ def test_generated_files_pass_the_hook_history_and_doctor(repo: Path, tmp_path: 
     seen: set[tuple[str, str]] = set()
     names: set[str] = set()
     for n in range(ROUNDS):
-        set_credentials(monkeypatch, tmp_path)  # new ones each round: generate refuses to bring back a replaced credential
+        set_credentials(
+            monkeypatch, tmp_path
+        )  # new ones each round: generate refuses to bring back a replaced credential
         settings = _round(n)
         seen |= {(p.key, settings[f"ai_gateway_{p.key}_auth"]) for p in PROVIDERS.values()}
         write_cluster(repo, settings)
@@ -80,16 +84,25 @@ sops:
 def test_annotations_and_labels_are_never_credentials() -> None:
     assert scan_file("x.secret.sops.yaml", _ENCRYPTED_SECRET.encode())[0] == []
     # a Secret's name in a sops-encrypted values file (ceph-csi's storageClass.provisionerSecret)
-    values = "storageClass:\n  provisionerSecret: csi-cephfs-secret\n  clientSecret: Xk2vQ9wLp4TzR8\n" + _ENCRYPTED_SECRET.split("stringData:\n", 1)[1]
-    assert [(f.rule, f.note.split(" ")[0]) for f in scan_file("values.sops.yaml", values.encode())[0]] == [("sops-unselected-secret", "storageClass.clientSecret")]
+    values = (
+        "storageClass:\n  provisionerSecret: csi-cephfs-secret\n  clientSecret: Xk2vQ9wLp4TzR8\n"
+        + _ENCRYPTED_SECRET.split("stringData:\n", 1)[1]
+    )
+    assert [(f.rule, f.note.split(" ")[0]) for f in scan_file("values.sops.yaml", values.encode())[0]] == [
+        ("sops-unselected-secret", "storageClass.clientSecret")
+    ]
 
 
 def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
-    text = _ENCRYPTED_SECRET.replace("apiVersion: v1\nkind: Secret\n", "").replace("stringData:", "db_password: hunter2hunter2\nstringData:")
+    text = _ENCRYPTED_SECRET.replace("apiVersion: v1\nkind: Secret\n", "").replace(
+        "stringData:", "db_password: hunter2hunter2\nstringData:"
+    )
     rules = {f.rule for f in scan_file("talos.sops.yaml", text.encode())[0]}
     assert rules == {"sops-unselected-secret"}
     # a HelmRelease's values are config: a credential there still counts; its metadata does not
-    helm = _ENCRYPTED_SECRET.replace("kind: Secret", "kind: HelmRelease").replace("stringData:", "spec:\n  values:\n    adminPassword: hunter2hunter2\nstringData:")
+    helm = _ENCRYPTED_SECRET.replace("kind: Secret", "kind: HelmRelease").replace(
+        "stringData:", "spec:\n  values:\n    adminPassword: hunter2hunter2\nstringData:"
+    )
     found = scan_file("release.sops.yaml", helm.encode())[0]
     assert [(f.rule, f.note.split(" ")[0]) for f in found] == [("sops-unselected-secret", "spec.values.adminPassword")]
 
@@ -98,20 +111,58 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
     ("name", "text", "exposed"),
     [
         ("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  LOG_LEVEL: debug\n", False),
-        ("hr.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    existingSecret: authelia-secrets\n", False),
-        ("es.yaml", "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: x\nspec:\n  data:\n    - secretKey: password\n      remoteRef: {key: db}\n", False),
+        (
+            "hr.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    existingSecret: authelia-secrets\n",
+            False,
+        ),
+        (
+            "es.yaml",
+            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: x\nspec:\n  data:\n    - secretKey: password\n      remoteRef: {key: db}\n",
+            False,
+        ),
         ("secret.yaml.j2", "apiVersion: v1\nkind: Secret\nstringData:\n  password: {{ vault_password }}\n", False),
         ("secret.sops.yaml.tmpl", "apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2hunter2\n", False),
         ("empty.yaml", "", False),
-        ("affinity.yaml", "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      affinity:\n        - key: feature.node.kubernetes.io/usb-ff_10c4_ea60.present\n", False),
-        ("tmpl/admin.sops.yaml", "apiVersion: v1\nkind: Secret\nstringData:\n  admin-user: admin\n  admin-password: ${ADMIN_PASSWORD}\n", False),
-        ("grafana.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    secureJsonData:\n      token: " + "wgXSk1pkhpbZXGEZvojQhwPH-l_bc1dipFksMbvVoePLzdZlKC" + "\n", True),
-        ("flux.sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: ${FLUX_TOKEN}\n", False),
-        ("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2hunter2\n", True),
-        ("app.sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: hunter2hunter2\n", True),
+        (
+            "affinity.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      affinity:\n        - key: feature.node.kubernetes.io/usb-ff_10c4_ea60.present\n",
+            False,
+        ),
+        (
+            "tmpl/admin.sops.yaml",
+            "apiVersion: v1\nkind: Secret\nstringData:\n  admin-user: admin\n  admin-password: ${ADMIN_PASSWORD}\n",
+            False,
+        ),
+        (
+            "grafana.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    secureJsonData:\n      token: "
+            + "wgXSk1pkhpbZXGEZvojQhwPH-l_bc1dipFksMbvVoePLzdZlKC"
+            + "\n",
+            True,
+        ),
+        (
+            "flux.sops.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: ${FLUX_TOKEN}\n",
+            False,
+        ),
+        (
+            "secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2hunter2\n",
+            True,
+        ),
+        (
+            "app.sops.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: hunter2hunter2\n",
+            True,
+        ),
         ("host_vars/web.yml", "ansible_become_password: hunter2hunter2\nansible_host: 10.0.0.1\n", True),
         ("host_vars/db.yml", "ansible_host: 10.0.0.2\nansible_user: admin\n", False),
-        ("app/values.yaml", "env:\n  - name: API_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: api-credentials\n        key: API_PASSWORD_VALUE\n", False),
+        (
+            "app/values.yaml",
+            "env:\n  - name: API_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: api-credentials\n        key: API_PASSWORD_VALUE\n",
+            False,
+        ),
         ("snmp/generator.yml", "modules:\n  nas:\n    auth:\n      priv_password: otherPass\n", True),
         ("app.env", "DB_PASSWORD=hunter2hunter2\nPORT=80\n", True),
     ],

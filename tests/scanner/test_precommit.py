@@ -19,7 +19,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def snapshot(dest: Path) -> str:
     """This working tree (tracked and new files) as a one-commit repository; returns its commit."""
-    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=PROJECT, capture_output=True, check=True).stdout
+    names = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=PROJECT, capture_output=True, check=True
+    ).stdout
     for name in filter(None, names.decode().split("\0")):
         src = PROJECT / name
         if src.is_file():
@@ -42,8 +44,14 @@ def test_pre_commit_framework(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     repo = tmp_path / "gitops"
     repo.mkdir()
     git(repo, "init", "-q")
-    (repo / ".pre-commit-config.yaml").write_text(f"repos:\n  - repo: {src}\n    rev: {rev}\n    hooks:\n      - id: aigw-secrets-scan\n")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {src}\n    rev: {rev}\n    hooks:\n      - id: aigw-secrets-scan\n"
+    )
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     subprocess.run([pre_commit, "install"], cwd=repo, env=env, check=True, capture_output=True)
     refused, accepted, key = hooks.plaintext_then_encrypted(repo, env)
     output = refused.stdout + refused.stderr

@@ -146,7 +146,19 @@ def test_fuzz_reports_never_hold_values_and_point_at_them(data: bytes) -> None:
                 assert _at(text, f.line, f.column).startswith(f.secret)
 
 
-YAML_SHAPES = ["kind: Secret", "sops:", "stringData:", "data:", "  a: b", "  - x", "---", "secretGenerator:", "  literals: [A=b]", "mac: x", "  k: ENC[AES256_GCM,data:x]"]
+YAML_SHAPES = [
+    "kind: Secret",
+    "sops:",
+    "stringData:",
+    "data:",
+    "  a: b",
+    "  - x",
+    "---",
+    "secretGenerator:",
+    "  literals: [A=b]",
+    "mac: x",
+    "  k: ENC[AES256_GCM,data:x]",
+]
 YAML_SHAPES += [": :", "[", "{a: [b", "  password: &p pw-value", "  token: *p", "  ENC[AES256_GCM,"]
 
 
@@ -212,10 +224,18 @@ def test_staged_odd_names_renames_and_deletions(gitrepo: Path, capsys: pytest.Ca
 
 
 def test_all_and_sops_rule_coverage(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (gitrepo / ".sops.yaml").write_text("creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.yaml\n    encrypted_regex: ^(data|stringData)$\n    age: age1" + "q" * 58 + "\n")
+    (gitrepo / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.yaml\n    encrypted_regex: ^(data|stringData)$\n    age: age1"
+        + "q" * 58
+        + "\n"
+    )
     (gitrepo / "kubernetes").mkdir()
-    (gitrepo / "kubernetes/app.sops.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  motd: hello-from-the-config\n")
-    (gitrepo / "kubernetes/meta-only.sops.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long-enough-name\n  annotations:\n    example.com/auth: service-account\n")
+    (gitrepo / "kubernetes/app.sops.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  motd: hello-from-the-config\n"
+    )
+    (gitrepo / "kubernetes/meta-only.sops.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long-enough-name\n  annotations:\n    example.com/auth: service-account\n"
+    )
     (gitrepo / "kubernetes/other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n")
     git(gitrepo, "add", "-A")
     assert main(["scan", "--all"]) == 1
@@ -246,9 +266,16 @@ def test_install_hook_chains_and_blocks(gitrepo: Path, capsys: pytest.CaptureFix
     (hooks / "pre-commit").write_text(f"#!/bin/sh\necho ran-existing >> {gitrepo}/../chained.log\n")
     (hooks / "pre-commit").chmod(0o755)
     env = {**os.environ, "AIGW_SECRETS": str(Path(sys.executable).with_name("aigw-secrets"))}
-    res = subprocess.run([sys.executable, "-m", "aigw_secrets", "install-hook"], cwd=gitrepo, env=env, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", "install-hook"], cwd=gitrepo, env=env, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
-    assert subprocess.run([sys.executable, "-m", "aigw_secrets", "install-hook"], cwd=gitrepo, env=env, capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "aigw_secrets", "install-hook"], cwd=gitrepo, env=env, capture_output=True
+        ).returncode
+        == 0
+    )
     assert (hooks / "pre-commit.aigw-chained").exists()
     (gitrepo / "k.env").write_text(f"GROQ_API_KEY={fakes.groq_key()}\n")
     git(gitrepo, "add", "-A")

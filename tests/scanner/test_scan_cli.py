@@ -34,10 +34,24 @@ def test_fast_parser_and_click_agree(argv: list[str], monkeypatch: pytest.Monkey
     monkeypatch.setattr(hook, "execute", lambda ns: seen.append(ns) or 0)
     assert cli.main(args=["scan", *argv], prog_name="aigw-secrets", standalone_mode=False) == 0
     (slow,) = seen
-    assert {k: (str(v) if v is not None else None) for k, v in vars(fast).items()} == {k: (str(v) if v is not None else None) for k, v in vars(slow).items()}
+    assert {k: (str(v) if v is not None else None) for k, v in vars(fast).items()} == {
+        k: (str(v) if v is not None else None) for k, v in vars(slow).items()
+    }
 
 
-@pytest.mark.parametrize("argv", [[], ["a.yaml"], ["--staged"], ["--all"], ["--staged", "a.yaml"], ["--all", "--staged"], ["--", "-x.yaml"], ["--format", "json"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["a.yaml"],
+        ["--staged"],
+        ["--all"],
+        ["--staged", "a.yaml"],
+        ["--all", "--staged"],
+        ["--", "-x.yaml"],
+        ["--format", "json"],
+    ],
+)
 def test_the_hooks_plain_parse_gives_argparses_namespace(argv: list[str]) -> None:
     """The hand parse of what hooks pass (no argparse parser built) gives argparse's answer, and
     leaves everything else to argparse."""

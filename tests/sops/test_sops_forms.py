@@ -21,12 +21,18 @@ WHOLE_FILE = "plain/"  # a rule without a selector: every value (and comment) is
 FORMS = {
     # sops's own functional test has this shape (a comment between two items, no final newline)
     "comment-between-items": ("plain/list.yaml", "lorem:\n- foo\n#between-items\n- bar"),
-    "indented-comment-between-items": ("kubernetes/list.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: l\nstringData:\n  hosts:\n    - a.example\n    # the second one\n    - b.example\n"),
+    "indented-comment-between-items": (
+        "kubernetes/list.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: l\nstringData:\n  hosts:\n    - a.example\n    # the second one\n    - b.example\n",
+    ),
     "anchors-and-aliases": (
         "kubernetes/anchors.yaml",
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  user: &user admin-user-name\n  login: *user\n  pw: &pw hunter2hunter2\n  pw2: *pw # the same\n",
     ),
-    "alias-from-metadata": ("kubernetes/meta-alias.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: &name app-credentials\nstringData:\n  user: *name\n"),
+    "alias-from-metadata": (
+        "kubernetes/meta-alias.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: &name app-credentials\nstringData:\n  user: *name\n",
+    ),
     "postgres-cluster": (
         "kubernetes/pg.yaml",
         "apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata:\n  name: db\nspec:\n"
@@ -76,7 +82,9 @@ def test_form_is_kept(rules: Path, capsys: pytest.CaptureFixture[str], form: str
     assert _sops_decrypt(rules, rel) == list(yaml.safe_load_all(text))
 
 
-def test_encrypted_values_inside_a_repeated_collection_are_refused(rules: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_encrypted_values_inside_a_repeated_collection_are_refused(
+    rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """sops encrypts each copy under its own key path: an alias to encrypted values cannot stay an
     alias (README: forms that cannot be kept)."""
     rel = "kubernetes/repeat.yaml"

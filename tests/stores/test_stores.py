@@ -25,7 +25,12 @@ def settings(provider: str, **kw: Any) -> StoreSettings:
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "store-admin", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "store-admin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     return open_store(settings("aws"))
 
@@ -101,7 +106,9 @@ def test_aws_rejected_credential(aws: Any, monkeypatch: pytest.MonkeyPatch) -> N
 
             class C:
                 def describe_secret(self, **_: Any) -> Any:
-                    raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeSecret")
+                    raise botocore.exceptions.ClientError(
+                        {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeSecret"
+                    )
 
             return C()
 
@@ -114,7 +121,9 @@ def test_vault_refuses_an_entry_it_did_not_create(vault: Any, bao: Any) -> None:
     import hvac
 
     other = hvac.Client(url=bao.url, token=bao.token)
-    other.secrets.kv.v2.create_or_update_secret(path="ai-gateway/ns/foreign", secret={"apiKey": "theirs"}, mount_point="secret")
+    other.secrets.kv.v2.create_or_update_secret(
+        path="ai-gateway/ns/foreign", secret={"apiKey": "theirs"}, mount_point="secret"
+    )
     with pytest.raises(NotOurs):
         vault.put("ai-gateway/ns/foreign", {"apiKey": "ours"})
     assert vault.get("ai-gateway/ns/foreign") == {"apiKey": "theirs"}
@@ -135,9 +144,18 @@ def test_vault_token_only_from_the_environment(bao: Any, monkeypatch: pytest.Mon
         open_store(settings("vault")).get("x")
 
 
-def test_onepassword_refuses_an_untagged_item_and_a_bad_token(connect: tuple[Any, onepassword.Connect], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_onepassword_refuses_an_untagged_item_and_a_bad_token(
+    connect: tuple[Any, onepassword.Connect], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, server = connect
-    server.items["x" * 26] = {"id": "x" * 26, "title": "ai-gateway/ns/foreign", "tags": [], "version": 1, "vault": {"id": server.vault}, "fields": [{"id": "f", "label": "apiKey", "value": "theirs"}]}
+    server.items["x" * 26] = {
+        "id": "x" * 26,
+        "title": "ai-gateway/ns/foreign",
+        "tags": [],
+        "version": 1,
+        "vault": {"id": server.vault},
+        "fields": [{"id": "f", "label": "apiKey", "value": "theirs"}],
+    }
     with pytest.raises(NotOurs):
         store.put("ai-gateway/ns/foreign", {"apiKey": "ours"})
     assert store.get("ai-gateway/ns/foreign") == {"apiKey": "theirs"}
@@ -183,4 +201,6 @@ def test_onepassword_keeps_fields_someone_added(connect: tuple[Any, onepassword.
     store.put(key, {"apiKey": "second"})
     got = store.get(key)
     assert got == {"apiKey": "second", "notes": "rotated by the gateway bot"} and holds(got, {"apiKey": "second"})
-    assert [f["label"] for f in server.items[item["id"]]["fields"]].count("apiKey") == 1  # ESO wants one field per label
+    assert [f["label"] for f in server.items[item["id"]]["fields"]].count(
+        "apiKey"
+    ) == 1  # ESO wants one field per label

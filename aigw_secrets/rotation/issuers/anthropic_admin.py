@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from aigw_secrets.rotation.issuers.interface import Issuer, Key, Minted, NotFound, admin_secret, admin_url, http_json, redacted_matches
+from aigw_secrets.rotation.issuers.interface import (
+    Issuer,
+    Key,
+    Minted,
+    NotFound,
+    admin_secret,
+    admin_url,
+    http_json,
+    redacted_matches,
+)
 
 DEFAULT_URL = "https://api.anthropic.com/v1"
 MAX_PAGES = 50
@@ -32,8 +41,18 @@ class AnthropicAdmin(Issuer):
         out: list[Key] = []
         after = ""
         for _page in range(MAX_PAGES):
-            page = self._call("GET", "/organizations/api_keys?limit=100" + (f"&after_id={quote(after)}" if after else ""))
-            out += [Key(str(k["id"]), str(k.get("name", "")), k.get("status") == "active", hint=str(k.get("partial_key_hint") or "")) for k in page.get("data", [])]
+            page = self._call(
+                "GET", "/organizations/api_keys?limit=100" + (f"&after_id={quote(after)}" if after else "")
+            )
+            out += [
+                Key(
+                    str(k["id"]),
+                    str(k.get("name", "")),
+                    k.get("status") == "active",
+                    hint=str(k.get("partial_key_hint") or ""),
+                )
+                for k in page.get("data", [])
+            ]
             if not page.get("has_more") or not page.get("last_id"):
                 break
             after = str(page["last_id"])

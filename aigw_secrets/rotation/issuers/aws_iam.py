@@ -15,10 +15,27 @@ from collections.abc import Callable
 from typing import Any
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, KeyLimit, Minted, admin_deadline, lazy, setting
+from aigw_secrets.rotation.issuers.interface import (
+    AdminRejected,
+    Issuer,
+    IssuerError,
+    Key,
+    KeyLimit,
+    Minted,
+    admin_deadline,
+    lazy,
+    setting,
+)
 from aigw_secrets.rotation.journal import crash_point
 
-_DENIED = ("AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "ExpiredToken")
+_DENIED = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "ExpiredToken",
+)
 
 
 class AwsIam(Issuer):
@@ -39,7 +56,9 @@ class AwsIam(Issuer):
             session = boto3.session.Session(profile_name=os.environ.get("AIGW_SECRETS_AWS_ADMIN_PROFILE") or None)
             # One attempt per call, each exchange under one deadline: botocore's read timeout bounds a
             # single read, so its requests are carried out by aigw_secrets.http instead (no redirects).
-            conf = config.Config(connect_timeout=deadline, read_timeout=deadline, retries={"total_max_attempts": 1, "mode": "standard"})
+            conf = config.Config(
+                connect_timeout=deadline, read_timeout=deadline, retries={"total_max_attempts": 1, "mode": "standard"}
+            )
             self._client = session.client("iam", region_name=self.pc.settings.get("region") or "us-east-1", config=conf)
             self._client.meta.events.register("before-send", _send)
         return self._client
@@ -52,7 +71,9 @@ class AwsIam(Issuer):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             where = f"AWS IAM {op} on user {self.user}"
             if code in _DENIED:
-                raise AdminRejected(f"{where}: the admin credential was rejected ({code}); it needs iam:{op} on the user") from None
+                raise AdminRejected(
+                    f"{where}: the admin credential was rejected ({code}); it needs iam:{op} on the user"
+                ) from None
             if code == "LimitExceeded":
                 raise KeyLimit(f"{where}: the user already has 2 access keys ({code})") from None
             if code == "NoSuchEntity" and op not in ("delete_access_key", "update_access_key", "untag_user"):
@@ -66,7 +87,10 @@ class AwsIam(Issuer):
     def listed(self) -> list[Key]:
         listed = self._call("list_access_keys", UserName=self.user)["AccessKeyMetadata"]
         tags = {t["Key"]: t["Value"] for t in self._call("list_user_tags", UserName=self.user).get("Tags", [])}
-        return [Key(k["AccessKeyId"], tags.get(k["AccessKeyId"], ""), k["Status"] == "Active", _epoch(k.get("CreateDate"))) for k in listed]
+        return [
+            Key(k["AccessKeyId"], tags.get(k["AccessKeyId"], ""), k["Status"] == "Active", _epoch(k.get("CreateDate")))
+            for k in listed
+        ]
 
     def identify(self, value: str, keys: list[Key]) -> set[str]:
         """The access key id in the credentials file, if it is one of this user's keys."""
@@ -80,7 +104,9 @@ class AwsIam(Issuer):
             return set()
         return {k.ref for k in keys if k.ref == key_id}
 
-    def make_room(self, *, force: bool = False, keep: str | None = None, revoke: Callable[[str], None] | None = None) -> None:
+    def make_room(
+        self, *, force: bool = False, keep: str | None = None, revoke: Callable[[str], None] | None = None
+    ) -> None:
         keys = self.listed()
         if len(keys) < 2:
             return
@@ -139,7 +165,13 @@ def _send(request: Any, **_: Any) -> Any:
         body = body.read()
     if isinstance(body, str):
         body = body.encode()
-    res = http.request(request.method, request.url, headers={k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()}, body=body or None, deadline=admin_deadline())
+    res = http.request(
+        request.method,
+        request.url,
+        headers={k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()},
+        body=body or None,
+        deadline=admin_deadline(),
+    )
     if res.status == 0:
         raise exceptions.EndpointConnectionError(endpoint_url=request.url)
     return awsrequest.AWSResponse(request.url, res.status, dict(res.headers), _Raw(res.body))

@@ -17,7 +17,20 @@ from typing import Any
 from urllib.parse import quote
 
 from aigw_secrets.http import MsalHttp
-from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_deadline, admin_secret, admin_url, http_json, lazy, setting
+from aigw_secrets.rotation.issuers.interface import (
+    AdminRejected,
+    Issuer,
+    IssuerError,
+    Key,
+    Minted,
+    NotFound,
+    admin_deadline,
+    admin_secret,
+    admin_url,
+    http_json,
+    lazy,
+    setting,
+)
 from aigw_secrets.rotation.journal import now
 
 GRAPH = "https://graph.microsoft.com/v1.0"
@@ -40,7 +53,9 @@ class EntraGraph(Issuer):
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         url = f"{admin_url('graph', GRAPH)}/applications/{quote(self.app, safe='')}{path}"
-        return http_json(method, url, {"Authorization": f"Bearer {self.token()}"}, "Microsoft Graph", body, ok=(200, 201, 204))
+        return http_json(
+            method, url, {"Authorization": f"Bearer {self.token()}"}, "Microsoft Graph", body, ok=(200, 201, 204)
+        )
 
     def mint(self, name: str) -> Minted:
         days = int(self.pc.settings.get("rotation_period_days") or 90)
@@ -53,7 +68,10 @@ class EntraGraph(Issuer):
 
     def listed(self) -> list[Key]:
         app = self._call("GET", "?$select=passwordCredentials")
-        return [Key(str(p["keyId"]), str(p.get("displayName") or ""), True, hint=str(p.get("hint") or "")) for p in app.get("passwordCredentials", [])]
+        return [
+            Key(str(p["keyId"]), str(p.get("displayName") or ""), True, hint=str(p.get("hint") or ""))
+            for p in app.get("passwordCredentials", [])
+        ]
 
     def identify(self, value: str, keys: list[Key]) -> set[str]:
         """Graph shows the first 3 characters of a client secret (``hint``): every key they fit is protected."""
@@ -74,14 +92,24 @@ def bot_token(tenant: str, scope: str) -> str:
     msal = lazy("msal", "azure")
     client_id = os.environ.get("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID")
     if not client_id:
-        raise AdminRejected("Azure Entra: set $AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID (the rotation bot's app registration)")
+        raise AdminRejected(
+            "Azure Entra: set $AIGW_SECRETS_ENTRA_ADMIN_CLIENT_ID (the rotation bot's app registration)"
+        )
     secret = admin_secret("AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET", "Azure Entra")
     authority = f"{admin_url('entra', LOGIN)}/{quote(tenant, safe='')}"
     try:
-        app = msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=authority, http_client=MsalHttp(deadline=admin_deadline()), instance_discovery=False)
+        app = msal.ConfidentialClientApplication(
+            client_id,
+            client_credential=secret,
+            authority=authority,
+            http_client=MsalHttp(deadline=admin_deadline()),
+            instance_discovery=False,
+        )
         result = app.acquire_token_for_client(scopes=[scope])
     except (ValueError, RuntimeError, msal.exceptions.MsalServiceError) as exc:  # discovery failed: tenant, host, 5xx
         raise IssuerError(f"Azure Entra login failed ({type(exc).__name__}); the next run retries") from None
     if "access_token" not in result:
-        raise AdminRejected(f"Azure Entra: the bot's app could not get a token for {scope} ({result.get('error', 'error')})")
+        raise AdminRejected(
+            f"Azure Entra: the bot's app could not get a token for {scope} ({result.get('error', 'error')})"
+        )
     return str(result["access_token"])

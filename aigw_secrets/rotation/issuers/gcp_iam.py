@@ -20,7 +20,20 @@ from typing import Any
 from urllib.parse import quote
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.rotation.issuers.interface import AdminRejected, Issuer, IssuerError, Key, Minted, NotFound, admin_deadline, admin_url, git_tracked, http_json, lazy, setting
+from aigw_secrets.rotation.issuers.interface import (
+    AdminRejected,
+    Issuer,
+    IssuerError,
+    Key,
+    Minted,
+    NotFound,
+    admin_deadline,
+    admin_url,
+    git_tracked,
+    http_json,
+    lazy,
+    setting,
+)
 
 DEFAULT_URL = "https://iam.googleapis.com/v1"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -45,7 +58,9 @@ class GcpIam(Issuer):
             except exceptions.RefreshError as exc:
                 if getattr(exc, "retryable", False):  # 5xx / 429 at the token endpoint
                     raise IssuerError("GCP token endpoint: unavailable; the next run retries") from None
-                raise AdminRejected("GCP: the admin service account could not get a token (key revoked or disabled?)") from None
+                raise AdminRejected(
+                    "GCP: the admin service account could not get a token (key revoked or disabled?)"
+                ) from None
             except exceptions.TransportError as exc:
                 raise IssuerError(f"GCP token endpoint: no answer ({exc.__class__.__name__})") from None
         return str(self._creds.token)
@@ -56,7 +71,9 @@ class GcpIam(Issuer):
         return http_json(method, url, {"Authorization": f"Bearer {self._token()}"}, "GCP IAM API", body)
 
     def mint(self, name: str) -> Minted:
-        made = self._call("POST", "", {"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE", "keyAlgorithm": "KEY_ALG_RSA_2048"})
+        made = self._call(
+            "POST", "", {"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE", "keyAlgorithm": "KEY_ALG_RSA_2048"}
+        )
         try:
             value = base64.b64decode(made["privateKeyData"]).decode("utf-8")
             json.loads(value)
@@ -99,7 +116,9 @@ def _admin_credentials() -> Any:
         return creds
     p = Path(path).expanduser()
     if git_tracked(p):
-        raise ConfigError(f"$AIGW_SECRETS_GCP_ADMIN_CREDENTIALS names {p}, a file tracked in git; keep the admin key outside the repository")
+        raise ConfigError(
+            f"$AIGW_SECRETS_GCP_ADMIN_CREDENTIALS names {p}, a file tracked in git; keep the admin key outside the repository"
+        )
     try:
         info = json.loads(p.read_text("utf-8"))
     except (OSError, ValueError) as exc:
@@ -136,7 +155,9 @@ def _transport() -> Any:
             return self._res.body
 
     class Request(base_request):  # type: ignore[misc]  # subclassing Any
-        def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None, timeout: Any = None, **_: Any) -> Any:
+        def __call__(
+            self, url: str, method: str = "GET", body: Any = None, headers: Any = None, timeout: Any = None, **_: Any
+        ) -> Any:
             data = body.encode() if isinstance(body, str) else body
             res = http.request(method, url, headers=headers, body=data, deadline=admin_deadline())
             if res.status == 0:

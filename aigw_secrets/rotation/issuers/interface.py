@@ -72,7 +72,12 @@ def redacted_matches(hint: str, value: str) -> bool:
         if sep in hint:
             head, _, tail = hint.partition(sep)
             head, tail = head.strip("*"), tail.strip("*")
-            return bool(head or tail) and len(value) > len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
+            return (
+                bool(head or tail)
+                and len(value) > len(head) + len(tail)
+                and value.startswith(head)
+                and value.endswith(tail)
+            )
     return False
 
 
@@ -100,8 +105,9 @@ class Issuer(abc.ABC):
     def minted_for(self, key: Key) -> bool:
         """Whether the provider's record shows this key as minted by this tool for this Secret: the
         name the issuer set (an OpenAI service account's name, the AWS tag, the Entra displayName)."""
-        return re.fullmatch(rf"{re.escape(mint_prefix())}-{re.escape(self.pc.name)}-g[0-9]{{1,9}}", key.name) is not None
-
+        return (
+            re.fullmatch(rf"{re.escape(mint_prefix())}-{re.escape(self.pc.name)}-g[0-9]{{1,9}}", key.name) is not None
+        )
 
     def identify(self, value: str, keys: list[Key]) -> set[str]:
         """The refs, among ``keys``, of the key whose value this is (established at the provider: the
@@ -121,7 +127,9 @@ class Issuer(abc.ABC):
     def prepare(self, annotations: Mapping[str, str], value: str | None = None) -> None:  # noqa: B027 - optional hook
         """What the current Secret records and holds (``value``, decrypted; None when it cannot be), before minting (Azure: which key is in use)."""
 
-    def make_room(self, *, force: bool = False, keep: str | None = None, revoke: Callable[[str], None] | None = None) -> None:  # noqa: B027 - optional hook: only AWS has a hard 2-key limit
+    def make_room(  # noqa: B027 - optional hook: only AWS has a hard 2-key limit
+        self, *, force: bool = False, keep: str | None = None, revoke: Callable[[str], None] | None = None
+    ) -> None:
         """Free a slot before minting when the provider's limit is reached (never ``keep``, the current
         key), through ``revoke`` (the caller's guarded delete)."""
 
@@ -149,6 +157,7 @@ def admin_deadline() -> float:
 
     return operator.load().http_deadline
 
+
 def setting(pc: ProviderConfig, name: str) -> str:
     value = pc.settings.get(name)
     if not value:
@@ -163,13 +172,17 @@ def admin_secret(env: str, label: str) -> str:
     if not value and path:
         p = Path(path).expanduser()
         if git_tracked(p):
-            raise ConfigError(f"${env}_FILE names {p}, a file tracked in git; keep the {label} admin credential outside the repository")
+            raise ConfigError(
+                f"${env}_FILE names {p}, a file tracked in git; keep the {label} admin credential outside the repository"
+            )
         try:
             value = p.read_text("utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"${env}_FILE: cannot read {p} ({type(exc).__name__})") from None
     if not value:
-        raise AdminRejected(f"{label}: no admin credential: set ${env} (or ${env}_FILE) in the rotation bot's environment")
+        raise AdminRejected(
+            f"{label}: no admin credential: set ${env} (or ${env}_FILE) in the rotation bot's environment"
+        )
     return value
 
 
@@ -201,7 +214,9 @@ def admin_url(kind: str, default: str) -> str:
     return url.rstrip("/")
 
 
-def http_json(method: str, url: str, headers: dict[str, str], label: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201)) -> Any:
+def http_json(
+    method: str, url: str, headers: dict[str, str], label: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201)
+) -> Any:
     """One admin-API call through the project's only provider-HTTP door; errors by status class."""
     from aigw_secrets import http
 

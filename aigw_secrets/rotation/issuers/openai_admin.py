@@ -12,7 +12,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from aigw_secrets.rotation.issuers.interface import Issuer, IssuerError, Key, Minted, NotFound, admin_secret, admin_url, http_json, redacted_matches, setting
+from aigw_secrets.rotation.issuers.interface import (
+    Issuer,
+    IssuerError,
+    Key,
+    Minted,
+    NotFound,
+    admin_secret,
+    admin_url,
+    http_json,
+    redacted_matches,
+    setting,
+)
 
 DEFAULT_URL = "https://api.openai.com/v1"
 MAX_PAGES = 50
@@ -28,7 +39,13 @@ class OpenAIAdmin(Issuer):
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         base = admin_url("openai", DEFAULT_URL)
         headers = {"Authorization": f"Bearer {admin_secret('OPENAI_ADMIN_KEY', 'OpenAI')}"}
-        return http_json(method, f"{base}/organization/projects/{quote(self.project, safe='')}{path}", headers, "OpenAI admin API", body)
+        return http_json(
+            method,
+            f"{base}/organization/projects/{quote(self.project, safe='')}{path}",
+            headers,
+            "OpenAI admin API",
+            body,
+        )
 
     def mint(self, name: str) -> Minted:
         made = self._call("POST", "/service_accounts", {"name": name})
@@ -42,7 +59,10 @@ class OpenAIAdmin(Issuer):
         after = ""
         for _page in range(MAX_PAGES):
             page = self._call("GET", "/service_accounts?limit=100" + (f"&after={quote(after)}" if after else ""))
-            out += [Key(str(a["id"]), str(a.get("name", "")), True, _number(a.get("created_at"))) for a in page.get("data", [])]
+            out += [
+                Key(str(a["id"]), str(a.get("name", "")), True, _number(a.get("created_at")))
+                for a in page.get("data", [])
+            ]
             if not page.get("has_more") or not page.get("last_id"):
                 break
             after = str(page["last_id"])
