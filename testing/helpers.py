@@ -6,9 +6,10 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,96 @@ def run_killed(
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+class Stopped:
+    """``aigw-secrets ARGV`` in a child forked from this (warm) process, stopped at a point of the
+    test's choosing (see ``run_until``): ``kill`` sends it SIGKILL there, ``release`` lets it go on."""
+
+    def __init__(self, pid: int, reached: bool, hold: int) -> None:
+        self.pid, self.reached, self._hold = pid, reached, hold
+        self.exit_code: int | None = None
+
+    def _wait(self) -> int:
+        if self.exit_code is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.exit_code = os.waitstatus_to_exitcode(status)
+            os.close(self._hold)
+        return self.exit_code
+
+    def kill(self) -> int:
+        """SIGKILL (a real ``kill -9``: no handler, no cleanup); its exit code (-9) or, when it had
+        already finished without reaching the point, that exit code."""
+        if self.exit_code is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return self._wait()
+
+    def release(self) -> int:
+        """Let it run on from the point to its end; its exit code."""
+        if self.exit_code is None:
+            os.write(self._hold, b"go")
+        return self._wait()
+
+
+def run_until(
+    repo: Path,
+    argv: list[str],
+    arm: Callable[[Callable[[], None]], None],
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> Stopped:
+    """Start ``aigw-secrets ARGV`` in a child forked from this process and wait (an event, no
+    sleep) until it reaches a point: ``arm(stop)`` runs in the child before the command and puts
+    calls to ``stop()`` where the child shall stop (by patching the child's functions; the parent's
+    are untouched). ``reached`` is False when the child ended without reaching the point."""
+    import importlib
+    import select
+
+    for name in ("aigw_secrets.entry", "aigw_secrets.cli"):
+        importlib.import_module(name)
+    ready_r, ready_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            os.close(ready_r)
+            os.close(hold_w)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
+            os.chdir(repo)
+            os.environ.update(env or {})
+
+            def stop() -> None:
+                os.write(ready_w, b"!")
+                os.read(hold_r, 2)  # until the parent releases it (or kills it)
+
+            arm(stop)
+            from aigw_secrets.entry import main
+
+            code = main(argv)
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not run pytest on
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.close(hold_r)
+    try:
+        readable, _, _ = select.select([ready_r], [], [], timeout)
+        if not readable:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(hold_w)
+            raise AssertionError(f"aigw-secrets {' '.join(argv)} neither reached the point nor ended in {timeout}s")
+        reached = os.read(ready_r, 1) == b"!"  # b"": it ended without reaching the point
+    finally:
+        os.close(ready_r)
+    return Stopped(pid, reached, hold_w)
 
 
 def kill_then_resume(repo: Path, argv: list[str], step: str) -> subprocess.CompletedProcess[str]:

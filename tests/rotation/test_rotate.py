@@ -9,7 +9,9 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
-from testing.helpers import bare_remote, git, run_cli, run_killed
+from testing.helpers import bare_remote, git, run_cli, run_killed, run_until
 from testing.repos import provider_settings, write_cluster
 from testing.standin import setup_groq
 
@@ -178,38 +180,114 @@ def _all_decrypt(repo: Path, plain: dict[Path, bytes]) -> None:
         assert sopsfile.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text, p
 
 
+KILL_POINTS = ("before-planned", "after-planned", "after-save", "staged", "renamed", "after-complete")
+
+
+def _stop_at(point: str, k: int = 1) -> Callable[[Callable[[], None]], None]:
+    """For ``run_until``: where a data-key rotation stops. ``before-planned``: the lock is held, nothing
+    journaled; ``after-planned``: the batch is journaled, no file rotated yet; ``after-save``: the first
+    periodic save of the done list; ``staged``: the k-th file's new content is in its temp file, not yet
+    renamed; ``renamed``: the k-th file is replaced, the journal does not know it yet;
+    ``after-complete``: the batch is journaled complete. The other worker threads run on meanwhile."""
+
+    def arm(stop: Callable[[], None]) -> None:
+        import threading
+
+        from aigw_secrets import util
+        from aigw_secrets.rotation.journal import Journal, Step
+
+        step, save, commit = Journal.step, Journal.save, util.commit
+        lock, count = threading.Lock(), [0]
+
+        def stepped(self: Journal, state: Step, **changes: object) -> None:
+            if point == "before-planned" and state == Step.PLANNED:
+                stop()
+            step(self, state, **changes)
+            if (point, state) in (("after-planned", Step.PLANNED), ("after-complete", Step.COMPLETE)):
+                stop()
+
+        def saved(self: Journal, **changes: object) -> None:
+            save(self, **changes)
+            if point == "after-save" and "state" not in changes:  # the periodic save, not a step
+                stop()
+
+        def committed(tmp: Path, path: Path) -> None:
+            mine = False
+            if path.name.endswith(".sops.yaml"):
+                with lock:
+                    count[0] += 1
+                    mine = count[0] == k
+            if mine and point == "staged":
+                stop()
+            commit(tmp, path)
+            if mine and point == "renamed":
+                stop()
+
+        Journal.step, Journal.save, util.commit = stepped, saved, committed  # type: ignore[method-assign]
+
+    return arm
+
+
 @pytest.mark.slow
 def test_kill_loop_during_data_key_rotation(repo: Path) -> None:
-    plain = _data_key_repo(repo, 200)
+    """kill -9 at every kind of point of a data-key rotation (fresh and resumed runs, at files a seeded
+    random picks), twice over: after every kill every file decrypts to the same plaintext, and one
+    more run completes the batch. Each kill waits for its point (an event), not for a time.
+    AIGW_TEST_KILL_SOAK=N adds N kills at random times over 200 files (a soak; e.g. 50)."""
+    soak = int(os.environ.get("AIGW_TEST_KILL_SOAK", "0"))
+    n = 200 if soak else 40  # above 25: a periodic save of the done list happens
+    plain = _data_key_repo(repo, n)
     before = {p: p.read_bytes() for p in plain}
     rng = random.Random(1234)
-    argv = [sys.executable, "-m", "aigw_secrets", "rotate", "--data-key"]
-    for _ in range(50):
-        proc = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal_path = repo / ".git/aigw-secrets/data-key.json"
+
+    def remaining() -> int:  # how many files a run does now (a resumed run trusts the journal's done list)
+        if not journal_path.exists():
+            return n
+        journal = json.loads(journal_path.read_text())
+        return n - len(journal["done"]) if journal["state"] == "planned" else n
+
+    argv = ["rotate", "--data-key"]
+    for _ in range(2):
+        for point in KILL_POINTS:
+            k = rng.randint(1, remaining())
+            child = run_until(repo, argv, _stop_at(point, k))
+            assert child.reached, (point, k)
+            assert child.kill() == -signal.SIGKILL
+            _all_decrypt(repo, plain)  # after every kill: every file decrypts, to the same plaintext
+    cmd = [sys.executable, "-m", "aigw_secrets", *argv]
+    for _ in range(soak):  # random times: kills inside sops, inside a write, anywhere
+        proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, 1.2))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        _all_decrypt(repo, plain)  # after every kill: every file decrypts, to the same plaintext
-    res = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
+        _all_decrypt(repo, plain)
+    res = run_cli(repo, argv)
     assert res.returncode == 0, res.stderr
     _all_decrypt(repo, plain)
-    journal = json.loads((repo / ".git/aigw-secrets/data-key.json").read_text())
-    assert journal["state"] == "complete" and len(journal["done"]) == 200
+    journal = json.loads(journal_path.read_text())
+    assert journal["state"] == "complete" and len(journal["done"]) == n
     assert all(p.read_bytes() != before[p] for p in plain)  # every data key was rotated
 
 
 def test_concurrent_runs(repo: Path) -> None:
-    plain = _data_key_repo(repo, 120)
-    argv = [sys.executable, "-m", "aigw_secrets", "rotate", "--data-key"]
-    first = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    lock = repo / ".git/aigw-secrets/lock"
-    while not (lock.is_file() and lock.read_text().strip() == str(first.pid)):  # the first run holds the lock
-        assert first.poll() is None, "the first run ended before it was seen holding the lock"
-        time.sleep(0.01)
-    second = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=120)
-    # refused, not queued: had it waited for the lock it would have rotated (exit 0) after the first run
-    assert second.returncode == ExitCode.LOCKED and "holds the repository lock" in second.stderr
-    assert first.wait() == 0
+    plain = _data_key_repo(repo, 10)
+    argv = ["rotate", "--data-key"]
+    first = run_until(repo, argv, _stop_at("after-planned"))  # holds the lock, its batch under way
+    assert first.reached
+    try:
+        assert (repo / ".git/aigw-secrets/lock").read_text().strip() == str(first.pid)
+        # refused, not queued: had it waited for the lock it would still be waiting (the first run is
+        # stopped), so it runs in a thread with a deadline
+        done: list[subprocess.CompletedProcess[str]] = []
+        second = threading.Thread(target=lambda: done.append(run_cli(repo, argv)), daemon=True)
+        second.start()
+        second.join(120)
+        assert done, "the second run waited for the lock instead of failing at once"
+        assert done[0].returncode == ExitCode.LOCKED and "holds the repository lock" in done[0].stderr
+    finally:
+        code = first.release()
+    assert code == 0
     _all_decrypt(repo, plain)
 
 
