@@ -14,6 +14,7 @@ Run: ``python -m testing.layers [PACKAGE_DIR]``; exit 1 with one line per violat
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -58,9 +59,35 @@ def modules(package_dir: Path) -> dict[str, Path]:
     return found
 
 
+@functools.cache
+def _parse(text: str) -> ast.Module:
+    """A module's text parsed; the same text (a copy of the package, a second check in one process)
+    is parsed once. The trees are only read, never changed."""
+    return ast.parse(text)
+
+
+def _parse_file(path: Path) -> ast.Module:
+    text = path.read_text("utf-8")
+    try:
+        return _parse(text)
+    except SyntaxError:
+        return ast.parse(text, str(path))  # raises again, naming the file
+
+
+_WALKED: dict[int, tuple[ast.Module, list[ast.AST]]] = {}
+
+
+def _walk(tree: ast.Module) -> list[ast.AST]:
+    """Every node of ``tree`` (``ast.walk``) as a list, kept per tree: the walks are most of a check's time."""
+    hit = _WALKED.get(id(tree))
+    if hit is None or hit[0] is not tree:
+        hit = _WALKED[id(tree)] = (tree, list(ast.walk(tree)))  # holds the tree: its id stays its own
+    return hit[1]
+
+
 def _trees(package_dir: Path) -> dict[str, tuple[Path, ast.Module]]:
     """Every module parsed once, with its file."""
-    return {mod: (path, ast.parse(path.read_text("utf-8"), str(path))) for mod, path in modules(package_dir).items()}
+    return {mod: (path, _parse_file(path)) for mod, path in modules(package_dir).items()}
 
 
 def _resolve(name: str, known: Mapping[str, object]) -> str | None:
@@ -78,7 +105,7 @@ def imports(package_dir: Path, trees: Mapping[str, tuple[Path, ast.Module]] | No
     for mod, (path, tree) in known.items():
         is_pkg = path.name == "__init__.py"
         here = mod.split(".") if is_pkg else mod.split(".")[:-1]
-        for node in ast.walk(tree):
+        for node in _walk(tree):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -103,7 +130,7 @@ def private_uses(package_dir: Path, trees: Mapping[str, tuple[Path, ast.Module]]
     for mod, (path, tree) in known.items():
         rel = path.relative_to(package_dir.parent).as_posix()
         bound: set[str] = set()
-        for node in ast.walk(tree):
+        for node in _walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGE)):
                 for a in node.names:
                     if a.name.startswith("_") and not a.name.startswith("__"):
@@ -114,7 +141,7 @@ def private_uses(package_dir: Path, trees: Mapping[str, tuple[Path, ast.Module]]
                 for a in node.names:
                     if a.name.startswith(PACKAGE) and a.asname:
                         bound.add(a.asname)
-        for node in ast.walk(tree):
+        for node in _walk(tree):
             private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
             if (
                 private
