@@ -53,3 +53,20 @@ def test_commands_leave_no_scratch_behind(repo: Path, tmp_path: Path) -> None:
         )
         assert res.returncode == 0, res.stderr
     assert list(scratch.iterdir()) == []
+
+
+def test_the_longest_first_list_names_existing_tests() -> None:
+    """tests/conftest.py LONGEST_FIRST orders the run; a renamed test would silently drop out of it."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    tree = ast.parse((root / "tests/conftest.py").read_text("utf-8"))
+    (names,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "LONGEST_FIRST" for t in node.targets)
+    ]
+    assert names
+    for name in names:
+        path, test = name.split("::")
+        assert f"def {test}(" in (root / path).read_text("utf-8"), name

@@ -283,6 +283,9 @@ def test_gcp_kill(repo: Path, gcp: adminapis.Gcp, step: str) -> None:
 
 
 def test_gcp_errors(repo: Path, gcp: adminapis.Gcp, monkeypatch: pytest.MonkeyPatch) -> None:
+    # google-auth retries the token endpoint after 1 s and 2 s: the same retries, without the waits
+    backoff = pytest.importorskip("google.auth._exponential_backoff")
+    monkeypatch.setattr(backoff._BaseExponentialBackoff, "_calculate_jitter", lambda self: 0.0)
     gcp.max_keys = 1
     assert main(["rotate", "--provider", "vertex"]) == ExitCode.UNAVAILABLE  # FAILED_PRECONDITION: key quota
     gcp.max_keys = 10
