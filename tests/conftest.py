@@ -104,6 +104,29 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path, scratch: Path) -> None
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_data() -> Iterator[None]:
+    """botocore reads its service models and endpoint tables (JSON, megabytes) once per Session, and the
+    tool makes a Session per call, as a one-shot process should. In this long-lived test process every
+    Session shares one loader, so each file is read once per worker; botocore only reads that data."""
+    try:
+        import botocore.session
+    except ImportError:
+        yield
+        return
+    create = botocore.session.create_loader
+    loaders: dict[str | None, object] = {}
+
+    def shared(search_path_string: str | None = None) -> object:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(botocore.session, "create_loader", shared)
+        yield
+
+
 @pytest.fixture(scope="session")
 def repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One `git init` + `aigw-secrets init` per session (per xdist worker); `repo` copies it."""
