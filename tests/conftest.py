@@ -53,7 +53,6 @@ LONGEST_FIRST = (
     "tests/test_operator_month.py::test_an_operators_long_month",
     "tests/scanner/test_failure_classes.py::test_item10_alias_bomb_and_long_line_finish",
     "tests/rotation/test_agerotation.py::test_full_rotation_keeps_flux_working_after_every_phase",
-    "tests/scanner/test_scan.py::test_fuzz_reports_never_hold_values_and_point_at_them",
     "tests/rotation/test_rotate.py::test_kill_loop_during_data_key_rotation",
     "tests/test_operator_month.py::test_an_operators_month",
     "tests/scanner/test_own_output.py::test_generated_files_pass_the_hook_history_and_doctor",
