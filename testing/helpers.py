@@ -35,16 +35,16 @@ needs_age_keygen = pytest.mark.skipif(
 )
 
 
-def run_cli(
-    repo: Path, argv: list[str], env: Mapping[str, str] | None = None, stdin: bytes = b""
-) -> subprocess.CompletedProcess[str]:
-    """``aigw-secrets ARGV`` in this process (the console script's entry point, without an
-    interpreter start-up), in ``repo`` with ``env`` added to the environment and ``stdin`` as its
-    standard input; its exit code and output as a CompletedProcess. For runs nothing kills."""
+def _in_process(
+    repo: Path, argv: list[str], env: Mapping[str, str] | None, stdin: bytes, binary: bool = False
+) -> tuple[int, str | bytes, str]:
+    """``aigw-secrets ARGV`` through the console script's entry point in this process: exit code,
+    stdout (``binary``: the bytes written to a text stream over a byte buffer, like a process's), stderr."""
     from aigw_secrets import output
     from aigw_secrets.entry import main
 
-    out, err = io.StringIO(), io.StringIO()
+    out: io.TextIOBase = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="") if binary else io.StringIO()
+    err = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(repo)
         for name, value in (env or {}).items():
@@ -53,7 +53,33 @@ def run_cli(
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(argv)
     output.configure()  # -q/-v of this run never leak into the test's next call
-    return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out.getvalue(), err.getvalue())
+    if isinstance(out, io.TextIOWrapper):
+        out.flush()
+        buffer = out.buffer
+        assert isinstance(buffer, io.BytesIO)
+        return code, buffer.getvalue(), err.getvalue()
+    assert isinstance(out, io.StringIO)
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_cli(
+    repo: Path, argv: list[str], env: Mapping[str, str] | None = None, stdin: bytes = b""
+) -> subprocess.CompletedProcess[str]:
+    """``aigw-secrets ARGV`` in this process (the console script's entry point, without an
+    interpreter start-up), in ``repo`` with ``env`` added to the environment and ``stdin`` as its
+    standard input; its exit code and output as a CompletedProcess. For runs nothing kills."""
+    code, out, err = _in_process(repo, argv, env, stdin)
+    assert isinstance(out, str)
+    return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out, err)
+
+
+def run_cli_binary(
+    repo: Path, argv: list[str], env: Mapping[str, str] | None = None, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """``run_cli`` with stdout as the exact bytes written (``decrypt`` writes the file's bytes)."""
+    code, out, err = _in_process(repo, argv, env, stdin, binary=True)
+    assert isinstance(out, bytes)
+    return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out, err.encode("utf-8"))
 
 
 def run_killed(

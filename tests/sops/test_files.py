@@ -18,7 +18,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing.corpus import corpus
-from testing.helpers import git, sops_bin
+from testing.helpers import git, run_cli_binary, sops_bin
 
 CORPUS = corpus()
 FILE = Path("kubernetes/apps/x/secret.sops.yaml")
@@ -83,7 +83,7 @@ def test_corpus_round_trip(repo: Path, name: str) -> None:
     assert res.returncode == 0, res.stderr[-300:]
     assert list(yaml.safe_load_all(res.stdout)) == list(yaml.safe_load_all(original))
     # 4. Our decrypt gives back the original bytes.
-    out = run_cli(repo, "decrypt", str(FILE))
+    out = run_cli_binary(repo, ["decrypt", str(FILE)])  # in process: the bytes it writes to stdout
     assert out.returncode == 0, out.stderr.decode()[-300:]
     assert out.stdout == original.encode()
 
