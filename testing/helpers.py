@@ -153,15 +153,17 @@ def run_until(
     arm: Callable[[Callable[[], None]], None],
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    warm: tuple[str, ...] = (),
 ) -> Stopped:
     """Start ``aigw-secrets ARGV`` in a child forked from this process and wait (an event, no
     sleep) until it reaches a point: ``arm(stop)`` runs in the child before the command and puts
     calls to ``stop()`` where the child shall stop (by patching the child's functions; the parent's
-    are untouched). ``reached`` is False when the child ended without reaching the point."""
+    are untouched). ``reached`` is False when the child ended without reaching the point. ``warm``:
+    modules to import here first, so that every child does not import them again."""
     import importlib
     import select
 
-    for name in ("aigw_secrets.entry", "aigw_secrets.cli"):
+    for name in ("aigw_secrets.entry", "aigw_secrets.cli", *warm):
         importlib.import_module(name)
     ready_r, ready_w = os.pipe()
     hold_r, hold_w = os.pipe()

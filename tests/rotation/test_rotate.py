@@ -180,6 +180,7 @@ def _all_decrypt(repo: Path, plain: dict[Path, bytes]) -> None:
         assert sopsfile.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text, p
 
 
+WARM = ("aigw_secrets.commands.rotate", "aigw_secrets.rotation.journal", "aigw_secrets.util")
 KILL_POINTS = ("before-planned", "after-planned", "after-save", "staged", "renamed", "after-complete")
 
 
@@ -251,7 +252,7 @@ def test_kill_loop_during_data_key_rotation(repo: Path) -> None:
     for _ in range(2):
         for point in KILL_POINTS:
             k = rng.randint(1, remaining())
-            child = run_until(repo, argv, _stop_at(point, k))
+            child = run_until(repo, argv, _stop_at(point, k), warm=WARM)
             assert child.reached, (point, k)
             assert child.kill() == -signal.SIGKILL
             _all_decrypt(repo, plain)  # after every kill: every file decrypts, to the same plaintext
@@ -273,7 +274,7 @@ def test_kill_loop_during_data_key_rotation(repo: Path) -> None:
 def test_concurrent_runs(repo: Path) -> None:
     plain = _data_key_repo(repo, 10)
     argv = ["rotate", "--data-key"]
-    first = run_until(repo, argv, _stop_at("after-planned"))  # holds the lock, its batch under way
+    first = run_until(repo, argv, _stop_at("after-planned"), warm=WARM)  # holds the lock, its batch under way
     assert first.reached
     try:
         assert (repo / ".git/aigw-secrets/lock").read_text().strip() == str(first.pid)
