@@ -12,16 +12,17 @@ cannot read one), and every call has a deadline (``AIGW_SECRETS_GIT_TIMEOUT`` se
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aigw_secrets.errors import ConfigError
+from aigw_secrets.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import subprocess
+    from pathlib import Path
+
+    StrPath = str | os.PathLike[str]
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -32,11 +33,22 @@ class GitError(ConfigError):
 
 def toplevel(start: Path) -> Path | None:
     """The work tree that contains ``start`` (a ``.git`` directory or file), without running git."""
-    start = start.resolve()
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
+    from pathlib import Path
+
+    found = work_tree(start)
+    return None if found is None else Path(found)
+
+
+def work_tree(start: StrPath) -> str | None:
+    """``toplevel`` as a string (os.path only: the scan hook never imports pathlib)."""
+    directory = os.path.realpath(start)
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
             return directory
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
 def require_toplevel(start: Path) -> Path:
@@ -83,7 +95,7 @@ def _subcommand(args: Sequence[str]) -> str:
     return rest[0] if rest else "?"
 
 
-def _late(args: Sequence[str], root: Path, seconds: float) -> GitError:
+def _late(args: Sequence[str], root: StrPath, seconds: float) -> GitError:
     sub = _subcommand(args)
     hint = ": a commit hook still running, or a GPG passphrase prompt (commit.gpgsign)?" if sub == "commit" else ""
     return GitError(
@@ -99,7 +111,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     kill_group(proc)
 
 
-def run(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def run(root: StrPath, *args: str, stdin: bytes | None = None) -> bytes:
     """``git ARGS`` in ``root``; stdout, or GitError with git's first stderr line."""
     import subprocess
 
@@ -152,7 +164,7 @@ def ls_files(root: Path, *patterns: str, others: bool = False) -> list[str]:
     return [name for name in out.decode("utf-8", "surrogateescape").split("\0") if name]
 
 
-def index_entries(root: Path, names: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
+def index_entries(root: StrPath, names: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
     """name -> (mode, blob sha) for index entries (all of them when ``names`` is empty)."""
     out = run(root, "ls-files", "-s", "-z", "--", *names).decode("utf-8", "surrogateescape")
     entries = {}
@@ -164,12 +176,13 @@ def index_entries(root: Path, names: Sequence[str] = ()) -> dict[str, tuple[str,
     return entries
 
 
-def cat_file_batch(root: Path, specs: Sequence[str]) -> Iterator[tuple[str, str, bytes | None]]:
+def cat_file_batch(root: StrPath, specs: Sequence[str]) -> Iterator[tuple[str, str, bytes | None]]:
     """(spec, object type or "missing", content) for each spec, read through one ``cat-file --batch``.
 
     ``--batch`` takes one spec per line: pass blob SHAs, never paths (a path may hold a newline).
     """
     import subprocess
+    import threading
 
     if not specs:
         return
@@ -275,6 +288,8 @@ def is_ignored(root: Path, rel: str) -> bool:
 
 
 def hooks_dir(root: Path) -> Path:
+    from pathlib import Path
+
     hooks = Path(run(root, "rev-parse", "--git-path", "hooks").decode().strip())
     return hooks if hooks.is_absolute() else root / hooks
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import NamedTuple
 
-from aigw_secrets import shapes
+from aigw_secrets import lean, shapes
 
 
-class Rule(NamedTuple):
+class Rule(lean.Record):
     id: str
     description: str
     pattern: str | None = None  # None: a structural rule (see scan.py)
@@ -390,8 +389,8 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
 
 # `key:` alone names a label, a toleration, a map entry far more often than a credential
 _BARE_KEYS = frozenset({"key", "keys", "_key"})
-_KEY_BEFORE = re.compile(r"([A-Za-z0-9_.\-]+)[\"']?[ \t]*[:=][ \t]*[\"']?(?:Bearer[ \t]+)?$")
-_BEARER = re.compile(r"(?i:bearer)[ \t]+$")
+_KEY_BEFORE = lean.pattern(r"([A-Za-z0-9_.\-]+)[\"']?[ \t]*[:=][ \t]*[\"']?(?:Bearer[ \t]+)?$")
+_BEARER = lean.pattern(r"(?i:bearer)[ \t]+$")
 
 
 def _finditer(rule: Rule, text: str, lower: str) -> Iterator[re.Match[str]]:

@@ -14,14 +14,18 @@ collection node once, so a "billion laughs" document costs its size, not its exp
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+
+from aigw_secrets.lean import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_DEPTH = 500
 MAX_NODES = 500_000
 NULL_TAG = "tag:yaml.org,2002:null"
 
 
-class Composed(NamedTuple):
+class Composed(Record):
     docs: list[Any]
     problem: str | None  # why (part of) the file could not be read
 
