@@ -4,8 +4,10 @@ a key git already ignores)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,16 +48,43 @@ def test_a_file_as_the_directory_names_the_subcommand(tmp_path: Path) -> None:
 
 def test_an_interrupted_call_stops_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _repo(tmp_path)
+    fake = _fake_git(tmp_path, "exec sleep 30\n")  # still running when the call is interrupted
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
     killed: list[int] = []
+    kill = git._kill
 
-    def interrupted(self: subprocess.Popen[bytes], *a: object, **k: object) -> tuple[bytes, bytes]:
+    def interrupted(*a: object, **k: object) -> tuple[bytes, bytes]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
-    monkeypatch.setattr("aigw_secrets.util.kill_group", lambda proc: killed.append(proc.pid))
+    def recorded(child: Any) -> None:
+        killed.append(child.pid)
+        kill(child)
+
+    monkeypatch.setattr(git, "_communicate", interrupted)
+    monkeypatch.setattr(git, "_kill", recorded)
     with pytest.raises(KeyboardInterrupt):
         git.run(root, "status")
     assert len(killed) == 1
+    with pytest.raises(ChildProcessError):  # killed and reaped: no git left behind
+        os.waitpid(killed[0], os.WNOHANG)
+
+
+def test_a_silent_call_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _repo(tmp_path)
+    fake = _fake_git(tmp_path, "sleep 30 &\necho started >&2\nexec sleep 30\n")  # git and a child of its own
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    monkeypatch.setenv("AIGW_SECRETS_GIT_TIMEOUT", "0.3")
+    with pytest.raises(git.GitError, match=r"git status did not finish within 0.3s"):
+        git.run(root, "status")
+
+
+def test_run_feeds_stdin_larger_than_a_pipe_and_reads_both_streams(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    shas = "".join(f"{i:040x}\n" for i in range(20_000)).encode()  # 820 KB in, as much out: both pipes fill
+    out = git.run(root, "cat-file", "--batch-check", stdin=shas)
+    assert out.splitlines() == [f"{i:040x} missing".encode() for i in range(20_000)]
+    with pytest.raises(git.GitError, match=r"git rev-parse failed in .*: fatal: "):
+        git.run(root, "rev-parse", "--verify", "no-such-ref")
 
 
 def test_a_silent_history_read_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -155,10 +155,13 @@ _NO_LITERALS = lean.pattern(
 def scan_line_rules(
     path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None
 ) -> Iterator[Finding]:
-    literals = not _NO_LITERALS.search(path)
+    literals: bool | None = None  # asked on the first literal rule's match (most files have none)
     for rule, m, secret in rules.matches(text):
-        if rule.literal and not literals:
-            continue
+        if rule.literal:
+            if literals is None:
+                literals = not _NO_LITERALS.search(path)
+            if not literals:
+                continue
         start = m.start()
         if rule.group or rule.key_group or "\n" in m.group(0):  # the value (not its key), also over several lines
             start = max(text.find(secret, start, m.end()), start)

@@ -159,9 +159,29 @@ def staged(root: StrPath) -> Iterator[Item]:
     by_sha: dict[str, list[str]] = {}
     for name, sha in wanted:
         by_sha.setdefault(sha, []).append(name)
-    for sha, content, note in read_blobs(root, list(by_sha)):
+    for sha, content, note in _index_blobs(root, list(by_sha)):
         for name in by_sha[sha]:
             yield Item(name, content, note)
+
+
+def _index_blobs(root: StrPath, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
+    """``read_blobs`` for what was just staged, in order: the loose objects ``git add`` wrote are read
+    directly (checked against their ids), the rest (packed, larger than MAX_BYTES, ...) through
+    one cat-file process, started only when there is such a blob."""
+    from aigw_secrets import git
+
+    loose = git.LooseObjects(root)
+    rest = [sha for sha in shas if not loose.has(sha)]
+    fetched = {sha: (content, note) for sha, content, note in read_blobs(root, rest)} if rest else {}
+    for sha in shas:
+        if sha in fetched:
+            yield sha, *fetched[sha]
+            continue
+        content = loose.read(sha, MAX_BYTES)
+        if content is None:
+            yield from read_blobs(root, [sha])  # git says what it is (too large, damaged, ...)
+        else:
+            yield sha, content, ""
 
 
 def tracked(root: Path) -> Iterator[Item]:
