@@ -327,7 +327,7 @@ class LooseObjects:
         if not inflate.eof:
             return None  # larger than the limit (or damaged)
         header, nul, content = data.partition(b"\0")
-        if not nul or header != b"blob %d" % len(content):
+        if not nul or header != b"blob %d" % len(content) or len(content) > limit:
             return None
         return content if (sha1 if len(sha) == 40 else sha256)(data).hexdigest() == sha else None
 

@@ -288,9 +288,11 @@ def _scan_plan(
     plan: list[sources.Planned], root: str | None, covered: Callable[[str], bool], relative: bool
 ) -> tuple[list[Finding], list[Skipped], int]:
     """A tree scan; over every CPU from PARALLEL_FROM files, with the serial scan's output."""
-    from aigw_secrets.scanner import workers
+    if len(plan) < PARALLEL_FROM:
+        return _scan_items(sources.read(plan), root, covered, relative)
+    from aigw_secrets.scanner import workers  # (imports typing: not on the hook's path)
 
-    processes = workers.cpus() if len(plan) >= PARALLEL_FROM else 1
+    processes = workers.cpus()
     if processes == 1:
         return _scan_items(sources.read(plan), root, covered, relative)
     covered("x.yaml")  # read .sops.yaml once, before forking (a bad config stops the scan here)

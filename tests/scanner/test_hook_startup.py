@@ -1,0 +1,219 @@
+"""The pre-commit path stays lean: what a hook run imports, and the staged blobs read from git's loose
+objects without a cat-file process, giving exactly what git gives (packed, tampered, too large, linked
+work trees)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from aigw_secrets import git as gitmod
+from aigw_secrets import lean
+from aigw_secrets.scanner import sources
+from testing import fakes
+from testing.helpers import git
+
+# What judging a few staged text files never needs: each costs a pre-commit call milliseconds to import
+# (typing ~4, pathlib ~4.5, subprocess ~5, hashlib ~3.5, yaml ~8; click and importlib.metadata tens).
+HEAVY = (
+    "typing",
+    "pathlib",
+    "subprocess",
+    "threading",
+    "hashlib",
+    "json",
+    "dataclasses",
+    "inspect",
+    "argparse",
+    "click",
+    "yaml",
+    "ruamel",
+    "re2",
+    "importlib.metadata",
+    "importlib.util",
+    "contextlib",
+    "datetime",
+    "urllib",
+    "ipaddress",
+    "aigw_secrets.util",
+    "aigw_secrets.scanner.report",
+    "aigw_secrets.scanner.filters",
+    "aigw_secrets.scanner.yamlread",
+)
+
+
+@pytest.fixture
+def gitrepo(tmp_path: Path) -> Path:
+    root = tmp_path / "r"
+    root.mkdir()
+    git(root, "init", "-q")
+    git(root, "config", "user.email", "t@example.invalid")
+    git(root, "config", "user.name", "t")
+    return root
+
+
+def _hook_modules(root: Path, *argv: str) -> tuple[int, set[str], str]:
+    """A hook run in a fresh interpreter, as the console script starts it: exit code, every module
+    it loaded, stderr."""
+    code = (
+        "import sys\n"
+        "from aigw_secrets.entry import main\n"
+        f"rc = main({['scan', *argv]!r})\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+        "raise SystemExit(rc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, env=env)
+    return res.returncode, set(res.stdout.splitlines()[-1].split()), res.stderr
+
+
+def _heavy(loaded: set[str]) -> list[str]:
+    return sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def _manifests(root: Path) -> list[str]:
+    names = []
+    for i in range(10):  # what a commit of a GitOps repository stages: YAML, none of it a Secret
+        name = f"apps/app{i}/helmrelease.yaml"
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n"
+            f"  values:\n    image: ghcr.io/example/app:{i}\n    env:\n      TZ: UTC\n      LOG_LEVEL: info\n"
+        )
+        names.append(name)
+    return names
+
+
+def test_the_hook_imports_only_what_judging_plain_manifests_needs(gitrepo: Path) -> None:
+    names = _manifests(gitrepo)
+    git(gitrepo, "add", "-A")
+    rc, loaded, err = _hook_modules(gitrepo, "--staged")
+    assert rc == 0, err
+    assert "10 file(s) checked" in err
+    assert _heavy(loaded) == []
+    rc, loaded, err = _hook_modules(gitrepo, *names)  # pre-commit's own call: the file names
+    assert rc == 0, err
+    assert _heavy(loaded) == []
+
+
+def test_a_finding_still_loads_the_report_and_nothing_is_lost(gitrepo: Path) -> None:
+    _manifests(gitrepo)
+    (gitrepo / "apps/app0/.env").write_text(f"GROQ_API_KEY={fakes.groq_key()}\n")
+    git(gitrepo, "add", "-A")
+    rc, loaded, err = _hook_modules(gitrepo, "--staged")
+    assert rc == 1 and "apps/app0/.env:1:14: groq-api-key" in err
+    assert "aigw_secrets.scanner.report" in loaded
+
+
+def _staged_by_git(root: Path) -> list[tuple[str, bytes | None, str]]:
+    """What the index holds, read the old way: every blob through cat-file."""
+    out = (
+        gitmod.run(root, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=ACMR")
+        .decode()
+        .split("\0")
+    )
+    metas, names = out[0::2], out[1::2]
+    shas = {name: meta.split(" ")[3] for meta, name in zip(metas, names, strict=False) if meta}
+    blobs = {sha: (content, note) for sha, content, note in sources.read_blobs(root, list(set(shas.values())))}
+    return sorted((name, *blobs[sha]) for name, sha in shas.items())
+
+
+def _staged(root: Path) -> list[tuple[str, bytes | None, str]]:
+    return sorted((i.path, i.data, i.note) for i in sources.staged(root))
+
+
+def test_loose_packed_and_tampered_objects_read_as_git_reads_them(
+    gitrepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _manifests(gitrepo)
+    (gitrepo / "big.txt").write_bytes(b"x" * (sources.MAX_BYTES + 1))
+    git(gitrepo, "add", "-A")
+    want = _staged_by_git(gitrepo)
+    assert ("big.txt", None, "larger than 10 MB; not scanned") in want
+    loose = gitmod.LooseObjects(gitrepo)
+    assert loose.dir == str(gitrepo / ".git" / "objects")
+    started: list[tuple[str, ...]] = []
+    batch = gitmod.cat_file_batch
+
+    def counted(root: Path, specs: list[str]) -> object:
+        started.append(tuple(specs))
+        return batch(root, specs)
+
+    monkeypatch.setattr(gitmod, "cat_file_batch", counted)
+    assert _staged(gitrepo) == want
+    big = git(gitrepo, "rev-parse", ":big.txt").strip()
+    assert started == [(big,)]  # only the blob over the limit went to git
+
+    # a loose object whose bytes do not hash to its id is never believed: git is asked
+    sha = git(gitrepo, "rev-parse", ":apps/app3/helmrelease.yaml").strip()
+    path = gitrepo / ".git" / "objects" / sha[:2] / sha[2:]
+    original = path.read_bytes()
+    path.chmod(0o644)
+    path.write_bytes(zlib.compress(b"blob 7\0forged!"))
+    assert loose.read(sha, sources.MAX_BYTES) is None
+    path.write_bytes(original)
+    assert loose.read(sha, sources.MAX_BYTES) == (gitrepo / "apps/app3/helmrelease.yaml").read_bytes()
+
+    git(gitrepo, "commit", "-qm", "x")
+    git(gitrepo, "gc", "-q", "--prune=now")  # everything packed: nothing loose is left
+    (gitrepo / "apps/app3/helmrelease.yaml").write_text("kind: ConfigMap\n")
+    git(gitrepo, "rm", "-q", "--cached", "apps/app1/helmrelease.yaml")
+    git(gitrepo, "update-index", "--add", "--cacheinfo", f"100644,{sha},apps/app1/again.yaml")  # a packed blob
+    git(gitrepo, "add", "apps/app3/helmrelease.yaml")
+    want = _staged_by_git(gitrepo)
+    started.clear()
+    assert _staged(gitrepo) == want
+    assert started == [(sha,)]  # the packed one; the ConfigMap git add just wrote is read loose
+
+
+def test_a_linked_work_tree_reads_the_shared_object_store(gitrepo: Path, tmp_path: Path) -> None:
+    (gitrepo / "a.txt").write_text("a\n")
+    git(gitrepo, "add", "-A")
+    git(gitrepo, "commit", "-qm", "a")
+    linked = tmp_path / "linked"
+    git(gitrepo, "worktree", "add", "-q", str(linked))
+    (linked / "b.env").write_text(f"GROQ_API_KEY={fakes.groq_key()}\n")
+    git(linked, "add", "b.env")
+    loose = gitmod.LooseObjects(linked)
+    assert loose.dir is not None and Path(loose.dir).resolve() == (gitrepo / ".git" / "objects").resolve()
+    sha = git(linked, "rev-parse", ":b.env").strip()
+    assert loose.read(sha, 100) == (linked / "b.env").read_bytes()
+    assert loose.read(sha, 10) is None  # over the limit: left to git
+    assert _staged(linked) == _staged_by_git(linked)
+
+
+def test_record_is_a_named_tuple() -> None:
+    class Point(lean.Record):
+        x: int
+        y: int = 0
+        label: str = "p"
+
+        @property
+        def norm(self) -> int:
+            return abs(self.x) + abs(self.y)
+
+    p = Point(3, -4)
+    assert p == (3, -4, "p") and p.norm == 7 and p._replace(y=1).y == 1 and Point._fields == ("x", "y", "label")
+    assert repr(p) == "Point(x=3, y=-4, label='p')"
+    with pytest.raises(TypeError, match="non-default field"):
+
+        class Bad(lean.Record):
+            a: int = 0
+            b: int
+
+
+def test_lazy_pattern_compiles_on_first_use() -> None:
+    import re
+
+    lazy = lean.pattern(r"(?P<word>\w+)@", re.I)
+    assert "search" not in vars(lazy)  # nothing compiled yet
+    assert lazy.pattern == r"(?P<word>\w+)@"
+    m = lazy.search("mail: USER@host")
+    assert m is not None and m.group("word") == "USER"
+    assert "search" in vars(lazy) and lazy.groupindex == {"word": 1} and lazy.flags & re.I
+    assert lazy.sub("x@", "a@ b@") == "x@ x@"
