@@ -11,6 +11,10 @@ the scanner's hundred). After the first use, the compiled pattern's methods are 
 object, so a search costs what it costs on the compiled pattern. Only methods and attributes are
 served: pass ``.pattern`` (the source) where a function wants a string.
 
+``import_compiling_lazily`` imports a library whose import compiles regexes it may never use (PyYAML
+compiles a Unicode character class for its pure-Python reader, ~5 ms, that the C parser never uses):
+during that import only, ``re.compile`` is ``pattern``.
+
 ``TYPE_CHECKING`` is ``typing.TYPE_CHECKING`` (False at run time) for modules on that path: type
 checkers treat any ``if TYPE_CHECKING:`` block as checked-only, whatever the name is bound to.
 """
@@ -19,12 +23,14 @@ from __future__ import annotations
 
 import collections
 import re
+import sys
 
 TYPE_CHECKING = False
 
-__all__ = ["TYPE_CHECKING", "Record", "pattern"]
+__all__ = ["TYPE_CHECKING", "Record", "import_compiling_lazily", "pattern"]
 
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import NamedTuple as Record
 else:
     # what typing.NamedTuple refuses to take from a class body, and what it keeps from it
@@ -95,3 +101,30 @@ class _Lazy:
 def pattern(source: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(source, flags)``, compiled when first used."""
     return _Lazy(source, flags)  # type: ignore[return-value]  # serves Pattern's methods (see the module docstring)
+
+
+def import_compiling_lazily(name: str) -> ModuleType:
+    """``import name`` with ``re.compile`` made ``pattern`` while the module (and what it imports
+    first) loads, so that its regexes compile when used. Only the first import, and only while no
+    other thread runs (no other code sees the swapped ``re.compile``). The patterns serve methods
+    only: a module that hands one to ``re.match``-style functions at import fails there, and is
+    then imported again as usual."""
+    if name in sys.modules:
+        return sys.modules[name]
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        __import__(name)
+        return sys.modules[name]
+    compile_ = re.compile
+    before = set(sys.modules)
+    re.compile = pattern  # type: ignore[assignment]
+    try:
+        __import__(name)
+    except Exception:  # noqa: BLE001 - any failure: the usual import decides, with its own error
+        for loaded in set(sys.modules) - before:
+            del sys.modules[loaded]
+        re.compile = compile_
+        __import__(name)
+    finally:
+        re.compile = compile_
+    return sys.modules[name]

@@ -217,3 +217,49 @@ def test_lazy_pattern_compiles_on_first_use() -> None:
     assert m is not None and m.group("word") == "USER"
     assert "search" in vars(lazy) and lazy.groupindex == {"word": 1} and lazy.flags & re.I
     assert lazy.sub("x@", "a@ b@") == "x@ x@"
+
+
+def test_yaml_imported_with_lazy_regexes_reads_as_yaml_imported_as_usual(tmp_path: Path) -> None:
+    """The scanner imports PyYAML with its regexes compiled on first use: every scalar resolves to the
+    tag the usual import gives (bools, ints, floats, nulls, timestamps, merge keys, YAML 1.1 words)."""
+    doc = tmp_path / "doc.yaml"
+    doc.write_text(
+        "a: yes\nb: No\nc: 0x1F\nd: 1_000\ne: 6.02e+23\nf: .inf\ng: ~\nh: null\ni: 2001-12-14t21:59:43.10-05:00\n"
+        "j: 2002-12-14\nk: &x {m: 1}\nl: {<<: *x, n: on}\no: '123'\np: plain text\nq: 0b1010\nr: 190:20:30\n"
+        "s: -.NaN\nt: =\nu: [1, 2.5, false, '', ]\n"
+    )
+    show = (
+        "import sys\n"
+        "{load}\n"
+        "from aigw_secrets.scanner import yamlread\n"
+        "c = yamlread.compose(open(sys.argv[1]).read())\n"
+        "out = []\n"
+        "for keys, node in yamlread.Walk(c.docs[0]):\n"
+        "    out.append(f'{{\".\".join(keys)}}={{node.tag}}')\n"
+        "print(c.problem, type(sys.modules['yaml'].reader.Reader.NON_PRINTABLE).__name__, *out)\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", show.format(load=load), str(doc)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for load in ("pass", "import yaml")
+    ]
+    lazy, usual = runs
+    assert lazy[1] == "_Lazy" and usual[1] == "Pattern"  # the lazy import really happened, and only there
+    assert lazy[0] == usual[0] == "None"
+    assert lazy[2:] == usual[2:] and len(lazy) > 20
+    assert "a=tag:yaml.org,2002:bool" in lazy and "i=tag:yaml.org,2002:timestamp" in lazy
+
+
+def test_import_compiling_lazily_falls_back_to_the_usual_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module that uses a pattern as a string at import (here: re.match with it) is imported as usual."""
+    import re
+
+    (tmp_path / "strict_mod.py").write_text("import re\nP = re.compile('a+')\nOK = bool(re.match(P, 'aa'))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = lean.import_compiling_lazily("strict_mod")
+    assert mod.OK is True and isinstance(mod.P, re.Pattern)
+    assert re.compile is not lean.pattern
+    sys.modules.pop("strict_mod", None)
