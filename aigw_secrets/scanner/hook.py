@@ -148,19 +148,17 @@ def _path_regexes(cfg_path: str) -> list[str | None]:
     costs a pre-commit hook more than its whole scan, so the answer is kept in the user's cache
     under the SHA-256 of the config's bytes: a config changed by one byte is read again, and a
     cache entry can only ever describe the exact text it was computed from."""
-    import json
-
     try:
         with open(cfg_path, "rb") as fh:
             raw: bytes | None = fh.read()
     except OSError:
         raw = None
-    cache = os.path.join(_cache_dir(), f"{_sha256(raw)}.json") if raw is not None else None
+    cache = os.path.join(_cache_dir(), f"{_sha256(raw)}.rules") if raw is not None else None
     if cache is not None:
         try:
             with open(cache, "rb") as fh:
-                cached = json.loads(fh.read())
-            if isinstance(cached, list) and all(isinstance(x, str) or x is None for x in cached):
+                cached = _cache_load(fh.read())
+            if cached is not None:
                 return cached
         except (OSError, ValueError):
             pass
@@ -174,8 +172,34 @@ def _path_regexes(cfg_path: str) -> list[str | None]:
         raise ConfigError(f"{cfg_path}: nested too deeply to read") from None
     regexes = [rule.path_regex for rule in cfg.rules]
     if cache is not None:
-        _remember(cache, json.dumps(regexes).encode())
+        _remember(cache, _cache_dump(regexes))
     return regexes
+
+
+# The cache file: a header line, then one line per creation rule: "-" (no path_regex) or "+" and the
+# regex with unicode_escape (one ASCII line whatever it holds). Not JSON: json costs a hook ~2.5 ms to import.
+_CACHE_HEAD = "aigw-secrets sops path_regex 1\n"
+
+
+def _cache_dump(regexes: list[str | None]) -> bytes:
+    lines = ["-" if r is None else "+" + r.encode("unicode_escape").decode("ascii") for r in regexes]
+    return (_CACHE_HEAD + "".join(line + "\n" for line in lines)).encode("ascii")
+
+
+def _cache_load(raw: bytes) -> list[str | None] | None:
+    """The regexes a cache file holds; None when it is not one (damaged, another format)."""
+    text = raw.decode("ascii")
+    if not text.startswith(_CACHE_HEAD) or not text.endswith("\n"):
+        return None
+    out: list[str | None] = []
+    for line in text[len(_CACHE_HEAD) : -1].split("\n") if len(text) > len(_CACHE_HEAD) else []:
+        if line == "-":
+            out.append(None)
+        elif line.startswith("+"):
+            out.append(line[1:].encode("ascii").decode("unicode_escape"))
+        else:
+            return None
+    return out
 
 
 def _sha256(data: bytes) -> str:

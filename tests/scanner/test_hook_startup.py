@@ -57,7 +57,7 @@ def gitrepo(tmp_path: Path) -> Path:
     return root
 
 
-def _hook_modules(root: Path, *argv: str) -> tuple[int, set[str], str]:
+def _hook_modules(root: Path, *argv: str, cache: Path | None = None) -> tuple[int, set[str], str]:
     """A hook run in a fresh interpreter, as the console script starts it: exit code, every module
     it loaded, stderr."""
     code = (
@@ -68,6 +68,8 @@ def _hook_modules(root: Path, *argv: str) -> tuple[int, set[str], str]:
         "raise SystemExit(rc)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, env=env)
     return res.returncode, set(res.stdout.splitlines()[-1].split()), res.stderr
 
@@ -99,6 +101,23 @@ def test_the_hook_imports_only_what_judging_plain_manifests_needs(gitrepo: Path)
     rc, loaded, err = _hook_modules(gitrepo, *names)  # pre-commit's own call: the file names
     assert rc == 0, err
     assert _heavy(loaded) == []
+
+
+def test_in_a_sops_repository_the_second_run_reads_its_cached_rules_only(gitrepo: Path, tmp_path: Path) -> None:
+    """With a .sops.yaml, coverage is asked for every manifest: from the cached rules (no YAML, no
+    JSON) and, for the usual path_regex, with Python's re (no RE2)."""
+    (gitrepo / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: (apps|talos)/.*\\.sops\\.ya?ml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: age1{'q' * 58}\n"
+    )
+    _manifests(gitrepo)
+    git(gitrepo, "add", "-A")
+    first = _hook_modules(gitrepo, "--staged", cache=tmp_path / "cache")
+    assert first[0] == 0 and "yaml" in first[1]  # the config read once
+    rc, loaded, err = _hook_modules(gitrepo, "--staged", cache=tmp_path / "cache")
+    assert rc == 0, err
+    assert _heavy(loaded) == []
+    assert "aigw_secrets.sops.regex" in loaded  # coverage was asked
 
 
 def test_a_finding_still_loads_the_report_and_nothing_is_lost(gitrepo: Path) -> None:
