@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from aigw_secrets import lean
 
-if lean.TYPE_CHECKING:
+if lean.TYPE_CHECKING:  # pragma: no cover - for the type checker only
     from pathlib import Path
 
 # Named explicitly; anything with an ADMIN word (OPENAI_ADMIN_KEY, *_ADMIN_KEY_FILE,

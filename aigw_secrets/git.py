@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from aigw_secrets.errors import ConfigError
 from aigw_secrets.lean import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     import subprocess
     from pathlib import Path
 
@@ -149,7 +149,7 @@ class _Child:
 
 
 def _spawn(root: StrPath, args: Sequence[str]) -> _Child:
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # pragma: no cover - for the type checker only
         import signal as _signal
     else:
         import _signal  # the built-in half of signal, loaded at start-up
@@ -162,6 +162,7 @@ def _spawn(root: StrPath, args: Sequence[str]) -> _Child:
     pipes = [os.pipe() for _ in range(3)]  # close-on-exec; dup2 gives the child its own 0, 1, 2
     ours = (pipes[0][1], pipes[1][0], pipes[2][0])
     theirs = (pipes[0][0], pipes[1][1], pipes[2][1])
+    failure: OSError | None = None
     try:
         pid = os.posix_spawnp(
             "git",
@@ -171,16 +172,16 @@ def _spawn(root: StrPath, args: Sequence[str]) -> _Child:
             setsid=True,
             setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ),
         )
-    except BaseException as exc:
-        for fd in (*ours, *theirs):
-            os.close(fd)
-        if isinstance(exc, FileNotFoundError):
-            raise GitError("git not found; install git") from None
-        if isinstance(exc, OSError):
-            raise GitError(f"git {_subcommand(args)}: cannot run in {root} ({exc.strerror})") from None
-        raise
+    except OSError as exc:
+        failure = exc
     for fd in theirs:
         os.close(fd)
+    if failure is not None:
+        for fd in ours:
+            os.close(fd)
+        if isinstance(failure, FileNotFoundError):
+            raise GitError("git not found; install git") from None
+        raise GitError(f"git {_subcommand(args)}: cannot run in {root} ({failure.strerror})") from None
     return _Child(pid, *ours)
 
 
@@ -207,7 +208,7 @@ def _communicate(child: _Child, data: bytes, deadline: float) -> tuple[bytes, by
             if fd == child.stdin:
                 try:
                     offset += os.write(fd, view[offset : offset + select.PIPE_BUF])
-                except BlockingIOError:
+                except BlockingIOError:  # pragma: no cover - poll said a pipe buffer's worth fits
                     continue
                 except BrokenPipeError:
                     offset = len(view)  # git reads no more: what it answered stands
@@ -306,7 +307,7 @@ class LooseObjects:
     def read(self, sha: str, limit: int) -> bytes | None:
         import zlib
 
-        if TYPE_CHECKING:
+        if TYPE_CHECKING:  # pragma: no cover - for the type checker only
             from hashlib import sha1, sha256
         else:
             try:  # the built-in modules: hashlib (OpenSSL) costs a hook ~3 ms to import

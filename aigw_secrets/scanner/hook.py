@@ -16,7 +16,7 @@ from aigw_secrets.scanner import archives, sources
 from aigw_secrets.scanner.request import ScanRequest
 from aigw_secrets.scanner.scan import Finding, Skipped
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     import argparse
     from pathlib import Path
     from typing import NoReturn
@@ -203,7 +203,7 @@ def _cache_load(raw: bytes) -> list[str | None] | None:
 
 
 def _sha256(data: bytes) -> str:
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # pragma: no cover - for the type checker only
         from hashlib import sha256
     else:
         try:

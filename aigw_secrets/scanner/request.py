@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from aigw_secrets.lean import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     from pathlib import Path
     from typing import Literal, NoReturn
 

@@ -32,7 +32,7 @@ from aigw_secrets import lean
 from aigw_secrets.scanner import rules
 from aigw_secrets.shapes import is_placeholder
 
-if lean.TYPE_CHECKING:
+if lean.TYPE_CHECKING:  # pragma: no cover - for the type checker only
     from typing import Any
 
 MAX_BYTES = 10 * 1024 * 1024

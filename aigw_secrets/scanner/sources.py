@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from aigw_secrets.lean import TYPE_CHECKING, Record
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     from pathlib import Path
 
     StrPath = str | os.PathLike[str]

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from aigw_secrets.lean import TYPE_CHECKING, Record, import_compiling_lazily
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     from typing import Any
 
 MAX_DEPTH = 500
@@ -40,7 +40,7 @@ def _why(exc: BaseException) -> str:
 
 
 def _pyyaml(text: str) -> tuple[list[Any], str | None]:
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # pragma: no cover - for the type checker only
         import yaml
     else:  # its pure-Python reader's regexes are never used here (the C parser reads): a hook saves ~5 ms
         yaml = import_compiling_lazily("yaml")

@@ -11,7 +11,7 @@ import re
 
 from aigw_secrets.lean import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     from typing import Any
 
 

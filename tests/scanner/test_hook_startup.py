@@ -282,3 +282,70 @@ def test_import_compiling_lazily_falls_back_to_the_usual_import(
     assert mod.OK is True and isinstance(mod.P, re.Pattern)
     assert re.compile is not lean.pattern
     sys.modules.pop("strict_mod", None)
+
+
+def test_the_console_scripts_scan_ends_the_process_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``main()`` as the console script calls it (no argv): a finished scan ends the process with
+    os._exit once its output is flushed, unless an atexit handler is waiting (coverage is one)."""
+    import atexit
+
+    from aigw_secrets import entry
+
+    (tmp_path / "a.yaml").write_text("kind: ConfigMap\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["aigw-secrets", "scan", "a.yaml"])
+    ended: list[int] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    monkeypatch.setattr(atexit, "_ncallbacks", lambda: 0)
+    assert entry.main() == 0 and ended == [0]
+    assert entry.main(["scan", "a.yaml"]) == 0 and ended == [0]  # called from Python: never
+    monkeypatch.setattr(atexit, "_ncallbacks", lambda: 1)
+    assert entry.main() == 0 and ended == [0]
+
+    class Broken:
+        def write(self, text: str) -> int:
+            return len(text)
+
+        def flush(self) -> None:
+            raise BrokenPipeError
+
+    monkeypatch.setattr(atexit, "_ncallbacks", lambda: 0)
+    monkeypatch.setattr(sys, "stdout", Broken())
+    assert entry.main() == 0 and ended == [0]  # the usual exit deals with the broken pipe
+    capsys.readouterr()
+
+
+def test_the_rules_cache_reads_back_what_it_wrote_and_nothing_else(tmp_path: Path) -> None:
+    from aigw_secrets.scanner import hook
+
+    for regexes in ([], [None], ["a\nb", None, "é\\.x$", ""]):
+        assert hook._cache_load(hook._cache_dump(regexes)) == regexes
+    assert hook._cache_load(b"[1, 2]") is None
+    assert hook._cache_load(hook._cache_dump(["x"]).rstrip(b"\n")) is None
+    assert hook._cache_load(hook._cache_dump(["x"]) + b"?junk\n") is None
+    with pytest.raises(ValueError):
+        hook._cache_load(b"\xff")
+
+
+def test_sops_config_names_the_config_and_an_unwritable_cache_costs_only_speed(
+    gitrepo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aigw_secrets.entry import main
+
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text(f"creation_rules:\n  - path_regex: secrets/\n    age: age1{'q' * 58}\n")
+    (gitrepo / "secrets").mkdir()
+    (gitrepo / "secrets/a.env").write_text(f"PASSWORD={fakes.rand(24)}\n")
+    git(gitrepo, "add", "-A")
+    monkeypatch.chdir(gitrepo)
+    blocked = tmp_path / "cache-is-a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setenv("SOPS_CONFIG", str(config))
+    assert main(["scan", "--staged"]) == 1
+    assert "secrets/a.env:1:1: sops-rule-unencrypted" in capsys.readouterr().err  # (the path from the config's place)
+    monkeypatch.setenv("SOPS_CONFIG", str(tmp_path / "absent.yaml"))  # named but absent: no rules
+    assert main(["scan", "--staged"]) == 1
+    assert "sops-rule-unencrypted" not in capsys.readouterr().err

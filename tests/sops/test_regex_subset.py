@@ -67,3 +67,17 @@ def test_the_usual_sops_regexes_are_in_the_subset() -> None:
     assert goregex.search(r"(?i)^DATA$", "data") and goregex.python_equivalent(r"(?i)^DATA$") is None
     assert goregex.problem(r"(?<=a)b") is not None and goregex.problem(r"a*+") is not None
     assert goregex.search(r"\.sops\.yaml$", "é.sops.yaml")  # non-ASCII text: RE2 decides
+
+
+def test_every_edge_of_the_subset() -> None:
+    """Each way in or out of the subset, and RE2's verdict wherever the subset claims a pattern."""
+    inside = ["a.b", "a*?", "a+?", "a??", "(?:ab)+", "()*", "a|", "[^-a-z.]", "[a-]", "[-a]", "\\.\\d\\W", "^x$"]
+    outside = [
+        "\\", "\\q", "*a", "a**", "a*??", "^*", "$?", "(?i)a", "(a", "a)", "(" * 101 + ")" * 101, "[a", "[]",
+        "[^]", "[a-\\]", "[z-a]", "[a-{]", "[a&b]", "x" * 1001, "é", "a{2}",
+    ]  # fmt: skip
+    for pattern in inside:
+        assert goregex.python_equivalent(pattern) is not None, pattern
+        assert _re2_valid(pattern)
+    for pattern in outside:
+        assert goregex.python_equivalent(pattern) is None, pattern
