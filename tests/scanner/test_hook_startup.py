@@ -349,3 +349,17 @@ def test_sops_config_names_the_config_and_an_unwritable_cache_costs_only_speed(
     monkeypatch.setenv("SOPS_CONFIG", str(tmp_path / "absent.yaml"))  # named but absent: no rules
     assert main(["scan", "--staged"]) == 1
     assert "sops-rule-unencrypted" not in capsys.readouterr().err
+
+
+def test_a_scan_request_is_an_immutable_value() -> None:
+    from aigw_secrets.scanner.request import ScanRequest
+
+    a, b = ScanRequest(["x"], staged=True), ScanRequest(("x",), staged=True)
+    assert a == b and hash(a) == hash(b) and a != ScanRequest(["x"]) and a != "x"
+    assert repr(a).startswith("ScanRequest(paths=('x',), staged=True")
+    with pytest.raises(AttributeError, match="immutable"):
+        a.staged = False  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="immutable"):
+        del a.paths  # type: ignore[misc]
+    with pytest.raises(ValueError, match="unknown format 'xml'"):
+        ScanRequest(format="xml")
