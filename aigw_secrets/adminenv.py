@@ -11,10 +11,12 @@ Standard library only: ``git.py`` (the hook's start-up path) uses it.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping
+
+from aigw_secrets import lean
+
+if lean.TYPE_CHECKING:  # pragma: no cover - for the type checker only
+    from pathlib import Path
 
 # Named explicitly; anything with an ADMIN word (OPENAI_ADMIN_KEY, *_ADMIN_KEY_FILE,
 # AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET, AIGW_SECRETS_GCP_ADMIN_CREDENTIALS, ...) counts too.
@@ -23,20 +25,21 @@ TOKENS = frozenset(
 )
 # boto3's own credential chain: the bot's IAM rights when it rotates unattended or runs an aws-iam issuer.
 AWS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"})
-_ADMIN_WORD = re.compile(r"(^|_)ADMIN(_|$)")
+_ADMIN_WORD = lean.pattern(r"(^|_)ADMIN(_|$)")
 
 _unattended = False
 
 
-@contextmanager
-def unattended() -> Iterator[None]:
+class unattended:  # a context manager by hand: contextlib is not imported on the hook's start-up path
     """The bot's own run (``rotate --due``): the AWS variables are its IAM rights, never a new key."""
-    global _unattended
-    before, _unattended = _unattended, True
-    try:
-        yield
-    finally:
-        _unattended = before
+
+    def __enter__(self) -> None:
+        global _unattended
+        self._before, _unattended = _unattended, True
+
+    def __exit__(self, *exc: object) -> None:
+        global _unattended
+        _unattended = self._before
 
 
 def aws_is_admin() -> bool:
@@ -61,6 +64,8 @@ def scrubbed(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def values(*, aws: bool | None = None) -> list[str]:
     """The admin credential values present (the variables, and the files their ``_FILE`` names)."""
+    from pathlib import Path
+
     out: list[str] = []
     for name, value in os.environ.items():
         if not is_admin(name, aws=aws) or not value:
@@ -77,6 +82,8 @@ def values(*, aws: bool | None = None) -> list[str]:
 def _adc_files() -> list[Path]:
     """Where Application Default Credentials come from: the bot's GCP admin identity in an unattended run
     that names no ``AIGW_SECRETS_GCP_ADMIN_CREDENTIALS`` (the same variable is Vertex's documented source)."""
+    from pathlib import Path
+
     out = [Path(v).expanduser() for v in [os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")] if v]
     config = os.environ.get("CLOUDSDK_CONFIG") or str(Path("~/.config/gcloud").expanduser())
     out.append(Path(config) / "application_default_credentials.json")

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Any
+
+from aigw_secrets.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
+    from pathlib import Path
+    from typing import Any
 
 
 class _Settings:

@@ -8,7 +8,8 @@ scanner's rule table (scanner/rules.py) build their patterns from them.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from aigw_secrets import lean
 
 # --- provider key shapes -----------------------------------------------------------------------
 OPENAI_PREFIX = "sk-"
@@ -33,11 +34,11 @@ AGE_RECIPIENT = rf"age1{_BECH32_LOWER}{{58}}"
 AGE_RECIPIENT_ANY = rf"age1(?:pq1)?{_BECH32_LOWER}{{58,}}"
 
 # --- placeholders --------------------------------------------------------------------------------
-_TEMPLATE = re.compile(r"^(<[^>]*>|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|#\{.*\}#|%\(.*\)s|\[.*\])$", re.S)
+_TEMPLATE = lean.pattern(r"^(<[^>]*>|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|#\{.*\}#|%\(.*\)s|\[.*\])$", re.S)
 # A placeholder word counts when it touches the start, the end or a separator: "sk-your-key-here",
 # "AKIA...EXAMPLE", "<changeme>". Inside a run of random characters ("...kTODo9...") it is chance, and a
 # real key that happens to contain it must still be judged a key.
-_WORDS = re.compile(
+_WORDS = lean.pattern(
     r"(?:^|(?<=[^A-Za-z0-9]))(?:change[-_ ]?me|replace[-_ ]?(?:me|with|this)|placeholder|your[-_ ]|example|dummy|redacted|"
     r"not[-_ ]?a[-_ ]?real|fake[-_ ]?key|insert[-_ ]|todo|fixme|secret[-_]?here|key[-_]?here|xxxx)"
     r"|(?:change[-_ ]?me|placeholder|example|dummy|redacted|todo|fixme|here|xxxx)(?=$|[^A-Za-z0-9])"
@@ -54,13 +55,13 @@ _PREFIXES = (
     OPENAI_PREFIX,
     GROQ_PREFIX,
 )
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
+_ENV_NAME = lean.pattern(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 
 
-_DISTINCTIVE = re.compile(
+_DISTINCTIVE = lean.pattern(
     rf"(?:{OPENAI_KEY}|{OPENAI_LEGACY_KEY}|{ANTHROPIC_KEY}|{GROQ_KEY}|{AZURE_OPENAI_KEY}|{ENTRA_SECRET}|{AGE_IDENTITY_ANY})"
 )
-_FILLER = re.compile(r"(.)\1{7}")  # eight of a kind: "xxxxxxxx", "00000000": typed, not random
+_FILLER = lean.pattern(r"(.)\1{7}")  # eight of a kind: "xxxxxxxx", "00000000": typed, not random
 
 
 def is_placeholder(value: str) -> bool:
@@ -89,7 +90,7 @@ def is_placeholder(value: str) -> bool:
 # --- Key shapes of the issue-14 providers, as data for input checks and scanner rules (RE2-compatible
 # patterns, no anchors). `distinctive`: the pattern alone identifies the credential (a scanner rule needs
 # no context); otherwise only context (variable name, host) tells it from any random string.
-class KeyShape(NamedTuple):
+class KeyShape(lean.Record):
     provider: str  # gateway/providers.py row key
     pattern: str
     distinctive: bool

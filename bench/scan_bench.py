@@ -133,9 +133,15 @@ def peer(name: str, cache: Path) -> str:
 
 
 def timed(argv: list[str], cwd: Path) -> float:
+    """Wall seconds of one run; a failure (exit other than 0, or 1 for findings) stops the benchmark,
+    so that a run that died at once is never timed as a fast one."""
     t0 = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
-    return time.perf_counter() - t0
+    res = subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
+    elapsed = time.perf_counter() - t0
+    if res.returncode not in (0, 1):
+        tail = res.stderr.decode("utf-8", "replace").strip()[-300:]
+        raise SystemExit(f"{' '.join(argv[:3])} failed (exit {res.returncode}) in {cwd}: {tail}")
+    return elapsed
 
 
 def check(argv: list[str], cwd: Path) -> None:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from typing import IO, Any
 
+from aigw_secrets.lean import TYPE_CHECKING
 from aigw_secrets.scanner.scan import MAX_BYTES, Finding, Skipped, scan_file
+
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
+    from typing import IO, Any
 
 MAX_DEPTH = 3  # an archive in an archive in an archive
 MAX_MEMBERS = 10_000

@@ -9,19 +9,20 @@ import functools
 import math
 import re
 
+from aigw_secrets import lean
 from aigw_secrets.shapes import is_placeholder
 
 # ${VAR}, ${VAR:=default}, {{ .Values.x }}, {{ secret "x" }}: anywhere in the value (Flux postBuild
 # substitution, Helm, Go templates, external-secrets templates, cluster-template's #{ ... }#).
-_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>", re.S)
+_TEMPLATE = lean.pattern(r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>", re.S)
 # Secret-manager references: 1Password (op://), Vault (vault:…), vals (ref+…), argocd-vault-plugin
 # (<path:…>), AWS/GCP/Azure secret ids, Bitwarden, SOPS-inside-helm-secrets.
-_REFERENCE = re.compile(
+_REFERENCE = lean.pattern(
     r"^(?:op://|vault:|ref\+[a-z0-9]+://|<path:[^>]+>|arn:aws:secretsmanager:|projects/[^/\s]+/secrets/|"
     r"https://[\w\-]+\.vault\.azure\.net/secrets/|bw://|secret://|akv://|awssm://|gcpsm://|sops://)",
     re.I,
 )
-_CERT_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_CERT_BLOCK = lean.pattern(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _PUBLIC_BLOCKS = frozenset(
     {
         "CERTIFICATE",
@@ -35,15 +36,15 @@ _PUBLIC_BLOCKS = frozenset(
         "SSH2 PUBLIC KEY",
     }
 )
-_HOST = re.compile(
+_HOST = lean.pattern(
     r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})(?::\d{1,5})?\.?$",
     re.I,
 )
-_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
-_IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|:\d{1,5})?$|^[0-9a-f:]+:[0-9a-f:]*(?:/\d{1,3})?$", re.I)
-_SIMPLE = re.compile(r"^(?:\d+(?:\.\d+)*[a-z]{0,3}|true|false|yes|no|on|off|null|none|enabled?|disabled?)$", re.I)
-_EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
-_PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
+_URL = lean.pattern(r"^[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
+_IP = lean.pattern(r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|:\d{1,5})?$|^[0-9a-f:]+:[0-9a-f:]*(?:/\d{1,3})?$", re.I)
+_SIMPLE = lean.pattern(r"^(?:\d+(?:\.\d+)*[a-z]{0,3}|true|false|yes|no|on|off|null|none|enabled?|disabled?)$", re.I)
+_EMAIL = lean.pattern(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
+_PATH = lean.pattern(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
 _CREDENTIAL_WORDS = frozenset(
     {
         "password",
@@ -74,7 +75,7 @@ _CREDENTIAL_WORDS = frozenset(
 _NOT_CREDENTIAL_BEFORE = frozenset(
     {"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map", "values", "handler", "tls"}
 )
-_WORDS_OF = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_WORDS_OF = lean.pattern(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
 def is_template(value: str) -> bool:
@@ -132,10 +133,10 @@ def key_says_credential(key: str) -> bool:
 # A Kubernetes object or Helm value name (`authelia-secrets`, `db-app-1`), a dotted code path
 # (`self.config.password`), an environment variable's name (`AWS_SECRET_ACCESS_KEY`): what a
 # credential-named key holds when it names where the secret is, not the secret.
-_RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
+_RESOURCE_NAME = lean.pattern(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 # snake_case or Env__Style names (`restic_password`, `QBT_BitTorrent__Session__Port`), label keys and
 # relative paths (`node-role.kubernetes.io/control-plane`, `.secrets/master.yaml`), command-line flags
-_IDENTIFIER = re.compile(
+_IDENTIFIER = lean.pattern(
     "|".join(
         (
             r"^[a-z][a-z0-9]*(?:[-_]+[a-z0-9]+)+=*$",  # restic_password, rb5009-user, app--admin--password, auth_oidc_code=
@@ -153,16 +154,18 @@ _IDENTIFIER = re.compile(
         )
     )
 )
-_CODE_PATH = re.compile(
+_CODE_PATH = lean.pattern(
     r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?$|^\.?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^\.?[A-Z]+$|[()\[\]]"
 )
 # Public keys under a "key" name: an age recipient, an SSH public key
-_PUBLIC_KEY = re.compile(r"^(?:age1(?:pq1)?[02-9ac-hj-np-z]{58,}|ssh-(?:ed25519|rsa|dss)\b|ecdsa-sha2-|sk-ssh-)")
+_PUBLIC_KEY = lean.pattern(r"^(?:age1(?:pq1)?[02-9ac-hj-np-z]{58,}|ssh-(?:ed25519|rsa|dss)\b|ecdsa-sha2-|sk-ssh-)")
 # Values people type when a chart wants *something*: `password: password`, `admin`, `changeme`.
 # A digest in PHC / crypt notation (`$argon2id$v=19$...`, `$pbkdf2-sha512$...`, `$6$...`): what a
 # config holds *instead of* the secret (Authelia's hashed client secrets); htpasswd-style files of
 # them are the password-hash rule's business.
-_PASSWORD_DIGEST = re.compile(r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha(?:256|512)-crypt|[156y]|2[aby])\$")
+_PASSWORD_DIGEST = lean.pattern(
+    r"^\$(?:argon2(?:id|i|d)|pbkdf2(?:-sha\d+)?|scrypt|sha(?:256|512)-crypt|[156y]|2[aby])\$"
+)
 _DEFAULT_WORDS = frozenset(
     {
         "password",
@@ -230,16 +233,16 @@ def is_resource_name(value: str) -> bool:
     return bool(_RESOURCE_NAME.match(value.strip()))
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_REPEAT = re.compile(r"(.{3,8})\1\1")  # abc123abc123abc123 (bounded: no cubic backtracking on long values)
-_SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+_UUID = lean.pattern(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_REPEAT = lean.pattern(r"(.{3,8})\1\1")  # abc123abc123abc123 (bounded: no cubic backtracking on long values)
+_SHELL_VAR = lean.pattern(r"\$[A-Za-z_][A-Za-z0-9_]*")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
-_SEQUENCE = re.compile(
+_SEQUENCE = lean.pattern(
     "|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4))
 )
 
 
-_CRYPT_DIGEST = re.compile(
+_CRYPT_DIGEST = lean.pattern(
     r"\$(?:2[abxy]?|[156]|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*)\$"
 )  # bcrypt, md5/sha-crypt, PHC strings
 

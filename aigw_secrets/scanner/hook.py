@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode, guarded
+from aigw_secrets.lean import TYPE_CHECKING
 from aigw_secrets.scanner import archives, sources
 from aigw_secrets.scanner.request import ScanRequest
 from aigw_secrets.scanner.scan import Finding, Skipped
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     import argparse
+    from pathlib import Path
+    from typing import NoReturn
 
 DEFAULT_BASELINE = ".aigw-baseline.json"
 
@@ -61,22 +62,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"record the current findings in the baseline (--baseline, default {DEFAULT_BASELINE}) and exit 0",
     )
+    from pathlib import Path
+
     p.add_argument(
         "--repo", type=Path, default=None, help="repository root (default: found from the current directory)"
     )
     return p
 
 
-def _root(repo: Path | None) -> Path | None:
+# The hook's paths are strings (os.path): pathlib costs a pre-commit call ~4 ms of imports.
+
+
+def _root(repo: Path | None) -> str | None:
     if repo is not None:
-        return repo.resolve()
-    try:
-        return sources.toplevel(Path.cwd())
-    except AigwError:
-        return None
+        return os.path.realpath(repo)
+    return sources.work_tree(os.getcwd())
 
 
-def _must_encrypt(root: Path | None) -> Callable[[str], bool]:
+def _must_encrypt(root: str | None) -> Callable[[str], bool]:
     """A predicate: does a .sops.yaml creation rule cover this (root-relative) path? The config is
     read on the first question, and only files the structural pass reads ask (a commit of code
     files never loads YAML)."""
@@ -94,15 +97,15 @@ def _must_encrypt(root: Path | None) -> Callable[[str], bool]:
     return covered
 
 
-def _load_rules(root: Path | None) -> Callable[[str], bool]:
+def _load_rules(root: str | None) -> Callable[[str], bool]:
     """Coverage by the ``.sops.yaml`` sops would use from the root: the first creation rule whose
     path_regex matches a path decides (a rule without one matches everything and covers nothing)."""
-    cfg_path = _find_config(root or Path.cwd())
+    cfg_path = _find_config(root or os.getcwd())
     if cfg_path is None:
         return lambda rel: False
     regexes = _path_regexes(cfg_path)
-    base = os.path.abspath(cfg_path.parent)
-    here = os.path.abspath(root or Path.cwd())
+    base = os.path.abspath(os.path.dirname(cfg_path))
+    here = os.path.abspath(root or os.getcwd())
 
     def covered(rel: str) -> bool:
         # string arithmetic only: this runs once per scanned file
@@ -124,82 +127,125 @@ def _load_rules(root: Path | None) -> Callable[[str], bool]:
     return covered
 
 
-def _find_config(start: Path) -> Path | None:
+def _find_config(start: str) -> str | None:
     """``sops.config.find`` (``$SOPS_CONFIG``, else walking up), without importing the YAML reader."""
     explicit = os.environ.get("SOPS_CONFIG")
     if explicit:
-        return Path(explicit) if Path(explicit).is_file() else None
-    start = start.resolve()
-    for directory in (start, *start.parents):
-        candidate = directory / ".sops.yaml"
-        if candidate.is_file():
+        return explicit if os.path.isfile(explicit) else None
+    directory = os.path.realpath(start)
+    while True:
+        candidate = os.path.join(directory, ".sops.yaml")
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
-def _path_regexes(cfg_path: Path) -> list[str | None]:
+def _path_regexes(cfg_path: str) -> list[str | None]:
     """Each creation rule's path_regex, in order. Reading YAML (PyYAML, the sops config module)
     costs a pre-commit hook more than its whole scan, so the answer is kept in the user's cache
     under the SHA-256 of the config's bytes: a config changed by one byte is read again, and a
     cache entry can only ever describe the exact text it was computed from."""
-    import hashlib
-    import json
-
     try:
-        raw = cfg_path.read_bytes()
+        with open(cfg_path, "rb") as fh:
+            raw: bytes | None = fh.read()
     except OSError:
         raw = None
-    cache = _cache_dir() / f"{hashlib.sha256(raw).hexdigest()}.json" if raw is not None else None
+    cache = os.path.join(_cache_dir(), f"{_sha256(raw)}.rules") if raw is not None else None
     if cache is not None:
         try:
-            cached = json.loads(cache.read_bytes())
-            if isinstance(cached, list) and all(isinstance(x, str) or x is None for x in cached):
+            with open(cache, "rb") as fh:
+                cached = _cache_load(fh.read())
+            if cached is not None:
                 return cached
         except (OSError, ValueError):
             pass
+    from pathlib import Path
+
     from aigw_secrets.sops import config as sopsconfig
 
     try:
-        cfg = sopsconfig.load(cfg_path)
+        cfg = sopsconfig.load(Path(cfg_path))
     except RecursionError:
         raise ConfigError(f"{cfg_path}: nested too deeply to read") from None
     regexes = [rule.path_regex for rule in cfg.rules]
     if cache is not None:
-        _remember(cache, json.dumps(regexes).encode())
+        _remember(cache, _cache_dump(regexes))
     return regexes
 
 
-def _cache_dir() -> Path:
+# The cache file: a header line, then one line per creation rule: "-" (no path_regex) or "+" and the
+# regex with unicode_escape (one ASCII line whatever it holds). Not JSON: json costs a hook ~2.5 ms to import.
+_CACHE_HEAD = "aigw-secrets sops path_regex 1\n"
+
+
+def _cache_dump(regexes: list[str | None]) -> bytes:
+    lines = ["-" if r is None else "+" + r.encode("unicode_escape").decode("ascii") for r in regexes]
+    return (_CACHE_HEAD + "".join(line + "\n" for line in lines)).encode("ascii")
+
+
+def _cache_load(raw: bytes) -> list[str | None] | None:
+    """The regexes a cache file holds; None when it is not one (damaged, another format)."""
+    text = raw.decode("ascii")
+    if not text.startswith(_CACHE_HEAD) or not text.endswith("\n"):
+        return None
+    out: list[str | None] = []
+    for line in text[len(_CACHE_HEAD) : -1].split("\n") if len(text) > len(_CACHE_HEAD) else []:
+        if line == "-":
+            out.append(None)
+        elif line.startswith("+"):
+            out.append(line[1:].encode("ascii").decode("unicode_escape"))
+        else:
+            return None
+    return out
+
+
+def _sha256(data: bytes) -> str:
+    if TYPE_CHECKING:  # pragma: no cover - for the type checker only
+        from hashlib import sha256
+    else:
+        try:
+            from _sha256 import sha256  # the built-in module: hashlib (OpenSSL) costs a hook ~3 ms to import
+        except ImportError:  # pragma: no cover - an interpreter built without it
+            from hashlib import sha256
+    return sha256(data).hexdigest()
+
+
+def _cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "aigw-secrets" / "sops-rules"
+    return os.path.join(base, "aigw-secrets", "sops-rules")
 
 
-def _remember(path: Path, data: bytes) -> None:
+def _remember(path: str, data: bytes) -> None:
     """Best effort: a cache that cannot be written only costs the next run its speed."""
+    from pathlib import Path
+
     from aigw_secrets.util import atomic_write
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write(path, data)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        atomic_write(Path(path), data)
     except (OSError, AigwError):
         pass
 
 
-def _baseline_path(args: ScanRequest, root: Path | None) -> Path | None:
+def _baseline_path(args: ScanRequest, root: str | None) -> str | None:
     """--baseline, else ``.aigw-baseline.json`` at the repository root when it exists (so the git
     hook and the pre-commit hook honour what ``--update-baseline`` accepted)."""
     if args.baseline is not None:
-        return Path(args.baseline)
-    default = (root or Path.cwd()) / DEFAULT_BASELINE
+        return args.baseline
+    default = os.path.join(root or os.getcwd(), DEFAULT_BASELINE)
     return default if os.path.lexists(default) else None
 
 
 def run(args: ScanRequest) -> int:
     root = _root(args.repo)
     if root is None and args.history is not None:
-        root = sources.git_dir(
-            Path.cwd()
-        )  # a bare repository (a mirror, a pre-receive hook): history needs no work tree
+        # a bare repository (a mirror, a pre-receive hook): history needs no work tree
+        bare = sources.git_dir(os.getcwd())
+        root = None if bare is None else os.fspath(bare)
     git_mode = args.git_mode
     if git_mode and root is None:
         raise ConfigError("not inside a git repository; pass paths or --repo")
@@ -209,9 +255,11 @@ def run(args: ScanRequest) -> int:
     skipped: list[Skipped] = []
     checked = 0
     if args.history is not None:
+        from pathlib import Path
+
         from aigw_secrets.scanner import history
 
-        findings, skipped = history.scan(root, args.history or None)  # type: ignore[arg-type]  # root is set in git modes
+        findings, skipped = history.scan(Path(root), args.history or None)  # type: ignore[arg-type]  # root is set in git modes
     elif args.staged:
         findings, skipped, checked = _scan_items(sources.staged(root), root, covered, relative)  # type: ignore[arg-type]  # root is set in git modes
     else:
@@ -231,15 +279,17 @@ def run(args: ScanRequest) -> int:
         and not args.output
     ):
         return _clean(args, checked)  # the hook's common case: the report module is never loaded
+    from pathlib import Path
+
     from aigw_secrets.scanner import report
 
     if args.update_baseline:
-        target = Path(args.baseline) if args.baseline is not None else (root or Path.cwd()) / DEFAULT_BASELINE
+        target = Path(args.baseline) if args.baseline is not None else Path(root or os.getcwd()) / DEFAULT_BASELINE
         report.write_baseline(target, findings)
         print(f"aigw-secrets: recorded {len(findings)} finding(s) in {target}", file=sys.stderr)
         return ExitCode.OK
     if baseline is not None:
-        accepted = report.load_baseline(baseline)
+        accepted = report.load_baseline(Path(baseline))
         findings = [f for f in findings if not report.in_baseline(f, accepted)]
     body = {
         "text": lambda: report.text(findings, skipped),
@@ -259,12 +309,14 @@ PARALLEL_FROM = 400  # files: a tree this size is shared out over the CPUs (star
 
 
 def _scan_plan(
-    plan: list[sources.Planned], root: Path | None, covered: Callable[[str], bool], relative: bool
+    plan: list[sources.Planned], root: str | None, covered: Callable[[str], bool], relative: bool
 ) -> tuple[list[Finding], list[Skipped], int]:
     """A tree scan; over every CPU from PARALLEL_FROM files, with the serial scan's output."""
-    from aigw_secrets.scanner import workers
+    if len(plan) < PARALLEL_FROM:
+        return _scan_items(sources.read(plan), root, covered, relative)
+    from aigw_secrets.scanner import workers  # (imports typing: not on the hook's path)
 
-    processes = workers.cpus() if len(plan) >= PARALLEL_FROM else 1
+    processes = workers.cpus()
     if processes == 1:
         return _scan_items(sources.read(plan), root, covered, relative)
     covered("x.yaml")  # read .sops.yaml once, before forking (a bad config stops the scan here)
@@ -283,7 +335,7 @@ def _scan_plan(
 
 
 def _scan_items(
-    items: Iterable[sources.Item], root: Path | None, covered: Callable[[str], bool], relative: bool
+    items: Iterable[sources.Item], root: str | None, covered: Callable[[str], bool], relative: bool
 ) -> tuple[list[Finding], list[Skipped], int]:
     findings: list[Finding] = []
     skipped: list[Skipped] = []
@@ -372,6 +424,7 @@ def install_hook(repo: Path) -> int:
     """A plain git pre-commit hook running ``scan --staged``; an existing hook is kept and run first."""
     import shutil
     import stat
+    from pathlib import Path
 
     from aigw_secrets import git, output
     from aigw_secrets.errors import ConfigError

@@ -25,8 +25,9 @@ Two questions, answered once:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
+
+from aigw_secrets import lean
 
 # Top-level keys of a Kubernetes object that hold no secret values, whatever they are called.
 _OBJECT_FRAME = frozenset({"apiVersion", "kind", "metadata"})
@@ -35,12 +36,12 @@ SECRET_SECTIONS = ("data", "stringData")
 # the values under it are names.
 # A key whose last word is "secret" holding a Kubernetes resource name (lower-case words joined by "-"):
 # the name of a Secret, not its content.
-_SECRET_WORD = re.compile(r"(?:[Ss]ecret|_secret|-secret)$")
-_RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
-_UUID = re.compile(
+_SECRET_WORD = lean.pattern(r"(?:[Ss]ecret|_secret|-secret)$")
+_RESOURCE_NAME = lean.pattern(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
+_UUID = lean.pattern(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )  # Proxmox API token secrets (sulibot/home-ops)
-_REFERENCE_KEY = re.compile(r"(?:Ref|_ref|ref|valueFrom|From)$")
+_REFERENCE_KEY = lean.pattern(r"(?:Ref|_ref|ref|valueFrom|From)$")
 
 
 def is_object(top_keys: Collection[str]) -> bool:
@@ -60,8 +61,8 @@ def secret_place(keys: tuple[str, ...], *, kube_kind: str | None) -> bool:
     return kube_kind != "SealedSecret"  # spec.encryptedData is ciphertext for the controller's key (xunholy/k8s-gitops)
 
 
-_GRAFANA_QUERY = re.compile(r"Q-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-\d+")  # a dashboard panel's query id
-_ENV_BRACES = re.compile(r"\{[A-Z][A-Z0-9_]*\}")  # frigate's, Home Assistant add-ons' own `{ENV_VAR}` substitution
+_GRAFANA_QUERY = lean.pattern(r"Q-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-\d+")  # a dashboard panel's query id
+_ENV_BRACES = lean.pattern(r"\{[A-Z][A-Z0-9_]*\}")  # frigate's, Home Assistant add-ons' own `{ENV_VAR}` substitution
 
 
 def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | None) -> bool:

@@ -9,10 +9,14 @@ cost the pre-commit hook tens of milliseconds of its start-up budget. ``vars()``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Literal, NoReturn
 
-Format = Literal["text", "json", "sarif"]
+from aigw_secrets.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
+    from pathlib import Path
+    from typing import Literal, NoReturn
+
+    Format = Literal["text", "json", "sarif"]
 FORMATS: tuple[Format, ...] = ("text", "json", "sarif")
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import NamedTuple
 
-from aigw_secrets import shapes
+from aigw_secrets import lean, shapes
 
 
-class Rule(NamedTuple):
+class Rule(lean.Record):
     id: str
     description: str
     pattern: str | None = None  # None: a structural rule (see scan.py)
@@ -190,13 +189,15 @@ LINE_RULES += (
         "slack-webhook-url",
         "Slack incoming-webhook or workflow URL (anyone holding it posts to the channel)",
         r"https://hooks\.slack\.com/(?:services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}|(?:workflows|triggers)/T[A-Z0-9]{6,12}/A?[A-Z0-9]{6,12}/\d{6,}/[A-Za-z0-9]{20,40})",
-        triggers=("hook",),  # one trigger for the three webhook rules: each is one more scan of every file
+        # each webhook rule's own literal, searched only in text holding the gate "hook" (see _GATES):
+        # a file that mentions a webhook no longer compiles and runs the three patterns
+        triggers=("hooks.slack.com",),
     ),
     Rule(
         "discord-webhook-url",
         "Discord webhook URL (id and token)",
         r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[A-Za-z0-9_\-]{60,68}",
-        triggers=("hook",),
+        triggers=("/api/webhooks/",),
     ),
     Rule(
         "teams-webhook-url",
@@ -208,7 +209,7 @@ LINE_RULES += (
         + r"/IncomingWebhook/[0-9a-fA-F]{32}/"
         + _UUID
         + r"(?:/[A-Za-z0-9_\-]{20,})?",
-        triggers=("hook",),
+        triggers=(".com/webhook",),
     ),
     Rule(
         "vault-token",
@@ -346,7 +347,7 @@ def _gated(triggers: tuple[str, ...], extra: tuple[str, ...]) -> tuple[tuple[str
 
 
 # gates that are no trigger themselves: each only saves the searches for the triggers holding it
-_GATES = _gated(_TRIGGERS, ("secret", "hv", "gh", "--"))
+_GATES = _gated(_TRIGGERS, ("secret", "hv", "gh", "--", "hook"))
 
 
 def present_triggers(lower: str) -> set[str]:
@@ -390,8 +391,8 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
 
 # `key:` alone names a label, a toleration, a map entry far more often than a credential
 _BARE_KEYS = frozenset({"key", "keys", "_key"})
-_KEY_BEFORE = re.compile(r"([A-Za-z0-9_.\-]+)[\"']?[ \t]*[:=][ \t]*[\"']?(?:Bearer[ \t]+)?$")
-_BEARER = re.compile(r"(?i:bearer)[ \t]+$")
+_KEY_BEFORE = lean.pattern(r"([A-Za-z0-9_.\-]+)[\"']?[ \t]*[:=][ \t]*[\"']?(?:Bearer[ \t]+)?$")
+_BEARER = lean.pattern(r"(?i:bearer)[ \t]+$")
 
 
 def _finditer(rule: Rule, text: str, lower: str) -> Iterator[re.Match[str]]:

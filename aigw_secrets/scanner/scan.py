@@ -27,33 +27,36 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
 
+from aigw_secrets import lean
 from aigw_secrets.scanner import rules
 from aigw_secrets.shapes import is_placeholder
 
+if lean.TYPE_CHECKING:  # pragma: no cover - for the type checker only
+    from typing import Any
+
 MAX_BYTES = 10 * 1024 * 1024
 ALLOW = "aigw-secrets: allow"
-_B64 = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_\-])")
+_B64 = lean.pattern(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _ENC_START = "ENC[AES256_GCM,"
-_ENC_TOKEN = re.compile(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]*,tag:[A-Za-z0-9+/=]*,type:[a-z]*\]")
+_ENC_TOKEN = lean.pattern(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]*,tag:[A-Za-z0-9+/=]*,type:[a-z]*\]")
 # Cheap test whether the structural pass can find anything: a Secret or a List (any quoting, a
 # !!str tag, flow style), a secretGenerator, sops metadata or ciphertext.
-_STRUCTURAL_HINT = re.compile(
+_STRUCTURAL_HINT = lean.pattern(
     r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|ExternalSecret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|ExternalSecret|\w*List)["']"""
     r"""|^["']?sops["']?[ \t]*:|"sops"[ \t]*:[ \t]*\{|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",  # sops metadata is top-level
     re.M,
 )
-_SOPS_META = re.compile(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")
+_SOPS_META = lean.pattern(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")
 _PEM_B64 = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN": a PEM file stored base64-encoded
 _PEM_B64_B64 = "TFMwdExTMUNSVWRK"  # ... and base64 of that (of "LS0tLS1CRUdJ")
-_SOPS_NAME = re.compile(r"\.(?:sops|enc)(?:\.age)?\.[A-Za-z0-9]+$|\.sops$")  # x.sops.yaml, x.enc.yaml, x.enc.age.yaml
+_SOPS_NAME = lean.pattern(r"\.(?:sops|enc)(?:\.age)?\.[A-Za-z0-9]+$|\.sops$")  # x.sops.yaml, x.enc.yaml, x.enc.age.yaml
 # A file of any name whose text starts as a Kubernetes object (a Secret in `master.key`, a kubeconfig)
-_K8S_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVersion|kind)[ \t]*:[ \t]*\S", re.S)
+_K8S_START = lean.pattern(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVersion|kind)[ \t]*:[ \t]*\S", re.S)
 # A key that may name a credential (filters.key_says_credential decides): a cheap test before a
 # file a creation rule covers is parsed for its configuration values.
 # Run on the lower-cased text: a case-insensitive alternation is ~6x slower in Python's re.
-_CREDENTIAL_KEY = re.compile(
+_CREDENTIAL_KEY = lean.pattern(
     r"(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]"
 )
 _TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
@@ -62,7 +65,7 @@ _WEAKEST = frozenset({"credential-literal"})  # yields to any other finding on i
 _JUDGED = frozenset({"k8s-secret-plaintext", "sops-unselected-secret"})  # yield to any credential shape on their line
 
 
-class Finding(NamedTuple):
+class Finding(lean.Record):
     path: str
     line: int
     column: int
@@ -87,7 +90,7 @@ class Finding(NamedTuple):
         return f"Finding({self.path}:{self.line} {self.rule} {self.preview})"
 
 
-class Skipped(NamedTuple):
+class Skipped(lean.Record):
     path: str
     reason: str
 
@@ -142,7 +145,7 @@ class _Lines:
 
 # Where a literal under a credential name is most often an example or a fixture, not a deployed
 # secret: source code (docstrings, tests) and vendored or test trees. The distinctive rules still run there.
-_NO_LITERALS = re.compile(
+_NO_LITERALS = lean.pattern(
     r"\.(?:py|pyi|go|js|mjs|ts|tsx|jsx|java|kt|scala|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|lua|pl|ex|exs|ipynb)$"
     r"|(?:^|/)(?:tests?|testdata|fixtures?|examples?|vendor|node_modules|site-packages|ansible_collections|third_party)/"
     r"|\.(?:j2|tmpl|tpl|example|sample|dist)$"  # templates: stand-in values by design
@@ -152,10 +155,13 @@ _NO_LITERALS = re.compile(
 def scan_line_rules(
     path: str, text: str, lines: _Lines, *, decoded_from: tuple[int, int] | None = None
 ) -> Iterator[Finding]:
-    literals = not _NO_LITERALS.search(path)
+    literals: bool | None = None  # asked on the first literal rule's match (most files have none)
     for rule, m, secret in rules.matches(text):
-        if rule.literal and not literals:
-            continue
+        if rule.literal:
+            if literals is None:
+                literals = not _NO_LITERALS.search(path)
+            if not literals:
+                continue
         start = m.start()
         if rule.group or rule.key_group or "\n" in m.group(0):  # the value (not its key), also over several lines
             start = max(text.find(secret, start, m.end()), start)
@@ -483,7 +489,7 @@ def _scan_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Find
                 yield Finding(path, line, col, "k8s-secret-plaintext", value, f"{where} is not encrypted")
 
 
-_TEMPLATE_EXPR = re.compile(r"\{\{.*?\}\}", re.S)
+_TEMPLATE_EXPR = lean.pattern(r"\{\{.*?\}\}", re.S)
 
 
 def _scan_external_secret(path: str, top: dict[str, Any], lines: _Lines) -> Iterator[Finding]:
@@ -697,7 +703,7 @@ def _skeleton(meta: dict[str, Any]) -> bool:
     return empty and not yamlread.scalar(meta.get("mac")) and not yamlread.scalar(meta.get("version"))
 
 
-_ENV_LINE = re.compile(r"(?m)^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
+_ENV_LINE = lean.pattern(r"(?m)^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
 
 
 def _scan_env(path: str, text: str, lines: _Lines, found: list[Finding], covered: Callable[[], bool]) -> list[Finding]:

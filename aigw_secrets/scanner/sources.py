@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import NamedTuple
+
+from aigw_secrets.lean import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:  # pragma: no cover - for the type checker only
+    from pathlib import Path
+
+    StrPath = str | os.PathLike[str]
 
 MAX_BYTES = 10 * 1024 * 1024
 
 
-class Item(NamedTuple):
+class Item(Record):
     path: str  # as reported (relative to the repository root for git sources; the real path in history)
     data: bytes | None  # None: skipped, see note
     note: str = ""
@@ -27,7 +32,14 @@ def toplevel(start: Path) -> Path:
     return git.require_toplevel(start)
 
 
-def git_dir(start: Path) -> Path | None:
+def work_tree(start: str) -> str | None:
+    """The work tree that contains ``start``, as a string (the hook's paths are strings)."""
+    from aigw_secrets import git
+
+    return git.work_tree(start)
+
+
+def git_dir(start: StrPath) -> Path | None:
     """The repository ``start`` is in when it has no work tree (a bare repository, or a git
     directory as in a server-side hook), else None."""
     from aigw_secrets import git
@@ -41,6 +53,8 @@ def git_dir(start: Path) -> Path | None:
         )
     except AigwError:
         return None
+    from pathlib import Path
+
     return Path(out[1]) if len(out) == 2 else None
 
 
@@ -50,7 +64,7 @@ def from_paths(paths: Iterable[str]) -> Iterator[Item]:
     return read(plan_paths(paths))
 
 
-Planned = Item | tuple[str, Path]  # an Item already judged (a skip), or (name, path) still to read
+Planned = Item | tuple[str, str]  # an Item already judged (a skip), or (name, path) still to read
 
 
 def read(plan: Iterable[Planned]) -> Iterator[Item]:
@@ -62,13 +76,21 @@ def read(plan: Iterable[Planned]) -> Iterator[Item]:
 def plan_paths(paths: Iterable[str]) -> Iterator[Planned]:
     """What ``from_paths`` reads, named but not read (so that the reading can be shared out)."""
     for name in paths:
-        p = Path(name)
-        if p.is_symlink():
+        p = _normal(name)
+        if os.path.islink(p):
             yield Item(name, None, "symlink (the target is scanned where it lives)")
-        elif p.is_dir():
+        elif os.path.isdir(p):
             yield from _walk(name)
-        elif os.path.lexists(name):  # a path deleted since it was named has nothing left to leak
+        elif os.path.lexists(p):  # a path deleted since it was named has nothing left to leak
             yield name, p
+
+
+def _normal(name: str) -> str:
+    """``name`` as ``pathlib`` spells it: empty and ``.`` parts and a trailing slash dropped (so that
+    ``link/`` is the symlink itself, as ``Path("link/")`` is), ``.`` for nothing."""
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    lead = "//" if name.startswith("//") and not name.startswith("///") else "/" if name.startswith("/") else ""
+    return lead + "/".join(parts) if lead or parts else "."
 
 
 def _walk(top: str) -> Iterator[Planned]:
@@ -89,10 +111,10 @@ def _walk(top: str) -> Iterator[Planned]:
             elif entry.is_file(follow_symlinks=False):
                 files.append(entry.path)
         for path in reversed(files):
-            yield path, Path(path)
+            yield path, path
 
 
-def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
+def read_blobs(root: StrPath, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
     """(sha, content or None, note) for each blob, read through one cat-file process."""
     from aigw_secrets import git
 
@@ -107,7 +129,7 @@ def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None,
             yield sha, content, ""
 
 
-def staged(root: Path) -> Iterator[Item]:
+def staged(root: StrPath) -> Iterator[Item]:
     """What the next commit would contain: added, copied, modified, renamed files, read from the index.
 
     One ``git diff --cached --raw`` names each file with its index mode and blob id; blobs are read
@@ -137,9 +159,29 @@ def staged(root: Path) -> Iterator[Item]:
     by_sha: dict[str, list[str]] = {}
     for name, sha in wanted:
         by_sha.setdefault(sha, []).append(name)
-    for sha, content, note in read_blobs(root, list(by_sha)):
+    for sha, content, note in _index_blobs(root, list(by_sha)):
         for name in by_sha[sha]:
             yield Item(name, content, note)
+
+
+def _index_blobs(root: StrPath, shas: list[str]) -> Iterator[tuple[str, bytes | None, str]]:
+    """``read_blobs`` for what was just staged, in order: the loose objects ``git add`` wrote are read
+    directly (checked against their ids), the rest (packed, larger than MAX_BYTES, ...) through
+    one cat-file process, started only when there is such a blob."""
+    from aigw_secrets import git
+
+    loose = git.LooseObjects(root)
+    rest = [sha for sha in shas if not loose.has(sha)]
+    fetched = {sha: (content, note) for sha, content, note in read_blobs(root, rest)} if rest else {}
+    for sha in shas:
+        if sha in fetched:
+            yield sha, *fetched[sha]
+            continue
+        content = loose.read(sha, MAX_BYTES)
+        if content is None:
+            yield from read_blobs(root, [sha])  # git says what it is (too large, damaged, ...)
+        else:
+            yield sha, content, ""
 
 
 def tracked(root: Path) -> Iterator[Item]:
@@ -147,14 +189,19 @@ def tracked(root: Path) -> Iterator[Item]:
     return read(plan_tracked(root))
 
 
-def plan_tracked(root: Path) -> list[Planned]:
+def plan_tracked(root: StrPath) -> list[Planned]:
     from aigw_secrets import git
 
     # not 120000 symlink, 160000 submodule
-    return [(name, root / name) for name, (mode, _sha) in git.index_entries(root).items() if mode.startswith("100")]
+    base = os.fspath(root)
+    return [
+        (name, os.path.join(base, name))
+        for name, (mode, _sha) in git.index_entries(root).items()
+        if mode.startswith("100")
+    ]
 
 
-def _read(path: Path, name: str) -> Item:
+def _read(path: str, name: str) -> Item:
     """A regular file's bytes (at most MAX_BYTES); FIFOs, devices and sockets are never opened for
     reading (O_NONBLOCK: opening a FIFO does not wait for a writer)."""
     import stat
@@ -256,8 +303,10 @@ def first_commits(root: Path, revisions: str | None, blobs: dict[str, str]) -> d
     return found
 
 
-def relative(path: str, root: Path) -> str:
-    try:
-        return str(Path(os.path.abspath(path)).relative_to(root))
-    except ValueError:
-        return path
+def relative(path: str, root: str) -> str:
+    """``path`` relative to ``root`` (an absolute path), when it is inside; else as it is."""
+    absolute = os.path.abspath(path)
+    if absolute == root:
+        return "."
+    prefix = root if root.endswith("/") else root + "/"
+    return absolute[len(prefix) :] if absolute.startswith(prefix) else path

@@ -261,7 +261,7 @@ def test_the_hook_reads_sops_yaml_once_per_version(gitrepo: Path, capsys: pytest
     assert "sops-rule-unencrypted" not in capsys.readouterr().err
     from aigw_secrets.scanner import hook
 
-    for entry in hook._cache_dir().iterdir():
+    for entry in Path(hook._cache_dir()).iterdir():
         entry.write_text("{not json")  # a damaged cache is read past, never trusted
     (gitrepo / ".sops.yaml").write_text(_rules("secrets/.*\\.yaml"))
     assert main(["scan", "--staged"]) == 1

@@ -1,0 +1,83 @@
+"""sops's regexes are Go (RE2) regexps; the common subset is decided by Python's ``re`` without loading
+RE2. Differential: on random patterns and ASCII strings, both engines accept the same patterns and
+match the same strings wherever the subset claims a pattern."""
+
+from __future__ import annotations
+
+import re2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aigw_secrets.sops import regex as goregex
+
+# pieces of patterns: the subset's constructs and near misses it must leave to RE2
+PIECES = [
+    "a", "b", "Z", "0", "9", "_", "/", "-", ".", ",", ":", " ", "#", "&", "~",
+    "\\.", "\\-", "\\/", "\\d", "\\w", "\\D", "\\W", "\\s", "\\S", "\\b", "\\z", "\\A", "\\Q", "\\p{L}", "\\x41", "\\",
+    "*", "+", "?", "*?", "+?", "??", "*+", "++", "{2}", "{1,3}", "{,2}", "{",
+    "(", ")", "(?:", "(?i)", "(?P<n>", "(?s:", "|", "^", "$",
+    "[a-z]", "[^a-z]", "[0-9_.]", "[-a]", "[a-]", "[]a]", "[z-a]", "[[:alpha:]]", "[a--b]", "[\\d]", "[", "]",
+    "sops", "yaml", "ya?ml", "é",
+]  # fmt: skip
+TEXT = st.text(alphabet="abZ09_/-.,: #&~\n\tyamlsope[]()|*+?$^\\", max_size=24)
+
+
+def _re2_valid(pattern: str) -> bool:
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(pattern, options=options)
+    except re2.error:
+        return False
+    return True
+
+
+def _re2_search(pattern: str, text: str) -> bool:
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options=options).search(text) is not None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=8).map("".join), st.lists(TEXT, min_size=1, max_size=6))
+def test_the_subset_decides_as_re2(pattern: str, texts: list[str]) -> None:
+    same = goregex.python_equivalent(pattern)
+    if same is None:
+        return
+    assert _re2_valid(pattern), pattern  # nothing RE2 refuses is claimed
+    assert goregex.problem(pattern) is None
+    for text in texts:
+        assert (same.search(text) is not None) == _re2_search(pattern, text), (pattern, text)
+        assert goregex.search(pattern, text) == _re2_search(pattern, text)
+
+
+def test_the_usual_sops_regexes_are_in_the_subset() -> None:
+    for pattern in (
+        r"\.sops\.ya?ml$",
+        r"^(data|stringData)$",
+        r"(bootstrap|kubernetes|talos)/.*\.sops\.ya?ml",
+        r"kubernetes/.*\.sops\.(env|ini|json|toml|ya?ml)$",
+        r"talos/.*\.sops\.ya?ml",
+        r"^(kubernetes|clusters)/[a-z0-9-]+/.*\.ya?ml$",
+    ):
+        assert goregex.python_equivalent(pattern) is not None, pattern
+    # $ is the end of the text, as in Go (Python's own $ also matches before a final newline)
+    assert not goregex.search(r"\.yaml$", "x.yaml\n") and not _re2_search(r"\.yaml$", "x.yaml\n")
+    # what the subset leaves out still goes to RE2: Go-only syntax works, Python-only syntax is refused
+    assert goregex.search(r"(?i)^DATA$", "data") and goregex.python_equivalent(r"(?i)^DATA$") is None
+    assert goregex.problem(r"(?<=a)b") is not None and goregex.problem(r"a*+") is not None
+    assert goregex.search(r"\.sops\.yaml$", "é.sops.yaml")  # non-ASCII text: RE2 decides
+
+
+def test_every_edge_of_the_subset() -> None:
+    """Each way in or out of the subset, and RE2's verdict wherever the subset claims a pattern."""
+    inside = ["a.b", "a*?", "a+?", "a??", "(?:ab)+", "()*", "a|", "[^-a-z.]", "[a-]", "[-a]", "\\.\\d\\W", "^x$"]
+    outside = [
+        "\\", "\\q", "*a", "a**", "a*??", "^*", "$?", "(?i)a", "(a", "a)", "(" * 101 + ")" * 101, "[a", "[]",
+        "[^]", "[a-\\]", "[z-a]", "[a-{]", "[a&b]", "x" * 1001, "é", "a{2}",
+    ]  # fmt: skip
+    for pattern in inside:
+        assert goregex.python_equivalent(pattern) is not None, pattern
+        assert _re2_valid(pattern)
+    for pattern in outside:
+        assert goregex.python_equivalent(pattern) is None, pattern
