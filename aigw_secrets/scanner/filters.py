@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Collection
 
 from aigw_secrets.shapes import is_placeholder
 
@@ -18,7 +19,8 @@ _TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|
 # (<path:…>), AWS/GCP/Azure secret ids, Bitwarden, SOPS-inside-helm-secrets.
 _REFERENCE = re.compile(
     r"^(?:op://|vault:|ref\+[a-z0-9]+://|<path:[^>]+>|arn:aws:secretsmanager:|projects/[^/\s]+/secrets/|"
-    r"https://[\w\-]+\.vault\.azure\.net/secrets/|bw://|secret://|akv://|awssm://|gcpsm://|sops://)",
+    r"https://[\w\-]+\.vault\.azure\.net/secrets/|bw://|secret://|akv://|awssm://|gcpsm://|sops://|"
+    r"os\.environ/)",  # LiteLLM's `os.environ/NAME`
     re.I,
 )
 _CERT_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -36,14 +38,14 @@ _PUBLIC_BLOCKS = frozenset(
     }
 )
 _HOST = re.compile(
-    r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})(?::\d{1,5})?\.?$",
+    r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})\.?(?::\d{1,5})?\.?$",
     re.I,
 )
-_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
+_URL = re.compile(r"^(?:[a-z][a-z0-9]*:)?[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|:\d{1,5})?$|^[0-9a-f:]+:[0-9a-f:]*(?:/\d{1,3})?$", re.I)
 _SIMPLE = re.compile(r"^(?:\d+(?:\.\d+)*[a-z]{0,3}|true|false|yes|no|on|off|null|none|enabled?|disabled?)$", re.I)
 _EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
-_PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
+_PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/<>{}]*$")
 _CREDENTIAL_WORDS = frozenset(
     {
         "password",
@@ -73,6 +75,8 @@ _CREDENTIAL_WORDS = frozenset(
 )
 _NOT_CREDENTIAL_BEFORE = frozenset(
     {"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map", "values", "handler", "tls"}
+    # `topologyKey`, `labelKey`, `sortKey`, `routingKey`: the key of a label, a sort, a queue
+    | {"topology", "label", "annotation", "sort", "partition", "routing", "primary", "foreign", "index", "lookup"}
 )
 _WORDS_OF = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
@@ -145,6 +149,8 @@ _IDENTIFIER = re.compile(
             r"^[a-z]{4,}\d{0,2}$",  # threshold1
             r"^[A-Za-z]+(?:_+[A-Za-z]+)+$",  # QBT_BitTorrent__Session__Port
             r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]*)+$",  # node-role.kubernetes.io/control-plane, external-dns.alpha.kubernetes.io/
+            r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9][A-Za-z0-9_.\-]*$",  # label key: kubernetes.io/nodeName
+            r"^(?:data|var|local|module|each|resource)\.[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*|\[[^\]\s]*\])*$",  # Terraform
             r"^--?[a-z]",  # --token-auth-file
             r"^[A-Za-z]+(?:-(?:[A-Za-z]+|\d+))+$",  # more-custom-CAs
             r"^[a-z]+\d*(?:[A-Z][a-z0-9]+){2,}$",  # base64EncodedCredentials
@@ -204,7 +210,55 @@ def is_default_word(key: str, value: str) -> bool:
     if v in _DEFAULT_WORDS or v in words or v == key.lower():
         return True
     # `SECRET_MINIO_OAUTH_CLIENT_SECRET: minioclientsecret`: the key's own words run together
-    return made_of_words(v, words)
+    return made_of_words(v, words) or is_stand_in_phrase(value, words)
+
+
+# `PleaseGenerateA50CharKey`, `TempPassword123!`, `secretValue123`: an instruction or a stand-in typed
+# as words; a marker word says so (a chosen passphrase of other words is judged as usual)
+_STAND_IN_MARKERS = frozenset(
+    {"please", "generate", "insert", "enter", "your", "my", "value", "another", "temp", "temporary", "sample"}
+    | {"some", "fake", "dummy", "example", "change"}
+)
+_PHRASE_WORDS = (
+    _STAND_IN_MARKERS
+    | {"a", "an", "the", "here", "char", "chars", "character", "characters", "long"}
+    | {
+        "random",
+        "string",
+        "key",
+        "secret",
+        "password",
+        "pass",
+        "token",
+        "api",
+        "new",
+        "this",
+        "with",
+        "to",
+        "of",
+        "for",
+        "me",
+        "strong",
+        "secure",
+        "super",
+        "test",
+        "admin",
+        "user",
+        "default",
+    }
+)
+
+
+def is_stand_in_phrase(value: str, key_words: Collection[str] = ()) -> bool:
+    """Two or more words (camelCase or separated, digits and a trailing symbol allowed) all of the stand-in
+    vocabulary or the key's own words, one of them a marker (`please`, `your`, `temp`, `value`, ...)."""
+    core = re.sub(r"[^A-Za-z0-9]+$", "", value.strip().strip("'\""))
+    parts = _WORDS_OF.findall(core)
+    if not parts or "".join(parts) != re.sub(r"[-_ .]", "", core):
+        return False
+    letters = [p.lower() for p in parts if p.isalpha()]
+    vocab = _PHRASE_WORDS | set(key_words)
+    return len(letters) >= 2 and all(w in vocab for w in letters) and any(w in _STAND_IN_MARKERS for w in letters)
 
 
 def made_of_words(value: str, words: set[str]) -> bool:
@@ -232,7 +286,8 @@ def is_resource_name(value: str) -> bool:
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REPEAT = re.compile(r"(.{3,8})\1\1")  # abc123abc123abc123 (bounded: no cubic backtracking on long values)
-_SHELL_VAR = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+# `$HOME`, `$SECRET_DIR`, `$work_dir/…`: an expansion; `…gp$o^5e…` inside a generated password is not
+_SHELL_VAR = re.compile(r"\$(?:[A-Z_][A-Z0-9_]+\b|[A-Za-z_][A-Za-z0-9_]*/)|^\$[A-Za-z_]")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
 _SEQUENCE = re.compile(
     "|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4))

@@ -270,8 +270,9 @@ LINE_RULES += (
         # any key (greedy: fast) whose last letters say credential, judged by name afterwards
         r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-]++"
         + _NAMED
-        + r")[\"']?[ \t]*[:=][ \t]*([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\2[ \t]*[,;]?[ \t]*(?:[#;].*)?\r?$",
-        group=3,
+        # the value may be the only item of a flow sequence (Prometheus scrape `params: {apikey: [KEY]}`)
+        + r")[\"']?[ \t]*[:=][ \t]*(\[[ \t]*)?([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\3[ \t]*(?(2)\][ \t]*)[,;]?[ \t]*(?:[#;].*)?\r?$",
+        group=4,
         key_group=1,
         literal=True,
         line_anchor=r"(?:pass|pwd|secret|token|key|jwt|auth|salt|seed|cookie|dsn|ential)(?:word|wd|phrase|s)?[\"']?[ \t]*[:=]",

@@ -264,13 +264,25 @@ def scan_file(
         or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)
     ):
         found += _scan_env(path, text, lines, found, covered)
-    elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
+    elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip() and not _empty_form(text):
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
     enc = _uncommented_enc(text, lines) if kind and _ENC_START in text else None
     if enc and not _SOPS_META.search(text):
         line, col = lines.at(enc.start())
         found.append(Finding(path, line, col, "sops-missing-metadata", "", "ENC[...] values but no sops metadata"))
     return _dedupe(found), skipped
+
+
+def _empty_form(text: str) -> bool:
+    """An INI / properties form whose every value is empty (``server_token =``): it exposes nothing."""
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s[0] in "#;[":
+            continue
+        key, sep, value = s.partition("=") if "=" in s else s.partition(":")
+        if not sep or not key.strip() or value.strip():
+            return False
+    return True
 
 
 def _uncommented_enc(text: str, lines: _Lines) -> re.Match[str] | None:
@@ -415,6 +427,7 @@ def _material(docs: list[Any]) -> list[str]:
             if (
                 keys
                 and value
+                and not _tagged_reference(node)
                 and not value.startswith(_ENC_START)
                 and len(value) >= 8
                 and policy.secret_place(keys, kube_kind=kube_kind)
@@ -422,6 +435,16 @@ def _material(docs: list[Any]) -> list[str]:
             ):
                 found.append(".".join(keys))
     return found
+
+
+def _tagged_reference(node: Any) -> bool:
+    """A scalar with an application's own YAML tag (recyclarr's ``!env_var NAME``, Home Assistant's
+    ``!secret name``, ``!include``): a pointer the application resolves, not the value. Ansible's
+    ``!unsafe`` marks a literal, and is judged."""
+    from aigw_secrets.scanner import yamlread
+
+    tag = yamlread.tag(node)
+    return tag.startswith("!") and tag != "!unsafe"
 
 
 def _config_credentials(docs: list[Any]) -> list[str]:
@@ -440,6 +463,7 @@ def _config_credentials(docs: list[Any]) -> list[str]:
             value = yamlread.scalar(node)
             if (
                 value
+                and not _tagged_reference(node)
                 and policy.credential_by_name(keys, value, kube_kind=kube_kind)
                 and (kube_kind is None or (keys[-1] != "key" and filters.is_token_like(value)))
             ):
@@ -629,7 +653,7 @@ def _judge_leaves(
         if "\n" not in value.strip():
             lines.judged.add(line)
         dotted = ".".join(keys)
-        if should(keys) and not unrecorded:
+        if should(keys) and not unrecorded and policy.secret_place(keys, kube_kind=kube_kind):
             yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
         elif policy.credential_by_name(keys, value, kube_kind=kube_kind) and _credential_leaf(keys, value):
             yield Finding(
