@@ -14,13 +14,16 @@ from aigw_secrets.shapes import is_placeholder
 
 # ${VAR}, ${VAR:=default}, {{ .Values.x }}, {{ secret "x" }}: anywhere in the value (Flux postBuild
 # substitution, Helm, Go templates, external-secrets templates, cluster-template's #{ ... }#).
-_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>", re.S)
+# opencode's `{env:NAME}`, searxng's `%%NAME%%`
+_TEMPLATE = re.compile(
+    r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>|\{env:\w+\}|%%[A-Za-z_]\w*%%", re.S
+)
 # Secret-manager references: 1Password (op://), Vault (vault:…), vals (ref+…), argocd-vault-plugin
 # (<path:…>), AWS/GCP/Azure secret ids, Bitwarden, SOPS-inside-helm-secrets.
 _REFERENCE = re.compile(
     r"^(?:op://|vault:|ref\+[a-z0-9]+://|<path:[^>]+>|arn:aws:secretsmanager:|projects/[^/\s]+/secrets/|"
     r"https://[\w\-]+\.vault\.azure\.net/secrets/|bw://|secret://|akv://|awssm://|gcpsm://|sops://|"
-    r"os\.environ/)",  # LiteLLM's `os.environ/NAME`
+    r"os\.environ/|env:(?=[A-Za-z_]\w*$))",  # LiteLLM's `os.environ/NAME`, `env:NAME` (syncflaer, heartbeats)
     re.I,
 )
 _CERT_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -77,6 +80,8 @@ _NOT_CREDENTIAL_BEFORE = frozenset(
     {"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map", "values", "handler", "tls"}
     # `topologyKey`, `labelKey`, `sortKey`, `routingKey`: the key of a label, a sort, a queue
     | {"topology", "label", "annotation", "sort", "partition", "routing", "primary", "foreign", "index", "lookup"}
+    # detect-secrets' `hashed_secret` (a SHA-1 of the value), Technitium's `partialToken` (a prefix)
+    | {"hashed", "hash", "partial"}
 )
 _WORDS_OF = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
@@ -153,7 +158,7 @@ _IDENTIFIER = re.compile(
             r"^(?:data|var|local|module|each|resource)\.[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*|\[[^\]\s]*\])*$",  # Terraform
             r"^--?[a-z]",  # --token-auth-file
             r"^[A-Za-z]+(?:-(?:[A-Za-z]+|\d+))+$",  # more-custom-CAs
-            r"^[a-z]+\d*(?:[A-Z][a-z0-9]+){2,}$",  # base64EncodedCredentials
+            r"^[a-z]+\d*(?:[A-Z][a-z]+\d*){2,}$",  # base64EncodedCredentials (not pwgen's pha0EiNgaDeew5Thei6ohch…)
             r"^\{[A-Za-z_][A-Za-z0-9_]*\}$",  # {FRIGATE_MQTT_PASSWORD}
             r"^\.?[\w.\-]+\.(?:json|ya?ml|txt|pem|key|crt|conf|cfg|env|toml|ini|xml|properties)$",  # .credentials.json
         )
@@ -264,7 +269,7 @@ def is_stand_in_phrase(value: str, key_words: Collection[str] = ()) -> bool:
 def made_of_words(value: str, words: set[str]) -> bool:
     """A lower-case value (letters, `-`, `_`) that is two or more of ``words`` or the default words run together."""
     v = value.strip().strip("'\"")
-    letters = re.sub(r"[-_]", "", v)
+    letters = re.sub(r"[-_:]", "", v)  # `username:password`
     return letters.isalpha() and letters.islower() and _segments(letters, words | _DEFAULT_WORDS)
 
 
@@ -289,6 +294,7 @@ _REPEAT = re.compile(r"(.{3,8})\1\1")  # abc123abc123abc123 (bounded: no cubic b
 # `$HOME`, `$SECRET_DIR`, `$work_dir/…`: an expansion; `…gp$o^5e…` inside a generated password is not
 _SHELL_VAR = re.compile(r"\$(?:[A-Z_][A-Z0-9_]+\b|[A-Za-z_][A-Za-z0-9_]*/)|^\$[A-Za-z_]")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
+_YAML_ALIAS = re.compile(r"^\*[A-Za-z_][\w.\-]*$")
 _SEQUENCE = re.compile(
     "|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4))
 )
@@ -330,6 +336,8 @@ def looks_like_literal(value: str) -> bool:
         or _decodes_to_placeholder(v)
     ):
         return False
+    if _YAML_ALIAS.match(v):
+        return False  # `INIT_POSTGRES_PASS: *dbPassword`: a YAML alias read by a line rule
     # `$HOME/.ssh/id`, `"$work_dir/ca-key.pem"`; `abcdefgh`, `12345bcdef`, `abc1abc1abc1`: expanded or typed, not chosen
     return not (_SHELL_VAR.search(v) or _SEQUENCE.search(v.lower()) or _REPEAT.search(v.lower()))
 

@@ -281,6 +281,16 @@ LINE_RULES += (
     Rule(
         "credential-literal",
         "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
+        # a URL's query parameter (`…/api?t=user&apikey=…`, a dashboard's link, a scrape target)
+        r"[?&]([A-Za-z_]*(?:key|token|secret|password|passwd|pwd|auth))=([^&\s\"'#<>`]{12,256})(?=[&\s\"'#<>`]|$)",
+        group=2,
+        triggers=("key=", "token=", "secret=", "password=", "pwd=", "passwd=", "auth="),
+        key_group=1,
+        literal=True,
+    ),
+    Rule(
+        "credential-literal",
+        "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
         r"--from-literal[= ][\"']?([A-Za-z0-9_.\-]+)=([^\s\"'\\]{8,256})",
         group=2,
         triggers=("--from-literal",),
@@ -302,6 +312,9 @@ DOCUMENTATION_EXAMPLES = frozenset(
         "1150bed3f45247b99f7db9696fffa17cbx9",  # Cloudflare cf-terraforming README: global API key
         "1a8d6820be3543c1b84989670e2e5e8f88212",  # learn-secure-gitops template bootstrap.env: "e.g." global API key
         "kpG6iyg3FS_du_8KRShdFuwfbwu3zMltbvmJV6cD",  # k8s-at-home cluster template README: Cloudflare token
+        "2YotnFZFEjr1zCsicMWpAA",  # RFC 6749 examples: access token
+        "tGzv3JOkF0XG5Qx2TlKWIA",  # RFC 6749 examples: refresh token
+        "SplxlOBeZQQYbYS6WxSbIA",  # RFC 6749 examples: authorization code
         "dsKq41iLAbXE37GV",  # k8s-at-home cluster template README (older): Cloudflare token
         # jwt.io's sample token
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
@@ -378,7 +391,7 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
             for m in _finditer(rule, text, lower):
                 secret = next((g for g in m.groups()[max(rule.group - 1, 0) :] if g), None) if rule.group else None
                 secret = secret or m.group(0)
-                if secret in DOCUMENTATION_EXAMPLES:
+                if secret in DOCUMENTATION_EXAMPLES or secret.rstrip("&") in DOCUMENTATION_EXAMPLES:
                     continue
                 refined = next((_FIRST[rid] for rid, shape in rule.refine if re.fullmatch(shape, secret)), None)
                 if refined is not None:

@@ -56,7 +56,7 @@ _K8S_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVersio
 _CREDENTIAL_KEY = re.compile(
     r"(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]"
 )
-_TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
+_TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".template", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
 _WEAKEST = frozenset({"credential-literal"})  # yields to any other finding on its line
 _JUDGED = frozenset({"k8s-secret-plaintext", "sops-unselected-secret"})  # yield to any credential shape on their line
@@ -145,7 +145,7 @@ class _Lines:
 _NO_LITERALS = re.compile(
     r"\.(?:py|pyi|go|js|mjs|ts|tsx|jsx|java|kt|scala|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|lua|pl|ex|exs|ipynb)$"
     r"|(?:^|/)(?:tests?|testdata|fixtures?|examples?|vendor|node_modules|site-packages|ansible_collections|third_party)/"
-    r"|\.(?:j2|tmpl|tpl|example|sample|dist)$"  # templates: stand-in values by design
+    r"|\.(?:j2|tmpl|tpl|template|example|sample|dist)$"  # templates: stand-in values by design
 )
 
 
@@ -567,7 +567,8 @@ def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Find
             if text is None or lines.allowed(node.start_mark.index):
                 continue
             key, _, value = text.partition("=")
-            if value and not filters.is_non_secret(value) and not value.startswith(_ENC_START):
+            # judged as a Secret's value is (`AWS_REGION=garage` is no secret; `DB_PASSWORD=…` is)
+            if value and not value.startswith(_ENC_START) and _is_plaintext_secret(key, value, path):
                 line, col = lines.at(node.start_mark.index)
                 yield Finding(path, line, col, "kustomize-secret-literal", value, f"literal {key}")
 
