@@ -556,7 +556,7 @@ def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
 
 
 def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Finding]:
-    from aigw_secrets.scanner import filters, yamlread
+    from aigw_secrets.scanner import yamlread
 
     for gen in generators.value:
         literals: Any = yamlread.mapping(gen).get("literals")
