@@ -315,6 +315,8 @@ DOCUMENTATION_EXAMPLES = frozenset(
         "2YotnFZFEjr1zCsicMWpAA",  # RFC 6749 examples: access token
         "tGzv3JOkF0XG5Qx2TlKWIA",  # RFC 6749 examples: refresh token
         "SplxlOBeZQQYbYS6WxSbIA",  # RFC 6749 examples: authorization code
+        "932b2a3495852c15af01598f62563ae534460388b6a370bfbbb8bb6094b698e9",  # Technitium DNS API docs: session token
+        "ddfaecb8e9325e77865ee7e100f89596a65d3eae0e6dddcb33172355b95a64af",  # Technitium DNS API docs: API token
         "dsKq41iLAbXE37GV",  # k8s-at-home cluster template README (older): Cloudflare token
         # jwt.io's sample token
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
