@@ -260,7 +260,7 @@ def test_h10_api_key_in_a_url_query() -> None:
 
 def test_h3_vendor_api_docs_sample_tokens() -> None:
     token = "932b2a3495852c15af01598f62563ae534460388b6a370bfbbb8bb6094b698e9"  # Technitium's published sample
-    text = f'{{"username": "admin", "token": "{token}"}}\ncurl "http://localhost:5380/api/user/session/get?token={token}"\n'
+    text = f'{{\n  "username": "admin",\n  "token": "{token}"\n}}\ncurl "http://localhost:5380/api/user/session/get?token={token}"\n'
     assert rules_of("docs/external/technitium/api-docs.md", text) == set()
     other = fakes.rand(64, "0123456789abcdef")
-    assert rules_of("docs/notes.md", f'{{"token": "{other}"}}\n') == {"credential-literal"}
+    assert rules_of("docs/notes.md", f'{{\n  "token": "{other}"\n}}\n') == {"credential-literal"}
