@@ -214,6 +214,8 @@ def is_default_word(key: str, value: str) -> bool:
     words = {w.lower() for w in _WORDS_OF.findall(key)}
     if v in _DEFAULT_WORDS or v in words or v == key.lower():
         return True
+    if v.isalpha() and v.islower() and _last_word(key) in _GENERATED_KINDS:
+        return True  # `EMQX_LICENSE__KEY: evaluation`: a key or token is generated, never a dictionary word
     # `SECRET_MINIO_OAUTH_CLIENT_SECRET: minioclientsecret`: the key's own words run together
     return made_of_words(v, words) or is_stand_in_phrase(value, words)
 
@@ -222,11 +224,11 @@ def is_default_word(key: str, value: str) -> bool:
 # as words; a marker word says so (a chosen passphrase of other words is judged as usual)
 _STAND_IN_MARKERS = frozenset(
     {"please", "generate", "insert", "enter", "your", "my", "value", "another", "temp", "temporary", "sample"}
-    | {"some", "fake", "dummy", "example", "change"}
+    | {"some", "fake", "dummy", "example", "change", "not", "insecure"}
 )
 _PHRASE_WORDS = (
     _STAND_IN_MARKERS
-    | {"a", "an", "the", "here", "char", "chars", "character", "characters", "long"}
+    | {"a", "an", "the", "is", "here", "char", "chars", "character", "characters", "long"}
     | {
         "random",
         "string",
@@ -264,6 +266,15 @@ def is_stand_in_phrase(value: str, key_words: Collection[str] = ()) -> bool:
     letters = [p.lower() for p in parts if p.isalpha()]
     vocab = _PHRASE_WORDS | set(key_words)
     return len(letters) >= 2 and all(w in vocab for w in letters) and any(w in _STAND_IN_MARKERS for w in letters)
+
+
+# credentials that are generated, never typed: a lower-case word under such a name is a mode or a stand-in
+_GENERATED_KINDS = frozenset({"key", "token", "apikey", "accesskey", "secretkey"})
+
+
+def _last_word(key: str) -> str:
+    words = [w.lower() for w in _WORDS_OF.findall(key) if not w.isdigit()]
+    return words[-1] if words else ""
 
 
 def made_of_words(value: str, words: set[str]) -> bool:
@@ -374,4 +385,11 @@ def is_token_like(value: str) -> bool:
         return False
     if not (re.search(r"[0-9]", v) and re.search(r"[A-Za-z]", v)):
         return False
+    if _NAME_PATH.match(v):
+        return False  # `Qwen/Qwen3-VL-30B-A3B-Instruct`, `ghcr.io/org/chart`, `s3:s3.host/bucket/app`: a path of names
     return entropy(v) >= 3.5
+
+
+# `/` and `-` together (base64 has `/` but never `-`, base64url `-` but never `/`) and nothing but
+# name characters: a path, a model or image reference, a repository spec
+_NAME_PATH = re.compile(r"^(?=[^/]*/)(?=[^-]*-)[A-Za-z0-9._:/@\-]+$")

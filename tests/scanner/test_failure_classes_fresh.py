@@ -4,6 +4,7 @@ and per miss (M1-M3). Every value is generated here or is an obvious stand-in.""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from testing.scancorpus import _enc, _sops_block
 
 def rules_of(name: str, text: str, **kw: bool) -> set[str]:
     return {f.rule for f in scan_file(name, text.encode(), **kw)[0]}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 HELMRELEASE = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n  values:\n"
@@ -264,3 +269,40 @@ def test_h3_vendor_api_docs_sample_tokens() -> None:
     assert rules_of("docs/external/technitium/api-docs.md", text) == set()
     other = fakes.rand(64, "0123456789abcdef")
     assert rules_of("docs/notes.md", f'{{\n  "token": "{other}"\n}}\n') == {"credential-literal"}
+
+
+# --- a second held-out round, triaged before any fix (R1-R3) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("INFERENCE_TEXT_MODEL", "Org/Model3-VL-30B-A3B-Instruct"),  # a model id
+        ("RESTIC_REPOSITORY", "s3:s3.us-west-002.example.com/bucket-volsync/app"),  # restic's s3:host/bucket
+        ("url", "ghcr.io/example-org/some-operator/helm-charts"),  # an OCI chart reference
+    ],
+)
+def test_r1_paths_of_names_are_not_tokens(key: str, value: str) -> None:
+    assert not filters.is_token_like(value)
+    text = (
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: x\nspec:\n  target:\n"
+        f'    template:\n      data:\n        {key}: "{value}"\n        API_KEY: "{{{{ .k }}}}"\n'
+    )
+    assert rules_of("externalsecret.yaml", text) == set()
+    secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: r\nstringData:\n  {key}: {value}\n"
+    assert rules_of("secret.yaml", secret) == set()
+
+
+def test_r1_base64_with_a_slash_is_still_a_token() -> None:
+    assert filters.is_token_like(fakes.rand(12) + "/" + fakes.rand(12) + "+" + fakes.rand(8))
+
+
+def test_r2_a_dictionary_word_under_a_key_name_is_a_mode() -> None:
+    assert filters.is_default_word("EMQX_LICENSE__KEY", "evaluation")
+    assert not filters.is_default_word("DB_PASSWORD", "sunshine")  # a typed password may be a word
+
+
+def test_r3_not_a_secure_password_stand_in() -> None:
+    value = b64("ThisIsNotASecurePassword")
+    text = f'apiVersion: v1\nkind: Secret\nmetadata:\n  name: pg\ndata:\n  postgresql-password: "{value}"\n'
+    assert rules_of("authentik-stack.yaml", text) == set()
