@@ -158,7 +158,7 @@ _IDENTIFIER = re.compile(
             r"^(?:data|var|local|module|each|resource)\.[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*|\[[^\]\s]*\])*$",  # Terraform
             r"^--?[a-z]",  # --token-auth-file
             r"^[A-Za-z]+(?:-(?:[A-Za-z]+|\d+))+$",  # more-custom-CAs
-            r"^[a-z]+\d*(?:[A-Z][a-z]+\d*){2,}$",  # base64EncodedCredentials (not pwgen's pha0EiNgaDeew5Thei6ohch…)
+            r"^[a-z]+\d*(?:[A-Z][a-z]+\d*){2,}$",  # base64EncodedCredentials (not pwgen's shape: syllables, a capital, a digit, lower case again)
             r"^\{[A-Za-z_][A-Za-z0-9_]*\}$",  # {FRIGATE_MQTT_PASSWORD}
             r"^\.?[\w.\-]+\.(?:json|ya?ml|txt|pem|key|crt|conf|cfg|env|toml|ini|xml|properties)$",  # .credentials.json
         )
