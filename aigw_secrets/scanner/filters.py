@@ -8,18 +8,23 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Collection
 
 from aigw_secrets import lean
 from aigw_secrets.shapes import is_placeholder
 
 # ${VAR}, ${VAR:=default}, {{ .Values.x }}, {{ secret "x" }}: anywhere in the value (Flux postBuild
 # substitution, Helm, Go templates, external-secrets templates, cluster-template's #{ ... }#).
-_TEMPLATE = lean.pattern(r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>", re.S)
+# opencode's `{env:NAME}`, searxng's `%%NAME%%`
+_TEMPLATE = lean.pattern(
+    r"\$\{[^}\n]*\}|\$__\w+\{[^}\n]*\}|\{\{.*?\}\}|#\{.*?\}#|<<\s*[\w.\-]+\s*>>|\{env:\w+\}|%%[A-Za-z_]\w*%%", re.S
+)
 # Secret-manager references: 1Password (op://), Vault (vault:…), vals (ref+…), argocd-vault-plugin
 # (<path:…>), AWS/GCP/Azure secret ids, Bitwarden, SOPS-inside-helm-secrets.
 _REFERENCE = lean.pattern(
     r"^(?:op://|vault:|ref\+[a-z0-9]+://|<path:[^>]+>|arn:aws:secretsmanager:|projects/[^/\s]+/secrets/|"
-    r"https://[\w\-]+\.vault\.azure\.net/secrets/|bw://|secret://|akv://|awssm://|gcpsm://|sops://)",
+    r"https://[\w\-]+\.vault\.azure\.net/secrets/|bw://|secret://|akv://|awssm://|gcpsm://|sops://|"
+    r"os\.environ/|env:(?=[A-Za-z_]\w*$))",  # LiteLLM's `os.environ/NAME`, `env:NAME` (syncflaer, heartbeats)
     re.I,
 )
 _CERT_BLOCK = lean.pattern(r"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -37,14 +42,14 @@ _PUBLIC_BLOCKS = frozenset(
     }
 )
 _HOST = lean.pattern(
-    r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})(?::\d{1,5})?\.?$",
+    r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:svc|local|internal|lan|home|arpa|cluster\.local|[a-z]{2,12})\.?(?::\d{1,5})?\.?$",
     re.I,
 )
-_URL = lean.pattern(r"^[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
+_URL = lean.pattern(r"^(?:[a-z][a-z0-9]*:)?[a-z][a-z0-9+.\-]*://(?P<auth>[^/@\s]*@)?[^\s]*$", re.I)
 _IP = lean.pattern(r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|:\d{1,5})?$|^[0-9a-f:]+:[0-9a-f:]*(?:/\d{1,3})?$", re.I)
 _SIMPLE = lean.pattern(r"^(?:\d+(?:\.\d+)*[a-z]{0,3}|true|false|yes|no|on|off|null|none|enabled?|disabled?)$", re.I)
 _EMAIL = lean.pattern(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
-_PATH = lean.pattern(r"^(?:/|\./|\.\./|~/)[\w.\-/]*$")
+_PATH = lean.pattern(r"^(?:/|\./|\.\./|~/)[\w.\-/<>{}]*$")
 _CREDENTIAL_WORDS = frozenset(
     {
         "password",
@@ -74,6 +79,10 @@ _CREDENTIAL_WORDS = frozenset(
 )
 _NOT_CREDENTIAL_BEFORE = frozenset(
     {"public", "pub", "id", "name", "file", "path", "ref", "url", "level", "world", "map", "values", "handler", "tls"}
+    # `topologyKey`, `labelKey`, `sortKey`, `routingKey`: the key of a label, a sort, a queue
+    | {"topology", "label", "annotation", "sort", "partition", "routing", "primary", "foreign", "index", "lookup"}
+    # detect-secrets' `hashed_secret` (a SHA-1 of the value), Technitium's `partialToken` (a prefix)
+    | {"hashed", "hash", "partial"}
 )
 _WORDS_OF = lean.pattern(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
@@ -146,9 +155,11 @@ _IDENTIFIER = lean.pattern(
             r"^[a-z]{4,}\d{0,2}$",  # threshold1
             r"^[A-Za-z]+(?:_+[A-Za-z]+)+$",  # QBT_BitTorrent__Session__Port
             r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]*)+$",  # node-role.kubernetes.io/control-plane, external-dns.alpha.kubernetes.io/
+            r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9][A-Za-z0-9_.\-]*$",  # label key: kubernetes.io/nodeName
+            r"^(?:data|var|local|module|each|resource)\.[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*|\[[^\]\s]*\])*$",  # Terraform
             r"^--?[a-z]",  # --token-auth-file
             r"^[A-Za-z]+(?:-(?:[A-Za-z]+|\d+))+$",  # more-custom-CAs
-            r"^[a-z]+\d*(?:[A-Z][a-z0-9]+){2,}$",  # base64EncodedCredentials
+            r"^[a-z]+\d*(?:[A-Z][a-z]+\d*){2,}$",  # base64EncodedCredentials (not pwgen's shape: syllables, a capital, a digit, lower case again)
             r"^\{[A-Za-z_][A-Za-z0-9_]*\}$",  # {FRIGATE_MQTT_PASSWORD}
             r"^\.?[\w.\-]+\.(?:json|ya?ml|txt|pem|key|crt|conf|cfg|env|toml|ini|xml|properties)$",  # .credentials.json
         )
@@ -206,14 +217,73 @@ def is_default_word(key: str, value: str) -> bool:
     words = {w.lower() for w in _WORDS_OF.findall(key)}
     if v in _DEFAULT_WORDS or v in words or v == key.lower():
         return True
+    if v.isalpha() and v.islower() and _last_word(key) in _GENERATED_KINDS:
+        return True  # `EMQX_LICENSE__KEY: evaluation`: a key or token is generated, never a dictionary word
     # `SECRET_MINIO_OAUTH_CLIENT_SECRET: minioclientsecret`: the key's own words run together
-    return made_of_words(v, words)
+    return made_of_words(v, words) or is_stand_in_phrase(value, words)
+
+
+# `PleaseGenerateA50CharKey`, `TempPassword123!`, `secretValue123`: an instruction or a stand-in typed
+# as words; a marker word says so (a chosen passphrase of other words is judged as usual)
+_STAND_IN_MARKERS = frozenset(
+    {"please", "generate", "insert", "enter", "your", "my", "value", "another", "temp", "temporary", "sample"}
+    | {"some", "fake", "dummy", "example", "change", "not", "insecure"}
+)
+_PHRASE_WORDS = (
+    _STAND_IN_MARKERS
+    | {"a", "an", "the", "is", "here", "char", "chars", "character", "characters", "long"}
+    | {
+        "random",
+        "string",
+        "key",
+        "secret",
+        "password",
+        "pass",
+        "token",
+        "api",
+        "new",
+        "this",
+        "with",
+        "to",
+        "of",
+        "for",
+        "me",
+        "strong",
+        "secure",
+        "super",
+        "test",
+        "admin",
+        "user",
+        "default",
+    }
+)
+
+
+def is_stand_in_phrase(value: str, key_words: Collection[str] = ()) -> bool:
+    """Two or more words (camelCase or separated, digits and a trailing symbol allowed) all of the stand-in
+    vocabulary or the key's own words, one of them a marker (`please`, `your`, `temp`, `value`, ...)."""
+    core = re.sub(r"[^A-Za-z0-9]+$", "", value.strip().strip("'\""))
+    parts = _WORDS_OF.findall(core)
+    if not parts or "".join(parts) != re.sub(r"[-_ .]", "", core):
+        return False
+    letters = [p.lower() for p in parts if p.isalpha()]
+    vocab = _PHRASE_WORDS | set(key_words)
+    return len(letters) >= 2 and all(w in vocab for w in letters) and any(w in _STAND_IN_MARKERS for w in letters)
+
+
+# credentials that are generated, never typed: a lower-case word under such a name is a mode or a stand-in
+_GENERATED_KINDS = frozenset({"key", "token", "apikey", "accesskey", "secretkey"})
+
+
+def _last_word(key: str) -> str:
+    words = [w.lower() for w in _WORDS_OF.findall(key) if not w.isdigit()]
+    return words[-1] if words else ""
 
 
 def made_of_words(value: str, words: set[str]) -> bool:
     """A lower-case value (letters, `-`, `_`) that is two or more of ``words`` or the default words run together."""
     v = value.strip().strip("'\"")
-    letters = re.sub(r"[-_]", "", v)
+    letters = re.sub(r"[-_:]", "", v)  # `username:password`
     return letters.isalpha() and letters.islower() and _segments(letters, words | _DEFAULT_WORDS)
 
 
@@ -235,8 +305,10 @@ def is_resource_name(value: str) -> bool:
 
 _UUID = lean.pattern(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REPEAT = lean.pattern(r"(.{3,8})\1\1")  # abc123abc123abc123 (bounded: no cubic backtracking on long values)
-_SHELL_VAR = lean.pattern(r"\$[A-Za-z_][A-Za-z0-9_]*")
+# `$HOME`, `$SECRET_DIR`, `$work_dir/…`: an expansion; `…gp$o^5e…` inside a generated password is not
+_SHELL_VAR = lean.pattern(r"\$(?:[A-Z_][A-Z0-9_]+\b|[A-Za-z_][A-Za-z0-9_]*/)|^\$[A-Za-z_]")
 # five ascending letters or digits in a row (abcde, 12345, bcdef): typed as a stand-in; random text has them ~never
+_YAML_ALIAS = lean.pattern(r"^\*[A-Za-z_][\w.\-]*$")
 _SEQUENCE = lean.pattern(
     "|".join(a[i : i + 5] for a in ("abcdefghijklmnopqrstuvwxyz", "0123456789") for i in range(len(a) - 4))
 )
@@ -278,6 +350,8 @@ def looks_like_literal(value: str) -> bool:
         or _decodes_to_placeholder(v)
     ):
         return False
+    if _YAML_ALIAS.match(v):
+        return False  # `INIT_POSTGRES_PASS: *dbPassword`: a YAML alias read by a line rule
     # `$HOME/.ssh/id`, `"$work_dir/ca-key.pem"`; `abcdefgh`, `12345bcdef`, `abc1abc1abc1`: expanded or typed, not chosen
     return not (_SHELL_VAR.search(v) or _SEQUENCE.search(v.lower()) or _REPEAT.search(v.lower()))
 
@@ -314,4 +388,11 @@ def is_token_like(value: str) -> bool:
         return False
     if not (re.search(r"[0-9]", v) and re.search(r"[A-Za-z]", v)):
         return False
+    if _NAME_PATH.match(v):
+        return False  # `Qwen/Qwen3-VL-30B-A3B-Instruct`, `ghcr.io/org/chart`, `s3:s3.host/bucket/app`: a path of names
     return entropy(v) >= 3.5
+
+
+# `/` and `-` together (base64 has `/` but never `-`, base64url `-` but never `/`) and nothing but
+# name characters: a path, a model or image reference, a repository spec
+_NAME_PATH = lean.pattern(r"^(?=[^/]*/)(?=[^-]*-)[A-Za-z0-9._:/@\-]+$")

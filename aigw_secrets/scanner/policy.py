@@ -42,6 +42,8 @@ _UUID = lean.pattern(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )  # Proxmox API token secrets (sulibot/home-ops)
 _REFERENCE_KEY = lean.pattern(r"(?:Ref|_ref|ref|valueFrom|From)$")
+# a name with a credential word as one of its parts: `k8s-gitops-age-key`, `rtr01-encrypted-password`
+_NAMES_A_SECRET = lean.pattern(r"(?:^|[-_.])(?:key|password|passwd|secret|token|credentials?|creds|apikey)(?:$|[-_.])")
 
 
 def is_object(top_keys: Collection[str]) -> bool:
@@ -84,9 +86,10 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
         return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
     if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value) and not _UUID.match(value):  # a UUID is a token
         return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret
-    if filters.is_named_thing(value) and (kube_kind is not None or "/" in value):
+    if filters.is_named_thing(value) and (kube_kind is not None or "/" in value or _NAMES_A_SECRET.search(value)):
         return False  # `brokenPodLabelKey: cni.istio.io/uninitialized`, `valuesKey: github_app_id`: names (in a
-        # plain config file only path-like ones: Ansible's `db_password: plain-fake` is a password)
+        # plain config file only path-like ones and those naming a secret, `sops_gcloud_key: k8s-gitops-age-key`:
+        # Ansible's `db_password: plain-fake` is a password)
     return (
         secret_place(keys, kube_kind=kube_kind)
         and filters.key_says_credential(keys[-1])

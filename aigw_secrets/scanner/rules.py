@@ -271,12 +271,23 @@ LINE_RULES += (
         # any key (greedy: fast) whose last letters say credential, judged by name afterwards
         r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-]++"
         + _NAMED
-        + r")[\"']?[ \t]*[:=][ \t]*([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\2[ \t]*[,;]?[ \t]*(?:[#;].*)?\r?$",
-        group=3,
+        # the value may be the only item of a flow sequence (Prometheus scrape `params: {apikey: [KEY]}`)
+        + r")[\"']?[ \t]*[:=][ \t]*(\[[ \t]*)?([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\3[ \t]*(?(2)\][ \t]*)[,;]?[ \t]*(?:[#;].*)?\r?$",
+        group=4,
         key_group=1,
         literal=True,
         line_anchor=r"(?:pass|pwd|secret|token|key|jwt|auth|salt|seed|cookie|dsn|ential)(?:word|wd|phrase|s)?[\"']?[ \t]*[:=]",
         refine=(("kube-bootstrap-token", r"[a-z0-9]{6}\.[a-z0-9]{16}"), ("vault-token", r"s\.[A-Za-z0-9]{24}")),
+    ),
+    Rule(
+        "credential-literal",
+        "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
+        # a URL's query parameter (`…/api?t=user&apikey=…`, a dashboard's link, a scrape target)
+        r"[?&]([A-Za-z_]*(?:key|token|secret|password|passwd|pwd|auth))=([^&\s\"'#<>`]{12,256})(?=[&\s\"'#<>`]|$)",
+        group=2,
+        triggers=("key=", "token=", "secret=", "password=", "pwd=", "passwd=", "auth="),
+        key_group=1,
+        literal=True,
     ),
     Rule(
         "credential-literal",
@@ -302,6 +313,11 @@ DOCUMENTATION_EXAMPLES = frozenset(
         "1150bed3f45247b99f7db9696fffa17cbx9",  # Cloudflare cf-terraforming README: global API key
         "1a8d6820be3543c1b84989670e2e5e8f88212",  # learn-secure-gitops template bootstrap.env: "e.g." global API key
         "kpG6iyg3FS_du_8KRShdFuwfbwu3zMltbvmJV6cD",  # k8s-at-home cluster template README: Cloudflare token
+        "2YotnFZFEjr1zCsicMWpAA",  # RFC 6749 examples: access token
+        "tGzv3JOkF0XG5Qx2TlKWIA",  # RFC 6749 examples: refresh token
+        "SplxlOBeZQQYbYS6WxSbIA",  # RFC 6749 examples: authorization code
+        "932b2a3495852c15af01598f62563ae534460388b6a370bfbbb8bb6094b698e9",  # Technitium DNS API docs: session token
+        "ddfaecb8e9325e77865ee7e100f89596a65d3eae0e6dddcb33172355b95a64af",  # Technitium DNS API docs: API token
         "dsKq41iLAbXE37GV",  # k8s-at-home cluster template README (older): Cloudflare token
         # jwt.io's sample token
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
@@ -378,7 +394,7 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
             for m in _finditer(rule, text, lower):
                 secret = next((g for g in m.groups()[max(rule.group - 1, 0) :] if g), None) if rule.group else None
                 secret = secret or m.group(0)
-                if secret in DOCUMENTATION_EXAMPLES:
+                if secret in DOCUMENTATION_EXAMPLES or secret.rstrip("&") in DOCUMENTATION_EXAMPLES:
                     continue
                 refined = next((_FIRST[rid] for rid, shape in rule.refine if re.fullmatch(shape, secret)), None)
                 if refined is not None:

@@ -59,7 +59,7 @@ _K8S_START = lean.pattern(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|---[^\n]*\n)*(?:apiVers
 _CREDENTIAL_KEY = lean.pattern(
     r"(?:pass|pwd|token|secret|key|auth|cred|salt|seed|pin|cookie|dsn|jwt|pat)[\w.\-]*[\"']?[ \t]*[:=]"
 )
-_TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".example", ".sample", ".dist")
+_TEMPLATE_EXT = (".j2", ".tmpl", ".tpl", ".template", ".example", ".sample", ".dist")
 _GENERIC = frozenset({"private-key", "k8s-secret-plaintext", "sops-unselected-secret"})
 _WEAKEST = frozenset({"credential-literal"})  # yields to any other finding on its line
 _JUDGED = frozenset({"k8s-secret-plaintext", "sops-unselected-secret"})  # yield to any credential shape on their line
@@ -148,7 +148,7 @@ class _Lines:
 _NO_LITERALS = lean.pattern(
     r"\.(?:py|pyi|go|js|mjs|ts|tsx|jsx|java|kt|scala|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|lua|pl|ex|exs|ipynb)$"
     r"|(?:^|/)(?:tests?|testdata|fixtures?|examples?|vendor|node_modules|site-packages|ansible_collections|third_party)/"
-    r"|\.(?:j2|tmpl|tpl|example|sample|dist)$"  # templates: stand-in values by design
+    r"|\.(?:j2|tmpl|tpl|template|example|sample|dist)$"  # templates: stand-in values by design
 )
 
 
@@ -270,13 +270,25 @@ def scan_file(
         or (covered() and _CREDENTIAL_KEY.search(text.lower()) is not None)
     ):
         found += _scan_env(path, text, lines, found, covered)
-    elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip():
+    elif kind == "" and sops_name and not _SOPS_META.search(text) and text.strip() and not _empty_form(text):
         found.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", "a *.sops.* file in plaintext"))
     enc = _uncommented_enc(text, lines) if kind and _ENC_START in text else None
     if enc and not _SOPS_META.search(text):
         line, col = lines.at(enc.start())
         found.append(Finding(path, line, col, "sops-missing-metadata", "", "ENC[...] values but no sops metadata"))
     return _dedupe(found), skipped
+
+
+def _empty_form(text: str) -> bool:
+    """An INI / properties form whose every value is empty (``server_token =``): it exposes nothing."""
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s[0] in "#;[":
+            continue
+        key, sep, value = s.partition("=") if "=" in s else s.partition(":")
+        if not sep or not key.strip() or value.strip():
+            return False
+    return True
 
 
 def _uncommented_enc(text: str, lines: _Lines) -> re.Match[str] | None:
@@ -421,6 +433,7 @@ def _material(docs: list[Any]) -> list[str]:
             if (
                 keys
                 and value
+                and not _tagged_reference(node)
                 and not value.startswith(_ENC_START)
                 and len(value) >= 8
                 and policy.secret_place(keys, kube_kind=kube_kind)
@@ -428,6 +441,16 @@ def _material(docs: list[Any]) -> list[str]:
             ):
                 found.append(".".join(keys))
     return found
+
+
+def _tagged_reference(node: Any) -> bool:
+    """A scalar with an application's own YAML tag (recyclarr's ``!env_var NAME``, Home Assistant's
+    ``!secret name``, ``!include``): a pointer the application resolves, not the value. Ansible's
+    ``!unsafe`` marks a literal, and is judged."""
+    from aigw_secrets.scanner import yamlread
+
+    tag = yamlread.tag(node)
+    return tag.startswith("!") and tag != "!unsafe"
 
 
 def _config_credentials(docs: list[Any]) -> list[str]:
@@ -446,6 +469,7 @@ def _config_credentials(docs: list[Any]) -> list[str]:
             value = yamlread.scalar(node)
             if (
                 value
+                and not _tagged_reference(node)
                 and policy.credential_by_name(keys, value, kube_kind=kube_kind)
                 and (kube_kind is None or (keys[-1] != "key" and filters.is_token_like(value)))
             ):
@@ -538,7 +562,7 @@ def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
 
 
 def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Finding]:
-    from aigw_secrets.scanner import filters, yamlread
+    from aigw_secrets.scanner import yamlread
 
     for gen in generators.value:
         literals: Any = yamlread.mapping(gen).get("literals")
@@ -549,7 +573,8 @@ def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Find
             if text is None or lines.allowed(node.start_mark.index):
                 continue
             key, _, value = text.partition("=")
-            if value and not filters.is_non_secret(value) and not value.startswith(_ENC_START):
+            # judged as a Secret's value is (`AWS_REGION=garage` is no secret; `DB_PASSWORD=…` is)
+            if value and not value.startswith(_ENC_START) and _is_plaintext_secret(key, value, path):
                 line, col = lines.at(node.start_mark.index)
                 yield Finding(path, line, col, "kustomize-secret-literal", value, f"literal {key}")
 
@@ -635,7 +660,7 @@ def _judge_leaves(
         if "\n" not in value.strip():
             lines.judged.add(line)
         dotted = ".".join(keys)
-        if should(keys) and not unrecorded:
+        if should(keys) and not unrecorded and policy.secret_place(keys, kube_kind=kube_kind):
             yield Finding(path, line, col, "sops-plaintext-value", value, f"{dotted} is in an encrypted section")
         elif policy.credential_by_name(keys, value, kube_kind=kube_kind) and _credential_leaf(keys, value):
             yield Finding(

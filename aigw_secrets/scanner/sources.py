@@ -282,6 +282,8 @@ def first_commits(root: Path, revisions: str | None, blobs: dict[str, str]) -> d
         "log",
         "--reverse",
         "--no-renames",
+        "--full-history",  # a blob kept only on a side branch that a merge dropped: simplification hides it
+        "-m",  # a blob only a merge made (a clean merge of two edits): only the merge's diff names it
         "--raw",
         "--no-abbrev",
         "--format=%x01%H",
