@@ -33,30 +33,20 @@ from typing import Any, NamedTuple
 import yaml
 
 from aigw_secrets.errors import DataError
+from aigw_secrets.sops import goyaml
 
 LAYOUT = "aigw-fmt:"
 _ENC = re.compile(r"ENC\[AES256_GCM,data:[^\]]*\]")
 _PROPS = re.compile(r"(?:[&!][^\s]*\s+)+")  # anchors and tags in front of a scalar
-# libyaml when PyYAML was built with it (marks are character indices either way), else pure Python.
-LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _RedefiningLoader(yaml.SafeLoader):
-    """A SafeLoader that lets an anchor be defined again, as YAML 1.2, go-yaml and so sops do
-    (an alias refers to the latest definition); PyYAML alone refuses it."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call] # PyYAML has no annotations here
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None and not isinstance(event, yaml.AliasEvent):
-            self.anchors.pop(anchor, None)
-        return super().compose_node(parent, index)
+# Values are read as sops reads them (yaml.v3, see goyaml), on libyaml's parser when PyYAML has it.
+LOADER: Any = goyaml.Loader
+YAML11: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # how YAML 1.1 tools (kubectl...) read a text
 
 
 def _loader(text: str) -> Any:
     """libyaml's loader, or the redefining one when the text defines an anchor twice."""
     anchors = re.findall(r"&([^\s,\[\]{}]+)", text) if "&" in text else []
-    return _RedefiningLoader if len(anchors) != len(set(anchors)) else LOADER
+    return goyaml.RedefiningLoader if len(anchors) != len(set(anchors)) else LOADER
 
 
 def load_all(text: str) -> list[Any]:
@@ -169,7 +159,10 @@ def parse(text: str, where: str) -> Parsed:
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == "sops":
                     sops_span = (line_start(text, key_node.start_mark.index), _subtree_end(text, value_node))
-        _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen, tokens)
+        try:
+            _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen, tokens)
+        except DataError as exc:
+            raise DataError(f"{where}:{exc}") from None
         scalars += doc_scalars
         content = [s.end for s in doc_scalars if sops_span is None or not (sops_span[0] <= s.start < sops_span[1])]
         content += [
@@ -221,12 +214,14 @@ def _walk(
         if text[start : start + 1] in ("&", "!"):
             raw = _PROPS.match(text, start)
             start = raw.end() if raw else start
+            if raw and node.tag in goyaml.CONVERTING:
+                start = _tag_start(text, raw.start(), raw.end())
         out.append(Scalar(doc, path, start, node.end_mark.index, node.style or "", flow, value, alias))
     elif isinstance(node, yaml.MappingNode):
         inner = flow or bool(node.flow_style)
         items = list(value.items()) if isinstance(value, dict) else []
-        if len(items) != len(node.value):
-            raise DataError(f"line {node.start_mark.line + 1}: merge keys (<<) or duplicate keys are not supported")
+        if len(items) != len(node.value) or any(k.tag == goyaml.MERGE for k, _v in node.value):
+            raise DataError(f"{node.start_mark.line + 1}: merge keys (<<) or duplicate keys are not supported")
         for (key_node, value_node), (key, sub) in zip(node.value, items, strict=True):
             keys.append((key_node.start_mark.index, key_node.end_mark.index))
             _walk(text, value_node, sub, (*path, key), inner, doc, out, keys, counts, seen, tokens)
@@ -234,6 +229,17 @@ def _walk(
         inner = flow or bool(node.flow_style)
         for i, (item_node, item) in enumerate(zip(node.value, value or [], strict=True)):
             _walk(text, item_node, item, (*path, i), inner, doc, out, keys, counts, seen, tokens)
+
+
+def _tag_start(text: str, start: int, end: int) -> int:
+    """Where a scalar's text starts when its explicit tag converts the value (``!!int 017``,
+    ``!!binary aGk=``): at the tag, which then belongs to the value (an ``ENC[...]`` string under
+    such a tag is not a string to sops). Anchors written before the tag stay outside."""
+    props = list(re.finditer(r"[&!][^\s]*", text[start:end]))
+    tags = [m for m in props if m.group().startswith("!")]
+    if not tags or any(m.group().startswith("&") and m.start() > tags[0].start() for m in props):
+        return end  # a tag before the anchor: left where it is (sops then refuses the value)
+    return start + tags[0].start()
 
 
 def _at(mark: Any) -> int:
@@ -330,20 +336,14 @@ def comments(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int
 # --- writing a value back in a given style -------------------------------------------------------
 
 
-def render(value: Any, style: str, indent: int, *, parent: int | None = None) -> str | None:
-    """The text of ``value`` in ``style`` (block styles: header + lines); None if it cannot be."""
+def render(value: Any, style: str, indent: int, *, parent: int | None = None, new: bool = False) -> str | None:
+    """The text of ``value`` in ``style`` (block styles: header + lines); None if it cannot be.
+
+    ``new``: a value the tool writes (not the author's text given back): a plain string must also
+    mean that string to YAML 1.1 readers (kubectl reads a plain ``no`` as false)."""
     if style == "":
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif value is None:
-            text = "null"
-        elif isinstance(value, int | float):
-            text = str(value)
-        elif isinstance(value, str):
-            text = value
-        else:
-            return None
-        return text if _reparses(text, value) else None
+        text = value if isinstance(value, str) else goyaml.plain_text(value)
+        return text if text is not None and _reparses(text, value, yaml11=new) else None
     if not isinstance(value, str):
         return None
     if style == "'":
@@ -366,11 +366,13 @@ def render(value: Any, style: str, indent: int, *, parent: int | None = None) ->
     return None
 
 
-def _reparses(text: str, value: Any) -> bool:
+def _reparses(text: str, value: Any, *, yaml11: bool) -> bool:
+    """``text`` as a plain scalar is ``value`` to sops (and, with ``yaml11``, a string also to YAML 1.1)."""
     if not text or text != text.strip() or "\n" in text:
         return False
+    loaders = (LOADER, YAML11) if yaml11 and isinstance(value, str) else (LOADER,)
     try:
-        return bool(yaml.load("k: " + text, Loader=LOADER) == {"k": value})  # noqa: S506 - LOADER is a SafeLoader
+        return all(goyaml.same(yaml.load("k: " + text, Loader=loader), {"k": value}) for loader in loaders)  # noqa: S506 - both are SafeLoaders
     except yaml.YAMLError:
         return False
 
@@ -461,7 +463,10 @@ def needs_layout(plain: Parsed, s: Scalar) -> bool:
         rendered = render(s.value, s.style, indent)
         tail = block_tail(original)
         return rendered is None or rendered + tail != original
-    return render(s.value, s.style, 0) != original
+    # A plain string YAML 1.1 reads otherwise (``no``) keeps its text in a layout comment, so that a
+    # plain ENC[...] without one (as plain sops writes them) decrypts to a quoted string. In a flow
+    # collection, which has no room for a layout comment, the author's plain text is given back.
+    return render(s.value, s.style, 0, new=not s.flow) != original
 
 
 def block_tail(original: str) -> str:
@@ -482,7 +487,7 @@ def layout_mark(plain: Parsed, s: Scalar) -> Replacement:
     comment = f" # {LAYOUT}{json.dumps(original, ensure_ascii=False)}"
     if s.style in ("|", ">"):
         eol = plain.text.index("\n", s.start)
-        header = re.match(r"[|>][-+0-9]*", plain.text[s.start : eol])
+        header = re.match(r"(?:[&!]\S*\s+)*[|>][-+0-9]*", plain.text[s.start : eol])  # past a tag (``!!binary |``)
         start = s.start + (header.end() if header else 1)
         return Replacement(start, eol, comment)
     eol = line_after(plain.text, s.end)
@@ -589,7 +594,7 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
             continue
         value = value_at(docs, s.doc, s.path)
         style, indent = _hint_of(enc.text, s)
-        text = render(value, style, indent)
+        text = render(value, style, indent, new=not s.flow)
         if text is None:  # e.g. a file written by plain sops: a literal block, else double quotes
             text, end = _fallback(enc.text, s, value, end)
         reps.append(Replacement(s.start, end, text))
@@ -615,12 +620,14 @@ def _fallback(text: str, s: Scalar, value: Any, end: int) -> tuple[str, int]:
         probe = render(value, "|", 2, parent=0)
         if block is not None and probe is not None and _loads_as(f"k: {probe}", value):
             return block, line_end
+    if not isinstance(value, str):  # a bool, number, null or time: its plain form
+        return goyaml.plain_text(value) or json.dumps(value), end
     return json.dumps(value, ensure_ascii=False), end
 
 
 def _loads_as(text: str, value: Any) -> bool:
     try:
-        return bool(yaml.load(text, Loader=LOADER) == {"k": value})  # noqa: S506 - LOADER is a SafeLoader
+        return goyaml.same(yaml.load(text, Loader=LOADER), {"k": value})  # noqa: S506 - LOADER is a SafeLoader
     except yaml.YAMLError:
         return False
 
