@@ -90,6 +90,32 @@ def test_catch_all_rule_still_finds_what_scan_finds(repo: Path, capsys: pytest.C
     assert main(["scan", "cluster"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "reported"),
+    [
+        # a chosen password made of descriptive words is a (weak) password under every credential name
+        *((k, "minio-password", True) for k in ("rootPassword", "adminPassword", "accessKeySecret", "clientSecret")),
+        ("existingSecret", "minio-password", False),  # names a Secret object
+        ("sshKeySecret", "ssh-public-keys", False),
+        # the well-known default words stay placeholders under every name
+        *((k, v, False) for k in ("rootPassword", "accessKeySecret") for v in ("password", "changeme")),
+    ],
+)
+def test_a_value_gets_one_verdict_whatever_credential_name_holds_it(
+    repo: Path, capsys: pytest.CaptureFixture[str], key: str, value: str, reported: bool
+) -> None:
+    """Found on a public repo (research/doctor2 repro B): `minio-password` was an error under
+    `rootPassword` and quiet under `accessKeySecret`, where it was the live S3 secret key ("a key
+    ending in Secret holds a Secret's name"). Now scan and doctor report it under both, and stay
+    quiet only where the key names a Secret object."""
+    (repo / ".sops.yaml").write_text(CATCH_ALL.format(r=_recipient(repo)))
+    _write(repo, {"cluster/apps/mlflow/values.yaml": f'mlflow:\n  auth:\n    {key}: "{value}"\n'})
+    code, out = _doctor(capsys)
+    assert (code == 1) is reported, out
+    assert (f"would expose mlflow.auth.{key}" in out) is reported, out
+    assert (main(["scan", "cluster"]) == 1) is reported
+
+
 def test_templated_sops_config_is_one_warning(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(
         repo,
