@@ -83,7 +83,6 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
     _check_sops_types(plain.docs, rel)
     predicted = _predict(sops, plain, rel)
     guess = [s for s in predicted if ys.needs_layout(plain, s)] if predicted is not None else []
-    _refuse_flow(guess, rel)  # no room for a layout comment there: say so before sops runs
     marks = _marks(plain, guess)
     enc = ys.parse(ys.comment_items_as_comments(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode()), rel)
     targets = ys.encrypted_scalars(plain, enc.docs, rel)
@@ -96,8 +95,7 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
             f"{rel}: {ys.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out"
         )
     need = [s for s in targets if ys.needs_layout(plain, s)]
-    _refuse_flow(need, rel)
-    if [s.path for s in need] != [s.path for s in guess]:
+    if _marks(plain, need) != marks:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
         marks = _marks(plain, need)
         enc = ys.parse(
@@ -105,8 +103,13 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
         )
     found, comments = _match_comments(plain, marks, enc, rel)
     index = {s.path: i for i, s in enumerate(targets)}
-    layouts = {index[s.path]: (c, m.end) for s, c, m in zip(need, found, marks, strict=True)}
-    result = ys.splice_encrypted(plain, enc, targets, layouts, comments, rel)
+    single = [s for s in need if not s.flow]  # their marks come first, then one per flow collection
+    layouts = {index[s.path]: (c, m.end) for s, c, m in zip(single, found, marks, strict=False)}
+    flows = [
+        ys.Replacement(m.start, m.end, f" #{c}")
+        for c, m in zip(found[len(single) :], marks[len(single) :], strict=True)
+    ]
+    result = ys.splice_encrypted(plain, enc, targets, layouts, comments + flows, rel)
     if verify:
         check(sops, result, src.text, plain.docs, rel)
     return src.encode(result)
@@ -142,17 +145,11 @@ def _kind(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number"}.get(type(value), "a non-string value")
 
 
-def _refuse_flow(need: list[ys.Scalar], rel: str) -> None:
-    flow = next((s for s in need if s.flow), None)
-    if flow is not None:
-        raise DataError(
-            f"{rel}: {ys.fmt_path(flow.path)}: inside a flow collection this value's text cannot be kept (sops writes it in another form, e.g. 017 as 15); use block style"
-        )
-
-
 def _marks(plain: ys.Parsed, need: list[ys.Scalar]) -> list[ys.Replacement]:
-    """Edits that put a ``# aigw-fmt:`` comment after each value whose layout must be stored."""
-    return [ys.layout_mark(plain, s) for s in need]
+    """Edits that put a ``# aigw-fmt:`` comment after each value whose layout must be stored (block
+    context), then a ``# aigw-fmt-flow:`` one after each flow collection holding such a value."""
+    flows = dict.fromkeys(span for s in need if s.flow and (span := ys.flow_of(plain, s)) is not None)
+    return [ys.layout_mark(plain, s) for s in need if not s.flow] + [ys.flow_mark(plain, f) for f in flows]
 
 
 def _match_comments(
@@ -191,9 +188,10 @@ def _match_comments(
                 )
             continue
         if not is_author:
-            if not encrypted:  # pragma: no cover - sops encrypts every comment next to an encrypted value
+            if not encrypted:  # the comment after a flow collection that mixes encrypted and clear values
                 raise DataError(
-                    f"{rel}:{_line(plain.text, pos)}: sops did not encrypt the layout of this value; nothing written"
+                    f"{rel}:{_line(plain.text, pos)}: this flow collection mixes encrypted and clear values, and an encrypted one "
+                    "sops writes in another form (017 as 15) would keep its text in a comment sops leaves in clear; use block style"
                 )
             layouts[i] = text[1:]
             continue

@@ -36,6 +36,7 @@ from aigw_secrets.errors import DataError
 from aigw_secrets.sops import goyaml
 
 LAYOUT = "aigw-fmt:"
+FLOW_LAYOUT = "aigw-fmt-flow:"
 _ENC = re.compile(r"ENC\[AES256_GCM,data:[^\]]*\]")
 _PROPS = re.compile(r"(?:[&!][^\s]*\s+)+")  # anchors and tags in front of a scalar
 # Values are read as sops reads them (yaml.v3, see goyaml), on libyaml's parser when PyYAML has it.
@@ -111,6 +112,25 @@ class Parsed(NamedTuple):
     docs: list[Any]  # constructed documents
     content_end: list[int]  # per document: where its content ends (insertion point for sops)
     sops_spans: list[tuple[int, int] | None]  # per document: the `sops:` entry, if any
+    flows: list[tuple[int, int]]  # outermost flow collections ([...], {...}), in order
+
+
+def _flow_spans(root: Any) -> list[tuple[int, int]]:
+    """(start, end) of each outermost flow collection under a node (each node once)."""
+    out = []
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, yaml.ScalarNode):
+            continue
+        seen.add(id(node))
+        if node.flow_style:
+            out.append((node.start_mark.index, node.end_mark.index))
+            continue
+        items = [x for kv in node.value for x in kv] if isinstance(node, yaml.MappingNode) else node.value
+        stack.extend(reversed(items))
+    return sorted(out)
 
 
 def yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
@@ -173,7 +193,8 @@ def parse(text: str, where: str) -> Parsed:
         ]
         ends.append(line_after(text, max(content, default=node.start_mark.index)))
         sops_spans.append(sops_span)
-    return Parsed(text, scalars, sorted(keys), docs, ends, sops_spans)
+    flows = [span for n in nodes if n is not None for span in _flow_spans(n)] if "[" in text or "{" in text else []
+    return Parsed(text, scalars, sorted(keys), docs, ends, sops_spans, flows)
 
 
 def _count(node: yaml.Node, counts: dict[int, int]) -> None:
@@ -475,7 +496,21 @@ def block_tail(original: str) -> str:
     return original[len(body) + 1 :] if body != original else ""
 
 
-def layout_mark(plain: Parsed, s: Scalar) -> Replacement:
+def flow_of(plain: Parsed, s: Scalar) -> tuple[int, int] | None:
+    """The outermost flow collection a scalar stands in."""
+    i = bisect.bisect_right(plain.flows, (s.start, len(plain.text) + 1)) - 1
+    return plain.flows[i] if s.flow and i >= 0 and plain.flows[i][0] <= s.start < plain.flows[i][1] else None
+
+
+def flow_mark(plain: Parsed, span: tuple[int, int]) -> Replacement:
+    """As ``layout_mark``, for a flow collection with a value whose text must be stored: a flow
+    collection has no room for a comment after each value, so the comment after the collection
+    stores the whole collection's text (``# aigw-fmt-flow:"[017, x]"``)."""
+    stand = Scalar(0, (), span[0], span[1], "", False, None, False)
+    return layout_mark(plain, stand, prefix=FLOW_LAYOUT)
+
+
+def layout_mark(plain: Parsed, s: Scalar, *, prefix: str = LAYOUT) -> Replacement:
     """The edit that puts a plaintext ``# aigw-fmt:...`` comment (which sops will encrypt) after a
     value whose layout must be stored.
 
@@ -484,7 +519,7 @@ def layout_mark(plain: Parsed, s: Scalar) -> Replacement:
     comment after a value is stored after the JSON and put back after the value.
     """
     original = plain.text[s.start : s.end]
-    comment = f" # {LAYOUT}{json.dumps(original, ensure_ascii=False)}"
+    comment = f" # {prefix}{json.dumps(original, ensure_ascii=False)}"
     if s.style in ("|", ">"):
         eol = plain.text.index("\n", s.start)
         header = re.match(r"(?:[&!]\S*\s+)*[|>][-+0-9]*", plain.text[s.start : eol])  # past a tag (``!!binary |``)
@@ -568,18 +603,29 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
     # line start -> (original text, the author's inline comment after it, layout comment span)
     layouts: dict[int, tuple[str, str, int, int]] = {}
     reps: list[Replacement] = []
+    flows: list[tuple[int, int]] = []  # flow collections given back whole from their stored text
     for (cs, ce), dtext in zip(enc_comments, comment_texts, strict=True):
         if not enc.text.startswith("#ENC[", cs):
             continue
         body = dtext[1:].lstrip(" ")
-        if body.startswith(LAYOUT):
-            gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
+        gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
+        if body.startswith(FLOW_LAYOUT):  # the whole flow collection that ends before it on its line
+            original, stop = json.JSONDecoder().raw_decode(body, len(FLOW_LAYOUT))
+            line = line_start(enc.text, cs)
+            span = next((f for f in reversed(enc.flows) if f[1] <= cs and line_start(enc.text, f[1]) == line), None)
+            if span is None:
+                raise DataError(f"{where}: a stored flow collection has no collection before it; was the file edited?")
+            reps += [Replacement(span[0], span[1], original), Replacement(gap, ce, body[stop:])]
+            flows.append(span)
+        elif body.startswith(LAYOUT):
             original, stop = json.JSONDecoder().raw_decode(body, len(LAYOUT))
             layouts[line_start(enc.text, cs)] = (original, body[stop:], gap, ce)
         else:  # an author's comment that sops encrypted
             reps.append(Replacement(cs, ce, dtext))
     for s in enc.scalars:
         if s.start < 0 or s.style == "*" or not is_enc(s.value) or s.path[:1] == ("sops",):
+            continue
+        if any(a <= s.start < b for a, b in flows):
             continue
         block = s.style in ("|", ">")
         # A block stand-in is "|-\n<indent>ENC[...]\n" followed by the original's blank tail.
