@@ -483,6 +483,10 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     old = next(s for s in plain_before.scalars if s.path == keypath)
     rep, style, indent = _restyle(before, old, value, rel)
     expected = ys.apply(before, [rep])
+    span = ys.flow_of(cur, target)
+    if span is not None and src.text.startswith(" #ENC[", span[1]):
+        # the collection's text is stored whole in the comment after it: encrypt the new text anew
+        return encrypt(sops, src.encode(expected), rel)
 
     sops_path = "".join(f"[{k}]" if isinstance(k, int) else f"[{json.dumps(k)}]" for k in keypath)
     canonical = run_on_copy(

@@ -440,3 +440,16 @@ def test_the_reader_takes_sops_time_and_special_floats() -> None:
         and reader.to_bytes(goyaml.GoTime("2001-12-14T21:59:43.1-05:00")) == b"2001-12-14T21:59:43.1-05:00"
     )
     assert reader.typed(b"\xff", "str") == b"\xff"  # a !!binary value that is not UTF-8: a Go string of bytes
+
+
+def test_set_inside_a_stored_flow_collection(rules: Path) -> None:
+    """`set` on a value of a flow collection whose text is stored whole re-encrypts the new text (the
+    stored text would otherwise give the old value back; before, set refused)."""
+    sops = Sops(rules)
+    rel = "kubernetes/set.yaml"
+    text = "apiVersion: v1\nkind: Secret\nstringData:\n  list: [017, x]  # ports\n  pw: old-value\n"
+    encrypted = sopsfile.encrypt(sops, text.encode(), rel)
+    changed = sopsfile.set_value(sops, encrypted, rel, ("stringData", "list", 1), "no")
+    assert sopsfile.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]')
+    changed = sopsfile.set_value(sops, changed, rel, ("stringData", "pw"), "new-value")
+    assert sopsfile.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]').replace("old", "new")
