@@ -453,3 +453,28 @@ def test_set_inside_a_stored_flow_collection(rules: Path) -> None:
     assert sopsfile.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]')
     changed = sopsfile.set_value(sops, changed, rel, ("stringData", "pw"), "new-value")
     assert sopsfile.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]').replace("old", "new")
+
+
+def test_the_reader_leaves_to_sops_what_it_cannot_read() -> None:
+    assert reader.typed(b"\x00\xff", "bytes") == b"\x00\xff"
+    for raw, kind in [(b"\xff", "int"), (b"abc", "int"), (b"x", "float"), (b"2001-12-14", "time"), (b"1", "uint64")]:
+        with pytest.raises(reader.Unsupported):
+            reader.typed(raw, kind)
+
+
+def test_a_decrypted_copy_is_known_by_its_name_or_its_encrypted_sibling(tmp_path: Path) -> None:
+    from aigw_secrets.sops.lint import _encrypted_original
+
+    (tmp_path / "app.yaml").write_text(
+        "a: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops:\n  mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n"
+    )
+    for name, original in [
+        ("app.dec.yaml", "app.yaml"),
+        ("app.yaml.plain", "app.yaml"),
+        ("secrets.decrypted.sops.yaml", "secrets.decrypted.sops.yaml"),  # no sibling left: the copy itself
+        ("plain.yaml", None),
+        ("values.yaml", None),
+    ]:
+        (tmp_path / name).write_text("a: b\n")
+        found = _encrypted_original(tmp_path / name)
+        assert (found.name if found else None) == original, name
