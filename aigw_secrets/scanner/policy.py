@@ -37,6 +37,14 @@ SECRET_SECTIONS = ("data", "stringData")
 # A key whose last word is "secret" holding a Kubernetes resource name (lower-case words joined by "-"):
 # the name of a Secret, not its content.
 _SECRET_WORD = lean.pattern(r"(?:[Ss]ecret|_secret|-secret)$")
+# ... except where the word before "secret" says the key holds the secret itself: an S3 secret key
+# (`accessKeySecret`), an OAuth client secret, a signing secret. There a value such as
+# `minio-password` is the password, as it is under `rootPassword` (the verdict on a value must not
+# depend on which credential name holds it); only a key that names a Secret object lets it pass
+# (`existingSecret`, `sshKeySecret: ssh-public-keys`, `deployKeySecret: code-server`).
+_VALUE_SECRET = lean.pattern(
+    r"(?i)(?:access[-_]?key|client|jwt|session|cookie|webhook|hmac|shared|api|app|signing|encryption|oauth|consumer)[-_]?secret$"
+)
 _RESOURCE_NAME = lean.pattern(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 _UUID = lean.pattern(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -84,7 +92,12 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
         _GRAFANA_QUERY.fullmatch(value) or not (filters.is_token_like(value) and not filters.is_named_thing(value))
     ):
         return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
-    if _SECRET_WORD.search(keys[-1]) and _RESOURCE_NAME.match(value) and not _UUID.match(value):  # a UUID is a token
+    if (
+        _SECRET_WORD.search(keys[-1])
+        and not _VALUE_SECRET.search(keys[-1])
+        and _RESOURCE_NAME.match(value)
+        and not _UUID.match(value)  # a UUID is a token
+    ):
         return False  # `provisionerSecret: csi-cephfs-secret`, `existingSecret: authelia-secrets` name a Secret
     if filters.is_named_thing(value) and (kube_kind is not None or "/" in value or _NAMES_A_SECRET.search(value)):
         return False  # `brokenPodLabelKey: cni.istio.io/uninitialized`, `valuesKey: github_app_id`: names (in a

@@ -308,7 +308,7 @@ def exposure(path: str, data: bytes) -> str | None:
     for f in found:
         if f.rule == "sops-rule-unencrypted":
             return f.note or "secret material"
-    shapes = [f.rule for f in found if f.rule in rules.LINE_RULE_IDS]
+    shapes = [f"the value on line {f.line}" for f in found if f.rule in rules.LINE_RULE_IDS]
     return f"would expose {', '.join(dict.fromkeys(shapes))}" if shapes else None
 
 
@@ -393,8 +393,10 @@ def _scan_yaml(
         # key paths first (doctor's fix depends on whether the rule's selector reaches them), then the
         # rules that found credential shapes elsewhere in the file; a literal under a credential name
         # the walk did not judge comes last
-        weak = [f.rule for f in found if f.secret]
-        shapes = [r for r in weak if r not in _WEAKEST]
+        # a credential shape is named by where it stands (`ConfigMap x data.configuration.yaml`), not by
+        # the rule that found it
+        weak = [_place(plain_docs, f.line) for f in found if f.secret]
+        shapes = [_place(plain_docs, f.line) for f in found if f.secret and f.rule not in _WEAKEST]
         sops_name = is_sops_name(path.rsplit("/", 1)[-1])
         what = []
         if (
@@ -409,6 +411,26 @@ def _scan_yaml(
             tail = " …" if len(unique) > 4 else ""
             out.append(Finding(path, 1, 1, "sops-rule-unencrypted", "", f"would expose {', '.join(unique[:4])}{tail}"))
     return out, problem
+
+
+def _place(docs: list[Any], line: int) -> str:
+    """Where the value on ``line`` stands: its key path (``ConfigMap x data.configuration.yaml`` in a
+    Kubernetes object, ``auth.token`` elsewhere), the innermost value whose text covers the line (a
+    line inside a block scalar belongs to it); ``the value on line N`` when no value covers it (a
+    comment)."""
+    from aigw_secrets.scanner import yamlread
+
+    best: tuple[int, str] | None = None
+    for doc in docs:
+        top = yamlread.mapping(doc)
+        kind = _kube_kind(doc)
+        prefix = f"{kind} {yamlread.scalar(yamlread.mapping(top.get('metadata')).get('name')) or '?'} " if kind else ""
+        for keys, node in yamlread.Walk(doc):
+            first, end = node.start_mark.line + 1, node.end_mark.line + 1
+            last = end - 1 if node.end_mark.column == 0 and end > first else end
+            if keys and first <= line <= last and (best is None or last - first < best[0]):
+                best = (last - first, prefix + ".".join(keys))
+    return best[1] if best else f"the value on line {line}"
 
 
 def _kube_kind(doc: Any) -> str | None:

@@ -19,6 +19,7 @@ import yaml
 
 from aigw_secrets.errors import AigwError, ConfigError, DataError, NoInputError
 from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import goyaml
 from aigw_secrets.sops import reader as sopscrypto
 from aigw_secrets.sops import splice as ys
 from aigw_secrets.sops.binary import Sops
@@ -79,6 +80,7 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
             raise DataError(f"{rel}: already encrypted (document {i + 1} has a sops block)")
         if not isinstance(doc, dict):
             raise DataError(f"{rel}: document {i + 1} is not a mapping; sops cannot encrypt it")
+    _check_sops_types(plain.docs, rel)
     predicted = _predict(sops, plain, rel)
     guess = [s for s in predicted if ys.needs_layout(plain, s)] if predicted is not None else []
     marks = _marks(plain, guess)
@@ -93,12 +95,7 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
             f"{rel}: {ys.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out"
         )
     need = [s for s in targets if ys.needs_layout(plain, s)]
-    flow = next((s for s in need if s.flow), None)
-    if flow is not None:
-        raise DataError(
-            f"{rel}: {ys.fmt_path(flow.path)}: this value's style inside a flow collection cannot be kept; use block style"
-        )
-    if [s.path for s in need] != [s.path for s in guess]:
+    if _marks(plain, need) != marks:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
         marks = _marks(plain, need)
         enc = ys.parse(
@@ -106,16 +103,53 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
         )
     found, comments = _match_comments(plain, marks, enc, rel)
     index = {s.path: i for i, s in enumerate(targets)}
-    layouts = {index[s.path]: (c, m.end) for s, c, m in zip(need, found, marks, strict=True)}
-    result = ys.splice_encrypted(plain, enc, targets, layouts, comments, rel)
+    single = [s for s in need if not s.flow]  # their marks come first, then one per flow collection
+    layouts = {index[s.path]: (c, m.end) for s, c, m in zip(single, found, marks, strict=False)}
+    flows = [
+        ys.Replacement(m.start, m.end, f" #{c}")
+        for c, m in zip(found[len(single) :], marks[len(single) :], strict=True)
+    ]
+    result = ys.splice_encrypted(plain, enc, targets, layouts, comments + flows, rel)
     if verify:
         check(sops, result, src.text, plain.docs, rel)
     return src.encode(result)
 
 
+def _check_sops_types(docs: list[Any], rel: str) -> None:
+    """Refuse, naming the place, what sops cannot encrypt: a mapping key that is not a string (sops
+    reads ``1:``, ``true:``, ``~:`` and ``2001-12-14:`` as a number, bool, null or time) and an
+    integer Go holds only as uint64 (2**63 to 2**64-1)."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), d) for d in reversed(docs)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in reversed(list(node.items())):
+                if not isinstance(key, str | bytes):
+                    raise DataError(
+                        f"{rel}: {ys.fmt_path(path)}: a key that sops reads as {_kind(key)}, not a string; sops accepts string keys only: quote it"
+                    )
+                stack.append(((*path, key), value))
+        elif isinstance(node, list):
+            stack += [((*path, i), v) for i, v in reversed(list(enumerate(node)))]
+        elif isinstance(node, int) and not isinstance(node, bool) and node > goyaml.INT64[1]:
+            raise DataError(
+                f"{rel}: {ys.fmt_path(path)}: an integer above 2**63-1, which sops cannot encrypt or keep; quote it"
+            )
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, goyaml.GoTime):
+        return "a timestamp"
+    return {bool: "a boolean", int: "an integer", float: "a number"}.get(type(value), "a non-string value")
+
+
 def _marks(plain: ys.Parsed, need: list[ys.Scalar]) -> list[ys.Replacement]:
-    """Edits that put a ``# aigw-fmt:`` comment after each value whose layout must be stored."""
-    return [ys.layout_mark(plain, s) for s in need]
+    """Edits that put a ``# aigw-fmt:`` comment after each value whose layout must be stored (block
+    context), then a ``# aigw-fmt-flow:`` one after each flow collection holding such a value."""
+    flows = dict.fromkeys(span for s in need if s.flow and (span := ys.flow_of(plain, s)) is not None)
+    return [ys.layout_mark(plain, s) for s in need if not s.flow] + [ys.flow_mark(plain, f) for f in flows]
 
 
 def _match_comments(
@@ -154,9 +188,10 @@ def _match_comments(
                 )
             continue
         if not is_author:
-            if not encrypted:  # pragma: no cover - sops encrypts every comment next to an encrypted value
+            if not encrypted:  # the comment after a flow collection that mixes encrypted and clear values
                 raise DataError(
-                    f"{rel}:{_line(plain.text, pos)}: sops did not encrypt the layout of this value; nothing written"
+                    f"{rel}:{_line(plain.text, pos)}: this flow collection mixes encrypted and clear values, and an encrypted one "
+                    "sops writes in another form (017 as 15) would keep its text in a comment sops leaves in clear; use block style"
                 )
             layouts[i] = text[1:]
             continue
@@ -265,13 +300,12 @@ def check(sops: Sops, result: str, expected: str, expected_docs: list[Any], rel:
     """
     try:
         docs, back = _fast_plain(sops, ys.parse(result, rel), rel)
-        if docs == expected_docs and back == expected:
+        if goyaml.same(docs, expected_docs) and back == expected:
             return
     except sopscrypto.Unsupported:
         pass
     dec = sops.decrypt(result.encode(), rel).decode("utf-8")
-    values = [d for d in yaml.safe_load_all(dec)]
-    if values != expected_docs:
+    if not goyaml.same(ys.load_all(dec), expected_docs):
         raise DataError(
             f"{rel}: sops would change some values (dates, numbers or tags in encrypted sections?); nothing written"
         )
@@ -449,6 +483,10 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     old = next(s for s in plain_before.scalars if s.path == keypath)
     rep, style, indent = _restyle(before, old, value, rel)
     expected = ys.apply(before, [rep])
+    span = ys.flow_of(cur, target)
+    if span is not None and src.text.startswith(" #ENC[", span[1]):
+        # the collection's text is stored whole in the comment after it: encrypt the new text anew
+        return encrypt(sops, src.encode(expected), rel)
 
     sops_path = "".join(f"[{k}]" if isinstance(k, int) else f"[{json.dumps(k)}]" for k in keypath)
     canonical = run_on_copy(
@@ -489,11 +527,11 @@ def _restyle(text: str, old: ys.Scalar, value: str, rel: str) -> tuple[ys.Replac
     (or a literal block for multi-line text), which can hold anything."""
     style = old.style
     indent = ys.indent_of_block(text, old.start, old.end) if style in ("|", ">") else 0
-    rendered = ys.render(value, style, indent)
+    rendered = ys.render(value, style, indent, new=True)
     if rendered is None:
         style = "|" if "\n" in value and not old.flow else '"'
         indent = indent or ys.block_indent(text, old.start)
-        rendered = ys.render(value, style, indent)
+        rendered = ys.render(value, style, indent, new=True)
     if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
         raise DataError(f"{rel}: {ys.fmt_path(old.path)}: cannot write this value")
     tail = ys.block_tail(text[old.start : old.end]) if old.style in ("|", ">") else ""
@@ -523,8 +561,8 @@ def edit_text(text: str, rel: str, changes: Changes) -> str:
             key = path[-1]
             added.setdefault(path[:-1], []).append(
                 (
-                    ys.render(key, "", 0) or json.dumps(key),
-                    ys.render(value, "", 0) or json.dumps(value, ensure_ascii=False),
+                    ys.render(key, "", 0, new=True) or json.dumps(key),
+                    ys.render(value, "", 0, new=True) or json.dumps(value, ensure_ascii=False),
                 )
             )
     for parent, entries in added.items():

@@ -684,8 +684,17 @@ def _check_files(
             continue  # nothing secret in it: a rule says how to encrypt, not that every file it matches must be
         shown = _shown(root, path)
         cmd = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
+        committed = _committed(root, shown)
+        original = _encrypted_original(path)
         fix = f"run `{cmd}` before committing it"
-        if not _selected(rule, exposed):
+        if committed:
+            fix = f"run `{cmd}`, and rotate the values it exposes: the plaintext is in git history"
+        if original is not None:  # a decrypted copy: the encrypted file is the one to keep
+            kept = f"; {_shown(root, original)} is the encrypted original" if original != path else ""
+            fix = f"delete this decrypted copy (`git rm {shown}`{kept}) and add its name to .gitignore"
+            if committed:
+                fix += "; rotate every value it exposes: they are in git history, so compromised"
+        elif not _selected(rule, exposed):
             regex = rule.data.get("encrypted_regex")
             if "Secret " in exposed:
                 fix = f"widen the rule's encrypted_regex {regex} (e.g. ^(data|stringData)$), then `{cmd}`: as it is, encrypting leaves these values plaintext"
@@ -775,6 +784,36 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
                 )
             )
     return out
+
+
+_COPY_MARKS = frozenset({"decrypted", "decrypt", "dec", "plain", "plaintext", "unencrypted", "cleartext", "clear"})
+
+
+def _name_words(name: str) -> list[str]:
+    return [w for w in re.split(r"[._~-]+", name.lower()) if w]
+
+
+def _encrypted_original(path: Path) -> Path | None:
+    """For a plaintext file that is a decrypted copy of an encrypted one (``.decrypted-x.sops.yaml``,
+    ``x.dec.yaml`` beside ``x.yaml``, ``x.sops.yaml.plain``): that encrypted file; the copy itself
+    when its name says so but no encrypted sibling is left; None for any other file."""
+    words = _name_words(path.name)
+    if not any(w in _COPY_MARKS for w in words):
+        return None
+    bare = [w for w in words if w not in _COPY_MARKS]
+    try:
+        siblings = [p for p in path.parent.iterdir() if p != path and p.is_file()]
+    except OSError:
+        siblings = []
+    for sibling in sorted(siblings):
+        if _name_words(sibling.name) == bare and sopsconfig.is_encrypted(sibling):
+            return sibling
+    return path if "sops" in bare else None
+
+
+def _committed(root: Path, rel: str) -> bool:
+    """The file as it is named is in the current commit (its plaintext is in git history)."""
+    return git.succeeds(root, "cat-file", "-e", f"HEAD:{rel}")
 
 
 def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:

@@ -19,12 +19,14 @@ import decimal
 import functools
 import hashlib
 import hmac
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from aigw_secrets.sops import goyaml
 from aigw_secrets.sops.agekeys import IDENTITY_RE, bech32_decode
 
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:([^,]*),iv:([^,]*),tag:([^,]*),type:([a-z]+)\]$")
@@ -159,15 +161,32 @@ def _aes(enc: str, key: bytes, aad: str) -> tuple[bytes, str]:
 
 
 def typed(raw: bytes, kind: str) -> Any:
-    text = raw.decode("utf-8")
+    """A decrypted value of sops type ``kind``, as the engine reads values (see goyaml)."""
+    if kind == "bytes":
+        return raw
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if kind == "str":  # a Go string holds any bytes (a !!binary value that is not UTF-8)
+            return raw
+        raise Unsupported(f"{kind} value is not UTF-8") from None
     if kind == "str" or kind == "comment":
         return text
-    if kind == "int":
-        return int(text)
-    if kind == "float":
-        return float(text)
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            value = float(text)  # Go writes NaN, +Inf, -Inf as Python reads them
+            return goyaml.NAN if math.isnan(value) else value
+    except ValueError:
+        raise Unsupported(f"{kind} value") from None
     if kind == "bool":
         return text.lower() == "true"
+    if kind == "time":
+        stamp = goyaml.parse_timestamp(text)
+        if stamp is None or stamp.text != text:
+            raise Unsupported("time value")
+        return stamp
     raise Unsupported(f"type {kind}")
 
 
@@ -178,12 +197,18 @@ def to_bytes(value: Any) -> bytes:
     if isinstance(value, int):
         return str(value).encode()
     if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return b"NaN" if math.isnan(value) else b"+Inf" if value > 0 else b"-Inf"
         text = format(decimal.Decimal(repr(value)), "f")  # Go FormatFloat(f, 'f', -1, 64)
         if "." in text:
             text = text.rstrip("0").rstrip(".")
         return text.encode()
     if isinstance(value, str):
         return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, goyaml.GoTime):
+        return value.text.encode()  # Go time.MarshalText
     raise Unsupported(f"leaf of type {type(value).__name__}")
 
 
@@ -214,6 +239,8 @@ def decrypt_docs(docs: list[Any], env: Mapping[str, str]) -> tuple[list[Any], by
         if isinstance(node, list):
             return [walk(v, path) for v in node]
         if isinstance(node, str) and node.startswith("ENC["):
+            if not all(isinstance(k, str) for k in path):  # a !!binary key that is not UTF-8
+                raise Unsupported("non-string key")
             raw, kind = _aes(node, key, ":".join(path) + ":")
             return typed(raw, kind)
         return node

@@ -33,30 +33,21 @@ from typing import Any, NamedTuple
 import yaml
 
 from aigw_secrets.errors import DataError
+from aigw_secrets.sops import goyaml
 
 LAYOUT = "aigw-fmt:"
+FLOW_LAYOUT = "aigw-fmt-flow:"
 _ENC = re.compile(r"ENC\[AES256_GCM,data:[^\]]*\]")
 _PROPS = re.compile(r"(?:[&!][^\s]*\s+)+")  # anchors and tags in front of a scalar
-# libyaml when PyYAML was built with it (marks are character indices either way), else pure Python.
-LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _RedefiningLoader(yaml.SafeLoader):
-    """A SafeLoader that lets an anchor be defined again, as YAML 1.2, go-yaml and so sops do
-    (an alias refers to the latest definition); PyYAML alone refuses it."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call] # PyYAML has no annotations here
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None and not isinstance(event, yaml.AliasEvent):
-            self.anchors.pop(anchor, None)
-        return super().compose_node(parent, index)
+# Values are read as sops reads them (yaml.v3, see goyaml), on libyaml's parser when PyYAML has it.
+LOADER: Any = goyaml.Loader
+YAML11: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # how YAML 1.1 tools (kubectl...) read a text
 
 
 def _loader(text: str) -> Any:
     """libyaml's loader, or the redefining one when the text defines an anchor twice."""
     anchors = re.findall(r"&([^\s,\[\]{}]+)", text) if "&" in text else []
-    return _RedefiningLoader if len(anchors) != len(set(anchors)) else LOADER
+    return goyaml.RedefiningLoader if len(anchors) != len(set(anchors)) else LOADER
 
 
 def load_all(text: str) -> list[Any]:
@@ -121,6 +112,25 @@ class Parsed(NamedTuple):
     docs: list[Any]  # constructed documents
     content_end: list[int]  # per document: where its content ends (insertion point for sops)
     sops_spans: list[tuple[int, int] | None]  # per document: the `sops:` entry, if any
+    flows: list[tuple[int, int]]  # outermost flow collections ([...], {...}), in order
+
+
+def _flow_spans(root: Any) -> list[tuple[int, int]]:
+    """(start, end) of each outermost flow collection under a node (each node once)."""
+    out = []
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, yaml.ScalarNode):
+            continue
+        seen.add(id(node))
+        if node.flow_style:
+            out.append((node.start_mark.index, node.end_mark.index))
+            continue
+        items = [x for kv in node.value for x in kv] if isinstance(node, yaml.MappingNode) else node.value
+        stack.extend(reversed(items))
+    return sorted(out)
 
 
 def yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
@@ -169,7 +179,10 @@ def parse(text: str, where: str) -> Parsed:
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == "sops":
                     sops_span = (line_start(text, key_node.start_mark.index), _subtree_end(text, value_node))
-        _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen, tokens)
+        try:
+            _walk(text, node, doc, (), False, i, doc_scalars, keys, counts, seen, tokens)
+        except DataError as exc:
+            raise DataError(f"{where}:{exc}") from None
         scalars += doc_scalars
         content = [s.end for s in doc_scalars if sops_span is None or not (sops_span[0] <= s.start < sops_span[1])]
         content += [
@@ -180,7 +193,8 @@ def parse(text: str, where: str) -> Parsed:
         ]
         ends.append(line_after(text, max(content, default=node.start_mark.index)))
         sops_spans.append(sops_span)
-    return Parsed(text, scalars, sorted(keys), docs, ends, sops_spans)
+    flows = [span for n in nodes if n is not None for span in _flow_spans(n)] if "[" in text or "{" in text else []
+    return Parsed(text, scalars, sorted(keys), docs, ends, sops_spans, flows)
 
 
 def _count(node: yaml.Node, counts: dict[int, int]) -> None:
@@ -221,12 +235,14 @@ def _walk(
         if text[start : start + 1] in ("&", "!"):
             raw = _PROPS.match(text, start)
             start = raw.end() if raw else start
+            if raw and node.tag in goyaml.CONVERTING:
+                start = _tag_start(text, raw.start(), raw.end())
         out.append(Scalar(doc, path, start, node.end_mark.index, node.style or "", flow, value, alias))
     elif isinstance(node, yaml.MappingNode):
         inner = flow or bool(node.flow_style)
         items = list(value.items()) if isinstance(value, dict) else []
-        if len(items) != len(node.value):
-            raise DataError(f"line {node.start_mark.line + 1}: merge keys (<<) or duplicate keys are not supported")
+        if len(items) != len(node.value) or any(k.tag == goyaml.MERGE for k, _v in node.value):
+            raise DataError(f"{node.start_mark.line + 1}: merge keys (<<) or duplicate keys are not supported")
         for (key_node, value_node), (key, sub) in zip(node.value, items, strict=True):
             keys.append((key_node.start_mark.index, key_node.end_mark.index))
             _walk(text, value_node, sub, (*path, key), inner, doc, out, keys, counts, seen, tokens)
@@ -234,6 +250,17 @@ def _walk(
         inner = flow or bool(node.flow_style)
         for i, (item_node, item) in enumerate(zip(node.value, value or [], strict=True)):
             _walk(text, item_node, item, (*path, i), inner, doc, out, keys, counts, seen, tokens)
+
+
+def _tag_start(text: str, start: int, end: int) -> int:
+    """Where a scalar's text starts when its explicit tag converts the value (``!!int 017``,
+    ``!!binary aGk=``): at the tag, which then belongs to the value (an ``ENC[...]`` string under
+    such a tag is not a string to sops). Anchors written before the tag stay outside."""
+    props = list(re.finditer(r"[&!][^\s]*", text[start:end]))
+    tags = [m for m in props if m.group().startswith("!")]
+    if not tags or any(m.group().startswith("&") and m.start() > tags[0].start() for m in props):
+        return end  # a tag before the anchor: left where it is (sops then refuses the value)
+    return start + tags[0].start()
 
 
 def _at(mark: Any) -> int:
@@ -330,20 +357,14 @@ def comments(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int
 # --- writing a value back in a given style -------------------------------------------------------
 
 
-def render(value: Any, style: str, indent: int, *, parent: int | None = None) -> str | None:
-    """The text of ``value`` in ``style`` (block styles: header + lines); None if it cannot be."""
+def render(value: Any, style: str, indent: int, *, parent: int | None = None, new: bool = False) -> str | None:
+    """The text of ``value`` in ``style`` (block styles: header + lines); None if it cannot be.
+
+    ``new``: a value the tool writes (not the author's text given back): a plain string must also
+    mean that string to YAML 1.1 readers (kubectl reads a plain ``no`` as false)."""
     if style == "":
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif value is None:
-            text = "null"
-        elif isinstance(value, int | float):
-            text = str(value)
-        elif isinstance(value, str):
-            text = value
-        else:
-            return None
-        return text if _reparses(text, value) else None
+        text = value if isinstance(value, str) else goyaml.plain_text(value)
+        return text if text is not None and _reparses(text, value, yaml11=new) else None
     if not isinstance(value, str):
         return None
     if style == "'":
@@ -366,11 +387,13 @@ def render(value: Any, style: str, indent: int, *, parent: int | None = None) ->
     return None
 
 
-def _reparses(text: str, value: Any) -> bool:
+def _reparses(text: str, value: Any, *, yaml11: bool) -> bool:
+    """``text`` as a plain scalar is ``value`` to sops (and, with ``yaml11``, a string also to YAML 1.1)."""
     if not text or text != text.strip() or "\n" in text:
         return False
+    loaders = (LOADER, YAML11) if yaml11 and isinstance(value, str) else (LOADER,)
     try:
-        return bool(yaml.load("k: " + text, Loader=LOADER) == {"k": value})  # noqa: S506 - LOADER is a SafeLoader
+        return all(goyaml.same(yaml.load("k: " + text, Loader=loader), {"k": value}) for loader in loaders)  # noqa: S506 - both are SafeLoaders
     except yaml.YAMLError:
         return False
 
@@ -461,7 +484,10 @@ def needs_layout(plain: Parsed, s: Scalar) -> bool:
         rendered = render(s.value, s.style, indent)
         tail = block_tail(original)
         return rendered is None or rendered + tail != original
-    return render(s.value, s.style, 0) != original
+    # A plain string YAML 1.1 reads otherwise (``no``) keeps its text in a layout comment, so that a
+    # plain ENC[...] without one (as plain sops writes them) decrypts to a quoted string. In a flow
+    # collection, which has no room for a layout comment, the author's plain text is given back.
+    return render(s.value, s.style, 0, new=not s.flow) != original
 
 
 def block_tail(original: str) -> str:
@@ -470,7 +496,21 @@ def block_tail(original: str) -> str:
     return original[len(body) + 1 :] if body != original else ""
 
 
-def layout_mark(plain: Parsed, s: Scalar) -> Replacement:
+def flow_of(plain: Parsed, s: Scalar) -> tuple[int, int] | None:
+    """The outermost flow collection a scalar stands in."""
+    i = bisect.bisect_right(plain.flows, (s.start, len(plain.text) + 1)) - 1
+    return plain.flows[i] if s.flow and i >= 0 and plain.flows[i][0] <= s.start < plain.flows[i][1] else None
+
+
+def flow_mark(plain: Parsed, span: tuple[int, int]) -> Replacement:
+    """As ``layout_mark``, for a flow collection with a value whose text must be stored: a flow
+    collection has no room for a comment after each value, so the comment after the collection
+    stores the whole collection's text (``# aigw-fmt-flow:"[017, x]"``)."""
+    stand = Scalar(0, (), span[0], span[1], "", False, None, False)
+    return layout_mark(plain, stand, prefix=FLOW_LAYOUT)
+
+
+def layout_mark(plain: Parsed, s: Scalar, *, prefix: str = LAYOUT) -> Replacement:
     """The edit that puts a plaintext ``# aigw-fmt:...`` comment (which sops will encrypt) after a
     value whose layout must be stored.
 
@@ -479,10 +519,10 @@ def layout_mark(plain: Parsed, s: Scalar) -> Replacement:
     comment after a value is stored after the JSON and put back after the value.
     """
     original = plain.text[s.start : s.end]
-    comment = f" # {LAYOUT}{json.dumps(original, ensure_ascii=False)}"
+    comment = f" # {prefix}{json.dumps(original, ensure_ascii=False)}"
     if s.style in ("|", ">"):
         eol = plain.text.index("\n", s.start)
-        header = re.match(r"[|>][-+0-9]*", plain.text[s.start : eol])
+        header = re.match(r"(?:[&!]\S*\s+)*[|>][-+0-9]*", plain.text[s.start : eol])  # past a tag (``!!binary |``)
         start = s.start + (header.end() if header else 1)
         return Replacement(start, eol, comment)
     eol = line_after(plain.text, s.end)
@@ -563,18 +603,29 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
     # line start -> (original text, the author's inline comment after it, layout comment span)
     layouts: dict[int, tuple[str, str, int, int]] = {}
     reps: list[Replacement] = []
+    flows: list[tuple[int, int]] = []  # flow collections given back whole from their stored text
     for (cs, ce), dtext in zip(enc_comments, comment_texts, strict=True):
         if not enc.text.startswith("#ENC[", cs):
             continue
         body = dtext[1:].lstrip(" ")
-        if body.startswith(LAYOUT):
-            gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
+        gap = cs - 1 if cs > 0 and enc.text[cs - 1] == " " else cs
+        if body.startswith(FLOW_LAYOUT):  # the whole flow collection that ends before it on its line
+            original, stop = json.JSONDecoder().raw_decode(body, len(FLOW_LAYOUT))
+            line = line_start(enc.text, cs)
+            span = next((f for f in reversed(enc.flows) if f[1] <= cs and line_start(enc.text, f[1]) == line), None)
+            if span is None:
+                raise DataError(f"{where}: a stored flow collection has no collection before it; was the file edited?")
+            reps += [Replacement(span[0], span[1], original), Replacement(gap, ce, body[stop:])]
+            flows.append(span)
+        elif body.startswith(LAYOUT):
             original, stop = json.JSONDecoder().raw_decode(body, len(LAYOUT))
             layouts[line_start(enc.text, cs)] = (original, body[stop:], gap, ce)
         else:  # an author's comment that sops encrypted
             reps.append(Replacement(cs, ce, dtext))
     for s in enc.scalars:
         if s.start < 0 or s.style == "*" or not is_enc(s.value) or s.path[:1] == ("sops",):
+            continue
+        if any(a <= s.start < b for a, b in flows):
             continue
         block = s.style in ("|", ">")
         # A block stand-in is "|-\n<indent>ENC[...]\n" followed by the original's blank tail.
@@ -589,7 +640,7 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
             continue
         value = value_at(docs, s.doc, s.path)
         style, indent = _hint_of(enc.text, s)
-        text = render(value, style, indent)
+        text = render(value, style, indent, new=not s.flow)
         if text is None:  # e.g. a file written by plain sops: a literal block, else double quotes
             text, end = _fallback(enc.text, s, value, end)
         reps.append(Replacement(s.start, end, text))
@@ -615,12 +666,14 @@ def _fallback(text: str, s: Scalar, value: Any, end: int) -> tuple[str, int]:
         probe = render(value, "|", 2, parent=0)
         if block is not None and probe is not None and _loads_as(f"k: {probe}", value):
             return block, line_end
+    if not isinstance(value, str):  # a bool, number, null or time: its plain form
+        return goyaml.plain_text(value) or json.dumps(value), end
     return json.dumps(value, ensure_ascii=False), end
 
 
 def _loads_as(text: str, value: Any) -> bool:
     try:
-        return bool(yaml.load(text, Loader=LOADER) == {"k": value})  # noqa: S506 - LOADER is a SafeLoader
+        return goyaml.same(yaml.load(text, Loader=LOADER), {"k": value})  # noqa: S506 - LOADER is a SafeLoader
     except yaml.YAMLError:
         return False
 

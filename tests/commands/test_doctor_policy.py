@@ -90,6 +90,32 @@ def test_catch_all_rule_still_finds_what_scan_finds(repo: Path, capsys: pytest.C
     assert main(["scan", "cluster"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "reported"),
+    [
+        # a chosen password made of descriptive words is a (weak) password under every credential name
+        *((k, "minio-password", True) for k in ("rootPassword", "adminPassword", "accessKeySecret", "clientSecret")),
+        ("existingSecret", "minio-password", False),  # names a Secret object
+        ("sshKeySecret", "ssh-public-keys", False),
+        # the well-known default words stay placeholders under every name
+        *((k, v, False) for k in ("rootPassword", "accessKeySecret") for v in ("password", "changeme")),
+    ],
+)
+def test_a_value_gets_one_verdict_whatever_credential_name_holds_it(
+    repo: Path, capsys: pytest.CaptureFixture[str], key: str, value: str, reported: bool
+) -> None:
+    """Found on a public repo (research/doctor2 repro B): `minio-password` was an error under
+    `rootPassword` and quiet under `accessKeySecret`, where it was the live S3 secret key ("a key
+    ending in Secret holds a Secret's name"). Now scan and doctor report it under both, and stay
+    quiet only where the key names a Secret object."""
+    (repo / ".sops.yaml").write_text(CATCH_ALL.format(r=_recipient(repo)))
+    _write(repo, {"cluster/apps/mlflow/values.yaml": f'mlflow:\n  auth:\n    {key}: "{value}"\n'})
+    code, out = _doctor(capsys)
+    assert (code == 1) is reported, out
+    assert (f"would expose mlflow.auth.{key}" in out) is reported, out
+    assert (main(["scan", "cluster"]) == 1) is reported
+
+
 def test_templated_sops_config_is_one_warning(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(
         repo,
@@ -233,3 +259,70 @@ def test_no_selector_advice_for_a_rule_written_for_ansible_vars(repo: Path, caps
     code, out = _doctor(capsys)
     assert code == 0, out
     assert "encrypted_regex" not in out
+
+
+SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cluster-secrets\nstringData:\n  MQTT_PASSWORD: Xk4pq9Lm2vR7\n"
+)
+
+
+@pytest.mark.parametrize("committed", [False, True])
+def test_a_decrypted_copy_is_to_delete_and_once_committed_to_rotate(
+    repo: Path, capsys: pytest.CaptureFixture[str], committed: bool
+) -> None:
+    """A public repo had `.decrypted-cluster-secrets.sops.yaml` committed beside the encrypted
+    original; doctor said "run encrypt before committing it". The copy is to be deleted, not
+    encrypted, and once in a commit its values are compromised."""
+    (repo / ".sops.yaml").write_text(CATCH_ALL.format(r=_recipient(repo)))
+    _write(repo, {"cluster/base/cluster-secrets.sops.yaml": SECRET})
+    assert main(["encrypt", "cluster/base/cluster-secrets.sops.yaml"]) == 0
+    _write(repo, {"cluster/base/.decrypted-cluster-secrets.sops.yaml": SECRET})
+    git(repo, "add", "-A")
+    if committed:
+        git(repo, "commit", "-qm", "oops")
+    code, out = _doctor(capsys)
+    assert code == 1, out
+    assert (
+        "cluster/base/.decrypted-cluster-secrets.sops.yaml: matches creation rule 1 of .sops.yaml but is not encrypted"
+        " (would expose Secret cluster-secrets stringData.MQTT_PASSWORD)" in out
+    )
+    assert (
+        "fix: delete this decrypted copy (`git rm cluster/base/.decrypted-cluster-secrets.sops.yaml`;"
+        " cluster/base/cluster-secrets.sops.yaml is the encrypted original) and add its name to .gitignore" in out
+    )
+    assert ("rotate every value it exposes: they are in git history" in out) is committed
+    assert "aigw-secrets encrypt cluster/base/.decrypted" not in out
+
+
+def test_a_credential_shape_is_named_by_its_field_and_a_committed_one_is_to_rotate(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token commented out inside a ConfigMap's `configuration.yaml` block (a public repo): doctor said
+    "would expose credential-literal", the rule's name; now the object and field, and since the file is
+    in a commit, rotate."""
+    from testing import fakes
+
+    (repo / ".sops.yaml").write_text(CATCH_ALL.format(r=_recipient(repo)))
+    token = fakes.rand(86) + "=="
+    _write(
+        repo,
+        {
+            "cluster/apps/ha/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ha-config\ndata:\n"
+            f"  configuration.yaml: |\n    influxdb:\n      host: influx\n      # token: {token}\n    other: 1\n"
+        },
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "config")
+    code, out = _doctor(capsys)
+    assert code == 1, out
+    assert "(would expose ConfigMap ha-config data.configuration.yaml)" in out and "credential-literal" not in out
+    assert "rotate the values it exposes: the plaintext is in git history" in out
+
+
+def test_exposure_outside_yaml_names_the_line() -> None:
+    from aigw_secrets.scanner import scan
+    from testing import fakes
+
+    key = "sk-proj-" + fakes.rand(48)
+    said = scan.exposure("cluster/notes.txt", f"first line\nopenai = {key}\n".encode())
+    assert said == "would expose the value on line 2"  # where, not which rule found it

@@ -188,8 +188,6 @@ BAD: dict[str, str | bytes | None] = {
     "binary": b"\x00\x01\x02sops\x00",
     "invalid-yaml": "apiVersion: v1\nstringData: [unclosed\n",
     "empty-document": "---\n---\napiVersion: v1\nstringData:\n  a: b\n",
-    # YAML 1.1 (PyYAML) reads 0o17 as a string, sops (YAML 1.2) as 15: refused, not silently changed
-    "yaml-1.1-vs-1.2-value": "apiVersion: v1\nkind: Secret\nstringData:\n  octal: 0o17\n",
 }
 
 
