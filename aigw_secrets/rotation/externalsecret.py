@@ -99,6 +99,7 @@ def rotate(
     interactive: bool,
     policy: operator.Policy | None,
     helpers: Helpers,
+    accept_recipients: bool = False,
 ) -> Rotated:
     """One rotation through the store; called by ``credential.rotate_credential`` under the repository lock."""
     identity, fingerprint, _same_value = helpers
@@ -125,6 +126,7 @@ def rotate(
         )
     else:
         output.info(f"resuming rotation of {pc.key} at step {journal.field('state', str)}")
+    baseline = pending.recipients_check(root, cfg, pc, journal, accept=accept_recipients)  # before any mint
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
@@ -214,7 +216,7 @@ def rotate(
         new_doc = pin(new_doc, store, version)
         atomic_write(path, es.HEADER.encode() + manifests.dump([new_doc], markers=False).encode())
         journal.step(Step.WRITTEN, revoke_after=revoke_after)
-    companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)
+    companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(root, cfg, pc)
     final = current(path, rel)
     revoke_after = str(
         ((final.get("metadata") or {}).get("annotations") or {}).get(f"{A}/previous-revoke-after")

@@ -94,6 +94,46 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
     return dict((doc.get("metadata") or {}).get("annotations") or {})
 
 
+UNTRUSTED = "untrusted_recipients"  # the credential journal's field `status` reads
+
+
+def recipients_check(
+    root: Path, cfg: Config, pc: ProviderConfig, journal: Journal, *, accept: bool = False
+) -> set[str] | None:
+    """Before anything is minted: sops would encrypt the new credential (the SOPS Secret, the model
+    server's Secret) only to recipients of the Secret as committed (with the external-secrets backend:
+    of the model server's Secret) or in the operator's trust list. Otherwise exit 11, the refusal
+    recorded in the rotation's ``journal`` and nothing else changed, so the run after an operator acted
+    (``updatekeys``, ``AIGW_SECRETS_TRUSTED_RECIPIENTS``, ``--accept-recipients`` at a terminal)
+    proceeds. Returns the committed recipients, or None when nothing is checked (the operator
+    accepted what sops gives, or no SOPS file is written)."""
+    targets: list[str] = []
+    if pc.backend != config_mod.EXTERNAL_SECRETS:
+        targets.append(_secret_rel(root, cfg, pc))
+    if pc.settings.get("server_secret"):
+        targets.append(str(companion_file(cfg, pc, str(pc.settings["server_secret"])).relative_to(root)))
+    if accept or not targets:
+        return None
+    from aigw_secrets.sops import recipients
+
+    baseline = recipients.committed(root / targets[0], targets[0])
+    try:
+        recipients.require(
+            sops_mod.Sops(root),
+            targets,
+            baseline,
+            what=f"{pc.key}'s new credential",
+            secret=targets[0],
+            fix=f"An operator: `aigw-secrets updatekeys {targets[0]}`, or `aigw-secrets rotate --provider {pc.key} --accept-recipients` at a terminal",
+        )
+    except recipients.UntrustedRecipients as exc:
+        journal.save(**{UNTRUSTED: str(exc)})
+        raise
+    if journal.data.get(UNTRUSTED):
+        journal.save(**{UNTRUSTED: None})
+    return baseline
+
+
 def obtain(
     root: Path, cfg: Config, pc: ProviderConfig, *, fresh: bool, force: bool = False
 ) -> credentials.Credential | None:
@@ -268,8 +308,10 @@ def new_annotations(root: Path, pc: ProviderConfig) -> dict[str, str]:
     return out
 
 
-def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
-    """After the Secret is written: the companion Secrets (model server), in the same change."""
+def landed(root: Path, cfg: Config, pc: ProviderConfig, baseline: set[str] | None = None) -> list[str]:
+    """After the Secret is written: the companion Secrets (model server), in the same change, encrypted
+    only to ``baseline`` (the Secret's recipients as committed) and the operator's trust list, unless
+    None (an operator accepted what sops gives)."""
     journal, pending = _paths(root, pc)
     if not journal.active or journal.data.get("state") != Step.MINTED:
         return []
@@ -279,7 +321,7 @@ def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
         if value is None:
             raise DataError(f"{pending}: cannot decrypt the pending credential to write the model server's Secret")
         for target in journal.data["companions"]:
-            written.append(write_companion(root, cfg, pc, str(target), value))
+            written.append(write_companion(root, cfg, pc, str(target), value, baseline))
     return written
 
 
@@ -296,7 +338,9 @@ def companion_file(cfg: Config, pc: ProviderConfig, target: str) -> Path:
     return cfg.output_dir / f"{name}.{ns}.secret.sops.yaml"
 
 
-def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, value: str) -> str:
+def write_companion(
+    root: Path, cfg: Config, pc: ProviderConfig, target: str, value: str, baseline: set[str] | None = None
+) -> str:
     ns, _, name = target.partition("/")
     if not ns or not name:
         raise ConfigError(f"cluster.yaml: ai_gateway_{pc.key}_server_secret must be NAMESPACE/NAME, not {target!r}")
@@ -319,6 +363,10 @@ def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, va
         sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False
     )
     _refuse_plain(data, value, rel)
+    if baseline is not None:
+        from aigw_secrets.sops import recipients
+
+        recipients.check_written(data, rel, baseline, what="model server's Secret")
     atomic_write(path, data, mode=0o600)
     return rel
 
