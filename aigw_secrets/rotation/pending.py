@@ -97,8 +97,19 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
 UNTRUSTED = "untrusted_recipients"  # the credential journal's field `status` reads
 
 
+def _recipient_targets(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
+    """The SOPS files a rotation of ``pc`` writes its credential into; the first one's committed
+    recipients are the baseline."""
+    targets: list[str] = []
+    if pc.backend != config_mod.EXTERNAL_SECRETS:
+        targets.append(_secret_rel(root, cfg, pc))
+    if pc.settings.get("server_secret"):
+        targets.append(str(companion_file(cfg, pc, str(pc.settings["server_secret"])).relative_to(root)))
+    return targets
+
+
 def recipients_check(
-    root: Path, cfg: Config, pc: ProviderConfig, journal: Journal, *, accept: bool = False
+    root: Path, cfg: Config, pc: ProviderConfig, journal: Journal | None, *, accept: bool = False
 ) -> set[str] | None:
     """Before anything is minted: sops would encrypt the new credential (the SOPS Secret, the model
     server's Secret) only to recipients of the Secret as committed (with the external-secrets backend:
@@ -107,11 +118,7 @@ def recipients_check(
     (``updatekeys``, ``AIGW_SECRETS_TRUSTED_RECIPIENTS``, ``--accept-recipients`` at a terminal)
     proceeds. Returns the committed recipients, or None when nothing is checked (the operator
     accepted what sops gives, or no SOPS file is written)."""
-    targets: list[str] = []
-    if pc.backend != config_mod.EXTERNAL_SECRETS:
-        targets.append(_secret_rel(root, cfg, pc))
-    if pc.settings.get("server_secret"):
-        targets.append(str(companion_file(cfg, pc, str(pc.settings["server_secret"])).relative_to(root)))
+    targets = _recipient_targets(root, cfg, pc)
     if accept or not targets:
         return None
     from aigw_secrets.sops import recipients
@@ -127,9 +134,10 @@ def recipients_check(
             fix=f"An operator: `aigw-secrets updatekeys {targets[0]}`, or `aigw-secrets rotate --provider {pc.key} --accept-recipients` at a terminal",
         )
     except recipients.UntrustedRecipients as exc:
-        journal.save(**{UNTRUSTED: str(exc)})
+        if journal is not None:
+            journal.save(**{UNTRUSTED: str(exc)})
         raise
-    if journal.data.get(UNTRUSTED):
+    if journal is not None and journal.data.get(UNTRUSTED):
         journal.save(**{UNTRUSTED: None})
     return baseline
 

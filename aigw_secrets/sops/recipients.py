@@ -43,6 +43,10 @@ class UntrustedRecipients(CredentialError):
 
     code = ExitCode.MANUAL_ACTION
 
+    def __init__(self, message: str, *, rel: str = "", extra: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.rel, self.extra = rel, sorted(extra)
+
 
 def _one(kind: str, entry: Mapping[str, Any]) -> str:
     def f(name: str) -> str:
@@ -214,7 +218,9 @@ def require(sops: Sops, targets: Iterable[str], baseline: set[str], *, what: str
             where = f" (by {sops.relative(config)})" if config is not None else ""
             raise UntrustedRecipients(
                 f"{rel}: sops would encrypt {what} to {', '.join(extra)}{where}, not a recipient of {secret} as "
-                f"committed nor in {ENV}; nothing minted or written. {fix}"
+                f"committed nor in {ENV}; nothing minted or written. {fix}",
+                rel=rel,
+                extra=extra,
             )
 
 
@@ -224,7 +230,9 @@ def check_written(data: bytes, rel: str, baseline: set[str], *, what: str) -> No
     extra = untrusted(of_file(data, rel), baseline)
     if extra:
         raise UntrustedRecipients(
-            f"{rel}: the encrypted {what} would open for {', '.join(extra)}, not a recipient as committed nor in {ENV}; nothing written"
+            f"{rel}: the encrypted {what} would open for {', '.join(extra)}, not a recipient as committed nor in {ENV}; nothing written",
+            rel=rel,
+            extra=extra,
         )
 
 
@@ -251,5 +259,7 @@ def require_each(sops: Sops, paths: Iterable[Path], *, own: set[str], fix: str) 
         more = f" (and {len(bad) - 1} more file(s))" if len(bad) > 1 else ""
         raise UntrustedRecipients(
             f"{rel}{more}: .sops.yaml would add {', '.join(extra)}, not a recipient of the file as committed nor in {ENV}; "
-            f"nothing re-keyed. {fix}"
+            f"nothing re-keyed. {fix}",
+            rel=rel,
+            extra=extra,
         )

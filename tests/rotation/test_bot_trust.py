@@ -670,8 +670,11 @@ def test_sops_yaml_recipient_stops_rotation_before_minting(
     proceeds. Data-key rotation never adds it either (sops rotate keeps the file's recipients)."""
     bot.commit("add a teammate", add_recipient_to_rule(bot.repo, stranger.recipient, where))
     before, alive, value = (bot.repo / SECRET).read_bytes(), bot.alive(), bot.value()
-    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
     capsys.readouterr()
+    main(["doctor", "--format", "json"])  # says so before any run
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [f for f in findings if f["where"] == str(SECRET) and stranger.recipient in f["message"]]
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
     assert main(["rotate", "--provider", "openai"]) == ExitCode.MANUAL_ACTION
     err = capsys.readouterr().err.strip()
     assert str(SECRET) in err and stranger.recipient in err and err.count("\n") == 0
