@@ -28,7 +28,7 @@ from aigw_secrets.gateway import credentials, manifests, operator, validate
 from aigw_secrets.gateway import externalsecrets as es
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
-from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, stamp
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, record, stamp
 from aigw_secrets.rotation.results import Rotated, StatusRow
 from aigw_secrets.stores import Store, holds, open_store
 from aigw_secrets.util import atomic_write
@@ -296,7 +296,7 @@ def _last_sync(root: Path, pc: ProviderConfig) -> str:
         Step.WAITING: (Step.WAITING, Step.DISABLED, Step.COMPLETE),
         Step.DISABLED: (Step.DISABLED, Step.COMPLETE),
     }
-    journal = Journal(root, f"revoke-{pc.key}", states)  # read only (revoke.py owns its transitions)
+    journal = record(root, f"revoke-{pc.key}", states)  # read only (revoke.py owns its transitions)
     for name, ok, why in journal.data.get("gates") or []:
         if name == "in-cluster":
             return ("synced: " if ok else "not synced: ") + str(why)

@@ -1,6 +1,7 @@
 """A minted credential between "created at the provider" and "written to the Secret".
 
-The value is never in plaintext on disk: it is held only in ``pending-<provider>.sops.yaml`` in the state directory (``.git/aigw-secrets/``),
+The value is never in plaintext on disk: it is held only in ``pending-<provider>.sops.yaml`` in the records
+directory (``.git/aigw-secrets/``, or ``$AIGW_SECRETS_STATE_DIR``'s subdirectory for the repository),
 encrypted by the real sops (over stdin) to the same recipients as the provider's Secret file.
 Each step is journaled *before* it is taken (``mint-<provider>.json`` there):
 
@@ -27,7 +28,7 @@ from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import credentials, manifests
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Minted
-from aigw_secrets.rotation.journal import Journal, Step, Transitions, state_dir
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, records_dir
 from aigw_secrets.rotation.results import MintState
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
@@ -70,7 +71,8 @@ def issuer_for(pc: ProviderConfig) -> Issuer | None:
 
 
 def _paths(root: Path, pc: ProviderConfig) -> tuple[Journal, Path]:
-    return Journal(root, f"mint-{pc.key}", MINT), state_dir(root) / f"pending-{pc.key}.sops.yaml"
+    records = records_dir(root)  # what was minted at the provider: kept where a fresh clone finds it too
+    return Journal(root, f"mint-{pc.key}", MINT, directory=records), records / f"pending-{pc.key}.sops.yaml"
 
 
 journal_paths = _paths
