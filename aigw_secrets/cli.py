@@ -236,6 +236,11 @@ def updatekeys(repo: Path, fmt: str, files: tuple[Path, ...]) -> int:
     help="Where the new credential comes from: env:VAR, file:PATH, cmd:COMMAND, stdin, prompt.",
 )
 @click.option("--no-verify", is_flag=True, help="Do not check the new credential against the provider (says so).")
+@click.option(
+    "--accept-recipients",
+    is_flag=True,
+    help="At a terminal: encrypt to the recipients .sops.yaml gives now, also ones the committed Secret lacks.",
+)
 @_FORMAT
 # --- revocation gated on the cluster
 @click.option(
@@ -273,6 +278,7 @@ def rotate(
     cancel: str | None,
     source: str | None,
     no_verify: bool,
+    accept_recipients: bool,
     fmt: str,
     revoke: str | None,
     ref: str | None,
@@ -302,6 +308,7 @@ def rotate(
         revoke=revoke,
         revoke_opts=opts,
         cancel=cancel,
+        accept_recipients=accept_recipients,
     )
 
 

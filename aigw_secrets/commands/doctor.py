@@ -7,7 +7,7 @@ from pathlib import Path
 from aigw_secrets import output
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.scanner.scan import exposure
-from aigw_secrets.sops.lint import check_config, check_keys, check_sops
+from aigw_secrets.sops.lint import Finding, check_config, check_keys, check_sops
 
 
 def doctor(root: Path, *, fmt: str = "text") -> int:
@@ -21,6 +21,7 @@ def doctor(root: Path, *, fmt: str = "text") -> int:
         + check_keys(root)
         + esdoctor.check(root)
         + targetns.doctor_findings(root)
+        + _recipient_findings(root)
     )
     if fmt != "json":
         for f in findings:
@@ -33,3 +34,34 @@ def doctor(root: Path, *, fmt: str = "text") -> int:
         warnings=len(findings) - errors,
     )
     return int(ExitCode.FINDINGS) if errors else 0
+
+
+def _recipient_findings(root: Path) -> list[Finding]:
+    """A managed Secret whose next unattended rotation would stop: .sops.yaml gives its credential
+    recipients the committed Secret does not have (one sops encryption of a throwaway document each)."""
+    from aigw_secrets.errors import AigwError
+    from aigw_secrets.gateway import config as config_mod
+    from aigw_secrets.rotation import pending
+    from aigw_secrets.sops.recipients import ENV, UntrustedRecipients
+
+    try:
+        cfg = config_mod.load(root)
+    except AigwError:
+        return []  # no cluster.yaml (or a broken one, which generate reports): nothing managed
+    findings = []
+    for pc in (p for p in (*cfg.providers, *cfg.mcp_backends) if p.auth.secret_key):
+        try:
+            pending.recipients_check(root, cfg, pc, None)
+        except UntrustedRecipients as exc:
+            findings.append(
+                Finding(
+                    "warning",
+                    exc.rel,
+                    f"the next unattended rotation of {pc.key} stops (exit 11): .sops.yaml would encrypt it also to "
+                    f"{', '.join(exc.extra)}, not a recipient of the committed Secret",
+                    f"if the recipients belong, run `aigw-secrets updatekeys` on that file or list them in {ENV}; otherwise revert the .sops.yaml change",
+                )
+            )
+        except AigwError:
+            continue  # missing Secret, sops unable to encrypt here: other checks say so
+    return findings

@@ -127,10 +127,13 @@ def run(
     revoke: str | None = None,
     revoke_opts: RevokeOptions | None = None,
     cancel: str | None = None,
+    accept_recipients: bool = False,
 ) -> int:
     root = root.resolve()
     if sum(bool(x) for x in (provider, data_key, due, revoke, cancel)) != 1:
         raise ConfigError("choose one of --provider NAME, --data-key, --due, --revoke NAME or --cancel NAME")
+    if accept_recipients:
+        _accept_recipients_allowed(provider)
     if cancel:
         return _cancel(root, cancel, fmt)
     opts = revoke_opts or RevokeOptions()
@@ -161,14 +164,24 @@ def run(
             revocations["revoke_errors"],
         )
     elif provider in MCP_SEED_NAMES:  # the controller's MCP session seed
-        rotated = rotate_mcp_seed(root, config_mod.load(root))
+        rotated = rotate_mcp_seed(root, config_mod.load(root), accept_recipients=accept_recipients)
         summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     else:
         cfg = config_mod.load(root)
         pc = find_provider(cfg, provider or "")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         summary = {
-            "rotated": [rotate_credential(root, cfg, pc, source=source, verify=verify, interactive=interactive)],
+            "rotated": [
+                rotate_credential(
+                    root,
+                    cfg,
+                    pc,
+                    source=source,
+                    verify=verify,
+                    interactive=interactive,
+                    accept_recipients=accept_recipients,
+                )
+            ],
             "needs_operator": [],
             "errors": [],
             "data_keys_rotated": 0,
@@ -190,6 +203,8 @@ def run(
                 "commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked"
             )
         for item in summary["needs_operator"]:
+            if item.get("untrusted_recipients"):
+                continue  # its reason says what the operator can do
             output.hint(
                 f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets rotate --cancel {item['provider']}`"
             )
@@ -198,6 +213,19 @@ def run(
                 "nothing to do now: run the same command again once the gates above have passed (the cron job does)"
             )
     return _with_revocations(summary, exit_code(summary))
+
+
+def _accept_recipients_allowed(provider: str | None) -> None:
+    """``--accept-recipients`` is an operator's decision at a terminal, for one credential: never the
+    cron job's (whatever its arguments), whose recipients are the committed ones or the trust list."""
+    from aigw_secrets.rotation.revoke import at_terminal
+
+    if not provider:
+        raise ConfigError("--accept-recipients goes with --provider NAME (one credential, an operator deciding)")
+    if not at_terminal():
+        raise ConfigError(
+            "--accept-recipients is for an operator at a terminal; unattended runs encrypt only to the Secret's committed recipients and AIGW_SECRETS_TRUSTED_RECIPIENTS"
+        )
 
 
 def _note_needs_operator(root: Path, items: list[NeedsOperator]) -> None:
@@ -216,9 +244,12 @@ def _waiting_for_operator(
 ) -> StatusRow:
     """A journal that never got a value is not a rotation in progress: an operator has to provide one."""
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal
+    from aigw_secrets.rotation.pending import UNTRUSTED
 
     key = pc.key
     journal = Journal(root, f"rotate-{key}", CREDENTIAL)
+    if journal.active and journal.data.get(UNTRUSTED):  # the last run refused the recipients .sops.yaml gives
+        return {**row, "state": "needs operator", "needs_operator": str(journal.data[UNTRUSTED])}
     if journal.state != Step.PLANNED:
         return row
     if superseded_journal(root, cfg, pc):  # the next `rotate --due` closes it

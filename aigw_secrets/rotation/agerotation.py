@@ -303,6 +303,8 @@ class AgeRotation:
                 f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files"
             )
         cfg_path = sopsconfig.require(self.root)
+        files = self.managed()
+        self._check_recipients(files)  # before .sops.yaml or any file changes
         rules = tuple(
             r.position + 1
             for r in sopsconfig.load(cfg_path).rules
@@ -310,7 +312,6 @@ class AgeRotation:
         )
         if sopsconfig.add_recipient(self.root, "age", self.j["new_recipient"], rules)[1]:
             output.status("updated", cfg_path, "added the new age recipient")
-        files = self.managed()
         old_text = Path(self.j["old_key_file"]).read_text("utf-8").strip()
         with self.operator_keys():
             self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
@@ -336,9 +337,10 @@ class AgeRotation:
                 f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient"
             )
         cfg_path = sopsconfig.require(self.root)
+        files = self.managed()
+        self._check_recipients(files)  # removing the old recipient only takes one away
         if sopsconfig.remove_recipients(self.root, list(self.j["old_recipients"])):
             output.status("updated", cfg_path, "removed the old age recipient")
-        files = self.managed()
         with self.operator_keys():
             self._update_bootstrap(files, self._check_new_key_file().strip() + "\n")
             self._updatekeys(files)
@@ -392,6 +394,20 @@ class AgeRotation:
             [path]
             if path.is_file() and not git.succeeds(self.root, "diff", "--quiet", "HEAD", "--", ".gitignore")
             else []
+        )
+
+    def _check_recipients(self, files: list[Path]) -> None:
+        """``updatekeys`` wraps every file's data key (the bootstrap copy holds the age private keys) for
+        whatever .sops.yaml lists: only recipients each file has as committed, the new age key, or the
+        operator's trust list (a merged commit adding a recipient would otherwise get them all)."""
+        from aigw_secrets.sops import recipients
+
+        recipients.require_each(
+            sops_mod.Sops(self.root),
+            files,
+            own={str(self.j["new_recipient"])},
+            fix="An operator reviews .sops.yaml, runs `aigw-secrets updatekeys` for recipients that belong, or lists them in "
+            f"{recipients.ENV}, then runs `aigw-secrets keys rotate-age` again",
         )
 
     def _updatekeys(self, files: list[Path]) -> None:

@@ -27,6 +27,7 @@ from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, Step, n
 from aigw_secrets.rotation.results import Rotated, StatusRow, Summary
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import recipients as sopsrecipients
 from aigw_secrets.util import atomic_write, confined
 
 A = manifests.ANNOTATION
@@ -70,16 +71,26 @@ def rotate_credential(
     interactive: bool = False,
     locked: bool = False,
     policy: operator.Policy | None = None,
+    accept_recipients: bool = False,
 ) -> Rotated:
     """Staged rotation of one provider's credential; see the module docstring.
 
     ``policy`` is the operator's (``gateway/operator.py``); by default it is read from the
-    environment and the untracked operator config.
+    environment and the untracked operator config. ``accept_recipients``: an operator at a terminal
+    accepts the recipients .sops.yaml gives now (``recipients_check``).
     """
     if not locked:
         with repo_lock(root):
             return rotate_credential(
-                root, cfg, pc, source=source, verify=verify, interactive=interactive, locked=True, policy=policy
+                root,
+                cfg,
+                pc,
+                source=source,
+                verify=verify,
+                interactive=interactive,
+                locked=True,
+                policy=policy,
+                accept_recipients=accept_recipients,
             )
     if not pc.auth.secret_key:
         raise ConfigError(f"{pc.provider.title}: auth {pc.auth.name} is keyless; there is no credential to rotate")
@@ -88,7 +99,15 @@ def rotate_credential(
 
         helpers = externalsecret.Helpers(identity, fingerprint, _same_value)
         return externalsecret.rotate(
-            root, cfg, pc, source=source, verify=verify, interactive=interactive, policy=policy, helpers=helpers
+            root,
+            cfg,
+            pc,
+            source=source,
+            verify=verify,
+            interactive=interactive,
+            policy=policy,
+            helpers=helpers,
+            accept_recipients=accept_recipients,
         )
     policy = policy if policy is not None else operator.load(root)
     path = confined(root, cfg.output_dir / manifests.secret_file(pc))  # checked before any provider call
@@ -111,6 +130,7 @@ def rotate_credential(
         output.info(
             f"resuming rotation {journal.field('rotation_id', str)} of {pc.key} at step {journal.field('state', str)}"
         )
+    baseline = pending.recipients_check(root, cfg, pc, journal, accept=accept_recipients)  # before anything is minted
     # --- a configured issuer mints the new value (held sops-encrypted until written) ---
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
@@ -176,10 +196,12 @@ def rotate_credential(
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
         # In place: the diff shows the value, the rotation annotations and the sops block only.
         new, verified = plan.encrypt_secret(sops_mod.Sops(root), rel, doc, sopsfile.read(path))
+        if baseline is not None:
+            sopsrecipients.check_written(new, rel, baseline, what="Secret")
         journal.step(Step.ENCRYPTED)
         atomic_write(path, new)
         journal.step(Step.WRITTEN, verified=verified)
-    companions = pending.landed(root, cfg, pc) + pending.bump_policy(
+    companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(
         root, cfg, pc
     )  # model server's Secret; BSP reconcile
     journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=journal.data.get("revoke_after") or revoke_after)
@@ -300,6 +322,10 @@ def rotate_due(root: Path, *, verify: bool = True) -> Summary:
                 try:
                     summary["rotated"].append(rotate_credential(root, cfg, pc, verify=verify, locked=True))
                     continue
+                except sopsrecipients.UntrustedRecipients as exc:
+                    summary["needs_operator"].append(
+                        {"provider": pc.key, "reason": str(exc), "untrusted_recipients": True}
+                    )
                 except CredentialError as exc:
                     summary["needs_operator"].append({"provider": pc.key, "reason": str(exc)})
                 except AigwError as exc:

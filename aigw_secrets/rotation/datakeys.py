@@ -14,6 +14,7 @@ from aigw_secrets.rotation.results import DataKeys, Failure
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import config as sopsconfig
 from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import recipients
 from aigw_secrets.util import atomic_write, parallel_map
 
 
@@ -59,7 +60,13 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
     def one(path: Path) -> tuple[str, Failure | None]:
         rel = str(path.relative_to(root))
         try:
-            atomic_write(path, sopsfile.rotate(sops, sopsfile.read(path), rel))
+            data = sopsfile.read(path)
+            new = sopsfile.rotate(sops, data, rel)
+            # sops rotate keeps the file's own recipients (it never reads .sops.yaml): checked, not assumed
+            before = recipients.readable(data, rel)
+            if before is not None:
+                recipients.check_written(new, rel, before, what="file after its data key rotation")
+            atomic_write(path, new)
             return rel, None
         except AigwError as exc:
             return rel, {"error": str(exc), "exit_code": int(exc.code)}

@@ -28,7 +28,7 @@ from aigw_secrets.gateway import credentials, manifests, operator, validate
 from aigw_secrets.gateway import externalsecrets as es
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
-from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, stamp
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, record, stamp
 from aigw_secrets.rotation.results import Rotated, StatusRow
 from aigw_secrets.stores import Store, holds, open_store
 from aigw_secrets.util import atomic_write
@@ -99,6 +99,7 @@ def rotate(
     interactive: bool,
     policy: operator.Policy | None,
     helpers: Helpers,
+    accept_recipients: bool = False,
 ) -> Rotated:
     """One rotation through the store; called by ``credential.rotate_credential`` under the repository lock."""
     identity, fingerprint, _same_value = helpers
@@ -125,6 +126,7 @@ def rotate(
         )
     else:
         output.info(f"resuming rotation of {pc.key} at step {journal.field('state', str)}")
+    baseline = pending.recipients_check(root, cfg, pc, journal, accept=accept_recipients)  # before any mint
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     if cred is None:
@@ -214,7 +216,7 @@ def rotate(
         new_doc = pin(new_doc, store, version)
         atomic_write(path, es.HEADER.encode() + manifests.dump([new_doc], markers=False).encode())
         journal.step(Step.WRITTEN, revoke_after=revoke_after)
-    companions = pending.landed(root, cfg, pc) + pending.bump_policy(root, cfg, pc)
+    companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(root, cfg, pc)
     final = current(path, rel)
     revoke_after = str(
         ((final.get("metadata") or {}).get("annotations") or {}).get(f"{A}/previous-revoke-after")
@@ -294,7 +296,7 @@ def _last_sync(root: Path, pc: ProviderConfig) -> str:
         Step.WAITING: (Step.WAITING, Step.DISABLED, Step.COMPLETE),
         Step.DISABLED: (Step.DISABLED, Step.COMPLETE),
     }
-    journal = Journal(root, f"revoke-{pc.key}", states)  # read only (revoke.py owns its transitions)
+    journal = record(root, f"revoke-{pc.key}", states)  # read only (revoke.py owns its transitions)
     for name, ok, why in journal.data.get("gates") or []:
         if name == "in-cluster":
             return ("synced: " if ok else "not synced: ") + str(why)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import errno
 import fcntl
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aigw_secrets import output
-from aigw_secrets.errors import AigwError, DataError, ExitCode, OutputError
+from aigw_secrets.errors import AigwError, ConfigError, DataError, ExitCode, OutputError
 from aigw_secrets.util import atomic_write, commit, discard, now, parse_stamp, require_regular, stage, stamp
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "commit_files",
     "now",
     "parse_stamp",
+    "record",
+    "records_dir",
     "recover_files",
     "refuse_committed_state",
     "repo_lock",
@@ -82,6 +85,61 @@ def state_dir(root: Path) -> Path:
     return d
 
 
+RECORDS_ENV = "AIGW_SECRETS_STATE_DIR"
+
+
+def records_dir(root: Path) -> Path:
+    """Where the bot keeps its records of what it did at the providers: the ledger of minted keys, the
+    mint journals and the pending (sops-encrypted) values. By default the state directory; with
+    ``$AIGW_SECRETS_STATE_DIR`` (a directory outside the repository, e.g. a volume the CronJob mounts),
+    a subdirectory of it per repository (named after its ``origin`` URL, else its path), so a fresh
+    clone every run still recognises the keys earlier runs minted (GCP keys carry no name) and
+    finishes a mint a killed run left pending. Set from outside the repository only: the environment."""
+    base = os.environ.get(RECORDS_ENV, "").strip()
+    if not base:
+        return state_dir(root)
+    root = root.resolve()
+    d = Path(base).expanduser()
+    if not d.is_absolute():
+        raise ConfigError(f"{RECORDS_ENV}={base}: must be an absolute path")
+    if d.resolve().is_relative_to(root):
+        raise ConfigError(f"{RECORDS_ENV}={base}: is inside the repository; it must be outside what git can deliver")
+    identity = _repository_identity(root)
+    import hashlib
+
+    sub = d / hashlib.sha256(identity.encode()).hexdigest()[:16]
+    for directory in (d, sub):
+        try:
+            directory.mkdir(mode=0o700, exist_ok=True)
+        except FileExistsError:
+            raise OutputError(f"{directory}: is not a directory ({RECORDS_ENV})") from None
+        except OSError as exc:
+            raise OutputError(f"{directory}: cannot create the state directory ({exc.strerror or exc})") from None
+        if directory.is_symlink() or not directory.is_dir():
+            raise OutputError(f"{directory}: is not a directory (or is a symlink); {RECORDS_ENV} names the bot's state")
+    marker = sub / "repository"
+    if not marker.exists():
+        atomic_write(marker, (identity + "\n").encode(), mode=0o600)
+    return sub
+
+
+@functools.lru_cache(maxsize=16)
+def _repository_identity(root: Path) -> str:
+    """The clone's ``origin`` (the same in every fresh clone the CronJob makes), else its path."""
+    from aigw_secrets import git
+
+    try:
+        url = git.run(root, "config", "--get", "remote.origin.url").decode("utf-8", "replace").strip()
+    except git.GitError:
+        url = ""
+    return url or str(root)
+
+
+def record(root: Path, name: str, transitions: Transitions) -> Journal:
+    """A journal of what the bot did at a provider (mint, revoke): in ``records_dir``."""
+    return Journal(root, name, transitions, directory=records_dir(root))
+
+
 class Untrusted(AigwError):
     code = ExitCode.UNTRUSTED
 
@@ -119,23 +177,13 @@ class Locked(AigwError):
 def repo_lock(root: Path) -> Iterator[None]:
     """One writer per repository at a time (rotations, ``generate``); a second run fails at once (exit 75).
     A repository that carries committed working state is refused once the lock is held (exit 79)."""
-    path = state_dir(root) / "lock"
-    require_regular(path)
+    fds: list[int] = []
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot open the repository lock ({exc.strerror or exc})") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise Locked(
-                    f"{root}: another aigw-secrets run holds the repository lock ({path}); try again later"
-                ) from None
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        paths = [state_dir(root) / "lock"]
+        if os.environ.get(RECORDS_ENV, "").strip():  # runs from other clones share the records: one at a time
+            paths.append(records_dir(root) / "lock")
+        for path in paths:
+            fds.append(_flock(root, path))
         refuse_committed_state(root)  # before anything is read from the state or written
         # A multi-file commit a killed run left half-done is settled first, by whoever holds the lock
         # next: otherwise a later recovery could rename an old staged file over this run's update.
@@ -144,7 +192,28 @@ def repo_lock(root: Path) -> Iterator[None]:
             output.info(f"an interrupted generate was {done} ({state_dir(root) / COMMIT_JOURNAL}.json)")
         yield
     finally:
-        os.close(fd)  # closing releases the flock, also when the process is killed
+        for fd in fds:
+            os.close(fd)  # closing releases the flock, also when the process is killed
+
+
+def _flock(root: Path, path: Path) -> int:
+    require_regular(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot open the repository lock ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            raise Locked(
+                f"{root}: another aigw-secrets run holds the repository lock ({path}); try again later"
+            ) from None
+        raise
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def crash_point(step: str) -> None:
@@ -193,8 +262,8 @@ FINAL = (Step.COMPLETE, Step.ABORTED)
 class Journal:
     """A JSON record of one operation; each step is written before it is taken."""
 
-    def __init__(self, root: Path, name: str, transitions: Transitions) -> None:
-        self.path = state_dir(root) / f"{name}.json"
+    def __init__(self, root: Path, name: str, transitions: Transitions, *, directory: Path | None = None) -> None:
+        self.path = (directory or state_dir(root)) / f"{name}.json"
         self.transitions = transitions
         self.data: dict[str, Any] = {}
         if self.path.exists():

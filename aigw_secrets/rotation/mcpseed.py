@@ -25,6 +25,7 @@ from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, now, parse_st
 from aigw_secrets.rotation.results import Rotated, StatusRow
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import recipients
 from aigw_secrets.util import atomic_write
 
 NAMES = ("mcp-session-seed", "mcp_session_seed", "mcp-seed")  # what --provider accepts
@@ -42,12 +43,24 @@ def _paths(root: Path, cfg: Config) -> tuple[Path, str]:
     return path, str(path.relative_to(root))
 
 
-def rotate_mcp_seed(root: Path, cfg: Config) -> Rotated:
+def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False) -> Rotated:
+    """``accept_recipients``: an operator at a terminal accepts recipients .sops.yaml adds; otherwise
+    the new seed is encrypted only to the file's committed recipients and the operator's trust list."""
     path, rel = _paths(root, cfg)
     with repo_lock(root):
         if not path.is_file():
             raise NoInputError(f"{rel}: missing; run `aigw-secrets generate` first")
         sops = sops_mod.Sops(root)
+        baseline = None if accept_recipients else recipients.committed(path, rel)
+        if baseline is not None:
+            recipients.require(
+                sops,
+                [rel],
+                baseline,
+                what="the new MCP session seed",
+                secret=rel,
+                fix=f"An operator: `aigw-secrets updatekeys {rel}`, or `aigw-secrets rotate --provider {NAMES[0]} --accept-recipients` at a terminal",
+            )
         current = yaml.safe_load(sopsfile.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
         data = (current or {}).get("stringData") or {}
         seed = data.get(manifests.MCP_SEED_KEY)
@@ -66,7 +79,10 @@ def rotate_mcp_seed(root: Path, cfg: Config) -> Rotated:
             )
             doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), seed, rotation=rotation)
             text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
-            atomic_write(path, sopsfile.encrypt(sops, text.encode(), rel))
+            new = sopsfile.encrypt(sops, text.encode(), rel)
+            if baseline is not None:
+                recipients.check_written(new, rel, baseline, what="MCP seed Secret")
+            atomic_write(path, new)
         journal.step(Step.COMPLETE, completed_at=stamp())
     output.status(
         "rotated", rel, "MCP session seed; the previous one is now the fallback seed (sessions survive this rotation)"

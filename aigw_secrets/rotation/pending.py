@@ -1,6 +1,7 @@
 """A minted credential between "created at the provider" and "written to the Secret".
 
-The value is never in plaintext on disk: it is held only in ``pending-<provider>.sops.yaml`` in the state directory (``.git/aigw-secrets/``),
+The value is never in plaintext on disk: it is held only in ``pending-<provider>.sops.yaml`` in the records
+directory (``.git/aigw-secrets/``, or ``$AIGW_SECRETS_STATE_DIR``'s subdirectory for the repository),
 encrypted by the real sops (over stdin) to the same recipients as the provider's Secret file.
 Each step is journaled *before* it is taken (``mint-<provider>.json`` there):
 
@@ -27,7 +28,7 @@ from aigw_secrets.gateway import config as config_mod
 from aigw_secrets.gateway import credentials, manifests
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Minted
-from aigw_secrets.rotation.journal import Journal, Step, Transitions, state_dir
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, records_dir
 from aigw_secrets.rotation.results import MintState
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
@@ -70,7 +71,8 @@ def issuer_for(pc: ProviderConfig) -> Issuer | None:
 
 
 def _paths(root: Path, pc: ProviderConfig) -> tuple[Journal, Path]:
-    return Journal(root, f"mint-{pc.key}", MINT), state_dir(root) / f"pending-{pc.key}.sops.yaml"
+    records = records_dir(root)  # what was minted at the provider: kept where a fresh clone finds it too
+    return Journal(root, f"mint-{pc.key}", MINT, directory=records), records / f"pending-{pc.key}.sops.yaml"
 
 
 journal_paths = _paths
@@ -92,6 +94,54 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
     except (OSError, yaml.YAMLError):
         return {}
     return dict((doc.get("metadata") or {}).get("annotations") or {})
+
+
+UNTRUSTED = "untrusted_recipients"  # the credential journal's field `status` reads
+
+
+def _recipient_targets(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
+    """The SOPS files a rotation of ``pc`` writes its credential into; the first one's committed
+    recipients are the baseline."""
+    targets: list[str] = []
+    if pc.backend != config_mod.EXTERNAL_SECRETS:
+        targets.append(_secret_rel(root, cfg, pc))
+    if pc.settings.get("server_secret"):
+        targets.append(str(companion_file(cfg, pc, str(pc.settings["server_secret"])).relative_to(root)))
+    return targets
+
+
+def recipients_check(
+    root: Path, cfg: Config, pc: ProviderConfig, journal: Journal | None, *, accept: bool = False
+) -> set[str] | None:
+    """Before anything is minted: sops would encrypt the new credential (the SOPS Secret, the model
+    server's Secret) only to recipients of the Secret as committed (with the external-secrets backend:
+    of the model server's Secret) or in the operator's trust list. Otherwise exit 11, the refusal
+    recorded in the rotation's ``journal`` and nothing else changed, so the run after an operator acted
+    (``updatekeys``, ``AIGW_SECRETS_TRUSTED_RECIPIENTS``, ``--accept-recipients`` at a terminal)
+    proceeds. Returns the committed recipients, or None when nothing is checked (the operator
+    accepted what sops gives, or no SOPS file is written)."""
+    targets = _recipient_targets(root, cfg, pc)
+    if accept or not targets:
+        return None
+    from aigw_secrets.sops import recipients
+
+    baseline = recipients.committed(root / targets[0], targets[0])
+    try:
+        recipients.require(
+            sops_mod.Sops(root),
+            targets,
+            baseline,
+            what=f"{pc.key}'s new credential",
+            secret=targets[0],
+            fix=f"An operator: `aigw-secrets updatekeys {targets[0]}`, or `aigw-secrets rotate --provider {pc.key} --accept-recipients` at a terminal",
+        )
+    except recipients.UntrustedRecipients as exc:
+        if journal is not None:
+            journal.save(**{UNTRUSTED: str(exc)})
+        raise
+    if journal is not None and journal.data.get(UNTRUSTED):
+        journal.save(**{UNTRUSTED: None})
+    return baseline
 
 
 def obtain(
@@ -268,8 +318,10 @@ def new_annotations(root: Path, pc: ProviderConfig) -> dict[str, str]:
     return out
 
 
-def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
-    """After the Secret is written: the companion Secrets (model server), in the same change."""
+def landed(root: Path, cfg: Config, pc: ProviderConfig, baseline: set[str] | None = None) -> list[str]:
+    """After the Secret is written: the companion Secrets (model server), in the same change, encrypted
+    only to ``baseline`` (the Secret's recipients as committed) and the operator's trust list, unless
+    None (an operator accepted what sops gives)."""
     journal, pending = _paths(root, pc)
     if not journal.active or journal.data.get("state") != Step.MINTED:
         return []
@@ -279,7 +331,7 @@ def landed(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
         if value is None:
             raise DataError(f"{pending}: cannot decrypt the pending credential to write the model server's Secret")
         for target in journal.data["companions"]:
-            written.append(write_companion(root, cfg, pc, str(target), value))
+            written.append(write_companion(root, cfg, pc, str(target), value, baseline))
     return written
 
 
@@ -296,7 +348,9 @@ def companion_file(cfg: Config, pc: ProviderConfig, target: str) -> Path:
     return cfg.output_dir / f"{name}.{ns}.secret.sops.yaml"
 
 
-def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, value: str) -> str:
+def write_companion(
+    root: Path, cfg: Config, pc: ProviderConfig, target: str, value: str, baseline: set[str] | None = None
+) -> str:
     ns, _, name = target.partition("/")
     if not ns or not name:
         raise ConfigError(f"cluster.yaml: ai_gateway_{pc.key}_server_secret must be NAMESPACE/NAME, not {target!r}")
@@ -319,6 +373,10 @@ def write_companion(root: Path, cfg: Config, pc: ProviderConfig, target: str, va
         sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False
     )
     _refuse_plain(data, value, rel)
+    if baseline is not None:
+        from aigw_secrets.sops import recipients
+
+        recipients.check_written(data, rel, baseline, what="model server's Secret")
     atomic_write(path, data, mode=0o600)
     return rel
 

@@ -26,6 +26,7 @@ class Rotated(TypedDict):
 class NeedsOperator(TypedDict):
     provider: str
     reason: str
+    untrusted_recipients: NotRequired[bool]  # .sops.yaml would add recipients nobody vouched for
 
 
 class Failure(TypedDict):

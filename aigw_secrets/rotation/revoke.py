@@ -42,7 +42,7 @@ from aigw_secrets.kube import Cluster, flux_applied
 from aigw_secrets.rotation import pending as pending_mod
 from aigw_secrets.rotation import trust
 from aigw_secrets.rotation.issuers.interface import Issuer
-from aigw_secrets.rotation.journal import Journal, Step, Transitions, now, parse_stamp, stamp
+from aigw_secrets.rotation.journal import Step, Transitions, now, parse_stamp, record, stamp
 from aigw_secrets.rotation.results import ByHand, Revocation, RevocationColumns, Revocations
 
 A = manifests.ANNOTATION
@@ -128,7 +128,7 @@ def candidates(
     prev = ann.get(pending_mod.PREVIOUS_ISSUED)
     if not prev or prev in facts.current:
         return []
-    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    journal = record(root, f"revoke-{pc.key}", REVOKE)
     done = journal.data.get("completed") or {}
     if isinstance(done, dict) and str(done.get(str(prev))) == str(ann.get(f"{A}/generation")):
         return []  # refs repeat (Azure key1/key2): done for this generation
@@ -286,7 +286,7 @@ def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> ByHand | None
     prev = ann.get(f"{A}/previous-credential-ref")
     if not prev or ann.get(pending_mod.PREVIOUS_ISSUED):
         return None  # nothing recorded, or a minted key: the issuer's revocation (``target``)
-    journal = Journal(root, f"revoke-by-hand-{pc.key}", BY_HAND)
+    journal = record(root, f"revoke-by-hand-{pc.key}", BY_HAND)
     if (
         journal.data.get("state") == Step.COMPLETE
         and journal.data.get("ref") == prev
@@ -314,7 +314,7 @@ def _by_hand(
     else:  # an issuer that can revoke, but never a key it did not create unless the operator names its id
         why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets, so revoke it in {where} or name its id: aigw-secrets rotate --revoke {pc.key} --ref KEY_ID"
     if ref == t["ref"]:
-        journal = Journal(root, f"revoke-by-hand-{pc.key}", BY_HAND)
+        journal = record(root, f"revoke-by-hand-{pc.key}", BY_HAND)
         journal.data = {}
         journal.step(Step.WAITING, ref=t["ref"], generation=t["generation"], named=True, by_hand=True)
         journal.step(Step.COMPLETE, revoked_at=stamp(now_fn()), by_hand=True)
@@ -380,7 +380,7 @@ def revoke(
         if by_hand is not None and ref is None:  # the operator's own previous key: theirs to revoke
             return _by_hand(root, pc, by_hand, ref, now_fn)
         return {"provider": pc.key, "state": "nothing to revoke"}
-    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    journal = record(root, f"revoke-{pc.key}", REVOKE)
     if not journal.active:
         journal.data = {}
         journal.step(Step.WAITING)
@@ -447,7 +447,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> RevocationColumns:
     """For ``status``: every key the provider lists for the Secret's identity and what it is to this
     tool (current, pending revocation, not minted by aigw-secrets), and the gates as last checked."""
     issuer = pending_mod.issuer_for(pc)
-    journal = Journal(root, f"revoke-{pc.key}", REVOKE)
+    journal = record(root, f"revoke-{pc.key}", REVOKE)
     if pc.backend == "external-secrets":
         from aigw_secrets.rotation import externalsecret  # noqa: F401 - registers how the store's value is read
     hand = by_hand_target(root, cfg, pc)

@@ -30,7 +30,7 @@ from aigw_secrets.errors import AigwError, ConfigError, DataError, NoKeyError
 from aigw_secrets.gateway import manifests
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Key
-from aigw_secrets.rotation.journal import state_dir
+from aigw_secrets.rotation.journal import records_dir, state_dir
 from aigw_secrets.sops import binary as sops_mod
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.util import atomic_write
@@ -104,15 +104,20 @@ def require_current(pc: ProviderConfig, facts: Facts) -> None:
 
 
 def _ledger_path(root: Path, pc: ProviderConfig) -> Path:
-    return state_dir(root) / f"minted-{pc.key}.json"
+    return records_dir(root) / f"minted-{pc.key}.json"
 
 
 def ledger(root: Path, pc: ProviderConfig) -> set[str]:
-    try:
-        data = json.loads(_ledger_path(root, pc).read_text("utf-8"))
-    except (OSError, ValueError):
-        return set()
-    return {str(r) for r in data} if isinstance(data, list) else set()
+    """The refs the bot recorded minting for this Secret (in ``$AIGW_SECRETS_STATE_DIR`` when set, and
+    what this clone's own state directory recorded before it was set)."""
+    refs: set[str] = set()
+    for path in {_ledger_path(root, pc), state_dir(root) / f"minted-{pc.key}.json"}:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        refs |= {str(r) for r in data} if isinstance(data, list) else set()
+    return refs
 
 
 def record_minted(root: Path, pc: ProviderConfig, ref: str) -> None:

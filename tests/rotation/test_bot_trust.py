@@ -600,3 +600,258 @@ def test_admin_call_with_slow_headers_releases_the_lock(bot: Bot, monkeypatch: p
 
     with repo_lock(bot.repo):
         pass  # not held
+
+
+# --- .sops.yaml adds a recipient: the next minted key must not open for it ---------------------------
+
+
+@dataclass
+class Stranger:
+    """Someone whose age recipient a merged commit put into .sops.yaml."""
+
+    identity: str
+    recipient: str
+
+    def reads(self, repo: Path, rel: Path | str) -> bool:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE")}
+        sops = Sops(repo, env={**env, "SOPS_AGE_KEY": self.identity, "HOME": str(repo / "no-home")})
+        try:
+            sopsfile.decrypt(sops, (repo / rel).read_bytes(), str(rel))
+        except Exception:  # noqa: BLE001 - any failure means it cannot read it
+            return False
+        return True
+
+
+@pytest.fixture
+def stranger() -> Stranger:
+    from aigw_secrets.sops import agekeys
+
+    key = agekeys.generate_in_process()
+    return Stranger(key.identity, key.recipient)
+
+
+def add_recipient_to_rule(repo: Path, recipient: str, where: str, rel: Path = SECRET) -> str:
+    """What a contributor merges: ``recipient`` in the rule covering ``rel`` (the root config's rule, or a
+    nested .sops.yaml beside the file, or a new first rule matching only that file). Returns the file."""
+    root_cfg = repo / ".sops.yaml"
+    text = root_cfg.read_text()
+    ours = re.search(r"age1[0-9a-z]+", text)
+    assert ours
+    if where == "root":
+        root_cfg.write_text(text.replace(ours.group(0), f"{ours.group(0)},{recipient}", 1))
+        return ".sops.yaml"
+    if where == "nested":
+        nested = repo / rel.parent / ".sops.yaml"
+        nested.write_text(
+            "creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml$\n    encrypted_regex: ^(data|stringData)$\n"
+            f"    age: {ours.group(0)},{recipient}\n"
+        )
+        return str(nested.relative_to(repo))
+    first = (
+        f"creation_rules:\n  - path_regex: {re.escape(rel.name)}$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {ours.group(0)},{recipient}\n"
+    )
+    root_cfg.write_text(text.replace("creation_rules:\n", first, 1))
+    return ".sops.yaml"
+
+
+@pytest.mark.parametrize(("where", "fix"), [("root", "updatekeys"), ("nested", "trust-list"), ("root", "trust-list")])
+def test_sops_yaml_recipient_stops_rotation_before_minting(
+    bot: Bot,
+    stranger: Stranger,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    fix: str,
+) -> None:
+    """A merged commit adds a recipient to the rule covering the Secret: rotate, rotate --due and status
+    stop before anything is minted (11, one line naming the file and the recipient), nothing is written,
+    and the run after an operator acted (updatekeys, or the trust list set outside the repository)
+    proceeds. Data-key rotation never adds it either (sops rotate keeps the file's recipients)."""
+    bot.commit("add a teammate", add_recipient_to_rule(bot.repo, stranger.recipient, where))
+    before, alive, value = (bot.repo / SECRET).read_bytes(), bot.alive(), bot.value()
+    capsys.readouterr()
+    main(["doctor", "--format", "json"])  # says so before any run
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [f for f in findings if f["where"] == str(SECRET) and stranger.recipient in f["message"]]
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--provider", "openai"]) == ExitCode.MANUAL_ACTION
+    err = capsys.readouterr().err.strip()
+    assert str(SECRET) in err and stranger.recipient in err and err.count("\n") == 0
+    assert bot.alive() == alive  # nothing minted at the provider
+    assert (bot.repo / SECRET).read_bytes() == before and git(bot.repo, "status", "--porcelain") == ""
+    assert main(["rotate", "--due", "--format", "json"]) == ExitCode.MANUAL_ACTION
+    (item,) = json.loads(capsys.readouterr().out)["needs_operator"]
+    assert item["untrusted_recipients"] and stranger.recipient in item["reason"]
+    assert bot.alive() == alive and bot.value() == value  # its data key is new, its recipients are not
+    assert not stranger.reads(bot.repo, SECRET)
+    assert not list(state_file(bot.repo, "x").parent.glob("pending-*"))
+    assert main(["status", "--format", "json"]) in (0, 1)
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "openai"]
+    assert row["state"] == "needs operator" and stranger.recipient in row["needs_operator"]
+    assert main(["rotate", "--data-key"]) == 0
+    assert not stranger.reads(bot.repo, SECRET)
+
+    if fix == "updatekeys":  # the operator re-wraps the Secret for the new recipient: now a committed one
+        assert main(["updatekeys"]) == 0
+        bot.commit("updatekeys")
+    else:
+        monkeypatch.setenv("AIGW_SECRETS_TRUSTED_RECIPIENTS", f" someone-else , {stranger.recipient} ")
+    assert main(["rotate", "--due"]) == 0
+    assert stranger.reads(bot.repo, SECRET) and bot.value() != value
+    assert main(["status", "--format", "json"]) in (0, 1)
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "openai"]
+    assert row["state"] != "needs operator"
+
+
+def test_cron_pushes_no_key_for_a_recipient_nobody_vouched_for(bot: Bot, stranger: Stranger, tmp_path: Path) -> None:
+    """The cron script end to end: the run after the commit exits 11, commits and pushes nothing, mints
+    nothing, and its textfile counts one Secret waiting for an operator; with the recipient in the
+    operator's trust list (the CronJob's environment), the next run rotates and pushes."""
+    bot.commit("add a teammate", add_recipient_to_rule(bot.repo, stranger.recipient, "root"))
+    bare = remote(bot.repo, tmp_path)
+    alive, value = bot.alive(), bot.value()
+    res = cron(bot, {"AIGW_SECRETS_NOW": LATER})
+    assert res.returncode == ExitCode.MANUAL_ACTION, res.stderr
+    summary = json.loads(res.stdout)
+    assert stranger.recipient in summary["needs_operator"][0]["reason"] and summary["rotated"] == []
+    assert bot.alive() == alive and bot.value() == value  # the data keys rotated and were pushed, nothing else
+    assert git(bare, "rev-parse", "HEAD") == git(bot.repo, "rev-parse", "HEAD")
+    assert not stranger.reads(bot.repo, SECRET)
+    assert metric((bot.tmp / "aigw.prom").read_text(), "aigw_secrets_manual_action_required") == "1"
+    res = cron(bot, {"AIGW_SECRETS_NOW": LATER, "AIGW_SECRETS_TRUSTED_RECIPIENTS": stranger.recipient})
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["committed"] and git(bare, "rev-parse", "HEAD") == git(bot.repo, "rev-parse", "HEAD")
+    assert stranger.reads(bot.repo, SECRET) and bot.value() != value
+
+
+def test_accept_recipients_is_an_operator_at_a_terminal(
+    bot: Bot, stranger: Stranger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.commit("add a teammate", add_recipient_to_rule(bot.repo, stranger.recipient, "nested"))
+    alive = bot.alive()
+    assert main(["rotate", "--provider", "openai", "--accept-recipients"]) == ExitCode.CONFIG  # not a terminal
+    assert main(["rotate", "--due", "--accept-recipients"]) == ExitCode.CONFIG
+    assert bot.alive() == alive
+    from aigw_secrets.rotation import revoke
+
+    monkeypatch.setattr(revoke, "at_terminal", lambda: True)
+    assert main(["rotate", "--due", "--accept-recipients"]) == ExitCode.CONFIG  # never for the cron's command
+    assert main(["rotate", "--provider", "openai", "--accept-recipients"]) == 0
+    assert stranger.reads(bot.repo, SECRET)
+
+
+def test_model_server_secret_rule_adds_a_recipient(
+    repo: Path, stranger: Stranger, provider_standin: standin.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issuer self writes the key into the model server's Secret too (a file of its own, which a rule
+    matching only its name can cover): its recipients are the gateway Secret's as committed."""
+    server = OUT / "vllm-api-key.vllm.secret.sops.yaml"
+    provider_standin.accept_prefix = "sk-aigw-"
+    first = fakes.generic_key()
+    provider_standin.status[first] = 200
+    settings = {
+        **provider_settings("vllm", "api-key"),
+        "ai_gateway_vllm_validation_url": f"{provider_standin.url}/v1/models",
+        "ai_gateway_vllm_issuer": "self",
+        "ai_gateway_vllm_server_secret": "vllm/vllm-api-key",
+    }
+    write_cluster(repo, settings)
+    monkeypatch.setenv("VLLM_API_KEY", first)
+    assert main(["generate", "--no-input"]) == 0
+    monkeypatch.delenv("VLLM_API_KEY")
+    add_recipient_to_rule(repo, stranger.recipient, "first", server)
+    before = {p: p.read_bytes() for p in (repo / OUT).iterdir()}
+    assert main(["rotate", "--provider", "vllm"]) == ExitCode.MANUAL_ACTION
+    assert {p: p.read_bytes() for p in (repo / OUT).iterdir()} == before
+    monkeypatch.setenv("AIGW_SECRETS_TRUSTED_RECIPIENTS", stranger.recipient)
+    assert main(["rotate", "--provider", "vllm"]) == 0
+    assert stranger.reads(repo, server) and not stranger.reads(repo, OUT / "vllm.secret.sops.yaml")
+
+
+def test_mcp_seed_rotation_keeps_the_committed_recipients(
+    repo: Path, stranger: Stranger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aigw_secrets.gateway import manifests
+
+    write_cluster(repo, {"ai_gateway_mcp_session_seed": True})
+    assert main(["generate", "--no-input"]) == 0
+    seed = OUT / manifests.MCP_SEED_FILE
+    add_recipient_to_rule(repo, stranger.recipient, "nested", seed)
+    before = (repo / seed).read_bytes()
+    assert main(["rotate", "--provider", "mcp-session-seed"]) == ExitCode.MANUAL_ACTION
+    assert (repo / seed).read_bytes() == before
+    assert main(["updatekeys", str(repo / seed)]) == 0  # the operator's way
+    assert main(["rotate", "--provider", "mcp-session-seed"]) == 0
+    assert stranger.reads(repo, seed)
+
+
+def test_age_rotation_never_rekeys_for_a_recipient_nobody_vouched_for(
+    repo: Path, stranger: Stranger, tmp_path: Path
+) -> None:
+    """`keys rotate-age` re-wraps every file (and the bootstrap copy of the age private keys) for what
+    .sops.yaml lists: a recipient a commit added there stops it before anything is re-keyed."""
+    from tests.rotation.test_agerotation import managed_repo, rotate_age
+
+    with kubeapi.serve() as fake:
+        import base64
+
+        fake.secrets[("flux-system", "sops-age")] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "sops-age", "namespace": "flux-system", "resourceVersion": "1"},
+            "type": "Opaque",
+            "data": {"age.agekey": base64.b64encode((repo / "age.key").read_bytes()).decode()},
+        }
+        kc = fake.kubeconfig(tmp_path / "kubeconfig")
+        managed_repo(repo, bootstrap=True)
+        add_recipient_to_rule(repo, stranger.recipient, "root")
+        git(repo, "commit", "-qam", "add a teammate")
+        files = {p: p.read_bytes() for p in repo.rglob("*.sops.yaml") if ".git" not in p.parts}
+        res = rotate_age(repo, kc)
+        assert res.returncode == ExitCode.MANUAL_ACTION, res.stderr
+        assert stranger.recipient in res.stderr
+        assert {p: p.read_bytes() for p in files} == files
+        assert not stranger.reads(repo, "bootstrap/sops-age.sops.yaml")
+
+
+def test_recipients_of_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kind of sops master key is a recipient, key groups and flat (dotenv, INI) metadata included;
+    the trust list takes a PGP key by fingerprint or long key id."""
+    from aigw_secrets.sops import recipients
+
+    pq = "age1pq1" + "q" * 60
+    meta = {
+        "kms": [{"arn": "arn:aws:kms:eu-west-1:1:key/k", "role": "arn:aws:iam::1:role/r", "enc": "x"}],
+        "gcp_kms": [{"resource_id": "projects/p/locations/l/keyRings/r/cryptoKeys/k", "enc": "x"}],
+        "azure_kv": [{"vault_url": "https://v.vault.azure.net/", "name": "k", "version": "1", "enc": "x"}],
+        "hc_vault": [{"vault_address": "https://vault:8200", "engine_path": "transit/", "key_name": "k", "enc": "x"}],
+        "age": [{"recipient": pq, "enc": "x"}],
+        "pgp": [{"fp": "85d77543b3d624b63cea9e6dbc17301b491b3f21", "enc": "x"}],
+        "key_groups": [{"hckms": [{"key_id": "region:kid", "enc": "x"}]}],
+        "lastmodified": "2024-01-01T00:00:00Z",
+        "mac": "ENC[...]",
+    }
+    assert recipients.of_metadata(meta) == {
+        "arn:aws:kms:eu-west-1:1:key/k",
+        "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+        "https://v.vault.azure.net/keys/k/1",
+        "https://vault:8200/v1/transit/keys/k",
+        pq,
+        "85D77543B3D624B63CEA9E6DBC17301B491B3F21",
+        "hckms:key_id=region:kid",
+    }
+    dotenv = b"X=ENC[...]\nsops_age__list_0__map_recipient=age1abc\nsops_pgp__list_0__map_fp=ABCD\nsops_mac=ENC[...]\n"
+    assert recipients.of_file(dotenv, "a.env") == {"age1abc", "ABCD"}
+    ini = b"[s]\nk = ENC[...]\n\n[sops]\nage__list_0__map_recipient = age1abc\nmac = ENC[...]\n"
+    assert recipients.of_file(ini, "a.ini") == {"age1abc"}
+    new = recipients.of_metadata(meta)
+    monkeypatch.setenv(recipients.ENV, "bc17301b491b3f21, https://v.vault.azure.net/keys/k/1/")
+    assert recipients.untrusted(new, {pq, "arn:aws:kms:eu-west-1:1:key/k"}) == sorted(
+        {
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+            "https://vault:8200/v1/transit/keys/k",
+            "hckms:key_id=region:kid",
+        }
+    )
+    assert recipients.untrusted(new - {"hckms:key_id=region:kid"}, new) == []  # fewer is fine

@@ -16,7 +16,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import files as sopsfile
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, standin
-from testing.helpers import git, kill_then_resume
+from testing.helpers import bare_remote, git, kill_then_resume, run_killed
 from testing.repos import provider_settings, write_cluster
 
 pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
@@ -382,3 +382,68 @@ def test_azure_arm_dual_key(repo: Path, tmp_path: Path, monkeypatch: pytest.Monk
         # a Secret that holds neither key: never regenerate blindly
         api.resource_keys["key1"] = fakes.azure_openai_key()
         assert main(["rotate", "--provider", "azure"]) == ExitCode.CONFIG
+
+
+def fresh_clone(bare: Path, where: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What the CronJob does every run: a new clone (no .git/aigw-secrets), the age key mounted."""
+    clone = where / f"clone-{len(list(where.glob('clone-*')))}"
+    git(where, "clone", "-q", str(bare), str(clone))
+    monkeypatch.chdir(clone)
+    return clone
+
+
+def test_gcp_fresh_clone_recognises_the_keys_earlier_runs_minted(
+    repo: Path, gcp: adminapis.Gcp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GCP keys carry no name: only the bot's ledger says which it minted. With AIGW_SECRETS_STATE_DIR
+    (a volume outside the repository) a fresh clone every run still revokes the earlier generations."""
+    monkeypatch.setenv("AIGW_SECRETS_STATE_DIR", str(tmp_path / "state"))
+    (operator,) = gcp.keys
+    bare = bare_remote(repo, tmp_path)
+    for n in (2, 3):
+        clone = fresh_clone(bare, tmp_path, monkeypatch)
+        assert main(["rotate", "--provider", "vertex"]) == 0
+        git(clone, "commit", "-qam", f"g{n}")
+        git(clone, "push", "-q", "origin", "HEAD")
+    g3 = json.loads(value(clone, "gcp-vertex"))["private_key_id"]
+    (g2,) = set(gcp.keys) - {operator, g3}
+    clone = fresh_clone(bare, tmp_path, monkeypatch)
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
+    assert main(["rotate", "--revoke", "vertex", "--assume-applied"]) == ExitCode.LOCKED  # disabled, soaking
+    assert gcp.keys[g2]["disabled"] and not gcp.keys[g3]["disabled"] and not gcp.keys[operator]["disabled"]
+    clone = fresh_clone(bare, tmp_path, monkeypatch)
+    monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-02T00:00:00Z")
+    assert main(["rotate", "--revoke", "vertex", "--assume-applied"]) == 0
+    assert set(gcp.keys) == {operator, g3}
+    assert not list(clone.glob(".git/aigw-secrets/minted-*"))  # the records are on the volume
+
+
+def test_gcp_killed_mint_is_finished_by_the_next_fresh_clone(
+    repo: Path, gcp: adminapis.Gcp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed right after the provider answered: the pending value (sops-encrypted) and the mint
+    journal are on the volume, so the next run's fresh clone writes that key instead of minting another."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("AIGW_SECRETS_STATE_DIR", str(state))
+    (operator,) = gcp.keys
+    bare = bare_remote(repo, tmp_path)
+    clone = fresh_clone(bare, tmp_path, monkeypatch)
+    assert run_killed(clone, ["rotate", "--provider", "vertex"], "minted") == 137
+    (g2,) = set(gcp.keys) - {operator}
+    pending = list(state.glob("*/pending-vertex.sops.yaml"))
+    assert len(pending) == 1 and "PRIVATE KEY" not in pending[0].read_text()  # sops-encrypted
+    clone = fresh_clone(bare, tmp_path, monkeypatch)
+    assert main(["rotate", "--provider", "vertex"]) == 0
+    assert set(gcp.keys) == {operator, g2} and json.loads(value(clone, "gcp-vertex"))["private_key_id"] == g2
+    assert not list(state.glob("*/pending-*"))
+
+
+def test_state_dir_must_be_outside_the_repository(
+    repo: Path, gcp: adminapis.Gcp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIGW_SECRETS_STATE_DIR", str(repo / "state"))
+    keys = dict(gcp.keys)
+    assert main(["rotate", "--provider", "vertex"]) == ExitCode.CONFIG
+    monkeypatch.setenv("AIGW_SECRETS_STATE_DIR", "relative/state")
+    assert main(["rotate", "--provider", "vertex"]) == ExitCode.CONFIG
+    assert gcp.keys == keys and not (repo / "state").exists()

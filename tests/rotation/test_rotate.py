@@ -387,6 +387,13 @@ def test_cronjob_manifest() -> None:
     assert not [
         d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
     ]  # needs no API access
+    # a fresh clone every run: the bot's records live on a volume that outlives the pod
+    (container,) = pod["containers"]
+    state = next(e["value"] for e in container["env"] if e["name"] == "AIGW_SECRETS_STATE_DIR")
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == state)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    claim = next(d for d in docs if d["kind"] == "PersistentVolumeClaim")
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
 
 
 def test_previous_credential_ref_is_what_the_console_shows(tmp_path: Path) -> None:
