@@ -37,7 +37,7 @@ from hypothesis.stateful import (
 from aigw_secrets import output
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.helpers import git
@@ -138,7 +138,7 @@ def play(provider: standin.Provider, scratch: Path, *, examples: int, steps: int
                 os.environ.pop(var, None)
 
         def _plain(self, rel: Path) -> dict[str, Any]:
-            doc = yaml.safe_load(sopsfile.decrypt(Sops(self.repo), (self.repo / rel).read_bytes(), str(rel)))
+            doc = yaml.safe_load(sops_files.decrypt(Sops(self.repo), (self.repo / rel).read_bytes(), str(rel)))
             assert isinstance(doc, dict)
             return doc
 

@@ -11,19 +11,19 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import manifests
 from aigw_secrets.kube import Cluster
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import agekeys
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import config as sops_config
+from aigw_secrets.sops import files as sops_files
 
 
 def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: str, fmt: str) -> int:
     """Is the repository's state what the cluster runs? Exit 1 on any problem."""
     root = root.resolve()
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     cluster = Cluster(kubeconfig, context)
     rows: list[dict[str, Any]] = []
     for pc in cfg.providers:
@@ -48,9 +48,9 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
         row["ok"] = row["in_cluster"] and row["current_generation"] and row["policy_key_present"]
         rows.append(row)
     ns, _, name = secret.partition("/")
-    held = keys.recipients_in(cluster.secret_data(ns, name) or {})
-    cfg_path = sopsconfig.find(root)
-    wanted = sorted(sopsconfig.load(cfg_path).age_recipients()) if cfg_path else []
+    held = agekeys.recipients_in(cluster.secret_data(ns, name) or {})
+    cfg_path = sops_config.find(root)
+    wanted = sorted(sops_config.load(cfg_path).age_recipients()) if cfg_path else []
     recipients = [{"recipient": r, "held": r in held} for r in wanted]
     bad = any(not r["ok"] for r in rows) or any(not r["held"] for r in recipients)
     if fmt == "json":
@@ -76,16 +76,16 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
 def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
     """Decrypt each managed Secret in memory and server-side apply it."""
     root = root.resolve()
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     cluster = Cluster(kubeconfig, context)
-    sops = sops_mod.Sops(root)
+    sops = sops_binary.Sops(root)
     applied = 0
     for pc in cfg.providers:
         if not pc.auth.secret_key:
             continue
         path = cfg.output_dir / manifests.secret_file(pc)
         rel = str(path.relative_to(root))
-        doc = yaml.safe_load(sopsfile.decrypt(sops, sopsfile.read(path), rel))
+        doc = yaml.safe_load(sops_files.decrypt(sops, sops_files.read(path), rel))
         data = {k: base64.b64encode(str(v).encode()).decode() for k, v in (doc.get("stringData") or {}).items()}
         data.update(doc.get("data") or {})
         meta = doc["metadata"]

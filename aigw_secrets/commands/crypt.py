@@ -16,8 +16,8 @@ from typing import Any
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, ExitCode, NoKeyError
 from aigw_secrets.rotation.journal import repo_lock
-from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import config as sops_config
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops import scratch
 from aigw_secrets.sops.binary import Sops
 from aigw_secrets.util import atomic_write, parallel_map, stamp, wipe
@@ -65,14 +65,14 @@ def _default_files(root: Path, *, encrypted: bool) -> list[Path]:
     must be encrypted by the policy scan and doctor share (named ``*.sops.*``, or carrying secret
     material): a catch-all rule over every manifest never has ConfigMaps encrypted. None is
     nothing to do, not an error."""
-    files = sopsconfig.managed(root, encrypted=encrypted)
+    files = sops_config.managed(root, encrypted=encrypted)
     if encrypted:
         return files
     from aigw_secrets.scanner.scan import exposure
 
     def wanted(path: Path) -> bool:
         try:
-            return ".sops." in path.name or exposure(_shown(root, path), sopsfile.read(path)) is not None
+            return ".sops." in path.name or exposure(_shown(root, path), sops_files.read(path)) is not None
         except AigwError:
             return True  # unreadable: encrypt reports why, for this file
 
@@ -92,17 +92,17 @@ def encrypt(root: Path, files: Sequence[Path], *, verify: bool = True, fmt: str 
 
         def work(path: Path) -> tuple[Path, str | AigwError]:
             try:
-                rel = sopsfile.target(root, path)
-                data = sopsfile.read(path)
+                rel = sops_files.target(root, path)
+                data = sops_files.read(path)
                 try:
-                    new = sopsfile.encrypt(sops, data, rel, verify=verify)
+                    new = sops_files.encrypt(sops, data, rel, verify=verify)
                 except NoKeyError as exc:
                     raise NoKeyError(
                         f"{exc}; cannot verify the result, so {rel} was left as it is (--no-verify skips the check)"
                     ) from None
                 atomic_write(path, new)
                 return path, "encrypted" if verify else "encrypted (not verified)"
-            except sopsfile.NothingToEncrypt as exc:
+            except sops_files.NothingToEncrypt as exc:
                 return path, "skipped (nothing the creation rule would encrypt)" if bulk else exc
             except AigwError as exc:
                 return path, exc
@@ -113,11 +113,11 @@ def encrypt(root: Path, files: Sequence[Path], *, verify: bool = True, fmt: str 
 def decrypt(root: Path, file: Path) -> int:
     """Print the plaintext, in the author's formatting, to stdout."""
     root = root.resolve()
-    data = sopsfile.decrypt(Sops(root), sopsfile.read(file), sopsfile.relative(root, file))
+    data = sops_files.decrypt(Sops(root), sops_files.read(file), sops_files.relative(root, file))
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
     output.detail(
-        f"decrypted {sopsfile.relative(root, file)}"
+        f"decrypted {sops_files.relative(root, file)}"
     )  # stdout is the plaintext: no summary line unless asked for
     return 0
 
@@ -127,13 +127,13 @@ def _rewrite(root: Path, files: Sequence[Path], op: Callable[[Sops, bytes, str],
     with repo_lock(root):
         paths = list(files) or _default_files(root, encrypted=True)
         scratch.sweep_at_start(paths)
-        return _report(sopsfile.rewrite_each(root, paths, op), {"changed": verb}, root)
+        return _report(sops_files.rewrite_each(root, paths, op), {"changed": verb}, root)
 
 
 def updatekeys(root: Path, files: Sequence[Path], *, fmt: str = "text") -> int:
     """``sops updatekeys -y`` keeping formatting; default: every encrypted governed file."""
     output.begin(fmt)
-    return _rewrite(root, files, sopsfile.updatekeys, "updated")
+    return _rewrite(root, files, sops_files.updatekeys, "updated")
 
 
 def read_value(*, from_stdin: bool, from_env: str | None, from_file: Path | None, label: str) -> str:
@@ -173,12 +173,12 @@ def _nonempty(value: str, where: str) -> str:
 def set_value(root: Path, file: Path, keypath: str, value: str) -> int:
     """Change one encrypted value (``sops set``): the diff shows that value, ``mac`` and ``lastmodified``."""
     root = root.resolve()
-    rel = sopsfile.target(root, file)
+    rel = sops_files.target(root, file)
     with repo_lock(root):  # read, change and write as one step: a rotation cannot revert it
         scratch.sweep_at_start([file])
-        data = sopsfile.read(file)
-        sops, path = Sops(root), sopsfile.parse_keypath(keypath)
-        new = _set_with_bookkeeping(sops, data, rel, path, value) or sopsfile.set_value(sops, data, rel, path, value)
+        data = sops_files.read(file)
+        sops, path = Sops(root), sops_files.parse_keypath(keypath)
+        new = _set_with_bookkeeping(sops, data, rel, path, value) or sops_files.set_value(sops, data, rel, path, value)
         if new != data:
             atomic_write(file, new)
             _policy_follows(file, new)
@@ -218,7 +218,7 @@ def _set_with_bookkeeping(sops: Sops, data: bytes, rel: str, path: tuple[Any, ..
         extra = manifests.bookkeeping(before, after, stamp())
         return {path: value, **extra} if extra else None
 
-    return sopsfile.update(sops, data, rel, edits)
+    return sops_files.update(sops, data, rel, edits)
 
 
 def _edited_with_bookkeeping(plain: bytes, edited: bytes, rel: str) -> bytes:
@@ -229,13 +229,13 @@ def _edited_with_bookkeeping(plain: bytes, edited: bytes, rel: str) -> bytes:
 
     if manifests.HASH_ANNOTATION.encode() not in plain:
         return edited
-    text = sopsfile.Text(edited, rel)
+    text = sops_files.Text(edited, rel)
     try:
         before, after = (yaml.safe_load(t) for t in (plain, edited))
     except yaml.YAMLError:
         return edited  # the re-encryption reports it
     extra = manifests.bookkeeping(before, after, stamp())
-    return text.encode(sopsfile.edit_text(text.text, rel, extra)) if extra else edited
+    return text.encode(sops_files.edit_text(text.text, rel, extra)) if extra else edited
 
 
 class _Interrupted(AigwError):
@@ -309,10 +309,10 @@ def edit(root: Path, file: Path) -> int:
     to the new version when its plaintext is the one that was edited, and refused otherwise.
     """
     root = root.resolve()
-    rel = sopsfile.target(root, file)
+    rel = sops_files.target(root, file)
     sops = Sops(root)
-    data = sopsfile.read(file)
-    plain = sopsfile.decrypt(sops, data, rel)
+    data = sops_files.read(file)
+    plain = sops_files.decrypt(sops, data, rel)
     directory = scratch.plaintext_dir()
     with _plaintext_guard(directory) as guard:
         path = directory / file.name
@@ -358,14 +358,14 @@ class _Conflict(DataError):
 def _save_edit(root: Path, sops: Sops, file: Path, rel: str, data: bytes, plain: bytes, edited: bytes) -> None:
     try:
         with repo_lock(root):
-            current = sopsfile.read(file)
+            current = sops_files.read(file)
             if current != data:
-                if sopsfile.decrypt(sops, current, rel) != plain:
+                if sops_files.decrypt(sops, current, rel) != plain:
                     raise _Conflict(
                         f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)"
                     )
                 data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
-            new = sopsfile.minimal_reencrypt(sops, data, plain, _edited_with_bookkeeping(plain, edited, rel), rel)
+            new = sops_files.minimal_reencrypt(sops, data, plain, _edited_with_bookkeeping(plain, edited, rel), rel)
             atomic_write(file, new)
             _policy_follows(file, new)
     except _Conflict:

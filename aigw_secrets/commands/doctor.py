@@ -40,12 +40,12 @@ def _recipient_findings(root: Path) -> list[Finding]:
     """A managed Secret whose next unattended rotation would stop: .sops.yaml gives its credential
     recipients the committed Secret does not have (one sops encryption of a throwaway document each)."""
     from aigw_secrets.errors import AigwError
-    from aigw_secrets.gateway import config as config_mod
+    from aigw_secrets.gateway import config as gateway_config
     from aigw_secrets.rotation import pending
     from aigw_secrets.sops.recipients import ENV, UntrustedRecipients
 
     try:
-        cfg = config_mod.load(root)
+        cfg = gateway_config.load(root)
     except AigwError:
         return []  # no cluster.yaml (or a broken one, which generate reports): nothing managed
     findings = []

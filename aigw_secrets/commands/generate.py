@@ -16,7 +16,7 @@ from typing import Any
 
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, ExitCode, OutputError
-from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import manifests, operator
 from aigw_secrets.gateway.plan import (
     KUSTOMIZATION,
@@ -34,7 +34,7 @@ from aigw_secrets.gateway.plan import (
     store_and_render,
 )
 from aigw_secrets.rotation.journal import COMMIT_JOURNAL, commit_files, repo_lock
-from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import config as sops_config
 from aigw_secrets.util import TMP_PREFIX, require_regular, stamp, sweep_stale
 
 
@@ -51,7 +51,7 @@ def generate(
     """Write the manifests for every enabled provider; returns an exit code."""
     root = root.resolve()
     output.begin(fmt)
-    cfg = config_mod.load(root, config_path)
+    cfg = gateway_config.load(root, config_path)
     if not any(isinstance(k, str) and k.startswith("ai_gateway_") for k in cfg.raw):
         # An empty, comments-only or foreign file is far more likely a mistake than "remove everything".
         raise ConfigError(
@@ -66,7 +66,7 @@ def generate(
     if not cfg.providers:
         output.warn(f"{cfg.path}: no provider is enabled (set e.g. ai_gateway_openai_enabled: true)")
     if any(pc.auth.secret_key and pc.backend == "sops" for pc in (*cfg.providers, *cfg.mcp_backends)) or cfg.mcp_seed:
-        sopsconfig.require(root, "the Secrets are encrypted with its creation rules")
+        sops_config.require(root, "the Secrets are encrypted with its creation rules")
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if sum(1 for spec in sources.values() if spec.strip() == "stdin") > 1:
@@ -85,7 +85,7 @@ def generate(
         return _write(cfg, root, plan, jobs)
 
 
-def _warn_about_setup(cfg: config_mod.Config) -> None:
+def _warn_about_setup(cfg: gateway_config.Config) -> None:
     """What generate can see would break in the cluster, though every file is right."""
     from aigw_secrets.gateway import targetns
 
@@ -96,14 +96,14 @@ def _warn_about_setup(cfg: config_mod.Config) -> None:
             f"{cfg.path.name}: the MCP servers' Secrets stay in {cfg.namespace} with their MCPRoute; ai_gateway_secret_namespace applies to the providers' policies only"
         )
     for pc in cfg.mcp_backends:
-        if not pc.tls and not config_mod.local_host(pc.host):
+        if not pc.tls and not gateway_config.local_host(pc.host):
             output.warn(
                 f"{cfg.path.name}: ai_gateway_mcp_backends: {pc.name} is http://{pc.host}: its API key would cross the network in the clear; use https:// (http:// is for loopback and in-cluster hosts)"
             )
 
 
 def _plan(
-    cfg: config_mod.Config,
+    cfg: gateway_config.Config,
     root: Path,
     sources: Mapping[str, str],
     interactive: bool,
@@ -180,9 +180,14 @@ def _plan(
 
 
 def _plan_credential(
-    pc: config_mod.ProviderConfig, cfg: config_mod.Config, out: Path, source: str | None, interactive: bool, **kw: Any
+    pc: gateway_config.ProviderConfig,
+    cfg: gateway_config.Config,
+    out: Path,
+    source: str | None,
+    interactive: bool,
+    **kw: Any,
 ) -> tuple[Planned, SecretJob | StoreJob | None]:
-    if pc.backend == config_mod.EXTERNAL_SECRETS:  # the value goes to the store, an ExternalSecret to git
+    if pc.backend == gateway_config.EXTERNAL_SECRETS:  # the value goes to the store, an ExternalSecret to git
         kw.pop("replace_rotated", None)  # the store keeps its own versions; git holds no value to compare
         return plan_external_secret(pc, cfg, out, source, interactive, **kw)
     return plan_secret(pc, cfg, out, source, interactive, **kw)
@@ -206,7 +211,7 @@ def _refuse_foreign(target: Path, rel: Path) -> None:
         )
 
 
-def _write(cfg: config_mod.Config, root: Path, plan: list[Planned], jobs: list[SecretJob | StoreJob]) -> int:
+def _write(cfg: gateway_config.Config, root: Path, plan: list[Planned], jobs: list[SecretJob | StoreJob]) -> int:
     """Encrypt (or write to the store), then replace every changed file and prune stale ones in one journaled step."""
     out = cfg.output_dir
     rel_out = out.relative_to(root)

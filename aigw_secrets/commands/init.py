@@ -7,8 +7,8 @@ from pathlib import Path
 
 from aigw_secrets import git, output
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import agekeys
+from aigw_secrets.sops import config as sops_config
 from aigw_secrets.util import atomic_write
 
 
@@ -18,17 +18,17 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
     output.begin(fmt)
     if not root.is_dir():
         raise ConfigError(f"{root}: not a directory")
-    path = keys.key_file_for(root, key_file)
+    path = agekeys.key_file_for(root, key_file)
     if path.exists():
-        recipient = keys.read_key_file(path)[0].recipient
+        recipient = agekeys.read_key_file(path)[0].recipient
         output.status("kept", path, f"existing age key, recipient {recipient}")
         mode = path.stat().st_mode & 0o077
         if mode:
             output.warn(f"{path}: readable by group/others; run `chmod 600 {path}`")
     else:
         git.ignore(root, path)  # ignored before the private key exists
-        key = keys.generate()
-        keys.write_key_file(path, key)
+        key = agekeys.generate()
+        agekeys.write_key_file(path, key)
         recipient = key.recipient
         output.status("created", path, f"age key (mode 0600), recipient {recipient}")
     git.ignore(root, path)
@@ -39,7 +39,7 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
         note = "existing" if recipient in text else f"existing; it does not list {recipient}"
         output.status("kept", sops_yaml, note)
     else:
-        atomic_write(sops_yaml, sopsconfig.initial_text(recipient, output_dir).encode(), mode=0o644)
+        atomic_write(sops_yaml, sops_config.initial_text(recipient, output_dir).encode(), mode=0o644)
         output.status("created", sops_yaml, "creation rules for *.sops.yaml")
     created = sum(f["action"] == "created" for f in output.SETTINGS.files)
     output.finish(
@@ -47,7 +47,7 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
         recipient=recipient,
         key_file=str(path),
     )
-    if "SOPS_AGE_KEY_FILE" not in os.environ:  # sops itself looks elsewhere (~/.config/sops/age/keys.txt)
+    if "SOPS_AGE_KEY_FILE" not in os.environ:  # sops itself looks elsewhere (~/.config/sops/age/agekeys.txt)
         output.hint(
             f"export SOPS_AGE_KEY_FILE={path}  (so sops finds the key), then write cluster.yaml and run `aigw-secrets generate`"
         )

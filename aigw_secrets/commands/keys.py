@@ -15,21 +15,21 @@ from aigw_secrets import git, output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode, ToolMissingError
 from aigw_secrets.rotation.agerotation import AgeRotation, NoClusterAccess, Phase, Waiting
 from aigw_secrets.rotation.journal import repo_lock
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import config as sopsconfig
+from aigw_secrets.sops import agekeys
+from aigw_secrets.sops import config as sops_config
 from aigw_secrets.sops.pgp import gpg as _gpg
 
 
 def generate_age(path: Path) -> int:
     """A new age identity in PATH (mode 0600, never overwritten); prints the recipient."""
-    key = keys.generate()
+    key = agekeys.generate()
     parent = path.resolve().parent
     while not parent.exists():  # the directory is created with the key: look from where it will hang
         parent = parent.parent
     root = git.toplevel(parent)
     if root is not None:
         git.ignore(root, path)  # ignored before the private key exists
-    keys.write_key_file(path, key)
+    agekeys.write_key_file(path, key)
     output.result(key.recipient)
     output.status("created", path, "age key, mode 0600")
     output.summary(f"age key created; its recipient is {key.recipient}")
@@ -85,9 +85,9 @@ def list_keys(root: Path, gnupghome: Path | None, as_json: bool) -> int:
     except ToolMissingError:
         pass
     rows = []
-    cfg_path = sopsconfig.find(root)
+    cfg_path = sops_config.find(root)
     if cfg_path is not None:
-        cfg = sopsconfig.load(cfg_path)
+        cfg = sops_config.load(cfg_path)
         for rule in cfg.rules:
             for r in rule.recipients("age"):
                 rows.append({"rule": rule.position + 1, "type": "age", "recipient": r, "private_key": held_age.get(r)})
@@ -128,14 +128,14 @@ def list_keys(root: Path, gnupghome: Path | None, as_json: bool) -> int:
 
 def _age_files(root: Path) -> list[Path]:
     found = [Path(os.environ["SOPS_AGE_KEY_FILE"])] if os.environ.get("SOPS_AGE_KEY_FILE") else []
-    found.append(keys.default_key_file(root))
+    found.append(agekeys.default_key_file(root))
     found += sorted(p for p in root.glob("*.agekey"))
     return [p for p in dict.fromkeys(found) if p.is_file()]
 
 
-def _read(path: Path) -> list[keys.AgeKey]:
+def _read(path: Path) -> list[agekeys.AgeKey]:
     try:
-        return keys.read_key_file(path)
+        return agekeys.read_key_file(path)
     except (DataError, OSError):
         return []
 
@@ -145,7 +145,7 @@ def add_recipient(
 ) -> int:
     """Add a recipient to creation rules, keeping the layout; the files keep their old recipients
     until `aigw-secrets updatekeys` re-wraps their data keys (``then_updatekeys``: the caller runs it next)."""
-    path, changed = sopsconfig.add_recipient(root.resolve(), kind, recipient, rule_numbers)
+    path, changed = sops_config.add_recipient(root.resolve(), kind, recipient, rule_numbers)
     if not changed:
         output.status("unchanged", path, f"{recipient[:20]}... already listed")
         output.summary(f"{kind} recipient already listed in {path.name}")

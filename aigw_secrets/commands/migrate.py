@@ -23,13 +23,12 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, DataError
-from aigw_secrets.gateway import config as config_mod
-from aigw_secrets.gateway import externalsecrets as es
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import config as gateway_config
+from aigw_secrets.gateway import externalsecrets, manifests
 from aigw_secrets.gateway.plan import pin, read_documents
 from aigw_secrets.rotation.journal import COMMIT_JOURNAL, CREDENTIAL, Journal, commit_files, repo_lock, stamp
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.stores import open_store
 
 KEY = "ai_gateway_secret_backend"
@@ -38,10 +37,10 @@ KEY = "ai_gateway_secret_backend"
 def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = "text") -> int:
     root = root.resolve()
     output.begin(fmt)
-    if to not in config_mod.BACKENDS:
-        raise ConfigError(f"--to: {to!r} is not one of {', '.join(config_mod.BACKENDS)}")
+    if to not in gateway_config.BACKENDS:
+        raise ConfigError(f"--to: {to!r} is not one of {', '.join(gateway_config.BACKENDS)}")
     with repo_lock(root):
-        before = config_mod.load(root, config_path)
+        before = gateway_config.load(root, config_path)
         text = before.path.read_text("utf-8")
         new_text = set_backend(text, to, toml=before.path.suffix == ".toml")
         after = _load_text(root, before.path, new_text)
@@ -56,7 +55,7 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
                 )
         from aigw_secrets.gateway.plan import check_store_credentials
 
-        check_store_credentials(after if to == config_mod.EXTERNAL_SECRETS else before)
+        check_store_credentials(after if to == gateway_config.EXTERNAL_SECRETS else before)
         out = before.output_dir
         writes: dict[Path, bytes] = {}
         removals: list[Path] = []
@@ -71,7 +70,7 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
                 raise ConfigError(
                     f"{dst.relative_to(root)}: exists and was not written by aigw-secrets; not replacing it"
                 )
-            if to == config_mod.EXTERNAL_SECRETS:
+            if to == gateway_config.EXTERNAL_SECRETS:
                 content, note = _to_store(root, after, new, src)
             else:
                 content, note = _to_sops(root, before, old, new, src)
@@ -100,7 +99,7 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
     return 0
 
 
-def _managed(cfg: config_mod.Config) -> list[config_mod.ProviderConfig]:
+def _managed(cfg: gateway_config.Config) -> list[gateway_config.ProviderConfig]:
     return [pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.auth.secret_key]
 
 
@@ -113,20 +112,20 @@ def set_backend(text: str, to: str, *, toml: bool) -> str:
     return text + ("" if text.endswith("\n") or not text else "\n") + line + "\n"
 
 
-def _load_text(root: Path, path: Path, text: str) -> config_mod.Config:
+def _load_text(root: Path, path: Path, text: str) -> gateway_config.Config:
     """The configuration ``text`` would give (read from a scratch copy; it holds no secret)."""
     with tempfile.TemporaryDirectory(prefix="aigw-migrate-") as tmp:
         scratch = Path(tmp) / path.name
         scratch.write_text(text, "utf-8")
         try:
-            return config_mod.load(root, scratch)._replace(path=path)
+            return gateway_config.load(root, scratch)._replace(path=path)
         except ConfigError as exc:
             raise ConfigError(str(exc).replace(str(scratch), str(path))) from None
 
 
 def _decrypt_secret(root: Path, path: Path) -> dict[str, Any]:
     rel = str(path.relative_to(root))
-    doc = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), path.read_bytes(), rel))
+    doc = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), rel))
     if not isinstance(doc, dict) or not isinstance(doc.get("stringData"), dict):
         raise DataError(f"{rel}: not a Secret with stringData")
     return doc
@@ -139,11 +138,19 @@ def _carried(doc: dict[str, Any]) -> dict[str, str]:
         str(k): str(v)
         for k, v in ann.items()
         if str(k).startswith(f"{manifests.ANNOTATION}/")
-        and k not in (manifests.HASH_ANNOTATION, f"{manifests.ANNOTATION}/auth", es.STORE_VERSION, es.REMOTE_KEY)
+        and k
+        not in (
+            manifests.HASH_ANNOTATION,
+            f"{manifests.ANNOTATION}/auth",
+            externalsecrets.STORE_VERSION,
+            externalsecrets.REMOTE_KEY,
+        )
     }
 
 
-def _to_store(root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig, src: Path) -> tuple[bytes, str]:
+def _to_store(
+    root: Path, cfg: gateway_config.Config, pc: gateway_config.ProviderConfig, src: Path
+) -> tuple[bytes, str]:
     assert cfg.external_secrets is not None  # noqa: S101 - load() sets it when a provider uses the backend
     secret = _decrypt_secret(root, src)
     key = pc.auth.secret_key or ""
@@ -151,7 +158,7 @@ def _to_store(root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig,
     if not isinstance(value, str):
         raise DataError(f"{src.relative_to(root)}: no stringData.{key}")
     store = open_store(cfg.external_secrets)
-    doc, props = es.for_provider(
+    doc, props = externalsecrets.for_provider(
         pc,
         cfg,
         cfg.external_secrets,
@@ -165,17 +172,21 @@ def _to_store(root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig,
     version = store.put(remote, props)
     doc = pin(doc, store, version)
     back = store.get(remote, version if store.versioned else None)
-    if back is None or es.render(doc["spec"]["target"]["template"]["data"], back) != {key: value}:
+    if back is None or externalsecrets.render(doc["spec"]["target"]["template"]["data"], back) != {key: value}:
         raise DataError(
             f"{store.describe(remote)}: does not return the value of {src.relative_to(root)}; nothing changed in the repository"
         )
-    return es.HEADER.encode() + manifests.dump(
+    return externalsecrets.HEADER.encode() + manifests.dump(
         [doc], markers=False
     ).encode(), f"value in {store.describe(remote)} version {version}, read back and compared"
 
 
 def _to_sops(
-    root: Path, cfg: config_mod.Config, old: config_mod.ProviderConfig, new: config_mod.ProviderConfig, src: Path
+    root: Path,
+    cfg: gateway_config.Config,
+    old: gateway_config.ProviderConfig,
+    new: gateway_config.ProviderConfig,
+    src: Path,
 ) -> tuple[bytes, str]:
     from aigw_secrets.rotation.externalsecret import current, value_of
 
@@ -189,14 +200,14 @@ def _to_sops(
     secret = manifests.secret(new, cfg, value, rotation=_carried(doc))
     dst = src.parent / manifests.secret_file(new)
     rel = str(dst.relative_to(root))
-    data = sopsfile.encrypt(
-        sops_mod.Sops(root), manifests.dump([secret], manifests.SECRET_HEADER, markers=False).encode(), rel
+    data = sops_files.encrypt(
+        sops_binary.Sops(root), manifests.dump([secret], manifests.SECRET_HEADER, markers=False).encode(), rel
     )
     if value.encode() in data:
         raise DataError(
             f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing changed"
         )
-    back = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), data, rel))
+    back = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), data, rel))
     if back.get("stringData") != secret["stringData"]:
         raise DataError(f"{rel}: does not decrypt to the store's value; nothing changed")
     return data, "value from the store, encrypted and verified"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, DataError, ExitCode
-from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.rotation.credential import (
     exit_code,
     find_provider,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def status(root: Path, *, fmt: str = "table") -> int:
     """Every managed Secret; exit 1 when anything is overdue (for monitoring)."""
     root = root.resolve()
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     from aigw_secrets.rotation import revoke
 
     rows = [
@@ -86,7 +86,7 @@ def status(root: Path, *, fmt: str = "table") -> int:
     return int(ExitCode.FINDINGS) if any(r.get("overdue") or r.get("data_key_overdue") for r in rows) else 0
 
 
-def managed(cfg: config_mod.Config) -> list[config_mod.ProviderConfig]:
+def managed(cfg: gateway_config.Config) -> list[gateway_config.ProviderConfig]:
     """Every credential Secret aigw-secrets manages: the providers' and the MCP servers'."""
     return [pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.auth.secret_key]
 
@@ -164,10 +164,10 @@ def run(
             revocations["revoke_errors"],
         )
     elif provider in MCP_SEED_NAMES:  # the controller's MCP session seed
-        rotated = rotate_mcp_seed(root, config_mod.load(root), accept_recipients=accept_recipients)
+        rotated = rotate_mcp_seed(root, gateway_config.load(root), accept_recipients=accept_recipients)
         summary = {"rotated": [rotated], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     else:
-        cfg = config_mod.load(root)
+        cfg = gateway_config.load(root)
         pc = find_provider(cfg, provider or "")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         summary = {
@@ -240,7 +240,7 @@ def _note_needs_operator(root: Path, items: list[NeedsOperator]) -> None:
 
 
 def _waiting_for_operator(
-    root: Path, cfg: config_mod.Config, pc: config_mod.ProviderConfig, row: StatusRow
+    root: Path, cfg: gateway_config.Config, pc: gateway_config.ProviderConfig, row: StatusRow
 ) -> StatusRow:
     """A journal that never got a value is not a rotation in progress: an operator has to provide one."""
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal
@@ -270,7 +270,7 @@ def _cancel(root: Path, name: str, fmt: str) -> int:
     from aigw_secrets.rotation import pending
     from aigw_secrets.rotation.journal import CREDENTIAL, Journal, repo_lock
 
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     pc = find_provider(cfg, name)
     with repo_lock(root):
         journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
@@ -306,7 +306,7 @@ def _revoke(root: Path, name: str, fmt: str, opts: RevokeOptions) -> int:
     from aigw_secrets.rotation.journal import repo_lock
     from aigw_secrets.rotation.revoke import revoke
 
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     pc = find_provider(cfg, name)
     with repo_lock(root):
         result = revoke(root, cfg, pc, _access(opts), ref=opts.ref, assume_applied=opts.assume_applied)
@@ -329,7 +329,7 @@ def _revoke_due(root: Path, opts: RevokeOptions, *, skip: set[str] | None = None
     from aigw_secrets.rotation.revoke import revoke_due
 
     return revoke_due(
-        root, config_mod.load(root), _access(opts), assume_applied=opts.assume_applied, skip=skip or set()
+        root, gateway_config.load(root), _access(opts), assume_applied=opts.assume_applied, skip=skip or set()
     )
 
 

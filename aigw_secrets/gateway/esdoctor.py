@@ -30,10 +30,10 @@ def _dig(obj: Any, path: tuple[str, ...]) -> Any:
 
 
 def _docs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
-    from aigw_secrets.sops import config as sopsconfig
+    from aigw_secrets.sops import config as sops_config
 
     out = []
-    for path in sopsconfig.yaml_files(root):
+    for path in sops_config.yaml_files(root):
         try:
             text = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError):
@@ -50,10 +50,10 @@ def _docs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 def check(root: Path) -> list[Finding]:
     from aigw_secrets.errors import AigwError
-    from aigw_secrets.gateway import config as config_mod
+    from aigw_secrets.gateway import config as gateway_config
 
     try:
-        cfg = config_mod.load(root)
+        cfg = gateway_config.load(root)
         configured = cfg.external_secrets
     except AigwError:
         cfg, configured = None, None

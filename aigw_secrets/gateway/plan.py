@@ -23,8 +23,8 @@ from aigw_secrets.errors import (
 )
 from aigw_secrets.gateway import credentials, manifests, operator
 from aigw_secrets.gateway.config import Config, ProviderConfig
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.util import parallel_map, stamp
 
 ROUTES_FILE = "routes.yaml"
@@ -173,7 +173,9 @@ def _replacement_record(
 
 def _old_identity(pc: ProviderConfig, root: Path, path: Path) -> str | None:
     try:
-        plain = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), path.read_bytes(), str(path.relative_to(root))))
+        plain = yaml.safe_load(
+            sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), str(path.relative_to(root)))
+        )
         return credentials.identity(pc, str(plain["stringData"][pc.auth.secret_key]))
     except (AigwError, OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
         return None  # no key here to read it: the record says so ("unknown")
@@ -213,7 +215,7 @@ def encrypt_all(jobs: list[SecretJob], root: Path, rel_out: Path) -> dict[str, t
     """Encrypt (and verify) every Secret in parallel sops processes; nothing is written here."""
     if not jobs:
         return {}
-    sops = sops_mod.Sops(root)
+    sops = sops_binary.Sops(root)
 
     def one(job: SecretJob) -> tuple[str, tuple[bytes, str]]:
         rel_path = str(rel_out / job.rel)
@@ -231,7 +233,7 @@ def encrypt_all(jobs: list[SecretJob], root: Path, rel_out: Path) -> dict[str, t
     return dict(parallel_map(one, jobs, max_workers=max(1, min(len(jobs), os.cpu_count() or 1))))
 
 
-def encrypt_secret(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], current: bytes | None) -> tuple[bytes, bool]:
+def encrypt_secret(sops: sops_binary.Sops, rel: str, doc: dict[str, Any], current: bytes | None) -> tuple[bytes, bool]:
     """The encrypted Secret ``doc`` and whether it was verified. An existing Secret (``current``) is
     changed in place: values, annotations and the sops block only, in the file's own style. A new
     one (or one whose shape changed) is our canonical text, encrypted keeping that layout, so it has
@@ -239,7 +241,7 @@ def encrypt_secret(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], current: 
     holding only the recipients) the Secret is written anew, unverified."""
     if current is not None:
         try:
-            new = sopsfile.update(sops, current, rel, lambda before: manifests.secret_changes(before, doc))
+            new = sops_files.update(sops, current, rel, lambda before: manifests.secret_changes(before, doc))
         except NoKeyError:
             new = None
         else:
@@ -248,15 +250,15 @@ def encrypt_secret(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], current: 
                 return new, True
     text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode()
     try:
-        return sopsfile.encrypt(sops, text, rel), True
+        return sops_files.encrypt(sops, text, rel), True
     except NoKeyError:
-        return sopsfile.encrypt(sops, text, rel, verify=False), False
+        return sops_files.encrypt(sops, text, rel, verify=False), False
 
 
-def _check_in_place(sops: sops_mod.Sops, rel: str, doc: dict[str, Any], new: bytes) -> None:
+def _check_in_place(sops: sops_binary.Sops, rel: str, doc: dict[str, Any], new: bytes) -> None:
     """The Secret changed in place holds ``doc``'s values and annotations (anyone else's annotations
     and comments may be there too)."""
-    back = yaml.safe_load(sopsfile.decrypt(sops, new, rel))
+    back = yaml.safe_load(sops_files.decrypt(sops, new, rel))
     ann = ((back.get("metadata") or {}).get("annotations") or {}) if isinstance(back, dict) else {}
     wanted = doc["metadata"].get("annotations") or {}
     if back.get("stringData") != doc["stringData"] or any(ann.get(k) != v for k, v in wanted.items()):
@@ -339,7 +341,7 @@ def plan_external_secret(
 ) -> tuple[Planned, StoreJob | None]:
     """As ``plan_secret``, for a provider whose value lives in the store: nothing is written to the
     store here (``--check`` plans too); an unchanged credential (its content hash) writes nothing."""
-    from aigw_secrets.gateway import externalsecrets as es
+    from aigw_secrets.gateway import externalsecrets
 
     store = cfg.external_secrets
     if store is None:  # pragma: no cover - config.load sets it whenever a provider uses the backend
@@ -349,10 +351,14 @@ def plan_external_secret(
     cred = credentials.obtain(pc, source, interactive=interactive, run_commands=run_commands, policy=policy)
     current = read_documents(target)
     current_doc = current[0] if len(current) == 1 and isinstance(current[0], dict) else None
-    shape_doc, _ = es.for_provider(
+    shape_doc, _ = externalsecrets.for_provider(
         pc, cfg, store, "-", version_ref=None, content_hash=None, rotation={}, force_sync=None
     )
-    kept = bool(current_doc and manifests.is_ours(target) and es.shape(current_doc) == es.shape(shape_doc))
+    kept = bool(
+        current_doc
+        and manifests.is_ours(target)
+        and externalsecrets.shape(current_doc) == externalsecrets.shape(shape_doc)
+    )
     if cred is None:
         if kept:
             return Planned(rel, None, "kept; no new credential given"), None
@@ -370,7 +376,7 @@ def plan_external_secret(
     previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
     at = stamp()
     rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=at)
-    doc, props = es.for_provider(
+    doc, props = externalsecrets.for_provider(
         pc,
         cfg,
         store,
@@ -392,7 +398,7 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
     if not jobs:
         return {}
     from aigw_secrets import stores
-    from aigw_secrets.gateway import externalsecrets as es
+    from aigw_secrets.gateway import externalsecrets
 
     assert cfg.external_secrets is not None  # noqa: S101 - set whenever a StoreJob exists
     check_store_credentials(cfg)
@@ -401,14 +407,16 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
     for job in jobs:
         doc = pin(job.document, store, store.put(remote_of(job.document), job.props))
         at = stamp()  # after the write: the revocation gate wants a sync later than this
-        doc["metadata"]["annotations"].update({f"{manifests.ANNOTATION}/rotated-at": at, es.FORCE_SYNC: at})
-        version = doc["metadata"]["annotations"].get(es.STORE_VERSION)
+        doc["metadata"]["annotations"].update(
+            {f"{manifests.ANNOTATION}/rotated-at": at, externalsecrets.FORCE_SYNC: at}
+        )
+        version = doc["metadata"]["annotations"].get(externalsecrets.STORE_VERSION)
         if not stores.holds(store.get(remote_of(doc), version if store.versioned else None), job.props):
             raise DataError(
                 f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written"
             )
         out[job.rel] = (
-            es.HEADER.encode() + manifests.dump([doc], markers=False).encode(),
+            externalsecrets.HEADER.encode() + manifests.dump([doc], markers=False).encode(),
             f"value in {store.describe(remote_of(doc))} version {version or '(unversioned)'}, verified",
         )
     return out
@@ -422,7 +430,7 @@ def pin(doc: dict[str, Any], store: Any, version: str) -> dict[str, Any]:
     """``doc`` with every remoteRef pinned to ``version`` and the store-version annotation set."""
     import copy
 
-    from aigw_secrets.gateway import externalsecrets as es
+    from aigw_secrets.gateway import externalsecrets
 
     doc = copy.deepcopy(doc)
     ref = store.version_ref(version) if store.versioned else None
@@ -431,7 +439,7 @@ def pin(doc: dict[str, Any], store: Any, version: str) -> dict[str, Any]:
             item["remoteRef"]["version"] = ref
         else:
             item["remoteRef"].pop("version", None)
-    doc["metadata"].setdefault("annotations", {})[es.STORE_VERSION] = version
+    doc["metadata"].setdefault("annotations", {})[externalsecrets.STORE_VERSION] = version
     return doc
 
 

@@ -94,10 +94,10 @@ FIX = "drop targetNamespace there or make the namespaces agree (README: Flux tar
 def doctor_findings(root: Path) -> list[Finding]:
     """``doctor``'s view of the same: a warning per Kustomization (nothing without a cluster.yaml)."""
     from aigw_secrets.errors import AigwError
-    from aigw_secrets.gateway import config as config_mod
+    from aigw_secrets.gateway import config as gateway_config
 
     try:
-        cfg = config_mod.load(root)
+        cfg = gateway_config.load(root)
     except AigwError:
         return []
     out = []

@@ -34,10 +34,10 @@ from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.kube import Cluster, Unreachable, flux_applied
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import Journal, Locked, Transitions, now, parse_stamp, stamp, state_dir
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import agekeys
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import config as sops_config
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.util import atomic_write
 
 
@@ -94,7 +94,7 @@ class AgeRotation:
         if not self.secret_name or not self.ks_name:
             raise ConfigError("--secret and --kustomization take NAMESPACE/NAME")
         self.grace = dt.timedelta(hours=grace_hours)
-        self.old_key_file = keys.key_file_for(self.root, key_file)
+        self.old_key_file = agekeys.key_file_for(self.root, key_file)
         self.journal = Journal(self.root, "age-rotation", TRANSITIONS)
         self._cluster: Cluster | None = None
 
@@ -129,10 +129,10 @@ class AgeRotation:
 
     def cluster_recipients(self) -> set[str]:
         data = self.cluster().secret_data(self.secret_ns, self.secret_name) or {}
-        return keys.recipients_in(data)
+        return agekeys.recipients_in(data)
 
     def managed(self) -> list[Path]:
-        files = sopsconfig.managed(self.root)
+        files = sops_config.managed(self.root)
         if not files:
             raise ConfigError(f"{self.root}: no encrypted file matches a creation rule; nothing to re-key")
         return files
@@ -166,7 +166,7 @@ class AgeRotation:
 
     def _update_bootstrap(self, files: list[Path], identities: str) -> list[Path]:
         """Bootstrapping a new cluster installs this file: it must carry the keys the files need now."""
-        sops = sops_mod.Sops(self.root)
+        sops = sops_binary.Sops(self.root)
         changed = []
         for path, entries in self.bootstrap_files(files):
             rel = str(path.relative_to(self.root))
@@ -176,7 +176,7 @@ class AgeRotation:
                 value = identities if i == 0 else ""
                 if section == "data":
                     value = base64.b64encode(value.encode()).decode()
-                data = sopsfile.set_value(sops, data, rel, (section, key), value)
+                data = sops_files.set_value(sops, data, rel, (section, key), value)
             atomic_write(path, data)
             changed.append(path)
             output.status("updated", rel, "the bootstrap copy of the decryption Secret")
@@ -185,12 +185,12 @@ class AgeRotation:
     @contextmanager
     def operator_keys(self) -> Iterator[None]:
         """sops and the in-process reader see old and new identities inside this block only: the
-        git commit that follows (and every hook it runs) must not inherit private keys."""
+        git commit that follows (and every hook it runs) must not inherit private agekeys."""
         texts = [self.old_key_file.read_text("utf-8") if self.old_key_file.is_file() else ""]
         new_file = self.root / self.j.get("new_key_file", "")
         if self.j.get("new_key_file") and new_file.is_file():
             texts.append(new_file.read_text("utf-8"))
-        identities = [m.group(0) for t in texts for m in keys.IDENTITY_RE.finditer(t)]
+        identities = [m.group(0) for t in texts for m in agekeys.IDENTITY_RE.finditer(t)]
         saved = os.environ.get("SOPS_AGE_KEY")
         os.environ["SOPS_AGE_KEY"] = "\n".join(identities)
         try:
@@ -218,9 +218,9 @@ class AgeRotation:
 
     def run(self) -> int:
         if not self.journal.active:
-            old = keys.read_key_file(self.old_key_file)
-            cfg_path = sopsconfig.find(self.root)
-            listed = sopsconfig.load(cfg_path).age_recipients() if cfg_path else set()
+            old = agekeys.read_key_file(self.old_key_file)
+            cfg_path = sops_config.find(self.root)
+            listed = sops_config.load(cfg_path).age_recipients() if cfg_path else set()
             rotating = sorted(k.recipient for k in old if k.recipient in listed)
             if not rotating:
                 raise ConfigError(
@@ -242,16 +242,16 @@ class AgeRotation:
     # --- phases ----------------------------------------------------------------------------------
 
     def _generated(self) -> None:
-        key = keys.generate()
+        key = agekeys.generate()
         path = self.root / f"age-{now().strftime('%Y%m%dT%H%M%S')}-{self.j['rotation_id'][:8]}.agekey"
         git.ignore(self.root, path, entry="*.agekey")  # ignored before the private key exists
-        keys.write_key_file(path, key)
+        agekeys.write_key_file(path, key)
         self.journal.step(Phase.GENERATED, new_key_file=path.name, new_recipient=key.recipient)
         output.status("created", path, f"new age key {key.recipient}")
 
     def _check_new_key_file(self) -> str:
         path = self.root / str(self.j["new_key_file"])
-        held = [k.recipient for k in keys.read_key_file(path)]
+        held = [k.recipient for k in agekeys.read_key_file(path)]
         if self.j["new_recipient"] not in held:
             raise DataError(f"{path}: does not hold the new identity the journal recorded")
         return path.read_text("utf-8")
@@ -302,15 +302,15 @@ class AgeRotation:
             raise DataError(
                 f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files"
             )
-        cfg_path = sopsconfig.require(self.root)
+        cfg_path = sops_config.require(self.root)
         files = self.managed()
         self._check_recipients(files)  # before .sops.yaml or any file changes
         rules = tuple(
             r.position + 1
-            for r in sopsconfig.load(cfg_path).rules
+            for r in sops_config.load(cfg_path).rules
             if set(r.recipients("age")) & set(self.j["old_recipients"])
         )
-        if sopsconfig.add_recipient(self.root, "age", self.j["new_recipient"], rules)[1]:
+        if sops_config.add_recipient(self.root, "age", self.j["new_recipient"], rules)[1]:
             output.status("updated", cfg_path, "added the new age recipient")
         old_text = Path(self.j["old_key_file"]).read_text("utf-8").strip()
         with self.operator_keys():
@@ -336,10 +336,10 @@ class AgeRotation:
             raise DataError(
                 f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient"
             )
-        cfg_path = sopsconfig.require(self.root)
+        cfg_path = sops_config.require(self.root)
         files = self.managed()
         self._check_recipients(files)  # removing the old recipient only takes one away
-        if sopsconfig.remove_recipients(self.root, list(self.j["old_recipients"])):
+        if sops_config.remove_recipients(self.root, list(self.j["old_recipients"])):
             output.status("updated", cfg_path, "removed the old age recipient")
         with self.operator_keys():
             self._update_bootstrap(files, self._check_new_key_file().strip() + "\n")
@@ -362,7 +362,9 @@ class AgeRotation:
         old = set(self.j["old_recipients"])
 
         def drop_old(data: dict[str, bytes]) -> dict[str, bytes]:
-            return {k: v for k, v in data.items() if not (k.endswith(".agekey") and keys.recipients_in({k: v}) <= old)}
+            return {
+                k: v for k, v in data.items() if not (k.endswith(".agekey") and agekeys.recipients_in({k: v}) <= old)
+            }
 
         self.cluster().update_secret_data(self.secret_ns, self.secret_name, drop_old)
         held = self.cluster_recipients()
@@ -403,7 +405,7 @@ class AgeRotation:
         from aigw_secrets.sops import recipients
 
         recipients.require_each(
-            sops_mod.Sops(self.root),
+            sops_binary.Sops(self.root),
             files,
             own={str(self.j["new_recipient"])},
             fix="An operator reviews .sops.yaml, runs `aigw-secrets updatekeys` for recipients that belong, or lists them in "
@@ -413,7 +415,7 @@ class AgeRotation:
     def _updatekeys(self, files: list[Path]) -> None:
         failed = [
             (path, res)
-            for path, res in sopsfile.rewrite_each(self.root, files, sopsfile.updatekeys)
+            for path, res in sops_files.rewrite_each(self.root, files, sops_files.updatekeys)
             if isinstance(res, AigwError)
         ]
         for path, err in failed:

@@ -17,7 +17,7 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, SupersededError
-from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import credentials, manifests, operator, plan, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.gateway.credentials import identity as identity  # the console id; lives with the credential kinds
@@ -25,8 +25,8 @@ from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, Step, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.rotation.results import Rotated, StatusRow, Summary
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops import recipients as sopsrecipients
 from aigw_secrets.util import atomic_write, confined
 
@@ -94,7 +94,7 @@ def rotate_credential(
             )
     if not pc.auth.secret_key:
         raise ConfigError(f"{pc.provider.title}: auth {pc.auth.name} is keyless; there is no credential to rotate")
-    if pc.backend == config_mod.EXTERNAL_SECRETS:  # through the secret store
+    if pc.backend == gateway_config.EXTERNAL_SECRETS:  # through the secret store
         from aigw_secrets.rotation import externalsecret
 
         helpers = externalsecret.Helpers(identity, fingerprint, _same_value)
@@ -195,7 +195,7 @@ def rotate_credential(
             rotation[manifests.REPLACED_ANNOTATION] = replaced
         doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
         # In place: the diff shows the value, the rotation annotations and the sops block only.
-        new, verified = plan.encrypt_secret(sops_mod.Sops(root), rel, doc, sopsfile.read(path))
+        new, verified = plan.encrypt_secret(sops_binary.Sops(root), rel, doc, sops_files.read(path))
         if baseline is not None:
             sopsrecipients.check_written(new, rel, baseline, what="Secret")
         journal.step(Step.ENCRYPTED)
@@ -231,14 +231,14 @@ def _generation(annotations: dict[str, Any], rel: str) -> int:
 
 def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str | None:
     try:
-        plain = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), path.read_bytes(), rel))
+        plain = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), rel))
         return identity(pc, str(plain["stringData"][pc.auth.secret_key]))
     except (AigwError, KeyError, TypeError, yaml.YAMLError):
         return None  # no key here to read it: recorded as unknown
 
 
 def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
-    if pc.backend == config_mod.EXTERNAL_SECRETS:
+    if pc.backend == gateway_config.EXTERNAL_SECRETS:
         from aigw_secrets.rotation import externalsecret
 
         return externalsecret.status(root, cfg, pc)
@@ -310,7 +310,7 @@ def rotate_due(root: Path, *, verify: bool = True) -> Summary:
     """Everything past its period that can be rotated unattended; the rest needs an operator."""
     from aigw_secrets import adminenv
 
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     summary: Summary = {"rotated": [], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     with repo_lock(root), adminenv.unattended():
         dk_files = []

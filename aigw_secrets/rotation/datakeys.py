@@ -11,15 +11,15 @@ from aigw_secrets import output
 from aigw_secrets.errors import AigwError, NoInputError
 from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, repo_lock
 from aigw_secrets.rotation.results import DataKeys, Failure
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import config as sops_config
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops import recipients
 from aigw_secrets.util import atomic_write, parallel_map
 
 
 def _managed_files(root: Path) -> list[Path]:
-    files = sopsconfig.managed(root)
+    files = sops_config.managed(root)
     if not files:
         raise NoInputError(f"{root}: no encrypted file matches a .sops.yaml creation rule; nothing to rotate")
     return files
@@ -41,7 +41,7 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
     if not locked:
         with repo_lock(root):
             return rotate_data_keys(root, files, locked=True)
-    sops = sops_mod.Sops(root)
+    sops = sops_binary.Sops(root)
     journal = Journal(root, "data-key", DATA_KEY)
     if journal.active and not files:
         todo = [_inside(root, root / f) for f in journal.field("files", list)]
@@ -60,8 +60,8 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
     def one(path: Path) -> tuple[str, Failure | None]:
         rel = str(path.relative_to(root))
         try:
-            data = sopsfile.read(path)
-            new = sopsfile.rotate(sops, data, rel)
+            data = sops_files.read(path)
+            new = sops_files.rotate(sops, data, rel)
             # sops rotate keeps the file's own recipients (it never reads .sops.yaml): checked, not assumed
             before = recipients.readable(data, rel)
             if before is not None:

@@ -24,8 +24,7 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, NoInputError
-from aigw_secrets.gateway import credentials, manifests, operator, validate
-from aigw_secrets.gateway import externalsecrets as es
+from aigw_secrets.gateway import credentials, externalsecrets, manifests, operator, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, record, stamp
@@ -55,7 +54,7 @@ def current(path: Path, rel: str) -> dict[str, Any]:
         doc = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         raise NoInputError(f"{rel}: missing or unreadable; run `aigw-secrets generate` first") from None
-    if es.read(doc) is None or not manifests.is_ours(path):
+    if externalsecrets.read(doc) is None or not manifests.is_ours(path):
         raise ConfigError(f"{rel}: not an ExternalSecret written by aigw-secrets")
     return dict(doc)
 
@@ -64,21 +63,23 @@ def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig, cfg: Config)
     """The credential the ExternalSecret ``doc`` makes, read from the store (None: not there). Only
     from the entry this tool made under the configured name: a merged commit that points the
     ExternalSecret at another entry never gets that entry read (and sent for validation, or into git)."""
-    info = es.read(doc)
+    info = externalsecrets.read(doc)
     if info is None or cfg.external_secrets is None:
         return None
     key, _props, version_ref, template = info
-    expected = es.remote_key(cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc))
+    expected = externalsecrets.remote_key(
+        cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc)
+    )
     if key != expected:
         raise DataError(
             f"ExternalSecret {manifests.secret_name(pc)} names store entry {key}, not {expected}; not reading another entry"
         )
     if store.ours(key) is not True:
         raise DataError(f"{store.describe(key)}: not created by aigw-secrets; not reading it")
-    props = store.get(key, es.store_version(version_ref) if store.versioned else None)
+    props = store.get(key, externalsecrets.store_version(version_ref) if store.versioned else None)
     if props is None:
         return None
-    return es.render(template, props).get(pc.auth.secret_key or "")
+    return externalsecrets.render(template, props).get(pc.auth.secret_key or "")
 
 
 class Helpers(NamedTuple):
@@ -173,13 +174,15 @@ def rotate(
             output.warn(f"{pc.provider.title}: --no-verify: the new credential was NOT checked against the provider")
             journal.step(Step.VALIDATED, validated=fp, http_status=None)
     if not written:
-        info = es.read(doc)
+        info = externalsecrets.read(doc)
         assert info is not None  # noqa: S101 - current() checked it
-        new_doc, props = es.for_provider(
+        new_doc, props = externalsecrets.for_provider(
             pc, cfg, cfg.external_secrets, cred.value, version_ref=None, content_hash=None, rotation={}, force_sync=None
         )
         key = info[0]
-        expected = es.remote_key(cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc))
+        expected = externalsecrets.remote_key(
+            cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc)
+        )
         if key != expected:
             raise DataError(f"{rel}: names store entry {key}, not {expected}; run `aigw-secrets generate` first")
         if journal.data.get("state") != Step.STORED:
@@ -203,7 +206,7 @@ def rotate(
         rotation.update(pending.new_annotations(root, pc))
         from aigw_secrets.gateway.plan import pin
 
-        new_doc, _ = es.for_provider(
+        new_doc, _ = externalsecrets.for_provider(
             pc,
             cfg,
             cfg.external_secrets,
@@ -214,7 +217,7 @@ def rotate(
             force_sync=stored_at,
         )
         new_doc = pin(new_doc, store, version)
-        atomic_write(path, es.HEADER.encode() + manifests.dump([new_doc], markers=False).encode())
+        atomic_write(path, externalsecrets.HEADER.encode() + manifests.dump([new_doc], markers=False).encode())
         journal.step(Step.WRITTEN, revoke_after=revoke_after)
     companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(root, cfg, pc)
     final = current(path, rel)
@@ -225,7 +228,7 @@ def rotate(
     )
     journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=revoke_after)
     pending.finish(root, pc)
-    pinned = ((final.get("metadata") or {}).get("annotations") or {}).get(es.STORE_VERSION)
+    pinned = ((final.get("metadata") or {}).get("annotations") or {}).get(externalsecrets.STORE_VERSION)
     output.status(
         "rotated",
         rel,
@@ -269,7 +272,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
     revoke_after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
     previous = ann.get(f"{A}/previous-credential-ref")
     journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
-    info = es.read(doc)
+    info = externalsecrets.read(doc)
     return {
         **row,
         "generation": _generation(ann, rel),
@@ -284,7 +287,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
         "overdue": t >= due,
         "data_key_overdue": False,
         "remote_key": info[0] if info else None,
-        "store_version": ann.get(es.STORE_VERSION),
+        "store_version": ann.get(externalsecrets.STORE_VERSION),
         "sync": _last_sync(root, pc),
     }
 

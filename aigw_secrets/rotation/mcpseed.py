@@ -23,8 +23,8 @@ from aigw_secrets.gateway import manifests
 from aigw_secrets.gateway.config import Config
 from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.rotation.results import Rotated, StatusRow
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops import recipients
 from aigw_secrets.util import atomic_write
 
@@ -50,7 +50,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
     with repo_lock(root):
         if not path.is_file():
             raise NoInputError(f"{rel}: missing; run `aigw-secrets generate` first")
-        sops = sops_mod.Sops(root)
+        sops = sops_binary.Sops(root)
         baseline = None if accept_recipients else recipients.committed(path, rel)
         if baseline is not None:
             recipients.require(
@@ -61,7 +61,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
                 secret=rel,
                 fix=f"An operator: `aigw-secrets updatekeys {rel}`, or `aigw-secrets rotate --provider {NAMES[0]} --accept-recipients` at a terminal",
             )
-        current = yaml.safe_load(sopsfile.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
+        current = yaml.safe_load(sops_files.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
         data = (current or {}).get("stringData") or {}
         seed = data.get(manifests.MCP_SEED_KEY)
         if not isinstance(seed, str) or not seed:
@@ -79,7 +79,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
             )
             doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), seed, rotation=rotation)
             text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
-            new = sopsfile.encrypt(sops, text.encode(), rel)
+            new = sops_files.encrypt(sops, text.encode(), rel)
             if baseline is not None:
                 recipients.check_written(new, rel, baseline, what="MCP seed Secret")
             atomic_write(path, new)

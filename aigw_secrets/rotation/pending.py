@@ -24,14 +24,14 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, DataError
-from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import credentials, manifests
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Minted
 from aigw_secrets.rotation.journal import Journal, Step, Transitions, records_dir
 from aigw_secrets.rotation.results import MintState
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.util import atomic_write, confined
 
 A = manifests.ANNOTATION
@@ -103,7 +103,7 @@ def _recipient_targets(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]
     """The SOPS files a rotation of ``pc`` writes its credential into; the first one's committed
     recipients are the baseline."""
     targets: list[str] = []
-    if pc.backend != config_mod.EXTERNAL_SECRETS:
+    if pc.backend != gateway_config.EXTERNAL_SECRETS:
         targets.append(_secret_rel(root, cfg, pc))
     if pc.settings.get("server_secret"):
         targets.append(str(companion_file(cfg, pc, str(pc.settings["server_secret"])).relative_to(root)))
@@ -128,7 +128,7 @@ def recipients_check(
     baseline = recipients.committed(root / targets[0], targets[0])
     try:
         recipients.require(
-            sops_mod.Sops(root),
+            sops_binary.Sops(root),
             targets,
             baseline,
             what=f"{pc.key}'s new credential",
@@ -303,7 +303,7 @@ def abandon(root: Path, pc: ProviderConfig, why: str, cfg: Config | None = None)
     if issuer is None or not journal.active or journal.data.get("state") != Step.MINTED:
         return
     output.warn(f"{pc.key}: revoking the new credential {journal.data['ref']}: {why}")
-    _revoke_new(root, cfg or config_mod.load(root), pc, issuer, journal, str(journal.data["ref"]))
+    _revoke_new(root, cfg or gateway_config.load(root), pc, issuer, journal, str(journal.data["ref"]))
     pending.unlink(missing_ok=True)
 
 
@@ -369,8 +369,11 @@ def write_companion(
     }
     path = confined(root, companion_file(cfg, pc, target))  # never outside the repository
     rel = str(path.relative_to(root))
-    data = sopsfile.encrypt(
-        sops_mod.Sops(root), manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(), rel, verify=False
+    data = sops_files.encrypt(
+        sops_binary.Sops(root),
+        manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(),
+        rel,
+        verify=False,
     )
     _refuse_plain(data, value, rel)
     if baseline is not None:
@@ -397,7 +400,7 @@ def _write_pending(root: Path, pending: Path, rel: str, minted: Minted) -> None:
     }
     text = yaml.safe_dump(doc, sort_keys=False)
     try:
-        data = sops_mod.Sops(root).encrypt(text.encode(), rel)  # stdin; encrypted as the Secret file is
+        data = sops_binary.Sops(root).encrypt(text.encode(), rel)  # stdin; encrypted as the Secret file is
     except AigwError:
         raise
     _refuse_plain(data, minted.value, rel)
@@ -406,7 +409,7 @@ def _write_pending(root: Path, pending: Path, rel: str, minted: Minted) -> None:
 
 def _read_pending(root: Path, pending: Path, rel: str) -> str | None:
     try:
-        plain: Any = yaml.safe_load(sops_mod.Sops(root).decrypt(pending.read_bytes(), rel))
+        plain: Any = yaml.safe_load(sops_binary.Sops(root).decrypt(pending.read_bytes(), rel))
         return str(plain["stringData"]["value"])
     except (OSError, AigwError, KeyError, TypeError, yaml.YAMLError):
         return None

@@ -39,8 +39,7 @@ from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway import manifests, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.kube import Cluster, flux_applied
-from aigw_secrets.rotation import pending as pending_mod
-from aigw_secrets.rotation import trust
+from aigw_secrets.rotation import pending, trust
 from aigw_secrets.rotation.issuers.interface import Issuer
 from aigw_secrets.rotation.journal import Step, Transitions, now, parse_stamp, record, stamp
 from aigw_secrets.rotation.results import ByHand, Revocation, RevocationColumns, Revocations
@@ -107,7 +106,7 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict
 
 def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
     """What the bot's own mint journal is about to land (never revoked under a resumed rotation)."""
-    journal, _ = pending_mod.journal_paths(root, pc)
+    journal, _ = pending.journal_paths(root, pc)
     if journal.active and journal.data.get("state") == Step.MINTED:
         return {str(journal.data.get("ref"))}
     return set()
@@ -125,7 +124,7 @@ def candidates(
         skip = facts.current | _own_pending(root, pc)
         return [k.ref for k in facts.keys if k.ref not in skip and trust.minted_here(root, pc, issuer, k)]
     _rel, ann = _annotations(root, cfg, pc)
-    prev = ann.get(pending_mod.PREVIOUS_ISSUED)
+    prev = ann.get(pending.PREVIOUS_ISSUED)
     if not prev or prev in facts.current:
         return []
     journal = record(root, f"revoke-{pc.key}", REVOKE)
@@ -138,7 +137,7 @@ def candidates(
 def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) -> dict[str, Any] | None:
     """The pending revocation as the Secret describes it (for ``status`` only, never for a decision)."""
     rel, ann = _annotations(root, cfg, pc)
-    prev = ref or ann.get(pending_mod.PREVIOUS_ISSUED)
+    prev = ref or ann.get(pending.PREVIOUS_ISSUED)
     if not prev:
         return None
     return {"provider": pc.key, "file": rel, "ref": prev, "generation": ann.get(f"{A}/generation")}
@@ -284,7 +283,7 @@ def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> ByHand | None
     rel, doc = _doc(root, cfg, pc)
     ann = (doc.get("metadata") or {}).get("annotations") or {}
     prev = ann.get(f"{A}/previous-credential-ref")
-    if not prev or ann.get(pending_mod.PREVIOUS_ISSUED):
+    if not prev or ann.get(pending.PREVIOUS_ISSUED):
         return None  # nothing recorded, or a minted key: the issuer's revocation (``target``)
     journal = record(root, f"revoke-by-hand-{pc.key}", BY_HAND)
     if (
@@ -309,7 +308,7 @@ def _by_hand(
 ) -> Revocation:
     """Say which key to revoke in the console and when; ``--ref`` naming it records that it was."""
     where = f"the {pc.provider.title} console" if not pc.key.startswith("mcp_") else f"{pc.provider.title}'s admin"
-    if pending_mod.issuer_for(pc) is None:
+    if pending.issuer_for(pc) is None:
         why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets (no ai_gateway_{pc.key}_issuer), so revoke it in {where}"
     else:  # an issuer that can revoke, but never a key it did not create unless the operator names its id
         why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets, so revoke it in {where} or name its id: aigw-secrets rotate --revoke {pc.key} --ref KEY_ID"
@@ -356,7 +355,7 @@ def revoke(
     """Advance the revocations of ``pc`` as far as the gates allow. Raises Waiting (75) while a gate
     is closed or a disabled key soaks. Every decision comes from ``trust``: the provider's records and
     the decrypted Secret, re-checked right before each call."""
-    issuer = pending_mod.issuer_for(pc)
+    issuer = pending.issuer_for(pc)
     by_hand = by_hand_target(root, cfg, pc)
     if by_hand is not None and (issuer is None or not issuer.mints) and (ref is None or ref == by_hand["ref"]):
         return _by_hand(root, pc, by_hand, ref, now_fn)  # nothing to decide at a provider: advice, or a record
@@ -446,7 +445,7 @@ def revoke(
 def status(root: Path, cfg: Config, pc: ProviderConfig) -> RevocationColumns:
     """For ``status``: every key the provider lists for the Secret's identity and what it is to this
     tool (current, pending revocation, not minted by aigw-secrets), and the gates as last checked."""
-    issuer = pending_mod.issuer_for(pc)
+    issuer = pending.issuer_for(pc)
     journal = record(root, f"revoke-{pc.key}", REVOKE)
     if pc.backend == "external-secrets":
         from aigw_secrets.rotation import externalsecret  # noqa: F401 - registers how the store's value is read
@@ -498,7 +497,7 @@ def revoke_due(
     out: Revocations = {"revoked": [], "waiting": [], "revoke_errors": []}
     with repo_lock(root):
         for pc in cfg.providers:
-            issuer = pending_mod.issuer_for(pc) if pc.auth.secret_key else None
+            issuer = pending.issuer_for(pc) if pc.auth.secret_key else None
             if issuer is None or not issuer.mints or pc.key in (skip or set()):
                 continue  # nothing minted here: an operator names what to revoke (--ref, at a terminal)
             if not issuer.records and target(root, cfg, pc) is None:

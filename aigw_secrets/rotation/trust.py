@@ -31,8 +31,8 @@ from aigw_secrets.gateway import manifests
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Key
 from aigw_secrets.rotation.journal import records_dir, state_dir
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.util import atomic_write
 
 
@@ -71,7 +71,7 @@ def current_value(root: Path, cfg: Config, pc: ProviderConfig) -> str:
         data = (root / rel).read_bytes()
     except OSError as exc:
         raise DataError(f"{rel}: cannot read the Secret ({type(exc).__name__})") from None
-    plain: Any = yaml.safe_load(sopsfile.decrypt(sops_mod.Sops(root), data, rel))
+    plain: Any = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), data, rel))
     try:
         return str(plain["stringData"][pc.auth.secret_key])
     except (KeyError, TypeError):

@@ -70,7 +70,7 @@ def _configs(root: Path, revisions: str | None) -> tuple[dict[str, Any], list[Sk
     ids = [sha for sha in ids if sha.strip("0")]  # a deletion's new side is all zeros
     if not ids:
         return {}, []
-    from aigw_secrets.sops import config as sopsconfig
+    from aigw_secrets.sops import config as sops_config
 
     configs: dict[str, Any] = {}
     bad: list[Skipped] = []
@@ -80,7 +80,7 @@ def _configs(root: Path, revisions: str | None) -> tuple[dict[str, Any], list[Sk
             bad.append(Skipped(where, f"{note}; coverage by this version not judged"))
             continue
         try:
-            configs[sha] = sopsconfig.load_text(content.decode("utf-8", "replace"), Path(CONFIG))
+            configs[sha] = sops_config.load_text(content.decode("utf-8", "replace"), Path(CONFIG))
         except (AigwError, RecursionError):
             bad.append(Skipped(where, "not a readable .sops.yaml; coverage by this version not judged"))
     return configs, bad

@@ -112,15 +112,15 @@ def _load_rules(root: str | None) -> Callable[[str], bool]:
         key = os.path.relpath(os.path.join(here, rel), base) if here != base else os.path.normpath(rel)
         if key.startswith(".."):
             return False
-        from aigw_secrets.sops import regex as goregex
+        from aigw_secrets.sops import regex as sops_regex
 
         for regex in regexes:
             if not regex:
                 return False  # sops picks this rule for every path: no path_regex, no coverage
             try:
-                if goregex.search(regex, key):
+                if sops_regex.search(regex, key):
                     return True
-            except goregex.GoRegexError:
+            except sops_regex.GoRegexError:
                 continue  # sops refuses the whole config; `doctor` says why
         return False
 
@@ -164,10 +164,10 @@ def _path_regexes(cfg_path: str) -> list[str | None]:
             pass
     from pathlib import Path
 
-    from aigw_secrets.sops import config as sopsconfig
+    from aigw_secrets.sops import config as sops_config
 
     try:
-        cfg = sopsconfig.load(Path(cfg_path))
+        cfg = sops_config.load(Path(cfg_path))
     except RecursionError:
         raise ConfigError(f"{cfg_path}: nested too deeply to read") from None
     regexes = [rule.path_regex for rule in cfg.rules]

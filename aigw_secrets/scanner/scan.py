@@ -608,7 +608,7 @@ _SELECTORS = ("encrypted_regex", "unencrypted_regex", "encrypted_suffix", "unenc
 
 def _should_encrypt(selectors: dict[str, str | None]) -> Any:
     """sops's shouldBeEncrypted for a key path, with RE2 (the regexes are Go regexps)."""
-    from aigw_secrets.sops import regex as goregex
+    from aigw_secrets.sops import regex as sops_regex
 
     def should(keys: tuple[str, ...]) -> bool:
         enc = True
@@ -616,10 +616,10 @@ def _should_encrypt(selectors: dict[str, str | None]) -> Any:
             enc = False
         if selectors["encrypted_suffix"]:
             enc = any(k.endswith(selectors["encrypted_suffix"]) for k in keys)
-        if selectors["unencrypted_regex"] and any(goregex.search(selectors["unencrypted_regex"], k) for k in keys):
+        if selectors["unencrypted_regex"] and any(sops_regex.search(selectors["unencrypted_regex"], k) for k in keys):
             enc = False
         if selectors["encrypted_regex"]:
-            enc = any(goregex.search(selectors["encrypted_regex"], k) for k in keys)
+            enc = any(sops_regex.search(selectors["encrypted_regex"], k) for k in keys)
         if not any(selectors.values()):
             enc = not any(k.endswith("_unencrypted") for k in keys)
         return enc
@@ -628,20 +628,20 @@ def _should_encrypt(selectors: dict[str, str | None]) -> Any:
 
 
 def _regex_problem(selectors: dict[str, str | None]) -> str | None:
-    from aigw_secrets.sops import regex as goregex
+    from aigw_secrets.sops import regex as sops_regex
 
     for name in ("encrypted_regex", "unencrypted_regex"):
         pattern = selectors[name]
-        if pattern and goregex.problem(pattern):
+        if pattern and sops_regex.problem(pattern):
             return f"sops metadata {name} is not a valid Go regexp; sops checks not run"
     return None
 
 
 def _case_hint(selectors: dict[str, str | None], key: str) -> str:
-    from aigw_secrets.sops import regex as goregex
+    from aigw_secrets.sops import regex as sops_regex
 
     pattern = selectors["encrypted_regex"]
-    if pattern and not goregex.search(pattern, key) and goregex.search(f"(?i){pattern}", key):
+    if pattern and not sops_regex.search(pattern, key) and sops_regex.search(f"(?i){pattern}", key):
         return f" (encrypted_regex is case-sensitive: {pattern} does not match {key})"
     return ""
 

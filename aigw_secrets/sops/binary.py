@@ -190,20 +190,20 @@ class Sops:
 
     def config_for(self, filename: Path | str) -> Path | None:
         """The ``.sops.yaml`` that governs ``filename``: the nearest one (see sops.config.nearest)."""
-        from aigw_secrets.sops import config as sopsconfig
+        from aigw_secrets.sops import config as sops_config
 
         directory = (self.root / filename).parent
-        return self.cached(f"config:{directory}", lambda: sopsconfig.nearest(self.root / filename))  # type: ignore[no-any-return] # cached() is untyped
+        return self.cached(f"config:{directory}", lambda: sops_config.nearest(self.root / filename))  # type: ignore[no-any-return] # cached() is untyped
 
     def _config_args(self, filename: Path | str) -> list[str]:
         """``--config`` when the file's nearest ``.sops.yaml`` is not the one sops would find
         from the repository root (a nested config)."""
-        from aigw_secrets.sops import config as sopsconfig
+        from aigw_secrets.sops import config as sops_config
 
         own = self.config_for(filename)
         if own is None or os.environ.get("SOPS_CONFIG") or self.env.get("SOPS_CONFIG"):
             return []
-        default = self.cached("config:root", lambda: sopsconfig.find(self.root))
+        default = self.cached("config:root", lambda: sops_config.find(self.root))
         return [] if default is not None and Path(default).resolve() == own.resolve() else ["--config", str(own)]
 
     def _pipe(self, action: str, data: bytes, filename: Path | str, input_type: str) -> bytes:

@@ -52,11 +52,11 @@ class Rule(NamedTuple):
         regex = self.path_regex
         if not regex:
             return True
-        from aigw_secrets.sops import regex as goregex
+        from aigw_secrets.sops import regex as sops_regex
 
         try:
-            return goregex.search(regex, rel)
-        except goregex.GoRegexError:
+            return sops_regex.search(regex, rel)
+        except sops_regex.GoRegexError:
             return False  # sops refuses the whole config; `doctor` says why
 
     def recipients(self, kind: str) -> list[str]:
@@ -80,11 +80,11 @@ class SopsConfig(NamedTuple):
         """The first rule whose path_regex matches ``rel`` (relative to this file's directory), as
         sops picks it. A path_regex sops cannot compile before the match stops sops: ``strict``
         makes that a ConfigError naming the rule, otherwise such a rule just matches nothing."""
-        from aigw_secrets.sops import regex as goregex
+        from aigw_secrets.sops import regex as sops_regex
 
         for rule in self.rules:
             regex = rule.path_regex
-            why = goregex.problem(regex) if regex and strict else None
+            why = sops_regex.problem(regex) if regex and strict else None
             if why:
                 raise ConfigError(
                     f"{self.path}:{rule.line}: creation rule {rule.position + 1}: path_regex is not a valid Go regular expression ({why}); sops refuses the config"
@@ -326,7 +326,7 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
     """
     import json
 
-    from aigw_secrets.sops import splice as ys
+    from aigw_secrets.sops import splice
     from aigw_secrets.util import atomic_write
 
     # X25519 (age1 + 58 characters) or hybrid post-quantum (age1pq1..., sops >= 3.12)
@@ -338,7 +338,7 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
             raise ConfigError(f"{recipient}: not a 40-hex-digit PGP fingerprint")
     path = require(root)
     text = read_text(path)
-    parsed = ys.parse(text, str(path))
+    parsed = splice.parse(text, str(path))
     cfg = load(path)
     chosen = [r for r in cfg.rules if not rule_numbers or r.position + 1 in rule_numbers]
     if not chosen:
@@ -356,7 +356,7 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
             s = spans[0]
             joined = f"{s.value},{recipient}" if s.value else recipient
             reps.append(
-                ys.Replacement(
+                splice.Replacement(
                     s.start,
                     s.end,
                     json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined),
@@ -364,23 +364,23 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
             )
         elif spans and all(len(s.path) == 4 for s in spans) and not spans[-1].flow:
             last = spans[-1]
-            line = ys.line_start(text, last.start)
+            line = splice.line_start(text, last.start)
             indent = text[line : last.start]
-            end = ys.line_after(text, last.end)
-            reps.append(ys.Replacement(end, end, f"{indent}{recipient}\n"))
+            end = splice.line_after(text, last.end)
+            reps.append(splice.Replacement(end, end, f"{indent}{recipient}\n"))
         elif not spans:
             anchor = next(s for s in parsed.scalars if s.path[:2] == ("creation_rules", rule.position))
-            line = ys.line_start(text, anchor.start)
+            line = splice.line_start(text, anchor.start)
             indent = " " * (len(text[line:]) - len(text[line:].lstrip(" -")))
-            end = ys.line_after(text, anchor.end)
-            reps.append(ys.Replacement(end, end, f"{indent}{kind}: {recipient}\n"))
+            end = splice.line_after(text, anchor.end)
+            reps.append(splice.Replacement(end, end, f"{indent}{kind}: {recipient}\n"))
         else:
             raise ConfigError(
                 f"{path}:{rule.line}: rule {rule.position + 1} lists {kind} recipients in a form this command does not edit; add it by hand"
             )
     if not reps:
         return path, 0
-    new = ys.apply(text, reps)
+    new = splice.apply(text, reps)
     check = load_text(new, path)
     for rule in chosen:
         if recipient not in [
@@ -398,12 +398,12 @@ def remove_recipients(root: Path, recipients: list[str]) -> int:
     """
     import json
 
-    from aigw_secrets.sops import splice as ys
+    from aigw_secrets.sops import splice
     from aigw_secrets.util import atomic_write
 
     path = require(root)
     text = read_text(path)
-    parsed = ys.parse(text, str(path))
+    parsed = splice.parse(text, str(path))
     reps = []
     for s in parsed.scalars:
         if len(s.path) >= 3 and s.path[0] == "creation_rules" and s.path[2] == "age" and isinstance(s.value, str):
@@ -416,17 +416,17 @@ def remove_recipients(root: Path, recipients: list[str]) -> int:
                         )
                     joined = ",".join(kept)
                     reps.append(
-                        ys.Replacement(
+                        splice.Replacement(
                             s.start,
                             s.end,
                             json.dumps(joined) if s.style == '"' else (f"'{joined}'" if s.style == "'" else joined),
                         )
                     )
             elif s.value.strip() in recipients:  # a list item: drop its line
-                reps.append(ys.Replacement(ys.line_start(text, s.start), ys.line_after(text, s.end), ""))
+                reps.append(splice.Replacement(splice.line_start(text, s.start), splice.line_after(text, s.end), ""))
     if not reps:
         return 0
-    new = ys.apply(text, reps)
+    new = splice.apply(text, reps)
     check = load_text(new, path)
     if any(r in rule.recipients("age") for rule in check.rules for r in recipients):
         raise DataError(f"{path}: could not remove the recipient safely; nothing written")

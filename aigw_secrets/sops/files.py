@@ -18,10 +18,8 @@ from typing import Any, NamedTuple
 import yaml
 
 from aigw_secrets.errors import AigwError, ConfigError, DataError, NoInputError
-from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.sops import goyaml
-from aigw_secrets.sops import reader as sopscrypto
-from aigw_secrets.sops import splice as ys
+from aigw_secrets.sops import config as sops_config
+from aigw_secrets.sops import goyaml, reader, splice
 from aigw_secrets.sops.binary import Sops
 from aigw_secrets.util import atomic_write, parallel_map
 
@@ -59,8 +57,8 @@ def read(path: Path) -> bytes:
         raise NoInputError(f"{path}: is a directory") from None
 
 
-def _enc_comments(p: ys.Parsed) -> list[tuple[int, int]]:
-    return [c for c in ys.comments(p.text, ys.all_spans(p)) if p.text.startswith("#ENC[", c[0])]
+def _enc_comments(p: splice.Parsed) -> list[tuple[int, int]]:
+    return [c for c in splice.comments(p.text, splice.all_spans(p)) if p.text.startswith("#ENC[", c[0])]
 
 
 class NothingToEncrypt(DataError):
@@ -74,7 +72,7 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
     place; ``decrypt`` gives them back.
     """
     src = Text(data, rel)
-    plain = ys.parse(src.text, rel)
+    plain = splice.parse(src.text, rel)
     for i, doc in enumerate(plain.docs):
         if isinstance(doc, dict) and "sops" in doc:
             raise DataError(f"{rel}: already encrypted (document {i + 1} has a sops block)")
@@ -82,34 +80,36 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
             raise DataError(f"{rel}: document {i + 1} is not a mapping; sops cannot encrypt it")
     _check_sops_types(plain.docs, rel)
     predicted = _predict(sops, plain, rel)
-    guess = [s for s in predicted if ys.needs_layout(plain, s)] if predicted is not None else []
+    guess = [s for s in predicted if splice.needs_layout(plain, s)] if predicted is not None else []
     marks = _marks(plain, guess)
-    enc = ys.parse(ys.comment_items_as_comments(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode()), rel)
-    targets = ys.encrypted_scalars(plain, enc.docs, rel)
+    enc = splice.parse(
+        splice.comment_items_as_comments(sops.encrypt(splice.apply(src.text, marks).encode(), rel).decode()), rel
+    )
+    targets = splice.encrypted_scalars(plain, enc.docs, rel)
     if not targets:
         raise NothingToEncrypt(f"{rel}: no value to encrypt (no key matches the creation rule's encrypted_regex)")
-    copies = ys.alias_copies(plain.text)
+    copies = splice.alias_copies(plain.text)
     repeated = next((s for s in targets for _at, (a, b) in copies if a <= s.start < b), None)
     if repeated is not None:
         raise DataError(
-            f"{rel}: {ys.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out"
+            f"{rel}: {splice.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out"
         )
-    need = [s for s in targets if ys.needs_layout(plain, s)]
+    need = [s for s in targets if splice.needs_layout(plain, s)]
     if _marks(plain, need) != marks:
         # The prediction was wrong (an unusual .sops.yaml): encrypt again with the right comments.
         marks = _marks(plain, need)
-        enc = ys.parse(
-            ys.comment_items_as_comments(sops.encrypt(ys.apply(src.text, marks).encode(), rel).decode()), rel
+        enc = splice.parse(
+            splice.comment_items_as_comments(sops.encrypt(splice.apply(src.text, marks).encode(), rel).decode()), rel
         )
     found, comments = _match_comments(plain, marks, enc, rel)
     index = {s.path: i for i, s in enumerate(targets)}
     single = [s for s in need if not s.flow]  # their marks come first, then one per flow collection
     layouts = {index[s.path]: (c, m.end) for s, c, m in zip(single, found, marks, strict=False)}
     flows = [
-        ys.Replacement(m.start, m.end, f" #{c}")
+        splice.Replacement(m.start, m.end, f" #{c}")
         for c, m in zip(found[len(single) :], marks[len(single) :], strict=True)
     ]
-    result = ys.splice_encrypted(plain, enc, targets, layouts, comments + flows, rel)
+    result = splice.splice_encrypted(plain, enc, targets, layouts, comments + flows, rel)
     if verify:
         check(sops, result, src.text, plain.docs, rel)
     return src.encode(result)
@@ -126,14 +126,14 @@ def _check_sops_types(docs: list[Any], rel: str) -> None:
             for key, value in reversed(list(node.items())):
                 if not isinstance(key, str | bytes):
                     raise DataError(
-                        f"{rel}: {ys.fmt_path(path)}: a key that sops reads as {_kind(key)}, not a string; sops accepts string keys only: quote it"
+                        f"{rel}: {splice.fmt_path(path)}: a key that sops reads as {_kind(key)}, not a string; sops accepts string keys only: quote it"
                     )
                 stack.append(((*path, key), value))
         elif isinstance(node, list):
             stack += [((*path, i), v) for i, v in reversed(list(enumerate(node)))]
         elif isinstance(node, int) and not isinstance(node, bool) and node > goyaml.INT64[1]:
             raise DataError(
-                f"{rel}: {ys.fmt_path(path)}: an integer above 2**63-1, which sops cannot encrypt or keep; quote it"
+                f"{rel}: {splice.fmt_path(path)}: an integer above 2**63-1, which sops cannot encrypt or keep; quote it"
             )
 
 
@@ -145,16 +145,16 @@ def _kind(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number"}.get(type(value), "a non-string value")
 
 
-def _marks(plain: ys.Parsed, need: list[ys.Scalar]) -> list[ys.Replacement]:
+def _marks(plain: splice.Parsed, need: list[splice.Scalar]) -> list[splice.Replacement]:
     """Edits that put a ``# aigw-fmt:`` comment after each value whose layout must be stored (block
     context), then a ``# aigw-fmt-flow:`` one after each flow collection holding such a value."""
-    flows = dict.fromkeys(span for s in need if s.flow and (span := ys.flow_of(plain, s)) is not None)
-    return [ys.layout_mark(plain, s) for s in need if not s.flow] + [ys.flow_mark(plain, f) for f in flows]
+    flows = dict.fromkeys(span for s in need if s.flow and (span := splice.flow_of(plain, s)) is not None)
+    return [splice.layout_mark(plain, s) for s in need if not s.flow] + [splice.flow_mark(plain, f) for f in flows]
 
 
 def _match_comments(
-    plain: ys.Parsed, marks: list[ys.Replacement], enc: ys.Parsed, rel: str
-) -> tuple[list[str], list[ys.Replacement]]:
+    plain: splice.Parsed, marks: list[splice.Replacement], enc: splice.Parsed, rel: str
+) -> tuple[list[str], list[splice.Replacement]]:
     """Pair the comments of the marked plaintext with sops's output, in order (sops keeps every
     comment, in order, and moves inline ones onto their own line).
 
@@ -163,21 +163,23 @@ def _match_comments(
     author's comment either encrypted or as it was; anything else is refused.
     """
     authors = [
-        c for c in ys.comments(plain.text, ys.all_spans(plain)) if not any(m.start <= c[0] < m.end for m in marks)
+        c
+        for c in splice.comments(plain.text, splice.all_spans(plain))
+        if not any(m.start <= c[0] < m.end for m in marks)
     ]
     order = _with_alias_copies(
         sorted([(c[0], 1, i) for i, c in enumerate(authors)] + [(m.start, 0, i) for i, m in enumerate(marks)]),
         plain.text,
         rel,
     )
-    out = ys.file_comments(enc)
+    out = splice.file_comments(enc)
     if len(out) != len(order):
         raise DataError(
             f"{rel}: sops returned {len(out)} comments for {len(order)}; a comment in an unusual place "
             "(inside a flow collection, or under an alias?) cannot be kept: move or remove it"
         )
     layouts: list[str] = [""] * len(marks)
-    edits: list[ys.Replacement] = []
+    edits: list[splice.Replacement] = []
     for (pos, is_author, i), (cs, ce) in zip(order, out, strict=True):
         text = enc.text[cs:ce]
         encrypted = text.startswith("#ENC[")
@@ -197,7 +199,7 @@ def _match_comments(
             continue
         a_start, a_end = authors[i]
         if encrypted:
-            edits.append(ys.Replacement(a_start, a_end, text))
+            edits.append(splice.Replacement(a_start, a_end, text))
         elif text.rstrip() != plain.text[a_start:a_end].rstrip():
             raise DataError(
                 f"{rel}:{_line(plain.text, a_start)}: sops reordered the comments around this line; move or remove it"
@@ -211,7 +213,7 @@ MAX_COMMENTS = 100_000
 def _with_alias_copies(order: list[tuple[int, int, int]], text: str, rel: str) -> list[tuple[int, int, int]]:
     """The comments in the order sops writes them: an alias of a collection is expanded, and every
     comment inside that collection comes again where the alias stands (kind 2: a copy)."""
-    copies = ys.alias_copies(text)
+    copies = splice.alias_copies(text)
     if not copies:
         return order
     out: list[tuple[int, int, int]] = []
@@ -242,24 +244,24 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
+def _predict(sops: Sops, plain: splice.Parsed, rel: str) -> list[splice.Scalar] | None:
     """The scalars sops will encrypt, from the matching rule's encrypted_regex (sops matches it
     against every key on the path); None when the rule uses another selector."""
     cfg_path = sops.config_for(rel)
     if cfg_path is None:
         return None
-    cfg = sops.cached(f"rules:{cfg_path}", lambda: sopsconfig.load(cfg_path))
+    cfg = sops.cached(f"rules:{cfg_path}", lambda: sops_config.load(cfg_path))
     rule = cfg.rule_for(cfg.rel(sops.root / rel), strict=True)
-    if rule is None or any(k in rule.data for k in sopsconfig.SELECTORS if k != "encrypted_regex"):
+    if rule is None or any(k in rule.data for k in sops_config.SELECTORS if k != "encrypted_regex"):
         return None
     regex = rule.data.get("encrypted_regex")
     if not isinstance(regex, str):
         return None
-    from aigw_secrets.sops import regex as goregex
+    from aigw_secrets.sops import regex as sops_regex
 
     try:
-        pattern = goregex.compile_go(regex)
-    except goregex.GoRegexError:
+        pattern = sops_regex.compile_go(regex)
+    except sops_regex.GoRegexError:
         return None
     return [s for s in plain.scalars if s.start >= 0 and any(isinstance(k, str) and pattern.search(k) for k in s.path)]
 
@@ -267,30 +269,32 @@ def _predict(sops: Sops, plain: ys.Parsed, rel: str) -> list[ys.Scalar] | None:
 def decrypt(sops: Sops, data: bytes, rel: str) -> bytes:
     """The plaintext of an encrypted file, in the author's formatting. Never print it by accident."""
     src = Text(data, rel)
-    enc = ys.parse(src.text, rel)
+    enc = splice.parse(src.text, rel)
     if not any(enc.sops_spans):
         raise DataError(f"{rel}: not sops-encrypted (no sops block)")
     try:
         return src.encode(_fast_plain(sops, enc, rel)[1])
-    except sopscrypto.Unsupported:
+    except reader.Unsupported:
         pass  # sops decides, and gives the authoritative error if there is one
     dec = sops.decrypt(src.text.encode(), rel).decode("utf-8")
-    return src.encode(ys.splice_decrypted(enc, dec, rel))
+    return src.encode(splice.splice_decrypted(enc, dec, rel))
 
 
-def _fast_plain(sops: Sops, enc: ys.Parsed, rel: str) -> tuple[list[Any], str]:
+def _fast_plain(sops: Sops, enc: splice.Parsed, rel: str) -> tuple[list[Any], str]:
     """Decrypt in process (see sopscrypto); raises Unsupported when sops has to do it."""
-    docs, key = sopscrypto.decrypt_docs(enc.docs, sops.env)
+    docs, key = reader.decrypt_docs(enc.docs, sops.env)
     parents = list(dict.fromkeys([(), *(s.path[:i] for s in enc.scalars for i in range(len(s.path)))]))
     texts: list[str] = []
-    for cs, ce in ys.file_comments(enc) if "#ENC[" in enc.text else []:
+    for cs, ce in splice.file_comments(enc) if "#ENC[" in enc.text else []:
         raw = enc.text[cs:ce]
         if raw.startswith("#ENC["):
-            line = ys.line_start(enc.text, cs)
-            near = [sc.path[:-1] for sc in enc.scalars if sc.start >= 0 and ys.line_start(enc.text, sc.start) == line]
-            raw = "#" + sopscrypto.decrypt_comment(raw[1:], near + parents, key)
+            line = splice.line_start(enc.text, cs)
+            near = [
+                sc.path[:-1] for sc in enc.scalars if sc.start >= 0 and splice.line_start(enc.text, sc.start) == line
+            ]
+            raw = "#" + reader.decrypt_comment(raw[1:], near + parents, key)
         texts.append(raw)
-    return docs, ys.splice_plain(enc, docs, texts, rel)
+    return docs, splice.splice_plain(enc, docs, texts, rel)
 
 
 def check(sops: Sops, result: str, expected: str, expected_docs: list[Any], rel: str) -> None:
@@ -299,43 +303,43 @@ def check(sops: Sops, result: str, expected: str, expected_docs: list[Any], rel:
     Checked in process when it can be (sopscrypto); otherwise, or on any doubt, by the real sops.
     """
     try:
-        docs, back = _fast_plain(sops, ys.parse(result, rel), rel)
+        docs, back = _fast_plain(sops, splice.parse(result, rel), rel)
         if goyaml.same(docs, expected_docs) and back == expected:
             return
-    except sopscrypto.Unsupported:
+    except reader.Unsupported:
         pass
     dec = sops.decrypt(result.encode(), rel).decode("utf-8")
-    if not goyaml.same(ys.load_all(dec), expected_docs):
+    if not goyaml.same(splice.load_all(dec), expected_docs):
         raise DataError(
             f"{rel}: sops would change some values (dates, numbers or tags in encrypted sections?); nothing written"
         )
-    back = ys.splice_decrypted(ys.parse(result, rel), dec, rel)
+    back = splice.splice_decrypted(splice.parse(result, rel), dec, rel)
     if back != expected:
         raise DataError(f"{rel}: formatting could not be kept exactly; nothing written")
 
 
-def reapply(current: str, canonical: str, rel: str, *, parsed: ys.Parsed | None = None) -> str:
+def reapply(current: str, canonical: str, rel: str, *, parsed: splice.Parsed | None = None) -> str:
     """After a sops operation: new ENC values, comments and sops blocks into the current layout."""
-    cur = parsed or ys.parse(current, rel)
+    cur = parsed or splice.parse(current, rel)
     new = _canonical(canonical, rel)
-    reps: list[ys.Replacement] = []
+    reps: list[splice.Replacement] = []
     for s in cur.scalars:
-        if s.start < 0 or s.style == "*" or not ys.is_enc(s.value) or s.path[:1] == ("sops",):
+        if s.start < 0 or s.style == "*" or not splice.is_enc(s.value) or s.path[:1] == ("sops",):
             continue
-        value = ys.value_at(new.docs, s.doc, s.path)
-        if not ys.is_enc(value):
-            raise DataError(f"{rel}: {ys.fmt_path(s.path)} is no longer encrypted after the sops operation")
+        value = splice.value_at(new.docs, s.doc, s.path)
+        if not splice.is_enc(value):
+            raise DataError(f"{rel}: {splice.fmt_path(s.path)} is no longer encrypted after the sops operation")
         span = current[s.start : s.end]
         skip = span.index("\n") + 1 if s.style in ("|", ">") else 0  # past a block header and its comment
         m = re.compile(r"(?:ENC|\\x45NC)\[AES256_GCM,[^\]]*\]").search(span, skip)
         if m is None:  # pragma: no cover - parse() found an ENC value here
-            raise DataError(f"{rel}: {ys.fmt_path(s.path)}: cannot find its ENC string")
+            raise DataError(f"{rel}: {splice.fmt_path(s.path)}: cannot find its ENC string")
         text = value if m.group(0).startswith("ENC") else "\\x45" + value[1:]
-        reps.append(ys.Replacement(s.start + m.start(), s.start + m.end(), text))
+        reps.append(splice.Replacement(s.start + m.start(), s.start + m.end(), text))
     old_c = _enc_comments(cur) if "#ENC[" in current else []
     if len(old_c) != len(new.comments):
         raise DataError(f"{rel}: sops returned {len(new.comments)} encrypted comments for {len(old_c)}")
-    reps += [ys.Replacement(o[0], o[1], n) for o, n in zip(old_c, new.comments, strict=True)]
+    reps += [splice.Replacement(o[0], o[1], n) for o, n in zip(old_c, new.comments, strict=True)]
     if len(cur.sops_spans) != len(new.sops_blocks):
         raise DataError(
             f"{rel}: sops returned {len(new.sops_blocks)} metadata blocks for {len(cur.sops_spans)} documents"
@@ -345,8 +349,8 @@ def reapply(current: str, canonical: str, rel: str, *, parsed: ys.Parsed | None 
             raise DataError(f"{rel}: a document has no sops block")
         if old[1] == len(current) and not current.endswith("\n"):
             block = block.rstrip("\n")
-        reps.append(ys.Replacement(old[0], old[1], block))
-    return ys.apply(current, reps)
+        reps.append(splice.Replacement(old[0], old[1], block))
+    return splice.apply(current, reps)
 
 
 class _Canonical(NamedTuple):
@@ -363,7 +367,7 @@ def _canonical(text: str, rel: str) -> _Canonical:
     """What reapply needs from sops's own output, whose layout is fixed: `sops:` at column 0 at the
     end of each document, comments on lines of their own. Cheaper than a positional parse."""
     try:
-        docs = ys.load_all(text)
+        docs = splice.load_all(text)
     except Exception as exc:  # noqa: BLE001 - yaml errors of either loader
         raise DataError(f"{rel}: sops returned YAML that does not parse ({type(exc).__name__})") from None
     return _Canonical(docs, _ENC_COMMENT.findall(text), _SOPS_BLOCK.findall(text))
@@ -384,9 +388,9 @@ def run_on_copy(
     ``with_rule``: sops picks the creation rule from the file's path, which a scratch copy does not
     have, so sops gets a config holding just the rule that matches the real path.
     """
-    from aigw_secrets.sops import scratch as scratch_dirs
+    from aigw_secrets.sops.scratch import make_dir
 
-    scratch = sops.cached("scratch", scratch_dirs.make_dir)
+    scratch = sops.cached("scratch", make_dir)
     fd, name = tempfile.mkstemp(suffix=".yaml", dir=scratch)  # one private directory per run
     copy = Path(name)
     try:
@@ -396,7 +400,7 @@ def run_on_copy(
         if with_rule:
             argv = ["--config", str(_rule_config(sops, rel, scratch, copy.stem)), *argv]
         sops.in_place(argv, action=args[0], rel=rel, stdin=stdin)
-        return ys.comment_items_as_comments(Text(copy.read_bytes(), rel).text)
+        return splice.comment_items_as_comments(Text(copy.read_bytes(), rel).text)
     finally:
         for leftover in (copy, scratch / f"{copy.stem}.sops.yaml"):
             try:
@@ -406,8 +410,8 @@ def run_on_copy(
 
 
 def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
-    found = sops.config_for(rel) or sopsconfig.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
-    cfg = sopsconfig.load(found)
+    found = sops.config_for(rel) or sops_config.require(sops.root, f"{rel}: updatekeys takes the recipients from it")
+    cfg = sops_config.load(found)
     rule = cfg.rule_for(cfg.rel(sops.root / rel), strict=True)
     if rule is None:
         raise ConfigError(f"{rel}: no creation rule in {found} matches this file")
@@ -422,14 +426,14 @@ def _rule_config(sops: Sops, rel: str, tmp: Path, stem: str) -> Path:
 def _reencrypt(sops: Sops, data: bytes, rel: str, args: list[str], *, with_rule: bool = False) -> bytes:
     """updatekeys / rotate: same plaintext, new sops block (and, for rotate, new ciphertext)."""
     src = Text(data, rel)
-    before = ys.parse(src.text, rel)
+    before = splice.parse(src.text, rel)
     if not any(before.sops_spans):
         raise DataError(f"{rel}: not sops-encrypted (no sops block)")
     try:
         expected_docs, expected = _fast_plain(sops, before, rel)
-    except sopscrypto.Unsupported:
+    except reader.Unsupported:
         expected = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
-        expected_docs = ys.load_all(expected)
+        expected_docs = splice.load_all(expected)
     canonical = run_on_copy(sops, data, args, rel, with_rule=with_rule)
     if canonical == src.text:
         return data  # sops left it as it was (updatekeys with the same recipients): nothing to re-apply
@@ -473,17 +477,17 @@ def parse_keypath(text: str) -> tuple[Any, ...]:
 def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value: str) -> bytes:
     """Change one encrypted value with ``sops set``: only that value, ``mac`` and ``lastmodified`` change."""
     src = Text(data, rel)
-    cur = ys.parse(src.text, rel)
+    cur = splice.parse(src.text, rel)
     target = next((s for s in cur.scalars if s.path == keypath and s.start >= 0), None)
-    if target is None or not ys.is_enc(target.value):
+    if target is None or not splice.is_enc(target.value):
         what = "is not an encrypted value" if target else "does not exist"
-        raise DataError(f"{rel}: {ys.fmt_path(keypath)} {what}; set changes existing encrypted values only")
+        raise DataError(f"{rel}: {splice.fmt_path(keypath)} {what}; set changes existing encrypted values only")
     before = decrypt(sops, data, rel).decode("utf-8").replace("\r\n", "\n")
-    plain_before = ys.parse(before, rel)
+    plain_before = splice.parse(before, rel)
     old = next(s for s in plain_before.scalars if s.path == keypath)
     rep, style, indent = _restyle(before, old, value, rel)
-    expected = ys.apply(before, [rep])
-    span = ys.flow_of(cur, target)
+    expected = splice.apply(before, [rep])
+    span = splice.flow_of(cur, target)
     if span is not None and src.text.startswith(" #ENC[", span[1]):
         # the collection's text is stored whole in the comment after it: encrypt the new text anew
         return encrypt(sops, src.encode(expected), rel)
@@ -494,48 +498,48 @@ def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value
     )
     # Re-emit the target's stand-in in the new style, without a layout comment, then take sops's ENC
     # strings, comments and metadata.
-    stand_in = ys.Scalar(target.doc, target.path, target.start, target.end, style, target.flow, value, False)
+    stand_in = splice.Scalar(target.doc, target.path, target.start, target.end, style, target.flow, value, False)
     old_end = target.end
     if target.style in ("|", ">"):
         old_end = src.text.index("\n", src.text.index("\n", target.start) + 1) + 1
     elif style in ("|", ">"):  # a block now stands where a one-line value was: it takes the line end
-        old_end = ys.line_after(src.text, target.end)
+        old_end = splice.line_after(src.text, target.end)
     reps = [
-        ys.Replacement(
+        splice.Replacement(
             target.start,
             old_end,
-            ys.enc_text(target.value, stand_in, indent or ys.block_indent(src.text, target.start), None),
+            splice.enc_text(target.value, stand_in, indent or splice.block_indent(src.text, target.start), None),
         )
     ]
     # The old value's layout comment (if any) described the old text: drop it here and in sops's
     # output. A block scalar's comment sits on its header line, inside the replaced stand-in.
-    line = ys.line_start(src.text, target.start)
-    dropped = [i for i, (cs, _ce) in enumerate(_enc_comments(cur)) if ys.line_start(src.text, cs) == line]
+    line = splice.line_start(src.text, target.start)
+    dropped = [i for i, (cs, _ce) in enumerate(_enc_comments(cur)) if splice.line_start(src.text, cs) == line]
     if dropped and target.style not in ("|", ">"):
         cs, ce = _enc_comments(cur)[dropped[0]]
-        reps.append(ys.Replacement(cs - 1 if src.text[cs - 1] == " " else cs, ce, ""))
-    staged = ys.apply(src.text, reps)
+        reps.append(splice.Replacement(cs - 1 if src.text[cs - 1] == " " else cs, ce, ""))
+    staged = splice.apply(src.text, reps)
     result = reapply(staged, _drop_comments(canonical, dropped), rel)
-    check(sops, result, expected, ys.load_all(expected), rel)
+    check(sops, result, expected, splice.load_all(expected), rel)
     return src.encode(result)
 
 
-def _restyle(text: str, old: ys.Scalar, value: str, rel: str) -> tuple[ys.Replacement, str, int]:
+def _restyle(text: str, old: splice.Scalar, value: str, rel: str) -> tuple[splice.Replacement, str, int]:
     """The edit that writes ``value`` where ``old`` stands, with its style and indentation.
 
     The new value keeps the old style when that style can hold it exactly; otherwise double quotes
     (or a literal block for multi-line text), which can hold anything."""
     style = old.style
-    indent = ys.indent_of_block(text, old.start, old.end) if style in ("|", ">") else 0
-    rendered = ys.render(value, style, indent, new=True)
+    indent = splice.indent_of_block(text, old.start, old.end) if style in ("|", ">") else 0
+    rendered = splice.render(value, style, indent, new=True)
     if rendered is None:
         style = "|" if "\n" in value and not old.flow else '"'
-        indent = indent or ys.block_indent(text, old.start)
-        rendered = ys.render(value, style, indent, new=True)
+        indent = indent or splice.block_indent(text, old.start)
+        rendered = splice.render(value, style, indent, new=True)
     if rendered is None:  # pragma: no cover - double quotes and literal blocks hold any string
-        raise DataError(f"{rel}: {ys.fmt_path(old.path)}: cannot write this value")
-    tail = ys.block_tail(text[old.start : old.end]) if old.style in ("|", ">") else ""
-    return ys.Replacement(old.start, old.end, rendered + tail), style, indent
+        raise DataError(f"{rel}: {splice.fmt_path(old.path)}: cannot write this value")
+    tail = splice.block_tail(text[old.start : old.end]) if old.style in ("|", ">") else ""
+    return splice.Replacement(old.start, old.end, rendered + tail), style, indent
 
 
 Changes = Mapping[tuple[Any, ...], "str | None"]
@@ -544,37 +548,37 @@ Changes = Mapping[tuple[Any, ...], "str | None"]
 def edit_text(text: str, rel: str, changes: Changes) -> str:
     """Plaintext YAML with some string values of the first document changed, added (a new last entry
     of an existing block mapping) or removed (None), everything else exactly as it was."""
-    p = ys.parse(text, rel)
+    p = splice.parse(text, rel)
     here = {s.path: s for s in p.scalars if s.doc == 0 and s.start >= 0}
-    reps: list[ys.Replacement] = []
+    reps: list[splice.Replacement] = []
     added: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
     for path, value in changes.items():
         old = here.get(path)
         if old is not None and old.flow:
-            raise DataError(f"{rel}: {ys.fmt_path(path)} is inside a flow collection; use block style")
+            raise DataError(f"{rel}: {splice.fmt_path(path)} is inside a flow collection; use block style")
         if old is not None and value is not None:
             if old.value != value:
                 reps.append(_restyle(text, old, value, rel)[0])
         elif old is not None:  # the whole `key: value` line(s)
-            reps.append(ys.Replacement(ys.line_start(text, old.start), ys.line_after(text, old.end), ""))
+            reps.append(splice.Replacement(splice.line_start(text, old.start), splice.line_after(text, old.end), ""))
         elif value is not None:
             key = path[-1]
             added.setdefault(path[:-1], []).append(
                 (
-                    ys.render(key, "", 0, new=True) or json.dumps(key),
-                    ys.render(value, "", 0, new=True) or json.dumps(value, ensure_ascii=False),
+                    splice.render(key, "", 0, new=True) or json.dumps(key),
+                    splice.render(value, "", 0, new=True) or json.dumps(value, ensure_ascii=False),
                 )
             )
     for parent, entries in added.items():
         siblings = [s for s in here.values() if s.path[:-1] == parent and len(s.path) == len(parent) + 1]
         if not siblings or any(s.style in ("|", ">") for s in siblings):
-            raise DataError(f"{rel}: {ys.fmt_path(parent)}: no block mapping to add {entries[0][0]} to")
+            raise DataError(f"{rel}: {splice.fmt_path(parent)}: no block mapping to add {entries[0][0]} to")
         first, last = min(siblings, key=lambda s: s.start), max(siblings, key=lambda s: s.end)
-        line = text[ys.line_start(text, first.start) : first.start]
+        line = text[splice.line_start(text, first.start) : first.start]
         column = len(line) - len(line.lstrip(" "))
-        at = ys.line_after(text, last.end)
-        reps.append(ys.Replacement(at, at, "".join(f"{' ' * column}{k}: {v}\n" for k, v in entries)))
-    return ys.apply(text, reps) if reps else text
+        at = splice.line_after(text, last.end)
+        reps.append(splice.Replacement(at, at, "".join(f"{' ' * column}{k}: {v}\n" for k, v in entries)))
+    return splice.apply(text, reps) if reps else text
 
 
 def update(sops: Sops, data: bytes, rel: str, changes: Callable[[Any], Changes | None]) -> bytes | None:
@@ -588,10 +592,10 @@ def update(sops: Sops, data: bytes, rel: str, changes: Callable[[Any], Changes |
     when nothing changes.
     """
     src = Text(data, rel)
-    if not any(ys.parse(src.text, rel).sops_spans):
+    if not any(splice.parse(src.text, rel).sops_spans):
         return None  # not encrypted: nothing to keep
     before = Text(decrypt(sops, data, rel), rel).text
-    docs = ys.load_all(before)
+    docs = splice.load_all(before)
     edits = changes(docs[0] if docs else None)
     if edits is None:
         return None
@@ -606,7 +610,7 @@ def _drop_comments(canonical: str, indices: list[int]) -> str:
     if not indices:
         return canonical
     cuts = [m.span() for i, m in enumerate(_ENC_COMMENT.finditer(canonical)) if i in indices]
-    return ys.apply(canonical, [ys.Replacement(s, ys.line_after(canonical, e), "") for s, e in cuts])
+    return splice.apply(canonical, [splice.Replacement(s, splice.line_after(canonical, e), "") for s, e in cuts])
 
 
 def relative(root: Path, path: Path) -> str:
@@ -661,11 +665,11 @@ def rewrite_each(
 
 def minimal_reencrypt(sops: Sops, data: bytes, plain: bytes, edited: bytes, rel: str) -> bytes:
     """Only changed values get new ciphertext when only values changed; otherwise a fresh encryption."""
-    before = ys.parse(Text(plain, rel).text, rel)
-    after = ys.parse(Text(edited, rel).text, rel)
+    before = splice.parse(Text(plain, rel).text, rel)
+    after = splice.parse(Text(edited, rel).text, rel)
     same_shape = [s.path for s in before.scalars] == [s.path for s in after.scalars]
-    enc = ys.parse(Text(data, rel).text, rel)
-    encrypted = {s.path for s in enc.scalars if ys.is_enc(s.value) and s.path[:1] != ("sops",)}
+    enc = splice.parse(Text(data, rel).text, rel)
+    encrypted = {s.path for s in enc.scalars if splice.is_enc(s.value) and s.path[:1] != ("sops",)}
     changed = [a for b, a in zip(before.scalars, after.scalars, strict=False) if b.value != a.value]
     if same_shape and changed and all(s.path in encrypted and isinstance(s.value, str) for s in changed):
         current = data

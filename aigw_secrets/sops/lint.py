@@ -25,10 +25,10 @@ import yaml
 
 from aigw_secrets import git
 from aigw_secrets.errors import AigwError
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import binary as sops_mod
-from aigw_secrets.sops import config as sopsconfig
-from aigw_secrets.sops import regex as goregex
+from aigw_secrets.sops import agekeys
+from aigw_secrets.sops import binary as sops_binary
+from aigw_secrets.sops import config as sops_config
+from aigw_secrets.sops import regex as sops_regex
 
 # The finding policy's verdict on a plaintext file a rule covers (scanner.scan.exposure, injected by
 # ``doctor``: the scanner sits above this layer): what it would expose, or None.
@@ -84,15 +84,15 @@ class Judge:
     """Asks sops (``binary.trial``) whether it accepts a copy of a ``.sops.yaml``."""
 
     def __init__(self) -> None:
-        self.binary = sops_mod.find_binary()
-        self.recipient = keys.generate_in_process().recipient  # throwaway: probes are never decrypted
+        self.binary = sops_binary.find_binary()
+        self.recipient = agekeys.generate_in_process().recipient  # throwaway: probes are never decrypted
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
         self.env.update(SOPS_DISABLE_VERSION_CHECK="1", GOMAXPROCS="1")
         self.original = ""  # the config being checked, as it is
         self._loads: dict[str, str | None] = {}
 
     def _sops(self, config_text: str, filename: str) -> tuple[int, str, str]:
-        res = sops_mod.trial(config_text, filename, _PROBE, binary=self.binary, env=self.env)
+        res = sops_binary.trial(config_text, filename, _PROBE, binary=self.binary, env=self.env)
         return res.returncode, res.stdout.decode("utf-8", "replace"), res.stderr.decode("utf-8", "replace")
 
     def loads(self, config_text: str) -> str | None:
@@ -272,11 +272,11 @@ def configs(root: Path) -> list[Path]:
     explicit = os.environ.get("SOPS_CONFIG")
     if explicit:
         return [Path(explicit)] if Path(explicit).is_file() else []
-    found = [p for p in (sopsconfig.find(root),) if p is not None]
+    found = [p for p in (sops_config.find(root),) if p is not None]
     found += [
         p
-        for p in sopsconfig.repo_files(root, f"*{sopsconfig.CONFIG_NAME}", sopsconfig.CONFIG_NAME)
-        if p.name == sopsconfig.CONFIG_NAME
+        for p in sops_config.repo_files(root, f"*{sops_config.CONFIG_NAME}", sops_config.CONFIG_NAME)
+        if p.name == sops_config.CONFIG_NAME
     ]
     return list(dict.fromkeys(p.resolve() for p in found))
 
@@ -288,13 +288,13 @@ def check_config(root: Path, exposure: Exposure) -> list[Finding]:
             "warning",
             str(p),
             "sops ignores .sops.yml (it reads only .sops.yaml)",
-            f"rename it to {p.with_name(sopsconfig.CONFIG_NAME).name}",
+            f"rename it to {p.with_name(sops_config.CONFIG_NAME).name}",
         )
-        for p in sopsconfig.repo_files(root, "*.sops.yml", ".sops.yml")
+        for p in sops_config.repo_files(root, "*.sops.yml", ".sops.yml")
         if p.name == ".sops.yml"
     ]
     if not paths:
-        uses_sops = any(".sops." in p.name for p in sopsconfig.repo_files(root))
+        uses_sops = any(".sops." in p.name for p in sops_config.repo_files(root))
         level = "error" if uses_sops else "warning"
         return [
             *out,
@@ -302,7 +302,7 @@ def check_config(root: Path, exposure: Exposure) -> list[Finding]:
                 level,
                 str(root),
                 "no .sops.yaml" + (" but the repository has sops files" if uses_sops else ""),
-                sopsconfig.NO_CONFIG_HINT,
+                sops_config.NO_CONFIG_HINT,
             ),
         ]
     try:
@@ -316,8 +316,8 @@ def check_config(root: Path, exposure: Exposure) -> list[Finding]:
 
 def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) -> list[Finding]:
     try:
-        cfg = sopsconfig.load(path)
-        text = sopsconfig.read_text(path)
+        cfg = sops_config.load(path)
+        text = sops_config.read_text(path)
         tree = _Text(text)
         holders = _anchor_holders(text)
     except (AigwError, yaml.YAMLError, RecursionError) as exc:
@@ -350,10 +350,10 @@ def _check_one(root: Path, path: Path, judge: Judge | None, exposure: Exposure) 
                 )
             )
     for key in cfg.raw:
-        if key in sopsconfig.TOP_KEYS or key in holders:
+        if key in sops_config.TOP_KEYS or key in holders:
             continue
         where = f"{path}:{cfg.lines.get(key, 0)}"
-        close = _did_you_mean(str(key), sopsconfig.TOP_KEYS)
+        close = _did_you_mean(str(key), sops_config.TOP_KEYS)
         if close and close not in cfg.raw:
             fixed = tree.rename(tree.root, str(key), close) if isinstance(tree.root, yaml.MappingNode) else None
             advice = _verified(judge, Fix(f"rename it to {close}", fixed)) if fixed else f"rename it to {close}"
@@ -384,7 +384,7 @@ STORE_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_stores(path: Path, cfg: sopsconfig.SopsConfig, tree: _Text, judge: Judge | None) -> list[Finding]:
+def _check_stores(path: Path, cfg: sops_config.SopsConfig, tree: _Text, judge: Judge | None) -> list[Finding]:
     """``stores:`` keys sops ignores silently (``stores.yaml.ident``: files keep sops's default
     indentation, and every edit re-indents them)."""
     stores = cfg.raw.get("stores")
@@ -436,25 +436,25 @@ def _child(node: yaml.Node | None, key: str) -> yaml.MappingNode | None:
     return None
 
 
-def _files(root: Path, cfg: sopsconfig.SopsConfig) -> list[tuple[Path, sopsconfig.Rule]]:
-    return sopsconfig.governed(
+def _files(root: Path, cfg: sops_config.SopsConfig) -> list[tuple[Path, sops_config.Rule]]:
+    return sops_config.governed(
         root, cfg, all_formats=True, strict=False
     )  # an invalid path_regex: reported with its rule
 
 
 def _check_rule(
-    path: Path, cfg: sopsconfig.SopsConfig, rule: sopsconfig.Rule, tree: _Text, judge: Judge | None, files: list[Path]
+    path: Path, cfg: sops_config.SopsConfig, rule: sops_config.Rule, tree: _Text, judge: Judge | None, files: list[Path]
 ) -> list[Finding]:
     where = f"{path}:{rule.line}"
     name = f"creation rule {rule.position + 1}"
     node = tree.rule_node(rule.position)
     out: list[Finding] = []
-    selectors = [k for k in sopsconfig.SELECTORS if k in rule.data]
+    selectors = [k for k in sops_config.SELECTORS if k in rule.data]
     for key in rule.data:
-        if key in sopsconfig.RULE_KEYS:
+        if key in sops_config.RULE_KEYS:
             continue
-        close = _did_you_mean(str(key), sopsconfig.RULE_KEYS)
-        if close in sopsconfig.SELECTORS and selectors:
+        close = _did_you_mean(str(key), sops_config.RULE_KEYS)
+        if close in sops_config.SELECTORS and selectors:
             # renaming would make two selectors, which sops refuses: the dead key has to go
             fixed = tree.delete(node, str(key))
             advice = (
@@ -476,7 +476,7 @@ def _check_rule(
             fixed = tree.rename(node, str(key), close)
             why = (
                 "a misspelt selector makes sops encrypt every value, metadata included"
-                if close in sopsconfig.SELECTORS
+                if close in sops_config.SELECTORS
                 else "sops ignores it silently"
             )
             advice = (
@@ -512,7 +512,7 @@ def _check_rule(
     for key in ("path_regex", *selectors):
         value = rule.data.get(key)
         if isinstance(value, str):
-            problem = goregex.problem(value)
+            problem = sops_regex.problem(value)
             if problem:
                 out.append(
                     Finding(
@@ -569,7 +569,7 @@ def _check_rule(
 def _selector_advice(
     where: str,
     name: str,
-    rule: sopsconfig.Rule,
+    rule: sops_config.Rule,
     tree: _Text,
     node: yaml.MappingNode | None,
     judge: Judge | None,
@@ -583,7 +583,7 @@ def _selector_advice(
         files or not _KUBE_HINT.search(rule.path_regex or "") or _CONFIG_HINT.search(rule.path_regex or "")
     ):
         return []  # nothing to say, or a rule written for Ansible/Talos/Terraform files (whole-file is right there)
-    others = [p for p in files if sopsconfig.store_of(p) == "yaml" and not _is_manifest(p) and p.stat().st_size > 0]
+    others = [p for p in files if sops_config.store_of(p) == "yaml" and not _is_manifest(p) and p.stat().st_size > 0]
     if manifests and others:
         # a selector for the manifests would leave every value of the others (Ansible host_vars ...) in plaintext
         message = f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name};"
@@ -625,7 +625,7 @@ def _selector_advice(
 
 def _is_manifest(path: Path) -> bool:
     """A YAML file whose documents carry apiVersion and kind (in clear or encrypted)."""
-    if sopsconfig.store_of(path) != "yaml":
+    if sops_config.store_of(path) != "yaml":
         return False
     try:
         with path.open("rb") as fh:
@@ -646,7 +646,7 @@ def _valid_age_recipient(text: str) -> bool:
     if text.startswith("age1pq1"):
         return True  # hybrid post-quantum recipients (sops >= 3.12); too long for a BIP-173 check
     try:
-        hrp, raw = keys.bech32_decode(text)
+        hrp, raw = agekeys.bech32_decode(text)
     except ValueError:
         return False
     return hrp == "age" and len(raw) == 32
@@ -654,19 +654,19 @@ def _valid_age_recipient(text: str) -> bool:
 
 def _check_files(
     root: Path,
-    cfg: sopsconfig.SopsConfig,
-    governed: list[tuple[Path, sopsconfig.Rule]],
+    cfg: sops_config.SopsConfig,
+    governed: list[tuple[Path, sops_config.Rule]],
     judge: Judge | None,
     exposure: Exposure,
 ) -> list[Finding]:
     out: list[Finding] = []
-    mine = [p for p in _under(root, cfg) if p.name != sopsconfig.CONFIG_NAME]
-    managed = [p for p in mine if sopsconfig.is_encrypted(p) or ".sops." in p.name]
+    mine = [p for p in _under(root, cfg) if p.name != sops_config.CONFIG_NAME]
+    managed = [p for p in mine if sops_config.is_encrypted(p) or ".sops." in p.name]
     rule_of = {p: r for p, r in governed}
     for rule in cfg.rules:
         if rule.path_regex and managed and not any(rule_of.get(p) is rule for p in managed):
             message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {_shown(root, cfg.path.parent) if cfg.path.parent != root.resolve() else 'the repository'}"
-            fixed = _Text(sopsconfig.read_text(cfg.path)).delete_rule(rule.position) if len(cfg.rules) > 1 else None
+            fixed = _Text(sops_config.read_text(cfg.path)).delete_rule(rule.position) if len(cfg.rules) > 1 else None
             advice = "fix its path_regex, or remove the rule if no file is meant to use it"
             out.append(
                 Finding(
@@ -677,13 +677,13 @@ def _check_files(
                 )
             )
     for path, rule in governed:
-        if sopsconfig.is_encrypted(path):
+        if sops_config.is_encrypted(path):
             continue
         exposed = _exposure(root, path, exposure)
         if exposed is None:
             continue  # nothing secret in it: a rule says how to encrypt, not that every file it matches must be
         shown = _shown(root, path)
-        cmd = f"aigw-secrets encrypt {shown}" if sopsconfig.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
+        cmd = f"aigw-secrets encrypt {shown}" if sops_config.store_of(path) == "yaml" else f"sops encrypt -i {shown}"
         committed = _committed(root, shown)
         original = _encrypted_original(path)
         fix = f"run `{cmd}` before committing it"
@@ -709,7 +709,7 @@ def _check_files(
             )
         )
     for path in managed:
-        if sopsconfig.is_encrypted(path) and path not in rule_of:
+        if sops_config.is_encrypted(path) and path not in rule_of:
             try:
                 unmatched = cfg.rule_for(cfg.rel(path), strict=True) is None
             except AigwError:
@@ -723,16 +723,16 @@ def _check_files(
                         "extend a path_regex to cover it",
                     )
                 )
-    out += [f for path in managed if sopsconfig.is_encrypted(path) for f in _flux_substitution(root, path)]
+    out += [f for path in managed if sops_config.is_encrypted(path) for f in _flux_substitution(root, path)]
     return out
 
 
-def _template_exposure(root: Path, cfg: sopsconfig.SopsConfig, exposure: Exposure) -> list[Finding]:
+def _template_exposure(root: Path, cfg: sops_config.SopsConfig, exposure: Exposure) -> list[Finding]:
     """Files a template config governs are templates too, but a literal credential in one is committed
     here and now, whatever is rendered from it later: the same verdict ``scan`` gives."""
     out = []
     for path, _rule in _files(root, cfg):
-        exposed = None if sopsconfig.is_encrypted(path) else _exposure(root, path, exposure)
+        exposed = None if sops_config.is_encrypted(path) else _exposure(root, path, exposure)
         if exposed is not None:
             shown = _shown(root, path)
             fix = "put a placeholder (${VAR}) in the template instead, and rotate the value if it was pushed"
@@ -806,7 +806,7 @@ def _encrypted_original(path: Path) -> Path | None:
     except OSError:
         siblings = []
     for sibling in sorted(siblings):
-        if _name_words(sibling.name) == bare and sopsconfig.is_encrypted(sibling):
+        if _name_words(sibling.name) == bare and sops_config.is_encrypted(sibling):
             return sibling
     return path if "sops" in bare else None
 
@@ -816,7 +816,7 @@ def _committed(root: Path, rel: str) -> bool:
     return git.succeeds(root, "cat-file", "-e", f"HEAD:{rel}")
 
 
-def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:
+def _selected(rule: sops_config.Rule, exposed: str) -> bool:
     """Whether encrypting with the rule's encrypted_regex would cover the exposed key paths
     (``would expose spec.values.token, Secret x stringData.volumeHandle``); a rule without one
     encrypts every value."""
@@ -825,8 +825,8 @@ def _selected(rule: sopsconfig.Rule, exposed: str) -> bool:
         return True
     paths = [item.strip().split(" ")[-1] for item in exposed.removeprefix("would expose ").rstrip(" …").split(",")]
     try:
-        return all(any(goregex.search(regex, key) for key in p.split(".")) for p in paths if "." in p)
-    except goregex.GoRegexError:
+        return all(any(sops_regex.search(regex, key) for key in p.split(".")) for p in paths if "." in p)
+    except sops_regex.GoRegexError:
         return True
 
 
@@ -841,14 +841,14 @@ def _exposure(root: Path, path: Path, exposure: Exposure) -> str | None:
     return exposure(_shown(root, path), data) if len(data) <= MAX_READ else None
 
 
-def _under(root: Path, cfg: sopsconfig.SopsConfig) -> list[Path]:
+def _under(root: Path, cfg: sops_config.SopsConfig) -> list[Path]:
     """The repository's files whose nearest .sops.yaml is ``cfg``."""
     own = cfg.path.resolve()
     near: dict[Path, bool] = {}
     out = []
-    for p in sopsconfig.repo_files(root):
+    for p in sops_config.repo_files(root):
         if p.parent not in near:
-            found = sopsconfig.nearest(p)
+            found = sops_config.nearest(p)
             near[p.parent] = found is not None and found.resolve() == own
         if near[p.parent]:
             out.append(p)
@@ -881,9 +881,9 @@ def check_keys(root: Path) -> list[Finding]:
             )
         )
     candidates = {Path(env_file)} if env_file else set()
-    candidates.add(keys.default_key_file(root))
+    candidates.add(agekeys.default_key_file(root))
     candidates |= {p for p in root.rglob("*.agekey") if ".git" not in p.parts}
-    candidates |= {p for p in root.rglob("keys.txt") if ".git" not in p.parts and "sops" in p.parts}
+    candidates |= {p for p in root.rglob("agekeys.txt") if ".git" not in p.parts and "sops" in p.parts}
     candidates |= _identity_files(root)
     for key_file in sorted(c for c in candidates if c.is_file()):
         mode = key_file.stat().st_mode & 0o777
@@ -930,7 +930,7 @@ def _identity_files(root: Path) -> set[Path]:
 
     identity = re.compile(AGE_IDENTITY_ANY.encode())
     found = set()
-    for p in sopsconfig.repo_files(root):
+    for p in sops_config.repo_files(root):
         try:
             if p.stat().st_size > (1 << 20):
                 continue
@@ -944,12 +944,12 @@ def _identity_files(root: Path) -> set[Path]:
 
 def check_sops() -> list[Finding]:
     try:
-        binary = sops_mod.find_binary()
-        version = sops_mod.Sops(Path.cwd(), binary=binary).version()
+        binary = sops_binary.find_binary()
+        version = sops_binary.Sops(Path.cwd(), binary=binary).version()
     except AigwError as exc:
-        return [Finding("error", "sops", str(exc), sops_mod.INSTALL_HINT)]
-    if version < sops_mod.MIN_VERSION:
-        want = ".".join(map(str, sops_mod.MIN_VERSION))
+        return [Finding("error", "sops", str(exc), sops_binary.INSTALL_HINT)]
+    if version < sops_binary.MIN_VERSION:
+        want = ".".join(map(str, sops_binary.MIN_VERSION))
         return [
             Finding(
                 "error",

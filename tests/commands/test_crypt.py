@@ -14,7 +14,7 @@ import pytest
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops import scratch
 from aigw_secrets.sops.binary import Sops
 from testing.corpus import corpus
@@ -93,7 +93,7 @@ def test_set_during_rotate_data_key_is_never_lost(repo: Path, tmp_path: Path, mo
     go.touch()
     rotate.communicate(timeout=120)
     assert rotate.returncode == 0
-    value = sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode()
+    value = sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode()
     if setter.returncode == 0:
         assert new_value in value
     else:
@@ -102,7 +102,7 @@ def test_set_during_rotate_data_key_is_never_lost(repo: Path, tmp_path: Path, mo
     # afterwards the set goes through, on top of the rotated file
     monkeypatch.setenv("NEWV", new_value)
     assert main(["set", "--from-env", "NEWV", str(path), "stringData.apiKey"]) == 0
-    assert new_value in sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode()
+    assert new_value in sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode()
 
 
 def dead_pid() -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import agekeys
 
 FILE = Path("kubernetes/apps/x/secret.sops.yaml")
 COMMENTED = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  # the token for foo\n  token: hunter2hunter2\n  other: value-two  # inline note\n"
@@ -35,7 +35,7 @@ def test_updatekeys_accepts_encrypted_comments(repo: Path, capsys: pytest.Captur
     (repo / ".sops.yaml").write_text(
         (repo / ".sops.yaml")
         .read_text()
-        .replace("    age: age1", f"    age: {keys.generate_in_process().recipient},age1")
+        .replace("    age: age1", f"    age: {agekeys.generate_in_process().recipient},age1")
     )
     assert main(["updatekeys", str(path)]) == 0
     after = path.read_text()
@@ -64,7 +64,7 @@ def test_batch_json_counts_failed_files_and_exit_codes_are_numbers(
 
 def test_encrypt_with_nothing_to_do_succeeds_with_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Before: exit 78 and no JSON. Under a catch-all rule a ConfigMap is nothing to do either."""
-    recipient = keys.read_key_file(repo / "age.key")[0].recipient
+    recipient = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(
         f"creation_rules:\n  - path_regex: kubernetes/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n"
     )

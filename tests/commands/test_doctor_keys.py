@@ -14,8 +14,8 @@ import pytest
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import agekeys
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing.corpus import corpus
 from testing.helpers import sops_bin
@@ -40,7 +40,7 @@ def test_doctor_clean(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_doctor_finds_what_sops_accepts(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     encrypted(repo)
-    recipient = keys.read_key_file(repo / "age.key")[0].recipient
+    recipient = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(
         "creation_rules:\n"
         "  - path_regex: kubernetes/.*\\.sops\\.yaml\n"
@@ -78,7 +78,7 @@ def _doctor(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 
 def _recipient() -> str:
-    return keys.generate_in_process().recipient
+    return agekeys.generate_in_process().recipient
 
 
 # The shape of cluster-template's .sops.yaml (our own text): a whole-file rule for Talos, a
@@ -100,7 +100,7 @@ stores:
 
 
 def test_doctor_accepts_the_cluster_template_shape(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    recipient = keys.read_key_file(repo / "age.key")[0].recipient
+    recipient = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(CLUSTER_TEMPLATE_SHAPE.format(r=recipient))
     assert _doctor(capsys)[0] == 0
     # with its files encrypted as cluster-template's tasks do (plain `sops encrypt -i`)
@@ -164,7 +164,7 @@ def test_doctor_dead_typo_next_to_a_selector_is_deleted_not_renamed(
 def test_doctor_advice_is_checked_with_sops(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A manifest rule without a selector: the advice is verified by sops; two selectors: keep one;
     RE2 that Python's re refuses is valid; an invalid path_regex is named with its rule."""
-    r = keys.read_key_file(repo / "age.key")[0].recipient
+    r = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(
         "creation_rules:\n"
         f"  - path_regex: kubernetes/.*\\.sops\\.yaml$\n    age: {r}\n"
@@ -231,13 +231,13 @@ def test_keys_generate_age(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     path = tmp_path / "new.agekey"
     assert main(["keys", "generate-age", "-o", str(path)]) == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert capsys.readouterr().out.strip() == keys.read_key_file(path)[0].recipient
+    assert capsys.readouterr().out.strip() == agekeys.read_key_file(path)[0].recipient
     assert main(["keys", "generate-age", "-o", str(path)]) == ExitCode.CANT_WRITE  # never overwrites
 
 
 def test_add_recipient_keeps_layout_and_is_idempotent(repo: Path) -> None:
     before = (repo / ".sops.yaml").read_text()
-    new = keys.generate_in_process().recipient
+    new = agekeys.generate_in_process().recipient
     assert main(["keys", "add-recipient", "--age", new]) == 0
     after = (repo / ".sops.yaml").read_text()
     assert after == re.sub(r"(age: age1\w+)", rf"\1,{new}", before)
@@ -281,7 +281,7 @@ def test_pgp_recipient_end_to_end(
     # Only the PGP key now: sops decrypts through gpg, and the formatting is still the author's.
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
     (repo / "age.key").rename(repo.parent / "age.key.moved")
-    assert sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == TEXT
+    assert sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == TEXT
     assert main(["keys", "list", "--json"]) == 0
     listed = capsys.readouterr().out
     assert fpr in listed and '"private_key": "gpg keyring"' in listed

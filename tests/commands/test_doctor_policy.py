@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aigw_secrets.cli import main
-from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import agekeys
 from aigw_secrets.sops.lint import _Text
 from testing.helpers import git
 
@@ -23,7 +23,7 @@ def _doctor(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 
 def _recipient(repo: Path) -> str:
-    return keys.read_key_file(repo / "age.key")[0].recipient
+    return agekeys.read_key_file(repo / "age.key")[0].recipient
 
 
 def _write(repo: Path, files: dict[str, str]) -> None:
@@ -220,7 +220,7 @@ def test_mac_only_encrypted_is_explained(repo: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize("pq", [False, True])
 def test_age_identity_found_by_content(repo: Path, capsys: pytest.CaptureFixture[str], pq: bool) -> None:
-    identity = keys.generate_in_process().identity
+    identity = agekeys.generate_in_process().identity
     if pq:  # the shape of a post-quantum identity (the file is only read, never used as a key)
         identity = "AGE-SECRET-KEY-PQ-1" + identity[len("AGE-SECRET-KEY-1") :] * 2
     (repo / "bootstrap").mkdir()

@@ -18,7 +18,7 @@ from aigw_secrets import output
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import agekeys
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.corpus import corpus
@@ -51,7 +51,7 @@ def encrypted(repo: Path) -> Path:
 
 
 def plaintext(repo: Path, path: Path) -> str:
-    return sopsfile.decrypt(Sops(repo), path.read_bytes(), str(path.relative_to(repo))).decode()
+    return sops_files.decrypt(Sops(repo), path.read_bytes(), str(path.relative_to(repo))).decode()
 
 
 def run(

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from aigw_secrets.gateway import config as config_mod
-from aigw_secrets.gateway import credentials, manifests
-from aigw_secrets.gateway import externalsecrets as es
+from aigw_secrets.gateway import config as gateway_config
+from aigw_secrets.gateway import credentials, externalsecrets, manifests
 from aigw_secrets.stores import StoreSettings
 from testing import crds, fakes
 from testing.repos import AUTH_MATRIX, all_providers, write_cluster
@@ -26,7 +25,7 @@ def sample(kind: str | None) -> str:
     return fakes.generic_key()
 
 
-def configs(tmp_path: object) -> list[config_mod.ProviderConfig]:
+def configs(tmp_path: object) -> list[gateway_config.ProviderConfig]:
     from pathlib import Path
 
     root = Path(str(tmp_path))
@@ -39,7 +38,7 @@ def configs(tmp_path: object) -> list[config_mod.ProviderConfig]:
             "ai_gateway_mcp_backends": ["search=https://mcp.example.com/mcp"],
         }
         write_cluster(root, settings)
-        cfg = config_mod.load(root)
+        cfg = gateway_config.load(root)
         out += [
             pc for pc in (*cfg.providers, *cfg.mcp_backends) if pc.key in (key, "mcp_search") and pc.auth.secret_key
         ]
@@ -61,11 +60,11 @@ def test_every_auth_mode(tmp_path: object, shared_crds: None) -> None:
             "ai_gateway_openai_enabled": True,
         },
     )
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     for pc in pcs:
         value = sample(pc.auth.credential)
         pin = "uuid/6ac306d1-37c4-45c7-b7e7-c3e5cb3cfbe8"
-        doc, props = es.for_provider(
+        doc, props = externalsecrets.for_provider(
             pc,
             cfg,
             STORE,
@@ -80,7 +79,7 @@ def test_every_auth_mode(tmp_path: object, shared_crds: None) -> None:
             assert not report.schema_errors and not report.cel_failures, (pc.key, pc.auth.name, report)
         assert doc["spec"]["target"]["name"] == doc["metadata"]["name"] == manifests.secret_name(pc)
         sops_doc = manifests.secret(pc, cfg, value, fingerprint=False)
-        assert es.render(doc["spec"]["target"]["template"]["data"], props) == sops_doc["stringData"]
+        assert externalsecrets.render(doc["spec"]["target"]["template"]["data"], props) == sops_doc["stringData"]
         for value_ in props.values():
             assert value_ not in yaml_text(doc)  # the ExternalSecret holds no value
         seen.add((pc.auth.credential, pc.auth.secret_key))
@@ -95,14 +94,14 @@ def yaml_text(doc: dict[str, object]) -> str:
 
 def test_aws_session_token_and_odd_values_round_trip() -> None:
     ini = credentials._aws_ini(fakes.aws_access_key_id(True), fakes.aws_secret_access_key(), "tok/en+==", "t", "env")
-    props, template = es.split_value("aws", "credentials", ini)
+    props, template = externalsecrets.split_value("aws", "credentials", ini)
     assert sorted(props) == ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"]
-    assert es.render(template, props) == {"credentials": ini}
+    assert externalsecrets.render(template, props) == {"credentials": ini}
     odd = "[default]\naws_access_key_id = {{ .x }}\n"  # not ours to split: one property, verbatim
-    props, template = es.split_value("aws", "credentials", odd)
-    assert es.render(template, props) == {"credentials": odd} and list(props) == ["credentials"]
-    props, template = es.split_value("apikey", "client-secret", "a{{ .b }}c")
-    assert template == {"client-secret": "{{ .client_secret }}"} and es.render(template, props) == {
+    props, template = externalsecrets.split_value("aws", "credentials", odd)
+    assert externalsecrets.render(template, props) == {"credentials": odd} and list(props) == ["credentials"]
+    props, template = externalsecrets.split_value("apikey", "client-secret", "a{{ .b }}c")
+    assert template == {"client-secret": "{{ .client_secret }}"} and externalsecrets.render(template, props) == {
         "client-secret": "a{{ .b }}c"
     }
 
@@ -110,7 +109,7 @@ def test_aws_session_token_and_odd_values_round_trip() -> None:
 @pytest.mark.shared
 def test_unpinned_and_secretstore(shared_crds: None) -> None:
     store = STORE._replace(store_kind="SecretStore", refresh_interval="15m")
-    doc = es.external_secret(
+    doc = externalsecrets.external_secret(
         "x-apikey",
         "ai-gateway",
         "openai",
@@ -137,12 +136,15 @@ def test_mcp_seed_builder(tmp_path: object, shared_crds: None) -> None:
 
     root = Path(str(tmp_path))
     write_cluster(root, {"ai_gateway_mcp_session_seed": True, "ai_gateway_openai_enabled": True})
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     seed, old = manifests.new_mcp_seed(), manifests.new_mcp_seed()
-    doc, props = es.for_mcp_seed(cfg, STORE, seed, old, version_ref="3", rotation={})
+    doc, props = externalsecrets.for_mcp_seed(cfg, STORE, seed, old, version_ref="3", rotation={})
     assert not crds.validate(doc).schema_errors
     assert doc["spec"]["target"]["name"] == "ai-gateway-controller-mcp-session-encryption"
-    assert es.render(doc["spec"]["target"]["template"]["data"], props) == {"seed": seed, "fallbackSeed": old}
+    assert externalsecrets.render(doc["spec"]["target"]["template"]["data"], props) == {
+        "seed": seed,
+        "fallbackSeed": old,
+    }
 
 
 @pytest.mark.parametrize(
@@ -196,7 +198,7 @@ def test_config_errors_name_the_key(tmp_path: object, extra: dict[str, str], mes
     root = Path(str(tmp_path))
     write_cluster(root, {"ai_gateway_openai_enabled": True, **extra})
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as exc:
-        config_mod.load(root)
+        gateway_config.load(root)
     assert "cluster.yaml" in str(exc.value)
 
 
@@ -213,7 +215,7 @@ def test_per_provider_backend(tmp_path: object) -> None:
             "ai_gateway_external_secrets_store": "s",
         },
     )
-    cfg = config_mod.load(root)
+    cfg = gateway_config.load(root)
     backends = {pc.key: pc.backend for pc in cfg.providers}
     assert backends == {"openai": "sops", "groq": "external-secrets"} and cfg.external_secrets is not None
     assert {pc.key: manifests.secret_file(pc) for pc in cfg.providers} == {
@@ -221,7 +223,7 @@ def test_per_provider_backend(tmp_path: object) -> None:
         "groq": "groq.externalsecret.yaml",
     }
     write_cluster(root, {"ai_gateway_openai_enabled": True})
-    assert config_mod.load(root).external_secrets is None  # nobody uses the store: its settings are not needed
+    assert gateway_config.load(root).external_secrets is None  # nobody uses the store: its settings are not needed
 
 
 def test_generated_manifests_spell_out_shared_values() -> None:

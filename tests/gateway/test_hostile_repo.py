@@ -15,9 +15,9 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ConfigError, ExitCode
-from aigw_secrets.gateway import config as config_mod
+from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import operator, validate
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.httpserve import send_json, start
@@ -84,7 +84,7 @@ def provider(monkeypatch: pytest.MonkeyPatch, provider_standin: standin.Provider
 
 
 def value_in(repo: Path) -> str:
-    doc = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
+    doc = yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
     return str(doc["stringData"]["apiKey"])
 
 
@@ -202,12 +202,12 @@ def test_validation_host_policy() -> None:
         )
 
 
-def _openai(extra: dict[str, object]) -> config_mod.ProviderConfig:
+def _openai(extra: dict[str, object]) -> gateway_config.ProviderConfig:
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
         write_cluster(Path(d), {**provider_settings("openai"), **extra})
-        return config_mod.load(Path(d)).providers[0]
+        return gateway_config.load(Path(d)).providers[0]
 
 
 # --- item 7: redirects and slow answers ----------------------------------------------------------------

@@ -14,8 +14,8 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import AigwError, ExitCode
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import agekeys
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, kubeapi
 from testing.corpus import corpus
@@ -72,7 +72,7 @@ def decrypts_with(repo: Path, files: dict[Path, bytes], identities: str) -> bool
     sops = Sops(repo, env=env)
     try:
         return all(
-            sopsfile.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text for p, text in files.items()
+            sops_files.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text for p, text in files.items()
         )
     except AigwError:
         return False
@@ -89,13 +89,13 @@ def invariant(repo: Path, files: dict[Path, bytes], fake: kubeapi.FakeCluster) -
 
 
 def bootstrap_recipients(repo: Path, boot: Path) -> set[str]:
-    text = sopsfile.decrypt(
+    text = sops_files.decrypt(
         Sops(repo, env={**os.environ, "SOPS_AGE_KEY": operator_identities(repo)}),
         boot.read_bytes(),
         str(boot.relative_to(repo)),
     )
     held = yaml.safe_load(text)["stringData"]["age.agekey"]
-    return {keys.recipient_of(m.group(0)) for m in keys.IDENTITY_RE.finditer(held)}
+    return {agekeys.recipient_of(m.group(0)) for m in agekeys.IDENTITY_RE.finditer(held)}
 
 
 def rotate_age(
@@ -118,7 +118,7 @@ def test_full_rotation_keeps_flux_working_after_every_phase(
     files = managed_repo(repo, bootstrap=True)
     boot = repo / "bootstrap/sops-age.sops.yaml"
     old_identity = (repo / "age.key").read_text()
-    old_recipient = keys.read_key_file(repo / "age.key")[0].recipient
+    old_recipient = agekeys.read_key_file(repo / "age.key")[0].recipient
     invariant(repo, files, fake)
 
     for phase in ("generated", "cluster-has-both", "recipient-added"):
@@ -157,7 +157,7 @@ def test_full_rotation_keeps_flux_working_after_every_phase(
     invariant(repo, files, fake)
     held = cluster_identities(fake)
     assert old_identity.strip().splitlines()[-1] not in held
-    assert keys.read_key_file(repo / "age.key")[0].recipient == new_recipient  # SOPS_AGE_KEY_FILE keeps working
+    assert agekeys.read_key_file(repo / "age.key")[0].recipient == new_recipient  # SOPS_AGE_KEY_FILE keeps working
     assert list(
         (repo / ".git/aigw-secrets/retired").glob("age.key.retired-*")
     )  # kept, in the state directory no commit reaches
@@ -223,7 +223,7 @@ def test_phase_two_by_hand(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]
 def test_api_lost_mid_rotation_keeps_the_old_recipient(repo: Path, cluster: tuple[kubeapi.FakeCluster, Path]) -> None:
     fake, kc = cluster
     files = managed_repo(repo)
-    old_recipient = keys.read_key_file(repo / "age.key")[0].recipient
+    old_recipient = agekeys.read_key_file(repo / "age.key")[0].recipient
     assert rotate_age(repo, kc, crash="recipient-added").returncode == 137
     fake.stop()
     res = rotate_age(repo, kc)

@@ -20,7 +20,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, kubeapi, standin
 from testing.helpers import git
@@ -48,7 +48,7 @@ class Bot:
         return set(self.api.accounts)
 
     def value(self) -> str:
-        plain = yaml.safe_load(sopsfile.decrypt(Sops(self.repo), (self.repo / SECRET).read_bytes(), str(SECRET)))
+        plain = yaml.safe_load(sops_files.decrypt(Sops(self.repo), (self.repo / SECRET).read_bytes(), str(SECRET)))
         return str(plain["stringData"]["apiKey"])
 
     def applies(self) -> None:
@@ -296,7 +296,7 @@ def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.Monkey
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         assert main(["rotate", "--due"]) != 0
         assert admin not in vllm.calls
-        assert admin.encode() not in sopsfile.decrypt(
+        assert admin.encode() not in sops_files.decrypt(
             Sops(repo), (repo / OUT / "vllm.secret.sops.yaml").read_bytes(), str(OUT / "vllm.secret.sops.yaml")
         )
 
@@ -333,7 +333,7 @@ def test_gcp_admin_adc_is_never_a_vertex_credential(
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
         secret = next((repo / OUT).glob("*.secret.sops.yaml"))
-        assert admin["private_key_id"].encode() not in sopsfile.decrypt(
+        assert admin["private_key_id"].encode() not in sops_files.decrypt(
             Sops(repo), secret.read_bytes(), str(secret.relative_to(repo))
         )
         assert not any(admin["client_email"] in call for call in gcp.calls)
@@ -616,7 +616,7 @@ class Stranger:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE")}
         sops = Sops(repo, env={**env, "SOPS_AGE_KEY": self.identity, "HOME": str(repo / "no-home")})
         try:
-            sopsfile.decrypt(sops, (repo / rel).read_bytes(), str(rel))
+            sops_files.decrypt(sops, (repo / rel).read_bytes(), str(rel))
         except Exception:  # noqa: BLE001 - any failure means it cannot read it
             return False
         return True

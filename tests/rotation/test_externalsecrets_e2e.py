@@ -256,7 +256,7 @@ def test_migrate_both_ways(
     value in the work tree, git objects or temp files."""
     import base64
 
-    from aigw_secrets.sops import files as sopsfile
+    from aigw_secrets.sops import files as sops_files
     from aigw_secrets.sops.binary import Sops
     from testing import fakes
     from testing.repos import set_credentials
@@ -276,7 +276,7 @@ def test_migrate_both_ways(
     bootstrap.parent.mkdir(parents=True)
     token = fakes.generic_key()
     bootstrap.write_bytes(
-        sopsfile.encrypt(
+        sops_files.encrypt(
             Sops(repo),
             yaml.safe_dump(
                 {
@@ -290,10 +290,10 @@ def test_migrate_both_ways(
         )
     )
     boot_bytes = bootstrap.read_bytes()
-    sops_files = sorted(p.name for p in (repo / OUT).glob("*.secret.sops.yaml"))
+    secret_files = sorted(p.name for p in (repo / OUT).glob("*.secret.sops.yaml"))
     plain = {
-        p: yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / OUT / p).read_bytes(), str(OUT / p)))["stringData"]
-        for p in sops_files
+        p: yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / OUT / p).read_bytes(), str(OUT / p)))["stringData"]
+        for p in secret_files
     }
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "sops")
@@ -314,7 +314,7 @@ def test_migrate_both_ways(
     assert "ai_gateway_secret_backend: external-secrets" in (repo / "cluster.yaml").read_text()
     assert sorted(p.name for p in (repo / OUT).glob("*.secret.sops.yaml")) == []
     es_files = sorted(p.name for p in (repo / OUT).glob("*.externalsecret.yaml"))
-    assert es_files == sorted(f.replace(".secret.sops.yaml", ".externalsecret.yaml") for f in sops_files)
+    assert es_files == sorted(f.replace(".secret.sops.yaml", ".externalsecret.yaml") for f in secret_files)
     assert bootstrap.read_bytes() == boot_bytes
     kustomization = yaml.safe_load((repo / OUT / "kustomization.yaml").read_text().split("---\n", 1)[-1])
     assert set(es_files) <= set(kustomization["resources"])
@@ -337,7 +337,7 @@ def test_migrate_both_ways(
     assert "ai_gateway_secret_backend: sops" in (repo / "cluster.yaml").read_text()
     assert sorted(p.name for p in (repo / OUT).glob("*.externalsecret.yaml")) == []
     for name, data in plain.items():
-        back = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / OUT / name).read_bytes(), str(OUT / name)))
+        back = yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / OUT / name).read_bytes(), str(OUT / name)))
         assert back["stringData"] == data
     assert bootstrap.read_bytes() == boot_bytes
     capsys.readouterr()

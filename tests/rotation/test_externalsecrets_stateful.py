@@ -92,12 +92,12 @@ def test_generate_rotate_migrate_agree(moto_url: str, tmp_path: Path, monkeypatc
                 self.repo / OUT / "openai.externalsecret.yaml",
             )
             if self.backend == "sops":
-                from aigw_secrets.sops import files as sopsfile
+                from aigw_secrets.sops import files as sops_files
                 from aigw_secrets.sops.binary import Sops
 
                 assert not es_file.exists()
                 plain = yaml.safe_load(
-                    sopsfile.decrypt(Sops(self.repo), sops_file.read_bytes(), str(OUT / sops_file.name))
+                    sops_files.decrypt(Sops(self.repo), sops_file.read_bytes(), str(OUT / sops_file.name))
                 )
                 assert plain["stringData"]["apiKey"] == self.key
             else:

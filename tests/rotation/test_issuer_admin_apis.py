@@ -13,7 +13,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, standin
 from testing.helpers import bare_remote, git, kill_then_resume, run_killed
@@ -29,7 +29,9 @@ def value(repo: Path, name: str) -> str:
     return str(
         next(
             iter(
-                yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))["stringData"].values()
+                yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))[
+                    "stringData"
+                ].values()
             )
         )
     )

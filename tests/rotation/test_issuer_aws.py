@@ -12,7 +12,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, kubeapi
 from testing.helpers import git, kill_then_resume
@@ -47,7 +47,7 @@ def keys(iam: Any) -> dict[str, str]:
 
 
 def secret_key_id(repo: Path) -> str:
-    plain = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
+    plain = yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
     parser = configparser.ConfigParser()
     parser.read_string(plain["stringData"]["credentials"])
     return parser["default"]["aws_access_key_id"]
@@ -95,7 +95,7 @@ def test_full_cycle(
     tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=USER)["Tags"]}
     assert tags[k2] == "aigw-aws-bedrock-g2"
     # the new key authenticates as the user (STS through boto3, as the gateway would use it)
-    plain = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
+    plain = yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
     parser = configparser.ConfigParser()
     parser.read_string(plain["stringData"]["credentials"])
     sts = boto3.client(

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from aigw_secrets.cli import main
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, kubeapi, standin
 from testing.helpers import at_a_terminal, bare_remote, git
@@ -37,7 +37,7 @@ def values(repo: Path) -> dict[str, str]:
     out = {}
     for key, name in FILES.items():
         rel = OUT / f"{name}.secret.sops.yaml"
-        doc = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
+        doc = yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
         out[key] = str(next(iter(doc["stringData"].values())))
     return out
 

@@ -12,7 +12,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, kubeapi, standin
 from testing.helpers import git, run_cli, run_killed
@@ -34,7 +34,7 @@ def provider(monkeypatch: pytest.MonkeyPatch, provider_standin: standin.Provider
 
 
 def decrypted(repo: Path, rel: Path) -> dict[str, str]:
-    return dict(yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))["stringData"])
+    return dict(yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))["stringData"])
 
 
 def ann(repo: Path, rel: Path = SECRET) -> dict[str, str]:

@@ -15,7 +15,7 @@ import yaml
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.gateway import manifests
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.repos import provider_settings, write_cluster
@@ -45,7 +45,7 @@ def outside_sops(text: str) -> str:
 
 
 def plain(repo: Path) -> dict[str, object]:
-    return yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
+    return yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / SECRET).read_bytes(), str(SECRET)))
 
 
 def test_rotation_under_4_space_sops_config_changes_value_annotations_and_sops_only(
@@ -57,7 +57,7 @@ def test_rotation_under_4_space_sops_config_changes_value_annotations_and_sops_o
     # The Secret as sops itself writes it under this .sops.yaml (4 spaces, double-quoted "1"), as
     # earlier versions of generate left it, plus a comment a reviewer added.
     sops = Sops(repo)
-    raw = sops.encrypt(sopsfile.decrypt(sops, path.read_bytes(), str(SECRET)), str(SECRET)).decode()
+    raw = sops.encrypt(sops_files.decrypt(sops, path.read_bytes(), str(SECRET)), str(SECRET)).decode()
     assert "\n    name: " in raw and 'generation: "1"' in raw
     before = raw.replace("metadata:\n", "metadata:\n    # reviewed by ops: key owned by the platform team\n", 1)
     path.write_text(before)
@@ -138,7 +138,7 @@ def test_set_and_edit_update_the_bookkeeping(
     # the Secret was written 30 days ago
     aged = re.sub(r"(rotated-at: )\S+", lambda m: m.group(1) + "'2026-01-01T00:00:00Z'", path.read_text())
     edits = {("metadata", "annotations", "aigw-secrets.io/rotated-at"): "2026-01-01T00:00:00Z"}
-    path.write_bytes(sopsfile.update(Sops(repo), path.read_bytes(), str(SECRET), lambda _doc: edits) or aged.encode())
+    path.write_bytes(sops_files.update(Sops(repo), path.read_bytes(), str(SECRET), lambda _doc: edits) or aged.encode())
     assert status_row(capsys)["rotated_at"] == "2026-01-01T00:00:00Z"
     new = fakes.groq_key()
     if how == "set":
@@ -171,7 +171,7 @@ def test_data_key_rotation_keeps_the_files_style(
     setup_groq(repo, provider, monkeypatch)
     path = repo / SECRET
     sops = Sops(repo)
-    raw = sops.encrypt(sopsfile.decrypt(sops, path.read_bytes(), str(SECRET)), str(SECRET)).decode()
+    raw = sops.encrypt(sops_files.decrypt(sops, path.read_bytes(), str(SECRET)), str(SECRET)).decode()
     before = raw.replace("metadata:\n", "metadata:\n    # reviewed\n", 1)
     path.write_text(before)
     assert main(["rotate", "--data-key", str(path)]) == 0

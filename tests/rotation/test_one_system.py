@@ -14,7 +14,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.repos import provider_settings, write_cluster
@@ -26,7 +26,7 @@ A = "aigw-secrets.io"
 
 def value_in(repo: Path, name: str) -> str:
     rel = OUT / f"{name}.secret.sops.yaml"
-    doc = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
+    doc = yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
     return str(next(iter(doc["stringData"].values())))
 
 

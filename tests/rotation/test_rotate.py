@@ -19,7 +19,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
 from testing.helpers import bare_remote, git, run_cli, run_killed, run_until
@@ -32,7 +32,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def value_in(repo: Path, name: str) -> str:
     rel = OUT / f"{name}.secret.sops.yaml"
-    doc = yaml.safe_load(sopsfile.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
+    doc = yaml.safe_load(sops_files.decrypt(Sops(repo), (repo / rel).read_bytes(), str(rel)))
     return str(next(iter(doc["stringData"].values())))
 
 
@@ -171,13 +171,13 @@ def _data_key_repo(repo: Path, n: int) -> dict[Path, bytes]:
         p.write_text(styles[i % len(styles)])
         files.append(p)
     assert main(["encrypt"]) == 0
-    return {p: sopsfile.decrypt(Sops(repo), p.read_bytes(), str(p.relative_to(repo))) for p in files}
+    return {p: sops_files.decrypt(Sops(repo), p.read_bytes(), str(p.relative_to(repo))) for p in files}
 
 
 def _all_decrypt(repo: Path, plain: dict[Path, bytes]) -> None:
     sops = Sops(repo)
     for p, text in plain.items():
-        assert sopsfile.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text, p
+        assert sops_files.decrypt(sops, p.read_bytes(), str(p.relative_to(repo))) == text, p
 
 
 WARM = ("aigw_secrets.commands.rotate", "aigw_secrets.rotation.journal", "aigw_secrets.util")
@@ -398,14 +398,14 @@ def test_cronjob_manifest() -> None:
 
 def test_previous_credential_ref_is_what_the_console_shows(tmp_path: Path) -> None:
     """Issue 10 item 12: never a hash a dictionary reverses; only what each provider's console shows."""
-    from aigw_secrets.gateway import config as config_mod
+    from aigw_secrets.gateway import config as gateway_config
     from aigw_secrets.rotation.credential import fingerprint, identity
 
-    def pc(key: str, auth: str | None = None) -> config_mod.ProviderConfig:
+    def pc(key: str, auth: str | None = None) -> gateway_config.ProviderConfig:
         root = tmp_path / f"{key}-{auth}"
         root.mkdir()
         write_cluster(root, provider_settings(key, auth))
-        return config_mod.load(root).providers[0]
+        return gateway_config.load(root).providers[0]
 
     openai, anthropic, groq = fakes.openai_project_key(), fakes.anthropic_key(), fakes.groq_key()
     assert identity(pc("openai"), openai) == f"sk-...{openai[-4:]}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigw_secrets.gateway import externalsecrets as es
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import externalsecrets, manifests
 from aigw_secrets.scanner.scan import scan_file
 from aigw_secrets.stores import StoreSettings
 from testing import fakes
@@ -15,7 +14,7 @@ STORE = StoreSettings("aws", "aws-secrets-manager", "ClusterSecretStore", "ai-ga
 
 
 def doc(template: dict[str, str], props: list[str] | None = None) -> str:
-    obj = es.external_secret(
+    obj = externalsecrets.external_secret(
         "openai-apikey",
         "ai-gateway",
         "openai",
@@ -28,7 +27,7 @@ def doc(template: dict[str, str], props: list[str] | None = None) -> str:
         annotations={},
         force_sync="2026-01-01T00:00:00Z",
     )
-    return es.HEADER + manifests.dump([obj], markers=False)
+    return externalsecrets.HEADER + manifests.dump([obj], markers=False)
 
 
 def rules(text: str, name: str = "kubernetes/apps/ai-gateway/providers/openai.externalsecret.yaml") -> set[str]:

@@ -10,38 +10,38 @@ import pytest
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import agekeys
 from testing.helpers import needs_age_keygen
 
 
 @needs_age_keygen
 def test_in_process_key_matches_age_keygen() -> None:
     for _ in range(5):
-        key = keys.generate_in_process()
+        key = agekeys.generate_in_process()
         derived = subprocess.run(["age-keygen", "-y"], input=key.identity, capture_output=True, text=True, check=True)
         assert derived.stdout.strip() == key.recipient
-        assert keys.IDENTITY_RE.fullmatch(key.identity) and keys.RECIPIENT_RE.fullmatch(key.recipient)
+        assert agekeys.IDENTITY_RE.fullmatch(key.identity) and agekeys.RECIPIENT_RE.fullmatch(key.recipient)
 
 
 @needs_age_keygen
 def test_age_keygen_key_parses() -> None:
-    key = keys.generate()
-    assert keys.recipient_of(key.identity) == key.recipient
+    key = agekeys.generate()
+    assert agekeys.recipient_of(key.identity) == key.recipient
     assert key.identity not in repr(key)
 
 
 def test_bech32_rejects_corruption() -> None:
-    key = keys.generate_in_process()
+    key = agekeys.generate_in_process()
     broken = key.identity[:-1] + ("Q" if key.identity[-1] != "Q" else "P")
     with pytest.raises(Exception, match="age identity"):
-        keys.recipient_of(broken)
+        agekeys.recipient_of(broken)
 
 
 def test_init_creates_private_key_and_sops_yaml(tmp_path: Path) -> None:
     assert main(["init", "--repo", str(tmp_path)]) == 0
     key_file = tmp_path / "age.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    recipient = keys.read_key_file(key_file)[0].recipient
+    recipient = agekeys.read_key_file(key_file)[0].recipient
     sops_yaml = (tmp_path / ".sops.yaml").read_text()
     assert recipient in sops_yaml and "encrypted_regex: ^(data|stringData)$" in sops_yaml
     assert "/age.key" in (tmp_path / ".gitignore").read_text().splitlines()

@@ -15,7 +15,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing.corpus import corpus
 from testing.helpers import git, run_cli_binary, sops_bin
@@ -107,7 +107,7 @@ def test_set_changes_three_lines(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert {"last", "mac"} <= keys <= {"last", "lastmodified", "mac"}
     old = re.search(r"last: (x\w+)", original)
     assert old is not None
-    plain = sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode()
+    plain = sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode()
     assert plain == original.replace(old.group(1), "brand new value")
 
 
@@ -119,14 +119,15 @@ def test_set_other_sources_and_refusals(
     monkeypatch.setenv("NEW_NOTE", "line one\nline two\n")
     assert main(["set", "--from-env", "NEW_NOTE", str(path), "stringData.note"]) == 0
     assert (
-        yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["note"]
+        yaml.safe_load(sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["note"]
         == "line one\nline two\n"
     )
     value_file = repo.parent / "value.txt"
     value_file.write_text("from-a-file\n")
     assert main(["set", "--from-file", str(value_file), str(path), '["stringData"]["one"]']) == 0
     assert (
-        yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["one"] == "from-a-file"
+        yaml.safe_load(sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)))["stringData"]["one"]
+        == "from-a-file"
     )
     before = path.read_bytes()
     assert main(["set", "--from-env", "NEW_NOTE", str(path), "metadata.name"]) == ExitCode.DATA
@@ -136,13 +137,13 @@ def test_set_other_sources_and_refusals(
 
 
 def test_updatekeys_adds_a_recipient_keeping_formatting(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aigw_secrets.sops import agekeys as keys
+    from aigw_secrets.sops import agekeys
 
     path = write(repo, CORPUS["blank-lines"])
     assert main(["encrypt", str(path)]) == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "x")
-    new = keys.generate()
+    new = agekeys.generate()
     sops_yaml = repo / ".sops.yaml"
     sops_yaml.write_text(re.sub(r"age: (age1\w+)", rf"age: \1,{new.recipient}", sops_yaml.read_text()))
     assert main(["updatekeys"]) == 0
@@ -153,16 +154,16 @@ def test_updatekeys_adds_a_recipient_keeping_formatting(repo: Path, monkeypatch:
     monkeypatch.setenv("SOPS_AGE_KEY", new.identity)
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
     (repo / "age.key").rename(repo / "old.key")
-    assert sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == CORPUS["blank-lines"]
+    assert sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == CORPUS["blank-lines"]
 
 
 def test_rotate_data_key_keeps_formatting(repo: Path) -> None:
     path = write(repo, CORPUS["flow-collections"])
     assert main(["encrypt", str(path)]) == 0
     before = path.read_bytes()
-    rotated = sopsfile.rotate(Sops(repo), before, str(FILE))
+    rotated = sops_files.rotate(Sops(repo), before, str(FILE))
     assert rotated != before
-    assert sopsfile.decrypt(Sops(repo), rotated, str(FILE)).decode() == CORPUS["flow-collections"]
+    assert sops_files.decrypt(Sops(repo), rotated, str(FILE)).decode() == CORPUS["flow-collections"]
 
 
 def test_encrypt_every_governed_file(repo: Path) -> None:
@@ -259,7 +260,7 @@ def test_comments_in_encrypted_sections_are_encrypted_and_round_trip(repo: Path,
             assert line.split("#", 1)[1] not in enc, line
     assert "# plain comment stays plain" in enc or case != "data-and-layout"
     assert "#ENC[AES256_GCM," in enc and "type:comment]" in enc
-    assert sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == text
+    assert sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == text
     # the real sops reads the file, values and comments
     dec = Sops(repo).decrypt(path.read_bytes(), str(FILE)).decode()
     assert yaml.safe_load(dec) == yaml.safe_load(text)
@@ -270,7 +271,7 @@ def test_duplicate_anchor_is_accepted(repo: Path) -> None:
     text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  labels: {a: &v one, b: &v two, c: *v}\nstringData:\n  pw: fake-pw\n"
     path = write(repo, text)
     assert main(["encrypt", str(path)]) == 0
-    assert sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == text
+    assert sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == text
 
 
 def test_invalid_yaml_names_the_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -336,7 +337,7 @@ def test_edit_changes_one_value(repo: Path, tmp_path: Path, monkeypatch: pytest.
     added = [line.split(":")[0].strip("+ ") for line in diff.splitlines() if line.startswith("+ ")]
     assert {"after", "mac"} <= set(added) <= {"after", "mac", "lastmodified"}
     expected = re.sub(r"after: \w+", "after: edited-value", CORPUS["literal-block"])
-    assert sopsfile.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == expected
+    assert sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == expected
 
 
 def test_edit_without_change_and_cleanup_on_failure_and_interrupt(repo: Path, tmp_path: Path) -> None:

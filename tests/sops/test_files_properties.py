@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aigw_secrets.sops import files as sopsfile
-from aigw_secrets.sops import splice as ys
+from aigw_secrets.sops import files as sops_files
+from aigw_secrets.sops import splice
 from aigw_secrets.sops.binary import Sops
 
 REL = "kubernetes/prop/secret.sops.yaml"
@@ -81,11 +81,11 @@ def secret_doc(draw: st.DrawFn) -> str:
 @given(doc=secret_doc())
 @example(doc="apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  a: '='\n")  # sops prints `a: =`
 def test_any_style_round_trips(repo: Path, doc: str) -> None:
-    expected = ys.load_all(doc)  # as sops reads it (yaml.v3)
+    expected = splice.load_all(doc)  # as sops reads it (yaml.v3)
     sops = Sops(repo)
-    encrypted = sopsfile.encrypt(sops, doc.encode(), REL)
-    assert sopsfile.decrypt(sops, encrypted, REL).decode() == doc
-    values = ys.load_all(sops.decrypt(encrypted, REL).decode())
+    encrypted = sops_files.encrypt(sops, doc.encode(), REL)
+    assert sops_files.decrypt(sops, encrypted, REL).decode() == doc
+    values = splice.load_all(sops.decrypt(encrypted, REL).decode())
     assert values == expected
 
 
@@ -94,8 +94,8 @@ def test_a_yaml11_boolean_word_round_trips(repo: Path) -> None:
     engine refuse ("sops would change some values"): it read values with PyYAML's YAML 1.1."""
     doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: no\nstringData:\n  password: hunter2hunter2\n"
     sops = Sops(repo)
-    encrypted = sopsfile.encrypt(sops, doc.encode(), REL)
-    assert sopsfile.decrypt(sops, encrypted, REL).decode() == doc
+    encrypted = sops_files.encrypt(sops, doc.encode(), REL)
+    assert sops_files.decrypt(sops, encrypted, REL).decode() == doc
 
 
 @settings(max_examples=200, deadline=None)
@@ -103,8 +103,8 @@ def test_a_yaml11_boolean_word_round_trips(repo: Path) -> None:
 def test_parser_and_comment_scanner_never_crash(text: str) -> None:
     """Arbitrary text: either a clear DataError or a parse; comments() never raises."""
     try:
-        parsed = ys.parse(text, "fuzz")
+        parsed = splice.parse(text, "fuzz")
     except Exception as exc:  # noqa: BLE001
         assert type(exc).__name__ == "DataError", repr(exc)
         return
-    list(ys.comments(text, ys.all_spans(parsed)))
+    list(splice.comments(text, splice.all_spans(parsed)))

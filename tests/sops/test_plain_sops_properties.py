@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aigw_secrets.cli import main
-from aigw_secrets.sops import files as sopsfile
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing.helpers import sops_bin
 
@@ -65,7 +65,7 @@ def plain_sops_encrypt(repo: Path, text: str, indent: int) -> bytes:
 def test_decrypt_of_plain_sops_files_equals_sops_decrypt(repo: Path, doc: dict[str, Any], indent: int) -> None:
     enc = plain_sops_encrypt(repo, yaml.safe_dump(doc, sort_keys=False, default_style=None), indent)
     sops = Sops(repo)
-    ours = sopsfile.decrypt(sops, enc, REL).decode()
+    ours = sops_files.decrypt(sops, enc, REL).decode()
     # sops's own YAML output for such values is not always readable by PyYAML (`- |4-` after a
     # blank line): compare with its JSON output
     res = subprocess.run(
@@ -93,9 +93,9 @@ def test_set_and_decrypt_on_a_plain_sops_file_with_block_values(repo: Path) -> N
     path = repo / REL
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(plain_sops_encrypt(repo, yaml.safe_dump(doc, sort_keys=False), 4))
-    assert yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), REL)) == doc
+    assert yaml.safe_load(sops_files.decrypt(Sops(repo), path.read_bytes(), REL)) == doc
     path.parent.joinpath("v.txt").write_text("[default]\naws_access_key_id = AKIANEW\n")
     assert main(["set", "--from-file", str(path.parent / "v.txt"), str(path), "stringData.credentials"]) == 0
     doc["stringData"]["credentials"] = "[default]\naws_access_key_id = AKIANEW"
-    assert yaml.safe_load(sopsfile.decrypt(Sops(repo), path.read_bytes(), REL)) == doc
+    assert yaml.safe_load(sops_files.decrypt(Sops(repo), path.read_bytes(), REL)) == doc
     assert yaml.safe_load(Sops(repo).decrypt(path.read_bytes(), REL)) == doc

@@ -8,7 +8,7 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigw_secrets.sops import regex as goregex
+from aigw_secrets.sops import regex as sops_regex
 
 # pieces of patterns: the subset's constructs and near misses it must leave to RE2
 PIECES = [
@@ -41,14 +41,14 @@ def _re2_search(pattern: str, text: str) -> bool:
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=8).map("".join), st.lists(TEXT, min_size=1, max_size=6))
 def test_the_subset_decides_as_re2(pattern: str, texts: list[str]) -> None:
-    same = goregex.python_equivalent(pattern)
+    same = sops_regex.python_equivalent(pattern)
     if same is None:
         return
     assert _re2_valid(pattern), pattern  # nothing RE2 refuses is claimed
-    assert goregex.problem(pattern) is None
+    assert sops_regex.problem(pattern) is None
     for text in texts:
         assert (same.search(text) is not None) == _re2_search(pattern, text), (pattern, text)
-        assert goregex.search(pattern, text) == _re2_search(pattern, text)
+        assert sops_regex.search(pattern, text) == _re2_search(pattern, text)
 
 
 def test_the_usual_sops_regexes_are_in_the_subset() -> None:
@@ -60,13 +60,13 @@ def test_the_usual_sops_regexes_are_in_the_subset() -> None:
         r"talos/.*\.sops\.ya?ml",
         r"^(kubernetes|clusters)/[a-z0-9-]+/.*\.ya?ml$",
     ):
-        assert goregex.python_equivalent(pattern) is not None, pattern
+        assert sops_regex.python_equivalent(pattern) is not None, pattern
     # $ is the end of the text, as in Go (Python's own $ also matches before a final newline)
-    assert not goregex.search(r"\.yaml$", "x.yaml\n") and not _re2_search(r"\.yaml$", "x.yaml\n")
+    assert not sops_regex.search(r"\.yaml$", "x.yaml\n") and not _re2_search(r"\.yaml$", "x.yaml\n")
     # what the subset leaves out still goes to RE2: Go-only syntax works, Python-only syntax is refused
-    assert goregex.search(r"(?i)^DATA$", "data") and goregex.python_equivalent(r"(?i)^DATA$") is None
-    assert goregex.problem(r"(?<=a)b") is not None and goregex.problem(r"a*+") is not None
-    assert goregex.search(r"\.sops\.yaml$", "é.sops.yaml")  # non-ASCII text: RE2 decides
+    assert sops_regex.search(r"(?i)^DATA$", "data") and sops_regex.python_equivalent(r"(?i)^DATA$") is None
+    assert sops_regex.problem(r"(?<=a)b") is not None and sops_regex.problem(r"a*+") is not None
+    assert sops_regex.search(r"\.sops\.yaml$", "é.sops.yaml")  # non-ASCII text: RE2 decides
 
 
 def test_every_edge_of_the_subset() -> None:
@@ -77,7 +77,7 @@ def test_every_edge_of_the_subset() -> None:
         "[^]", "[a-\\]", "[z-a]", "[a-{]", "[a&b]", "x" * 1001, "é", "a{2}",
     ]  # fmt: skip
     for pattern in inside:
-        assert goregex.python_equivalent(pattern) is not None, pattern
+        assert sops_regex.python_equivalent(pattern) is not None, pattern
         assert _re2_valid(pattern)
     for pattern in outside:
-        assert goregex.python_equivalent(pattern) is None, pattern
+        assert sops_regex.python_equivalent(pattern) is None, pattern

@@ -13,7 +13,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.sops import agekeys as keys
+from aigw_secrets.sops import agekeys
 from testing.helpers import sops_bin
 
 WHOLE_FILE = "plain/"  # a rule without a selector: every value (and comment) is encrypted
@@ -46,7 +46,7 @@ FORMS = {
 
 @pytest.fixture
 def rules(repo: Path) -> Path:
-    r = keys.read_key_file(repo / "age.key")[0].recipient
+    r = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(
         f"creation_rules:\n  - path_regex: plain/.*\n    age: {r}\n  - path_regex: kubernetes/.*\n    encrypted_regex: ^(data|stringData|.*-secret)$\n    age: {r}\n"
     )
@@ -74,7 +74,7 @@ def test_form_is_kept(rules: Path, capsys: pytest.CaptureFixture[str], form: str
     # updatekeys, unchanged recipients then a new one: still the same file underneath
     assert main(["updatekeys", rel]) == 0 and path.read_text() == encrypted
     cfg = rules / ".sops.yaml"
-    cfg.write_text(cfg.read_text().replace("age: age1", f"age: {keys.generate_in_process().recipient},age1"))
+    cfg.write_text(cfg.read_text().replace("age: age1", f"age: {agekeys.generate_in_process().recipient},age1"))
     assert main(["updatekeys", rel]) == 0
     capsys.readouterr()
     assert main(["decrypt", rel]) == 0

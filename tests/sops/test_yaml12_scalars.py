@@ -24,10 +24,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from aigw_secrets.errors import DataError
-from aigw_secrets.sops import agekeys as keys
-from aigw_secrets.sops import files as sopsfile
-from aigw_secrets.sops import goyaml, reader
-from aigw_secrets.sops import splice as ys
+from aigw_secrets.sops import agekeys, goyaml, reader, splice
+from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing.helpers import sops_bin
 
@@ -190,13 +188,13 @@ def _sops_view(repo: Path, texts: list[str]) -> tuple[dict[str, Any], dict[str, 
         check=True,
         env=Sops(repo).env,
     )
-    docs, _key = reader.decrypt_docs(ys.load_all(res.stdout.decode()), Sops(repo).env)
-    return ys.load_all(text)[0]["values"], docs[0]["values"]
+    docs, _key = reader.decrypt_docs(splice.load_all(res.stdout.decode()), Sops(repo).env)
+    return splice.load_all(text)[0]["values"], docs[0]["values"]
 
 
 @pytest.fixture
 def rules(repo: Path) -> Path:
-    r = keys.read_key_file(repo / "age.key")[0].recipient
+    r = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(
         f"creation_rules:\n  - path_regex: plain/.*\n    age: {r}\n"
         f"  - path_regex: kubernetes/.*\n    encrypted_regex: ^(data|stringData)$\n    age: {r}\n"
@@ -243,7 +241,7 @@ def _plain_scalar(text: str) -> bool:
     ):
         return False
     try:
-        value = ys.load_all(f"k: {text}\n")
+        value = splice.load_all(f"k: {text}\n")
     except Exception:  # noqa: BLE001 - not a plain scalar of its own
         return False
     ok = value == [{"k": value[0]["k"]}] and not isinstance(value[0]["k"], dict | list)
@@ -315,8 +313,8 @@ STRING_KEYS = [
     if f
     and f != "<<"  # a merge key: refused (README)
     and "\n" not in f
-    and isinstance(ys.load_all(f"{f}: x\n")[0], dict)
-    and all(isinstance(k, str | bytes) for k in ys.load_all(f"{f}: x\n")[0])
+    and isinstance(splice.load_all(f"{f}: x\n")[0], dict)
+    and all(isinstance(k, str | bytes) for k in splice.load_all(f"{f}: x\n")[0])
 ]
 
 
@@ -343,11 +341,11 @@ def _document(place: str, section: str) -> str:
 def test_every_form_round_trips_with_real_sops(rules: Path, place: str, mode: str, rel: str, section: str) -> None:
     text = _document(place, section)
     sops = Sops(rules)
-    encrypted = sopsfile.encrypt(sops, text.encode(), rel)
+    encrypted = sops_files.encrypt(sops, text.encode(), rel)
     if mode != "in clear beside an encrypted value" and place != "key":  # sops never encrypts keys
         clear = _outside_ciphertext(encrypted)
         assert b"hunter2" not in clear and b"aGVsbG8=" not in clear and b"017" not in clear
-    assert sopsfile.decrypt(sops, encrypted, rel).decode() == text
+    assert sops_files.decrypt(sops, encrypted, rel).decode() == text
     res = subprocess.run(
         [sops_bin(), "decrypt", "--filename-override", rel],
         input=encrypted,
@@ -356,9 +354,9 @@ def test_every_form_round_trips_with_real_sops(rules: Path, place: str, mode: st
         env=sops.env,
     )
     assert res.returncode == 0, res.stderr
-    assert goyaml.same(ys.load_all(res.stdout.decode()), ys.load_all(text))
-    rotated = sopsfile.rotate(sops, encrypted, rel)  # a new data key: still the same text underneath
-    assert sopsfile.decrypt(sops, rotated, rel).decode() == text
+    assert goyaml.same(splice.load_all(res.stdout.decode()), splice.load_all(text))
+    rotated = sops_files.rotate(sops, encrypted, rel)  # a new data key: still the same text underneath
+    assert sops_files.decrypt(sops, rotated, rel).decode() == text
 
 
 def test_what_sops_cannot_take_is_refused_naming_the_place(rules: Path) -> None:
@@ -371,7 +369,7 @@ def test_what_sops_cannot_take_is_refused_naming_the_place(rules: Path) -> None:
         ("stringData:\n  big: 9223372036854775808\n", "stringData.big: an integer above 2**63-1"),
     ]:
         with pytest.raises(DataError) as err:
-            sopsfile.encrypt(sops, f"apiVersion: v1\nkind: Secret\n{body}".encode(), "kubernetes/r.yaml")
+            sops_files.encrypt(sops, f"apiVersion: v1\nkind: Secret\n{body}".encode(), "kubernetes/r.yaml")
         assert str(err.value).startswith("kubernetes/r.yaml:") and expected in str(err.value), str(err.value)
 
 
@@ -391,9 +389,9 @@ def test_flow_collections_keep_their_text(rules: Path, form: str) -> None:
     text = "apiVersion: v1\nkind: Secret\nstringData:\n" + FLOWS[form]
     sops = Sops(rules)
     for rel in ("kubernetes/flow.yaml", "plain/flow.yaml"):
-        encrypted = sopsfile.encrypt(sops, text.encode(), rel)
+        encrypted = sops_files.encrypt(sops, text.encode(), rel)
         assert b"017" not in _outside_ciphertext(encrypted) and b"aGVsbG8" not in _outside_ciphertext(encrypted)
-        assert sopsfile.decrypt(sops, encrypted, rel).decode() == text
+        assert sops_files.decrypt(sops, encrypted, rel).decode() == text
         res = subprocess.run(
             [sops_bin(), "decrypt", "--filename-override", rel],
             input=encrypted,
@@ -401,9 +399,9 @@ def test_flow_collections_keep_their_text(rules: Path, form: str) -> None:
             cwd=rules,
             env=sops.env,
         )
-        assert goyaml.same(ys.load_all(res.stdout.decode()), ys.load_all(text)), res.stderr
-        again = sopsfile.updatekeys(sops, sopsfile.rotate(sops, encrypted, rel), rel)
-        assert sopsfile.decrypt(sops, again, rel).decode() == text
+        assert goyaml.same(splice.load_all(res.stdout.decode()), splice.load_all(text)), res.stderr
+        again = sops_files.updatekeys(sops, sops_files.rotate(sops, encrypted, rel), rel)
+        assert sops_files.decrypt(sops, again, rel).decode() == text
 
 
 def test_a_flow_collection_mixing_encrypted_and_clear_values_is_refused(rules: Path) -> None:
@@ -411,7 +409,7 @@ def test_a_flow_collection_mixing_encrypted_and_clear_values_is_refused(rules: P
     cfg = rules / ".sops.yaml"
     cfg.write_text(cfg.read_text().replace("^(data|stringData)$", "^password$"))
     with pytest.raises(DataError) as err:
-        sopsfile.encrypt(Sops(rules), b"conf: {password: 017, user: x}\n", "kubernetes/mixed.yaml")
+        sops_files.encrypt(Sops(rules), b"conf: {password: 017, user: x}\n", "kubernetes/mixed.yaml")
     assert str(err.value).startswith("kubernetes/mixed.yaml:1: this flow collection mixes encrypted and clear values")
 
 
@@ -427,9 +425,9 @@ def test_a_plain_sops_file_gives_yaml11_words_back_quoted(rules: Path) -> None:
         check=True,
         env={**os.environ, **Sops(rules).env},
     ).stdout
-    out = sopsfile.decrypt(Sops(rules), enc, "kubernetes/p.yaml").decode()
+    out = sops_files.decrypt(Sops(rules), enc, "kubernetes/p.yaml").decode()
     assert 'a: "no"\n    b: "on"\n    c: 15\n    d: 2001-12-14T00:00:00Z\n    e: .nan\n' in out
-    assert goyaml.same(ys.load_all(out), ys.load_all(text))
+    assert goyaml.same(splice.load_all(out), splice.load_all(text))
 
 
 def test_the_reader_takes_sops_time_and_special_floats() -> None:
@@ -448,11 +446,11 @@ def test_set_inside_a_stored_flow_collection(rules: Path) -> None:
     sops = Sops(rules)
     rel = "kubernetes/set.yaml"
     text = "apiVersion: v1\nkind: Secret\nstringData:\n  list: [017, x]  # ports\n  pw: old-value\n"
-    encrypted = sopsfile.encrypt(sops, text.encode(), rel)
-    changed = sopsfile.set_value(sops, encrypted, rel, ("stringData", "list", 1), "no")
-    assert sopsfile.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]')
-    changed = sopsfile.set_value(sops, changed, rel, ("stringData", "pw"), "new-value")
-    assert sopsfile.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]').replace("old", "new")
+    encrypted = sops_files.encrypt(sops, text.encode(), rel)
+    changed = sops_files.set_value(sops, encrypted, rel, ("stringData", "list", 1), "no")
+    assert sops_files.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]')
+    changed = sops_files.set_value(sops, changed, rel, ("stringData", "pw"), "new-value")
+    assert sops_files.decrypt(sops, changed, rel).decode() == text.replace("x]", '"no"]').replace("old", "new")
 
 
 def test_the_reader_leaves_to_sops_what_it_cannot_read() -> None:
