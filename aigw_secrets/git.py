@@ -467,6 +467,23 @@ def is_tracked(root: Path, rel: str) -> bool:
     return succeeds(root, "ls-files", "--error-unmatch", "--", rel)
 
 
+def tracked_file(path: Path) -> bool:
+    """Whether ``path``, or the file it leads to through symlinks, is tracked in the git work tree that
+    holds it (a credential file named from the environment must not be)."""
+    for candidate in (path.absolute(), path.resolve()):
+        directory = candidate.parent
+        top = toplevel(directory) if directory.is_dir() else None
+        if top is None:
+            continue
+        try:
+            rel = (directory.resolve() / candidate.name).relative_to(top)
+        except ValueError:
+            continue
+        if is_tracked(top, rel.as_posix()):
+            return True
+    return False
+
+
 def is_ignored(root: Path, rel: str) -> bool:
     return succeeds(root, "check-ignore", "-q", "--no-index", "--", rel)
 

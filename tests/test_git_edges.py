@@ -188,3 +188,22 @@ def test_loose_objects_answer_only_for_verified_blobs(tmp_path: Path, monkeypatc
     assert git.LooseObjects(odd).dir is None and not git.LooseObjects(odd).has(sha)
     (odd / ".git").write_bytes(b"gitdir: \xff\n")
     assert git.LooseObjects(odd).dir is None
+
+
+def test_tracked_file_follows_symlinks_both_ways(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    (root / "notes.txt").write_text("n\n")
+    subprocess.run(["git", "add", "notes.txt"], cwd=root, check=True)
+    (root / "loose.txt").write_text("l\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "to-notes").symlink_to(root / "notes.txt")  # an untracked link to a tracked file
+    (outside / "key").write_text("k\n")
+    (root / "link").symlink_to(outside / "key")  # a tracked link to an untracked file
+    subprocess.run(["git", "add", "link"], cwd=root, check=True)
+    assert git.tracked_file(root / "notes.txt")
+    assert git.tracked_file(outside / "to-notes")
+    assert git.tracked_file(root / "link")
+    assert not git.tracked_file(root / "loose.txt")
+    assert not git.tracked_file(outside / "key")
+    assert not git.tracked_file(tmp_path / "missing-dir" / "x")

@@ -98,37 +98,34 @@ def check_endpoint(url: str, what: str) -> str:
     )
 
 
-def env_secret(name: str, label: str) -> str:
-    """The store's credential: ``$NAME`` or the file ``$NAME_FILE`` (not one tracked in git); never the repository."""
+def env_secret(
+    name: str,
+    label: str,
+    *,
+    kind: str = "credential",
+    whose: str = "the environment of whoever writes to the store",
+    missing: type[AigwError] = StoreRejected,
+) -> str:
+    """A credential from the environment: ``$NAME``, or the file ``$NAME_FILE`` when it is not (and does not
+    link to) a file tracked in git; never the repository. The stores' own credentials, and the issuers'
+    admin credentials (``kind``, ``whose`` and ``missing`` say which)."""
+    from aigw_secrets import git
+
     value = os.environ.get(name)
     path = os.environ.get(f"{name}_FILE")
     if not value and path:
         p = Path(path).expanduser()
-        if _tracked(p):
+        if git.tracked_file(p):
             raise ConfigError(
-                f"${name}_FILE names {p}, a file tracked in git; keep the {label} credential outside the repository"
+                f"${name}_FILE names {p}, a file tracked in git; keep the {label} {kind} outside the repository"
             )
         try:
             value = p.read_text("utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"${name}_FILE: cannot read {p} ({type(exc).__name__})") from None
     if not value:
-        raise StoreRejected(
-            f"{label}: no credential: set ${name} (or ${name}_FILE) in the environment of whoever writes to the store"
-        )
+        raise missing(f"{label}: no {kind}: set ${name} (or ${name}_FILE) in {whose}")
     return value
-
-
-def _tracked(path: Path) -> bool:
-    from aigw_secrets import git
-
-    top = git.toplevel(path.parent) if path.parent.is_dir() else None
-    if top is None:
-        return False
-    try:
-        return git.is_tracked(top, str(path.resolve().relative_to(top)))
-    except ValueError:
-        return False
 
 
 def lazy(module: str, extra: str) -> Any:

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aigw_secrets.errors import ConfigError, ExitCode
-from aigw_secrets.stores import NotOurs, StoreRejected, StoreSettings, check_endpoint, open_store
+from aigw_secrets.stores import NotOurs, StoreRejected, StoreSettings, check_endpoint, env_secret, open_store
 from testing import onepassword
 
 
@@ -204,3 +206,23 @@ def test_onepassword_keeps_fields_someone_added(connect: tuple[Any, onepassword.
     assert [f["label"] for f in server.items[item["id"]]["fields"]].count(
         "apiKey"
     ) == 1  # ESO wants one field per label
+
+
+def test_store_credential_file_never_a_tracked_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "token.txt").write_text("s.token-in-git\n")
+    subprocess.run(["git", "add", "token.txt"], cwd=root, check=True)
+    link = tmp_path / "vault-token"
+    link.symlink_to(root / "token.txt")
+    monkeypatch.delenv("VAULT_TOKEN", raising=False)
+    monkeypatch.setenv("VAULT_TOKEN_FILE", str(link))
+    with pytest.raises(ConfigError, match="a file tracked in git; keep the Vault store credential outside"):
+        env_secret("VAULT_TOKEN", "Vault store")
+    (tmp_path / "own-token").write_text("s.own\n")
+    monkeypatch.setenv("VAULT_TOKEN_FILE", str(tmp_path / "own-token"))
+    assert env_secret("VAULT_TOKEN", "Vault store") == "s.own"
+    monkeypatch.delenv("VAULT_TOKEN_FILE")
+    with pytest.raises(StoreRejected, match=r"Vault store: no credential: set \$VAULT_TOKEN \(or \$VAULT_TOKEN_FILE\)"):
+        env_secret("VAULT_TOKEN", "Vault store")

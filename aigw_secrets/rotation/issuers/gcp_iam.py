@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from aigw_secrets import git
 from aigw_secrets.errors import ConfigError
 from aigw_secrets.rotation.issuers.interface import (
     AdminRejected,
@@ -29,7 +30,6 @@ from aigw_secrets.rotation.issuers.interface import (
     NotFound,
     admin_deadline,
     admin_url,
-    git_tracked,
     http_json,
     lazy,
     setting,
@@ -115,7 +115,7 @@ def _admin_credentials() -> Any:
         creds, _project = google_auth.default(scopes=[SCOPE])
         return creds
     p = Path(path).expanduser()
-    if git_tracked(p):
+    if git.tracked_file(p):
         raise ConfigError(
             f"$AIGW_SECRETS_GCP_ADMIN_CREDENTIALS names {p}, a file tracked in git; keep the admin key outside the repository"
         )

@@ -16,7 +16,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -167,40 +166,11 @@ def setting(pc: ProviderConfig, name: str) -> str:
 
 def admin_secret(env: str, label: str) -> str:
     """The admin credential: ``$ENV``, or the untracked file named by ``$ENV_FILE``; never the repo."""
-    value = os.environ.get(env)
-    path = os.environ.get(f"{env}_FILE")
-    if not value and path:
-        p = Path(path).expanduser()
-        if git_tracked(p):
-            raise ConfigError(
-                f"${env}_FILE names {p}, a file tracked in git; keep the {label} admin credential outside the repository"
-            )
-        try:
-            value = p.read_text("utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"${env}_FILE: cannot read {p} ({type(exc).__name__})") from None
-    if not value:
-        raise AdminRejected(
-            f"{label}: no admin credential: set ${env} (or ${env}_FILE) in the rotation bot's environment"
-        )
-    return value
+    from aigw_secrets.stores import env_secret
 
-
-def git_tracked(path: Path) -> bool:
-    """Whether ``path``, or the file it leads to through symlinks, is tracked in a git repository (an admin key file must not be)."""
-    from aigw_secrets import git
-
-    for candidate in (path.absolute(), path.resolve()):
-        top = git.toplevel(candidate.parent) if candidate.parent.is_dir() else None
-        if top is None:
-            continue
-        try:
-            rel = candidate.relative_to(top) if candidate.is_relative_to(top) else candidate.resolve().relative_to(top)
-        except ValueError:
-            continue
-        if git.is_tracked(top, str(rel)):
-            return True
-    return False
+    return env_secret(
+        env, label, kind="admin credential", whose="the rotation bot's environment", missing=AdminRejected
+    )
 
 
 def admin_url(kind: str, default: str) -> str:
