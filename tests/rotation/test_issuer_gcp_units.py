@@ -1,10 +1,11 @@
 """The GCP IAM issuer's decisions on answers the stand-in never gives: a new key without usable
 privateKeyData, a Secret value that is not a key file, a key gone before disable/delete, and an
-admin credentials file that is unreadable or not a service-account key."""
+admin credentials file that is unreadable, not a service-account key, or tracked in git."""
 
 from __future__ import annotations
 
 import base64
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -68,3 +69,17 @@ def test_admin_credentials_unreadable_or_not_a_service_account(tmp_path: Path, m
     bad.write_text('{"type": "authorized_user"}')
     with pytest.raises(ConfigError, match="is not a service-account key file"):
         gcp_iam._admin_credentials()
+
+
+def test_admin_credentials_never_a_tracked_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "admin.json").write_text('{"type": "service_account"}')
+    subprocess.run(["git", "add", "admin.json"], cwd=root, check=True)
+    link = tmp_path / "admin-link.json"
+    link.symlink_to(root / "admin.json")
+    for named in (root / "admin.json", link):
+        monkeypatch.setenv("AIGW_SECRETS_GCP_ADMIN_CREDENTIALS", str(named))
+        with pytest.raises(ConfigError, match="a file tracked in git; keep the admin key outside the repository"):
+            gcp_iam._admin_credentials()
