@@ -271,6 +271,23 @@ def _from_environment(pc: ProviderConfig, src: Source | None, label: str) -> Cre
     return None if value is None else check(pc, value, env[0])
 
 
+def given_or_prompted(pc: ProviderConfig, cred: Credential | None, *, interactive: bool, rotating: bool) -> Credential:
+    """``cred``, or one typed at the terminal; with no terminal, a one-line error that names where a
+    credential can come from (``rotate`` takes a bare ``--source SPEC``, ``generate`` PROVIDER=SPEC)."""
+    if cred is not None:
+        return cred
+    if not interactive:
+        needed = " + ".join(pc.auth.env[:2]) or "a credential"
+        spec = "file:PATH|cmd:COMMAND|stdin"
+        hint = (
+            f"no new credential; set {needed} or pass --source {spec}"
+            if rotating
+            else f"no credential; set {needed}, or pass --source {pc.key}={spec}"
+        )
+        raise CredentialError(f"{pc.provider.title} ({pc.name}): {hint}")
+    return prompt(pc)
+
+
 def prompt(pc: ProviderConfig) -> Credential:
     """Ask on the terminal, input hidden."""
     import click

@@ -15,7 +15,6 @@ from aigw_secrets import output
 from aigw_secrets.errors import (
     AigwError,
     ConfigError,
-    CredentialError,
     DataError,
     NoKeyError,
     OutputError,
@@ -78,12 +77,7 @@ def plan_secret(
         # No new value offered: keep the existing encrypted Secret if it still describes this provider.
         if current_doc and manifests.is_ours(target) and _same_shape(current_doc, shape):
             return Planned(rel, None, "kept; no new credential given"), None
-        if not interactive:
-            needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
-            raise CredentialError(
-                f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
-            )
-        cred = credentials.prompt(pc)
+        cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=False)
     key = pc.auth.secret_key or ""
     stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
     stored_hash = stored.get(manifests.HASH_ANNOTATION)
@@ -362,12 +356,7 @@ def plan_external_secret(
     if cred is None:
         if kept:
             return Planned(rel, None, "kept; no new credential given"), None
-        if not interactive:
-            needed = " + ".join(pc.auth.env[:2]) if pc.auth.env else "a credential"
-            raise CredentialError(
-                f"{pc.provider.title} ({pc.name}): no credential; set {needed}, or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
-            )
-        cred = credentials.prompt(pc)
+        cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=False)
     key = pc.auth.secret_key or ""
     stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
     if kept and manifests.hash_matches(stored.get(manifests.HASH_ANNOTATION), {key: cred.value}):

@@ -134,13 +134,7 @@ def rotate_credential(
     # --- a configured issuer mints the new value (held sops-encrypted until written) ---
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
-    if cred is None:
-        if not interactive:
-            needed = " + ".join(pc.auth.env[:2]) or "a credential"
-            raise CredentialError(
-                f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source file:PATH|cmd:COMMAND|stdin"
-            )
-        cred = credentials.prompt(pc)
+    cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=True)
     annotations = (current.get("metadata") or {}).get("annotations") or {}
     new_hash_matches = manifests.hash_matches(
         annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value}

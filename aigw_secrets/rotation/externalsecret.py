@@ -130,13 +130,7 @@ def rotate(
     baseline = pending.recipients_check(root, cfg, pc, journal, accept=accept_recipients)  # before any mint
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
-    if cred is None:
-        if not interactive:
-            needed = " + ".join(pc.auth.env[:2]) or "a credential"
-            raise CredentialError(
-                f"{pc.provider.title} ({pc.name}): no new credential; set {needed} or pass --source {pc.key}=file:PATH|cmd:COMMAND|stdin"
-            )
-        cred = credentials.prompt(pc)
+    cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=True)
     secret_key = pc.auth.secret_key or ""
     ann = (doc.get("metadata") or {}).get("annotations") or {}
     written = manifests.hash_matches(ann.get(manifests.HASH_ANNOTATION), {secret_key: cred.value})

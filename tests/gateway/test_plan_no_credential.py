@@ -56,3 +56,21 @@ def test_no_credential_at_a_terminal_is_asked_for(
     planner = plan.plan_external_secret if backend else plan.plan_secret
     planned, job = planner(pc, cfg, tmp_path / "out", None, True)
     assert asked == ["openai"] and job is not None and "prompt" in planned[2]
+
+
+@pytest.mark.usefixtures("no_env")
+@pytest.mark.parametrize("backend", [{}, ESO])
+def test_rotate_without_a_credential_names_the_bare_spec_rotate_takes(
+    tmp_path: Path, backend: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both rotation paths (SOPS and External Secrets) share the message; rotate's --source is a bare
+    SPEC (it refuses PROVIDER=SPEC), so the hint must not name generate's form."""
+    write_cluster(tmp_path, {"ai_gateway_openai_enabled": True, **backend})
+    (pc,) = config.load(tmp_path).providers
+    monkeypatch.setattr(credentials, "prompt", lambda pc: pytest.fail("never prompts when not interactive"))
+    with pytest.raises(CredentialError) as err:
+        credentials.given_or_prompted(pc, None, interactive=False, rotating=True)
+    assert str(err.value) == (
+        "OpenAI (openai): no new credential; set OPENAI_API_KEY or pass --source file:PATH|cmd:COMMAND|stdin"
+    )
+    assert credentials.Source.parse("file:/k", "--source openai").kind == "file"
