@@ -31,7 +31,8 @@ from aigw_secrets.stores.base import (
     lazy,
 )
 
-_DENIED = (
+# AWS error codes that mean the credential was refused (the store's, and the IAM issuer's admin one).
+DENIED = (
     "AccessDenied",
     "AccessDeniedException",
     "InvalidClientTokenId",
@@ -89,7 +90,7 @@ class AwsSecretsManager(Store):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code == "ResourceNotFoundException":
                 return None
-            if code in _DENIED:
+            if code in DENIED:
                 raise StoreRejected(
                     f"{where}: the store credential was rejected ({code}); it needs secretsmanager:{op.title().replace('_', '')}"
                 ) from None

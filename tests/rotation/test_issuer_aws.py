@@ -253,3 +253,25 @@ def test_boto3_calls_have_one_deadline(
 
     with repo_lock(repo):
         pass
+
+
+def test_debug_logging_never_shows_a_minted_secret(
+    repo: Path, iam: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore logs response bodies at DEBUG (CreateAccessKey's carries the new secret): held back
+    while the issuer talks to IAM, as for the AWS store."""
+    import logging
+
+    from aigw_secrets.gateway import config
+    from aigw_secrets.rotation.issuers.aws_iam import AwsIam
+
+    write_cluster(repo, {**provider_settings("bedrock"), "ai_gateway_bedrock_iam_user": USER})
+    (pc,) = config.load(repo).providers
+    for name in ("", "botocore", "boto3", "urllib3"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.DEBUG)
+    with caplog.at_level(logging.DEBUG):
+        minted = AwsIam(pc).mint("aigw-aws-bedrock-g1")
+    secret = configparser.ConfigParser()
+    secret.read_string(minted.value)
+    assert secret["default"]["aws_secret_access_key"] not in caplog.text
+    assert logging.getLogger("botocore").level == logging.DEBUG  # restored afterwards

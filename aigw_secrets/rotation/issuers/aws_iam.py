@@ -27,15 +27,7 @@ from aigw_secrets.rotation.issuers.interface import (
     setting,
 )
 from aigw_secrets.rotation.journal import crash_point
-
-_DENIED = (
-    "AccessDenied",
-    "AccessDeniedException",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "UnrecognizedClientException",
-    "ExpiredToken",
-)
+from aigw_secrets.stores.aws import DENIED, quiet_logs
 
 
 class AwsIam(Issuer):
@@ -53,24 +45,27 @@ class AwsIam(Issuer):
             config = lazy("botocore.config", "aws")
 
             deadline = admin_deadline()
-            session = boto3.session.Session(profile_name=os.environ.get("AIGW_SECRETS_AWS_ADMIN_PROFILE") or None)
             # One attempt per call, each exchange under one deadline: botocore's read timeout bounds a
             # single read, so its requests are carried out by aigw_secrets.http instead (no redirects).
             conf = config.Config(
                 connect_timeout=deadline, read_timeout=deadline, retries={"total_max_attempts": 1, "mode": "standard"}
             )
-            self._client = session.client("iam", region_name=self.pc.settings.get("region") or "us-east-1", config=conf)
+            with quiet_logs():
+                session = boto3.session.Session(profile_name=os.environ.get("AIGW_SECRETS_AWS_ADMIN_PROFILE") or None)
+                region = self.pc.settings.get("region") or "us-east-1"
+                self._client = session.client("iam", region_name=region, config=conf)
             self._client.meta.events.register("before-send", _send)
         return self._client
 
     def _call(self, op: str, **kwargs: Any) -> Any:
         botocore = lazy("botocore.exceptions", "aws")
         try:
-            return getattr(self.client(), op)(**kwargs)
+            with quiet_logs():  # botocore's DEBUG records carry response bodies: a new key's secret
+                return getattr(self.client(), op)(**kwargs)
         except botocore.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             where = f"AWS IAM {op} on user {self.user}"
-            if code in _DENIED:
+            if code in DENIED:
                 raise AdminRejected(
                     f"{where}: the admin credential was rejected ({code}); it needs iam:{op} on the user"
                 ) from None
