@@ -449,3 +449,22 @@ def test_state_dir_must_be_outside_the_repository(
     monkeypatch.setenv("AIGW_SECRETS_STATE_DIR", "relative/state")
     assert main(["rotate", "--provider", "vertex"]) == ExitCode.CONFIG
     assert gcp.keys == keys and not (repo / "state").exists()
+
+
+def test_admin_listings_follow_the_cursor_and_stop() -> None:
+    """Both Admin APIs page with has_more/last_id; the cursor goes back under the issuer's own name,
+    and a listing that never ends is cut at MAX_PAGES."""
+    from aigw_secrets.rotation.issuers import interface
+
+    asked: list[str] = []
+
+    def three(path: str) -> dict[str, object]:
+        asked.append(path)
+        n = len(asked)
+        return {"data": [n], "has_more": n < 3, "last_id": f"id {n}"}
+
+    assert [p["data"] for p in interface.pages(three, "/keys?limit=100", "after_id")] == [[1], [2], [3]]
+    assert asked == ["/keys?limit=100", "/keys?limit=100&after_id=id%201", "/keys?limit=100&after_id=id%202"]
+    endless = interface.pages(lambda path: {"data": [], "has_more": True, "last_id": "x"}, "/k?limit=1", "after")
+    assert len(list(endless)) == interface.MAX_PAGES
+    assert len(list(interface.pages(lambda path: {"has_more": True}, "/k?limit=1", "after"))) == 1  # no cursor

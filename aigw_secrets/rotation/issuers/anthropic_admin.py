@@ -18,11 +18,11 @@ from aigw_secrets.rotation.issuers.interface import (
     admin_secret,
     admin_url,
     http_json,
+    pages,
     redacted_matches,
 )
 
 DEFAULT_URL = "https://api.anthropic.com/v1"
-MAX_PAGES = 50
 
 
 class AnthropicAdmin(Issuer):
@@ -38,25 +38,19 @@ class AnthropicAdmin(Issuer):
         raise NotImplementedError("Anthropic API keys can only be created in the Console")
 
     def listed(self) -> list[Key]:
-        out: list[Key] = []
-        after = ""
-        for _page in range(MAX_PAGES):
-            page = self._call(
-                "GET", "/organizations/api_keys?limit=100" + (f"&after_id={quote(after)}" if after else "")
+        return [
+            Key(
+                str(k["id"]),
+                str(k.get("name", "")),
+                k.get("status") == "active",
+                hint=str(k.get("partial_key_hint") or ""),
             )
-            out += [
-                Key(
-                    str(k["id"]),
-                    str(k.get("name", "")),
-                    k.get("status") == "active",
-                    hint=str(k.get("partial_key_hint") or ""),
-                )
-                for k in page.get("data", [])
-            ]
-            if not page.get("has_more") or not page.get("last_id"):
-                break
-            after = str(page["last_id"])
-        return out
+            for page in pages(self._get, "/organizations/api_keys?limit=100", "after_id")
+            for k in page.get("data", [])
+        ]
+
+    def _get(self, path: str) -> Any:
+        return self._call("GET", path)
 
     def identify(self, value: str, keys: list[Key]) -> set[str]:
         return {k.ref for k in keys if redacted_matches(k.hint, value)}

@@ -14,10 +14,10 @@ import abc
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway.config import ProviderConfig
@@ -210,6 +210,21 @@ def http_json(
     if res.status == 429:
         raise IssuerError(f"{where}: rate limited (HTTP 429); the next run retries")
     raise IssuerError(f"{where}: HTTP {res.status}")
+
+
+MAX_PAGES = 50  # a listing longer than this many pages is cut there
+
+
+def pages(get: Callable[[str], Any], path: str, cursor: str) -> Iterator[dict[str, Any]]:
+    """The pages of a cursor-paginated admin listing (``has_more``/``last_id``, the cursor passed back
+    as ``&{cursor}=``): ``get`` fetches one path, ``path`` already carries its first query parameter."""
+    after = ""
+    for _page in range(MAX_PAGES):
+        page = get(path + (f"&{cursor}={quote(after)}" if after else ""))
+        yield page
+        if not page.get("has_more") or not page.get("last_id"):
+            break
+        after = str(page["last_id"])
 
 
 class NotFound(IssuerError):

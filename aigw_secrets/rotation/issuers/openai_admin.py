@@ -21,12 +21,12 @@ from aigw_secrets.rotation.issuers.interface import (
     admin_secret,
     admin_url,
     http_json,
+    pages,
     redacted_matches,
     setting,
 )
 
 DEFAULT_URL = "https://api.openai.com/v1"
-MAX_PAGES = 50
 
 
 class OpenAIAdmin(Issuer):
@@ -55,35 +55,26 @@ class OpenAIAdmin(Issuer):
         return Minted(ref=str(made["id"]), name=name, value=str(value))
 
     def listed(self) -> list[Key]:
-        out: list[Key] = []
-        after = ""
-        for _page in range(MAX_PAGES):
-            page = self._call("GET", "/service_accounts?limit=100" + (f"&after={quote(after)}" if after else ""))
-            out += [
-                Key(str(a["id"]), str(a.get("name", "")), True, _number(a.get("created_at")))
-                for a in page.get("data", [])
-            ]
-            if not page.get("has_more") or not page.get("last_id"):
-                break
-            after = str(page["last_id"])
-        return out
+        return [
+            Key(str(a["id"]), str(a.get("name", "")), True, _number(a.get("created_at")))
+            for page in pages(self._get, "/service_accounts?limit=100", "after")
+            for a in page.get("data", [])
+        ]
 
     def identify(self, value: str, keys: list[Key]) -> set[str]:
         """The service account whose API key this is: the project's key list gives each key's
         redacted value and its owner (``GET .../projects/{project}/api_keys``)."""
         refs = {k.ref for k in keys}
         found: set[str] = set()
-        after = ""
-        for _page in range(MAX_PAGES):
-            page = self._call("GET", "/api_keys?limit=100" + (f"&after={quote(after)}" if after else ""))
+        for page in pages(self._get, "/api_keys?limit=100", "after"):
             for k in page.get("data", []):
                 owner = (k.get("owner") or {}).get("service_account") or {}
                 if owner.get("id") in refs and redacted_matches(str(k.get("redacted_value") or ""), value):
                     found.add(str(owner["id"]))
-            if not page.get("has_more") or not page.get("last_id"):
-                break
-            after = str(page["last_id"])
         return found
+
+    def _get(self, path: str) -> Any:
+        return self._call("GET", path)
 
     def delete(self, ref: str) -> None:
         try:
