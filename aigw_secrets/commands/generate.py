@@ -125,20 +125,24 @@ def _plan(
     policy = operator.load(root)
     plan: list[Planned] = []
     jobs: list[SecretJob | StoreJob] = []
+
+    def plan_credential(pc: gateway_config.ProviderConfig) -> tuple[Planned, SecretJob | StoreJob | None]:
+        return _plan_credential(
+            pc,
+            cfg,
+            out,
+            sources.get(pc.key),
+            interactive,
+            run_commands=run_commands,
+            policy=policy,
+            replace_rotated=replace_rotated,
+        )
+
     for pc in cfg.providers:
         objs, at = manifests.provider_objects(pc, cfg), len(plan)
         job = None
         if pc.auth.secret_key:
-            planned, job = _plan_credential(
-                pc,
-                cfg,
-                out,
-                sources.get(pc.key),
-                interactive,
-                run_commands=run_commands,
-                policy=policy,
-                replace_rotated=replace_rotated,
-            )
+            planned, job = plan_credential(pc)
             plan.append(planned)
             if job:
                 jobs.append(job)
@@ -149,16 +153,7 @@ def _plan(
     if cfg.mcp_backends:
         plan.append(Planned(manifests.MCP_ROUTE_FILE, manifests.dump(manifests.mcp_objects(cfg), header).encode()))
         for pc in cfg.mcp_backends:
-            planned, job = _plan_credential(
-                pc,
-                cfg,
-                out,
-                sources.get(pc.key),
-                interactive,
-                run_commands=run_commands,
-                policy=policy,
-                replace_rotated=replace_rotated,
-            )
+            planned, job = plan_credential(pc)
             plan.append(planned)
             jobs += [job] if job else []
     if cfg.mcp_seed:
