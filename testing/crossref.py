@@ -27,14 +27,14 @@ _TYPE_FIELD = {
 
 def generated(cfg: Any) -> list[dict[str, Any]]:
     """What `generate` emits for ``cfg`` (a gateway.config.Config), Secrets with a stand-in value."""
-    from aigw_secrets.gateway import manifests
+    from aigw_secrets.gateway import routing, secretdoc
 
     out: list[dict[str, Any]] = []
     for pc in cfg.providers:
-        out += manifests.provider_objects(pc, cfg)
+        out += routing.provider_objects(pc, cfg)
         if pc.auth.secret_key:
-            out.append(manifests.secret(pc, cfg, "value-not-checked-here", fingerprint=False))
-    return out + manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")
+            out.append(secretdoc.secret(pc, cfg, "value-not-checked-here", fingerprint=False))
+    return out + routing.routes(cfg, {}, "2026-01-01T00:00:00Z")
 
 
 def _secret_ref(policy: dict[str, Any]) -> dict[str, Any] | None:

@@ -149,9 +149,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     output.configure()  # -q/-v/--no-color of one test never leak into the next
     # Fingerprints record their scrypt cost, so tests write cheap ones (production's is tested in
     # tests/gateway/test_fingerprint.py); CLI subprocesses still use the production cost.
-    from aigw_secrets.gateway import manifests
+    from aigw_secrets.gateway import contenthash
 
-    monkeypatch.setattr(manifests, "SCRYPT_COST", (4, 1, 1))
+    monkeypatch.setattr(contenthash, "SCRYPT_COST", (4, 1, 1))
     # Every write is fsynced (file and directory); tests never lose power, so in this process an fsync
     # only checks its descriptor (a bad one still fails) and skips the flush to disk (thousands of them
     # in a run, milliseconds each). sops, git and CLI subprocesses still fsync.

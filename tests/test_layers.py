@@ -34,10 +34,10 @@ def _append(path: Path, text: str) -> None:
 
 
 def test_an_upward_import_fails(copy: Path) -> None:
-    _append(copy / "sops" / "files.py", "\nfrom aigw_secrets.gateway import manifests  # noqa\n")
+    _append(copy / "sops" / "files.py", "\nfrom aigw_secrets.gateway import routing  # noqa\n")
     problems = layers.violations(copy)  # (and whatever cycles the new import closes)
     assert any(
-        p.startswith("aigw_secrets/sops/files.py:") and "imports aigw_secrets.gateway.manifests: upward" in p
+        p.startswith("aigw_secrets/sops/files.py:") and "imports aigw_secrets.gateway.routing: upward" in p
         for p in problems
     ), problems
 

@@ -12,7 +12,7 @@ import yaml
 from aigw_secrets import output
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.gateway import config as gateway_config
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import marks, secretdoc
 from aigw_secrets.kube import Cluster
 from aigw_secrets.sops import agekeys
 from aigw_secrets.sops import binary as sops_binary
@@ -29,8 +29,8 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
     for pc in cfg.providers:
         if not pc.auth.secret_key:
             continue
-        name = manifests.secret_name(pc)
-        repo_doc = yaml.safe_load((cfg.output_dir / manifests.secret_file(pc)).read_text("utf-8")) or {}
+        name = secretdoc.secret_name(pc)
+        repo_doc = yaml.safe_load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
         repo_ann = (repo_doc.get("metadata") or {}).get("annotations") or {}
         live = cluster.read_secret(cfg.namespace, name)
         live_ann = ((live or {}).get("metadata") or {}).get("annotations") or {}
@@ -41,7 +41,7 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
             "in_cluster": live is not None,
             # the content hash annotation tells generations apart without reading any value
             "current_generation": live is not None
-            and live_ann.get(manifests.HASH_ANNOTATION) == repo_ann.get(manifests.HASH_ANNOTATION),
+            and live_ann.get(marks.HASH_ANNOTATION) == repo_ann.get(marks.HASH_ANNOTATION),
             "policy_key_present": pc.auth.secret_key in keys_live,
             "policy_reads": pc.auth.secret_key,
         }
@@ -83,7 +83,7 @@ def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
     for pc in cfg.providers:
         if not pc.auth.secret_key:
             continue
-        path = cfg.output_dir / manifests.secret_file(pc)
+        path = cfg.output_dir / secretdoc.secret_file(pc)
         rel = str(path.relative_to(root))
         doc = yaml.safe_load(sops_files.decrypt(sops, sops_files.read(path), rel))
         data = {k: base64.b64encode(str(v).encode()).decode() for k, v in (doc.get("stringData") or {}).items()}

@@ -199,9 +199,9 @@ def _policy_follows(file: Path, new: bytes) -> None:
 def _set_with_bookkeeping(sops: Sops, data: bytes, rel: str, path: tuple[Any, ...], value: str) -> bytes | None:
     """A Secret aigw-secrets manages: the value and its rotation state (content hash, generation,
     rotated-at) in one sops operation; None for any other file (plain ``sops set``)."""
-    from aigw_secrets.gateway import manifests  # yaml: kept off the CLI's start-up path
+    from aigw_secrets.gateway import marks, secretdoc  # yaml: kept off the CLI's start-up path
 
-    if manifests.HASH_ANNOTATION.encode() not in data:
+    if marks.HASH_ANNOTATION.encode() not in data:
         return None
 
     def edits(before: Any) -> dict[tuple[Any, ...], str | None] | None:
@@ -215,26 +215,26 @@ def _set_with_bookkeeping(sops: Sops, data: bytes, rel: str, path: tuple[Any, ..
             node[path[-1]] = value
         except (KeyError, IndexError, TypeError):
             return None  # set_value names what is wrong
-        extra = manifests.bookkeeping(before, after, stamp())
+        extra = secretdoc.bookkeeping(before, after, stamp())
         return {path: value, **extra} if extra else None
 
     return sops_files.update(sops, data, rel, edits)
 
 
 def _edited_with_bookkeeping(plain: bytes, edited: bytes, rel: str) -> bytes:
-    """An edit that changed a managed Secret's values also records it (see ``manifests.bookkeeping``)."""
+    """An edit that changed a managed Secret's values also records it (see ``secretdoc.bookkeeping``)."""
     import yaml
 
-    from aigw_secrets.gateway import manifests
+    from aigw_secrets.gateway import marks, secretdoc
 
-    if manifests.HASH_ANNOTATION.encode() not in plain:
+    if marks.HASH_ANNOTATION.encode() not in plain:
         return edited
     text = sops_files.Text(edited, rel)
     try:
         before, after = (yaml.safe_load(t) for t in (plain, edited))
     except yaml.YAMLError:
         return edited  # the re-encryption reports it
-    extra = manifests.bookkeeping(before, after, stamp())
+    extra = secretdoc.bookkeeping(before, after, stamp())
     return text.encode(sops_files.edit_text(text.text, rel, extra)) if extra else edited
 
 

@@ -24,7 +24,7 @@ import yaml
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, DataError
 from aigw_secrets.gateway import config as gateway_config
-from aigw_secrets.gateway import externalsecrets, manifests
+from aigw_secrets.gateway import contenthash, externalsecrets, marks, routing, secretdoc, yamltext
 from aigw_secrets.gateway.plan import pin, read_documents
 from aigw_secrets.rotation.journal import COMMIT_JOURNAL, CREDENTIAL, Journal, commit_files, repo_lock, stamp
 from aigw_secrets.sops import binary as sops_binary
@@ -61,12 +61,12 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
         removals: list[Path] = []
         notes: list[tuple[str, str]] = []
         for old, new in moving:
-            src, dst = out / manifests.secret_file(old), out / manifests.secret_file(new)
-            if not manifests.is_ours(src):
+            src, dst = out / secretdoc.secret_file(old), out / secretdoc.secret_file(new)
+            if not marks.is_ours(src):
                 raise ConfigError(
                     f"{src.relative_to(root)}: missing or not written by aigw-secrets; run `aigw-secrets generate` first"
                 )
-            if dst.exists() and not manifests.is_ours(dst):
+            if dst.exists() and not marks.is_ours(dst):
                 raise ConfigError(
                     f"{dst.relative_to(root)}: exists and was not written by aigw-secrets; not replacing it"
                 )
@@ -79,9 +79,9 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
             notes.append((str(dst.relative_to(root)), note))
         if moving:
             kust = out / "kustomization.yaml"
-            if manifests.is_ours(kust):
+            if marks.is_ours(kust):
                 writes[kust] = _kustomization(
-                    kust, {manifests.secret_file(o): manifests.secret_file(n) for o, n in moving}
+                    kust, {secretdoc.secret_file(o): secretdoc.secret_file(n) for o, n in moving}
                 )
         if new_text != text:
             writes[before.path] = new_text.encode()
@@ -137,11 +137,11 @@ def _carried(doc: dict[str, Any]) -> dict[str, str]:
     return {
         str(k): str(v)
         for k, v in ann.items()
-        if str(k).startswith(f"{manifests.ANNOTATION}/")
+        if str(k).startswith(f"{marks.ANNOTATION}/")
         and k
         not in (
-            manifests.HASH_ANNOTATION,
-            f"{manifests.ANNOTATION}/auth",
+            marks.HASH_ANNOTATION,
+            f"{marks.ANNOTATION}/auth",
             externalsecrets.STORE_VERSION,
             externalsecrets.REMOTE_KEY,
         )
@@ -164,7 +164,7 @@ def _to_store(
         cfg.external_secrets,
         value,
         version_ref=None,
-        content_hash=manifests.content_hash({key: value}),
+        content_hash=contenthash.content_hash({key: value}),
         rotation=_carried(secret),
         force_sync=stamp(),
     )
@@ -176,7 +176,7 @@ def _to_store(
         raise DataError(
             f"{store.describe(remote)}: does not return the value of {src.relative_to(root)}; nothing changed in the repository"
         )
-    return externalsecrets.HEADER.encode() + manifests.dump(
+    return externalsecrets.HEADER.encode() + yamltext.dump(
         [doc], markers=False
     ).encode(), f"value in {store.describe(remote)} version {version}, read back and compared"
 
@@ -197,11 +197,11 @@ def _to_sops(
     value = value_of(open_store(cfg.external_secrets), doc, old, cfg)  # only our own entry, under its configured name
     if value is None:
         raise DataError(f"{rel_src}: the store has no entry at the version it pins; nothing changed")
-    secret = manifests.secret(new, cfg, value, rotation=_carried(doc))
-    dst = src.parent / manifests.secret_file(new)
+    secret = secretdoc.secret(new, cfg, value, rotation=_carried(doc))
+    dst = src.parent / secretdoc.secret_file(new)
     rel = str(dst.relative_to(root))
     data = sops_files.encrypt(
-        sops_binary.Sops(root), manifests.dump([secret], manifests.SECRET_HEADER, markers=False).encode(), rel
+        sops_binary.Sops(root), yamltext.dump([secret], marks.SECRET_HEADER, markers=False).encode(), rel
     )
     if value.encode() in data:
         raise DataError(
@@ -220,4 +220,4 @@ def _kustomization(path: Path, renames: dict[str, str]) -> bytes:
         raise DataError(f"{path.name}: not one kustomization")
     resources = [renames.get(r, r) for r in docs[0].get("resources") or []]
     header = text.split("\n", 1)[0] + "\n"
-    return manifests.dump([manifests.kustomization(resources)], header).encode()
+    return yamltext.dump([routing.kustomization(resources)], header).encode()

@@ -2,7 +2,7 @@
 (``external-secrets.io/v1``, ESO v2.9.0) that make exactly the Secret the BackendSecurityPolicy or
 MCPRoute reads, from a store entry aigw-secrets wrote.
 
-- ``metadata.name`` and ``spec.target.name`` are the Secret's name (``manifests.secret_name``).
+- ``metadata.name`` and ``spec.target.name`` are the Secret's name (``secretdoc.secret_name``).
 - The store entry is a flat mapping of properties; ``spec.data[]`` fetches each one (pinned with
   ``remoteRef.version`` to the version this tool wrote, where the store has versions) and
   ``spec.target.template.data`` assembles exactly the key the controller reads: ``apiKey``,
@@ -23,19 +23,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from aigw_secrets.errors import CredentialError
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import contenthash, marks, mcp, secretdoc
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.stores import StoreSettings
 
 API = "external-secrets.io/v1"
 KIND = "ExternalSecret"
 FORCE_SYNC = "force-sync"
-STORE_VERSION = f"{manifests.ANNOTATION}/store-version"
-REMOTE_KEY = f"{manifests.ANNOTATION}/remote-key"
+STORE_VERSION = f"{marks.ANNOTATION}/store-version"
+REMOTE_KEY = f"{marks.ANNOTATION}/remote-key"
 FILE_SUFFIX = ".externalsecret.yaml"
-HEADER = f"{manifests.MARKER}. External Secrets: the value lives in the secret store; change it with `aigw-secrets generate` or `rotate`.\n"
+HEADER = f"{marks.MARKER}. External Secrets: the value lives in the secret store; change it with `aigw-secrets generate` or `rotate`.\n"
 # Annotations on the ExternalSecret that record state, not shape (generate keeps the file when only these differ).
-STATE = manifests.STATE_ANNOTATIONS | {FORCE_SYNC, STORE_VERSION}
+STATE = marks.STATE_ANNOTATIONS | {FORCE_SYNC, STORE_VERSION}
 _AWS_PROPS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 _TEMPLATE_VAR = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -102,21 +102,21 @@ def external_secret(
     annotations: Mapping[str, str],
     force_sync: str | None,
 ) -> dict[str, Any]:
-    labels = dict(manifests.LABELS)
+    labels = dict(marks.LABELS)
     if provider:
-        labels[f"{manifests.ANNOTATION}/provider"] = provider
-    ann = {k: v for k, v in annotations.items() if k != manifests.HASH_ANNOTATION}
+        labels[f"{marks.ANNOTATION}/provider"] = provider
+    ann = {k: v for k, v in annotations.items() if k != marks.HASH_ANNOTATION}
     meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels, "annotations": ann}
     if content_hash:
-        ann[manifests.HASH_ANNOTATION] = content_hash
+        ann[marks.HASH_ANNOTATION] = content_hash
     ann[REMOTE_KEY] = key
     if force_sync:
         ann[FORCE_SYNC] = force_sync
     target_ann = {
         k: v
         for k, v in (
-            (manifests.HASH_ANNOTATION, content_hash),
-            (f"{manifests.ANNOTATION}/generation", annotations.get(f"{manifests.ANNOTATION}/generation")),
+            (marks.HASH_ANNOTATION, content_hash),
+            (f"{marks.ANNOTATION}/generation", annotations.get(f"{marks.ANNOTATION}/generation")),
         )
         if v
     }
@@ -164,8 +164,8 @@ def for_provider(
     """The ExternalSecret of ``pc``'s credential and the store properties holding ``value``."""
     secret_key = pc.auth.secret_key or ""
     props, template = split_value(pc.auth.credential or "", secret_key, value)
-    name, ns = manifests.secret_name(pc), manifests.secret_namespace(pc, cfg)
-    annotations = {f"{manifests.ANNOTATION}/auth": pc.auth.name, **rotation}
+    name, ns = secretdoc.secret_name(pc), secretdoc.secret_namespace(pc, cfg)
+    annotations = {f"{marks.ANNOTATION}/auth": pc.auth.name, **rotation}
     doc = external_secret(
         name,
         ns,
@@ -196,7 +196,7 @@ def for_mcp_seed(
     the controller's own bootstrap material, rotated by ``rotate --provider mcp-session-seed``)."""
     if cfg.mcp_seed is None:  # pragma: no cover - callers check
         raise ValueError("ai_gateway_mcp_session_seed is off")
-    data = {manifests.MCP_SEED_KEY: seed, **({manifests.MCP_FALLBACK_KEY: fallback} if fallback else {})}
+    data = {mcp.MCP_SEED_KEY: seed, **({mcp.MCP_FALLBACK_KEY: fallback} if fallback else {})}
     props = {prop_name(k): v for k, v in data.items()}
     template = {k: f"{{{{ .{prop_name(k)} }}}}" for k in data}
     name, ns = cfg.mcp_seed.secret_name, cfg.mcp_seed.namespace
@@ -209,8 +209,8 @@ def for_mcp_seed(
         list(props),
         template,
         version_ref=version_ref,
-        content_hash=manifests.content_hash(data),
-        annotations={f"{manifests.ANNOTATION}/auth": "mcp-session-seed", **rotation},
+        content_hash=contenthash.content_hash(data),
+        annotations={f"{marks.ANNOTATION}/auth": "mcp-session-seed", **rotation},
         force_sync=None,
     )
     return doc, props

@@ -20,7 +20,7 @@ from aigw_secrets.errors import (
     OutputError,
     SupersededError,
 )
-from aigw_secrets.gateway import credentials, manifests, operator
+from aigw_secrets.gateway import contenthash, credentials, marks, mcp, operator, routing, secretdoc, yamltext
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.sops import binary as sops_binary
 from aigw_secrets.sops import files as sops_files
@@ -66,46 +66,46 @@ def plan_secret(
     policy: operator.Policy | None = None,
     replace_rotated: bool = False,
 ) -> tuple[Planned, SecretJob | None]:
-    rel = manifests.secret_file(pc)
+    rel = secretdoc.secret_file(pc)
     target = out / rel
     cred = credentials.obtain(pc, source, interactive=interactive, run_commands=run_commands, policy=policy)
     current = read_documents(target)
     current_doc = current[0] if len(current) == 1 and isinstance(current[0], dict) else None
     # What the Secret must look like apart from its value (the value is encrypted; the shape is not).
-    shape = manifests.secret(pc, cfg, "", fingerprint=False)
+    shape = secretdoc.secret(pc, cfg, "", fingerprint=False)
     if cred is None:
         # No new value offered: keep the existing encrypted Secret if it still describes this provider.
-        if current_doc and manifests.is_ours(target) and _same_shape(current_doc, shape):
+        if current_doc and marks.is_ours(target) and _same_shape(current_doc, shape):
             return Planned(rel, None, "kept; no new credential given"), None
         cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=False)
     key = pc.auth.secret_key or ""
     stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
-    stored_hash = stored.get(manifests.HASH_ANNOTATION)
-    kept = current_doc and manifests.is_ours(target) and _same_shape(current_doc, shape)
-    if kept and manifests.hash_matches(stored_hash, {key: cred.value}):  # scrypt: only when needed
+    stored_hash = stored.get(marks.HASH_ANNOTATION)
+    kept = current_doc and marks.is_ours(target) and _same_shape(current_doc, shape)
+    if kept and contenthash.hash_matches(stored_hash, {key: cred.value}):  # scrypt: only when needed
         return Planned(rel, None, f"credential unchanged ({cred.source})"), None
     ours = bool(kept)  # the same Secret (a changed auth mode starts a new record: not a rotation)
     if ours and not replace_rotated and _replaced_before(pc, stored, cred.value):
         raise SupersededError(_superseded_message(pc, (out / rel).relative_to(cfg.root), stored, cred.source))
     # A new or changed credential starts a new generation (the rotation history of this Secret).
-    generation = str(stored.get(f"{manifests.ANNOTATION}/generation", "0")).strip()
+    generation = str(stored.get(f"{marks.ANNOTATION}/generation", "0")).strip()
     previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
-    rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=stamp())
+    rotation = secretdoc.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=stamp())
     if ours:  # the record of the credential this one replaces is kept, never dropped
         rotation.update(_replacement_record(pc, cfg, out, rel, stored, {key: cred.value}, run_commands=run_commands))
-    doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
-    text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
+    doc = secretdoc.secret(pc, cfg, cred.value, rotation=rotation)
+    text = yamltext.dump([doc], marks.SECRET_HEADER, markers=False)
     return Planned(rel, None, f"from {cred.source}"), SecretJob(pc, rel, text, doc)
 
 
 def _replaced_before(pc: ProviderConfig, stored: dict[str, Any], value: str) -> bool:
     """Did the Secret hold ``value`` before a rotate / set / edit replaced it? Its salted record of
     replaced values says; a Secret from before that record: the previous credential's console id."""
-    if manifests.was_replaced(stored, {pc.auth.secret_key or "": value}):
+    if contenthash.was_replaced(stored, {pc.auth.secret_key or "": value}):
         return True
-    previous = stored.get(f"{manifests.ANNOTATION}/previous-credential-ref")
+    previous = stored.get(f"{marks.ANNOTATION}/previous-credential-ref")
     return (
-        manifests.REPLACED_ANNOTATION not in stored
+        marks.REPLACED_ANNOTATION not in stored
         and bool(previous)
         and previous != "unknown"
         and credentials.identity(pc, value) == previous
@@ -113,8 +113,8 @@ def _replaced_before(pc: ProviderConfig, stored: dict[str, Any], value: str) -> 
 
 
 def _superseded_message(pc: ProviderConfig, rel: Path, stored: dict[str, Any], source: str) -> str:
-    at = stored.get(f"{manifests.ANNOTATION}/rotated-at") or "a later run"
-    generation = stored.get(f"{manifests.ANNOTATION}/generation") or "?"
+    at = stored.get(f"{marks.ANNOTATION}/rotated-at") or "a later run"
+    generation = stored.get(f"{marks.ANNOTATION}/generation") or "?"
     return (
         f"{rel}: {pc.key}'s credential from {source} is one this Secret held before and a rotation replaced "
         f"(generation {generation}, {at}); not writing it back (it may be revoked). Unset it or give the current one; "
@@ -141,18 +141,18 @@ def _replacement_record(
     from aigw_secrets.util import now
 
     issuer_ann, ref_ann, previous_issued = (
-        f"{manifests.ANNOTATION}/{n}" for n in ("issuer", "credential-ref", "previous-issued-ref")
+        f"{marks.ANNOTATION}/{n}" for n in ("issuer", "credential-ref", "previous-issued-ref")
     )  # rotation/pending's
 
     record: dict[str, str] = {}
-    replaced = manifests.carry_replaced(stored, data)
+    replaced = contenthash.carry_replaced(stored, data)
     if replaced:
-        record[manifests.REPLACED_ANNOTATION] = replaced
+        record[marks.REPLACED_ANNOTATION] = replaced
     old_ref = _old_identity(pc, cfg.root, out / rel) if run_commands else None  # --check decrypts nothing
-    record[f"{manifests.ANNOTATION}/previous-credential-ref"] = old_ref or str(
-        stored.get(f"{manifests.ANNOTATION}/previous-credential-ref") or "unknown"
+    record[f"{marks.ANNOTATION}/previous-credential-ref"] = old_ref or str(
+        stored.get(f"{marks.ANNOTATION}/previous-credential-ref") or "unknown"
     )
-    record[f"{manifests.ANNOTATION}/previous-revoke-after"] = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
+    record[f"{marks.ANNOTATION}/previous-revoke-after"] = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
     minted = stored.get(ref_ann)
     if minted and stored.get(issuer_ann):  # the key replaced was minted: revoke it through its issuer
         record[issuer_ann] = str(stored[issuer_ann])
@@ -178,17 +178,17 @@ def _old_identity(pc: ProviderConfig, root: Path, path: Path) -> str | None:
 def plan_mcp_seed(cfg: Config, out: Path) -> tuple[Planned, SecretJob | None]:
     """The controller's MCP session seed: made once, then kept (a new seed ends every live MCP
     session; ``rotate`` changes it with the fallback procedure)."""
-    rel = manifests.MCP_SEED_FILE
+    rel = mcp.MCP_SEED_FILE
     target = out / rel
     current = read_documents(target)
-    if len(current) == 1 and isinstance(current[0], dict) and manifests.is_ours(target):
+    if len(current) == 1 and isinstance(current[0], dict) and marks.is_ours(target):
         data = current[0].get("stringData") or current[0].get("data") or {}
-        fallback = "-" if manifests.MCP_FALLBACK_KEY in data else None
-        if _same_shape(current[0], manifests.mcp_seed_secret(cfg, "-", fallback, fingerprint=False)):
+        fallback = "-" if mcp.MCP_FALLBACK_KEY in data else None
+        if _same_shape(current[0], mcp.mcp_seed_secret(cfg, "-", fallback, fingerprint=False)):
             return Planned(rel, None, "kept; the seed changes only with rotate"), None
-    rotation = manifests.rotation_annotations(1, 90, rotated_at=stamp())
-    doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), rotation=rotation)
-    text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
+    rotation = secretdoc.rotation_annotations(1, 90, rotated_at=stamp())
+    doc = mcp.mcp_seed_secret(cfg, mcp.new_mcp_seed(), rotation=rotation)
+    text = yamltext.dump([doc], marks.SECRET_HEADER, markers=False)
     return Planned(rel, None, "new random seed"), SecretJob(None, rel, text, doc)
 
 
@@ -197,7 +197,7 @@ def _same_shape(current: dict[str, Any], expected: dict[str, Any]) -> bool:
 
     def strip(doc: dict[str, Any]) -> tuple[Any, ...]:
         meta = dict(doc.get("metadata") or {})
-        ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in manifests.STATE_ANNOTATIONS}
+        ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in marks.STATE_ANNOTATIONS}
         meta["annotations"] = ann
         data = doc.get("stringData") or doc.get("data") or {}
         return doc.get("apiVersion"), doc.get("kind"), doc.get("type"), meta, sorted(data)
@@ -215,9 +215,9 @@ def encrypt_all(jobs: list[SecretJob], root: Path, rel_out: Path) -> dict[str, t
         rel_path = str(rel_out / job.rel)
         current = root / rel_path
         new, verified = encrypt_secret(
-            sops, rel_path, job.document, current.read_bytes() if manifests.is_ours(current) else None
+            sops, rel_path, job.document, current.read_bytes() if marks.is_ours(current) else None
         )
-        if not new.startswith(manifests.MARKER.encode()):
+        if not new.startswith(marks.MARKER.encode()):
             raise DataError(f"{rel_path}: sops output lost the header comment; refusing to write it")
         return job.rel, (
             new,
@@ -235,14 +235,14 @@ def encrypt_secret(sops: sops_binary.Sops, rel: str, doc: dict[str, Any], curren
     holding only the recipients) the Secret is written anew, unverified."""
     if current is not None:
         try:
-            new = sops_files.update(sops, current, rel, lambda before: manifests.secret_changes(before, doc))
+            new = sops_files.update(sops, current, rel, lambda before: secretdoc.secret_changes(before, doc))
         except NoKeyError:
             new = None
         else:
             if new is not None:
                 _check_in_place(sops, rel, doc, new)
                 return new, True
-    text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode()
+    text = yamltext.dump([doc], marks.SECRET_HEADER, markers=False).encode()
     try:
         return sops_files.encrypt(sops, text, rel), True
     except NoKeyError:
@@ -272,7 +272,7 @@ def read_documents(path: Path) -> list[Any]:
 
 def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None:
     """After ``set``/``edit`` changed a managed Secret's credential: carry its new generation to the
-    provider's BackendSecurityPolicy next to it (``<name>.yaml``, ``manifests.mark_generation``), as
+    provider's BackendSecurityPolicy next to it (``<name>.yaml``, ``routing.mark_generation``), as
     ``rotate`` and ``generate`` do, so ``generate --check`` agrees with the files. Returns the file changed."""
     from aigw_secrets.util import atomic_write
 
@@ -282,29 +282,27 @@ def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None
     policy = secret_path.with_name(secret_path.name[: -len(suffix)] + ".yaml")
     try:
         doc = yaml.safe_load(secret_text)
-        generation = (
-            ((doc or {}).get("metadata") or {}).get("annotations", {}).get(f"{manifests.ANNOTATION}/generation")
-        )
-        if not generation or not manifests.is_ours(policy):
+        generation = ((doc or {}).get("metadata") or {}).get("annotations", {}).get(f"{marks.ANNOTATION}/generation")
+        if not generation or not marks.is_ours(policy):
             return None
         text = policy.read_text("utf-8")
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
         return None
-    if not manifests.mark_generation(docs, str(generation)):
+    if not routing.mark_generation(docs, str(generation)):
         return None
     header = text.split("\n", 1)[0] + "\n"  # our own header line, naming the config file
-    atomic_write(policy, manifests.dump(docs, header).encode())
+    atomic_write(policy, yamltext.dump(docs, header).encode())
     return policy
 
 
 def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | StoreJob | None) -> str | None:
     """The generation ``pc``'s Secret carries after this run (the new one when ``job`` writes it),
-    for ``manifests.mark_generation``: generate emits what rotation's policy bump wrote."""
-    docs = [job.document] if job else read_documents(out / manifests.secret_file(pc))
+    for ``routing.mark_generation``: generate emits what rotation's policy bump wrote."""
+    docs = [job.document] if job else read_documents(out / secretdoc.secret_file(pc))
     meta = docs[0].get("metadata") if docs and isinstance(docs[0], dict) else None
     generation = ((meta if isinstance(meta, dict) else {}).get("annotations") or {}).get(
-        f"{manifests.ANNOTATION}/generation"
+        f"{marks.ANNOTATION}/generation"
     )
     return str(generation) if generation else None
 
@@ -340,7 +338,7 @@ def plan_external_secret(
     store = cfg.external_secrets
     if store is None:  # pragma: no cover - config.load sets it whenever a provider uses the backend
         raise DataError(f"{pc.key}: external-secrets backend without store settings")
-    rel = manifests.secret_file(pc)
+    rel = secretdoc.secret_file(pc)
     target = out / rel
     cred = credentials.obtain(pc, source, interactive=interactive, run_commands=run_commands, policy=policy)
     current = read_documents(target)
@@ -349,9 +347,7 @@ def plan_external_secret(
         pc, cfg, store, "-", version_ref=None, content_hash=None, rotation={}, force_sync=None
     )
     kept = bool(
-        current_doc
-        and manifests.is_ours(target)
-        and externalsecrets.shape(current_doc) == externalsecrets.shape(shape_doc)
+        current_doc and marks.is_ours(target) and externalsecrets.shape(current_doc) == externalsecrets.shape(shape_doc)
     )
     if cred is None:
         if kept:
@@ -359,19 +355,19 @@ def plan_external_secret(
         cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=False)
     key = pc.auth.secret_key or ""
     stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
-    if kept and manifests.hash_matches(stored.get(manifests.HASH_ANNOTATION), {key: cred.value}):
+    if kept and contenthash.hash_matches(stored.get(marks.HASH_ANNOTATION), {key: cred.value}):
         return Planned(rel, None, f"credential unchanged ({cred.source})"), None
-    generation = str(stored.get(f"{manifests.ANNOTATION}/generation", "0")).strip()
+    generation = str(stored.get(f"{marks.ANNOTATION}/generation", "0")).strip()
     previous = int(generation) if current_doc and generation.isdigit() and len(generation) < 10 else 0
     at = stamp()
-    rotation = manifests.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=at)
+    rotation = secretdoc.rotation_annotations(previous + 1, pc.settings["rotation_period_days"], rotated_at=at)
     doc, props = externalsecrets.for_provider(
         pc,
         cfg,
         store,
         cred.value,
         version_ref=None,
-        content_hash=manifests.content_hash({key: cred.value}),
+        content_hash=contenthash.content_hash({key: cred.value}),
         rotation=rotation,
         force_sync=at,
     )
@@ -396,16 +392,14 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
     for job in jobs:
         doc = pin(job.document, store, store.put(remote_of(job.document), job.props))
         at = stamp()  # after the write: the revocation gate wants a sync later than this
-        doc["metadata"]["annotations"].update(
-            {f"{manifests.ANNOTATION}/rotated-at": at, externalsecrets.FORCE_SYNC: at}
-        )
+        doc["metadata"]["annotations"].update({f"{marks.ANNOTATION}/rotated-at": at, externalsecrets.FORCE_SYNC: at})
         version = doc["metadata"]["annotations"].get(externalsecrets.STORE_VERSION)
         if not stores.holds(store.get(remote_of(doc), version if store.versioned else None), job.props):
             raise DataError(
                 f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written"
             )
         out[job.rel] = (
-            externalsecrets.HEADER.encode() + manifests.dump([doc], markers=False).encode(),
+            externalsecrets.HEADER.encode() + yamltext.dump([doc], markers=False).encode(),
             f"value in {store.describe(remote_of(doc))} version {version or '(unversioned)'}, verified",
         )
     return out

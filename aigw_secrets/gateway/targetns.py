@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import secretdoc
 from aigw_secrets.gateway.config import Config
 from aigw_secrets.sops.lint import Finding
 
@@ -64,9 +64,9 @@ def target_namespace_moves(cfg: Config) -> list[str]:
     wanted: list[tuple[str, str]] = []  # (what, namespace it must be in)
     for pc in cfg.providers:
         if pc.auth.secret_key:
-            wanted.append((f"Secret {manifests.secret_name(pc)}", manifests.secret_namespace(pc, cfg)))
-            if manifests.secret_namespace(pc, cfg) != cfg.namespace:
-                wanted.append((f"ReferenceGrant for {manifests.secret_name(pc)}", manifests.secret_namespace(pc, cfg)))
+            wanted.append((f"Secret {secretdoc.secret_name(pc)}", secretdoc.secret_namespace(pc, cfg)))
+            if secretdoc.secret_namespace(pc, cfg) != cfg.namespace:
+                wanted.append((f"ReferenceGrant for {secretdoc.secret_name(pc)}", secretdoc.secret_namespace(pc, cfg)))
     if cfg.mcp_seed:
         wanted.append((f"MCP session seed Secret {cfg.mcp_seed.secret_name}", cfg.mcp_seed.namespace))
     wanted.append(("the policies, backends and routes", cfg.namespace))

@@ -18,7 +18,7 @@ import yaml
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, SupersededError
 from aigw_secrets.gateway import config as gateway_config
-from aigw_secrets.gateway import credentials, manifests, operator, plan, validate
+from aigw_secrets.gateway import contenthash, credentials, marks, operator, plan, secretdoc, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.gateway.credentials import identity as identity  # the console id; lives with the credential kinds
 from aigw_secrets.rotation import pending
@@ -30,17 +30,17 @@ from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops import recipients as sopsrecipients
 from aigw_secrets.util import atomic_write, confined
 
-A = manifests.ANNOTATION
+A = marks.ANNOTATION
 
 
 def fingerprint(value: str) -> str:
-    """The journal's record of which value a run obtained: salted scrypt (``manifests.content_hash``),
+    """The journal's record of which value a run obtained: salted scrypt (``contenthash.content_hash``),
     so even the untracked journal holds nothing a dictionary can reverse."""
-    return manifests.content_hash({"journal": value})
+    return contenthash.content_hash({"journal": value})
 
 
 def _same_value(stored: object, value: str) -> bool:
-    return isinstance(stored, str) and manifests.hash_matches(stored, {"journal": value})
+    return isinstance(stored, str) and contenthash.hash_matches(stored, {"journal": value})
 
 
 def find_provider(cfg: Config, name: str) -> ProviderConfig:
@@ -110,7 +110,7 @@ def rotate_credential(
             accept_recipients=accept_recipients,
         )
     policy = policy if policy is not None else operator.load(root)
-    path = confined(root, cfg.output_dir / manifests.secret_file(pc))  # checked before any provider call
+    path = confined(root, cfg.output_dir / secretdoc.secret_file(pc))  # checked before any provider call
     if pc.settings.get("server_secret"):
         confined(root, pending.companion_file(cfg, pc, str(pc.settings["server_secret"])))
     rel = str(path.relative_to(root))
@@ -136,8 +136,8 @@ def rotate_credential(
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=True)
     annotations = (current.get("metadata") or {}).get("annotations") or {}
-    new_hash_matches = manifests.hash_matches(
-        annotations.get(manifests.HASH_ANNOTATION), {pc.auth.secret_key: cred.value}
+    new_hash_matches = contenthash.hash_matches(
+        annotations.get(marks.HASH_ANNOTATION), {pc.auth.secret_key: cred.value}
     )
     same_as_journal = _same_value(journal.data.get("fingerprint"), cred.value)
     if new_hash_matches and not same_as_journal:
@@ -146,7 +146,7 @@ def rotate_credential(
     if (
         not new_hash_matches
         and not same_as_journal
-        and manifests.was_replaced(annotations, {pc.auth.secret_key: cred.value})
+        and contenthash.was_replaced(annotations, {pc.auth.secret_key: cred.value})
     ):
         journal.step(Step.ABORTED, error="superseded")  # an older credential never comes back unasked
         raise SupersededError(
@@ -176,7 +176,7 @@ def rotate_credential(
     revoke_after = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
     if not new_hash_matches:  # not written yet (a resumed run may find it already written)
         generation = _generation(annotations, rel) + 1
-        rotation = manifests.rotation_annotations(
+        rotation = secretdoc.rotation_annotations(
             generation,
             pc.settings["rotation_period_days"],
             rotated_at=stamp(),
@@ -184,10 +184,10 @@ def rotate_credential(
             revoke_after=revoke_after,
         )
         rotation.update(pending.new_annotations(root, pc))  # issuer, credential-ref, previous-issued-ref
-        replaced = manifests.carry_replaced(annotations, {pc.auth.secret_key: cred.value})
+        replaced = contenthash.carry_replaced(annotations, {pc.auth.secret_key: cred.value})
         if replaced:
-            rotation[manifests.REPLACED_ANNOTATION] = replaced
-        doc = manifests.secret(pc, cfg, cred.value, rotation=rotation)
+            rotation[marks.REPLACED_ANNOTATION] = replaced
+        doc = secretdoc.secret(pc, cfg, cred.value, rotation=rotation)
         # In place: the diff shows the value, the rotation annotations and the sops block only.
         new, verified = plan.encrypt_secret(sops_binary.Sops(root), rel, doc, sops_files.read(path))
         if baseline is not None:
@@ -236,7 +236,7 @@ def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
         from aigw_secrets.rotation import externalsecret
 
         return externalsecret.status(root, cfg, pc)
-    path = cfg.output_dir / manifests.secret_file(pc)
+    path = cfg.output_dir / secretdoc.secret_file(pc)
     rel = str(path.relative_to(root))
     row: StatusRow = {"provider": pc.key, "auth": pc.auth.name, "file": rel}
     try:
@@ -288,7 +288,7 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
         None,
     )
     try:
-        doc = yaml.safe_load((cfg.output_dir / manifests.secret_file(pc)).read_text("utf-8")) or {}
+        doc = yaml.safe_load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
         rotated = parse_stamp(((doc.get("metadata") or {}).get("annotations") or {}).get(f"{A}/rotated-at"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError, AttributeError):
         return False

@@ -24,7 +24,16 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, NoInputError
-from aigw_secrets.gateway import credentials, externalsecrets, manifests, operator, validate
+from aigw_secrets.gateway import (
+    contenthash,
+    credentials,
+    externalsecrets,
+    marks,
+    operator,
+    secretdoc,
+    validate,
+    yamltext,
+)
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, record, stamp
@@ -32,7 +41,7 @@ from aigw_secrets.rotation.results import Rotated, StatusRow
 from aigw_secrets.stores import Store, holds, open_store
 from aigw_secrets.util import atomic_write
 
-A = manifests.ANNOTATION
+A = marks.ANNOTATION
 ESO_CREDENTIAL: Transitions = {
     "": (Step.PLANNED,),
     Step.PLANNED: (Step.OBTAINED, Step.ABORTED),
@@ -54,7 +63,7 @@ def current(path: Path, rel: str) -> dict[str, Any]:
         doc = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         raise NoInputError(f"{rel}: missing or unreadable; run `aigw-secrets generate` first") from None
-    if externalsecrets.read(doc) is None or not manifests.is_ours(path):
+    if externalsecrets.read(doc) is None or not marks.is_ours(path):
         raise ConfigError(f"{rel}: not an ExternalSecret written by aigw-secrets")
     return dict(doc)
 
@@ -68,11 +77,11 @@ def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig, cfg: Config)
         return None
     key, _props, version_ref, template = info
     expected = externalsecrets.remote_key(
-        cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc)
+        cfg.external_secrets, secretdoc.secret_namespace(pc, cfg), secretdoc.secret_name(pc)
     )
     if key != expected:
         raise DataError(
-            f"ExternalSecret {manifests.secret_name(pc)} names store entry {key}, not {expected}; not reading another entry"
+            f"ExternalSecret {secretdoc.secret_name(pc)} names store entry {key}, not {expected}; not reading another entry"
         )
     if store.ours(key) is not True:
         raise DataError(f"{store.describe(key)}: not created by aigw-secrets; not reading it")
@@ -111,7 +120,7 @@ def rotate(
     check_store_credentials(cfg)
     store = store_for(cfg)
     assert cfg.external_secrets is not None  # noqa: S101 - store_for checked it
-    path = cfg.output_dir / manifests.secret_file(pc)
+    path = cfg.output_dir / secretdoc.secret_file(pc)
     rel = str(path.relative_to(root))
     doc = current(path, rel)
     src = credentials.source_for(pc, source)
@@ -133,7 +142,7 @@ def rotate(
     cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=True)
     secret_key = pc.auth.secret_key or ""
     ann = (doc.get("metadata") or {}).get("annotations") or {}
-    written = manifests.hash_matches(ann.get(manifests.HASH_ANNOTATION), {secret_key: cred.value})
+    written = contenthash.hash_matches(ann.get(marks.HASH_ANNOTATION), {secret_key: cred.value})
     same_as_journal = _same_value(journal.data.get("fingerprint"), cred.value)
     if written and not same_as_journal:
         journal.step(Step.ABORTED, error="unchanged")
@@ -175,7 +184,7 @@ def rotate(
         )
         key = info[0]
         expected = externalsecrets.remote_key(
-            cfg.external_secrets, manifests.secret_namespace(pc, cfg), manifests.secret_name(pc)
+            cfg.external_secrets, secretdoc.secret_namespace(pc, cfg), secretdoc.secret_name(pc)
         )
         if key != expected:
             raise DataError(f"{rel}: names store entry {key}, not {expected}; run `aigw-secrets generate` first")
@@ -190,7 +199,7 @@ def rotate(
             )
         stored_at = str(journal.data["stored_at"])
         revoke_after = stamp((parse_stamp(stored_at) or now()) + dt.timedelta(hours=cfg.grace_hours))
-        rotation = manifests.rotation_annotations(
+        rotation = secretdoc.rotation_annotations(
             _generation(ann, rel) + 1,
             pc.settings["rotation_period_days"],
             rotated_at=stored_at,
@@ -206,12 +215,12 @@ def rotate(
             cfg.external_secrets,
             cred.value,
             version_ref=None,
-            content_hash=manifests.content_hash({secret_key: cred.value}),
+            content_hash=contenthash.content_hash({secret_key: cred.value}),
             rotation=rotation,
             force_sync=stored_at,
         )
         new_doc = pin(new_doc, store, version)
-        atomic_write(path, externalsecrets.HEADER.encode() + manifests.dump([new_doc], markers=False).encode())
+        atomic_write(path, externalsecrets.HEADER.encode() + yamltext.dump([new_doc], markers=False).encode())
         journal.step(Step.WRITTEN, revoke_after=revoke_after)
     companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(root, cfg, pc)
     final = current(path, rel)
@@ -252,7 +261,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
     """``status`` row for a provider on the external-secrets backend (no store or cluster call)."""
     from aigw_secrets.rotation.journal import CREDENTIAL
 
-    path = cfg.output_dir / manifests.secret_file(pc)
+    path = cfg.output_dir / secretdoc.secret_file(pc)
     rel = str(path.relative_to(root))
     row: StatusRow = {"provider": pc.key, "auth": pc.auth.name, "file": rel, "backend": "external-secrets"}
     try:
@@ -306,7 +315,7 @@ def _last_sync(root: Path, pc: ProviderConfig) -> str:
 def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: dict[str, Any]) -> tuple[bool, str]:
     """ESO says Ready (SecretSynced) with a refreshTime after the store write, and the Secret it made
     carries the new content hash."""
-    ns, name = manifests.secret_namespace(pc, cfg), manifests.secret_name(pc)
+    ns, name = secretdoc.secret_namespace(pc, cfg), secretdoc.secret_name(pc)
     live = cluster.external_secret(ns, name)
     if live is None:
         return False, f"ExternalSecret {ns}/{name} is not in the cluster yet"
@@ -323,7 +332,7 @@ def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: dict[str, 
             f"ExternalSecret {ns}/{name} last synced {status.get('refreshTime') or 'never'}, before the store write at {t.get('stored_at')}",
         )
     secret = cluster.read_secret(ns, name)
-    live_hash = (((secret or {}).get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
+    live_hash = (((secret or {}).get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
     if secret is None or live_hash != t.get("content_hash"):
         return False, f"Secret {ns}/{name} does not carry generation {t.get('generation')} yet"
     return (

@@ -3,7 +3,7 @@
 The chart derives the session key from `controller.mcp.sessionEncryption.seed` and, when set, also
 accepts sessions sealed with `fallback.seed` (values.yaml of manifests/charts/ai-gateway-helm). So a
 rotation writes a new random ``seed`` and moves the old one to ``fallbackSeed``, which the HelmRelease
-feeds to ``fallback.seed`` (see ``manifests.mcp_values``): sessions opened before the rotation survive
+feeds to ``fallback.seed`` (see ``mcp.mcp_values``): sessions opened before the rotation survive
 it, and the seed before that is dropped. Needs the private key (the old seed must be read), never
 writes a seed anywhere but the encrypted file, and is idempotent: the journal keeps only a fingerprint
 of the old seed, so a run killed after the write completes instead of rotating twice.
@@ -19,7 +19,7 @@ import yaml
 
 from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, NoInputError
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import marks, mcp, secretdoc, yamltext
 from aigw_secrets.gateway.config import Config
 from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.rotation.results import Rotated, StatusRow
@@ -29,7 +29,7 @@ from aigw_secrets.sops import recipients
 from aigw_secrets.util import atomic_write
 
 NAMES = ("mcp-session-seed", "mcp_session_seed", "mcp-seed")  # what --provider accepts
-A = manifests.ANNOTATION
+A = marks.ANNOTATION
 
 
 def _fp(value: str) -> str:
@@ -39,7 +39,7 @@ def _fp(value: str) -> str:
 def _paths(root: Path, cfg: Config) -> tuple[Path, str]:
     if cfg.mcp_seed is None:
         raise ConfigError(f"{cfg.path}: ai_gateway_mcp_session_seed is not enabled; there is no MCP seed to rotate")
-    path = cfg.output_dir / manifests.MCP_SEED_FILE
+    path = cfg.output_dir / mcp.MCP_SEED_FILE
     return path, str(path.relative_to(root))
 
 
@@ -63,22 +63,22 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
             )
         current = yaml.safe_load(sops_files.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
         data = (current or {}).get("stringData") or {}
-        seed = data.get(manifests.MCP_SEED_KEY)
+        seed = data.get(mcp.MCP_SEED_KEY)
         if not isinstance(seed, str) or not seed:
-            raise ConfigError(f"{rel}: no {manifests.MCP_SEED_KEY!r} key; not an MCP seed Secret")
+            raise ConfigError(f"{rel}: no {mcp.MCP_SEED_KEY!r} key; not an MCP seed Secret")
         journal = Journal(root, "rotate-mcp-seed", DATA_KEY)
-        if journal.active and journal.data.get("old") == _fp(str(data.get(manifests.MCP_FALLBACK_KEY, ""))):
+        if journal.active and journal.data.get("old") == _fp(str(data.get(mcp.MCP_FALLBACK_KEY, ""))):
             output.info("resuming: the seed was already rotated before the interruption")
         else:
             journal.data = {}
             journal.step(Step.PLANNED, old=_fp(seed), file=rel)
             annotations = (current.get("metadata") or {}).get("annotations") or {}
             generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
-            rotation = manifests.rotation_annotations(
+            rotation = secretdoc.rotation_annotations(
                 generation, 90, rotated_at=stamp(), previous_ref="sha256:" + _fp(seed)[:12]
             )
-            doc = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), seed, rotation=rotation)
-            text = manifests.dump([doc], manifests.SECRET_HEADER, markers=False)
+            doc = mcp.mcp_seed_secret(cfg, mcp.new_mcp_seed(), seed, rotation=rotation)
+            text = yamltext.dump([doc], marks.SECRET_HEADER, markers=False)
             new = sops_files.encrypt(sops, text.encode(), rel)
             if baseline is not None:
                 recipients.check_written(new, rel, baseline, what="MCP seed Secret")

@@ -25,7 +25,7 @@ import yaml
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.gateway import config as gateway_config
-from aigw_secrets.gateway import credentials, manifests
+from aigw_secrets.gateway import credentials, marks, routing, secretdoc, yamltext
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Minted
 from aigw_secrets.rotation.journal import Journal, Step, Transitions, records_dir
@@ -34,7 +34,7 @@ from aigw_secrets.sops import binary as sops_binary
 from aigw_secrets.sops import files as sops_files
 from aigw_secrets.util import atomic_write, confined
 
-A = manifests.ANNOTATION
+A = marks.ANNOTATION
 ISSUER_ANNOTATION = f"{A}/issuer"
 REF_ANNOTATION = f"{A}/credential-ref"
 PREVIOUS_ISSUED = f"{A}/previous-issued-ref"
@@ -79,13 +79,13 @@ journal_paths = _paths
 
 
 def _secret_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
-    return str((cfg.output_dir / manifests.secret_file(pc)).relative_to(root))
+    return str((cfg.output_dir / secretdoc.secret_file(pc)).relative_to(root))
 
 
 def _sops_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
     """The path whose .sops.yaml creation rule encrypts the pending entry: the SOPS Secret's, also
     with the external-secrets backend (its ExternalSecret file is plain YAML, matched by no rule)."""
-    return str((cfg.output_dir / manifests.sops_secret_file(pc)).relative_to(root))
+    return str((cfg.output_dir / secretdoc.sops_secret_file(pc)).relative_to(root))
 
 
 def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
@@ -361,8 +361,8 @@ def write_companion(
         "metadata": {
             "name": name,
             "namespace": ns,
-            "labels": dict(manifests.LABELS),
-            "annotations": {f"{A}/paired-with": f"{cfg.namespace}/{manifests.secret_name(pc)}"},
+            "labels": dict(marks.LABELS),
+            "annotations": {f"{A}/paired-with": f"{cfg.namespace}/{secretdoc.secret_name(pc)}"},
         },
         "type": "Opaque",
         "stringData": {key: value},
@@ -371,7 +371,7 @@ def write_companion(
     rel = str(path.relative_to(root))
     data = sops_files.encrypt(
         sops_binary.Sops(root),
-        manifests.dump([doc], manifests.SECRET_HEADER, markers=False).encode(),
+        yamltext.dump([doc], marks.SECRET_HEADER, markers=False).encode(),
         rel,
         verify=False,
     )
@@ -420,16 +420,16 @@ def state(root: Path, pc: ProviderConfig) -> MintState:
     return {"mint_state": journal.data.get("state") if journal.active else None, "pending": pending.exists()}
 
 
-POLICY_ANNOTATION = manifests.POLICY_ANNOTATION
+POLICY_ANNOTATION = routing.POLICY_ANNOTATION
 
 
 def bump_policy(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
     """Record the Secret's generation on the provider's BackendSecurityPolicy
-    (``manifests.mark_generation``: the Envoy AI Gateway v1.1.0 stale-credential mitigation), through
+    (``routing.mark_generation``: the Envoy AI Gateway v1.1.0 stale-credential mitigation), through
     the same function ``set``/``edit`` use. Returns the file it changed."""
     from aigw_secrets.gateway.plan import sync_policy_generation
 
-    secret = cfg.output_dir / manifests.secret_file(pc)
+    secret = cfg.output_dir / secretdoc.secret_file(pc)
     try:
         changed = sync_policy_generation(secret, secret.read_bytes())
     except OSError:

@@ -36,7 +36,7 @@ import yaml
 
 from aigw_secrets import git, output
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
-from aigw_secrets.gateway import manifests, validate
+from aigw_secrets.gateway import contenthash, marks, secretdoc, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.kube import Cluster, flux_applied
 from aigw_secrets.rotation import pending, trust
@@ -44,7 +44,7 @@ from aigw_secrets.rotation.issuers.interface import Issuer
 from aigw_secrets.rotation.journal import Step, Transitions, now, parse_stamp, record, stamp
 from aigw_secrets.rotation.results import ByHand, Revocation, RevocationColumns, Revocations
 
-A = manifests.ANNOTATION
+A = marks.ANNOTATION
 
 # state -> the states that may follow ("" = new). "complete" is final (journal.FINAL).
 REVOKE: Transitions = {
@@ -86,7 +86,7 @@ class ClusterAccess:
 
 
 def _doc(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, Any]]:
-    rel = str((cfg.output_dir / manifests.secret_file(pc)).relative_to(root))
+    rel = str((cfg.output_dir / secretdoc.secret_file(pc)).relative_to(root))
     try:
         doc = yaml.safe_load((root / rel).read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError):
@@ -148,7 +148,7 @@ def gates(
 ) -> list[Gate]:
     rel, ann = _annotations(root, cfg, pc)
     t = {
-        "content_hash": ann.get(manifests.HASH_ANNOTATION),
+        "content_hash": ann.get(marks.HASH_ANNOTATION),
         "generation": ann.get(f"{A}/generation"),
         "revoke_after": ann.get(f"{A}/previous-revoke-after"),
         "stored_at": ann.get(f"{A}/rotated-at"),  # when the value went to the store
@@ -182,11 +182,11 @@ def _grace(cfg: Config, ann: dict[str, Any], facts: trust.Facts) -> Gate:
 def _cluster_gates(
     root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], rel: str, access: ClusterAccess, facts: trust.Facts
 ) -> list[Gate]:
-    namespace = manifests.secret_namespace(pc, cfg)
+    namespace = secretdoc.secret_namespace(pc, cfg)
     try:
         cluster = access.get()
         ready, revision = flux_applied(cluster.kustomization(access.ks_ns, access.ks_name), "")
-        live = cluster.read_secret(namespace, manifests.secret_name(pc))
+        live = cluster.read_secret(namespace, secretdoc.secret_name(pc))
     except AigwError as exc:
         reason = f"no cluster access ({exc}); re-run with cluster access or --assume-applied"
         return [Gate("applied", False, reason), Gate("in-cluster", False, reason)]
@@ -216,7 +216,7 @@ def _cluster_gates(
             ),
         )
     fresh = _serves(live, pc, facts.value)
-    where = f"{namespace}/{manifests.secret_name(pc)}"
+    where = f"{namespace}/{secretdoc.secret_name(pc)}"
     if pc.backend == "external-secrets":  # synced by ESO, and holding the value the store has at the pinned version
         return [
             applied,
@@ -249,8 +249,8 @@ def _serves(live: dict[str, Any] | None, pc: ProviderConfig, value: str) -> bool
             return base64.b64decode(data).decode("utf-8") == value
         except (binascii.Error, ValueError):
             return False
-    stored = ((live.get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
-    return manifests.hash_matches(stored, {str(pc.auth.secret_key): value})
+    stored = ((live.get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
+    return contenthash.hash_matches(stored, {str(pc.auth.secret_key): value})
 
 
 def _hash_at(root: Path, sha: str, rel: str) -> str | None:
@@ -261,7 +261,7 @@ def _hash_at(root: Path, sha: str, rel: str) -> str | None:
         doc = yaml.safe_load(git.run(root, "show", f"{sha}:{rel}")) or {}
     except (AigwError, yaml.YAMLError):
         return None
-    return ((doc.get("metadata") or {}).get("annotations") or {}).get(manifests.HASH_ANNOTATION)
+    return ((doc.get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
 
 
 def _validates(pc: ProviderConfig, facts: trust.Facts) -> Gate:

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from aigw_secrets.errors import AigwError, ConfigError, DataError, NoKeyError
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import secretdoc
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation.issuers.interface import Issuer, Key
 from aigw_secrets.rotation.journal import records_dir, state_dir
@@ -54,7 +54,7 @@ VALUE_READERS: dict[str, Callable[[Path, Config, ProviderConfig, str], str]] = {
 
 
 def secret_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
-    return str((cfg.output_dir / manifests.secret_file(pc)).relative_to(root))
+    return str((cfg.output_dir / secretdoc.secret_file(pc)).relative_to(root))
 
 
 def current_value(root: Path, cfg: Config, pc: ProviderConfig) -> str:

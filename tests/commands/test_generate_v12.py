@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aigw_secrets import flux
 from aigw_secrets.cli import main
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import mcp
 from testing import fakes
 from testing.helpers import sops_decrypt
 from testing.repos import provider_settings, write_cluster
@@ -55,7 +56,7 @@ def test_mcp_backend_key_and_session_seed(repo: Path, monkeypatch: pytest.Monkey
     route = next(d for d in yaml.safe_load_all((out / "mcp.yaml").read_text()) if d and d["kind"] == "MCPRoute")
     assert route["spec"]["backendRefs"][0]["securityPolicy"]["apiKey"]["secretRef"]["name"] == "mcp-github-apikey"
 
-    seed_doc = decrypted(repo, manifests.MCP_SEED_FILE)
+    seed_doc = decrypted(repo, mcp.MCP_SEED_FILE)
     seed = seed_doc["stringData"]["seed"]  # type: ignore[index]  # parsed YAML
     assert len(seed) == 64 and seed.isalnum()
     meta = seed_doc["metadata"]
@@ -63,11 +64,11 @@ def test_mcp_backend_key_and_session_seed(repo: Path, monkeypatch: pytest.Monkey
         "ai-gateway-controller-mcp-session-encryption",
         "envoy-ai-gateway-system",
     )  # type: ignore[index]  # parsed YAML
-    values = yaml.safe_load((out / manifests.MCP_VALUES_FILE).read_text())
+    values = yaml.safe_load((out / mcp.MCP_VALUES_FILE).read_text())
     assert values == {
         "controller": {"mcp": {"sessionEncryption": {"existingSecret": "ai-gateway-controller-mcp-session-encryption"}}}
     }
-    assert manifests.MCP_VALUES_FILE not in resources(repo) and manifests.MCP_SEED_FILE in resources(repo)
+    assert mcp.MCP_VALUES_FILE not in resources(repo) and mcp.MCP_SEED_FILE in resources(repo)
     for path in out.iterdir():
         assert token not in path.read_text() and seed not in path.read_text()
 
@@ -86,7 +87,7 @@ def test_value_flux_would_substitute_round_trips_exactly(repo: Path, monkeypatch
     assert main(["generate", "--no-input"]) == 0
     doc = decrypted(repo, "openai-compatible.secret.sops.yaml")
     assert doc["stringData"] == {"apiKey": value}
-    assert doc["metadata"]["annotations"][manifests.FLUX_SUBSTITUTE] == "disabled"  # type: ignore[index]  # parsed YAML
+    assert doc["metadata"]["annotations"][flux.FLUX_SUBSTITUTE] == "disabled"  # type: ignore[index]  # parsed YAML
     for path in (repo / OUT).glob("*.yaml"):  # nothing else we wrote carries a live ${
         text = path.read_text() if path.name != "openai-compatible.secret.sops.yaml" else ""
-        assert not manifests.flux_substitution_hazard(text), path.name
+        assert not flux.flux_substitution_hazard(text), path.name

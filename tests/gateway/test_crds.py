@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aigw_secrets.gateway import config, manifests
+from aigw_secrets.gateway import config, routing, secretdoc
 from testing import crds, crossref, fakes
 from testing.repos import AUTH_MATRIX, all_providers, provider_settings, write_cluster
 
@@ -32,7 +32,7 @@ def assert_valid(obj: dict[str, object], version: str = "v1.1") -> None:
 def test_every_provider_and_auth_mode_validates(tmp_path: Path, provider: str, auth: str) -> None:
     cfg = _load(tmp_path, provider_settings(provider, auth))
     (pc,) = cfg.providers
-    objects = manifests.provider_objects(pc, cfg) + manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")
+    objects = routing.provider_objects(pc, cfg) + routing.routes(cfg, {}, "2026-01-01T00:00:00Z")
     kinds = [o["kind"] for o in objects]
     assert "AIServiceBackend" in kinds and "Backend" in kinds and "AIGatewayRoute" in kinds
     # v1.2-only rows (AWSOpenAI) against the v1.1.0 CRDs patched with exactly the v1.2 Go types' additions
@@ -43,7 +43,7 @@ def test_every_provider_and_auth_mode_validates(tmp_path: Path, provider: str, a
 
     policy = next((o for o in objects if o["kind"] == "BackendSecurityPolicy"), None)
     if pc.auth.secret_key:
-        secret = manifests.secret(pc, cfg, "value-not-checked-here")
+        secret = secretdoc.secret(pc, cfg, "value-not-checked-here")
         assert policy is not None
         assert list(secret["stringData"]) == [CONTROLLER_KEYS[policy["spec"]["type"]]]
         assert secret["metadata"]["namespace"] == policy["metadata"]["namespace"]
@@ -60,8 +60,8 @@ def test_every_provider_and_auth_mode_validates(tmp_path: Path, provider: str, a
 @shared
 def test_all_providers_together(tmp_path: Path) -> None:
     cfg = _load(tmp_path, all_providers())
-    objects = [o for pc in cfg.providers for o in manifests.provider_objects(pc, cfg)]
-    objects += manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")
+    objects = [o for pc in cfg.providers for o in routing.provider_objects(pc, cfg)]
+    objects += routing.routes(cfg, {}, "2026-01-01T00:00:00Z")
     for obj in objects:
         assert_valid(obj, "v1.2")
     schemas = {o["spec"]["schema"]["name"]: o["spec"]["schema"] for o in objects if o["kind"] == "AIServiceBackend"}
@@ -79,7 +79,7 @@ def test_ip_endpoint_and_split_routes_validate(tmp_path: Path) -> None:
     settings["ai_gateway_vllm_models"] = [f"m{i}" for i in range(20)]
     cfg = _load(tmp_path, settings)
     (pc,) = cfg.providers
-    objects = manifests.provider_objects(pc, cfg) + manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")
+    objects = routing.provider_objects(pc, cfg) + routing.routes(cfg, {}, "2026-01-01T00:00:00Z")
     backend = next(o for o in objects if o["kind"] == "Backend")
     assert backend["spec"]["endpoints"] == [{"ip": {"address": "10.0.0.5", "port": 8443}}]
     assert next(o for o in objects if o["kind"] == "AIServiceBackend")["spec"]["schema"]["prefix"] == "/custom/v1"
@@ -93,7 +93,7 @@ def test_validator_rejects_what_the_api_server_would(tmp_path: Path) -> None:
     """Negative controls: the checks above would catch the classic mistakes."""
     cfg = _load(tmp_path, provider_settings("openai"))
     (pc,) = cfg.providers
-    policy, backend, _tls, service = manifests.provider_objects(pc, cfg)
+    policy, backend, _tls, service = routing.provider_objects(pc, cfg)
 
     stale = copy.deepcopy(service)
     stale["spec"]["host"] = "api.openai.com"  # seed notes: AIServiceBackend.host (never existed)
@@ -111,7 +111,7 @@ def test_validator_rejects_what_the_api_server_would(tmp_path: Path) -> None:
     service_ref["spec"]["backendRef"] = {"name": "openai", "kind": "Service", "group": ""}
     assert crds.validate(service_ref).cel_failures
 
-    too_many = manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")[0]
+    too_many = routing.routes(cfg, {}, "2026-01-01T00:00:00Z")[0]
     too_many["spec"]["rules"] = too_many["spec"]["rules"] * 16
     assert crds.validate(too_many).schema_errors
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from aigw_secrets.gateway import config as gateway_config
-from aigw_secrets.gateway import credentials, externalsecrets, manifests
+from aigw_secrets.gateway import contenthash, credentials, externalsecrets, mcp, secretdoc, yamltext
 from aigw_secrets.stores import StoreSettings
 from testing import crds, fakes
 from testing.repos import AUTH_MATRIX, all_providers, write_cluster
@@ -70,15 +70,15 @@ def test_every_auth_mode(tmp_path: object, shared_crds: None) -> None:
             STORE,
             value,
             version_ref=pin,
-            content_hash=manifests.content_hash({"k": "v"}),
+            content_hash=contenthash.content_hash({"k": "v"}),
             rotation={"aigw-secrets.io/generation": "1"},
             force_sync="2026-01-01T00:00:00Z",
         )
         if (pc.auth.credential, pc.auth.secret_key) not in seen:  # one CRD validation per shape (CEL is slow)
             report = crds.validate(doc)
             assert not report.schema_errors and not report.cel_failures, (pc.key, pc.auth.name, report)
-        assert doc["spec"]["target"]["name"] == doc["metadata"]["name"] == manifests.secret_name(pc)
-        sops_doc = manifests.secret(pc, cfg, value, fingerprint=False)
+        assert doc["spec"]["target"]["name"] == doc["metadata"]["name"] == secretdoc.secret_name(pc)
+        sops_doc = secretdoc.secret(pc, cfg, value, fingerprint=False)
         assert externalsecrets.render(doc["spec"]["target"]["template"]["data"], props) == sops_doc["stringData"]
         for value_ in props.values():
             assert value_ not in yaml_text(doc)  # the ExternalSecret holds no value
@@ -89,7 +89,7 @@ def test_every_auth_mode(tmp_path: object, shared_crds: None) -> None:
 
 
 def yaml_text(doc: dict[str, object]) -> str:
-    return manifests.dump([doc])
+    return yamltext.dump([doc])
 
 
 def test_aws_session_token_and_odd_values_round_trip() -> None:
@@ -137,7 +137,7 @@ def test_mcp_seed_builder(tmp_path: object, shared_crds: None) -> None:
     root = Path(str(tmp_path))
     write_cluster(root, {"ai_gateway_mcp_session_seed": True, "ai_gateway_openai_enabled": True})
     cfg = gateway_config.load(root)
-    seed, old = manifests.new_mcp_seed(), manifests.new_mcp_seed()
+    seed, old = mcp.new_mcp_seed(), mcp.new_mcp_seed()
     doc, props = externalsecrets.for_mcp_seed(cfg, STORE, seed, old, version_ref="3", rotation={})
     assert not crds.validate(doc).schema_errors
     assert doc["spec"]["target"]["name"] == "ai-gateway-controller-mcp-session-encryption"
@@ -218,7 +218,7 @@ def test_per_provider_backend(tmp_path: object) -> None:
     cfg = gateway_config.load(root)
     backends = {pc.key: pc.backend for pc in cfg.providers}
     assert backends == {"openai": "sops", "groq": "external-secrets"} and cfg.external_secrets is not None
-    assert {pc.key: manifests.secret_file(pc) for pc in cfg.providers} == {
+    assert {pc.key: secretdoc.secret_file(pc) for pc in cfg.providers} == {
         "openai": "openai.secret.sops.yaml",
         "groq": "groq.externalsecret.yaml",
     }
@@ -230,6 +230,6 @@ def test_generated_manifests_spell_out_shared_values() -> None:
     """The ExternalSecret's labels and its template's are one object in the builder; the file repeats them
     (an `&id001` anchor in a generated manifest surprised the first user who read one)."""
     shared = {"app.kubernetes.io/managed-by": "aigw-secrets"}
-    text = manifests.dump([{"metadata": {"labels": shared}, "spec": {"template": {"metadata": {"labels": shared}}}}])
+    text = yamltext.dump([{"metadata": {"labels": shared}, "spec": {"template": {"metadata": {"labels": shared}}}}])
     assert "&" not in text and "*" not in text
     assert text.count("app.kubernetes.io/managed-by: aigw-secrets") == 2

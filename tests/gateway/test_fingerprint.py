@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import contenthash
 
 DATA = {"apiKey": "sk-test-fingerprint"}
 
@@ -24,30 +24,30 @@ def _legacy(data: dict[str, str], salt: bytes) -> str:
 
 
 def test_fingerprint_records_its_cost_and_verifies() -> None:
-    ln, r, p = manifests.SCRYPT_COST
-    fp = manifests.content_hash(DATA)
+    ln, r, p = contenthash.SCRYPT_COST
+    fp = contenthash.content_hash(DATA)
     assert fp.startswith(f"scrypt$ln={ln},r={r},p={p}$")
-    assert manifests.hash_matches(fp, DATA)
-    assert not manifests.hash_matches(fp, {"apiKey": "sk-test-other"})
-    assert manifests.content_hash(DATA) != fp  # salted
+    assert contenthash.hash_matches(fp, DATA)
+    assert not contenthash.hash_matches(fp, {"apiKey": "sk-test-other"})
+    assert contenthash.content_hash(DATA) != fp  # salted
 
 
 def test_fingerprint_verifies_at_the_cost_it_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(manifests, "SCRYPT_COST", (2, 1, 1))
-    cheap = manifests.content_hash(DATA)
-    monkeypatch.setattr(manifests, "SCRYPT_COST", (3, 2, 1))
-    assert manifests.hash_matches(cheap, DATA)  # the cost comes from the fingerprint, not the setting
+    monkeypatch.setattr(contenthash, "SCRYPT_COST", (2, 1, 1))
+    cheap = contenthash.content_hash(DATA)
+    monkeypatch.setattr(contenthash, "SCRYPT_COST", (3, 2, 1))
+    assert contenthash.hash_matches(cheap, DATA)  # the cost comes from the fingerprint, not the setting
 
 
 def test_old_fingerprint_form_still_verifies() -> None:
     old = _legacy(DATA, b"0123456789abcdef")
-    assert manifests.hash_matches(old, DATA)
-    assert not manifests.hash_matches(old, {"apiKey": "sk-test-other"})
+    assert contenthash.hash_matches(old, DATA)
+    assert not contenthash.hash_matches(old, {"apiKey": "sk-test-other"})
 
 
 def test_production_writes_its_own_cost() -> None:
     # the suite runs with a cheap cost (conftest); a fresh interpreter has the production one
-    code = "from aigw_secrets.gateway import manifests as m; print(m.content_hash({'a': 'b'}))"
+    code = "from aigw_secrets.gateway import contenthash; print(contenthash.content_hash({'a': 'b'}))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.startswith("scrypt$ln=14,r=8,p=1$")
 
@@ -73,4 +73,4 @@ def test_production_writes_its_own_cost() -> None:
     ],
 )
 def test_malformed_or_absurd_fingerprints_never_match(stored: str | None) -> None:
-    assert not manifests.hash_matches(stored, DATA)
+    assert not contenthash.hash_matches(stored, DATA)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import yaml
 
-from aigw_secrets.gateway import manifests, plan
+from aigw_secrets.gateway import marks, plan, routing
 
 SECRET = yaml.safe_dump(
-    {"kind": "Secret", "metadata": {"annotations": {f"{manifests.ANNOTATION}/generation": "3"}}}
+    {"kind": "Secret", "metadata": {"annotations": {f"{marks.ANNOTATION}/generation": "3"}}}
 ).encode()
 
 
 def _policy(tmp_path: Path, body: str) -> Path:
     policy = tmp_path / "openai.yaml"
-    policy.write_text(f"{manifests.MARKER} from cluster.yaml\n{body}")
+    policy.write_text(f"{marks.MARKER} from cluster.yaml\n{body}")
     return policy
 
 
@@ -25,8 +25,8 @@ def test_the_generation_is_carried_once(tmp_path: Path) -> None:
     secret = tmp_path / "openai.secret.sops.yaml"
     assert plan.sync_policy_generation(secret, SECRET) == policy
     doc = yaml.safe_load(policy.read_text())
-    assert doc["metadata"]["annotations"][manifests.POLICY_ANNOTATION] == "3"
-    assert policy.read_text().startswith(manifests.MARKER)
+    assert doc["metadata"]["annotations"][routing.POLICY_ANNOTATION] == "3"
+    assert policy.read_text().startswith(marks.MARKER)
     before = policy.read_bytes()
     assert plan.sync_policy_generation(secret, SECRET) is None  # already current: untouched
     assert policy.read_bytes() == before

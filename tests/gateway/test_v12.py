@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from aigw_secrets import flux
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.gateway import config, credentials, manifests, validate
+from aigw_secrets.gateway import config, credentials, mcp, routing, secretdoc, validate
 from aigw_secrets.gateway.providers import PROVIDERS
 from testing import crds, crossref, fakes
 from testing.repos import AUTH_MATRIX, provider_settings, write_cluster
@@ -67,7 +68,7 @@ def test_cross_namespace_secret_has_an_exact_grant(tmp_path: Path, provider: str
     assert grant["metadata"]["namespace"] == SECRET_NS
     assert grant["spec"] == {
         "from": [{"group": "aigateway.envoyproxy.io", "kind": "BackendSecurityPolicy", "namespace": cfg.namespace}],
-        "to": [{"group": "", "kind": "Secret", "name": manifests.secret_name(pc)}],
+        "to": [{"group": "", "kind": "Secret", "name": secretdoc.secret_name(pc)}],
     }
 
 
@@ -143,11 +144,11 @@ def test_awsopenai_needs_the_v12_schema(tmp_path: Path) -> None:
     (@509c7eb4); the v1.1.0 CRD rejects it, the schema patched with exactly that value accepts it."""
     cfg = _load(tmp_path, provider_settings("bedrock_openai"))
     (pc,) = cfg.providers
-    (backend,) = manifests.service_backends(pc, cfg)
+    (backend,) = routing.service_backends(pc, cfg)
     assert backend["spec"]["schema"] == {"name": "AWSOpenAI"}  # prefix: the controller's default openai/v1
     assert crds.validate(backend).schema_errors
     assert crds.validate(backend, "v1.2").schema_errors == []
-    policy = manifests.security_policy(pc, cfg)
+    policy = routing.security_policy(pc, cfg)
     assert policy is not None and policy["spec"]["type"] == "AWSCredentials"  # SigV4 through an AWS policy
 
 
@@ -157,7 +158,7 @@ def test_patched_schema_adds_exactly_the_go_types_fields(tmp_path: Path) -> None
     excludeFromModelsEndpoint (release notes v1.2.0) exist in the patched schema, not in v1.1.0."""
     cfg = _load(tmp_path, provider_settings("bedrock"))
     (pc,) = cfg.providers
-    anthropic = next(b for b in manifests.service_backends(pc, cfg) if b["spec"]["schema"]["name"] == "AWSAnthropic")
+    anthropic = next(b for b in routing.service_backends(pc, cfg) if b["spec"]["schema"]["name"] == "AWSAnthropic")
     anthropic["spec"]["headerValueFilters"] = [{"name": "anthropic-beta", "values": ["context-1m-2025-08-07"]}]
     assert crds.validate(anthropic).schema_errors
     report = crds.validate(anthropic, "v1.2")
@@ -165,7 +166,7 @@ def test_patched_schema_adds_exactly_the_go_types_fields(tmp_path: Path) -> None
     openai = copy.deepcopy(anthropic)
     openai["spec"]["schema"] = {"name": "OpenAI"}
     assert crds.validate(openai, "v1.2").cel_failures
-    route = manifests.routes(cfg, {}, "2026-01-01T00:00:00Z")[0]
+    route = routing.routes(cfg, {}, "2026-01-01T00:00:00Z")[0]
     route["spec"]["rules"][0]["excludeFromModelsEndpoint"] = True
     assert crds.validate(route).schema_errors and crds.validate(route, "v1.2").schema_errors == []
     typesafe = copy.deepcopy(anthropic)
@@ -183,7 +184,7 @@ def test_mcp_route_and_backends(tmp_path: Path) -> None:
         tmp_path,
         {"ai_gateway_mcp_backends": ["github=https://api.githubcopilot.com/mcp/", "kiwi=http://10.0.0.7:8080"]},
     )
-    objects = manifests.mcp_objects(cfg)
+    objects = mcp.mcp_objects(cfg)
     route = objects[-1]
     assert route["kind"] == "MCPRoute" and route["apiVersion"] == "aigateway.envoyproxy.io/v1beta1"
     github, kiwi = route["spec"]["backendRefs"]
@@ -197,7 +198,7 @@ def test_mcp_route_and_backends(tmp_path: Path) -> None:
     assert kiwi["path"] == "/mcp" and "inline" not in str(route)
     kinds = [o["kind"] for o in objects]
     assert kinds == ["Backend", "BackendTLSPolicy", "Backend", "MCPRoute"]  # no TLS policy for http://
-    secret = manifests.secret(cfg.mcp_backends[0], cfg, "tok-" + fakes.rand(30), fingerprint=False)
+    secret = secretdoc.secret(cfg.mcp_backends[0], cfg, "tok-" + fakes.rand(30), fingerprint=False)
     assert list(secret["stringData"]) == ["apiKey"] and secret["metadata"]["namespace"] == cfg.namespace
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "Backend"}
     assert {r["name"] for r in route["spec"]["backendRefs"]} <= names
@@ -221,9 +222,9 @@ def test_mcp_seed_secret_name_follows_the_chart(tmp_path: Path) -> None:
     )
     assert cfg.mcp_seed is not None and cfg.mcp_seed.secret_name == "aieg-ai-gateway-helm-mcp-session-encryption"
     assert config.controller_fullname("my-ai-gateway-helm", "") == "my-ai-gateway-helm"
-    seed = manifests.mcp_seed_secret(cfg, manifests.new_mcp_seed(), "old", fingerprint=False)
+    seed = mcp.mcp_seed_secret(cfg, mcp.new_mcp_seed(), "old", fingerprint=False)
     assert sorted(seed["stringData"]) == ["fallbackSeed", "seed"] and len(seed["stringData"]["seed"]) == 64
-    assert "existingSecret: aieg-ai-gateway-helm-mcp-session-encryption" in manifests.mcp_values(cfg)
+    assert "existingSecret: aieg-ai-gateway-helm-mcp-session-encryption" in mcp.mcp_values(cfg)
 
 
 # --- Flux 2.9 strict substitution
@@ -242,16 +243,16 @@ def test_mcp_seed_secret_name_follows_the_chart(tmp_path: Path) -> None:
     ],
 )
 def test_flux_substitution_hazard(value: str, hazard: bool) -> None:
-    assert manifests.flux_substitution_hazard(value) is hazard
+    assert flux.flux_substitution_hazard(value) is hazard
 
 
 def test_hazardous_value_opts_the_secret_out_of_substitution(tmp_path: Path) -> None:
     cfg = _load(tmp_path, provider_settings("openai_compatible"))
     (pc,) = cfg.providers
-    plain = manifests.secret(pc, cfg, "tok-plain-value", fingerprint=False)
-    assert manifests.FLUX_SUBSTITUTE not in plain["metadata"]["annotations"]
-    doc = manifests.secret(pc, cfg, "tok-${NOT_A_VAR}", fingerprint=False)
-    assert doc["metadata"]["annotations"][manifests.FLUX_SUBSTITUTE] == "disabled"
+    plain = secretdoc.secret(pc, cfg, "tok-plain-value", fingerprint=False)
+    assert flux.FLUX_SUBSTITUTE not in plain["metadata"]["annotations"]
+    doc = secretdoc.secret(pc, cfg, "tok-${NOT_A_VAR}", fingerprint=False)
+    assert doc["metadata"]["annotations"][flux.FLUX_SUBSTITUTE] == "disabled"
     assert doc["stringData"]["apiKey"] == "tok-${NOT_A_VAR}"  # value kept exactly, not escaped
 
 
@@ -304,9 +305,9 @@ def test_new_provider_backends(tmp_path: Path) -> None:
     for key in [*KEYS, "bedrock_openai"]:
         cfg = _load(tmp_path, provider_settings(key))
         (pc,) = cfg.providers
-        (backend,) = manifests.service_backends(pc, cfg)
+        (backend,) = routing.service_backends(pc, cfg)
         schemas[key] = (
-            manifests.backend(pc, cfg)["spec"]["endpoints"][0]["fqdn"]["hostname"],
+            routing.backend(pc, cfg)["spec"]["endpoints"][0]["fqdn"]["hostname"],
             backend["spec"]["schema"],
         )
     assert schemas["gemini"] == ("generativelanguage.googleapis.com", {"name": "OpenAI", "prefix": "/v1beta/openai"})

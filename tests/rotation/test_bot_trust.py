@@ -772,11 +772,11 @@ def test_model_server_secret_rule_adds_a_recipient(
 def test_mcp_seed_rotation_keeps_the_committed_recipients(
     repo: Path, stranger: Stranger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aigw_secrets.gateway import manifests
+    from aigw_secrets.gateway import mcp
 
     write_cluster(repo, {"ai_gateway_mcp_session_seed": True})
     assert main(["generate", "--no-input"]) == 0
-    seed = OUT / manifests.MCP_SEED_FILE
+    seed = OUT / mcp.MCP_SEED_FILE
     add_recipient_to_rule(repo, stranger.recipient, "nested", seed)
     before = (repo / seed).read_bytes()
     assert main(["rotate", "--provider", "mcp-session-seed"]) == ExitCode.MANUAL_ACTION

@@ -14,7 +14,7 @@ import yaml
 
 from aigw_secrets.cli import main
 from aigw_secrets.errors import ExitCode
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import contenthash, marks
 from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import fakes, standin
@@ -154,7 +154,7 @@ def test_set_and_edit_update_the_bookkeeping(
     doc = plain(repo)
     ann = doc["metadata"]["annotations"]  # type: ignore[index]
     assert doc["stringData"] == {"apiKey": new}  # type: ignore[comparison-overlap]
-    assert manifests.hash_matches(ann[manifests.HASH_ANNOTATION], {"apiKey": new})
+    assert contenthash.hash_matches(ann[marks.HASH_ANNOTATION], {"apiKey": new})
     assert ann["aigw-secrets.io/generation"] == "2"
     assert ann["aigw-secrets.io/rotated-at"] != "2026-01-01T00:00:00Z"
     assert status_row(capsys)["age_days"] == 0

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from aigw_secrets.cli import main
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import mcp
 from testing.helpers import sops_decrypt
 from testing.repos import write_cluster
 
@@ -21,7 +21,7 @@ OUT = Path("kubernetes/apps/ai-gateway/providers")
 
 
 def seed_data(repo: Path) -> dict[str, str]:
-    res = sops_decrypt(repo / OUT / manifests.MCP_SEED_FILE, repo / "age.key")
+    res = sops_decrypt(repo / OUT / mcp.MCP_SEED_FILE, repo / "age.key")
     assert res.returncode == 0
     return dict(yaml.safe_load(res.stdout)["stringData"])
 
@@ -43,9 +43,9 @@ def test_fallback_seed_procedure(repo: Path, capsys: pytest.CaptureFixture[str])
     for value in (*first.values(), *second.values(), *third.values()):
         assert value not in out.out + out.err
 
-    before = (repo / OUT / manifests.MCP_SEED_FILE).read_bytes()
+    before = (repo / OUT / mcp.MCP_SEED_FILE).read_bytes()
     assert main(["generate", "--no-input"]) == 0  # keeps the rotated seed (and its fallback)
-    assert (repo / OUT / manifests.MCP_SEED_FILE).read_bytes() == before
+    assert (repo / OUT / mcp.MCP_SEED_FILE).read_bytes() == before
 
     capsys.readouterr()
     assert main(["status", "--format", "json"]) == 0

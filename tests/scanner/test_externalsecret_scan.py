@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigw_secrets.gateway import externalsecrets, manifests
+from aigw_secrets.gateway import contenthash, externalsecrets, yamltext
 from aigw_secrets.scanner.scan import scan_file
 from aigw_secrets.stores import StoreSettings
 from testing import fakes
@@ -23,11 +23,11 @@ def doc(template: dict[str, str], props: list[str] | None = None) -> str:
         props or ["apiKey"],
         template,
         version_ref="uuid/6ac306d1-37c4-45c7-b7e7-c3e5cb3cfbe8",
-        content_hash=manifests.content_hash({"apiKey": "x"}),
+        content_hash=contenthash.content_hash({"apiKey": "x"}),
         annotations={},
         force_sync="2026-01-01T00:00:00Z",
     )
-    return externalsecrets.HEADER + manifests.dump([obj], markers=False)
+    return externalsecrets.HEADER + yamltext.dump([obj], markers=False)
 
 
 def rules(text: str, name: str = "kubernetes/apps/ai-gateway/providers/openai.externalsecret.yaml") -> set[str]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aigw_secrets.errors import ConfigError
-from aigw_secrets.gateway import manifests
+from aigw_secrets.gateway import marks
 from aigw_secrets.rotation.issuers.entra_graph import bot_token
 from aigw_secrets.rotation.issuers.interface import Issuer, IssuerError, Key, Minted, admin_url, http_json, setting
 
@@ -36,7 +36,7 @@ class AzureArm(Issuer):
         self.current_value: str | None = None
 
     def prepare(self, annotations: Mapping[str, str], value: str | None = None) -> None:
-        self.current_hash = annotations.get(manifests.HASH_ANNOTATION)
+        self.current_hash = annotations.get(marks.HASH_ANNOTATION)
         self.current_value = value  # decrypted from the Secret: what decides, never the annotation alone
 
     def _call(self, action: str, body: Any = None) -> Any:
