@@ -88,7 +88,7 @@ def test_the_command_exits_1_with_one_line_per_problem(copy: Path) -> None:
 
 def test_a_private_cross_module_use_fails(copy: Path) -> None:
     _append(copy / "sops" / "files.py", "\n\ndef _late() -> int:\n    return splice._private_helper()  # noqa\n")
-    _append(copy / "commands" / "doctor.py", "\nfrom aigw_secrets.sops.lint import _did_you_mean  # noqa\n")
+    _append(copy / "commands" / "doctor.py", "\nfrom aigw_secrets.sops.configcheck import _did_you_mean  # noqa\n")
     problems = layers.violations(copy)
     assert len(problems) == 2, problems
     assert any("aigw_secrets.sops.files uses splice._private_helper, private to that module" in p for p in problems)

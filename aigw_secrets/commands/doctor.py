@@ -1,4 +1,5 @@
-"""``aigw-secrets doctor``: lint .sops.yaml and the key set-up (the checks are in ``sops/lint.py``)."""
+"""``aigw-secrets doctor``: lint .sops.yaml and the key set-up (the checks are in ``sops/configcheck.py``,
+``sops/filecheck.py`` and ``sops/setupcheck.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 from aigw_secrets import output
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.scanner.scan import exposure
-from aigw_secrets.sops.lint import Finding, check_config, check_keys, check_sops
+from aigw_secrets.sops.configcheck import check_config
+from aigw_secrets.sops.findings import Finding
+from aigw_secrets.sops.setupcheck import check_keys, check_sops
 
 
 def doctor(root: Path, *, fmt: str = "text") -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets.sops.lint import Finding
+from aigw_secrets.sops.findings import Finding
 
 # BackendSecurityPolicy type → (field holding the secretRef, the Secret key the controller reads)
 _READS = {

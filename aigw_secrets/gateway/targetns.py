@@ -17,7 +17,7 @@ import yaml
 
 from aigw_secrets.gateway import secretdoc
 from aigw_secrets.gateway.config import Config
-from aigw_secrets.sops.lint import Finding
+from aigw_secrets.sops.findings import Finding
 
 _SKIP = {".git", ".aigw", "node_modules", ".venv", ".github"}
 _MAX_FILES = 5000

@@ -14,8 +14,8 @@ from aigw_secrets.errors import AigwError, ConfigError, DataError
 NO_CONFIG_HINT = "run `aigw-secrets init`, or copy .sops.yaml.example"
 
 TOP_KEYS = ("creation_rules", "destination_rules", "stores")
-RULE_KEYS = (
-    "path_regex",
+# Where a rule's data keys come from (the recipients and how many must agree).
+KEY_SOURCES = (
     "age",
     "pgp",
     "kms",
@@ -25,6 +25,10 @@ RULE_KEYS = (
     "hckms",
     "key_groups",
     "shamir_threshold",
+)
+RULE_KEYS = (
+    "path_regex",
+    *KEY_SOURCES,
     "unencrypted_suffix",
     "encrypted_suffix",
     "unencrypted_regex",

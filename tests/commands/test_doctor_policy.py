@@ -12,7 +12,7 @@ import pytest
 
 from aigw_secrets.cli import main
 from aigw_secrets.sops import agekeys
-from aigw_secrets.sops.lint import _Text
+from aigw_secrets.sops.configedit import ConfigText
 from testing.helpers import git
 
 
@@ -154,7 +154,7 @@ def test_unused_rule_advice_is_readable_and_keeps_the_next_rule(repo: Path, caps
     r = _recipient(repo)
     text = f"---\ncreation_rules:\n  - path_regex: provision/.*\\.sops\\.ya?ml\n    age: >-\n      {r}\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
     assert (
-        _Text(text).delete_rule(0)
+        ConfigText(text).delete_rule(0)
         == f"---\ncreation_rules:\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
     )
     (repo / ".sops.yaml").write_text(text)

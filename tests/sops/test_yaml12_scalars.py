@@ -461,7 +461,7 @@ def test_the_reader_leaves_to_sops_what_it_cannot_read() -> None:
 
 
 def test_a_decrypted_copy_is_known_by_its_name_or_its_encrypted_sibling(tmp_path: Path) -> None:
-    from aigw_secrets.sops.lint import _encrypted_original
+    from aigw_secrets.sops.filecheck import _encrypted_original
 
     (tmp_path / "app.yaml").write_text(
         "a: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops:\n  mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n"
