@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aigw_secrets.errors import ConfigError
 from aigw_secrets.flux import FLUX_SUBSTITUTE, flux_substitution_hazard
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.gateway.contenthash import carry_replaced, content_hash
@@ -103,6 +104,15 @@ def secret_doc(
         "type": "Opaque",
         "stringData": data,
     }
+
+
+def generation(annotations: Mapping[str, Any], rel: str) -> int:
+    """The generation a Secret's annotations record (1 when none does); a value that is not a whole
+    number is a config error naming the file."""
+    text = str(annotations.get(f"{ANNOTATION}/generation", "1")).strip()
+    if not text.isdigit() or len(text) > 9:
+        raise ConfigError(f"{rel}: annotation {ANNOTATION}/generation is not a whole number")
+    return int(text)
 
 
 def secret_changes(current: Any, new: Mapping[str, Any]) -> dict[tuple[str, ...], str | None] | None:

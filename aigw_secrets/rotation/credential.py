@@ -175,7 +175,7 @@ def rotate_credential(
             journal.step(Step.VALIDATED, validated=fp, http_status=None)
     revoke_after = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
     if not new_hash_matches:  # not written yet (a resumed run may find it already written)
-        generation = _generation(annotations, rel) + 1
+        generation = secretdoc.generation(annotations, rel) + 1
         rotation = secretdoc.rotation_annotations(
             generation,
             pc.settings["rotation_period_days"],
@@ -216,13 +216,6 @@ def rotate_credential(
     }
 
 
-def _generation(annotations: dict[str, Any], rel: str) -> int:
-    text = str(annotations.get(f"{A}/generation", "1")).strip()
-    if not text.isdigit() or len(text) > 9:
-        raise ConfigError(f"{rel}: annotation {A}/generation is not a whole number")
-    return int(text)
-
-
 def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str | None:
     try:
         plain = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), rel))
@@ -258,7 +251,7 @@ def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
     previous = ann.get(f"{A}/previous-credential-ref")
     return {
         **row,
-        "generation": _generation(ann, rel),
+        "generation": secretdoc.generation(ann, rel),
         "rotated_at": stamp(rotated) if rotated else None,
         "age_days": (t - rotated).days if rotated else None,
         "next_due": stamp(due),

@@ -200,7 +200,7 @@ def rotate(
         stored_at = str(journal.data["stored_at"])
         revoke_after = stamp((parse_stamp(stored_at) or now()) + dt.timedelta(hours=cfg.grace_hours))
         rotation = secretdoc.rotation_annotations(
-            _generation(ann, rel) + 1,
+            secretdoc.generation(ann, rel) + 1,
             pc.settings["rotation_period_days"],
             rotated_at=stored_at,
             previous_ref=journal.data.get("old_ref") or "unknown",
@@ -250,13 +250,6 @@ def rotate(
     }
 
 
-def _generation(annotations: dict[str, Any], rel: str) -> int:
-    text = str(annotations.get(f"{A}/generation", "1")).strip()
-    if not text.isdigit() or len(text) > 9:
-        raise ConfigError(f"{rel}: annotation {A}/generation is not a whole number")
-    return int(text)
-
-
 def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
     """``status`` row for a provider on the external-secrets backend (no store or cluster call)."""
     from aigw_secrets.rotation.journal import CREDENTIAL
@@ -278,7 +271,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
     info = externalsecrets.read(doc)
     return {
         **row,
-        "generation": _generation(ann, rel),
+        "generation": secretdoc.generation(ann, rel),
         "rotated_at": stamp(rotated) if rotated else None,
         "age_days": (t - rotated).days if rotated else None,
         "next_due": stamp(due),
