@@ -11,7 +11,7 @@ import difflib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -244,37 +244,56 @@ def _check_size(path: Path, root: yaml.Node) -> None:
         sizes[id(node)] = total
 
 
+def _as_bool(value: Any, spec: Setting, at: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+        return value.lower() in ("true", "yes")
+    raise ConfigError(f"{at}: expected true or false, got {value!r}")
+
+
+def _as_int(value: Any, spec: Setting, at: str) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{at}: expected a whole number, got {value!r}")
+    low, high = spec.bounds or (-(2**31), 2**31)
+    if not low <= value <= high:
+        raise ConfigError(f"{at}: {value} is out of range (expected {low} to {high})")
+    return value
+
+
+def _as_list(value: Any, spec: Setting, at: str) -> list[str]:
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, list):
+        items = [str(v).strip() if isinstance(v, str | int | float) else "" for v in value]
+    else:
+        raise ConfigError(f"{at}: expected a list or a comma-separated string")
+    if any(not item for item in items):
+        raise ConfigError(f"{at}: every entry must be a non-empty string")
+    return items
+
+
+def _as_str(value: Any, spec: Setting, at: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{at}: expected a string, got {value!r}")
+    return str(value)
+
+
+# A setting's kind -> how a value read from cluster.yaml/.toml becomes one (anything else: a string).
+_COERCE: dict[str, Callable[[Any, Setting, str], Any]] = {
+    "bool": _as_bool,
+    "int": _as_int,
+    "list": _as_list,
+    "str": _as_str,
+}
+
+
 def _coerce(value: Any, spec: Setting, where: str, key: str) -> Any:
     if value is None:
         return spec.default
-    if spec.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
-            return value.lower() in ("true", "yes")
-        raise ConfigError(f"{where}: {key}: expected true or false, got {value!r}")
-    if spec.kind == "int":
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"{where}: {key}: expected a whole number, got {value!r}")
-        low, high = spec.bounds or (-(2**31), 2**31)
-        if not low <= value <= high:
-            raise ConfigError(f"{where}: {key}: {value} is out of range (expected {low} to {high})")
-        return value
-    if spec.kind == "list":
-        if isinstance(value, str):
-            items = [v.strip() for v in value.split(",")]
-        elif isinstance(value, list):
-            items = [str(v).strip() if isinstance(v, str | int | float) else "" for v in value]
-        else:
-            raise ConfigError(f"{where}: {key}: expected a list or a comma-separated string")
-        if any(not item for item in items):
-            raise ConfigError(f"{where}: {key}: every entry must be a non-empty string")
-        return items
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{where}: {key}: expected a string, got {value!r}")
-    return str(value)
+    return _COERCE.get(spec.kind, _COERCE["str"])(value, spec, f"{where}: {key}")
 
 
 def load(root: Path, config_path: Path | None = None) -> Config:
@@ -287,57 +306,17 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     def where(key: str) -> str:
         return _where(path, lines.get(key))
 
-    for key in raw:
-        if isinstance(key, str) and key.startswith("ai_gateway_") and key not in valid:
-            close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.75)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise ConfigError(f"{where(key)}: unknown key {key}{hint}")
-
+    _refuse_unknown(raw, valid, where)
     values = {k: _coerce(raw.get(k), spec, where(k), k) for k, spec in GLOBAL_SETTINGS.items()}
     namespace = values["ai_gateway_namespace"]
     for key in ("ai_gateway_namespace", "ai_gateway_gateway_namespace", "ai_gateway_route_name"):
-        if values[key] is not None and not _DNS_LABEL.fullmatch(values[key]):
-            raise ConfigError(f"{where(key)}: {key}: {values[key]!r} is not a valid Kubernetes name")
+        if values[key] is not None:
+            _kubernetes_name(values[key], key, where)
     resolved = (_provider_config(p, raw, where) for p in PROVIDERS.values())
     providers = [pc for pc in resolved if pc is not None]
-    version = values["ai_gateway_version"]
-    if version not in VERSIONS:
-        raise ConfigError(
-            f"{where('ai_gateway_version')}: ai_gateway_version: {version!r} is not one of {', '.join(VERSIONS)}"
-        )
-    for pc in providers:
-        if VERSIONS.index(version) < VERSIONS.index(pc.provider.min_version):
-            key = f"ai_gateway_{pc.key}_enabled"
-            raise ConfigError(
-                f"{where(key)}: {key}: {pc.provider.title} needs ai_gateway_version {pc.provider.min_version} or later"
-            )
-    secret_ns = values["ai_gateway_secret_namespace"] or ""
-    if secret_ns and not _DNS_LABEL.fullmatch(secret_ns):
-        raise ConfigError(
-            f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: {secret_ns!r} is not a valid Kubernetes name"
-        )
-    if secret_ns == namespace:
-        secret_ns = ""
-    if secret_ns and version == "v1.1":
-        ignored = sorted(
-            {pc.auth.bsp_type for pc in providers if pc.auth.secret_key and pc.auth.bsp_type in V11_LOCAL_SECRET_TYPES}
-        )
-        if ignored:
-            raise ConfigError(
-                f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: v1.1 reads {', '.join(t for t in ignored if t)} "
-                "Secrets from the policy's namespace; set ai_gateway_version: v1.2 or drop the key"
-            )
-    seed = None
-    if values["ai_gateway_mcp_session_seed"]:
-        release_ns = values["ai_gateway_mcp_release_namespace"]
-        if not _DNS_LABEL.fullmatch(release_ns):
-            raise ConfigError(
-                f"{where('ai_gateway_mcp_release_namespace')}: ai_gateway_mcp_release_namespace: {release_ns!r} is not a valid Kubernetes name"
-            )
-        fullname = controller_fullname(
-            values["ai_gateway_mcp_release_name"], values["ai_gateway_mcp_fullname_override"] or ""
-        )
-        seed = MCPSeed(f"{fullname}-mcp-session-encryption"[:63].rstrip("-"), release_ns)
+    version = _version(values, providers, where)
+    secret_ns = _secret_namespace(values, providers, where)
+    seed = _mcp_seed(values, where)
     mcp = tuple(_mcp_backend(entry, where("ai_gateway_mcp_backends")) for entry in values["ai_gateway_mcp_backends"])
     _check_unique([*providers, *mcp], where)
     default_backend = _backend(values["ai_gateway_secret_backend"], "ai_gateway_secret_backend", where)
@@ -377,6 +356,68 @@ def load(root: Path, config_path: Path | None = None) -> Config:
         mcp_route_name=values["ai_gateway_mcp_route_name"],
         external_secrets=store,
     )
+
+
+def _refuse_unknown(raw: dict[str, Any], valid: Iterable[str], where: Callable[[str], str]) -> None:
+    """An ``ai_gateway_*`` key no setting has: a typo, named with the closest key."""
+    for key in raw:
+        if isinstance(key, str) and key.startswith("ai_gateway_") and key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{where(key)}: unknown key {key}{hint}")
+
+
+def _kubernetes_name(value: Any, key: str, where: Callable[[str], str]) -> None:
+    if not isinstance(value, str) or not _DNS_LABEL.fullmatch(value):
+        raise ConfigError(f"{where(key)}: {key}: {value!r} is not a valid Kubernetes name")
+
+
+def _version(values: dict[str, Any], providers: list[ProviderConfig], where: Callable[[str], str]) -> str:
+    """``ai_gateway_version``, which every enabled provider must be new enough for."""
+    version = str(values["ai_gateway_version"])
+    if version not in VERSIONS:
+        raise ConfigError(
+            f"{where('ai_gateway_version')}: ai_gateway_version: {version!r} is not one of {', '.join(VERSIONS)}"
+        )
+    for pc in providers:
+        if VERSIONS.index(version) < VERSIONS.index(pc.provider.min_version):
+            key = f"ai_gateway_{pc.key}_enabled"
+            raise ConfigError(
+                f"{where(key)}: {key}: {pc.provider.title} needs ai_gateway_version {pc.provider.min_version} or later"
+            )
+    return version
+
+
+def _secret_namespace(values: dict[str, Any], providers: list[ProviderConfig], where: Callable[[str], str]) -> str:
+    """``ai_gateway_secret_namespace`` ("" when it is the policies' own); v1.1 ignores it for the
+    API-key types, so it is refused there rather than silently not honoured."""
+    secret_ns = str(values["ai_gateway_secret_namespace"] or "")
+    if secret_ns:
+        _kubernetes_name(secret_ns, "ai_gateway_secret_namespace", where)
+    if secret_ns == values["ai_gateway_namespace"]:
+        return ""
+    if secret_ns and values["ai_gateway_version"] == "v1.1":
+        ignored = sorted(
+            {pc.auth.bsp_type for pc in providers if pc.auth.secret_key and pc.auth.bsp_type in V11_LOCAL_SECRET_TYPES}
+        )
+        if ignored:
+            raise ConfigError(
+                f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: v1.1 reads {', '.join(t for t in ignored if t)} "
+                "Secrets from the policy's namespace; set ai_gateway_version: v1.2 or drop the key"
+            )
+    return secret_ns
+
+
+def _mcp_seed(values: dict[str, Any], where: Callable[[str], str]) -> MCPSeed | None:
+    """The controller's MCP session seed Secret, named as the chart names it, when the seed is on."""
+    if not values["ai_gateway_mcp_session_seed"]:
+        return None
+    release_ns = values["ai_gateway_mcp_release_namespace"]
+    _kubernetes_name(release_ns, "ai_gateway_mcp_release_namespace", where)
+    fullname = controller_fullname(
+        values["ai_gateway_mcp_release_name"], values["ai_gateway_mcp_fullname_override"] or ""
+    )
+    return MCPSeed(f"{fullname}-mcp-session-encryption"[:63].rstrip("-"), release_ns)
 
 
 EXTERNAL_SECRETS = "external-secrets"
@@ -468,32 +509,56 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
     if s["auth"] not in modes:
         raise ConfigError(f"{where(key('auth'))}: {key('auth')}: {s['auth']!r} is not one of {', '.join(modes)}")
     auth = p.auth(s["auth"])
+    _require(p, auth, s, raw, key, where)
+    name = s["name"] or p.name
+    if not _DNS_LABEL.fullmatch(name) or len(name) > 40:
+        raise ConfigError(
+            f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters"
+        )
+    _check_server_secret(s.get("server_secret"), key("server_secret"), where)
+    host, port, tls, prefix = _endpoint(p, s, key, where)
+    return ProviderConfig(p, s, auth, name, host, port, tls, prefix, _models(p, s, key, where))
+
+
+def _require(
+    p: Provider,
+    auth: AuthMode,
+    s: dict[str, Any],
+    raw: dict[str, Any],
+    key: Callable[[str], str],
+    where: Callable[[str], str],
+) -> None:
+    """Every setting the provider and its auth mode need (a resource may be given as a host)."""
     for name in (*p.required, *auth.required):
         if name == "models" and raw.get(key("models")) is None:
             raise ConfigError(f"{where(key('enabled'))}: {p.title} is enabled but {key('models')} is not set")
         if name != "models" and not s.get(name) and not (name == "resource" and raw.get(key("host"))):
             why = f" (needed for auth {auth.name})" if name in auth.required else ""
             raise ConfigError(f"{where(key('enabled'))}: {p.title} is enabled but {key(name)} is not set{why}")
-    name = s["name"] or p.name
-    if not _DNS_LABEL.fullmatch(name) or len(name) > 40:
+
+
+def _check_server_secret(target: Any, key: str, where: Callable[[str], str]) -> None:
+    """``server_secret``: NAMESPACE/NAME, a Kubernetes name, never a path."""
+    if not target:
+        return
+    ns, sep, secret = str(target).partition("/")
+    if (
+        not sep
+        or not _DNS_LABEL.fullmatch(ns)
+        or len(ns) > 63
+        or not _DNS_SUBDOMAIN.fullmatch(secret)
+        or len(secret) > 253
+    ):
         raise ConfigError(
-            f"{where(key('name'))}: {key('name')}: {name!r} must be a lowercase DNS label of at most 40 characters"
+            f"{where(key)}: {key}: must be NAMESPACE/NAME, both valid Kubernetes names (the value given is not shown)"
         )
 
-    target = s.get("server_secret")
-    if target:  # a Kubernetes name, never a path
-        ns, sep, secret = str(target).partition("/")
-        if (
-            not sep
-            or not _DNS_LABEL.fullmatch(ns)
-            or len(ns) > 63
-            or not _DNS_SUBDOMAIN.fullmatch(secret)
-            or len(secret) > 253
-        ):
-            raise ConfigError(
-                f"{where(key('server_secret'))}: {key('server_secret')}: must be NAMESPACE/NAME, both valid Kubernetes names (the value given is not shown)"
-            )
 
+def _endpoint(
+    p: Provider, s: dict[str, Any], key: Callable[[str], str], where: Callable[[str], str]
+) -> tuple[str, int, bool, str | None]:
+    """(host, port, tls, path prefix): vLLM's from its URL; others' host from the setting or the
+    provider's host template."""
     host, port, tls, prefix = s["host"], s["port"], s["tls"], s["prefix"] or p.prefix
     if p.key == "vllm":
         host, port, tls, url_prefix = _parse_url(s["url"], where(key("url")), key("url"))
@@ -505,7 +570,13 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
         raise ConfigError(f"{where(key('host'))}: {key('host')}: {host!r} is not a valid host name or IP address")
     if not 0 < port < 65536:
         raise ConfigError(f"{where(key('port'))}: {key('port')}: {port} is not a valid port")
+    return host, port, tls, prefix
 
+
+def _models(
+    p: Provider, s: dict[str, Any], key: Callable[[str], str], where: Callable[[str], str]
+) -> dict[str, list[str]]:
+    """Backend suffix -> its models (the provider's defaults for the main list when none is set)."""
     models: dict[str, list[str]] = {}
     for backend in p.backends:
         default = list(p.default_models) if backend.models_setting == "models" else []
@@ -515,7 +586,7 @@ def _provider_config(p: Provider, raw: dict[str, Any], where: Callable[[str], st
             models[backend.suffix] = listed
     if not models:
         raise ConfigError(f"{where(key('models'))}: {key('models')}: {p.title} needs at least one model")
-    return ProviderConfig(p, s, auth, name, host, port, tls, prefix, models)
+    return models
 
 
 def local_host(host: str) -> bool:
