@@ -48,6 +48,10 @@ def _docs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     return out
 
 
+Readers = dict[tuple[str, str], list[tuple[str, str]]]  # (ns, secret) -> [(key read, who)]
+Stores = set[tuple[str, str]]  # (kind, name); SecretStore names carry their namespace as "ns/name"
+
+
 def check(root: Path) -> list[Finding]:
     from aigw_secrets.errors import AigwError
     from aigw_secrets.gateway import config as gateway_config
@@ -59,8 +63,28 @@ def check(root: Path) -> list[Finding]:
         cfg, configured = None, None
     default_ns = cfg.namespace if cfg else "default"
     docs = _docs(root)
-    readers: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (ns, secret) -> [(key read, who)]
-    stores: set[tuple[str, str]] = set()  # (kind, name) ; SecretStore names carry their namespace as "ns/name"
+    readers, stores = _index(docs, default_ns)
+    if configured:
+        stores.add(
+            (
+                configured.store_kind,
+                configured.store_name
+                if configured.store_kind == "ClusterSecretStore"
+                else f"*/{configured.store_name}",
+            )
+        )
+    return [
+        finding
+        for path, d in docs
+        if d.get("kind") == "ExternalSecret" and str(d.get("apiVersion", "")).startswith("external-secrets.io/")
+        for finding in _check_external_secret(path.relative_to(root), d, default_ns, readers, stores)
+    ]
+
+
+def _index(docs: list[tuple[Path, dict[str, Any]]], default_ns: str) -> tuple[Readers, Stores]:
+    """Who reads which Secret key (BackendSecurityPolicies, MCPRoutes) and which stores the repository defines."""
+    readers: Readers = {}
+    stores: Stores = set()
     for _path, d in docs:
         kind, meta = d.get("kind"), d.get("metadata") or {}
         ns = str(meta.get("namespace") or default_ns)
@@ -83,82 +107,78 @@ def check(root: Path) -> list[Finding]:
             stores.add(("ClusterSecretStore", str(meta.get("name"))))
         elif kind == "SecretStore":
             stores.add(("SecretStore", f"{ns}/{meta.get('name')}"))
-    if configured:
-        stores.add(
-            (
-                configured.store_kind,
-                configured.store_name
-                if configured.store_kind == "ClusterSecretStore"
-                else f"*/{configured.store_name}",
-            )
-        )
+    return readers, stores
+
+
+def _made_keys(spec: dict[str, Any]) -> set[str]:
+    """The keys of the Secret an ExternalSecret makes: its template's, its data's, or both when merged."""
+    template = (spec.get("target") or {}).get("template") or {}
+    data_keys = {str(x.get("secretKey")) for x in spec.get("data") or [] if isinstance(x, dict)}
+    if not (template.get("data") or template.get("templateFrom")):
+        return data_keys
+    made = set((template.get("data") or {}).keys())
+    if template.get("mergePolicy") == "Merge" or template.get("templateFrom"):
+        made |= data_keys
+    return made
+
+
+def _check_external_secret(
+    rel: Path, d: dict[str, Any], default_ns: str, readers: Readers, stores: Stores
+) -> list[Finding]:
+    meta, spec = d.get("metadata") or {}, d.get("spec") or {}
+    ns = str(meta.get("namespace") or default_ns)
+    where = f"{rel}: ExternalSecret {ns}/{meta.get('name')}"
+    target = spec.get("target") or {}
+    secret = str(target.get("name") or meta.get("name"))
+    made = _made_keys(spec)
+    opaque = bool(spec.get("dataFrom")) or bool((target.get("template") or {}).get("templateFrom"))
     out: list[Finding] = []
-    for path, d in docs:
-        if d.get("kind") != "ExternalSecret" or not str(d.get("apiVersion", "")).startswith("external-secrets.io/"):
-            continue
-        meta, spec = d.get("metadata") or {}, d.get("spec") or {}
-        ns = str(meta.get("namespace") or default_ns)
-        where = f"{path.relative_to(root)}: ExternalSecret {ns}/{meta.get('name')}"
-        target = spec.get("target") or {}
-        secret = str(target.get("name") or meta.get("name"))
-        template = target.get("template") or {}
-        if template.get("data") or template.get("templateFrom"):
-            made = set((template.get("data") or {}).keys())
-            if template.get("mergePolicy") == "Merge" or template.get("templateFrom"):
-                made |= {str(x.get("secretKey")) for x in spec.get("data") or [] if isinstance(x, dict)}
-        else:
-            made = {str(x.get("secretKey")) for x in spec.get("data") or [] if isinstance(x, dict)}
-        opaque = bool(spec.get("dataFrom")) or bool(template.get("templateFrom"))
-        for key, who in readers.get((ns, secret), []):
-            if key not in made and not opaque:
-                fix = (
-                    f"template the key {key} (spec.target.template.data.{key}); `aigw-secrets generate` writes it right"
-                )
-                out.append(
-                    Finding(
-                        "error",
-                        where,
-                        f"makes Secret {secret} with key(s) {', '.join(sorted(made)) or 'none'}, but {who} reads key {key}",
-                        fix,
-                    )
-                )
-        managed = (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == "aigw-secrets"
-        if managed and (ns, secret) not in readers:
-            out.append(
-                Finding(
-                    "warning",
-                    where,
-                    f"makes Secret {ns}/{secret}, which no BackendSecurityPolicy or MCPRoute in the repository reads",
-                    "check spec.target.name against the policy's secretRef, or re-run `aigw-secrets generate`",
-                )
-            )
-        ref = spec.get("secretStoreRef") or {}
-        kind, name = str(ref.get("kind") or "SecretStore"), str(ref.get("name") or "")
-        known = (
-            (kind, name) in stores
-            if kind == "ClusterSecretStore"
-            else ((kind, f"{ns}/{name}") in stores or (kind, f"*/{name}") in stores)
-        )
-        if not known and (
-            managed or (ns, secret) in readers
-        ):  # someone else's ExternalSecret: its store is theirs to know
-            fix = f"add the {kind} manifest, or set ai_gateway_external_secrets_store (and _store_kind) in cluster.yaml"
+    for key, who in readers.get((ns, secret), []):
+        if key not in made and not opaque:
+            fix = f"template the key {key} (spec.target.template.data.{key}); `aigw-secrets generate` writes it right"
             out.append(
                 Finding(
                     "error",
                     where,
-                    f"names {kind} {name!r}, which is neither in the repository nor ai_gateway_external_secrets_store",
+                    f"makes Secret {secret} with key(s) {', '.join(sorted(made)) or 'none'}, but {who} reads key {key}",
                     fix,
                 )
             )
-        interval = str(spec.get("refreshInterval", "1h"))
-        if spec.get("refreshPolicy", "Periodic") == "Periodic" and interval.strip("0smh.") == "" and managed:
-            out.append(
-                Finding(
-                    "error",
-                    where,
-                    f"refreshInterval {interval} syncs once: a rotated credential never reaches the cluster",
-                    "set a non-zero ai_gateway_external_secrets_refresh_interval and re-run `aigw-secrets generate`",
-                )
+    managed = (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == "aigw-secrets"
+    if managed and (ns, secret) not in readers:
+        out.append(
+            Finding(
+                "warning",
+                where,
+                f"makes Secret {ns}/{secret}, which no BackendSecurityPolicy or MCPRoute in the repository reads",
+                "check spec.target.name against the policy's secretRef, or re-run `aigw-secrets generate`",
             )
+        )
+    ref = spec.get("secretStoreRef") or {}
+    kind, name = str(ref.get("kind") or "SecretStore"), str(ref.get("name") or "")
+    known = (
+        (kind, name) in stores
+        if kind == "ClusterSecretStore"
+        else ((kind, f"{ns}/{name}") in stores or (kind, f"*/{name}") in stores)
+    )
+    if not known and (managed or (ns, secret) in readers):  # someone else's ExternalSecret: its store is theirs to know
+        fix = f"add the {kind} manifest, or set ai_gateway_external_secrets_store (and _store_kind) in cluster.yaml"
+        out.append(
+            Finding(
+                "error",
+                where,
+                f"names {kind} {name!r}, which is neither in the repository nor ai_gateway_external_secrets_store",
+                fix,
+            )
+        )
+    interval = str(spec.get("refreshInterval", "1h"))
+    if spec.get("refreshPolicy", "Periodic") == "Periodic" and interval.strip("0smh.") == "" and managed:
+        out.append(
+            Finding(
+                "error",
+                where,
+                f"refreshInterval {interval} syncs once: a rotated credential never reaches the cluster",
+                "set a non-zero ai_gateway_external_secrets_refresh_interval and re-run `aigw-secrets generate`",
+            )
+        )
     return out
