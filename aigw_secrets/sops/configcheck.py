@@ -220,48 +220,8 @@ def _check_rule(
     out: list[Finding] = []
     selectors = [k for k in sops_config.SELECTORS if k in rule.data]
     for key in rule.data:
-        if key in sops_config.RULE_KEYS:
-            continue
-        close = _did_you_mean(str(key), sops_config.RULE_KEYS)
-        if close in sops_config.SELECTORS and selectors:
-            # renaming would make two selectors, which sops refuses: the dead key has to go
-            fixed = tree.delete(node, str(key))
-            advice = (
-                verified(
-                    judge,
-                    Fix(
-                        f"delete it (this rule already has {selectors[0]}; renaming it would give two selectors, which sops refuses)",
-                        fixed,
-                        rule.position,
-                    ),
-                )
-                if fixed
-                else "delete it"
-            )
-            out.append(
-                Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); sops ignores it", advice)
-            )
-        elif close:
-            fixed = tree.rename(node, str(key), close)
-            why = (
-                "a misspelt selector makes sops encrypt every value, metadata included"
-                if close in sops_config.SELECTORS
-                else "sops ignores it silently"
-            )
-            advice = (
-                verified(judge, Fix(f"rename it to {close}", fixed, rule.position))
-                if fixed
-                else f"rename it to {close}"
-            )
-            out.append(Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); {why}", advice))
-        else:
-            fixed = tree.delete(node, str(key))
-            advice = (
-                verified(judge, Fix("remove it if nothing uses it", fixed, rule.position))
-                if fixed
-                else "remove it if nothing uses it"
-            )
-            out.append(Finding("warning", where, f"{name}: unknown key {key}; sops ignores it", advice))
+        if key not in sops_config.RULE_KEYS:
+            out.append(_unknown_rule_key(where, name, str(key), rule, selectors, tree, judge))
     if not selectors:
         out += _selector_advice(where, name, rule, tree, node, judge, files)
     elif len(selectors) > 1:
@@ -280,6 +240,73 @@ def _check_rule(
                 verified(judge, Fix(advice, trimmed, rule.position)) if trimmed else advice,
             )
         )
+    out += _regex_findings(where, name, rule, selectors)
+    if rule.data.get("mac_only_encrypted") is True and selectors:
+        message = f"{name}: mac_only_encrypted: the MAC covers only the encrypted values, so what the selector leaves in clear"
+        message += " (metadata: namespace, annotations such as kustomize.toolkit.fluxcd.io/substitute) can be changed in a commit without sops noticing"
+        out.append(
+            Finding(
+                "warning",
+                where,
+                message,
+                "review changes outside data/stringData in every pull request, or drop mac_only_encrypted",
+            )
+        )
+    return out + _recipient_findings(where, name, rule)
+
+
+def _unknown_rule_key(
+    where: str,
+    name: str,
+    key: str,
+    rule: sops_config.Rule,
+    selectors: list[str],
+    tree: ConfigText,
+    judge: Judge | None,
+) -> Finding:
+    """A key sops does not know in a rule: renamed to the key it looks like, else deleted; a
+    misspelt second selector is deleted (renaming would give two selectors, which sops refuses)."""
+    node = tree.rule_node(rule.position)
+    close = _did_you_mean(str(key), sops_config.RULE_KEYS)
+    if close in sops_config.SELECTORS and selectors:
+        # renaming would make two selectors, which sops refuses: the dead key has to go
+        fixed = tree.delete(node, str(key))
+        advice = (
+            verified(
+                judge,
+                Fix(
+                    f"delete it (this rule already has {selectors[0]}; renaming it would give two selectors, which sops refuses)",
+                    fixed,
+                    rule.position,
+                ),
+            )
+            if fixed
+            else "delete it"
+        )
+        return Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); sops ignores it", advice)
+    if close:
+        fixed = tree.rename(node, str(key), close)
+        why = (
+            "a misspelt selector makes sops encrypt every value, metadata included"
+            if close in sops_config.SELECTORS
+            else "sops ignores it silently"
+        )
+        advice = (
+            verified(judge, Fix(f"rename it to {close}", fixed, rule.position)) if fixed else f"rename it to {close}"
+        )
+        return Finding("error", where, f"{name}: unknown key {key} (did you mean {close}?); {why}", advice)
+    fixed = tree.delete(node, str(key))
+    advice = (
+        verified(judge, Fix("remove it if nothing uses it", fixed, rule.position))
+        if fixed
+        else "remove it if nothing uses it"
+    )
+    return Finding("warning", where, f"{name}: unknown key {key}; sops ignores it", advice)
+
+
+def _regex_findings(where: str, name: str, rule: sops_config.Rule, selectors: list[str]) -> list[Finding]:
+    """path_regex and the selector regexes, as Go (RE2) compiles them."""
+    out: list[Finding] = []
     for key in ("path_regex", *selectors):
         value = rule.data.get(key)
         if isinstance(value, str):
@@ -293,17 +320,12 @@ def _check_rule(
                         "fix the expression (sops uses Go's regexp syntax)",
                     )
                 )
-    if rule.data.get("mac_only_encrypted") is True and selectors:
-        message = f"{name}: mac_only_encrypted: the MAC covers only the encrypted values, so what the selector leaves in clear"
-        message += " (metadata: namespace, annotations such as kustomize.toolkit.fluxcd.io/substitute) can be changed in a commit without sops noticing"
-        out.append(
-            Finding(
-                "warning",
-                where,
-                message,
-                "review changes outside data/stringData in every pull request, or drop mac_only_encrypted",
-            )
-        )
+    return out
+
+
+def _recipient_findings(where: str, name: str, rule: sops_config.Rule) -> list[Finding]:
+    """A rule without recipients, an age recipient that is not one, a PGP one that is no fingerprint."""
+    out: list[Finding] = []
     ages, pgps = rule.recipients("age"), rule.recipients("pgp")
     if not (ages or pgps or any(k in rule.data for k in sops_config.KEY_SOURCES[2:7])):
         out.append(
