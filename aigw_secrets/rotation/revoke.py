@@ -399,32 +399,8 @@ def revoke(
     for victim in todo:
         if closed and victim not in keys:
             continue  # only a revocation already under way (disabled, soaking) goes on while a gate is closed
-        key = trust.guard(root, cfg, pc, issuer, victim, operator_named=bool(ref))  # re-checked at the provider now
-        if key is None:  # gone already
-            keys.pop(victim, None)
-            revoked.append(victim)
-            continue
-        if issuer.soft_revoke:
-            since = parse_stamp((keys.get(victim) or {}).get("disabled_at"))
-            if key.active or since is None:
-                if key.active:
-                    issuer.disable(victim)
-                    output.status(
-                        "disabled",
-                        victim,
-                        f"{pc.provider.title}: previous credential disabled; deleted after {cfg.grace_hours}h more",
-                    )
-                keys[victim] = {"disabled_at": stamp(now_fn())}
-                journal.save(keys=keys)
-                soaking.append(victim)
-                continue
-            if now_fn() < since + dt.timedelta(hours=cfg.grace_hours):
-                soaking.append(victim)
-                continue
-        issuer.delete(victim)
-        keys.pop(victim, None)
-        revoked.append(victim)
-        output.status("revoked", victim, f"{pc.provider.title}: previous credential deleted at the provider")
+        done = _advance(root, cfg, pc, issuer, journal, keys, victim, operator_named=bool(ref), now_fn=now_fn)
+        (revoked if done else soaking).append(victim)
     completed = dict(journal.data.get("completed") or {})
     _rel, ann = _annotations(root, cfg, pc)
     completed.update({r: str(ann.get(f"{A}/generation")) for r in revoked})
@@ -440,6 +416,46 @@ def revoke(
         "refs": revoked,
         "disabled": soaking,
     }
+
+
+def _advance(
+    root: Path,
+    cfg: Config,
+    pc: ProviderConfig,
+    issuer: Issuer,
+    journal: Journal,
+    keys: dict[str, Any],
+    victim: str,
+    *,
+    operator_named: bool,
+    now_fn: Callable[[], dt.datetime],
+) -> bool:
+    """One key's revocation as far as it can go now: True when it is deleted (or gone already), False
+    while it soaks disabled (a soft revoke waits ``grace_hours`` before the delete). ``keys`` records
+    when each key was disabled."""
+    key = trust.guard(root, cfg, pc, issuer, victim, operator_named=operator_named)  # re-checked at the provider now
+    if key is None:  # gone already
+        keys.pop(victim, None)
+        return True
+    if issuer.soft_revoke:
+        since = parse_stamp((keys.get(victim) or {}).get("disabled_at"))
+        if key.active or since is None:
+            if key.active:
+                issuer.disable(victim)
+                output.status(
+                    "disabled",
+                    victim,
+                    f"{pc.provider.title}: previous credential disabled; deleted after {cfg.grace_hours}h more",
+                )
+            keys[victim] = {"disabled_at": stamp(now_fn())}
+            journal.save(keys=keys)
+            return False
+        if now_fn() < since + dt.timedelta(hours=cfg.grace_hours):
+            return False
+    issuer.delete(victim)
+    keys.pop(victim, None)
+    output.status("revoked", victim, f"{pc.provider.title}: previous credential deleted at the provider")
+    return True
 
 
 def status(root: Path, cfg: Config, pc: ProviderConfig) -> RevocationColumns:
