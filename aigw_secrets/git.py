@@ -21,6 +21,7 @@ from aigw_secrets.lean import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover - for the type checker only
     import subprocess
     from pathlib import Path
+    from typing import IO
 
     StrPath = str | os.PathLike[str]
 
@@ -386,65 +387,75 @@ def cat_file_batch(root: StrPath, specs: Sequence[str]) -> Iterator[tuple[str, s
     stdin, stdout = proc.stdin, proc.stdout
     if stdin is None or stdout is None:  # pragma: no cover - both are PIPEs
         raise GitError("git cat-file: no pipes")
-
-    def feed() -> None:
-        try:
-            for spec in specs:
-                stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
-        except (BrokenPipeError, ValueError):
-            pass  # git was stopped: the reader reports it
-        finally:
-            try:
-                stdin.close()
-            except BrokenPipeError:
-                pass
-
-    # A deadline on silence, not on the whole read (a history holds any number of objects): when git
-    # answers nothing for ``seconds``, it is killed and the read ends with an error.
-    done = threading.Event()
-    progress = [time.monotonic()]
-    stalled = threading.Event()
-
-    def watch() -> None:
-        import signal
-
-        while not done.wait(max(0.0, progress[0] + seconds - time.monotonic())):
-            if time.monotonic() - progress[0] >= seconds:
-                stalled.set()
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the read below sees the end of the pipe
-                except (ProcessLookupError, PermissionError):
-                    pass
-                return
-
-    writer = threading.Thread(target=feed, daemon=True)
-    watchdog = threading.Thread(target=watch, daemon=True)
+    writer = threading.Thread(target=_feed, args=(stdin, specs), daemon=True)
+    silence = _Silence(proc, seconds)
     writer.start()
-    watchdog.start()
     finished = False
     try:
         for spec in specs:
             parts = stdout.readline().decode("utf-8", "replace").rstrip("\n").split(" ")
-            progress[0] = time.monotonic()
-            if stalled.is_set():
-                raise _late(["cat-file"], root, seconds)
+            silence.heard(root)
             if len(parts) != 3 or parts[1] == "missing":
                 yield spec, "missing", None
                 continue
             content = stdout.read(int(parts[2]))
             stdout.read(1)  # the newline after each object
-            progress[0] = time.monotonic()
-            if stalled.is_set():
-                raise _late(["cat-file"], root, seconds)
+            silence.heard(root)
             yield spec, parts[1], content
         finished = True
     finally:
-        done.set()
+        silence.done.set()
         if not finished:
             _kill_group(proc)  # stopped early: git must not wait to write the rest
         writer.join()
         stdout.close()
         proc.wait()
+
+
+def _feed(stdin: IO[bytes], specs: Sequence[str]) -> None:
+    """Write the specs to ``cat-file --batch``, one a line (on a thread: git answers as it reads)."""
+    try:
+        for spec in specs:
+            stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
+    except (BrokenPipeError, ValueError):
+        pass  # git was stopped: the reader reports it
+    finally:
+        try:
+            stdin.close()
+        except BrokenPipeError:
+            pass
+
+
+class _Silence:
+    """A deadline on silence, not on the whole read (a history holds any number of objects): when git
+    answers nothing for ``seconds``, it is killed, and the next ``heard`` raises."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], seconds: float) -> None:
+        self.proc, self.seconds = proc, seconds
+        import threading
+
+        self.last = time.monotonic()
+        self.done = threading.Event()
+        self.stalled = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def heard(self, root: StrPath) -> None:
+        """Git answered: the deadline starts again (or the read ends, if git was stopped for silence)."""
+        self.last = time.monotonic()
+        if self.stalled.is_set():
+            raise _late(["cat-file"], root, self.seconds)
+
+    def _watch(self) -> None:
+        import signal
+
+        while not self.done.wait(max(0.0, self.last + self.seconds - time.monotonic())):
+            if time.monotonic() - self.last >= self.seconds:
+                self.stalled.set()
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # the read sees the end of the pipe
+                except (ProcessLookupError, PermissionError):
+                    pass
+                return
 
 
 def commit(root: Path, message: str, files: Sequence[Path]) -> str:

@@ -41,7 +41,7 @@ from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.kube import Cluster, flux_applied
 from aigw_secrets.rotation import pending, trust
 from aigw_secrets.rotation.issuers.interface import Issuer
-from aigw_secrets.rotation.journal import Step, Transitions, now, parse_stamp, record, stamp
+from aigw_secrets.rotation.journal import Journal, Step, Transitions, now, parse_stamp, record, stamp
 from aigw_secrets.rotation.results import ByHand, Revocation, RevocationColumns, Revocations
 
 A = marks.ANNOTATION
