@@ -15,11 +15,14 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
+
+if TYPE_CHECKING:
+    import http.client
 
 DEFAULT_DEADLINE = 20.0  # seconds, connect + send + whole response
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -65,7 +68,7 @@ def request(
         port = parts.port
     except ValueError:
         raise ConfigError(f"{url!r} has an invalid port") from None
-    conn = (
+    conn: http.client.HTTPConnection = (
         http.client.HTTPSConnection(parts.hostname, port, timeout=remaining(), context=ssl.create_default_context())
         if parts.scheme == "https"
         else http.client.HTTPConnection(parts.hostname, port, timeout=remaining())
@@ -94,20 +97,10 @@ def request(
         if sock is not None:
             sock.settimeout(remaining())
         res = conn.getresponse()
-        chunks: list[bytes] = []
-        size = 0
-        while size < max_bytes:
-            left = remaining()  # checked before every read: a byte every few seconds still ends here
-            if sock is not None:
-                sock.settimeout(left)
-            chunk = res.read1(min(65536, max_bytes - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        content = _read_body(res, sock, remaining, max_bytes)
         if expired.is_set():  # cut off at the deadline: what was read is not the whole answer
             raise TimeoutError("deadline")
-        return Response(res.status, b"".join(chunks), {k.lower(): v for k, v in res.getheaders()})
+        return Response(res.status, content, {k.lower(): v for k, v in res.getheaders()})
     except TimeoutError:
         return Response(0, b"", {}, f"no complete answer within {deadline:g}s")
     except (OSError, http.client.HTTPException) as exc:
@@ -117,6 +110,24 @@ def request(
     finally:
         watchdog.cancel()
         conn.close()
+
+
+def _read_body(
+    res: http.client.HTTPResponse, sock: socket.socket | None, remaining: Callable[[], float], max_bytes: int
+) -> bytes:
+    """At most ``max_bytes`` of the body, each read under what is left of the deadline."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < max_bytes:
+        left = remaining()  # checked before every read: a byte every few seconds still ends here
+        if sock is not None:
+            sock.settimeout(left)
+        chunk = res.read1(min(65536, max_bytes - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 class HttpError(AigwError):
