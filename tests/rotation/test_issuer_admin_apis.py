@@ -461,10 +461,16 @@ def test_admin_listings_follow_the_cursor_and_stop() -> None:
     def three(path: str) -> dict[str, object]:
         asked.append(path)
         n = len(asked)
-        return {"data": [n], "has_more": n < 3, "last_id": f"id {n}"}
+        return {"data": [{"n": n}, "not an object"], "has_more": n < 3, "last_id": f"id {n}"}
 
-    assert [p["data"] for p in interface.pages(three, "/keys?limit=100", "after_id")] == [[1], [2], [3]]
+    assert list(interface.entries(three, "/keys?limit=100", "after_id")) == [{"n": 1}, {"n": 2}, {"n": 3}]
     assert asked == ["/keys?limit=100", "/keys?limit=100&after_id=id%201", "/keys?limit=100&after_id=id%202"]
-    endless = interface.pages(lambda path: {"data": [], "has_more": True, "last_id": "x"}, "/k?limit=1", "after")
-    assert len(list(endless)) == interface.MAX_PAGES
-    assert len(list(interface.pages(lambda path: {"has_more": True}, "/k?limit=1", "after"))) == 1  # no cursor
+    calls: list[str] = []
+
+    def endless(path: str) -> dict[str, object]:
+        calls.append(path)
+        return {"data": [], "has_more": True, "last_id": "x"}
+
+    assert list(interface.entries(endless, "/k?limit=1", "after")) == []
+    assert len(calls) == interface.MAX_PAGES
+    assert list(interface.entries(lambda path: {"has_more": True}, "/k?limit=1", "after")) == []  # no cursor

@@ -17,8 +17,8 @@ from aigw_secrets.rotation.issuers.interface import (
     NotFound,
     admin_secret,
     admin_url,
+    entries,
     http_json,
-    pages,
     redacted_matches,
 )
 
@@ -45,8 +45,7 @@ class AnthropicAdmin(Issuer):
                 k.get("status") == "active",
                 hint=str(k.get("partial_key_hint") or ""),
             )
-            for page in pages(self._get, "/organizations/api_keys?limit=100", "after_id")
-            for k in page.get("data", [])
+            for k in entries(self._get, "/organizations/api_keys?limit=100", "after_id")
         ]
 
     def _get(self, path: str) -> Any:

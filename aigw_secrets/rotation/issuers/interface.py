@@ -215,13 +215,14 @@ def http_json(
 MAX_PAGES = 50  # a listing longer than this many pages is cut there
 
 
-def pages(get: Callable[[str], Any], path: str, cursor: str) -> Iterator[dict[str, Any]]:
-    """The pages of a cursor-paginated admin listing (``has_more``/``last_id``, the cursor passed back
-    as ``&{cursor}=``): ``get`` fetches one path, ``path`` already carries its first query parameter."""
+def entries(get: Callable[[str], Any], path: str, cursor: str) -> Iterator[Mapping[str, Any]]:
+    """The entries (``data``) of a cursor-paginated admin listing, page after page (``has_more``/
+    ``last_id``, the cursor passed back as ``&{cursor}=``): ``get`` fetches one path, ``path`` already
+    carries its first query parameter. An entry that is not a JSON object is skipped."""
     after = ""
     for _page in range(MAX_PAGES):
         page = get(path + (f"&{cursor}={quote(after)}" if after else ""))
-        yield page
+        yield from (entry for entry in page.get("data") or [] if isinstance(entry, dict))
         if not page.get("has_more") or not page.get("last_id"):
             break
         after = str(page["last_id"])

@@ -20,8 +20,8 @@ from aigw_secrets.rotation.issuers.interface import (
     NotFound,
     admin_secret,
     admin_url,
+    entries,
     http_json,
-    pages,
     redacted_matches,
     setting,
 )
@@ -57,8 +57,7 @@ class OpenAIAdmin(Issuer):
     def listed(self) -> list[Key]:
         return [
             Key(str(a["id"]), str(a.get("name", "")), True, _number(a.get("created_at")))
-            for page in pages(self._get, "/service_accounts?limit=100", "after")
-            for a in page.get("data", [])
+            for a in entries(self._get, "/service_accounts?limit=100", "after")
         ]
 
     def identify(self, value: str, keys: list[Key]) -> set[str]:
@@ -66,11 +65,10 @@ class OpenAIAdmin(Issuer):
         redacted value and its owner (``GET .../projects/{project}/api_keys``)."""
         refs = {k.ref for k in keys}
         found: set[str] = set()
-        for page in pages(self._get, "/api_keys?limit=100", "after"):
-            for k in page.get("data", []):
-                owner = (k.get("owner") or {}).get("service_account") or {}
-                if owner.get("id") in refs and redacted_matches(str(k.get("redacted_value") or ""), value):
-                    found.add(str(owner["id"]))
+        for k in entries(self._get, "/api_keys?limit=100", "after"):
+            owner = (k.get("owner") or {}).get("service_account") or {}
+            if owner.get("id") in refs and redacted_matches(str(k.get("redacted_value") or ""), value):
+                found.add(str(owner["id"]))
         return found
 
     def _get(self, path: str) -> Any:
