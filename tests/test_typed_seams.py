@@ -20,11 +20,6 @@ REMAINING = {
     "rotation/externalsecret.py:current": "a parsed ExternalSecret document",
     "rotation/externalsecret.py:value_of": "a parsed ExternalSecret document",
     "scanner/yamlread.py:mapping": "a parsed YAML mapping (the scanner judges any shape)",
-    # the revocation target (provider, file, ref, generation): a TypedDict next
-    "rotation/revoke.py:target": "revocation target",
-    "rotation/externalsecret.py:in_cluster_gate": "revocation target",
-    # the age rotation's journal data, read field by field inside its own module
-    "rotation/agerotation.py:AgeRotation.j": "the age-rotation journal's raw data",
 }
 
 

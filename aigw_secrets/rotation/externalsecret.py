@@ -37,7 +37,7 @@ from aigw_secrets.gateway import (
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.rotation import pending
 from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, record, stamp
-from aigw_secrets.rotation.results import Rotated, StatusRow
+from aigw_secrets.rotation.results import Rollout, Rotated, StatusRow
 from aigw_secrets.stores import Store, holds, open_store
 from aigw_secrets.util import atomic_write
 
@@ -305,7 +305,7 @@ def _last_sync(root: Path, pc: ProviderConfig) -> str:
 # --- revocation gate -------------------------------------------------------------------------
 
 
-def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: dict[str, Any]) -> tuple[bool, str]:
+def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: Rollout) -> tuple[bool, str]:
     """ESO says Ready (SecretSynced) with a refreshTime after the store write, and the Secret it made
     carries the new content hash."""
     ns, name = secretdoc.secret_namespace(pc, cfg), secretdoc.secret_name(pc)
@@ -317,20 +317,20 @@ def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: dict[str, 
     if not ready or ready.get("status") != "True":
         why = f"{ready.get('reason')}: {ready.get('message') or ''}".strip(": ") if ready else "no Ready condition"
         return False, f"ExternalSecret {ns}/{name} is not Ready ({why})"
-    written = parse_stamp(t.get("stored_at"))
+    written = parse_stamp(t.stored_at)
     refreshed = parse_stamp(status.get("refreshTime"))
     if written is None or refreshed is None or refreshed < written:
         return (
             False,
-            f"ExternalSecret {ns}/{name} last synced {status.get('refreshTime') or 'never'}, before the store write at {t.get('stored_at')}",
+            f"ExternalSecret {ns}/{name} last synced {status.get('refreshTime') or 'never'}, before the store write at {t.stored_at}",
         )
     secret = cluster.read_secret(ns, name)
     live_hash = (((secret or {}).get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
-    if secret is None or live_hash != t.get("content_hash"):
-        return False, f"Secret {ns}/{name} does not carry generation {t.get('generation')} yet"
+    if secret is None or live_hash != t.content_hash:
+        return False, f"Secret {ns}/{name} does not carry generation {t.generation} yet"
     return (
         True,
-        f"ExternalSecret {ns}/{name} Ready, synced {status.get('refreshTime')}; Secret carries generation {t.get('generation')}",
+        f"ExternalSecret {ns}/{name} Ready, synced {status.get('refreshTime')}; Secret carries generation {t.generation}",
     )
 
 

@@ -7,6 +7,7 @@ was; mypy checks every key written and read across the module boundary.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
 
@@ -66,6 +67,25 @@ class ByHand(TypedDict):
     revoke_after: str | None
     safe_now: bool
     generation: str | None
+
+
+class RevocationTarget(TypedDict):
+    """The pending revocation as the Secret file describes it (for ``status`` only, never for a decision)."""
+
+    provider: str
+    file: str
+    ref: str
+    generation: str | None
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What the Secret file says about the generation the cluster gates wait for: its content hash,
+    its generation number and (external-secrets) when its value went to the store."""
+
+    content_hash: str | None
+    generation: str | None
+    stored_at: str | None
 
 
 class RevocationWaiting(TypedDict):

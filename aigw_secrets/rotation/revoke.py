@@ -42,7 +42,7 @@ from aigw_secrets.kube import Cluster, flux_applied
 from aigw_secrets.rotation import pending, trust
 from aigw_secrets.rotation.issuers.interface import Issuer
 from aigw_secrets.rotation.journal import Journal, Step, Transitions, now, parse_stamp, record, stamp
-from aigw_secrets.rotation.results import ByHand, Revocation, RevocationColumns, Revocations
+from aigw_secrets.rotation.results import ByHand, Revocation, RevocationColumns, Revocations, RevocationTarget, Rollout
 
 A = marks.ANNOTATION
 
@@ -134,25 +134,29 @@ def candidates(
     return [str(prev)]
 
 
-def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) -> dict[str, Any] | None:
+def target(root: Path, cfg: Config, pc: ProviderConfig, ref: str | None = None) -> RevocationTarget | None:
     """The pending revocation as the Secret describes it (for ``status`` only, never for a decision)."""
     rel, ann = _annotations(root, cfg, pc)
     prev = ref or ann.get(pending.PREVIOUS_ISSUED)
     if not prev:
         return None
-    return {"provider": pc.key, "file": rel, "ref": prev, "generation": ann.get(f"{A}/generation")}
+    return {"provider": pc.key, "file": rel, "ref": str(prev), "generation": _text(ann.get(f"{A}/generation"))}
+
+
+def _text(value: object) -> str | None:
+    """An annotation's value as text (None when absent)."""
+    return None if value is None else str(value)
 
 
 def gates(
     root: Path, cfg: Config, pc: ProviderConfig, facts: trust.Facts, access: ClusterAccess, *, assume_applied: bool
 ) -> list[Gate]:
     rel, ann = _annotations(root, cfg, pc)
-    t = {
-        "content_hash": ann.get(marks.HASH_ANNOTATION),
-        "generation": ann.get(f"{A}/generation"),
-        "revoke_after": ann.get(f"{A}/previous-revoke-after"),
-        "stored_at": ann.get(f"{A}/rotated-at"),  # when the value went to the store
-    }
+    t = Rollout(
+        content_hash=_text(ann.get(marks.HASH_ANNOTATION)),
+        generation=_text(ann.get(f"{A}/generation")),
+        stored_at=_text(ann.get(f"{A}/rotated-at")),  # when the value went to the store
+    )
     out = [_grace(cfg, ann, facts)]
     if assume_applied:
         out.append(Gate("applied", True, "assumed (--assume-applied)"))
@@ -180,7 +184,7 @@ def _grace(cfg: Config, ann: dict[str, Any], facts: trust.Facts) -> Gate:
 
 
 def _cluster_gates(
-    root: Path, cfg: Config, pc: ProviderConfig, t: dict[str, Any], rel: str, access: ClusterAccess, facts: trust.Facts
+    root: Path, cfg: Config, pc: ProviderConfig, t: Rollout, rel: str, access: ClusterAccess, facts: trust.Facts
 ) -> list[Gate]:
     namespace = secretdoc.secret_namespace(pc, cfg)
     try:
@@ -207,13 +211,9 @@ def _cluster_gates(
         carried = _hash_at(root, sha, rel)
         applied = Gate(
             "applied",
-            carried == t.get("content_hash"),
+            carried == t.content_hash,
             f"{ks} applied {revision}"
-            + (
-                ""
-                if carried == t.get("content_hash")
-                else f", which does not carry generation {t.get('generation')} of {rel} yet"
-            ),
+            + ("" if carried == t.content_hash else f", which does not carry generation {t.generation} of {rel} yet"),
         )
     fresh = _serves(live, pc, facts.value)
     where = f"{namespace}/{secretdoc.secret_name(pc)}"
