@@ -24,8 +24,9 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import yaml
 
@@ -73,6 +74,38 @@ class Waiting(Locked):
     """Not an error: the next phase waits for Flux or for the grace period (exit 75, run again later)."""
 
 
+@dataclass(frozen=True)
+class AgeRecord:
+    """What the age rotation's journal holds, each field checked for its type as it is read (one not
+    written yet reads as empty; a field of the wrong type is a one-line error naming the journal)."""
+
+    state: str = ""
+    rotation_id: str = ""
+    old_recipients: tuple[str, ...] = ()
+    old_key_file: str = ""
+    new_key_file: str = ""
+    new_recipient: str = ""
+    confirmed_by_operator: bool = False
+    commit_added: str = ""
+    commit_removed: str = ""
+    removed_at: str = ""
+
+    @classmethod
+    def of(cls, journal: Journal) -> AgeRecord:
+        return cls(
+            state=journal.field("state", str, ""),
+            rotation_id=journal.field("rotation_id", str, ""),
+            old_recipients=tuple(journal.field("old_recipients", list, [])),
+            old_key_file=journal.field("old_key_file", str, ""),
+            new_key_file=journal.field("new_key_file", str, ""),
+            new_recipient=journal.field("new_recipient", str, ""),
+            confirmed_by_operator=journal.field("confirmed_by_operator", bool, False),
+            commit_added=journal.field("commit_added", str, ""),
+            commit_removed=journal.field("commit_removed", str, ""),
+            removed_at=journal.field("removed_at", str, ""),
+        )
+
+
 class AgeRotation:
     def __init__(
         self,
@@ -101,8 +134,8 @@ class AgeRotation:
     # --- helpers ---------------------------------------------------------------------------------
 
     @property
-    def j(self) -> dict[str, Any]:
-        return self.journal.data
+    def record(self) -> AgeRecord:
+        return AgeRecord.of(self.journal)
 
     def cluster(self) -> Cluster:
         if self._cluster is None:
@@ -118,8 +151,8 @@ class AgeRotation:
     def phase2_commands(self) -> list[str]:
         """What phase 2 does, as kubectl commands an operator can run by hand (bash: the key never
         appears in a command line), then ``--confirm-phase 2``."""
-        new = self.root / str(self.j.get("new_key_file", "NEW.agekey"))
-        entry = f"aigw-{str(self.j.get('rotation_id', 'xxxxxxxx'))[:8]}.agekey"
+        new = self.root / (self.record.new_key_file or "NEW.agekey")
+        entry = f"aigw-{(self.record.rotation_id or 'xxxxxxxx')[:8]}.agekey"
         ns, name = self.secret_ns, self.secret_name
         return [
             f'kubectl -n {ns} patch secret {name} --type merge --patch-file <(printf \'{{"data":{{"{entry}":"%s"}}}}\' "$(base64 -w0 < {new})")',
@@ -187,8 +220,8 @@ class AgeRotation:
         """sops and the in-process reader see old and new identities inside this block only: the
         git commit that follows (and every hook it runs) must not inherit private agekeys."""
         texts = [self.old_key_file.read_text("utf-8") if self.old_key_file.is_file() else ""]
-        new_file = self.root / self.j.get("new_key_file", "")
-        if self.j.get("new_key_file") and new_file.is_file():
+        new_file = self.root / self.record.new_key_file
+        if self.record.new_key_file and new_file.is_file():
             texts.append(new_file.read_text("utf-8"))
         identities = [m.group(0) for t in texts for m in agekeys.IDENTITY_RE.finditer(t)]
         saved = os.environ.get("SOPS_AGE_KEY")
@@ -205,7 +238,7 @@ class AgeRotation:
 
     def plan(self) -> list[str]:
         order = list(NEXT)[1:]
-        state = self.j.get("state") if self.journal.active else None
+        state = self.record.state if self.journal.active else None
         done = order.index(Phase(state)) + 1 if state in order else 0
         steps = [
             f"1. generate a new age key (0600, git-ignored) next to {self.old_key_file.name}",
@@ -233,7 +266,7 @@ class AgeRotation:
                 old_recipients=rotating,
                 old_key_file=str(self.old_key_file),
             )
-        state = Phase(self.j["state"])
+        state = Phase(self.record.state)
         while state in NEXT:
             state = NEXT[state]
             self.STEPS[state](self)
@@ -243,22 +276,22 @@ class AgeRotation:
 
     def _generated(self) -> None:
         key = agekeys.generate()
-        path = self.root / f"age-{now().strftime('%Y%m%dT%H%M%S')}-{self.j['rotation_id'][:8]}.agekey"
+        path = self.root / f"age-{now().strftime('%Y%m%dT%H%M%S')}-{self.record.rotation_id[:8]}.agekey"
         git.ignore(self.root, path, entry="*.agekey")  # ignored before the private key exists
         agekeys.write_key_file(path, key)
         self.journal.step(Phase.GENERATED, new_key_file=path.name, new_recipient=key.recipient)
         output.status("created", path, f"new age key {key.recipient}")
 
     def _check_new_key_file(self) -> str:
-        path = self.root / str(self.j["new_key_file"])
+        path = self.root / self.record.new_key_file
         held = [k.recipient for k in agekeys.read_key_file(path)]
-        if self.j["new_recipient"] not in held:
+        if self.record.new_recipient not in held:
             raise DataError(f"{path}: does not hold the new identity the journal recorded")
         return path.read_text("utf-8")
 
     def _cluster_has_both(self) -> None:
         new_text = self._check_new_key_file()
-        entry = f"aigw-{self.j['rotation_id'][:8]}.agekey"
+        entry = f"aigw-{self.record.rotation_id[:8]}.agekey"
         if self.confirmed_phase == 2:
             self._confirm_phase2(entry)
             return
@@ -269,9 +302,9 @@ class AgeRotation:
         except Unreachable as exc:
             raise NoClusterAccess(f"{exc}; {self._instructions()}", code=exc.code) from None
         held = self.cluster_recipients()
-        if self.j["new_recipient"] not in held:
+        if self.record.new_recipient not in held:
             raise DataError(f"{self.secret_ns}/{self.secret_name}: the new key is not there after writing it")
-        missing_old = [r for r in self.j["old_recipients"] if r not in held]
+        missing_old = [r for r in self.record.old_recipients if r not in held]
         if missing_old:
             output.warn(
                 f"{self.secret_ns}/{self.secret_name} does not hold the old key ({missing_old[0][:16]}...): Flux cannot decrypt the current files today"
@@ -288,7 +321,7 @@ class AgeRotation:
                 f"cannot read {self.secret_ns}/{self.secret_name} to check it; going on with the operator's word"
             )
         else:
-            if self.j["new_recipient"] not in held:
+            if self.record.new_recipient not in held:
                 raise DataError(
                     f"{self.secret_ns}/{self.secret_name}: the new key is not there; run the phase 2 commands first"
                 )
@@ -296,9 +329,9 @@ class AgeRotation:
         output.status("confirmed", f"{self.secret_ns}/{self.secret_name}", "the operator added the new key")
 
     def _recipient_added(self) -> None:
-        if self.j.get("confirmed_by_operator") and self.confirmed_phase == 2:
+        if self.record.confirmed_by_operator and self.confirmed_phase == 2:
             pass  # just confirmed by hand (and checked above when the cluster could be read)
-        elif self.j["new_recipient"] not in self.cluster_recipients():  # phase 2 really happened
+        elif self.record.new_recipient not in self.cluster_recipients():  # phase 2 really happened
             raise DataError(
                 f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not re-keying the files"
             )
@@ -308,17 +341,17 @@ class AgeRotation:
         rules = tuple(
             r.position + 1
             for r in sops_config.load(cfg_path).rules
-            if set(r.recipients("age")) & set(self.j["old_recipients"])
+            if set(r.recipients("age")) & set(self.record.old_recipients)
         )
-        if sops_config.add_recipient(self.root, "age", self.j["new_recipient"], rules)[1]:
+        if sops_config.add_recipient(self.root, "age", self.record.new_recipient, rules)[1]:
             output.status("updated", cfg_path, "added the new age recipient")
-        old_text = Path(self.j["old_key_file"]).read_text("utf-8").strip()
+        old_text = Path(self.record.old_key_file).read_text("utf-8").strip()
         with self.operator_keys():
             self._update_bootstrap(files, old_text + "\n" + self._check_new_key_file().strip() + "\n")
             self._updatekeys(files)
         sha = git.commit(
             self.root,
-            f"aigw-secrets: add age recipient {self.j['new_recipient'][:16]}... (rotation {self.j['rotation_id'][:8]})",
+            f"aigw-secrets: add age recipient {self.record.new_recipient[:16]}... (rotation {self.record.rotation_id[:8]})",
             [cfg_path, *files, *self._gitignore()],
         )
         self.journal.step(Phase.RECIPIENT_ADDED, commit_added=sha)
@@ -331,15 +364,15 @@ class AgeRotation:
             )
 
     def _old_removed(self) -> None:
-        self._wait_for_flux(self.j["commit_added"])
-        if self.j["new_recipient"] not in self.cluster_recipients():
+        self._wait_for_flux(self.record.commit_added)
+        if self.record.new_recipient not in self.cluster_recipients():
             raise DataError(
                 f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient"
             )
         cfg_path = sops_config.require(self.root)
         files = self.managed()
         self._check_recipients(files)  # removing the old recipient only takes one away
-        if sops_config.remove_recipients(self.root, list(self.j["old_recipients"])):
+        if sops_config.remove_recipients(self.root, list(self.record.old_recipients)):
             output.status("updated", cfg_path, "removed the old age recipient")
         with self.operator_keys():
             self._update_bootstrap(files, self._check_new_key_file().strip() + "\n")
@@ -349,17 +382,17 @@ class AgeRotation:
             raise DataError(result["data_key_errors"][0]["error"])
         sha = git.commit(
             self.root,
-            f"aigw-secrets: remove old age recipient, new data keys (rotation {self.j['rotation_id'][:8]})",
+            f"aigw-secrets: remove old age recipient, new data keys (rotation {self.record.rotation_id[:8]})",
             [cfg_path, *files],
         )
         self.journal.step(Phase.OLD_REMOVED, commit_removed=sha, removed_at=stamp())
 
     def _retired(self) -> None:
-        self._wait_for_flux(self.j["commit_removed"])
-        until = (parse_stamp(self.j["removed_at"]) or now()) + self.grace
+        self._wait_for_flux(self.record.commit_removed)
+        until = (parse_stamp(self.record.removed_at) or now()) + self.grace
         if now() < until:
             raise Waiting(f"grace period: the old key stays in the cluster until {stamp(until)}; run again then")
-        old = set(self.j["old_recipients"])
+        old = set(self.record.old_recipients)
 
         def drop_old(data: dict[str, bytes]) -> dict[str, bytes]:
             return {
@@ -368,10 +401,10 @@ class AgeRotation:
 
         self.cluster().update_secret_data(self.secret_ns, self.secret_name, drop_old)
         held = self.cluster_recipients()
-        if self.j["new_recipient"] not in held or held & old:
+        if self.record.new_recipient not in held or held & old:
             raise DataError(f"{self.secret_ns}/{self.secret_name}: unexpected keys after retiring the old one")
-        old_file = Path(self.j["old_key_file"])
-        new_file = self.root / self.j["new_key_file"]
+        old_file = Path(self.record.old_key_file)
+        new_file = self.root / self.record.new_key_file
         if new_file.exists():
             if old_file.exists():
                 old_file.rename(self._retired_path(old_file))
@@ -407,7 +440,7 @@ class AgeRotation:
         recipients.require_each(
             sops_binary.Sops(self.root),
             files,
-            own={str(self.j["new_recipient"])},
+            own={self.record.new_recipient},
             fix="An operator reviews .sops.yaml, runs `aigw-secrets updatekeys` for recipients that belong, or lists them in "
             f"{recipients.ENV}, then runs `aigw-secrets keys rotate-age` again",
         )

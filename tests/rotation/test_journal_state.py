@@ -137,3 +137,23 @@ def test_a_commit_failing_after_staging_changes_nothing(tmp_path: Path, monkeypa
         journal.commit_files(root, COMMIT_JOURNAL, {root / "a.yaml": b"new\n"}, [])
     assert (root / "a.yaml").read_text() == "old\n"
     assert [p.name for p in root.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_age_rotation_record_is_read_typed(tmp_path: Path) -> None:
+    """The age rotation reads its journal through AgeRecord: fields typed, absent ones empty, a field
+    of the wrong type a one-line error naming the journal (never a crash in the middle of a phase)."""
+    from aigw_secrets.rotation.agerotation import TRANSITIONS, AgeRecord, Phase
+
+    j = Journal(_git_init(tmp_path / "repo"), "age-rotation", TRANSITIONS)
+    assert AgeRecord.of(j) == AgeRecord()
+    j.step(Phase.PLANNED, rotation_id="r-1234567890", old_recipients=["age1old"], old_key_file="/k/age.key")
+    record = AgeRecord.of(j)
+    assert (record.state, record.rotation_id, record.old_recipients, record.new_recipient) == (
+        "planned",
+        "r-1234567890",
+        ("age1old",),
+        "",
+    )
+    j.save(old_recipients="age1old")  # a string where a list belongs
+    with pytest.raises(DataError, match=r"age-rotation.json: malformed journal \(old_recipients is missing or of"):
+        AgeRecord.of(j)
