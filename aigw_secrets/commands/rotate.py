@@ -114,6 +114,33 @@ class RevokeOptions:
     kustomization: str = "flux-system/flux-system"
 
 
+def _report(summary: Summary) -> None:
+    """The text report of a rotate run: what failed, what waits, and what to do next."""
+    for item in summary["needs_operator"]:
+        output.warn(f"needs an operator: {item['reason']}")
+    for failure in summary["errors"]:
+        output.error(failure["error"])
+    for waiting in summary.get("waiting", []):
+        output.info(f"waiting: {waiting['reason']}")
+    output.summary(
+        f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated"
+    )
+    if summary["rotated"] or summary.get("data_keys_rotated"):
+        output.hint(
+            "commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked"
+        )
+    for item in summary["needs_operator"]:
+        if item.get("untrusted_recipients"):
+            continue  # its reason says what the operator can do
+        output.hint(
+            f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets rotate --cancel {item['provider']}`"
+        )
+    if summary.get("waiting"):
+        output.hint(
+            "nothing to do now: run the same command again once the gates above have passed (the cron job does)"
+        )
+
+
 def run(
     root: Path,
     *,
@@ -189,29 +216,7 @@ def run(
     if fmt == "json":
         output.result(json.dumps(summary, indent=2))
     else:
-        for item in summary["needs_operator"]:
-            output.warn(f"needs an operator: {item['reason']}")
-        for failure in summary["errors"]:
-            output.error(failure["error"])
-        for waiting in summary.get("waiting", []):
-            output.info(f"waiting: {waiting['reason']}")
-        output.summary(
-            f"{len(summary['rotated'])} credential(s) and {summary.get('data_keys_rotated', 0)} data key(s) rotated"
-        )
-        if summary["rotated"] or summary.get("data_keys_rotated"):
-            output.hint(
-                "commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked"
-            )
-        for item in summary["needs_operator"]:
-            if item.get("untrusted_recipients"):
-                continue  # its reason says what the operator can do
-            output.hint(
-                f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets rotate --cancel {item['provider']}`"
-            )
-        if summary.get("waiting"):
-            output.hint(
-                "nothing to do now: run the same command again once the gates above have passed (the cron job does)"
-            )
+        _report(summary)
     return _with_revocations(summary, exit_code(summary))
 
 

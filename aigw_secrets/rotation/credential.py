@@ -61,6 +61,35 @@ def _current(path: Path, rel: str) -> dict[str, Any]:
     return doc
 
 
+def _validate(
+    root: Path,
+    cfg: Config,
+    pc: ProviderConfig,
+    value: str,
+    journal: Journal,
+    fp: str,
+    *,
+    verify: bool,
+    policy: operator.Policy,
+) -> str:
+    """Check the new value against the provider (unless --no-verify) and journal it; returns the
+    provider's warning. A refused value is abandoned: it never lands."""
+    if not verify:
+        output.warn(f"{pc.provider.title}: --no-verify: the new credential was NOT checked against the provider")
+        journal.step(Step.VALIDATED, validated=fp, http_status=None)
+        return ""
+    try:
+        outcome = validate.check(pc, value, policy=policy)
+    except AigwError as exc:
+        journal.step(Step.ABORTED, error=type(exc).__name__)
+        pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})", cfg)
+        raise
+    if outcome.warning:
+        output.warn(outcome.warning)
+    journal.step(Step.VALIDATED, validated=fp, http_status=outcome.status)
+    return outcome.warning
+
+
 def rotate_credential(
     root: Path,
     cfg: Config,
@@ -159,20 +188,7 @@ def rotate_credential(
     fp = str(journal.data["fingerprint"])
     warning = ""
     if journal.data.get("validated") != fp:
-        if verify:
-            try:
-                outcome = validate.check(pc, cred.value, policy=policy)
-            except AigwError as exc:
-                journal.step(Step.ABORTED, error=type(exc).__name__)
-                pending.abandon(root, pc, f"it failed validation ({type(exc).__name__})", cfg)
-                raise
-            warning = outcome.warning
-            if warning:
-                output.warn(warning)
-            journal.step(Step.VALIDATED, validated=fp, http_status=outcome.status)
-        else:
-            output.warn(f"{pc.provider.title}: --no-verify: the new credential was NOT checked against the provider")
-            journal.step(Step.VALIDATED, validated=fp, http_status=None)
+        warning = _validate(root, cfg, pc, cred.value, journal, fp, verify=verify, policy=policy)
     revoke_after = stamp(now() + dt.timedelta(hours=cfg.grace_hours))
     if not new_hash_matches:  # not written yet (a resumed run may find it already written)
         generation = secretdoc.generation(annotations, rel) + 1

@@ -65,6 +65,7 @@ def problem(pattern: str) -> str | None:
 # Anything else (``{n,m}``, flags, other escapes, nested or POSIX classes, possessive or repeated
 # quantifiers, non-ASCII text) is left to RE2. A differential test checks the two engines agree.
 _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/-,:=@%~ '\"#!<>&;")
+_ATOMS = _LITERAL | {"."}  # one character each: a literal or any character
 _PUNCT_ESCAPES = frozenset(".-/+*?()[]{}|^$\\")
 _CLASS_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./ ")
 _equivalents: dict[str, re.Pattern[str] | None] = {}
@@ -82,6 +83,22 @@ def python_equivalent(pattern: str) -> re.Pattern[str] | None:
     return _equivalents[pattern]
 
 
+_ANCHORS = {"|": "|", "^": "^", "$": r"\Z"}  # alternation and anchors: no quantifier may follow
+
+
+def _escape(pattern: str, i: int) -> str | None:
+    """The escape at ``i`` (a backslash) when the subset holds it: punctuation, \\d \\D \\w \\W."""
+    e = pattern[i + 1] if i + 1 < len(pattern) else ""
+    return "\\" + e if e and (e in _PUNCT_ESCAPES or e in "dDwW") else None
+
+
+def _group(pattern: str, i: int) -> str | None:
+    """The group opened at ``i``: capturing or non-capturing (no flags, names or look-arounds)."""
+    if not pattern.startswith("(?", i):
+        return "("
+    return "(?:" if pattern.startswith("(?:", i) else None
+
+
 def _translate(pattern: str) -> str | None:
     if not pattern.isascii() or len(pattern) > 1000:
         return None
@@ -92,38 +109,28 @@ def _translate(pattern: str) -> str | None:
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
-        if c in _LITERAL or c == ".":
+        if c in _ATOMS:
             out.append(c)
             atom, quantified = True, False
         elif c == "\\":
-            if i + 1 >= n:
+            escape = _escape(pattern, i)
+            if escape is None:
                 return None
-            e = pattern[i + 1]
-            if e not in _PUNCT_ESCAPES and e not in "dDwW":
-                return None
-            out.append("\\" + e)
+            out.append(escape)
             i += 1
             atom, quantified = True, False
         elif c in "*+?":
-            if quantified and c == "?":
-                out.append(c)  # lazy: x*? x+? x??
-                atom, quantified = False, False
-            elif atom:
-                out.append(c)
-                atom, quantified = False, True
-            else:
+            if not (atom or (quantified and c == "?")):
                 return None
+            out.append(c)  # after a quantifier, "?" makes it lazy: x*? x+? x??
+            atom, quantified = False, not quantified
         elif c == "(":
-            if pattern.startswith("(?", i):
-                if not pattern.startswith("(?:", i):
-                    return None
-                out.append("(?:")
-                i += 2
-            else:
-                out.append("(")
-            depth += 1
-            if depth > 100:
+            group = _group(pattern, i)
+            if group is None or depth >= 100:  # at most 100 groups deep
                 return None
+            out.append(group)
+            i += len(group) - 1
+            depth += 1
             atom, quantified = False, False
         elif c == ")":
             if depth == 0:
@@ -131,14 +138,8 @@ def _translate(pattern: str) -> str | None:
             depth -= 1
             out.append(")")
             atom, quantified = True, False
-        elif c == "|":
-            out.append("|")
-            atom, quantified = False, False
-        elif c == "^":
-            out.append("^")
-            atom, quantified = False, False
-        elif c == "$":
-            out.append(r"\Z")
+        elif c in _ANCHORS:
+            out.append(_ANCHORS[c])
             atom, quantified = False, False
         elif c == "[":
             end = _class_end(pattern, i)

@@ -595,12 +595,12 @@ def splice_decrypted(enc: Parsed, dec_text: str, where: str) -> str:
     return splice_plain(enc, dec.docs, texts, where)
 
 
-def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: str) -> str:
-    """As splice_decrypted, from decrypted documents and the text of every comment (in order)."""
-    enc_comments = file_comments(enc) if comment_texts or "#ENC[" in enc.text else []
-    if len(enc_comments) != len(comment_texts):
-        raise DataError(f"{where}: sops returned {len(comment_texts)} comments for {len(enc_comments)}")
-    # line start -> (original text, the author's inline comment after it, layout comment span)
+def _stored_layouts(
+    enc: Parsed, enc_comments: list[tuple[int, int]], comment_texts: list[str], where: str
+) -> tuple[dict[int, tuple[str, str, int, int]], list[Replacement], list[tuple[int, int]]]:
+    """From the decrypted comments: the layouts stored for single values (by line start: original
+    text, the author's inline comment after it, layout comment span), the replacements for stored
+    flow collections and the author's encrypted comments, and the flow collections' spans."""
     layouts: dict[int, tuple[str, str, int, int]] = {}
     reps: list[Replacement] = []
     flows: list[tuple[int, int]] = []  # flow collections given back whole from their stored text
@@ -622,6 +622,15 @@ def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: 
             layouts[line_start(enc.text, cs)] = (original, body[stop:], gap, ce)
         else:  # an author's comment that sops encrypted
             reps.append(Replacement(cs, ce, dtext))
+    return layouts, reps, flows
+
+
+def splice_plain(enc: Parsed, docs: list[Any], comment_texts: list[str], where: str) -> str:
+    """As splice_decrypted, from decrypted documents and the text of every comment (in order)."""
+    enc_comments = file_comments(enc) if comment_texts or "#ENC[" in enc.text else []
+    if len(enc_comments) != len(comment_texts):
+        raise DataError(f"{where}: sops returned {len(comment_texts)} comments for {len(enc_comments)}")
+    layouts, reps, flows = _stored_layouts(enc, enc_comments, comment_texts, where)
     for s in enc.scalars:
         if s.start < 0 or s.style == "*" or not is_enc(s.value) or s.path[:1] == ("sops",):
             continue
