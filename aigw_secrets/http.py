@@ -3,9 +3,9 @@
 It never follows a redirect (a 3xx is returned as it is, so a credential is never re-sent to another
 origin or over a downgraded scheme), bounds the whole exchange by one deadline (a server that drips a
 byte every few seconds cannot hold a run, or the repository lock, for longer), and reads at most
-``max_bytes`` of a body; msal's requests come through ``MsalHttp``. Which hosts a credential may be sent to is the caller's policy
-(``gateway/validate.py``); this module only carries the request out. Nothing here logs a header or
-a body: both may hold a credential.
+``max_bytes`` of a body; msal's requests come through ``MsalHttp``. Which hosts a credential may be
+sent to is the caller's policy (``gateway/validate.py``); this module only carries the request out.
+Nothing here logs a header or a body: both may hold a credential.
 """
 
 from __future__ import annotations

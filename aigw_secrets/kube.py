@@ -45,7 +45,8 @@ class Cluster:
                 config.load_kube_config(config_file=str(path), context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]  # untyped library
         except (ConfigException, OSError, ValueError, TypeError, KeyError):
             raise ConfigError(
-                f"kubeconfig {path or '(in-cluster)'}: not a usable kubeconfig (cluster, user or context entry incomplete)"
+                f"kubeconfig {path or '(in-cluster)'}: not a usable kubeconfig (cluster, user or context "
+                "entry incomplete)"
             ) from None
         cfg.retries = 1
         self._api = client.ApiClient(cfg)
@@ -62,7 +63,8 @@ class Cluster:
         except ApiException as exc:
             if exc.status == 403:
                 raise Forbidden(
-                    f"forbidden: the ServiceAccount/user may not {verb} {resource} in namespace {namespace} (add that verb to its Role)"
+                    f"forbidden: the ServiceAccount/user may not {verb} {resource} in namespace {namespace} "
+                    "(add that verb to its Role)"
                 ) from None
             if exc.status == 404:
                 return None

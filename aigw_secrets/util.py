@@ -23,7 +23,10 @@ class Result(NamedTuple):
     stderr: bytes
 
     def __repr__(self) -> str:  # never show the streams, whatever prints this object
-        return f"Result(returncode={self.returncode}, stdout=<{len(self.stdout)} bytes>, stderr=<{len(self.stderr)} bytes>)"
+        return (
+            f"Result(returncode={self.returncode}, stdout=<{len(self.stdout)} bytes>, stderr=<{len(self.stderr)} "
+            "bytes>)"
+        )
 
 
 def run(
@@ -336,7 +339,8 @@ def confined(root: Path, path: Path) -> Path:
         walk = walk / part
         if walk.is_symlink():
             raise ConfigError(
-                f"{walk.relative_to(top)}: is a symlink; aigw-secrets writes only inside the repository, never through one"
+                f"{walk.relative_to(top)}: is a symlink; aigw-secrets writes only inside the repository, "
+                "never through one"
             )
     if not full.resolve().is_relative_to(top):
         raise ConfigError(f"{rel}: resolves outside the repository; refusing to write there")

@@ -43,8 +43,10 @@ def schemas() -> dict[tuple[str, str], dict[str, Any]]:
 # - api/v1beta1/shared_types.go @509c7eb4: VersionedAPISchema.name enum gains `AWSOpenAI`.
 # - api/v1beta1/ai_service_backend.go @2738c62f: spec.headerValueFilters, MaxItems=16, listMapKey=name,
 #   items {name (required), mode enum Denylist|Allowlist default Denylist, values (MaxItems=64)}, and the
-#   spec rule "!has(self.headerValueFilters) || self.schema.name == 'GCPAnthropic' || self.schema.name == 'AWSAnthropic'".
-# - release-notes/v1.2.0.md "API Updates": AIGatewayRouteRule.excludeFromModelsEndpoint, optional boolean, default false.
+#   spec rule
+#   "!has(self.headerValueFilters) || self.schema.name == 'GCPAnthropic' || self.schema.name == 'AWSAnthropic'".
+# - release-notes/v1.2.0.md "API Updates": AIGatewayRouteRule.excludeFromModelsEndpoint, optional boolean,
+#   default false.
 # Exactly these, nothing else: what we emit beyond them still fails like on a v1.1.0 server.
 V12_SCHEMA_NAMES = ["AWSOpenAI"]
 _HEADER_VALUE_FILTERS = {

@@ -58,7 +58,8 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
         for ref in policy["spec"].get("targetRefs") or []:
             if not has(ref.get("kind", ""), ns, ref.get("name", "")):
                 out.append(
-                    f"BackendSecurityPolicy {name}: targetRef {ref.get('kind')}/{ref.get('name')} does not exist in {ns}"
+                    f"BackendSecurityPolicy {name}: targetRef {ref.get('kind')}/{ref.get('name')} does not "
+                    f"exist in {ns}"
                 )
         ref = _secret_ref(policy)
         if ref is None:
@@ -77,11 +78,16 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
                 g for g in by_kind.get("ReferenceGrant", {}).values()
                 if g["metadata"].get("namespace") == secret_ns
                 and any(
-                    f.get("group") == "aigateway.envoyproxy.io" and f.get("kind") == "BackendSecurityPolicy" and f.get("namespace") == ns
+                    f.get("group") == "aigateway.envoyproxy.io"
+                    and f.get("kind") == "BackendSecurityPolicy"
+                    and f.get("namespace") == ns
                     for f in g["spec"].get("from") or []
                 )
                 # v1.2 enforces to.name exactly when set (release notes v1.2.0); the core group is ""
-                and any(t.get("group") == "" and t.get("kind") == "Secret" and t.get("name") in (None, ref["name"]) for t in g["spec"].get("to") or [])
+                and any(
+                    t.get("group") == "" and t.get("kind") == "Secret" and t.get("name") in (None, ref["name"])
+                    for t in g["spec"].get("to") or []
+                )
             ]  # fmt: skip
             if not grants:
                 out.append(

@@ -12,6 +12,7 @@ from testing.fakes import rand
 _UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _LOWER_DIGITS = "abcdefghijklmnopqrstuvwxyz0123456789"
 _HEX = "0123456789abcdef"
+_CERTIFICATE = "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----"  # a public certificate is no secret
 
 
 def _uuid() -> str:
@@ -77,7 +78,10 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             ".env",
-            f"AWS_ACCESS_KEY_ID={fakes.aws_access_key_id(True)}\nAWS_SECRET_ACCESS_KEY={fakes.aws_secret_access_key()}\n",
+            (
+                f"AWS_ACCESS_KEY_ID={fakes.aws_access_key_id(True)}\n"
+                f"AWS_SECRET_ACCESS_KEY={fakes.aws_secret_access_key()}\n"
+            ),
             {"aws-access-key-id", "aws-secret-access-key"},
         ),
         (
@@ -102,12 +106,18 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ("ops.asc", pgp_private_block(), {"pgp-private-key"}),
         (
             "keys.txt",
-            f"# created: 2026-01-01\n# public key: age1{rand(58, 'qpzry9x8gf2tvdw0s3jn54khce6mua7l')}\n{age_identity()}\n",
+            (
+                f"# created: 2026-01-01\n# public key: age1{rand(58, 'qpzry9x8gf2tvdw0s3jn54khce6mua7l')}\n"
+                f"{age_identity()}\n"
+            ),
             {"age-secret-key"},
         ),
         (
             "bootstrap/sops-age.yaml",
-            f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\nstringData:\n  age.agekey: {age_identity()}\n",
+            (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\n"
+                f"stringData:\n  age.agekey: {age_identity()}\n"
+            ),
             {"age-secret-key"},
         ),
         (
@@ -117,7 +127,8 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "externalsecret.yaml",
-            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: db\nspec:\n  target:\n    template:\n      data:\n"
+            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: db\nspec:\n"
+            "  target:\n    template:\n      data:\n"
             f"        apiKey: {fakes.mistral_key()}\n",
             {"externalsecret-template-literal"},
         ),
@@ -128,34 +139,52 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "secret-openai.yaml",
-            f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: o\ntype: Opaque\ndata:\n  apiKey: {_b64(fakes.openai_project_key())}\n",
+            (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: o\ntype: Opaque\ndata:\n"
+                f"  apiKey: {_b64(fakes.openai_project_key())}\n"
+            ),
             {"openai-api-key"},
         ),
         (
             "multi.yaml",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  token: plain-token-value-123\n",
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n---\napiVersion: v1\n"
+                "kind: Secret\nmetadata:\n  name: s\nstringData:\n  token: plain-token-value-123\n"
+            ),
             {"k8s-secret-plaintext"},
         ),
         (
             "kustomization.yaml",
-            "secretGenerator:\n  - name: app\n    literals:\n      - DB_PASSWORD=correct-horse-battery\n      - USER=changeme\n",
+            (
+                "secretGenerator:\n  - name: app\n    literals:\n      - DB_PASSWORD=correct-horse-battery\n"
+                "      - USER=changeme\n"
+            ),
             {"kustomize-secret-literal"},
         ),
         (
             "handedited.sops.yaml",
-            f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n  added: plain-value-typed-later\n{_sops_block()}",
+            (
+                f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n"
+                f"  added: plain-value-typed-later\n{_sops_block()}"
+            ),
             {"sops-plaintext-value"},
         ),
         (
             "nomac.sops.yaml",
-            f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n{_sops_block(mac=False)}",
+            (
+                f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n"
+                f"{_sops_block(mac=False)}"
+            ),
             {"sops-missing-mac"},
         ),
         ("blob.env", f"CONFIG_B64={_b64('GROQ_API_KEY=' + fakes.groq_key())}\n", {"groq-api-key"}),
         ("blob.json", json.dumps({"payload": _b64(f"anthropic={fakes.anthropic_key()}")}), {"anthropic-api-key"}),
         (
             "talos/talsecret.sops.yaml",
-            f"cluster:\n  token: {_enc()}\n  secretboxEncryptionSecret: {_b64(rand(32))}\n{_sops_block().replace('^(data|stringData)$', '^(token|secretboxencryptionsecret)$')}",
+            (
+                f"cluster:\n  token: {_enc()}\n  secretboxEncryptionSecret: {_b64(rand(32))}\n"
+                f"{_sops_block().replace('^(data|stringData)$', '^(token|secretboxencryptionsecret)$')}"
+            ),
             {"sops-unselected-secret"},
         ),
         (
@@ -166,12 +195,16 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ("plain.sops.json", json.dumps({"password": "plain-fake-pw-" + rand(8)}), {"sops-rule-unencrypted"}),
         (
             "talos/controlplane.yaml",
-            f"machine:\n  ca:\n    crt: {_b64('-----BEGIN CERTIFICATE-----')}\n    key: {_b64(fakes.pem_private_key())}\n",
+            (
+                f"machine:\n  ca:\n    crt: {_b64('-----BEGIN CERTIFICATE-----')}\n"
+                f"    key: {_b64(fakes.pem_private_key())}\n"
+            ),
             {"private-key"},
         ),
         (
             "alertmanager.yaml",
-            f"receivers:\n  - slack_configs:\n      - api_url: https://hooks.slack.com/services/T{rand(9, _UPPER_DIGITS)}/B{rand(10, _UPPER_DIGITS)}/{rand(24)}\n",
+            "receivers:\n  - slack_configs:\n      - api_url: "
+            f"https://hooks.slack.com/services/T{rand(9, _UPPER_DIGITS)}/B{rand(10, _UPPER_DIGITS)}/{rand(24)}\n",
             {"slack-webhook-url"},
         ),
         (
@@ -181,7 +214,8 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "teams.yaml",
-            f"url: https://acme.webhook.office.com/webhookb2/{_uuid()}@{_uuid()}/IncomingWebhook/{rand(32, _HEX)}/{_uuid()}\n",
+            f"url: https://acme.webhook.office.com/webhookb2/{_uuid()}@{_uuid()}"
+            f"/IncomingWebhook/{rand(32, _HEX)}/{_uuid()}\n",
             {"teams-webhook-url"},
         ),
         (
@@ -202,7 +236,10 @@ def positives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "hass.yaml",
-            f"homeassistant:\n  token: eyJ{rand(30, fakes.URLSAFE)}.eyJ{rand(60, fakes.URLSAFE)}.{rand(43, fakes.URLSAFE)}\n",
+            (
+                "homeassistant:\n  token: "
+                f"eyJ{rand(30, fakes.URLSAFE)}.eyJ{rand(60, fakes.URLSAFE)}.{rand(43, fakes.URLSAFE)}\n"
+            ),
             {"jwt"},
         ),
         ("mosquitto/passwd", f"mqtt:$6${rand(16)}${rand(86)}\n", {"password-hash"}),
@@ -219,12 +256,19 @@ def negatives() -> list[tuple[str, str, set[str]]]:
     return [
         (
             "encrypted.sops.yaml",
-            f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n  other: {_enc()}\n{_sops_block()}",
+            (
+                f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: {_enc()}\n"
+                f"  other: {_enc()}\n{_sops_block()}"
+            ),
             none,
         ),
         (
             "placeholders.yaml",
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  apiKey: <base64-encoded-api-key>\n  b: ${OPENAI_API_KEY}\n  c: changeme\n  d: sk-xxxx\n  e: ''\n  f:\n",
+            (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n"
+                "  apiKey: <base64-encoded-api-key>\n  b: ${OPENAI_API_KEY}\n  c: changeme\n  d: sk-xxxx\n"
+                "  e: ''\n  f:\n"
+            ),
             none,
         ),
         (
@@ -234,28 +278,44 @@ def negatives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "mcp-ref.yaml",
-            "kind: MCPRoute\nspec:\n  backendRefs:\n    - securityPolicy:\n        apiKey:\n          secretRef: {name: github-mcp}\n    - securityPolicy:\n        apiKey:\n          inline: ${GITHUB_TOKEN}\n",
+            (
+                "kind: MCPRoute\nspec:\n  backendRefs:\n    - securityPolicy:\n        apiKey:\n"
+                "          secretRef: {name: github-mcp}\n    - securityPolicy:\n        apiKey:\n"
+                "          inline: ${GITHUB_TOKEN}\n"
+            ),
             none,
         ),
         (
             "refs.yaml",
-            "env:\n  - name: OPENAI_API_KEY\n    valueFrom:\n      secretKeyRef: {name: openai, key: apiKey}\nspec:\n  apiKey:\n    secretRef: {name: openai-apikey, namespace: ai}\n",
+            (
+                "env:\n  - name: OPENAI_API_KEY\n    valueFrom:\n      secretKeyRef: {name: openai, key: apiKey}\n"
+                "spec:\n  apiKey:\n    secretRef: {name: openai-apikey, namespace: ai}\n"
+            ),
             none,
         ),
         (
             "README.md",
-            "Set `apiKey` in the Secret. Keys look like `sk-proj-...` or `gsk_...`.\naws_secret_access_key =\nUse AKIAIOSFODNN7EXAMPLE as in the AWS docs.\n",
+            (
+                "Set `apiKey` in the Secret. Keys look like `sk-proj-...` or `gsk_...`.\naws_secret_access_key =\n"
+                "Use AKIAIOSFODNN7EXAMPLE as in the AWS docs.\n"
+            ),
             none,
         ),
         (
             ".sops.yaml",
-            f"creation_rules:\n  - path_regex: kubernetes/.*\n    encrypted_regex: ^(data|stringData)$\n    age: age1{rand(58, 'qpzry9x8gf2tvdw0s3jn54khce6mua7l')}\n",
+            (
+                "creation_rules:\n  - path_regex: kubernetes/.*\n    encrypted_regex: ^(data|stringData)$\n"
+                f"    age: age1{rand(58, 'qpzry9x8gf2tvdw0s3jn54khce6mua7l')}\n"
+            ),
             none,
         ),
         ("recipients.txt", f"# public key: age1{rand(58, 'qpzry9x8gf2tvdw0s3jn54khce6mua7l')}\n", none),
         (
             "code.py",
-            'import os\nkey = os.environ["OPENAI_API_KEY"]\nsha = "da39a3ee5e6b4b0d3255bfef95601890afd80709"\nmd5 = "d41d8cd98f00b204e9800998ecf8427e"\n',
+            (
+                'import os\nkey = os.environ["OPENAI_API_KEY"]\nsha = "da39a3ee5e6b4b0d3255bfef95601890afd80709"\n'
+                'md5 = "d41d8cd98f00b204e9800998ecf8427e"\n'
+            ),
             none,
         ),
         (
@@ -265,7 +325,10 @@ def negatives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "bsp.yaml",
-            "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: BackendSecurityPolicy\nspec:\n  type: APIKey\n  apiKey:\n    secretRef: {name: openai-apikey}\n",
+            (
+                "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: BackendSecurityPolicy\nspec:\n  type: APIKey\n"
+                "  apiKey:\n    secretRef: {name: openai-apikey}\n"
+            ),
             none,
         ),
         (
@@ -286,10 +349,12 @@ def negatives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "flux-secret.yaml",
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  URL: https://auth.${SECRET_DOMAIN}/callback\n  TOKEN: Bot ${TOKEN}\n"
-            '  DB_HOST: postgres-rw.database.svc.cluster.local\n  DB_PORT: "5432"\n  DB_USER: appuser\n  ENABLED: "true"\n  OP_PASSWORD: op://homelab/app/password\n'
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n"
+            "  URL: https://auth.${SECRET_DOMAIN}/callback\n  TOKEN: Bot ${TOKEN}\n"
+            '  DB_HOST: postgres-rw.database.svc.cluster.local\n  DB_PORT: "5432"\n  DB_USER: appuser\n'
+            '  ENABLED: "true"\n  OP_PASSWORD: op://homelab/app/password\n'
             "  config.yaml: |\n    password: '{{ .db_password }}'\n    url: http://x\n"
-            f"data:\n  tls.crt: {_b64('-----BEGIN CERTIFICATE-----' + chr(10) + _b64(rand(60)) + chr(10) + '-----END CERTIFICATE-----')}\n",
+            f"data:\n  tls.crt: {_b64(_CERTIFICATE.format(_b64(rand(60))))}\n",
             none,
         ),
         (
@@ -299,14 +364,19 @@ def negatives() -> list[tuple[str, str, set[str]]]:
         ),
         (
             "kubernetes/apps/grafana/helmrelease.yaml",
-            "kind: HelmRelease\nspec:\n  values:\n    adminPassword: password\n    existingSecret: grafana-admin\n    token: ${TOKEN}\n    apiKey: '{{ .Values.key }}'\n"
+            "kind: HelmRelease\nspec:\n  values:\n    adminPassword: password\n"
+            "    existingSecret: grafana-admin\n    token: ${TOKEN}\n    apiKey: '{{ .Values.key }}'\n"
             "    env:\n      - valueFrom:\n          configMapKeyRef: {name: cfg, key: cni-chaining-mode}\n"
-            "    slack: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n    bootstrap: abcdef.0123456789abcdef\n",
+            "    slack: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n"
+            "    bootstrap: abcdef.0123456789abcdef\n",
             none,
         ),
         (
             "aws-docs.md",
-            "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+            (
+                "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+            ),
             none,
         ),
     ]

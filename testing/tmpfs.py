@@ -20,7 +20,8 @@ def small_tmpfs(path: Path, size: str = "2m") -> Iterator[Path]:
     )
     if res.returncode != 0:
         pytest.skip(
-            f"cannot mount a tmpfs for the full-disk case (needs root or CAP_SYS_ADMIN): {res.stderr.strip() or res.returncode}"
+            "cannot mount a tmpfs for the full-disk case (needs root or CAP_SYS_ADMIN): "
+            f"{res.stderr.strip() or res.returncode}"
         )
     try:
         yield path

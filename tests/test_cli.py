@@ -15,7 +15,8 @@ from aigw_secrets.errors import ExitCode
 def test_help_imports_nothing_heavy() -> None:
     code = (
         "import sys; from aigw_secrets.cli import main; rc = main(['--help']); "
-        "heavy = [m for m in ('kubernetes', 'gnupg', 'yaml', 'ruamel', 'cryptography', 'aigw_secrets.sops.binary', 'aigw_secrets.sops.files') if m in sys.modules]; "
+        "heavy = [m for m in ('kubernetes', 'gnupg', 'yaml', 'ruamel', 'cryptography', "
+        "'aigw_secrets.sops.binary', 'aigw_secrets.sops.files') if m in sys.modules]; "
         "print(heavy); raise SystemExit(rc)"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -60,7 +61,8 @@ def test_hook_path_imports_nothing_heavy(tmp_path: Path) -> None:
     target.write_text("x = 1\n")
     code = (
         "import sys; from aigw_secrets.entry import main; rc = main(['scan', sys.argv[1]]); "
-        "print([m for m in ('kubernetes', 'gnupg', 'click', 'cryptography', 'aigw_secrets.sops.binary', 'aigw_secrets.sops.files') if m in sys.modules]); raise SystemExit(rc)"
+        "print([m for m in ('kubernetes', 'gnupg', 'click', 'cryptography', 'aigw_secrets.sops.binary', "
+        "'aigw_secrets.sops.files') if m in sys.modules]); raise SystemExit(rc)"
     )
     res = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr

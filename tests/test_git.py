@@ -61,7 +61,10 @@ def test_the_repositorys_hooks_never_run_in_the_tools_commits(tmp_path: Path) ->
 def test_git_and_its_children_get_no_prompt_no_terminal_and_empty_stdin(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     seen = tmp_path / "seen"
-    probe = f'{{ echo "prompt=$GIT_TERMINAL_PROMPT askpass=$GIT_ASKPASS ssh=$SSH_ASKPASS/$SSH_ASKPASS_REQUIRE"; cat; echo "stdin-end"; if (: </dev/tty) 2>/dev/null; then echo tty; else echo no-tty; fi; }} > {seen}'
+    probe = (
+        f'{{ echo "prompt=$GIT_TERMINAL_PROMPT askpass=$GIT_ASKPASS ssh=$SSH_ASKPASS/$SSH_ASKPASS_REQUIRE"; cat; '
+        f'echo "stdin-end"; if (: </dev/tty) 2>/dev/null; then echo tty; else echo no-tty; fi; }} > {seen}'
+    )
     git.run(root, "-c", f"alias.probe=!sh -c '{probe}'", "probe")
     lines = seen.read_text().splitlines()
     assert lines == ["prompt=0 askpass=false ssh=false/never", "stdin-end", "no-tty"]

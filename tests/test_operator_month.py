@@ -117,7 +117,10 @@ def play(provider: standin.Provider, scratch: Path, *, examples: int, steps: int
             self.seed = self._plain(SEED)["stringData"]["seed"]
             (self.repo / OTHER).parent.mkdir(parents=True)
             (self.repo / OTHER).write_text(
-                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\n  namespace: other\ntype: Opaque\nstringData:\n  token: "
+                (
+                    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\n  namespace: other\ntype: Opaque\n"
+                    "stringData:\n  token: "
+                )
                 + fakes.rand(40)
                 + "\n"
             )
@@ -237,7 +240,8 @@ def play(provider: standin.Provider, scratch: Path, *, examples: int, steps: int
             if (self.repo / rel).exists():
                 return
             (self.repo / rel).write_text(
-                f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra-{self.day}\ntype: Opaque\nstringData:\n  password: {fakes.rand(24)}\n"
+                f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra-{self.day}\ntype: Opaque\n"
+                f"stringData:\n  password: {fakes.rand(24)}\n"
             )
             code, _, err = run("encrypt", str(rel))
             assert code == 0, err

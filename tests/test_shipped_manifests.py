@@ -25,7 +25,8 @@ def test_manifest_validates(path: Path, version: str) -> None:
             kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(
-                f"{path.name} {doc['kind']}/{doc['metadata']['name']} on {version}: {exc.message} at {'.'.join(map(str, exc.path))}"
+                f"{path.name} {doc['kind']}/{doc['metadata']['name']} on {version}: {exc.message} at "
+                f"{'.'.join(map(str, exc.path))}"
             )
 
 

@@ -74,9 +74,9 @@ def _violations() -> dict[str, list[str]]:
 def test_no_untyped_value_crosses_a_rotation_or_scan_seam() -> None:
     new = {k: v for k, v in _violations().items() if k not in REMAINING}
     assert not new, (
-        "public functions taking or returning dict[str, Any]/Namespace (type them: rotation/results.py, a dataclass, an Enum):\n"
-        + "\n".join(f"  {k}: {', '.join(v)}" for k, v in sorted(new.items()))
-    )
+        "public functions taking or returning dict[str, Any]/Namespace (type them: rotation/results.py, a "
+        "dataclass, an Enum):\n"
+    ) + "\n".join(f"  {k}: {', '.join(v)}" for k, v in sorted(new.items()))
 
 
 def test_the_remaining_list_only_shrinks() -> None:
@@ -87,7 +87,9 @@ def test_the_remaining_list_only_shrinks() -> None:
 
 def test_the_check_catches_an_untyped_seam() -> None:
     tree = ast.parse(
-        "from typing import Any\nimport argparse\ndef f(x: dict[str, Any]) -> int: ...\ndef g(ns: argparse.Namespace) -> None: ...\ndef h() -> 'dict[str, Any] | None': ...\ndef _private(x: dict[str, Any]) -> None: ...\n"
+        "from typing import Any\nimport argparse\ndef f(x: dict[str, Any]) -> int: ...\n"
+        "def g(ns: argparse.Namespace) -> None: ...\ndef h() -> 'dict[str, Any] | None': ...\n"
+        "def _private(x: dict[str, Any]) -> None: ...\n"
     )
     assert [(name, bool(_untyped(fn))) for name, fn in _public_functions(tree)] == [
         ("f", True),

@@ -47,7 +47,8 @@ def test_plaintext_scratch_of_a_killed_run_is_wiped_at_the_next_start(tmp_path: 
 
     left = Path(
         _killed(
-            "from aigw_secrets.util import private_dir\nd = private_dir(); (d / 'plain.yaml').write_text('secret'); print(d)"
+            "from aigw_secrets.util import private_dir\n"
+            "d = private_dir(); (d / 'plain.yaml').write_text('secret'); print(d)"
         )
     )
     assert (left / "plain.yaml").exists()

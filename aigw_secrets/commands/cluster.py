@@ -67,7 +67,8 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
             output.result(f"{r['secret']:45} {r['provider']:18} {'; '.join(wrong) or 'ok'}")
         for rec in recipients:
             output.result(
-                f"{secret:45} {str(rec['recipient'])[:20]}...  {'held' if rec['held'] else 'MISSING: Flux cannot decrypt files for it'}"
+                f"{secret:45} {str(rec['recipient'])[:20]}...  "
+                f"{'held' if rec['held'] else 'MISSING: Flux cannot decrypt files for it'}"
             )
         output.summary(f"{len(rows)} Secret(s) compared, {'problems found' if bad else 'all match'}")
     return int(ExitCode.FINDINGS) if bad else 0

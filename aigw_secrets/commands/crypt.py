@@ -362,7 +362,8 @@ def _save_edit(root: Path, sops: Sops, file: Path, rel: str, data: bytes, plain:
             if current != data:
                 if sops_files.decrypt(sops, current, rel) != plain:
                     raise _Conflict(
-                        f"{rel}: changed by another command while it was being edited; the edit was not saved (edit it again)"
+                        f"{rel}: changed by another command while it was being edited; the edit was not saved "
+                        "(edit it again)"
                     )
                 data = current  # only keys or ciphertext changed (e.g. rotate --data-key): edit the new version
             new = sops_files.minimal_reencrypt(sops, data, plain, _edited_with_bookkeeping(plain, edited, rel), rel)

@@ -61,7 +61,8 @@ def generate(
     unknown = sorted(set(sources) - {pc.key for pc in (*cfg.providers, *cfg.mcp_backends)})
     if unknown:
         raise ConfigError(
-            f"--source {unknown[0]}: no enabled provider with that key (enabled: {', '.join(pc.key for pc in cfg.providers) or 'none'})"
+            f"--source {unknown[0]}: no enabled provider with that key (enabled: "
+            f"{', '.join(pc.key for pc in cfg.providers) or 'none'})"
         )
     if not cfg.providers:
         output.warn(f"{cfg.path}: no provider is enabled (set e.g. ai_gateway_openai_enabled: true)")
@@ -93,12 +94,14 @@ def _warn_about_setup(cfg: gateway_config.Config) -> None:
         output.warn(line)
     if cfg.secret_namespace and cfg.mcp_backends:
         output.info(
-            f"{cfg.path.name}: the MCP servers' Secrets stay in {cfg.namespace} with their MCPRoute; ai_gateway_secret_namespace applies to the providers' policies only"
+            f"{cfg.path.name}: the MCP servers' Secrets stay in {cfg.namespace} with their MCPRoute; "
+            "ai_gateway_secret_namespace applies to the providers' policies only"
         )
     for pc in cfg.mcp_backends:
         if not pc.tls and not gateway_config.local_host(pc.host):
             output.warn(
-                f"{cfg.path.name}: ai_gateway_mcp_backends: {pc.name} is http://{pc.host}: its API key would cross the network in the clear; use https:// (http:// is for loopback and in-cluster hosts)"
+                f"{cfg.path.name}: ai_gateway_mcp_backends: {pc.name} is http://{pc.host}: its API key would "
+                "cross the network in the clear; use https:// (http:// is for loopback and in-cluster hosts)"
             )
 
 

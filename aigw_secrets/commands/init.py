@@ -49,7 +49,8 @@ def init(root: Path, *, key_file: Path | None = None, output_dir: str | None = N
     )
     if "SOPS_AGE_KEY_FILE" not in os.environ:  # sops itself looks elsewhere (~/.config/sops/age/agekeys.txt)
         output.hint(
-            f"export SOPS_AGE_KEY_FILE={path}  (so sops finds the key), then write cluster.yaml and run `aigw-secrets generate`"
+            f"export SOPS_AGE_KEY_FILE={path}  (so sops finds the key), then write cluster.yaml and run "
+            "`aigw-secrets generate`"
         )
     else:
         output.hint("write cluster.yaml and run `aigw-secrets generate`")

@@ -154,7 +154,8 @@ def add_recipient(
         output.summary(f"added the {kind} recipient to {changed} creation rule(s)")
         if not then_updatekeys:
             output.hint(
-                "the encrypted files still open only for the old recipients: run `aigw-secrets updatekeys` (or add-recipient with --updatekeys next time)"
+                "the encrypted files still open only for the old recipients: run `aigw-secrets updatekeys` "
+                "(or add-recipient with --updatekeys next time)"
             )
     return 0
 

@@ -51,7 +51,8 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
             journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
             if journal.active:
                 raise ConfigError(
-                    f"{pc.key}: a credential rotation is in progress (step {journal.data.get('state')}); finish or cancel it before migrating"
+                    f"{pc.key}: a credential rotation is in progress (step {journal.data.get('state')}); "
+                    "finish or cancel it before migrating"
                 )
         from aigw_secrets.gateway.plan import check_store_credentials
 
@@ -64,7 +65,8 @@ def migrate(root: Path, *, to: str, config_path: Path | None = None, fmt: str = 
             src, dst = out / secretdoc.secret_file(old), out / secretdoc.secret_file(new)
             if not marks.is_ours(src):
                 raise ConfigError(
-                    f"{src.relative_to(root)}: missing or not written by aigw-secrets; run `aigw-secrets generate` first"
+                    f"{src.relative_to(root)}: missing or not written by aigw-secrets; run `aigw-secrets "
+                    "generate` first"
                 )
             if dst.exists() and not marks.is_ours(dst):
                 raise ConfigError(
@@ -174,7 +176,8 @@ def _to_store(
     back = store.get(remote, version if store.versioned else None)
     if back is None or externalsecrets.render(doc["spec"]["target"]["template"]["data"], back) != {key: value}:
         raise DataError(
-            f"{store.describe(remote)}: does not return the value of {src.relative_to(root)}; nothing changed in the repository"
+            f"{store.describe(remote)}: does not return the value of {src.relative_to(root)}; nothing changed "
+            "in the repository"
         )
     return externalsecrets.HEADER.encode() + yamltext.dump(
         [doc], markers=False

@@ -153,7 +153,8 @@ def _refuse_tabled(path: Path, raw: dict[str, Any], lines: dict[str, int]) -> No
     if hit:
         key, table = hit
         raise ConfigError(
-            f"{_where(path, lines.get(key))}: {key} is inside the [{table}] table (TOML puts every key after a [table] header into that table); "
+            f"{_where(path, lines.get(key))}: {key} is inside the [{table}] table (TOML puts every key after "
+            "a [table] header into that table); "
             "move the ai_gateway_* keys above the first [table] line"
         )
 
@@ -239,7 +240,8 @@ def _check_size(path: Path, root: yaml.Node) -> None:
         total = 1 + sum(sizes.get(id(k), 1) for k in kids)
         if total > MAX_NODES:
             raise ConfigError(
-                f"{_where(path, node.start_mark.line + 1)}: more than {MAX_NODES} values once aliases are expanded; refusing to read it"
+                f"{_where(path, node.start_mark.line + 1)}: more than {MAX_NODES} values once aliases are "
+                "expanded; refusing to read it"
             )
         sizes[id(node)] = total
 
@@ -402,7 +404,8 @@ def _secret_namespace(values: dict[str, Any], providers: list[ProviderConfig], w
         )
         if ignored:
             raise ConfigError(
-                f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: v1.1 reads {', '.join(t for t in ignored if t)} "
+                f"{where('ai_gateway_secret_namespace')}: ai_gateway_secret_namespace: v1.1 reads "
+                f"{', '.join(t for t in ignored if t)} "
                 "Secrets from the policy's namespace; set ai_gateway_version: v1.2 or drop the key"
             )
     return secret_ns
@@ -440,7 +443,8 @@ def _store_settings(values: dict[str, Any], where: Callable[[str], str]) -> Stor
     name = values[k + "store"]
     if not name or not _HOSTNAME.fullmatch(name) or len(name) > 253:
         raise ConfigError(
-            f"{where(k + 'store')}: {k}store: the ClusterSecretStore/SecretStore the ExternalSecrets use must be set to a Kubernetes name (got {name!r})"
+            f"{where(k + 'store')}: {k}store: the ClusterSecretStore/SecretStore the ExternalSecrets use must "
+            f"be set to a Kubernetes name (got {name!r})"
         )
     kind = values[k + "store_kind"]
     if kind not in ("ClusterSecretStore", "SecretStore"):
@@ -450,16 +454,19 @@ def _store_settings(values: dict[str, Any], where: Callable[[str], str]) -> Stor
     interval = str(values[k + "refresh_interval"]).strip()
     if not _DURATION.fullmatch(interval) or not re.search(r"[1-9]", interval):
         raise ConfigError(
-            f"{where(k + 'refresh_interval')}: {k}refresh_interval: {interval!r} must be a non-zero Go duration such as 1h or 15m (0 syncs once: a rotation would never reach the cluster)"
+            f"{where(k + 'refresh_interval')}: {k}refresh_interval: {interval!r} must be a non-zero Go "
+            "duration such as 1h or 15m (0 syncs once: a rotation would never reach the cluster)"
         )
     prefix = str(values[k + "prefix"] or "")
     if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]*", prefix) or ".." in prefix or prefix.startswith("/"):
         raise ConfigError(
-            f"{where(k + 'prefix')}: {k}prefix: {prefix!r} may hold letters, digits and / _ + = . @ - only, and not start with /"
+            f"{where(k + 'prefix')}: {k}prefix: {prefix!r} may hold letters, digits and / _ + = . @ - only, "
+            "and not start with /"
         )
     if provider == "onepassword" and not values[k + "onepassword_vault"]:
         raise ConfigError(
-            f"{where(k + 'provider')}: {k}onepassword_vault must name the 1Password vault (its id) for provider onepassword"
+            f"{where(k + 'provider')}: {k}onepassword_vault must name the 1Password vault (its id) for "
+            "provider onepassword"
         )
     return StoreSettings(
         provider,

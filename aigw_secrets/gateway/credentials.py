@@ -60,11 +60,13 @@ class Source(NamedTuple):
                 eq and not from_repo and rest.strip() in SOURCE_KINDS and _ENV_VAR.fullmatch(provider.strip())
             ):  # generate's PROVIDER=SPEC given to rotate
                 raise ConfigError(
-                    f"{where}: rotate takes a bare SPEC (--source {rest.strip()}:...), not PROVIDER=SPEC; the provider is --provider's",
+                    f"{where}: rotate takes a bare SPEC (--source {rest.strip()}:...), not PROVIDER=SPEC; the "
+                    "provider is --provider's",
                     code=code,
                 )
             raise ConfigError(
-                f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or prompt; the value given is not shown)",
+                f"{where}: not a credential source (expected env:VAR, file:PATH, cmd:COMMAND, stdin or "
+                "prompt; the value given is not shown)",
                 code=code,
             )
         if kind == "env" and not _ENV_VAR.fullmatch(arg.strip()):
@@ -115,7 +117,8 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
     if src.kind == "env" and src.arg not in pc.auth.env and not _prefix_allowed(src.arg):
         # the repository does not choose which of the bot's variables is read
         raise CredentialError(
-            f"{label}: {src.where} names a variable that is not one of {pc.provider.title}'s documented ones ({', '.join(pc.auth.env) or 'none'}); "
+            f"{label}: {src.where} names a variable that is not one of {pc.provider.title}'s documented ones "
+            f"({', '.join(pc.auth.env) or 'none'}); "
             "the operator can allow a prefix from outside the repository (AIGW_SECRETS_ALLOW_ENV_PREFIX)",
             code=ExitCode.CONFIG,
         )
@@ -232,7 +235,8 @@ def obtain(
     if cred is not None and adminenv.leaks(cred.value):
         # whatever the source, an admin credential never becomes a provider credential
         raise CredentialError(
-            f"{label}: the credential from {cred.source} is an admin credential of this environment (the bot's own identity); "
+            f"{label}: the credential from {cred.source} is an admin credential of this environment (the "
+            "bot's own identity); "
             "refused, nothing sent, nothing written: an operator has to give this provider its own credential",
             code=ExitCode.MANUAL_ACTION,
         )

@@ -33,7 +33,10 @@ FORCE_SYNC = "force-sync"
 STORE_VERSION = f"{marks.ANNOTATION}/store-version"
 REMOTE_KEY = f"{marks.ANNOTATION}/remote-key"
 FILE_SUFFIX = ".externalsecret.yaml"
-HEADER = f"{marks.MARKER}. External Secrets: the value lives in the secret store; change it with `aigw-secrets generate` or `rotate`.\n"
+HEADER = (
+    f"{marks.MARKER}. External Secrets: the value lives in the secret store; change it with `aigw-secrets "
+    "generate` or `rotate`.\n"
+)
 # Annotations on the ExternalSecret that record state, not shape (generate keeps the file when only these differ).
 STATE = marks.STATE_ANNOTATIONS | {FORCE_SYNC, STORE_VERSION}
 _AWS_PROPS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
@@ -265,5 +268,6 @@ def store_version(version_ref: str | None) -> str | None:
 
 FLUX_HINT = (
     "ExternalSecrets need ESO's CRDs and your store first: give the Flux Kustomization that applies this directory "
-    "`spec.dependsOn: [{name: <the Kustomization with ESO and the ClusterSecretStore>}]` (README: External Secrets Operator backend)"
+    "`spec.dependsOn: [{name: <the Kustomization with ESO and the ClusterSecretStore>}]` (README: External "
+    "Secrets Operator backend)"
 )

@@ -94,7 +94,8 @@ def mcp_values(cfg: Config) -> str:
         f"{MARKER}: Helm values for the ai-gateway-helm controller chart (not a Kubernetes object).\n"
         "# With a Flux HelmRelease, put this under spec.values and let rotation's fallback seed reach the chart:\n"
         "#   valuesFrom:\n"
-        f"#     - {{kind: Secret, name: {name}, valuesKey: {MCP_FALLBACK_KEY}, targetPath: controller.mcp.sessionEncryption.fallback.seed, optional: true}}\n"
+        f"#     - {{kind: Secret, name: {name}, valuesKey: {MCP_FALLBACK_KEY}, targetPath: "
+        f"controller.mcp.sessionEncryption.fallback.seed, optional: true}}\n"
     )
     values = {"controller": {"mcp": {"sessionEncryption": {"existingSecret": name}}}}
     return dump([values], header, markers=False)

@@ -160,7 +160,8 @@ def _replacement_record(
         waiting = stored.get(previous_issued)
         if waiting and waiting != minted:
             output.warn(
-                f"{pc.key}: {waiting} was still waiting to be revoked; revoke it with `aigw-secrets rotate --revoke {pc.key} --ref {waiting}`"
+                f"{pc.key}: {waiting} was still waiting to be revoked; revoke it with `aigw-secrets rotate "
+                f"--revoke {pc.key} --ref {waiting}`"
             )
     return record
 
@@ -396,7 +397,8 @@ def store_and_render(jobs: list[StoreJob], cfg: Config) -> dict[str, tuple[bytes
         version = doc["metadata"]["annotations"].get(externalsecrets.STORE_VERSION)
         if not stores.holds(store.get(remote_of(doc), version if store.versioned else None), job.props):
             raise DataError(
-                f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; nothing written"
+                f"{job.rel}: the {store.kind} store does not return what was written to {remote_of(doc)}; "
+                "nothing written"
             )
         out[job.rel] = (
             externalsecrets.HEADER.encode() + yamltext.dump([doc], markers=False).encode(),

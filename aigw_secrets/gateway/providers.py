@@ -113,7 +113,8 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "issuer": Setting(
         "str",
         None,
-        "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, azure-arm, anthropic-admin",
+        "who makes new credentials: operator (default), self, openai-admin, aws-iam, gcp-iam, entra-graph, "
+        "azure-arm, anthropic-admin",
     ),
 }
 
@@ -416,7 +417,8 @@ PROVIDERS: dict[str, Provider] = {
         ),
         Provider(
             # Cohere's OpenAI compatibility API (https://docs.cohere.com/docs/compatibility-api):
-            # base https://api.cohere.ai/compatibility/v1 (api.cohere.com serves the same API); the key check is the native list-models call.
+            # base https://api.cohere.ai/compatibility/v1 (api.cohere.com serves the same API); the key
+            # check is the native list-models call.
             key="cohere_openai",
             name="cohere-openai",
             title="Cohere (OpenAI compatibility)",
@@ -543,7 +545,8 @@ GLOBAL_SETTINGS: dict[str, Setting] = {
     "ai_gateway_external_secrets_provider": Setting(
         "str",
         "aws",
-        "the store aigw-secrets writes values to: aws (Secrets Manager), vault (Vault/OpenBao KV v2), onepassword (Connect)",
+        "the store aigw-secrets writes values to: aws (Secrets Manager), vault (Vault/OpenBao KV v2), "
+        "onepassword (Connect)",
     ),
     "ai_gateway_external_secrets_store": Setting(
         "str", None, "name of the ClusterSecretStore / SecretStore the ExternalSecrets use"

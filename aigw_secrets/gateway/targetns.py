@@ -83,7 +83,8 @@ def target_namespace_moves(cfg: Config) -> list[str]:
         if moved:
             name = (doc.get("metadata") or {}).get("name", "?")
             found.append(
-                f"{path.relative_to(root)}: Flux Kustomization {name} sets targetNamespace: {target}, which moves {', '.join(moved)} into {target}; {FIX}"
+                f"{path.relative_to(root)}: Flux Kustomization {name} sets targetNamespace: {target}, which "
+                f"moves {', '.join(moved)} into {target}; {FIX}"
             )
     return found
 

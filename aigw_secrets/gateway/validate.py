@@ -13,7 +13,8 @@ whole check, retries included, has one deadline.
 
 200 → valid; 401/403 (and GCP's 400 invalid_grant) → rejected; 404 → configuration error;
 429 → valid but throttled (accepted with a warning); 3xx → inconclusive at once; 5xx, 529 and
-timeouts → retried with backoff within the deadline, then inconclusive. Nothing here ever puts the credential in a message.
+timeouts → retried with backoff within the deadline, then inconclusive. Nothing here ever puts the
+credential in a message.
 """
 
 from __future__ import annotations
@@ -111,7 +112,10 @@ def request_for(pc: ProviderConfig, value: str) -> _Request:
     provider row's ``Validation`` says; ``ai_gateway_<provider>_validation_url`` overrides the URL."""
     override = pc.settings.get("validation_url")
     if pc.key.startswith("mcp_") and pc.auth.bsp_type is None:  # an MCP server: the MCP initialize request
-        body = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"aigw-secrets","version":"1"}}}'
+        body = (
+            b'{"jsonrpc":"2.0","id":1,"method":"initialize",'
+            b'"params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"aigw-secrets","version":"1"}}}'
+        )
         headers = {
             "Authorization": f"Bearer {value}",
             "Content-Type": "application/json",
@@ -253,8 +257,10 @@ def allowed(pc: ProviderConfig, url: str, policy: operator.Policy) -> None:
         else f"a documented host ({pc.provider.title} has none)"
     )
     raise ConfigError(
-        f"{pc.provider.title} ({pc.name}): validation would send the credential to {parts.scheme}://{host}:{port}, not {expected}; "
-        f"if that is intended, allow it from outside the repository: AIGW_SECRETS_ALLOW_HOSTS={host}:{port} (or allow_hosts in operator.toml)"
+        f"{pc.provider.title} ({pc.name}): validation would send the credential to "
+        f"{parts.scheme}://{host}:{port}, not {expected}; "
+        f"if that is intended, allow it from outside the repository: AIGW_SECRETS_ALLOW_HOSTS={host}:{port} "
+        "(or allow_hosts in operator.toml)"
     )
 
 
@@ -299,7 +305,8 @@ def check(
             )
         if 300 <= status < 400:
             raise Unavailable(
-                f"{label}: the validation endpoint answered with a redirect (HTTP {status}); redirects are never followed, nothing was changed"
+                f"{label}: the validation endpoint answered with a redirect (HTTP {status}); redirects are "
+                "never followed, nothing was changed"
             )
         last = f"HTTP {status}" if status else f"no answer in time (deadline {deadline:g}s) or connection refused"
         if attempt + 1 < tries:

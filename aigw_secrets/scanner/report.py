@@ -130,17 +130,29 @@ def rule_advice(rule: str, *, history: bool = False, secret_doc: bool = False) -
     if history and rule in ("sops-missing-metadata", "sops-missing-mac"):
         return "no value was exposed by this old version; fix the file if it is still like this"
     if rule.endswith("-webhook-url"):
-        return "regenerate the webhook (the URL is the credential: anyone holding it can post) and keep the new one in an encrypted Secret"
+        return (
+            "regenerate the webhook (the URL is the credential: anyone holding it can post) and keep the new one "
+            "in an encrypted Secret"
+        )
     if rule in _TOKENS:
-        return "revoke it where it was issued and mint a new one (it is compromised once committed); keep the new one in an encrypted Secret"
+        return (
+            "revoke it where it was issued and mint a new one (it is compromised once committed); keep the new "
+            "one in an encrypted Secret"
+        )
     if rule == "password-hash":
-        return "change those passwords (hashes in a public repository are cracked offline) and keep the file in an encrypted Secret"
+        return (
+            "change those passwords (hashes in a public repository are cracked offline) and keep the file in an "
+            "encrypted Secret"
+        )
     if history or rule in _KEYS:
         return "remove it and rotate the key (it is compromised once committed; encrypting it now does not help)"
     if rule == "k8s-secret-plaintext" or (rule == "sops-rule-unencrypted" and secret_doc):
         return "encrypt the Secret (`aigw-secrets encrypt FILE`), or move the value out of the repository"
     if rule == "externalsecret-template-literal":
-        return "put the value in the secret store, template it as {{ .property }} from spec.data, and rotate it if it was ever pushed"
+        return (
+            "put the value in the secret store, template it as {{ .property }} from spec.data, and rotate it if "
+            "it was ever pushed"
+        )
     if rule == "sops-rule-unencrypted":
         return "encrypt the file with `sops encrypt --in-place FILE`, or narrow the .sops.yaml rule"
     if rule in ("sops-plaintext-value", "sops-missing-mac"):
@@ -166,7 +178,8 @@ def text(findings: Sequence[Finding], skipped: Sequence[Skipped]) -> str:
         for rule, how in dict.fromkeys((f.rule, advice(f)) for f in findings):
             lines.append(f"  {rule}: {how}")
         lines.append(
-            "A false alarm: add `# aigw-secrets: allow` to the line, or accept it with --update-baseline (default baseline: .aigw-baseline.json)."
+            "A false alarm: add `# aigw-secrets: allow` to the line, or accept it with --update-baseline "
+            "(default baseline: .aigw-baseline.json)."
         )
     return "\n".join(lines)
 

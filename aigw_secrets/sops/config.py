@@ -91,7 +91,8 @@ class SopsConfig(NamedTuple):
             why = sops_regex.problem(regex) if regex and strict else None
             if why:
                 raise ConfigError(
-                    f"{self.path}:{rule.line}: creation rule {rule.position + 1}: path_regex is not a valid Go regular expression ({why}); sops refuses the config"
+                    f"{self.path}:{rule.line}: creation rule {rule.position + 1}: path_regex is not a valid "
+                    f"Go regular expression ({why}); sops refuses the config"
                 )
             if rule.matches(rel):
                 return rule
@@ -380,7 +381,8 @@ def add_recipient(root: Path, kind: str, recipient: str, rule_numbers: tuple[int
             reps.append(splice.Replacement(end, end, f"{indent}{kind}: {recipient}\n"))
         else:
             raise ConfigError(
-                f"{path}:{rule.line}: rule {rule.position + 1} lists {kind} recipients in a form this command does not edit; add it by hand"
+                f"{path}:{rule.line}: rule {rule.position + 1} lists {kind} recipients in a form this command "
+                "does not edit; add it by hand"
             )
     if not reps:
         return path, 0

@@ -242,8 +242,14 @@ def _check_rule(
         )
     out += _regex_findings(where, name, rule, selectors)
     if rule.data.get("mac_only_encrypted") is True and selectors:
-        message = f"{name}: mac_only_encrypted: the MAC covers only the encrypted values, so what the selector leaves in clear"
-        message += " (metadata: namespace, annotations such as kustomize.toolkit.fluxcd.io/substitute) can be changed in a commit without sops noticing"
+        message = (
+            f"{name}: mac_only_encrypted: the MAC covers only the encrypted values, so what the selector leaves "
+            "in clear"
+        )
+        message += (
+            " (metadata: namespace, annotations such as kustomize.toolkit.fluxcd.io/substitute) can be changed in "
+            "a commit without sops noticing"
+        )
         out.append(
             Finding(
                 "warning",
@@ -275,7 +281,8 @@ def _unknown_rule_key(
             verified(
                 judge,
                 Fix(
-                    f"delete it (this rule already has {selectors[0]}; renaming it would give two selectors, which sops refuses)",
+                    f"delete it (this rule already has {selectors[0]}; renaming it would give two selectors, "
+                    "which sops refuses)",
                     fixed,
                     rule.position,
                 ),
@@ -379,8 +386,14 @@ def _selector_advice(
     others = [p for p in files if sops_config.store_of(p) == "yaml" and not _is_manifest(p) and p.stat().st_size > 0]
     if manifests and others:
         # a selector for the manifests would leave every value of the others (Ansible host_vars ...) in plaintext
-        message = f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name};"
-        message += f" the rule also covers files that are not manifests, such as {others[0].name}, which a selector would leave in plaintext"
+        message = (
+            f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests "
+            f"such as {manifests[0].name};"
+        )
+        message += (
+            f" the rule also covers files that are not manifests, such as {others[0].name}, which a selector "
+            "would leave in plaintext"
+        )
         return [
             Finding(
                 "error",
@@ -400,11 +413,15 @@ def _selector_advice(
             Finding(
                 "error",
                 where,
-                f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes manifests such as {manifests[0].name}, which Flux and kustomize cannot read",
+                f"{name}: no encrypted_regex, so sops encrypts apiVersion, kind and metadata of Kubernetes "
+                f"manifests such as {manifests[0].name}, which Flux and kustomize cannot read",
                 advice,
             )
         ]
-    message = f"{name}: no encrypted_regex; if this rule is for Kubernetes manifests, sops will encrypt their apiVersion, kind and metadata too"
+    message = (
+        f"{name}: no encrypted_regex; if this rule is for Kubernetes manifests, sops will encrypt their "
+        "apiVersion, kind and metadata too"
+    )
     return [
         Finding(
             "warning",

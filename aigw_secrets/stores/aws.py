@@ -92,12 +92,14 @@ class AwsSecretsManager(Store):
                 return None
             if code in DENIED:
                 raise StoreRejected(
-                    f"{where}: the store credential was rejected ({code}); it needs secretsmanager:{op.title().replace('_', '')}"
+                    f"{where}: the store credential was rejected ({code}); it needs "
+                    f"secretsmanager:{op.title().replace('_', '')}"
                 ) from None
             raise StoreError(f"{where} failed ({code or 'error'})") from None
         except botocore.NoCredentialsError:
             raise StoreRejected(
-                f"{where}: no AWS credentials for the store (environment, $AIGW_SECRETS_STORE_AWS_PROFILE, or the pod's role)"
+                f"{where}: no AWS credentials for the store (environment, $AIGW_SECRETS_STORE_AWS_PROFILE, or "
+                "the pod's role)"
             ) from None
         except (botocore.BotoCoreError, OSError) as exc:
             raise StoreError(f"{where}: no answer ({type(exc).__name__})") from None
@@ -118,7 +120,8 @@ class AwsSecretsManager(Store):
         state = self.ours(key)
         if state is False:
             raise NotOurs(
-                f"AWS Secrets Manager secret {key} exists and was not created by aigw-secrets (no {MARK_KEY} tag); not writing to it"
+                f"AWS Secrets Manager secret {key} exists and was not created by aigw-secrets (no {MARK_KEY} "
+                "tag); not writing to it"
             )
         if state is None:
             made = self._call(

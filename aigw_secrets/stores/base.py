@@ -94,7 +94,8 @@ def check_endpoint(url: str, what: str) -> str:
     if parts.scheme == "http" and parts.hostname and (loopback or os.environ.get(ALLOW_HTTP_ENV) == "1"):
         return url.rstrip("/")
     raise ConfigError(
-        f"{what}: {url!r} must be https (plain http only to 127.0.0.1, or set ${ALLOW_HTTP_ENV}=1 for an in-cluster store without TLS)"
+        f"{what}: {url!r} must be https (plain http only to 127.0.0.1, or set ${ALLOW_HTTP_ENV}=1 for an "
+        "in-cluster store without TLS)"
     )
 
 

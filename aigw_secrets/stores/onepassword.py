@@ -33,7 +33,8 @@ class OnePasswordConnect(Store):
         super().__init__(settings)
         if not _VAULT_ID.fullmatch(settings.onepassword_vault):
             raise ConfigError(
-                f"ai_gateway_external_secrets_onepassword_vault: {settings.onepassword_vault!r} is not a 1Password vault id (26 lowercase letters and digits)"
+                f"ai_gateway_external_secrets_onepassword_vault: {settings.onepassword_vault!r} is not a "
+                "1Password vault id (26 lowercase letters and digits)"
             )
         self.vault = settings.onepassword_vault
 
@@ -104,7 +105,8 @@ class OnePasswordConnect(Store):
         else:
             if TAG not in (item.get("tags") or []):
                 raise NotOurs(
-                    f"1Password item {key} in vault {self.vault} exists and was not created by aigw-secrets (no tag {TAG}); not replacing it"
+                    f"1Password item {key} in vault {self.vault} exists and was not created by aigw-secrets "
+                    f"(no tag {TAG}); not replacing it"
                 )
             kept = [
                 f for f in item.get("fields") or [] if f.get("label") not in properties

@@ -50,7 +50,8 @@ class VaultKV2(Store):
             )
             hvac = lazy("hvac", "vault")
             verify: bool | str = os.environ.get("VAULT_CACERT") or True
-            # no redirects: a standby's 307 would carry X-Vault-Token to wherever it points (point VAULT_ADDR at the active node or the load balancer)
+            # no redirects: a standby's 307 would carry X-Vault-Token to wherever it points (point VAULT_ADDR
+            # at the active node or the load balancer)
             self._client = hvac.Client(
                 url=url,
                 token=token,
@@ -76,7 +77,8 @@ class VaultKV2(Store):
             return None
         except (exceptions.Forbidden, exceptions.Unauthorized):
             raise StoreRejected(
-                f"{where}: the store token was refused (permission denied); it needs create/update/read on {self.mount}/data/{key} and {self.mount}/metadata/{key}"
+                f"{where}: the store token was refused (permission denied); it needs create/update/read on "
+                f"{self.mount}/data/{key} and {self.mount}/metadata/{key}"
             ) from None
         except exceptions.InvalidRequest as exc:
             if "check-and-set" in str(exc):
@@ -101,7 +103,8 @@ class VaultKV2(Store):
         meta = self._metadata(key)
         if meta is not None and (meta.get("custom_metadata") or {}).get(MARK_KEY) != MARK_VALUE:
             raise NotOurs(
-                f"Vault/OpenBao entry {self.mount}/{key} exists and was not created by aigw-secrets (no {MARK_KEY} custom metadata); not writing to it"
+                f"Vault/OpenBao entry {self.mount}/{key} exists and was not created by aigw-secrets (no "
+                f"{MARK_KEY} custom metadata); not writing to it"
             )
         if meta is None:
             self._call(

@@ -77,7 +77,9 @@ def test_set_during_rotate_data_key_is_never_lost(repo: Path, tmp_path: Path, mo
     started, go = tmp_path / "sops-started", tmp_path / "go"
     slow = tmp_path / "slow-sops"  # the real sops, held until the concurrent `set` has finished
     slow.write_text(
-        f'#!/bin/sh\necho >> "{started}"\nn=0\nwhile [ ! -e "{go}" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\nexec "{sops_bin()}" "$@"\n'
+        f'#!/bin/sh\necho >> "{started}"\nn=0\n'
+        f'while [ ! -e "{go}" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\n'
+        f'exec "{sops_bin()}" "$@"\n'
     )
     slow.chmod(0o755)
     rotate = cli(repo, "rotate", "--data-key", str(path), env={"SOPS_BINARY": str(slow)})
@@ -191,7 +193,8 @@ def test_missing_pgp_key_is_named(
 ) -> None:
     fpr = "0123456789ABCDEF0123456789ABCDEF01234567"
     (repo / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    pgp: {fpr}\n"
+        "creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    pgp: {fpr}\n"
     )
     monkeypatch.setenv("GNUPGHOME", str(tmp_path / "empty-gnupg"))
     path = repo / FILE

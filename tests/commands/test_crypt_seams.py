@@ -12,7 +12,10 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.sops import agekeys
 
 FILE = Path("kubernetes/apps/x/secret.sops.yaml")
-COMMENTED = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  # the token for foo\n  token: hunter2hunter2\n  other: value-two  # inline note\n"
+COMMENTED = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  # the token for foo\n"
+    "  token: hunter2hunter2\n  other: value-two  # inline note\n"
+)
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -66,7 +69,8 @@ def test_encrypt_with_nothing_to_do_succeeds_with_json(repo: Path, capsys: pytes
     """Before: exit 78 and no JSON. Under a catch-all rule a ConfigMap is nothing to do either."""
     recipient = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: kubernetes/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n"
+        "creation_rules:\n  - path_regex: kubernetes/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {recipient}\n"
     )
     cm = repo / "kubernetes/cm.yaml"
     cm.parent.mkdir(parents=True)

@@ -124,7 +124,8 @@ def test_doctor_accepts_the_cluster_template_shape(repo: Path, capsys: pytest.Ca
 def test_doctor_nearest_config_formats_and_anchors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = _recipient()
     (repo / ".sops.yaml").write_text(
-        f"keys:\n  - &me {r}\ncreation_rules:\n  - path_regex: .*\\.sops\\.(ya?ml|json|env)$\n    key_groups:\n      - age:\n          - *me\n"
+        f"keys:\n  - &me {r}\ncreation_rules:\n  - path_regex: .*\\.sops\\.(ya?ml|json|env)$\n"
+        "    key_groups:\n      - age:\n          - *me\n"
     )
     (repo / "app.sops.json").write_text('{"password": "plain-fake-pw"}\n')
     (repo / "app.sops.env").write_text("PASSWORD=plain-fake-pw\n")
@@ -153,7 +154,10 @@ def test_doctor_dead_typo_next_to_a_selector_is_deleted_not_renamed(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     r = _recipient()
-    text = f"creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    unencrypted-regex: ^(metadata)$\n    age: {r}\n"
+    text = (
+        "creation_rules:\n  - path_regex: .*\\.sops\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    unencrypted-regex: ^(metadata)$\n    age: {r}\n"
+    )
     (repo / ".sops.yaml").write_text(text)
     code, out = _doctor(capsys)
     assert code == 1
@@ -168,7 +172,8 @@ def test_doctor_advice_is_checked_with_sops(repo: Path, capsys: pytest.CaptureFi
     (repo / ".sops.yaml").write_text(
         "creation_rules:\n"
         f"  - path_regex: kubernetes/.*\\.sops\\.yaml$\n    age: {r}\n"
-        f"  - path_regex: other/.*\\.sops\\.yaml$\n    encrypted_regex: ^(?i)(data|stringdata)$\n    unencrypted_suffix: _plain\n    age: {r}\n"
+        "  - path_regex: other/.*\\.sops\\.yaml$\n    encrypted_regex: ^(?i)(data|stringdata)$\n"
+        f"    unencrypted_suffix: _plain\n    age: {r}\n"
         f"  - path_regex: bad/(unclosed\n    age: {r}\n"
     )
     encrypted(repo)

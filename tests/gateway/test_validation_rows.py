@@ -122,7 +122,13 @@ def test_a_new_provider_is_a_row() -> None:
         auth_modes=(
             AuthMode(
                 "api-key", "APIKey", "apiKey", "api-key", ("NEWLLM_API_KEY",), "apikey",
-                validation=Validation("https://{zone}.auth.newllm.example/v2/whoami?org={org}", header="X-Key", scheme="Key ", headers=(("X-Client", "aigw"),), shapes=(("zone", r"z[0-9]"),)),
+                validation=Validation(
+                    "https://{zone}.auth.newllm.example/v2/whoami?org={org}",
+                    header="X-Key",
+                    scheme="Key ",
+                    headers=(("X-Client", "aigw"),),
+                    shapes=(("zone", r"z[0-9]"),),
+                ),
             ),
         ),
         default_auth="api-key",

@@ -47,7 +47,8 @@ def managed_repo(repo: Path, *, bootstrap: bool = False) -> dict[Path, bytes]:
         boot.parent.mkdir()
         identity = (repo / "age.key").read_text().strip().splitlines()[-1]
         boot.write_text(
-            f'---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\nstringData:\n  age.agekey: "{identity}"\n'
+            "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\n"
+            f'stringData:\n  age.agekey: "{identity}"\n'
         )
     for name in FILES:
         path = repo / f"kubernetes/apps/{name}.sops.yaml"

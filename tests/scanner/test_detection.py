@@ -38,14 +38,18 @@ def jwt() -> str:
     def part(obj: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'iss': fakes.rand(32, HEX), 'iat': 1700000000})}.{fakes.rand(43, fakes.URLSAFE)}"
+    header, claims = part({"alg": "HS256", "typ": "JWT"}), part({"iss": fakes.rand(32, HEX), "iat": 1700000000})
+    return f"{header}.{claims}.{fakes.rand(43, fakes.URLSAFE)}"
 
 
 # --- credential-named literals outside kind: Secret ------------------------------------------------
 
 
 def test_helmrelease_values_literal_password() -> None:
-    text = f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec:\n  values:\n    auth:\n      adminPassword: {password()}\n      existingSecret: grafana-admin-secret\n"
+    text = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nspec:\n  values:\n    auth:\n"
+        f"      adminPassword: {password()}\n      existingSecret: grafana-admin-secret\n"
+    )
     assert found_of("kubernetes/apps/grafana/helmrelease.yaml", text) == [(6, "credential-literal")]
     (finding,) = scan_file("helmrelease.yaml", text.encode())[0]
     assert finding.column == len("      adminPassword: ") + 1  # the value's place, not the line's start
@@ -54,13 +58,22 @@ def test_helmrelease_values_literal_password() -> None:
 def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
     cm = f"kind: ConfigMap\ndata:\n  config.yml: |\n    server:\n      client_secret: {fakes.rand(40, HEX)}\n"
     assert found_of("cm.yaml", cm) == [(5, "credential-literal")]
-    es = f"kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        API_TOKEN: {fakes.rand(32)}\n        URL: '{{{{ .url }}}}'\n"
+    es = (
+        "kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n"
+        f"        API_TOKEN: {fakes.rand(32)}\n        URL: '{{{{ .url }}}}'\n"
+    )
     assert found_of("es.yaml", es) == [
         (6, "externalsecret-template-literal")
     ]  # the structural rule, more precise, wins
-    stand_in = "kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n        CLIENT_SECRET: $plaintext$this_is_a_secret\n"
+    stand_in = (
+        "kind: ExternalSecret\nspec:\n  target:\n    template:\n      data:\n"
+        "        CLIENT_SECRET: $plaintext$this_is_a_secret\n"
+    )
     assert found_of("es.yaml", stand_in) == []
-    issuer = f"kind: ClusterIssuer\nspec:\n  acme:\n    solvers:\n      - dns01:\n          cloudflare:\n            # apiKey: {fakes.rand(37, HEX)}\n"
+    issuer = (
+        "kind: ClusterIssuer\nspec:\n  acme:\n    solvers:\n      - dns01:\n          cloudflare:\n"
+        f"            # apiKey: {fakes.rand(37, HEX)}\n"
+    )
     assert found_of("issuer.yaml", issuer) == [(7, "credential-literal")]
 
 
@@ -116,7 +129,10 @@ def test_configmap_externalsecret_clusterissuer_and_commented_lines() -> None:
         "annotationKey: external-dns.alpha.kubernetes.io/",
         'API_KEY: ".API_KEY"',
         "age_key: age1k3sunyva3kc3jusxs3j93nyueqjgzcgg6s6qghn8aeqpuy7l35wss8gxvg",
-        "client_secret: '$argon2id$v=19$m=65536,t=3,p=4$ghwUPb4pg8xFt6HRoR+Wcg$Aob+gT6YMASp+pRZKbLwm/CTcd2dgMh+lOsMEPzBBnw'",
+        (
+            "client_secret: "
+            "'$argon2id$v=19$m=65536,t=3,p=4$ghwUPb4pg8xFt6HRoR+Wcg$Aob+gT6YMASp+pRZKbLwm/CTcd2dgMh+lOsMEPzBBnw'"
+        ),
         "# basicAuth: base64EncodedCredentials",
         "# - secret: more-custom-CAs",
         'clientsecret: "dmlrdW5qYWNsaWVudHNlY3JldAo="',
@@ -134,7 +150,10 @@ def test_ini_toml_env_secret_key() -> None:
 
 
 def test_kubectl_from_literal_in_readme() -> None:
-    text = f"Create it:\n\n    kubectl create secret generic db --from-literal=password={password()} --from-literal=user=admin\n"
+    text = (
+        f"Create it:\n\n    kubectl create secret generic db --from-literal=password={password()} "
+        "--from-literal=user=admin\n"
+    )
     assert found_of("README.md", text) == [(3, "credential-literal")]
     assert found_of("README.md", "kubectl create secret generic db --from-literal=password=$DB_PASSWORD\n") == []
 
@@ -150,7 +169,10 @@ def test_literals_in_source_code_and_vendored_trees_stay_quiet() -> None:
 
 
 def test_covered_values_file_with_label_keys_exposes_nothing() -> None:
-    text = 'cni:\n  repair:\n    brokenPodLabelKey: "cni.istio.io/uninitialized"\n    labelPodKey: node-role.kubernetes.io/control-plane\n'
+    text = (
+        'cni:\n  repair:\n    brokenPodLabelKey: "cni.istio.io/uninitialized"\n'
+        "    labelPodKey: node-role.kubernetes.io/control-plane\n"
+    )
     assert found_of("k8s/istio-cni/values.yaml", text, must_encrypt=True) == []
     assert found_of("k8s/app/values.yaml", f"app:\n  apiKey: {fakes.rand(32)}\n", must_encrypt=True) == [
         (1, "sops-rule-unencrypted"),
@@ -159,7 +181,10 @@ def test_covered_values_file_with_label_keys_exposes_nothing() -> None:
 
 
 def test_sealed_secret_ciphertext_is_no_exposure() -> None:
-    text = f"apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: x\nspec:\n  encryptedData:\n    api-token: Ag{fakes.rand(300)}\n"
+    text = (
+        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: x\nspec:\n  encryptedData:\n"
+        f"    api-token: Ag{fakes.rand(300)}\n"
+    )
     assert found_of("k8s/external-dns/secret.encrypted.yaml", text, must_encrypt=True) == []
 
 
@@ -176,7 +201,11 @@ def test_unselected_sops_leaf_under_an_api_key_parent() -> None:
 
 def test_unselected_sops_leaf_keeps_short_chosen_passwords() -> None:
     uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
-    text = f"pve_password: Sul4Sul4\ns3_access_key: {fakes.rand(17, string.ascii_uppercase + string.digits)}7Q2\nminio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\npve_api_token_secret: {uuid}\n"
+    text = (
+        f"pve_password: Sul4Sul4\ns3_access_key: {fakes.rand(17, string.ascii_uppercase + string.digits)}7Q2\n"
+        f"minio_access_key: cnpg-barman\nprovisionerSecret: csi-cephfs-secret\ntoken: {_enc()}\n"
+        f"pve_api_token_secret: {uuid}\n"
+    )
     block = _sops_block().replace("^(data|stringData)$", "^(token)$")
     assert found_of("terraform/secrets.sops.yaml", text + block) == [
         (1, "sops-unselected-secret"),
@@ -199,14 +228,20 @@ def test_jwt_in_credential_named_key() -> None:
 
 def test_wireguard_private_key() -> None:
     key = b64(secrets.token_bytes(32))
-    text = f"[Interface]\nPrivateKey = {key}\nAddress = 10.0.0.2/32\n\n[Peer]\nPublicKey = {b64(secrets.token_bytes(32))}\n"
+    text = (
+        f"[Interface]\nPrivateKey = {key}\nAddress = 10.0.0.2/32\n\n[Peer]\n"
+        f"PublicKey = {b64(secrets.token_bytes(32))}\n"
+    )
     assert found_of("wg0.conf", text) == [(2, "wireguard-private-key")]
     yaml = f"kind: HelmRelease\nspec:\n  values:\n    env:\n      WIREGUARD_PRIVATE_KEY: {key}\n"
     assert found_of("helmrelease.yaml", yaml) == [(5, "wireguard-private-key")]
 
 
 def test_webhook_urls() -> None:
-    slack = f"https://hooks.slack.com/services/T{fakes.rand(8, string.ascii_uppercase + string.digits)}/B{fakes.rand(10, string.ascii_uppercase + string.digits)}/{fakes.rand(24)}"
+    upper_digits = string.ascii_uppercase + string.digits
+    slack = "https://hooks.slack.com/services/" + "/".join(
+        (f"T{fakes.rand(8, upper_digits)}", f"B{fakes.rand(10, upper_digits)}", fakes.rand(24))
+    )
     discord = f"https://discord.com/api/webhooks/{fakes.rand(18, string.digits)}/{fakes.rand(68, fakes.URLSAFE)}"
     uuid = "-".join(fakes.rand(n, HEX) for n in (8, 4, 4, 4, 12))
     teams = f"https://acme.webhook.office.com/webhookb2/{uuid}@{uuid}/IncomingWebhook/{fakes.rand(32, HEX)}/{uuid}"
@@ -234,7 +269,10 @@ def test_vault_tokens() -> None:
 
 
 def test_github_gitlab_tokens_also_in_comments() -> None:
-    text = f"# token: ghp_{fakes.rand(36)}\nGITHUB_TOKEN=github_pat_{fakes.rand(22)}_{fakes.rand(59)}\ngitlab: glpat-{fakes.rand(20, fakes.URLSAFE)}\n"
+    text = (
+        f"# token: ghp_{fakes.rand(36)}\nGITHUB_TOKEN=github_pat_{fakes.rand(22)}_{fakes.rand(59)}\n"
+        f"gitlab: glpat-{fakes.rand(20, fakes.URLSAFE)}\n"
+    )
     assert found_of("flux/notes.yaml", text) == [(1, "github-token"), (2, "github-token"), (3, "gitlab-token")]
     assert found_of("x.yaml", "token: ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n") == []
 
@@ -250,7 +288,10 @@ def test_kubeadm_bootstrap_token() -> None:
 
 
 def test_pem_any_private_key_label() -> None:
-    matrix = f"-----BEGIN MATRIX PRIVATE KEY-----\nKey-ID: ed25519:{fakes.rand(6)}\n\n{b64(secrets.token_bytes(32))}\n-----END MATRIX PRIVATE KEY-----\n"
+    matrix = (
+        f"-----BEGIN MATRIX PRIVATE KEY-----\nKey-ID: ed25519:{fakes.rand(6)}\n\n{b64(secrets.token_bytes(32))}\n"
+        "-----END MATRIX PRIVATE KEY-----\n"
+    )
     assert found_of("matrix_key.pem", matrix) == [(1, "private-key")]
     secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: dendrite\ndata:\n  matrix_key.pem: {b64(matrix)}\n"
     assert found_of("secret.yaml", secret) == [(6, "private-key")]
@@ -266,7 +307,10 @@ def test_aws_documentation_example_is_a_known_fact() -> None:
 
 
 def test_azure_openai_32_hex_passed_to_client() -> None:
-    code = f'client = AzureOpenAI(\n    azure_endpoint="https://x.openai.azure.com",\n    api_key="{fakes.rand(32, HEX)}",\n    api_version="2024-02-01",\n)\n'
+    code = (
+        'client = AzureOpenAI(\n    azure_endpoint="https://x.openai.azure.com",\n'
+        f'    api_key="{fakes.rand(32, HEX)}",\n    api_version="2024-02-01",\n)\n'
+    )
     assert found_of("app.py", code) == [(3, "azure-openai-key")]
 
 
@@ -277,7 +321,10 @@ def test_htpasswd_style_hash_file() -> None:
         + "$"
         + fakes.rand(86, string.ascii_letters + string.digits + "./")
     )
-    secret = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: mosquitto\nstringData:\n  passwd: |\n    mqtt:{crypt}\n    ha:{crypt}\n"
+    secret = (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: mosquitto\nstringData:\n  passwd: |\n    mqtt:{crypt}\n"
+        f"    ha:{crypt}\n"
+    )
     assert found_of("mosquitto-secret.yaml", secret) == [(7, "password-hash"), (8, "password-hash")]
 
 
@@ -285,7 +332,10 @@ def test_htpasswd_style_hash_file() -> None:
 
 
 def test_multiline_stringdata_judged_line_by_line() -> None:
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  config.yaml: |\n    database:\n      host: db.svc\n      password: {password()}\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  config.yaml: |\n    database:\n"
+        f"      host: db.svc\n      password: {password()}\n"
+    )
     assert found_of("secret.yaml", text) == [(9, "credential-literal")]
 
 
@@ -296,14 +346,20 @@ def test_non_base64_data_is_judged_as_written() -> None:
 
 def test_secret_manifest_in_a_file_of_any_name() -> None:
     key = fakes.pem_private_key()
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: sealed-secrets-key\ntype: kubernetes.io/tls\ndata:\n  tls.key: {b64(key)}\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sealed-secrets-key\ntype: kubernetes.io/tls\ndata:\n"
+        f"  tls.key: {b64(key)}\n"
+    )
     assert found_of("master.key", text) == [(7, "private-key")]
     plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: " + fakes.rand(40) + "\n"
     assert found_of("secret", plain) == [(6, "k8s-secret-plaintext")]
 
 
 def test_kubeconfig_without_extension() -> None:
-    text = f"apiVersion: v1\nkind: Config\nclusters: []\nusers:\n- name: admin\n  user:\n    username: admin\n    password: {fakes.rand(32)}\n"
+    text = (
+        "apiVersion: v1\nkind: Config\nclusters: []\nusers:\n- name: admin\n  user:\n    username: admin\n"
+        f"    password: {fakes.rand(32)}\n"
+    )
     assert found_of("kubeconfig", text) == [(8, "credential-literal")]
 
 
@@ -317,7 +373,10 @@ def test_enc_names_are_sops_files(name: str) -> None:
     "value", ["password", '"password"', "Password", "kodi", "kodi-mysql-password", "kodidbpassword"]
 )
 def test_default_words_and_the_apps_own_name_in_a_secret(value: str) -> None:
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  MYSQL_PASSWORD: {value}\n  PGADMIN_DEFAULT_PASSWORD: password\n"
+    text = (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  MYSQL_PASSWORD: {value}\n"
+        "  PGADMIN_DEFAULT_PASSWORD: password\n"
+    )
     assert found_of("kubernetes/apps/media/kodidb/secret.yaml", text) == []
     chosen = (
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  MYSQL_PASSWORD: kodi{fakes.rand(8)}\n"
@@ -332,8 +391,14 @@ def test_sops_configmapkeyref_key_and_placeholder_password_stay_quiet() -> None:
     block = _sops_block().replace(
         "    encrypted_regex: ^(data|stringData)$\n", "    encrypted_regex: ^(data|stringData|token)$\n"
     )
-    text = "spec:\n  env:\n    - valueFrom:\n        configMapKeyRef:\n          name: cilium-config\n          key: cni-chaining-mode\n"
-    text += f"  affinity:\n    topologyKey: kubernetes.io/hostname\n  rcon:\n    password: password\n  token: {_enc()}\n{block}"
+    text = (
+        "spec:\n  env:\n    - valueFrom:\n        configMapKeyRef:\n          name: cilium-config\n"
+        "          key: cni-chaining-mode\n"
+    )
+    text += (
+        "  affinity:\n    topologyKey: kubernetes.io/hostname\n  rcon:\n    password: password\n"
+        f"  token: {_enc()}\n{block}"
+    )
     assert found_of("app.enc.yaml", text) == []
 
 

@@ -35,7 +35,10 @@ def rules(text: str, name: str = "kubernetes/apps/ai-gateway/providers/openai.ex
 
 
 def test_what_generate_writes_is_clean() -> None:
-    ini = "[default]\naws_access_key_id = {{ .aws_access_key_id }}\naws_secret_access_key = {{ .aws_secret_access_key }}\n"
+    ini = (
+        "[default]\naws_access_key_id = {{ .aws_access_key_id }}\n"
+        "aws_secret_access_key = {{ .aws_secret_access_key }}\n"
+    )
     assert rules(doc({"apiKey": "{{ .apiKey }}"})) == set()
     assert rules(doc({"credentials": ini}, ["aws_access_key_id", "aws_secret_access_key"])) == set()
     assert rules(doc({"client-secret": "{{ .client_secret }}", "note": "Bearer {{ .apiKey }}"})) == set()

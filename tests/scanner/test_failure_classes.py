@@ -82,14 +82,20 @@ def test_f2_non_secret_values_under_credential_names(value: str) -> None:
 
 def test_f2_public_certificate_next_to_private_key() -> None:
     cert = "-----BEGIN CERTIFICATE-----\n" + b64(fakes.rand(60)) + "\n-----END CERTIFICATE-----\n"
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: tls\ndata:\n  tls.crt: {b64(cert)}\n  ca.crt: {b64(cert)}\n  tls.key: {b64(fakes.pem_private_key())}\n"
+    text = (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: tls\ndata:\n  tls.crt: {b64(cert)}\n"
+        f"  ca.crt: {b64(cert)}\n  tls.key: {b64(fakes.pem_private_key())}\n"
+    )
     found, _ = scan_file("tls.yaml", text.encode())
     assert [(f.line, f.rule) for f in found] == [(8, "private-key")]
     assert filters.is_public_certificate(cert) and not filters.is_public_certificate(fakes.pem_private_key())
 
 
 def test_f2_credential_names_and_tokens_are_still_found() -> None:
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  DB_PASSWORD: hunter2-x\n  SESSION: {fakes.rand(40)}\n  SECRET_DOMAIN: example.com\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  DB_PASSWORD: hunter2-x\n"
+        f"  SESSION: {fakes.rand(40)}\n  SECRET_DOMAIN: example.com\n"
+    )
     found, _ = scan_file("s.yaml", text.encode())
     assert [(f.line, f.rule) for f in found] == [(6, "k8s-secret-plaintext"), (7, "k8s-secret-plaintext")]
 
@@ -116,7 +122,10 @@ def test_f3_history_finds_base64_age_key_in_a_deleted_secret(gitrepo: Path, caps
     assert "rotate" in finding["advice"]
 
 
-PARALLEL = "from aigw_secrets.scanner import history, hook; history.PARALLEL_FROM = 1; raise SystemExit(hook.main(['--history', '--format', 'json']))"
+PARALLEL = (
+    "from aigw_secrets.scanner import history, hook; history.PARALLEL_FROM = 1; raise "
+    "SystemExit(hook.main(['--history', '--format', 'json']))"
+)
 
 
 def test_f3_history_in_parallel_workers_finds_the_same(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,14 +161,21 @@ def test_f4_selector_left_secret_in_plaintext_even_with_mac() -> None:
 
 
 def test_f4_talos_file_encrypted_with_a_kubernetes_selector() -> None:
-    text = f"cluster:\n  secret: {b64(fakes.rand(32))}\nsecrets:\n  bootstraptoken: {fakes.rand(6).lower()}.{fakes.rand(16).lower()}\ncerts:\n  os:\n    key: {b64(fakes.pem_private_key())}\n{_sops_block()}"
+    text = (
+        f"cluster:\n  secret: {b64(fakes.rand(32))}\nsecrets:\n"
+        f"  bootstraptoken: {fakes.rand(6).lower()}.{fakes.rand(16).lower()}\ncerts:\n  os:\n"
+        f"    key: {b64(fakes.pem_private_key())}\n{_sops_block()}"
+    )
     found = {(f.line, f.rule) for f in scan_file("talos/talsecret.sops.yaml", text.encode())[0]}
     assert found == {(2, "sops-unselected-secret"), (4, "kube-bootstrap-token"), (7, "private-key")}
 
 
 def test_f4_re2_selector() -> None:
     block = _sops_block().replace("^(data|stringData)$", "^(?i)(data|stringdata)$")
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: {_enc()}\n  HANDEDIT: typed-later\n{block}"
+    text = (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: {_enc()}\n"
+        f"  HANDEDIT: typed-later\n{block}"
+    )
     assert rules_of("x.sops.yaml", text) == {"sops-plaintext-value"}
 
 
@@ -181,7 +197,10 @@ def test_f6_unterminated_enc_prefix_hides_nothing() -> None:
 
 
 def test_f8_duplicate_anchor_is_read() -> None:
-    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  labels: {a: &v one, b: &v two}\nstringData:\n  DB_PASSWORD: Vq8-fake-Pw-71x\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  labels: {a: &v one, b: &v two}\nstringData:\n"
+        "  DB_PASSWORD: Vq8-fake-Pw-71x\n"
+    )
     found, skipped = scan_file("s.yaml", text.encode())
     assert {f.rule for f in found} == {"k8s-secret-plaintext"} and skipped is None
 
@@ -196,7 +215,10 @@ def test_f8_unparseable_yaml_is_a_skip_note_not_silence() -> None:
 
 
 def test_f9_base64_pem_in_kubeconfig_and_talos() -> None:
-    kubeconfig = f"apiVersion: v1\nkind: Config\nusers:\n  - name: admin\n    user:\n      client-key-data: {b64(fakes.pem_private_key())}\n"
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\nusers:\n  - name: admin\n    user:\n"
+        f"      client-key-data: {b64(fakes.pem_private_key())}\n"
+    )
     assert rules_of("kubeconfig.yaml", kubeconfig) == {"private-key"}
 
 
@@ -232,11 +254,17 @@ def test_f12_sops_json_and_env() -> None:
         ("tagged.yaml", "apiVersion: v1\nkind: !!str Secret\nmetadata: {name: a}\nstringData:\n  password: pw-{pw}\n"),
         (
             "flow.yaml",
-            '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "stringData": {"password": "pw-{pw}"}}\n',
+            (
+                '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}, "stringData": {"password": '
+                '"pw-{pw}"}}\n'
+            ),
         ),
         (
             "list.yaml",
-            "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: a}\n    stringData:\n      password: pw-{pw}\n",
+            (
+                "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n"
+                "    metadata: {name: a}\n    stringData:\n      password: pw-{pw}\n"
+            ),
         ),
         ("quoted.yaml", 'apiVersion: v1\n"kind": "Secret"\nmetadata: {name: a}\nstringData:\n  password: pw-{pw}\n'),
         (
@@ -245,7 +273,10 @@ def test_f12_sops_json_and_env() -> None:
         ),
         (
             "kubectl.json",
-            '{\n\t"apiVersion": "v1",\n\t"kind": "Secret",\n\t"metadata": {"name": "a"},\n\t"data": {"password": "{b64pw}"}\n}\n',
+            (
+                '{\n\t"apiVersion": "v1",\n\t"kind": "Secret",\n\t"metadata": {"name": "a"},\n'
+                '\t"data": {"password": "{b64pw}"}\n}\n'
+            ),
         ),
     ],
 )
@@ -309,7 +340,9 @@ for name in names:
     os.mkdir(name, dir_fd=fds[-1])
     fds.append(os.open(name, os.O_RDONLY, dir_fd=fds[-1]))
 try:
-    res = subprocess.run([sys.executable, "-m", "aigw_secrets", "scan", *sys.argv[3:]], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "aigw_secrets", "scan", *sys.argv[3:]], capture_output=True, text=True, timeout=120
+    )
 finally:  # pytest's own clean-up recurses and would fail on this depth
     os.close(fds.pop())
     for name in reversed(names):

@@ -54,7 +54,8 @@ def lefthook(tmp_path: Path) -> str:
     binary = prefix / "node_modules" / ".bin" / "lefthook"
     if res.returncode != 0 or not binary.exists():
         pytest.skip(
-            f"could not install lefthook with npm (exit {res.returncode}); set AIGW_SECRETS_LEFTHOOK to a lefthook binary"
+            f"could not install lefthook with npm (exit {res.returncode}); set AIGW_SECRETS_LEFTHOOK to a "
+            "lefthook binary"
         )
     return str(binary)
 

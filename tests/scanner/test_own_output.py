@@ -113,12 +113,18 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
         ("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  LOG_LEVEL: debug\n", False),
         (
             "hr.yaml",
-            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    existingSecret: authelia-secrets\n",
+            (
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n"
+                "  values:\n    existingSecret: authelia-secrets\n"
+            ),
             False,
         ),
         (
             "es.yaml",
-            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: x\nspec:\n  data:\n    - secretKey: password\n      remoteRef: {key: db}\n",
+            (
+                "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: x\nspec:\n  data:\n"
+                "    - secretKey: password\n      remoteRef: {key: db}\n"
+            ),
             False,
         ),
         ("secret.yaml.j2", "apiVersion: v1\nkind: Secret\nstringData:\n  password: {{ vault_password }}\n", False),
@@ -126,7 +132,10 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
         ("empty.yaml", "", False),
         (
             "affinity.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      affinity:\n        - key: feature.node.kubernetes.io/usb-ff_10c4_ea60.present\n",
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      affinity:\n"
+                "        - key: feature.node.kubernetes.io/usb-ff_10c4_ea60.present\n"
+            ),
             False,
         ),
         (
@@ -136,7 +145,10 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
         ),
         (
             "grafana.yaml",
-            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    secureJsonData:\n      token: "
+            (
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n"
+                "  values:\n    secureJsonData:\n      token: "
+            )
             + "wgXSk1pkhpbZXGEZvojQhwPH-l_bc1dipFksMbvVoePLzdZlKC"
             + "\n",
             True,
@@ -160,7 +172,10 @@ def test_a_credential_name_in_a_sops_config_file_still_counts() -> None:
         ("host_vars/db.yml", "ansible_host: 10.0.0.2\nansible_user: admin\n", False),
         (
             "app/values.yaml",
-            "env:\n  - name: API_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: api-credentials\n        key: API_PASSWORD_VALUE\n",
+            (
+                "env:\n  - name: API_PASSWORD\n    valueFrom:\n      secretKeyRef:\n"
+                "        name: api-credentials\n        key: API_PASSWORD_VALUE\n"
+            ),
             False,
         ),
         ("snmp/generator.yml", "modules:\n  nas:\n    auth:\n      priv_password: otherPass\n", True),
@@ -177,7 +192,10 @@ def test_exposure_is_scans_verdict(name: str, text: str, exposed: bool) -> None:
 
 def test_mcp_inline_key_is_reported_on_its_value_line() -> None:
     key = fakes.generic_key()  # not a distinctive shape (a ghp_ token is reported as github-token on that line)
-    text = f"apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: MCPRoute\nspec:\n  backendRefs:\n    - name: github\n      securityPolicy:\n        apiKey:\n          inline: {key}\n"
+    text = (
+        "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: MCPRoute\nspec:\n  backendRefs:\n    - name: github\n"
+        f"      securityPolicy:\n        apiKey:\n          inline: {key}\n"
+    )
     found = [f for f in scan_file("mcp.yaml", text.encode())[0] if f.rule == "mcp-inline-api-key"]
     assert [(f.line, f.column) for f in found] == [(8, 19)]
 

@@ -74,7 +74,10 @@ def test_help_and_usage_errors_are_clicks(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_hook_path_never_loads_click(tmp_path: object) -> None:
-    code = "import sys; from aigw_secrets.entry import main; rc = main(['scan', sys.argv[1]]); print('click' in sys.modules); raise SystemExit(rc)"
+    code = (
+        "import sys; from aigw_secrets.entry import main; rc = main(['scan', sys.argv[1]]); print('click' in "
+        "sys.modules); raise SystemExit(rc)"
+    )
     res = subprocess.run([sys.executable, "-c", code, __file__], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "False", res.stderr
     assert click  # imported here only for the parity test

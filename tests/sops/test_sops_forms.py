@@ -23,11 +23,17 @@ FORMS = {
     "comment-between-items": ("plain/list.yaml", "lorem:\n- foo\n#between-items\n- bar"),
     "indented-comment-between-items": (
         "kubernetes/list.yaml",
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: l\nstringData:\n  hosts:\n    - a.example\n    # the second one\n    - b.example\n",
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: l\nstringData:\n  hosts:\n    - a.example\n"
+            "    # the second one\n    - b.example\n"
+        ),
     ),
     "anchors-and-aliases": (
         "kubernetes/anchors.yaml",
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  user: &user admin-user-name\n  login: *user\n  pw: &pw hunter2hunter2\n  pw2: *pw # the same\n",
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  user: &user admin-user-name\n"
+            "  login: *user\n  pw: &pw hunter2hunter2\n  pw2: *pw # the same\n"
+        ),
     ),
     "alias-from-metadata": (
         "kubernetes/meta-alias.yaml",
@@ -36,10 +42,13 @@ FORMS = {
     "postgres-cluster": (
         "kubernetes/pg.yaml",
         "apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata:\n  name: db\nspec:\n"
-        "  instances:\n    - name: a\n      resources: &resources\n        # the resources every pod gets\n        requests:\n          cpu: 100m\n"
-        "        limits:\n          memory: 1Gi  # a comment\n      affinity: &affinity\n        # spread\n        podAntiAffinity: {}\n"
+        "  instances:\n    - name: a\n      resources: &resources\n        # the resources every pod gets\n"
+        "        requests:\n          cpu: 100m\n"
+        "        limits:\n          memory: 1Gi  # a comment\n      affinity: &affinity\n        # spread\n"
+        "        podAntiAffinity: {}\n"
         "  proxy:\n    pgBouncer:\n      resources: *resources\n      affinity: *affinity\n"
-        "  backups:\n    pgbackrest:\n      repoHost:\n        resources: *resources\n      global:\n        # the key\n        repo1-s3-key-secret: hunter2hunter2\n",
+        "  backups:\n    pgbackrest:\n      repoHost:\n        resources: *resources\n      global:\n"
+        "        # the key\n        repo1-s3-key-secret: hunter2hunter2\n",
     ),
 }
 
@@ -48,7 +57,8 @@ FORMS = {
 def rules(repo: Path) -> Path:
     r = agekeys.read_key_file(repo / "age.key")[0].recipient
     (repo / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: plain/.*\n    age: {r}\n  - path_regex: kubernetes/.*\n    encrypted_regex: ^(data|stringData|.*-secret)$\n    age: {r}\n"
+        f"creation_rules:\n  - path_regex: plain/.*\n    age: {r}\n  - path_regex: kubernetes/.*\n"
+        f"    encrypted_regex: ^(data|stringData|.*-secret)$\n    age: {r}\n"
     )
     return repo
 
@@ -88,7 +98,10 @@ def test_encrypted_values_inside_a_repeated_collection_are_refused(
     """sops encrypts each copy under its own key path: an alias to encrypted values cannot stay an
     alias (README: forms that cannot be kept)."""
     rel = "kubernetes/repeat.yaml"
-    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: r\nstringData: &creds\n  pw: hunter2hunter2\ndata2:\n  copy: *creds\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: r\nstringData: &creds\n  pw: hunter2hunter2\ndata2:\n"
+        "  copy: *creds\n"
+    )
     (rules / "kubernetes").mkdir()
     (rules / rel).write_text(text.replace("data2", "stringData2"))
     cfg = rules / ".sops.yaml"

@@ -65,7 +65,8 @@ class AzureArm(Issuer):
         current = self.in_use()
         if current is None:  # regenerating blindly could cut off the key the gateway serves with
             raise ConfigError(
-                f"Azure Resource Manager: the Secret holds neither key1 nor key2 of {self.resource}; put one of them in first"
+                f"Azure Resource Manager: the Secret holds neither key1 nor key2 of {self.resource}; put one "
+                "of them in first"
             )
         slot = "key2" if current == "key1" else "key1"
         keys = self._call("regenerateKey", {"keyName": SLOTS[slot]})

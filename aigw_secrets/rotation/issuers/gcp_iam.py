@@ -117,7 +117,8 @@ def _admin_credentials() -> Any:
     p = Path(path).expanduser()
     if git.tracked_file(p):
         raise ConfigError(
-            f"$AIGW_SECRETS_GCP_ADMIN_CREDENTIALS names {p}, a file tracked in git; keep the admin key outside the repository"
+            f"$AIGW_SECRETS_GCP_ADMIN_CREDENTIALS names {p}, a file tracked in git; keep the admin key "
+            "outside the repository"
         )
     try:
         info = json.loads(p.read_text("utf-8"))

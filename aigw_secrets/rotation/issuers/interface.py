@@ -124,7 +124,8 @@ class Issuer(abc.ABC):
         return next((k for k in self.listed() if k.name == name), None)
 
     def prepare(self, annotations: Mapping[str, str], value: str | None = None) -> None:  # noqa: B027 - optional hook
-        """What the current Secret records and holds (``value``, decrypted; None when it cannot be), before minting (Azure: which key is in use)."""
+        """What the current Secret records and holds (``value``, decrypted; None when it cannot be), before
+        minting (Azure: which key is in use)."""
 
     def make_room(  # noqa: B027 - optional hook: only AWS has a hard 2-key limit
         self, *, force: bool = False, keep: str | None = None, revoke: Callable[[str], None] | None = None
