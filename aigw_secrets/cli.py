@@ -1,4 +1,5 @@
-"""Command line: click maps options to arguments, ``commands.*`` do the work, ``errors.guarded`` maps errors to exit codes.
+"""Command line: click maps options to arguments, ``commands.*`` do the work, ``errors.guarded`` maps errors
+to exit codes.
 
 Command modules are imported inside each command so that ``aigw-secrets --help`` and the scanner
 hook never import kubernetes, gnupg or the sops machinery.
@@ -36,7 +37,10 @@ _REPO = click.option(
     default=".",
     show_default=True,
     callback=_find_root,
-    help="Repository root (where cluster.yaml / cluster.toml and .sops.yaml live; default: found from the current directory).",
+    help=(
+        "Repository root (where cluster.yaml / cluster.toml and .sops.yaml live; default: found from the current "
+        "directory)."
+    ),
 )
 
 

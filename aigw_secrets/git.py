@@ -100,7 +100,8 @@ def _late(args: Sequence[str], root: StrPath, seconds: float) -> GitError:
     sub = _subcommand(args)
     hint = ": a commit hook still running, or a GPG passphrase prompt (commit.gpgsign)?" if sub == "commit" else ""
     return GitError(
-        f"git {sub} did not finish within {seconds:g}s in {root}{hint}; it was stopped (AIGW_SECRETS_GIT_TIMEOUT sets the limit)"
+        f"git {sub} did not finish within {seconds:g}s in {root}{hint}; it was stopped "
+        "(AIGW_SECRETS_GIT_TIMEOUT sets the limit)"
     )
 
 

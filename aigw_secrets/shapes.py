@@ -39,7 +39,8 @@ _TEMPLATE = lean.pattern(r"^(<[^>]*>|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*
 # "AKIA...EXAMPLE", "<changeme>". Inside a run of random characters ("...kTODo9...") it is chance, and a
 # real key that happens to contain it must still be judged a key.
 _WORDS = lean.pattern(
-    r"(?:^|(?<=[^A-Za-z0-9]))(?:change[-_ ]?me|replace[-_ ]?(?:me|with|this)|placeholder|your[-_ ]|example|dummy|redacted|"
+    r"(?:^|(?<=[^A-Za-z0-9]))(?:change[-_ ]?me|replace[-_ ]?(?:me|with|this)|placeholder|your[-_ ]|example|"
+    r"dummy|redacted|"
     r"not[-_ ]?a[-_ ]?real|fake[-_ ]?key|insert[-_ ]|todo|fixme|secret[-_]?here|key[-_]?here|xxxx)"
     r"|(?:change[-_ ]?me|placeholder|example|dummy|redacted|todo|fixme|here|xxxx)(?=$|[^A-Za-z0-9])"
     r"|<your|\*\*\*|\.\.\.",

@@ -183,7 +183,8 @@ def violations(package_dir: Path) -> list[str]:
         rel = trees[imp.importer][0].relative_to(package_dir.parent).as_posix()
         if j < i:
             out.append(
-                f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: upward ({src or PACKAGE} is below {dst or PACKAGE})"
+                f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: upward ({src or PACKAGE} is below "
+                f"{dst or PACKAGE})"
             )
         elif i == j and src != dst and layer.independent:
             out.append(f"{rel}:{imp.line}: {imp.importer} imports {imp.imported}: {src} and {dst} are independent")

@@ -172,7 +172,8 @@ def shared_crds() -> None:
     if not crds.CRD_DIR.is_dir():
         pytest.skip(
             f"reference CRDs not available: {crds.CRD_DIR} is absent. They come from ../shared/crds beside the project "
-            "(AI Gateway v1.1.0, Envoy Gateway Backend, Gateway API BackendTLSPolicy/ReferenceGrant), or from AIGW_SECRETS_SHARED; CI has them, a fresh clone does not"
+            "(AI Gateway v1.1.0, Envoy Gateway Backend, Gateway API BackendTLSPolicy/ReferenceGrant), or from "
+            "AIGW_SECRETS_SHARED; CI has them, a fresh clone does not"
         )
 
 

@@ -62,7 +62,10 @@ def _recipient_findings(root: Path) -> list[Finding]:
                     exc.rel,
                     f"the next unattended rotation of {pc.key} stops (exit 11): .sops.yaml would encrypt it also to "
                     f"{', '.join(exc.extra)}, not a recipient of the committed Secret",
-                    f"if the recipients belong, run `aigw-secrets updatekeys` on that file or list them in {ENV}; otherwise revert the .sops.yaml change",
+                    (
+                        "if the recipients belong, run `aigw-secrets updatekeys` on that file or list them in "
+                        f"{ENV}; otherwise revert the .sops.yaml change"
+                    ),
                 )
             )
         except AigwError:

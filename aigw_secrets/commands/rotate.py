@@ -63,7 +63,8 @@ def status(root: Path, *, fmt: str = "table") -> int:
                     ", by hand in the provider's console)" if r.get("revoke_by_hand") else ")"
                 )
             lines.append(
-                f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} {r['state']:22} {prev}"
+                f"{r['provider']:18} {r['auth']:16} {age:>5} {str(r.get('next_due', '-')) + flag:20} "
+                f"{r['state']:22} {prev}"
             )
             if r.get("needs_operator"):
                 lines.append(f"{'':18} needs operator: {r['needs_operator']}")
@@ -127,13 +128,16 @@ def _report(summary: Summary) -> None:
     )
     if summary["rotated"] or summary.get("data_keys_rotated"):
         output.hint(
-            "commit and push the changed files (the cron job does); `aigw-secrets status` shows when each previous credential may be revoked"
+            "commit and push the changed files (the cron job does); `aigw-secrets status` shows when each "
+            "previous credential may be revoked"
         )
     for item in summary["needs_operator"]:
         if item.get("untrusted_recipients"):
             continue  # its reason says what the operator can do
         output.hint(
-            f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider {item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets rotate --cancel {item['provider']}`"
+            f"provide {item['provider']}'s new credential and run `aigw-secrets rotate --provider "
+            f"{item['provider']} --source file:PATH` (or env:VAR, cmd:COMMAND, stdin), or `aigw-secrets "
+            f"rotate --cancel {item['provider']}`"
         )
     if summary.get("waiting"):
         output.hint(
@@ -179,7 +183,8 @@ def run(
         if opts.assume_applied:
             # the bot never takes the cluster gates on trust; an operator may, at a terminal
             raise ConfigError(
-                "--assume-applied is for an operator revoking one provider (--revoke NAME), never with --due: the cron job checks the cluster"
+                "--assume-applied is for an operator revoking one provider (--revoke NAME), never with --due: "
+                "the cron job checks the cluster"
             )
         summary = rotate_due(root, verify=verify)
         _note_needs_operator(root, summary["needs_operator"])
@@ -229,7 +234,8 @@ def _accept_recipients_allowed(provider: str | None) -> None:
         raise ConfigError("--accept-recipients goes with --provider NAME (one credential, an operator deciding)")
     if not at_terminal():
         raise ConfigError(
-            "--accept-recipients is for an operator at a terminal; unattended runs encrypt only to the Secret's committed recipients and AIGW_SECRETS_TRUSTED_RECIPIENTS"
+            "--accept-recipients is for an operator at a terminal; unattended runs encrypt only to the "
+            "Secret's committed recipients and AIGW_SECRETS_TRUSTED_RECIPIENTS"
         )
 
 
@@ -284,7 +290,8 @@ def _cancel(root: Path, name: str, fmt: str) -> int:
             raise ConfigError(f"{pc.key}: no credential rotation in progress; nothing to cancel")
         if state in _WRITTEN:
             raise DataError(
-                f"{pc.key}: the rotation already wrote {journal.data.get('file')} (step {state}); it cannot be cancelled, finish it with `aigw-secrets rotate --provider {pc.key}`"
+                f"{pc.key}: the rotation already wrote {journal.data.get('file')} (step {state}); it cannot "
+                f"be cancelled, finish it with `aigw-secrets rotate --provider {pc.key}`"
             )
         pending.abandon(root, pc, "the rotation was cancelled")  # a minted key is revoked at once
         journal.step(Step.ABORTED, error="cancelled")
@@ -323,7 +330,8 @@ def _revoke(root: Path, name: str, fmt: str, opts: RevokeOptions) -> int:
         output.info(f"{pc.key}: {result['state']}")
         if result["state"] != "nothing to revoke":
             output.hint(
-                f"run `aigw-secrets rotate --revoke {pc.key}` again once every gate holds (`aigw-secrets status` shows them)"
+                f"run `aigw-secrets rotate --revoke {pc.key}` again once every gate holds (`aigw-secrets "
+                "status` shows them)"
             )
     else:
         output.summary(f"{pc.key}: previous credential {result.get('ref')} revoked")

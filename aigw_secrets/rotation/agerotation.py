@@ -146,7 +146,10 @@ class AgeRotation:
         return self._cluster
 
     def _instructions(self) -> str:
-        return "no cluster access: stopped before the cluster learns the new key; see the commands above, or re-run with --kubeconfig/--context"
+        return (
+            "no cluster access: stopped before the cluster learns the new key; see the commands above, or re-run "
+            "with --kubeconfig/--context"
+        )
 
     def phase2_commands(self) -> list[str]:
         """What phase 2 does, as kubectl commands an operator can run by hand (bash: the key never
@@ -155,8 +158,14 @@ class AgeRotation:
         entry = f"aigw-{(self.record.rotation_id or 'xxxxxxxx')[:8]}.agekey"
         ns, name = self.secret_ns, self.secret_name
         return [
-            f'kubectl -n {ns} patch secret {name} --type merge --patch-file <(printf \'{{"data":{{"{entry}":"%s"}}}}\' "$(base64 -w0 < {new})")',
-            f"kubectl -n {ns} get secret {name} -o go-template='{{{{range $k, $v := .data}}}}{{{{$k}}}}{{{{\"\\n\"}}}}{{{{end}}}}'   # lists {entry} next to the old entry",
+            (
+                f"kubectl -n {ns} patch secret {name} --type merge --patch-file <(printf "
+                f'\'{{"data":{{"{entry}":"%s"}}}}\' "$(base64 -w0 < {new})")'
+            ),
+            (
+                f"kubectl -n {ns} get secret {name} -o go-template='{{{{range $k, $v := "
+                f'.data}}}}{{{{$k}}}}{{{{"\\n"}}}}{{{{end}}}}\'   # lists {entry} next to the old entry'
+            ),
             "aigw-secrets keys rotate-age --confirm-phase 2",
         ]
 
@@ -242,10 +251,19 @@ class AgeRotation:
         done = order.index(Phase(state)) + 1 if state in order else 0
         steps = [
             f"1. generate a new age key (0600, git-ignored) next to {self.old_key_file.name}",
-            f"2. add it to Secret {self.secret_ns}/{self.secret_name} (entry *.agekey) next to the old key; check both are there",
+            (
+                f"2. add it to Secret {self.secret_ns}/{self.secret_name} (entry *.agekey) next to the old key; "
+                "check both are there"
+            ),
             "3. add the new recipient to .sops.yaml, `updatekeys` every managed file (formatting kept), commit",
-            f"4. when Kustomization {self.ks_ns}/{self.ks_name} is Ready with that commit applied: remove the old recipient, updatekeys, new data keys, commit",
-            f"5. when that commit is applied and {self.grace} have passed: drop the old key from the cluster Secret, retire the local old key",
+            (
+                f"4. when Kustomization {self.ks_ns}/{self.ks_name} is Ready with that commit applied: remove the "
+                "old recipient, updatekeys, new data keys, commit"
+            ),
+            (
+                f"5. when that commit is applied and {self.grace} have passed: drop the old key from the cluster "
+                "Secret, retire the local old key"
+            ),
         ]
         return [("done  " if i < done else "todo  ") + s for i, s in enumerate(steps)]
 
@@ -307,7 +325,8 @@ class AgeRotation:
         missing_old = [r for r in self.record.old_recipients if r not in held]
         if missing_old:
             output.warn(
-                f"{self.secret_ns}/{self.secret_name} does not hold the old key ({missing_old[0][:16]}...): Flux cannot decrypt the current files today"
+                f"{self.secret_ns}/{self.secret_name} does not hold the old key ({missing_old[0][:16]}...): "
+                "Flux cannot decrypt the current files today"
             )
         self.journal.step(Phase.CLUSTER_HAS_BOTH, cluster_entry=entry)
         output.status("updated", f"{self.secret_ns}/{self.secret_name}", "holds the old and the new key")
@@ -351,7 +370,10 @@ class AgeRotation:
             self._updatekeys(files)
         sha = git.commit(
             self.root,
-            f"aigw-secrets: add age recipient {self.record.new_recipient[:16]}... (rotation {self.record.rotation_id[:8]})",
+            (
+                f"aigw-secrets: add age recipient {self.record.new_recipient[:16]}... (rotation "
+                f"{self.record.rotation_id[:8]})"
+            ),
             [cfg_path, *files, *self._gitignore()],
         )
         self.journal.step(Phase.RECIPIENT_ADDED, commit_added=sha)
@@ -367,7 +389,8 @@ class AgeRotation:
         self._wait_for_flux(self.record.commit_added)
         if self.record.new_recipient not in self.cluster_recipients():
             raise DataError(
-                f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing the old recipient"
+                f"{self.secret_ns}/{self.secret_name}: the new key is missing from the cluster; not removing "
+                "the old recipient"
             )
         cfg_path = sops_config.require(self.root)
         files = self.managed()
@@ -441,7 +464,8 @@ class AgeRotation:
             sops_binary.Sops(self.root),
             files,
             own={self.record.new_recipient},
-            fix="An operator reviews .sops.yaml, runs `aigw-secrets updatekeys` for recipients that belong, or lists them in "
+            fix="An operator reviews .sops.yaml, runs `aigw-secrets updatekeys` for recipients that belong, or "
+            "lists them in "
             f"{recipients.ENV}, then runs `aigw-secrets keys rotate-age` again",
         )
 

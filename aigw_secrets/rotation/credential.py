@@ -179,7 +179,8 @@ def rotate_credential(
     ):
         journal.step(Step.ABORTED, error="superseded")  # an older credential never comes back unasked
         raise SupersededError(
-            f"{pc.provider.title} ({pc.name}): the new credential from {cred.source} is one {rel} held before and a rotation replaced; give a new one"
+            f"{pc.provider.title} ({pc.name}): the new credential from {cred.source} is one {rel} held before "
+            "and a rotation replaced; give a new one"
         )
     if not same_as_journal:  # a new value (or the source changed since a crash)
         old_ref = _old_identity(root, pc, path, rel)
@@ -219,7 +220,10 @@ def rotate_credential(
     output.status(
         "rotated",
         rel,
-        f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after {journal.data['revoke_after']}",
+        (
+            f"{pc.provider.title}; previous credential {journal.data.get('old_ref')} safe to revoke after "
+            f"{journal.data['revoke_after']}"
+        ),
     )
     return {
         "provider": pc.key,

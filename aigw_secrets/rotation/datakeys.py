@@ -30,7 +30,8 @@ def _inside(root: Path, path: Path) -> Path:
     resolved = path.resolve()
     if not resolved.is_relative_to(root):
         raise NoInputError(
-            f"{path}: is outside the repository {root} (or a symlink out of it); only the repository's files are rotated"
+            f"{path}: is outside the repository {root} (or a symlink out of it); only the repository's files "
+            "are rotated"
         )
     return resolved
 

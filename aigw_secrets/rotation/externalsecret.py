@@ -81,7 +81,8 @@ def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig, cfg: Config)
     )
     if key != expected:
         raise DataError(
-            f"ExternalSecret {secretdoc.secret_name(pc)} names store entry {key}, not {expected}; not reading another entry"
+            f"ExternalSecret {secretdoc.secret_name(pc)} names store entry {key}, not {expected}; not reading "
+            "another entry"
         )
     if store.ours(key) is not True:
         raise DataError(f"{store.describe(key)}: not created by aigw-secrets; not reading it")
@@ -235,7 +236,10 @@ def rotate(
     output.status(
         "rotated",
         rel,
-        f"{pc.provider.title}: store version {pinned}; previous credential {journal.data.get('old_ref')} safe to revoke after {revoke_after}",
+        (
+            f"{pc.provider.title}: store version {pinned}; previous credential {journal.data.get('old_ref')} safe "
+            f"to revoke after {revoke_after}"
+        ),
     )
     issuer = pc.settings.get("issuer") or "operator"
     return {
@@ -322,7 +326,10 @@ def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: Rollout) -
     if written is None or refreshed is None or refreshed < written:
         return (
             False,
-            f"ExternalSecret {ns}/{name} last synced {status.get('refreshTime') or 'never'}, before the store write at {t.stored_at}",
+            (
+                f"ExternalSecret {ns}/{name} last synced {status.get('refreshTime') or 'never'}, before the store "
+                f"write at {t.stored_at}"
+            ),
         )
     secret = cluster.read_secret(ns, name)
     live_hash = (((secret or {}).get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
@@ -330,7 +337,10 @@ def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: Rollout) -
         return False, f"Secret {ns}/{name} does not carry generation {t.generation} yet"
     return (
         True,
-        f"ExternalSecret {ns}/{name} Ready, synced {status.get('refreshTime')}; Secret carries generation {t.generation}",
+        (
+            f"ExternalSecret {ns}/{name} Ready, synced {status.get('refreshTime')}; Secret carries generation "
+            f"{t.generation}"
+        ),
     )
 
 

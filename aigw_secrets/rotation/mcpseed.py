@@ -59,7 +59,10 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
                 baseline,
                 what="the new MCP session seed",
                 secret=rel,
-                fix=f"An operator: `aigw-secrets updatekeys {rel}`, or `aigw-secrets rotate --provider {NAMES[0]} --accept-recipients` at a terminal",
+                fix=(
+                    f"An operator: `aigw-secrets updatekeys {rel}`, or `aigw-secrets rotate --provider {NAMES[0]} "
+                    "--accept-recipients` at a terminal"
+                ),
             )
         current = yaml.safe_load(sops_files.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
         data = (current or {}).get("stringData") or {}

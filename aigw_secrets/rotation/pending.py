@@ -133,7 +133,10 @@ def recipients_check(
             baseline,
             what=f"{pc.key}'s new credential",
             secret=targets[0],
-            fix=f"An operator: `aigw-secrets updatekeys {targets[0]}`, or `aigw-secrets rotate --provider {pc.key} --accept-recipients` at a terminal",
+            fix=(
+                f"An operator: `aigw-secrets updatekeys {targets[0]}`, or `aigw-secrets rotate --provider "
+                f"{pc.key} --accept-recipients` at a terminal"
+            ),
         )
     except recipients.UntrustedRecipients as exc:
         if journal is not None:
@@ -169,7 +172,8 @@ def obtain(
         if value is not None:
             return credentials.Credential(value, f"issuer {issuer.kind} ({journal.data['ref']}, pending)")
         output.warn(
-            f"{pc.key}: the pending credential {journal.data['ref']} cannot be decrypted here; revoking it and minting again"
+            f"{pc.key}: the pending credential {journal.data['ref']} cannot be decrypted here; revoking it "
+            "and minting again"
         )
         _revoke_new(root, cfg, pc, issuer, journal, str(journal.data["ref"]))
     if journal.active and journal.data["state"] == Step.MINTING:
@@ -240,7 +244,8 @@ def _clean_orphans(root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, 
         if trust.guard(root, cfg, pc, issuer, key.ref, ours=True) is None:
             continue
         output.warn(
-            f"revoking orphan {key.ref} ({key.name or 'untagged'}): created by an interrupted run, its value was never captured"
+            f"revoking orphan {key.ref} ({key.name or 'untagged'}): created by an interrupted run, its value "
+            "was never captured"
         )
         if issuer.soft_revoke:
             issuer.disable(key.ref)

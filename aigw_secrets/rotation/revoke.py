@@ -309,9 +309,15 @@ def _by_hand(
     """Say which key to revoke in the console and when; ``--ref`` naming it records that it was."""
     where = f"the {pc.provider.title} console" if not pc.key.startswith("mcp_") else f"{pc.provider.title}'s admin"
     if pending.issuer_for(pc) is None:
-        why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets (no ai_gateway_{pc.key}_issuer), so revoke it in {where}"
+        why = (
+            f"{t['ref']} was supplied by an operator, not minted by aigw-secrets (no ai_gateway_{pc.key}_issuer), "
+            f"so revoke it in {where}"
+        )
     else:  # an issuer that can revoke, but never a key it did not create unless the operator names its id
-        why = f"{t['ref']} was supplied by an operator, not minted by aigw-secrets, so revoke it in {where} or name its id: aigw-secrets rotate --revoke {pc.key} --ref KEY_ID"
+        why = (
+            f"{t['ref']} was supplied by an operator, not minted by aigw-secrets, so revoke it in {where} or name "
+            f"its id: aigw-secrets rotate --revoke {pc.key} --ref KEY_ID"
+        )
     if ref == t["ref"]:
         journal = record(root, f"revoke-by-hand-{pc.key}", BY_HAND)
         journal.data = {}
@@ -369,7 +375,8 @@ def revoke(
         from aigw_secrets.rotation import externalsecret  # noqa: F401 - registers how the store's value is read
     if ref and not at_terminal():
         raise trust.Refused(
-            f"{pc.key}: --ref names a key for an operator at a terminal; the rotation bot revokes only keys the provider shows as minted by aigw-secrets for this Secret"
+            f"{pc.key}: --ref names a key for an operator at a terminal; the rotation bot revokes only keys "
+            "the provider shows as minted by aigw-secrets for this Secret"
         )
     facts = trust.establish(root, cfg, pc, issuer)
     if issuer.records:

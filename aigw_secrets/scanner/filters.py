@@ -148,18 +148,23 @@ _RESOURCE_NAME = lean.pattern(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 _IDENTIFIER = lean.pattern(
     "|".join(
         (
-            r"^[a-z][a-z0-9]*(?:[-_]+[a-z0-9]+)+=*$",  # restic_password, rb5009-user, app--admin--password, auth_oidc_code=
+            # restic_password, rb5009-user, app--admin--password, auth_oidc_code=
+            r"^[a-z][a-z0-9]*(?:[-_]+[a-z0-9]+)+=*$",
             r"^[A-Za-z0-9]{1,10}(?:_+[A-Za-z0-9]{1,10}){2,}$",  # radarr_4k_RADARR_API_KEY
             r"^[a-z0-9]+(?:[-.][a-z0-9]+)*-[a-z0-9]+(?:[-.][a-z0-9]+)*$",  # ingress-nginx.wildcard-tls
             r"^[+-]?\d+$",  # a (signed) number: a world seed
             r"^[a-z]{4,}\d{0,2}$",  # threshold1
             r"^[A-Za-z]+(?:_+[A-Za-z]+)+$",  # QBT_BitTorrent__Session__Port
-            r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]*)+$",  # node-role.kubernetes.io/control-plane, external-dns.alpha.kubernetes.io/
-            r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9][A-Za-z0-9_.\-]*$",  # label key: kubernetes.io/nodeName
-            r"^(?:data|var|local|module|each|resource)\.[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*|\[[^\]\s]*\])*$",  # Terraform
+            # node-role.kubernetes.io/control-plane, external-dns.alpha.kubernetes.io/
+            r"^[a-z0-9.\-_]*[a-z0-9](?:/[a-z0-9.\-_]*)+$",
+            # label key: kubernetes.io/nodeName
+            r"^(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+            # Terraform
+            r"^(?:data|var|local|module|each|resource)\.[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*|\[[^\]\s]*\])*$",
             r"^--?[a-z]",  # --token-auth-file
             r"^[A-Za-z]+(?:-(?:[A-Za-z]+|\d+))+$",  # more-custom-CAs
-            r"^[a-z]+\d*(?:[A-Z][a-z]+\d*){2,}$",  # base64EncodedCredentials (not pwgen's shape: syllables, a capital, a digit, lower case again)
+            # base64EncodedCredentials (not pwgen's shape: syllables, a capital, a digit, lower case again)
+            r"^[a-z]+\d*(?:[A-Z][a-z]+\d*){2,}$",
             r"^\{[A-Za-z_][A-Za-z0-9_]*\}$",  # {FRIGATE_MQTT_PASSWORD}
             r"^\.?[\w.\-]+\.(?:json|ya?ml|txt|pem|key|crt|conf|cfg|env|toml|ini|xml|properties)$",  # .credentials.json
         )
@@ -324,7 +329,8 @@ def is_named_thing(value: str) -> bool:
     a flag, a code expression (what a credential-named key holds when it says where the secret is)."""
     v = value.strip()
     if _UUID.match(v) or _CRYPT_DIGEST.match(v):
-        return False  # a UUID under a credential name is a token (Proxmox API token secrets, Consul ACLs); `$2a$10$…` a digest
+        # a UUID under a credential name is a token (Proxmox API token secrets, Consul ACLs); `$2a$10$…` a digest
+        return False
     return bool(_IDENTIFIER.match(v) or _CODE_PATH.search(v))
 
 

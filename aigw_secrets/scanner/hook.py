@@ -55,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="write the report to a file instead of stdout")
     p.add_argument(
         "--baseline",
-        help=f"JSON file of accepted findings (SHA-256 only; default: {DEFAULT_BASELINE} at the repository root, when it exists)",
+        help=(
+            f"JSON file of accepted findings (SHA-256 only; default: {DEFAULT_BASELINE} at the repository root, "
+            "when it exists)"
+        ),
     )
     p.add_argument(
         "--update-baseline",

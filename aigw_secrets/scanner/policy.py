@@ -91,7 +91,8 @@ def credential_by_name(keys: tuple[str, ...], value: str, *, kube_kind: str | No
     if keys[-1] == "key" and (
         _GRAFANA_QUERY.fullmatch(value) or not (filters.is_token_like(value) and not filters.is_named_thing(value))
     ):
-        return False  # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
+        # a selector's `key:` names a label; `autoCurseForge: {key: $2a$10$…}` holds a token (xunholy/k8s-gitops)
+        return False
     if (
         _SECRET_WORD.search(keys[-1])
         and not _VALUE_SECRET.search(keys[-1])

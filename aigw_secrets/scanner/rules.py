@@ -104,7 +104,8 @@ LINE_RULES: tuple[Rule, ...] = (
         "private-key",
         "PEM private key",
         # any label (RSA, EC, DSA, OPENSSH, ENCRYPTED, ED25519 (Talos), MATRIX (Dendrite)), headers allowed
-        r"-----BEGIN (?:[A-Z0-9]{2,16} ){0,3}PRIVATE KEY-----(?:(?:\r?\n|\\n)[A-Za-z][\w\-]*:[^\n\\]*){0,4}(?:\r?\n|\\n){1,2}[A-Za-z0-9+/=]{40,}",
+        r"-----BEGIN (?:[A-Z0-9]{2,16} ){0,3}PRIVATE KEY-----(?:(?:\r?\n|\\n)[A-Za-z][\w\-]*:[^\n\\]*){0,4}"
+        r"(?:\r?\n|\\n){1,2}[A-Za-z0-9+/=]{40,}",
         triggers=("private key-----",),
     ),
     Rule(
@@ -147,8 +148,12 @@ LINE_RULES += tuple(
 LINE_RULES += (
     Rule(
         "mcp-inline-api-key",
-        "MCPRoute backend API key written inline (securityPolicy.apiKey.inline): a plaintext key in the resource; use a secretRef",
-        r"(?m)(?:^([ \t]*)apiKey:[ \t]*\r?\n\1[ \t]+inline:|apiKey:[ \t]*\{[ \t]*inline:)[ \t]*[\"']?(\$\{[^}\s]*\}|[^\s\"',}#]+)",
+        (
+            "MCPRoute backend API key written inline (securityPolicy.apiKey.inline): a plaintext key in the "
+            "resource; use a secretRef"
+        ),
+        r"(?m)(?:^([ \t]*)apiKey:[ \t]*\r?\n\1[ \t]+inline:|apiKey:[ \t]*\{[ \t]*inline:)"
+        r"[ \t]*[\"']?(\$\{[^}\s]*\}|[^\s\"',}#]+)",
         group=2,
         triggers=("inline",),
     ),
@@ -220,7 +225,8 @@ LINE_RULES += (
     Rule(
         "vault-unseal-key",
         "HashiCorp Vault unseal key (from `vault operator init` output)",
-        r"Unseal Key \d+:\s*([A-Za-z0-9+/]{43,44}=?)(?![A-Za-z0-9+/=])|\"unseal_keys_(?:b64|hex)\"\s*:\s*\[\s*\"([A-Za-z0-9+/=]{40,})\"",
+        r"Unseal Key \d+:\s*([A-Za-z0-9+/]{43,44}=?)(?![A-Za-z0-9+/=])"
+        r"|\"unseal_keys_(?:b64|hex)\"\s*:\s*\[\s*\"([A-Za-z0-9+/=]{40,})\"",
         group=1,
         triggers=("unseal",),
     ),
@@ -267,21 +273,30 @@ LINE_RULES += (
     ),
     Rule(
         "credential-literal",
-        "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
+        (
+            "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: "
+            "HelmRelease values, ConfigMaps, config files, comments"
+        ),
         # any key (greedy: fast) whose last letters say credential, judged by name afterwards
         r"(?m)^[ \t]*(?:(?:#+|//)[ \t]*)?(?:-[ \t]+)?(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-]++"
         + _NAMED
         # the value may be the only item of a flow sequence (Prometheus scrape `params: {apikey: [KEY]}`)
-        + r")[\"']?[ \t]*[:=][ \t]*(\[[ \t]*)?([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\3[ \t]*(?(2)\][ \t]*)[,;]?[ \t]*(?:[#;].*)?\r?$",
+        + r")[\"']?[ \t]*[:=][ \t]*(\[[ \t]*)?([\"']?)([^\s\"'`]{7,255}[^\s\"'`,;])\3"
+        r"[ \t]*(?(2)\][ \t]*)[,;]?[ \t]*(?:[#;].*)?\r?$",
         group=4,
         key_group=1,
         literal=True,
-        line_anchor=r"(?:pass|pwd|secret|token|key|jwt|auth|salt|seed|cookie|dsn|ential)(?:word|wd|phrase|s)?[\"']?[ \t]*[:=]",
+        line_anchor=(
+            r"(?:pass|pwd|secret|token|key|jwt|auth|salt|seed|cookie|dsn|ential)(?:word|wd|phrase|s)?[\"']?[ \t]*[:=]"
+        ),
         refine=(("kube-bootstrap-token", r"[a-z0-9]{6}\.[a-z0-9]{16}"), ("vault-token", r"s\.[A-Za-z0-9]{24}")),
     ),
     Rule(
         "credential-literal",
-        "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
+        (
+            "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: "
+            "HelmRelease values, ConfigMaps, config files, comments"
+        ),
         # a URL's query parameter (`…/api?t=user&apikey=…`, a dashboard's link, a scrape target)
         r"[?&]([A-Za-z_]*(?:key|token|secret|password|passwd|pwd|auth))=([^&\s\"'#<>`]{12,256})(?=[&\s\"'#<>`]|$)",
         group=2,
@@ -291,7 +306,10 @@ LINE_RULES += (
     ),
     Rule(
         "credential-literal",
-        "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: HelmRelease values, ConfigMaps, config files, comments",
+        (
+            "A literal assigned to a credential-named key (password, token, secret, api key) outside a Secret: "
+            "HelmRelease values, ConfigMaps, config files, comments"
+        ),
         r"--from-literal[= ][\"']?([A-Za-z0-9_.\-]+)=([^\s\"'\\]{8,256})",
         group=2,
         triggers=("--from-literal",),
@@ -307,7 +325,8 @@ DOCUMENTATION_EXAMPLES = frozenset(
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS docs: secret access key
         "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",  # AWS docs: second secret access key
         "abcdef.0123456789abcdef",  # kubeadm docs: bootstrap token
-        "z01mye6j16bspJYtTB/5SFX8j7Ph4JXxM2Xuu4vsBPM=",  # Talos generated config: commented example aescbcEncryptionSecret
+        # Talos generated config: commented example aescbcEncryptionSecret
+        "z01mye6j16bspJYtTB/5SFX8j7Ph4JXxM2Xuu4vsBPM=",
         "07401b.f395accd246ae52d",  # Kubernetes docs: bootstrap token
         "783bde.3f89s0fje9f38fhf",  # Kubernetes docs: kubeadm join token
         "1150bed3f45247b99f7db9696fffa17cbx9",  # Cloudflare cf-terraforming README: global API key
@@ -329,13 +348,19 @@ STRUCTURAL_RULES: tuple[Rule, ...] = (
     Rule("kustomize-secret-literal", "kustomize secretGenerator literal with a real value"),
     Rule(
         "externalsecret-template-literal",
-        "ExternalSecret whose spec.target.template.data holds a literal credential instead of a {{ .property }} from the store",
+        (
+            "ExternalSecret whose spec.target.template.data holds a literal credential instead of a {{ .property "
+            "}} from the store"
+        ),
     ),
     Rule("sops-plaintext-value", "SOPS file with a plaintext value inside an encrypted section (hand-edited)"),
     Rule("sops-missing-mac", "SOPS metadata block without a MAC"),
     Rule(
         "sops-rule-unencrypted",
-        "secret material in plaintext in a file that must be encrypted (a .sops.yaml creation rule covers it, or it is named *.sops.*)",
+        (
+            "secret material in plaintext in a file that must be encrypted (a .sops.yaml creation rule covers it, "
+            "or it is named *.sops.*)"
+        ),
     ),
     Rule(
         "sops-unselected-secret",

@@ -43,8 +43,10 @@ _ENC_TOKEN = lean.pattern(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/
 # Cheap test whether the structural pass can find anything: a Secret or a List (any quoting, a
 # !!str tag, flow style), a secretGenerator, sops metadata or ciphertext.
 _STRUCTURAL_HINT = lean.pattern(
-    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|ExternalSecret|\w*List)\b|["']kind["'][ \t]*:[ \t]*["'](?:Secret|ExternalSecret|\w*List)["']"""
-    r"""|^["']?sops["']?[ \t]*:|"sops"[ \t]*:[ \t]*\{|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",  # sops metadata is top-level
+    r"""^[ \t]*["']?kind["']?[ \t]*:[ \t]*(?:!!str[ \t]+)?["']?(?:Secret|ExternalSecret|\w*List)\b"""
+    r"""|["']kind["'][ \t]*:[ \t]*["'](?:Secret|ExternalSecret|\w*List)["']"""
+    # sops metadata is top-level
+    r"""|^["']?sops["']?[ \t]*:|"sops"[ \t]*:[ \t]*\{|secretGenerator[ \t]*:|ENC\[AES256_GCM,""",
     re.M,
 )
 _SOPS_META = lean.pattern(r"""(?m)^\s*["']?sops["']?\s*:|"sops"\s*:|^sops_(?:mac|version|lastmodified)=|^\[sops\]""")

@@ -45,7 +45,11 @@ def check_files(
     rule_of = {p: r for p, r in governed}
     for rule in cfg.rules:
         if rule.path_regex and managed and not any(rule_of.get(p) is rule for p in managed):
-            message = f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the {len(managed)} sops files under {repo_path(root, cfg.path.parent) if cfg.path.parent != root.resolve() else 'the repository'}"
+            message = (
+                f"creation rule {rule.position + 1} (path_regex {rule.path_regex}) matches none of the "
+                f"{len(managed)} sops files under "
+                f"{repo_path(root, cfg.path.parent) if cfg.path.parent != root.resolve() else 'the repository'}"
+            )
             fixed = (
                 ConfigText(sops_config.read_text(cfg.path)).delete_rule(rule.position) if len(cfg.rules) > 1 else None
             )
@@ -79,14 +83,23 @@ def check_files(
         elif not _selected(rule, exposed):
             regex = rule.data.get("encrypted_regex")
             if "Secret " in exposed:
-                fix = f"widen the rule's encrypted_regex {regex} (e.g. ^(data|stringData)$), then `{cmd}`: as it is, encrypting leaves these values plaintext"
+                fix = (
+                    f"widen the rule's encrypted_regex {regex} (e.g. ^(data|stringData)$), then `{cmd}`: as it "
+                    "is, encrypting leaves these values plaintext"
+                )
             else:
-                fix = f"move the value into a SOPS-encrypted Secret and reference it (valuesFrom, existingSecret): the rule's {regex} would leave it plaintext; rotate it if it was pushed"
+                fix = (
+                    "move the value into a SOPS-encrypted Secret and reference it (valuesFrom, existingSecret): "
+                    f"the rule's {regex} would leave it plaintext; rotate it if it was pushed"
+                )
         out.append(
             Finding(
                 "error",
                 shown,
-                f"matches creation rule {rule.position + 1} of {repo_path(root, cfg.path)} but is not encrypted ({exposed})",
+                (
+                    f"matches creation rule {rule.position + 1} of {repo_path(root, cfg.path)} but is not "
+                    f"encrypted ({exposed})"
+                ),
                 fix,
             )
         )
@@ -101,7 +114,10 @@ def check_files(
                     Finding(
                         "warning",
                         repo_path(root, path),
-                        f"encrypted, but no creation rule of {repo_path(root, cfg.path)} matches it: `updatekeys` will fail on it",
+                        (
+                            f"encrypted, but no creation rule of {repo_path(root, cfg.path)} matches it: "
+                            "`updatekeys` will fail on it"
+                        ),
                         "extend a path_regex to cover it",
                     )
                 )

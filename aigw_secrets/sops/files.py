@@ -92,7 +92,8 @@ def encrypt(sops: Sops, data: bytes, rel: str, *, verify: bool = True) -> bytes:
     repeated = next((s for s in targets for _at, (a, b) in copies if a <= s.start < b), None)
     if repeated is not None:
         raise DataError(
-            f"{rel}: {splice.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias repeats cannot be kept (sops encrypts each copy under its own path); write the copies out"
+            f"{rel}: {splice.fmt_path(repeated.path)}: an encrypted value inside a collection that an alias "
+            "repeats cannot be kept (sops encrypts each copy under its own path); write the copies out"
         )
     need = [s for s in targets if splice.needs_layout(plain, s)]
     if _marks(plain, need) != marks:
@@ -126,7 +127,8 @@ def _check_sops_types(docs: list[Any], rel: str) -> None:
             for key, value in reversed(list(node.items())):
                 if not isinstance(key, str | bytes):
                     raise DataError(
-                        f"{rel}: {splice.fmt_path(path)}: a key that sops reads as {_kind(key)}, not a string; sops accepts string keys only: quote it"
+                        f"{rel}: {splice.fmt_path(path)}: a key that sops reads as {_kind(key)}, not a "
+                        "string; sops accepts string keys only: quote it"
                     )
                 stack.append(((*path, key), value))
         elif isinstance(node, list):
@@ -186,14 +188,17 @@ def _match_comments(
         if is_author == 2:  # sops's copy of a comment inside a collection an alias repeats: ours stays once
             if encrypted or text.rstrip() != plain.text[authors[i][0] : authors[i][1]].rstrip():
                 raise DataError(
-                    f"{rel}:{_line(plain.text, pos)}: a comment inside a collection that an alias repeats came back changed; move or remove it"
+                    f"{rel}:{_line(plain.text, pos)}: a comment inside a collection that an alias repeats "
+                    "came back changed; move or remove it"
                 )
             continue
         if not is_author:
             if not encrypted:  # the comment after a flow collection that mixes encrypted and clear values
                 raise DataError(
-                    f"{rel}:{_line(plain.text, pos)}: this flow collection mixes encrypted and clear values, and an encrypted one "
-                    "sops writes in another form (017 as 15) would keep its text in a comment sops leaves in clear; use block style"
+                    f"{rel}:{_line(plain.text, pos)}: this flow collection mixes encrypted and clear values, "
+                    "and an encrypted one "
+                    "sops writes in another form (017 as 15) would keep its text in a comment sops leaves in "
+                    "clear; use block style"
                 )
             layouts[i] = text[1:]
             continue
@@ -228,7 +233,8 @@ def _with_alias_copies(order: list[tuple[int, int, int]], text: str, rel: str) -
             pos, what, i = order[n]
             if copy and what == 0:
                 raise DataError(
-                    f"{rel}:{_line(text, pos)}: a value inside a collection that an alias repeats cannot be kept encrypted; write the copies out"
+                    f"{rel}:{_line(text, pos)}: a value inside a collection that an alias repeats cannot be "
+                    "kept encrypted; write the copies out"
                 )
             out.append((pos, 2 if copy else what, i))
             if len(out) > MAX_COMMENTS:

@@ -230,7 +230,10 @@ def check_written(data: bytes, rel: str, baseline: set[str], *, what: str) -> No
     extra = untrusted(of_file(data, rel), baseline)
     if extra:
         raise UntrustedRecipients(
-            f"{rel}: the encrypted {what} would open for {', '.join(extra)}, not a recipient as committed nor in {ENV}; nothing written",
+            (
+                f"{rel}: the encrypted {what} would open for {', '.join(extra)}, not a recipient as committed nor "
+                f"in {ENV}; nothing written"
+            ),
             rel=rel,
             extra=extra,
         )
@@ -258,7 +261,8 @@ def require_each(sops: Sops, paths: Iterable[Path], *, own: set[str], fix: str) 
         rel, extra = bad[0]
         more = f" (and {len(bad) - 1} more file(s))" if len(bad) > 1 else ""
         raise UntrustedRecipients(
-            f"{rel}{more}: .sops.yaml would add {', '.join(extra)}, not a recipient of the file as committed nor in {ENV}; "
+            f"{rel}{more}: .sops.yaml would add {', '.join(extra)}, not a recipient of the file as committed "
+            f"nor in {ENV}; "
             f"nothing re-keyed. {fix}",
             rel=rel,
             extra=extra,

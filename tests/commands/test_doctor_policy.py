@@ -42,17 +42,29 @@ creation_rules:
 """
 
 HEALTHY = {
-    "cluster/apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  TIMEZONE: Europe/Paris\n  SECRET_DOMAIN: example.org\n",
+    "cluster/apps/cm.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  TIMEZONE: Europe/Paris\n"
+        "  SECRET_DOMAIN: example.org\n"
+    ),
     "cluster/apps/hr.yaml": (
         "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n  values:\n"
         "    persistence:\n      data:\n        existingClaim: app-data\n    auth:\n      existingSecret: app-secret\n"
         "    affinity:\n      - key: feature.node.kubernetes.io/usb-ff_10c4_ea60.present\n"
     ),
-    "cluster/apps/es.yaml": "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: db\nspec:\n  data:\n    - secretKey: password\n      remoteRef:\n        key: database/admin\n",
-    "cluster/apps/ks.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n",
+    "cluster/apps/es.yaml": (
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: db\nspec:\n  data:\n"
+        "    - secretKey: password\n      remoteRef:\n        key: database/admin\n"
+    ),
+    "cluster/apps/ks.yaml": (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n"
+    ),
     "cluster/apps/empty.yaml": "",
-    "cluster/apps/secret.yaml.j2": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: {{ vault_password }}\n",
-    "cluster/apps/secret.sops.yaml.tmpl": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: ${TOKEN}\n",
+    "cluster/apps/secret.yaml.j2": (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: {{ vault_password }}\n"
+    ),
+    "cluster/apps/secret.sops.yaml.tmpl": (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  token: ${TOKEN}\n"
+    ),
 }
 
 
@@ -74,17 +86,22 @@ def test_catch_all_rule_still_finds_what_scan_finds(repo: Path, capsys: pytest.C
     _write(
         repo,
         {
-            "cluster/apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2hunter2\n",
-            "cluster/apps/influx.yaml": f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n  values:\n    adminUser:\n      token: {token}\n",
+            "cluster/apps/secret.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2hunter2\n"
+            ),
+            "cluster/apps/influx.yaml": (
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: x\nspec:\n"
+                f"  values:\n    adminUser:\n      token: {token}\n"
+            ),
         },
     )
     code, out = _doctor(capsys)
     assert code == 1
     assert out.count("but is not encrypted") == 2, out
     assert (
-        "cluster/apps/secret.yaml: matches creation rule 1 of .sops.yaml but is not encrypted (would expose Secret x stringData.password)"
-        in out
-    )
+        "cluster/apps/secret.yaml: matches creation rule 1 of .sops.yaml but is not encrypted (would expose "
+        "Secret x stringData.password)"
+    ) in out
     # a value in a HelmRelease: encrypting with ^(data|stringData)$ would not cover it
     assert "move the value into a SOPS-encrypted Secret" in out
     assert main(["scan", "cluster"]) == 1
@@ -120,8 +137,13 @@ def test_templated_sops_config_is_one_warning(repo: Path, capsys: pytest.Capture
     _write(
         repo,
         {
-            "tmpl/.sops.yaml": "creation_rules:\n  - path_regex: cluster/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      ${AGE_PUBLIC_KEY}\n",
-            "tmpl/cluster/cluster-secrets.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  DOMAIN: ${DOMAIN}\n",
+            "tmpl/.sops.yaml": (
+                "creation_rules:\n  - path_regex: cluster/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n"
+                "    age: >-\n      ${AGE_PUBLIC_KEY}\n"
+            ),
+            "tmpl/cluster/cluster-secrets.sops.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  DOMAIN: ${DOMAIN}\n"
+            ),
         },
     )
     code, out = _doctor(capsys)
@@ -137,8 +159,14 @@ def test_a_literal_credential_in_a_templates_file_is_reported_as_scan_does(
     _write(
         repo,
         {
-            "tmpl/.sops.yaml": "creation_rules:\n  - path_regex: cluster/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: ${AGE_PUBLIC_KEY}\n",
-            "tmpl/cluster/cluster-secrets.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  DOMAIN: ${DOMAIN}\n  MQTT_ADMIN_PASSWORD: Xk4pq9Lm2vR7\n",
+            "tmpl/.sops.yaml": (
+                "creation_rules:\n  - path_regex: cluster/.*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n"
+                "    age: ${AGE_PUBLIC_KEY}\n"
+            ),
+            "tmpl/cluster/cluster-secrets.sops.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  DOMAIN: ${DOMAIN}\n"
+                "  MQTT_ADMIN_PASSWORD: Xk4pq9Lm2vR7\n"
+            ),
         },
     )
     code, out = _doctor(capsys)
@@ -152,25 +180,31 @@ def test_a_literal_credential_in_a_templates_file_is_reported_as_scan_does(
 
 def test_unused_rule_advice_is_readable_and_keeps_the_next_rule(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = _recipient(repo)
-    text = f"---\ncreation_rules:\n  - path_regex: provision/.*\\.sops\\.ya?ml\n    age: >-\n      {r}\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
-    assert (
-        ConfigText(text).delete_rule(0)
-        == f"---\ncreation_rules:\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
+    text = (
+        f"---\ncreation_rules:\n  - path_regex: provision/.*\\.sops\\.ya?ml\n    age: >-\n      {r}\n"
+        "  - path_regex: cluster/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: >-\n"
+        f"      {r}\n"
+    )
+    assert ConfigText(text).delete_rule(0) == (
+        "---\ncreation_rules:\n  - path_regex: cluster/.*\\.sops\\.ya?ml\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: >-\n      {r}\n"
     )
     (repo / ".sops.yaml").write_text(text)
     _write(
         repo,
         {
-            "cluster/a.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n"
+            "cluster/a.sops.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n"
+            )
         },
     )
     assert main(["encrypt", "cluster/a.sops.yaml"]) == 0
     code, out = _doctor(capsys)
     assert code == 0, out
     assert (
-        "matches none of the 1 sops files under the repository\n    fix: fix its path_regex, or remove the rule if no file is meant to use it (checked with sops)"
-        in out
-    )
+        "matches none of the 1 sops files under the repository\n"
+        "    fix: fix its path_regex, or remove the rule if no file is meant to use it (checked with sops)"
+    ) in out
     assert str(repo) not in out  # paths relative to the repository
 
 
@@ -184,7 +218,9 @@ def test_manifest_rule_over_ansible_vars_never_advises_a_selector(
     _write(
         repo,
         {
-            "kubernetes/app.sops.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n",
+            "kubernetes/app.sops.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: hunter2hunter2\n"
+            ),
             "ansible/host_vars/web.sops.yml": "ansible_become_password: hunter2hunter2\n",
         },
     )
@@ -211,7 +247,9 @@ def test_store_option_typo_is_reported(repo: Path, capsys: pytest.CaptureFixture
 
 def test_mac_only_encrypted_is_explained(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    mac_only_encrypted: true\n    age: {_recipient(repo)}\n"
+        "creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.ya?ml\n"
+        "    encrypted_regex: ^(data|stringData)$\n    mac_only_encrypted: true\n"
+        f"    age: {_recipient(repo)}\n"
     )
     code, out = _doctor(capsys)
     assert code == 0
@@ -238,12 +276,15 @@ def test_a_narrow_selector_gets_advice_that_encrypts(repo: Path, capsys: pytest.
     """A plaintext Secret under a rule whose encrypted_regex picks none of its keys: running
     `encrypt` would change nothing, so the fix is to widen the selector."""
     (repo / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: kubernetes/.*[-_]secret\\.ya?ml$\n    encrypted_regex: ^(adminKey|userKey)$\n    age: {_recipient(repo)}\n"
+        "creation_rules:\n  - path_regex: kubernetes/.*[-_]secret\\.ya?ml$\n"
+        f"    encrypted_regex: ^(adminKey|userKey)$\n    age: {_recipient(repo)}\n"
     )
     _write(
         repo,
         {
-            "kubernetes/app/kopia-secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: k\nstringData:\n  password: hunter2hunter2\n"
+            "kubernetes/app/kopia-secret.yaml": (
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: k\nstringData:\n  password: hunter2hunter2\n"
+            )
         },
     )
     code, out = _doctor(capsys)

@@ -133,9 +133,15 @@ def test_g8_a_hyphenated_password_is_still_one() -> None:
 
 def test_g9_plaintext_metadata_in_an_encrypted_section_is_no_leak() -> None:
     block = _sops_block().replace("^(data|stringData)$", "((?i)(pass|key|ad|^stringData))")  # `ad` matches metadata
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: immich\n    namespace: selfhosted\ntype: Opaque\nstringData:\n    DB_PASSWORD: {_enc()}\n{block}"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: immich\n    namespace: selfhosted\ntype: Opaque\n"
+        f"stringData:\n    DB_PASSWORD: {_enc()}\n{block}"
+    )
     assert rules_of("apps/immich/secret.sops.yaml", text) == set()
-    hand = f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: immich\nstringData:\n    DB_PASSWORD: typed-in-later-x\n    B: {_enc()}\n{block}"
+    hand = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: immich\nstringData:\n"
+        f"    DB_PASSWORD: typed-in-later-x\n    B: {_enc()}\n{block}"
+    )
     assert rules_of("apps/immich/secret.sops.yaml", hand) == {"sops-plaintext-value"}
 
 
@@ -216,7 +222,10 @@ def test_h1_detect_secrets_baseline_hashes_and_partial_tokens() -> None:
 
 
 def test_h2_rfc6749_example_tokens_in_docs() -> None:
-    text = '  "access_token": "2YotnFZFEjr1zCsicMWpAA",\n  "refresh_token": "tGzv3JOkF0XG5Qx2TlKWIA",\nrefresh_token=tGzv3JOkF0XG5Qx2TlKWIA&\n'
+    text = (
+        '  "access_token": "2YotnFZFEjr1zCsicMWpAA",\n  "refresh_token": "tGzv3JOkF0XG5Qx2TlKWIA",\n'
+        "refresh_token=tGzv3JOkF0XG5Qx2TlKWIA&\n"
+    )
     assert rules_of("docs/oauth.md", text) == set()
 
 
@@ -237,7 +246,10 @@ def test_h7_words_joined_by_a_colon_in_a_comment() -> None:
 
 
 def test_h8_template_files_hold_stand_ins() -> None:
-    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: w\nstringData:\n  SYMFONY__ENV__SECRET: SUPERSECRET\n  secretKey: console123\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: w\nstringData:\n  SYMFONY__ENV__SECRET: SUPERSECRET\n"
+        "  secretKey: console123\n"
+    )
     assert rules_of("apps/wallabag/secret.template", text) == set()
     assert rules_of(".tmpl/.sops.template", "creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n") == set()
 
@@ -249,7 +261,10 @@ def test_h9_pronounceable_generated_passwords_are_literals() -> None:
         "".join(fakes.rand(3, low) + fakes.rand(1, up) + fakes.rand(2, low) + fakes.rand(1, dig) for _ in range(4))
         + "oo"
     )
-    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: minio\nstringData:\n  values.yaml: |\n    users:\n      - accessKey: k8up\n        secretKey: {value}\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: minio\nstringData:\n  values.yaml: |\n    users:\n"
+        f"      - accessKey: k8up\n        secretKey: {value}\n"
+    )
     found, _ = scan_file("apps/minio/secret.yaml", text.encode())
     assert [(f.rule, f.line) for f in found] == [("credential-literal", 9)]
     assert filters.is_named_thing("base64EncodedCredentials")
@@ -265,7 +280,10 @@ def test_h10_api_key_in_a_url_query() -> None:
 
 def test_h3_vendor_api_docs_sample_tokens() -> None:
     token = "932b2a3495852c15af01598f62563ae534460388b6a370bfbbb8bb6094b698e9"  # Technitium's published sample
-    text = f'{{\n  "username": "admin",\n  "token": "{token}"\n}}\ncurl "http://localhost:5380/api/user/session/get?token={token}"\n'
+    text = (
+        f'{{\n  "username": "admin",\n  "token": "{token}"\n}}\n'
+        f'curl "http://localhost:5380/api/user/session/get?token={token}"\n'
+    )
     assert rules_of("docs/external/technitium/api-docs.md", text) == set()
     other = fakes.rand(64, "0123456789abcdef")
     assert rules_of("docs/notes.md", f'{{\n  "token": "{other}"\n}}\n') == {"credential-literal"}

@@ -227,7 +227,10 @@ def test_staged_odd_names_renames_and_deletions(gitrepo: Path, capsys: pytest.Ca
 
 def test_all_and_sops_rule_coverage(gitrepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (gitrepo / ".sops.yaml").write_text(
-        "creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.yaml\n    encrypted_regex: ^(data|stringData)$\n    age: age1"
+        (
+            "creation_rules:\n  - path_regex: kubernetes/.*\\.sops\\.yaml\n"
+            "    encrypted_regex: ^(data|stringData)$\n    age: age1"
+        )
         + "q" * 58
         + "\n"
     )
@@ -236,7 +239,8 @@ def test_all_and_sops_rule_coverage(gitrepo: Path, capsys: pytest.CaptureFixture
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  motd: hello-from-the-config\n"
     )
     (gitrepo / "kubernetes/meta-only.sops.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long-enough-name\n  annotations:\n    example.com/auth: service-account\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long-enough-name\n  annotations:\n"
+        "    example.com/auth: service-account\n"
     )
     (gitrepo / "kubernetes/other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n")
     git(gitrepo, "add", "-A")

@@ -251,7 +251,10 @@ def test_the_hook_reads_sops_yaml_once_per_version(gitrepo: Path, capsys: pytest
     (gitrepo / "secrets").mkdir()
     (gitrepo / "secrets/a.yaml").write_text(_secret("a"))
     git(gitrepo, "add", "-A")
-    code = "import sys; from aigw_secrets.entry import main; rc = main(['scan', '--staged']); print('aigw_secrets.sops.config' in sys.modules, file=sys.stderr); raise SystemExit(rc)"
+    code = (
+        "import sys; from aigw_secrets.entry import main; rc = main(['scan', '--staged']); "
+        "print('aigw_secrets.sops.config' in sys.modules, file=sys.stderr); raise SystemExit(rc)"
+    )
     runs = [subprocess.run([sys.executable, "-c", code], cwd=gitrepo, capture_output=True, text=True) for _ in range(2)]
     assert [r.returncode for r in runs] == [1, 1]
     assert all("sops-rule-unencrypted" in r.stderr for r in runs)

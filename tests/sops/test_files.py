@@ -268,7 +268,10 @@ def test_comments_in_encrypted_sections_are_encrypted_and_round_trip(repo: Path,
 
 
 def test_duplicate_anchor_is_accepted(repo: Path) -> None:
-    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  labels: {a: &v one, b: &v two, c: *v}\nstringData:\n  pw: fake-pw\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  labels: {a: &v one, b: &v two, c: *v}\n"
+        "stringData:\n  pw: fake-pw\n"
+    )
     path = write(repo, text)
     assert main(["encrypt", str(path)]) == 0
     assert sops_files.decrypt(Sops(repo), path.read_bytes(), str(FILE)).decode() == text
