@@ -110,9 +110,14 @@ def test_catch_all_rule_still_finds_what_scan_finds(repo: Path, capsys: pytest.C
 @pytest.mark.parametrize(
     ("key", "value", "reported"),
     [
-        # a chosen password made of descriptive words is a (weak) password under every credential name
-        *((k, "minio-password", True) for k in ("rootPassword", "adminPassword", "accessKeySecret", "clientSecret")),
-        ("existingSecret", "minio-password", False),  # names a Secret object
+        # a hyphenated compound ending in a credential word reads as the name of one (`k8s-gitops-age-key`):
+        # the same verdict under every credential name
+        *(
+            (k, "minio-password", False)
+            for k in ("rootPassword", "adminPassword", "accessKeySecret", "clientSecret", "existingSecret")
+        ),
+        ("rootPassword", "Xq7-vR2m9kL4pZ8w", True),  # a generated password is reported wherever it sits
+        ("accessKeySecret", "Xq7-vR2m9kL4pZ8w", True),
         ("sshKeySecret", "ssh-public-keys", False),
         # the well-known default words stay placeholders under every name
         *((k, v, False) for k in ("rootPassword", "accessKeySecret") for v in ("password", "changeme")),

@@ -68,3 +68,16 @@ def test_killed_rotation_resumes_without_a_second_rotation(repo: Path) -> None:
 def test_rotating_without_the_seed_enabled(repo: Path) -> None:
     write_cluster(repo, {"ai_gateway_openai_enabled": False})
     assert main(["rotate", "--provider", "mcp-session-seed"]) != 0
+
+
+def test_a_missing_seed_file_is_named_by_rotate_and_status(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cluster(repo, {"ai_gateway_mcp_session_seed": True})
+    assert main(["generate", "--no-input"]) == 0
+    (repo / OUT / mcp.MCP_SEED_FILE).unlink()
+    capsys.readouterr()
+    assert main(["rotate", "--provider", "mcp-session-seed"]) not in (0, 1)
+    assert "missing; run `aigw-secrets generate` first" in capsys.readouterr().err
+    main(["status", "--format", "json"])
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "mcp-session-seed"]
+    assert row["state"] == "missing" and row["overdue"] is True
+    assert main(["doctor"]) in (0, 1)  # the recipients check skips a Secret that is not there; other checks name it
