@@ -52,6 +52,7 @@ LONGEST_FIRST = (
     "tests/test_operator_month.py::test_an_operators_long_month",
     "tests/scanner/test_failure_classes.py::test_item10_alias_bomb_and_long_line_finish",
     "tests/scanner/test_precommit.py::test_pre_commit_framework",
+    "tests/sops/test_regex_subset.py::test_the_subset_decides_as_re2",
     "tests/test_operator_month.py::test_an_operators_month",
     "tests/sops/test_files_properties.py::test_any_style_round_trips",
     "tests/rotation/test_agerotation.py::test_full_rotation_keeps_flux_working_after_every_phase",
