@@ -194,17 +194,20 @@ def from_environment() -> set[str]:
     return {_norm(r) for r in os.environ.get(ENV, "").split(",") if r.strip()}
 
 
-def _trusted(recipient: str, trusted: set[str]) -> bool:
+def _trusted(recipient: str, baseline: set[str], listed: set[str]) -> bool:
     r = _norm(recipient)
-    if r in trusted:
+    if r in baseline or r in listed:
         return True
-    return bool(_HEX.fullmatch(r)) and any(_HEX.fullmatch(t) and r.endswith(t) for t in trusted)
+    # a key id names a PGP key only in the operator's own list: a short id in a committed file's metadata
+    # must not vouch for every key whose fingerprint ends with it
+    return bool(_HEX.fullmatch(r)) and any(_HEX.fullmatch(t) and r.endswith(t) for t in listed)
 
 
 def untrusted(new: Iterable[str], baseline: set[str]) -> list[str]:
     """The recipients of ``new`` that are neither in ``baseline`` nor in the operator's trust list."""
-    trusted = {_norm(r) for r in baseline} | from_environment()
-    return sorted(r for r in set(new) if not _trusted(r, trusted))
+    committed_ = {_norm(r) for r in baseline}
+    listed = from_environment()
+    return sorted(r for r in set(new) if not _trusted(r, committed_, listed))
 
 
 def require(sops: Sops, targets: Iterable[str], baseline: set[str], *, what: str, secret: str, fix: str) -> None:

@@ -855,3 +855,9 @@ def test_recipients_of_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
         }
     )
     assert recipients.untrusted(new - {"hckms:key_id=region:kid"}, new) == []  # fewer is fine
+    # a short key id vouches for a fingerprint only in the operator's list, never from a committed file
+    monkeypatch.delenv(recipients.ENV)
+    long_fp = "0123456789ABCDEF0123456789ABCDEF" + "BC17301B"
+    assert recipients.untrusted({long_fp}, {"89ABCDEFBC17301B"}) == [long_fp]
+    monkeypatch.setenv(recipients.ENV, "89abcdefbc17301b")
+    assert recipients.untrusted({long_fp}, set()) == []
