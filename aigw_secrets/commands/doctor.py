@@ -10,6 +10,7 @@ from aigw_secrets.errors import ExitCode
 from aigw_secrets.scanner.scan import exposure
 from aigw_secrets.sops.configcheck import check_config
 from aigw_secrets.sops.findings import Finding
+from aigw_secrets.sops.recipients import UntrustedRecipients
 from aigw_secrets.sops.setupcheck import check_keys, check_sops
 
 
@@ -45,7 +46,6 @@ def _recipient_findings(root: Path) -> list[Finding]:
     from aigw_secrets.errors import AigwError
     from aigw_secrets.gateway import config as gateway_config
     from aigw_secrets.rotation import pending
-    from aigw_secrets.sops.recipients import ENV, UntrustedRecipients
 
     try:
         cfg = gateway_config.load(root)
@@ -54,20 +54,34 @@ def _recipient_findings(root: Path) -> list[Finding]:
     findings = []
     for pc in (p for p in (*cfg.providers, *cfg.mcp_backends) if p.auth.secret_key):
         try:
-            pending.recipients_check(root, cfg, pc, None)
+            pending.recipients_check(root, cfg, pc, None, remember=False)
         except UntrustedRecipients as exc:
-            findings.append(
-                Finding(
-                    "warning",
-                    exc.rel,
-                    f"the next unattended rotation of {pc.key} stops (exit 11): .sops.yaml would encrypt it also to "
-                    f"{', '.join(exc.extra)}, not a recipient of the committed Secret",
-                    (
-                        "if the recipients belong, run `aigw-secrets updatekeys` on that file or list them in "
-                        f"{ENV}; otherwise revert the .sops.yaml change"
-                    ),
-                )
-            )
+            findings.append(_untrusted(pc.key, exc))
         except AigwError:
             continue  # missing Secret, sops unable to encrypt here: other checks say so
     return findings
+
+
+def _untrusted(provider: str, exc: UntrustedRecipients) -> Finding:
+    from aigw_secrets.sops.recipients import ENV
+
+    if exc.added:
+        return Finding(
+            "warning",
+            exc.rel,
+            f"{', '.join(exc.extra)} became a recipient after aigw-secrets last wrote this Secret (sops metadata is "
+            f"not under its MAC: a commit can add a recipient without the key); the next unattended rotation of "
+            f"{provider} stops (exit 11)",
+            f"if it belongs, list it in {ENV} where the bot runs (or an operator runs `aigw-secrets updatekeys` "
+            "on that file); otherwise review the commit that added it",
+        )
+    return Finding(
+        "warning",
+        exc.rel,
+        f"the next unattended rotation of {provider} stops (exit 11): .sops.yaml would encrypt it also to "
+        f"{', '.join(exc.extra)}, not a recipient of the committed Secret",
+        (
+            "if the recipients belong, run `aigw-secrets updatekeys` on that file or list them in "
+            f"{ENV}; otherwise revert the .sops.yaml change"
+        ),
+    )

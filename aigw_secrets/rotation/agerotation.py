@@ -458,21 +458,27 @@ class AgeRotation:
         """``updatekeys`` wraps every file's data key (the bootstrap copy holds the age private keys) for
         whatever .sops.yaml lists: only recipients each file has as committed, the new age key, or the
         operator's trust list (a merged commit adding a recipient would otherwise get them all)."""
+        from aigw_secrets.rotation import vouched
         from aigw_secrets.sops import recipients
 
         recipients.require_each(
             sops_binary.Sops(self.root),
             files,
             own={self.record.new_recipient},
+            vouched=lambda rel, found: vouched.baseline(self.root, rel, found),
             fix="An operator reviews .sops.yaml, runs `aigw-secrets updatekeys` for recipients that belong, or "
             "lists them in "
             f"{recipients.ENV}, then runs `aigw-secrets keys rotate-age` again",
         )
 
     def _updatekeys(self, files: list[Path]) -> None:
+        from aigw_secrets.rotation import vouched
+
         failed = [
             (path, res)
-            for path, res in sops_files.rewrite_each(self.root, files, sops_files.updatekeys)
+            for path, res in sops_files.rewrite_each(
+                self.root, files, vouched.remembering(self.root, sops_files.updatekeys)
+            )
             if isinstance(res, AigwError)
         ]
         for path, err in failed:

@@ -21,7 +21,7 @@ from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import contenthash, credentials, marks, operator, plan, secretdoc, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
 from aigw_secrets.gateway.credentials import identity as identity  # the console id; lives with the credential kinds
-from aigw_secrets.rotation import pending
+from aigw_secrets.rotation import pending, vouched
 from aigw_secrets.rotation.datakeys import rotate_data_keys
 from aigw_secrets.rotation.journal import CREDENTIAL, DATA_KEY, Journal, Step, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.rotation.results import Rotated, StatusRow, Summary
@@ -211,6 +211,7 @@ def rotate_credential(
             sopsrecipients.check_written(new, rel, baseline, what="Secret")
         journal.step(Step.ENCRYPTED)
         atomic_write(path, new)
+        vouched.remember(root, rel, new)
         journal.step(Step.WRITTEN, verified=verified)
     companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(
         root, cfg, pc
@@ -313,6 +314,22 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
     return True
 
 
+def _observe(root: Path, cfg: Config) -> None:
+    """Record the recipients of every Secret the bot may write that it has not seen yet (``vouched``)."""
+    rels = [rel for pc in (*cfg.providers, *cfg.mcp_backends) for rel in pending.recipient_targets(root, cfg, pc)]
+    if cfg.mcp_seed is not None:
+        from aigw_secrets.gateway import mcp
+
+        rels.append(str((cfg.output_dir / mcp.MCP_SEED_FILE).relative_to(root)))
+    seen: list[tuple[str, set[str] | None]] = []
+    for rel in rels:
+        try:
+            seen.append((rel, sopsrecipients.readable((root / rel).read_bytes(), rel)))
+        except OSError:
+            continue
+    vouched.observe(root, seen)
+
+
 def rotate_due(root: Path, *, verify: bool = True) -> Summary:
     """Everything past its period that can be rotated unattended; the rest needs an operator."""
     from aigw_secrets import adminenv
@@ -320,6 +337,7 @@ def rotate_due(root: Path, *, verify: bool = True) -> Summary:
     cfg = gateway_config.load(root)
     summary: Summary = {"rotated": [], "needs_operator": [], "errors": [], "data_keys_rotated": 0}
     with repo_lock(root), adminenv.unattended():
+        _observe(root, cfg)
         dk_files = []
         for pc in (p for p in (*cfg.providers, *cfg.mcp_backends) if p.auth.secret_key):
             superseded_journal(root, cfg, pc, close=True)  # generate/set already gave it a new value

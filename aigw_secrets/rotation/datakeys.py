@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aigw_secrets import output
 from aigw_secrets.errors import AigwError, NoInputError
+from aigw_secrets.rotation import vouched
 from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, repo_lock
 from aigw_secrets.rotation.results import DataKeys, Failure
 from aigw_secrets.sops import binary as sops_binary
@@ -64,10 +65,13 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
             data = sops_files.read(path)
             new = sops_files.rotate(sops, data, rel)
             # sops rotate keeps the file's own recipients (it never reads .sops.yaml): checked, not assumed
+            # (the metadata is not under the MAC: a recipient a commit added is kept only if the bot saw it before)
             before = recipients.readable(data, rel)
             if before is not None:
-                recipients.check_written(new, rel, before, what="file after its data key rotation")
+                baseline = vouched.baseline(root, rel, before)
+                recipients.check_written(new, rel, baseline, what="file after its data key rotation")
             atomic_write(path, new)
+            vouched.remember(root, rel, new)
             return rel, None
         except AigwError as exc:
             return rel, {"error": str(exc), "exit_code": int(exc.code)}

@@ -255,7 +255,11 @@ CREDENTIAL: Transitions = {
     Step.ENCRYPTED: (Step.OBTAINED, Step.ENCRYPTED, Step.WRITTEN, Step.COMPLETE),
     Step.WRITTEN: (Step.OBTAINED, Step.COMPLETE),
 }
-DATA_KEY: Transitions = {"": (Step.PLANNED,), Step.PLANNED: (Step.COMPLETE, Step.FAILED)}
+DATA_KEY: Transitions = {
+    "": (Step.PLANNED,),
+    Step.PLANNED: (Step.COMPLETE, Step.FAILED),
+    Step.FAILED: (Step.COMPLETE, Step.FAILED),  # a resumed batch finishes the files that failed before
+}
 FINAL = (Step.COMPLETE, Step.ABORTED)
 
 

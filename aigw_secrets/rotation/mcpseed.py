@@ -21,6 +21,7 @@ from aigw_secrets import output
 from aigw_secrets.errors import ConfigError, NoInputError
 from aigw_secrets.gateway import marks, mcp, secretdoc, yamltext
 from aigw_secrets.gateway.config import Config
+from aigw_secrets.rotation import vouched
 from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, now, parse_stamp, repo_lock, stamp
 from aigw_secrets.rotation.results import Rotated, StatusRow
 from aigw_secrets.sops import binary as sops_binary
@@ -51,12 +52,14 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
         if not path.is_file():
             raise NoInputError(f"{rel}: missing; run `aigw-secrets generate` first")
         sops = sops_binary.Sops(root)
-        baseline = None if accept_recipients else recipients.committed(path, rel)
+        committed = recipients.committed(path, rel)
+        baseline = None if accept_recipients else vouched.baseline(root, rel, committed)
         if baseline is not None:
             recipients.require(
                 sops,
                 [rel],
                 baseline,
+                committed=committed,
                 what="the new MCP session seed",
                 secret=rel,
                 fix=(
@@ -86,6 +89,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
             if baseline is not None:
                 recipients.check_written(new, rel, baseline, what="MCP seed Secret")
             atomic_write(path, new)
+            vouched.remember(root, rel, new)
         journal.step(Step.COMPLETE, completed_at=stamp())
     output.status(
         "rotated", rel, "MCP session seed; the previous one is now the fallback seed (sessions survive this rotation)"

@@ -99,7 +99,7 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
 UNTRUSTED = "untrusted_recipients"  # the credential journal's field `status` reads
 
 
-def _recipient_targets(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
+def recipient_targets(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
     """The SOPS files a rotation of ``pc`` writes its credential into; the first one's committed
     recipients are the baseline."""
     targets: list[str] = []
@@ -111,26 +111,36 @@ def _recipient_targets(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]
 
 
 def recipients_check(
-    root: Path, cfg: Config, pc: ProviderConfig, journal: Journal | None, *, accept: bool = False
+    root: Path,
+    cfg: Config,
+    pc: ProviderConfig,
+    journal: Journal | None,
+    *,
+    accept: bool = False,
+    remember: bool = True,
 ) -> set[str] | None:
     """Before anything is minted: sops would encrypt the new credential (the SOPS Secret, the model
     server's Secret) only to recipients of the Secret as committed (with the external-secrets backend:
-    of the model server's Secret) or in the operator's trust list. Otherwise exit 11, the refusal
-    recorded in the rotation's ``journal`` and nothing else changed, so the run after an operator acted
-    (``updatekeys``, ``AIGW_SECRETS_TRUSTED_RECIPIENTS``, ``--accept-recipients`` at a terminal)
-    proceeds. Returns the committed recipients, or None when nothing is checked (the operator
-    accepted what sops gives, or no SOPS file is written)."""
-    targets = _recipient_targets(root, cfg, pc)
+    of the model server's Secret) that the bot saw there before (``vouched``), or in the operator's
+    trust list. Otherwise exit 11, the refusal recorded in the rotation's ``journal`` and nothing else
+    changed, so the run after an operator acted (``updatekeys``, ``AIGW_SECRETS_TRUSTED_RECIPIENTS``,
+    ``--accept-recipients`` at a terminal) proceeds. Returns the baseline, or None when nothing is
+    checked (the operator accepted what sops gives, or no SOPS file is written). ``remember``: a Secret
+    seen for the first time is recorded (not by ``doctor``, which only looks)."""
+    targets = recipient_targets(root, cfg, pc)
     if accept or not targets:
         return None
+    from aigw_secrets.rotation import vouched
     from aigw_secrets.sops import recipients
 
-    baseline = recipients.committed(root / targets[0], targets[0])
+    committed = recipients.committed(root / targets[0], targets[0])
+    baseline = vouched.baseline(root, targets[0], committed, remember=remember)
     try:
         recipients.require(
             sops_binary.Sops(root),
             targets,
             baseline,
+            committed=committed,
             what=f"{pc.key}'s new credential",
             secret=targets[0],
             fix=(
@@ -386,6 +396,9 @@ def write_companion(
 
         recipients.check_written(data, rel, baseline, what="model server's Secret")
     atomic_write(path, data, mode=0o600)
+    from aigw_secrets.rotation import vouched
+
+    vouched.remember(root, rel, data)
     return rel
 
 

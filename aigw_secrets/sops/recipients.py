@@ -2,11 +2,11 @@
 
 The rule in ``.sops.yaml`` (the repository's, or a nested one nearer the file) is written by every
 contributor, so it cannot decide who reads a credential the bot writes on its own: a merged commit
-adding its author's age key to the rule covering a Secret would hand them the next minted key. A
-recipient can only be added to an existing file by someone who can already decrypt it (sops
-re-wraps the file's data key), so the recipients of the Secret as committed are the baseline: the
-bot encrypts a credential only to those, or to recipients the operator lists outside the
-repository (``AIGW_SECRETS_TRUSTED_RECIPIENTS``). Fewer recipients is fine, more is not.
+adding its author's age key to the rule covering a Secret would hand them the next minted key. Nor
+can the file's own metadata (not under the MAC: anyone can append a recipient without the key). The
+caller passes a baseline it established itself (``rotation.vouched``: the committed recipients the
+bot saw before); the bot encrypts a credential only to those, or to recipients the operator lists
+outside the repository (``AIGW_SECRETS_TRUSTED_RECIPIENTS``). Fewer recipients is fine, more is not.
 
 Recipients are read from the ``sops`` metadata block (no private key needed), one string each:
 the age recipient (post-quantum ``age1pq1...`` and SSH recipients included), the PGP fingerprint
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,10 @@ class UntrustedRecipients(CredentialError):
 
     code = ExitCode.MANUAL_ACTION
 
-    def __init__(self, message: str, *, rel: str = "", extra: Iterable[str] = ()) -> None:
+    def __init__(self, message: str, *, rel: str = "", extra: Iterable[str] = (), added: bool = False) -> None:
         super().__init__(message)
         self.rel, self.extra = rel, sorted(extra)
+        self.added = added  # in the file's metadata already, not only in what .sops.yaml would give
 
 
 def _one(kind: str, entry: Mapping[str, Any]) -> str:
@@ -210,10 +211,31 @@ def untrusted(new: Iterable[str], baseline: set[str]) -> list[str]:
     return sorted(r for r in set(new) if not _trusted(r, committed_, listed))
 
 
-def require(sops: Sops, targets: Iterable[str], baseline: set[str], *, what: str, secret: str, fix: str) -> None:
+def require(
+    sops: Sops,
+    targets: Iterable[str],
+    baseline: set[str],
+    *,
+    what: str,
+    secret: str,
+    fix: str,
+    committed: Iterable[str] = (),
+) -> None:
     """Refuse (exit 11, before anything is minted or written) when sops would encrypt ``what`` for any
-    of ``targets`` to a recipient outside ``baseline`` (the recipients of ``secret`` as committed) and
-    the operator's trust list. One line: the file, its config and the new recipients (public)."""
+    of ``targets`` to a recipient outside ``baseline`` (the recipients of ``secret`` the bot vouches
+    for) and the operator's trust list, or when ``secret`` as ``committed`` lists such a recipient (its
+    metadata is not under the MAC: a commit can add one without the key, and a write in place keeps it).
+    One line: the file, its config and the new recipients (public)."""
+    added = untrusted(committed, baseline)
+    if added:
+        raise UntrustedRecipients(
+            f"{secret}: its sops metadata lists {', '.join(added)}, added after aigw-secrets last wrote it (a "
+            f"commit can add a recipient without the key) and not in {ENV}; nothing minted or written. If it "
+            f"belongs, list it in {ENV} where the bot runs; otherwise: {fix}",
+            rel=secret,
+            extra=added,
+            added=True,
+        )
     for rel in targets:
         extra = untrusted(would_give(sops, rel), baseline)
         if extra:
@@ -234,19 +256,26 @@ def check_written(data: bytes, rel: str, baseline: set[str], *, what: str) -> No
     if extra:
         raise UntrustedRecipients(
             (
-                f"{rel}: the encrypted {what} would open for {', '.join(extra)}, not a recipient as committed nor "
-                f"in {ENV}; nothing written"
+                f"{rel}: the encrypted {what} would open for {', '.join(extra)}, not a recipient as committed and "
+                f"as aigw-secrets last saw it, nor in {ENV}; nothing written"
             ),
             rel=rel,
             extra=extra,
         )
 
 
-def require_each(sops: Sops, paths: Iterable[Path], *, own: set[str], fix: str) -> None:
+def require_each(
+    sops: Sops,
+    paths: Iterable[Path],
+    *,
+    own: set[str],
+    fix: str,
+    vouched: Callable[[str, set[str]], set[str]] = lambda _rel, found: found,
+) -> None:
     """Before re-keying files (``updatekeys``) unattended: for each file, the recipients sops would
-    give it now are its committed ones, ``own`` (recipients the tool itself adds, e.g. the age key it
-    just generated) or in the operator's trust list. A file whose metadata cannot be read is left to
-    the re-keying itself (which fails on it)."""
+    give it now are its committed ones (as far as ``vouched`` keeps them), ``own`` (recipients the tool
+    itself adds, e.g. the age key it just generated) or in the operator's trust list. A file whose
+    metadata cannot be read is left to the re-keying itself (which fails on it)."""
     from aigw_secrets.util import parallel_map
 
     def one(path: Path) -> tuple[str, list[str]]:
@@ -257,7 +286,7 @@ def require_each(sops: Sops, paths: Iterable[Path], *, own: set[str], fix: str) 
             before = None
         if before is None:
             return rel, []
-        return rel, untrusted(would_give(sops, rel) - own, before)
+        return rel, untrusted(would_give(sops, rel) - own, vouched(rel, before))
 
     bad = [(rel, extra) for rel, extra in parallel_map(one, list(paths)) if extra]
     if bad:

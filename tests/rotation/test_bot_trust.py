@@ -861,3 +861,97 @@ def test_recipients_of_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     assert recipients.untrusted({long_fp}, {"89ABCDEFBC17301B"}) == [long_fp]
     monkeypatch.setenv(recipients.ENV, "89abcdefbc17301b")
     assert recipients.untrusted({long_fp}, set()) == []
+
+
+# --- the Secret's own sops metadata: not under the MAC, so a commit can add a recipient there -----------
+
+
+def stranger_stanza(stranger: Stranger, tmp_path: Path) -> dict[str, str]:
+    """An age stanza wrapping a data key of the stranger's own: what anyone can write into a file's
+    metadata without being able to decrypt it."""
+    scratch = tmp_path / "stranger"
+    scratch.mkdir()
+    (scratch / ".sops.yaml").write_text(f"creation_rules:\n  - age: {stranger.recipient}\n")
+    enc = yaml.safe_load(Sops(scratch).encrypt(b"a: b\n", "x.sops.yaml"))
+    (stanza,) = enc["sops"]["age"]
+    return dict(stanza)
+
+
+def add_stanza(bot: Bot, stanza: dict[str, str]) -> None:
+    doc = yaml.safe_load((bot.repo / SECRET).read_text())
+    doc["sops"]["age"].append(stanza)
+    (bot.repo / SECRET).write_text(yaml.safe_dump(doc, sort_keys=False))
+    bot.commit("tidy the Secret")
+
+
+def test_recipient_added_to_the_secrets_metadata_gets_no_key(
+    bot: Bot, stranger: Stranger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A contributor appends their own age stanza to the committed Secret (no key needed; sops still
+    decrypts it with the cluster's key). The bot's data-key rotation would wrap the new data key for
+    every recipient listed, and a rotation written in place keeps the metadata: both refuse (exit 11,
+    before anything is minted), doctor says so, and the stranger never reads the live key. The
+    operator's `updatekeys` (the stanza is not in .sops.yaml: it is dropped) lets the next run proceed."""
+    add_stanza(bot, stranger_stanza(stranger, tmp_path))
+    before, alive, value = (bot.repo / SECRET).read_bytes(), bot.alive(), bot.value()
+    capsys.readouterr()
+    main(["doctor", "--format", "json"])
+    (finding,) = [f for f in json.loads(capsys.readouterr().out)["findings"] if stranger.recipient in f["message"]]
+    assert finding["where"] == str(SECRET) and "after aigw-secrets last wrote" in finding["message"]
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--data-key"]) != 0
+    assert main(["rotate", "--due", "--format", "json"]) == ExitCode.MANUAL_ACTION
+    summary = json.loads(capsys.readouterr().out)
+    assert stranger.recipient in summary["needs_operator"][0]["reason"]
+    assert bot.alive() == alive and (bot.repo / SECRET).read_bytes() == before and bot.value() == value
+    assert not stranger.reads(bot.repo, SECRET)
+    assert main(["updatekeys", str(SECRET)]) == 0  # an operator: the rule does not list it, so it goes
+    bot.commit("updatekeys")
+    assert main(["rotate", "--due"]) == 0
+    assert bot.value() != value and not stranger.reads(bot.repo, SECRET)
+
+
+def test_secret_replaced_for_a_new_recipient_and_rule_gets_no_key(
+    bot: Bot, stranger: Stranger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole Secret replaced by one encrypted to the cluster's key *and* the stranger's (a value
+    they chose), the stranger added to .sops.yaml in the same commit: the recipients look committed,
+    but the bot never saw the stranger there, so the rotation stops before minting; the trust list
+    (outside the repository) is what admits a recipient."""
+    add_recipient_to_rule(bot.repo, stranger.recipient, "root")
+    attacker_secret(bot, "sk-" + "a" * 40)  # encrypted by the new rule: the cluster's key and the stranger's
+    assert stranger.reads(bot.repo, SECRET)
+    alive = bot.alive()
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    capsys.readouterr()
+    assert main(["rotate", "--provider", "openai"]) == ExitCode.MANUAL_ACTION
+    err = capsys.readouterr().err
+    assert stranger.recipient in err and "added after aigw-secrets last wrote it" in err
+    assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
+    assert bot.alive() == alive
+    assert (
+        yaml.safe_load(sops_files.decrypt(Sops(bot.repo), (bot.repo / SECRET).read_bytes(), str(SECRET)))["stringData"][
+            "apiKey"
+        ]
+        == "sk-" + "a" * 40
+    )
+
+
+def test_first_sight_is_recorded_by_the_first_unattended_run(
+    repo: Path, stranger: Stranger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot records each Secret's recipients the first time it runs, rotation due or not: a stanza
+    committed after that run is not trusted, and one the operator re-keys in (`updatekeys`) is."""
+    from aigw_secrets.rotation import vouched
+
+    monkeypatch.setenv("AIGW_SECRETS_STATE_DIR", str(tmp_path / "state"))
+    write_cluster(repo, provider_settings("openai"))
+    monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
+    assert main(["generate", "--no-input"]) == 0
+    assert vouched.recorded(repo, str(SECRET)) is None  # generate is not the bot
+    assert main(["rotate", "--due"]) == 0  # nothing due
+    first = vouched.recorded(repo, str(SECRET))
+    assert first and stranger.recipient not in first
+    add_recipient_to_rule(repo, stranger.recipient, "root")
+    assert main(["updatekeys", str(SECRET)]) == 0
+    assert stranger.recipient in (vouched.recorded(repo, str(SECRET)) or set())

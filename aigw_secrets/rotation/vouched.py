@@ -1,0 +1,104 @@
+"""The recipients the bot vouches for, per encrypted file, kept where no commit can write.
+
+A file's ``sops`` metadata is not covered by its MAC: anyone can add a recipient to a committed
+Secret without being able to decrypt it (an age stanza wrapping a key of their own), or replace the
+whole Secret with one encrypted to themselves. Re-encrypting such a file (``sops rotate`` wraps the new
+data key for every recipient listed; a new value is encrypted to what ``.sops.yaml`` gives) would hand
+the credential to them. So the recipients of a file as committed count only as far as the bot has
+seen them before: the baseline is the committed set *intersected* with the set recorded here when the
+bot first saw the file, or last wrote it (``records_dir``: ``$AIGW_SECRETS_STATE_DIR`` or the git
+directory). The first sight is trusted (as ssh trusts a host key on first use); the operator's trust
+list (``AIGW_SECRETS_TRUSTED_RECIPIENTS``) closes that window and admits recipients added since.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from aigw_secrets.rotation.journal import records_dir
+from aigw_secrets.sops import recipients
+from aigw_secrets.sops.binary import Sops
+from aigw_secrets.util import atomic_write
+
+FILE = "recipients.json"
+_LOCK = threading.Lock()
+
+
+def _path(root: Path) -> Path:
+    return records_dir(root) / FILE
+
+
+def _load(root: Path) -> dict[str, list[str]]:
+    try:
+        data = json.loads(_path(root).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): [str(r) for r in v] for k, v in data.items() if isinstance(v, list)}
+
+
+def _save(root: Path, data: dict[str, list[str]]) -> None:
+    atomic_write(_path(root), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)
+
+
+def recorded(root: Path, rel: str) -> set[str] | None:
+    """What the bot recorded for ``rel`` (None: never seen)."""
+    known = _load(root).get(rel)
+    return None if known is None else set(known)
+
+
+def baseline(root: Path, rel: str, committed: set[str], *, remember: bool = True) -> set[str]:
+    """The recipients ``rel`` may keep when the bot re-encrypts it: those of the file as committed that
+    the bot saw before. A file seen for the first time is recorded as it is (``remember``)."""
+    with _LOCK:
+        data = _load(root)
+        known = data.get(rel)
+        if known is None:
+            if remember and committed:
+                data[rel] = sorted(committed)
+                _save(root, data)
+            return set(committed)
+        return committed & set(known)
+
+
+def observe(root: Path, files: Iterable[tuple[str, set[str] | None]]) -> None:
+    """Record the files the bot has not seen yet, as they are now (done at the start of every
+    unattended run, so the window a first sight leaves is the one before the bot's very first run)."""
+    with _LOCK:
+        data = _load(root)
+        new = {rel: sorted(found) for rel, found in files if found and rel not in data}
+        if new:
+            _save(root, data | new)
+
+
+def remember(root: Path, rel: str, written: bytes) -> None:
+    """After the bot (or an operator through it) wrote ``rel``: its recipients are now vouched for."""
+    found = recipients.readable(written, rel)
+    if found is None:
+        return
+    with _LOCK:
+        data = _load(root)
+        data[rel] = sorted(found)
+        _save(root, data)
+
+
+def remembering(root: Path, op: Callable[[Sops, bytes, str], bytes]) -> Callable[[Sops, bytes, str], bytes]:
+    """A whole-file sops operation (``updatekeys``) that records the recipients it gives each file:
+    the re-keying an operator ran (or ``keys rotate-age`` checked) is vouched for."""
+
+    def run(sops: Sops, data: bytes, rel: str) -> bytes:
+        new = op(sops, data, rel)
+        remember(root, rel, new)
+        return new
+
+    return run
+
+
+def added_since(root: Path, rel: str, committed: set[str]) -> set[str]:
+    """Recipients the committed file has that the bot never vouched for (for ``doctor``)."""
+    known = recorded(root, rel)
+    return set() if known is None else committed - known
