@@ -7,8 +7,9 @@ data key for every recipient listed; a new value is encrypted to what ``.sops.ya
 the credential to them. So the recipients of a file as committed count only as far as the bot has
 seen them before: the baseline is the committed set *intersected* with the set recorded here when the
 bot first saw the file, or last wrote it (``records_dir``: ``$AIGW_SECRETS_STATE_DIR`` or the git
-directory). The first sight is trusted (as ssh trusts a host key on first use); the operator's trust
-list (``AIGW_SECRETS_TRUSTED_RECIPIENTS``) closes that window and admits recipients added since.
+directory). Only the bot's very first sight is trusted as it is (as ssh trusts a host key on first
+use); a file it meets later keeps only recipients it saw on other files. The operator's trust list
+(``AIGW_SECRETS_TRUSTED_RECIPIENTS``) closes that window and admits recipients added since.
 """
 
 from __future__ import annotations
@@ -58,11 +59,21 @@ def baseline(root: Path, rel: str, committed: set[str], *, remember: bool = True
         data = _load(root)
         known = data.get(rel)
         if known is None:
-            if remember and committed:
-                data[rel] = sorted(committed)
+            seen = _first_sight(data, committed)
+            if remember and seen:
+                data[rel] = sorted(seen)
                 _save(root, data)
-            return set(committed)
+            return seen
         return committed & set(known)
+
+
+def _first_sight(data: dict[str, list[str]], committed: set[str]) -> set[str]:
+    """A file the bot has not seen: trusted as it is only while the bot has seen nothing at all (its
+    very first run). Afterwards a new file (a provider added, the output directory moved, a Secret
+    renamed by a commit) keeps only recipients the bot saw on some other file."""
+    if not data:
+        return set(committed)
+    return committed & {r for found in data.values() for r in found}
 
 
 def observe(root: Path, files: Iterable[tuple[str, set[str] | None]]) -> None:
@@ -70,7 +81,8 @@ def observe(root: Path, files: Iterable[tuple[str, set[str] | None]]) -> None:
     unattended run, so the window a first sight leaves is the one before the bot's very first run)."""
     with _LOCK:
         data = _load(root)
-        new = {rel: sorted(found) for rel, found in files if found and rel not in data}
+        seen = {rel: sorted(_first_sight(data, found)) for rel, found in files if found and rel not in data}
+        new = {rel: found for rel, found in seen.items() if found}
         if new:
             _save(root, data | new)
 

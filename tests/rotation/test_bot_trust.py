@@ -955,3 +955,34 @@ def test_first_sight_is_recorded_by_the_first_unattended_run(
     add_recipient_to_rule(repo, stranger.recipient, "root")
     assert main(["updatekeys", str(SECRET)]) == 0
     assert stranger.recipient in (vouched.recorded(repo, str(SECRET)) or set())
+
+
+def test_a_secret_the_bot_meets_later_keeps_only_recipients_it_saw(
+    bot: Bot, stranger: Stranger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit moves the output directory to where it placed a Secret encrypted to the cluster's key and
+    its own (and a rule to match): the bot has never seen that file, but it has seen others, so only
+    recipients it saw there count; the rotation stops before minting."""
+    import shutil
+
+    moved = Path("kubernetes/apps/elsewhere")
+    (bot.repo / moved).mkdir(parents=True)
+    add_recipient_to_rule(bot.repo, stranger.recipient, "root")
+    attacker_secret(bot, "sk-" + "b" * 40)  # at SECRET, encrypted for the cluster's key and the stranger's
+    for f in (bot.repo / OUT).iterdir():
+        shutil.copy(f, bot.repo / moved / f.name)
+    text = (bot.repo / "cluster.yaml").read_text()
+    (bot.repo / "cluster.yaml").write_text(text + f"ai_gateway_output_dir: {moved}\n")
+    git(bot.repo, "rm", "-rq", str(OUT))
+    bot.commit("move the gateway's manifests")
+    alive = bot.alive()
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
+    assert bot.alive() == alive
+    assert stranger.reads(bot.repo, moved / SECRET.name)  # still only the value the stranger wrote
+    assert (
+        "sk-" + "b" * 40
+        in sops_files.decrypt(
+            Sops(bot.repo), (bot.repo / moved / SECRET.name).read_bytes(), str(moved / SECRET.name)
+        ).decode()
+    )
