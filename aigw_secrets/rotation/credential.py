@@ -315,19 +315,13 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
 
 
 def _observe(root: Path, cfg: Config) -> None:
-    """Record the recipients of every Secret the bot may write that it has not seen yet (``vouched``)."""
+    """Record the recipients of the Secrets and the MCP seed the bot has not seen yet (``vouched``)."""
     rels = [rel for pc in (*cfg.providers, *cfg.mcp_backends) for rel in pending.recipient_targets(root, cfg, pc)]
     if cfg.mcp_seed is not None:
         from aigw_secrets.gateway import mcp
 
         rels.append(str((cfg.output_dir / mcp.MCP_SEED_FILE).relative_to(root)))
-    seen: list[tuple[str, set[str] | None]] = []
-    for rel in rels:
-        try:
-            seen.append((rel, sopsrecipients.readable((root / rel).read_bytes(), rel)))
-        except OSError:
-            continue
-    vouched.observe(root, seen)
+    vouched.observe_files(root, rels)  # the first run also records every file .sops.yaml governs
 
 
 def rotate_due(root: Path, *, verify: bool = True) -> Summary:

@@ -55,6 +55,7 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
         rels = [str(p.relative_to(root)) for p in todo]
         journal.data = {}
         journal.step(Step.PLANNED, rotation_id=str(uuid.uuid4()), files=rels, done=[])
+    vouched.observe_files(root, (str(p.relative_to(root)) for p in todo))
     remaining = [p for p in todo if str(p.relative_to(root)) not in done]
     progress = output.Progress(len(todo), "rotating data keys", start=len(todo) - len(remaining))
     errors: list[Failure] = []

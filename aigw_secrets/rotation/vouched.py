@@ -42,6 +42,30 @@ def _load(root: Path) -> dict[str, list[str]]:
     return {str(k): [str(r) for r in v] for k, v in data.items() if isinstance(v, list)}
 
 
+def _seeded(root: Path) -> dict[str, list[str]]:
+    """The records; on the bot's very first sight of the repository, every file ``.sops.yaml`` governs
+    as it is now (so a file first rewritten later, e.g. by data-key rotation, is not a later sight)."""
+    data = _load(root)
+    if data:
+        return data
+    from aigw_secrets.errors import AigwError
+    from aigw_secrets.sops import config as sops_config
+
+    try:
+        paths = sops_config.managed(root)
+    except AigwError:
+        return data  # no .sops.yaml (or a broken one, which the command itself reports)
+    for path in paths:
+        rel = str(path.relative_to(root))
+        try:
+            found = recipients.readable(path.read_bytes(), rel)
+        except OSError:
+            continue
+        if found:
+            data[rel] = sorted(found)
+    return data
+
+
 def _save(root: Path, data: dict[str, list[str]]) -> None:
     atomic_write(_path(root), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)
 
@@ -56,14 +80,16 @@ def baseline(root: Path, rel: str, committed: set[str], *, remember: bool = True
     """The recipients ``rel`` may keep when the bot re-encrypts it: those of the file as committed that
     the bot saw before. A file seen for the first time is recorded as it is (``remember``)."""
     with _LOCK:
-        data = _load(root)
+        before = _load(root)
+        data = dict(before) if before else _seeded(root)
         known = data.get(rel)
         if known is None:
             seen = _first_sight(data, committed)
-            if remember and seen:
+            if seen:
                 data[rel] = sorted(seen)
-                _save(root, data)
-            return seen
+            known = sorted(seen)
+        if remember and data != before:
+            _save(root, data)
         return committed & set(known)
 
 
@@ -80,11 +106,25 @@ def observe(root: Path, files: Iterable[tuple[str, set[str] | None]]) -> None:
     """Record the files the bot has not seen yet, as they are now (done at the start of every
     unattended run, so the window a first sight leaves is the one before the bot's very first run)."""
     with _LOCK:
-        data = _load(root)
-        seen = {rel: sorted(_first_sight(data, found)) for rel, found in files if found and rel not in data}
-        new = {rel: found for rel, found in seen.items() if found}
-        if new:
-            _save(root, data | new)
+        before = _load(root)
+        data = dict(before) if before else _seeded(root)
+        for rel, found in files:
+            seen = _first_sight(data, found) if found and rel not in data else None
+            if seen:
+                data[rel] = sorted(seen)
+        if data != before:
+            _save(root, data)
+
+
+def observe_files(root: Path, rels: Iterable[str]) -> None:
+    """``observe`` for files of the repository, read as they are now (unreadable ones are skipped)."""
+    seen: list[tuple[str, set[str] | None]] = []
+    for rel in dict.fromkeys(rels):
+        try:
+            seen.append((rel, recipients.readable((root / rel).read_bytes(), rel)))
+        except OSError:
+            continue
+    observe(root, seen)
 
 
 def remember(root: Path, rel: str, written: bytes) -> None:
@@ -93,7 +133,7 @@ def remember(root: Path, rel: str, written: bytes) -> None:
     if found is None:
         return
     with _LOCK:
-        data = _load(root)
+        data = _seeded(root)
         data[rel] = sorted(found)
         _save(root, data)
 

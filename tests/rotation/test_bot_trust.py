@@ -986,3 +986,32 @@ def test_a_secret_the_bot_meets_later_keeps_only_recipients_it_saw(
             Sops(bot.repo), (bot.repo / moved / SECRET.name).read_bytes(), str(moved / SECRET.name)
         ).decode()
     )
+
+
+def test_first_run_sees_every_governed_file_as_it_is(repo: Path, stranger: Stranger, tmp_path: Path) -> None:
+    """The bot's very first record covers every file .sops.yaml governs, each with its own recipients
+    (a bootstrap Secret encrypted also for a second key rotates its data key as before); a file that
+    appears later keeps only recipients seen elsewhere."""
+    from aigw_secrets.rotation import vouched
+
+    ours = re.search(r"age1[0-9a-z]+", (repo / ".sops.yaml").read_text())
+    assert ours
+    (repo / "bootstrap").mkdir()
+    (repo / "bootstrap" / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml$\n    age: {ours.group(0)},{stranger.recipient}\n"
+    )
+    boot = Path("bootstrap/talos.sops.yaml")
+    (repo / boot).write_bytes(Sops(repo).encrypt(b"machine:\n  token: abc\n", str(boot)))
+    assert main(["rotate", "--data-key"]) == 0
+    assert stranger.recipient in (vouched.recorded(repo, str(boot)) or set())
+    later = Path("bootstrap/later.sops.yaml")
+    (repo / later).write_bytes(Sops(repo).encrypt(b"token: abc\n", str(later)))
+    vouched.observe_files(repo, [str(later)])
+    assert vouched.recorded(repo, str(later)) == vouched.recorded(repo, str(boot))  # seen on the bootstrap file
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".sops.yaml").write_text(f"creation_rules:\n  - age: {stranger.recipient}\n")
+    alone = Path("bootstrap/alone.sops.yaml")
+    (repo / alone).write_bytes(Sops(other).encrypt(b"token: abc\n", "x.sops.yaml"))
+    assert vouched.baseline(repo, str(alone), {stranger.recipient}) == {stranger.recipient}  # seen before
+    assert vouched.baseline(repo, "never.sops.yaml", {"age1unseen"}) == set()
