@@ -31,6 +31,8 @@ from aigw_secrets.stores.base import (
     lazy,
 )
 
+DEADLINE = 20.0  # seconds per request to the store, connect to the last byte (as the Vault store)
+
 # AWS error codes that mean the credential was refused (the store's, and the IAM issuer's admin one).
 DENIED = (
     "AccessDenied",
@@ -42,6 +44,57 @@ DENIED = (
     "ExpiredTokenException",
 )
 _QUIET = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def client_config(deadline: float) -> Any:
+    """botocore's configuration for a client whose requests ``through_http`` carries: one attempt per
+    call (the caller decides about retrying), its own timeouts no longer than the deadline."""
+    config = lazy("botocore.config", "aws")
+    return config.Config(
+        connect_timeout=deadline, read_timeout=deadline, retries={"total_max_attempts": 1, "mode": "standard"}
+    )
+
+
+def through_http(client: Any, deadline: float) -> None:
+    """Every request of a boto3 ``client`` goes out through aigw_secrets.http: one deadline over the
+    whole exchange (botocore's read timeout bounds a single read) and redirects never followed."""
+    import functools
+
+    client.meta.events.register("before-send", functools.partial(_send, deadline=deadline))
+
+
+def _send(request: Any, *, deadline: float, **_: Any) -> Any:
+    """botocore's ``before-send`` hook: the request goes out through aigw_secrets.http (one deadline
+    over connect, headers and body; redirects never followed); returning a response skips urllib3."""
+    from aigw_secrets import http
+
+    awsrequest = lazy("botocore.awsrequest", "aws")
+    exceptions = lazy("botocore.exceptions", "aws")
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if isinstance(body, str):
+        body = body.encode()
+    res = http.request(
+        request.method,
+        request.url,
+        headers={k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()},
+        body=body or None,
+        deadline=deadline,
+    )
+    if res.status == 0:
+        raise exceptions.EndpointConnectionError(endpoint_url=request.url)
+    return awsrequest.AWSResponse(request.url, res.status, dict(res.headers), _Raw(res.body))
+
+
+class _Raw:
+    """What botocore reads an answer's body from (``AWSResponse.raw.stream()``)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
 
 
 @contextlib.contextmanager
@@ -77,7 +130,9 @@ class AwsSecretsManager(Store):
                 self._client = session.client(
                     "secretsmanager",
                     region_name=self.settings.aws_region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                    config=client_config(DEADLINE),
                 )
+            through_http(self._client, DEADLINE)
         return self._client
 
     def _call(self, op: str, key: str, **kwargs: Any) -> Any:

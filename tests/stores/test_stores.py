@@ -226,3 +226,26 @@ def test_store_credential_file_never_a_tracked_one(tmp_path: Path, monkeypatch: 
     monkeypatch.delenv("VAULT_TOKEN_FILE")
     with pytest.raises(StoreRejected, match=r"Vault store: no credential: set \$VAULT_TOKEN \(or \$VAULT_TOKEN_FILE\)"):
         env_secret("VAULT_TOKEN", "Vault store")
+
+
+def test_aws_store_keeps_one_deadline_over_slow_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's boto3 requests go through aigw_secrets.http: a server that sends its headers one
+    byte at a time is cut off at the deadline (botocore's own read timeout never trips on it)."""
+    from aigw_secrets.stores import aws as aws_store
+    from aigw_secrets.stores.base import StoreError
+    from testing.slowhttp import SlowHeaders
+
+    slow = SlowHeaders()
+    try:
+        for name, value in {
+            "AWS_ENDPOINT_URL": slow.url,
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "store-admin",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(aws_store, "DEADLINE", 0.2)
+        with pytest.raises(StoreError):
+            open_store(settings("aws")).get("ai-gateway/ns/slow")
+    finally:
+        slow.close()
+    assert slow.completed == 0

@@ -27,7 +27,7 @@ from aigw_secrets.rotation.issuers.interface import (
     setting,
 )
 from aigw_secrets.rotation.journal import crash_point
-from aigw_secrets.stores.aws import DENIED, quiet_logs
+from aigw_secrets.stores.aws import DENIED, client_config, quiet_logs, through_http
 
 
 class AwsIam(Issuer):
@@ -42,19 +42,12 @@ class AwsIam(Issuer):
     def client(self) -> Any:
         if self._client is None:
             boto3 = lazy("boto3", "aws")
-            config = lazy("botocore.config", "aws")
-
             deadline = admin_deadline()
-            # One attempt per call, each exchange under one deadline: botocore's read timeout bounds a
-            # single read, so its requests are carried out by aigw_secrets.http instead (no redirects).
-            conf = config.Config(
-                connect_timeout=deadline, read_timeout=deadline, retries={"total_max_attempts": 1, "mode": "standard"}
-            )
             with quiet_logs():
                 session = boto3.session.Session(profile_name=os.environ.get("AIGW_SECRETS_AWS_ADMIN_PROFILE") or None)
                 region = self.pc.settings.get("region") or "us-east-1"
-                self._client = session.client("iam", region_name=region, config=conf)
-            self._client.meta.events.register("before-send", _send)
+                self._client = session.client("iam", region_name=region, config=client_config(deadline))
+            through_http(self._client, deadline)
         return self._client
 
     def _call(self, op: str, **kwargs: Any) -> Any:
@@ -136,37 +129,3 @@ def _epoch(value: Any) -> float | None:
         return float(value.timestamp())
     except (AttributeError, TypeError, ValueError, OSError):
         return None
-
-
-class _Raw:
-    """What botocore reads an answer's body from (``AWSResponse.raw.stream()``)."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-
-def _send(request: Any, **_: Any) -> Any:
-    """botocore's ``before-send`` hook: the request goes out through aigw_secrets.http (one deadline
-    over connect, headers and body; redirects never followed); returning a response skips urllib3."""
-    from aigw_secrets import http
-
-    awsrequest = lazy("botocore.awsrequest", "aws")
-    exceptions = lazy("botocore.exceptions", "aws")
-    body = request.body
-    if hasattr(body, "read"):
-        body = body.read()
-    if isinstance(body, str):
-        body = body.encode()
-    res = http.request(
-        request.method,
-        request.url,
-        headers={k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()},
-        body=body or None,
-        deadline=admin_deadline(),
-    )
-    if res.status == 0:
-        raise exceptions.EndpointConnectionError(endpoint_url=request.url)
-    return awsrequest.AWSResponse(request.url, res.status, dict(res.headers), _Raw(res.body))
