@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aigw_secrets import output
-from aigw_secrets.errors import AigwError, NoInputError
+from aigw_secrets.errors import AigwError, DataError, NoInputError
 from aigw_secrets.rotation import vouched
 from aigw_secrets.rotation.journal import DATA_KEY, Journal, Step, repo_lock
 from aigw_secrets.rotation.results import DataKeys, Failure
@@ -68,9 +68,10 @@ def rotate_data_keys(root: Path, files: Sequence[Path], *, locked: bool = False)
             # sops rotate keeps the file's own recipients (it never reads .sops.yaml): checked, not assumed
             # (the metadata is not under the MAC: a recipient a commit added is kept only if the bot saw it before)
             before = recipients.readable(data, rel)
-            if before is not None:
-                baseline = vouched.baseline(root, rel, before)
-                recipients.check_written(new, rel, baseline, what="file after its data key rotation")
+            if before is None:  # fail closed: sops may read metadata this tool cannot; it would wrap for all
+                raise DataError(f"{rel}: cannot read its sops metadata here; its data key is not rotated")
+            baseline = vouched.baseline(root, rel, before)
+            recipients.check_written(new, rel, baseline, what="file after its data key rotation")
             atomic_write(path, new)
             vouched.remember(root, rel, new)
             return rel, None

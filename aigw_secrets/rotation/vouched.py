@@ -8,7 +8,7 @@ the credential to them. So the recipients of a file as committed count only as f
 seen them before: the baseline is the committed set *intersected* with the set recorded here when the
 bot first saw the file, or last wrote it (``records_dir``: ``$AIGW_SECRETS_STATE_DIR`` or the git
 directory). Only the bot's very first sight is trusted as it is (as ssh trusts a host key on first
-use); a file it meets later keeps only recipients it saw on other files. The operator's trust list
+use); a file it meets later keeps only recipients it saw on every file it recorded. The operator's trust list
 (``AIGW_SECRETS_TRUSTED_RECIPIENTS``) closes that window and admits recipients added since.
 """
 
@@ -96,10 +96,11 @@ def baseline(root: Path, rel: str, committed: set[str], *, remember: bool = True
 def _first_sight(data: dict[str, list[str]], committed: set[str]) -> set[str]:
     """A file the bot has not seen: trusted as it is only while the bot has seen nothing at all (its
     very first run). Afterwards a new file (a provider added, the output directory moved, a Secret
-    renamed by a commit) keeps only recipients the bot saw on some other file."""
+    renamed by a commit) keeps only recipients the bot saw on every file it recorded."""
     if not data:
         return set(committed)
-    return committed & {r for found in data.values() for r in found}
+    common = set.intersection(*(set(found) for found in data.values()))
+    return committed & common
 
 
 def observe(root: Path, files: Iterable[tuple[str, set[str] | None]]) -> None:

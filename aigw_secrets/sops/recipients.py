@@ -275,7 +275,7 @@ def require_each(
     """Before re-keying files (``updatekeys``) unattended: for each file, the recipients sops would
     give it now are its committed ones (as far as ``vouched`` keeps them), ``own`` (recipients the tool
     itself adds, e.g. the age key it just generated) or in the operator's trust list. A file whose
-    metadata cannot be read is left to the re-keying itself (which fails on it)."""
+    metadata cannot be read here is refused (sops may read what this tool cannot, and re-key it for anyone)."""
     from aigw_secrets.util import parallel_map
 
     def one(path: Path) -> tuple[str, list[str]]:
@@ -284,8 +284,8 @@ def require_each(
             before = readable(path.read_bytes(), rel)
         except OSError:
             before = None
-        if before is None:
-            return rel, []
+        if before is None:  # fail closed: sops may read metadata this tool cannot, and re-key it for anyone
+            return rel, ["(unreadable sops metadata)"]
         return rel, untrusted(would_give(sops, rel) - own, vouched(rel, before))
 
     bad = [(rel, extra) for rel, extra in parallel_map(one, list(paths)) if extra]

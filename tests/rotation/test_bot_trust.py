@@ -988,10 +988,10 @@ def test_a_secret_the_bot_meets_later_keeps_only_recipients_it_saw(
     )
 
 
-def test_first_run_sees_every_governed_file_as_it_is(repo: Path, stranger: Stranger, tmp_path: Path) -> None:
+def test_first_run_sees_every_governed_file_as_it_is(repo: Path, stranger: Stranger) -> None:
     """The bot's very first record covers every file .sops.yaml governs, each with its own recipients
     (a bootstrap Secret encrypted also for a second key rotates its data key as before); a file that
-    appears later keeps only recipients seen elsewhere."""
+    appears later keeps only recipients the bot saw on every file it recorded."""
     from aigw_secrets.rotation import vouched
 
     ours = re.search(r"age1[0-9a-z]+", (repo / ".sops.yaml").read_text())
@@ -1002,16 +1002,24 @@ def test_first_run_sees_every_governed_file_as_it_is(repo: Path, stranger: Stran
     )
     boot = Path("bootstrap/talos.sops.yaml")
     (repo / boot).write_bytes(Sops(repo).encrypt(b"machine:\n  token: abc\n", str(boot)))
+    plain = Path("kubernetes/apps/app.sops.yaml")
+    (repo / plain.parent).mkdir(parents=True, exist_ok=True)
+    (repo / plain).write_bytes(Sops(repo).encrypt(b"token: abc\n", str(plain)))
     assert main(["rotate", "--data-key"]) == 0
     assert stranger.recipient in (vouched.recorded(repo, str(boot)) or set())
     later = Path("bootstrap/later.sops.yaml")
     (repo / later).write_bytes(Sops(repo).encrypt(b"token: abc\n", str(later)))
     vouched.observe_files(repo, [str(later)])
-    assert vouched.recorded(repo, str(later)) == vouched.recorded(repo, str(boot))  # seen on the bootstrap file
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / ".sops.yaml").write_text(f"creation_rules:\n  - age: {stranger.recipient}\n")
-    alone = Path("bootstrap/alone.sops.yaml")
-    (repo / alone).write_bytes(Sops(other).encrypt(b"token: abc\n", "x.sops.yaml"))
-    assert vouched.baseline(repo, str(alone), {stranger.recipient}) == {stranger.recipient}  # seen before
-    assert vouched.baseline(repo, "never.sops.yaml", {"age1unseen"}) == set()
+    assert vouched.recorded(repo, str(later)) == {ours.group(0)}  # the stranger is not on every file
+    assert vouched.baseline(repo, "never.sops.yaml", {stranger.recipient}) == set()
+
+
+def test_unreadable_metadata_is_never_rekeyed(bot: Bot, stranger: Stranger, tmp_path: Path) -> None:
+    """A stanza hidden behind a field this tool's YAML reader refuses (sops ignores it): data-key
+    rotation fails closed instead of wrapping the new data key for whoever the metadata lists."""
+    add_stanza(bot, stranger_stanza(stranger, tmp_path))
+    text = (bot.repo / SECRET).read_text().replace("sops:\n", "sops:\n    x: !custom y\n", 1)
+    (bot.repo / SECRET).write_text(text)
+    bot.commit("tidy")
+    assert main(["rotate", "--data-key", str(bot.repo / SECRET)]) != 0
+    assert not stranger.reads(bot.repo, SECRET)
