@@ -203,6 +203,17 @@ def moto_url(moto_server_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def aigw_warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An executable standing for `aigw-secrets` whose runs fork from a server that has imported the
+    package and its libraries (testing/warm.py): for tests that run the real executable many times
+    (the cron script's `$AIGW_SECRETS`). One server per session (per xdist worker)."""
+    from testing import warm
+
+    with warm.serve(tmp_path_factory.mktemp("warm")) as shim:
+        yield shim
+
+
+@pytest.fixture(scope="session")
 def bao() -> Iterator[object]:
     """ONE real OpenBao dev server (KV v2 at secret/) on 127.0.0.1 per session; tests use their own paths."""
     from testing import openbao
