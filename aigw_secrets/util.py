@@ -88,7 +88,10 @@ def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
     proc.wait()  # not communicate(): a grandchild outside the group may still hold the pipes
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:
-            stream.close()
+            try:
+                stream.close()
+            except OSError:
+                pass  # closing stdin flushes what a writer left in its buffer, into a pipe nobody reads
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

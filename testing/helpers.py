@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -96,6 +97,10 @@ def run_killed(
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 70
+        # A tracer inherited from this process (coverage.py) would only slow the child down: it ends
+        # with os._exit, so nothing it measured is ever saved.
+        sys.settrace(None)
+        threading.settrace(None)
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
@@ -170,6 +175,10 @@ def run_until(
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 70
+        # A tracer inherited from this process (coverage.py) would only slow the child down: it ends
+        # with os._exit, so nothing it measured is ever saved.
+        sys.settrace(None)
+        threading.settrace(None)
         try:
             os.close(ready_r)
             os.close(hold_w)

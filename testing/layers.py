@@ -36,7 +36,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(("sops",)),
     Layer(("stores",)),  # the secret stores' doors (over http, boto3, hvac)
     Layer(("git", "http", "kube"), independent=True),
-    Layer(("output", "errors", "shapes", "flux", "util", "adminenv", "lean", "")),
+    Layer(("output", "errors", "shapes", "flux", "util", "adminenv", "lean", "yamlload", "")),
 )
 
 PACKAGE = "aigw_secrets"

@@ -48,19 +48,19 @@ PROVIDER_ENV = (
 # one worker starting a 20-second test when the other has nothing left. Then the other `slow` tests,
 # then the rest in their usual order. A name here that no longer exists is harmless.
 LONGEST_FIRST = (
-    "tests/rotation/test_issuer_cron.py::test_two_periods",
     "tests/test_operator_month.py::test_an_operators_long_month",
-    "tests/scanner/test_failure_classes.py::test_item10_alias_bomb_and_long_line_finish",
     "tests/scanner/test_precommit.py::test_pre_commit_framework",
-    "tests/sops/test_regex_subset.py::test_the_subset_decides_as_re2",
-    "tests/test_operator_month.py::test_an_operators_month",
-    "tests/sops/test_files_properties.py::test_any_style_round_trips",
-    "tests/rotation/test_agerotation.py::test_full_rotation_keeps_flux_working_after_every_phase",
+    "tests/rotation/test_issuer_cron.py::test_two_periods",
     "tests/scanner/test_own_output.py::test_generated_files_pass_the_hook_history_and_doctor",
+    "tests/test_operator_month.py::test_an_operators_month",
     "tests/rotation/test_rotate.py::test_kill_loop_during_data_key_rotation",
-    "tests/rotation/test_issuer_aws.py::test_full_cycle",
+    "tests/scanner/test_failure_classes.py::test_item10_alias_bomb_and_long_line_finish",
+    "tests/rotation/test_agerotation.py::test_full_rotation_keeps_flux_working_after_every_phase",
     "tests/commands/test_generate.py::test_rerun_with_same_inputs_changes_nothing",
+    "tests/sops/test_regex_subset.py::test_the_subset_decides_as_re2",
     "tests/rotation/test_externalsecrets_e2e.py::test_migrate_both_ways",
+    "tests/sops/test_files_properties.py::test_any_style_round_trips",
+    "tests/rotation/test_issuer_aws.py::test_full_cycle",
     "tests/rotation/test_externalsecrets_stateful.py::test_generate_rotate_migrate_agree",
     "tests/commands/test_doctor_keys.py::test_pgp_recipient_end_to_end",
     "tests/rotation/test_issuer_self.py::test_revocation_gates",
@@ -200,6 +200,17 @@ def moto_url(moto_server_url: str) -> str:
         urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10
     ).close()
     return moto_server_url
+
+
+@pytest.fixture(scope="session")
+def aigw_warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An executable standing for `aigw-secrets` whose runs fork from a server that has imported the
+    package and its libraries (testing/warm.py): for tests that run the real executable many times
+    (the cron script's `$AIGW_SECRETS`). One server per session (per xdist worker)."""
+    from testing import warm
+
+    with warm.serve(tmp_path_factory.mktemp("warm")) as shim:
+        yield shim
 
 
 @pytest.fixture(scope="session")

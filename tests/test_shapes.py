@@ -21,6 +21,8 @@ from testing import fakes
         "REDACTED",
         "token_TODO",
         "${OPENAI_API_KEY}",
+        "v0",  # shorter than four characters: no credential
+        " 'abc' ",
     ],
 )
 def test_placeholders(value: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from aigw_secrets import yamlload
 from aigw_secrets.sops.findings import Finding
 
 # BackendSecurityPolicy type → (field holding the secretRef, the Secret key the controller reads)
@@ -41,7 +42,7 @@ def _docs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
         if "external-secrets.io" not in text and "aigateway.envoyproxy.io" not in text:
             continue  # cheap: only files that can matter are parsed
         try:
-            docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+            docs = [d for d in yamlload.safe_load_all(text) if isinstance(d, dict)]
         except yaml.YAMLError:
             continue
         out += [(path, d) for d in docs if "sops" not in d]

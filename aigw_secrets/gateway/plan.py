@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import (
     AigwError,
     ConfigError,
@@ -266,7 +266,7 @@ def read_documents(path: Path) -> list[Any]:
     except (OSError, UnicodeDecodeError):
         return []
     try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
+        return [d for d in yamlload.safe_load_all(text) if d is not None]
     except yaml.YAMLError:
         return []
 

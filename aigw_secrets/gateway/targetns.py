@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from aigw_secrets import yamlload
 from aigw_secrets.gateway import secretdoc
 from aigw_secrets.gateway.config import Config
 from aigw_secrets.sops.findings import Finding
@@ -44,7 +45,7 @@ def _kustomizations(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
             if "targetNamespace" not in text or "kustomize.toolkit.fluxcd.io" not in text:
                 continue
             try:
-                docs = list(yaml.safe_load_all(text))
+                docs = yamlload.safe_load_all(text)
             except yaml.YAMLError:
                 continue
             for doc in docs:

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets import git, output
+from aigw_secrets import git, output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway import contenthash, marks, secretdoc, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
@@ -88,7 +88,7 @@ class ClusterAccess:
 def _doc(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, Any]]:
     rel = str((cfg.output_dir / secretdoc.secret_file(pc)).relative_to(root))
     try:
-        doc = yaml.safe_load((root / rel).read_text("utf-8")) or {}
+        doc = yamlload.safe_load((root / rel).read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError):
         doc = {}
     return rel, doc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from aigw_secrets import lean, shapes
 
@@ -405,6 +405,14 @@ def _compiled(rule: Rule) -> re.Pattern[str]:
     return re.compile(rule.pattern or "")
 
 
+# which line rules run on a text (by their place in LINE_RULES, the order findings come in): those
+# with a trigger literal the text holds, and the anchored ones without triggers (they always run)
+_UNTRIGGERED = tuple(i for i, r in enumerate(LINE_RULES) if r.line_anchor and not r.triggers)
+_RULES_OF: dict[str, tuple[int, ...]] = {
+    t: tuple(i for i, r in enumerate(LINE_RULES) if t in r.triggers) for t in _TRIGGERS
+}
+
+
 def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
     """(rule, match, secret) for every line-rule match in ``text``.
 
@@ -413,20 +421,22 @@ def matches(text: str) -> list[tuple[Rule, re.Match[str], str]]:
     """
     lower = text.lower()
     present = present_triggers(lower)
+    chosen: Iterable[int] = _UNTRIGGERED
+    if present:
+        chosen = sorted(set(_UNTRIGGERED).union(*(_RULES_OF.get(t, ()) for t in present)))
     out = []
-    for rule in LINE_RULES:
-        if not present.isdisjoint(rule.triggers) or (rule.line_anchor and not rule.triggers):
-            for m in _finditer(rule, text, lower):
-                secret = next((g for g in m.groups()[max(rule.group - 1, 0) :] if g), None) if rule.group else None
-                secret = secret or m.group(0)
-                if secret in DOCUMENTATION_EXAMPLES or secret.rstrip("&") in DOCUMENTATION_EXAMPLES:
-                    continue
-                refined = next((_FIRST[rid] for rid, shape in rule.refine if re.fullmatch(shape, secret)), None)
-                if refined is not None:
-                    if _judged(rule._replace(literal=False), m, secret):
-                        out.append((refined, m, secret))
-                elif _judged(rule, m, secret):
-                    out.append((rule, m, secret))
+    for rule in (LINE_RULES[i] for i in chosen):
+        for m in _finditer(rule, text, lower):
+            secret = next((g for g in m.groups()[max(rule.group - 1, 0) :] if g), None) if rule.group else None
+            secret = secret or m.group(0)
+            if secret in DOCUMENTATION_EXAMPLES or secret.rstrip("&") in DOCUMENTATION_EXAMPLES:
+                continue
+            refined = next((_FIRST[rid] for rid, shape in rule.refine if re.fullmatch(shape, secret)), None)
+            if refined is not None:
+                if _judged(rule._replace(literal=False), m, secret):
+                    out.append((refined, m, secret))
+            elif _judged(rule, m, secret):
+                out.append((rule, m, secret))
     return out
 
 

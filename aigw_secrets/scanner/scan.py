@@ -576,13 +576,15 @@ def _is_plaintext_secret(key: str, value: str, path: str = "") -> bool:
     """The Secret half of the finding policy (see the module docstring)."""
     from aigw_secrets.scanner import filters
 
+    # the two cheap questions that can make it one, first: a value neither under a credential name nor
+    # shaped like a token is no finding whatever the exceptions below say (a Secret of 80,000 plain keys)
+    if not (filters.key_says_credential(key) or filters.is_token_like(value)):
+        return False
     if filters.is_non_secret(value) or filters.is_default_word(key, value) or _names_its_app(value, f"{path}/{key}"):
         return False
     if value.startswith((".", "$plaintext$")) and filters.is_named_thing(value.removeprefix("$plaintext$")):
         return False  # a template's leftover `.API_KEY`; Authelia's plaintext notation around a stand-in name
-    if "\n" in value.strip():
-        return False  # a whole config file: only credential-shaped content in it counts
-    return filters.key_says_credential(key) or filters.is_token_like(value)
+    return "\n" not in value.strip()  # a whole config file: only credential-shaped content in it counts
 
 
 def _scan_generators(path: str, generators: Any, lines: _Lines) -> Iterator[Finding]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from aigw_secrets import git
+from aigw_secrets import git, yamlload
 from aigw_secrets.errors import AigwError
 from aigw_secrets.sops import config as sops_config
 from aigw_secrets.sops import regex as sops_regex
@@ -156,7 +156,7 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
         text = path.read_text("utf-8")
         if "Secret" not in text:
             return []
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yamlload.safe_load_all(text) if d is not None]
         plain, _key = reader.decrypt_docs(docs, os.environ)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, reader.Unsupported, ValueError):
         return []

@@ -1,0 +1,48 @@
+"""``yaml.safe_load`` and ``yaml.safe_load_all`` for text a run reads more than once.
+
+One command reads the same manifest in several places (``generate`` plans a Secret and then reads
+its policy's generation from it; ``doctor`` checks files that ``status`` reads again), and PyYAML's
+safe loader is pure Python: parsing costs far more than copying what it returned. The same text is
+parsed once per process; every call gets its own deep copy (a caller may change what it got). A
+text that does not parse is not remembered: the next call raises the same error again. Only short
+texts are kept, and only the last few.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+_KEPT = 256  # texts remembered
+_LONGEST = 256 * 1024  # characters: a longer text is parsed every time
+_cache: dict[tuple[bool, str], Any] = {}
+_lock = threading.Lock()
+
+
+def _load(text: str, every: bool) -> Any:
+    key = (every, text)
+    with _lock:
+        found = _cache.get(key, _cache)
+    if found is _cache:
+        import yaml
+
+        found = list(yaml.safe_load_all(text)) if every else yaml.safe_load(text)
+        if len(text) <= _LONGEST:
+            with _lock:
+                while len(_cache) >= _KEPT:
+                    del _cache[next(iter(_cache))]  # the oldest
+                _cache[key] = found
+    return copy.deepcopy(found)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load(text)`` (raises ``yaml.YAMLError`` the same way)."""
+    return _load(text, False)
+
+
+def safe_load_all(text: str) -> list[Any]:
+    """``list(yaml.safe_load_all(text))``: every document, read at once (an error in any of them raises
+    before one is returned)."""
+    result: list[Any] = _load(text, True)
+    return result
