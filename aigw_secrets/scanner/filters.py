@@ -218,11 +218,12 @@ _DEFAULT_WORDS = frozenset(
 def is_default_word(key: str, value: str) -> bool:
     """`password: password`, `token: token`, `MYSQL_PASSWORD: mysql`: the value is a word of its own key
     or a well-known default, a placeholder rather than a secret someone chose."""
-    v = value.strip().strip("'\"").lower()
+    typed = value.strip().strip("'\"")
+    v = typed.lower()
     words = {w.lower() for w in _WORDS_OF.findall(key)}
     if v in _DEFAULT_WORDS or v in words or v == key.lower():
         return True
-    if v.isalpha() and v.islower() and _last_word(key) in _GENERATED_KINDS:
+    if typed.isalpha() and typed.islower() and _last_word(key) in _GENERATED_KINDS:
         return True  # `EMQX_LICENSE__KEY: evaluation`: a key or token is generated, never a dictionary word
     # `SECRET_MINIO_OAUTH_CLIENT_SECRET: minioclientsecret`: the key's own words run together
     return made_of_words(v, words) or is_stand_in_phrase(value, words)

@@ -318,6 +318,8 @@ def test_r1_base64_with_a_slash_is_still_a_token() -> None:
 def test_r2_a_dictionary_word_under_a_key_name_is_a_mode() -> None:
     assert filters.is_default_word("EMQX_LICENSE__KEY", "evaluation")
     assert not filters.is_default_word("DB_PASSWORD", "sunshine")  # a typed password may be a word
+    # a random key that happens to hold no digit (one in three hundred for 32 characters) is not a word
+    assert not filters.is_default_word("MISTRAL_API_KEY", "qWErtYuioPasDfgHjklZxcVbnMqwErTy")
 
 
 def test_r3_not_a_secure_password_stand_in() -> None:
