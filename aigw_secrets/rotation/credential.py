@@ -211,7 +211,7 @@ def rotate_credential(
             sopsrecipients.check_written(new, rel, baseline, what="Secret")
         journal.step(Step.ENCRYPTED)
         atomic_write(path, new)
-        vouched.remember(root, rel, new)
+        vouched.remember(root, rel, new, pending.owner(pc))
         journal.step(Step.WRITTEN, verified=verified)
     companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(
         root, cfg, pc
@@ -316,12 +316,16 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
 
 def _observe(root: Path, cfg: Config) -> None:
     """Record the recipients of the Secrets and the MCP seed the bot has not seen yet (``vouched``)."""
-    rels = [rel for pc in (*cfg.providers, *cfg.mcp_backends) for rel in pending.recipient_targets(root, cfg, pc)]
+    owners: list[tuple[str, str]] = []
+    for pc in (*cfg.providers, *cfg.mcp_backends):
+        owners += [(pending.owner(pc), rel) for rel in pending.recipient_targets(root, cfg, pc)[:1]]
     if cfg.mcp_seed is not None:
-        from aigw_secrets.gateway import mcp
+        from aigw_secrets.rotation import mcpseed
 
-        rels.append(str((cfg.output_dir / mcp.MCP_SEED_FILE).relative_to(root)))
-    vouched.observe_files(root, rels)  # the first run also records every file .sops.yaml governs
+        owners.append((mcpseed.OWNER, mcpseed.seed_rel(root, cfg)))
+    rels = [rel for pc in (*cfg.providers, *cfg.mcp_backends) for rel in pending.recipient_targets(root, cfg, pc)]
+    # the first run also records every file .sops.yaml governs, and which file each secret is in
+    vouched.observe_files(root, [*rels, *(rel for _, rel in owners)], owners)
 
 
 def rotate_due(root: Path, *, verify: bool = True) -> Summary:

@@ -30,11 +30,16 @@ from aigw_secrets.sops import recipients
 from aigw_secrets.util import atomic_write
 
 NAMES = ("mcp-session-seed", "mcp_session_seed", "mcp-seed")  # what --provider accepts
+OWNER = "mcp-seed"  # what ``vouched`` records the seed under
 A = marks.ANNOTATION
 
 
 def _fp(value: str) -> str:
     return hashlib.sha256(("aigw-mcp-seed:" + value).encode()).hexdigest()
+
+
+def seed_rel(root: Path, cfg: Config) -> str:
+    return str((cfg.output_dir / mcp.MCP_SEED_FILE).relative_to(root))
 
 
 def _paths(root: Path, cfg: Config) -> tuple[Path, str]:
@@ -53,7 +58,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
             raise NoInputError(f"{rel}: missing; run `aigw-secrets generate` first")
         sops = sops_binary.Sops(root)
         committed = recipients.committed(path, rel)
-        baseline = None if accept_recipients else vouched.baseline(root, rel, committed)
+        baseline = None if accept_recipients else vouched.baseline(root, rel, committed, owner=OWNER)
         if baseline is not None:
             recipients.require(
                 sops,
@@ -89,7 +94,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
             if baseline is not None:
                 recipients.check_written(new, rel, baseline, what="MCP seed Secret")
             atomic_write(path, new)
-            vouched.remember(root, rel, new)
+            vouched.remember(root, rel, new, OWNER)
         journal.step(Step.COMPLETE, completed_at=stamp())
     output.status(
         "rotated", rel, "MCP session seed; the previous one is now the fallback seed (sessions survive this rotation)"

@@ -99,6 +99,11 @@ def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
 UNTRUSTED = "untrusted_recipients"  # the credential journal's field `status` reads
 
 
+def owner(pc: ProviderConfig) -> str:
+    """The name ``vouched`` records ``pc``'s credential under, wherever its files are."""
+    return f"provider:{pc.key}"
+
+
 def recipient_targets(root: Path, cfg: Config, pc: ProviderConfig) -> list[str]:
     """The SOPS files a rotation of ``pc`` writes its credential into; the first one's committed
     recipients are the baseline."""
@@ -134,7 +139,7 @@ def recipients_check(
     from aigw_secrets.sops import recipients
 
     committed = recipients.committed(root / targets[0], targets[0])
-    baseline = vouched.baseline(root, targets[0], committed, remember=remember)
+    baseline = vouched.baseline(root, targets[0], committed, remember=remember, owner=owner(pc))
     try:
         recipients.require(
             sops_binary.Sops(root),
@@ -398,7 +403,8 @@ def write_companion(
     atomic_write(path, data, mode=0o600)
     from aigw_secrets.rotation import vouched
 
-    vouched.remember(root, rel, data)
+    first = recipient_targets(root, cfg, pc)[0]  # with external-secrets, the credential's own file
+    vouched.remember(root, rel, data, owner(pc) if rel == first else None)
     return rel
 
 

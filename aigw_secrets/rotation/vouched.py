@@ -10,6 +10,13 @@ bot first saw the file, or last wrote it (``records_dir``: ``$AIGW_SECRETS_STATE
 directory). Only the bot's very first sight is trusted as it is (as ssh trusts a host key on first
 use); a file it meets later keeps only recipients it saw on every file it recorded. The operator's trust list
 (``AIGW_SECRETS_TRUSTED_RECIPIENTS``) closes that window and admits recipients added since.
+
+A path is not an identity: a commit can move where a provider's Secret lives (the output directory, the
+Secret's name) onto another file the bot recorded, one legitimately shared with more people (a dev
+team's Secret). So each secret the bot writes (an *owner*: a provider's credential, the MCP seed) is
+recorded too, with the file it was bound to and the recipients it had there; its baseline is the file's
+baseline intersected with the owner's. An owner first met after the first unattended run keeps only
+recipients the bot saw on every recorded file.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from aigw_secrets.sops.binary import Sops
 from aigw_secrets.util import atomic_write
 
 FILE = "recipients.json"
+OWNERS = "@owners"  # {owner: {"file": rel, "recipients": [...]}}; "@seeded": every owner was recorded once
+_SEEDED = "@seeded"
 _LOCK = threading.Lock()
 
 
@@ -32,14 +41,35 @@ def _path(root: Path) -> Path:
     return records_dir(root) / FILE
 
 
-def _load(root: Path) -> dict[str, list[str]]:
+def _raw(root: Path) -> dict[str, object]:
     try:
         data = json.loads(_path(root).read_text("utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): [str(r) for r in v] for k, v in data.items() if isinstance(v, list)}
+    return data if isinstance(data, dict) else {}
+
+
+def _load(root: Path) -> dict[str, list[str]]:
+    return {str(k): [str(r) for r in v] for k, v in _raw(root).items() if isinstance(v, list)}
+
+
+Owner = tuple[str, set[str]]  # the file it is bound to, its recipients there
+
+
+def _owners(root: Path) -> tuple[dict[str, Owner], bool]:
+    """The owners recorded, and whether the first unattended run recorded them all."""
+    raw = _raw(root).get(OWNERS)
+    found: dict[str, Owner] = {}
+    seeded = False
+    if isinstance(raw, dict):
+        seeded = raw.get(_SEEDED) is True
+        for name, entry in raw.items():
+            if not isinstance(entry, dict):
+                continue
+            bound, listed = entry.get("file"), entry.get("recipients")
+            if isinstance(bound, str) and isinstance(listed, list):
+                found[str(name)] = (bound, {str(r) for r in listed})
+    return found, seeded
 
 
 def _seeded(root: Path) -> dict[str, list[str]]:
@@ -66,8 +96,21 @@ def _seeded(root: Path) -> dict[str, list[str]]:
     return data
 
 
-def _save(root: Path, data: dict[str, list[str]]) -> None:
-    atomic_write(_path(root), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)
+def _save(
+    root: Path, data: dict[str, list[str]], owners: dict[str, Owner] | None = None, *, seeded: bool | None = None
+) -> None:
+    """Writes the file records; the owners' too when given (otherwise they are kept as they are)."""
+    if owners is None or seeded is None:
+        kept, was = _owners(root)
+        owners = kept if owners is None else owners
+        seeded = was if seeded is None else seeded
+    table: dict[str, object] = {name: {"file": f, "recipients": sorted(r)} for name, (f, r) in owners.items()}
+    if seeded:
+        table[_SEEDED] = True
+    out: dict[str, object] = dict(data)
+    if table:
+        out[OWNERS] = table
+    atomic_write(_path(root), (json.dumps(out, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)
 
 
 def recorded(root: Path, rel: str) -> set[str] | None:
@@ -76,9 +119,11 @@ def recorded(root: Path, rel: str) -> set[str] | None:
     return None if known is None else set(known)
 
 
-def baseline(root: Path, rel: str, committed: set[str], *, remember: bool = True) -> set[str]:
+def baseline(root: Path, rel: str, committed: set[str], *, remember: bool = True, owner: str | None = None) -> set[str]:
     """The recipients ``rel`` may keep when the bot re-encrypts it: those of the file as committed that
-    the bot saw before. A file seen for the first time is recorded as it is (``remember``)."""
+    the bot saw before. A file seen for the first time is recorded as it is (``remember``). ``owner``:
+    the secret being written (``provider:openai``); what it may keep is also limited to what it had
+    where the bot last wrote it, so a commit that points it at another file gains nothing."""
     with _LOCK:
         before = _load(root)
         data = dict(before) if before else _seeded(root)
@@ -88,9 +133,16 @@ def baseline(root: Path, rel: str, committed: set[str], *, remember: bool = True
             if seen:
                 data[rel] = sorted(seen)
             known = sorted(seen)
-        if remember and data != before:
-            _save(root, data)
-        return committed & set(known)
+        result = committed & set(known)
+        owners, seeded = _owners(root)
+        new_owner = owner is not None and owner not in owners
+        if owner is not None:
+            if new_owner:  # before the first unattended run: as the file is; afterwards: as a new file
+                owners[owner] = (rel, result if not seeded else _first_sight(data, committed))
+            result &= owners[owner][1]
+        if remember and (data != before or new_owner):
+            _save(root, data, owners if new_owner else None)
+        return result
 
 
 def _first_sight(data: dict[str, list[str]], committed: set[str]) -> set[str]:
@@ -117,8 +169,10 @@ def observe(root: Path, files: Iterable[tuple[str, set[str] | None]]) -> None:
             _save(root, data)
 
 
-def observe_files(root: Path, rels: Iterable[str]) -> None:
-    """``observe`` for files of the repository, read as they are now (unreadable ones are skipped)."""
+def observe_files(root: Path, rels: Iterable[str], owners: Iterable[tuple[str, str]] = ()) -> None:
+    """``observe`` for files of the repository, read as they are now (unreadable ones are skipped).
+    ``owners`` (owner, file): on the first unattended run that names them, every owner not recorded yet
+    is bound to its file as the bot recorded it; after that run an owner met later is a new one."""
     seen: list[tuple[str, set[str] | None]] = []
     for rel in dict.fromkeys(rels):
         try:
@@ -126,17 +180,36 @@ def observe_files(root: Path, rels: Iterable[str]) -> None:
         except OSError:
             continue
     observe(root, seen)
+    pairs = list(owners)
+    if not pairs:
+        return
+    with _LOCK:
+        table, seeded = _owners(root)
+        if seeded:
+            return
+        data = _load(root)
+        for name, rel in pairs:
+            if name not in table and rel in data:
+                table[name] = (rel, set(data[rel]))
+        _save(root, data, table, seeded=True)
 
 
-def remember(root: Path, rel: str, written: bytes) -> None:
-    """After the bot (or an operator through it) wrote ``rel``: its recipients are now vouched for."""
+def remember(root: Path, rel: str, written: bytes, owner: str | None = None) -> None:
+    """After the bot (or an operator through it) wrote ``rel``: its recipients are now vouched for, for
+    the file and for every owner bound to it; ``owner``: the secret written, now bound to ``rel``."""
     found = recipients.readable(written, rel)
     if found is None:
         return
     with _LOCK:
         data = _seeded(root)
         data[rel] = sorted(found)
-        _save(root, data)
+        owners, seeded = _owners(root)
+        for name, (bound, _) in list(owners.items()):
+            if bound == rel:
+                owners[name] = (rel, set(found))
+        if owner is not None:
+            owners[owner] = (rel, set(found))
+        _save(root, data, owners, seeded=seeded)
 
 
 def remembering(root: Path, op: Callable[[Sops, bytes, str], bytes]) -> Callable[[Sops, bytes, str], bytes]:

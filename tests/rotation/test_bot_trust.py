@@ -1023,3 +1023,46 @@ def test_unreadable_metadata_is_never_rekeyed(bot: Bot, stranger: Stranger, tmp_
     bot.commit("tidy")
     assert main(["rotate", "--data-key", str(bot.repo / SECRET)]) != 0
     assert not stranger.reads(bot.repo, SECRET)
+
+
+def test_a_secret_pointed_at_another_files_path_keeps_only_its_own_recipients(
+    bot: Bot, stranger: Stranger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path is not an identity. A dev team's Secret is legitimately shared with a second key (a nested
+    rule, re-keyed by an operator, so the bot vouches for it there); a commit then points the gateway's
+    output directory at it. The provider's credential keeps only the recipients it had where the bot
+    last wrote it: the rotation stops before minting and the dev team's key never opens a minted one."""
+    import shutil
+
+    dev = Path("kubernetes/apps/dev")
+    (bot.repo / dev).mkdir(parents=True)
+    ours = re.search(r"age1[0-9a-z]+", (bot.repo / ".sops.yaml").read_text())
+    assert ours
+    (bot.repo / dev / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: .*\\.sops\\.ya?ml$\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {ours.group(0)},{stranger.recipient}\n"
+    )
+    for f in (bot.repo / OUT).iterdir():
+        if f != bot.repo / SECRET:
+            shutil.copy(f, bot.repo / dev / f.name)
+    shared = dev / SECRET.name
+    doc = yaml.safe_load((bot.repo / SECRET).read_text())
+    plain = {"apiVersion": "v1", "kind": "Secret", "metadata": doc["metadata"], "stringData": {"apiKey": "dev"}}
+    (bot.repo / shared).write_bytes(Sops(bot.repo).encrypt(yaml.safe_dump(plain).encode(), str(shared)))
+    assert main(["updatekeys", str(shared)]) == 0  # the operator: the bot now vouches for both keys there
+    bot.commit("a dev copy for the dev team")
+    assert main(["rotate", "--due"]) == 0  # an unattended run: nothing due
+    text = (bot.repo / "cluster.yaml").read_text()
+    (bot.repo / "cluster.yaml").write_text(text + f"ai_gateway_output_dir: {dev}\n")
+    bot.commit("serve the gateway from the dev manifests")
+    alive = bot.alive()
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
+    assert bot.alive() == alive  # nothing minted
+    assert stranger.reads(bot.repo, shared)
+    assert (
+        yaml.safe_load(sops_files.decrypt(Sops(bot.repo), (bot.repo / shared).read_bytes(), str(shared)))["stringData"][
+            "apiKey"
+        ]
+        == "dev"
+    )
