@@ -241,13 +241,16 @@ def encrypt_secret(sops: sops_binary.Sops, rel: str, doc: dict[str, Any], curren
             new = None
         else:
             if new is not None:
+                sops_files.require_encrypted(new, rel)
                 _check_in_place(sops, rel, doc, new)
                 return new, True
     text = yamltext.dump([doc], marks.SECRET_HEADER, markers=False).encode()
     try:
-        return sops_files.encrypt(sops, text, rel), True
+        new, verified = sops_files.encrypt(sops, text, rel), True
     except NoKeyError:
-        return sops_files.encrypt(sops, text, rel, verify=False), False
+        new, verified = sops_files.encrypt(sops, text, rel, verify=False), False
+    sops_files.require_encrypted(new, rel)
+    return new, verified
 
 
 def _check_in_place(sops: sops_binary.Sops, rel: str, doc: dict[str, Any], new: bytes) -> None:

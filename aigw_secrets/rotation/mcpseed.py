@@ -65,6 +65,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
                 [rel],
                 baseline,
                 committed=committed,
+                keys={rel: [mcp.MCP_SEED_KEY, mcp.MCP_FALLBACK_KEY]},
                 what="the new MCP session seed",
                 secret=rel,
                 fix=(
@@ -91,6 +92,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
             doc = mcp.mcp_seed_secret(cfg, mcp.new_mcp_seed(), seed, rotation=rotation)
             text = yamltext.dump([doc], marks.SECRET_HEADER, markers=False)
             new = sops_files.encrypt(sops, text.encode(), rel)
+            sops_files.require_encrypted(new, rel, "MCP seed Secret")
             if baseline is not None:
                 recipients.check_written(new, rel, baseline, what="MCP seed Secret")
             atomic_write(path, new)

@@ -140,12 +140,17 @@ def recipients_check(
 
     committed = recipients.committed(root / targets[0], targets[0])
     baseline = vouched.baseline(root, targets[0], committed, remember=remember, owner=owner(pc))
+    server_key = [str(pc.settings.get("server_secret_key") or "VLLM_API_KEY")]
+    keys = {rel: [pc.auth.secret_key or "apiKey"] for rel in targets} | {rel: server_key for rel in targets[1:]}
+    if pc.backend == gateway_config.EXTERNAL_SECRETS:
+        keys = {rel: server_key for rel in targets}  # only the model server's Secret is a SOPS file
     try:
         recipients.require(
             sops_binary.Sops(root),
             targets,
             baseline,
             committed=committed,
+            keys=keys,
             what=f"{pc.key}'s new credential",
             secret=targets[0],
             fix=(
@@ -413,6 +418,7 @@ def _refuse_plain(data: bytes, value: str, rel: str) -> None:
         raise DataError(
             f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing written"
         )
+    sops_files.require_encrypted(data, rel)
 
 
 def _write_pending(root: Path, pending: Path, rel: str, minted: Minted) -> None:

@@ -102,7 +102,9 @@ def trial(config_text: str, filename: str, stdin: bytes, *, binary: str, env: Ma
             "--output-type",
             "yaml",
         ]
-        return run(argv, stdin=stdin, cwd=tmp, env=env, timeout=30)
+        # doctor only asks whether sops accepts the config: no Vault named there gets the token
+        quiet = {k: v for k, v in env.items() if k not in ("VAULT_TOKEN", "BAO_TOKEN")}
+        return run(argv, stdin=stdin, cwd=tmp, env={**quiet, "VAULT_TOKEN": "aigw-secrets-doctor"}, timeout=30)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -209,8 +211,24 @@ class Sops:
         default = self.cached("config:root", lambda: sops_config.find(self.root))
         return [] if default is not None and Path(default).resolve() == own.resolve() else ["--config", str(own)]
 
+    def check_vaults(self, rel: str, *, data: bytes | None = None, rule: bool = False) -> None:
+        """Before sops runs on ``rel``: no Vault named by its metadata (``data``) or its creation rule
+        (``rule``) lies outside what the operator trusts (``vaults``)."""
+        from aigw_secrets.sops import vaults
+
+        if data is not None:
+            vaults.require(self.env, rel, vaults.in_metadata(data), "its sops metadata")
+        if rule:
+            explicit = self.env.get("SOPS_CONFIG") or os.environ.get("SOPS_CONFIG")
+            config = Path(explicit) if explicit else self.config_for(rel)
+            vaults.require(self.env, rel, vaults.in_rule(config, self.root / rel), "its creation rule")
+
     def _pipe(self, action: str, data: bytes, filename: Path | str, input_type: str) -> bytes:
         rel = self.relative(filename)
+        if action == "encrypt":
+            self.check_vaults(rel, rule=True)
+        else:
+            self.check_vaults(rel, data=data)
         args = [
             *self._config_args(rel),
             action,

