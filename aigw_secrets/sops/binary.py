@@ -221,7 +221,8 @@ class Sops:
         if rule:
             explicit = self.env.get("SOPS_CONFIG") or os.environ.get("SOPS_CONFIG")
             config = Path(explicit) if explicit else self.config_for(rel)
-            vaults.require(self.env, rel, vaults.in_rule(config, self.root / rel), "its creation rule")
+            where = self.relative(config) if config is not None else ".sops.yaml"
+            vaults.require(self.env, rel, vaults.in_rule(config), where)
 
     def _pipe(self, action: str, data: bytes, filename: Path | str, input_type: str) -> bytes:
         rel = self.relative(filename)

@@ -65,13 +65,22 @@ class Rule(NamedTuple):
 
     def recipients(self, kind: str) -> list[str]:
         found: list[str] = []
-        for source in [self.data, *(self.data.get("key_groups") or [])]:
-            value = source.get(kind) if isinstance(source, dict) else None
+        for source in [self.data, *_groups(self.data.get("key_groups"))]:
+            value = source.get(kind)
             if isinstance(value, str):
                 found += [v.strip() for v in value.split(",") if v.strip()]
             elif isinstance(value, list):
                 found += [str(v).strip() for v in value]
         return found
+
+
+def _groups(groups: Any) -> list[dict[str, Any]]:
+    """Every key group of a rule, nested ``merge`` groups (sops >= 3.10) included."""
+    found: list[dict[str, Any]] = []
+    for group in groups if isinstance(groups, list) else []:
+        if isinstance(group, dict):
+            found += [group, *_groups(group.get("merge"))]
+    return found
 
 
 class SopsConfig(NamedTuple):

@@ -1,11 +1,19 @@
-"""HashiCorp Vault (and OpenBao) addresses a sops run would contact, and whether the operator trusts them.
+"""Key services a sops run would contact by a URL the repository names, and whether the operator trusts them.
 
-A ``hc_vault`` master key names its server by URL: in a creation rule (``hc_vault_transit_uri``) and in
-a file's ``sops`` metadata (``vault_address``), both written by any contributor (the metadata is not
-under the MAC). sops logs in to that address with ``VAULT_TOKEN`` (or ``~/.vault-token``) from its
-environment, and waits for it. So no sops run may involve a Vault the operator did not name outside
-the repository: ``VAULT_ADDR`` / ``BAO_ADDR`` where the tool runs, or a transit URI listed in
-``AIGW_SECRETS_TRUSTED_RECIPIENTS``. Checked before sops starts; nothing is contacted.
+Two kinds of sops master key name their server by URL, in a creation rule and in a file's ``sops``
+metadata, both written by any contributor (the metadata is not under the MAC):
+
+* HashiCorp Vault / OpenBao (``hc_vault_transit_uri``, a key group's ``hc_vault``; ``vault_address`` in
+  metadata): sops logs in there with ``VAULT_TOKEN`` (or ``~/.vault-token``) and waits for it;
+* Azure Key Vault (``azure_keyvault``, ``vaultUrl``; ``vault_url`` in metadata): sops asks it for a
+  challenge with the Azure identity of its environment, and waits for it.
+
+So no sops run may involve such a server the operator did not name outside the repository: for a Vault,
+``VAULT_ADDR`` / ``BAO_ADDR`` where the tool runs; for a Key Vault, a host under Azure's own Key Vault
+domains; for either, a URL listed in ``AIGW_SECRETS_TRUSTED_RECIPIENTS``. Every rule and every key group
+counts (nested ``merge`` groups too), whatever the spelling (YAML escapes are resolved, and any field
+that looks like an address counts even where the file cannot be parsed). Checked before sops starts;
+nothing is contacted.
 """
 
 from __future__ import annotations
@@ -20,8 +28,53 @@ from urllib.parse import urlsplit
 from aigw_secrets.errors import CredentialError, ExitCode
 
 TRUST_ENV = "AIGW_SECRETS_TRUSTED_RECIPIENTS"
-_MARK = b"hc_vault"
-_ADDRESS = re.compile(r"""vault_address["']?\s*:\s*["']?([^"'\s,}]+)""")
+VAULT, AZURE = "HashiCorp Vault", "Azure Key Vault"
+# Field names (lower case) under which each kind names its server, in rules and in metadata.
+_FIELDS = {
+    "hc_vault_transit_uri": VAULT,
+    "hc_vault": VAULT,
+    "vault_address": VAULT,
+    "azure_keyvault": AZURE,
+    "azure_kv": AZURE,
+    "vaulturl": AZURE,
+    "vault_url": AZURE,
+}
+# Azure's own Key Vault and Managed HSM domains (public, China, US Government clouds).
+_AZURE_DOMAINS = (
+    ".vault.azure.net",
+    ".vault.azure.cn",
+    ".vault.usgovcloudapi.net",
+    ".managedhsm.azure.net",
+    ".managedhsm.azure.cn",
+    ".managedhsm.usgovcloudapi.net",
+)
+# Read only when a file could name one: the words, or an escape that could spell them ("hc\x5fvault").
+_MARKS = (b"vault", b"azure", b"\\")
+# Every field that looks like an address, whatever the format (YAML, JSON, dotenv's and INI's flattened keys).
+_ADDRESS = re.compile(
+    r"(hc_vault_transit_uri|vault_address|azure_keyvault|vaulturl|vault_url)\W{0,6}?[:=]\s*\[?\s*[\"']?([^\"'\s,}\]]+)",
+    re.IGNORECASE,
+)
+
+
+def _may_name(data: bytes) -> bool:
+    return any(mark in data.lower() for mark in _MARKS)
+
+
+def _in_text(data: bytes) -> list[tuple[str, str]]:
+    return [(_FIELDS[k.lower()], v) for k, v in _ADDRESS.findall(data.decode("utf-8", "replace"))]
+
+
+def _walk(node: Any, kind: str | None = None) -> list[tuple[str, str]]:
+    """Every URL under a field that names a key server, with its kind."""
+    if isinstance(node, dict):
+        return [f for k, v in node.items() for f in _walk(v, _FIELDS.get(str(k).lower(), kind))]
+    if isinstance(node, list):
+        return [f for v in node for f in _walk(v, kind)]
+    if kind is None or not isinstance(node, str | bytes):
+        return []
+    text = node.decode("utf-8", "replace") if isinstance(node, bytes) else node
+    return [(kind, u.strip()) for u in text.split(",") if "://" in u]
 
 
 class UntrustedVault(CredentialError):
@@ -43,66 +96,76 @@ def origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.hostname.lower()}:{port}"
 
 
-def trusted(env: Mapping[str, str]) -> set[str]:
-    found = [env.get("VAULT_ADDR", ""), env.get("BAO_ADDR", "")]
+def trusted(env: Mapping[str, str], *, vault: bool = True) -> set[str]:
+    """The origins the operator named: the trust list, and (for a Vault) VAULT_ADDR / BAO_ADDR."""
+    found = [env.get("VAULT_ADDR", ""), env.get("BAO_ADDR", "")] if vault else []
     found += [r for r in os.environ.get(TRUST_ENV, env.get(TRUST_ENV, "")).split(",") if "://" in r]
     return {origin(u) for u in found if u.strip()}
 
 
-def in_metadata(data: bytes) -> list[str]:
-    """The Vault addresses a sops file's metadata names (YAML or JSON; any ``vault_address`` field when
-    the block cannot be parsed, so a hidden one still counts)."""
-    if _MARK not in data:
+def in_metadata(data: bytes) -> list[tuple[str, str]]:
+    """The key servers (kind, URL) a sops file's metadata names: every field that looks like one in the
+    text, and every one under the parsed ``sops`` block (YAML or JSON; escapes and aliases resolved)."""
+    if not _may_name(data):
         return []
-    text = data.decode("utf-8", "replace")
+    found = _in_text(data)
     try:
         import yaml
 
-        docs = list(yaml.safe_load_all(text))
-    except Exception:  # noqa: BLE001 - unparseable: fall back to every field that looks like one
-        return _ADDRESS.findall(text)
-    found: list[str] = []
-    for doc in docs:
-        meta = doc.get("sops") if isinstance(doc, dict) else None
-        if not isinstance(meta, dict):
-            continue
-        groups: list[Any] = [meta, *(g for g in meta.get("key_groups") or [] if isinstance(g, dict))]
-        for group in groups:
-            for entry in group.get("hc_vault") or []:
-                if isinstance(entry, dict):
-                    found.append(str(entry.get("vault_address") or ""))
-    return found
+        docs = list(yaml.safe_load_all(data.decode("utf-8", "replace")))
+    except Exception:  # noqa: BLE001 - unparseable: the fields found in the text are what counts
+        return found
+    return found + [f for doc in docs if isinstance(doc, dict) for f in _walk(doc.get("sops"))]
 
 
-def in_rule(config: Path | None, path: Path) -> list[str]:
-    """The Vault transit URIs of the creation rule in ``config`` that applies to ``path``."""
+def in_rule(config: Path | None) -> list[tuple[str, str]]:
+    """The key servers (kind, URL) any creation rule of ``config`` names (every rule and key group, not
+    only the one sops would pick: no second guess of sops's matching decides whether a token is sent)."""
     if config is None:
         return []
     try:
         raw = config.read_bytes()
     except OSError:
         return []
-    if _MARK not in raw:
+    if not _may_name(raw):
         return []
-    from aigw_secrets.errors import AigwError
-    from aigw_secrets.sops import config as sops_config
-
+    found = _in_text(raw)
     try:
-        cfg = sops_config.load(config)
-        rule = cfg.rule_for(cfg.rel(path))
-    except AigwError:  # fail closed: every URI it names
-        return re.findall(r"""hc_vault_transit_uri["']?\s*:\s*["']?([^"'\s]+)""", raw.decode("utf-8", "replace"))
-    return [] if rule is None else [u for part in rule.recipients("hc_vault_transit_uri") for u in part.split(",")]
+        import yaml
+
+        doc = yaml.safe_load(raw.decode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - unparseable: the fields found in the text are what counts
+        return found
+    return found + _walk(doc.get("creation_rules") if isinstance(doc, dict) else None)
 
 
-def require(env: Mapping[str, str], rel: str, addresses: Iterable[str], where: str) -> None:
-    """Refuse (before sops runs) when ``addresses`` name a Vault outside the trusted origins."""
-    ok = trusted(env)
-    bad = sorted({origin(a) for a in addresses if a.strip()} - ok)
-    if bad:
-        raise UntrustedVault(
-            f"{rel}: {where} names a HashiCorp Vault at {', '.join(bad)}, not VAULT_ADDR where aigw-secrets runs "
-            f"nor in {TRUST_ENV}; sops not run (it would log in there with the Vault token). If it is yours, set "
-            "VAULT_ADDR (or list its transit URI); otherwise an operator: `aigw-secrets updatekeys` the file and "
-            "review the commit that added it"
-        )
+def _trusted(env: Mapping[str, str], kind: str, url: str) -> bool:
+    if origin(url) in trusted(env, vault=kind == VAULT):
+        return True
+    if kind != AZURE:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    return parts.scheme.lower() == "https" and host.endswith(_AZURE_DOMAINS)
+
+
+def require(env: Mapping[str, str], rel: str, servers: Iterable[tuple[str, str]], where: str) -> None:
+    """Refuse (before sops runs) when ``servers`` name a key server the operator does not trust."""
+    bad = sorted({(kind, origin(url)) for kind, url in servers if url.strip() and not _trusted(env, kind, url)})
+    if not bad:
+        return
+    kind = bad[0][0]
+    hint = (
+        "set VAULT_ADDR (or list its transit URI)"
+        if kind == VAULT
+        else f"list its URL in {TRUST_ENV} (a host under Azure's Key Vault domains needs nothing)"
+    )
+    secret = "the Vault token" if kind == VAULT else "its Azure identity"
+    raise UntrustedVault(
+        f"{rel}: {where} names a {kind} at {', '.join(u for _, u in bad)}, which the operator did not name "
+        f"outside the repository; sops not run (it would contact it with {secret}). If it is yours, {hint}; "
+        "otherwise an operator: `aigw-secrets updatekeys` the file and review the commit that added it"
+    )

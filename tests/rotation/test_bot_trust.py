@@ -1092,6 +1092,10 @@ def attacker_vault() -> Iterator[AttackerVault]:
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
+        def setup(self) -> None:  # any connection counts (a Key Vault client speaks TLS first)
+            seen.append("connected")
+            super().setup()
+
         def do_any(self) -> None:
             seen.append(str(self.headers))
             httpserve.send_json(self, 500, {})
@@ -1110,7 +1114,41 @@ def attacker_vault() -> Iterator[AttackerVault]:
 VAULT_TOKEN = "hvs." + "t" * 24  # the bot's store token (a stand-in)
 
 
-@pytest.mark.parametrize("where", ["rule", "metadata"])
+def _name_a_key_server(repo: Path, where: str, url: str) -> None:
+    """Edit the creation rule or the Secret's metadata so it names a key server at ``url``, spelled as
+    ``where`` says: plainly, in a key group, in a nested ``merge`` group, behind a YAML escape, or as an
+    Azure Key Vault."""
+    if where.startswith("rule"):
+        text = (repo / ".sops.yaml").read_text()
+        ours = re.search(r"\n(\s*)age: (age1[0-9a-z]+)", text)
+        assert ours
+        at, age, uri = ours.group(1), ours.group(2), f"{url}/v1/transit/keys/k"
+        line = {
+            "rule": f"{ours.group(0)}\n{at}hc_vault_transit_uri: {uri}",
+            "rule-escaped": f'{ours.group(0)}\n{at}"hc\\x5fvault_transit_uri": {uri}',
+            "rule-group": f"\n{at}key_groups:\n{at}  - age: [{age}]\n{at}    hc_vault: [{uri}]",
+            "rule-merge": f"\n{at}key_groups:\n{at}  - merge:\n{at}      - age: [{age}]\n{at}      - hc_vault: [{uri}]",
+            "rule-azure": f"{ours.group(0)}\n{at}azure_keyvault: {url}/keys/k/0123456789abcdef",
+        }[where]
+        (repo / ".sops.yaml").write_text(text.replace(ours.group(0), line, 1))
+        return
+    text = (repo / SECRET).read_text()
+    head = re.search(r"(?m)^sops:\n(\s+)", text)
+    assert head
+    at = head.group(1)
+    if where == "metadata-azure":
+        stanza = f"azure_kv:\n{at}  - vault_url: {url}\n{at}    name: k\n{at}    version: 0123456789abcdef\n"
+    else:
+        key = '"hc\\x5fvault"' if where == "metadata-escaped" else "hc_vault"
+        stanza = f"{key}:\n{at}  - vault_address: {url}\n{at}    engine_path: transit\n{at}    key_name: k\n"
+    stanza += f'{at}    created_at: "2024-01-01T00:00:00Z"\n{at}    enc: vault:v1:eA==\n{at}'
+    (repo / SECRET).write_text(text[: head.end()] + stanza + text[head.end() :])
+
+
+@pytest.mark.parametrize(
+    "where",
+    "rule rule-group rule-merge rule-escaped rule-azure metadata metadata-escaped metadata-azure".split(),
+)
 def test_a_vault_a_commit_names_is_never_contacted(
     bot: Bot,
     attacker_vault: AttackerVault,
@@ -1119,36 +1157,36 @@ def test_a_vault_a_commit_names_is_never_contacted(
     where: str,
 ) -> None:
     """sops logs in to the Vault a creation rule or a file's metadata names with the VAULT_TOKEN in its
-    environment (the bot's store token). Named by a commit, it is refused before sops runs: rotate,
-    data-key rotation, status and doctor contact nothing, mint nothing, and say why (exit 11); a Vault
-    the operator names (VAULT_ADDR) is not refused."""
+    environment (the bot's store token), and asks an Azure Key Vault for a challenge with its Azure
+    identity. Named by a commit (in any key group, behind any escape), it is refused before sops runs:
+    rotate, data-key rotation, status and doctor contact nothing, mint nothing, and say why (exit 11); a
+    Vault the operator names (VAULT_ADDR) is not refused."""
     from aigw_secrets.sops import vaults
 
     monkeypatch.setenv("VAULT_TOKEN", VAULT_TOKEN)
-    if where == "rule":
-        text = (bot.repo / ".sops.yaml").read_text()
-        ours = re.search(r"\n(\s*)age: age1[0-9a-z]+", text)
-        assert ours
-        line = f"{ours.group(0)}\n{ours.group(1)}hc_vault_transit_uri: {attacker_vault.url}/v1/transit/keys/k"
-        (bot.repo / ".sops.yaml").write_text(text.replace(ours.group(0), line, 1))
-    else:
-        doc = yaml.safe_load((bot.repo / SECRET).read_text())
-        stanza = {"vault_address": attacker_vault.url, "engine_path": "transit", "key_name": "k", "enc": "vault:v1:x"}
-        doc["sops"]["hc_vault"] = [{**stanza, "created_at": "2024-01-01T00:00:00Z"}]
-        (bot.repo / SECRET).write_text(yaml.safe_dump(doc, sort_keys=False))
+    for name, value in {"TENANT": "1", "CLIENT": "2"}.items():
+        monkeypatch.setenv(f"AZURE_{name}_ID", f"00000000-0000-0000-0000-00000000000{value}")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "the-bots-azure-identity")
+    azure = where.endswith("azure")
+    url = attacker_vault.url.replace("http://", "https://") if azure else attacker_vault.url
+    _name_a_key_server(bot.repo, where, url)
     bot.commit("add a Vault")
     alive = bot.alive()
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
     capsys.readouterr()
     assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
     said = capsys.readouterr()
-    assert "HashiCorp Vault at http://127.0.0.1:" in said.out + said.err
+    kind = vaults.AZURE if azure else vaults.VAULT
+    # the rule's server is refused before sops runs; the metadata's already by the recipients the bot recorded
+    assert (f"{kind} at {url}" if where.startswith("rule") else f"metadata lists {url}") in said.out + said.err
     for cmd in (["rotate", "--provider", "openai"], ["rotate", "--data-key"], ["status"], ["doctor"]):
         main(cmd)
     assert attacker_vault.seen == [] and bot.alive() == alive
     with pytest.raises(vaults.UntrustedVault, match=r"127\.0\.0\.1"):
-        vaults.require({}, "x.sops.yaml", [f"{attacker_vault.url}/v1/transit/keys/k"], "its creation rule")
-    vaults.require({"VAULT_ADDR": attacker_vault.url + "/"}, "x.sops.yaml", [attacker_vault.url], "its rule")
+        vaults.require({}, "x.sops.yaml", [(kind, f"{url}/v1/transit/keys/k")], "its creation rule")
+    trust = {"VAULT_ADDR": url + "/"} if not azure else {vaults.TRUST_ENV: f"{url}/keys/k"}
+    vaults.require(trust, "x.sops.yaml", [(kind, url)], "its rule")
+    vaults.require({}, "x.sops.yaml", [(vaults.AZURE, "https://team.vault.azure.net/keys/k/1")], "its rule")
 
 
 @pytest.mark.parametrize("what", ["minted", "seed"])
