@@ -1147,7 +1147,16 @@ def _name_a_key_server(repo: Path, where: str, url: str) -> None:
 
 @pytest.mark.parametrize(
     "where",
-    "rule rule-group rule-merge rule-escaped rule-azure metadata metadata-escaped metadata-azure".split(),
+    [
+        "rule",
+        "rule-group",
+        "rule-merge",
+        "rule-escaped",
+        "rule-azure",
+        "metadata",
+        "metadata-escaped",
+        "metadata-azure",
+    ],
 )
 def test_a_vault_a_commit_names_is_never_contacted(
     bot: Bot,
