@@ -59,7 +59,13 @@ def scrubbed(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """``env`` (default: this process's) without any admin credential, for a child process. The AWS
     variables go too: a child (sops with KMS included) uses a profile or the pod's identity."""
     base = os.environ if env is None else env
-    return {k: v for k, v in base.items() if not is_admin(k, aws=True)}
+    out = {k: v for k, v in base.items() if not is_admin(k, aws=True)}
+    if _unattended and not base.get("AIGW_SECRETS_GCP_ADMIN_CREDENTIALS"):
+        # The Application Default Credentials are the bot's GCP admin identity then (``_adc_files``): a
+        # child (sops for a gcp_kms key a commit names) finds neither the file nor gcloud's copy of it.
+        out.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+        out["CLOUDSDK_CONFIG"] = os.devnull
+    return out
 
 
 def values(*, aws: bool | None = None) -> list[str]:

@@ -339,6 +339,28 @@ def test_gcp_admin_adc_is_never_a_vertex_credential(
         assert not any(admin["client_email"] in call for call in gcp.calls)
 
 
+def test_sops_never_gets_the_gcp_admin_adc(bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same Application Default Credentials are what sops uses for a gcp_kms key (one a commit may
+    name): in an unattended run without AIGW_SECRETS_GCP_ADMIN_CREDENTIALS, sops finds neither the file nor
+    gcloud's copy of it. An operator's own run keeps them (sops may need them for the repository's keys)."""
+    from aigw_secrets.sops.binary import find_binary
+
+    (tmp_path / "admin.json").write_text(json.dumps(fakes.gcp_service_account("demo-project")))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "admin.json"))
+    seen = tmp_path / "seen"
+    wrapper = tmp_path / "sops"
+    record = f'echo "$GOOGLE_APPLICATION_CREDENTIALS|$CLOUDSDK_CONFIG" >> {seen}'
+    wrapper.write_text(f'#!/bin/sh\n{record}\nexec {find_binary()} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("SOPS_BINARY", str(wrapper))
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--due"]) == 0
+    assert set(seen.read_text().splitlines()) == {f"|{os.devnull}"}
+    seen.unlink()
+    main(["rotate", "--data-key"])  # an operator's run
+    assert set(seen.read_text().splitlines()) == {f"{tmp_path / 'admin.json'}|"}
+
+
 def test_env_source_limited_to_documented_variables(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Any other variable of the bot's environment is not the repository's to pick, unless the
     operator allows a prefix from outside the repository."""
