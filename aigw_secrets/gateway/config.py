@@ -634,8 +634,20 @@ def _parse_url(url: str, where: str, key: str) -> tuple[str, int, bool, str | No
     return parts.hostname, port, tls, prefix
 
 
+# The stems of the files generate writes for the whole gateway: a provider named like one would share its
+# file (``mcp-session-encryption`` would make a credential's Secret the MCP session seed's file).
+_RESERVED = {"routes", "kustomization", "mcp", "mcp-session-encryption"}
+
+
 def _check_unique(providers: list[ProviderConfig], where: Callable[[str], str]) -> None:
     names: dict[str, str] = {}
+    for pc in providers:
+        if pc.name in _RESERVED:
+            key = f"ai_gateway_{pc.key}_name"
+            raise ConfigError(
+                f"{where(key)}: {key}: {pc.name!r} names a file aigw-secrets writes for the whole gateway "
+                f"({', '.join(sorted(_RESERVED))} are taken); pick another name"
+            )
     models: dict[str, str] = {}
     for pc in providers:
         key = f"ai_gateway_{pc.key}_name"

@@ -81,6 +81,18 @@ def test_duplicate_model_across_providers(tmp_path: Path) -> None:
     assert "gpt-4o-mini" in msg and "ai_gateway_openai_models" in msg
 
 
+@pytest.mark.parametrize("name", ["mcp-session-encryption", "routes", "kustomization", "mcp"])
+def test_a_provider_is_never_named_like_a_file_of_the_whole_gateway(tmp_path: Path, name: str) -> None:
+    """A provider's files are NAME.yaml and NAME.secret.sops.yaml: named like the MCP seed, the routes or the
+    kustomization, one file would hold two things (and `rotate` would overwrite the seed with a credential)."""
+    from aigw_secrets.gateway import mcp, plan
+
+    msg = error_of(tmp_path, f"ai_gateway_openai_enabled: true\nai_gateway_openai_name: {name}\n")
+    assert "cluster.yaml:2: ai_gateway_openai_name" in msg and repr(name) in msg
+    fixed = (plan.ROUTES_FILE, plan.KUSTOMIZATION, mcp.MCP_ROUTE_FILE, mcp.MCP_SEED_FILE, mcp.MCP_VALUES_FILE)
+    assert {f.split(".")[0] for f in fixed} == config._RESERVED
+
+
 def test_output_dir_must_stay_inside(tmp_path: Path) -> None:
     assert "inside the repository" in error_of(tmp_path, "ai_gateway_output_dir: ../elsewhere\n")
 
