@@ -30,9 +30,11 @@ from aigw_secrets.gateway.plan import (
     plan_mcp_seed,
     plan_secret,
     read_documents,
+    remote_of,
     secret_generation,
     store_and_render,
 )
+from aigw_secrets.rotation import storepin
 from aigw_secrets.rotation.journal import COMMIT_JOURNAL, commit_files, repo_lock
 from aigw_secrets.sops import config as sops_config
 from aigw_secrets.util import TMP_PREFIX, require_regular, stamp, sweep_stale
@@ -214,7 +216,15 @@ def _write(cfg: gateway_config.Config, root: Path, plan: list[Planned], jobs: li
     out = cfg.output_dir
     rel_out = out.relative_to(root)
     encrypted = encrypt_all([j for j in jobs if isinstance(j, SecretJob)], root, rel_out)
-    encrypted.update(store_and_render([j for j in jobs if isinstance(j, StoreJob)], cfg))
+    stored = [j for j in jobs if isinstance(j, StoreJob)]
+    where = {
+        j.pc.key: storepin.location(cfg.external_secrets, remote_of(j.document)) for j in stored if cfg.external_secrets
+    }
+    for j in stored:  # before any store write: a commit does not move where a credential goes
+        storepin.check(root, j.pc.key, where[j.pc.key], rel=str(rel_out / j.rel))
+    encrypted.update(store_and_render(stored, cfg))
+    for key, at in where.items():
+        storepin.remember(root, key, at)
     plan = [Planned(p.rel, *encrypted[p.rel]) if p.rel in encrypted else p for p in plan]
     keep = {p.rel for p in plan}
     stale = _stale(out, keep)

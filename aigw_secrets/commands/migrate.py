@@ -26,6 +26,7 @@ from aigw_secrets.errors import ConfigError, DataError
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import contenthash, externalsecrets, marks, routing, secretdoc, yamltext
 from aigw_secrets.gateway.plan import pin, read_documents
+from aigw_secrets.rotation import storepin
 from aigw_secrets.rotation.journal import COMMIT_JOURNAL, CREDENTIAL, Journal, commit_files, repo_lock, stamp
 from aigw_secrets.sops import binary as sops_binary
 from aigw_secrets.sops import files as sops_files
@@ -171,7 +172,10 @@ def _to_store(
         force_sync=stamp(),
     )
     remote = str(doc["spec"]["data"][0]["remoteRef"]["key"])
+    where = storepin.location(cfg.external_secrets, remote)
+    storepin.check(root, pc.key, where, rel=str(src.relative_to(root)))
     version = store.put(remote, props)
+    storepin.remember(root, pc.key, where)
     doc = pin(doc, store, version)
     back = store.get(remote, version if store.versioned else None)
     if back is None or externalsecrets.render(doc["spec"]["target"]["template"]["data"], back) != {key: value}:

@@ -35,7 +35,7 @@ from aigw_secrets.gateway import (
     yamltext,
 )
 from aigw_secrets.gateway.config import Config, ProviderConfig
-from aigw_secrets.rotation import pending
+from aigw_secrets.rotation import pending, storepin
 from aigw_secrets.rotation.journal import Journal, Step, Transitions, crash_point, now, parse_stamp, record, stamp
 from aigw_secrets.rotation.results import Rollout, Rotated, StatusRow
 from aigw_secrets.stores import Store, holds, open_store
@@ -124,6 +124,11 @@ def rotate(
     path = cfg.output_dir / secretdoc.secret_file(pc)
     rel = str(path.relative_to(root))
     doc = current(path, rel)
+    expected = externalsecrets.remote_key(
+        cfg.external_secrets, secretdoc.secret_namespace(pc, cfg), secretdoc.secret_name(pc)
+    )
+    where = storepin.location(cfg.external_secrets, expected)
+    storepin.check(root, pc.key, where, accept=accept_recipients, rel=rel)  # before any mint
     src = credentials.source_for(pc, source)
     journal = Journal(root, f"rotate-{pc.key}", ESO_CREDENTIAL)
     if not journal.active:
@@ -137,7 +142,7 @@ def rotate(
         )
     else:
         output.info(f"resuming rotation of {pc.key} at step {journal.field('state', str)}")
-    baseline = pending.recipients_check(root, cfg, pc, journal, accept=accept_recipients)  # before any mint
+    baseline = pending.recipients_check(root, cfg, pc, journal, accept=accept_recipients)
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=True)
@@ -184,13 +189,11 @@ def rotate(
             pc, cfg, cfg.external_secrets, cred.value, version_ref=None, content_hash=None, rotation={}, force_sync=None
         )
         key = info[0]
-        expected = externalsecrets.remote_key(
-            cfg.external_secrets, secretdoc.secret_namespace(pc, cfg), secretdoc.secret_name(pc)
-        )
         if key != expected:
             raise DataError(f"{rel}: names store entry {key}, not {expected}; run `aigw-secrets generate` first")
         if journal.data.get("state") != Step.STORED:
             version = store.put(key, props)  # a new version; the previous one stays readable
+            storepin.remember(root, pc.key, where)
             journal.step(Step.STORED, version=version, stored_at=stamp())
             crash_point("stored")
         version = str(journal.data["version"])

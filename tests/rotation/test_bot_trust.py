@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -1244,3 +1245,60 @@ def test_a_rule_leaving_the_value_in_the_clear_stops_before_minting(
     secrets = list((bot.repo / OUT).glob("*.sops.yaml"))
     assert len(secrets) == 1 + (what == "seed")
     assert all(sops_files.plain_in_secret(p.read_bytes()) == [] for p in secrets)
+
+
+# --- where a credential goes in the secret store is not the repository's to move ----------------------------
+
+
+def test_a_commit_does_not_move_where_the_store_keeps_a_credential(
+    repo: Path, bao: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """External Secrets with Vault: the token and address are the environment's, the KV mount and the prefix
+    cluster.yaml's. A commit pointing the mount at a second KV mount (one its author reads) does not get the
+    next credential written there: rotate and generate refuse (11), nothing minted or stored; the operator
+    accepts the move for one credential at a terminal (--accept-recipients)."""
+    import hvac
+
+    from aigw_secrets.rotation import revoke
+
+    monkeypatch.setenv("VAULT_ADDR", bao.url)
+    monkeypatch.setenv("VAULT_TOKEN", bao.token)
+    client = hvac.Client(url=bao.url, token=bao.token)
+    mount = "team" + fakes.rand(6).lower()
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    prefix = f"t{fakes.rand(8).lower()}/"
+    key = f"{prefix}ai-gateway/groq-apikey"
+
+    def at(where: str) -> dict[str, str]:
+        try:
+            got = client.secrets.kv.v2.read_secret_version(path=key, mount_point=where, raise_on_deleted_version=True)
+        except hvac.exceptions.InvalidPath:
+            return {}
+        return dict(got["data"]["data"])
+
+    with standin.serve() as provider:
+        old, new, third = fakes.groq_key(), fakes.groq_key(), fakes.groq_key()
+        provider.status.update({old: 200, new: 200, third: 200})
+        settings = {
+            **provider_settings("groq"),
+            "ai_gateway_groq_validation_url": f"{provider.url}/openai/v1/models",
+            "ai_gateway_secret_backend": "external-secrets",
+            "ai_gateway_external_secrets_store": "my-store",
+            "ai_gateway_external_secrets_provider": "vault",
+            "ai_gateway_external_secrets_prefix": prefix,
+        }
+        write_cluster(repo, settings)
+        monkeypatch.setenv("GROQ_API_KEY", old)
+        assert main(["generate", "--no-input"]) == 0
+        write_cluster(repo, {**settings, "ai_gateway_external_secrets_vault_mount": mount})  # the commit
+        monkeypatch.setenv("GROQ_API_KEY", new)
+        capsys.readouterr()
+        assert main(["rotate", "--provider", "groq"]) == ExitCode.MANUAL_ACTION
+        said = capsys.readouterr().err
+        assert f"vault mount {mount} entry {key}" in said and f"mount secret entry {key}" in said
+        assert main(["generate", "--no-input"]) == ExitCode.MANUAL_ACTION
+        assert at(mount) == {} and new not in at("secret").values()
+        monkeypatch.setattr(revoke, "at_terminal", lambda: True)
+        monkeypatch.setenv("GROQ_API_KEY", third)
+        assert main(["rotate", "--provider", "groq", "--accept-recipients"]) == 0
+        assert third in at(mount).values()
