@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aigw_secrets import yamlload
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode, ToolMissingError
 
 FIELD_MANAGER = "aigw-secrets"
@@ -179,7 +180,7 @@ def _check_kubeconfig(kubeconfig: Path | None, context: str | None) -> Path:
     path = kubeconfig or (Path(env) if env else Path.home() / ".kube" / "config")
     where = "--kubeconfig" if kubeconfig else ("$KUBECONFIG" if env else "the default")
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yamlload.load(path.read_text("utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"no kubeconfig: {path} ({where}) does not exist; pass --kubeconfig, set KUBECONFIG, or run in a pod"

@@ -2,7 +2,8 @@
 
 One command reads the same manifest in several places (``generate`` plans a Secret and then reads
 its policy's generation from it; ``doctor`` checks files that ``status`` reads again), and PyYAML's
-safe loader is pure Python: parsing costs far more than copying what it returned. The same text is
+safe loader is slow (pure Python without libyaml; the C parser is used when the wheel has it): parsing
+costs more than copying what it returned. The same text is
 parsed once per process; every call gets its own deep copy (a caller may change what it got). A
 text that does not parse is not remembered: the next call raises the same error again. Only short
 texts are kept, and only the last few.
@@ -25,15 +26,35 @@ def _load(text: str, every: bool) -> Any:
     with _lock:
         found = _cache.get(key, _cache)
     if found is _cache:
-        import yaml
-
-        found = list(yaml.safe_load_all(text)) if every else yaml.safe_load(text)
+        found = load_all(text) if every else load(text)
         if len(text) <= _LONGEST:
             with _lock:
                 while len(_cache) >= _KEPT:
                     del _cache[next(iter(_cache))]  # the oldest
                 _cache[key] = found
     return copy.deepcopy(found)
+
+
+def _loader() -> Any:
+    """PyYAML's safe loader on libyaml's parser when the wheel has it (the same constructor and resolver:
+    the same values, parsed in C), else the pure-Python one."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load(text: str | bytes) -> Any:
+    """``yaml.safe_load(text)`` in C where possible, nothing kept (for a decrypted Secret, say)."""
+    import yaml
+
+    return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+
+
+def load_all(text: str | bytes) -> list[Any]:
+    """``list(yaml.safe_load_all(text))`` in C where possible, nothing kept."""
+    import yaml
+
+    return list(yaml.load_all(text, Loader=_loader()))
 
 
 def safe_load(text: str) -> Any:

@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import marks, secretdoc
@@ -30,7 +28,7 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
         if not pc.auth.secret_key:
             continue
         name = secretdoc.secret_name(pc)
-        repo_doc = yaml.safe_load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
+        repo_doc = yamlload.load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
         repo_ann = (repo_doc.get("metadata") or {}).get("annotations") or {}
         live = cluster.read_secret(cfg.namespace, name)
         live_ann = ((live or {}).get("metadata") or {}).get("annotations") or {}
@@ -86,7 +84,7 @@ def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
             continue
         path = cfg.output_dir / secretdoc.secret_file(pc)
         rel = str(path.relative_to(root))
-        doc = yaml.safe_load(sops_files.decrypt(sops, sops_files.read(path), rel))
+        doc = yamlload.load(sops_files.decrypt(sops, sops_files.read(path), rel))
         data = {k: base64.b64encode(str(v).encode()).decode() for k, v in (doc.get("stringData") or {}).items()}
         data.update(doc.get("data") or {})
         meta = doc["metadata"]

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, ExitCode, NoKeyError
 from aigw_secrets.rotation.journal import repo_lock
 from aigw_secrets.sops import config as sops_config
@@ -234,7 +234,7 @@ def _edited_with_bookkeeping(plain: bytes, edited: bytes, rel: str) -> bytes:
         return edited
     text = sops_files.Text(edited, rel)
     try:
-        before, after = (yaml.safe_load(t) for t in (plain, edited))
+        before, after = (yamlload.load(t) for t in (plain, edited))
     except yaml.YAMLError:
         return edited  # the re-encryption reports it
     extra = secretdoc.bookkeeping(before, after, stamp())

@@ -19,9 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import ConfigError, DataError
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import contenthash, externalsecrets, marks, routing, secretdoc, yamltext
@@ -128,7 +126,7 @@ def _load_text(root: Path, path: Path, text: str) -> gateway_config.Config:
 
 def _decrypt_secret(root: Path, path: Path) -> dict[str, Any]:
     rel = str(path.relative_to(root))
-    doc = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), rel))
+    doc = yamlload.load(sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), rel))
     if not isinstance(doc, dict) or not isinstance(doc.get("stringData"), dict):
         raise DataError(f"{rel}: not a Secret with stringData")
     return doc
@@ -214,7 +212,7 @@ def _to_sops(
         raise DataError(
             f"{rel}: sops left the value unencrypted (check encrypted_regex in .sops.yaml); nothing changed"
         )
-    back = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), data, rel))
+    back = yamlload.load(sops_files.decrypt(sops_binary.Sops(root), data, rel))
     if back.get("stringData") != secret["stringData"]:
         raise DataError(f"{rel}: does not decrypt to the store's value; nothing changed")
     return data, "value from the store, encrypted and verified"

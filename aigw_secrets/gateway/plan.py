@@ -168,7 +168,7 @@ def _replacement_record(
 
 def _old_identity(pc: ProviderConfig, root: Path, path: Path) -> str | None:
     try:
-        plain = yaml.safe_load(
+        plain = yamlload.load(
             sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), str(path.relative_to(root)))
         )
         return credentials.identity(pc, str(plain["stringData"][pc.auth.secret_key]))
@@ -256,7 +256,7 @@ def encrypt_secret(sops: sops_binary.Sops, rel: str, doc: dict[str, Any], curren
 def _check_in_place(sops: sops_binary.Sops, rel: str, doc: dict[str, Any], new: bytes) -> None:
     """The Secret changed in place holds ``doc``'s values and annotations (anyone else's annotations
     and comments may be there too)."""
-    back = yaml.safe_load(sops_files.decrypt(sops, new, rel))
+    back = yamlload.load(sops_files.decrypt(sops, new, rel))
     ann = ((back.get("metadata") or {}).get("annotations") or {}) if isinstance(back, dict) else {}
     wanted = doc["metadata"].get("annotations") or {}
     if back.get("stringData") != doc["stringData"] or any(ann.get(k) != v for k, v in wanted.items()):
@@ -285,12 +285,12 @@ def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None
         return None
     policy = secret_path.with_name(secret_path.name[: -len(suffix)] + ".yaml")
     try:
-        doc = yaml.safe_load(secret_text)
+        doc = yamlload.load(secret_text)
         generation = ((doc or {}).get("metadata") or {}).get("annotations", {}).get(f"{marks.ANNOTATION}/generation")
         if not generation or not marks.is_ours(policy):
             return None
         text = policy.read_text("utf-8")
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yamlload.load_all(text) if d is not None]
     except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
         return None
     if not routing.mark_generation(docs, str(generation)):

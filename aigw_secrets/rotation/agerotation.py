@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import yaml
 
-from aigw_secrets import git, output
+from aigw_secrets import git, output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.kube import Cluster, Unreachable, flux_applied
 from aigw_secrets.rotation.datakeys import rotate_data_keys
@@ -185,7 +185,7 @@ class AgeRotation:
         found = []
         for path in files:
             try:
-                doc = yaml.safe_load(path.read_text("utf-8"))
+                doc = yamlload.load(path.read_text("utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 continue
             meta = (doc or {}).get("metadata") or {} if isinstance(doc, dict) else {}

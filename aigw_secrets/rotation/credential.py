@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, SupersededError
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import contenthash, credentials, marks, operator, plan, secretdoc, validate
@@ -53,7 +53,7 @@ def find_provider(cfg: Config, name: str) -> ProviderConfig:
 
 def _current(path: Path, rel: str) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text("utf-8"))
+        doc = yamlload.load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         raise NoInputError(f"{rel}: missing or unreadable; run `aigw-secrets generate` first") from None
     if not isinstance(doc, dict) or "sops" not in doc:
@@ -239,7 +239,7 @@ def rotate_credential(
 
 def _old_identity(root: Path, pc: ProviderConfig, path: Path, rel: str) -> str | None:
     try:
-        plain = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), rel))
+        plain = yamlload.load(sops_files.decrypt(sops_binary.Sops(root), path.read_bytes(), rel))
         return identity(pc, str(plain["stringData"][pc.auth.secret_key]))
     except (AigwError, KeyError, TypeError, yaml.YAMLError):
         return None  # no key here to read it: recorded as unknown
@@ -302,7 +302,7 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
         None,
     )
     try:
-        doc = yaml.safe_load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
+        doc = yamlload.load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
         rotated = parse_stamp(((doc.get("metadata") or {}).get("annotations") or {}).get(f"{A}/rotated-at"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError, AttributeError):
         return False

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, NoInputError
 from aigw_secrets.gateway import (
     contenthash,
@@ -60,7 +60,7 @@ def store_for(cfg: Config) -> Store:
 
 def current(path: Path, rel: str) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text("utf-8"))
+        doc = yamlload.load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         raise NoInputError(f"{rel}: missing or unreadable; run `aigw-secrets generate` first") from None
     if externalsecrets.read(doc) is None or not marks.is_ours(path):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import ConfigError, NoInputError
 from aigw_secrets.gateway import marks, mcp, secretdoc, yamltext
 from aigw_secrets.gateway.config import Config
@@ -73,7 +73,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
                     "--accept-recipients` at a terminal"
                 ),
             )
-        current = yaml.safe_load(sops_files.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
+        current = yamlload.load(sops_files.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
         data = (current or {}).get("stringData") or {}
         seed = data.get(mcp.MCP_SEED_KEY)
         if not isinstance(seed, str) or not seed:
@@ -111,7 +111,7 @@ def seed_status(root: Path, cfg: Config) -> StatusRow | None:
     path, rel = _paths(root, cfg)
     row: StatusRow = {"provider": NAMES[0], "auth": "mcp-session-seed", "file": rel}
     try:
-        doc = yaml.safe_load(path.read_text("utf-8"))
+        doc = yamlload.load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return {**row, "state": "missing", "overdue": True}
     ann = ((doc or {}).get("metadata") or {}).get("annotations") or {}

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets import output
+from aigw_secrets import output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import credentials, marks, routing, secretdoc, yamltext
@@ -90,7 +90,7 @@ def _sops_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
 
 def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
     try:
-        doc = yaml.safe_load((root / _secret_rel(root, cfg, pc)).read_text("utf-8")) or {}
+        doc = yamlload.load((root / _secret_rel(root, cfg, pc)).read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return {}
     return dict((doc.get("metadata") or {}).get("annotations") or {})
@@ -439,7 +439,7 @@ def _write_pending(root: Path, pending: Path, rel: str, minted: Minted) -> None:
 
 def _read_pending(root: Path, pending: Path, rel: str) -> str | None:
     try:
-        plain: Any = yaml.safe_load(sops_binary.Sops(root).decrypt(pending.read_bytes(), rel))
+        plain: Any = yamlload.load(sops_binary.Sops(root).decrypt(pending.read_bytes(), rel))
         return str(plain["stringData"]["value"])
     except (OSError, AigwError, KeyError, TypeError, yaml.YAMLError):
         return None

@@ -258,7 +258,7 @@ def _hash_at(root: Path, sha: str, rel: str) -> str | None:
     if not sha or not git.succeeds(root, "cat-file", "-e", f"{sha}:{rel}"):
         return None
     try:
-        doc = yaml.safe_load(git.run(root, "show", f"{sha}:{rel}")) or {}
+        doc = yamlload.load(git.run(root, "show", f"{sha}:{rel}")) or {}
     except (AigwError, yaml.YAMLError):
         return None
     return ((doc.get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)

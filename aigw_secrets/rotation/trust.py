@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from aigw_secrets import yamlload
 from aigw_secrets.errors import AigwError, ConfigError, DataError, NoKeyError
 from aigw_secrets.gateway import secretdoc
 from aigw_secrets.gateway.config import Config, ProviderConfig
@@ -71,7 +70,7 @@ def current_value(root: Path, cfg: Config, pc: ProviderConfig) -> str:
         data = (root / rel).read_bytes()
     except OSError as exc:
         raise DataError(f"{rel}: cannot read the Secret ({type(exc).__name__})") from None
-    plain: Any = yaml.safe_load(sops_files.decrypt(sops_binary.Sops(root), data, rel))
+    plain: Any = yamlload.load(sops_files.decrypt(sops_binary.Sops(root), data, rel))
     try:
         return str(plain["stringData"][pc.auth.secret_key])
     except (KeyError, TypeError):

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from aigw_secrets import yamlload
 from aigw_secrets.errors import AigwError, ConfigError, DataError, NoInputError
 from aigw_secrets.sops import config as sops_config
 from aigw_secrets.sops import goyaml, reader, splice
@@ -276,7 +277,7 @@ def plain_in_secret(data: bytes) -> list[str]:
     """The ``data``/``stringData`` keys of the Secrets in sops output ``data`` that are not ``ENC[...]``:
     what a creation rule's selectors (``encrypted_regex``, ``unencrypted_*``) left in the clear."""
     try:
-        docs = list(yaml.safe_load_all(data))
+        docs = yamlload.load_all(data)
     except yaml.YAMLError:
         return ["(unreadable output)"]
     found: list[str] = []

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from aigw_secrets import yamlload
 from aigw_secrets.errors import CredentialError, DataError, ExitCode
 from aigw_secrets.sops.binary import Sops
 from aigw_secrets.sops.config import store_of
@@ -147,7 +148,7 @@ def of_file(data: bytes, rel: str) -> set[str]:
 
 def _of_yaml(text: str, rel: str) -> set[str]:
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yamlload.load_all(text) if d is not None]
     except yaml.YAMLError:
         raise DataError(f"{rel}: cannot read its sops metadata (not YAML or JSON)") from None
     metas = [d["sops"] for d in docs if isinstance(d, dict) and isinstance(d.get("sops"), Mapping)]

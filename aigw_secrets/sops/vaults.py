@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from aigw_secrets import yamlload
 from aigw_secrets.errors import CredentialError, ExitCode
 
 TRUST_ENV = "AIGW_SECRETS_TRUSTED_RECIPIENTS"
@@ -110,9 +111,7 @@ def in_metadata(data: bytes) -> list[tuple[str, str]]:
         return []
     found = _in_text(data)
     try:
-        import yaml
-
-        docs = list(yaml.safe_load_all(data.decode("utf-8", "replace")))
+        docs = yamlload.load_all(data.decode("utf-8", "replace"))
     except Exception:  # noqa: BLE001 - unparseable: the fields found in the text are what counts
         return found
     return found + [f for doc in docs if isinstance(doc, dict) for f in _walk(doc.get("sops"))]
@@ -131,9 +130,7 @@ def in_rule(config: Path | None) -> list[tuple[str, str]]:
         return []
     found = _in_text(raw)
     try:
-        import yaml
-
-        doc = yaml.safe_load(raw.decode("utf-8", "replace"))
+        doc = yamlload.load(raw.decode("utf-8", "replace"))
     except Exception:  # noqa: BLE001 - unparseable: the fields found in the text are what counts
         return found
     return found + _walk(doc.get("creation_rules") if isinstance(doc, dict) else None)
