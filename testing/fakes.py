@@ -126,7 +126,9 @@ def pem_private_key() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # cheap parameters: 1024 bits is a real RSA key to every parser and signer the tests use, at a fifth
+    # of 2048's cost to generate and to load (cryptography checks the key each time it is loaded)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
