@@ -128,7 +128,7 @@ def pem_private_key() -> str:
 
     # cheap parameters: 1024 bits is a real RSA key to every parser and signer the tests use, at a fifth
     # of 2048's cost to generate and to load (cryptography checks the key each time it is loaded)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - a test key
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

@@ -78,6 +78,16 @@ def find_binary() -> str:
     raise ToolMissingError(f"sops not found; {INSTALL_HINT}")
 
 
+VAULT_TOKEN_ENV = "AIGW_SECRETS_SOPS_VAULT_TOKEN"  # noqa: S105 - a variable name
+PLACEHOLDER_TOKEN = "aigw-secrets-no-vault-token"  # noqa: S105 - a placeholder, never a credential
+
+
+def vault_token_allowed() -> bool:
+    """Whether sops may have the Vault token: the operator's sops keys live in a Vault (set outside the
+    repository, in the environment)."""
+    return os.environ.get(VAULT_TOKEN_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def trial(config_text: str, filename: str, stdin: bytes, *, binary: str, env: Mapping[str, str]) -> Result:
     """sops encrypting ``stdin`` as ``filename`` under a candidate ``.sops.yaml`` (given as text), in
     a private scratch directory: how ``doctor`` asks sops itself whether it accepts a config. The
@@ -104,7 +114,7 @@ def trial(config_text: str, filename: str, stdin: bytes, *, binary: str, env: Ma
         ]
         # doctor only asks whether sops accepts the config: no Vault named there gets the token
         quiet = {k: v for k, v in env.items() if k not in ("VAULT_TOKEN", "BAO_TOKEN")}
-        return run(argv, stdin=stdin, cwd=tmp, env={**quiet, "VAULT_TOKEN": "aigw-secrets-doctor"}, timeout=30)
+        return run(argv, stdin=stdin, cwd=tmp, env={**quiet, "VAULT_TOKEN": PLACEHOLDER_TOKEN}, timeout=30)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -121,6 +131,12 @@ class Sops:
         # when many run in parallel (measured ~15% less per run).
         base.setdefault("GOMAXPROCS", "1")
         base.setdefault("GOGC", "off")
+        if not vault_token_allowed():
+            # sops sends VAULT_TOKEN (or ~/.vault-token, read when the variable is empty) to whatever Vault a
+            # file's metadata or a creation rule names: unless the operator's sops keys live in a Vault, sops
+            # gets a placeholder (the store's token stays with the tool)
+            base.pop("BAO_TOKEN", None)
+            base["VAULT_TOKEN"] = PLACEHOLDER_TOKEN
         key_file = default_key_file(self.root)
         if "SOPS_AGE_KEY_FILE" not in base and "SOPS_AGE_KEY" not in base and key_file.is_file():
             base["SOPS_AGE_KEY_FILE"] = str(key_file)

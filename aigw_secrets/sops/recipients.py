@@ -67,7 +67,7 @@ def _one(kind: str, entry: Mapping[str, Any]) -> str:
         return f"{f('vault_url').rstrip('/')}/keys/{f('name')}/{f('version')}"
     if kind == "hc_vault":
         return f"{f('vault_address').rstrip('/')}/v1/{f('engine_path').strip('/')}/keys/{f('key_name')}"
-    fields = ",".join(f"{k}={v}" for k, v in sorted(entry.items()) if k not in _SKIP_FIELDS)
+    fields = ",".join(f"{k}={v}" for k, v in sorted(entry.items(), key=str) if k not in _SKIP_FIELDS)
     return f"{kind}:{fields}"
 
 
@@ -80,8 +80,20 @@ def _group(group: Mapping[str, Any]) -> set[str]:
     return out - {""}
 
 
+def _as_sops_reads(node: Any) -> Any:
+    """``node`` with every ``!!binary`` key or value as the text sops's decoder reads it."""
+    if isinstance(node, bytes):
+        return node.decode("utf-8", "replace")
+    if isinstance(node, Mapping):
+        return {_as_sops_reads(k): _as_sops_reads(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_sops_reads(v) for v in node]
+    return node
+
+
 def of_metadata(meta: Mapping[str, Any]) -> set[str]:
     """Every recipient a sops metadata block wraps the data key for (key groups included)."""
+    meta = _as_sops_reads(meta)
     out = _group(meta)
     for group in meta.get("key_groups") or []:
         if isinstance(group, Mapping):

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aigw_secrets import yamlload
 from aigw_secrets.errors import CredentialError, ExitCode
 
 TRUST_ENV = "AIGW_SECRETS_TRUSTED_RECIPIENTS"
@@ -66,10 +65,42 @@ def _in_text(data: bytes) -> list[tuple[str, str]]:
     return [(_FIELDS[k.lower()], v) for k, v in _ADDRESS.findall(data.decode("utf-8", "replace"))]
 
 
+UNREADABLE = "(a sops block or rule it cannot read with certainty)"
+
+
+def _name(key: Any) -> str:
+    """A field name as sops's decoder reads it: a ``!!binary`` key is its bytes, and Go's JSON decoder
+    matches names without regard to case."""
+    return (key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)).lower()
+
+
+def _parse(text: str, every: bool) -> list[Any]:
+    """The documents of ``text`` as sops's YAML decoder sees them: a tag PyYAML does not know (``!x``) is
+    read as the plain value it tags (Go's decoder ignores it). Raises ``yaml.YAMLError`` when unreadable."""
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Lenient(base):  # type: ignore[misc] # a subclass of PyYAML's (untyped) loader
+        pass
+
+    def plain(loader: Any, _suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_scalar(node)
+
+    Lenient.add_multi_constructor("!", plain)
+    Lenient.add_multi_constructor("tag:", plain)
+    docs = yaml.load_all(text, Loader=Lenient)
+    return list(docs) if every else [next(iter(docs), None)]
+
+
 def _walk(node: Any, kind: str | None = None) -> list[tuple[str, str]]:
     """Every URL under a field that names a key server, with its kind."""
     if isinstance(node, dict):
-        return [f for k, v in node.items() for f in _walk(v, _FIELDS.get(str(k).lower(), kind))]
+        return [f for k, v in node.items() for f in _walk(v, _FIELDS.get(_name(k), kind))]
     if isinstance(node, list):
         return [f for v in node for f in _walk(v, kind)]
     if kind is None or not isinstance(node, str | bytes):
@@ -111,10 +142,11 @@ def in_metadata(data: bytes) -> list[tuple[str, str]]:
         return []
     found = _in_text(data)
     try:
-        docs = yamlload.load_all(data.decode("utf-8", "replace"))
-    except Exception:  # noqa: BLE001 - unparseable: the fields found in the text are what counts
-        return found
-    return found + [f for doc in docs if isinstance(doc, dict) for f in _walk(doc.get("sops"))]
+        docs = _parse(data.decode("utf-8", "replace"), True)
+    except Exception:  # noqa: BLE001 - unparseable here is not unparseable to sops: never run it
+        return [*found, (VAULT, UNREADABLE)]
+    blocks = [v for doc in docs if isinstance(doc, dict) for k, v in doc.items() if _name(k) == "sops"]
+    return found + [f for block in blocks for f in _walk(block)]
 
 
 def in_rule(config: Path | None) -> list[tuple[str, str]]:
@@ -130,10 +162,10 @@ def in_rule(config: Path | None) -> list[tuple[str, str]]:
         return []
     found = _in_text(raw)
     try:
-        doc = yamlload.load(raw.decode("utf-8", "replace"))
-    except Exception:  # noqa: BLE001 - unparseable: the fields found in the text are what counts
-        return found
-    return found + _walk(doc.get("creation_rules") if isinstance(doc, dict) else None)
+        (doc,) = _parse(raw.decode("utf-8", "replace"), False)
+    except Exception:  # noqa: BLE001 - unparseable here is not unparseable to sops: never run it
+        return [*found, (VAULT, UNREADABLE)]
+    return found + _walk(doc)
 
 
 def _trusted(env: Mapping[str, str], kind: str, url: str) -> bool:
@@ -154,6 +186,11 @@ def require(env: Mapping[str, str], rel: str, servers: Iterable[tuple[str, str]]
     bad = sorted({(kind, origin(url)) for kind, url in servers if url.strip() and not _trusted(env, kind, url)})
     if not bad:
         return
+    if any(url == UNREADABLE for _, url in bad):
+        raise UntrustedVault(
+            f"{rel}: {where} may name a key server (a Vault, a Key Vault) but cannot be read with certainty; "
+            "sops not run. Check that it is valid YAML; otherwise an operator: review the commit that changed it"
+        )
     kind = bad[0][0]
     hint = (
         "set VAULT_ADDR (or list its transit URI)"

@@ -1152,6 +1152,8 @@ def _name_a_key_server(repo: Path, where: str, url: str) -> None:
             "rule-group": f"\n{at}key_groups:\n{at}  - age: [{age}]\n{at}    hc_vault: [{uri}]",
             "rule-merge": f"\n{at}key_groups:\n{at}  - merge:\n{at}      - age: [{age}]\n{at}      - hc_vault: [{uri}]",
             "rule-azure": f"{ours.group(0)}\n{at}azure_keyvault: {url}/keys/k/0123456789abcdef",
+            # Go's decoder reads a !!binary key as its bytes: hc_vault_transit_uri
+            "rule-binary": f"{ours.group(0)}\n{at}!!binary aGNfdmF1bHRfdHJhbnNpdF91cmk=: {uri}",
         }[where]
         (repo / ".sops.yaml").write_text(text.replace(ours.group(0), line, 1))
         return
@@ -1159,11 +1161,20 @@ def _name_a_key_server(repo: Path, where: str, url: str) -> None:
     head = re.search(r"(?m)^sops:\n(\s+)", text)
     assert head
     at = head.group(1)
+    # without its age stanza the file can only be opened through the key server: sops would go there
+    text = re.sub(rf"(?m)^{at}age:\n(?:{at}[ -].*\n)+", "", text, count=1)
+    head = re.search(r"(?m)^sops:\n(\s+)", text)
+    assert head and "recipient: age1" not in text
     if where == "metadata-azure":
         stanza = f"azure_kv:\n{at}  - vault_url: {url}\n{at}    name: k\n{at}    version: 0123456789abcdef\n"
     else:
-        key = '"hc\\x5fvault"' if where == "metadata-escaped" else "hc_vault"
-        stanza = f"{key}:\n{at}  - vault_address: {url}\n{at}    engine_path: transit\n{at}    key_name: k\n"
+        key = {"metadata-escaped": '"hc\\x5fvault"', "metadata-binary": "!!binary aGNfdmF1bHQ="}.get(where, "hc_vault")
+        # a tag PyYAML cannot construct, and the address's name behind an escape
+        address = {"metadata-tag": '"vault_addr\\x65ss"', "metadata-binary": "!!binary dmF1bHRfYWRkcmVzcw=="}.get(
+            where, "vault_address"
+        )
+        stanza = "note: !unknown x\n" + at if where == "metadata-tag" else ""
+        stanza += f"{key}:\n{at}  - {address}: {url}\n{at}    engine_path: transit\n{at}    key_name: k\n"
     stanza += f'{at}    created_at: "2024-01-01T00:00:00Z"\n{at}    enc: vault:v1:eA==\n{at}'
     (repo / SECRET).write_text(text[: head.end()] + stanza + text[head.end() :])
 
@@ -1176,9 +1187,12 @@ def _name_a_key_server(repo: Path, where: str, url: str) -> None:
         "rule-merge",
         "rule-escaped",
         "rule-azure",
+        "rule-binary",
         "metadata",
         "metadata-escaped",
         "metadata-azure",
+        "metadata-binary",
+        "metadata-tag",
     ],
 )
 def test_a_vault_a_commit_names_is_never_contacted(
@@ -1206,11 +1220,15 @@ def test_a_vault_a_commit_names_is_never_contacted(
     alive = bot.alive()
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
     capsys.readouterr()
-    assert main(["rotate", "--due"]) == ExitCode.MANUAL_ACTION
+    code = main(["rotate", "--due"])
     said = capsys.readouterr()
     kind = vaults.AZURE if azure else vaults.VAULT
-    # the rule's server is refused before sops runs; the metadata's already by the recipients the bot recorded
-    assert (f"{kind} at {url}" if where.startswith("rule") else f"metadata lists {url}") in said.out + said.err
+    if where.startswith("rule"):  # refused before sops runs
+        assert code == ExitCode.MANUAL_ACTION and f"{kind} at {url}" in said.out + said.err
+    elif where != "metadata-tag":  # refused already by the recipients the bot recorded
+        assert code == ExitCode.MANUAL_ACTION and "metadata lists" in said.out + said.err, said.err
+    else:  # a Secret the tool cannot read
+        assert code == ExitCode.NO_INPUT and str(SECRET) in said.err
     for cmd in (["rotate", "--provider", "openai"], ["rotate", "--data-key"], ["status"], ["doctor"]):
         main(cmd)
     assert attacker_vault.seen == [] and bot.alive() == alive
@@ -1219,6 +1237,32 @@ def test_a_vault_a_commit_names_is_never_contacted(
     trust = {"VAULT_ADDR": url + "/"} if not azure else {vaults.TRUST_ENV: f"{url}/keys/k"}
     vaults.require(trust, "x.sops.yaml", [(kind, url)], "its rule")
     vaults.require({}, "x.sops.yaml", [(vaults.AZURE, "https://team.vault.azure.net/keys/k/1")], "its rule")
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_sops_gets_the_vault_token_only_when_the_operators_keys_live_in_a_vault(
+    bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opted_in: bool
+) -> None:
+    """The second layer: whatever a file names (and however it hides it from the check above), sops has no
+    Vault token to send unless the operator says their sops keys live in a Vault (the store's token, or
+    ~/.vault-token, never reaches it otherwise)."""
+    from aigw_secrets.sops.binary import PLACEHOLDER_TOKEN, VAULT_TOKEN_ENV, find_binary
+
+    monkeypatch.setenv("VAULT_TOKEN", VAULT_TOKEN)
+    monkeypatch.setenv("BAO_TOKEN", VAULT_TOKEN)
+    if opted_in:
+        monkeypatch.setenv(VAULT_TOKEN_ENV, "1")
+    seen = tmp_path / "seen"
+    wrapper = tmp_path / "sops"
+    wrapper.write_text(f'#!/bin/sh\necho "$VAULT_TOKEN|$BAO_TOKEN" >> {seen}\nexec {find_binary()} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("SOPS_BINARY", str(wrapper))
+    assert main(["rotate", "--data-key"]) == 0
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    assert main(["rotate", "--due"]) == 0
+    assert set(seen.read_text().splitlines()) == {
+        f"{VAULT_TOKEN}|{VAULT_TOKEN}" if opted_in else f"{PLACEHOLDER_TOKEN}|"
+    }
 
 
 @pytest.mark.parametrize("what", ["minted", "seed"])
