@@ -182,10 +182,11 @@ def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         return data, lines
     try:
         _check_shape(path, text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where the wheel has it
+        node = yaml.compose(text, Loader=fast)
         if node is not None:
             _check_size(path, node)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=fast)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "invalid YAML"

@@ -212,8 +212,9 @@ def load_text(text: str, path: Path) -> SopsConfig:
 
     try:
         splice.check_depth(text, str(path))
-        raw = yaml.safe_load(text) or {}
-        node = yaml.compose(text)
+        fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where the wheel has it
+        raw = yaml.load(text, Loader=fast) or {}  # noqa: S506 - a safe loader
+        node = yaml.compose(text, Loader=fast)
     except AigwError as exc:
         raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
