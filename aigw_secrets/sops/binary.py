@@ -230,14 +230,17 @@ class Sops:
     def check_vaults(self, rel: str, *, data: bytes | None = None, rule: bool = False) -> None:
         """Before sops runs on ``rel``: no Vault named by its metadata (``data``) or its creation rule
         (``rule``) lies outside what the operator trusts (``vaults``)."""
-        from aigw_secrets.sops import vaults
+        from aigw_secrets.sops import splice, vaults
 
         if data is not None:
+            splice.check_aliases(data.decode("utf-8", "replace"), rel)  # sops's decoder would expand them
             vaults.require(self.env, rel, vaults.in_metadata(data), "its sops metadata")
         if rule:
             explicit = self.env.get("SOPS_CONFIG") or os.environ.get("SOPS_CONFIG")
             config = Path(explicit) if explicit else self.config_for(rel)
             where = self.relative(config) if config is not None else ".sops.yaml"
+            if config is not None and config.is_file():
+                splice.check_aliases(config.read_text("utf-8", "replace"), where)
             vaults.require(self.env, rel, vaults.in_rule(config), where)
 
     def _pipe(self, action: str, data: bytes, filename: Path | str, input_type: str) -> bytes:

@@ -80,15 +80,20 @@ def _group(group: Mapping[str, Any]) -> set[str]:
     return out - {""}
 
 
-def _as_sops_reads(node: Any) -> Any:
-    """``node`` with every ``!!binary`` key or value as the text sops's decoder reads it."""
+def _as_sops_reads(node: Any, done: dict[int, Any] | None = None) -> Any:
+    """``node`` with every ``!!binary`` key or value as the text sops's decoder reads it. A node an alias
+    shares is converted once and stays shared (an alias bomb is as cheap as its text)."""
+    done = {} if done is None else done
     if isinstance(node, bytes):
         return node.decode("utf-8", "replace")
-    if isinstance(node, Mapping):
-        return {_as_sops_reads(k): _as_sops_reads(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_as_sops_reads(v) for v in node]
-    return node
+    if not isinstance(node, Mapping | list):
+        return node
+    if id(node) not in done:
+        if isinstance(node, Mapping):
+            done[id(node)] = {_as_sops_reads(k, done): _as_sops_reads(v, done) for k, v in node.items()}
+        else:
+            done[id(node)] = [_as_sops_reads(v, done) for v in node]
+    return done[id(node)]
 
 
 def of_metadata(meta: Mapping[str, Any]) -> set[str]:

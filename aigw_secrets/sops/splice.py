@@ -78,6 +78,42 @@ def check_depth(text: str, where: str) -> None:
         return  # the real parse reports it with its line
 
 
+MAX_EXPANDED = 1_000_000  # values a document may hold with its aliases expanded (an alias bomb holds 10^9)
+
+
+def check_aliases(text: str, where: str) -> None:
+    """Refuse YAML whose aliases expand to more than MAX_EXPANDED values (counted without expanding: each
+    node's size once): sops's decoder would walk every expanded path while the caller holds the lock."""
+    if "*" not in text:  # an alias needs one
+        return
+    check_depth(text, where)
+    try:
+        docs = list(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError:
+        return  # the real parse reports it with its line
+    size: dict[int, int] = {}
+    for doc in docs:
+        stack: list[tuple[yaml.Node, bool]] = [(doc, False)] if doc is not None else []
+        while stack:
+            node, ready = stack.pop()
+            if id(node) in size:
+                continue
+            kids = (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, yaml.MappingNode)
+                else (node.value if isinstance(node, yaml.SequenceNode) else [])
+            )
+            if ready or not kids:
+                size[id(node)] = 1 + sum(size[id(k)] for k in kids)
+                if size[id(node)] > MAX_EXPANDED:
+                    raise DataError(
+                        f"{where}: its aliases expand to more than {MAX_EXPANDED:,} values; refusing to read it "
+                        "(or hand it to sops)"
+                    )
+            else:
+                stack += [(node, True), *((k, False) for k in kids)]
+
+
 # sops writes a comment that stands between sequence items, once encrypted, as an item of its own
 # (`- ENC[...,type:comment]`); it reads the same comment back from a comment line too.
 _SEQ_COMMENT = re.compile(r"(?m)^([ \t]*)- (ENC\[AES256_GCM,data:[^\]\n]*,type:comment\])[ \t]*$")
@@ -311,8 +347,12 @@ def _subtree_end(text: str, node: yaml.Node) -> int:
     """End of the last line that holds any part of ``node`` (not the trailing comments after it)."""
     end = node.start_mark.index
     stack = [node]
+    visited: set[int] = set()  # a node an alias shares is looked at once (an alias bomb stays cheap)
     while stack:
         n = stack.pop()
+        if id(n) in visited:
+            continue
+        visited.add(id(n))
         if isinstance(n, yaml.ScalarNode):
             end = max(end, n.end_mark.index)
         elif isinstance(n, yaml.MappingNode):

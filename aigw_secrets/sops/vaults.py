@@ -62,7 +62,8 @@ def _may_name(data: bytes) -> bool:
 
 
 def _in_text(data: bytes) -> list[tuple[str, str]]:
-    return [(_FIELDS[k.lower()], v) for k, v in _ADDRESS.findall(data.decode("utf-8", "replace"))]
+    found = ((_FIELDS.get(k.casefold()), v) for k, v in _ADDRESS.findall(data.decode("utf-8", "replace")))
+    return [(kind or VAULT, v) for kind, v in found]
 
 
 UNREADABLE = "(a sops block or rule it cannot read with certainty)"
@@ -70,8 +71,8 @@ UNREADABLE = "(a sops block or rule it cannot read with certainty)"
 
 def _name(key: Any) -> str:
     """A field name as sops's decoder reads it: a ``!!binary`` key is its bytes, and Go's JSON decoder
-    matches names without regard to case."""
-    return (key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)).lower()
+    matches names without regard to case (Unicode folding: ``ſ`` is an ``s``)."""
+    return (key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)).casefold()
 
 
 def _parse(text: str, every: bool) -> list[Any]:
@@ -97,12 +98,18 @@ def _parse(text: str, every: bool) -> list[Any]:
     return list(docs) if every else [next(iter(docs), None)]
 
 
-def _walk(node: Any, kind: str | None = None) -> list[tuple[str, str]]:
-    """Every URL under a field that names a key server, with its kind."""
+def _walk(node: Any, kind: str | None = None, seen: set[tuple[int, str | None]] | None = None) -> list[tuple[str, str]]:
+    """Every URL under a field that names a key server, with its kind. A node an alias shares is visited
+    once per kind (an alias bomb is as cheap as its text)."""
+    seen = set() if seen is None else seen
+    if isinstance(node, dict | list):
+        if (id(node), kind) in seen:
+            return []
+        seen.add((id(node), kind))
     if isinstance(node, dict):
-        return [f for k, v in node.items() for f in _walk(v, _FIELDS.get(_name(k), kind))]
+        return [f for k, v in node.items() for f in _walk(v, _FIELDS.get(_name(k), kind), seen)]
     if isinstance(node, list):
-        return [f for v in node for f in _walk(v, kind)]
+        return [f for v in node for f in _walk(v, kind, seen)]
     if kind is None or not isinstance(node, str | bytes):
         return []
     text = node.decode("utf-8", "replace") if isinstance(node, bytes) else node

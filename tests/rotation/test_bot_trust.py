@@ -1346,3 +1346,42 @@ def test_a_commit_does_not_move_where_the_store_keeps_a_credential(
         monkeypatch.setenv("GROQ_API_KEY", third)
         assert main(["rotate", "--provider", "groq", "--accept-recipients"]) == 0
         assert third in at(mount).values()
+
+
+# --- what a commit can make the bot walk while it holds the lock ------------------------------------------
+
+BOMB = '# a vault\nbomb_a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(
+    f"bomb_{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(11)
+)  # 10^12 leaves once the aliases are expanded, in a few hundred bytes: walking it expanded never ends
+
+
+@pytest.mark.parametrize("where", ["sops-yaml", "secret-metadata"])
+def test_an_alias_bomb_a_commit_adds_never_holds_the_lock(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """A billion laughs in .sops.yaml or in a Secret's sops block (not under the MAC): every walk of the
+    tool's visits a node an alias shares once, and sops (whose decoder expands them) is never handed a file
+    whose aliases expand past a million values (65, naming the file). The run ends; nothing is revoked."""
+    if where == "sops-yaml":
+        text = (bot.repo / ".sops.yaml").read_text().removeprefix("---\n")
+        (bot.repo / ".sops.yaml").write_text(BOMB + text)
+    else:
+        text = (bot.repo / SECRET).read_text()
+        at = re.search(r"(?m)^sops:\n(\s+)", text)
+        assert at
+        block = "".join(at.group(1) + line + "\n" for line in BOMB.splitlines())
+        (bot.repo / SECRET).write_text(text[: at.end()] + block.lstrip(" ") + at.group(1) + text[at.end() :])
+    bot.commit("tidy")
+    alive = bot.alive()
+    capsys.readouterr()
+    # sops reads the rule when it encrypts (a new credential), the metadata whenever it opens the file
+    code = main(["rotate", "--provider", "openai"] if where == "sops-yaml" else ["rotate", "--data-key"])
+    said = capsys.readouterr().err
+    assert code == ExitCode.DATA, said
+    assert "aliases expand to more than 1,000,000 values" in said
+    assert (".sops.yaml" if where == "sops-yaml" else str(SECRET)) in said
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    main(["rotate", "--due"])
+    main(["doctor"])
+    main(["status"])
+    assert {bot.live, bot.operator_key} <= alive <= bot.alive()  # (--due may rotate: the Secret is rewritten)
