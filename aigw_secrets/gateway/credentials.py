@@ -85,6 +85,9 @@ class Source(NamedTuple):
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _SHOWN_ENV = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")  # conventional names; a pasted key is rarely all upper case
 
+# What a sops decryption key always holds, whatever file it came from.
+_DECRYPTION_KEYS = ("AGE-SECRET-KEY-", "-----BEGIN PGP PRIVATE KEY BLOCK-----")
+
 
 def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, policy: operator.Policy) -> bool:
     """May this source be used? False: treat it as "no credential given" (``--check``)."""
@@ -232,6 +235,14 @@ def obtain(
     else:
         raw = _read_source(src, label, stdin_text=stdin_text, timeout=policy.command_timeout)
         cred = check(pc, raw or "", src.describe())
+    if cred is not None and any(mark in cred.value for mark in _DECRYPTION_KEYS):
+        # the key that opens every Secret of the repository (an age identity, a PGP private key), read through
+        # a file: or cmd: source a commit named: never sent to a validation host nor written anywhere
+        raise CredentialError(
+            f"{label}: the credential from {cred.source} holds a sops decryption key (an age identity or a PGP "
+            "private key); refused, nothing sent, nothing written: review the commit that named this source",
+            code=ExitCode.MANUAL_ACTION,
+        )
     if cred is not None and adminenv.leaks(cred.value):
         # whatever the source, an admin credential never becomes a provider credential
         raise CredentialError(

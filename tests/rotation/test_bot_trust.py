@@ -302,6 +302,35 @@ def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.Monkey
         )
 
 
+@pytest.mark.parametrize("source", ["file", "cmd"])
+def test_the_sops_key_is_never_a_credential(repo: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    """With the operator's blanket grant for file: (or cmd:) sources, a commit names the age key file as a
+    provider's credential (one whose shape is not checked): the key that opens every Secret is never sent to
+    the validation host nor written into a Secret (11)."""
+    with standin.serve() as vllm:
+        vllm.accept_prefix = ""
+        first = fakes.generic_key()
+        vllm.status[first] = 200
+        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("VLLM_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("VLLM_API_KEY")
+        key = repo / "age.key"
+        monkeypatch.setenv("AIGW_SECRETS_ALLOW_FILES", "1")
+        monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")
+        named = f"file:{key}" if source == "file" else f"cmd:grep -h AGE-SECRET {key}"
+        write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": named})
+        monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+        code = main(["rotate", "--due"])
+        identity = next(line for line in key.read_text().splitlines() if line.startswith("AGE-SECRET-KEY-"))
+        assert not any(identity in call for call in vllm.calls)
+        assert identity.encode() not in sops_files.decrypt(
+            Sops(repo), (repo / OUT / "vllm.secret.sops.yaml").read_bytes(), str(OUT / "vllm.secret.sops.yaml")
+        )
+        assert code == ExitCode.MANUAL_ACTION
+
+
 @pytest.mark.parametrize("explicit", [True, False])
 def test_gcp_admin_adc_is_never_a_vertex_credential(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit: bool
