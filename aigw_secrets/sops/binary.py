@@ -94,8 +94,12 @@ def trial(config_text: str, filename: str, stdin: bytes, *, binary: str, env: Ma
     input is a throwaway probe; the caller only matches stderr against value-free fragments."""
     import shutil
 
-    from aigw_secrets.sops import scratch
+    from aigw_secrets.sops import scratch, splice, vaults
 
+    # the same checks as before any other sops run: a config naming a key server nobody trusts (a catch-all
+    # rule matches the probe too) or whose aliases expand past the bound is refused, sops not run
+    splice.check_aliases(config_text, ".sops.yaml")
+    vaults.require(env, filename, vaults.in_config(config_text), "a .sops.yaml doctor tries")
     tmp = scratch.make_dir("doctor")  # named with our pid: a killed run's copy is removed later
     try:
         cfg = tmp / ".sops.yaml"

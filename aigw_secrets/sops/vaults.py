@@ -48,17 +48,11 @@ _AZURE_DOMAINS = (
     ".managedhsm.azure.cn",
     ".managedhsm.usgovcloudapi.net",
 )
-# Read only when a file could name one: the words, or an escape that could spell them ("hc\x5fvault").
-_MARKS = (b"vault", b"azure", b"\\")
 # Every field that looks like an address, whatever the format (YAML, JSON, dotenv's and INI's flattened keys).
 _ADDRESS = re.compile(
     r"(hc_vault_transit_uri|vault_address|azure_keyvault|vaulturl|vault_url)\W{0,6}?[:=]\s*\[?\s*[\"']?([^\"'\s,}\]]+)",
     re.IGNORECASE,
 )
-
-
-def _may_name(data: bytes) -> bool:
-    return any(mark in data.lower() for mark in _MARKS)
 
 
 def _in_text(data: bytes) -> list[tuple[str, str]]:
@@ -75,26 +69,38 @@ def _name(key: Any) -> str:
     return (key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)).casefold()
 
 
+_LENIENT: list[Any] = []
+
+
+def _lenient() -> Any:
+    """PyYAML's safe loader (on libyaml where the wheel has it) reading a tag it does not know (``!x``) as
+    the plain value it tags, as Go's decoder does (it ignores it)."""
+    if not _LENIENT:
+        import yaml
+
+        base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class Lenient(base):  # type: ignore[misc] # a subclass of PyYAML's (untyped) loader
+            pass
+
+        def plain(loader: Any, _suffix: str, node: Any) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                return loader.construct_mapping(node)
+            if isinstance(node, yaml.SequenceNode):
+                return loader.construct_sequence(node)
+            return loader.construct_scalar(node)
+
+        Lenient.add_multi_constructor("!", plain)
+        Lenient.add_multi_constructor("tag:", plain)
+        _LENIENT.append(Lenient)
+    return _LENIENT[0]
+
+
 def _parse(text: str, every: bool) -> list[Any]:
-    """The documents of ``text`` as sops's YAML decoder sees them: a tag PyYAML does not know (``!x``) is
-    read as the plain value it tags (Go's decoder ignores it). Raises ``yaml.YAMLError`` when unreadable."""
+    """The documents of ``text`` as sops's YAML decoder sees them. Raises ``yaml.YAMLError`` when unreadable."""
     import yaml
 
-    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Lenient(base):  # type: ignore[misc] # a subclass of PyYAML's (untyped) loader
-        pass
-
-    def plain(loader: Any, _suffix: str, node: Any) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            return loader.construct_mapping(node)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node)
-        return loader.construct_scalar(node)
-
-    Lenient.add_multi_constructor("!", plain)
-    Lenient.add_multi_constructor("tag:", plain)
-    docs = yaml.load_all(text, Loader=Lenient)
+    docs = yaml.load_all(text, Loader=_lenient())
     return list(docs) if every else [next(iter(docs), None)]
 
 
@@ -144,9 +150,8 @@ def trusted(env: Mapping[str, str], *, vault: bool = True) -> set[str]:
 
 def in_metadata(data: bytes) -> list[tuple[str, str]]:
     """The key servers (kind, URL) a sops file's metadata names: every field that looks like one in the
-    text, and every one under the parsed ``sops`` block (YAML or JSON; escapes and aliases resolved)."""
-    if not _may_name(data):
-        return []
+    text, and every one under the parsed ``sops`` block (YAML or JSON; escapes, tags and aliases resolved).
+    Always parsed: no guess from the text decides whether it is read."""
     found = _in_text(data)
     try:
         docs = _parse(data.decode("utf-8", "replace"), True)
@@ -156,23 +161,26 @@ def in_metadata(data: bytes) -> list[tuple[str, str]]:
     return found + [f for block in blocks for f in _walk(block)]
 
 
+def in_config(text: str) -> list[tuple[str, str]]:
+    """The key servers (kind, URL) any part of a ``.sops.yaml`` names (every rule and key group, not only
+    the one sops would pick: no second guess of sops's matching decides whether a token is sent)."""
+    found = _in_text(text.encode("utf-8", "replace"))
+    try:
+        (doc,) = _parse(text, False)
+    except Exception:  # noqa: BLE001 - unparseable here is not unparseable to sops: never run it
+        return [*found, (VAULT, UNREADABLE)]
+    return found + _walk(doc)
+
+
 def in_rule(config: Path | None) -> list[tuple[str, str]]:
-    """The key servers (kind, URL) any creation rule of ``config`` names (every rule and key group, not
-    only the one sops would pick: no second guess of sops's matching decides whether a token is sent)."""
+    """``in_config`` of the file ``config`` (none when there is none)."""
     if config is None:
         return []
     try:
         raw = config.read_bytes()
     except OSError:
         return []
-    if not _may_name(raw):
-        return []
-    found = _in_text(raw)
-    try:
-        (doc,) = _parse(raw.decode("utf-8", "replace"), False)
-    except Exception:  # noqa: BLE001 - unparseable here is not unparseable to sops: never run it
-        return [*found, (VAULT, UNREADABLE)]
-    return found + _walk(doc)
+    return in_config(raw.decode("utf-8", "replace"))
 
 
 def _trusted(env: Mapping[str, str], kind: str, url: str) -> bool:

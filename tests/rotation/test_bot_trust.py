@@ -1183,8 +1183,15 @@ def _name_a_key_server(repo: Path, where: str, url: str) -> None:
             "rule-azure": f"{ours.group(0)}\n{at}azure_keyvault: {url}/keys/k/0123456789abcdef",
             # Go's decoder reads a !!binary key as its bytes: hc_vault_transit_uri
             "rule-binary": f"{ours.group(0)}\n{at}!!binary aGNfdmF1bHRfdHJhbnNpdF91cmk=: {uri}",
+            "rule-bare": f"{ours.group(0)}\n{at}!!binary aGNfdmF1bHRfdHJhbnNpdF91cmk=: {uri}",
+            # a last rule without path_regex: it matches doctor's probe too
+            "rule-catch-all": f"{ours.group(0)}\n  - hc_vault_transit_uri: {uri}",
         }[where]
-        (repo / ".sops.yaml").write_text(text.replace(ours.group(0), line, 1))
+        text = text.replace(ours.group(0), line, 1)
+        if where == "rule-bare":  # nothing in the text that names a Vault: no comment, no escape
+            text = "\n".join(x for x in text.splitlines() if not x.lstrip().startswith("#")).replace("\\.", "[.]")
+            assert "vault" not in text and "\\" not in text
+        (repo / ".sops.yaml").write_text(text + "\n")
         return
     text = (repo / SECRET).read_text()
     head = re.search(r"(?m)^sops:\n(\s+)", text)
@@ -1217,6 +1224,8 @@ def _name_a_key_server(repo: Path, where: str, url: str) -> None:
         "rule-escaped",
         "rule-azure",
         "rule-binary",
+        "rule-bare",
+        "rule-catch-all",
         "metadata",
         "metadata-escaped",
         "metadata-azure",
