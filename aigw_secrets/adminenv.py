@@ -25,6 +25,8 @@ TOKENS = frozenset(
 )
 # boto3's own credential chain: the bot's IAM rights when it rotates unattended or runs an aws-iam issuer.
 AWS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"})
+# The secret stores' tokens (read by the stores' doors, and by Vault's CLI from ~/.vault-token).
+STORE_TOKENS = ("VAULT_TOKEN", "BAO_TOKEN", "OP_CONNECT_TOKEN")
 _ADMIN_WORD = lean.pattern(r"(^|_)ADMIN(_|$)")
 
 _unattended = False
@@ -82,6 +84,10 @@ def values(*, aws: bool | None = None) -> list[str]:
             out.append(value.strip())
     if (_unattended if aws is None else aws) and not os.environ.get("AIGW_SECRETS_GCP_ADMIN_CREDENTIALS"):
         out += [v for path in _adc_files() for v in _file_values(path)]
+    # the secret store's token (the bot writes credentials with it): never a provider's credential either
+    out += [v.strip() for name in STORE_TOKENS if len(v := os.environ.get(name, "").strip()) >= 8]
+    files = [os.environ.get(f"{name}_FILE", "") for name in STORE_TOKENS] + [str(Path("~/.vault-token").expanduser())]
+    out += [v for f in files if f for v in _file_values(Path(f).expanduser())]
     return out
 
 

@@ -302,11 +302,13 @@ def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.Monkey
         )
 
 
-@pytest.mark.parametrize("source", ["file", "cmd"])
-def test_the_sops_key_is_never_a_credential(repo: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
-    """With the operator's blanket grant for file: (or cmd:) sources, a commit names the age key file as a
-    provider's credential (one whose shape is not checked): the key that opens every Secret is never sent to
-    the validation host nor written into a Secret (11)."""
+@pytest.mark.parametrize("source", ["file", "cmd", "vault-token-file", "vault-token-home"])
+def test_the_sops_key_is_never_a_credential(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """With the operator's blanket grant for file: (or cmd:) sources, a commit names the age key file (or the
+    store's token, which the bot writes credentials with) as a provider's credential, one whose shape is not
+    checked: neither is ever sent to the validation host nor written into a Secret (11)."""
     with standin.serve() as vllm:
         vllm.accept_prefix = ""
         first = fakes.generic_key()
@@ -317,15 +319,26 @@ def test_the_sops_key_is_never_a_credential(repo: Path, monkeypatch: pytest.Monk
         assert main(["generate", "--no-input"]) == 0
         monkeypatch.delenv("VLLM_API_KEY")
         key = repo / "age.key"
+        secret = next(line for line in key.read_text().splitlines() if line.startswith("AGE-SECRET-KEY-"))
+        named = f"file:{key}" if source == "file" else f"cmd:grep -h AGE-SECRET {key}"
+        if source.startswith("vault-token"):
+            secret = "hvs." + fakes.rand(24)
+            token = tmp_path / ("home/.vault-token" if source == "vault-token-home" else "vault-token")
+            token.parent.mkdir(exist_ok=True)
+            token.write_text(secret + "\n")
+            if source == "vault-token-home":
+                monkeypatch.setenv("HOME", str(tmp_path / "home"))
+                named = "file:~/.vault-token"
+            else:
+                monkeypatch.setenv("VAULT_TOKEN_FILE", str(token))
+                named = f"file:{token}"
         monkeypatch.setenv("AIGW_SECRETS_ALLOW_FILES", "1")
         monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")
-        named = f"file:{key}" if source == "file" else f"cmd:grep -h AGE-SECRET {key}"
         write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": named})
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         code = main(["rotate", "--due"])
-        identity = next(line for line in key.read_text().splitlines() if line.startswith("AGE-SECRET-KEY-"))
-        assert not any(identity in call for call in vllm.calls)
-        assert identity.encode() not in sops_files.decrypt(
+        assert not any(secret in call for call in vllm.calls)
+        assert secret.encode() not in sops_files.decrypt(
             Sops(repo), (repo / OUT / "vllm.secret.sops.yaml").read_bytes(), str(OUT / "vllm.secret.sops.yaml")
         )
         assert code == ExitCode.MANUAL_ACTION
