@@ -43,18 +43,46 @@ def _loader() -> Any:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+MAX_EXPANDED = 1_000_000  # values a text may stand for with its aliases expanded (a "billion laughs": 10^9)
+
+
+def _bounded(text: str | bytes, docs: list[Any]) -> list[Any]:
+    """``docs``, unless the aliases of ``text`` make them stand for more than MAX_EXPANDED values: whatever
+    walks or writes them out expanded (a manifest re-dumped, a copy) would never finish. Counted without
+    expanding (each shared value once); raises ``yaml.YAMLError``, as for any text that cannot be read."""
+    if (b"*" not in text) if isinstance(text, bytes) else ("*" not in text):  # no alias, nothing shared
+        return docs
+    import yaml
+
+    size: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(d, False) for d in docs]
+    while stack:
+        node, ready = stack.pop()
+        kids = [*node.keys(), *node.values()] if isinstance(node, dict) else node if isinstance(node, list) else None
+        if kids is None or (id(node) in size and not ready):
+            continue
+        if not ready:
+            size[id(node)] = 0  # on the way: a value that holds itself is counted once
+            stack += [(node, True), *((k, False) for k in kids)]
+            continue
+        size[id(node)] = 1 + sum(size.get(id(k), 1) for k in kids)
+        if size[id(node)] > MAX_EXPANDED:
+            raise yaml.YAMLError(f"its aliases expand to more than {MAX_EXPANDED:,} values")
+    return docs
+
+
 def load(text: str | bytes) -> Any:
     """``yaml.safe_load(text)`` in C where possible, nothing kept (for a decrypted Secret, say)."""
     import yaml
 
-    return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+    return _bounded(text, [yaml.load(text, Loader=_loader())])[0]  # noqa: S506 - a safe loader
 
 
 def load_all(text: str | bytes) -> list[Any]:
     """``list(yaml.safe_load_all(text))`` in C where possible, nothing kept."""
     import yaml
 
-    return list(yaml.load_all(text, Loader=_loader()))
+    return _bounded(text, list(yaml.load_all(text, Loader=_loader())))
 
 
 def safe_load(text: str) -> Any:

@@ -1406,6 +1406,23 @@ BOMB = '# a vault\nbomb_a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]
 )  # 10^12 leaves once the aliases are expanded, in a few hundred bytes: walking it expanded never ends
 
 
+def test_an_alias_bomb_in_a_plain_manifest_never_holds_the_lock(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same bomb under the metadata of the provider's plain manifest (the policy the bot re-writes after a
+    rotation): no committed text the tool reads stands for more than a million values, so nothing written
+    out expands it; the run ends and the live keys stay."""
+    policy = bot.repo / OUT / "openai.yaml"
+    text = policy.read_text()
+    at = re.search(r"(?m)^metadata:\n(\s+)", text)
+    assert at
+    block = "".join(at.group(1) + line + "\n" for line in BOMB.splitlines())
+    policy.write_text(text[: at.end()] + block.lstrip(" ") + at.group(1) + text[at.end() :])
+    bot.commit("tidy")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    main(["rotate", "--due"])
+    main(["status"])
+    assert {bot.live, bot.operator_key} <= bot.alive()
+
+
 @pytest.mark.parametrize("where", ["sops-yaml", "secret-metadata"])
 def test_an_alias_bomb_a_commit_adds_never_holds_the_lock(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
