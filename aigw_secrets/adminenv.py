@@ -44,6 +44,11 @@ class unattended:  # a context manager by hand: contextlib is not imported on th
         _unattended = self._before
 
 
+def is_unattended() -> bool:
+    """Whether this is the bot's own run (``rotate --due``)."""
+    return _unattended
+
+
 def aws_is_admin() -> bool:
     return _unattended or bool(os.environ.get("AIGW_SECRETS_AWS_ADMIN_PROFILE"))
 

@@ -7,7 +7,9 @@ the key prefix. A commit changing them would have the next rotation write the ne
 commit's author can read it (a second mount of the same Vault, a vault their team shares). So the
 location a credential was last written to is recorded (``records_dir``, beside the vouched recipients)
 and a write elsewhere is refused (exit 11) until an operator, at a terminal, accepts the move for that
-credential (``rotate --provider NAME --accept-recipients``). The first write is trusted as it is.
+credential (``rotate --provider NAME --accept-recipients``). The first write is an operator's (``generate``,
+``rotate``, ``migrate`` at a terminal); the bot never makes it (a commit switching a credential it mints to
+the store would otherwise choose where the next one goes).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import threading
 from pathlib import Path
 
+from aigw_secrets import adminenv
 from aigw_secrets.rotation.journal import records_dir
 from aigw_secrets.sops.recipients import UntrustedRecipients
 from aigw_secrets.stores.base import StoreSettings
@@ -46,8 +49,17 @@ def _load(root: Path) -> dict[str, str]:
 def check(root: Path, provider: str, where: str, *, accept: bool = False, rel: str = "") -> None:
     """Refuse a write of ``provider``'s credential to ``where`` when it was last written elsewhere."""
     before = _load(root).get(provider)
-    if before is None or before == where or accept:
+    if before == where or accept:
         return
+    if before is None:
+        if not adminenv.is_unattended():
+            return  # an operator's run: the first location is theirs to decide
+        raise UntrustedRecipients(
+            f"{rel or provider}: aigw-secrets never wrote the {provider} credential to a secret store, and "
+            f"cluster.yaml now sends it to {where}: the bot does not take that from a commit (nothing minted or "
+            f"written). An operator, once: `aigw-secrets rotate --provider {provider}` (or `generate`), which "
+            "records the location"
+        )
     raise UntrustedRecipients(
         f"{rel or provider}: cluster.yaml now sends the {provider} credential to {where}; aigw-secrets last wrote "
         f"it to {before}. A commit does not move where a credential goes: nothing minted or written. If the move "

@@ -1453,3 +1453,25 @@ def test_an_alias_bomb_a_commit_adds_never_holds_the_lock(
     main(["doctor"])
     main(["status"])
     assert {bot.live, bot.operator_key} <= alive <= bot.alive()  # (--due may rotate: the Secret is rewritten)
+
+
+def test_the_bot_never_makes_the_first_write_of_a_credential_to_a_store(tmp_path: Path) -> None:
+    """A commit switching a credential the bot mints from SOPS to the store (naming a mount its author
+    reads) finds no recorded location: in the bot's own run that is refused (11) before anything is minted;
+    an operator's run records it, and a later move is refused to the bot and the operator alike."""
+    from aigw_secrets import adminenv
+    from aigw_secrets.rotation import storepin
+    from aigw_secrets.sops.recipients import UntrustedRecipients
+    from aigw_secrets.stores.base import StoreSettings
+
+    git(tmp_path, "init", "-q")
+    settings = StoreSettings("vault", "my-store", "ClusterSecretStore", "p/", "1h", "", "team", "")
+    there = storepin.location(settings, "p/ai-gateway/openai-apikey")
+    with adminenv.unattended(), pytest.raises(UntrustedRecipients, match="never wrote the openai credential"):
+        storepin.check(tmp_path, "openai", there)
+    storepin.check(tmp_path, "openai", there)  # an operator's run
+    storepin.remember(tmp_path, "openai", there)
+    with adminenv.unattended():
+        storepin.check(tmp_path, "openai", there)
+        with pytest.raises(UntrustedRecipients, match="last wrote it to vault mount team"):
+            storepin.check(tmp_path, "openai", storepin.location(settings._replace(vault_mount="x"), "k"))
