@@ -101,6 +101,14 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
             "unless the operator allows it (AIGW_SECRETS_ALLOW_COMMANDS=1 or allow_commands in operator.toml)",
             code=ExitCode.CONFIG,
         )
+    if src.kind == "cmd" and adminenv.is_unattended() and src.arg.strip() not in policy.unattended_commands:
+        raise CredentialError(
+            f"{label}: {src.where} names a command, and in the bot's own run (rotate --due) a command from the "
+            "repository runs only when the operator lists it exactly (AIGW_SECRETS_UNATTENDED_COMMANDS or "
+            "unattended_commands in operator.toml): a blanket grant would let any commit run any program with "
+            "the bot's credentials",
+            code=ExitCode.MANUAL_ACTION,
+        )
     if src.kind == "file" and not policy.allow_files:
         raise CredentialError(
             f"{label}: {src.where} names a file, and files named by the repository's config are not read "

@@ -11,8 +11,11 @@ from the person or bot running the tool, through its environment or an untracked
 - ``AIGW_SECRETS_HTTP_DEADLINE=SECONDS``: the whole validation of one credential (default 20);
 - ``AIGW_SECRETS_COMMAND_TIMEOUT=SECONDS``: a credential command (default 60).
 
+- ``AIGW_SECRETS_UNATTENDED_COMMANDS`` (one per line): the exact repository-named commands the bot's own
+  run (``rotate --due``) may run; ``allow_commands`` alone does not reach it.
+
 The same keys (``allow_commands``, ``allow_files``, ``allow_hosts``, ``http_deadline``,
-``command_timeout``) can live in ``$AIGW_SECRETS_OPERATOR_CONFIG`` or
+``command_timeout``, ``unattended_commands``) can live in ``$AIGW_SECRETS_OPERATOR_CONFIG`` or
 ``$XDG_CONFIG_HOME/aigw-secrets/operator.toml`` (default ``~/.config/...``); a file inside the
 repository is refused. The environment wins over the file. Sources given on the command line
 (``--source``) are the operator's own and need no permission.
@@ -37,6 +40,9 @@ class Policy(NamedTuple):
     allow_hosts: frozenset[str] = frozenset()  # "host" (any port) or "host:port", lower case
     http_deadline: float = 20.0
     command_timeout: float = 60.0
+    # the exact repository-named commands the bot's own run (rotate --due) may run: a blanket allow_commands
+    # is an operator's grant at a terminal, never the bot's (any commit could run any program with its powers)
+    unattended_commands: frozenset[str] = frozenset()
     origin: str = "defaults"  # where the policy came from, for messages
 
     def allows_host(self, host: str, port: int) -> bool:
@@ -79,6 +85,7 @@ def load(root: Path | None = None) -> Policy:
         allow_hosts=_hosts(merged["allow_hosts"], where["allow_hosts"]),
         http_deadline=_seconds(merged["http_deadline"], where["http_deadline"], 20.0),
         command_timeout=_seconds(merged["command_timeout"], where["command_timeout"], 60.0),
+        unattended_commands=_commands(merged["unattended_commands"], where["unattended_commands"]),
         origin=origin if all(v is None for v in env.values()) else "environment",
     )
 
@@ -98,6 +105,15 @@ def _hosts(value: Any, where: str) -> frozenset[str]:
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"{where}: expected host names (host or host:port), comma-separated or a list")
     return frozenset(i.strip().lower() for i in items if i.strip())
+
+
+def _commands(value: Any, where: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    items = value.splitlines() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}: expected commands, one per line or a list")
+    return frozenset(i.strip() for i in items if i.strip())
 
 
 def _seconds(value: Any, where: str, default: float) -> float:

@@ -1475,3 +1475,31 @@ def test_the_bot_never_makes_the_first_write_of_a_credential_to_a_store(tmp_path
         storepin.check(tmp_path, "openai", there)
         with pytest.raises(UntrustedRecipients, match="last wrote it to vault mount team"):
             storepin.check(tmp_path, "openai", storepin.location(settings._replace(vault_mount="x"), "k"))
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_a_blanket_command_grant_never_reaches_the_bot(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listed: bool
+) -> None:
+    """AIGW_SECRETS_ALLOW_COMMANDS=1 lets cluster.yaml's cmd: sources run in an operator's run. In the bot's
+    own run a commit could name any program (one that reads the age key, say, and encodes it past every
+    check): it runs only when the operator lists that exact command (AIGW_SECRETS_UNATTENDED_COMMANDS)."""
+    with standin.serve() as vllm:
+        vllm.accept_prefix = ""
+        first, second = fakes.generic_key(), fakes.generic_key()
+        vllm.status.update({first: 200, second: 200})
+        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
+        write_cluster(repo, settings)
+        monkeypatch.setenv("VLLM_API_KEY", first)
+        assert main(["generate", "--no-input"]) == 0
+        monkeypatch.delenv("VLLM_API_KEY")
+        ran = tmp_path / "ran"
+        command = f"sh -c 'touch {ran}; echo {second}'"
+        monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")
+        if listed:
+            monkeypatch.setenv("AIGW_SECRETS_UNATTENDED_COMMANDS", f"other\n{command}\n")
+        write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": f"cmd:{command}"})
+        monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+        code = main(["rotate", "--due"])
+        assert ran.exists() == listed
+        assert (code == 0) if listed else (code == ExitCode.MANUAL_ACTION and second not in vllm.calls)
