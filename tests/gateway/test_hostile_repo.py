@@ -175,6 +175,22 @@ def test_operator_can_allow_commands_and_hosts_from_outside(
         operator.load(repo)
 
 
+def test_unattended_commands_come_from_the_operator_as_a_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact commands the bot may run: a TOML list in operator.toml, lines in the environment (which wins);
+    anything else is a one-line error naming where it came from."""
+    path = tmp_path / "operator.toml"
+    monkeypatch.setenv("AIGW_SECRETS_OPERATOR_CONFIG", str(path))
+    monkeypatch.delenv("AIGW_SECRETS_UNATTENDED_COMMANDS", raising=False)
+    path.write_text('unattended_commands = ["pass show groq", " ", "op read x"]\n')
+    assert operator.load().unattended_commands == {"pass show groq", "op read x"}
+    monkeypatch.setenv("AIGW_SECRETS_UNATTENDED_COMMANDS", "vault kv get -field=k x\n\n")
+    assert operator.load().unattended_commands == {"vault kv get -field=k x"}
+    monkeypatch.delenv("AIGW_SECRETS_UNATTENDED_COMMANDS")
+    path.write_text("unattended_commands = 3\n")
+    with pytest.raises(ConfigError, match=r"operator\.toml: unattended_commands: expected commands"):
+        operator.load()
+
+
 def test_generate_check_never_runs_a_command(
     repo: Path, provider: standin.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
