@@ -101,14 +101,17 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
             "unless the operator allows it (AIGW_SECRETS_ALLOW_COMMANDS=1 or allow_commands in operator.toml)",
             code=ExitCode.CONFIG,
         )
-    if src.kind == "cmd" and adminenv.is_unattended() and src.arg.strip() not in policy.unattended_commands:
-        raise CredentialError(
-            f"{label}: {src.where} names a command, and in the bot's own run (rotate --due) a command from the "
-            "repository runs only when the operator lists it exactly (AIGW_SECRETS_UNATTENDED_COMMANDS or "
-            "unattended_commands in operator.toml): a blanket grant would let any commit run any program with "
-            "the bot's credentials",
-            code=ExitCode.MANUAL_ACTION,
-        )
+    if src.kind in ("cmd", "file") and adminenv.is_unattended():
+        if not _granted_unattended(pc, src, policy):
+            what, name = ("a command", "COMMANDS") if src.kind == "cmd" else ("a file", "FILES")
+            raise CredentialError(
+                f"{label}: {src.where} names {what}, and in the bot's own run (rotate --due) the repository's "
+                f"{src.kind}: sources are used only when the operator grants that exact one to this provider "
+                f"(AIGW_SECRETS_UNATTENDED_{name}={pc.key}=..., or unattended_{name.lower()} in operator.toml): "
+                "a blanket grant would let any commit run or read anything with the bot's credentials",
+                code=ExitCode.MANUAL_ACTION,
+            )
+        return True
     if src.kind == "file" and not policy.allow_files:
         raise CredentialError(
             f"{label}: {src.where} names a file, and files named by the repository's config are not read "
@@ -134,6 +137,21 @@ def _allowed(pc: ProviderConfig, src: Source, label: str, run_commands: bool, po
             code=ExitCode.CONFIG,
         )
     return True
+
+
+def _granted_unattended(pc: ProviderConfig, src: Source, policy: operator.Policy) -> bool:
+    """Whether the operator granted exactly this ``cmd:`` (``file:``) source to this provider for the bot."""
+    if src.kind == "cmd":
+        return (pc.key, src.arg.strip()) in policy.unattended_commands
+
+    def resolved(path: str) -> Path:
+        return Path(path).expanduser().resolve()
+
+    try:
+        named = resolved(src.arg.strip())
+        return any(key == pc.key and resolved(path) == named for key, path in policy.unattended_files)
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def _prefix_allowed(name: str) -> bool:

@@ -11,11 +11,12 @@ from the person or bot running the tool, through its environment or an untracked
 - ``AIGW_SECRETS_HTTP_DEADLINE=SECONDS``: the whole validation of one credential (default 20);
 - ``AIGW_SECRETS_COMMAND_TIMEOUT=SECONDS``: a credential command (default 60).
 
-- ``AIGW_SECRETS_UNATTENDED_COMMANDS`` (one per line): the exact repository-named commands the bot's own
-  run (``rotate --due``) may run; ``allow_commands`` alone does not reach it.
+- ``AIGW_SECRETS_UNATTENDED_COMMANDS`` / ``AIGW_SECRETS_UNATTENDED_FILES`` (``PROVIDER=VALUE`` per line):
+  the exact repository-named commands and files the bot's own run (``rotate --due``) may run or read, each
+  for one provider; ``allow_commands`` / ``allow_files`` alone do not reach it.
 
 The same keys (``allow_commands``, ``allow_files``, ``allow_hosts``, ``http_deadline``,
-``command_timeout``, ``unattended_commands``) can live in ``$AIGW_SECRETS_OPERATOR_CONFIG`` or
+``command_timeout``, ``unattended_commands``, ``unattended_files``) can live in ``$AIGW_SECRETS_OPERATOR_CONFIG`` or
 ``$XDG_CONFIG_HOME/aigw-secrets/operator.toml`` (default ``~/.config/...``); a file inside the
 repository is refused. The environment wins over the file. Sources given on the command line
 (``--source``) are the operator's own and need no permission.
@@ -40,9 +41,11 @@ class Policy(NamedTuple):
     allow_hosts: frozenset[str] = frozenset()  # "host" (any port) or "host:port", lower case
     http_deadline: float = 20.0
     command_timeout: float = 60.0
-    # the exact repository-named commands the bot's own run (rotate --due) may run: a blanket allow_commands
-    # is an operator's grant at a terminal, never the bot's (any commit could run any program with its powers)
-    unattended_commands: frozenset[str] = frozenset()
+    # the exact repository-named commands (files) the bot's own run (rotate --due) may run (read), each for
+    # one provider: (provider key, command or path). A blanket allow_commands / allow_files is an operator's
+    # grant at a terminal, never the bot's (any commit could run any program, read any file, with its powers)
+    unattended_commands: frozenset[tuple[str, str]] = frozenset()
+    unattended_files: frozenset[tuple[str, str]] = frozenset()
     origin: str = "defaults"  # where the policy came from, for messages
 
     def allows_host(self, host: str, port: int) -> bool:
@@ -85,7 +88,8 @@ def load(root: Path | None = None) -> Policy:
         allow_hosts=_hosts(merged["allow_hosts"], where["allow_hosts"]),
         http_deadline=_seconds(merged["http_deadline"], where["http_deadline"], 20.0),
         command_timeout=_seconds(merged["command_timeout"], where["command_timeout"], 60.0),
-        unattended_commands=_commands(merged["unattended_commands"], where["unattended_commands"]),
+        unattended_commands=_grants(merged["unattended_commands"], where["unattended_commands"]),
+        unattended_files=_grants(merged["unattended_files"], where["unattended_files"]),
         origin=origin if all(v is None for v in env.values()) else "environment",
     )
 
@@ -107,13 +111,28 @@ def _hosts(value: Any, where: str) -> frozenset[str]:
     return frozenset(i.strip().lower() for i in items if i.strip())
 
 
-def _commands(value: Any, where: str) -> frozenset[str]:
+def _grants(value: Any, where: str) -> frozenset[tuple[str, str]]:
+    """``PROVIDER=VALUE`` lines (the environment), a list of them, or a table ``{provider = "value"}`` (a list
+    of values each) in operator.toml."""
     if value is None:
         return frozenset()
-    items = value.splitlines() if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise ConfigError(f"{where}: expected commands, one per line or a list")
-    return frozenset(i.strip() for i in items if i.strip())
+    pairs: list[tuple[str, Any]]
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, vs in value.items() for v in (vs if isinstance(vs, list) else [vs])]
+    elif isinstance(value, str):
+        pairs = [_pair(line) for line in value.splitlines() if line.strip()]
+    elif isinstance(value, list):
+        pairs = [_pair(i) if isinstance(i, str) else ("", i) for i in value if not isinstance(i, str) or i.strip()]
+    else:
+        pairs = [("", value)]
+    if any(not isinstance(v, str) or not k.strip() or not v.strip() for k, v in pairs):
+        raise ConfigError(f"{where}: expected PROVIDER=VALUE lines, a list of them, or a table of provider = value")
+    return frozenset((k.strip(), v.strip()) for k, v in pairs)
+
+
+def _pair(text: str) -> tuple[str, Any]:
+    provider, _, value = text.partition("=")  # the first "=": a command may hold more
+    return provider, value
 
 
 def _seconds(value: Any, where: str, default: float) -> float:

@@ -175,20 +175,30 @@ def test_operator_can_allow_commands_and_hosts_from_outside(
         operator.load(repo)
 
 
-def test_unattended_commands_come_from_the_operator_as_a_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The exact commands the bot may run: a TOML list in operator.toml, lines in the environment (which wins);
-    anything else is a one-line error naming where it came from."""
+def test_unattended_grants_come_from_the_operator_for_one_provider_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact commands (files) the bot may run (read), each for one provider: a table or a list of
+    PROVIDER=VALUE in operator.toml, lines in the environment (which wins); anything else is a one-line error
+    naming where it came from."""
     path = tmp_path / "operator.toml"
     monkeypatch.setenv("AIGW_SECRETS_OPERATOR_CONFIG", str(path))
-    monkeypatch.delenv("AIGW_SECRETS_UNATTENDED_COMMANDS", raising=False)
-    path.write_text('unattended_commands = ["pass show groq", " ", "op read x"]\n')
-    assert operator.load().unattended_commands == {"pass show groq", "op read x"}
-    monkeypatch.setenv("AIGW_SECRETS_UNATTENDED_COMMANDS", "vault kv get -field=k x\n\n")
-    assert operator.load().unattended_commands == {"vault kv get -field=k x"}
+    for name in ("COMMANDS", "FILES"):
+        monkeypatch.delenv(f"AIGW_SECRETS_UNATTENDED_{name}", raising=False)
+    path.write_text(
+        'unattended_commands = {groq = "pass show groq", openai = ["op read x", "op read y"]}\n'
+        'unattended_files = ["vllm=/keys/vllm", " "]\n'
+    )
+    policy = operator.load()
+    assert policy.unattended_commands == {("groq", "pass show groq"), ("openai", "op read x"), ("openai", "op read y")}
+    assert policy.unattended_files == {("vllm", "/keys/vllm")}
+    monkeypatch.setenv("AIGW_SECRETS_UNATTENDED_COMMANDS", "vllm=vault kv get -field=k x\n\n")
+    assert operator.load().unattended_commands == {("vllm", "vault kv get -field=k x")}
     monkeypatch.delenv("AIGW_SECRETS_UNATTENDED_COMMANDS")
-    path.write_text("unattended_commands = 3\n")
-    with pytest.raises(ConfigError, match=r"operator\.toml: unattended_commands: expected commands"):
-        operator.load()
+    for bad in ("unattended_commands = 3", 'unattended_files = ["no-provider-here"]', "unattended_files = {a = 1}"):
+        path.write_text(bad + "\n")
+        with pytest.raises(ConfigError, match=r"operator\.toml: unattended_\w+: expected PROVIDER=VALUE"):
+            operator.load()
 
 
 def test_generate_check_never_runs_a_command(

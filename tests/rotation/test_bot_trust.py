@@ -1477,13 +1477,16 @@ def test_the_bot_never_makes_the_first_write_of_a_credential_to_a_store(tmp_path
             storepin.check(tmp_path, "openai", storepin.location(settings._replace(vault_mount="x"), "k"))
 
 
-@pytest.mark.parametrize("listed", [False, True])
-def test_a_blanket_command_grant_never_reaches_the_bot(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listed: bool
+@pytest.mark.parametrize("granted", ["none", "this provider", "another provider"])
+@pytest.mark.parametrize("kind", ["cmd", "file"])
+def test_a_blanket_grant_never_reaches_the_bot(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, granted: str
 ) -> None:
-    """AIGW_SECRETS_ALLOW_COMMANDS=1 lets cluster.yaml's cmd: sources run in an operator's run. In the bot's
-    own run a commit could name any program (one that reads the age key, say, and encodes it past every
-    check): it runs only when the operator lists that exact command (AIGW_SECRETS_UNATTENDED_COMMANDS)."""
+    """AIGW_SECRETS_ALLOW_COMMANDS=1 / ALLOW_FILES=1 let cluster.yaml's cmd: / file: sources be used in an
+    operator's run. In the bot's own run a commit could name any program (one that reads the age key and
+    encodes it past every check) or any file the bot can read (git's credential store, its Kubernetes token):
+    only what the operator grants exactly, to that provider, is used (AIGW_SECRETS_UNATTENDED_COMMANDS /
+    _FILES); another provider's grant (the command printing OpenAI's key) is not borrowed."""
     with standin.serve() as vllm:
         vllm.accept_prefix = ""
         first, second = fakes.generic_key(), fakes.generic_key()
@@ -1494,12 +1497,20 @@ def test_a_blanket_command_grant_never_reaches_the_bot(
         assert main(["generate", "--no-input"]) == 0
         monkeypatch.delenv("VLLM_API_KEY")
         ran = tmp_path / "ran"
-        command = f"sh -c 'touch {ran}; echo {second}'"
+        (tmp_path / "keys").mkdir()
+        (tmp_path / "keys" / "vllm").write_text(second + "\n")
+        named = f"sh -c 'touch {ran}; echo {second}'" if kind == "cmd" else str(tmp_path / "keys" / "vllm")
         monkeypatch.setenv("AIGW_SECRETS_ALLOW_COMMANDS", "1")
-        if listed:
-            monkeypatch.setenv("AIGW_SECRETS_UNATTENDED_COMMANDS", f"other\n{command}\n")
-        write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": f"cmd:{command}"})
+        monkeypatch.setenv("AIGW_SECRETS_ALLOW_FILES", "1")
+        if granted != "none":
+            owner = "vllm" if granted == "this provider" else "openai"
+            listed = named if kind == "cmd" else str(tmp_path / "keys" / ".." / "keys" / "vllm")
+            monkeypatch.setenv(
+                f"AIGW_SECRETS_UNATTENDED_{kind.upper().replace('CMD', 'COMMAND')}S", f"{owner}={listed}"
+            )
+        write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": f"{kind}:{named}"})
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         code = main(["rotate", "--due"])
-        assert ran.exists() == listed
-        assert (code == 0) if listed else (code == ExitCode.MANUAL_ACTION and second not in vllm.calls)
+        used = granted == "this provider"
+        assert ran.exists() == (used and kind == "cmd")
+        assert (code == 0) if used else (code == ExitCode.MANUAL_ACTION and second not in vllm.calls)
