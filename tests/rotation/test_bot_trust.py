@@ -278,6 +278,18 @@ def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.Monke
 # --- 4 and 8: the repository chooses what the bot reads; admin values reach children ---------------
 
 
+def _vllm_generated(repo: Path, vllm: standin.Provider, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """A vLLM provider (a key shape nobody checks) generated with a first key the stand-in accepts; its settings."""
+    first = fakes.generic_key()
+    vllm.status[first] = 200
+    settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
+    write_cluster(repo, settings)
+    monkeypatch.setenv("VLLM_API_KEY", first)
+    assert main(["generate", "--no-input"]) == 0
+    monkeypatch.delenv("VLLM_API_KEY")
+    return settings
+
+
 @pytest.mark.parametrize(
     "variable", ["OPENAI_ADMIN_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AIGW_SECRETS_ENTRA_ADMIN_CLIENT_SECRET"]
 )
@@ -286,13 +298,7 @@ def test_admin_variable_is_never_a_source(repo: Path, monkeypatch: pytest.Monkey
         admin = "sk-admin-" + fakes.rand(40)
         vllm.accept_prefix = "sk-"
         monkeypatch.setenv(variable, admin)
-        first = fakes.generic_key()
-        vllm.status[first] = 200
-        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
-        write_cluster(repo, settings)
-        monkeypatch.setenv("VLLM_API_KEY", first)
-        assert main(["generate", "--no-input"]) == 0
-        monkeypatch.delenv("VLLM_API_KEY")
+        settings = _vllm_generated(repo, vllm, monkeypatch)
         write_cluster(repo, {**settings, "ai_gateway_vllm_credential_source": f"env:{variable}"})
         monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
         assert main(["rotate", "--due"]) != 0
@@ -311,13 +317,7 @@ def test_the_sops_key_is_never_a_credential(
     checked: neither is ever sent to the validation host nor written into a Secret (11)."""
     with standin.serve() as vllm:
         vllm.accept_prefix = ""
-        first = fakes.generic_key()
-        vllm.status[first] = 200
-        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
-        write_cluster(repo, settings)
-        monkeypatch.setenv("VLLM_API_KEY", first)
-        assert main(["generate", "--no-input"]) == 0
-        monkeypatch.delenv("VLLM_API_KEY")
+        settings = _vllm_generated(repo, vllm, monkeypatch)
         key = repo / "age.key"
         secret = next(line for line in key.read_text().splitlines() if line.startswith("AGE-SECRET-KEY-"))
         named = f"file:{key}" if source == "file" else f"cmd:grep -h AGE-SECRET {key}"
@@ -1489,13 +1489,9 @@ def test_a_blanket_grant_never_reaches_the_bot(
     _FILES); another provider's grant (the command printing OpenAI's key) is not borrowed."""
     with standin.serve() as vllm:
         vllm.accept_prefix = ""
-        first, second = fakes.generic_key(), fakes.generic_key()
-        vllm.status.update({first: 200, second: 200})
-        settings = {**provider_settings("vllm", "api-key"), "ai_gateway_vllm_validation_url": f"{vllm.url}/v1/models"}
-        write_cluster(repo, settings)
-        monkeypatch.setenv("VLLM_API_KEY", first)
-        assert main(["generate", "--no-input"]) == 0
-        monkeypatch.delenv("VLLM_API_KEY")
+        second = fakes.generic_key()
+        vllm.status[second] = 200
+        settings = _vllm_generated(repo, vllm, monkeypatch)
         ran = tmp_path / "ran"
         (tmp_path / "keys").mkdir()
         (tmp_path / "keys" / "vllm").write_text(second + "\n")
