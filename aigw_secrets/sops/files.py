@@ -515,7 +515,11 @@ def parse_keypath(text: str) -> tuple[Any, ...]:
 
 
 def set_value(sops: Sops, data: bytes, rel: str, keypath: tuple[Any, ...], value: str) -> bytes:
-    """Change one encrypted value with ``sops set``: only that value, ``mac`` and ``lastmodified`` change."""
+    """Change one encrypted value with ``sops set``, under a new data key: the file's own may be one a commit's
+    author chose (encrypted to themselves, their stanza then dropped from the metadata the MAC does not
+    cover), and ``sops set`` keeps it. So the data key is rotated first (``sops rotate``: a new random key,
+    wrapped for the recipients listed); then only that value, ``mac`` and ``lastmodified`` change."""
+    data = rotate(sops, data, rel)
     src = Text(data, rel)
     cur = splice.parse(src.text, rel)
     target = next((s for s in cur.scalars if s.path == keypath and s.start >= 0), None)
