@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from aigw_secrets.cli import main
-from aigw_secrets.errors import ExitCode
+from aigw_secrets.errors import AigwError, ExitCode
 from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
 from testing import adminapis, fakes, kubeapi, standin
@@ -1510,3 +1510,54 @@ def test_a_blanket_grant_never_reaches_the_bot(
         used = granted == "this provider"
         assert ran.exists() == (used and kind == "cmd")
         assert (code == 0) if used else (code == ExitCode.MANUAL_ACTION and second not in vllm.calls)
+
+
+# --- a data key a commit's author knows --------------------------------------------------------------------
+
+
+def _data_key_known_to(repo: Path, stranger: Stranger, rel: str, plain: str) -> dict[str, str]:
+    """What anyone can commit: a Secret encrypted to the repository's recipient and their own, their stanza
+    then removed (the metadata is not under the MAC). Returns that stanza: it opens the data key."""
+    scratch = repo.parent / "author"
+    scratch.mkdir(exist_ok=True)
+    ours = re.search(r"age1[0-9a-z]+", (repo / ".sops.yaml").read_text())
+    assert ours
+    (scratch / ".sops.yaml").write_text(
+        (repo / ".sops.yaml").read_text().replace(ours.group(0), f"{ours.group(0)},{stranger.recipient}")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE")}
+    text = sops_files.encrypt(Sops(scratch, env={**env, "SOPS_AGE_KEY": stranger.identity}), plain.encode(), rel)
+    doc = yaml.safe_load(text)
+    mine = next(s for s in doc["sops"]["age"] if s["recipient"] == stranger.recipient)
+    doc["sops"]["age"] = [s for s in doc["sops"]["age"] if s is not mine]
+    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (repo / rel).write_text(yaml.safe_dump(doc, sort_keys=False))
+    return dict(mine)
+
+
+@pytest.mark.parametrize("how", ["set", "edit"])
+def test_a_value_is_never_written_under_a_data_key_a_commit_chose(
+    bot: Bot, stranger: Stranger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str
+) -> None:
+    """`sops set` keeps a file's data key: an operator setting (or editing) a value in such a Secret (the
+    store's token, the age key's bootstrap copy written by `keys rotate-age`) handed it to the author. The
+    value is set under a new data key: the author's stanza opens nothing."""
+    rel = "kubernetes/apps/external-secrets/vault-token.sops.yaml"
+    plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: vault-token\nstringData:\n  token: placeholder\n"
+    stanza = _data_key_known_to(bot.repo, stranger, rel, plain)
+    bot.commit("the store's token Secret, its value to be set by an operator", rel)
+    new = "hvs." + fakes.rand(40)
+    if how == "set":
+        monkeypatch.setenv("NEW_TOKEN", new)
+        assert main(["set", "--from-env", "NEW_TOKEN", str(bot.repo / rel), "stringData.token"]) == 0
+    else:
+        monkeypatch.setenv("EDITOR", f"sed -i s/placeholder/{new}/")
+        monkeypatch.delenv("VISUAL", raising=False)
+        assert main(["edit", str(bot.repo / rel)]) == 0
+    doc = yaml.safe_load((bot.repo / rel).read_text())
+    assert new in sops_files.decrypt(Sops(bot.repo), (bot.repo / rel).read_bytes(), rel).decode()
+    doc["sops"]["age"].append(stanza)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE")}
+    author = Sops(bot.repo, env={**env, "SOPS_AGE_KEY": stranger.identity, "HOME": str(tmp_path)})
+    with pytest.raises(AigwError):
+        sops_files.decrypt(author, yaml.safe_dump(doc, sort_keys=False).encode(), rel)
