@@ -159,6 +159,9 @@ def _refuse_tabled(path: Path, raw: dict[str, Any], lines: dict[str, int]) -> No
         )
 
 
+MAX_BYTES = 1024 * 1024
+
+
 def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """The top-level mapping of the file and the line of each key.
 
@@ -167,6 +170,10 @@ def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     is refused (sops refuses it too; silently keeping the last one hides a mistake).
     """
     text = read_text(path)
+    if len(text) > MAX_BYTES:  # a real one is a few kB: a commit's 50 MB line would be read at every step
+        raise ConfigError(
+            f"{path}: {len(text):,} characters, more than a settings file holds ({MAX_BYTES:,}); not read"
+        )
     if path.suffix == ".toml":
         try:
             data: Any = tomllib.loads(text)

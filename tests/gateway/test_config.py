@@ -114,3 +114,9 @@ def test_vllm_url_forms(tmp_path: Path) -> None:
     assert (pc.host, pc.port, pc.tls, pc.prefix) == ("vllm.ns.svc", 8000, False, None)
     (pc,) = load_text(tmp_path, base + "https://10.1.2.3\n").providers
     assert (pc.host, pc.port, pc.tls) == ("10.1.2.3", 443, True)
+
+
+def test_a_settings_file_past_a_megabyte_is_not_read(tmp_path: Path) -> None:
+    """A commit's 50 MB comment line would be read and parsed at every step of every run."""
+    msg = error_of(tmp_path, "ai_gateway_openai_enabled: true\n# " + "x" * (config.MAX_BYTES + 1) + "\n")
+    assert "more than a settings file holds" in msg and "cluster.yaml" in msg
