@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _KEPT = 256  # texts remembered
@@ -46,28 +47,40 @@ def _loader() -> Any:
 MAX_EXPANDED = 1_000_000  # values a text may stand for with its aliases expanded (a "billion laughs": 10^9)
 
 
-def _bounded(text: str | bytes, docs: list[Any]) -> list[Any]:
-    """``docs``, unless the aliases of ``text`` make them stand for more than MAX_EXPANDED values: whatever
-    walks or writes them out expanded (a manifest re-dumped, a copy) would never finish. Counted without
-    expanding (each shared value once); raises ``yaml.YAMLError``, as for any text that cannot be read."""
-    if (b"*" not in text) if isinstance(text, bytes) else ("*" not in text):  # no alias, nothing shared
-        return docs
-    import yaml
-
+def too_many(roots: list[Any], kids: Callable[[Any], list[Any] | None]) -> bool:
+    """Whether ``roots`` stand for more than MAX_EXPANDED values with what aliases share expanded, counted
+    without expanding (each shared value once). ``kids``: a value's children, None for a leaf."""
     size: dict[int, int] = {}
-    stack: list[tuple[Any, bool]] = [(d, False) for d in docs]
+    stack: list[tuple[Any, bool]] = [(r, False) for r in roots]
     while stack:
         node, ready = stack.pop()
-        kids = [*node.keys(), *node.values()] if isinstance(node, dict) else node if isinstance(node, list) else None
-        if kids is None or (id(node) in size and not ready):
+        children = kids(node)
+        if children is None or (id(node) in size and not ready):
             continue
         if not ready:
             size[id(node)] = 0  # on the way: a value that holds itself is counted once
-            stack += [(node, True), *((k, False) for k in kids)]
+            stack += [(node, True), *((k, False) for k in children)]
             continue
-        size[id(node)] = 1 + sum(size.get(id(k), 1) for k in kids)
+        size[id(node)] = 1 + sum(size.get(id(k), 1) for k in children)
         if size[id(node)] > MAX_EXPANDED:
-            raise yaml.YAMLError(f"its aliases expand to more than {MAX_EXPANDED:,} values")
+            return True
+    return False
+
+
+def _children(value: Any) -> list[Any] | None:
+    return [*value.keys(), *value.values()] if isinstance(value, dict) else value if isinstance(value, list) else None
+
+
+def _bounded(text: str | bytes, docs: list[Any]) -> list[Any]:
+    """``docs``, unless the aliases of ``text`` make them stand for more than MAX_EXPANDED values: whatever
+    walks or writes them out expanded (a manifest re-dumped, a copy) would never finish. Raises
+    ``yaml.YAMLError``, as for any text that cannot be read."""
+    if (b"*" not in text) if isinstance(text, bytes) else ("*" not in text):  # no alias, nothing shared
+        return docs
+    if too_many(docs, _children):
+        import yaml
+
+        raise yaml.YAMLError(f"its aliases expand to more than {MAX_EXPANDED:,} values")
     return docs
 
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from aigw_secrets import yamlload
 from aigw_secrets.errors import DataError
 from aigw_secrets.sops import goyaml
 
@@ -78,40 +79,28 @@ def check_depth(text: str, where: str) -> None:
         return  # the real parse reports it with its line
 
 
-MAX_EXPANDED = 1_000_000  # values a document may hold with its aliases expanded (an alias bomb holds 10^9)
-
-
 def check_aliases(text: str, where: str) -> None:
-    """Refuse YAML whose aliases expand to more than MAX_EXPANDED values (counted without expanding: each
-    node's size once): sops's decoder would walk every expanded path while the caller holds the lock."""
+    """Refuse YAML whose aliases expand to more than ``yamlload.MAX_EXPANDED`` values: sops's decoder would
+    walk every expanded path while the caller holds the lock. Nodes, not values: a tag PyYAML cannot
+    construct still counts."""
     if "*" not in text:  # an alias needs one
         return
     check_depth(text, where)
     try:
-        docs = list(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        docs = [d for d in yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
     except yaml.YAMLError:
         return  # the real parse reports it with its line
-    size: dict[int, int] = {}
-    for doc in docs:
-        stack: list[tuple[yaml.Node, bool]] = [(doc, False)] if doc is not None else []
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in size:
-                continue
-            kids = (
-                [n for pair in node.value for n in pair]
-                if isinstance(node, yaml.MappingNode)
-                else (node.value if isinstance(node, yaml.SequenceNode) else [])
-            )
-            if ready or not kids:
-                size[id(node)] = 1 + sum(size[id(k)] for k in kids)
-                if size[id(node)] > MAX_EXPANDED:
-                    raise DataError(
-                        f"{where}: its aliases expand to more than {MAX_EXPANDED:,} values; refusing to read it "
-                        "(or hand it to sops)"
-                    )
-            else:
-                stack += [(node, True), *((k, False) for k in kids)]
+
+    def kids(node: yaml.Node) -> list[yaml.Node] | None:
+        if isinstance(node, yaml.MappingNode):
+            return [n for pair in node.value for n in pair]
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else None
+
+    if yamlload.too_many(docs, kids):
+        raise DataError(
+            f"{where}: its aliases expand to more than {yamlload.MAX_EXPANDED:,} values; refusing to read it "
+            "(or hand it to sops)"
+        )
 
 
 # sops writes a comment that stands between sequence items, once encrypted, as an item of its own
