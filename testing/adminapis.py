@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from testing import fakes
+from testing import fakes, httpserve
 from testing.httpserve import send_json, start
 
 
@@ -23,6 +23,16 @@ class Base:
         self.fail: list[int] = []  # statuses for the next requests, in order
         self.requests: list[str] = []
         self.url = ""
+
+    _KEEP = ("url", "_server")
+
+    def state(self) -> dict[str, Any]:
+        """Everything a test can change (accounts, keys, injected failures, requests seen)."""
+        return httpserve.state(self, self._KEEP)
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Back to ``saved`` (from ``state``), on the same server and address."""
+        httpserve.restore(self, saved, self._KEEP)
 
 
 class OpenAI(Base):

@@ -83,17 +83,30 @@ def run_cli_binary(
     return subprocess.CompletedProcess(["aigw-secrets", *argv], code, out, err.encode("utf-8"))
 
 
+# Imported before a fork, so that children do not each import them (the Kubernetes client is the
+# biggest: a second each); every worker imports them for the stand-in cluster tests anyway.
+WARM = ("aigw_secrets.entry", "aigw_secrets.cli", "kubernetes.client", "kubernetes.config")
+
+
+def _warm(extra: tuple[str, ...]) -> None:
+    import importlib
+
+    for name in (*WARM, *extra):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            if not name.startswith("kubernetes"):  # an optional extra the child would miss as well
+                raise
+
+
 def run_killed(
     repo: Path, argv: list[str], step: str, env: Mapping[str, str] | None = None, warm: tuple[str, ...] = ()
 ) -> int:
     """``aigw-secrets ARGV`` in a child forked from this (warm) process, killed (exit 137) right after
     journal step ``step`` as ``AIGW_SECRETS_CRASH_AT`` does; returns the child's exit code. The
     stand-ins keep serving in this process, so they see the child's calls. ``warm``: modules to
-    import here first, so that every child does not import them again (the Kubernetes client)."""
-    import importlib
-
-    for name in ("aigw_secrets.entry", "aigw_secrets.cli", *warm):
-        importlib.import_module(name)
+    import here first (besides ``WARM``), so that every child does not import them again."""
+    _warm(warm)
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 70
@@ -164,12 +177,10 @@ def run_until(
     sleep) until it reaches a point: ``arm(stop)`` runs in the child before the command and puts
     calls to ``stop()`` where the child shall stop (by patching the child's functions; the parent's
     are untouched). ``reached`` is False when the child ended without reaching the point. ``warm``:
-    modules to import here first, so that every child does not import them again."""
-    import importlib
+    modules to import here first (besides ``WARM``), so that every child does not import them again."""
     import select
 
-    for name in ("aigw_secrets.entry", "aigw_secrets.cli", *warm):
-        importlib.import_module(name)
+    _warm(warm)
     ready_r, ready_w = os.pipe()
     hold_r, hold_w = os.pipe()
     pid = os.fork()

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from testing import httpserve
 from testing.httpserve import send_json, start
 
 
@@ -44,6 +45,18 @@ class FakeCluster:
         self.store_reader: Callable[[str, str, str | None], str] | None = None
         self.eso_auto = True
         self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    _KEEP = ("url", "_server", "lock")
+
+    def state(self) -> dict[str, Any]:
+        """Everything a test can change (objects, injected 403s and conflicts, requests seen, ESO's mode)."""
+        with self.lock:
+            return httpserve.state(self, self._KEEP)
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Back to ``saved`` (from ``state``), on the same server and address."""
+        with self.lock:
+            httpserve.restore(self, saved, self._KEEP)
 
     # --- ESO's controller ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ server, which forks a child that becomes that command (the same ``entry.main`` t
 calls) and reports how it ended; the shim exits the same way. Signals sent to the shim go to the
 child. The server never runs a command itself and holds no test state: each child starts from a
 process that only imported modules, with the caller's environment, directory and file descriptors.
+Like the tests' own process it writes fingerprints at a cheap scrypt cost (each records its cost).
 
 Tests that check how the executable itself starts (import time, the hook's start-up) keep running
 the real console script.
@@ -199,6 +200,11 @@ def _server(path: str) -> None:
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    # Fingerprints record their scrypt cost: runs forked from here write cheap ones, as the tests'
+    # own process does (tests/conftest.py); the real console script keeps the production cost.
+    from aigw_secrets.gateway import contenthash
+
+    contenthash.SCRYPT_COST = (4, 1, 1)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # waiters are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)

@@ -1,47 +1,14 @@
 from __future__ import annotations
 
-import os
 import socket
-import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from testing import crds, standin
+from testing import crds, isolation, standin
 from testing.repos import init_repo
-
-PROVIDER_ENV = (
-    "OPENAI_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_CLIENT_SECRET",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "ANTHROPIC_API_KEY",
-    "GROQ_API_KEY",
-    "VLLM_API_KEY",
-    "OPENAI_COMPATIBLE_API_KEY",
-    "GEMINI_API_KEY",
-    "MISTRAL_API_KEY",
-    "XAI_API_KEY",
-    "OPENROUTER_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "TOGETHER_API_KEY",
-    "DEEPINFRA_API_KEY",
-    "CO_API_KEY",
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "SOPS_AGE_KEY_FILE",
-    "SOPS_AGE_KEY",
-    "SOPS_AGE_KEY_CMD",
-    "SOPS_AGE_RECIPIENTS",
-    "SOPS_CONFIG",
-    "SOPS_BINARY",
-)
-
 
 # The longest tests, longest first (measured with coverage on 2 cores): they run before everything
 # else, so that the two xdist workers start on them and finish together on short tests, instead of
@@ -86,25 +53,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=key)
 
 
-def _no_flush(fd: int) -> None:
-    os.fstat(fd)
-
-
-def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path, scratch: Path) -> None:
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    for name in PROVIDER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("GNUPGHOME", str(home / ".gnupg"))
-    monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
-    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.invalid")
-    monkeypatch.setenv("GIT_COMMITTER_NAME", "test")
-    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.invalid")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def shared_botocore_data() -> Iterator[None]:
     """botocore reads its service models and endpoint tables (JSON, megabytes) once per Session, and the
@@ -134,7 +82,7 @@ def repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from aigw_secrets import output
 
     with pytest.MonkeyPatch.context() as mp:
-        _isolate(mp, tmp_path_factory.mktemp("template-home"), tmp_path_factory.mktemp("template-tmp"))
+        isolation.isolate(mp, tmp_path_factory.mktemp("template-home"), tmp_path_factory.mktemp("template-tmp"))
         path = init_repo(tmp_path_factory.mktemp("template") / "repo", mp)
     output.configure()
     return path
@@ -148,16 +96,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     from aigw_secrets import output
 
     output.configure()  # -q/-v/--no-color of one test never leak into the next
-    # Fingerprints record their scrypt cost, so tests write cheap ones (production's is tested in
-    # tests/gateway/test_fingerprint.py); CLI subprocesses still use the production cost.
-    from aigw_secrets.gateway import contenthash
-
-    monkeypatch.setattr(contenthash, "SCRYPT_COST", (4, 1, 1))
-    # Every write is fsynced (file and directory); tests never lose power, so in this process an fsync
-    # only checks its descriptor (a bad one still fails) and skips the flush to disk (thousands of them
-    # in a run, milliseconds each). sops, git and CLI subprocesses still fsync.
-    monkeypatch.setattr(os, "fsync", _no_flush)
-    _isolate(monkeypatch, home, tmp_path_factory.mktemp("tmp"))
+    isolation.cheap(monkeypatch)
+    isolation.isolate(monkeypatch, home, tmp_path_factory.mktemp("tmp"))
     return home
 
 

@@ -106,9 +106,7 @@ def rotate_age(
     env = {"AIGW_SECRETS_NOW": when} if when else {}
     argv = ["keys", "rotate-age", "--kubeconfig", str(kubeconfig), "--grace-hours", "1", *extra]
     if crash:
-        return subprocess.CompletedProcess(
-            argv, run_killed(repo, argv, crash, env, warm=("kubernetes.client", "kubernetes.config")), "", ""
-        )
+        return subprocess.CompletedProcess(argv, run_killed(repo, argv, crash, env), "", "")
     return run_cli(repo, argv, env)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,9 +24,9 @@ from aigw_secrets.cli import main
 from aigw_secrets.errors import AigwError, ExitCode
 from aigw_secrets.sops import files as sops_files
 from aigw_secrets.sops.binary import Sops
-from testing import adminapis, fakes, kubeapi, standin
+from testing import adminapis, fakes, isolation, kubeapi, standin
 from testing.helpers import git
-from testing.repos import provider_settings, write_cluster
+from testing.repos import init_repo, provider_settings, write_cluster
 from testing.slowhttp import SlowHeaders
 
 pytestmark = pytest.mark.usefixtures("operator_allows_loopback")
@@ -72,33 +73,80 @@ class Bot:
         git(self.repo, "commit", "-qm", message)
 
 
-@pytest.fixture
-def bot(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+@dataclass
+class _Generation2:
+    """The state every ``bot`` test starts from, made once per session (per xdist worker)."""
+
+    repo: Path
+    api: adminapis.OpenAI
+    cluster: kubeapi.FakeCluster
+    api_state: dict[str, Any]
+    cluster_state: dict[str, Any]
+    operator_key: str
+    live: str
+
+
+@pytest.fixture(scope="session")
+def generation2(repo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Generation2]:
+    """The operator generated with their own key, the bot rotated once (generation 2, minted at the
+    OpenAI admin stand-in), committed, and Flux applied it: a repository and the two stand-ins'
+    state, made once; ``bot`` gives each test a copy of the repository and the stand-ins as they were
+    (running generate and rotate for each test cost a fifth of the suite)."""
+    from aigw_secrets import output
+
     api = adminapis.OpenAI()
     with adminapis.serve(api), kubeapi.serve() as cluster:
-        monkeypatch.setenv("AIGW_SECRETS_VALIDATE_BACKOFF", "0.01")
-        monkeypatch.setenv("AIGW_SECRETS_OPENAI_ADMIN_URL", f"{api.url}/v1")
-        monkeypatch.setenv("OPENAI_ADMIN_KEY", api.admin_key)
-        monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig(tmp_path / "kubeconfig")))
-        operator_key, first = api.add("operator-made")
-        write_cluster(
-            repo,
-            {
-                **provider_settings("openai"),
-                "ai_gateway_openai_issuer": "openai-admin",
-                "ai_gateway_openai_project_id": api.project,
-                "ai_gateway_openai_validation_url": f"{api.url}/v1/models",
-            },
-        )
-        monkeypatch.setenv("OPENAI_API_KEY", first)
-        assert main(["generate", "--no-input"]) == 0
-        monkeypatch.delenv("OPENAI_API_KEY")
-        assert main(["rotate", "--provider", "openai"]) == 0
-        (live,) = (sid for sid, a in api.accounts.items() if a["name"] == "aigw-openai-g2")
-        b = Bot(repo, api, cluster, operator_key, live, tmp_path)
-        b.commit("generation 2")
-        b.applies()
-        yield b
+        with pytest.MonkeyPatch.context() as mp:
+            isolation.isolate(mp, tmp_path_factory.mktemp("bot-home"), tmp_path_factory.mktemp("bot-tmp"))
+            isolation.cheap(mp)
+            repo = init_repo(tmp_path_factory.mktemp("bot") / "repo", mp, repo_template)
+            mp.setenv("AIGW_SECRETS_ALLOW_HOSTS", "127.0.0.1")
+            for name, value in _admin_env(api, cluster, repo.parent).items():
+                mp.setenv(name, value)
+            operator_key, first = api.add("operator-made")
+            write_cluster(
+                repo,
+                {
+                    **provider_settings("openai"),
+                    "ai_gateway_openai_issuer": "openai-admin",
+                    "ai_gateway_openai_project_id": api.project,
+                    "ai_gateway_openai_validation_url": f"{api.url}/v1/models",
+                },
+            )
+            mp.setenv("OPENAI_API_KEY", first)
+            assert main(["generate", "--no-input"]) == 0
+            mp.delenv("OPENAI_API_KEY")
+            assert main(["rotate", "--provider", "openai"]) == 0
+            (live,) = (sid for sid, a in api.accounts.items() if a["name"] == "aigw-openai-g2")
+            made = Bot(repo, api, cluster, operator_key, live, repo.parent)
+            made.commit("generation 2")
+            made.applies()
+        output.configure()
+        yield _Generation2(repo, api, cluster, api.state(), cluster.state(), operator_key, live)
+
+
+def _admin_env(api: adminapis.OpenAI, cluster: kubeapi.FakeCluster, tmp: Path) -> dict[str, str]:
+    """What the bot's environment holds: the admin key and URL, a kubeconfig for the cluster."""
+    return {
+        "AIGW_SECRETS_VALIDATE_BACKOFF": "0.01",
+        "AIGW_SECRETS_OPENAI_ADMIN_URL": f"{api.url}/v1",
+        "OPENAI_ADMIN_KEY": api.admin_key,
+        "KUBECONFIG": str(cluster.kubeconfig(tmp / "kubeconfig")),
+    }
+
+
+@pytest.fixture
+def bot(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generation2: _Generation2) -> Bot:
+    """Generation 2 (see ``generation2``) in this test's repository, with the stand-ins as they were."""
+    g = generation2
+    g.api.restore(g.api_state)
+    g.cluster.restore(g.cluster_state)
+    shutil.rmtree(repo)
+    shutil.copytree(g.repo, repo, symlinks=True)
+    monkeypatch.chdir(repo)  # the directory the working directory was is gone
+    for name, value in _admin_env(g.api, g.cluster, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    return Bot(repo, g.api, g.cluster, g.operator_key, g.live, tmp_path)
 
 
 def attacker_secret(bot: Bot, value: str, **annotations: str) -> None:
