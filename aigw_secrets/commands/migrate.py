@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,14 @@ def _decrypt_secret(root: Path, path: Path) -> dict[str, Any]:
     return doc
 
 
-def _carried(doc: dict[str, Any]) -> dict[str, str]:
+def _annotations(doc: dict[str, Any]) -> Mapping[str, object]:
+    meta = doc.get("metadata")
+    ann = meta.get("annotations") if isinstance(meta, dict) else None
+    return ann if isinstance(ann, dict) else {}
+
+
+def _carried(ann: Mapping[str, object]) -> dict[str, str]:
     """Rotation state that moves with the value (generation, rotated-at, previous refs, issuer refs)."""
-    ann = (doc.get("metadata") or {}).get("annotations") or {}
     return {
         str(k): str(v)
         for k, v in ann.items()
@@ -166,7 +172,7 @@ def _to_store(
         value,
         version_ref=None,
         content_hash=contenthash.content_hash({key: value}),
-        rotation=_carried(secret),
+        rotation=_carried(_annotations(secret)),
         force_sync=stamp(),
     )
     remote = str(doc["spec"]["data"][0]["remoteRef"]["key"])
@@ -202,7 +208,7 @@ def _to_sops(
     value = value_of(open_store(cfg.external_secrets), doc, old, cfg)  # only our own entry, under its configured name
     if value is None:
         raise DataError(f"{rel_src}: the store has no entry at the version it pins; nothing changed")
-    secret = secretdoc.secret(new, cfg, value, rotation=_carried(doc))
+    secret = secretdoc.secret(new, cfg, value, rotation=_carried(doc.annotations))
     dst = src.parent / secretdoc.secret_file(new)
     rel = str(dst.relative_to(root))
     data = sops_files.encrypt(

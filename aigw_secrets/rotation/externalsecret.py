@@ -16,7 +16,8 @@ after the store write, and the Secret it made carrying the new content hash.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,38 +59,57 @@ def store_for(cfg: Config) -> Store:
     return open_store(cfg.external_secrets)
 
 
-def current(path: Path, rel: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Current:
+    """An ExternalSecret this tool wrote, read back from its file: where its value lives (the store
+    entry, its properties, the version it pins, the template that makes the Secret's keys) and its
+    annotations (rotation state, content hash)."""
+
+    key: str
+    properties: tuple[str, ...]
+    version: str | None
+    template: Mapping[str, str]
+    annotations: Mapping[str, str]  # as Kubernetes holds them: strings (a YAML null is left out)
+
+
+def current(path: Path, rel: str) -> Current:
     try:
         doc = yamlload.load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         raise NoInputError(f"{rel}: missing or unreadable; run `aigw-secrets generate` first") from None
-    if externalsecrets.read(doc) is None or not marks.is_ours(path):
+    info = externalsecrets.read(doc)
+    if info is None or not marks.is_ours(path):
         raise ConfigError(f"{rel}: not an ExternalSecret written by aigw-secrets")
-    return dict(doc)
+    key, props, version, template = info
+    meta = doc.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict):
+        annotations = {}
+    return Current(
+        key, tuple(props), version, template, {str(k): str(v) for k, v in annotations.items() if v is not None}
+    )
 
 
-def value_of(store: Store, doc: dict[str, Any], pc: ProviderConfig, cfg: Config) -> str | None:
+def value_of(store: Store, doc: Current, pc: ProviderConfig, cfg: Config) -> str | None:
     """The credential the ExternalSecret ``doc`` makes, read from the store (None: not there). Only
     from the entry this tool made under the configured name: a merged commit that points the
     ExternalSecret at another entry never gets that entry read (and sent for validation, or into git)."""
-    info = externalsecrets.read(doc)
-    if info is None or cfg.external_secrets is None:
+    if cfg.external_secrets is None:
         return None
-    key, _props, version_ref, template = info
     expected = externalsecrets.remote_key(
         cfg.external_secrets, secretdoc.secret_namespace(pc, cfg), secretdoc.secret_name(pc)
     )
-    if key != expected:
+    if doc.key != expected:
         raise DataError(
-            f"ExternalSecret {secretdoc.secret_name(pc)} names store entry {key}, not {expected}; not reading "
+            f"ExternalSecret {secretdoc.secret_name(pc)} names store entry {doc.key}, not {expected}; not reading "
             "another entry"
         )
-    if store.ours(key) is not True:
-        raise DataError(f"{store.describe(key)}: not created by aigw-secrets; not reading it")
-    props = store.get(key, externalsecrets.store_version(version_ref) if store.versioned else None)
+    if store.ours(doc.key) is not True:
+        raise DataError(f"{store.describe(doc.key)}: not created by aigw-secrets; not reading it")
+    props = store.get(doc.key, externalsecrets.store_version(doc.version) if store.versioned else None)
     if props is None:
         return None
-    return externalsecrets.render(template, props).get(pc.auth.secret_key or "")
+    return externalsecrets.render(dict(doc.template), props).get(pc.auth.secret_key or "")
 
 
 class Helpers(NamedTuple):
@@ -147,7 +167,7 @@ def rotate(
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=True)
     secret_key = pc.auth.secret_key or ""
-    ann = (doc.get("metadata") or {}).get("annotations") or {}
+    ann = doc.annotations
     written = contenthash.hash_matches(ann.get(marks.HASH_ANNOTATION), {secret_key: cred.value})
     same_as_journal = _same_value(journal.data.get("fingerprint"), cred.value)
     if written and not same_as_journal:
@@ -183,12 +203,10 @@ def rotate(
             output.warn(f"{pc.provider.title}: --no-verify: the new credential was NOT checked against the provider")
             journal.step(Step.VALIDATED, validated=fp, http_status=None)
     if not written:
-        info = externalsecrets.read(doc)
-        assert info is not None  # noqa: S101 - current() checked it
         new_doc, props = externalsecrets.for_provider(
             pc, cfg, cfg.external_secrets, cred.value, version_ref=None, content_hash=None, rotation={}, force_sync=None
         )
-        key = info[0]
+        key = doc.key
         if key != expected:
             raise DataError(f"{rel}: names store entry {key}, not {expected}; run `aigw-secrets generate` first")
         if journal.data.get("state") != Step.STORED:
@@ -228,14 +246,10 @@ def rotate(
         journal.step(Step.WRITTEN, revoke_after=revoke_after)
     companions = pending.landed(root, cfg, pc, baseline) + pending.bump_policy(root, cfg, pc)
     final = current(path, rel)
-    revoke_after = str(
-        ((final.get("metadata") or {}).get("annotations") or {}).get(f"{A}/previous-revoke-after")
-        or journal.data.get("revoke_after")
-        or ""
-    )
+    revoke_after = str(final.annotations.get(f"{A}/previous-revoke-after") or journal.data.get("revoke_after") or "")
     journal.step(Step.COMPLETE, completed_at=stamp(), revoke_after=revoke_after)
     pending.finish(root, pc)
-    pinned = ((final.get("metadata") or {}).get("annotations") or {}).get(externalsecrets.STORE_VERSION)
+    pinned = final.annotations.get(externalsecrets.STORE_VERSION)
     output.status(
         "rotated",
         rel,
@@ -268,14 +282,13 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
         doc = current(path, rel)
     except AigwError as exc:
         return {**row, "state": "missing", "error": str(exc), "overdue": True}
-    ann = (doc.get("metadata") or {}).get("annotations") or {}
+    ann = doc.annotations
     rotated = parse_stamp(ann.get(f"{A}/rotated-at"))
     t = now()
     due = rotated + dt.timedelta(days=int(pc.settings["rotation_period_days"])) if rotated else t
     revoke_after = parse_stamp(ann.get(f"{A}/previous-revoke-after"))
     previous = ann.get(f"{A}/previous-credential-ref")
     journal = Journal(root, f"rotate-{pc.key}", CREDENTIAL)
-    info = externalsecrets.read(doc)
     return {
         **row,
         "generation": secretdoc.generation(ann, rel),
@@ -289,7 +302,7 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
         "safe_to_revoke_now": bool(previous and revoke_after and t >= revoke_after),
         "overdue": t >= due,
         "data_key_overdue": False,
-        "remote_key": info[0] if info else None,
+        "remote_key": doc.key,
         "store_version": ann.get(externalsecrets.STORE_VERSION),
         "sync": _last_sync(root, pc),
     }

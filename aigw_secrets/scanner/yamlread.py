@@ -18,7 +18,20 @@ from collections.abc import Iterator
 from aigw_secrets.lean import TYPE_CHECKING, Record, import_compiling_lazily
 
 if TYPE_CHECKING:  # pragma: no cover - for the type checker only
-    from typing import Any
+    from typing import Any, Protocol
+
+    class Node(Protocol):
+        """The surface of a PyYAML or ruamel.yaml node the scanner reads."""
+
+        @property
+        def id(self) -> str: ...  # 'scalar', 'sequence' or 'mapping'
+
+        @property
+        def tag(self) -> str | None: ...
+
+        @property
+        def value(self) -> Any: ...  # str, a list of nodes, or a list of (key, value) node pairs
+
 
 MAX_DEPTH = 500
 MAX_NODES = 500_000
@@ -92,11 +105,12 @@ def is_null(node: Any) -> bool:
     return tag(node) == NULL_TAG
 
 
-def mapping(node: Any) -> dict[str, Any]:
+def mapping(node: object) -> dict[str, Node]:
     """A mapping node's scalar keys -> value nodes ({} for anything else)."""
     if getattr(node, "id", None) != "mapping":
         return {}
-    return {str(k.value): v for k, v in node.value if k.id == "scalar"}
+    pairs: list[tuple[Node, Node]] = getattr(node, "value", [])
+    return {str(k.value): v for k, v in pairs if k.id == "scalar"}
 
 
 def scalar(node: Any) -> str | None:
