@@ -214,9 +214,22 @@ def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
 
 
 def _check_shape(path: Path, text: str) -> None:
-    """Depth limit from the event stream (the parser is iterative; the composer is not)."""
+    """Depth limit from the event stream (the parser is iterative; the composer is not): libyaml's
+    parser where the wheel has it; for a file it refuses, PyYAML's own, so the error is the one the
+    pure-Python reader gives (the depth limit, when the file is nested too deeply before its error)."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            _check_depth(path, yaml.parse(text, Loader=fast))
+            return
+        except yaml.YAMLError:
+            pass
+    _check_depth(path, yaml.parse(text, Loader=yaml.SafeLoader))
+
+
+def _check_depth(path: Path, events: Iterable[yaml.Event]) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in events:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
