@@ -30,8 +30,8 @@ _Dumper.add_representer(str, _str)
 
 # Scalars written plain by PyYAML in block context (or single-quoted when its resolver reads them as
 # another type, e.g. a timestamp or "true"): no quote, comment, line break or tab, no leading
-# indicator, no leading or trailing space or colon, no ": " (checked apart), and short enough that
-# no line of it is folded.
+# indicator, no leading or trailing space or colon, no ": " and no leading "..." (checked apart), and
+# short enough that no line of it is folded.
 _PLAIN = re.compile(r"[A-Za-z0-9_./](?:[A-Za-z0-9_./@+=:$,() -]{0,2000}[A-Za-z0-9_./@+=$,()-])?")
 _STR = "tag:yaml.org,2002:str"
 _RESOLVER = yaml.resolver.Resolver()
@@ -53,8 +53,8 @@ def _scalar(value: object) -> str:
         raise _NotSimple
     if value == "":
         return "''"
-    if not _PLAIN.fullmatch(value) or ": " in value:
-        raise _NotSimple
+    if not _PLAIN.fullmatch(value) or ": " in value or value.startswith("..."):
+        raise _NotSimple  # "..." opens a document-end marker: PyYAML quotes it
     if _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR:  # type: ignore[no-untyped-call]  # untyped library
         return f"'{value}'"
     return value

@@ -78,6 +78,12 @@ TOKENS = [
     "?a",
     "|",
     ">",
+    "...",
+    "...x",
+    "....",
+    ".../v1",
+    "..",
+    "a...",
     "x" * 99,
     "x" * 128,
     "x " * 1200,
@@ -94,7 +100,7 @@ plain_strings = st.one_of(
     st.sampled_from(TOKENS[1:30]),
     st.builds(
         lambda first, middle, last: first + middle + last,
-        st.sampled_from("aX0_./"),
+        st.sampled_from(["a", "X", "0", "_", ".", "/", "..."]),
         st.text(PLAIN, max_size=10),
         st.sampled_from("bY9_./@+=$,()-"),
     ),
@@ -150,3 +156,8 @@ def test_anything_else_goes_to_pyyaml() -> None:
     assert yamltext._simple(obj) is None
     assert yamltext.dump([obj], markers=False) == yamltext._pyyaml(obj)
     assert "credentials: |" in yamltext.dump([obj], markers=False)
+
+
+def test_a_name_starting_with_a_document_end_marker_is_quoted_as_pyyaml_quotes_it() -> None:
+    obj = {"spec": {"model": "...x", "other": "..", "prefix": "a..."}}
+    assert yamltext.dump([obj], markers=False) == "spec:\n  model: '...x'\n  other: ..\n  prefix: a...\n"
