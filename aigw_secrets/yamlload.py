@@ -36,12 +36,32 @@ def _load(text: str, every: bool) -> Any:
     return copy.deepcopy(found)
 
 
-def _loader() -> Any:
-    """PyYAML's safe loader on libyaml's parser when the wheel has it (the same constructor and resolver:
-    the same values, parsed in C), else the pure-Python one."""
-    import yaml
+_SAFE: list[Any] = []
 
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def safe_loader() -> Any:
+    """PyYAML's safe loader on libyaml's parser when the wheel has it (the same constructor and resolver:
+    the same values, parsed in C), else the pure-Python one; a value its explicit tag does not fit
+    (``!!int x``, ``!!bool maybe``, ``!!timestamp 2020-99-99``, an empty ``!!int``) raises
+    ``yaml.YAMLError`` with its line, as any unreadable text does (PyYAML's own constructors raise
+    ValueError, KeyError or IndexError there). The message names the tag, never the value."""
+    if not _SAFE:
+        import yaml
+
+        base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class Safe(base):  # type: ignore[misc] # a subclass of PyYAML's (untyped) loader
+            def construct_object(self, node: Any, deep: bool = False) -> Any:
+                try:
+                    return super().construct_object(node, deep=deep)
+                except (ValueError, KeyError, IndexError, TypeError, OverflowError):
+                    tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"a value tagged {tag} that is not one", node.start_mark
+                    ) from None
+
+        _SAFE.append(Safe)
+    return _SAFE[0]
 
 
 MAX_EXPANDED = 1_000_000  # values a text may stand for with its aliases expanded (a "billion laughs": 10^9)
@@ -88,14 +108,14 @@ def load(text: str | bytes) -> Any:
     """``yaml.safe_load(text)`` in C where possible, nothing kept (for a decrypted Secret, say)."""
     import yaml
 
-    return _bounded(text, [yaml.load(text, Loader=_loader())])[0]  # noqa: S506 - a safe loader
+    return _bounded(text, [yaml.load(text, Loader=safe_loader())])[0]  # noqa: S506 - a safe loader
 
 
 def load_all(text: str | bytes) -> list[Any]:
     """``list(yaml.safe_load_all(text))`` in C where possible, nothing kept."""
     import yaml
 
-    return _bounded(text, list(yaml.load_all(text, Loader=_loader())))
+    return _bounded(text, list(yaml.load_all(text, Loader=safe_loader())))
 
 
 def safe_load(text: str) -> Any:

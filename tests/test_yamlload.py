@@ -33,3 +33,23 @@ def test_an_error_raises_every_time_and_the_cache_stays_bounded(monkeypatch: pyt
         assert yamlload.safe_load(f"n: {i}\n") == {"n": i}
     assert yamlload.safe_load("long: " + "x" * 30) == {"long": "x" * 30}
     assert len(yamlload._cache) <= 3 and all(len(text) <= 20 for _every, text in yamlload._cache)
+
+
+@pytest.mark.parametrize(
+    ("text", "tag"),
+    [
+        ("a: !!int sk-not-a-number\n", "!!int"),
+        ("a: !!float x\n", "!!float"),
+        ("a: !!bool maybe\n", "!!bool"),
+        ("a: !!timestamp 2020-99-99\n", "!!timestamp"),
+        ("- !!int\n", "!!int"),
+    ],
+)
+def test_a_value_its_tag_does_not_fit_is_a_yaml_error_naming_the_line_not_the_value(text: str, tag: str) -> None:
+    """PyYAML's own constructors raise ValueError, KeyError or IndexError here: every reader would
+    report an internal error instead of the file's line."""
+    for load in (yamlload.load, yamlload.load_all, yamlload.safe_load):
+        with pytest.raises(yaml.YAMLError) as caught:
+            load(text)
+        assert f"a value tagged {tag} that is not one" in str(caught.value)
+        assert "line 1" in str(caught.value) and "sk-not" not in str(caught.value)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from aigw_secrets import yamlload
 from aigw_secrets.errors import ConfigError
 from aigw_secrets.gateway.providers import (
     GLOBAL_SETTINGS,
@@ -189,7 +190,7 @@ def read_flat(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         return data, lines
     try:
         _check_shape(path, text)
-        fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where the wheel has it
+        fast = yamlload.safe_loader()  # libyaml's parser where the wheel has it
         node = yaml.compose(text, Loader=fast)
         if node is not None:
             _check_size(path, node)

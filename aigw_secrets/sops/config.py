@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from aigw_secrets import yamlload
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 
 NO_CONFIG_HINT = "run `aigw-secrets init`, or copy .sops.yaml.example"
@@ -212,7 +213,7 @@ def load_text(text: str, path: Path) -> SopsConfig:
 
     try:
         splice.check_depth(text, str(path))
-        fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where the wheel has it
+        fast = yamlload.safe_loader()  # libyaml's parser where the wheel has it
         raw = yaml.load(text, Loader=fast) or {}  # noqa: S506 - a safe loader
         node = yaml.compose(text, Loader=fast)
     except AigwError as exc:

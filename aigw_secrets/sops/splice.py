@@ -42,7 +42,7 @@ _ENC = re.compile(r"ENC\[AES256_GCM,data:[^\]]*\]")
 _PROPS = re.compile(r"(?:[&!][^\s]*\s+)+")  # anchors and tags in front of a scalar
 # Values are read as sops reads them (yaml.v3, see goyaml), on libyaml's parser when PyYAML has it.
 LOADER: Any = goyaml.Loader
-YAML11: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # how YAML 1.1 tools (kubectl...) read a text
+YAML11: Any = yamlload.safe_loader()  # how YAML 1.1 tools (kubectl...) read a text
 
 
 def _loader(text: str) -> Any:

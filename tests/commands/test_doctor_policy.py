@@ -372,3 +372,15 @@ def test_exposure_outside_yaml_names_the_line() -> None:
     key = "sk-proj-" + fakes.rand(48)
     said = scan.exposure("cluster/notes.txt", f"first line\nopenai = {key}\n".encode())
     assert said == "would expose the value on line 2"  # where, not which rule found it
+
+
+def test_a_value_its_tag_does_not_fit_in_sops_yaml_is_one_error_with_its_line(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = repo / ".sops.yaml"
+    lines = len(config.read_text().splitlines())
+    config.write_text(config.read_text() + "x: !!int sk-not-a-number\n")
+    code, out = _doctor(capsys)
+    assert code == 1, out
+    assert f".sops.yaml:{lines + 1}: invalid YAML: a value tagged !!int that is not one" in out
+    assert "internal error" not in out and "sk-not" not in out

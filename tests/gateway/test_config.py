@@ -120,3 +120,10 @@ def test_a_settings_file_past_a_megabyte_is_not_read(tmp_path: Path) -> None:
     """A commit's 50 MB comment line would be read and parsed at every step of every run."""
     msg = error_of(tmp_path, "ai_gateway_openai_enabled: true\n# " + "x" * (config.MAX_BYTES + 1) + "\n")
     assert "more than a settings file holds" in msg and "cluster.yaml" in msg
+
+
+def test_a_value_its_explicit_tag_does_not_fit_names_the_file_and_line(tmp_path: Path) -> None:
+    texts = ("ai_gateway_openai_enabled: !!bool maybe\n", "x: !!int x\n", "- !!int\n", "t: !!timestamp 2020-99-99\n")
+    for text in texts:
+        msg = error_of(tmp_path, text)
+        assert "cluster.yaml:1: invalid YAML: a value tagged !!" in msg
