@@ -9,6 +9,7 @@ Secret values are never logged; the client's debug logging stays off.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,25 @@ from aigw_secrets import yamlload
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode, ToolMissingError
 
 FIELD_MANAGER = "aigw-secrets"
+
+
+def annotations_of(doc: object) -> dict[str, str]:
+    """``metadata.annotations`` of a manifest read from a file, as Kubernetes holds them: text. A
+    number or true/false becomes the text YAML spells it with, a timestamp its ISO form; a null, a
+    list or a mapping (no annotation holds one) is left out; anything but a mapping there is none."""
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    found = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    out: dict[str, str] = {}
+    for key, value in found.items():
+        if isinstance(value, bool):
+            out[str(key)] = "true" if value else "false"
+        elif isinstance(value, dt.date):
+            out[str(key)] = value.isoformat()
+        elif isinstance(value, str | int | float):
+            out[str(key)] = str(value)
+    return out
 
 
 class Forbidden(AigwError):

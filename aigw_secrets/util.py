@@ -311,9 +311,10 @@ def parse_stamp(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     try:
-        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)  # written without a zone: UTC, as Kubernetes
 
 
 def lazy(module: str, extra: str) -> Any:

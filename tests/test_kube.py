@@ -45,3 +45,45 @@ def test_not_yaml(tmp_path: Path) -> None:
     kc.write_text("{[")
     with pytest.raises(ConfigError, match="cannot be read as YAML"):
         Cluster(kc)
+
+
+def test_annotations_are_read_as_kubernetes_holds_them_whatever_a_file_puts_there() -> None:
+    import datetime as dt
+
+    from aigw_secrets.kube import annotations_of
+
+    doc = {
+        "metadata": {
+            "annotations": {
+                "a": "x",
+                "n": 3,
+                "f": False,
+                "t": True,
+                "none": None,
+                "list": ["ref"],
+                "map": {"k": "v"},
+                "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+                "day": dt.date(2026, 1, 2),
+            }
+        }
+    }
+    assert annotations_of(doc) == {
+        "a": "x",
+        "n": "3",
+        "f": "false",
+        "t": "true",
+        "when": "2026-01-02T03:04:05+00:00",
+        "day": "2026-01-02",
+    }
+    for bad in (None, [], "Secret", {"metadata": []}, {"metadata": {"annotations": "x"}}, {"metadata": None}):
+        assert annotations_of(bad) == {}
+
+
+def test_a_time_written_without_a_zone_is_utc() -> None:
+    import datetime as dt
+
+    from aigw_secrets.util import parse_stamp
+
+    assert parse_stamp("2020-01-01T00:00:00") == dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    assert parse_stamp("2020-01-01 00:00:00+02:00") == dt.datetime(2019, 12, 31, 22, tzinfo=dt.UTC)
+    assert parse_stamp("not a time") is None and parse_stamp(None) is None

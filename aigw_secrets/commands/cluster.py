@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets import output, yamlload
+from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import ExitCode
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import marks, secretdoc
@@ -29,9 +29,9 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
             continue
         name = secretdoc.secret_name(pc)
         repo_doc = yamlload.load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
-        repo_ann = (repo_doc.get("metadata") or {}).get("annotations") or {}
+        repo_ann = kube.annotations_of(repo_doc)
         live = cluster.read_secret(cfg.namespace, name)
-        live_ann = ((live or {}).get("metadata") or {}).get("annotations") or {}
+        live_ann = kube.annotations_of(live)
         keys_live = set(((live or {}).get("data") or {}).keys())
         row = {
             "secret": f"{cfg.namespace}/{name}",

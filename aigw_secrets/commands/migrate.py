@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aigw_secrets import output, yamlload
+from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import ConfigError, DataError
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import contenthash, externalsecrets, marks, routing, secretdoc, yamltext
@@ -133,18 +133,12 @@ def _decrypt_secret(root: Path, path: Path) -> dict[str, Any]:
     return doc
 
 
-def _annotations(doc: dict[str, Any]) -> Mapping[str, object]:
-    meta = doc.get("metadata")
-    ann = meta.get("annotations") if isinstance(meta, dict) else None
-    return ann if isinstance(ann, dict) else {}
-
-
-def _carried(ann: Mapping[str, object]) -> dict[str, str]:
+def _carried(ann: Mapping[str, str]) -> dict[str, str]:
     """Rotation state that moves with the value (generation, rotated-at, previous refs, issuer refs)."""
     return {
-        str(k): str(v)
+        k: v
         for k, v in ann.items()
-        if str(k).startswith(f"{marks.ANNOTATION}/")
+        if k.startswith(f"{marks.ANNOTATION}/")
         and k
         not in (
             marks.HASH_ANNOTATION,
@@ -172,7 +166,7 @@ def _to_store(
         value,
         version_ref=None,
         content_hash=contenthash.content_hash({key: value}),
-        rotation=_carried(_annotations(secret)),
+        rotation=_carried(kube.annotations_of(secret)),
         force_sync=stamp(),
     )
     remote = str(doc["spec"]["data"][0]["remoteRef"]["key"])

@@ -219,24 +219,29 @@ def for_mcp_seed(
     return doc, props
 
 
+def _dict(value: Any) -> dict[Any, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def shape(doc: Any) -> Any:
     """What must match for an existing ExternalSecret to be kept: all but state annotations and version pins."""
     if not isinstance(doc, dict):
         return None
-    meta = dict(doc.get("metadata") or {})
-    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in STATE}
-    spec = dict(doc.get("spec") or {})
-    target = dict(spec.get("target") or {})
-    tmpl = dict(target.get("template") or {})
+    if not isinstance(doc.get("metadata"), dict):
+        return None  # a file's, never one generate writes: not kept
+    meta = _dict(doc["metadata"])
+    ann = meta.get("annotations") or {}
+    meta["annotations"] = {k: v for k, v in ann.items() if k not in STATE} if isinstance(ann, dict) else ann
+    spec = _dict(doc.get("spec"))
+    target = _dict(spec.get("target"))
+    tmpl = _dict(target.get("template"))
     tmpl.pop("metadata", None)
-    tmpl["data"] = sorted(
-        tmpl.get("data") or {}
-    )  # the keys the Secret gets; how they are assembled depends on the value (AWS session token)
+    # the keys the Secret gets; how they are assembled depends on the value (AWS session token)
+    tmpl["data"] = sorted(str(k) for k in _dict(tmpl.get("data")))
     target["template"] = tmpl
     spec["target"] = target
-    spec["data"] = sorted(
-        {str((d.get("remoteRef") or {}).get("key")) for d in spec.get("data") or [] if isinstance(d, dict)}
-    )
+    data: list[Any] = spec["data"] if isinstance(spec.get("data"), list) else []
+    spec["data"] = sorted({str(_dict(d.get("remoteRef")).get("key")) for d in data if isinstance(d, dict)})
     return doc.get("apiVersion"), doc.get("kind"), meta, spec
 
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets import output, yamlload
+from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import (
     AigwError,
     ConfigError,
@@ -79,7 +79,7 @@ def plan_secret(
             return Planned(rel, None, "kept; no new credential given"), None
         cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=False)
     key = pc.auth.secret_key or ""
-    stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
+    stored = kube.annotations_of(current_doc)
     stored_hash = stored.get(marks.HASH_ANNOTATION)
     kept = current_doc and marks.is_ours(target) and _same_shape(current_doc, shape)
     if kept and contenthash.hash_matches(stored_hash, {key: cred.value}):  # scrypt: only when needed
@@ -195,10 +195,14 @@ def plan_mcp_seed(cfg: Config, out: Path) -> tuple[Planned, SecretJob | None]:
 
 def _same_shape(current: dict[str, Any], expected: dict[str, Any]) -> bool:
     """Same kind, metadata (but the fingerprint) and Secret keys: the ciphertext can stay."""
+    if not isinstance(current.get("metadata"), dict):
+        return False
 
     def strip(doc: dict[str, Any]) -> tuple[Any, ...]:
         meta = dict(doc.get("metadata") or {})
-        ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in marks.STATE_ANNOTATIONS}
+        ann = meta.get("annotations") or {}
+        if isinstance(ann, dict):  # anything else differs from what generate writes anyway
+            ann = {k: v for k, v in ann.items() if k not in marks.STATE_ANNOTATIONS}
         meta["annotations"] = ann
         data = doc.get("stringData") or doc.get("data") or {}
         return doc.get("apiVersion"), doc.get("kind"), doc.get("type"), meta, sorted(data)
@@ -286,7 +290,7 @@ def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None
     policy = secret_path.with_name(secret_path.name[: -len(suffix)] + ".yaml")
     try:
         doc = yamlload.load(secret_text)
-        generation = ((doc or {}).get("metadata") or {}).get("annotations", {}).get(f"{marks.ANNOTATION}/generation")
+        generation = kube.annotations_of(doc).get(f"{marks.ANNOTATION}/generation")
         if not generation or not marks.is_ours(policy):
             return None
         text = policy.read_text("utf-8")
@@ -304,10 +308,7 @@ def secret_generation(pc: ProviderConfig, out: Path, job: SecretJob | StoreJob |
     """The generation ``pc``'s Secret carries after this run (the new one when ``job`` writes it),
     for ``routing.mark_generation``: generate emits what rotation's policy bump wrote."""
     docs = [job.document] if job else read_documents(out / secretdoc.secret_file(pc))
-    meta = docs[0].get("metadata") if docs and isinstance(docs[0], dict) else None
-    generation = ((meta if isinstance(meta, dict) else {}).get("annotations") or {}).get(
-        f"{marks.ANNOTATION}/generation"
-    )
+    generation = kube.annotations_of(docs[0] if docs else None).get(f"{marks.ANNOTATION}/generation")
     return str(generation) if generation else None
 
 
@@ -358,7 +359,7 @@ def plan_external_secret(
             return Planned(rel, None, "kept; no new credential given"), None
         cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=False)
     key = pc.auth.secret_key or ""
-    stored = ((current_doc or {}).get("metadata") or {}).get("annotations") or {}
+    stored = kube.annotations_of(current_doc)
     if kept and contenthash.hash_matches(stored.get(marks.HASH_ANNOTATION), {key: cred.value}):
         return Planned(rel, None, f"credential unchanged ({cred.source})"), None
     generation = str(stored.get(f"{marks.ANNOTATION}/generation", "0")).strip()

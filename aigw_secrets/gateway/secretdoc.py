@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aigw_secrets import kube
 from aigw_secrets.errors import ConfigError
 from aigw_secrets.flux import FLUX_SUBSTITUTE, flux_substitution_hazard
 from aigw_secrets.gateway.config import Config, ProviderConfig
@@ -121,6 +122,8 @@ def secret_changes(current: Any, new: Mapping[str, Any]) -> dict[tuple[str, ...]
     Annotations of ours that ``new`` no longer has are removed; anyone else's are kept."""
     if not isinstance(current, dict) or not isinstance(current.get("stringData"), dict) or "data" in current:
         return None
+    if not isinstance(current.get("metadata") or {}, dict):
+        return None
     cur_meta, new_meta = dict(current.get("metadata") or {}), dict(new.get("metadata") or {})
     cur_ann, new_ann = cur_meta.pop("annotations", None) or {}, new_meta.pop("annotations", None) or {}
     cur_data, new_data = current["stringData"], new.get("stringData") or {}
@@ -140,7 +143,7 @@ def bookkeeping(before: Any, after: Any, rotated_at: str) -> dict[tuple[str, ...
     """After a hand edit (``set``, ``edit``) of a Secret aigw-secrets manages: when its values
     changed, the rotation state that says so (a new content hash, the next generation, the time),
     so ``generate``, ``--check`` and ``status`` agree with the file. Nothing for any other file."""
-    ann = ((after.get("metadata") or {}).get("annotations") or {}) if isinstance(after, dict) else {}
+    ann = kube.annotations_of(after)
     data = after.get("stringData") if isinstance(after, dict) else None
     if not isinstance(before, dict) or HASH_ANNOTATION not in ann or not isinstance(data, dict):
         return {}
@@ -151,8 +154,7 @@ def bookkeeping(before: Any, after: Any, rotated_at: str) -> dict[tuple[str, ...
     flux: dict[tuple[str, ...], str] = (
         {(*at, FLUX_SUBSTITUTE): "disabled"} if any(flux_substitution_hazard(v) for v in data.values()) else {}
     )
-    before_ann = (before.get("metadata") or {}).get("annotations") or {}
-    replaced = carry_replaced(before_ann if isinstance(before_ann, dict) else {}, data)
+    replaced = carry_replaced(kube.annotations_of(before), data)
     return {
         **flux,
         **({(*at, REPLACED_ANNOTATION): replaced} if replaced else {}),

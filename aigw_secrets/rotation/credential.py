@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets import output, yamlload
+from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, ExitCode, NoInputError, SupersededError
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import contenthash, credentials, marks, operator, plan, secretdoc, validate
@@ -164,7 +164,7 @@ def rotate_credential(
     cred = pending.obtain(root, cfg, pc, fresh=journal.data.get("state") == Step.PLANNED) if source is None else None
     cred = cred or credentials.obtain(pc, source, interactive=interactive, policy=policy)
     cred = credentials.given_or_prompted(pc, cred, interactive=interactive, rotating=True)
-    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    annotations = kube.annotations_of(current)
     new_hash_matches = contenthash.hash_matches(
         annotations.get(marks.HASH_ANNOTATION), {pc.auth.secret_key: cred.value}
     )
@@ -257,9 +257,8 @@ def secret_status(root: Path, cfg: Config, pc: ProviderConfig) -> StatusRow:
         doc = _current(path, rel)
     except AigwError as exc:
         return {**row, "state": "missing", "error": str(exc), "overdue": True}
-    meta = doc.get("metadata") or {}
-    ann = meta.get("annotations") or {}
-    sops_meta = doc.get("sops") or {}
+    ann = kube.annotations_of(doc)
+    sops_meta: dict[str, Any] = doc["sops"] if isinstance(doc.get("sops"), dict) else {}
     rotated = parse_stamp(ann.get(f"{A}/rotated-at")) or parse_stamp(sops_meta.get("lastmodified"))
     modified = parse_stamp(sops_meta.get("lastmodified"))
     period = dt.timedelta(days=int(pc.settings["rotation_period_days"]))
@@ -303,7 +302,7 @@ def superseded_journal(root: Path, cfg: Config, pc: ProviderConfig, *, close: bo
     )
     try:
         doc = yamlload.load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
-        rotated = parse_stamp(((doc.get("metadata") or {}).get("annotations") or {}).get(f"{A}/rotated-at"))
+        rotated = parse_stamp(kube.annotations_of(doc).get(f"{A}/rotated-at"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError, AttributeError):
         return False
     if planned is None or rotated is None or rotated < planned:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets import output, yamlload
+from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, CredentialError, DataError, NoInputError
 from aigw_secrets.gateway import (
     contenthash,
@@ -69,7 +69,7 @@ class Current:
     properties: tuple[str, ...]
     version: str | None
     template: Mapping[str, str]
-    annotations: Mapping[str, str]  # as Kubernetes holds them: strings (a YAML null is left out)
+    annotations: Mapping[str, str]  # as Kubernetes holds them: text (marks.annotations_of)
 
 
 def current(path: Path, rel: str) -> Current:
@@ -81,13 +81,7 @@ def current(path: Path, rel: str) -> Current:
     if info is None or not marks.is_ours(path):
         raise ConfigError(f"{rel}: not an ExternalSecret written by aigw-secrets")
     key, props, version, template = info
-    meta = doc.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, dict) else None
-    if not isinstance(annotations, dict):
-        annotations = {}
-    return Current(
-        key, tuple(props), version, template, {str(k): str(v) for k, v in annotations.items() if v is not None}
-    )
+    return Current(key, tuple(props), version, template, kube.annotations_of(doc))
 
 
 def value_of(store: Store, doc: Current, pc: ProviderConfig, cfg: Config) -> str | None:
@@ -348,7 +342,7 @@ def in_cluster_gate(cluster: Any, cfg: Config, pc: ProviderConfig, t: Rollout) -
             ),
         )
     secret = cluster.read_secret(ns, name)
-    live_hash = (((secret or {}).get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
+    live_hash = kube.annotations_of(secret).get(marks.HASH_ANNOTATION)
     if secret is None or live_hash != t.content_hash:
         return False, f"Secret {ns}/{name} does not carry generation {t.generation} yet"
     return (

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from aigw_secrets import output, yamlload
+from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import ConfigError, NoInputError
 from aigw_secrets.gateway import marks, mcp, secretdoc, yamltext
 from aigw_secrets.gateway.config import Config
@@ -84,7 +84,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
         else:
             journal.data = {}
             journal.step(Step.PLANNED, old=_fp(seed), file=rel)
-            annotations = (current.get("metadata") or {}).get("annotations") or {}
+            annotations = kube.annotations_of(current)
             generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
             rotation = secretdoc.rotation_annotations(
                 generation, 90, rotated_at=stamp(), previous_ref="sha256:" + _fp(seed)[:12]
@@ -114,8 +114,9 @@ def seed_status(root: Path, cfg: Config) -> StatusRow | None:
         doc = yamlload.load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return {**row, "state": "missing", "overdue": True}
-    ann = ((doc or {}).get("metadata") or {}).get("annotations") or {}
-    modified = parse_stamp(((doc or {}).get("sops") or {}).get("lastmodified"))
+    ann = kube.annotations_of(doc)
+    sops_meta = doc.get("sops") if isinstance(doc, dict) else None
+    modified = parse_stamp(sops_meta.get("lastmodified") if isinstance(sops_meta, dict) else None)
     rotated = parse_stamp(ann.get(f"{A}/rotated-at")) or modified
     t = now()
     age = (t - rotated).days if rotated else None

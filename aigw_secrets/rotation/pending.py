@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets import output, yamlload
+from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import credentials, marks, routing, secretdoc, yamltext
@@ -90,10 +90,10 @@ def _sops_rel(root: Path, cfg: Config, pc: ProviderConfig) -> str:
 
 def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> dict[str, str]:
     try:
-        doc = yamlload.load((root / _secret_rel(root, cfg, pc)).read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        doc = yamlload.load((root / _secret_rel(root, cfg, pc)).read_text("utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return {}
-    return dict((doc.get("metadata") or {}).get("annotations") or {})
+    return kube.annotations_of(doc)
 
 
 UNTRUSTED = "untrusted_recipients"  # the credential journal's field `status` reads

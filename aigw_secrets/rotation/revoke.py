@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from aigw_secrets import git, output, yamlload
+from aigw_secrets import git, kube, output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, ExitCode
 from aigw_secrets.gateway import contenthash, marks, secretdoc, validate
 from aigw_secrets.gateway.config import Config, ProviderConfig
@@ -88,10 +88,10 @@ class ClusterAccess:
 def _doc(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, Any]]:
     rel = str((cfg.output_dir / secretdoc.secret_file(pc)).relative_to(root))
     try:
-        doc = yamlload.safe_load((root / rel).read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        doc = yamlload.safe_load((root / rel).read_text("utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         doc = {}
-    return rel, doc
+    return rel, doc if isinstance(doc, dict) else {}
 
 
 def at_terminal() -> bool:
@@ -99,9 +99,9 @@ def at_terminal() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, Any]]:
+def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, str]]:
     rel, doc = _doc(root, cfg, pc)
-    return rel, dict((doc.get("metadata") or {}).get("annotations") or {}) if isinstance(doc, dict) else {}
+    return rel, kube.annotations_of(doc)
 
 
 def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
@@ -167,7 +167,7 @@ def gates(
     return out
 
 
-def _grace(cfg: Config, ann: dict[str, Any], facts: trust.Facts) -> Gate:
+def _grace(cfg: Config, ann: dict[str, str], facts: trust.Facts) -> Gate:
     """The later of the Secret's revoke-after and the provider's creation time of the key the Secret
     holds plus the grace period: a commit can only delay a revocation, never bring it forward."""
     ends = []
@@ -249,7 +249,7 @@ def _serves(live: dict[str, Any] | None, pc: ProviderConfig, value: str) -> bool
             return base64.b64decode(data).decode("utf-8") == value
         except (binascii.Error, ValueError):
             return False
-    stored = ((live.get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
+    stored = kube.annotations_of(live).get(marks.HASH_ANNOTATION)
     return contenthash.hash_matches(stored, {str(pc.auth.secret_key): value})
 
 
@@ -261,7 +261,7 @@ def _hash_at(root: Path, sha: str, rel: str) -> str | None:
         doc = yamlload.load(git.run(root, "show", f"{sha}:{rel}")) or {}
     except (AigwError, yaml.YAMLError):
         return None
-    return ((doc.get("metadata") or {}).get("annotations") or {}).get(marks.HASH_ANNOTATION)
+    return kube.annotations_of(doc).get(marks.HASH_ANNOTATION)
 
 
 def _validates(pc: ProviderConfig, facts: trust.Facts) -> Gate:
@@ -280,8 +280,7 @@ BY_HAND: Transitions = {"": (Step.WAITING,), Step.WAITING: (Step.COMPLETE,)}
 def by_hand_target(root: Path, cfg: Config, pc: ProviderConfig) -> ByHand | None:
     """The previous credential an operator supplied (no issuer minted it, so only the operator can
     revoke it, in the provider's console), while no record says it was revoked; None = none."""
-    rel, doc = _doc(root, cfg, pc)
-    ann = (doc.get("metadata") or {}).get("annotations") or {}
+    rel, ann = _annotations(root, cfg, pc)
     prev = ann.get(f"{A}/previous-credential-ref")
     if not prev or ann.get(pending.PREVIOUS_ISSUED):
         return None  # nothing recorded, or a minted key: the issuer's revocation (``target``)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from aigw_secrets import git, yamlload
+from aigw_secrets import git, kube, yamlload
 from aigw_secrets.errors import AigwError
 from aigw_secrets.sops import config as sops_config
 from aigw_secrets.sops import regex as sops_regex
@@ -164,8 +164,7 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
     for doc in plain:
         if not isinstance(doc, dict) or doc.get("kind") != "Secret":
             continue
-        annotations = (doc.get("metadata") or {}).get("annotations") or {}
-        if annotations.get(FLUX_SUBSTITUTE) == "disabled":
+        if kube.annotations_of(doc).get(FLUX_SUBSTITUTE) == "disabled":
             continue
         hazards = [
             f"stringData.{k}"

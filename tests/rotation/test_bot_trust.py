@@ -57,9 +57,12 @@ class Bot:
         """Flux applies HEAD: the cluster serves what git holds (metadata and the decrypted data)."""
         import base64
 
+        doc = yaml.safe_load((self.repo / SECRET).read_text())
+        ann = doc["metadata"].get("annotations")
+        if not isinstance(ann, dict) or not all(isinstance(v, str) for v in ann.values()):
+            return  # the API server refuses annotations that are not strings: Flux's apply fails, nothing changes
         head = git(self.repo, "rev-parse", "HEAD").strip()
         self.cluster.flux_applies("flux-system", "flux-system", f"main@sha1:{head}")
-        doc = yaml.safe_load((self.repo / SECRET).read_text())
         data = {"apiKey": base64.b64encode(self.value().encode()).decode()}
         self.cluster.secrets[(doc["metadata"]["namespace"], doc["metadata"]["name"])] = {
             "apiVersion": "v1",
@@ -300,6 +303,45 @@ def test_forged_secret_with_a_same_org_key_revokes_nothing(
             bot.applies()
         main(["rotate", "--due"] if steps.endswith("due") else ["rotate", "--revoke", "openai"])
     assert {bot.live, bot.operator_key, contractor} <= bot.alive()
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {"previous-issued-ref": ["LIVE"], "generation": ["1"], "previous-revoke-after": "2020-01-01T00:00:00"},
+        {"previous-revoke-after": "2020-01-01 00:00:00", "generation": False, "issuer": None},
+        "not a mapping",
+    ],
+    ids=["lists-and-a-zoneless-time", "false-null-and-a-space", "a-string"],
+)
+def test_a_secret_whose_annotations_are_malformed_is_no_internal_error_and_revokes_nothing(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], annotations: object
+) -> None:
+    """A contributor commits the Secret with annotations of other shapes than text (lists naming the
+    live key, a time without a zone, false, null, a string for the whole mapping): the bot reads them
+    as Kubernetes would, never crashes on them, and revokes nothing it did not mint."""
+    doc = yaml.safe_load((bot.repo / SECRET).read_text())
+    if isinstance(annotations, dict):
+        ann = {k: v for k, v in doc["metadata"]["annotations"].items() if not isinstance(v, str) or "ref" not in k}
+        ann.update({f"aigw-secrets.io/{k}": [bot.live] if v == ["LIVE"] else v for k, v in annotations.items()})
+        doc["metadata"]["annotations"] = ann
+    else:
+        doc["metadata"]["annotations"] = annotations
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE_KEY")}
+    sops = Sops(bot.repo, env={**env, "SOPS_AGE_KEY_FILE": "/nonexistent"})
+    doc.pop("sops", None)
+    doc["stringData"] = {"apiKey": bot.api.add("contractor")[1]}
+    doc.pop("data", None)
+    (bot.repo / SECRET).write_bytes(sops.encrypt(yaml.safe_dump(doc).encode(), str(SECRET)))
+    bot.commit("innocent-looking change")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    commands = (["rotate", "--revoke", "openai", "--assume-applied"], ["rotate", "--due"], ["status"])
+    for args in (*commands, ["generate", "--check"], ["doctor"], ["cluster", "status"], ["scan"]):
+        capsys.readouterr()
+        assert main(args) != ExitCode.INTERNAL, capsys.readouterr().err
+        assert "internal error" not in capsys.readouterr().err
+        bot.applies()
+    assert {bot.live, bot.operator_key} <= bot.alive()
 
 
 def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
