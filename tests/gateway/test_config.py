@@ -127,3 +127,12 @@ def test_a_value_its_explicit_tag_does_not_fit_names_the_file_and_line(tmp_path:
     for text in texts:
         msg = error_of(tmp_path, text)
         assert "cluster.yaml:1: invalid YAML: a value tagged !!" in msg
+
+
+def test_cluster_yaml_is_read_as_libyaml_reads_it_tabs_after_a_colon_included(tmp_path: Path) -> None:
+    """YAML 1.2 lets a tab separate a value from its key; libyaml (and Go's yaml.v3) read it, PyYAML's
+    pure-Python parser does not. The depth check and the reader are the same parser: what it reads,
+    the settings hold; a tab that indents is refused by both, with the line."""
+    cfg = load_text(tmp_path, "ai_gateway_openai_enabled:\ttrue\n")
+    assert [p.key for p in cfg.providers] == ["openai"]
+    assert "cluster.yaml:2: invalid YAML" in error_of(tmp_path, "ai_gateway_openai_models:\n\t- gpt-4o\n")
