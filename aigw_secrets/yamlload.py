@@ -42,9 +42,10 @@ _SAFE: list[Any] = []
 def safe_loader() -> Any:
     """PyYAML's safe loader on libyaml's parser when the wheel has it (the same constructor and resolver:
     the same values, parsed in C), else the pure-Python one; a value its explicit tag does not fit
-    (``!!int x``, ``!!bool maybe``, ``!!timestamp 2020-99-99``, an empty ``!!int``) raises
-    ``yaml.YAMLError`` with its line, as any unreadable text does (PyYAML's own constructors raise
-    ValueError, KeyError or IndexError there). The message names the tag, never the value."""
+    (``!!int x``, ``!!bool maybe``, ``!!timestamp x``, an empty ``!!int``) raises ``yaml.YAMLError``
+    with its line, as any unreadable text does (PyYAML's own constructors raise ValueError, KeyError,
+    IndexError or AttributeError there). Its problem names the tag, never the value (the pure-Python
+    parser's marks also quote the line: callers print the problem and line, never ``str(exc)``)."""
     if not _SAFE:
         import yaml
 
@@ -54,7 +55,7 @@ def safe_loader() -> Any:
             def construct_object(self, node: Any, deep: bool = False) -> Any:
                 try:
                     return super().construct_object(node, deep=deep)
-                except (ValueError, KeyError, IndexError, TypeError, OverflowError):
+                except (ValueError, KeyError, IndexError, TypeError, AttributeError, OverflowError):
                     tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
                     raise yaml.constructor.ConstructorError(
                         None, None, f"a value tagged {tag} that is not one", node.start_mark

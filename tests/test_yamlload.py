@@ -42,6 +42,7 @@ def test_an_error_raises_every_time_and_the_cache_stays_bounded(monkeypatch: pyt
         ("a: !!float x\n", "!!float"),
         ("a: !!bool maybe\n", "!!bool"),
         ("a: !!timestamp 2020-99-99\n", "!!timestamp"),
+        ("a: !!timestamp x\n", "!!timestamp"),
         ("- !!int\n", "!!int"),
     ],
 )
