@@ -20,9 +20,20 @@ from aigw_secrets.errors import AigwError, ConfigError, ExitCode, ToolMissingErr
 FIELD_MANAGER = "aigw-secrets"
 
 
+def mapping(value: object) -> dict[Any, Any]:
+    """``value`` when it is a mapping, else an empty one: what a manifest read from a file (anyone's
+    commit) holds where a mapping belongs may be anything."""
+    return value if isinstance(value, dict) else {}
+
+
+def mappings(value: object) -> list[dict[Any, Any]]:
+    """The mappings of the list ``value`` (none when it is not a list)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def annotations_of(doc: object) -> dict[str, str]:
     """``metadata.annotations`` of a manifest read from a file, as Kubernetes holds them: text. A
-    number or true/false becomes the text YAML spells it with, a timestamp its ISO form; a null, a
+    number becomes its decimal text, true/false their YAML spelling, a timestamp its ISO form; a null, a
     list or a mapping (no annotation holds one) is left out; anything but a mapping there is none."""
     meta = doc.get("metadata") if isinstance(doc, dict) else None
     found = meta.get("annotations") if isinstance(meta, dict) else None

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aigw_secrets import kube, output, yamlload
-from aigw_secrets.errors import ExitCode
+from aigw_secrets.errors import DataError, ExitCode
 from aigw_secrets.gateway import config as gateway_config
 from aigw_secrets.gateway import marks, secretdoc
 from aigw_secrets.kube import Cluster
@@ -84,10 +84,12 @@ def apply(root: Path, *, kubeconfig: Path | None, context: str | None) -> int:
             continue
         path = cfg.output_dir / secretdoc.secret_file(pc)
         rel = str(path.relative_to(root))
-        doc = yamlload.load(sops_files.decrypt(sops, sops_files.read(path), rel))
-        data = {k: base64.b64encode(str(v).encode()).decode() for k, v in (doc.get("stringData") or {}).items()}
-        data.update(doc.get("data") or {})
-        meta = doc["metadata"]
+        doc = kube.mapping(yamlload.load(sops_files.decrypt(sops, sops_files.read(path), rel)))
+        meta = kube.mapping(doc.get("metadata"))
+        if doc.get("kind") != "Secret" or not meta.get("name") or not meta.get("namespace"):
+            raise DataError(f"{rel}: not a Secret with a name and namespace; nothing applied from it")
+        data = {k: base64.b64encode(str(v).encode()).decode() for k, v in kube.mapping(doc.get("stringData")).items()}
+        data.update(kube.mapping(doc.get("data")))
         body = {
             "apiVersion": "v1",
             "kind": "Secret",

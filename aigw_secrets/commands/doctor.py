@@ -26,6 +26,7 @@ def doctor(root: Path, *, fmt: str = "text") -> int:
         + esdoctor.check(root)
         + targetns.doctor_findings(root)
         + _recipient_findings(root)
+        + _unreadable_findings(root)
     )
     if fmt != "json":
         for f in findings:
@@ -59,6 +60,44 @@ def _recipient_findings(root: Path) -> list[Finding]:
             findings.append(_untrusted(pc.key, exc))
         except AigwError:
             continue  # missing Secret, sops unable to encrypt here: other checks say so
+    return findings
+
+
+def _unreadable_findings(root: Path) -> list[Finding]:
+    """A managed Secret (or ExternalSecret) file that does not parse (a hand edit, a merge): ``status``
+    counts it as missing and rotation cannot read it, so doctor says so too, with the line."""
+    import yaml
+
+    from aigw_secrets import yamlload
+    from aigw_secrets.errors import AigwError
+    from aigw_secrets.gateway import config as gateway_config
+    from aigw_secrets.gateway import mcp, secretdoc
+    from aigw_secrets.sops import splice
+
+    try:
+        cfg = gateway_config.load(root)
+    except AigwError:
+        return []
+    files = [(p.key, cfg.output_dir / secretdoc.secret_file(p)) for p in (*cfg.providers, *cfg.mcp_backends)]
+    if cfg.mcp_seed:
+        files.append(("the MCP session seed", cfg.output_dir / mcp.MCP_SEED_FILE))
+    findings = []
+    for who, path in files:
+        try:
+            text = path.read_text("utf-8")
+            yamlload.safe_load_all(text)
+        except (OSError, UnicodeDecodeError):
+            continue  # missing: generate writes it
+        except yaml.YAMLError as exc:
+            line, reason = splice.yaml_problem(exc, text)
+            findings.append(
+                Finding(
+                    "error",
+                    f"{path.relative_to(root)}{f':{line}' if line else ''}",
+                    f"invalid YAML: {reason}; status counts {who}'s Secret as missing and rotation cannot read it",
+                    "restore it from git history (`git log -p -- FILE`), or write it anew with `aigw-secrets generate`",
+                )
+            )
     return findings
 
 

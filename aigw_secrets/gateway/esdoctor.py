@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets import yamlload
+from aigw_secrets import kube, yamlload
 from aigw_secrets.sops.findings import Finding
 
 # BackendSecurityPolicy type → (field holding the secretRef, the Secret key the controller reads)
@@ -87,10 +87,10 @@ def _index(docs: list[tuple[Path, dict[str, Any]]], default_ns: str) -> tuple[Re
     readers: Readers = {}
     stores: Stores = set()
     for _path, d in docs:
-        kind, meta = d.get("kind"), d.get("metadata") or {}
+        kind, meta = d.get("kind"), kube.mapping(d.get("metadata"))
         ns = str(meta.get("namespace") or default_ns)
         if kind == "BackendSecurityPolicy" and str(d.get("apiVersion", "")).startswith("aigateway.envoyproxy.io/"):
-            spec = d.get("spec") or {}
+            spec = kube.mapping(d.get("spec"))
             field, key = _READS.get(str(spec.get("type")), ((), ""))
             ref = _dig(spec, field) if field else None
             if isinstance(ref, dict) and ref.get("name"):
@@ -98,7 +98,7 @@ def _index(docs: list[tuple[Path, dict[str, Any]]], default_ns: str) -> tuple[Re
                     (key, f"BackendSecurityPolicy {ns}/{meta.get('name')}")
                 )
         elif kind == "MCPRoute":
-            for backend in (d.get("spec") or {}).get("backendRefs") or []:
+            for backend in kube.mappings(kube.mapping(d.get("spec")).get("backendRefs")):
                 ref = _dig(backend, ("securityPolicy", "apiKey", "secretRef"))
                 if isinstance(ref, dict) and ref.get("name"):
                     readers.setdefault((str(ref.get("namespace") or ns), str(ref["name"])), []).append(
@@ -113,11 +113,11 @@ def _index(docs: list[tuple[Path, dict[str, Any]]], default_ns: str) -> tuple[Re
 
 def _made_keys(spec: dict[str, Any]) -> set[str]:
     """The keys of the Secret an ExternalSecret makes: its template's, its data's, or both when merged."""
-    template = (spec.get("target") or {}).get("template") or {}
-    data_keys = {str(x.get("secretKey")) for x in spec.get("data") or [] if isinstance(x, dict)}
+    template = kube.mapping(kube.mapping(spec.get("target")).get("template"))
+    data_keys = {str(x.get("secretKey")) for x in kube.mappings(spec.get("data"))}
     if not (template.get("data") or template.get("templateFrom")):
         return data_keys
-    made = set((template.get("data") or {}).keys())
+    made = {str(k) for k in kube.mapping(template.get("data"))}
     if template.get("mergePolicy") == "Merge" or template.get("templateFrom"):
         made |= data_keys
     return made
@@ -126,13 +126,13 @@ def _made_keys(spec: dict[str, Any]) -> set[str]:
 def _check_external_secret(
     rel: Path, d: dict[str, Any], default_ns: str, readers: Readers, stores: Stores
 ) -> list[Finding]:
-    meta, spec = d.get("metadata") or {}, d.get("spec") or {}
+    meta, spec = kube.mapping(d.get("metadata")), kube.mapping(d.get("spec"))
     ns = str(meta.get("namespace") or default_ns)
     where = f"{rel}: ExternalSecret {ns}/{meta.get('name')}"
-    target = spec.get("target") or {}
+    target = kube.mapping(spec.get("target"))
     secret = str(target.get("name") or meta.get("name"))
     made = _made_keys(spec)
-    opaque = bool(spec.get("dataFrom")) or bool((target.get("template") or {}).get("templateFrom"))
+    opaque = bool(spec.get("dataFrom")) or bool(kube.mapping(target.get("template")).get("templateFrom"))
     out: list[Finding] = []
     for key, who in readers.get((ns, secret), []):
         if key not in made and not opaque:
@@ -145,7 +145,7 @@ def _check_external_secret(
                     fix,
                 )
             )
-    managed = (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == "aigw-secrets"
+    managed = kube.mapping(meta.get("labels")).get("app.kubernetes.io/managed-by") == "aigw-secrets"
     if managed and (ns, secret) not in readers:
         out.append(
             Finding(
@@ -155,7 +155,7 @@ def _check_external_secret(
                 "check spec.target.name against the policy's secretRef, or re-run `aigw-secrets generate`",
             )
         )
-    ref = spec.get("secretStoreRef") or {}
+    ref = kube.mapping(spec.get("secretStoreRef"))
     kind, name = str(ref.get("kind") or "SecretStore"), str(ref.get("name") or "")
     known = (
         (kind, name) in stores

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from aigw_secrets import kube
 from aigw_secrets.errors import CredentialError
 from aigw_secrets.gateway import contenthash, marks, mcp, secretdoc
 from aigw_secrets.gateway.config import Config, ProviderConfig
@@ -219,8 +220,8 @@ def for_mcp_seed(
     return doc, props
 
 
-def _dict(value: Any) -> dict[Any, Any]:
-    return dict(value) if isinstance(value, dict) else {}
+def _copy(value: Any) -> dict[Any, Any]:
+    return dict(kube.mapping(value))
 
 
 def shape(doc: Any) -> Any:
@@ -229,19 +230,19 @@ def shape(doc: Any) -> Any:
         return None
     if not isinstance(doc.get("metadata"), dict):
         return None  # a file's, never one generate writes: not kept
-    meta = _dict(doc["metadata"])
+    meta = _copy(doc["metadata"])
     ann = meta.get("annotations") or {}
     meta["annotations"] = {k: v for k, v in ann.items() if k not in STATE} if isinstance(ann, dict) else ann
-    spec = _dict(doc.get("spec"))
-    target = _dict(spec.get("target"))
-    tmpl = _dict(target.get("template"))
+    spec = _copy(doc.get("spec"))
+    target = _copy(spec.get("target"))
+    tmpl = _copy(target.get("template"))
     tmpl.pop("metadata", None)
     # the keys the Secret gets; how they are assembled depends on the value (AWS session token)
-    tmpl["data"] = sorted(str(k) for k in _dict(tmpl.get("data")))
+    tmpl["data"] = sorted(str(k) for k in _copy(tmpl.get("data")))
     target["template"] = tmpl
     spec["target"] = target
     data: list[Any] = spec["data"] if isinstance(spec.get("data"), list) else []
-    spec["data"] = sorted({str(_dict(d.get("remoteRef")).get("key")) for d in data if isinstance(d, dict)})
+    spec["data"] = sorted({str(_copy(d.get("remoteRef")).get("key")) for d in data if isinstance(d, dict)})
     return doc.get("apiVersion"), doc.get("kind"), meta, spec
 
 
@@ -249,13 +250,13 @@ def read(doc: Any) -> tuple[str, list[str], str | None, dict[str, str]] | None:
     """(remote key, properties, pinned version, template data) of an ExternalSecret we wrote; None if it is not one."""
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         return None
-    spec = doc.get("spec") or {}
-    refs = [d.get("remoteRef") or {} for d in spec.get("data") or [] if isinstance(d, dict)]
+    spec = kube.mapping(doc.get("spec"))
+    refs = [kube.mapping(d.get("remoteRef")) for d in kube.mappings(spec.get("data"))]
     keys = {r.get("key") for r in refs}
     if len(keys) != 1 or not refs:
         return None
     versions = {r.get("version") for r in refs}
-    template = ((spec.get("target") or {}).get("template") or {}).get("data") or {}
+    template = kube.mapping(kube.mapping(kube.mapping(spec.get("target")).get("template")).get("data"))
     return (
         str(keys.pop()),
         [str(r.get("property")) for r in refs],

@@ -183,7 +183,7 @@ def plan_mcp_seed(cfg: Config, out: Path) -> tuple[Planned, SecretJob | None]:
     target = out / rel
     current = read_documents(target)
     if len(current) == 1 and isinstance(current[0], dict) and marks.is_ours(target):
-        data = current[0].get("stringData") or current[0].get("data") or {}
+        data = kube.mapping(current[0].get("stringData") or current[0].get("data"))
         fallback = "-" if mcp.MCP_FALLBACK_KEY in data else None
         if _same_shape(current[0], mcp.mcp_seed_secret(cfg, "-", fallback, fingerprint=False)):
             return Planned(rel, None, "kept; the seed changes only with rotate"), None
@@ -199,13 +199,13 @@ def _same_shape(current: dict[str, Any], expected: dict[str, Any]) -> bool:
         return False
 
     def strip(doc: dict[str, Any]) -> tuple[Any, ...]:
-        meta = dict(doc.get("metadata") or {})
+        meta = dict(kube.mapping(doc.get("metadata")))
         ann = meta.get("annotations") or {}
         if isinstance(ann, dict):  # anything else differs from what generate writes anyway
             ann = {k: v for k, v in ann.items() if k not in marks.STATE_ANNOTATIONS}
         meta["annotations"] = ann
-        data = doc.get("stringData") or doc.get("data") or {}
-        return doc.get("apiVersion"), doc.get("kind"), doc.get("type"), meta, sorted(data)
+        data = kube.mapping(doc.get("stringData") or doc.get("data"))
+        return doc.get("apiVersion"), doc.get("kind"), doc.get("type"), meta, sorted(str(k) for k in data)
 
     return strip(current) == strip(expected)
 

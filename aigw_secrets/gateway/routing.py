@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aigw_secrets import kube
 from aigw_secrets.gateway.config import Config, ProviderConfig, is_ip
 from aigw_secrets.gateway.marks import ANNOTATION, metadata
 from aigw_secrets.gateway.secretdoc import secret_name, secret_namespace
@@ -208,12 +209,12 @@ def models_created_at(documents: Iterable[Any]) -> dict[str, str]:
     for doc in documents:
         if not isinstance(doc, dict) or doc.get("kind") != "AIGatewayRoute":
             continue
-        for rule in (doc.get("spec") or {}).get("rules") or []:
+        for rule in kube.mappings(kube.mapping(doc.get("spec")).get("rules")):
             stamp = rule.get("modelsCreatedAt")
-            for match in rule.get("matches") or []:
-                for header in match.get("headers") or []:
+            for match in kube.mappings(rule.get("matches")):
+                for header in kube.mappings(match.get("headers")):
                     if header.get("name") == MODEL_HEADER and isinstance(stamp, str):
-                        out[header.get("value")] = stamp
+                        out[str(header.get("value"))] = stamp
     return out
 
 

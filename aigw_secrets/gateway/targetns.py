@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from aigw_secrets import yamlload
+from aigw_secrets import kube, yamlload
 from aigw_secrets.gateway import secretdoc
 from aigw_secrets.gateway.config import Config
 from aigw_secrets.sops.findings import Finding
@@ -82,7 +82,7 @@ def target_namespace_moves(cfg: Config) -> list[str]:
             continue
         moved = [f"{what} ({ns})" for what, ns in wanted if ns != target]
         if moved:
-            name = (doc.get("metadata") or {}).get("name", "?")
+            name = kube.mapping(doc.get("metadata")).get("name", "?")
             found.append(
                 f"{path.relative_to(root)}: Flux Kustomization {name} sets targetNamespace: {target}, which "
                 f"moves {', '.join(moved)} into {target}; {FIX}"

@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import yaml
 
-from aigw_secrets import git, output, yamlload
+from aigw_secrets import git, kube, output, yamlload
 from aigw_secrets.errors import AigwError, ConfigError, DataError
 from aigw_secrets.kube import Cluster, Unreachable, flux_applied
 from aigw_secrets.rotation.datakeys import rotate_data_keys
@@ -188,7 +188,7 @@ class AgeRotation:
                 doc = yamlload.load(path.read_text("utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 continue
-            meta = (doc or {}).get("metadata") or {} if isinstance(doc, dict) else {}
+            meta = kube.mapping(kube.mapping(doc).get("metadata"))
             if (
                 not isinstance(doc, dict)
                 or doc.get("kind") != "Secret"
@@ -199,7 +199,7 @@ class AgeRotation:
             entries = [
                 (section, key)
                 for section in ("stringData", "data")
-                for key in (doc.get(section) or {})
+                for key in kube.mapping(doc.get(section))
                 if str(key).endswith(".agekey")
             ]
             if entries:

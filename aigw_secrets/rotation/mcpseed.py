@@ -74,7 +74,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
                 ),
             )
         current = yamlload.load(sops_files.decrypt(sops, path.read_bytes(), rel))  # NoKeyError: needs the key
-        data = (current or {}).get("stringData") or {}
+        data = kube.mapping(kube.mapping(current).get("stringData"))
         seed = data.get(mcp.MCP_SEED_KEY)
         if not isinstance(seed, str) or not seed:
             raise ConfigError(f"{rel}: no {mcp.MCP_SEED_KEY!r} key; not an MCP seed Secret")
@@ -85,7 +85,7 @@ def rotate_mcp_seed(root: Path, cfg: Config, *, accept_recipients: bool = False)
             journal.data = {}
             journal.step(Step.PLANNED, old=_fp(seed), file=rel)
             annotations = kube.annotations_of(current)
-            generation = int(str(annotations.get(f"{A}/generation", "1")) or 1) + 1
+            generation = secretdoc.generation(annotations, rel) + 1
             rotation = secretdoc.rotation_annotations(
                 generation, 90, rotated_at=stamp(), previous_ref="sha256:" + _fp(seed)[:12]
             )

@@ -199,7 +199,7 @@ def obtain(
     if journal.active and journal.data["state"] == Step.MINTING:
         _clean_orphans(root, cfg, pc, issuer, journal)
     ann = _annotations(root, cfg, pc)
-    generation = int(str(ann.get(f"{A}/generation", "1")) or 1) + 1
+    generation = secretdoc.generation(ann, _secret_rel(root, cfg, pc)) + 1
     name = issuer.name_for(generation)
     current = _current_value(root, cfg, pc)
     # the key the Secret holds, identified at the provider from the decrypted value (never the annotation)

@@ -4,11 +4,17 @@ none takes it for the object generate would write."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aigw_secrets.gateway import externalsecrets, plan, secretdoc
+from aigw_secrets.cli import main
+from aigw_secrets.errors import ExitCode
+from aigw_secrets.gateway import externalsecrets, plan, routing, secretdoc
+from testing import fakes
+from testing.repos import provider_settings, write_cluster
 
 SECRET = {
     "apiVersion": "v1",
@@ -62,3 +68,73 @@ def test_an_external_secret_of_other_shapes_has_none_generate_would_keep() -> No
         _with(good, spec={"target": {"template": {"data": ["apiKey"]}}, "data": [{"remoteRef": "x"}, "y"]}),
     ):
         assert externalsecrets.shape(bad) != externalsecrets.shape(good)
+
+
+@pytest.mark.parametrize("data", [5, "x", ["apiKey"], {1: "a", "apiKey": "b"}])
+def test_a_secret_whose_data_is_not_a_mapping_of_names_is_never_kept(data: Any) -> None:
+    assert plan._same_shape(_with(SECRET, stringData=data), SECRET) is False
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["x", {"data": "x"}, {"data": [{"remoteRef": "x"}]}, {"data": [{"remoteRef": {"key": "k"}}], "target": "x"}],
+)
+def test_an_external_secret_of_other_shapes_is_read_as_none_or_without_a_template(spec: Any) -> None:
+    found = externalsecrets.read({"kind": externalsecrets.KIND, "spec": spec})
+    assert found is None or found[3] == {}
+
+
+def test_routes_of_other_shapes_carry_no_creation_times() -> None:
+    docs: list[Any] = [
+        {"kind": "AIGatewayRoute", "spec": "x"},
+        {"kind": "AIGatewayRoute", "spec": {"rules": "x"}},
+        {"kind": "AIGatewayRoute", "spec": {"rules": ["x", {"matches": "x"}, {"matches": ["x", {"headers": "x"}]}]}},
+        "a string",
+    ]
+    assert routing.models_created_at(docs) == {}
+
+
+DOCTOR_FILES = {
+    "policy-metadata.yaml": "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: BackendSecurityPolicy\nmetadata: x\n"
+    "spec: {type: APIKey, apiKey: {secretRef: {name: s}}}\n",
+    "es-spec.yaml": "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: a}\nspec: y\n",
+    "es-template.yaml": "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: b, labels: x}\n"
+    "spec: {target: {template: {data: [a]}}, secretStoreRef: x, data: x}\n",
+    "es-target.yaml": "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: [x]\nspec: {target: x}\n",
+    "mcproute.yaml": "apiVersion: aigateway.envoyproxy.io/v1alpha1\nkind: MCPRoute\nmetadata: {name: m}\n"
+    "spec: {backendRefs: x}\n",
+    "flux-ks.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: x\n"
+    "spec: {targetNamespace: other, path: ./kubernetes}\n",
+}
+
+
+def test_doctor_and_generate_check_read_manifests_of_other_shapes_without_an_internal_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cluster(repo, provider_settings("openai"))
+    for name, text in DOCTOR_FILES.items():
+        (repo / "kubernetes" / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "kubernetes" / name).write_text(text)
+    for args in (["doctor"], ["generate", "--check"]):
+        capsys.readouterr()
+        assert main(args) != ExitCode.INTERNAL
+        assert "internal error" not in capsys.readouterr().err
+
+
+def test_doctor_and_status_agree_on_a_secret_that_does_not_parse(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", fakes.openai_project_key())
+    write_cluster(repo, provider_settings("openai"))
+    assert main(["generate", "--no-input"]) == 0
+    (secret,) = repo.glob("kubernetes/**/openai.secret.sops.yaml")
+    text = secret.read_text()
+    line = text[: text.index("aigw-secrets.io/generation:")].count("\n") + 1
+    secret.write_text(re.sub(r"aigw-secrets.io/generation: .*", "aigw-secrets.io/generation: !!int x", text))
+    capsys.readouterr()
+    assert main(["status"]) == 1
+    assert "missing" in capsys.readouterr().out
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert f"{secret.relative_to(repo)}:{line}: invalid YAML: a value tagged !!int that is not one" in out
+    assert "status counts openai's Secret as missing" in out

@@ -283,6 +283,14 @@ def test_cluster_status_and_apply(
     out = capsys.readouterr().out
     assert "lacks key apiKey" in out
     assert yaml.safe_load((repo / ".sops.yaml").read_text())
+    # a commit's Secret of another shape (metadata a string, stringData a number): one line, nothing applied
+    (secret,) = repo.glob("kubernetes/**/openai.secret.sops.yaml")
+    rel = str(secret.relative_to(repo))
+    secret.write_bytes(Sops(repo).encrypt(b"apiVersion: v1\nkind: Secret\nmetadata: x\nstringData: 5\n", rel))
+    fake.requests.clear()
+    assert main(["cluster", "apply", "--kubeconfig", str(kc)]) == ExitCode.DATA
+    assert f"{rel}: not a Secret with a name and namespace" in capsys.readouterr().err
+    assert not [r for r in fake.requests if r.startswith("patch ")]
 
 
 @pytest.mark.parametrize("where", ["hooks-dir", "hooks-path"])
