@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +113,41 @@ def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
     return set()
 
 
+_GENERATION = re.compile(r"-g([0-9]{1,9})$")  # the suffix of Issuer.name_for
+
+
+def _landed(root: Path, rel: str) -> set[str]:
+    """The credential refs the Secret file named in any commit of its history (what once landed)."""
+    try:
+        log = git.run(root, "log", "-p", "--format=", "--", rel).decode("utf-8", "replace")
+    except AigwError:
+        return set()
+    found = re.findall(rf"(?m)^\+\s*{re.escape(pending.REF_ANNOTATION)}:\s*['\"]?([^'\"\s]+)", log)
+    return set(found)
+
+
+def rolled_back(root: Path, pc: ProviderConfig, issuer: Issuer, facts: trust.Facts) -> set[str]:
+    """Keys newer than every key of its own the Secret holds (a later generation in their name, or created
+    after it at the provider) that the Secret once held in a commit: a commit rolled it back (a revert).
+    The bot never revokes them: a commit can only delay a revocation, never choose its victim. (A newer
+    key that never landed is an interrupted mint's: it is revoked as before. A held key the bot did not
+    mint is refused by ``trust.guard``.)"""
+    held = [k for k in facts.keys if k.ref in facts.current and trust.minted_here(root, pc, issuer, k)]
+    if not held:
+        return set()
+    generations = [int(m.group(1)) for k in held if (m := _GENERATION.search(k.name))]
+    created = [k.created for k in held if k.created is not None]
+    newer = set()
+    for k in facts.keys:
+        m = _GENERATION.search(k.name)
+        if k.ref not in facts.current and (
+            (generations and m and int(m.group(1)) > max(generations))
+            or (created and k.created is not None and k.created > max(created))
+        ):
+            newer.add(k.ref)
+    return newer & _landed(root, facts.file) if newer else set()
+
+
 def candidates(
     root: Path, cfg: Config, pc: ProviderConfig, issuer: Issuer, facts: trust.Facts, ref: str | None
 ) -> list[str]:
@@ -121,7 +157,14 @@ def candidates(
     if ref:
         return [ref]
     if issuer.generations:
-        skip = facts.current | _own_pending(root, pc)
+        newer = rolled_back(root, pc, issuer, facts)
+        if newer:
+            output.warn(
+                f"{pc.key}: the Secret holds an older key than {', '.join(sorted(newer))}, which it held in an earlier "
+                "commit (a commit rolled the Secret back, a revert?); the newer key is kept. Review that commit; "
+                f"`aigw-secrets rotate --provider {pc.key}` writes a new key"
+            )
+        skip = facts.current | _own_pending(root, pc) | newer
         return [k.ref for k in facts.keys if k.ref not in skip and trust.minted_here(root, pc, issuer, k)]
     _rel, ann = _annotations(root, cfg, pc)
     prev = ann.get(pending.PREVIOUS_ISSUED)

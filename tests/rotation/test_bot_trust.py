@@ -6,6 +6,7 @@ AWS (moto) variants are in test_issuer_aws.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -612,6 +613,28 @@ def test_every_minted_key_is_queued_for_revocation(
     monkeypatch.setenv("AIGW_SECRETS_NOW", "2099-01-01T00:00:00Z")
     assert main(["rotate", "--revoke", "openai"]) == 0
     assert bot.alive() == {current, bot.operator_key}
+
+
+@pytest.mark.parametrize("command", [["rotate", "--due"], ["rotate", "--revoke", "openai"]])
+def test_a_revert_of_the_rotation_never_gets_the_new_key_revoked(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """An operator rotates early (generation 3, committed, applied); a contributor merges `git revert`:
+    the Secret holds generation 2 again, which the bot minted and every gate agrees on. The bot keeps
+    generation 3 (it landed once: a rollback, not an interrupted mint), says so, and deletes nothing."""
+    assert main(["rotate", "--provider", "openai"]) == 0
+    bot.commit("rotate early: g2 may have leaked")
+    bot.applies()
+    (g3,) = [sid for sid, a in bot.api.accounts.items() if a["name"] == "aigw-openai-g3"]
+    git(bot.repo, "revert", "--no-edit", "HEAD")
+    bot.applies()
+    assert bot.value() == bot.api.accounts[bot.live]["_key"]  # the cluster serves generation 2 again
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)  # past the grace period, before generation 2 is due
+    monkeypatch.setenv("AIGW_SECRETS_NOW", later.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    capsys.readouterr()
+    main(command)
+    assert f"older key than {g3}, which it held in an earlier commit" in capsys.readouterr().err
+    assert {g3, bot.live, bot.operator_key} <= bot.alive()
 
 
 def test_interrupted_mints_are_revoked_not_forgotten(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
