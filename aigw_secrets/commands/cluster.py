@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from aigw_secrets import kube, output, yamlload
 from aigw_secrets.errors import DataError, ExitCode
 from aigw_secrets.gateway import config as gateway_config
@@ -28,7 +30,10 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
         if not pc.auth.secret_key:
             continue
         name = secretdoc.secret_name(pc)
-        repo_doc = yamlload.load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8")) or {}
+        try:
+            repo_doc = yamlload.load((cfg.output_dir / secretdoc.secret_file(pc)).read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            repo_doc = None  # missing or unreadable: status and doctor say which
         repo_ann = kube.annotations_of(repo_doc)
         live = cluster.read_secret(cfg.namespace, name)
         live_ann = kube.annotations_of(live)
@@ -42,8 +47,11 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
             and live_ann.get(marks.HASH_ANNOTATION) == repo_ann.get(marks.HASH_ANNOTATION),
             "policy_key_present": pc.auth.secret_key in keys_live,
             "policy_reads": pc.auth.secret_key,
+            "in_repository": isinstance(repo_doc, dict),
         }
-        row["ok"] = row["in_cluster"] and row["current_generation"] and row["policy_key_present"]
+        row["ok"] = (
+            row["in_repository"] and row["in_cluster"] and row["current_generation"] and row["policy_key_present"]
+        )
         rows.append(row)
     ns, _, name = secret.partition("/")
     held = agekeys.recipients_in(cluster.secret_data(ns, name) or {})
@@ -57,7 +65,8 @@ def status(root: Path, *, kubeconfig: Path | None, context: str | None, secret: 
         )
     else:
         for r in rows:
-            wrong = ["missing"] if not r["in_cluster"] else []
+            wrong = [] if r["in_repository"] else ["missing or unreadable in the repository"]
+            wrong += ["missing"] if not r["in_cluster"] else []
             if r["in_cluster"] and not r["current_generation"]:
                 wrong.append("stale generation")
             if r["in_cluster"] and not r["policy_key_present"]:

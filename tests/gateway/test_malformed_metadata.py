@@ -138,3 +138,8 @@ def test_doctor_and_status_agree_on_a_secret_that_does_not_parse(
     out = capsys.readouterr().out
     assert f"{secret.relative_to(repo)}:{line}: invalid YAML: a value tagged !!int that is not one" in out
     assert "status counts openai's Secret as missing" in out
+    secret.write_text(text + "---\nsecond: document\n")  # status reads one document: so does doctor
+    assert main(["status"]) == 1
+    assert "missing" in capsys.readouterr().out
+    assert main(["doctor"]) == 1
+    assert "expected a single document" in capsys.readouterr().out

@@ -291,6 +291,9 @@ def test_cluster_status_and_apply(
     assert main(["cluster", "apply", "--kubeconfig", str(kc)]) == ExitCode.DATA
     assert f"{rel}: not a Secret with a name and namespace" in capsys.readouterr().err
     assert not [r for r in fake.requests if r.startswith("patch ")]
+    secret.write_text(secret.read_text() + "---\nsecond: document\n")  # unreadable: one line, not a crash
+    assert main(["cluster", "status", "--kubeconfig", str(kc)]) == 1
+    assert "missing or unreadable in the repository" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("where", ["hooks-dir", "hooks-path"])
