@@ -35,7 +35,7 @@ def compile_go(pattern: str) -> Any:
 
 def search(pattern: str, text: str) -> bool:
     """Whether ``pattern`` matches anywhere in ``text`` (Go's ``MatchString``: unanchored)."""
-    same = python_equivalent(pattern) if text.isascii() else None
+    same = python_equivalent(pattern) if text.isascii() and len(text) <= _MAX_TEXT else None
     if same is not None:
         return same.search(text) is not None
     return compile_go(pattern).search(text) is not None
@@ -64,6 +64,12 @@ def problem(pattern: str) -> str | None:
 #   ``[^...]`` of letters, digits, ``_./ `` and ordered ranges, ``-`` first or last.
 # Anything else (``{n,m}``, flags, other escapes, nested or POSIX classes, possessive or repeated
 # quantifiers, non-ASCII text) is left to RE2. A differential test checks the two engines agree.
+# Python's engine backtracks (RE2 does not): a pattern a commit writes could take it exponential time
+# on a path (``(.*.*)*X``). So the subset also bounds the backtracking: no quantifier after a group,
+# at most one ``*`` or ``+`` (quadratic at worst over an unanchored search), at most 64 ways through
+# the alternations and ``?`` together, and texts of at most 1,024 characters (tens of milliseconds at
+# worst); anything beyond goes to RE2 (linear time).
+_MAX_UNBOUNDED, _MAX_WAYS, _MAX_TEXT = 1, 64, 1024
 _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/-,:=@%~ '\"#!<>&;")
 _ATOMS = _LITERAL | {"."}  # one character each: a literal or any character
 _PUNCT_ESCAPES = frozenset(".-/+*?()[]{}|^$\\")
@@ -102,6 +108,30 @@ def _group(pattern: str, i: int) -> str | None:
 def _translate(pattern: str) -> str | None:
     if not pattern.isascii() or len(pattern) > 1000:
         return None
+    source = _tokens(pattern)
+    return source if source is not None and _bounded(pattern) else None
+
+
+def _bounded(pattern: str) -> bool:
+    """The backtracking bound of the subset (see above) for a pattern ``_tokens`` accepted: counted on
+    its text, where classes and escapes hold no quantifier or alternation of their own."""
+    plain = re.sub(r"\\.|\[[^\]]*\]", "a", pattern)  # each escape or class: one atom
+    if re.search(r"\)[*+?]", plain):
+        return False
+    unbounded = len(re.findall(r"(?<![*+?])[*+]", plain))
+    paths, stack = 2 ** len(re.findall(r"(?<![*+?])\?", plain)), [1]  # each optional atom: two ways
+    for c in plain:
+        if c == "(":
+            stack.append(1)
+        elif c == "|":
+            stack[-1] += 1
+        elif c == ")" and len(stack) > 1:
+            paths *= stack.pop()
+    paths *= stack[0]
+    return unbounded <= _MAX_UNBOUNDED and paths <= _MAX_WAYS
+
+
+def _tokens(pattern: str) -> str | None:
     out: list[str] = []
     depth = 0
     atom = False  # the last token can take a quantifier
