@@ -129,9 +129,12 @@ def _x25519(identity: str) -> tuple[Any, bytes]:
 
 def data_key(metadata: Mapping[str, Any], env: Mapping[str, str]) -> bytes:
     """The file's data key, unwrapped with an age identity from the environment."""
-    if metadata.get("mac_only_encrypted") or len(metadata.get("key_groups") or []) > 1:
+    groups, age = metadata.get("key_groups") or [], metadata.get("age") or []
+    if metadata.get("mac_only_encrypted") or not isinstance(groups, list) or len(groups) > 1:
         raise Unsupported("key groups / mac_only_encrypted")
-    stanzas = {s.get("recipient"): s.get("enc") for s in metadata.get("age") or [] if isinstance(s, dict)}
+    if not isinstance(age, list):
+        raise Unsupported("age stanzas")  # sops refuses it too: let it say why
+    stanzas = {str(s.get("recipient")): s.get("enc") for s in age if isinstance(s, dict)}
     for identity, recipient in identities(env):
         enc = stanzas.get(recipient)
         if enc:

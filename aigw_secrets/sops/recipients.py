@@ -96,11 +96,14 @@ def _as_sops_reads(node: Any, done: dict[int, Any] | None = None) -> Any:
     return done[id(node)]
 
 
-def of_metadata(meta: Mapping[str, Any]) -> set[str]:
+def of_metadata(meta: Mapping[str, Any], rel: str) -> set[str]:
     """Every recipient a sops metadata block wraps the data key for (key groups included)."""
     meta = _as_sops_reads(meta)
     out = _group(meta)
-    for group in meta.get("key_groups") or []:
+    groups = meta.get("key_groups") or []
+    if not isinstance(groups, list):
+        raise DataError(f"{rel}: cannot read its sops metadata (key_groups is not a list)")
+    for group in groups:
         if isinstance(group, Mapping):
             out |= _group(group)
     return out
@@ -159,7 +162,7 @@ def of_file(data: bytes, rel: str) -> set[str]:
         meta = _flat(text, rel)
         if not meta:
             raise DataError(f"{rel}: not sops-encrypted (no sops metadata)")
-        return of_metadata(meta)
+        return of_metadata(meta, rel)
     return _of_yaml(text, rel)
 
 
@@ -171,7 +174,7 @@ def _of_yaml(text: str, rel: str) -> set[str]:
     metas = [d["sops"] for d in docs if isinstance(d, dict) and isinstance(d.get("sops"), Mapping)]
     if not metas:
         raise DataError(f"{rel}: not sops-encrypted (no sops block)")
-    return set().union(*(of_metadata(m) for m in metas))
+    return set().union(*(of_metadata(m, rel) for m in metas))
 
 
 def readable(data: bytes, rel: str) -> set[str] | None:

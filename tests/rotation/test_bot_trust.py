@@ -345,6 +345,33 @@ def test_a_secret_whose_annotations_are_malformed_is_no_internal_error_and_revok
     assert {bot.live, bot.operator_key} <= bot.alive()
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("  version:", "  key_groups: true\n  version:"),
+        ("  version:", "  key_groups: 5\n  version:"),
+        ("    - recipient: ", "    - enc: x\n      recipient: {a: 1}\n    - recipient: "),
+        ("  age:\n", "  age: 5\n  was_age:\n"),
+    ],
+    ids=["key-groups-true", "key-groups-number", "recipient-a-mapping", "age-a-number"],
+)
+def test_a_sops_block_of_other_shapes_is_no_internal_error_and_revokes_nothing(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], change: tuple[str, str]
+) -> None:
+    """The sops block is not under the MAC: a commit can change its shape without any key. Every command
+    reads it without crashing (sops refuses such a file too), and nothing is revoked."""
+    text = (bot.repo / SECRET).read_text()
+    assert change[0] in text
+    (bot.repo / SECRET).write_text(text.replace(change[0], change[1], 1))
+    bot.commit("innocent-looking change")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    commands = (["rotate", "--due"], ["rotate", "--revoke", "openai"], ["status"], ["doctor"], ["generate", "--check"])
+    for args in commands:
+        capsys.readouterr()
+        assert main(args) != ExitCode.INTERNAL, (args, capsys.readouterr().err)
+    assert {bot.live, bot.operator_key} <= bot.alive()
+
+
 def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """--ref names a key this tool did not mint: only an operator at a terminal may (never cron)."""
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
