@@ -295,9 +295,9 @@ def sync_policy_generation(secret_path: Path, secret_text: bytes) -> Path | None
             return None
         text = policy.read_text("utf-8")
         docs = [d for d in yamlload.load_all(text) if d is not None]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    if not routing.mark_generation(docs, str(generation)):
+    if not all(isinstance(d, dict) for d in docs) or not routing.mark_generation(docs, str(generation)):
         return None
     header = text.split("\n", 1)[0] + "\n"  # our own header line, naming the config file
     atomic_write(policy, yamltext.dump(docs, header).encode())

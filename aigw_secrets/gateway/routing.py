@@ -165,10 +165,14 @@ def mark_generation(objs: list[Any], generation: str | None) -> bool:
     rotation both write it from the Secret's current generation, so they never undo each other."""
     changed = False
     for doc in objs:
-        if generation and isinstance(doc, dict) and doc.get("kind") == "BackendSecurityPolicy":
-            ann = doc.setdefault("metadata", {}).setdefault("annotations", {})
-            changed |= ann.get(POLICY_ANNOTATION) != generation
-            ann[POLICY_ANNOTATION] = generation
+        if not (generation and isinstance(doc, dict) and doc.get("kind") == "BackendSecurityPolicy"):
+            continue
+        meta = doc.setdefault("metadata", {})
+        ann = meta.setdefault("annotations", {}) if isinstance(meta, dict) else None
+        if not isinstance(ann, dict):
+            continue  # a policy a commit reshaped: generate writes it anew (generate --check shows it)
+        changed |= ann.get(POLICY_ANNOTATION) != generation
+        ann[POLICY_ANNOTATION] = generation
     return changed
 
 

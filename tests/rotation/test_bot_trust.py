@@ -372,6 +372,33 @@ def test_a_sops_block_of_other_shapes_is_no_internal_error_and_revokes_nothing(
     assert {bot.live, bot.operator_key} <= bot.alive()
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("metadata:\n  name: openai\n", "metadata:\n- name: openai\n"),
+        ("\n---\napiVersion:", "\n---\n- a\n---\napiVersion:"),
+    ],
+    ids=["metadata-a-list", "a-list-document"],
+)
+def test_a_policy_of_other_shapes_never_stops_a_rotation_half_way(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], change: tuple[str, str]
+) -> None:
+    """A commit reshapes the BackendSecurityPolicy file: the due rotation mints, writes the Secret and
+    completes (the policy's generation mark is left to generate, whose --check shows the file), instead
+    of an internal error after minting on every run."""
+    policy = bot.repo / OUT / "openai.yaml"
+    text = policy.read_text()
+    assert change[0] in text
+    policy.write_text(text.replace(change[0], change[1], 1))
+    bot.commit("innocent-looking change")
+    monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
+    capsys.readouterr()
+    assert main(["rotate", "--due"]) == 0, capsys.readouterr().err
+    assert main(["rotate", "--due"]) == 0, capsys.readouterr().err
+    assert main(["generate", "--check"]) == 1  # the policy differs from what generate writes: shown, not hidden
+    assert {bot.live, bot.operator_key} <= bot.alive()
+
+
 def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """--ref names a key this tool did not mint: only an operator at a terminal may (never cron)."""
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
