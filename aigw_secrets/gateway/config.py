@@ -357,7 +357,7 @@ def load(root: Path, config_path: Path | None = None) -> Config:
     if any(pc.backend == EXTERNAL_SECRETS and pc.auth.secret_key for pc in (*providers, *mcp)):
         store = _store_settings(values, where)
     output_dir = Path(values["ai_gateway_output_dir"])
-    if output_dir.is_absolute() or ".." in output_dir.parts:
+    if output_dir.is_absolute() or ".." in output_dir.parts or "\0" in str(output_dir):
         raise ConfigError(
             f"{where('ai_gateway_output_dir')}: ai_gateway_output_dir must be a path inside the repository"
         )
@@ -641,7 +641,10 @@ def is_ip(host: str) -> bool:
 
 
 def _parse_url(url: str, where: str, key: str) -> tuple[str, int, bool, str | None]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [IPv6 literal, for one
+        raise ConfigError(f"{where}: {key}: {url!r} is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{where}: {key}: {url!r} must be an http:// or https:// URL with a host")
     if parts.username or parts.password or parts.query or parts.fragment:

@@ -252,10 +252,15 @@ def read(doc: Any) -> tuple[str, list[str], str | None, dict[str, str]] | None:
         return None
     spec = kube.mapping(doc.get("spec"))
     refs = [kube.mapping(d.get("remoteRef")) for d in kube.mappings(spec.get("data"))]
-    keys = {r.get("key") for r in refs}
+    scalar = (str, int, float)  # a key or version written as a number is its text; a list or mapping is no ref
+    if any(
+        not isinstance(r.get("key"), scalar) or not isinstance(r.get("version"), (*scalar, type(None))) for r in refs
+    ):
+        return None
+    keys = {str(r["key"]) for r in refs}
     if len(keys) != 1 or not refs:
         return None
-    versions = {r.get("version") for r in refs}
+    versions = {None if r.get("version") is None else str(r["version"]) for r in refs}
     template = kube.mapping(kube.mapping(kube.mapping(spec.get("target")).get("template")).get("data"))
     return (
         str(keys.pop()),

@@ -136,3 +136,9 @@ def test_cluster_yaml_is_read_as_libyaml_reads_it_tabs_after_a_colon_included(tm
     cfg = load_text(tmp_path, "ai_gateway_openai_enabled:\ttrue\n")
     assert [p.key for p in cfg.providers] == ["openai"]
     assert "cluster.yaml:2: invalid YAML" in error_of(tmp_path, "ai_gateway_openai_models:\n\t- gpt-4o\n")
+
+
+def test_an_unclosed_ipv6_url_and_a_nul_in_the_output_dir_are_config_errors(tmp_path: Path) -> None:
+    assert "is not a URL" in error_of(tmp_path, 'ai_gateway_mcp_backends: ["x=http://[::1"]\n')
+    msg = error_of(tmp_path, 'ai_gateway_openai_enabled: true\nai_gateway_output_dir: "a\\0b"\n')
+    assert "ai_gateway_output_dir must be a path inside the repository" in msg

@@ -77,11 +77,21 @@ def test_a_secret_whose_data_is_not_a_mapping_of_names_is_never_kept(data: Any) 
 
 @pytest.mark.parametrize(
     "spec",
-    ["x", {"data": "x"}, {"data": [{"remoteRef": "x"}]}, {"data": [{"remoteRef": {"key": "k"}}], "target": "x"}],
+    [
+        "x",
+        {"data": "x"},
+        {"data": [{"remoteRef": "x"}]},
+        {"data": [{"remoteRef": {"key": "k"}}], "target": "x"},
+        {"data": [{"remoteRef": {"key": ["a"], "property": "apiKey", "version": "3"}}]},
+        {"data": [{"remoteRef": {"key": "k", "property": "apiKey", "version": [1]}}]},
+    ],
 )
 def test_an_external_secret_of_other_shapes_is_read_as_none_or_without_a_template(spec: Any) -> None:
     found = externalsecrets.read({"kind": externalsecrets.KIND, "spec": spec})
     assert found is None or found[3] == {}
+    assert externalsecrets.read(
+        {"kind": externalsecrets.KIND, "spec": {"data": [{"remoteRef": {"key": "k", "property": "p", "version": 3}}]}}
+    ) == ("k", ["p"], "3", {})  # a version written as a number is its text
 
 
 def test_routes_of_other_shapes_carry_no_creation_times() -> None:
