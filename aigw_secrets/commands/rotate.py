@@ -98,8 +98,14 @@ def _with_columns(row: StatusRow, columns: RevocationColumns) -> StatusRow:
 
 
 def _revoked(row: StatusRow) -> StatusRow:
-    """A previous credential neither an issuer nor an operator still has to revoke was revoked (recorded)."""
-    if row.get("previous_credential") and not row.get("pending_revocation") and not row.get("revoke_by_hand"):
+    """A previous credential neither an issuer nor an operator still has to revoke was revoked (recorded);
+    nothing is claimed while the provider's keys could not be listed."""
+    if (
+        row.get("previous_credential")
+        and not row.get("pending_revocation")
+        and not row.get("revoke_by_hand")
+        and not row.get("provider_keys_error")
+    ):
         return {**row, "previous_revoked": True, "safe_to_revoke_now": False}
     return row
 

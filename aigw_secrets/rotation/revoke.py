@@ -525,14 +525,17 @@ def status(root: Path, cfg: Config, pc: ProviderConfig) -> RevocationColumns:
     try:
         facts = trust.establish(root, cfg, pc, issuer)
     except AigwError as exc:
-        return {"provider_keys_error": str(exc)}
+        return {"provider_keys_error": str(exc), **by_hand}  # the operator's previous key is still theirs to revoke
     pend = _own_pending(root, pc)
+    rolled = rolled_back(root, pc, issuer, facts) if issuer.generations else set()
     rows: list[dict[str, Any]] = []
     for k in facts.keys:
         if k.ref in facts.current:
             role = "current"
         elif k.ref in pend:
             role = "being rotated in"
+        elif k.ref in rolled:
+            role = "newer than the Secret's (a commit rolled it back): kept"
         elif trust.minted_here(root, pc, issuer, k) and issuer.generations:
             role = "pending revocation"
         else:

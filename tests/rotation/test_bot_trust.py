@@ -399,6 +399,29 @@ def test_a_policy_of_other_shapes_never_stops_a_rotation_half_way(
     assert {bot.live, bot.operator_key} <= bot.alive()
 
 
+def test_status_never_calls_a_key_revoked_while_the_provider_cannot_be_asked(
+    bot: Bot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The admin API cannot be reached (a wrong project id a commit wrote, an outage): status says so and
+    keeps the operator's previous key as theirs to revoke, never "revoked"."""
+    capsys.readouterr()
+    main(["status", "--format", "json"])
+    (before,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "openai"]
+    write_cluster(
+        bot.repo,
+        {
+            **provider_settings("openai"),
+            "ai_gateway_openai_issuer": "openai-admin",
+            "ai_gateway_openai_project_id": "x",
+        },
+    )
+    main(["status", "--format", "json"])
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "openai"]
+    assert row.get("provider_keys_error")
+    assert not row.get("previous_revoked")
+    assert row.get("revoke_by_hand") == before.get("revoke_by_hand")
+
+
 def test_operator_named_key_needs_a_terminal(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """--ref names a key this tool did not mint: only an operator at a terminal may (never cron)."""
     monkeypatch.setenv("AIGW_SECRETS_NOW", LATER)
@@ -689,6 +712,9 @@ def test_a_revert_of_the_rotation_never_gets_the_new_key_revoked(
     main(command)
     assert f"older key than {g3}, which it held in an earlier commit" in capsys.readouterr().err
     assert {g3, bot.live, bot.operator_key} <= bot.alive()
+    main(["status", "--format", "json"])  # status says the same as revoke: kept, not pending revocation
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "openai"]
+    assert {k["ref"]: k["role"] for k in row["provider_keys"]}[g3].startswith("newer than the Secret's")
 
 
 def test_interrupted_mints_are_revoked_not_forgotten(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1068,7 +1094,7 @@ def test_recipients_of_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
         "lastmodified": "2024-01-01T00:00:00Z",
         "mac": "ENC[...]",
     }
-    assert recipients.of_metadata(meta) == {
+    assert recipients.of_metadata(meta, "x.sops.yaml") == {
         "arn:aws:kms:eu-west-1:1:key/k",
         "projects/p/locations/l/keyRings/r/cryptoKeys/k",
         "https://v.vault.azure.net/keys/k/1",
@@ -1081,7 +1107,7 @@ def test_recipients_of_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     assert recipients.of_file(dotenv, "a.env") == {"age1abc", "ABCD"}
     ini = b"[s]\nk = ENC[...]\n\n[sops]\nage__list_0__map_recipient = age1abc\nmac = ENC[...]\n"
     assert recipients.of_file(ini, "a.ini") == {"age1abc"}
-    new = recipients.of_metadata(meta)
+    new = recipients.of_metadata(meta, "x.sops.yaml")
     monkeypatch.setenv(recipients.ENV, "bc17301b491b3f21, https://v.vault.azure.net/keys/k/1/")
     assert recipients.untrusted(new, {pq, "arn:aws:kms:eu-west-1:1:key/k"}) == sorted(
         {
