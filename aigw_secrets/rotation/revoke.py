@@ -116,14 +116,18 @@ def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
 _GENERATION = re.compile(r"-g([0-9]{1,9})$")  # the suffix of Issuer.name_for
 
 
-def _landed(root: Path, rel: str) -> set[str]:
-    """The credential refs the Secret file named in any commit of its history (what once landed)."""
+def _landed(root: Path, refs: set[str]) -> set[str]:
+    """Those of ``refs`` that any commit of the history ever held, in any file, on any side of a merge (a
+    key an interrupted mint made never landed; one a commit rolled back did). In a shallow clone the
+    history cannot say: every one counts as landed (kept; revoked from a full clone)."""
     try:
-        log = git.run(root, "log", "-p", "--format=", "--", rel).decode("utf-8", "replace")
+        if git.run(root, "rev-parse", "--is-shallow-repository").strip() == b"true":
+            return set(refs)
+        return {
+            r for r in refs if git.run(root, "log", "--all", "--full-history", "--format=%H", "-1", "-S", r).strip()
+        }
     except AigwError:
-        return set()
-    found = re.findall(rf"(?m)^\+\s*{re.escape(pending.REF_ANNOTATION)}:\s*['\"]?([^'\"\s]+)", log)
-    return set(found)
+        return set(refs)
 
 
 def rolled_back(root: Path, pc: ProviderConfig, issuer: Issuer, facts: trust.Facts) -> set[str]:
@@ -145,7 +149,7 @@ def rolled_back(root: Path, pc: ProviderConfig, issuer: Issuer, facts: trust.Fac
             or (created and k.created is not None and k.created > max(created))
         ):
             newer.add(k.ref)
-    return newer & _landed(root, facts.file) if newer else set()
+    return _landed(root, newer) if newer else set()
 
 
 def candidates(
@@ -160,8 +164,8 @@ def candidates(
         newer = rolled_back(root, pc, issuer, facts)
         if newer:
             output.warn(
-                f"{pc.key}: the Secret holds an older key than {', '.join(sorted(newer))}, which it held in an earlier "
-                "commit (a commit rolled the Secret back, a revert?); the newer key is kept. Review that commit; "
+                f"{pc.key}: the Secret holds an older key than {', '.join(sorted(newer))}, which a commit held before "
+                "(a commit rolled the Secret back, a revert?); the newer key is kept. Review that commit; "
                 f"`aigw-secrets rotate --provider {pc.key}` writes a new key"
             )
         skip = facts.current | _own_pending(root, pc) | newer

@@ -692,25 +692,47 @@ def test_every_minted_key_is_queued_for_revocation(
     assert bot.alive() == {current, bot.operator_key}
 
 
-@pytest.mark.parametrize("command", [["rotate", "--due"], ["rotate", "--revoke", "openai"]])
+@pytest.mark.parametrize(
+    ("command", "how"),
+    [
+        (["rotate", "--due"], "revert"),
+        (["rotate", "--revoke", "openai"], "revert"),
+        (["rotate", "--due"], "merge-ours"),
+        (["rotate", "--due"], "shallow"),
+    ],
+)
 def test_a_revert_of_the_rotation_never_gets_the_new_key_revoked(
-    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str], how: str
 ) -> None:
-    """An operator rotates early (generation 3, committed, applied); a contributor merges `git revert`:
-    the Secret holds generation 2 again, which the bot minted and every gate agrees on. The bot keeps
-    generation 3 (it landed once: a rollback, not an interrupted mint), says so, and deletes nothing."""
+    """An operator rotates early (generation 3, committed, applied); a contributor merges `git revert`
+    (or a branch from before it merged with `-s ours` and fast-forwarded, which hides the rotation from a
+    plain `git log -- FILE`): the Secret holds generation 2 again, which the bot minted and every gate agrees
+    on. The bot keeps generation 3 (it landed once: a rollback, not an interrupted mint), says so, and
+    deletes nothing; in a shallow clone, whose history cannot tell, it keeps it too."""
     assert main(["rotate", "--provider", "openai"]) == 0
     bot.commit("rotate early: g2 may have leaked")
     bot.applies()
     (g3,) = [sid for sid, a in bot.api.accounts.items() if a["name"] == "aigw-openai-g3"]
-    git(bot.repo, "revert", "--no-edit", "HEAD")
+    if how == "merge-ours":
+        main_branch = git(bot.repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+        git(bot.repo, "checkout", "-q", "-b", "attacker", "HEAD~1")
+        (bot.repo / "NOTES.md").write_text("docs\n")
+        bot.commit("docs")
+        git(bot.repo, "merge", "-q", "-s", "ours", "-m", "merge", main_branch)
+        git(bot.repo, "checkout", "-q", main_branch)
+        git(bot.repo, "merge", "-q", "--ff-only", "attacker")
+        git(bot.repo, "branch", "-q", "-D", "attacker")
+    else:
+        git(bot.repo, "revert", "--no-edit", "HEAD")
+    if how == "shallow":
+        (bot.repo / ".git" / "shallow").write_text(git(bot.repo, "rev-parse", "HEAD"))
     bot.applies()
     assert bot.value() == bot.api.accounts[bot.live]["_key"]  # the cluster serves generation 2 again
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)  # past the grace period, before generation 2 is due
     monkeypatch.setenv("AIGW_SECRETS_NOW", later.strftime("%Y-%m-%dT%H:%M:%SZ"))
     capsys.readouterr()
     main(command)
-    assert f"older key than {g3}, which it held in an earlier commit" in capsys.readouterr().err
+    assert f"older key than {g3}, which a commit held before" in capsys.readouterr().err
     assert {g3, bot.live, bot.operator_key} <= bot.alive()
     main(["status", "--format", "json"])  # status says the same as revoke: kept, not pending revocation
     (row,) = [r for r in json.loads(capsys.readouterr().out) if r["provider"] == "openai"]
