@@ -35,7 +35,7 @@ def compile_go(pattern: str) -> Any:
 
 def search(pattern: str, text: str) -> bool:
     """Whether ``pattern`` matches anywhere in ``text`` (Go's ``MatchString``: unanchored)."""
-    same = python_equivalent(pattern) if text.isascii() and len(text) <= _MAX_TEXT else None
+    same = python_for(pattern, text)
     if same is not None:
         return same.search(text) is not None
     return compile_go(pattern).search(text) is not None
@@ -65,25 +65,41 @@ def problem(pattern: str) -> str | None:
 # Anything else (``{n,m}``, flags, other escapes, nested or POSIX classes, possessive or repeated
 # quantifiers, non-ASCII text) is left to RE2. A differential test checks the two engines agree.
 # Python's engine backtracks (RE2 does not): a pattern a commit writes could take it exponential time
-# on a path (``(.*.*)*X``). So the subset also bounds the backtracking: no quantifier after a group,
-# at most one ``*`` or ``+`` (quadratic at worst over an unanchored search), at most 64 ways through
-# the alternations and ``?`` together, and texts of at most 1,024 characters (tens of milliseconds at
-# worst); anything beyond goes to RE2 (linear time).
-_MAX_UNBOUNDED, _MAX_WAYS, _MAX_TEXT = 1, 64, 1024
+# on a path (``(.*.*)*X``). So the subset also bounds the backtracking: no quantifier after a group, at
+# most two ``*`` or ``+`` and 64 ways through the alternations and ``?`` together; and each search
+# estimates its worst case, (text length)^(1 + stars) x ways x pattern length steps, and goes to RE2
+# (linear time) past _BUDGET: a usual rule on a usual path stays in Python, a long path or a crafted
+# rule does not.
+_MAX_UNBOUNDED, _MAX_WAYS, _BUDGET = 2, 64, 2_000_000
 _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/-,:=@%~ '\"#!<>&;")
 _ATOMS = _LITERAL | {"."}  # one character each: a literal or any character
 _PUNCT_ESCAPES = frozenset(".-/+*?()[]{}|^$\\")
 _CLASS_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./ ")
-_equivalents: dict[str, re.Pattern[str] | None] = {}
+_equivalents: dict[str, tuple[re.Pattern[str], int, int] | None] = {}
 
 
 def python_equivalent(pattern: str) -> re.Pattern[str] | None:
     """A compiled Python regex deciding exactly as RE2 does on ASCII text, when ``pattern`` is in the
     common subset above; None otherwise (RE2 must decide)."""
+    found = _equivalent(pattern)
+    return found[0] if found else None
+
+
+def python_for(pattern: str, text: str) -> re.Pattern[str] | None:
+    """``python_equivalent`` when searching ``text`` with it stays within the backtracking budget."""
+    found = _equivalent(pattern) if text.isascii() else None
+    if found is None:
+        return None
+    compiled, unbounded, ways = found
+    return compiled if (len(text) + 1) ** (1 + unbounded) * ways * len(pattern) <= _BUDGET else None
+
+
+def _equivalent(pattern: str) -> tuple[re.Pattern[str], int, int] | None:
     if pattern not in _equivalents:
-        source = _translate(pattern)
+        source = _tokens(pattern) if pattern.isascii() and len(pattern) <= 1000 else None
+        shape = _shape(pattern) if source is not None else None
         try:
-            _equivalents[pattern] = re.compile(source) if source is not None else None
+            _equivalents[pattern] = (re.compile(source), *shape) if source is not None and shape else None
         except re.error:  # pragma: no cover - the subset compiles; RE2 decides otherwise
             _equivalents[pattern] = None
     return _equivalents[pattern]
@@ -105,19 +121,12 @@ def _group(pattern: str, i: int) -> str | None:
     return "(?:" if pattern.startswith("(?:", i) else None
 
 
-def _translate(pattern: str) -> str | None:
-    if not pattern.isascii() or len(pattern) > 1000:
-        return None
-    source = _tokens(pattern)
-    return source if source is not None and _bounded(pattern) else None
-
-
-def _bounded(pattern: str) -> bool:
-    """The backtracking bound of the subset (see above) for a pattern ``_tokens`` accepted: counted on
-    its text, where classes and escapes hold no quantifier or alternation of their own."""
+def _shape(pattern: str) -> tuple[int, int] | None:
+    """(stars, ways) of a pattern ``_tokens`` accepted, None past the subset's bound (see above): counted
+    on its text, where classes and escapes hold no quantifier or alternation of their own."""
     plain = re.sub(r"\\.|\[[^\]]*\]", "a", pattern)  # each escape or class: one atom
     if re.search(r"\)[*+?]", plain):
-        return False
+        return None
     unbounded = len(re.findall(r"(?<![*+?])[*+]", plain))
     paths, stack = 2 ** len(re.findall(r"(?<![*+?])\?", plain)), [1]  # each optional atom: two ways
     for c in plain:
@@ -128,7 +137,7 @@ def _bounded(pattern: str) -> bool:
         elif c == ")" and len(stack) > 1:
             paths *= stack.pop()
     paths *= stack[0]
-    return unbounded <= _MAX_UNBOUNDED and paths <= _MAX_WAYS
+    return (unbounded, paths) if unbounded <= _MAX_UNBOUNDED and paths <= _MAX_WAYS else None
 
 
 def _tokens(pattern: str) -> str | None:
