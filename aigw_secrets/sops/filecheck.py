@@ -168,7 +168,7 @@ def _flux_substitution(root: Path, path: Path) -> list[Finding]:
             continue
         hazards = [
             f"stringData.{k}"
-            for k, v in (doc.get("stringData") or {}).items()
+            for k, v in kube.mapping(doc.get("stringData")).items()
             if isinstance(v, str) and flux_substitution_hazard(v)
         ]
         if hazards:

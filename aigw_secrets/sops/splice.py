@@ -79,6 +79,12 @@ def check_depth(text: str, where: str) -> None:
         return  # the real parse reports it with its line
 
 
+def _node_kids(node: yaml.Node) -> list[yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else None
+
+
 def check_aliases(text: str, where: str) -> None:
     """Refuse YAML whose aliases expand to more than ``yamlload.MAX_EXPANDED`` values: sops's decoder would
     walk every expanded path while the caller holds the lock. Nodes, not values: a tag PyYAML cannot
@@ -90,13 +96,7 @@ def check_aliases(text: str, where: str) -> None:
         docs = [d for d in yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
     except yaml.YAMLError:
         return  # the real parse reports it with its line
-
-    def kids(node: yaml.Node) -> list[yaml.Node] | None:
-        if isinstance(node, yaml.MappingNode):
-            return [n for pair in node.value for n in pair]
-        return list(node.value) if isinstance(node, yaml.SequenceNode) else None
-
-    if yamlload.too_many(docs, kids):
+    if yamlload.too_many(docs, _node_kids):
         raise DataError(
             f"{where}: its aliases expand to more than {yamlload.MAX_EXPANDED:,} values; refusing to read it "
             "(or hand it to sops)"
@@ -181,6 +181,8 @@ def parse(text: str, where: str) -> Parsed:
     loader = _loader(text)
     try:
         nodes = list(yaml.compose_all(text, Loader=loader))
+        if "*" in text and yamlload.too_many([n for n in nodes if n is not None], _node_kids):
+            raise yaml.YAMLError(f"its aliases expand to more than {yamlload.MAX_EXPANDED:,} values")
         builder = loader("")
         docs = [builder.construct_document(n) if n is not None else None for n in nodes]
     except yaml.YAMLError as exc:

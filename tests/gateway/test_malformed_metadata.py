@@ -153,3 +153,18 @@ def test_doctor_and_status_agree_on_a_secret_that_does_not_parse(
     assert "missing" in capsys.readouterr().out
     assert main(["doctor"]) == 1
     assert "expected a single document" in capsys.readouterr().out
+
+
+def test_doctor_reads_a_secret_whose_string_data_is_a_list(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aigw_secrets.sops.binary import Sops
+
+    write_cluster(repo, provider_settings("openai"))
+    (repo / "kubernetes").mkdir(exist_ok=True)
+    rel = "kubernetes/other.secret.sops.yaml"
+    plain = b"apiVersion: v1\nkind: Secret\nmetadata: {name: o}\nstringData:\n  - apiKey: ${X}\n"
+    (repo / rel).write_bytes(Sops(repo).encrypt(plain, rel))
+    capsys.readouterr()
+    assert main(["doctor"]) != ExitCode.INTERNAL
+    assert "internal error" not in capsys.readouterr().err

@@ -352,14 +352,20 @@ def test_a_secret_whose_annotations_are_malformed_is_no_internal_error_and_revok
         ("  version:", "  key_groups: 5\n  version:"),
         ("    - recipient: ", "    - enc: x\n      recipient: {a: 1}\n    - recipient: "),
         ("  age:\n", "  age: 5\n  was_age:\n"),
+        (
+            "metadata:\n",
+            "metadata:\n  x0: &a0 [x]\n"
+            + "".join(f"  x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)),
+        ),
     ],
-    ids=["key-groups-true", "key-groups-number", "recipient-a-mapping", "age-a-number"],
+    ids=["key-groups-true", "key-groups-number", "recipient-a-mapping", "age-a-number", "alias-bomb"],
 )
 def test_a_sops_block_of_other_shapes_is_no_internal_error_and_revokes_nothing(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], change: tuple[str, str]
 ) -> None:
-    """The sops block is not under the MAC: a commit can change its shape without any key. Every command
-    reads it without crashing (sops refuses such a file too), and nothing is revoked."""
+    """The sops block is not under the MAC: a commit can change its shape without any key (or add an alias
+    bomb to the metadata). Every command reads it without crashing or expanding it (sops refuses such a
+    file too), and nothing is revoked."""
     text = (bot.repo / SECRET).read_text()
     assert change[0] in text
     (bot.repo / SECRET).write_text(text.replace(change[0], change[1], 1))
