@@ -120,7 +120,7 @@ anything = _objects(strings, st.one_of(st.integers(), st.booleans(), st.none(), 
 manifest_like = _objects(plain_strings, st.one_of(st.integers(), st.booleans(), st.none()))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(anything, manifest_like))
 def test_the_own_writer_writes_what_pyyaml_writes_or_declines(obj: dict[str, Any]) -> None:
     mine = yamltext._simple(obj)
