@@ -228,9 +228,7 @@ def shape(doc: Any) -> Any:
     """What must match for an existing ExternalSecret to be kept: all but state annotations and version pins."""
     if not isinstance(doc, dict):
         return None
-    if not isinstance(doc.get("metadata"), dict):
-        return None  # a file's, never one generate writes: not kept
-    meta = _copy(doc["metadata"])
+    meta = _copy(doc.get("metadata"))  # anything but a mapping differs from what generate writes: not kept
     ann = meta.get("annotations") or {}
     meta["annotations"] = {k: v for k, v in ann.items() if k not in STATE} if isinstance(ann, dict) else ann
     spec = _copy(doc.get("spec"))

@@ -195,8 +195,6 @@ def plan_mcp_seed(cfg: Config, out: Path) -> tuple[Planned, SecretJob | None]:
 
 def _same_shape(current: dict[str, Any], expected: dict[str, Any]) -> bool:
     """Same kind, metadata (but the fingerprint) and Secret keys: the ciphertext can stay."""
-    if not isinstance(current.get("metadata"), dict):
-        return False
 
     def strip(doc: dict[str, Any]) -> tuple[Any, ...]:
         meta = dict(kube.mapping(doc.get("metadata")))

@@ -122,9 +122,7 @@ def secret_changes(current: Any, new: Mapping[str, Any]) -> dict[tuple[str, ...]
     Annotations of ours that ``new`` no longer has are removed; anyone else's are kept."""
     if not isinstance(current, dict) or not isinstance(current.get("stringData"), dict) or "data" in current:
         return None
-    if not isinstance(current.get("metadata") or {}, dict):
-        return None
-    cur_meta, new_meta = dict(current.get("metadata") or {}), dict(new.get("metadata") or {})
+    cur_meta, new_meta = dict(kube.mapping(current.get("metadata"))), dict(new.get("metadata") or {})
     cur_ann, new_ann = cur_meta.pop("annotations", None) or {}, new_meta.pop("annotations", None) or {}
     cur_data, new_data = current["stringData"], new.get("stringData") or {}
     same = all(current.get(k) == new.get(k) for k in ("apiVersion", "kind", "type")) and cur_meta == new_meta

@@ -86,23 +86,18 @@ class ClusterAccess:
         return self._cluster
 
 
-def _doc(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, Any]]:
+def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, str]]:
     rel = str((cfg.output_dir / secretdoc.secret_file(pc)).relative_to(root))
     try:
         doc = yamlload.safe_load((root / rel).read_text("utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        doc = {}
-    return rel, doc if isinstance(doc, dict) else {}
+        doc = None
+    return rel, kube.annotations_of(doc)
 
 
 def at_terminal() -> bool:
     """An operator at a terminal (never the cron job): only they may name a key this tool did not mint."""
     return sys.stdin.isatty() and sys.stderr.isatty()
-
-
-def _annotations(root: Path, cfg: Config, pc: ProviderConfig) -> tuple[str, dict[str, str]]:
-    rel, doc = _doc(root, cfg, pc)
-    return rel, kube.annotations_of(doc)
 
 
 def _own_pending(root: Path, pc: ProviderConfig) -> set[str]:
